@@ -1,0 +1,124 @@
+"""Real processes for tests and benchmarks: a confagent store or a real etcd on a free loopback port.
+
+Each is started as a subprocess with its own data directory, waited for by
+polling ``/health`` against a deadline, and stopped by its own pid.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+__all__ = ["ServerProcess", "free_port", "start_etcd", "start_store"]
+
+START_TIMEOUT_S = 30.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    """A server subprocess and how to reach it."""
+
+    kind: str
+    url: str
+    data_dir: Path
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout_s: float = START_TIMEOUT_S) -> ServerProcess:
+        env = {**os.environ, **self.extra_env}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        log.close()
+        self._wait_healthy(timeout_s)
+        return self
+
+    def _wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {self.process.returncode}:\n"
+                                   + self.log_path.read_text(errors="replace")[-3000:])
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.kind} did not become healthy within {timeout_s}s; log:\n"
+                           + self.log_path.read_text(errors="replace")[-3000:])
+
+    def kill(self) -> None:
+        """SIGKILL, the crash we must survive."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self, timeout_s: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout_s``; the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode
+
+
+def start_store(data_dir: Path, *, port: int | None = None, args: Sequence[str] = (),
+                timeout_s: float = START_TIMEOUT_S) -> ServerProcess:
+    """A ``confagent store`` on 127.0.0.1, data in ``data_dir`` (reused across restarts)."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "confagent", "store", "--name", "test",
+            "--data-dir", str(data_dir), "--listen-client-urls", url,
+            "--listen-peer-urls", f"http://127.0.0.1:{free_port()}", *args]
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    return ServerProcess("confagent", url, data_dir, argv, data_dir.parent / f"{data_dir.name}.log",
+                         extra_env={"PYTHONUNBUFFERED": "1"}).start(timeout_s)
+
+
+def start_etcd(data_dir: Path, *, port: int | None = None, args: Sequence[str] = (),
+               timeout_s: float = START_TIMEOUT_S) -> ServerProcess:
+    """A real etcd on 127.0.0.1 (Debian's etcd-server), data in ``data_dir``."""
+    binary = shutil.which("etcd") or "/usr/bin/etcd"
+    if not Path(binary).exists():
+        raise RuntimeError("etcd is not installed: apt-get install etcd-server (scripts/test does)")
+    port = port or free_port()
+    peer = f"http://127.0.0.1:{free_port()}"
+    url = f"http://127.0.0.1:{port}"
+    argv = [binary, "--name", "test", "--data-dir", str(data_dir),
+            "--listen-client-urls", url, "--advertise-client-urls", url,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"test={peer}", "--log-level", "error", *args]
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    return ServerProcess("etcd", url, data_dir, argv,
+                         data_dir.parent / f"{data_dir.name}.log").start(timeout_s)
