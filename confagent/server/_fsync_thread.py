@@ -1,0 +1,185 @@
+"""The asyncio side of the write-ahead log: one dedicated thread writes and fsyncs.
+
+Why a thread of its own: an fsync blocks for as long as the disk takes, and handing each
+one to an executor costs about as much again as the fsync saves by batching. Here the
+event loop only puts a request on a ``queue.SimpleQueue`` (which wakes the thread) and
+awaits a future; the thread answers a whole batch with one ``call_soon_threadsafe``.
+
+Rules:
+
+1. Requests run in the order they were made.
+2. Group commit: the thread takes every request queued by the time it looks, so saves
+   made while an fsync is in flight share the next one. A batch is synced when any of
+   its saves asked for it, and no save's future completes before its batch is written
+   (and synced, when asked).
+3. The Wal belongs to the thread from construction to ``close``; nothing else touches it.
+4. A failed write or fsync fails the saves of its batch and every later request (the Wal
+   is poisoned, rule 6 of ``_wal``): a failed fsync is never retried. A save the Wal
+   refuses before any I/O (an entry too large for a record) fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from confagent.errors import StorageError
+from confagent.raft._types import Entry, HardState, SnapshotMeta
+
+if TYPE_CHECKING:
+    from confagent.server._wal import Wal
+
+__all__ = ["WalWriter"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Save:
+    hard_state: HardState | None
+    entries: Sequence[Entry]
+    snapshot: SnapshotMeta | None
+    sync: bool
+    future: asyncio.Future[None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Release:
+    index: int
+    future: asyncio.Future[None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    future: asyncio.Future[None]
+
+
+_Request = _Save | _Release | _Close
+
+
+class WalWriter:
+    """Saves to a :class:`Wal` from asyncio, group-committed by one writer thread."""
+
+    def __init__(self, wal: Wal) -> None:
+        """Take ownership of ``wal`` and start the writer thread."""
+        self._wal = wal
+        self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, name="wal-writer", daemon=True)
+        self._thread.start()
+
+    async def save(self, hard_state: HardState | None, entries: Sequence[Entry], sync: bool,
+                   *, snapshot: SnapshotMeta | None = None) -> None:
+        """Write a snapshot marker (when given), ``entries`` and ``hard_state``, in that order.
+
+        Returns once they are written, and fsynced when ``sync``; saves made while an
+        fsync is in flight share the next one. Cancelling the wait does not undo the write.
+
+        Raises:
+            StorageError: the write or fsync failed (now or earlier), or the writer is closed.
+        """
+        await self._submit(lambda future: _Save(hard_state, entries, snapshot, sync, future))
+
+    async def release_to(self, index: int) -> None:
+        """:meth:`Wal.release_to`, after every save made before it.
+
+        Raises:
+            StorageError: a segment could not be deleted, or the Wal failed earlier.
+        """
+        await self._submit(lambda future: _Release(index, future))
+
+    async def close(self) -> None:
+        """Finish the queued requests, sync and close the Wal, and stop the thread. Idempotent.
+
+        Raises:
+            StorageError: the final sync failed.
+        """
+        if self._closing:
+            return
+        await self._submit(_Close)
+        self._thread.join()  # it returns right after completing the close future
+
+    async def _submit(self, make: Callable[[asyncio.Future[None]], _Request]) -> None:
+        if self._closing:
+            raise StorageError("wal: the writer is closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        request = make(future)
+        if isinstance(request, _Close):
+            self._closing = True
+        self._requests.put(request)
+        await future
+
+    # -- the writer thread ----------------------------------------------------------
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._requests.get()]
+            while True:
+                try:
+                    batch.append(self._requests.get_nowait())
+                except queue.Empty:
+                    break
+            if self._run_batch(batch):
+                return
+
+    def _run_batch(self, batch: list[_Request]) -> bool:
+        """Run requests in order, merging runs of saves; True once the Wal is closed."""
+        saves: list[_Save] = []
+        for request in batch:
+            if isinstance(request, _Save):
+                saves.append(request)
+                continue
+            self._write(saves)
+            saves = []
+            if isinstance(request, _Release):
+                _settle([request.future], _attempt(partial(self._wal.release_to, request.index)))
+            else:
+                _settle([request.future], _attempt(self._wal.close))
+                return True
+        self._write(saves)
+        return False
+
+    def _write(self, saves: list[_Save]) -> None:
+        """Buffer each save (a refused one fails alone), then one write and at most one fsync."""
+        buffered: list[_Save] = []
+        for save in saves:
+            error = _attempt(partial(self._buffer, save))
+            if error is None:
+                buffered.append(save)
+            else:
+                _settle([save.future], error)
+        if buffered:
+            finish = self._wal.sync if any(save.sync for save in buffered) else self._wal.flush
+            _settle([save.future for save in buffered], _attempt(finish))
+
+    def _buffer(self, save: _Save) -> None:
+        if save.snapshot is not None:
+            self._wal.mark_snapshot(save.snapshot)
+        self._wal.append(save.hard_state, save.entries)
+
+
+def _attempt(operation: Callable[[], None]) -> BaseException | None:
+    """Run ``operation`` in the writer thread; what it raised, to hand to the awaiting tasks."""
+    try:
+        operation()
+    except Exception as error:  # forwarded to the caller's await, never swallowed
+        return error
+    return None
+
+
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    """Complete ``futures`` from the writer thread, with one wake-up of their event loop."""
+    futures[0].get_loop().call_soon_threadsafe(_complete, futures, error)
+
+
+def _complete(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():  # the awaiting task was cancelled
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

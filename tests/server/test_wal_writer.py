@@ -1,0 +1,160 @@
+"""WalWriter: saves from asyncio through one writer thread, in order, group-committed."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from confagent.errors import StorageError
+from confagent.raft._types import Entry, HardState, SnapshotMeta
+from confagent.server._wal import Wal, WalState, WalWriter
+from confagent.server._wal_records import MAX_ENTRY_DATA_BYTES
+
+
+def entry(index: int, term: int = 1) -> Entry:
+    return Entry(term, index, data=b"value-%d" % index)
+
+
+def reopen(data_dir: Path) -> WalState:
+    wal, state = Wal.open(data_dir)
+    wal.close()
+    return state
+
+
+def test_a_save_is_on_disk_when_it_returns(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        wal, _ = Wal.open(tmp_path)
+        writer = WalWriter(wal)
+        await writer.save(HardState(1, 1, 0), [entry(1), entry(2)], sync=True)
+        assert wal.syncs == 1
+        await writer.save(HardState(1, 1, 2), [], sync=False)
+        await writer.close()
+
+    asyncio.run(scenario())
+    assert reopen(tmp_path) == WalState(HardState(1, 1, 2), None, (entry(1), entry(2)))
+
+
+def test_concurrent_saves_complete_in_order_and_share_fsyncs(tmp_path: Path) -> None:
+    count = 200
+    completed: list[int] = []
+
+    async def save_one(writer: WalWriter, index: int) -> None:
+        await writer.save(HardState(1, 1, index - 1), [entry(index)], sync=True)
+        completed.append(index)
+
+    async def scenario() -> int:
+        wal, _ = Wal.open(tmp_path)
+        writer = WalWriter(wal)
+        await asyncio.gather(*(save_one(writer, index) for index in range(1, count + 1)))
+        await writer.close()
+        return wal.syncs
+
+    syncs = asyncio.run(scenario())
+    assert completed == list(range(1, count + 1))
+    assert 1 <= syncs <= count  # how many batches formed depends on the scheduler
+    state = reopen(tmp_path)
+    assert state.entries == tuple(entry(index) for index in range(1, count + 1))
+    assert state.hard_state == HardState(1, 1, count - 1)
+
+
+def test_a_marker_goes_before_the_entries_of_its_save_and_release_follows(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        wal, _ = Wal.open(tmp_path, segment_bytes=200)
+        writer = WalWriter(wal)
+        for index in range(1, 41):
+            await writer.save(None, [entry(index)], sync=True)
+        restored = SnapshotMeta(60, 2)
+        await writer.save(HardState(2, 1, 60), [entry(61, term=2)], sync=True, snapshot=restored)
+        await writer.release_to(60)
+        await writer.close()
+
+    asyncio.run(scenario())
+    # Only the segment holding the marker and entry 61, and the one cut after it, are kept.
+    assert len(list((tmp_path / "member" / "wal").glob("*.wal"))) == 2
+    assert reopen(tmp_path) == WalState(HardState(2, 1, 60), SnapshotMeta(60, 2), (entry(61, 2),))
+
+
+def test_a_refused_save_fails_alone(tmp_path: Path) -> None:
+    too_big = Entry(1, 2, data=bytes(MAX_ENTRY_DATA_BYTES + 1))
+
+    async def scenario() -> list[BaseException | None]:
+        wal, _ = Wal.open(tmp_path)
+        writer = WalWriter(wal)
+        outcomes = await asyncio.gather(
+            writer.save(None, [entry(1)], sync=True),
+            writer.save(None, [too_big], sync=True),
+            writer.save(None, [entry(2)], sync=True),
+            return_exceptions=True,
+        )
+        await writer.close()
+        return list(outcomes)
+
+    first, refused, third = asyncio.run(scenario())
+    assert first is None and third is None
+    assert isinstance(refused, StorageError)
+    assert reopen(tmp_path).entries == (entry(1), entry(2))
+
+
+def test_a_cancelled_save_is_still_written(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        wal, _ = Wal.open(tmp_path)
+        writer = WalWriter(wal)
+        task = asyncio.create_task(writer.save(None, [entry(1)], sync=True))
+        await asyncio.sleep(0)  # let the task queue its request
+        task.cancel()
+        await writer.save(None, [entry(2)], sync=True)
+        await writer.close()
+
+    asyncio.run(scenario())
+    assert reopen(tmp_path).entries == (entry(1), entry(2))
+
+
+def test_saving_after_close_is_refused(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        wal, _ = Wal.open(tmp_path)
+        writer = WalWriter(wal)
+        await writer.close()
+        await writer.close()
+        with pytest.raises(StorageError, match="writer is closed"):
+            await writer.save(None, [entry(1)], sync=True)
+
+    asyncio.run(scenario())
+
+
+@pytest.fixture
+def file_size_limit() -> Iterator[int]:
+    """Make writes past 64 KiB fail with EFBIG (a real failing write, no fake)."""
+    limit = 64 * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield limit
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous_handler)
+
+
+def test_a_failed_write_fails_its_save_and_every_later_one(
+    tmp_path: Path, file_size_limit: int,
+) -> None:
+    async def scenario() -> None:
+        wal, _ = Wal.open(tmp_path)
+        writer = WalWriter(wal)
+        await writer.save(None, [entry(1)], sync=True)
+        too_big = Entry(1, 2, data=bytes(file_size_limit))
+        with pytest.raises(StorageError, match="failed"):
+            await writer.save(None, [too_big], sync=True)
+        with pytest.raises(StorageError, match="unusable after an earlier failure"):
+            await writer.save(None, [entry(2)], sync=True)
+        with pytest.raises(StorageError, match="unusable after an earlier failure"):
+            await writer.release_to(1)
+        await writer.close()
+
+    asyncio.run(scenario())
+    assert reopen(tmp_path).entries == (entry(1),)
