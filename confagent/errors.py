@@ -20,7 +20,9 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     ├── ClientError                the client could not get an answer (all endpoints failed)
     │   └── AmbiguousWrite         a write may or may not have been applied: never retried
     ├── StorageError               the write-ahead log or a snapshot is unreadable or unwritable
-    └── ConfigError                a bad flag, file or field; names the file and the key
+    ├── ConfigError                a bad flag, file or field; names the file and the key
+    ├── RenderError                a template could not be rendered; names the template, line and key
+    └── ResolveError               a host name or SRV record could not be resolved (render's DNS helpers)
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ __all__ = [
     "LeaseTTLTooLarge",
     "NoLeader",
     "OutOfRange",
+    "RenderError",
     "RequestTooLarge",
+    "ResolveError",
     "ResourceExhausted",
     "StorageError",
     "StoreError",
@@ -170,6 +174,29 @@ class StorageError(ConfagentError):
 
 class ConfigError(ConfagentError):
     """A bad command-line flag, configuration file or field."""
+
+
+class RenderError(ConfagentError):
+    """A template could not be rendered: bad syntax, an undefined name, a missing key, bad data.
+
+    ``template`` and ``line`` say where (``None`` when unknown, e.g. a missing
+    template), ``key`` names the store key involved, if any, as the template
+    wrote it. ``str()`` reads ``templates/nginx.conf.tmpl:12: key not found: /a``.
+    """
+
+    def __init__(
+        self, message: str, *, template: str | None = None, line: int | None = None, key: str | None = None
+    ) -> None:
+        self.message = message
+        self.template = template
+        self.line = line
+        self.key = key
+        where = template if line is None else f"{template}:{line}"
+        super().__init__(message if template is None else f"{where}: {message}")
+
+
+class ResolveError(ConfagentError):
+    """A host name or an SRV record could not be resolved; raised by a render host's lookups."""
 
 
 # grpc-gateway 1.6.4's HTTPStatusFromCode, as etcd 3.4 serves it.

@@ -184,20 +184,30 @@ class LeaseRevokeRequest:
 
 @dataclass(frozen=True, slots=True)
 class RangeResponse:
+    """``header_revision`` is the revision etcd names in this response's header.
+
+    It is the store revision, except inside a write txn, where an op before the
+    txn's first change names the revision before the txn (etcd does the same
+    for Put/DeleteRange responses); 0 when unknown.
+    """
+
     kvs: tuple[KeyValue, ...] = ()
     more: bool = False
     count: int = 0
+    header_revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class PutResponse:
     prev_kv: KeyValue | None = None
+    header_revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class DeleteRangeResponse:
     deleted: int = 0
     prev_kvs: tuple[KeyValue, ...] = ()
+    header_revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,114 @@
+"""Options every client command shares, and how a command runs: etcdctl's global flags.
+
+Global flags may come before the command or after it (as with etcdctl): they
+are declared on the top parser with their defaults and again on each command's
+parser with suppressed defaults, so a flag given late overrides one given early.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeAlias
+
+from confagent.cli._output import FORMATS, Output
+from confagent.client import ClientConfig, ClientTls, EtcdClient
+from confagent.errors import ConfigError
+
+__all__ = [
+    "ENDPOINTS_ENV",
+    "CommandBody",
+    "Subparsers",
+    "add_global_options",
+    "client_config",
+    "go_duration_s",
+    "lease_id_hex",
+    "run_client_command",
+]
+
+ENDPOINTS_ENV = "CONFAGENT_ENDPOINTS"
+DEFAULT_ENDPOINTS = "http://127.0.0.1:2379"
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+CommandBody = Callable[[EtcdClient, Output, argparse.Namespace], Awaitable[int]]
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def go_duration_s(text: str) -> float:
+    """Seconds in a Go duration (``2s``, ``500ms``, ``1m30s``); a bare number is seconds."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
+    return sum(float(number) * _UNIT_S[unit] for number, unit in parts)
+
+
+def lease_id_hex(text: str) -> int:
+    """A lease ID as etcdctl prints and reads it: hexadecimal."""
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad lease ID arg ({text!r}), expecting ID in Hex") from None
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """etcdctl's global flags; ``suppress`` leaves them unset unless given (command parsers)."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("global options")
+    add = group.add_argument
+    add("--endpoints", default=default(None),
+        help=f"comma-separated endpoints (env {ENDPOINTS_ENV}; default {DEFAULT_ENDPOINTS})")
+    add("-w", "--write-out", choices=FORMATS, default=default("simple"),
+        help="output format: simple, json or table (default: simple)")
+    add("--dial-timeout", type=go_duration_s, default=default(2.0), metavar="DURATION",
+        help="dial timeout for client connections (default: 2s)")
+    add("--command-timeout", type=go_duration_s, default=default(5.0), metavar="DURATION",
+        help="timeout for short running commands, per endpoint (default: 5s)")
+    add("--cacert", dest="tls_ca", type=Path, default=default(None),
+        help="CA bundle to verify TLS servers")
+    add("--cert", dest="tls_cert", type=Path, default=default(None),
+        help="client TLS certificate file")
+    add("--key", dest="tls_key", type=Path, default=default(None), help="client TLS key file")
+
+
+def _endpoint_url(text: str) -> str:
+    text = text.strip()
+    return text if "://" in text else f"http://{text}"
+
+
+def client_config(args: argparse.Namespace) -> ClientConfig:
+    """The client configuration the global flags and the environment describe."""
+    raw = args.endpoints or os.environ.get(ENDPOINTS_ENV) or DEFAULT_ENDPOINTS
+    endpoints = tuple(_endpoint_url(e) for e in raw.split(",") if e.strip())
+    if not endpoints:
+        raise ConfigError("--endpoints: no endpoint given")
+    if args.tls_key is not None and args.tls_cert is None:
+        raise ConfigError("--key needs --cert")
+    tls = None
+    if args.tls_ca is not None or args.tls_cert is not None:
+        tls = ClientTls(ca_file=args.tls_ca, cert_file=args.tls_cert, key_file=args.tls_key)
+    return ClientConfig(endpoints=endpoints, dial_timeout_s=args.dial_timeout,
+                        command_timeout_s=args.command_timeout, tls=tls)
+
+
+def run_client_command(body: CommandBody, args: argparse.Namespace) -> int:
+    """Run ``body`` with a client built from the global flags; its exit code."""
+    config = client_config(args)
+    output = Output(args.write_out)
+
+    async def main() -> int:
+        async with EtcdClient(config) as client:
+            return await body(client, output, args)
+
+    return asyncio.run(main())

@@ -1,0 +1,27 @@
+"""The async etcd v3 JSON client, with endpoint failover; the same code talks to confagent and etcd.
+
+Errors: a refusal by the server is the matching
+:class:`~confagent.errors.StoreError` (``Compacted``, ``LeaseNotFound``, ...);
+no answer is a :class:`~confagent.errors.ClientError`; a write whose outcome
+is unknown is :class:`~confagent.errors.AmbiguousWrite`, never retried.
+"""
+
+from confagent.client._client import ClientConfig, EtcdClient, prefix_range_end
+from confagent.client._results import LeaseKeepAlive, LeaseTimeToLive, Member, Status
+from confagent.client._transport import ClientTls
+from confagent.client._watch import RESUMES_MAX
+from confagent.kv._json_client import Reply, ResponseHeader
+
+__all__ = [
+    "RESUMES_MAX",
+    "ClientConfig",
+    "ClientTls",
+    "EtcdClient",
+    "LeaseKeepAlive",
+    "LeaseTimeToLive",
+    "Member",
+    "Reply",
+    "ResponseHeader",
+    "Status",
+    "prefix_range_end",
+]

@@ -1,0 +1,291 @@
+"""The async etcd v3 client over the JSON gateway: the same code for confagent and a real etcd.
+
+One ``httpx.AsyncClient`` (HTTP/1.1, a bounded keep-alive pool) serves every
+call; a :class:`~confagent.client._transport.Transport` picks the endpoint and
+decides what may be retried (reads yes; writes only if they never left). Each
+method returns a :class:`~confagent.kv._json_client.Reply`: the decoded
+response and the header it came with.
+
+Usage::
+
+    async with EtcdClient(["http://127.0.0.1:2379"]) as etcd:
+        await etcd.put(b"app/port", b"8080")
+        reply = await etcd.get(b"app/", prefix=True)
+        async for message in etcd.watch(b"app/", prefix=True, resume=True):
+            ...
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from confagent.client._results import (
+    LeaseKeepAlive,
+    LeaseTimeToLive,
+    Member,
+    Status,
+    decode_lease_keepalive,
+    decode_lease_leases,
+    decode_lease_time_to_live,
+    decode_member_list,
+    decode_status,
+)
+from confagent.client._transport import ClientTls, Transport, error_from_response, parse_json
+from confagent.client._watch import watch
+from confagent.errors import ClientError, ConfagentError
+from confagent.kv import _json_client as codec
+from confagent.kv._json_client import Reply, ResponseHeader, decode_header
+from confagent.kv._messages import (
+    CompactionRequest,
+    DeleteRangeRequest,
+    DeleteRangeResponse,
+    LeaseGrantResponse,
+    PutRequest,
+    PutResponse,
+    RangeRequest,
+    RangeResponse,
+    RequestOp,
+    SortOrder,
+    SortTarget,
+    TxnRequest,
+    TxnResponse,
+    WatchCreateRequest,
+    WatchResponse,
+)
+
+__all__ = ["ClientConfig", "EtcdClient", "prefix_range_end"]
+
+T = TypeVar("T")
+
+
+def prefix_range_end(prefix: bytes) -> bytes:
+    """The ``range_end`` that selects every key starting with ``prefix`` (etcd's rule)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return b"\0"
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+def _range_end(key: bytes, range_end: bytes, prefix: bool, from_key: bool) -> bytes:
+    if prefix:
+        return prefix_range_end(key)
+    if from_key:
+        return b"\0"
+    return range_end
+
+
+def _writes(op: RequestOp) -> bool:
+    if isinstance(op, TxnRequest):
+        return any(_writes(o) for o in (*op.success, *op.failure))
+    return not isinstance(op, RangeRequest)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """How to reach the store. Timeouts are per attempt on one endpoint."""
+
+    endpoints: tuple[str, ...] = ("http://127.0.0.1:2379",)
+    dial_timeout_s: float = 2.0
+    command_timeout_s: float = 5.0
+    tls: ClientTls | None = None
+    connections_max: int = 16
+
+    def validate(self) -> None:
+        if not self.endpoints:
+            raise ClientError("no endpoints given")
+        if self.dial_timeout_s <= 0 or self.command_timeout_s <= 0:
+            raise ClientError("timeouts must be positive")
+
+
+class EtcdClient:
+    """Async etcd v3 client; see the module docstring. Close it (``async with``)."""
+
+    def __init__(self, config: ClientConfig | Sequence[str]) -> None:
+        if not isinstance(config, ClientConfig):
+            config = ClientConfig(endpoints=tuple(config))
+        config.validate()
+        self.config = config
+        limits = httpx.Limits(max_connections=config.connections_max,
+                              max_keepalive_connections=config.connections_max)
+        verify: Any = config.tls.ssl_context() if config.tls is not None else True
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(config.command_timeout_s, connect=config.dial_timeout_s),
+            limits=limits, verify=verify, trust_env=False,
+        )
+        self._transport = Transport(config.endpoints, self._http)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return self._transport.endpoints
+
+    async def __aenter__(self) -> EtcdClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, path: str, payload: dict[str, Any], *, retry_safe: bool) -> dict[str, Any]:
+        return await self._transport.call(path, payload, retry_safe=retry_safe)
+
+    # -- kv -----------------------------------------------------------------------------
+
+    async def range(self, request: RangeRequest) -> Reply[RangeResponse]:
+        body = await self._call("/v3/kv/range", codec.encode_range_request(request),
+                                retry_safe=True)
+        return _decoded(codec.decode_range_response, body)
+
+    async def get(self, key: bytes, range_end: bytes = b"", *, prefix: bool = False,
+                  from_key: bool = False, revision: int = 0, limit: int = 0,
+                  keys_only: bool = False, count_only: bool = False,
+                  sort_order: SortOrder = SortOrder.NONE, sort_target: SortTarget = SortTarget.KEY,
+                  serializable: bool = False) -> Reply[RangeResponse]:
+        """A range read; ``prefix`` and ``from_key`` compute ``range_end`` as etcdctl does."""
+        return await self.range(RangeRequest(
+            key=key, range_end=_range_end(key, range_end, prefix, from_key), limit=limit,
+            revision=revision, sort_order=sort_order, sort_target=sort_target,
+            serializable=serializable, keys_only=keys_only, count_only=count_only,
+        ))
+
+    async def put(self, key: bytes, value: bytes = b"", *, lease: int = 0, prev_kv: bool = False,
+                  ignore_value: bool = False, ignore_lease: bool = False) -> Reply[PutResponse]:
+        """Raises AmbiguousWrite when the put was sent and no answer came."""
+        request = PutRequest(key=key, value=value, lease=lease, prev_kv=prev_kv,
+                             ignore_value=ignore_value, ignore_lease=ignore_lease)
+        body = await self._call("/v3/kv/put", codec.encode_put_request(request), retry_safe=False)
+        return _decoded(codec.decode_put_response, body)
+
+    async def delete(self, key: bytes, range_end: bytes = b"", *, prefix: bool = False,
+                     from_key: bool = False, prev_kv: bool = False) -> Reply[DeleteRangeResponse]:
+        request = DeleteRangeRequest(key=key, range_end=_range_end(key, range_end, prefix, from_key),
+                                     prev_kv=prev_kv)
+        body = await self._call("/v3/kv/deleterange", codec.encode_delete_range_request(request),
+                                retry_safe=False)
+        return _decoded(codec.decode_delete_range_response, body)
+
+    async def txn(self, request: TxnRequest) -> Reply[TxnResponse]:
+        """A txn; retried on another endpoint only if neither branch writes."""
+        body = await self._call("/v3/kv/txn", codec.encode_txn_request(request),
+                                retry_safe=not _writes(request))
+        return _decoded(codec.decode_txn_response, body)
+
+    async def compact(self, revision: int, *, physical: bool = False) -> ResponseHeader:
+        request = CompactionRequest(revision=revision, physical=physical)
+        body = await self._call("/v3/kv/compaction", codec.encode_compaction_request(request),
+                                retry_safe=False)
+        return _decoded(_header_of, body)
+
+    # -- leases -------------------------------------------------------------------------
+
+    async def lease_grant(self, ttl_s: int, lease_id: int = 0) -> Reply[LeaseGrantResponse]:
+        """``lease_id`` 0 lets the server choose one."""
+        body = await self._call("/v3/lease/grant", codec.encode_lease_grant_request(ttl_s, lease_id),
+                                retry_safe=False)
+        return _decoded(codec.decode_lease_grant_response, body)
+
+    async def lease_revoke(self, lease_id: int) -> ResponseHeader:
+        body = await self._call("/v3/lease/revoke", {"ID": str(lease_id)}, retry_safe=False)
+        return _decoded(_header_of, body)
+
+    async def lease_keepalive_once(self, lease_id: int) -> Reply[LeaseKeepAlive]:
+        """Renew once; ``ttl_s`` 0 in the answer means the lease is gone."""
+        body = await self._call("/v3/lease/keepalive", {"ID": str(lease_id)}, retry_safe=True)
+        return _decoded(decode_lease_keepalive, body.get("result", body))
+
+    async def lease_time_to_live(self, lease_id: int, *, keys: bool = False
+                                 ) -> Reply[LeaseTimeToLive]:
+        payload: dict[str, Any] = {"ID": str(lease_id), "keys": keys}
+        body = await self._call("/v3/lease/timetolive", payload, retry_safe=True)
+        return _decoded(decode_lease_time_to_live, body)
+
+    async def leases(self) -> Reply[tuple[int, ...]]:
+        body = await self._call("/v3/lease/leases", {}, retry_safe=True)
+        return _decoded(decode_lease_leases, body)
+
+    # -- watch --------------------------------------------------------------------------
+
+    def watch(self, key: bytes, range_end: bytes = b"", *, prefix: bool = False,
+              from_key: bool = False, start_revision: int = 0, prev_kv: bool = False,
+              progress_notify: bool = False, no_put: bool = False, no_delete: bool = False,
+              resume: bool = False) -> AsyncGenerator[Reply[WatchResponse], None]:
+        """The messages of a new watch stream: ``created`` first, then events, until canceled.
+
+        With ``resume``, a broken stream is reopened from the first revision not
+        yet delivered (see ``confagent.client._watch``).
+        """
+        request = WatchCreateRequest(
+            key=key, range_end=_range_end(key, range_end, prefix, from_key),
+            start_revision=start_revision, progress_notify=progress_notify, no_put=no_put,
+            no_delete=no_delete, prev_kv=prev_kv,
+        )
+        return watch(self._transport, request, resume=resume,
+                     dial_timeout_s=self.config.dial_timeout_s)
+
+    # -- maintenance and cluster ----------------------------------------------------------
+
+    async def status(self, endpoint: str) -> Reply[Status]:
+        """The status of one endpoint (no failover: the question is about that member)."""
+        body = await self._post_one(endpoint, "/v3/maintenance/status")
+        return _decoded(decode_status, body)
+
+    async def member_list(self) -> Reply[tuple[Member, ...]]:
+        body = await self._call("/v3/cluster/member/list", {}, retry_safe=True)
+        return _decoded(decode_member_list, body)
+
+    async def version(self, endpoint: str) -> dict[str, str]:
+        """``GET /version`` of one endpoint: ``{"etcdserver": ..., "etcdcluster": ...}``."""
+        response = await self._get_one(endpoint, "/version")
+        return {str(k): str(v) for k, v in parse_json(response.content, endpoint).items()}
+
+    async def health(self, endpoint: str) -> float:
+        """Seconds one endpoint took to answer a linearizable read (etcdctl's health check).
+
+        Raises:
+            StoreError, ClientError: the endpoint is not healthy.
+        """
+        started = time.perf_counter()
+        await self._post_one(endpoint, "/v3/kv/range",
+                             codec.encode_range_request(RangeRequest(key=b"health")))
+        return time.perf_counter() - started
+
+    async def _post_one(self, endpoint: str, path: str, payload: dict[str, Any] | None = None
+                        ) -> dict[str, Any]:
+        try:
+            response = await self._http.post(endpoint.rstrip("/") + path, json=payload or {})
+        except httpx.HTTPError as error:
+            raise ClientError(f"{endpoint}: {error!r}") from error
+        if response.status_code != 200:
+            raise error_from_response(response, endpoint)
+        return parse_json(response.content, endpoint)
+
+    async def _get_one(self, endpoint: str, path: str) -> httpx.Response:
+        try:
+            response = await self._http.get(endpoint.rstrip("/") + path)
+        except httpx.HTTPError as error:
+            raise ClientError(f"{endpoint}: {error!r}") from error
+        if response.status_code != 200:
+            raise error_from_response(response, endpoint)
+        return response
+
+
+def _header_of(body: dict[str, Any]) -> ResponseHeader:
+    return decode_header(body.get("header") or {})
+
+
+def _decoded(decoder: Callable[[dict[str, Any]], T], body: dict[str, Any]) -> T:
+    """``decoder(body)``, a malformed answer mapped to ClientError."""
+    try:
+        return decoder(body)
+    except ConfagentError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ClientError(f"a malformed answer: {error!r}") from error

@@ -1,0 +1,129 @@
+"""Unary calls to a list of etcd endpoints, with failover that never repeats a write by accident.
+
+Rules (Jepsen found jetcd running transactions twice by retrying blindly):
+
+- A call that failed before its request left (connection refused, connect
+  timeout, TLS handshake, no free connection) is moved to the next endpoint,
+  write or not: the server never saw it.
+- A read, or any call marked ``retry_safe``, is also moved on when the
+  connection broke or timed out after sending, or the member answered
+  "unavailable" (no leader, timed out).
+- A write that may have reached a server (sent, then the connection was lost or
+  the answer timed out) is never retried: :class:`~confagent.errors.AmbiguousWrite`.
+- An error body from the server is the server's answer: it becomes the matching
+  :class:`~confagent.errors.StoreError` at once.
+
+The endpoint that answered last is tried first next time.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from confagent.errors import AmbiguousWrite, ClientError, StoreError, Unavailable, store_error_from
+
+__all__ = ["ClientTls", "Transport", "error_from_response", "parse_json"]
+
+# httpx errors raised before any byte of the request was sent.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTls:
+    """TLS for ``https://`` endpoints: a CA bundle to verify servers, an optional client cert."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.cert_file is not None:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+def parse_json(content: bytes, endpoint: str) -> dict[str, Any]:
+    """A JSON object from a server, or ClientError."""
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError as error:
+        raise ClientError(f"{endpoint}: the answer is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ClientError(f"{endpoint}: the answer is not a JSON object")
+    return value
+
+
+def error_from_response(response: httpx.Response, endpoint: str) -> StoreError | ClientError:
+    """The error a non-200 answer stands for: the server's StoreError, else a ClientError."""
+    try:
+        body = orjson.loads(response.content)
+        return store_error_from(int(body["code"]), str(body["message"]))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        text = response.text.strip()[:200]
+        return ClientError(f"{endpoint}: HTTP {response.status_code}: {text}")
+
+
+
+class Transport:
+    """POSTs JSON bodies to the first endpoint that answers, by the rules above."""
+
+    def __init__(self, endpoints: Sequence[str], http: httpx.AsyncClient) -> None:
+        if not endpoints:
+            raise ClientError("no endpoints given")
+        self.endpoints = tuple(e.rstrip("/") for e in endpoints)
+        self.http = http
+        self._preferred = 0
+
+    def rotation(self) -> list[str]:
+        """The endpoints, the one that answered last first."""
+        start = self._preferred
+        return [*self.endpoints[start:], *self.endpoints[:start]]
+
+    def answered(self, endpoint: str) -> None:
+        self._preferred = self.endpoints.index(endpoint)
+
+    async def call(self, path: str, payload: dict[str, Any], *, retry_safe: bool) -> dict[str, Any]:
+        """POST ``payload`` to ``path``; the decoded answer of the first endpoint that gives one.
+
+        Raises:
+            StoreError: the server refused the request.
+            AmbiguousWrite: a write that is not ``retry_safe`` was sent and no answer came.
+            ClientError: no endpoint could be reached.
+        """
+        body = orjson.dumps(payload)
+        failures: list[str] = []
+        for endpoint in self.rotation():
+            try:
+                response = await self.http.post(endpoint + path, content=body)
+            except _NOT_SENT as error:
+                failures.append(f"{endpoint}: {_describe(error)}")
+                continue
+            except httpx.TransportError as error:
+                if not retry_safe:
+                    raise AmbiguousWrite(
+                        f"{endpoint}{path}: sent, then {_describe(error)}; the outcome is unknown"
+                    ) from error
+                failures.append(f"{endpoint}: {_describe(error)}")
+                continue
+            if response.status_code == 200:
+                self.answered(endpoint)
+                return parse_json(response.content, endpoint)
+            refusal = error_from_response(response, endpoint)
+            if retry_safe and isinstance(refusal, Unavailable):
+                failures.append(f"{endpoint}: {refusal}")
+                continue
+            raise refusal
+        raise ClientError("no endpoint answered: " + "; ".join(failures))
+
+
+def _describe(error: httpx.HTTPError) -> str:
+    text = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text != type(error).__name__ else text

@@ -1,0 +1,92 @@
+"""The embedded store's state machine: etcd v3.4 semantics as pure, deterministic code.
+
+``KvStore`` applies committed commands (MVCC revisions, ranges, txns,
+compaction, leases) and serves reads, watch history and snapshots;
+``validate`` holds the checks made before proposing; ``encode_request`` and
+``decode_request`` are the Raft log's encoding; ``Lessor`` keeps the leader's
+lease deadlines and ``WatchHub`` decides which watcher sees which change.
+No clock, no I/O: the server drives all of it.
+"""
+
+from confagent.kv._codec import decode_request, encode_request
+from confagent.kv._leases import LeaseInfo
+from confagent.kv._lessor import Lessor
+from confagent.kv._messages import (
+    CompactionRequest,
+    Compare,
+    CompareResult,
+    CompareTarget,
+    DeleteRangeRequest,
+    DeleteRangeResponse,
+    Event,
+    EventType,
+    KeyValue,
+    LeaseGrantRequest,
+    LeaseGrantResponse,
+    LeaseRevokeRequest,
+    PutRequest,
+    PutResponse,
+    RangeRequest,
+    RangeResponse,
+    Request,
+    RequestOp,
+    Response,
+    ResponseOp,
+    SortOrder,
+    SortTarget,
+    TxnRequest,
+    TxnResponse,
+    WatchCancelRequest,
+    WatchCreateRequest,
+    WatchProgressRequest,
+    WatchRequest,
+    WatchResponse,
+)
+from confagent.kv._store import Applied, KvStore
+from confagent.kv._validate import MAX_LEASE_TTL, MAX_TXN_OPS, validate
+from confagent.kv._watch import CatchUp, Watcher, WatchHub, prefix_end
+
+__all__ = [
+    "MAX_LEASE_TTL",
+    "MAX_TXN_OPS",
+    "Applied",
+    "CatchUp",
+    "CompactionRequest",
+    "Compare",
+    "CompareResult",
+    "CompareTarget",
+    "DeleteRangeRequest",
+    "DeleteRangeResponse",
+    "Event",
+    "EventType",
+    "KeyValue",
+    "KvStore",
+    "LeaseGrantRequest",
+    "LeaseGrantResponse",
+    "LeaseInfo",
+    "LeaseRevokeRequest",
+    "Lessor",
+    "PutRequest",
+    "PutResponse",
+    "RangeRequest",
+    "RangeResponse",
+    "Request",
+    "RequestOp",
+    "Response",
+    "ResponseOp",
+    "SortOrder",
+    "SortTarget",
+    "TxnRequest",
+    "TxnResponse",
+    "WatchCancelRequest",
+    "WatchCreateRequest",
+    "WatchHub",
+    "WatchProgressRequest",
+    "WatchRequest",
+    "WatchResponse",
+    "Watcher",
+    "decode_request",
+    "encode_request",
+    "prefix_end",
+    "validate",
+]

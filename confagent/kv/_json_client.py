@@ -1,0 +1,335 @@
+"""The etcd 3.4 JSON gateway codec, client side: request bodies out, response bodies in.
+
+The mirror of ``_json``: ``encode_*`` turn message values into request dicts
+(snake_case names, int64 as strings, enums by name, zero values left out), and
+``decode_*`` turn the gateway's response dicts into message values, with the
+response header alongside in a :class:`Reply`. The same code reads confagent's
+answers and a real etcd's.
+
+Responses come from a server we chose to trust, so decoding is lenient on form
+(absent means zero) and strict on nothing else; a malformed answer surfaces as
+``KeyError``/``ValueError``/``TypeError``, which the client maps to ClientError.
+"""
+
+from __future__ import annotations
+
+from base64 import b64decode
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from confagent.kv._json import JsonObject, b64
+from confagent.kv._messages import (
+    CompactionRequest,
+    Compare,
+    CompareTarget,
+    DeleteRangeRequest,
+    DeleteRangeResponse,
+    Event,
+    EventType,
+    KeyValue,
+    LeaseGrantResponse,
+    PutRequest,
+    PutResponse,
+    RangeRequest,
+    RangeResponse,
+    RequestOp,
+    ResponseOp,
+    TxnRequest,
+    TxnResponse,
+    WatchCancelRequest,
+    WatchCreateRequest,
+    WatchResponse,
+)
+
+__all__ = [
+    "Reply",
+    "ResponseHeader",
+    "decode_delete_range_response",
+    "decode_event",
+    "decode_header",
+    "decode_key_value",
+    "decode_lease_grant_response",
+    "decode_put_response",
+    "decode_range_response",
+    "decode_txn_response",
+    "decode_watch_response",
+    "encode_compaction_request",
+    "encode_delete_range_request",
+    "encode_lease_grant_request",
+    "encode_put_request",
+    "encode_range_request",
+    "encode_txn_request",
+    "encode_watch_cancel_request",
+    "encode_watch_create_request",
+]
+
+T = TypeVar("T")
+
+_OPERAND_FIELD: Final = {
+    CompareTarget.VERSION: "version",
+    CompareTarget.CREATE: "create_revision",
+    CompareTarget.MOD: "mod_revision",
+    CompareTarget.VALUE: "value",
+    CompareTarget.LEASE: "lease",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseHeader:
+    """The header of every response; ``revision`` is the store's revision when answered."""
+
+    cluster_id: int = 0
+    member_id: int = 0
+    revision: int = 0
+    raft_term: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Generic[T]):
+    """A decoded response and the header it came with."""
+
+    header: ResponseHeader
+    response: T
+
+
+# -- requests ---------------------------------------------------------------------------
+
+
+def _put_nonzero(out: JsonObject, **fields: object) -> JsonObject:
+    """Add the fields that are set: bytes as base64, ints as strings, True as true."""
+    for name, value in fields.items():
+        if not value:
+            continue
+        if isinstance(value, bytes):
+            out[name] = b64(value)
+        elif isinstance(value, bool):
+            out[name] = True
+        elif isinstance(value, int):
+            out[name] = str(value)
+        else:
+            out[name] = value
+    return out
+
+
+def encode_range_request(r: RangeRequest) -> JsonObject:
+    out = _put_nonzero(
+        {"key": b64(r.key)}, range_end=r.range_end, limit=r.limit, revision=r.revision
+    )
+    if r.sort_order:
+        out["sort_order"] = r.sort_order.name
+    if r.sort_target:
+        out["sort_target"] = r.sort_target.name
+    return _put_nonzero(
+        out,
+        serializable=r.serializable,
+        keys_only=r.keys_only,
+        count_only=r.count_only,
+        min_mod_revision=r.min_mod_revision,
+        max_mod_revision=r.max_mod_revision,
+        min_create_revision=r.min_create_revision,
+        max_create_revision=r.max_create_revision,
+    )
+
+
+def encode_put_request(r: PutRequest) -> JsonObject:
+    return _put_nonzero(
+        {"key": b64(r.key)},
+        value=r.value,
+        lease=r.lease,
+        prev_kv=r.prev_kv,
+        ignore_value=r.ignore_value,
+        ignore_lease=r.ignore_lease,
+    )
+
+
+def encode_delete_range_request(r: DeleteRangeRequest) -> JsonObject:
+    return _put_nonzero({"key": b64(r.key)}, range_end=r.range_end, prev_kv=r.prev_kv)
+
+
+def _encode_compare(c: Compare) -> JsonObject:
+    """A Compare; the operand field follows the target and is always sent, even when zero."""
+    operand = b64(c.operand) if isinstance(c.operand, bytes) else str(c.operand)
+    out: JsonObject = {
+        "key": b64(c.key),
+        "target": c.target.name,
+        "result": c.result.name,
+        _OPERAND_FIELD[c.target]: operand,
+    }
+    return _put_nonzero(out, range_end=c.range_end)
+
+
+def _encode_op(op: RequestOp) -> JsonObject:
+    if isinstance(op, RangeRequest):
+        return {"request_range": encode_range_request(op)}
+    if isinstance(op, PutRequest):
+        return {"request_put": encode_put_request(op)}
+    if isinstance(op, DeleteRangeRequest):
+        return {"request_delete_range": encode_delete_range_request(op)}
+    return {"request_txn": encode_txn_request(op)}
+
+
+def encode_txn_request(r: TxnRequest) -> JsonObject:
+    out: JsonObject = {}
+    if r.compare:
+        out["compare"] = [_encode_compare(c) for c in r.compare]
+    if r.success:
+        out["success"] = [_encode_op(op) for op in r.success]
+    if r.failure:
+        out["failure"] = [_encode_op(op) for op in r.failure]
+    return out
+
+
+def encode_compaction_request(r: CompactionRequest) -> JsonObject:
+    return _put_nonzero({}, revision=r.revision, physical=r.physical)
+
+
+def encode_lease_grant_request(ttl_s: int, lease_id: int = 0) -> JsonObject:
+    """``lease_id`` 0 lets the server choose."""
+    return _put_nonzero({"TTL": str(ttl_s)}, ID=lease_id)
+
+
+def encode_watch_create_request(r: WatchCreateRequest) -> JsonObject:
+    """The ``{"create_request": ...}`` stream object."""
+    inner = _put_nonzero(
+        {"key": b64(r.key)},
+        range_end=r.range_end,
+        start_revision=r.start_revision,
+        progress_notify=r.progress_notify,
+    )
+    filters = [name for name, on in (("NOPUT", r.no_put), ("NODELETE", r.no_delete)) if on]
+    if filters:
+        inner["filters"] = filters
+    _put_nonzero(inner, prev_kv=r.prev_kv, watch_id=r.watch_id, fragment=r.fragment)
+    return {"create_request": inner}
+
+
+def encode_watch_cancel_request(r: WatchCancelRequest) -> JsonObject:
+    return {"cancel_request": {"watch_id": str(r.watch_id)}}
+
+
+# -- responses --------------------------------------------------------------------------
+
+
+def _int(d: JsonObject, name: str) -> int:
+    return int(d.get(name, 0))
+
+
+def _bytes(d: JsonObject, name: str) -> bytes:
+    text = d.get(name)
+    return b64decode(text, validate=True) if text else b""
+
+
+def decode_header(d: JsonObject) -> ResponseHeader:
+    return ResponseHeader(
+        cluster_id=_int(d, "cluster_id"),
+        member_id=_int(d, "member_id"),
+        revision=_int(d, "revision"),
+        raft_term=_int(d, "raft_term"),
+    )
+
+
+def _reply(d: JsonObject, response: T) -> Reply[T]:
+    return Reply(header=decode_header(d.get("header") or {}), response=response)
+
+
+def decode_key_value(d: JsonObject) -> KeyValue:
+    return KeyValue(
+        key=_bytes(d, "key"),
+        create_revision=_int(d, "create_revision"),
+        mod_revision=_int(d, "mod_revision"),
+        version=_int(d, "version"),
+        value=_bytes(d, "value"),
+        lease=_int(d, "lease"),
+    )
+
+
+def _range(d: JsonObject, header_revision: int = 0) -> RangeResponse:
+    return RangeResponse(
+        kvs=tuple(decode_key_value(kv) for kv in d.get("kvs", ())),
+        more=bool(d.get("more", False)),
+        count=_int(d, "count"),
+        header_revision=header_revision,
+    )
+
+
+def decode_range_response(d: JsonObject) -> Reply[RangeResponse]:
+    return _reply(d, _range(d))
+
+
+def _put(d: JsonObject, header_revision: int = 0) -> PutResponse:
+    prev = d.get("prev_kv")
+    return PutResponse(
+        prev_kv=None if prev is None else decode_key_value(prev), header_revision=header_revision
+    )
+
+
+def decode_put_response(d: JsonObject) -> Reply[PutResponse]:
+    return _reply(d, _put(d))
+
+
+def _delete_range(d: JsonObject, header_revision: int = 0) -> DeleteRangeResponse:
+    return DeleteRangeResponse(
+        deleted=_int(d, "deleted"),
+        prev_kvs=tuple(decode_key_value(kv) for kv in d.get("prev_kvs", ())),
+        header_revision=header_revision,
+    )
+
+
+def decode_delete_range_response(d: JsonObject) -> Reply[DeleteRangeResponse]:
+    return _reply(d, _delete_range(d))
+
+
+def _response_op(d: JsonObject) -> ResponseOp:
+    """One response of a txn; an op's inner header revision becomes its ``header_revision``."""
+    if "response_txn" in d:
+        return _txn(d["response_txn"])
+    kind, body = next(iter(d.items()))
+    revision = _int(body.get("header") or {}, "revision")
+    if kind == "response_range":
+        return _range(body, revision)
+    if kind == "response_put":
+        return _put(body, revision)
+    if kind == "response_delete_range":
+        return _delete_range(body, revision)
+    raise ValueError(f"unknown response kind {kind!r}")
+
+
+def _txn(d: JsonObject) -> TxnResponse:
+    return TxnResponse(
+        succeeded=bool(d.get("succeeded", False)),
+        responses=tuple(_response_op(r) for r in d.get("responses", ())),
+    )
+
+
+def decode_txn_response(d: JsonObject) -> Reply[TxnResponse]:
+    return _reply(d, _txn(d))
+
+
+def decode_lease_grant_response(d: JsonObject) -> Reply[LeaseGrantResponse]:
+    return _reply(d, LeaseGrantResponse(id=_int(d, "ID"), ttl=_int(d, "TTL")))
+
+
+def decode_event(d: JsonObject) -> Event:
+    prev = d.get("prev_kv")
+    return Event(
+        type=EventType.DELETE if d.get("type") in ("DELETE", 1) else EventType.PUT,
+        kv=decode_key_value(d.get("kv") or {}),
+        prev_kv=None if prev is None else decode_key_value(prev),
+    )
+
+
+def decode_watch_response(d: JsonObject) -> Reply[WatchResponse]:
+    """One ``result`` of a watch stream (the object inside ``{"result": ...}``)."""
+    events: Any = d.get("events", ())
+    return _reply(
+        d,
+        WatchResponse(
+            watch_id=_int(d, "watch_id"),
+            created=bool(d.get("created", False)),
+            canceled=bool(d.get("canceled", False)),
+            compact_revision=_int(d, "compact_revision"),
+            cancel_reason=str(d.get("cancel_reason", "")),
+            fragment=bool(d.get("fragment", False)),
+            events=tuple(decode_event(e) for e in events),
+        ),
+    )

@@ -1,0 +1,15 @@
+"""The store member: Raft driver, write-ahead log, and the etcd-compatible HTTP API (the I/O edge)."""
+
+from confagent.server._gateway import GatewayApp, ServerInfo
+from confagent.server._node import NodeConfig, StoreNode
+from confagent.server._server import StoreConfig, StoreServer, TlsConfig
+
+__all__ = [
+    "GatewayApp",
+    "NodeConfig",
+    "ServerInfo",
+    "StoreConfig",
+    "StoreNode",
+    "StoreServer",
+    "TlsConfig",
+]

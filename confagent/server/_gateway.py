@@ -1,0 +1,249 @@
+"""The etcd v3.4 JSON gateway as a raw ASGI application.
+
+Paths, methods, statuses and bodies follow etcd's grpc-gateway as recorded in
+shared/reference/etcd-v3-json.md: every RPC is ``POST /v3/<service>/<method>``,
+``/v3beta/`` is the same API, errors are ``{"error","message","code"}`` with the
+gateway's HTTP status, and plain ``GET /version``, ``/health``, ``/metrics``.
+The unary handlers take a decoded JSON object and return a JSON-ready dict;
+watch and lease keep-alive are streams (``_streams.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from confagent.errors import StoreError
+from confagent.kv import (
+    CompactionRequest,
+    DeleteRangeResponse,
+    LeaseGrantRequest,
+    LeaseGrantResponse,
+    LeaseRevokeRequest,
+    PutResponse,
+    TxnResponse,
+)
+from confagent.kv import _json as gw
+from confagent.server._asgi import (
+    JSON,
+    PROMETHEUS,
+    TEXT,
+    BodyTooLarge,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_bytes,
+)
+from confagent.server._limits import check_request_size, message_too_large
+from confagent.server._metrics import Metrics
+from confagent.server._node import StoreNode
+from confagent.server._streams import StreamHandlers
+
+__all__ = ["GatewayApp", "ServerInfo"]
+
+Json = dict[str, Any]
+UnaryHandler = Callable[[bytes], Awaitable[Json]]
+
+BODY_LIMIT_BYTES = 8 * 1024 * 1024
+"""Bodies past this are refused unread; smaller ones are decoded and measured as etcd does."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """Who this member is, for headers, status and member list."""
+
+    name: str
+    member_id: int
+    cluster_id: int
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...]
+    etcd_version: str = "3.4.23"
+    cluster_version: str = "3.4.0"
+
+
+class GatewayApp:
+    """ASGI callable serving the etcd JSON API of one store member."""
+
+    def __init__(self, node: StoreNode, info: ServerInfo, metrics: Metrics,
+                 streams: StreamHandlers) -> None:
+        self.node = node
+        self.info = info
+        self.metrics = metrics
+        self._streams = streams
+        self._unary: dict[str, UnaryHandler] = {
+            "/v3/kv/range": self._range,
+            "/v3/kv/put": self._put,
+            "/v3/kv/deleterange": self._delete_range,
+            "/v3/kv/txn": self._txn,
+            "/v3/kv/compaction": self._compaction,
+            "/v3/lease/grant": self._lease_grant,
+            "/v3/lease/revoke": self._lease_revoke,
+            "/v3/kv/lease/revoke": self._lease_revoke,
+            "/v3/lease/timetolive": self._lease_time_to_live,
+            "/v3/kv/lease/timetolive": self._lease_time_to_live,
+            "/v3/lease/leases": self._lease_leases,
+            "/v3/kv/lease/leases": self._lease_leases,
+            "/v3/maintenance/status": self._status,
+            "/v3/maintenance/alarm": self._alarm,
+            "/v3/cluster/member/list": self._member_list,
+        }
+        self._plain: dict[str, Callable[[], Awaitable[tuple[int, bytes, bytes]]]] = {
+            "/version": self._version,
+            "/health": self._health,
+            "/metrics": self._metrics,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path.startswith("/v3beta/"):
+            path = "/v3/" + path[len("/v3beta/"):]
+        method: str = scope["method"]
+        if method == "OPTIONS":
+            await send_bytes(send, 200, b"", content_type=None)
+        elif path.startswith("/v3/"):
+            await self._gateway(path, method, receive, send)
+        elif path in self._plain and method in ("GET", "HEAD"):
+            status, body, content_type = await self._plain[path]()
+            await send_bytes(send, status, body, content_type=content_type)
+        else:
+            await send_bytes(send, 404, b"404 page not found\n", content_type=TEXT)
+
+    async def _gateway(self, path: str, method: str, receive: Receive, send: Send) -> None:
+        handler = self._unary.get(path)
+        stream = self._streams.get(path)
+        if handler is None and stream is None:
+            await send_bytes(send, 404, b"Not Found\n", content_type=TEXT)
+        elif method != "POST":
+            await send_bytes(send, 405, b"Method Not Allowed\n", content_type=TEXT)
+        elif stream is not None:
+            await stream(receive, send)
+        else:
+            assert handler is not None
+            await self._serve_unary(path, handler, receive, send)
+
+    async def _serve_unary(self, path: str, handler: UnaryHandler, receive: Receive,
+                           send: Send) -> None:
+        try:
+            body = await read_body(receive, BODY_LIMIT_BYTES)
+            reply = await handler(body)
+        except BodyTooLarge as too_large:
+            await self._send_error(send, path, message_too_large(too_large.size * 3 // 4))
+            return
+        except StoreError as error:
+            await self._send_error(send, path, error)
+            return
+        self.metrics.request(path, 200)
+        await send_bytes(send, 200, orjson.dumps(reply))
+
+    async def _send_error(self, send: Send, path: str, error: StoreError) -> None:
+        self.metrics.request(path, error.http_status)
+        await send_bytes(send, error.http_status, gw.error_body(error))
+
+    def _header(self, revision: int | None = None) -> Json:
+        node = self.node
+        return gw.header(self.info.cluster_id, self.info.member_id,
+                         node.kv.revision if revision is None else revision, node.term)
+
+    # -- kv ---------------------------------------------------------------------------
+    async def _range(self, body: bytes) -> Json:
+        request = gw.decode_body(body, gw.range_request)
+        response = self.node.range(request)
+        return gw.range_response(response, self._header())
+
+    async def _put(self, body: bytes) -> Json:
+        request = gw.decode_body(body, gw.put_request)
+        check_request_size(request)
+        applied = await self.node.propose(request)
+        assert isinstance(applied.response, PutResponse)
+        return gw.put_response(applied.response, self._header(applied.revision))
+
+    async def _delete_range(self, body: bytes) -> Json:
+        applied = await self.node.propose(gw.decode_body(body, gw.delete_range_request))
+        assert isinstance(applied.response, DeleteRangeResponse)
+        return gw.delete_range_response(applied.response, self._header(applied.revision))
+
+    async def _txn(self, body: bytes) -> Json:
+        request = gw.decode_body(body, gw.txn_request)
+        check_request_size(request)
+        applied = await self.node.propose(request)
+        assert isinstance(applied.response, TxnResponse)
+        return gw.txn_response(applied.response, self._header(applied.revision), applied.revision)
+
+    async def _compaction(self, body: bytes) -> Json:
+        request: CompactionRequest = gw.decode_body(body, gw.compaction_request)
+        applied = await self.node.propose(request)
+        return {"header": self._header(applied.revision)}
+
+    # -- leases -----------------------------------------------------------------------
+    async def _lease_grant(self, body: bytes) -> Json:
+        ttl, lease_id = gw.decode_body(body, gw.lease_grant_request)
+        request = LeaseGrantRequest(ttl=ttl, id=lease_id or self.node.new_lease_id())
+        applied = await self.node.propose(request)
+        assert isinstance(applied.response, LeaseGrantResponse)
+        return gw.lease_grant_response(applied.response, self._header(applied.revision))
+
+    async def _lease_revoke(self, body: bytes) -> Json:
+        applied = await self.node.propose(LeaseRevokeRequest(id=gw.decode_body(body, gw.lease_id)))
+        return {"header": self._header(applied.revision)}
+
+    async def _lease_time_to_live(self, body: bytes) -> Json:
+        lease_id, with_keys = gw.decode_body(body, gw.timetolive_request)
+        info = self.node.kv.lease(lease_id)
+        if info is None:
+            return gw.lease_time_to_live_response(self._header(), lease_id, -1, 0, ())
+        return gw.lease_time_to_live_response(
+            self._header(), lease_id, self.node.time_to_live(lease_id), info.ttl,
+            info.keys if with_keys else ())
+
+    async def _lease_leases(self, body: bytes) -> Json:
+        gw.loads(body)
+        return gw.lease_leases_response(self._header(), self.node.kv.lease_ids())
+
+    # -- maintenance and cluster ------------------------------------------------------------
+    async def _status(self, body: bytes) -> Json:
+        gw.loads(body)
+        node = self.node
+        size = node.kv.size_bytes()
+        return gw.drop_zero_ints({
+            "header": self._header(),
+            "version": self.info.etcd_version,
+            "dbSize": str(size),
+            "leader": str(node.leader_id),
+            "raftIndex": str(node.core.log.last_index),
+            "raftTerm": str(node.term),
+            "raftAppliedIndex": str(node.core.log.applied),
+            "dbSizeInUse": str(size),
+        })
+
+    async def _alarm(self, body: bytes) -> Json:
+        gw.loads(body)
+        return {}
+
+    async def _member_list(self, body: bytes) -> Json:
+        gw.loads(body)
+        info = self.info
+        header = self._header()
+        header.pop("revision", None)
+        member: Json = {"ID": str(info.member_id), "name": info.name,
+                        "peerURLs": list(info.peer_urls), "clientURLs": list(info.client_urls)}
+        return {"header": header, "members": [member]}
+
+    # -- plain HTTP ------------------------------------------------------------------------
+    async def _version(self) -> tuple[int, bytes, bytes]:
+        body = {"etcdserver": self.info.etcd_version, "etcdcluster": self.info.cluster_version}
+        return 200, orjson.dumps(body), JSON
+
+    async def _health(self) -> tuple[int, bytes, bytes]:
+        # etcd answers /health as text/plain, with a JSON body.
+        healthy = self.node.leader_id != 0
+        return (200 if healthy else 503), orjson.dumps({"health": str(healthy).lower()}), TEXT
+
+    async def _metrics(self) -> tuple[int, bytes, bytes]:
+        self.metrics.observe_store(self.node)
+        return 200, self.metrics.render(), PROMETHEUS

@@ -1,0 +1,311 @@
+"""StoreNode: the one task that owns a Raft core, the write-ahead log and the key-value state machine.
+
+The write path is the same for one member and for five:
+
+    propose(request) -> RawNode.propose -> Ready -> WAL append + fsync -> apply -> reply + watch events
+
+Rules:
+1. Stateless validation happens before proposing; state-dependent errors are
+   decided when an entry is applied, identically on every member.
+2. A proposal is answered only after its entry is durable and applied.
+3. Every proposal made while an fsync is in flight joins the next batch, so
+   concurrent writes share one fsync (group commit).
+4. Lease deadlines are the leader's business (``Lessor``); an expiry is a
+   ``LeaseRevokeRequest`` proposed through the log, never a local deletion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from confagent.errors import ResourceExhausted, StorageError, StoreError
+from confagent.kv import (
+    Applied,
+    Event,
+    KvStore,
+    LeaseGrantRequest,
+    LeaseRevokeRequest,
+    Lessor,
+    RangeRequest,
+    RangeResponse,
+    Request,
+    decode_request,
+    encode_request,
+    validate,
+)
+from confagent.raft import Entry, RaftConfig, RawNode, Ready, SnapshotMeta
+from confagent.server._wal import SnapshotFiles, Wal, WalState, WalWriter
+
+__all__ = ["NodeConfig", "StoreNode"]
+
+_REQUEST_ID_BYTES = 8
+_MAX_INT64 = (1 << 63) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """Settings of one store member; bounds are named here."""
+
+    data_dir: Path
+    member_id: int
+    cluster_id: int
+    tick_s: float = 0.1
+    election_ticks: int = 10
+    snapshot_entries: int = 20_000
+    """Take a snapshot (and release WAL segments) after this many applied entries."""
+    max_pending_proposals: int = 20_000
+    """Proposals waiting for the log beyond this are refused with 'too many requests'."""
+    min_lease_ttl: int = 2
+    max_expiries_per_round: int = 500
+    """At most this many expired leases are revoked per round (etcd: 1000 per second)."""
+
+
+ApplyListener = Callable[[int, tuple[Event, ...]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Proposal:
+    """A write waiting for the log. The leader keeps the decoded request, so applying
+    its own entries needs no decoding."""
+
+    data: bytes
+    request: Request
+    future: asyncio.Future[Applied]
+
+
+def _check_log_meets_snapshot(state: WalState, snapshot: SnapshotMeta | None, member_dir: Path) -> None:
+    """The log must continue where the snapshot ends; a hole means a snapshot file was lost."""
+    start = state.snapshot.index if state.snapshot else 0
+    covered = snapshot.index if snapshot else 0
+    if start > covered:
+        raise StorageError(
+            f"{member_dir}: the log starts after index {start} but the newest readable snapshot "
+            f"covers only up to {covered}; restore the data directory from a backup")
+
+
+class StoreNode:
+    """A store member: the Raft driver loop plus the state it applies to."""
+
+    def __init__(self, config: NodeConfig, core: RawNode, kv: KvStore, writer: WalWriter,
+                 snapshots: SnapshotFiles, rng: random.Random) -> None:
+        self.config = config
+        self.core = core
+        self.kv = kv
+        self.lessor = Lessor()
+        self._writer = writer
+        self._snapshots = snapshots
+        self._rng = rng
+        self._pending: list[_Proposal] = []
+        self._waiting: dict[bytes, _Proposal] = {}
+        self._wake = asyncio.Event()
+        self._request_ids = itertools.count(rng.getrandbits(40) << 20)
+        self._snapshot_index = core.log.offset
+        self._listeners: list[ApplyListener] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
+
+    # -- life cycle ---------------------------------------------------------------
+    @classmethod
+    async def open(cls, config: NodeConfig, rng: random.Random | None = None) -> StoreNode:
+        """Recover from the data directory (snapshot, then the log after it) and elect this member."""
+        rng = rng or random.Random()
+        member_dir = config.data_dir / "member"
+        snapshots = SnapshotFiles(member_dir / "snap")
+        loaded = await asyncio.to_thread(snapshots.load_latest)
+        wal, state = await asyncio.to_thread(Wal.open, config.data_dir)
+        snapshot_meta, kv = None, KvStore(min_lease_ttl=config.min_lease_ttl)
+        if loaded is not None:
+            snapshot_meta, data = loaded
+            kv = KvStore.restore(data)
+        _check_log_meets_snapshot(state, snapshot_meta, member_dir)
+        entries = [e for e in state.entries if snapshot_meta is None or e.index > snapshot_meta.index]
+        raft_config = RaftConfig(node_id=config.member_id, voters=(config.member_id,),
+                                 election_ticks=config.election_ticks)
+        core = RawNode(raft_config, state.hard_state, snapshot_meta, entries, rng)
+        node = cls(config, core, kv, WalWriter(wal), snapshots, rng)
+        node._replay_committed()
+        node.lessor.promote(time.monotonic(), {i: node._granted_ttl(i) for i in kv.lease_ids()})
+        core.campaign()
+        return node
+
+    def start(self) -> None:
+        """Start the driver loop, the ticker and lease expiry as tasks of the running loop."""
+        self._tasks = [
+            asyncio.create_task(self._drive(), name="raft-driver"),
+            asyncio.create_task(self._tick_forever(), name="raft-ticker"),
+            asyncio.create_task(self._expire_leases_forever(), name="lease-expiry"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the tasks; waiting proposals fail with 'stopped'; the log is closed."""
+        self._stopped = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for proposal in [*self._pending, *self._waiting.values()]:
+            proposal.future.cancel()
+        await self._writer.close()
+
+    def add_listener(self, listener: ApplyListener) -> None:
+        """Call ``listener(revision, events)`` after every applied change (the watch hub)."""
+        self._listeners.append(listener)
+
+    # -- requests -----------------------------------------------------------------
+    async def propose(self, request: Request) -> Applied:
+        """Validate, replicate and apply a write; the result once it is durable and applied.
+
+        Raises:
+            StoreError: a validation error (nothing proposed), a state error decided
+                at apply time (nothing changed), or 'too many requests'.
+        """
+        validate(request)
+        if len(self._pending) + len(self._waiting) >= self.config.max_pending_proposals:
+            raise ResourceExhausted()
+        request_id = next(self._request_ids).to_bytes(_REQUEST_ID_BYTES, "big")
+        future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Proposal(request_id + encode_request(request), request, future))
+        self._wake.set()
+        return await future
+
+    def range(self, request: RangeRequest) -> RangeResponse:
+        """A read of the applied state: linearizable on a one-member cluster, where every
+        acknowledged write is applied before it is acknowledged."""
+        validate(request)
+        return self.kv.range(request)
+
+    def new_lease_id(self) -> int:
+        """A fresh, positive int64 lease ID not in use (the leader picks it before proposing)."""
+        while True:
+            lease_id = self._rng.randrange(1, _MAX_INT64)
+            if self.kv.lease(lease_id) is None:
+                return lease_id
+
+    def keep_alive(self, lease_id: int) -> int:
+        """Renew a lease; its granted TTL, or 0 when the lease is unknown (etcd's answer)."""
+        if self.kv.lease(lease_id) is None:
+            return 0
+        return self.lessor.renew(lease_id, time.monotonic())
+
+    def time_to_live(self, lease_id: int) -> int:
+        """Whole seconds left on a lease; -1 when unknown."""
+        if self.kv.lease(lease_id) is None:
+            return -1
+        return self.lessor.remaining(lease_id, time.monotonic())
+
+    @property
+    def term(self) -> int:
+        return self.core.term
+
+    @property
+    def leader_id(self) -> int:
+        return self.core.leader_id
+
+    # -- the driver loop ----------------------------------------------------------
+    async def _drive(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._propose_pending()
+            while self.core.has_ready():
+                await self._handle(self.core.ready())
+                self._propose_pending()
+            await self._maybe_snapshot()
+
+    def _propose_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for proposal in pending:
+            try:
+                self.core.propose(proposal.data)
+            except StoreError as error:
+                proposal.future.set_exception(error)
+                continue
+            self._waiting[proposal.data[:_REQUEST_ID_BYTES]] = proposal
+
+    async def _handle(self, rd: Ready) -> None:
+        await self._writer.save(rd.hard_state, rd.entries, sync=rd.must_sync)  # 1. persist
+        # 2. send rd.messages: a one-member cluster has no peers.
+        for entry in rd.committed:                                              # 3. apply
+            self._apply(entry)
+        self.core.advance(rd)                                                   # 4. advance
+
+    def _apply(self, entry: Entry) -> None:
+        if not entry.data:
+            return  # the leader's empty entry of its term
+        proposal = self._waiting.pop(entry.data[:_REQUEST_ID_BYTES], None)
+        if proposal is not None:
+            request, future = proposal.request, proposal.future
+        else:
+            request, future = decode_request(entry.data[_REQUEST_ID_BYTES:]), None
+        try:
+            applied = self.kv.apply(request)
+        except StoreError as error:
+            if future is not None and not future.done():
+                future.set_exception(error)
+            return
+        self._after_apply(request, applied)
+        if future is not None and not future.done():
+            future.set_result(applied)
+
+    def _after_apply(self, request: Request, applied: Applied) -> None:
+        if isinstance(request, LeaseGrantRequest):
+            self.lessor.grant(request.id, self._granted_ttl(request.id), time.monotonic())
+        elif isinstance(request, LeaseRevokeRequest):
+            self.lessor.revoke(request.id)
+        if applied.events:
+            for listener in self._listeners:
+                listener(applied.revision, applied.events)
+
+    def _replay_committed(self) -> None:
+        """Apply what the log says is committed but the snapshot does not hold (at open)."""
+        for entry in self.core.log.to_apply():
+            self._apply(entry)
+        self.core.log.applied_to(self.core.log.committed)
+
+    def _granted_ttl(self, lease_id: int) -> int:
+        info = self.kv.lease(lease_id)
+        return info.ttl if info is not None else 0
+
+    async def _maybe_snapshot(self) -> None:
+        applied = self.core.log.applied
+        if applied - self._snapshot_index < self.config.snapshot_entries:
+            return
+        term = self.core.log.term_at(applied)
+        assert term is not None
+        meta = SnapshotMeta(index=applied, term=term)
+        data = self.kv.snapshot()
+        await asyncio.to_thread(self._snapshots.save, meta, data)
+        # The marker tells recovery where the log starts once older segments are gone.
+        await self._writer.save(None, (), sync=True, snapshot=meta)
+        await self._writer.release_to(applied)
+        self.core.compact(meta)
+        self._snapshot_index = applied
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_s)
+            self.core.tick()
+            if self.core.has_ready():
+                self._wake.set()
+
+    async def _expire_leases_forever(self) -> None:
+        while True:
+            now = time.monotonic()
+            expired = self.lessor.expired(now, self.config.max_expiries_per_round)
+            if expired:
+                await asyncio.gather(*(self._revoke_expired(i) for i in expired))
+                continue
+            deadline = self.lessor.next_deadline()
+            delay = 0.5 if deadline is None else min(0.5, max(0.01, deadline - now))
+            await asyncio.sleep(delay)
+
+    async def _revoke_expired(self, lease_id: int) -> None:
+        # Already revoked by a client, or refused under load: the next round retries.
+        with contextlib.suppress(StoreError):
+            await self.propose(LeaseRevokeRequest(id=lease_id))

@@ -1,0 +1,200 @@
+"""Assemble and run a store member: recover the node, serve the gateway on every client URL, stop cleanly.
+
+``StoreConfig`` carries etcd's flags with etcd's meanings and defaults;
+``StoreServer`` owns the node and the HTTP listeners and is what the
+``confagent store`` command and the agent's embedded backend both start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import structlog
+import uvicorn
+
+from confagent.errors import ConfigError
+from confagent.kv import WatchHub
+from confagent.kv import _json as gw
+from confagent.server._gateway import GatewayApp, ServerInfo
+from confagent.server._ids import cluster_id_of, member_id_of
+from confagent.server._metrics import Metrics
+from confagent.server._node import NodeConfig, StoreNode
+from confagent.server._streams import StreamHandlers
+from confagent.server._watch_stream import WatchRegistry
+
+__all__ = ["StoreConfig", "StoreServer", "TlsConfig"]
+
+log = structlog.get_logger("confagent.store")
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """Client-facing TLS, with etcd's flag names."""
+
+    cert_file: Path
+    key_file: Path
+    trusted_ca_file: Path | None = None
+    client_cert_auth: bool = False
+
+    def validate(self) -> None:
+        for flag, path in (("--cert-file", self.cert_file), ("--key-file", self.key_file),
+                           ("--trusted-ca-file", self.trusted_ca_file)):
+            if path is not None and not path.is_file():
+                raise ConfigError(f"{flag}: no such file: {path}")
+        if self.client_cert_auth and self.trusted_ca_file is None:
+            raise ConfigError("--client-cert-auth needs --trusted-ca-file")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """A member's settings, as etcd's flags name them."""
+
+    name: str = "default"
+    data_dir: Path | None = None
+    listen_client_urls: tuple[str, ...] = ("http://127.0.0.1:2379",)
+    advertise_client_urls: tuple[str, ...] = ()
+    listen_peer_urls: tuple[str, ...] = ("http://127.0.0.1:2380",)
+    initial_advertise_peer_urls: tuple[str, ...] = ()
+    initial_cluster: str = ""
+    initial_cluster_token: str = "etcd-cluster"
+    tls: TlsConfig | None = None
+    snapshot_entries: int = 20_000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir or Path(f"{self.name}.etcd")
+
+    @property
+    def peer_urls(self) -> tuple[str, ...]:
+        return self.initial_advertise_peer_urls or self.listen_peer_urls
+
+    @property
+    def client_urls(self) -> tuple[str, ...]:
+        return self.advertise_client_urls or self.listen_client_urls
+
+    def validate(self) -> None:
+        for url in self.listen_client_urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
+                raise ConfigError(f"--listen-client-urls: {url!r} is not http(s)://HOST:PORT")
+            if parts.scheme == "https" and self.tls is None:
+                raise ConfigError(f"--listen-client-urls: {url} needs --cert-file and --key-file")
+        if self.tls is not None:
+            self.tls.validate()
+        members = self._initial_members()
+        if len(members) > 1:
+            raise ConfigError("--initial-cluster: multi-member clusters are not supported yet "
+                              f"(got {len(members)} members)")
+        if members and self.name not in members:
+            raise ConfigError(f"--initial-cluster: has no member named {self.name!r}")
+
+    def _initial_members(self) -> dict[str, str]:
+        members: dict[str, str] = {}
+        for item in filter(None, self.initial_cluster.split(",")):
+            name, sep, url = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--initial-cluster: {item!r} is not NAME=PEER_URL")
+            members[name] = url
+        return members
+
+    def server_info(self) -> ServerInfo:
+        member_id = member_id_of(self.peer_urls, self.initial_cluster_token)
+        return ServerInfo(name=self.name, member_id=member_id,
+                          cluster_id=cluster_id_of([member_id]),
+                          peer_urls=self.peer_urls, client_urls=self.client_urls)
+
+
+def _bound_socket(url: str, host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        raise ConfigError(f"--listen-client-urls: cannot listen on {url}: {error.strerror}") from error
+    sock.set_inheritable(True)
+    return sock
+
+
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to us (several listeners share one loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class StoreServer:
+    """A running member: its node, its watch hub and one HTTP listener per client URL."""
+
+    def __init__(self, config: StoreConfig) -> None:
+        config.validate()
+        self.config = config
+        self.info = config.server_info()
+        self.node: StoreNode | None = None
+        self._servers: list[_QuietServer] = []
+        self._serving: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Recover the data directory, elect, and start listening."""
+        config, info = self.config, self.info
+        node_config = NodeConfig(data_dir=config.resolved_data_dir, member_id=info.member_id,
+                                 cluster_id=info.cluster_id,
+                                 snapshot_entries=config.snapshot_entries)
+        node = await StoreNode.open(node_config)
+        self.node = node
+        registry = WatchRegistry(WatchHub(node.kv))
+        node.add_listener(registry.on_applied)
+        node.start()
+        metrics = Metrics()
+        app = GatewayApp(node, info, metrics, StreamHandlers(node, registry, self._header))
+        for url in config.listen_client_urls:
+            await self._listen(app, url)
+        log.info("store started", name=config.name, member_id=f"{info.member_id:x}",
+                 data_dir=str(config.resolved_data_dir), revision=node.kv.revision,
+                 listen=list(config.listen_client_urls))
+
+    def _header(self, revision: int | None) -> dict[str, str]:
+        assert self.node is not None
+        rev = self.node.kv.revision if revision is None else revision
+        return gw.header(self.info.cluster_id, self.info.member_id, rev, self.node.term)
+
+    async def _listen(self, app: GatewayApp, url: str) -> None:
+        parts = urlsplit(url)
+        tls = self.config.tls if parts.scheme == "https" else None
+        uv_config = uvicorn.Config(
+            app, host=parts.hostname or "127.0.0.1", port=parts.port or 2379,
+            loop="none", http="httptools", lifespan="off", access_log=False,
+            log_level="warning", timeout_keep_alive=300,
+            ssl_certfile=str(tls.cert_file) if tls else None,
+            ssl_keyfile=str(tls.key_file) if tls else None,
+            ssl_ca_certs=str(tls.trusted_ca_file) if tls and tls.trusted_ca_file else None,
+            ssl_cert_reqs=ssl.CERT_REQUIRED if tls and tls.client_cert_auth else ssl.CERT_NONE,
+        )
+        server = _QuietServer(uv_config)
+        uv_config.load()
+        server.lifespan = uv_config.lifespan_class(uv_config)
+        await server.startup(sockets=[_bound_socket(url, uv_config.host, uv_config.port)])
+        self._servers.append(server)
+        self._serving.append(asyncio.create_task(server.main_loop(), name=f"http {url}"))
+
+    async def stop(self) -> None:
+        """Stop accepting, finish in-flight requests, stop the node and close the log."""
+        for server in self._servers:
+            server.should_exit = True
+        await asyncio.gather(*self._serving, return_exceptions=True)
+        for server in self._servers:
+            await server.shutdown()
+        if self.node is not None:
+            await self.node.stop()
+        log.info("store stopped", name=self.config.name)

@@ -1,0 +1,203 @@
+"""The two streaming RPCs of the gateway: ``/v3/watch`` and ``/v3/lease/keepalive``.
+
+A stream's request body is a sequence of JSON objects, concatenated with or
+without newlines; each is handled as it arrives. Each reply is one line,
+``{"result":{...}}\\n``, in a chunked response. If the first object cannot be
+decoded the reply is a plain error with HTTP 500 and gRPC code 2, as etcd's
+gateway answers; a later bad object ends the stream with ``{"error":{...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from confagent.errors import StoreError
+from confagent.kv import _json as gw
+from confagent.server._asgi import Receive, Send, send_bytes, start_stream
+from confagent.server._node import StoreNode
+from confagent.server._watch_stream import Outgoing, WatchRegistry, WatchStream
+
+__all__ = ["JsonObjectSplitter", "StreamHandlers"]
+
+Json = dict[str, Any]
+HeaderFactory = Callable[[int | None], Json]
+StreamHandler = Callable[[Receive, Send], Awaitable[None]]
+
+MAX_STREAM_OBJECT_BYTES = 2 * 1024 * 1024
+"""The largest single request object accepted on a stream."""
+
+
+class JsonObjectSplitter:
+    """Splits a byte stream of concatenated JSON objects into one ``bytes`` per object."""
+
+    def __init__(self, limit: int = MAX_STREAM_OBJECT_BYTES) -> None:
+        self._buffer = bytearray()
+        self._limit = limit
+        self._depth = 0
+        self._in_string = False
+        self._escaped = False
+        self._scanned = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer.extend(data)
+        found: list[bytes] = []
+        start = 0
+        for i in range(self._scanned, len(self._buffer)):
+            if self._step(self._buffer[i]) and self._depth == 0:
+                found.append(bytes(self._buffer[start:i + 1]).strip())
+                start = i + 1
+        del self._buffer[:start]
+        self._scanned = len(self._buffer)
+        if len(self._buffer) > self._limit:
+            raise StoreError("grpc: received message larger than max")
+        return found
+
+    def rest(self) -> bytes:
+        """What is left when the body ends (non-empty means a truncated object)."""
+        return bytes(self._buffer).strip()
+
+    def _step(self, byte: int) -> bool:
+        """Scan one byte; True when it closes a top-level value."""
+        if self._in_string:
+            if self._escaped:
+                self._escaped = False
+            elif byte == 0x5C:  # backslash
+                self._escaped = True
+            elif byte == 0x22:  # quote
+                self._in_string = False
+            return False
+        if byte == 0x22:
+            self._in_string = True
+        elif byte in (0x7B, 0x5B):  # { [
+            self._depth += 1
+        elif byte in (0x7D, 0x5D):  # } ]
+            self._depth -= 1
+            return True
+        return False
+
+
+async def _request_objects(receive: Receive) -> AsyncIterator[bytes | None]:
+    """Each complete object of the request body; None once the body has ended; the
+    iteration ends when the client disconnects."""
+    splitter = JsonObjectSplitter()
+    body_open = True
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        if not body_open:
+            continue
+        for obj in splitter.feed(message.get("body", b"")):
+            yield obj
+        if not message.get("more_body", False):
+            body_open = False
+            rest = splitter.rest()
+            if rest:
+                yield rest
+            yield None
+
+
+class StreamHandlers:
+    """Handlers of the streaming paths, looked up by path like the unary ones."""
+
+    def __init__(self, node: StoreNode, registry: WatchRegistry, header: HeaderFactory,
+                 progress_interval_s: float = 600.0) -> None:
+        self._node = node
+        self._registry = registry
+        self._header = header
+        self._progress_interval_s = progress_interval_s
+        self._paths: dict[str, StreamHandler] = {
+            "/v3/watch": self.watch,
+            "/v3/lease/keepalive": self.keep_alive,
+        }
+
+    def get(self, path: str) -> StreamHandler | None:
+        return self._paths.get(path)
+
+    async def watch(self, receive: Receive, send: Send) -> None:
+        objects = _request_objects(receive)
+        stream = WatchStream(self._registry, lambda: self._node.kv.revision)
+        first = await anext(objects, None)
+        try:
+            request = gw.watch_request(gw.loads(first)) if first is not None else None
+        except StoreError as error:
+            error.code = 2
+            await send_bytes(send, 500, gw.error_body(error))
+            return
+        if request is not None:
+            stream.handle(request)
+        await start_stream(send)
+        writer = asyncio.create_task(self._write_watch(stream, send))
+        progress = asyncio.create_task(self._progress(stream))
+        try:
+            await self._read_watch(objects, stream, send, writer)
+        finally:
+            stream.close()
+            for task in (writer, progress):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, OSError):
+                    await task
+
+    async def _read_watch(self, objects: AsyncIterator[bytes | None], stream: WatchStream,
+                          send: Send, writer: asyncio.Task[None]) -> None:
+        async for obj in objects:
+            if obj is None:
+                continue  # the body ended; the stream stays open until the client leaves
+            try:
+                request = gw.watch_request(gw.loads(obj))
+            except StoreError as error:
+                writer.cancel()
+                await send({"type": "http.response.body", "body": gw.stream_error(error),
+                            "more_body": False})
+                return
+            if request is not None:
+                stream.handle(request)
+        # the client disconnected: stop writing
+
+    async def _write_watch(self, stream: WatchStream, send: Send) -> None:
+        while True:
+            batch = await stream.next_batch()
+            body = b"".join(self._render(out) for out in batch)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+
+    def _render(self, out: Outgoing) -> bytes:
+        if out.header_revision is None:
+            header = self._header(None)
+            header.pop("revision", None)
+        else:
+            header = self._header(out.header_revision or None)
+        return gw.stream_chunk(gw.watch_response(out.response, header))
+
+    async def _progress(self, stream: WatchStream) -> None:
+        while True:
+            await asyncio.sleep(self._progress_interval_s)
+            stream.progress()
+
+    async def keep_alive(self, receive: Receive, send: Send) -> None:
+        started = False
+        async for obj in _request_objects(receive):
+            if obj is None:
+                break
+            try:
+                lease_id = gw.lease_id(gw.loads(obj))
+            except StoreError as error:
+                if not started:
+                    error.code = 2
+                    await send_bytes(send, 500, gw.error_body(error))
+                    return
+                await send({"type": "http.response.body", "body": gw.stream_error(error),
+                            "more_body": False})
+                return
+            if not started:
+                await start_stream(send)
+                started = True
+            reply = gw.lease_keepalive_response(self._header(None), lease_id,
+                                                self._node.keep_alive(lease_id))
+            await send({"type": "http.response.body", "body": gw.stream_chunk(reply),
+                        "more_body": True})
+        if not started:
+            await start_stream(send)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

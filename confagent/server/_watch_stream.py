@@ -1,0 +1,184 @@
+"""One ``/v3/watch`` stream: its watchers, a bounded outbox, and catch-up of watchers that fell behind.
+
+Rules:
+1. A stream numbers its own watches from 0, as etcd does; the hub's watcher ids
+   are private.
+2. The outbox is bounded. When it is full, a delivery is not queued: the watcher
+   is marked unsynced in the hub and later caught up from history, so a slow
+   reader never silently loses events and never grows memory without bound.
+3. A watcher whose next revision was compacted away is canceled with
+   ``compact_revision``, the stream stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confagent.kv import (
+    Event,
+    WatchCancelRequest,
+    WatchCreateRequest,
+    Watcher,
+    WatchHub,
+    WatchProgressRequest,
+    WatchRequest,
+    WatchResponse,
+)
+
+__all__ = ["Outgoing", "WatchRegistry", "WatchStream"]
+
+_DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A response to send, and the revision its header names (0: the current one, no revision
+    for a compaction cancel)."""
+
+    response: WatchResponse
+    header_revision: int | None
+
+
+class WatchRegistry:
+    """Routes the hub's deliveries to the streams that own the watchers (one per store)."""
+
+    def __init__(self, hub: WatchHub) -> None:
+        self.hub = hub
+        self._owners: dict[int, WatchStream] = {}
+
+    def on_applied(self, revision: int, events: tuple[Event, ...]) -> None:
+        for watcher, matched in self.hub.on_applied(revision, events):
+            stream = self._owners.get(watcher.id)
+            if stream is None or not stream.offer(watcher, matched, revision):
+                self.hub.mark_unsynced(watcher)
+                if stream is not None:
+                    stream.wake()
+
+    def own(self, watcher: Watcher, stream: WatchStream) -> None:
+        self._owners[watcher.id] = stream
+
+    def release(self, watcher: Watcher) -> None:
+        self._owners.pop(watcher.id, None)
+        self.hub.cancel(watcher)
+
+
+class WatchStream:
+    """The watchers of one client stream and what is waiting to be sent to it."""
+
+    def __init__(self, registry: WatchRegistry, current_revision: Callable[[], int],
+                 max_queued: int = 256, catch_up_events: int = 1000) -> None:
+        self._registry = registry
+        self._current_revision = current_revision
+        self._max_queued = max_queued
+        self._catch_up_events = catch_up_events
+        self._watchers: dict[int, Watcher] = {}
+        self._local_ids: dict[int, int] = {}  # hub watcher id -> stream watch id
+        self._next_id = 0
+        self._outbox: deque[Outgoing] = deque()
+        self._ready = asyncio.Event()
+        self._progress_wanted = False
+
+    # -- requests from the client ---------------------------------------------------
+    def handle(self, request: WatchRequest) -> None:
+        if isinstance(request, WatchCreateRequest):
+            self._create(request)
+        elif isinstance(request, WatchCancelRequest):
+            self._cancel(request.watch_id)
+        elif isinstance(request, WatchProgressRequest):
+            if self._lagging():
+                self._progress_wanted = True  # answered once every watcher has caught up
+            else:
+                self._push(WatchResponse(watch_id=-1), 0)
+
+    def _create(self, request: WatchCreateRequest) -> None:
+        watch_id = request.watch_id
+        if watch_id in self._watchers:
+            self._push(WatchResponse(watch_id=-1, created=True, canceled=True,
+                                     cancel_reason=_DUPLICATE_ID), 0)
+            return
+        if watch_id == 0:
+            while self._next_id in self._watchers:
+                self._next_id += 1
+            watch_id = self._next_id
+        watcher = self._registry.hub.create(request)
+        self._registry.own(watcher, self)
+        self._watchers[watch_id] = watcher
+        self._local_ids[watcher.id] = watch_id
+        self._push(WatchResponse(watch_id=watch_id, created=True), 0)
+
+    def _cancel(self, watch_id: int) -> None:
+        watcher = self._watchers.pop(watch_id, None)
+        if watcher is None:
+            return  # etcd sends no reply for an unknown id
+        self._local_ids.pop(watcher.id, None)
+        self._registry.release(watcher)
+        self._push(WatchResponse(watch_id=watch_id, canceled=True), 0)
+
+    def close(self) -> None:
+        """Cancel every watcher of this stream (the client went away)."""
+        for watcher in self._watchers.values():
+            self._registry.release(watcher)
+        self._watchers.clear()
+        self._local_ids.clear()
+
+    # -- deliveries -------------------------------------------------------------------
+    def offer(self, watcher: Watcher, events: tuple[Event, ...], revision: int) -> bool:
+        """Queue live events; False when the outbox is full (the caller marks the watcher unsynced)."""
+        if len(self._outbox) >= self._max_queued:
+            return False
+        watch_id = self._local_ids[watcher.id]
+        self._push(WatchResponse(watch_id=watch_id, events=events), revision)
+        return True
+
+    def progress(self) -> None:
+        """Queue a progress notification for every synced watcher that asked for them."""
+        unsynced = {w.id for w in self._registry.hub.unsynced()}
+        for watch_id, watcher in self._watchers.items():
+            if watcher.spec.progress_notify and watcher.id not in unsynced:
+                self._push(WatchResponse(watch_id=watch_id), 0)
+
+    def wake(self) -> None:
+        self._ready.set()
+
+    async def next_batch(self) -> list[Outgoing]:
+        """Wait for something to send: queued responses, or catch-up of lagging watchers."""
+        while True:
+            self._catch_up()
+            if self._outbox:
+                batch = list(self._outbox)
+                self._outbox.clear()
+                return batch
+            self._ready.clear()
+            await self._ready.wait()
+
+    def _lagging(self) -> list[Watcher]:
+        return [w for w in self._registry.hub.unsynced() if w.id in self._local_ids]
+
+    def _catch_up(self) -> None:
+        lagging = self._lagging()
+        for watcher in lagging:
+            if len(self._outbox) >= self._max_queued:
+                return
+            result = self._registry.hub.catch_up(watcher, self._catch_up_events)
+            watch_id = self._local_ids[watcher.id]
+            if result.compact_revision:
+                self._drop(watch_id, watcher)
+                self._push(WatchResponse(watch_id=watch_id, canceled=True,
+                                         compact_revision=result.compact_revision), None)
+            elif result.events:
+                self._push(WatchResponse(watch_id=watch_id, events=tuple(result.events)), 0)
+        if self._progress_wanted and not lagging:
+            self._progress_wanted = False
+            self._push(WatchResponse(watch_id=-1), 0)
+
+    def _drop(self, watch_id: int, watcher: Watcher) -> None:
+        self._watchers.pop(watch_id, None)
+        self._local_ids.pop(watcher.id, None)
+        self._registry.release(watcher)
+
+    def _push(self, response: WatchResponse, header_revision: int | None) -> None:
+        self._outbox.append(Outgoing(response, header_revision))
+        self._ready.set()

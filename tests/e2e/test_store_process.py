@@ -1,0 +1,171 @@
+"""The store as a process: clean stops, restarts that keep data and leases, TLS, hostile clients."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from confagent.testing import ServerProcess, free_port, start_store
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _post(url: str, path: str, body: object, **kwargs: object) -> dict[str, object]:
+    reply = httpx.post(url + path, content=orjson.dumps(body), timeout=10, **kwargs)  # type: ignore[arg-type]
+    assert reply.status_code == 200, reply.text
+    result: dict[str, object] = reply.json()
+    return result
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ServerProcess:
+    server = start_store(tmp_path / "data")
+    yield server  # type: ignore[misc]
+    server.stop()
+
+
+def test_sigterm_stops_cleanly_and_logs_where_it_listens(tmp_path: Path) -> None:
+    server = start_store(tmp_path / "data")
+    assert server.stop() == 0
+    log = server.log_path.read_text()
+    assert "store started" in log and server.url in log
+    assert "store stopped" in log
+
+
+def test_restart_comes_back_at_the_same_revision_with_data_and_leases(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_store(tmp_path / "data", port=port)
+    _post(server.url, "/v3/lease/grant", {"TTL": 600, "ID": "77"})
+    _post(server.url, "/v3/kv/put", {"key": _b64("a"), "value": _b64("1"), "lease": "77"})
+    _post(server.url, "/v3/kv/put", {"key": _b64("b"), "value": _b64("2")})
+    before = _post(server.url, "/v3/kv/range", {"key": "AA==", "range_end": "AA=="})
+    server.stop()
+    server = start_store(tmp_path / "data", port=port)
+    try:
+        after = _post(server.url, "/v3/kv/range", {"key": "AA==", "range_end": "AA=="})
+        assert after["kvs"] == before["kvs"]
+        assert after["header"]["revision"] == before["header"]["revision"]  # type: ignore[index]
+        ttl = _post(server.url, "/v3/lease/timetolive", {"ID": "77", "keys": True})
+        assert ttl["keys"] == [_b64("a")] and int(ttl["TTL"]) > 590  # type: ignore[arg-type]
+    finally:
+        server.stop()
+
+
+def test_restart_after_many_snapshots(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_store(tmp_path / "data", port=port, args=("--snapshot-count", "50"))
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        for i in range(400):
+            client.post("/v3/kv/put", json={"key": _b64(f"k{i % 7}"), "value": _b64(str(i))})
+    server.stop()
+    assert len(list((tmp_path / "data" / "member" / "snap").glob("*.snap"))) >= 1
+    server = start_store(tmp_path / "data", port=port)
+    try:
+        reply = _post(server.url, "/v3/kv/range", {"key": _b64("k0")})
+        assert reply["header"]["revision"] == "401"  # type: ignore[index]
+        assert base64.b64decode(reply["kvs"][0]["value"]) == b"399"  # type: ignore[index]
+    finally:
+        server.stop()
+
+
+def test_bad_flags_give_one_clear_line_and_exit_non_zero(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "confagent", "store", "--data-dir", str(tmp_path / "d"),
+         "--listen-client-urls", "ftp://127.0.0.1:1"], capture_output=True, text=True, timeout=30,
+        check=False)
+    assert result.returncode != 0
+    assert "--listen-client-urls" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_client_that_never_reads_its_watch_does_not_stop_the_server(store: ServerProcess) -> None:
+    host, port = "127.0.0.1", int(store.url.rsplit(":", 1)[1])
+    body = orjson.dumps({"create_request": {"key": "AA==", "range_end": "AA=="}})
+    request = (f"POST /v3/watch HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n\r\n"
+               .encode() + body)
+    with socket.create_connection((host, port)) as sleeper:
+        sleeper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sleeper.sendall(request)
+        value = _b64("x" * 20_000)
+        with httpx.Client(base_url=store.url, timeout=10) as client:
+            for i in range(300):
+                reply = client.post("/v3/kv/put", json={"key": _b64(f"w{i}"), "value": value})
+                assert reply.status_code == 200
+        reply = httpx.post(store.url + "/v3/kv/range", json={"key": _b64("w299")}, timeout=10)
+        assert reply.status_code == 200
+
+
+def test_a_watch_stream_closed_half_way_is_cleaned_up(store: ServerProcess) -> None:
+    host, port = "127.0.0.1", int(store.url.rsplit(":", 1)[1])
+    body = b'{"create_request":{"key":"YQ=="}}{"create_req'
+    for _ in range(20):
+        with socket.create_connection((host, port)) as conn:
+            conn.sendall(f"POST /v3/watch HTTP/1.1\r\nHost: {host}\r\nContent-Length: 999\r\n\r\n"
+                         .encode() + body)
+    reply = _post(store.url, "/v3/kv/put", {"key": _b64("a"), "value": _b64("1")})
+    assert reply["header"]
+    assert httpx.get(store.url + "/health", timeout=5).json() == {"health": "true"}
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _make_certs(directory: Path) -> None:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA."""
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+             "-days", "2", "-subj", "/CN=test-ca", cwd=directory)
+    for name, extra in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={name}", cwd=directory)
+        (directory / f"{name}.ext").write_text(extra + "\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
+                 cwd=directory)
+
+
+def test_mutual_tls(tmp_path: Path) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    _make_certs(certs)
+    port = free_port()
+    url = f"https://127.0.0.1:{port}"
+    args = [sys.executable, "-m", "confagent", "store", "--data-dir", str(tmp_path / "data"),
+            "--listen-client-urls", url, "--cert-file", str(certs / "server.crt"),
+            "--key-file", str(certs / "server.key"), "--client-cert-auth",
+            "--trusted-ca-file", str(certs / "ca.crt")]
+    log = (tmp_path / "log").open("wb")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+    context.load_cert_chain(str(certs / "client.crt"), str(certs / "client.key"))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                reply = httpx.get(url + "/health", verify=context, timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and process.poll() is None, (
+                    (tmp_path / "log").read_text())
+                time.sleep(0.1)
+        assert reply.json() == {"health": "true"}
+        put = httpx.post(url + "/v3/kv/put", json={"key": _b64("t"), "value": _b64("s")},
+                         verify=context)
+        assert put.status_code == 200
+        anonymous = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(url + "/health", verify=anonymous, timeout=5)
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
