@@ -2,17 +2,21 @@
 
 The caller owns the disk, the network and the clock, and drives the node:
 
-1. feed it ``tick()`` (time), ``step(msg)`` (the network) and ``propose(data)`` (clients);
-2. while ``has_ready()``: take ``rd = ready()``, persist ``rd.hard_state`` and
-   ``rd.entries`` (fsync when ``rd.must_sync``), only THEN send ``rd.messages``,
-   apply ``rd.committed`` in order, and call ``advance(rd)``.
+1. feed it ``tick()`` (time), ``step(msg)`` (the network), ``propose(data)``
+   and ``read_index(ctx)`` (clients);
+2. while ``has_ready()``: take ``rd = ready()`` and, in this order,
+   a. save ``rd.snapshot`` (if any), append ``rd.entries`` and save
+      ``rd.hard_state``; fsync when ``rd.must_sync``;
+   b. only THEN send ``rd.messages`` (a vote or an append answer promises
+      that what it vouches for is on disk);
+   c. restore the state machine from ``rd.snapshot`` (if any), then apply
+      ``rd.committed`` in order, handing each membership change back through
+      ``apply_conf_change``; serve ``rd.read_states`` once applied that far;
+   d. call ``advance(rd)``.
+   Calling ``ready()`` again before ``advance`` is a programming error.
 
 The same inputs always give the same outputs: randomness (the election timeout)
 comes from the ``random.Random`` given at construction.
-
-This version runs one-member clusters (the embedded store on one node): the
-node elects itself, and an entry commits once it is in its own log. Messages
-to peers, pre-vote and membership changes arrive with multi-node Raft.
 """
 
 from __future__ import annotations
@@ -20,56 +24,53 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 
-from confagent.errors import ConfigError, NoLeader
+from confagent.errors import ConfigError, NoLeader, Unavailable
+from confagent.raft._confchange import ConfChange, ConfChangeType, check_change
+from confagent.raft._config import RaftConfig, Role
+from confagent.raft._leader import flush, report_snapshot, report_unreachable, transfer_leader
+from confagent.raft._leader import read_index as leader_read_index
 from confagent.raft._log import RaftLog
-from confagent.raft._types import Entry, EntryType, HardState, Message, SnapshotMeta
+from confagent.raft._progress import Progress
+from confagent.raft._raft import Raft, SnapshotSource
+from confagent.raft._readonly import ReadState
+from confagent.raft._types import (
+    ConfState,
+    Entry,
+    EntryType,
+    HardState,
+    Message,
+    MessageType,
+    Snapshot,
+    SnapshotMeta,
+)
 
 __all__ = ["RaftConfig", "RawNode", "Ready", "Role"]
 
 
-class Role(Enum):
-    FOLLOWER = "follower"
-    CANDIDATE = "candidate"
-    LEADER = "leader"
-
-
-@dataclass(frozen=True, slots=True)
-class RaftConfig:
-    """One node's Raft settings. Times are in ticks; the driver decides how long a tick is."""
-
-    node_id: int
-    voters: tuple[int, ...]
-    election_ticks: int = 10
-    heartbeat_ticks: int = 1
-    max_inflight_entries: int = 4096
-
-    def validate(self) -> None:
-        if self.node_id == 0:
-            raise ConfigError("raft: node id must not be 0")
-        if self.node_id not in self.voters:
-            raise ConfigError(f"raft: node {self.node_id:x} is not among the voters")
-        if len(self.voters) != 1:
-            raise ConfigError("raft: this build runs one-member clusters only")
-        if self.heartbeat_ticks <= 0 or self.election_ticks <= self.heartbeat_ticks:
-            raise ConfigError("raft: election_ticks must exceed heartbeat_ticks > 0")
-
-
 @dataclass(frozen=True, slots=True)
 class Ready:
-    """What the driver must do next, in this order."""
+    """What the driver must do next, in the order of the fields' notes."""
 
     hard_state: HardState | None
-    """Persist BEFORE messages are sent; None when unchanged."""
+    """Save BEFORE messages are sent (after ``snapshot`` and ``entries``); None when unchanged."""
     entries: tuple[Entry, ...]
-    """Append to stable storage BEFORE messages are sent."""
+    """Append to stable storage BEFORE messages are sent; they may replace a suffix
+    of the stored log (the first one's index says where)."""
     committed: tuple[Entry, ...]
-    """Apply to the state machine, in order, AFTER ``entries`` are durable."""
+    """Apply to the state machine, in order, AFTER ``entries`` and ``snapshot`` are durable
+    (some may be in ``entries`` of this very Ready)."""
     messages: tuple[Message, ...]
-    """Send AFTER ``hard_state`` and ``entries`` are durable."""
+    """Send AFTER ``snapshot``, ``entries`` and ``hard_state`` are durable. The transport
+    may drop, delay or reorder them; it should call ``report_unreachable`` and
+    ``report_snapshot`` when it knows a send failed."""
     must_sync: bool
-    """Whether persisting needs an fsync (new entries, or a vote/term change)."""
+    """Whether saving needs an fsync: new entries, a snapshot, or a changed term or vote."""
+    snapshot: Snapshot | None = None
+    """A leader's snapshot to save FIRST (it replaces the whole log) and to restore the
+    state machine from before applying ``committed``. Drop the bytes once restored."""
+    read_states: tuple[ReadState, ...] = ()
+    """Confirmed linearizable reads: serve each once the state machine applied its index."""
 
 
 class RawNode:
@@ -82,100 +83,223 @@ class RawNode:
         snapshot: SnapshotMeta | None,
         entries: Sequence[Entry],
         rng: random.Random,
+        snapshot_source: SnapshotSource | None = None,
     ) -> None:
+        """Recover from what the driver persisted (a fresh node: all empty).
+
+        Args:
+            snapshot_source: called when a follower needs a snapshot; returns the
+                driver's latest one (metadata with the membership at its index,
+                and the state machine's bytes). Required unless this node is a
+                lone voter.
+
+        Raises:
+            ConfigError: a bad config, or peers without a snapshot source.
+        """
         config.validate()
         self.config = config
-        self._rng = rng
-        self.log = RaftLog(snapshot, entries, hard_state.commit)
-        self.term = hard_state.term
-        self.vote = hard_state.vote
-        self.role = Role.FOLLOWER
-        self.leader_id = 0
-        self._elapsed = 0
-        self._timeout = self._random_timeout()
+        self._raft = Raft(config, hard_state, snapshot, entries, rng, snapshot_source)
         self._saved = hard_state
+        self._outstanding = False
+        self._require_snapshot_source(self._raft.tracker.conf_state())
 
-    # -- inputs -----------------------------------------------------------------
+    # -- what the driver may look at ----------------------------------------------------------
+    @property
+    def term(self) -> int:
+        return self._raft.term
+
+    @property
+    def vote(self) -> int:
+        return self._raft.vote
+
+    @property
+    def leader_id(self) -> int:
+        """The leader this node follows (itself when leading); 0 when unknown."""
+        return self._raft.leader_id
+
+    @property
+    def role(self) -> Role:
+        return self._raft.role
+
+    @property
+    def log(self) -> RaftLog:
+        return self._raft.log
+
+    @property
+    def conf_state(self) -> ConfState:
+        """The membership as applied on this node."""
+        return self._raft.tracker.conf_state()
+
+    @property
+    def lead_transferee(self) -> int:
+        """The voter leadership is being handed to; 0 when none."""
+        return self._raft.lead_transferee
+
+    def progress(self, member: int) -> Progress | None:
+        """The leader's replication state of ``member`` (read-only use: tests and metrics)."""
+        return self._raft.tracker.progress.get(member)
+
+    # -- inputs ----------------------------------------------------------------------------------
     def tick(self) -> None:
-        """Advance the logical clock one tick; a follower that heard nothing campaigns."""
-        self._elapsed += 1
-        if self.role is not Role.LEADER and self._elapsed >= self._timeout:
-            self.campaign()
+        """Advance the logical clock one tick: heartbeats, elections, quorum checks."""
+        self._raft.tick()
 
     def campaign(self) -> None:
-        """Stand for election now (a single voter wins at once)."""
-        self.role = Role.CANDIDATE
-        self.term += 1
-        self.vote = self.config.node_id
-        self._elapsed = 0
-        self._timeout = self._random_timeout()
-        self._become_leader()
+        """Stand for election now (a pre-vote first when enabled; a lone voter wins at once)."""
+        self._raft.hup()
 
     def step(self, msg: Message) -> None:
-        """Take a message from a peer. A one-member cluster has no peers to hear from."""
-        raise ConfigError(f"raft: message from unknown peer {msg.frm:x}")
+        """Take a message from a peer.
+
+        Raises:
+            ConfigError: the message is addressed to another node, or is a local-only type.
+        """
+        if msg.to != self.config.node_id or msg.type is MessageType.PROPOSE:
+            raise ConfigError(
+                f"raft: message {msg.type.name} to {msg.to:x} stepped on {self.config.node_id:x}")
+        self._raft.step(msg)
 
     def propose(self, data: bytes) -> int:
         """Append ``data`` to the log as a new entry; returns its index.
 
+        The entry may still be lost (a new leader may overwrite it): the caller
+        knows it committed only when it comes back in ``Ready.committed`` at
+        that index with this data.
+
         Raises:
-            NoLeader: this node is not the leader, so the proposal is dropped.
+            NoLeader: this node is not the leader, or is handing leadership over.
         """
-        if self.role is not Role.LEADER:
-            raise NoLeader()
-        index = self.log.last_index + 1
-        self.log.append((Entry(term=self.term, index=index, data=data),))
-        self._maybe_commit()
+        self._require_leader()
+        return self._raft.append_entries([(EntryType.NORMAL, data)])
+
+    def propose_conf_change(self, change: ConfChange) -> int:
+        """Propose a membership change; returns the index of its entry.
+
+        Raises:
+            NoLeader: this node is not the leader (or is handing over).
+            Unavailable: the previous membership change is not applied yet.
+            ConfigError: the change is invalid for the current membership, removes
+                or demotes this leader (transfer leadership first: a leader gone
+                before the others learn the change committed could leave them
+                unable to elect anyone), or would give peers to a node without a
+                snapshot source.
+        """
+        self._require_leader()
+        raft = self._raft
+        if raft.pending_conf_index > raft.log.applied:
+            raise Unavailable("raft: a membership change is in progress")
+        check_change(self.conf_state, change)
+        if change.node_id == raft.id and change.type is not ConfChangeType.ADD_VOTER:
+            raise ConfigError("raft: a leader cannot remove or demote itself; transfer leadership first")
+        if change.node_id != self.config.node_id:
+            self._require_snapshot_source(ConfState(voters=(self.config.node_id, change.node_id)))
+        index = raft.append_entries([(EntryType.CONF_CHANGE, change.encode())])
+        raft.pending_conf_index = index
         return index
 
-    # -- outputs ----------------------------------------------------------------
+    def apply_conf_change(self, change: ConfChange) -> ConfState:
+        """Make an applied membership change take effect here; returns the new membership."""
+        return self._raft.apply_conf_change(change)
+
+    def read_index(self, context: bytes) -> None:
+        """Ask for a linearizable read; a ``ReadState`` with ``context`` comes in a later Ready.
+
+        ``context`` must be unique among reads in flight. A read is lost if
+        leadership changes meanwhile: the caller retries after a timeout.
+
+        Raises:
+            NoLeader: no leader is known to forward the read to.
+            ResourceExhausted: the leader has too many reads waiting.
+        """
+        raft = self._raft
+        if raft.role is Role.LEADER:
+            leader_read_index(raft, raft.id, context)
+        elif raft.leader_id != 0:
+            raft.send(Message(MessageType.READ_INDEX, raft.leader_id, raft.id, raft.term, context=context))
+        else:
+            raise NoLeader()
+
+    def transfer_leader(self, target: int) -> None:
+        """Hand leadership to voter ``target`` (after catching it up).
+
+        Raises:
+            NoLeader: this node is not the leader.
+            ConfigError: ``target`` is not a voter.
+        """
+        if self._raft.role is not Role.LEADER:
+            raise NoLeader()
+        transfer_leader(self._raft, target)
+
+    def report_unreachable(self, member: int) -> None:
+        """The transport failed to send to ``member``: the leader probes it again."""
+        report_unreachable(self._raft, member)
+
+    def report_snapshot(self, member: int, *, delivered: bool) -> None:
+        """The transport delivered (or failed to deliver) a SNAPSHOT message to ``member``."""
+        report_snapshot(self._raft, member, delivered=delivered)
+
+    # -- outputs -----------------------------------------------------------------------------------
     def has_ready(self) -> bool:
+        raft, log = self._raft, self._raft.log
         return (
             self._hard_state() != self._saved
-            or self.log.stable_index < self.log.last_index
-            or self.log.applied < self.log.committed
+            or log.stable_index < log.last_index
+            or log.pending_snapshot is not None
+            or log.applied < log.committed
+            or bool(raft.msgs or raft.read_states or raft.broadcast_pending)
         )
 
     def ready(self) -> Ready:
-        """The work to do now. Hand it back through ``advance`` once done."""
+        """The work to do now (see the module's docstring). Hand it back through ``advance``."""
+        assert not self._outstanding, "ready() called again before advance()"
+        raft, log = self._raft, self._raft.log
+        flush(raft)
         hard_state = self._hard_state()
-        entries = self.log.unstable()
         changed = hard_state if hard_state != self._saved else None
-        must_sync = bool(entries) or (
-            changed is not None and (changed.term, changed.vote) != (self._saved.term, self._saved.vote)
+        entries = log.unstable()
+        snapshot = log.pending_snapshot
+        vote_changed = (hard_state.term, hard_state.vote) != (self._saved.term, self._saved.vote)
+        rd = Ready(
+            hard_state=changed,
+            entries=entries,
+            committed=log.to_apply(),
+            messages=tuple(raft.msgs),
+            must_sync=bool(entries) or snapshot is not None or vote_changed,
+            snapshot=snapshot,
+            read_states=tuple(raft.read_states),
         )
-        return Ready(changed, entries, self.log.to_apply(), (), must_sync)
+        raft.msgs.clear()
+        raft.read_states.clear()
+        self._outstanding = True
+        return rd
 
     def advance(self, rd: Ready) -> None:
         """Record that ``rd`` was persisted, sent and applied."""
+        self._outstanding = False
+        log = self._raft.log
         if rd.hard_state is not None:
             self._saved = rd.hard_state
+        if rd.snapshot is not None:
+            log.snapshot_applied(rd.snapshot)
         if rd.entries:
-            self.log.stable_to(rd.entries[-1].index)
+            log.stable_to(rd.entries[-1].index, rd.entries[-1].term)
         if rd.committed:
-            self.log.applied_to(rd.committed[-1].index)
+            log.applied_to(max(log.applied, rd.committed[-1].index))
 
     def compact(self, meta: SnapshotMeta) -> None:
-        """Forget log entries covered by a snapshot the driver has saved."""
-        self.log.compact(meta)
+        """Forget log entries covered by a snapshot the driver has saved (at most ``log.applied``)."""
+        self._raft.log.compact(meta)
 
-    # -- internals --------------------------------------------------------------
-    def _become_leader(self) -> None:
-        self.role = Role.LEADER
-        self.leader_id = self.config.node_id
-        # The leader's first entry of its term: it commits everything before it.
-        index = self.log.last_index + 1
-        self.log.append((Entry(term=self.term, index=index, type=EntryType.NORMAL, data=b""),))
-        self._maybe_commit()
-
-    def _maybe_commit(self) -> None:
-        # A single voter is its own quorum: its last entry is committed once persisted,
-        # and Ready's order (persist, then apply) guarantees that.
-        self.log.commit_to(self.log.last_index)
-
+    # -- internals ---------------------------------------------------------------------------------
     def _hard_state(self) -> HardState:
-        return HardState(term=self.term, vote=self.vote, commit=self.log.committed)
+        return HardState(term=self._raft.term, vote=self._raft.vote, commit=self._raft.log.committed)
 
-    def _random_timeout(self) -> int:
-        base = self.config.election_ticks
-        return base + self._rng.randrange(base)
+    def _require_leader(self) -> None:
+        raft = self._raft
+        if raft.role is not Role.LEADER or raft.lead_transferee != 0 or raft.id not in raft.tracker.voters:
+            raise NoLeader()
+
+    def _require_snapshot_source(self, conf: ConfState) -> None:
+        lone = conf.voters == (self.config.node_id,) and not conf.learners
+        if not lone and self._raft.snapshot_source is None:
+            raise ConfigError("raft: a node with peers needs a snapshot_source")

@@ -16,6 +16,7 @@ __all__ = [
     "HardState",
     "Message",
     "MessageType",
+    "Snapshot",
     "SnapshotMeta",
 ]
 
@@ -57,6 +58,14 @@ class SnapshotMeta:
     index: int = 0
     term: int = 0
     conf_state: ConfState = field(default_factory=ConfState)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A snapshot's metadata and the state machine's bytes at that point (opaque to Raft)."""
+
+    meta: SnapshotMeta
+    data: bytes = b""
 
 
 class MessageType(IntEnum):

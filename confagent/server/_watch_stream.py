@@ -129,8 +129,7 @@ class WatchStream:
         """Queue live events; False when the outbox is full (the caller marks the watcher unsynced)."""
         if len(self._outbox) >= self._max_queued:
             return False
-        watch_id = self._local_ids[watcher.id]
-        self._push(WatchResponse(watch_id=watch_id, events=events), revision)
+        self._push_events(watcher, events, revision)
         return True
 
     def progress(self) -> None:
@@ -169,10 +168,15 @@ class WatchStream:
                 self._push(WatchResponse(watch_id=watch_id, canceled=True,
                                          compact_revision=result.compact_revision), None)
             elif result.events:
-                self._push(WatchResponse(watch_id=watch_id, events=tuple(result.events)), 0)
+                self._push_events(watcher, tuple(result.events), 0)
         if self._progress_wanted and not lagging:
             self._progress_wanted = False
             self._push(WatchResponse(watch_id=-1), 0)
+
+    def _push_events(self, watcher: Watcher, events: tuple[Event, ...], revision: int) -> None:
+        # etcd's gateway delivers a fragmented response joined again, so ``fragment`` changes
+        # nothing here; catch-up batches are bounded by ``catch_up_events`` instead.
+        self._push(WatchResponse(watch_id=self._local_ids[watcher.id], events=events), revision)
 
     def _drop(self, watch_id: int, watcher: Watcher) -> None:
         self._watchers.pop(watch_id, None)

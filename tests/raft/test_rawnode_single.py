@@ -10,9 +10,9 @@ from confagent.errors import ConfigError, NoLeader
 from confagent.raft import Entry, HardState, RaftConfig, RawNode, Role, SnapshotMeta
 
 
-def _node(hard_state: HardState = HardState(), entries: tuple[Entry, ...] = (),
+def _node(hard_state: HardState | None = None, entries: tuple[Entry, ...] = (),
           snapshot: SnapshotMeta | None = None) -> RawNode:
-    return RawNode(RaftConfig(node_id=1, voters=(1,)), hard_state, snapshot, entries,
+    return RawNode(RaftConfig(node_id=1, voters=(1,)), hard_state or HardState(), snapshot, entries,
                    random.Random(7))
 
 
@@ -101,6 +101,7 @@ def test_compaction_forgets_applied_entries_but_remembers_the_boundary() -> None
 
 
 @pytest.mark.parametrize("voters", [(2,), (1, 2, 3)])
-def test_configs_this_build_cannot_run_are_refused(voters: tuple[int, ...]) -> None:
+def test_configs_a_node_cannot_run_are_refused(voters: tuple[int, ...]) -> None:
+    # (2,): the node is not a member; (1, 2, 3): peers but no snapshot source to catch them up.
     with pytest.raises(ConfigError):
-        RaftConfig(node_id=1, voters=voters).validate()
+        RawNode(RaftConfig(node_id=1, voters=voters), HardState(), None, (), random.Random(7))
