@@ -1,8 +1,9 @@
-"""Fixtures shared by every test folder: a real etcd 3.4 on a loopback port.
+"""Fixtures shared by every test folder: a real etcd 3.4 and a confagent store on loopback ports.
 
-``etcd_server`` is session-scoped and returns its client URL. Tests that use it
-must leave no state others depend on: use keys under a prefix of their own.
-A missing etcd binary is an error with the install hint, never a skip.
+``etcd_server`` and ``confagent_server`` are session-scoped and return their
+client URLs, so a test can take either (or be parametrized over both). Tests
+that use them must leave no state others depend on: use keys under a prefix of
+their own. A missing etcd binary is an error with the install hint, never a skip.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from confagent.testing import start_etcd
+from confagent.testing import start_etcd, start_store
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +21,17 @@ def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a real etcd (``/usr/bin/etcd``, Debian's etcd-server) started for this session."""
     data_dir: Path = tmp_path_factory.mktemp("etcd-session") / "data"
     server = start_etcd(data_dir)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def confagent_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a ``confagent store`` process started for this session."""
+    data_dir: Path = tmp_path_factory.mktemp("confagent-session") / "data"
+    server = start_store(data_dir)
     try:
         yield server.url
     finally:

@@ -1,7 +1,7 @@
 """EtcdClient against real servers: kv, txn, leases, watch, errors, failover and ambiguous writes.
 
-Tests take a URL: ``store_url`` runs each against the real etcd and, once the
-``confagent_server`` fixture exists, against confagent too. Each test writes
+Tests take a URL: ``store_url`` runs each against the real etcd and against a
+confagent store process. Each test writes
 under its own key prefix, so they share one server.
 """
 
@@ -48,10 +48,7 @@ T = TypeVar("T")
 
 @pytest.fixture(params=["etcd_server", "confagent_server"])
 def store_url(request: pytest.FixtureRequest) -> str:
-    try:
-        url: str = request.getfixturevalue(request.param)
-    except pytest.FixtureLookupError:
-        pytest.skip(f"no {request.param} fixture yet")
+    url: str = request.getfixturevalue(request.param)
     return url
 
 
