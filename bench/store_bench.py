@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+from _rawhttp import RawConnection
 
 from confagent.testing import ServerProcess, start_etcd, start_store
 
@@ -52,24 +53,27 @@ def rss_mib(pid: int) -> float:
 # -- load generators ----------------------------------------------------------------------
 async def _loop(url: str, path: str, body_of: Callable[[int], bytes], tasks: int,
                 seconds: float, latencies: list[float] | None = None) -> int:
-    limits = httpx.Limits(max_connections=tasks, max_keepalive_connections=tasks)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        deadline = time.perf_counter() + seconds
-        done = 0
+    """``tasks`` connections, each posting one request at a time for ``seconds``; requests done."""
+    connections = [await RawConnection.open(url) for _ in range(tasks)]
+    deadline = time.perf_counter() + seconds
+    done = 0
 
-        async def worker(n: int) -> None:
-            nonlocal done
-            i = 0
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                reply = await client.post(path, content=body_of(n * 10_000_000 + i))
-                if latencies is not None:
-                    latencies.append(time.perf_counter() - started)
-                reply.raise_for_status()
-                i += 1
-                done += 1
+    async def worker(n: int, connection: RawConnection) -> None:
+        nonlocal done
+        i = 0
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            status, body = await connection.post(path, body_of(n * 10_000_000 + i))
+            if latencies is not None:
+                latencies.append(time.perf_counter() - started)
+            if status != 200:
+                raise RuntimeError(f"{path}: HTTP {status}: {body[:200]!r}")
+            i += 1
+            done += 1
 
-        await asyncio.gather(*(worker(n) for n in range(tasks)))
+    await asyncio.gather(*(worker(n, c) for n, c in enumerate(connections)))
+    for connection in connections:
+        await connection.close()
     return done
 
 
@@ -105,17 +109,20 @@ async def watch_latency(url: str, samples: int) -> list[float]:
     """Put a key, time until the watch stream delivers its event; one at a time."""
     latencies: list[float] = []
     key = b64(b"watched")
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client, client.stream(
-            "POST", "/v3/watch", content=orjson.dumps({"create_request": {"key": key}})) as stream:
-        lines = stream.aiter_lines()
-        await anext(lines)  # created
-        for i in range(samples):
-            started = time.perf_counter()
-            await client.post("/v3/kv/put", content=orjson.dumps({"key": key, "value": b64(b"%d" % i)}))
-            async for line in lines:
-                if b"events" in line.encode():
-                    latencies.append(time.perf_counter() - started)
-                    break
+    watch = await RawConnection.open(url)
+    watch.send_post("/v3/watch", orjson.dumps({"create_request": {"key": key}}))
+    assert await watch.read_head() == 200
+    await watch.read_chunk()  # created
+    putter = await RawConnection.open(url)
+    for i in range(samples):
+        started = time.perf_counter()
+        putter.send_post("/v3/kv/put", orjson.dumps({"key": key, "value": b64(b"%d" % i)}))
+        while b"events" not in await watch.read_chunk():
+            pass
+        latencies.append(time.perf_counter() - started)
+        await putter.read_response()
+    await watch.close()
+    await putter.close()
     return latencies
 
 

@@ -21,7 +21,16 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   └── AmbiguousWrite         a write may or may not have been applied: never retried
     ├── StorageError               the write-ahead log or a snapshot is unreadable or unwritable
     ├── ConfigError                a bad flag, file or field; names the file and the key
+    ├── ApplyError                 a destination file could not be staged, replaced or restored
+    │   └── CommandFailed          a check_cmd or reload_cmd exited non-zero or timed out
+    │       ├── CheckFailed        check_cmd rejected the staged file; dest untouched
+    │       └── ReloadFailed       reload_cmd failed after the replace; rolled back unless told not to
     ├── RenderError                a template could not be rendered; names the template, line and key
+    ├── BackendError               a backend could not give its data, or gave data that cannot be used
+    │   ├── SourceFileError        a file backend's file is unreadable or malformed; names the file and line
+    │   ├── UndecodableKey         a store key or value is not UTF-8; that key is skipped
+    │   ├── ResyncNeeded           the changes after a revision are gone: take a new snapshot
+    │   └── CacheDiverged          the local cache differs from a fresh snapshot (periodic verification)
     └── ResolveError               a host name or SRV record could not be resolved (render's DNS helpers)
 """
 
@@ -29,7 +38,12 @@ from __future__ import annotations
 
 __all__ = [
     "AmbiguousWrite",
+    "ApplyError",
+    "BackendError",
+    "CacheDiverged",
+    "CheckFailed",
     "ClientError",
+    "CommandFailed",
     "Compacted",
     "ConfagentError",
     "ConfigError",
@@ -45,14 +59,18 @@ __all__ = [
     "LeaseTTLTooLarge",
     "NoLeader",
     "OutOfRange",
+    "ReloadFailed",
     "RenderError",
     "RequestTooLarge",
     "ResolveError",
     "ResourceExhausted",
+    "ResyncNeeded",
+    "SourceFileError",
     "StorageError",
     "StoreError",
     "TooManyOps",
     "Unavailable",
+    "UndecodableKey",
     "ValueProvided",
     "http_status_of",
     "store_error_from",
@@ -173,7 +191,71 @@ class StorageError(ConfagentError):
 
 
 class ConfigError(ConfagentError):
-    """A bad command-line flag, configuration file or field."""
+    """A bad command-line flag, configuration file or field.
+
+    ``file`` names where the value came from (a path, or ``command line``) and
+    ``key`` the field (``template.mode``, ``--interval``), when known; ``str()``
+    reads ``conf.d/app.toml: template.mode: "644" is not an octal mode ...``.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.key = key
+        where = ": ".join(part for part in (file, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ApplyError(ConfagentError):
+    """A destination file could not be staged, replaced, backed up or restored.
+
+    ``dest`` names the file; ``str()`` reads ``/etc/app.conf: <what went wrong>``.
+    """
+
+    def __init__(self, message: str, *, dest: str) -> None:
+        self.message = message
+        self.dest = dest
+        super().__init__(f"{dest}: {message}")
+
+
+class CommandFailed(ApplyError):
+    """A ``check_cmd`` or ``reload_cmd`` exited non-zero, or ran past its timeout and was killed.
+
+    ``output`` holds the command's combined stdout and stderr (bounded);
+    ``exit_code`` is None when the command was killed for its timeout
+    (``timed_out``) or by a signal.
+    """
+
+    def __init__(
+        self, message: str, *, dest: str, command: str, exit_code: int | None, output: str,
+        timed_out: bool = False,
+    ) -> None:
+        super().__init__(message, dest=dest)
+        self.command = command
+        self.exit_code = exit_code
+        self.output = output
+        self.timed_out = timed_out
+
+
+class CheckFailed(CommandFailed):
+    """``check_cmd`` rejected the staged file: the destination was left untouched."""
+
+
+class ReloadFailed(CommandFailed):
+    """``reload_cmd`` failed after the destination was replaced.
+
+    ``rolled_back`` tells whether the previous file was restored (and reloaded
+    again); it is False when the resource says ``rollback = false`` or the
+    restore itself failed (the message says which).
+    """
+
+    def __init__(
+        self, message: str, *, dest: str, command: str, exit_code: int | None, output: str,
+        timed_out: bool = False, rolled_back: bool = False,
+    ) -> None:
+        super().__init__(message, dest=dest, command=command, exit_code=exit_code, output=output,
+                         timed_out=timed_out)
+        self.rolled_back = rolled_back
 
 
 class RenderError(ConfagentError):
@@ -197,6 +279,43 @@ class RenderError(ConfagentError):
 
 class ResolveError(ConfagentError):
     """A host name or an SRV record could not be resolved; raised by a render host's lookups."""
+
+
+class BackendError(ConfagentError):
+    """A backend could not give its data (see the subclasses); the cache keeps its last good view."""
+
+
+class SourceFileError(BackendError):
+    """A file of the file backend cannot be used; ``str()`` reads ``data/app.yaml:3: <problem>``.
+
+    ``line`` is 1-based, None when the problem is not at a line (a missing file).
+    """
+
+    def __init__(self, path: str, problem: str, *, line: int | None = None) -> None:
+        self.path = path
+        self.problem = problem
+        self.line = line
+        where = path if line is None else f"{path}:{line}"
+        super().__init__(f"{where}: {problem}")
+
+
+class UndecodableKey(BackendError):
+    """A key, or its value, is not UTF-8: the key is left out of the data (``key`` is the raw key)."""
+
+    def __init__(self, key: bytes, what: str = "key") -> None:
+        self.key = key
+        super().__init__(f"the {what} of store key {key!r} is not UTF-8; the key is skipped")
+
+
+class ResyncNeeded(BackendError):
+    """The changes after the requested revision are no longer known: take a new snapshot.
+
+    A store reports this as :class:`Compacted`; other backends raise this.
+    """
+
+
+class CacheDiverged(BackendError):
+    """Periodic verification found the local cache different from a fresh snapshot."""
 
 
 # grpc-gateway 1.6.4's HTTPStatusFromCode, as etcd 3.4 serves it.

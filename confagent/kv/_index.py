@@ -23,7 +23,7 @@ from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
 from confagent.kv._messages import KeyValue
 
-__all__ = ["FROM_KEY", "KeyIndex", "is_tombstone", "tombstone"]
+__all__ = ["FROM_KEY", "KeyIndex", "tombstone"]
 
 FROM_KEY = b"\x00"
 """A ``range_end`` of one zero byte means "every key >= key"."""
@@ -37,10 +37,6 @@ _VERSION_OVERHEAD_BYTES = 48
 def tombstone(key: bytes, revision: int) -> KeyValue:
     """The stored form of a deletion, and the ``kv`` of its DELETE event."""
     return KeyValue(key=key, create_revision=0, mod_revision=revision, version=0)
-
-
-def is_tombstone(kv: KeyValue) -> bool:
-    return kv.version == 0
 
 
 class KeyIndex:
@@ -98,8 +94,10 @@ class KeyIndex:
             if kv is not None:
                 yield kv
         elif latest:
+            versions = self._versions
             for name in _irange(self._live, key, range_end):
-                yield self.last(name)  # type: ignore[misc]  # a live key has versions
+                found = versions[name]
+                yield found if isinstance(found, KeyValue) else found[-1]
         else:
             for name in _irange(self._keys, key, range_end):
                 kv = self.at(name, revision)
@@ -152,9 +150,9 @@ class KeyIndex:
                 start += 1
             self.size_bytes -= sum([len(key) + len(kv.value) + _VERSION_OVERHEAD_BYTES
                                     for kv in versions[:start]])
-            self._store(key, versions[start:])
+            self._replace(key, versions[start:])
 
-    def _store(self, key: bytes, versions: list[KeyValue]) -> None:
+    def _replace(self, key: bytes, versions: list[KeyValue]) -> None:
         if not versions:
             del self._versions[key]
             self._keys.remove(key)
@@ -162,15 +160,6 @@ class KeyIndex:
             self._versions[key] = versions[0]
         else:
             self._versions[key] = versions
-
-    def versions(self, key: bytes) -> tuple[KeyValue, ...]:
-        """Every retained version of ``key``, oldest first."""
-        versions = self._versions.get(key)
-        if versions is None:
-            return ()
-        if isinstance(versions, KeyValue):
-            return (versions,)
-        return tuple(versions)
 
     def __iter__(self) -> Iterator[bytes]:
         """Every key with a retained version, ascending."""

@@ -8,6 +8,9 @@ Range rules (``applierV3backend.Range`` and ``store.rangeKeys``):
    every key is read, filtered, sorted and cut to ``limit``.
 3. ``more`` is true when the cut removed something; ``keys_only`` drops
    values after sorting (a VALUE sort still sees them).
+4. Ties keep ascending key order. Go's ``sort.Sort`` keeps them too up to 12
+   items (insertion sort) and for already-ordered input; for longer results
+   with equal sort keys etcd's tie order may differ from ours.
 
 Compare rules (``applyCompare``): every key in the compare's range must
 satisfy it; an empty range compares one missing key, whose version, create,
@@ -101,7 +104,6 @@ def _sorted(kvs: list[KeyValue], request: RangeRequest) -> list[KeyValue]:
     sort_key = _SORT_KEYS.get(target)
     if sort_key is None or order not in (SortOrder.ASCEND, SortOrder.DESCEND):
         return kvs
-    # Stable, like Go's insertion sort for the short slices it uses it on.
     return sorted(kvs, key=sort_key, reverse=order == SortOrder.DESCEND)  # type: ignore[arg-type]
 
 

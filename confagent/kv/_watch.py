@@ -47,9 +47,12 @@ def prefix_end(prefix: bytes) -> bytes:
 
 @dataclass(eq=False, slots=True)
 class Watcher:
-    """One watch: its request, and the first revision it has not been given yet.
+    """One watch: its request, and where its next events start.
 
     ``id`` is unique in the hub; the stream's own ``watch_id`` is the server's.
+    ``next_revision`` is exact for an unsynced watcher (the first revision it
+    has not been given); a synced one sees every change as it is applied, and
+    its ``next_revision`` only moves when it gets a delivery.
     """
 
     id: int
@@ -165,17 +168,17 @@ class WatchHub:
             return CatchUp((), compact_revision=store.compact_revision)
         found: list[Event] = []
         stripped: dict[int, Event] = {}
-        for revision, events in itertools.islice(history, MAX_CATCH_UP_REVISIONS):
+        for scanned, (revision, events) in enumerate(history):
             matching = [e for e in events if _covers(spec, e.kv.key)]
             kept = _filtered(spec, matching, stripped) if matching else ()
-            if found and len(found) + len(kept) > max_events:
+            if scanned == MAX_CATCH_UP_REVISIONS or (found and len(found) + len(kept) > max_events):
                 break
             found.extend(kept)
             watcher.next_revision = revision + 1
-        if watcher.next_revision > store.revision:
+        else:  # read up to the current revision: live from now on
             self._unsynced.pop(watcher.id, None)
             watcher.synced = True
-            watcher.next_revision = max(watcher.next_revision, spec.start_revision)
+            watcher.next_revision = max(store.revision + 1, spec.start_revision)
             self._add_synced(watcher)
         return CatchUp(tuple(found), synced=watcher.synced)
 

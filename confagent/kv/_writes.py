@@ -9,7 +9,7 @@ Rules:
    that could fail, so a transaction never has to be undone.
 4. An event's ``prev_kv`` is the key's version at ``revision - 1``, as etcd's
    watch server reads it, so a key written twice in one revision still shows
-   the version from before the transaction.
+   the version from before the transaction; a creation has none.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ class WriteTxn:
                 self._leases.detach(current.lease, key)
         if lease:
             self._leases.attach(lease, key)
-        self._record(EventType.PUT, kv, self._before(key, last))
+        # A creation has no prev_kv, even when the key lived before this txn (etcd's isCreateEvent).
+        self._record(EventType.PUT, kv, None if current is None else self._before(key, last))
         return PutResponse(prev_kv=current if request.prev_kv else None, header_revision=revision)
 
     def delete_range(self, request: DeleteRangeRequest) -> DeleteRangeResponse:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from confagent.errors import ResourceExhausted, StorageError, StoreError
+from confagent.errors import LeaseNotFound, ResourceExhausted, StorageError, StoreError
 from confagent.kv import (
     Applied,
     Event,
@@ -123,7 +123,7 @@ class StoreNode:
         snapshot_meta, kv = None, KvStore(min_lease_ttl=config.min_lease_ttl)
         if loaded is not None:
             snapshot_meta, data = loaded
-            kv = KvStore.restore(data)
+            kv = KvStore.restore(data, min_lease_ttl=config.min_lease_ttl)
         _check_log_meets_snapshot(state, snapshot_meta, member_dir)
         entries = [e for e in state.entries if snapshot_meta is None or e.index > snapshot_meta.index]
         raft_config = RaftConfig(node_id=config.member_id, voters=(config.member_id,),
@@ -191,7 +191,10 @@ class StoreNode:
         """Renew a lease; its granted TTL, or 0 when the lease is unknown (etcd's answer)."""
         if self.kv.lease(lease_id) is None:
             return 0
-        return self.lessor.renew(lease_id, time.monotonic())
+        try:
+            return self.lessor.renew(lease_id, time.monotonic())
+        except LeaseNotFound:
+            return 0  # past its deadline, its revoke not applied yet: etcd answers TTL 0 too
 
     def time_to_live(self, lease_id: int) -> int:
         """Whole seconds left on a lease; -1 when unknown."""

@@ -7,38 +7,34 @@ A file is ``<index:016x>-<term:016x>.snap`` in the member's ``snap`` directory (
 
 Rules:
 
-1. A snapshot is written to ``<name>.tmp``, fsynced, renamed into place and the directory
-   fsynced: a file with a ``.snap`` name is whole. Leftover ``.tmp`` files of a crash are
-   deleted when the directory is opened.
+1. A snapshot is written with ``confagent.fsutil.write_file_atomically`` (stage file,
+   fsync, rename, directory fsync): a file with a ``.snap`` name is whole. Stage files
+   left by a crash are deleted when the directory is opened.
 2. The newest ``keep`` snapshots are kept; older ones are deleted after each save.
 3. Loading takes the newest file that reads back whole. An unreadable one is renamed to
    ``.broken`` (kept for inspection, never read again) and its error is kept in ``broken``;
    if every file is unreadable, loading raises.
 
-The durable-write primitives (:func:`write_file_atomically`, :func:`fsync_directory`,
-:func:`write_fully`, :func:`storage_errors`) live here and are shared with the write-ahead log.
+:func:`storage_errors` (OSError → StorageError) is shared with the write-ahead log.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import struct
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 from confagent.errors import StorageError
+from confagent.fsutil import fsync_directory, remove_stage_leftovers, write_file_atomically
 from confagent.raft._types import SnapshotMeta
 from confagent.server._wal_records import decode_snapshot_meta, encode_snapshot_meta
 
 __all__ = [
     "KEEP_SNAPSHOTS",
     "SnapshotFiles",
-    "fsync_directory",
     "storage_errors",
-    "write_file_atomically",
-    "write_fully",
 ]
 
 KEEP_SNAPSHOTS = 5
@@ -47,46 +43,7 @@ KEEP_SNAPSHOTS = 5
 _MAGIC = b"CASNAP1\n"
 _HEADER = struct.Struct("<8sIQI")
 _SUFFIX = ".snap"
-_TEMP_SUFFIX = ".tmp"
 _BROKEN_SUFFIX = ".broken"
-
-
-def fsync_directory(path: Path) -> None:
-    """Make the directory's entries (creations, renames, deletions) durable. Raises OSError."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_file_atomically(path: Path, parts: Sequence[bytes]) -> None:
-    """Replace ``path`` by the concatenation of ``parts``: temp file, fsync, rename, directory fsync.
-
-    Raises:
-        OSError: the temp file could not be written; it is removed and ``path`` is unchanged.
-    """
-    temp = path.with_name(path.name + _TEMP_SUFFIX)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        try:
-            write_fully(fd, b"".join(parts))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        raise
-    fsync_directory(path.parent)
-
-
-def write_fully(fd: int, data: bytes) -> None:
-    """``os.write`` until all of ``data`` is written (a regular file may take less at once)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 class SnapshotFiles:
@@ -104,11 +61,7 @@ class SnapshotFiles:
         self._broken: list[StorageError] = []
         with storage_errors(f"snap: cannot open {snap_dir}"):
             snap_dir.mkdir(parents=True, exist_ok=True)
-            leftovers = list(snap_dir.glob(f"*{_SUFFIX}{_TEMP_SUFFIX}"))
-            for leftover in leftovers:
-                leftover.unlink()
-            if leftovers:
-                fsync_directory(snap_dir)
+            remove_stage_leftovers(snap_dir, f"*{_SUFFIX}")
 
     @property
     def broken(self) -> tuple[StorageError, ...]:
@@ -126,7 +79,7 @@ class SnapshotFiles:
         header = _HEADER.pack(_MAGIC, len(meta_bytes), len(data), crc)
         path = self._dir / f"{meta.index:016x}-{meta.term:016x}{_SUFFIX}"
         with storage_errors(f"snap: cannot write {path}"):
-            write_file_atomically(path, (header, meta_bytes, data))
+            write_file_atomically(path, b"".join((header, meta_bytes, data)))
             self._delete_oldest()
 
     def load_latest(self) -> tuple[SnapshotMeta, bytes] | None:

@@ -39,15 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confagent.errors import StorageError
+from confagent.fsutil import fsync_directory, remove_stage_leftovers, write_file_atomically, write_fully
 from confagent.raft._types import Entry, HardState, SnapshotMeta
 from confagent.server._fsync_thread import WalWriter
-from confagent.server._snapfile import (
-    SnapshotFiles,
-    fsync_directory,
-    storage_errors,
-    write_file_atomically,
-    write_fully,
-)
+from confagent.server._snapfile import SnapshotFiles, storage_errors
 from confagent.server._wal_records import (
     LogReplay,
     WalState,
@@ -320,8 +315,7 @@ def _find_segments(wal_dir: Path) -> tuple[list[_Segment], list[_Segment]]:
 
     Also deletes the temp file of a crashed segment cut.
     """
-    for leftover in wal_dir.glob("*.wal.tmp"):
-        leftover.unlink()
+    remove_stage_leftovers(wal_dir, "*.wal")
     segments = sorted(
         (_Segment(int(match[1], 16), int(match[2], 16), wal_dir / match[0])
          for match in (_SEGMENT_NAME.match(path.name) for path in wal_dir.iterdir())
@@ -341,7 +335,7 @@ def _create_segment(wal_dir: Path, seq: int, first_index: int, hard_state: HardS
                     snapshot: SnapshotMeta) -> _Segment:
     """Write a new segment holding its header records, atomically. Raises OSError."""
     segment = _Segment.new(wal_dir, seq, first_index)
-    write_file_atomically(segment.path, (snapshot_frame(snapshot), hard_state_frame(hard_state)))
+    write_file_atomically(segment.path, snapshot_frame(snapshot) + hard_state_frame(hard_state))
     return segment
 
 

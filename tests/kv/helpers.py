@@ -36,7 +36,7 @@ def apply_all(store: KvStore, requests: list[Request]) -> list[Applied]:
 
 
 # The writes of reference/etcd-v3-json.md §4.1-§4.4, in order, from a fresh store.
-_SECTION_4_1 = [
+_SECTION_4_1: list[Request] = [
     put(b"foo", b"bar"),                                     # 2
     put(b"foo", b"baz", prev_kv=True),                       # 3
     put(b"fresh", b"v", prev_kv=True),                       # 4
@@ -47,17 +47,17 @@ _SECTION_4_1 = [
     put(b"leased", b"lv3"),                                  # 8
     put(b"empty"),                                           # 9
 ]
-_SECTION_4_2 = [
+_SECTION_4_2: list[Request] = [
     put(b"app/a", b"val-a"), put(b"app/b", b"val-b"),        # 10, 11
     put(b"app/c", b"val-c"), put(b"app/d", b"val-d"),        # 12, 13
     put(b"app/a", b"val-z"),                                 # 14
 ]
-_SECTION_4_3 = [
+_SECTION_4_3: list[Request] = [
     DeleteRangeRequest(b"fresh"),                            # 15
     put(b"tmp/1", b"one"), put(b"tmp/2", b"two"),            # 16, 17
     DeleteRangeRequest(*prefix(b"tmp/"), prev_kv=True),      # 18
 ]
-_SECTION_4_4 = [
+_SECTION_4_4: list[Request] = [
     TxnRequest(success=(put(b"foo", b"qux"),)),              # 19
     put(b"lock", b"me"),                                     # 20
     DeleteRangeRequest(b"lock"),                             # 21
@@ -73,5 +73,5 @@ def reference_store(*sections: str) -> KvStore:
     """A store after the given sections' writes, in order (each starts where the last ended)."""
     store = KvStore()
     for section in sections:
-        apply_all(store, list(_REFERENCE_WRITES[section]))
+        apply_all(store, _REFERENCE_WRITES[section])
     return store

@@ -139,7 +139,7 @@ class ModelStore:
         else:
             kv = KeyValue(key, current.create_revision, rev, current.version + 1, value, lease)
         txn.state[key] = kv
-        txn.events.append(Event(EventType.PUT, kv, txn.before.get(key)))
+        txn.events.append(Event(EventType.PUT, kv, txn.before.get(key) if current else None))
         return PutResponse(prev_kv=current if request.prev_kv else None, header_revision=rev)
 
     def _delete(self, txn: _Txn, request: DeleteRangeRequest) -> DeleteRangeResponse:
@@ -264,20 +264,17 @@ class ModelStore:
 
 
 def _holds(compare: Compare, kv: KeyValue) -> bool:
+    operand = compare.operand
     if compare.target == CompareTarget.VALUE:
-        left: object = kv.value
-        right: object = compare.operand if isinstance(compare.operand, bytes) else b""
+        value = operand if isinstance(operand, bytes) else b""
+        order = (kv.value > value) - (kv.value < value)
     else:
-        left = {CompareTarget.VERSION: kv.version, CompareTarget.CREATE: kv.create_revision,
-                CompareTarget.MOD: kv.mod_revision, CompareTarget.LEASE: kv.lease}[compare.target]
-        right = compare.operand if isinstance(compare.operand, int) else 0
-    if compare.result == CompareResult.EQUAL:
-        return left == right
-    if compare.result == CompareResult.NOT_EQUAL:
-        return left != right
-    if compare.result == CompareResult.GREATER:
-        return left > right  # type: ignore[operator]
-    return left < right  # type: ignore[operator]
+        actual = {CompareTarget.VERSION: kv.version, CompareTarget.CREATE: kv.create_revision,
+                  CompareTarget.MOD: kv.mod_revision, CompareTarget.LEASE: kv.lease}[compare.target]
+        number = operand if isinstance(operand, int) else 0
+        order = (actual > number) - (actual < number)
+    return {CompareResult.EQUAL: order == 0, CompareResult.NOT_EQUAL: order != 0,
+            CompareResult.GREATER: order > 0, CompareResult.LESS: order < 0}[compare.result]
 
 
 _SORT_FIELDS = {SortTarget.KEY: "key", SortTarget.VERSION: "version",

@@ -69,12 +69,18 @@ def range_ends(key: bytes, keys: tuple[bytes, ...] = KEYS) -> st.SearchStrategy[
                      st.sampled_from(keys))
 
 
+_RANGE_KINDS = ("single key", "prefix", "from key", "to another key")
+
+
 def _keyed(keys: tuple[bytes, ...]) -> st.SearchStrategy[tuple[bytes, bytes]]:
-    """A key and a range end for it, or the whole keyspace."""
-    return st.one_of(
-        st.sampled_from(keys).flatmap(lambda k: st.tuples(st.just(k), range_ends(k, keys))),
-        st.just((b"\x00", b"\x00")),
-    )
+    """A key and a range end for it, each kind of range as likely, or the whole keyspace."""
+    def pair(choice: tuple[bytes, str, bytes]) -> tuple[bytes, bytes]:
+        key, kind, other = choice
+        ends = {"single key": b"", "prefix": prefix_end(key), "from key": b"\x00"}
+        return key, ends.get(kind, other)
+    keyed = st.tuples(st.sampled_from(keys), st.sampled_from(_RANGE_KINDS),
+                      st.sampled_from(keys)).map(pair)
+    return st.one_of(keyed, keyed, keyed, keyed, st.just((b"\x00", b"\x00")))
 
 
 def put_requests(keys: tuple[bytes, ...] = KEYS) -> st.SearchStrategy[PutRequest]:
@@ -129,7 +135,8 @@ def txn_requests(keys: tuple[bytes, ...] = KEYS, depth: int = 2,
     if depth > 1:
         ops = st.one_of(ops, txn_requests(keys, depth - 1, max_ops))
     branch = st.lists(ops, max_size=max_ops).map(tuple)
-    return st.builds(TxnRequest, st.lists(compares(keys), max_size=3).map(tuple), branch, branch)
+    txns = st.builds(TxnRequest, st.lists(compares(keys), max_size=3).map(tuple), branch, branch)
+    return _short_repr(txns)
 
 
 def compaction_requests(max_revision: int = 40) -> st.SearchStrategy[CompactionRequest]:
@@ -147,9 +154,15 @@ def lease_revoke_requests() -> st.SearchStrategy[LeaseRevokeRequest]:
 
 def write_requests(keys: tuple[bytes, ...] = KEYS) -> st.SearchStrategy[Request]:
     """Commands that may change keys: puts, deletes, txns and lease revokes (no compaction)."""
-    return st.one_of(put_requests(keys), put_requests(keys), put_requests(keys),
-                     delete_range_requests(keys), txn_requests(keys), txn_requests(keys),
-                     lease_grant_requests(), lease_revoke_requests())
+    puts, txns = put_requests(keys), txn_requests(keys)
+    return _short_repr(st.one_of(puts, puts, puts, delete_range_requests(keys), txns, txns,
+                                 lease_grant_requests(), lease_revoke_requests()))
+
+
+def _short_repr(strategy: st.SearchStrategy[T]) -> st.SearchStrategy[T]:
+    """The same strategy, printed as one line: nested txn strategies print as many kilobytes,
+    which hypothesis warns about (and warnings are errors here)."""
+    return st.deferred(lambda: strategy)
 
 
 def watch_specs(keys: tuple[bytes, ...] = KEYS,

@@ -13,6 +13,7 @@ from confagent.kv import (
     DeleteRangeRequest,
     DeleteRangeResponse,
     EventType,
+    KeyValue,
     KvStore,
     LeaseGrantRequest,
     LeaseGrantResponse,
@@ -20,6 +21,7 @@ from confagent.kv import (
     PutResponse,
     RangeRequest,
     RangeResponse,
+    Request,
     SortOrder,
     SortTarget,
     TxnRequest,
@@ -63,7 +65,7 @@ def test_revision_demo() -> None:
     assert store.range(RangeRequest(rk)).kvs == (kv(rk, 42, 42, 1, b"v4"),)
     assert store.range(RangeRequest(rk, revision=40)).kvs == (kv(rk, 37, 40, 4, b"v3"),)
     assert store.range(RangeRequest(rk, revision=41)).kvs == ()
-    unchanged = [
+    unchanged: list[Request] = [
         TxnRequest(success=(RangeRequest(rk),)),
         TxnRequest(compare=(Compare(rk, V, EQ, 99),), success=(put(rk, b"x"),)),
         LeaseGrantRequest(ttl=60, id=8001),
@@ -109,9 +111,9 @@ APP_A, APP_B = kv(b"app/a", 10, 14, 2, b"val-z"), kv(b"app/b", 11, 11, 1, b"val-
 APP_C, APP_D = kv(b"app/c", 12, 12, 1, b"val-c"), kv(b"app/d", 13, 13, 1, b"val-d")
 
 
-def bare(*kvs: object) -> tuple[object, ...]:
+def bare(*kvs: KeyValue) -> tuple[KeyValue, ...]:
     """The key-values as keys_only returns them."""
-    return tuple(kv(k.key, k.create_revision, k.mod_revision, k.version, b"", k.lease)  # type: ignore[attr-defined]
+    return tuple(kv(k.key, k.create_revision, k.mod_revision, k.version, b"", k.lease)
                  for k in kvs)
 
 

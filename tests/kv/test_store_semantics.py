@@ -18,6 +18,7 @@ from confagent.kv import (
     Compare,
     CompareTarget,
     DeleteRangeRequest,
+    DeleteRangeResponse,
     Event,
     EventType,
     KvStore,
@@ -41,10 +42,12 @@ def test_read_before_the_first_write_of_a_txn_names_the_old_revision() -> None:
     store.apply(put(b"a", b"1"))
     applied = store.apply(TxnRequest(success=(RangeRequest(b"a"), put(b"b", b"x"),
                                               RangeRequest(b"a"))))
-    first, written, second = applied.response.responses  # type: ignore[union-attr]
-    assert (first.header_revision, written.header_revision, second.header_revision) == (2, 3, 3)
+    a = kv(b"a", 2, 2, 1, b"1")
+    assert applied.response == TxnResponse(True, (
+        RangeResponse((a,), count=1, header_revision=2), PutResponse(None, 3),
+        RangeResponse((a,), count=1, header_revision=3)))
     noop = store.apply(TxnRequest(success=(DeleteRangeRequest(b"zz"),)))
-    assert noop.response.responses[0].header_revision == 3  # type: ignore[union-attr]
+    assert noop.response == TxnResponse(True, (DeleteRangeResponse(0, (), 3),))
 
 
 def test_nested_compares_see_the_store_before_the_txn() -> None:
@@ -92,6 +95,18 @@ def test_put_in_one_nested_txn_and_delete_in_a_later_one() -> None:
     assert store.range(RangeRequest(b"k")).kvs == ()
     assert list(store.history(2)) == [(2, applied.events)]
     assert store.key_count() == 0
+
+
+def test_a_key_deleted_and_created_again_in_one_txn() -> None:
+    """etcd: [delete rc..'\\0', put rc] -> DELETE with prev_kv, then a creation without one."""
+    store = KvStore()
+    store.apply(put(b"rc", b"1"))
+    applied = store.apply(TxnRequest(success=(DeleteRangeRequest(b"rc", b"\x00"),
+                                              put(b"rc", b"2"))))
+    expected = (Event(EventType.DELETE, kv(b"rc", 0, 3, 0), kv(b"rc", 2, 2, 1, b"1")),
+                Event(EventType.PUT, kv(b"rc", 3, 3, 1, b"2")))
+    assert applied.events == expected
+    assert list(store.history(3)) == [(3, expected)]
 
 
 def test_compaction_keeps_puts_but_not_deletes_at_its_revision() -> None:

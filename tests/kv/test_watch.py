@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from confagent.kv import (
     KvStore,
     LeaseGrantRequest,
     LeaseRevokeRequest,
+    Request,
     TxnRequest,
     WatchCreateRequest,
     Watcher,
@@ -42,7 +44,7 @@ def test_live_prefix_watch_with_prev_kv() -> None:
     other = hub.create(WatchCreateRequest(b"foo"))
     e1, e2 = kv(b"app/e", 25, 25, 1, b"val-e"), kv(b"app/e", 25, 26, 2, b"val-e2")
     f, g = kv(b"app/f", 27, 27, 1, b"f"), kv(b"app/g", 27, 27, 1, b"g")
-    writes = [put(b"app/e", b"val-e"), put(b"app/e", b"val-e2"),
+    writes: list[Request] = [put(b"app/e", b"val-e"), put(b"app/e", b"val-e2"),
               TxnRequest(success=(put(b"app/f", b"f"), put(b"app/g", b"g"))),
               DeleteRangeRequest(b"app/e", b"app/g")]
     got = [deliver(hub, store.apply(request)) for request in writes]
@@ -149,6 +151,20 @@ def test_ranges_from_key_and_arbitrary_ranges() -> None:
     assert empty_range.id not in got
 
 
+def test_a_prefix_watch_sees_the_prefix_key_itself() -> None:
+    store = KvStore()
+    hub = WatchHub(store)
+    watcher = hub.create(WatchCreateRequest(*prefix(b"a")))
+    ff = hub.create(WatchCreateRequest(*prefix(b"a\xff")))
+    got = deliver(hub, store.apply(TxnRequest(success=(
+        put(b"a"), put(b"a\xff"), put(b"a\xff\x01"), put(b"b"), put(b"`")))))
+    assert {w: [e.kv.key for e in events] for w, events in got.items()} == {
+        watcher.id: [b"a", b"a\xff", b"a\xff\x01"], ff.id: [b"a\xff", b"a\xff\x01"]}
+    hub.cancel(watcher)
+    hub.cancel(ff)
+    assert deliver(hub, store.apply(put(b"a"))) == {}
+
+
 def test_a_lease_revoke_is_one_delivery_of_several_deletes() -> None:
     store = KvStore()
     apply_all(store, [LeaseGrantRequest(ttl=10, id=4242), put(b"svc/b", lease=4242),
@@ -225,6 +241,10 @@ def _expected(spec: WatchCreateRequest, start: int,
     return out
 
 
+_WRITES = write_requests()
+_SPECS = watch_specs()
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_every_watcher_gets_exactly_its_events(data: st.DataObject) -> None:
@@ -236,14 +256,14 @@ def test_every_watcher_gets_exactly_its_events(data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(1, 30), label="steps")):
         action = data.draw(st.sampled_from(["write", "write", "write", "watch", "catch_up"]))
         if action == "watch":
-            spec = data.draw(watch_specs(max_revision=store.revision + 2))
-            watcher = hub.create(spec)
+            start = data.draw(st.integers(0, store.revision + 2), label="start_revision")
+            watcher = hub.create(replace(data.draw(_SPECS), start_revision=start))
             watchers.append((watcher, store.revision))
             received[watcher.id] = []
         elif action == "catch_up":
             _catch_up(hub, received, data.draw(st.integers(1, 4), label="max_events"))
         else:
-            request = data.draw(write_requests())
+            request = data.draw(_WRITES)
             try:
                 validate(request)
                 applied = store.apply(request)

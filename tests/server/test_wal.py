@@ -204,7 +204,7 @@ def test_a_crashed_segment_cut_leaves_nothing_behind(tmp_path: Path) -> None:
     wal, _ = Wal.open(tmp_path)
     wal.append(None, entries(1, 3))
     wal.close()
-    leftover = tmp_path / "member" / "wal" / "0000000000000001-0000000000000004.wal.tmp"
+    leftover = tmp_path / "member" / "wal" / ".0000000000000001-0000000000000004.wal.x1y2.stage"
     leftover.write_bytes(b"half a header")
 
     assert reopen(tmp_path).entries == tuple(entries(1, 3))

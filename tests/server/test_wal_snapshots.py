@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from confagent.errors import StorageError
+from confagent.fsutil import write_file_atomically
 from confagent.raft._types import ConfState, SnapshotMeta
-from confagent.server._snapfile import KEEP_SNAPSHOTS, SnapshotFiles, write_file_atomically
+from confagent.server._snapfile import KEEP_SNAPSHOTS, SnapshotFiles
 
 
 def meta_at(index: int) -> SnapshotMeta:
@@ -87,7 +88,7 @@ def test_when_every_snapshot_is_broken_loading_fails(tmp_path: Path) -> None:
 def test_the_temp_file_of_a_crashed_save_is_ignored_and_cleaned(tmp_path: Path) -> None:
     files = SnapshotFiles(tmp_path)
     files.save(meta_at(10), b"durable")
-    leftover = tmp_path / "0000000000000014-0000000000000003.snap.tmp"
+    leftover = tmp_path / ".0000000000000014-0000000000000003.snap.a8b9.stage"
     leftover.write_bytes(b"half written")
 
     reopened = SnapshotFiles(tmp_path)
@@ -98,10 +99,10 @@ def test_the_temp_file_of_a_crashed_save_is_ignored_and_cleaned(tmp_path: Path) 
 
 def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "file"
-    write_file_atomically(target, [b"old"])
+    write_file_atomically(target, b"old")
 
     with pytest.raises(TypeError):
-        write_file_atomically(target, [b"new", "not bytes"])  # type: ignore[list-item]
+        write_file_atomically(target, "not bytes")  # type: ignore[arg-type]
 
     assert target.read_bytes() == b"old"
     assert snap_names(tmp_path) == ["file"]

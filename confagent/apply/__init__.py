@@ -1,0 +1,32 @@
+"""Applying plans to the file system, safely: atomic replace with owner and mode, checked and reloaded.
+
+``plan_file(spec, rendered)`` reads the destination and resolves ``owner``/``group``
+names, and returns ``confagent.resource.plan``'s answer. ``apply_batch(plans)``
+carries out many plans at once: stage every new file beside its
+destination, run every ``check_cmd`` concurrently, rename, then run each
+distinct ``reload_cmd`` once, rolling its destinations back (bytes, owner,
+mode) if it fails. It is async so that the agent's loop never waits on a
+command; commands (``run_command``) run through ``/bin/sh -c`` with a timeout
+that kills their process group, and their output comes back in each
+``ApplyResult`` for the caller to log. Failures are results carrying an
+``ApplyError`` (``CheckFailed``, ``ReloadFailed``) that names the destination.
+"""
+
+from confagent.apply._commands import MAX_OUTPUT_BYTES, CommandResult, run_command
+from confagent.apply._execute import MAX_CONCURRENT_CHECKS, ApplyResult, apply_batch, apply_plan
+from confagent.apply._files import MAX_FILE_BYTES, destination_path, owner_ids, plan_file, read_file_state
+
+__all__ = [
+    "MAX_CONCURRENT_CHECKS",
+    "MAX_FILE_BYTES",
+    "MAX_OUTPUT_BYTES",
+    "ApplyResult",
+    "CommandResult",
+    "apply_batch",
+    "apply_plan",
+    "destination_path",
+    "owner_ids",
+    "plan_file",
+    "read_file_state",
+    "run_command",
+]

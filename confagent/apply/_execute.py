@@ -1,0 +1,244 @@
+"""Carrying out plans: stage, check, rename, reload once per command, roll back a failed reload.
+
+``apply_batch(plans)`` runs in phases, each over every plan still going:
+
+1. stage: the new content, owner and mode in a stage file beside the
+   destination (``confagent.fsutil.stage_file``); a missing directory is an
+   error unless ``create_dest_dirs``;
+2. check: every ``check_cmd`` on its stage file, up to ``MAX_CONCURRENT_CHECKS``
+   at a time; a failure
+   deletes that stage file and leaves its destination untouched;
+3. install: ``dest.bak`` first if ``backup``, then the rename and directory fsync;
+4. reload: each distinct ``reload_cmd`` (after filling ``{{.dest}}``) runs
+   once for all the destinations that asked for it. When it fails, every
+   destination of that group with ``rollback`` gets its previous file back
+   (bytes, owner, mode; removed if there was none) and the command runs once more.
+
+Guarantees: a destination is always a whole file (old or new); no stage file
+survives the batch, whatever is raised, including cancellation; a failure of
+one destination never stops another's. Errors are results (``ApplyResult.error``),
+for the caller to log with each command's output; only bugs raise.
+``sync_only`` skips both commands (confd's ``-sync-only``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from confagent.apply._commands import CommandResult, run_command
+from confagent.apply._files import destination_path
+from confagent.errors import ApplyError, CheckFailed, ReloadFailed
+from confagent.fsutil import (
+    fsync_directory,
+    remove_quietly,
+    replace_file,
+    stage_file,
+    write_file_atomically,
+)
+from confagent.resource import NoChange, Plan, Replace, fill_command
+
+__all__ = ["MAX_CONCURRENT_CHECKS", "ApplyResult", "apply_batch", "apply_plan"]
+
+MAX_CONCURRENT_CHECKS = 8
+"""How many ``check_cmd``s of one batch run at the same time."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What applying one plan did."""
+
+    plan: Plan
+    replaced: bool
+    """The destination holds the new content now (False after a rollback)."""
+    error: ApplyError | None = None
+    rolled_back: bool = False
+    commands: tuple[CommandResult, ...] = ()
+    """Every command run for this destination, in order: check, reload, reload after rollback."""
+
+    @property
+    def dest(self) -> str:
+        return self.plan.spec.dest
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class _Job:
+    """One Replace as it goes through the phases (mutable, private to a batch)."""
+
+    __slots__ = ("commands", "error", "plan", "replaced", "rolled_back", "stage", "target")
+
+    def __init__(self, plan: Replace) -> None:
+        self.plan = plan
+        self.target = destination_path(plan.dest)
+        self.stage: Path | None = None
+        self.error: ApplyError | None = None
+        self.replaced = False
+        self.rolled_back = False
+        self.commands: list[CommandResult] = []
+
+    @property
+    def going(self) -> bool:
+        return self.error is None
+
+    def result(self) -> ApplyResult:
+        return ApplyResult(self.plan, self.replaced, self.error, self.rolled_back, tuple(self.commands))
+
+
+async def apply_plan(plan: Plan, *, sync_only: bool = False) -> ApplyResult:
+    """``apply_batch`` of one plan."""
+    (result,) = await apply_batch([plan], sync_only=sync_only)
+    return result
+
+
+async def apply_batch(plans: Sequence[Plan], *, sync_only: bool = False) -> list[ApplyResult]:
+    """Apply plans together (phases in the module doc); one result per plan, in order."""
+    jobs = {index: _Job(plan) for index, plan in enumerate(plans) if isinstance(plan, Replace)}
+    try:
+        for job in jobs.values():
+            _stage(job)
+        if not sync_only:
+            slots = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
+            async with asyncio.TaskGroup() as checks:
+                for job in jobs.values():
+                    if job.going and job.plan.spec.check_cmd:
+                        checks.create_task(_check(job, slots))
+        for job in jobs.values():
+            if job.going:
+                _install(job)
+        if not sync_only:
+            await _reload_all([job for job in jobs.values() if job.replaced])
+    finally:
+        for job in jobs.values():
+            if job.stage is not None:
+                remove_quietly(job.stage)
+    return [jobs[index].result() if index in jobs else _unchanged(plan) for index, plan in enumerate(plans)]
+
+
+def _unchanged(plan: Plan) -> ApplyResult:
+    assert isinstance(plan, NoChange)
+    return ApplyResult(plan, replaced=False)
+
+
+def _stage(job: _Job) -> None:
+    spec, target = job.plan.spec, job.target
+    try:
+        if not target.parent.is_dir():
+            if not spec.create_dest_dirs:
+                raise ApplyError(f"directory {target.parent} does not exist "
+                                 "(set create_dest_dirs = true to create it)", dest=spec.dest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+        attributes = job.plan.target
+        job.stage = stage_file(target, job.plan.content, mode=attributes.mode, uid=attributes.uid,
+                               gid=attributes.gid)
+    except ApplyError as error:
+        job.error = error
+    except OSError as error:
+        job.error = ApplyError(_stage_failure(error, job), dest=spec.dest)
+
+
+def _stage_failure(error: OSError, job: _Job) -> str:
+    attributes = job.plan.target
+    if error.errno == errno.EPERM:
+        return (f"cannot give the file to uid {attributes.uid} gid {attributes.gid}: not permitted "
+                f"(the agent runs as uid {os.geteuid()}; only root may give files away)")
+    return f"cannot write a new file in {job.target.parent}: {error.strerror}"
+
+
+async def _check(job: _Job, slots: asyncio.Semaphore) -> None:
+    spec = job.plan.spec
+    assert spec.check_cmd is not None and job.stage is not None
+    command = fill_command(spec.check_cmd, {"src": str(job.stage), "dest": spec.dest})
+    async with slots:
+        result = await run_command(command, spec.timeout_s)
+    job.commands.append(result)
+    if not result.ok:
+        remove_quietly(job.stage)
+        job.stage = None
+        job.error = CheckFailed(
+            _failure("check_cmd", result, "the file was left as it was"),
+            dest=spec.dest, command=command, exit_code=result.exit_code, output=result.output,
+            timed_out=result.timed_out)
+
+
+def _install(job: _Job) -> None:
+    assert job.stage is not None
+    spec, previous = job.plan.spec, job.plan.previous
+    try:
+        if spec.backup and previous is not None:
+            backup = job.target.with_name(job.target.name + ".bak")
+            attributes = previous.attributes
+            write_file_atomically(backup, previous.content, mode=attributes.mode, uid=attributes.uid,
+                                  gid=attributes.gid)
+        replace_file(job.stage, job.target)
+    except OSError as error:
+        job.error = ApplyError(f"cannot replace the file: {error.strerror}", dest=spec.dest)
+        return
+    job.stage = None
+    job.replaced = True
+
+
+async def _reload_all(jobs: Sequence[_Job]) -> None:
+    groups: dict[str, list[_Job]] = {}
+    for job in jobs:
+        if job.plan.spec.reload_cmd:
+            command = fill_command(job.plan.spec.reload_cmd, {"dest": job.plan.dest})
+            groups.setdefault(command, []).append(job)
+    for command, group in groups.items():
+        await _reload_group(command, group)
+
+
+async def _reload_group(command: str, group: Sequence[_Job]) -> None:
+    timeout_s = max(job.plan.spec.timeout_s for job in group)
+    result = await run_command(command, timeout_s)
+    for job in group:
+        job.commands.append(result)
+    if result.ok:
+        return
+    notes = {id(job): _roll_back(job) if job.plan.spec.rollback else "kept the new file (rollback = false)"
+             for job in group}
+    again = None
+    if any(job.rolled_back for job in group):
+        again = await run_command(command, timeout_s)
+    for job in group:
+        note = notes[id(job)]
+        if job.rolled_back and again is not None:
+            job.commands.append(again)
+            note += " and reloaded" if again.ok else f"; reloading it {again.describe()} too"
+        job.error = ReloadFailed(
+            _failure("reload_cmd", result, note), dest=job.plan.dest,
+            command=command, exit_code=result.exit_code, output=result.output,
+            timed_out=result.timed_out, rolled_back=job.rolled_back)
+
+
+def _roll_back(job: _Job) -> str:
+    """Put the previous file back; a note on what happened, for the error message."""
+    previous = job.plan.previous
+    try:
+        if previous is None:
+            job.target.unlink()
+            fsync_directory(job.target.parent)
+        else:
+            attributes = previous.attributes
+            write_file_atomically(job.target, previous.content, mode=attributes.mode,
+                                  uid=attributes.uid, gid=attributes.gid)
+    except OSError as error:
+        return f"restoring the previous file failed ({error.strerror}): the new file stays"
+    job.replaced = False
+    job.rolled_back = True
+    if previous is None:
+        return "removed the new file (there was none before)"
+    return "restored the previous file"
+
+
+def _failure(key: str, result: CommandResult, consequence: str) -> str:
+    """``check_cmd exited 1 (nginx: [emerg] ...); the file was left as it was``."""
+    last_line = result.last_line()
+    said = f" ({last_line})" if last_line else ""
+    return f"{key} {result.describe()}{said}; {consequence}"

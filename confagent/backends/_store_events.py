@@ -1,0 +1,82 @@
+"""From the store's bytes to the backend interface's strings: key-values into a Snapshot, events into Changes.
+
+Shared by the ``etcd`` and ``embedded`` backends, which read the same
+``KeyValue`` and ``Event`` messages. A key or value that is not UTF-8 is left
+out with an :class:`~confagent.errors.UndecodableKey` in ``problems``; a put
+of an undecodable value deletes the key, so the cache never keeps a stale one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from confagent.backends._base import Change, Snapshot
+from confagent.errors import BackendError, UndecodableKey
+from confagent.kv import Event, EventType, KeyValue
+
+__all__ = ["changes_of_events", "snapshot_of"]
+
+
+def snapshot_of(revision: int, kvs: Iterable[KeyValue]) -> Snapshot:
+    """A snapshot at ``revision`` holding the decodable ``kvs``."""
+    entries: dict[str, str] = {}
+    problems: list[BackendError] = []
+    for kv in kvs:
+        try:
+            key = kv.key.decode()
+        except UnicodeDecodeError:
+            problems.append(UndecodableKey(kv.key))
+            continue
+        try:
+            entries[key] = kv.value.decode()
+        except UnicodeDecodeError:
+            problems.append(UndecodableKey(kv.key, "value"))
+    return Snapshot(revision, entries, tuple(problems))
+
+
+def changes_of_events(events: Iterable[Event], covers: Callable[[str], bool]) -> Iterator[Change]:
+    """One Change per revision of ``events`` (in revision order), keeping only keys ``covers`` accepts.
+
+    A revision whose events are all filtered out gives no Change.
+    """
+    batch: list[Event] = []
+    for event in events:
+        if batch and event.kv.mod_revision != batch[0].kv.mod_revision:
+            change = _change_of_revision(batch, covers)
+            if change is not None:
+                yield change
+            batch = []
+        batch.append(event)
+    if batch:
+        change = _change_of_revision(batch, covers)
+        if change is not None:
+            yield change
+
+
+def _change_of_revision(events: list[Event], covers: Callable[[str], bool]) -> Change | None:
+    puts: dict[str, str] = {}
+    deletes: set[str] = set()
+    problems: list[BackendError] = []
+    for event in events:
+        try:
+            key = event.kv.key.decode()
+        except UnicodeDecodeError:
+            problems.append(UndecodableKey(event.kv.key))
+            continue
+        if not covers(key):
+            continue
+        value: str | None = None
+        if event.type == EventType.PUT:
+            try:
+                value = event.kv.value.decode()
+            except UnicodeDecodeError:
+                problems.append(UndecodableKey(event.kv.key, "value"))
+        if value is None:
+            puts.pop(key, None)
+            deletes.add(key)
+        else:
+            deletes.discard(key)
+            puts[key] = value
+    if not puts and not deletes and not problems:
+        return None
+    return Change(events[0].kv.mod_revision, puts, frozenset(deletes), tuple(problems))

@@ -1,0 +1,61 @@
+"""The agent's configuration: ``confagent.toml`` plus flags, and ``CONFDIR/conf.d`` with its templates.
+
+``load_config(path, overrides)`` layers defaults, the global file and the
+command line (flag > file > default; confd does it backwards) into a
+validated, frozen ``AgentConfig``: one dataclass per component (``run``,
+``backend``, ``store``, ``listener``, ``log``); ``backend_config()`` maps it
+to what ``confagent.backends.open_backend`` takes. ``load_resources(confdir,
+prefix)`` reads every ``conf.d/**/*.toml`` resource and every template into a
+``ResourceSet``; a broken resource is reported in ``errors`` and does not stop
+the others. Every error is a ``ConfigError`` naming the file (or ``command
+line``) and the key.
+"""
+
+from confagent.config._agent_config import (
+    BACKENDS,
+    DEFAULT_CONFDIR,
+    DEFAULT_DATA_DIR,
+    DEFAULT_ETCD_NODES,
+    DEFAULT_INTERVAL_S,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    AgentConfig,
+    BackendSettings,
+    ListenerConfig,
+    LogConfig,
+    RunConfig,
+    StoreSettings,
+)
+from confagent.config._load import COMMAND_LINE, CONFIG_KEYS, flag_name, load_config
+from confagent.config._resources import (
+    MAX_RESOURCE_BYTES,
+    MAX_TEMPLATE_BYTES,
+    LoadedResource,
+    ResourceSet,
+    load_resources,
+)
+
+__all__ = [
+    "BACKENDS",
+    "COMMAND_LINE",
+    "CONFIG_KEYS",
+    "DEFAULT_CONFDIR",
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_ETCD_NODES",
+    "DEFAULT_INTERVAL_S",
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "MAX_RESOURCE_BYTES",
+    "MAX_TEMPLATE_BYTES",
+    "AgentConfig",
+    "BackendSettings",
+    "ListenerConfig",
+    "LoadedResource",
+    "LogConfig",
+    "ResourceSet",
+    "RunConfig",
+    "StoreSettings",
+    "flag_name",
+    "load_config",
+    "load_resources",
+]

@@ -1,0 +1,280 @@
+"""``load_config``: defaults, then ``confagent.toml``, then command-line flags, into an ``AgentConfig``.
+
+Rules:
+1. Precedence is flag > file > default, as confd documents it (confd itself
+   does the opposite, confd.md §2).
+2. The file's top-level keys are confd's flag names in snake_case
+   (``backend nodes prefix confdir interval watch onetime noop sync_only
+   log_level client_cert client_key client_cakeys file filter``) plus
+   ``log_format`` and ``wait``; ``[store]`` configures the embedded store and
+   ``[agent]`` the agent's HTTP listener. Unknown keys are errors with a hint.
+3. Overrides (what the command line gave; None means not given) use the same
+   names, dotted for sections (``store.data_dir``); their errors name the
+   flag (``flag_name``: ``--log-level``, ``--node``).
+4. Relative paths in the file are relative to the file's directory; on the
+   command line, to the current directory. Loaded paths are absolute.
+5. Every error is a ``ConfigError`` naming where the value came from (the
+   file, or ``command line``) and its key; TLS files and the file backend's
+   files must exist.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from confagent.config._agent_config import (
+    LOG_FORMATS,
+    AgentConfig,
+    BackendSettings,
+    ListenerConfig,
+    LogConfig,
+    RunConfig,
+    StoreSettings,
+)
+from confagent.errors import ConfigError
+from confagent.resource import TableReader, parse_duration, parse_wait
+
+__all__ = ["COMMAND_LINE", "CONFIG_KEYS", "flag_name", "load_config"]
+
+COMMAND_LINE = "command line"
+"""The ``file`` of errors about command-line flags."""
+
+_Read = Callable[[TableReader, str, Path], object]
+"""Reads one present key of a table; the path resolves relative paths."""
+
+
+def _string(reader: TableReader, key: str, base: Path) -> object:
+    return reader.string(key)
+
+
+def _boolean(reader: TableReader, key: str, base: Path) -> object:
+    return reader.boolean(key, False)
+
+
+def _path(reader: TableReader, key: str, base: Path) -> object:
+    return _absolute(reader.required_string(key), base)
+
+
+def _paths(reader: TableReader, key: str, base: Path) -> object:
+    return tuple(_absolute(item, base) for item in reader.strings(key) or ())
+
+
+def _urls(reader: TableReader, key: str, base: Path) -> object:
+    items = [part.strip() for item in reader.strings(key) or () for part in item.split(",")]
+    return tuple(_with_scheme(item) for item in items if item)
+
+
+def _seconds(reader: TableReader, key: str, base: Path) -> object:
+    return reader.parsed(key, parse_duration)
+
+
+def _wait(reader: TableReader, key: str, base: Path) -> object:
+    return reader.parsed(key, parse_wait)
+
+
+def _backend(reader: TableReader, key: str, base: Path) -> object:
+    value = reader.required_string(key).strip().lower()
+    return {"etcdv3": "etcd"}.get(value, value)
+
+
+def _prefix(reader: TableReader, key: str, base: Path) -> object:
+    value = reader.string(key, nonempty=False) or "/"
+    if ".." in value.split("/"):
+        raise reader.error(key, f"{value!r} must not contain '..'")
+    return value if value.startswith("/") else "/" + value
+
+
+def _log_level(reader: TableReader, key: str, base: Path) -> object:
+    value = reader.required_string(key).strip().lower()
+    return {"trace": "debug", "warn": "warning", "fatal": "error", "panic": "error"}.get(value, value)
+
+
+def _log_format(reader: TableReader, key: str, base: Path) -> object:
+    return reader.choice(key, LOG_FORMATS, "auto")
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    read: _Read
+    component: str
+    """The ``AgentConfig`` field holding the value."""
+    field: str
+    """The component's field."""
+
+
+CONFIG_KEYS: Mapping[str, _Key] = {
+    "backend": _Key(_backend, "backend", "backend"),
+    "nodes": _Key(_urls, "backend", "nodes"),
+    "client_cert": _Key(_path, "backend", "client_cert"),
+    "client_key": _Key(_path, "backend", "client_key"),
+    "client_cakeys": _Key(_path, "backend", "client_cakeys"),
+    "file": _Key(_paths, "backend", "files"),
+    "filter": _Key(_string, "backend", "filter"),
+    "confdir": _Key(_path, "run", "confdir"),
+    "prefix": _Key(_prefix, "run", "prefix"),
+    "interval": _Key(_seconds, "run", "interval_s"),
+    "watch": _Key(_boolean, "run", "watch"),
+    "onetime": _Key(_boolean, "run", "onetime"),
+    "noop": _Key(_boolean, "run", "noop"),
+    "sync_only": _Key(_boolean, "run", "sync_only"),
+    "wait": _Key(_wait, "run", "wait"),
+    "log_level": _Key(_log_level, "log", "level"),
+    "log_format": _Key(_log_format, "log", "format"),
+    "store.data_dir": _Key(_path, "store", "data_dir"),
+    "store.listen_client_urls": _Key(_urls, "store", "listen_client_urls"),
+    "agent.listen": _Key(_string, "listener", "listen"),
+}
+"""Every configuration key (dotted for sections), how it is read and where it goes."""
+
+_SECTIONS = ("store", "agent")
+_ALIASES = {"node": "nodes", "log-level": "log_level", "sync-only": "sync_only",
+            "client_ca_keys": "client_cakeys", "client-ca-keys": "client_cakeys"}
+"""confd's spellings of our keys, for "did you mean" hints."""
+_FLAGS = {"nodes": "--node", "client_cakeys": "--client-ca-keys", "agent.listen": "--listen"}
+
+
+def flag_name(key: str) -> str:
+    """The command-line flag of a configuration key: ``log_level`` -> ``--log-level``."""
+    return _FLAGS.get(key) or "--" + key.replace(".", "-").replace("_", "-")
+
+
+def load_config(
+    path: Path | None, overrides: Mapping[str, object], *, missing_ok: bool = False
+) -> AgentConfig:
+    """The agent's configuration: defaults, then the file at ``path``, then ``overrides`` (rules above).
+
+    Args:
+        path: ``confagent.toml``, or None for none.
+        overrides: command-line values by configuration key (``interval``,
+            ``store.data_dir``); None values are ignored.
+        missing_ok: a missing ``path`` is no error (the default file's case).
+
+    Raises:
+        ConfigError: unreadable or invalid TOML, an unknown key, a bad value,
+            a setting the agent cannot run with, a missing TLS file.
+    """
+    values: dict[str, object] = {}
+    origins: dict[str, str] = {}
+    file: Path | None = None
+    if path is not None and not (missing_ok and not path.exists()):
+        file = path.absolute()
+        layer = _read_file(file)
+        values.update(layer)
+        origins.update(dict.fromkeys(layer, str(file)))
+    given = _read_overrides(overrides)
+    values.update(given)
+    origins.update(dict.fromkeys(given, COMMAND_LINE))
+    config = _build(values, file)
+    _validate(config, origins, file)
+    return config
+
+
+def _read_file(file: Path) -> dict[str, object]:
+    try:
+        document = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read: {error.strerror}", file=str(file)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("is not UTF-8 text", file=str(file)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"not valid TOML: {error}", file=str(file)) from None
+    return _read_tables(document, str(file), file.parent, TableReader)
+
+
+def _read_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        section, _, name = key.rpartition(".")
+        table = nested.setdefault(section, {}) if section else nested
+        table[name] = _as_toml(value)
+    return _read_tables(nested, COMMAND_LINE, Path.cwd(), _FlagReader)
+
+
+def _read_tables(
+    document: Mapping[str, object], source: str, base: Path, reader_type: type[TableReader]
+) -> dict[str, object]:
+    top_fields = [key for key in CONFIG_KEYS if "." not in key] + list(_SECTIONS)
+    top = reader_type(document, file=source, section="", fields=top_fields, aliases=_ALIASES)
+    readers = [top] + [
+        reader_type(top.table_at(section), file=source, section=section,
+                    fields=[key.partition(".")[2] for key in CONFIG_KEYS if key.startswith(section + ".")])
+        for section in _SECTIONS
+    ]
+    values: dict[str, object] = {}
+    for reader in readers:
+        for key in reader.table:
+            dotted = _dotted(reader.section, key)
+            if dotted in CONFIG_KEYS:  # not a section name
+                values[dotted] = CONFIG_KEYS[dotted].read(reader, key, base)
+    return values
+
+
+class _FlagReader(TableReader):
+    """A TableReader whose errors name command-line flags."""
+
+    def key_path(self, key: str) -> str:
+        return flag_name(_dotted(self.section, key))
+
+
+def _build(values: Mapping[str, object], file: Path | None) -> AgentConfig:
+    components = ("run", "backend", "store", "listener", "log")
+    fields: dict[str, dict[str, Any]] = {name: {} for name in components}  # typed by each _Key.read
+    for key, value in values.items():
+        target = CONFIG_KEYS[key]
+        fields[target.component][target.field] = value
+    return AgentConfig(
+        run=replace(RunConfig(), **fields["run"]),
+        backend=replace(BackendSettings(), **fields["backend"]),
+        store=replace(StoreSettings(), **fields["store"]),
+        listener=replace(ListenerConfig(), **fields["listener"]),
+        log=replace(LogConfig(), **fields["log"]),
+        file=file,
+    )
+
+
+def _validate(config: AgentConfig, origins: Mapping[str, str], file: Path | None) -> None:
+    try:
+        config.validate()
+        for key in ("client_cert", "client_key", "client_cakeys", "file"):
+            _check_exists(config, key)
+    except ConfigError as error:
+        key = error.key or ""
+        origin = origins.get(key) or (str(file) if file is not None else COMMAND_LINE)
+        shown = flag_name(key) if origin == COMMAND_LINE else key
+        raise ConfigError(error.message, file=origin, key=shown or None) from None
+
+
+def _check_exists(config: AgentConfig, key: str) -> None:
+    target = CONFIG_KEYS[key]
+    value = getattr(getattr(config, target.component), target.field)
+    for path in value if isinstance(value, tuple) else (value,):
+        if path is not None and not path.exists():
+            raise ConfigError(f"{str(path)!r} does not exist", key=key)
+
+
+def _absolute(text: str, base: Path) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _with_scheme(url: str) -> str:
+    return (url if "://" in url else "http://" + url).rstrip("/")
+
+
+def _dotted(section: str, key: str) -> str:
+    return f"{section}.{key}" if section else key
+
+
+def _as_toml(value: object) -> object:
+    """A command-line value as TOML would give it: paths as strings, sequences as lists."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_as_toml(item) for item in value]
+    return value

@@ -1,0 +1,132 @@
+"""Durable, atomic file replacement: the one way confagent writes a file another reader may open.
+
+Rules:
+1. A new version is written to a uniquely named stage file *in the target's
+   directory* (a rename never crosses file systems), given its owner and mode
+   (chown before chmod: chown clears set-id bits), fsynced, and only then
+   renamed over the target; the directory is fsynced after the rename.
+   A reader sees the old file or the new one, never a mix, and after a crash
+   the rename is either durable or not there.
+2. A stage file never outlives a failure: every error or cancellation
+   between creating and renaming it removes it.
+3. Errors are the OS's own ``OSError``s; callers map them to their error
+   (``StorageError``, ``ApplyError``) with the path and what was being done.
+
+The store's write-ahead log and snapshots use the same primitives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = [
+    "STAGE_SUFFIX",
+    "fsync_directory",
+    "remove_quietly",
+    "remove_stage_leftovers",
+    "replace_file",
+    "stage_file",
+    "write_file_atomically",
+    "write_fully",
+]
+
+STAGE_SUFFIX = ".stage"
+"""Stage files are ``.<target name>.<random>.stage`` beside the target."""
+
+
+def fsync_directory(path: Path) -> None:
+    """Make the directory's entries (creations, renames, deletions) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_fully(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written (a regular file may take less at once)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def stage_file(target: Path, content: bytes, *, mode: int, uid: int | None = None,
+               gid: int | None = None) -> Path:
+    """Write ``content`` durably to a new stage file beside ``target``, with owner and mode.
+
+    Args:
+        target: the file the stage file will replace (it need not exist).
+        content: the bytes.
+        mode: permission bits of the stage file.
+        uid, gid: its owner and group; None leaves the one the OS gave (the writer's).
+
+    Returns:
+        The stage file's path, to rename over ``target`` (``replace_file``) or remove.
+
+    Raises:
+        OSError: the directory is missing or read-only, the owner cannot be
+            given (``EPERM`` unless root), the disk is full; nothing is left behind.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=STAGE_SUFFIX, dir=target.parent)
+    stage = Path(name)
+    try:
+        try:
+            write_fully(fd, content)
+            _set_owner(fd, uid, gid)
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        remove_quietly(stage)
+        raise
+    return stage
+
+
+def replace_file(stage: Path, target: Path) -> None:
+    """Rename ``stage`` over ``target`` and make the rename durable. Raises OSError."""
+    os.replace(stage, target)
+    fsync_directory(target.parent)
+
+
+def write_file_atomically(target: Path, content: bytes, *, mode: int = 0o600, uid: int | None = None,
+                          gid: int | None = None) -> None:
+    """Replace ``target`` by ``content`` (rules 1 and 2).
+
+    Raises:
+        OSError: as ``stage_file``, or the rename failed; ``target`` is unchanged
+            and no stage file remains (unless the directory fsync failed after the rename).
+    """
+    stage = stage_file(target, content, mode=mode, uid=uid, gid=gid)
+    try:
+        os.replace(stage, target)
+    except BaseException:
+        remove_quietly(stage)
+        raise
+    fsync_directory(target.parent)
+
+
+def remove_stage_leftovers(directory: Path, pattern: str) -> None:
+    """Remove the stage files a crash left beside targets named like ``pattern`` (a glob),
+    and make their removal durable."""
+    leftovers = list(directory.glob(f".{pattern}.*{STAGE_SUFFIX}"))
+    for leftover in leftovers:
+        leftover.unlink()
+    if leftovers:
+        fsync_directory(directory)
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove ``path`` if it is there: cleanup must not hide the error being handled."""
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _set_owner(fd: int, uid: int | None, gid: int | None) -> None:
+    status = os.fstat(fd)
+    wanted = (status.st_uid if uid is None else uid, status.st_gid if gid is None else gid)
+    if wanted != (status.st_uid, status.st_gid):
+        os.fchown(fd, *wanted)

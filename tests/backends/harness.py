@@ -1,0 +1,267 @@
+"""One harness per backend, so the conformance suite runs the same cases against each (STYLE row 24).
+
+A harness opens its backend over some initial data, writes changes the way
+that backend's source changes (a txn on a store, a rewritten YAML file), and
+compacts where the source can. Every write is one revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import yaml
+
+from confagent.backends import (
+    Backend,
+    CacheEvent,
+    CacheTrouble,
+    CacheUpdate,
+    Change,
+    EmbeddedBackend,
+    EnvBackend,
+    EtcdBackend,
+    FileBackend,
+    PrefixCache,
+)
+from confagent.client import ClientConfig, EtcdClient
+from confagent.kv import CompactionRequest, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest
+
+T = TypeVar("T")
+DEADLINE_S = 15.0
+
+
+def run(body: Callable[[], Awaitable[T]]) -> T:
+    """Run a test body on a fresh event loop, bounded so that a hang fails instead of stalling."""
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(body(), 45)
+
+    return asyncio.run(bounded())
+
+
+async def next_change(changes: AsyncIterator[Change]) -> Change:
+    """The next change, within a deadline."""
+    return await asyncio.wait_for(anext(changes), DEADLINE_S)
+
+
+class Harness(Protocol):
+    """A backend and a way to change its source."""
+
+    name: str
+    writes: bool
+    """False for env: its source never changes."""
+    compacts: bool
+    """True for the stores: ``compact`` drops history."""
+    raw_keys: bool
+    """True when keys that are not UTF-8 can be stored."""
+
+    async def open(self, initial: Mapping[str, str]) -> Backend: ...
+
+    async def write(self, puts: Mapping[str, str], deletes: Iterable[str] = ()) -> None: ...
+
+    async def put_raw(self, key: bytes, value: bytes) -> None: ...
+
+    async def compact(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def _chunks(entries: Mapping[str, str], size: int = 100) -> list[dict[str, str]]:
+    """``entries`` in pieces a txn accepts (etcd allows 128 operations)."""
+    items = list(entries.items())
+    return [dict(items[start:start + size]) for start in range(0, len(items), size)]
+
+
+def _ops(puts: Mapping[str, str], deletes: Iterable[str]) -> tuple[RequestOp, ...]:
+    return (*(PutRequest(k.encode(), v.encode()) for k, v in puts.items()),
+            *(DeleteRangeRequest(k.encode()) for k in deletes))
+
+
+class EtcdHarness:
+    """The etcd backend against a server at ``url`` (a real etcd or a confagent store process)."""
+
+    writes, compacts, raw_keys = True, True, True
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        config = ClientConfig(endpoints=(url,), dial_timeout_s=1.0, command_timeout_s=5.0)
+        self._writer = EtcdClient(config)
+        self._config = config
+        self._backend: EtcdBackend | None = None
+
+    async def open(self, initial: Mapping[str, str]) -> Backend:
+        for chunk in _chunks(initial):
+            await self.write(chunk)
+        self._backend = EtcdBackend.connect(self._config)
+        return self._backend
+
+    async def write(self, puts: Mapping[str, str], deletes: Iterable[str] = ()) -> None:
+        await self._writer.txn(TxnRequest(success=_ops(puts, deletes)))
+
+    async def put_raw(self, key: bytes, value: bytes) -> None:
+        await self._writer.put(key, value)
+
+    async def compact(self) -> None:
+        revision = (await self._writer.get(b"\0")).header.revision
+        await self._writer.compact(revision)
+
+    async def close(self) -> None:
+        if self._backend is not None:
+            await self._backend.close()
+        await self._writer.aclose()
+
+
+class EmbeddedHarness:
+    """The embedded backend over a store in this process, written through its node."""
+
+    name = "embedded"
+    writes, compacts, raw_keys = True, True, True
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self.backend: EmbeddedBackend | None = None
+
+    async def open(self, initial: Mapping[str, str]) -> Backend:
+        self.backend = await EmbeddedBackend.start(self._data_dir)
+        for chunk in _chunks(initial):
+            await self.write(chunk)
+        return self.backend
+
+    async def write(self, puts: Mapping[str, str], deletes: Iterable[str] = ()) -> None:
+        assert self.backend is not None
+        await self.backend.node.propose(TxnRequest(success=_ops(puts, deletes)))
+
+    async def put_raw(self, key: bytes, value: bytes) -> None:
+        assert self.backend is not None
+        await self.backend.node.propose(PutRequest(key, value))
+
+    async def compact(self) -> None:
+        assert self.backend is not None
+        node = self.backend.node
+        await node.propose(CompactionRequest(node.kv.revision))
+
+    async def close(self) -> None:
+        if self.backend is not None:
+            await self.backend.close()
+
+
+def nested(entries: Mapping[str, str]) -> dict[str, Any]:
+    """``{'/a/b': 'v'}`` -> ``{'a': {'b': 'v'}}``, the document the file backend flattens back."""
+    document: dict[str, Any] = {}
+    for key, value in entries.items():
+        *parents, leaf = key.strip("/").split("/")
+        node = document
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return document
+
+
+class FileHarness:
+    """The file backend over one YAML file, rewritten atomically (temp file, rename) per write."""
+
+    name = "file"
+    writes, compacts, raw_keys = True, False, False
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "data.yaml"
+        self._entries: dict[str, str] = {}
+        self._backend: FileBackend | None = None
+
+    async def open(self, initial: Mapping[str, str]) -> Backend:
+        self._save(initial, ())
+        self._backend = FileBackend([self.path], rescan_interval_s=1.0)
+        return self._backend
+
+    async def write(self, puts: Mapping[str, str], deletes: Iterable[str] = ()) -> None:
+        self._save(puts, deletes)
+
+    def _save(self, puts: Mapping[str, str], deletes: Iterable[str]) -> None:
+        self._entries.update(puts)
+        for key in deletes:
+            self._entries.pop(key, None)
+        staged = self.path.with_name(".data.yaml.tmp")
+        staged.write_text(yaml.safe_dump(nested(self._entries)))
+        os.replace(staged, self.path)
+
+    async def put_raw(self, key: bytes, value: bytes) -> None:
+        raise AssertionError("the file backend has no raw keys")
+
+    async def compact(self) -> None:
+        raise AssertionError("the file backend does not compact")
+
+    async def close(self) -> None:
+        if self._backend is not None:
+            await self._backend.close()
+
+
+class EnvHarness:
+    """The env backend over a given environment (keys map to variable names as confd does)."""
+
+    name = "env"
+    writes, compacts, raw_keys = False, False, False
+
+    def __init__(self) -> None:
+        self._backend: EnvBackend | None = None
+
+    async def open(self, initial: Mapping[str, str]) -> Backend:
+        environ = {key.strip("/").replace("/", "_").upper(): value for key, value in initial.items()}
+        self._backend = EnvBackend({**environ, "PATH": "/usr/bin", "HOME": "/root"})
+        return self._backend
+
+    async def write(self, puts: Mapping[str, str], deletes: Iterable[str] = ()) -> None:
+        raise AssertionError("the environment does not change")
+
+    async def put_raw(self, key: bytes, value: bytes) -> None:
+        raise AssertionError("the environment has no raw keys")
+
+    async def compact(self) -> None:
+        raise AssertionError("the environment has no history")
+
+    async def close(self) -> None:
+        if self._backend is not None:
+            await self._backend.close()
+
+
+class Follower:
+    """Runs ``cache.events()`` on a task and queues what it yields, for tests to wait on."""
+
+    def __init__(self, cache: PrefixCache) -> None:
+        self.cache = cache
+        self.seen: list[CacheEvent] = []
+        self._queue: asyncio.Queue[CacheEvent] = asyncio.Queue()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async with aclosing(self.cache.events()) as events:
+            async for event in events:
+                self.seen.append(event)
+                await self._queue.put(event)
+
+    async def until(self, predicate: Callable[[CacheEvent], bool],
+                    timeout_s: float = DEADLINE_S) -> CacheEvent:
+        """The first event from now on that ``predicate`` accepts (TimeoutError after ``timeout_s``)."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                event = await self._queue.get()
+                if predicate(event):
+                    return event
+
+    async def update(self, timeout_s: float = DEADLINE_S) -> CacheUpdate:
+        event = await self.until(lambda e: isinstance(e, CacheUpdate), timeout_s)
+        assert isinstance(event, CacheUpdate)
+        return event
+
+    async def trouble(self, timeout_s: float = DEADLINE_S) -> CacheTrouble:
+        event = await self.until(lambda e: isinstance(e, CacheTrouble), timeout_s)
+        assert isinstance(event, CacheTrouble)
+        return event
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
