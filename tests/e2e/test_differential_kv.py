@@ -183,3 +183,35 @@ def test_paths_methods_and_plain_endpoints(pair: Pair) -> None:
     pair.same("/health", None, method="GET")
     pair.same("/v3/kv/range", None, method="OPTIONS")
     pair.same("/v3/maintenance/alarm", {"action": "GET"})
+
+
+def _shape(value: object) -> object:
+    """The fields present, recursively, without their values (for answers whose values differ)."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value[:1]]
+    return type(value).__name__
+
+
+def test_status_member_list_and_version_have_etcds_shape(pair: Pair) -> None:
+    pair.same("/v3/kv/put", {"key": b64("a"), "value": b64("b")})
+    for path in ("/v3/maintenance/status", "/v3/cluster/member/list"):
+        theirs, ours = pair.call(path, {})
+        assert ours.status == theirs.status == 200
+        assert _shape(ours.body) == _shape(theirs.body), f"{path}: {ours.body} vs {theirs.body}"
+    theirs, ours = pair.call("/version", method="GET")
+    assert ours.body == theirs.body
+    ours_status = pair.call("/v3/maintenance/status", {})[1].body
+    assert ours_status["leader"] == ours_status["header"]["member_id"]
+    assert int(ours_status["raftAppliedIndex"]) == int(ours_status["raftIndex"]) >= 2
+
+
+def test_metrics_are_prometheus_text(pair: Pair) -> None:
+    pair.same("/v3/kv/put", {"key": b64("a"), "value": b64("b")})
+    reply = pair.ours.get("/metrics")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    lines = reply.text.splitlines()
+    assert "etcd_debugging_mvcc_current_revision 2.0" in lines
+    assert any(line.startswith('confagent_http_requests_total{path="/v3/kv/put",status="200"}')
+               for line in lines)

@@ -8,7 +8,9 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -169,3 +171,68 @@ def test_mutual_tls(tmp_path: Path) -> None:
         process.terminate()
         process.wait(10)
         log.close()
+
+
+class ChunkedWatch:
+    """A watch stream read from a raw socket, so the test decides when (and how slowly) to read."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self._conn = conn
+        self._buffer = b""
+        self._head_done = False
+        conn.settimeout(1.0)
+
+    def results(self, enough: Callable[[list[dict[str, Any]]], bool], deadline_s: float,
+                ) -> list[dict[str, Any]]:
+        """Read result messages until ``enough(results)`` or the deadline."""
+        results: list[dict[str, Any]] = []
+        deadline = time.monotonic() + deadline_s
+        while not enough(results) and time.monotonic() < deadline:
+            try:
+                data = self._conn.recv(1 << 20)
+            except TimeoutError:
+                continue
+            assert data, "the server closed the stream"
+            self._buffer += data
+            results.extend(self._complete_chunks())
+        return results
+
+    def _complete_chunks(self) -> list[dict[str, Any]]:
+        if not self._head_done:
+            if b"\r\n\r\n" not in self._buffer:
+                return []
+            self._buffer = self._buffer.split(b"\r\n\r\n", 1)[1]
+            self._head_done = True
+        found: list[dict[str, Any]] = []
+        while b"\r\n" in self._buffer:
+            size_line, rest = self._buffer.split(b"\r\n", 1)
+            size = int(size_line, 16)
+            if len(rest) < size + 2:
+                break
+            chunk, self._buffer = rest[:size], rest[size + 2:]
+            found.extend(orjson.loads(line)["result"] for line in chunk.splitlines())
+        return found
+
+
+def _events(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [event for result in results for event in result.get("events", [])]
+
+
+def test_a_slow_watcher_catches_up_with_every_event_in_order(store: ServerProcess) -> None:
+    host, port = "127.0.0.1", int(store.url.rsplit(":", 1)[1])
+    body = orjson.dumps({"create_request": {"key": _b64("slow/"), "range_end": _b64("slow0")}})
+    with socket.socket() as conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.connect((host, port))
+        conn.sendall(f"POST /v3/watch HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n\r\n"
+                     .encode() + body)
+        watch = ChunkedWatch(conn)
+        assert watch.results(bool, deadline_s=10)[0]["created"]
+        value = _b64("x" * 20_000)
+        with httpx.Client(base_url=store.url, timeout=10) as client:
+            for i in range(400):
+                assert client.post("/v3/kv/put", json={"key": _b64(f"slow/{i:04}"),
+                                                        "value": value}).status_code == 200
+        events = _events(watch.results(lambda r: len(_events(r)) >= 400, deadline_s=30))
+    keys = [base64.b64decode(e["kv"]["key"]).decode() for e in events]
+    assert keys == [f"slow/{i:04}" for i in range(400)]
