@@ -42,6 +42,7 @@ from confagent.server._limits import check_request_size, message_too_large
 from confagent.server._metrics import Metrics
 from confagent.server._node import StoreNode
 from confagent.server._streams import StreamHandlers
+from confagent.server._watch_stream import WatchRegistry
 
 __all__ = ["GatewayApp", "ServerInfo"]
 
@@ -69,11 +70,11 @@ class GatewayApp:
     """ASGI callable serving the etcd JSON API of one store member."""
 
     def __init__(self, node: StoreNode, info: ServerInfo, metrics: Metrics,
-                 streams: StreamHandlers) -> None:
+                 registry: WatchRegistry) -> None:
         self.node = node
         self.info = info
         self.metrics = metrics
-        self._streams = streams
+        self._streams = StreamHandlers(node, registry, self._header)
         self._unary: dict[str, UnaryHandler] = {
             "/v3/kv/range": self._range,
             "/v3/kv/put": self._put,

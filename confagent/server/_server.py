@@ -21,12 +21,10 @@ import uvicorn
 
 from confagent.errors import ConfigError
 from confagent.kv import WatchHub
-from confagent.kv import _json as gw
 from confagent.server._gateway import GatewayApp, ServerInfo
 from confagent.server._ids import cluster_id_of, member_id_of
 from confagent.server._metrics import Metrics
 from confagent.server._node import NodeConfig, StoreNode
-from confagent.server._streams import StreamHandlers
 from confagent.server._watch_stream import WatchRegistry
 
 __all__ = ["StoreConfig", "StoreServer", "TlsConfig"]
@@ -157,17 +155,12 @@ class StoreServer:
         node.add_listener(registry.on_applied)
         node.start()
         metrics = Metrics()
-        app = GatewayApp(node, info, metrics, StreamHandlers(node, registry, self._header))
+        app = GatewayApp(node, info, metrics, registry)
         for url in config.listen_client_urls:
             await self._listen(app, url)
         log.info("store started", name=config.name, member_id=f"{info.member_id:x}",
                  data_dir=str(config.resolved_data_dir), revision=node.kv.revision,
                  listen=list(config.listen_client_urls))
-
-    def _header(self, revision: int | None) -> dict[str, str]:
-        assert self.node is not None
-        rev = self.node.kv.revision if revision is None else revision
-        return gw.header(self.info.cluster_id, self.info.member_id, rev, self.node.term)
 
     async def _listen(self, app: GatewayApp, url: str) -> None:
         parts = urlsplit(url)
