@@ -12,6 +12,7 @@ from typing import Any
 import uvloop
 
 from confagent.cli._logs import configure_logging
+from confagent.resource import parse_duration
 from confagent.server import StoreConfig, StoreServer, TlsConfig
 
 __all__ = ["register", "store_config_from"]
@@ -19,6 +20,14 @@ __all__ = ["register", "store_config_from"]
 
 def _urls(value: str) -> tuple[str, ...]:
     return tuple(u.strip() for u in value.split(",") if u.strip())
+
+
+def _duration_s(text: str) -> float:
+    """A Go-style duration (``500ms``, ``30s``, ``10m``) in seconds, as etcd's flags take it."""
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add("--trusted-ca-file", type=Path, help="path to the client server TLS trusted CA file")
     add("--snapshot-count", type=int, default=20_000,
         help="applied entries between snapshots (default: 20000)")
+    add("--experimental-watch-progress-notify-interval", type=_duration_s, default=600.0,
+        metavar="DURATION", help="interval of progress notifications to watchers that ask, "
+        "as etcd's flag: 10m, 30s, 500ms (default: 10m)")
     add("--log-level", default="info", choices=("debug", "info", "warn", "error"))
     parser.set_defaults(handler=_run)
 
@@ -67,6 +79,7 @@ def store_config_from(args: argparse.Namespace) -> StoreConfig:
         initial_cluster=args.initial_cluster,
         initial_cluster_token=args.initial_cluster_token,
         tls=tls, snapshot_entries=args.snapshot_count,
+        watch_progress_notify_interval_s=args.experimental_watch_progress_notify_interval,
     )
 
 

@@ -70,11 +70,11 @@ class GatewayApp:
     """ASGI callable serving the etcd JSON API of one store member."""
 
     def __init__(self, node: StoreNode, info: ServerInfo, metrics: Metrics,
-                 registry: WatchRegistry) -> None:
+                 registry: WatchRegistry, progress_interval_s: float) -> None:
         self.node = node
         self.info = info
         self.metrics = metrics
-        self._streams = StreamHandlers(node, registry, self._header)
+        self._streams = StreamHandlers(node, registry, self._header, progress_interval_s)
         self._unary: dict[str, UnaryHandler] = {
             "/v3/kv/range": self._range,
             "/v3/kv/put": self._put,

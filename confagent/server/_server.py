@@ -64,6 +64,8 @@ class StoreConfig:
     initial_cluster_token: str = "etcd-cluster"
     tls: TlsConfig | None = None
     snapshot_entries: int = 20_000
+    watch_progress_notify_interval_s: float = 600.0
+    """How often watchers that asked for progress notifications get one (etcd: 10 minutes)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -155,7 +157,7 @@ class StoreServer:
         node.add_listener(registry.on_applied)
         node.start()
         metrics = Metrics()
-        app = GatewayApp(node, info, metrics, registry)
+        app = GatewayApp(node, info, metrics, registry, config.watch_progress_notify_interval_s)
         for url in config.listen_client_urls:
             await self._listen(app, url)
         log.info("store started", name=config.name, member_id=f"{info.member_id:x}",

@@ -104,7 +104,7 @@ class StreamHandlers:
     """Handlers of the streaming paths, looked up by path like the unary ones."""
 
     def __init__(self, node: StoreNode, registry: WatchRegistry, header: HeaderFactory,
-                 progress_interval_s: float = 600.0) -> None:
+                 progress_interval_s: float) -> None:
         self._node = node
         self._registry = registry
         self._header = header

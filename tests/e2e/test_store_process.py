@@ -236,3 +236,21 @@ def test_a_slow_watcher_catches_up_with_every_event_in_order(store: ServerProces
         events = _events(watch.results(lambda r: len(_events(r)) >= 400, deadline_s=30))
     keys = [base64.b64decode(e["kv"]["key"]).decode() for e in events]
     assert keys == [f"slow/{i:04}" for i in range(400)]
+
+
+def test_progress_notifications_at_the_configured_interval(tmp_path: Path) -> None:
+    server = start_store(tmp_path / "data",
+                         args=("--experimental-watch-progress-notify-interval", "200ms"))
+    try:
+        _post(server.url, "/v3/kv/put", {"key": _b64("p"), "value": _b64("1")})
+        host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
+        body = orjson.dumps({"create_request": {"key": _b64("p"), "progress_notify": True}})
+        with socket.create_connection((host, port)) as conn:
+            conn.sendall(f"POST /v3/watch HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n\r\n"
+                         .encode() + body)
+            results = ChunkedWatch(conn).results(lambda r: len(r) >= 3, deadline_s=10)
+        assert results[0]["created"]
+        progress = results[1:3]
+        assert all(set(r) == {"header"} and r["header"]["revision"] == "2" for r in progress), progress
+    finally:
+        server.stop()
