@@ -20,7 +20,7 @@ from confagent.errors import ConfigError, ResourceExhausted
 from confagent.raft._config import Role
 from confagent.raft._progress import Progress, ProgressState
 from confagent.raft._readonly import ReadState
-from confagent.raft._types import Entry, Message, MessageType
+from confagent.raft._types import Entry, EntryType, Message, MessageType
 
 if TYPE_CHECKING:
     from confagent.raft._raft import Raft
@@ -53,6 +53,11 @@ def step_leader(r: Raft, m: Message) -> None:
                 _handle_acceptance(r, m, progress)
         case MessageType.HEARTBEAT_RESPONSE if progress is not None:
             _handle_heartbeat_response(r, m, progress)
+        case MessageType.PROPOSE if progress is not None:
+            # A follower's forwarded proposal: normal entries only (membership changes are
+            # proposed to the leader directly), refused while leadership is handed over.
+            if r.lead_transferee == 0 and all(e.type is EntryType.NORMAL for e in m.entries):
+                r.append_entries([(e.type, e.data) for e in m.entries])
         case MessageType.READ_INDEX if progress is not None:
             if len(r.read_only) + len(r.deferred_reads) < r.config.max_pending_reads:
                 read_index(r, m.frm, m.context)

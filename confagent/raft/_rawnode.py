@@ -152,25 +152,32 @@ class RawNode:
         """Take a message from a peer.
 
         Raises:
-            ConfigError: the message is addressed to another node, or is a local-only type.
+            ConfigError: the message is addressed to another node.
         """
-        if msg.to != self.config.node_id or msg.type is MessageType.PROPOSE:
+        if msg.to != self.config.node_id:
             raise ConfigError(
                 f"raft: message {msg.type.name} to {msg.to:x} stepped on {self.config.node_id:x}")
         self._raft.step(msg)
 
     def propose(self, data: bytes) -> int:
-        """Append ``data`` to the log as a new entry; returns its index.
+        """Append ``data`` to the log as a new entry; returns its index, or 0 when forwarded.
 
-        The entry may still be lost (a new leader may overwrite it): the caller
-        knows it committed only when it comes back in ``Ready.committed`` at
-        that index with this data.
+        A follower that knows the leader forwards the proposal to it (in the next
+        Ready's messages), as etcd's raft does; the index is then unknown here.
+        Either way the entry may still be lost (a new leader may overwrite it, a
+        forwarded one may be dropped): the caller knows it committed only when its
+        data comes back in ``Ready.committed``, and gives up after a timeout.
 
         Raises:
-            NoLeader: this node is not the leader, or is handing leadership over.
+            NoLeader: no leader is known, or the leader is handing leadership over.
         """
+        raft = self._raft
+        if raft.role is not Role.LEADER and raft.leader_id != 0:
+            raft.send(Message(MessageType.PROPOSE, raft.leader_id, raft.id, raft.term,
+                              entries=(Entry(0, 0, EntryType.NORMAL, data),)))
+            return 0
         self._require_leader()
-        return self._raft.append_entries([(EntryType.NORMAL, data)])
+        return raft.append_entries([(EntryType.NORMAL, data)])
 
     def propose_conf_change(self, change: ConfChange) -> int:
         """Propose a membership change; returns the index of its entry.

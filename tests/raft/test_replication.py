@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from confagent.raft import HardState, Message, MessageType, ProgressState, RaftLog, Role
+import pytest
+
+from confagent.errors import NoLeader
+from confagent.raft import Entry, HardState, Message, MessageType, ProgressState, RaftLog, Role
 from confagent.raft._progress import Inflights
 
 from .helpers import drain, elected_cluster, entries_of_terms, lone_node, take_ready
@@ -138,3 +141,31 @@ def test_inflights_free_what_is_acknowledged() -> None:
     assert inflights.full()
     inflights.free_to(4)
     assert len(inflights) == 1 and not inflights.full()
+
+
+def test_a_follower_forwards_a_proposal_to_the_leader() -> None:
+    cluster = elected_cluster()
+    follower = cluster.running(2)
+    before = follower.log.last_index
+    assert follower.propose(b"forwarded") == 0
+    cluster.stabilize()
+    for node in cluster.alive():
+        assert node.raw is not None and node.raw.log.committed == before + 1
+        assert node.raw.log.term_at(before + 1) == 1
+    assert cluster.running(1).log.slice(before + 1, before + 2)[0].data == b"forwarded"
+
+
+def test_a_follower_without_a_leader_refuses_proposals() -> None:
+    node = lone_node(2, (1, 2, 3))
+    with pytest.raises(NoLeader):
+        node.propose(b"x")
+
+
+def test_the_leader_ignores_forwarded_proposals_while_handing_over() -> None:
+    cluster = elected_cluster()
+    leader = cluster.running(1)
+    cluster.isolate(3)
+    leader.transfer_leader(3)  # 3 is unreachable: the hand-over stays pending
+    last = leader.log.last_index
+    leader.step(Message(MessageType.PROPOSE, 1, 2, leader.term, entries=(Entry(0, 0, data=b"x"),)))
+    assert leader.log.last_index == last
