@@ -20,6 +20,7 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     ├── ClientError                the client could not get an answer (all endpoints failed)
     │   └── AmbiguousWrite         a write may or may not have been applied: never retried
     ├── StorageError               the write-ahead log or a snapshot is unreadable or unwritable
+    ├── PeerError                  a store member sent a frame this member cannot read
     ├── ConfigError                a bad flag, file or field; names the file and the key
     ├── ApplyError                 a destination file could not be staged, replaced or restored
     │   └── CommandFailed          a check_cmd or reload_cmd exited non-zero or timed out
@@ -59,6 +60,7 @@ __all__ = [
     "LeaseTTLTooLarge",
     "NoLeader",
     "OutOfRange",
+    "PeerError",
     "ReloadFailed",
     "RenderError",
     "RequestTooLarge",
@@ -184,6 +186,10 @@ class ClientError(ConfagentError):
 
 class AmbiguousWrite(ClientError):
     """A write was sent but its outcome is unknown; it is never retried blindly."""
+
+
+class PeerError(ConfagentError):
+    """A peer's frame is not a Raft message this member can read (version or corruption)."""
 
 
 class StorageError(ConfagentError):

@@ -25,6 +25,7 @@ ALLOWED = {
     "apply": {"resource"} | IO_BASE,
     "backends": {"server", "client", "kv", "render"} | IO_BASE,
     "config": {"backends", "render", "resource"} | IO_BASE,
+    "agent": {"config", "backends", "render", "resource", "apply", "server", "client"} | IO_BASE,
 }
 
 

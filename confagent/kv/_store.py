@@ -272,6 +272,17 @@ class KvStore:
             revision=self._revision, compacted=self._compacted,
             leases=tuple(self._leases.ttls().items()), base=tuple(base), log=tuple(self._log)))
 
+    def load(self, data: bytes) -> None:
+        """Become the store whose ``snapshot()`` gave ``data``, in place (a follower installing
+        its leader's snapshot: the watch hub and others keep their reference to this store).
+
+        Raises:
+            StorageError: ``data`` is not a snapshot this version can read; nothing changed.
+        """
+        loaded = KvStore.restore(data, min_lease_ttl=self.min_lease_ttl)
+        self._index, self._log, self._leases = loaded._index, loaded._log, loaded._leases
+        self._revision, self._compacted = loaded._revision, loaded._compacted
+
     @classmethod
     def restore(cls, data: bytes, *, min_lease_ttl: int = 2) -> KvStore:
         """A store equal to the one whose ``snapshot()`` gave ``data``.

@@ -44,7 +44,7 @@ from confagent.server._node import StoreNode
 from confagent.server._streams import StreamHandlers
 from confagent.server._watch_stream import WatchRegistry
 
-__all__ = ["GatewayApp", "ServerInfo"]
+__all__ = ["GatewayApp", "MemberInfo", "ServerInfo"]
 
 Json = dict[str, Any]
 UnaryHandler = Callable[[bytes], Awaitable[Json]]
@@ -54,14 +54,33 @@ BODY_LIMIT_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """A member as ``member list`` shows it. Client URLs are known for this member only
+    (etcd learns the others' through the log; confagent does not publish them yet)."""
+
+    member_id: int
+    name: str
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ID": str(self.member_id), "name": self.name,
+                               "peerURLs": list(self.peer_urls)}
+        if self.client_urls:
+            out["clientURLs"] = list(self.client_urls)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class ServerInfo:
-    """Who this member is, for headers, status and member list."""
+    """Who this member is and who its peers are, for headers, status and member list."""
 
     name: str
     member_id: int
     cluster_id: int
     peer_urls: tuple[str, ...]
     client_urls: tuple[str, ...]
+    members: tuple[MemberInfo, ...] = ()
     etcd_version: str = "3.4.23"
     cluster_version: str = "3.4.0"
 
@@ -154,7 +173,7 @@ class GatewayApp:
     # -- kv ---------------------------------------------------------------------------
     async def _range(self, body: bytes) -> Json:
         request = gw.decode_body(body, gw.range_request)
-        response = self.node.range(request)
+        response = await self.node.range(request)
         return gw.range_response(response, self._header())
 
     async def _put(self, body: bytes) -> Json:
@@ -231,9 +250,7 @@ class GatewayApp:
         info = self.info
         header = self._header()
         header.pop("revision", None)
-        member: Json = {"ID": str(info.member_id), "name": info.name,
-                        "peerURLs": list(info.peer_urls), "clientURLs": list(info.client_urls)}
-        return {"header": header, "members": [member]}
+        return {"header": header, "members": [member.to_json() for member in info.members]}
 
     # -- plain HTTP ------------------------------------------------------------------------
     async def _version(self) -> tuple[int, bytes, bytes]:

@@ -21,11 +21,11 @@ import contextlib
 import itertools
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from confagent.errors import LeaseNotFound, ResourceExhausted, StorageError, StoreError
+from confagent.errors import LeaseNotFound, ResourceExhausted, StorageError, StoreError, Unavailable
 from confagent.kv import (
     Applied,
     Event,
@@ -40,7 +40,9 @@ from confagent.kv import (
     encode_request,
     validate,
 )
-from confagent.raft import Entry, RaftConfig, RawNode, Ready, SnapshotMeta
+from confagent.raft import Entry, Message, RaftConfig, RawNode, Ready, Role, Snapshot, SnapshotMeta
+from confagent.server._read_barrier import AppliedWaiters, ReadBarrier
+from confagent.server._transport import PeerTransport
 from confagent.server._wal import SnapshotFiles, Wal, WalState, WalWriter
 
 __all__ = ["NodeConfig", "StoreNode"]
@@ -65,6 +67,15 @@ class NodeConfig:
     min_lease_ttl: int = 2
     max_expiries_per_round: int = 500
     """At most this many expired leases are revoked per round (etcd: 1000 per second)."""
+    peers: Mapping[int, str] = field(default_factory=dict)
+    """The initial cluster: member ID -> peer URL, this member included; empty for one member."""
+    listen_peer_url: str = ""
+    request_timeout_s: float = 7.0
+    """A write or linearizable read not done by then fails with 'request timed out' (etcd's)."""
+
+    @property
+    def voters(self) -> tuple[int, ...]:
+        return tuple(sorted(self.peers)) if self.peers else (self.member_id,)
 
 
 ApplyListener = Callable[[int, tuple[Event, ...]], None]
@@ -105,11 +116,20 @@ class StoreNode:
         self._pending: list[_Proposal] = []
         self._waiting: dict[bytes, _Proposal] = {}
         self._wake = asyncio.Event()
-        self._request_ids = itertools.count(rng.getrandbits(40) << 20)
+        self._request_ids = itertools.count(rng.getrandbits(40))
         self._snapshot_index = core.log.offset
         self._listeners: list[ApplyListener] = []
+        self._restore_listeners: list[Callable[[], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
+        self._inputs: list[Message | tuple[int, bool]] = []
+        self._reads = ReadBarrier()
+        self._applied_waiters = AppliedWaiters()
+        self._was_leader = False
+        self.transport: PeerTransport | None = None
+        if len(config.voters) > 1:
+            self.transport = PeerTransport(config.member_id, config.listen_peer_url, config.peers,
+                                           self._receive, self._report, rng=rng)
 
     # -- life cycle ---------------------------------------------------------------
     @classmethod
@@ -126,17 +146,27 @@ class StoreNode:
             kv = KvStore.restore(data, min_lease_ttl=config.min_lease_ttl)
         _check_log_meets_snapshot(state, snapshot_meta, member_dir)
         entries = [e for e in state.entries if snapshot_meta is None or e.index > snapshot_meta.index]
-        raft_config = RaftConfig(node_id=config.member_id, voters=(config.member_id,),
+        raft_config = RaftConfig(node_id=config.member_id, voters=config.voters,
                                  election_ticks=config.election_ticks)
-        core = RawNode(raft_config, state.hard_state, snapshot_meta, entries, rng)
+
+        def snapshot_source() -> Snapshot:
+            applied = core.log.applied
+            return Snapshot(SnapshotMeta(applied, core.log.term_at(applied) or 0, core.conf_state),
+                            kv.snapshot())
+
+        core = RawNode(raft_config, state.hard_state, snapshot_meta, entries, rng,
+                       snapshot_source=snapshot_source)
         node = cls(config, core, kv, WalWriter(wal), snapshots, rng)
         node._replay_committed()
-        node.lessor.promote(time.monotonic(), {i: node._granted_ttl(i) for i in kv.lease_ids()})
-        core.campaign()
+        if config.voters == (config.member_id,):
+            core.campaign()  # a lone voter need not wait for an election timeout
         return node
 
-    def start(self) -> None:
-        """Start the driver loop, the ticker and lease expiry as tasks of the running loop."""
+    async def start(self) -> None:
+        """Listen for peers, then start the driver loop, the ticker and lease expiry."""
+        if self.transport is not None:
+            await self.transport.start()
+        self._wake.set()
         self._tasks = [
             asyncio.create_task(self._drive(), name="raft-driver"),
             asyncio.create_task(self._tick_forever(), name="raft-ticker"),
@@ -151,11 +181,19 @@ class StoreNode:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for proposal in [*self._pending, *self._waiting.values()]:
             proposal.future.cancel()
+        self._reads.cancel_all()
+        self._applied_waiters.cancel_all()
+        if self.transport is not None:
+            await self.transport.stop()
         await self._writer.close()
 
     def add_listener(self, listener: ApplyListener) -> None:
         """Call ``listener(revision, events)`` after every applied change (the watch hub)."""
         self._listeners.append(listener)
+
+    def add_restore_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after the store was replaced by a leader's snapshot."""
+        self._restore_listeners.append(listener)
 
     # -- requests -----------------------------------------------------------------
     async def propose(self, request: Request) -> Applied:
@@ -168,17 +206,49 @@ class StoreNode:
         validate(request)
         if len(self._pending) + len(self._waiting) >= self.config.max_pending_proposals:
             raise ResourceExhausted()
-        request_id = next(self._request_ids).to_bytes(_REQUEST_ID_BYTES, "big")
+        request_id = self._new_request_id()
         future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
         self._pending.append(_Proposal(request_id + encode_request(request), request, future))
         self._wake.set()
-        return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.config.request_timeout_s)
+        except TimeoutError:
+            self._waiting.pop(request_id, None)  # it may still commit: the outcome is unknown
+            raise Unavailable() from None
 
-    def range(self, request: RangeRequest) -> RangeResponse:
-        """A read of the applied state: linearizable on a one-member cluster, where every
-        acknowledged write is applied before it is acknowledged."""
+    def _new_request_id(self) -> bytes:
+        """Unique across members (their IDs' low 16 bits lead) and restarts (a random start):
+        every member applies every entry, and only the proposer may claim it."""
+        counter = next(self._request_ids) & ((1 << 48) - 1)
+        return ((self.config.member_id & 0xFFFF) << 48 | counter).to_bytes(_REQUEST_ID_BYTES, "big")
+
+    async def range(self, request: RangeRequest) -> RangeResponse:
+        """A read of the applied state; unless ``serializable``, only after a ReadIndex round
+        confirms this member has applied everything committed when the read arrived."""
         validate(request)
+        if not request.serializable:
+            await self.linearizable_barrier()
         return self.kv.range(request)
+
+    async def linearizable_barrier(self) -> None:
+        """Return once a read of the local state is linearizable.
+
+        A lone voter answers every acknowledged write after applying it, so its
+        state is always current; with peers, concurrent reads share one ReadIndex.
+
+        Raises:
+            Unavailable: no leader confirmed the read within the request timeout.
+        """
+        if self.config.voters == (self.config.member_id,):
+            return
+        try:
+            async with asyncio.timeout(self.config.request_timeout_s):
+                batch = self._reads.join()
+                self._wake.set()
+                index = await asyncio.shield(batch)
+                await self._applied_waiters.wait(index, self.core.log.applied)
+        except TimeoutError:
+            raise Unavailable() from None
 
     def new_lease_id(self) -> int:
         """A fresh, positive int64 lease ID not in use (the leader picks it before proposing)."""
@@ -215,11 +285,48 @@ class StoreNode:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            self._propose_pending()
+            self._feed()
             while self.core.has_ready():
                 await self._handle(self.core.ready())
-                self._propose_pending()
+                self._feed()
+            self._follow_leadership()
             await self._maybe_snapshot()
+
+    def _feed(self) -> None:
+        """Give the core what arrived: peers' messages and reports, proposals, a read batch."""
+        inputs, self._inputs = self._inputs, []
+        for item in inputs:
+            if isinstance(item, Message):
+                self.core.step(item)
+            else:
+                member, delivered = item
+                self.core.report_snapshot(member, delivered=delivered)
+                if not delivered:
+                    self.core.report_unreachable(member)
+        self._propose_pending()
+        context = self._reads.take()
+        if context is not None:
+            try:
+                self.core.read_index(context)
+            except StoreError as error:
+                self._reads.failed(context, error)
+
+    def _receive(self, message: Message) -> None:
+        self._inputs.append(message)
+        self._wake.set()
+
+    def _report(self, member: int, delivered: bool) -> None:
+        self._inputs.append((member, delivered))
+        self._wake.set()
+
+    def _follow_leadership(self) -> None:
+        """Keep lease deadlines only while leading: a new leader gives every lease its full TTL."""
+        leading = self.core.role is Role.LEADER
+        if leading and not self._was_leader:
+            self.lessor.promote(time.monotonic(), {i: self._granted_ttl(i) for i in self.kv.lease_ids()})
+        elif not leading and self._was_leader:
+            self.lessor.demote()
+        self._was_leader = leading
 
     def _propose_pending(self) -> None:
         pending, self._pending = self._pending, []
@@ -232,11 +339,26 @@ class StoreNode:
             self._waiting[proposal.data[:_REQUEST_ID_BYTES]] = proposal
 
     async def _handle(self, rd: Ready) -> None:
-        await self._writer.save(rd.hard_state, rd.entries, sync=rd.must_sync)  # 1. persist
-        # 2. send rd.messages: a one-member cluster has no peers.
+        if rd.snapshot is not None:                                             # 1. persist
+            await self._install(rd.snapshot)
+        await self._writer.save(rd.hard_state, rd.entries, sync=rd.must_sync)
+        if self.transport is not None:                                          # 2. send
+            self.transport.send(rd.messages)
         for entry in rd.committed:                                              # 3. apply
             self._apply(entry)
         self.core.advance(rd)                                                   # 4. advance
+        for read in rd.read_states:
+            self._reads.confirmed(read.context, read.index)
+        self._applied_waiters.reached(self.core.log.applied)
+
+    async def _install(self, snapshot: Snapshot) -> None:
+        """A leader's snapshot: save it, mark the log, and become its state."""
+        await asyncio.to_thread(self._snapshots.save, snapshot.meta, snapshot.data)
+        await self._writer.save(None, (), sync=True, snapshot=snapshot.meta)
+        self.kv.load(snapshot.data)
+        self._snapshot_index = snapshot.meta.index
+        for listener in self._restore_listeners:
+            listener()
 
     def _apply(self, entry: Entry) -> None:
         if not entry.data:
@@ -258,7 +380,8 @@ class StoreNode:
 
     def _after_apply(self, request: Request, applied: Applied) -> None:
         if isinstance(request, LeaseGrantRequest):
-            self.lessor.grant(request.id, self._granted_ttl(request.id), time.monotonic())
+            if self._was_leader or self.config.voters == (self.config.member_id,):
+                self.lessor.grant(request.id, self._granted_ttl(request.id), time.monotonic())
         elif isinstance(request, LeaseRevokeRequest):
             self.lessor.revoke(request.id)
         if applied.events:
@@ -281,7 +404,7 @@ class StoreNode:
             return
         term = self.core.log.term_at(applied)
         assert term is not None
-        meta = SnapshotMeta(index=applied, term=term)
+        meta = SnapshotMeta(index=applied, term=term, conf_state=self.core.conf_state)
         data = self.kv.snapshot()
         await asyncio.to_thread(self._snapshots.save, meta, data)
         # The marker tells recovery where the log starts once older segments are gone.

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,7 +22,8 @@ import uvicorn
 
 from confagent.errors import ConfigError
 from confagent.kv import WatchHub
-from confagent.server._gateway import GatewayApp, ServerInfo
+from confagent.server._gateway import GatewayApp, MemberInfo, ServerInfo
+from confagent.server._identity import Identity, load_or_keep_identity
 from confagent.server._ids import cluster_id_of, member_id_of
 from confagent.server._metrics import Metrics
 from confagent.server._node import NodeConfig, StoreNode
@@ -66,7 +68,6 @@ class StoreConfig:
     snapshot_entries: int = 20_000
     watch_progress_notify_interval_s: float = 600.0
     """How often watchers that asked for progress notifications get one (etcd: 10 minutes)."""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -90,26 +91,45 @@ class StoreConfig:
         if self.tls is not None:
             self.tls.validate()
         members = self._initial_members()
-        if len(members) > 1:
-            raise ConfigError("--initial-cluster: multi-member clusters are not supported yet "
-                              f"(got {len(members)} members)")
         if members and self.name not in members:
             raise ConfigError(f"--initial-cluster: has no member named {self.name!r}")
+        if members and sorted(members[self.name]) != sorted(self.peer_urls):
+            raise ConfigError(f"--initial-cluster: {self.name}={','.join(members[self.name])} does "
+                              f"not match --initial-advertise-peer-urls {','.join(self.peer_urls)}")
 
-    def _initial_members(self) -> dict[str, str]:
-        members: dict[str, str] = {}
+    def _initial_members(self) -> dict[str, tuple[str, ...]]:
+        """NAME -> peer URLs, from ``--initial-cluster`` (a name may repeat, once per URL)."""
+        members: dict[str, tuple[str, ...]] = {}
         for item in filter(None, self.initial_cluster.split(",")):
-            name, sep, url = item.partition("=")
-            if not sep:
+            name, sep, url = item.strip().partition("=")
+            if not sep or not url:
                 raise ConfigError(f"--initial-cluster: {item!r} is not NAME=PEER_URL")
-            members[name] = url
+            members[name] = (*members.get(name, ()), url)
         return members
 
+    def members(self) -> tuple[MemberInfo, ...]:
+        """Every initial member, with IDs derived as etcd derives them; this one alone if none."""
+        initial = self._initial_members() or {self.name: self.peer_urls}
+        return tuple(
+            MemberInfo(member_id_of(urls, self.initial_cluster_token), name, urls,
+                       self.client_urls if name == self.name else ())
+            for name, urls in sorted(initial.items()))
+
     def server_info(self) -> ServerInfo:
-        member_id = member_id_of(self.peer_urls, self.initial_cluster_token)
-        return ServerInfo(name=self.name, member_id=member_id,
-                          cluster_id=cluster_id_of([member_id]),
-                          peer_urls=self.peer_urls, client_urls=self.client_urls)
+        members = self.members()
+        me = next(m for m in members if m.name == self.name)
+        return ServerInfo(name=self.name, member_id=me.member_id,
+                          cluster_id=cluster_id_of(m.member_id for m in members),
+                          peer_urls=self.peer_urls, client_urls=self.client_urls, members=members)
+
+    def node_config(self) -> NodeConfig:
+        members = self.members()
+        me = next(m for m in members if m.name == self.name)
+        peers = {m.member_id: m.peer_urls[0] for m in members} if len(members) > 1 else {}
+        return NodeConfig(data_dir=self.resolved_data_dir, member_id=me.member_id,
+                          cluster_id=cluster_id_of(m.member_id for m in members),
+                          snapshot_entries=self.snapshot_entries, peers=peers,
+                          listen_peer_url=self.listen_peer_urls[0])
 
 
 def _bound_socket(url: str, host: str, port: int) -> socket.socket:
@@ -148,14 +168,20 @@ class StoreServer:
     async def start(self) -> None:
         """Recover the data directory, elect, and start listening."""
         config, info = self.config, self.info
-        node_config = NodeConfig(data_dir=config.resolved_data_dir, member_id=info.member_id,
-                                 cluster_id=info.cluster_id,
-                                 snapshot_entries=config.snapshot_entries)
+        node_config = config.node_config()
+        identity = await asyncio.to_thread(
+            load_or_keep_identity, config.resolved_data_dir,
+            Identity(node_config.member_id, node_config.cluster_id))
+        if identity != Identity(node_config.member_id, node_config.cluster_id):
+            node_config = dataclasses.replace(node_config, member_id=identity.member_id,
+                                              cluster_id=identity.cluster_id)
+            self.info = info = dataclasses.replace(info, member_id=identity.member_id,
+                                                   cluster_id=identity.cluster_id)
         node = await StoreNode.open(node_config)
         self.node = node
         registry = WatchRegistry(WatchHub(node.kv))
         node.add_listener(registry.on_applied)
-        node.start()
+        await node.start()
         metrics = Metrics()
         app = GatewayApp(node, info, metrics, registry, config.watch_progress_notify_interval_s)
         for url in config.listen_client_urls:

@@ -1,0 +1,130 @@
+"""``Agent``: the composition root — configuration in, backend opened, resources rendered, files applied.
+
+Three ways to run, all from one ``ConfigSource``:
+
+* ``run()``: the daemon (``Daemon``): watch the store, or poll it every
+  ``interval`` without ``watch``; until SIGTERM/SIGINT.
+* ``run_once()``: ``--onetime``: one snapshot, every resource rendered and
+  applied (or diffed with ``noop``) once; ``RunReport.ok`` only if every
+  resource loaded and succeeded.
+* ``check()``: ``render --check``: ``run_once`` in noop mode, for CI.
+
+Backends are opened here and always closed again. Noop diffs go to ``out``
+(stdout); log lines go through structlog (configured by the CLI).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+import structlog
+
+from confagent.agent._daemon import Daemon, log_resource_errors
+from confagent.agent._host import SystemHost
+from confagent.agent._setup import ConfigSource, Setup, load_setup
+from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
+from confagent.backends import open_backend
+from confagent.errors import ConfigError
+from confagent.render import Host, KeyView
+
+__all__ = ["Agent", "RunReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """What a one-shot pass did: every outcome, and the resources that did not even load."""
+
+    outcomes: tuple[Outcome, ...]
+    load_errors: tuple[ConfigError, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Every resource loaded, rendered and applied (or would apply, in noop mode)."""
+        return not self.load_errors and all(outcome.ok for outcome in self.outcomes)
+
+    @property
+    def changed(self) -> bool:
+        """A destination was replaced (noop: would be)."""
+        return any(outcome.changed for outcome in self.outcomes)
+
+
+class Agent:
+    """The agent, built from where its configuration comes from.
+
+    Args:
+        source: the configuration file and command-line overrides.
+        host: what templates may ask the outside world (tests pass a ``StaticHost``).
+        out: where noop diffs are printed.
+        clock: monotonic seconds, for debouncing and durations.
+    """
+
+    def __init__(self, source: ConfigSource, *, host: Host | None = None, out: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.source = source
+        self.host: Host = host or SystemHost()
+        self.out = out or sys.stdout
+        self.clock = clock
+        self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger("confagent.agent")
+
+    def load(self) -> Setup:
+        """The configuration and resources, loaded now; broken resources logged.
+
+        Raises:
+            ConfigError: the configuration is unusable or holds no resource.
+        """
+        setup = load_setup(self.source, self.host)
+        log_resource_errors(self.log, setup)
+        return setup
+
+    async def run(self) -> None:
+        """The daemon, until SIGTERM or SIGINT (``Daemon``).
+
+        Raises:
+            ConfigError: the configuration is unusable or holds no resource.
+            ConfagentError: the backend cannot be opened (the embedded store's data directory).
+        """
+        setup = self.load()
+        backend = await open_backend(setup.config.backend_config())
+        self.log.info("agent started", backend=backend.name, resources=len(setup.resources.resources),
+                      prefixes=list(setup.prefixes), watch=setup.config.run.watch and backend.watches,
+                      interval_s=setup.config.run.interval_s)
+        try:
+            await Daemon(setup, backend, self.source, self.host, out=self.out, log=self.log,
+                         clock=self.clock).serve()
+        finally:
+            await backend.close()
+            self.log.info("agent stopped")
+
+    async def run_once(self, *, noop: bool | None = None) -> RunReport:
+        """Render and apply every resource once, from one snapshot (``--onetime``).
+
+        Args:
+            noop: show diffs and change nothing; None: as configured.
+
+        Raises:
+            ConfigError: the configuration is unusable or holds no resource.
+            ConfagentError: the backend cannot be opened or read.
+        """
+        setup = self.load()
+        run = setup.config.run
+        options = SyncOptions(noop=run.noop if noop is None else noop, sync_only=run.sync_only)
+        backend = await open_backend(setup.config.backend_config())
+        try:
+            snapshot = await backend.snapshot(setup.prefixes)
+            view = KeyView(snapshot.entries, snapshot.revision)
+            outcomes = await sync_resources(setup.resources.resources, setup.env, view, options, self.clock)
+        finally:
+            await backend.close()
+        for outcome in outcomes:
+            log_outcome(self.log, outcome)
+            self.out.write(outcome.diff)
+        self.out.flush()
+        return RunReport(tuple(outcomes), setup.resources.errors)
+
+    async def check(self) -> RunReport:
+        """``run_once`` in noop mode: the diffs of every file that would change (``render --check``)."""
+        return await self.run_once(noop=True)

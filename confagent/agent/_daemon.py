@@ -1,0 +1,232 @@
+"""``Daemon``: the long-running agent — follow the store, render what a change affects, apply, repeat.
+
+Rules:
+1. One task owns the state (the scheduler loop); the cache follower only
+   records the newest view and marks affected resources in the ``Debouncer``.
+2. A change marks a resource when a key it read changed (``Reads.affected_by``);
+   a resource that has not rendered successfully yet, or failed last time,
+   is marked by any change under its keys, so it is retried. A resync (the
+   first load, compaction, a verification mismatch) marks every resource.
+3. Each due batch renders from the newest view (one revision) and is applied
+   in one batch; a batch in flight always finishes, even when stopping.
+4. Every ``interval`` a full pass renders everything: with ``watch`` it
+   restores destinations changed behind the agent's back and retries
+   failures; without ``watch`` it is the only source of changes (a snapshot
+   per tick, confd's interval mode).
+5. SIGTERM and SIGINT stop after the batch in flight; SIGHUP reloads the
+   configuration and resources; a configuration that does not load keeps the
+   running one (logged). Backend settings and modes take effect at restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import signal
+import time
+from collections.abc import Callable, Iterable
+from contextlib import aclosing, suppress
+from typing import TextIO
+
+import structlog
+
+from confagent.agent._debounce import Debouncer
+from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup
+from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
+from confagent.backends import Backend, CacheTrouble, CacheUpdate, PrefixCache
+from confagent.config import LoadedResource
+from confagent.errors import ConfagentError, ConfigError
+from confagent.render import Host, KeyView, Reads
+
+__all__ = ["Daemon", "log_resource_errors"]
+
+Logger = structlog.typing.FilteringBoundLogger
+
+
+class Daemon:
+    """The watch (or interval) loop over one open backend (module rules)."""
+
+    def __init__(self, setup: Setup, backend: Backend, source: ConfigSource, host: Host, *,
+                 out: TextIO, log: Logger, clock: Callable[[], float] = time.monotonic) -> None:
+        self.setup = setup
+        self.backend = backend
+        self._source = source
+        self._host = host
+        self._out = out
+        self._log = log
+        self._clock = clock
+        self._view: KeyView | None = None
+        self._reads: dict[str, Reads | None] = {}
+        self._debouncer = Debouncer()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._reload_requested = False
+        self._follower: asyncio.Task[None] | None = None
+        self.watching = setup.config.run.watch and backend.watches
+        """Follow the backend's changes (else poll it every interval); fixed at start."""
+        self.passes = 0
+
+    @property
+    def revision(self) -> int:
+        """The revision of the newest view (0 before the first)."""
+        return 0 if self._view is None else self._view.revision
+
+    @property
+    def pending(self) -> int:
+        """How many resources wait for their quiescence window to render."""
+        return len(self._debouncer)
+
+    def stop(self) -> None:
+        """Stop after the batch in flight."""
+        self._stopping = True
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        """Reload the configuration and resources before the next batch."""
+        self._reload_requested = True
+        self._wake.set()
+
+    async def serve(self) -> None:
+        """Run until ``stop`` (or a signal), or until the backend closes.
+
+        Raises:
+            ConfagentError: the cache follower failed in a way it does not recover from.
+        """
+        loop = asyncio.get_running_loop()
+        handlers = {signal.SIGTERM: self.stop, signal.SIGINT: self.stop, signal.SIGHUP: self.request_reload}
+        for signum, handler in handlers.items():
+            loop.add_signal_handler(signum, handler)
+        try:
+            if self.watching:
+                self._start_follower()
+            await self._schedule()
+        finally:
+            for signum in handlers:
+                loop.remove_signal_handler(signum)
+            await self._stop_follower()
+
+    async def _schedule(self) -> None:
+        next_tick_s = self._clock() + (self.setup.config.run.interval_s if self.watching else 0.0)
+        while not self._stopping:
+            if self._follower is not None and self._follower.done():
+                self._follower.result()  # raises what killed it
+                return  # the backend was closed
+            if self._reload_requested:
+                self._reload_requested = False
+                await self._reload()
+            now_s = self._clock()
+            if now_s >= next_tick_s:
+                await self._tick(now_s)
+                next_tick_s = now_s + self.setup.config.run.interval_s
+            due = self._debouncer.take_due(now_s)
+            if due:
+                await self._sync(due)
+                continue
+            await self._sleep_until(min(next_tick_s, self._debouncer.next_due_s() or math.inf))
+
+    async def _sleep_until(self, wake_s: float) -> None:
+        self._wake.clear()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.0, wake_s - self._clock()))
+
+    async def _tick(self, now_s: float) -> None:
+        """The interval's full pass (rule 4)."""
+        if not self.watching:
+            try:
+                snapshot = await self.backend.snapshot(self.setup.prefixes)
+            except ConfagentError as error:
+                self._log.error("backend unavailable", backend=self.backend.name, cause=str(error))
+                return
+            self._view = KeyView(snapshot.entries, snapshot.revision)
+            for problem in snapshot.problems:
+                self._log.warning("key skipped", cause=str(problem))
+        if self._view is not None:
+            self._debouncer.mark_now(self.setup.by_name, now_s)
+
+    async def _sync(self, names: Iterable[str]) -> list[Outcome]:
+        assert self._view is not None, "resources are marked only once a view exists"
+        by_name = self.setup.by_name
+        resources = [by_name[name] for name in names if name in by_name]
+        run = self.setup.config.run
+        options = SyncOptions(noop=run.noop, sync_only=run.sync_only)
+        outcomes = await sync_resources(resources, self.setup.env, self._view, options, self._clock)
+        for outcome in outcomes:
+            log_outcome(self._log, outcome)
+            if outcome.diff:
+                self._out.write(outcome.diff)
+            self._reads[outcome.resource] = outcome.reads if outcome.ok else None
+        self._out.flush()
+        self.passes += 1
+        return outcomes
+
+    def _start_follower(self) -> None:
+        cache = PrefixCache(self.backend, self.setup.prefixes)
+        self._follower = asyncio.create_task(self._follow(cache), name="confagent-cache")
+
+    async def _stop_follower(self) -> None:
+        follower, self._follower = self._follower, None
+        if follower is None:
+            return
+        follower.cancel()
+        with suppress(asyncio.CancelledError):
+            await follower
+
+    async def _follow(self, cache: PrefixCache) -> None:
+        async with aclosing(cache.events()) as events:
+            async for event in events:
+                if isinstance(event, CacheTrouble):
+                    self._log.warning("backend trouble", backend=self.backend.name,
+                                      cause=str(event.error), retry_in_s=round(event.retry_in_s, 3))
+                else:
+                    self._on_update(event)
+        self._wake.set()  # the backend closed: let the scheduler see it
+
+    def _on_update(self, update: CacheUpdate) -> None:
+        self._view = update.view
+        for problem in update.problems:
+            self._log.warning("key skipped", revision=update.revision, cause=str(problem))
+        now_s = self._clock()
+        if update.resynced:
+            self._debouncer.mark_now(self.setup.by_name, now_s)
+        else:
+            default_wait = self.setup.config.run.wait
+            for resource in self.setup.resources.resources:
+                if self._affected(resource, update.changed):
+                    self._debouncer.mark(resource.name, now_s, resource.spec.wait or default_wait)
+        self._wake.set()
+
+    def _affected(self, resource: LoadedResource, changed: frozenset[str]) -> bool:
+        reads = self._reads.get(resource.name)
+        if reads is None:
+            return any(resource.scope.covers(key) for key in changed)
+        return any(reads.affected_by(key) for key in changed)
+
+    async def _reload(self) -> None:
+        """Load the configuration again (rule 5)."""
+        try:
+            new = keep_running(load_setup(self._source, self._host), self.setup)
+        except ConfigError as error:
+            self._log.error("reload failed; keeping the running configuration", cause=str(error))
+            return
+        log_resource_errors(self._log, new)
+        old, self.setup = self.setup, new
+        if (new.config.backend_config() != old.config.backend_config()
+                or new.config.run.watch != old.config.run.watch):
+            self._log.warning("changed backend settings and watch take effect at restart")
+        self._debouncer.forget(set(old.by_name) - set(new.by_name))
+        self._reads = {}
+        if not self.watching:
+            await self._tick(self._clock())
+        elif new.prefixes != old.prefixes:
+            await self._stop_follower()
+            self._start_follower()
+        elif self._view is not None:
+            self._debouncer.mark_now(new.by_name, self._clock())
+        self._log.info("configuration reloaded", resources=len(new.resources.resources),
+                       broken=len(new.resources.errors))
+
+
+def log_resource_errors(log: Logger, setup: Setup) -> None:
+    """One line per resource or template that could not be loaded."""
+    for error in setup.resources.errors:
+        log.error("resource not loaded", file=error.file, key=error.key, cause=error.message)

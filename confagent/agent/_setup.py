@@ -1,0 +1,84 @@
+"""What the agent runs with, loaded as one value: configuration, resources and the Jinja environment.
+
+Rules:
+1. ``ConfigSource`` remembers where the configuration comes from (the file
+   and the command line), so that SIGHUP loads it again the same way.
+2. ``load_setup`` raises ``ConfigError`` for a configuration the agent cannot
+   run with: a bad file or flag, a missing ``conf.d``, or no resource at all
+   (confd exits 0 with nothing configured; a silent success is a trap).
+   A broken resource is not such an error: it is in ``resources.errors``.
+3. ``keep_running`` merges a reloaded set with the running one: a resource
+   whose file broke keeps running as it was, if its template is still there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from confagent.config import AgentConfig, LoadedResource, ResourceSet, load_config, load_resources
+from confagent.errors import ConfigError
+from confagent.render import Host, RenderEnvironment, make_environment
+
+__all__ = ["ConfigSource", "Setup", "keep_running", "load_setup"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSource:
+    """Where the configuration comes from: ``load_config``'s arguments, kept for reloads."""
+
+    path: Path | None
+    overrides: Mapping[str, object] = field(default_factory=dict)
+    missing_ok: bool = False
+    """A missing ``path`` is no error (the default file's case, as confd)."""
+
+    def load(self) -> AgentConfig:
+        return load_config(self.path, self.overrides, missing_ok=self.missing_ok)
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """A loaded configuration: the settings, the resources and the environment to render them in."""
+
+    config: AgentConfig
+    resources: ResourceSet
+    env: RenderEnvironment
+
+    @property
+    def by_name(self) -> dict[str, LoadedResource]:
+        return {resource.name: resource for resource in self.resources.resources}
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """Every key prefix a resource may read: the cache watches these."""
+        return tuple(sorted({root for resource in self.resources.resources
+                             for root in resource.scope.roots}))
+
+
+def load_setup(source: ConfigSource, host: Host) -> Setup:
+    """Load the configuration and every resource (rules 1-2).
+
+    Raises:
+        ConfigError: the configuration is unusable, or there is no resource to run.
+    """
+    config = source.load()
+    resources = load_resources(config.run.confdir, config.run.prefix)
+    if not resources.resources and not resources.errors:
+        raise ConfigError("holds no template resource (*.toml); there is nothing to do",
+                          file=str(resources.confdir / "conf.d"))
+    return Setup(config, resources, make_environment(resources.templates, host))
+
+
+def keep_running(new: Setup, running: Setup) -> Setup:
+    """``new``, with the running version of each resource whose file no longer loads (rule 3)."""
+    broken = {error.file for error in new.resources.errors}
+    loaded = {resource.spec.file for resource in new.resources.resources}
+    kept = tuple(resource for resource in running.resources.resources
+                 if resource.spec.file in broken and resource.spec.file not in loaded
+                 and resource.template in new.resources.templates)
+    if not kept:
+        return new
+    resources = replace(new.resources, resources=tuple(sorted(
+        new.resources.resources + kept, key=lambda resource: resource.name)))
+    return replace(new, resources=resources)

@@ -1,0 +1,134 @@
+"""Bringing a set of resources in line with one view: render, plan, then apply (or show) them together.
+
+Rules:
+1. Every resource of a pass renders from the same ``KeyView``: one revision.
+2. A resource that fails (render, plan or apply) gets an ``Outcome`` with its
+   error; it never stops the others.
+3. The plans of a pass are applied in one ``apply_batch``, so resources
+   sharing a ``reload_cmd`` reload once.
+4. In noop mode nothing is written and no command runs: each planned
+   replace becomes a unified diff in its ``Outcome``.
+5. ``log_outcome`` writes the one line an outcome deserves: ``applied``
+   (resource, dest, revision, changed, duration_ms) or ``resource failed``
+   with the cause and the failing command's output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from confagent.apply import ApplyResult, CommandResult, apply_batch, plan_file
+from confagent.config import LoadedResource
+from confagent.errors import ApplyError, CommandFailed, ConfagentError, RenderError
+from confagent.render import KeyView, Reads, RenderEnvironment, render
+from confagent.resource import Plan, Replace, plan_diff
+
+__all__ = ["Outcome", "SyncOptions", "log_outcome", "sync_resources"]
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """How a pass treats destinations: ``noop`` shows diffs only, ``sync_only`` runs no command."""
+
+    noop: bool = False
+    sync_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one pass did for one resource."""
+
+    resource: str
+    dest: str
+    revision: int
+    changed: bool
+    """The destination was replaced (noop: would be)."""
+    duration_ms: float
+    error: ConfagentError | None = None
+    reads: Reads | None = None
+    """What the render read; None when it did not render."""
+    diff: str = ""
+    """Noop mode: the unified diff of the planned replace."""
+    commands: tuple[CommandResult, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    resource: LoadedResource
+    plan: Plan | None
+    reads: Reads | None
+    error: ConfagentError | None
+    duration_ms: float
+
+
+async def sync_resources(
+    resources: Sequence[LoadedResource], env: RenderEnvironment, view: KeyView,
+    options: SyncOptions, clock: Clock = time.monotonic,
+) -> list[Outcome]:
+    """Render every resource from ``view`` and apply (or diff) the results; one outcome each, in order."""
+    prepared = [_prepare(resource, env, view, clock) for resource in resources]
+    if options.noop:
+        return [_noop_outcome(item, view.revision) for item in prepared]
+    plans = [item.plan for item in prepared if item.plan is not None]
+    started = clock()
+    results = iter(await apply_batch(plans, sync_only=options.sync_only))
+    apply_ms = (clock() - started) * 1000
+    return [_applied_outcome(item, next(results) if item.plan is not None else None, view.revision, apply_ms)
+            for item in prepared]
+
+
+def _prepare(resource: LoadedResource, env: RenderEnvironment, view: KeyView, clock: Clock) -> _Prepared:
+    started = clock()
+    try:
+        rendered = render(env, resource.template, view, resource.scope)
+    except RenderError as error:
+        return _Prepared(resource, None, None, error, (clock() - started) * 1000)
+    try:
+        planned = plan_file(resource.spec, rendered.text.encode())
+    except ApplyError as failure:
+        return _Prepared(resource, None, rendered.reads, failure, (clock() - started) * 1000)
+    return _Prepared(resource, planned, rendered.reads, None, (clock() - started) * 1000)
+
+
+def _noop_outcome(item: _Prepared, revision: int) -> Outcome:
+    resource = item.resource
+    diff = plan_diff(item.plan) if isinstance(item.plan, Replace) else ""
+    return Outcome(resource.name, resource.spec.dest, revision, changed=isinstance(item.plan, Replace),
+                   duration_ms=item.duration_ms, error=item.error, reads=item.reads, diff=diff)
+
+
+def _applied_outcome(item: _Prepared, result: ApplyResult | None, revision: int, apply_ms: float) -> Outcome:
+    resource = item.resource
+    if result is None:
+        return Outcome(resource.name, resource.spec.dest, revision, changed=False,
+                       duration_ms=item.duration_ms, error=item.error, reads=item.reads)
+    return Outcome(resource.name, resource.spec.dest, revision, changed=result.replaced,
+                   duration_ms=item.duration_ms + (apply_ms if isinstance(result.plan, Replace) else 0.0),
+                   error=result.error, reads=item.reads, commands=result.commands)
+
+
+def log_outcome(log: structlog.typing.FilteringBoundLogger, outcome: Outcome) -> None:
+    """The one log line of an outcome (rule 5), plus a debug line per command that ran fine."""
+    fields = {"resource": outcome.resource, "dest": outcome.dest, "revision": outcome.revision}
+    for command in outcome.commands:
+        if command.ok:
+            log.debug("command ran", **fields, command=command.command, output=command.output,
+                      duration_ms=round(command.duration_s * 1000, 3))
+    if outcome.error is None:
+        level = log.info if outcome.changed else log.debug
+        level("applied", **fields, changed=outcome.changed, duration_ms=round(outcome.duration_ms, 3))
+        return
+    extra: dict[str, object] = {}
+    if isinstance(outcome.error, CommandFailed):
+        extra = {"command": outcome.error.command, "output": outcome.error.output}
+    log.error("resource failed", **fields, cause=str(outcome.error), **extra)

@@ -1,0 +1,82 @@
+"""Linearizable reads in batches: every read that arrives before a ReadIndex request is issued
+shares it; reads that arrive later wait for the next one (joining an earlier request would let
+them miss a write acknowledged before they arrived).
+
+The driver takes the open batch (``take``), asks Raft for its read index, and reports the
+answer (``confirmed`` or ``failed``); readers then wait until that index is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+
+__all__ = ["AppliedWaiters", "ReadBarrier"]
+
+
+class ReadBarrier:
+    """The open batch of reads, and the batches whose ReadIndex is in flight."""
+
+    def __init__(self) -> None:
+        self._open: asyncio.Future[int] | None = None
+        self._in_flight: dict[bytes, asyncio.Future[int]] = {}
+        self._contexts = itertools.count(1)
+
+    def join(self) -> asyncio.Future[int]:
+        """The future read index of the batch open now (a new one if none is)."""
+        if self._open is None:
+            self._open = asyncio.get_running_loop().create_future()
+        return self._open
+
+    def take(self) -> bytes | None:
+        """Close the open batch and return its context for a ReadIndex request; None if no batch."""
+        if self._open is None:
+            return None
+        context = next(self._contexts).to_bytes(8, "big")
+        self._in_flight[context] = self._open
+        self._open = None
+        return context
+
+    def confirmed(self, context: bytes, index: int) -> None:
+        future = self._in_flight.pop(context, None)
+        if future is not None and not future.done():
+            future.set_result(index)
+
+    def failed(self, context: bytes, error: BaseException) -> None:
+        future = self._in_flight.pop(context, None)
+        if future is not None and not future.done():
+            future.set_exception(error)
+
+    def cancel_all(self) -> None:
+        for future in [*self._in_flight.values(), *([self._open] if self._open else [])]:
+            future.cancel()
+        self._in_flight.clear()
+        self._open = None
+
+
+class AppliedWaiters:
+    """Futures waiting for the state machine to reach an index."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def wait(self, index: int, applied: int) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if index <= applied:
+            future.set_result(None)
+        else:
+            heapq.heappush(self._heap, (index, next(self._order), future))
+        return future
+
+    def reached(self, applied: int) -> None:
+        while self._heap and self._heap[0][0] <= applied:
+            _, _, future = heapq.heappop(self._heap)
+            if not future.done():
+                future.set_result(None)
+
+    def cancel_all(self) -> None:
+        for _, _, future in self._heap:
+            future.cancel()
+        self._heap.clear()

@@ -1,0 +1,171 @@
+"""Peer transport: Raft messages between store members over TCP, one connection per direction.
+
+Rules:
+1. ``send`` never blocks the Raft driver: each peer has a bounded queue; a full
+   queue drops the message and tells Raft the peer is unreachable (Raft resends
+   what matters, as it does for any lost message).
+2. One task per peer connects (with jittered, capped backoff), then writes
+   everything queued as one batch per wake-up.
+3. Inbound frames are decoded and handed to the driver's ``deliver`` callback in
+   arrival order; a frame that cannot be read closes that connection only.
+4. Snapshot messages report their fate (delivered or not) back to Raft.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import structlog
+
+from confagent.errors import ConfigError, PeerError
+from confagent.raft import Message, MessageType
+from confagent.server._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, decode_message, encode_message
+
+__all__ = ["PeerTransport", "TransportConfig"]
+
+log = structlog.get_logger("confagent.peers")
+
+Deliver = Callable[[Message], None]
+Report = Callable[[int, bool], None]
+"""``report(member, delivered)``: True when a snapshot reached the peer; False when messages
+to it were lost (it is unreachable, and a snapshot in flight did not arrive)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransportConfig:
+    queue_messages: int = 4096
+    """Messages waiting for one peer before new ones are dropped."""
+    backoff_initial_s: float = 0.05
+    backoff_max_s: float = 2.0
+    connect_timeout_s: float = 2.0
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or not parts.port:
+        raise ConfigError(f"peer URL {url!r} is not http://HOST:PORT")
+    return parts.hostname, parts.port
+
+
+class _Peer:
+    """The outbound side towards one member."""
+
+    def __init__(self, member_id: int, url: str, config: TransportConfig, report: Report,
+                 rng: random.Random) -> None:
+        self.member_id = member_id
+        self.host, self.port = _host_port(url)
+        self._config = config
+        self._report = report
+        self._rng = rng
+        self._queue: list[Message] = []
+        self._wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def offer(self, message: Message) -> None:
+        if len(self._queue) >= self._config.queue_messages:
+            self._report(self.member_id, False)
+            return
+        self._queue.append(message)
+        self._wake.set()
+
+    async def run(self) -> None:
+        delay = self._config.backoff_initial_s
+        while True:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port),
+                                                   self._config.connect_timeout_s)
+            except (OSError, TimeoutError):
+                self._fail_queued()
+                await asyncio.sleep(delay * (0.5 + self._rng.random()))
+                delay = min(delay * 2, self._config.backoff_max_s)
+                continue
+            delay = self._config.backoff_initial_s
+            try:
+                await self._write_until_broken(writer)
+            except OSError:
+                self._report(self.member_id, False)
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+
+    async def _write_until_broken(self, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._queue = self._queue, []
+            writer.write(b"".join(encode_message(m) for m in batch))
+            await writer.drain()
+            for message in batch:
+                if message.type is MessageType.SNAPSHOT:
+                    self._report(self.member_id, True)
+
+    def _fail_queued(self) -> None:
+        if self._queue:
+            self._queue.clear()
+            self._report(self.member_id, False)
+
+
+class PeerTransport:
+    """Sends to the other members and listens for them."""
+
+    def __init__(self, member_id: int, listen_url: str, peers: Mapping[int, str], deliver: Deliver,
+                 report: Report, config: TransportConfig | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.member_id = member_id
+        self._listen = _host_port(listen_url)
+        self._deliver = deliver
+        self._config = config or TransportConfig()
+        rng = rng or random.Random()
+        self._peers = {m: _Peer(m, url, self._config, report, rng)
+                       for m, url in peers.items() if m != member_id}
+        self._server: asyncio.Server | None = None
+        self._readers: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        host, port = self._listen
+        try:
+            self._server = await asyncio.start_server(self._accept, host, port)
+        except OSError as error:
+            raise ConfigError(f"--listen-peer-urls: cannot listen on {host}:{port}: "
+                              f"{error.strerror}") from error
+        for peer in self._peers.values():
+            peer.task = asyncio.create_task(peer.run(), name=f"peer {peer.member_id:x}")
+
+    def send(self, messages: tuple[Message, ...]) -> None:
+        for message in messages:
+            peer = self._peers.get(message.to)
+            if peer is not None:
+                peer.offer(message)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        tasks = [p.task for p in self._peers.values() if p.task] + list(self._readers)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._readers.add(task)
+        try:
+            while True:
+                header = await reader.readexactly(FRAME_HEADER.size)
+                (length,) = FRAME_HEADER.unpack(header)
+                if length > MAX_FRAME_BYTES:
+                    raise PeerError(f"peer frame of {length} bytes is over {MAX_FRAME_BYTES}")
+                self._deliver(decode_message(await reader.readexactly(length)))
+        except (asyncio.IncompleteReadError, OSError):
+            pass  # the peer went away; it reconnects by itself
+        except PeerError as error:
+            log.warning("dropping a peer connection", error=str(error))
+        finally:
+            self._readers.discard(task)
+            writer.close()

@@ -1,0 +1,61 @@
+"""Agent.run_once and check in this process: one snapshot, noop diffs, failures reported per resource."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from confagent.agent import SystemHost
+from confagent.errors import ConfigError, ResolveError
+from tests.agent.support import make_agent, resource_toml, run, seed_store, write_confdir
+
+
+def test_noop_prints_a_diff_and_changes_nothing(tmp_path: Path) -> None:
+    dest = tmp_path / "app.conf"
+    dest.write_text("v=old\n")
+    write_confdir(tmp_path, {"app.toml": resource_toml("app.tmpl", dest, '["/a"]')},
+                  {"app.tmpl": 'v={{ getv("/a/v") }}\n'})
+    seed_store(tmp_path / "data", {"/a/v": "new"})
+    agent, out = make_agent(tmp_path, tmp_path / "data")
+    report = run(agent.check)
+    assert report.ok and report.changed
+    assert out.getvalue() == f"--- {dest}\n+++ {dest}\n@@ -1 +1 @@\n-v=old\n+v=new\n"
+    assert dest.read_text() == "v=old\n"
+
+
+def test_every_resource_renders_from_one_revision_and_failures_are_isolated(tmp_path: Path) -> None:
+    write_confdir(tmp_path, {
+        "a.toml": resource_toml("ok.tmpl", tmp_path / "a.out", '["/k"]'),
+        "b.toml": resource_toml("missing.tmpl", tmp_path / "b.out", '["/k"]'),
+        "c.toml": resource_toml("ok.tmpl", tmp_path / "c.out", '["/k"]'),
+        "d.toml": "[template]\nsrc = 'ok.tmpl'\n",
+    }, {"ok.tmpl": '{{ getv("/k/x") }}\n', "missing.tmpl": '{{ getv("/k/nope") }}\n'})
+    seed_store(tmp_path / "data", {"/k/x": "1"})
+    agent, _out = make_agent(tmp_path, tmp_path / "data")
+    report = run(agent.run_once)
+    assert not report.ok
+    assert [(o.resource, o.ok) for o in report.outcomes] == [("a.toml", True), ("b.toml", False),
+                                                            ("c.toml", True)]
+    assert len({o.revision for o in report.outcomes}) == 1
+    assert "/k/nope" in str(report.outcomes[1].error)
+    assert [error.file for error in report.load_errors] == [str(tmp_path / "conf.d" / "d.toml")]
+    assert (tmp_path / "a.out").read_text() == "1\n" and not (tmp_path / "b.out").exists()
+
+
+def test_an_empty_conf_d_is_an_error(tmp_path: Path) -> None:
+    write_confdir(tmp_path, {}, {})
+    agent, _out = make_agent(tmp_path, tmp_path / "data")
+    with pytest.raises(ConfigError, match="no template resource"):
+        run(agent.run_once)
+
+
+def test_system_host() -> None:
+    host = SystemHost()
+    assert host.now().tzinfo is not None
+    assert host.file_exists("/") and not host.file_exists("/no/such/path")
+    assert "127.0.0.1" in host.lookup_ip("localhost") or "::1" in host.lookup_ip("localhost")
+    with pytest.raises(ResolveError, match="SRV lookups need"):
+        host.lookup_srv("etcd", "tcp", "example.com")
+    with pytest.raises(ResolveError):
+        host.lookup_ip("no-such-host.invalid")
