@@ -257,8 +257,19 @@ class StoreNode:
             if self.kv.lease(lease_id) is None:
                 return lease_id
 
+    def _require_lease_keeper(self) -> None:
+        """Lease deadlines live on the leader only; followers do not forward lease calls yet."""
+        if self.core.role is not Role.LEADER:
+            raise Unavailable(f"etcdserver: not the leader: send lease keep-alives and time-to-live "
+                              f"requests to the leader (member {self.core.leader_id:x})")
+
     def keep_alive(self, lease_id: int) -> int:
-        """Renew a lease; its granted TTL, or 0 when the lease is unknown (etcd's answer)."""
+        """Renew a lease; its granted TTL, or 0 when the lease is unknown (etcd's answer).
+
+        Raises:
+            Unavailable: this member is not the leader.
+        """
+        self._require_lease_keeper()
         if self.kv.lease(lease_id) is None:
             return 0
         try:
@@ -267,7 +278,12 @@ class StoreNode:
             return 0  # past its deadline, its revoke not applied yet: etcd answers TTL 0 too
 
     def time_to_live(self, lease_id: int) -> int:
-        """Whole seconds left on a lease; -1 when unknown."""
+        """Whole seconds left on a lease; -1 when unknown.
+
+        Raises:
+            Unavailable: this member is not the leader.
+        """
+        self._require_lease_keeper()
         if self.kv.lease(lease_id) is None:
             return -1
         return self.lessor.remaining(lease_id, time.monotonic())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from confagent.errors import StoreError
 from confagent.kv import _json as gw
@@ -23,6 +23,7 @@ from confagent.server._watch_stream import Outgoing, WatchRegistry, WatchStream
 __all__ = ["JsonObjectSplitter", "StreamHandlers"]
 
 Json = dict[str, Any]
+T = TypeVar("T")
 HeaderFactory = Callable[[int | None], Json]
 StreamHandler = Callable[[Receive, Send], Awaitable[None]]
 
@@ -100,6 +101,15 @@ async def _request_objects(receive: Receive) -> AsyncIterator[bytes | None]:
             yield None
 
 
+def _decode_stream_message(obj: bytes, decoder: Callable[[Json], T]) -> T:
+    """A stream message's request; undecodable ones get gRPC code 2, as the gateway answers."""
+    try:
+        return decoder(gw.loads(obj))
+    except StoreError as error:
+        error.code = 2
+        raise
+
+
 class StreamHandlers:
     """Handlers of the streaming paths, looked up by path like the unary ones."""
 
@@ -122,10 +132,9 @@ class StreamHandlers:
         stream = WatchStream(self._registry, lambda: self._node.kv.revision)
         first = await anext(objects, None)
         try:
-            request = gw.watch_request(gw.loads(first)) if first is not None else None
+            request = _decode_stream_message(first, gw.watch_request) if first is not None else None
         except StoreError as error:
-            error.code = 2
-            await send_bytes(send, 500, gw.error_body(error))
+            await self._fail_stream(send, error, started=False)
             return
         if request is not None:
             stream.handle(request)
@@ -147,11 +156,10 @@ class StreamHandlers:
             if obj is None:
                 continue  # the body ended; the stream stays open until the client leaves
             try:
-                request = gw.watch_request(gw.loads(obj))
+                request = _decode_stream_message(obj, gw.watch_request)
             except StoreError as error:
                 writer.cancel()
-                await send({"type": "http.response.body", "body": gw.stream_error(error),
-                            "more_body": False})
+                await self._fail_stream(send, error, started=True)
                 return
             if request is not None:
                 stream.handle(request)
@@ -182,22 +190,27 @@ class StreamHandlers:
             if obj is None:
                 break
             try:
-                lease_id = gw.lease_id(gw.loads(obj))
+                reply = self._keep_alive_reply(obj)
             except StoreError as error:
-                if not started:
-                    error.code = 2
-                    await send_bytes(send, 500, gw.error_body(error))
-                    return
-                await send({"type": "http.response.body", "body": gw.stream_error(error),
-                            "more_body": False})
+                await self._fail_stream(send, error, started)
                 return
             if not started:
                 await start_stream(send)
                 started = True
-            reply = gw.lease_keepalive_response(self._header(None), lease_id,
-                                                self._node.keep_alive(lease_id))
             await send({"type": "http.response.body", "body": gw.stream_chunk(reply),
                         "more_body": True})
         if not started:
             await start_stream(send)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _keep_alive_reply(self, obj: bytes) -> Json:
+        lease_id = _decode_stream_message(obj, gw.lease_id)
+        return gw.lease_keepalive_response(self._header(None), lease_id, self._node.keep_alive(lease_id))
+
+    @staticmethod
+    async def _fail_stream(send: Send, error: StoreError, started: bool) -> None:
+        """A plain error before the stream started; the gateway's in-stream error after."""
+        if not started:
+            await send_bytes(send, error.http_status, gw.error_body(error))
+            return
+        await send({"type": "http.response.body", "body": gw.stream_error(error), "more_body": False})

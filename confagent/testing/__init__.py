@@ -4,7 +4,7 @@ in-memory network for driving Raft cores deterministically.
 Imported by tests and bench/ only; nothing in the product imports it.
 """
 
-from confagent.testing._procs import ServerProcess, free_port, start_etcd, start_store
+from confagent.testing._procs import ServerProcess, free_port, start_etcd, start_store, store_cluster
 from confagent.testing._sim import (
     CrashPoint,
     NetworkFaults,
@@ -27,4 +27,5 @@ __all__ = [
     "free_port",
     "start_etcd",
     "start_store",
+    "store_cluster",
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ServerProcess", "free_port", "start_etcd", "start_store"]
+__all__ = ["ServerProcess", "free_port", "start_etcd", "start_store", "store_cluster"]
 
 START_TIMEOUT_S = 30.0
 
@@ -50,14 +50,18 @@ class ServerProcess:
         return self.process.pid
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> ServerProcess:
+        self.launch()
+        self.wait_healthy(timeout_s)
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (cluster members wait for each other)."""
         env = {**os.environ, **self.extra_env}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
-        self._wait_healthy(timeout_s)
-        return self
 
-    def _wait_healthy(self, timeout_s: float) -> None:
+    def wait_healthy(self, timeout_s: float = START_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.process is not None
@@ -122,3 +126,23 @@ def start_etcd(data_dir: Path, *, port: int | None = None, args: Sequence[str] =
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     return ServerProcess("etcd", url, data_dir, argv,
                          data_dir.parent / f"{data_dir.name}.log").start(timeout_s)
+
+
+def store_cluster(base_dir: Path, size: int, *, args: Sequence[str] = ()) -> list[ServerProcess]:
+    """``size`` ``confagent store`` members of one new cluster on 127.0.0.1, not yet started:
+    call ``launch()`` on each, then ``wait_healthy()`` (they elect a leader together)."""
+    names = [f"m{i}" for i in range(size)]
+    peers = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+    initial = ",".join(f"{name}={url}" for name, url in peers.items())
+    members = []
+    for name in names:
+        url = f"http://127.0.0.1:{free_port()}"
+        data_dir = base_dir / name
+        base_dir.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "confagent", "store", "--name", name,
+                "--data-dir", str(data_dir), "--listen-client-urls", url,
+                "--listen-peer-urls", peers[name], "--initial-advertise-peer-urls", peers[name],
+                "--initial-cluster", initial, *args]
+        members.append(ServerProcess("confagent", url, data_dir, argv, base_dir / f"{name}.log",
+                                     extra_env={"PYTHONUNBUFFERED": "1"}))
+    return members

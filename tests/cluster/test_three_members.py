@@ -1,0 +1,121 @@
+"""A three-member store cluster as real processes: replication, follower writes and reads, failover."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from confagent.testing import ServerProcess, store_cluster
+
+DEADLINE_S = 30.0
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _post(url: str, path: str, body: object) -> httpx.Response:
+    return httpx.post(url + path, json=body, timeout=10)
+
+
+def _status(member: ServerProcess) -> dict[str, str]:
+    reply: dict[str, str] = _post(member.url, "/v3/maintenance/status", {}).json()
+    return reply
+
+
+def _leader(members: list[ServerProcess]) -> ServerProcess:
+    """The member every live member names as leader, once they agree (bounded wait)."""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        try:
+            leaders = {_status(m)["leader"] for m in members}
+        except (httpx.HTTPError, KeyError):
+            leaders = set()
+        if len(leaders) == 1:
+            (leader_id,) = leaders
+            for member in members:
+                if _status(member)["header"]["member_id"] == leader_id:  # type: ignore[index]
+                    return member
+        time.sleep(0.1)
+    raise AssertionError("the members did not agree on a leader")
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+    members = store_cluster(tmp_path, 3)
+    for member in members:
+        member.launch()
+    try:
+        for member in members:
+            member.wait_healthy()
+        yield members
+    finally:
+        for member in members:
+            member.stop()
+
+
+def _value(member: ServerProcess, key: str, **options: object) -> str | None:
+    body = _post(member.url, "/v3/kv/range", {"key": _b64(key), **options}).json()
+    kvs = body.get("kvs")
+    return base64.b64decode(kvs[0].get("value", "")).decode() if kvs else None
+
+
+def test_a_write_on_any_member_is_read_on_every_member(cluster: list[ServerProcess]) -> None:
+    leader = _leader(cluster)
+    followers = [m for m in cluster if m is not leader]
+    assert _post(followers[0].url, "/v3/kv/put", {"key": _b64("k"), "value": _b64("v1")}).status_code == 200
+    assert _post(leader.url, "/v3/kv/put", {"key": _b64("k2"), "value": _b64("v2")}).status_code == 200
+    for member in cluster:
+        assert _value(member, "k") == "v1" and _value(member, "k2") == "v2"  # linearizable reads
+    revisions = {_post(m.url, "/v3/kv/range", {"key": _b64("k")}).json()["header"]["revision"]
+                 for m in cluster}
+    assert revisions == {"3"}
+
+
+def test_members_list_every_member_with_etcds_ids(cluster: list[ServerProcess]) -> None:
+    body = _post(cluster[0].url, "/v3/cluster/member/list", {}).json()
+    assert sorted(m["name"] for m in body["members"]) == ["m0", "m1", "m2"]
+    ids = {_status(m)["header"]["member_id"] for m in cluster}  # type: ignore[index]
+    assert ids == {m["ID"] for m in body["members"]}
+
+
+def test_the_cluster_keeps_its_data_and_accepts_writes_after_the_leader_is_killed(
+        cluster: list[ServerProcess]) -> None:
+    leader = _leader(cluster)
+    for i in range(20):
+        assert _post(leader.url, "/v3/kv/put", {"key": _b64(f"a{i}"), "value": _b64(str(i))}).status_code == 200
+    leader.kill()
+    survivors = [m for m in cluster if m is not leader]
+    new_leader = _leader(survivors)
+    assert new_leader is not leader
+    deadline = time.monotonic() + DEADLINE_S
+    while _post(survivors[0].url, "/v3/kv/put", {"key": _b64("after"), "value": _b64("x")}).status_code != 200:
+        assert time.monotonic() < deadline, "no write succeeded after the failover"
+    for member in survivors:
+        assert [_value(member, f"a{i}") for i in range(20)] == [str(i) for i in range(20)]
+        assert _value(member, "after") == "x"
+    leader.launch()
+    leader.wait_healthy()
+    deadline = time.monotonic() + DEADLINE_S
+    while _value(leader, "after", serializable=True) != "x":
+        assert time.monotonic() < deadline, "the restarted member did not catch up"
+        time.sleep(0.1)
+
+
+def test_leases_are_kept_by_the_leader_and_followers_say_so(cluster: list[ServerProcess]) -> None:
+    leader = _leader(cluster)
+    follower = next(m for m in cluster if m is not leader)
+    assert _post(follower.url, "/v3/lease/grant", {"TTL": 30, "ID": "77"}).status_code == 200
+    assert _post(follower.url, "/v3/kv/put", {"key": _b64("l"), "value": _b64("v"), "lease": "77"}
+                 ).status_code == 200
+    alive = _post(leader.url, "/v3/lease/timetolive", {"ID": "77", "keys": True}).json()
+    assert alive["keys"] == [_b64("l")] and int(alive["TTL"]) > 25
+    refused = _post(follower.url, "/v3/lease/timetolive", {"ID": "77"})
+    assert refused.status_code == 503 and "leader" in refused.json()["message"]
+    assert _post(follower.url, "/v3/lease/revoke", {"ID": "77"}).status_code == 200
+    assert all(_value(m, "l") is None for m in cluster)
