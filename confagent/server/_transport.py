@@ -77,8 +77,8 @@ class _Peer:
         delay = self._config.backoff_initial_s
         while True:
             try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port),
-                                                   self._config.connect_timeout_s)
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port),
+                                                        self._config.connect_timeout_s)
             except (OSError, TimeoutError):
                 self._fail_queued()
                 await asyncio.sleep(delay * (0.5 + self._rng.random()))
@@ -86,7 +86,7 @@ class _Peer:
                 continue
             delay = self._config.backoff_initial_s
             try:
-                await self._write_until_broken(writer)
+                await self._write_until_broken(reader, writer)
             except OSError:
                 self._report(self.member_id, False)
             finally:
@@ -94,11 +94,15 @@ class _Peer:
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
 
-    async def _write_until_broken(self, writer: asyncio.StreamWriter) -> None:
+    async def _write_until_broken(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
             batch, self._queue = self._queue, []
+            # The peer never writes on this connection: EOF means it went away. Writes to a
+            # closed transport vanish without an error, so look before every batch.
+            if reader.at_eof() or writer.is_closing():
+                raise ConnectionResetError(f"peer {self.member_id:x} closed the connection")
             writer.write(b"".join(encode_message(m) for m in batch))
             await writer.drain()
             for message in batch:
@@ -126,6 +130,7 @@ class PeerTransport:
                        for m, url in peers.items() if m != member_id}
         self._server: asyncio.Server | None = None
         self._readers: set[asyncio.Task[None]] = set()
+        self._inbound: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         host, port = self._listen
@@ -146,15 +151,18 @@ class PeerTransport:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        tasks = [p.task for p in self._peers.values() if p.task] + list(self._readers)
+        for inbound in self._inbound:
+            inbound.close()  # its reader sees EOF and ends by itself
+        tasks = [p.task for p in self._peers.values() if p.task]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *self._readers, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._readers.add(task)
+        self._inbound.add(writer)
         try:
             while True:
                 header = await reader.readexactly(FRAME_HEADER.size)
@@ -168,4 +176,5 @@ class PeerTransport:
             log.warning("dropping a peer connection", error=str(error))
         finally:
             self._readers.discard(task)
+            self._inbound.discard(writer)
             writer.close()

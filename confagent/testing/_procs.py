@@ -7,6 +7,7 @@ polling ``/health`` against a deadline, and stopped by its own pid.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,12 +25,33 @@ __all__ = ["ServerProcess", "free_port", "start_etcd", "start_store", "store_clu
 START_TIMEOUT_S = 30.0
 
 
+_PORTS = random.Random()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago on ``host``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port that was free a moment ago on ``host``, below the kernel's ephemeral range.
+
+    A port from the ephemeral range could be taken, between a server's crash and its
+    restart, as the source port of some outgoing connection (a peer reconnecting).
+    """
+    low, high = _ephemeral_range()
+    for _ in range(1000):
+        port = _PORTS.randrange(10_000, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port below the ephemeral range {low}-{high}")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 @dataclass
