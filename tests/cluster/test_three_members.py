@@ -88,13 +88,15 @@ def test_the_cluster_keeps_its_data_and_accepts_writes_after_the_leader_is_kille
         cluster: list[ServerProcess]) -> None:
     leader = _leader(cluster)
     for i in range(20):
-        assert _post(leader.url, "/v3/kv/put", {"key": _b64(f"a{i}"), "value": _b64(str(i))}).status_code == 200
+        reply = _post(leader.url, "/v3/kv/put", {"key": _b64(f"a{i}"), "value": _b64(str(i))})
+        assert reply.status_code == 200
     leader.kill()
     survivors = [m for m in cluster if m is not leader]
     new_leader = _leader(survivors)
     assert new_leader is not leader
     deadline = time.monotonic() + DEADLINE_S
-    while _post(survivors[0].url, "/v3/kv/put", {"key": _b64("after"), "value": _b64("x")}).status_code != 200:
+    after = {"key": _b64("after"), "value": _b64("x")}
+    while _post(survivors[0].url, "/v3/kv/put", after).status_code != 200:
         assert time.monotonic() < deadline, "no write succeeded after the failover"
     for member in survivors:
         assert [_value(member, f"a{i}") for i in range(20)] == [str(i) for i in range(20)]
