@@ -9,6 +9,11 @@ Three ways to run, all from one ``ConfigSource``:
   resource loaded and succeeded.
 * ``check()``: ``render --check``: ``run_once`` in noop mode, for CI.
 
+With ``[agent] listen`` (``--listen``) the daemon serves ``/health``,
+``/metrics`` and ``/v1/status`` (``AgentListener``) from the moment its
+configuration loaded, before the backend opens; it tells systemd how it is
+doing when started with ``NOTIFY_SOCKET`` (``SystemdNotifier``).
+
 Backends are opened here and always closed again. Noop diffs go to ``out``
 (stdout); log lines go through structlog (configured by the CLI).
 """
@@ -25,9 +30,12 @@ import structlog
 
 from confagent.agent._daemon import Daemon, log_resource_errors
 from confagent.agent._host import SystemHost
+from confagent.agent._listener import AgentListener, StatusApp
+from confagent.agent._notify import SystemdNotifier
 from confagent.agent._setup import ConfigSource, Setup, load_setup
+from confagent.agent._status import StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
-from confagent.backends import open_backend
+from confagent.backends import Backend, open_backend
 from confagent.errors import ConfigError
 from confagent.render import Host, KeyView
 
@@ -69,6 +77,10 @@ class Agent:
         self.out = out or sys.stdout
         self.clock = clock
         self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger("confagent.agent")
+        self.status = StatusBoard()
+        """What the daemon reports about itself (``run``)."""
+        self.notifier = SystemdNotifier.from_environ()
+        self._daemon: Daemon | None = None
 
     def load(self) -> Setup:
         """The configuration and resources, loaded now; broken resources logged.
@@ -88,16 +100,37 @@ class Agent:
             ConfagentError: the backend cannot be opened (the embedded store's data directory).
         """
         setup = self.load()
+        app = StatusApp(self.status)
+        address = setup.config.listener.address
+        listener = None if address is None else AgentListener(app, *address)
+        try:
+            if listener is not None:
+                await listener.start()
+                self.log.info("agent listener started", listen=f"{listener.host}:{listener.port}")
+            await self._serve(setup, app)
+        finally:
+            if listener is not None:
+                await listener.stop()
+
+    async def _serve(self, setup: Setup, app: StatusApp) -> None:
         backend = await open_backend(setup.config.backend_config())
+        app.probe = lambda: _revision_of(backend, setup)
         self.log.info("agent started", backend=backend.name, resources=len(setup.resources.resources),
                       prefixes=list(setup.prefixes), watch=setup.config.run.watch and backend.watches,
                       interval_s=setup.config.run.interval_s)
+        self._daemon = Daemon(setup, backend, self.source, self.host, out=self.out, log=self.log,
+                              clock=self.clock, status=self.status, notifier=self.notifier)
         try:
-            await Daemon(setup, backend, self.source, self.host, out=self.out, log=self.log,
-                         clock=self.clock).serve()
+            await self._daemon.serve()
         finally:
+            self._daemon = None
             await backend.close()
             self.log.info("agent stopped")
+
+    def stop(self) -> None:
+        """Make ``run`` return after the batch in flight, as SIGTERM does (no effect when not serving)."""
+        if self._daemon is not None:
+            self._daemon.stop()
 
     async def run_once(self, *, noop: bool | None = None) -> RunReport:
         """Render and apply every resource once, from one snapshot (``--onetime``).
@@ -128,3 +161,8 @@ class Agent:
     async def check(self) -> RunReport:
         """``run_once`` in noop mode: the diffs of every file that would change (``render --check``)."""
         return await self.run_once(noop=True)
+
+
+async def _revision_of(backend: Backend, setup: Setup) -> int:
+    """The backend's revision, read now (the listener's probe while the backend is in trouble)."""
+    return (await backend.snapshot(setup.prefixes)).revision

@@ -16,6 +16,12 @@ Rules:
 5. SIGTERM and SIGINT stop after the batch in flight; SIGHUP reloads the
    configuration and resources; a configuration that does not load keeps the
    running one (logged). Backend settings and modes take effect at restart.
+   With ``hot_reload``, a change under ``conf.d`` or ``templates`` reloads
+   the same way (``watch_config``).
+6. Everything observable goes to the ``StatusBoard`` (passes, revisions,
+   backend trouble, the resource set) and to systemd (``SystemdNotifier``):
+   READY=1 once every resource has had a pass, RELOADING=1 and READY=1
+   around each reload after that, STOPPING=1 on stop, WATCHDOG=1 while serving.
 """
 
 from __future__ import annotations
@@ -31,7 +37,10 @@ from typing import TextIO
 import structlog
 
 from confagent.agent._debounce import Debouncer
+from confagent.agent._hotreload import watch_config
+from confagent.agent._notify import SystemdNotifier
 from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup
+from confagent.agent._status import StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.config import LoadedResource
@@ -47,7 +56,9 @@ class Daemon:
     """The watch (or interval) loop over one open backend (module rules)."""
 
     def __init__(self, setup: Setup, backend: Backend, source: ConfigSource, host: Host, *,
-                 out: TextIO, log: Logger, clock: Callable[[], float] = time.monotonic) -> None:
+                 out: TextIO, log: Logger, clock: Callable[[], float] = time.monotonic,
+                 status: StatusBoard | None = None, notifier: SystemdNotifier | None = None,
+                 hot_reload: bool = True) -> None:
         self.setup = setup
         self.backend = backend
         self._source = source
@@ -62,6 +73,12 @@ class Daemon:
         self._stopping = False
         self._reload_requested = False
         self._follower: asyncio.Task[None] | None = None
+        self.status = status or StatusBoard()
+        self.status.set_resources(_names_and_dests(setup))
+        self._notifier = notifier or SystemdNotifier()
+        self._hot_reload = hot_reload
+        self._ready = False
+        self._stopped = asyncio.Event()
         self.watching = setup.config.run.watch and backend.watches
         """Follow the backend's changes (else poll it every interval); fixed at start."""
         self.passes = 0
@@ -78,7 +95,10 @@ class Daemon:
 
     def stop(self) -> None:
         """Stop after the batch in flight."""
+        if not self._stopping:
+            self._notifier.stopping()
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     def request_reload(self) -> None:
@@ -96,6 +116,11 @@ class Daemon:
         handlers = {signal.SIGTERM: self.stop, signal.SIGINT: self.stop, signal.SIGHUP: self.request_reload}
         for signum, handler in handlers.items():
             loop.add_signal_handler(signum, handler)
+        helpers = [asyncio.create_task(self._notifier.watchdog(), name="confagent-watchdog")]
+        if self._hot_reload:
+            helpers.append(asyncio.create_task(
+                watch_config(self.setup.config.run.confdir, self.request_reload, self._stopped),
+                name="confagent-hot-reload"))
         try:
             if self.watching:
                 self._start_follower()
@@ -103,6 +128,12 @@ class Daemon:
         finally:
             for signum in handlers:
                 loop.remove_signal_handler(signum)
+            if not self._stopping:  # the backend closed, or the follower failed
+                self._notifier.stopping()
+            self._stopped.set()
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
             await self._stop_follower()
 
     async def _schedule(self) -> None:
@@ -136,8 +167,10 @@ class Daemon:
                 snapshot = await self.backend.snapshot(self.setup.prefixes)
             except ConfagentError as error:
                 self._log.error("backend unavailable", backend=self.backend.name, cause=str(error))
+                self.status.backend_failed(str(error))
                 return
             self._view = KeyView(snapshot.entries, snapshot.revision)
+            self.status.saw_revision(snapshot.revision)
             for problem in snapshot.problems:
                 self._log.warning("key skipped", cause=str(problem))
         if self._view is not None:
@@ -157,6 +190,10 @@ class Daemon:
             self._reads[outcome.resource] = outcome.reads if outcome.ok else None
         self._out.flush()
         self.passes += 1
+        self.status.record(outcomes)
+        if not self._ready and self.status.fully_rendered:
+            self._ready = True
+            self._notifier.ready(f"rendered {len(self.setup.resources.resources)} resources")
         return outcomes
 
     def _start_follower(self) -> None:
@@ -175,6 +212,7 @@ class Daemon:
         async with aclosing(cache.events()) as events:
             async for event in events:
                 if isinstance(event, CacheTrouble):
+                    self.status.backend_failed(str(event.error))
                     self._log.warning("backend trouble", backend=self.backend.name,
                                       cause=str(event.error), retry_in_s=round(event.retry_in_s, 3))
                 else:
@@ -185,6 +223,7 @@ class Daemon:
         self._view = update.view
         for problem in update.problems:
             self._log.warning("key skipped", revision=update.revision, cause=str(problem))
+        self.status.saw_revision(update.revision)
         now_s = self._clock()
         if update.resynced:
             self._debouncer.mark_now(self.setup.by_name, now_s)
@@ -193,6 +232,8 @@ class Daemon:
             for resource in self.setup.resources.resources:
                 if self._affected(resource, update.changed):
                     self._debouncer.mark(resource.name, now_s, resource.spec.wait or default_wait)
+        if not self._debouncer:
+            self.status.up_to_date(update.revision)  # no resource reads what changed
         self._wake.set()
 
     def _affected(self, resource: LoadedResource, changed: frozenset[str]) -> bool:
@@ -202,13 +243,23 @@ class Daemon:
         return any(reads.affected_by(key) for key in changed)
 
     async def _reload(self) -> None:
-        """Load the configuration again (rule 5)."""
+        """Load the configuration again (rules 5-6)."""
+        if self._ready:
+            self._notifier.reloading()
+        try:
+            await self._load_again()
+        finally:
+            if self._ready:
+                self._notifier.ready()
+
+    async def _load_again(self) -> None:
         try:
             new = keep_running(load_setup(self._source, self._host), self.setup)
         except ConfigError as error:
             self._log.error("reload failed; keeping the running configuration", cause=str(error))
             return
         log_resource_errors(self._log, new)
+        self.status.set_resources(_names_and_dests(new))
         old, self.setup = self.setup, new
         if (new.config.backend_config() != old.config.backend_config()
                 or new.config.run.watch != old.config.run.watch):
@@ -224,6 +275,10 @@ class Daemon:
             self._debouncer.mark_now(new.by_name, self._clock())
         self._log.info("configuration reloaded", resources=len(new.resources.resources),
                        broken=len(new.resources.errors))
+
+
+def _names_and_dests(setup: Setup) -> list[tuple[str, str]]:
+    return [(resource.name, resource.spec.dest) for resource in setup.resources.resources]
 
 
 def log_resource_errors(log: Logger, setup: Setup) -> None:

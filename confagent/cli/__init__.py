@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from confagent import __version__
-from confagent.cli import _cluster_cmd, _kv_cmd, _lease_cmd, _run_cmd, _store_cmd
+from confagent.cli import _cluster_cmd, _kv_cmd, _lease_cmd, _run_cmd, _status_cmd, _store_cmd
 from confagent.cli._common import Subparsers, add_global_options
 from confagent.errors import ConfagentError
 
@@ -29,6 +29,7 @@ Register = Callable[[Subparsers], None]
 
 COMMANDS: list[Register] = [
     _run_cmd.register,
+    _status_cmd.register,
     _store_cmd.register,
     _kv_cmd.register,
     _lease_cmd.register,

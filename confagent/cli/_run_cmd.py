@@ -92,7 +92,7 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
         help="seconds (or a duration like 30s) between full renders (default: 600)")
     add("--noop", action="store_true", default=None, help="print a diff per file; change nothing")
     add("--wait", metavar="MIN:MAX", help="default quiescence window of resources, e.g. 200ms:2s")
-    add("--listen", metavar="HOST:PORT", help="the agent's /health and /metrics listener")
+    add("--listen", metavar="HOST:PORT", help="serve /health, /metrics and /v1/status here")
 
 
 def config_source(args: argparse.Namespace) -> ConfigSource:

@@ -129,6 +129,13 @@ class HistoryRecorder(Generic[InputT, OutputT]):
         """Record that the call named by ``token`` will never be answered (rule 1)."""
         self._close(token, math.inf, UNKNOWN)
 
+    def failed(self, token: CallToken) -> None:
+        """Record that the call named by ``token`` certainly had no effect (a read that got no
+        answer, or a definite refusal): it is left out of the history."""
+        with self._lock:
+            call = self._open.pop(token.index, None)
+            assert call is not None, f"{token} was never made or is already closed"
+
     def history(self) -> list[Operation[InputT, OutputT]]:
         """Every operation so far in call order; the ones still open as unknown (rule 2)."""
         with self._lock:

@@ -150,21 +150,28 @@ def start_etcd(data_dir: Path, *, port: int | None = None, args: Sequence[str] =
                          data_dir.parent / f"{data_dir.name}.log").start(timeout_s)
 
 
-def store_cluster(base_dir: Path, size: int, *, args: Sequence[str] = ()) -> list[ServerProcess]:
+def store_cluster(base_dir: Path, size: int, *, args: Sequence[str] = (),
+                  peer_ports: Sequence[tuple[int, int]] = ()) -> list[ServerProcess]:
     """``size`` ``confagent store`` members of one new cluster on 127.0.0.1, not yet started:
-    call ``launch()`` on each, then ``wait_healthy()`` (they elect a leader together)."""
+    call ``launch()`` on each, then ``wait_healthy()`` (they elect a leader together).
+
+    ``peer_ports`` gives each member (listen port, advertised port): with a fault proxy
+    from the advertised port to the listening one, every byte a member receives from
+    its peers passes through that proxy.
+    """
     names = [f"m{i}" for i in range(size)]
-    peers = {name: f"http://127.0.0.1:{free_port()}" for name in names}
-    initial = ",".join(f"{name}={url}" for name, url in peers.items())
+    ports = list(peer_ports) or [(port, port) for port in (free_port() for _ in names)]
+    advertised = {name: f"http://127.0.0.1:{ports[i][1]}" for i, name in enumerate(names)}
+    initial = ",".join(f"{name}={url}" for name, url in advertised.items())
+    base_dir.mkdir(parents=True, exist_ok=True)
     members = []
-    for name in names:
+    for i, name in enumerate(names):
         url = f"http://127.0.0.1:{free_port()}"
-        data_dir = base_dir / name
-        base_dir.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "confagent", "store", "--name", name,
-                "--data-dir", str(data_dir), "--listen-client-urls", url,
-                "--listen-peer-urls", peers[name], "--initial-advertise-peer-urls", peers[name],
+                "--data-dir", str(base_dir / name), "--listen-client-urls", url,
+                "--listen-peer-urls", f"http://127.0.0.1:{ports[i][0]}",
+                "--initial-advertise-peer-urls", advertised[name],
                 "--initial-cluster", initial, *args]
-        members.append(ServerProcess("confagent", url, data_dir, argv, base_dir / f"{name}.log",
+        members.append(ServerProcess("confagent", url, base_dir / name, argv, base_dir / f"{name}.log",
                                      extra_env={"PYTHONUNBUFFERED": "1"}))
     return members

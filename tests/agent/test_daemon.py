@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ async def running(root: Path, clock: Callable[[], float] | None = None,
     setup = load_setup(source, host)
     backend = await EmbeddedBackend.start(root / "data")
     daemon = Daemon(setup, backend, source, host, out=io.StringIO(), log=structlog.get_logger("test"),
-                    **({"clock": clock} if clock else {}))
+                    clock=clock or time.monotonic)
     task = asyncio.create_task(daemon.serve())
     try:
         yield Running(daemon, backend, source)

@@ -1,0 +1,248 @@
+"""The agent, measured: put acknowledgement -> replaced file, one-shot renders, idle CPU and RSS.
+
+Prints, in one run:
+
+* latency from a put's acknowledgement (the HTTP response read) to the
+  destination file replaced, p50/p99, with 100 and with 10,000 keys under
+  the watched prefix, the agent over its embedded store (the put goes to the
+  store's client listener in the agent's process) and over a real etcd 3.4;
+  the template reads one key, the other keys are under the same prefix;
+* the time of a one-shot render of 100 resources over 10,000 keys (100
+  keys each) from a real etcd: the whole ``confagent run --onetime`` process,
+  and ``Agent.run_once`` in this process (without interpreter start-up);
+* the idle agent's CPU (per cent of one core, over ``--idle-seconds``) and RSS.
+
+Detection method: after each put is acknowledged, a tight loop polls
+``os.stat(dest).st_ino`` (the agent replaces a file by rename, so a new
+inode is the replaced file), bounded by a 5 s deadline, no sleeping. On 2
+cores the poller takes one core, so latencies include some scheduling
+contention; the figures are an upper bound.
+
+    python bench/agent_bench.py [--samples 200] [--idle-seconds 5]
+
+A benchmark, not a test: it asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import structlog
+
+from confagent.agent import Agent, ConfigSource
+from confagent.testing import free_port, start_etcd
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+DEADLINE_S = 5.0
+TXN_OPS = 100
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def load_keys(http: httpx.Client, keys: dict[str, str]) -> None:
+    """Write ``keys`` in transactions of ``TXN_OPS`` puts."""
+    items = list(keys.items())
+    for start in range(0, len(items), TXN_OPS):
+        success = [{"request_put": {"key": b64(k), "value": b64(v)}} for k, v in items[start:start + TXN_OPS]]
+        http.post("/v3/kv/txn", json={"success": success}).raise_for_status()
+
+
+def inode(path: Path) -> int:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return 0
+
+
+def wait_for_replace(path: Path, old_inode: int) -> float:
+    """Spin until ``path`` is a new file; the monotonic time seen."""
+    deadline = time.perf_counter() + DEADLINE_S
+    while True:
+        now = time.perf_counter()
+        if inode(path) != old_inode:
+            return now
+        if now > deadline:
+            raise RuntimeError(f"{path} was not replaced within {DEADLINE_S} s")
+
+
+def wait_for_text(path: Path, text: str, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not (path.exists() and path.read_text() == text):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def write_confdir(root: Path, resources: dict[str, tuple[str, str]]) -> Path:
+    """conf.d/<name>.toml and templates/<name>.tmpl per resource: name -> (prefix, template)."""
+    (root / "conf.d").mkdir(parents=True)
+    (root / "templates").mkdir()
+    for name, (prefix, template) in resources.items():
+        (root / "templates" / f"{name}.tmpl").write_text(template)
+        (root / "conf.d" / f"{name}.toml").write_text(
+            f'[template]\nsrc = "{name}.tmpl"\ndest = "{root / "out" / name}.conf"\nkeys = ["{prefix}"]\n'
+            "create_dest_dirs = true\n")
+    return root
+
+
+@contextmanager
+def agent_process(root: Path, argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    with (root / "agent.log").open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "confagent", "run", "--confdir", str(root),
+                                    "--log-format", "json", *argv], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def measure_latency(http: httpx.Client, dest: Path, samples: int) -> tuple[list[float], list[float]]:
+    """Milliseconds from each put's acknowledgement, and from its sending, to the replaced ``dest``.
+
+    The first is about 0 when the file was replaced before the acknowledgement was read.
+    """
+    from_ack, from_send = [], []
+    for index in range(samples):
+        old = inode(dest)
+        body = {"key": b64("/bench/target"), "value": b64(f"v{index}")}
+        sent = time.perf_counter()
+        http.post("/v3/kv/put", json=body).raise_for_status()
+        acknowledged = time.perf_counter()
+        replaced = wait_for_replace(dest, old)
+        from_ack.append((replaced - acknowledged) * 1000)
+        from_send.append((replaced - sent) * 1000)
+    return from_ack, from_send
+
+
+def latency_case(tmp: Path, backend: str, keys: int, samples: int) -> list[tuple[str, str]]:
+    """Latencies, then the idle CPU per cent and RSS MiB of the agent, for one backend and key count."""
+    root = write_confdir(tmp / f"{backend}-{keys}", {"target": ("/bench", 'v={{ getv("/bench/target") }}\n')})
+    dest = root / "out" / "target.conf"
+    etcd = start_etcd(tmp / f"etcd-{keys}") if backend == "etcd" else None
+    url = etcd.url if etcd else f"http://127.0.0.1:{free_port()}"
+    argv = (["--backend", "etcd", "--node", url] if etcd else
+            ["--data-dir", str(root / "data"), "--listen-client-urls", url])
+    try:
+        with agent_process(root, argv) as agent, httpx.Client(base_url=url, timeout=10) as http:
+            wait_for_store(http)
+            others = {f"/bench/k{i:05d}": f"value {i}" for i in range(keys - 1)}
+            load_keys(http, {**others, "/bench/target": "v"})
+            wait_for_text(dest, "v=v\n", "the first render")
+            from_ack, from_send = measure_latency(http, dest, samples)
+            idle_cpu = idle_cpu_percent(agent.pid, ARGS.idle_seconds)
+            name = f"{backend}, {keys:,} keys"
+            return [(f"put ack -> file p50 ms ({name})", f"{statistics.median(from_ack):.2f}"),
+                    (f"put ack -> file p99 ms ({name})", f"{percentile(from_ack, 0.99):.2f}"),
+                    (f"put sent -> file p50 ms ({name})", f"{statistics.median(from_send):.2f}"),
+                    (f"put sent -> file p99 ms ({name})", f"{percentile(from_send, 0.99):.2f}"),
+                    (f"agent idle CPU % of a core ({name})", f"{idle_cpu:.2f}"),
+                    (f"agent RSS MiB ({name})", f"{rss_mib(agent.pid):.1f}")]
+    finally:
+        if etcd:
+            etcd.stop()
+
+
+def wait_for_store(http: httpx.Client) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if http.get("/health").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the store did not start")
+        time.sleep(0.02)
+
+
+def idle_cpu_percent(pid: int, seconds: float) -> float:
+    before, started = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / (time.monotonic() - started) * 100
+
+
+def one_shot_case(tmp: Path) -> tuple[float, float]:
+    """Milliseconds for 100 resources over 10,000 keys: the ``--onetime`` process, ``run_once`` in process."""
+    loop = '{%% for kv in gets("/bench/%s/*") %%}{{ kv.key }}={{ kv.value }}\n{%% endfor %%}'
+    resources = {f"svc{i:02d}": (f"/bench/svc{i:02d}", loop % f"svc{i:02d}") for i in range(100)}
+    etcd = start_etcd(tmp / "etcd-oneshot")
+    try:
+        with httpx.Client(base_url=etcd.url, timeout=10) as http:
+            load_keys(http, {f"/bench/svc{i // 100:02d}/k{i % 100:02d}": f"value {i}" for i in range(10_000)})
+        process_ms = []
+        for attempt in range(3):
+            root = write_confdir(tmp / f"oneshot-{attempt}", resources)
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "confagent", "run", "--onetime", "--confdir", str(root),
+                            "--backend", "etcd", "--node", etcd.url, "--log-level", "warning"], check=True)
+            process_ms.append((time.perf_counter() - started) * 1000)
+        in_process_ms = []
+        for attempt in range(3):
+            root = write_confdir(tmp / f"oneshot-in-{attempt}", resources)
+            agent = Agent(ConfigSource(None, {"confdir": root, "backend": "etcd", "nodes": [etcd.url]}),
+                          out=io.StringIO())
+            started = time.perf_counter()
+            report = asyncio.run(agent.run_once())
+            in_process_ms.append((time.perf_counter() - started) * 1000)
+            assert report.ok and len(report.outcomes) == 100
+        return min(process_ms), min(in_process_ms)
+    finally:
+        etcd.stop()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> None:
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp:
+        for backend in ("embedded", "etcd"):
+            for keys in (100, 10_000):
+                rows += latency_case(Path(tmp), backend, keys, ARGS.samples)
+        process_ms, in_process_ms = one_shot_case(Path(tmp))
+        rows += [("one-shot 100 resources / 10,000 keys, process ms (etcd)", f"{process_ms:.0f}"),
+                 ("one-shot 100 resources / 10,000 keys, Agent.run_once ms (etcd)", f"{in_process_ms:.0f}")]
+    width = max(len(name) for name, _ in rows)
+    print(f"| {'figure'.ljust(width)} | value |\n| {'-' * width} | ---: |")
+    for name, value in rows:
+        print(f"| {name.ljust(width)} | {value} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=200, help="puts per latency case (default 200)")
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU window (default 5)")
+    ARGS = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    main()

@@ -1,0 +1,155 @@
+"""``StatusBoard``: what the running agent knows of itself, for ``/health``, ``/metrics`` and ``/v1/status``.
+
+Rules:
+1. The daemon reports to it: each pass's outcomes (``record``), each view of
+   the store (``saw_revision``), backend trouble (``backend_failed``) and the
+   resource set after a (re)load (``set_resources``). It never blocks.
+2. The agent is healthy once every resource has had a pass (the first full
+   render, successful or not: a broken resource is reported per resource,
+   not as the agent's health) and the backend is connected: no trouble since
+   the last revision it reported. Else ``health()`` gives the reason.
+3. ``ResourceStatus`` values are frozen; the board replaces them. Times are
+   Unix seconds from the ``wall_clock`` it is given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from confagent.agent._metrics import AgentMetrics
+from confagent.agent._sync import Outcome
+
+__all__ = ["RESULT_FAILED", "RESULT_OK", "RESULT_PENDING", "Health", "ResourceStatus", "StatusBoard"]
+
+RESULT_OK = "ok"
+RESULT_FAILED = "failed"
+RESULT_PENDING = "pending"
+"""Not rendered yet since the agent (or the resource) started."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceStatus:
+    """One resource as ``/v1/status`` shows it."""
+
+    resource: str
+    dest: str
+    revision: int = 0
+    """The revision of its last pass (0: none yet)."""
+    result: str = RESULT_PENDING
+    error: str | None = None
+    last_success_s: float | None = None
+    """Unix time of its last successful pass."""
+
+    def as_json(self) -> dict[str, object]:
+        return {"resource": self.resource, "dest": self.dest, "revision": self.revision,
+                "result": self.result, "error": self.error, "last_success": self.last_success_s}
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    reason: str = ""
+
+
+class StatusBoard:
+    """The agent's state as seen from outside (module rules)."""
+
+    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+        self.metrics = AgentMetrics()
+        self._wall_clock = wall_clock
+        self._resources: dict[str, ResourceStatus] = {}
+        self._trouble: str | None = "the backend has not answered yet"
+        self.cache_revision = 0
+        self.backend_revision = 0
+        self.rendered_revision = 0
+
+    @property
+    def resources(self) -> tuple[ResourceStatus, ...]:
+        return tuple(self._resources[name] for name in sorted(self._resources))
+
+    @property
+    def fully_rendered(self) -> bool:
+        """Every resource has had a pass since it appeared."""
+        return bool(self._resources) and all(status.result != RESULT_PENDING
+                                             for status in self._resources.values())
+
+    def set_resources(self, resources: Iterable[tuple[str, str]]) -> None:
+        """The current resources as (name, dest); new ones are pending, gone ones forgotten."""
+        current = dict(resources)
+        for name in set(self._resources) - set(current):
+            del self._resources[name]
+            self.metrics.forget(name)
+        for name, dest in current.items():
+            known = self._resources.get(name)
+            if known is None or known.dest != dest:
+                self._resources[name] = ResourceStatus(name, dest)
+
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        """The outcomes of one pass (noop passes count as passes too)."""
+        now_s = self._wall_clock()
+        metrics = self.metrics
+        for outcome in outcomes:
+            metrics.renders.labels(outcome.resource).inc()
+            metrics.apply_duration.observe(outcome.duration_ms / 1000)
+            known = self._resources.get(outcome.resource, ResourceStatus(outcome.resource, outcome.dest))
+            if outcome.ok:
+                metrics.last_success.labels(outcome.resource).set(now_s)
+                status = replace(known, revision=outcome.revision, result=RESULT_OK, error=None,
+                                 last_success_s=now_s)
+            else:
+                metrics.failures.labels(outcome.resource).inc()
+                status = replace(known, revision=outcome.revision, result=RESULT_FAILED,
+                                 error=str(outcome.error))
+            self._resources[outcome.resource] = status
+            self.rendered_revision = max(self.rendered_revision, outcome.revision)
+        self._update_revisions()
+
+    def up_to_date(self, revision: int) -> None:
+        """Every file is what ``revision`` renders (a change no resource reads, nothing pending)."""
+        self.rendered_revision = max(self.rendered_revision, revision)
+        self._update_revisions()
+
+    def saw_revision(self, revision: int) -> None:
+        """The backend answered, at ``revision``: it is connected; the view is at ``revision``."""
+        self._trouble = None
+        self.cache_revision = revision
+        self.backend_revision = max(self.backend_revision, revision)
+        self._update_revisions()
+
+    def backend_failed(self, cause: str) -> None:
+        """The backend is unreachable (or its changes were lost) until it reports a revision again."""
+        self._trouble = cause
+
+    def backend_recovered(self) -> None:
+        """The backend answered again, with no new revision to report."""
+        self._trouble = None
+
+    @property
+    def backend_trouble(self) -> str | None:
+        return self._trouble
+
+    def health(self) -> Health:
+        """Healthy, or why not (rule 2)."""
+        if self._trouble is not None:
+            return Health(False, f"backend not connected: {self._trouble}")
+        if not self.fully_rendered:
+            pending = sorted(status.resource for status in self._resources.values()
+                             if status.result == RESULT_PENDING)
+            return Health(False, f"first full render not done; pending: {', '.join(pending) or 'all'}")
+        return Health(True)
+
+    def as_json(self) -> dict[str, object]:
+        """The ``/v1/status`` document."""
+        health = self.health()
+        return {"health": health.ok, "reason": health.reason, "cache_revision": self.cache_revision,
+                "backend_revision": self.backend_revision, "rendered_revision": self.rendered_revision,
+                "resources": [status.as_json() for status in self.resources]}
+
+    def _update_revisions(self) -> None:
+        metrics = self.metrics
+        metrics.cache_revision.set(self.cache_revision)
+        metrics.backend_revision.set(self.backend_revision)
+        metrics.rendered_revision.set(self.rendered_revision)
+        metrics.revision_lag.set(max(0, self.backend_revision - self.rendered_revision))
