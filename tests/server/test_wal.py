@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import resource
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -227,20 +224,6 @@ def test_an_entry_too_large_for_a_record_is_refused_before_any_write(tmp_path: P
     wal.append(None, entries(2, 2, tag=b"again"))
     wal.close()
     assert reopen(tmp_path).entries == (*entries(1, 1), *entries(2, 2, tag=b"again"))
-
-
-@pytest.fixture
-def file_size_limit() -> Iterator[int]:
-    """Make writes past 64 KiB fail with EFBIG (a real failing write, no fake)."""
-    limit = 64 * 1024
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-    try:
-        yield limit
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, previous_handler)
 
 
 def test_a_failed_write_poisons_the_wal(tmp_path: Path, file_size_limit: int) -> None:

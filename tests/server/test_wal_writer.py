@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import resource
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -124,20 +121,6 @@ def test_saving_after_close_is_refused(tmp_path: Path) -> None:
             await writer.save(None, [entry(1)], sync=True)
 
     asyncio.run(scenario())
-
-
-@pytest.fixture
-def file_size_limit() -> Iterator[int]:
-    """Make writes past 64 KiB fail with EFBIG (a real failing write, no fake)."""
-    limit = 64 * 1024
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-    try:
-        yield limit
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, previous_handler)
 
 
 def test_a_failed_write_fails_its_save_and_every_later_one(
