@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "BodyTooLarge",
+    "Message",
     "Receive",
     "Scope",
     "Send",

@@ -117,6 +117,10 @@ class GatewayApp:
             "/metrics": self._metrics,
         }
 
+    def close_streams(self) -> None:
+        """End the open watch and keepalive streams: the member is stopping."""
+        self._streams.close()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return

@@ -33,6 +33,9 @@ __all__ = ["StoreConfig", "StoreServer", "TlsConfig"]
 
 log = structlog.get_logger("confagent.store")
 
+GRACEFUL_SHUTDOWN_S = 5
+"""How long a stopping member waits for in-flight requests before dropping their connections."""
+
 
 @dataclass(frozen=True, slots=True)
 class TlsConfig:
@@ -164,6 +167,7 @@ class StoreServer:
         self.node: StoreNode | None = None
         self._servers: list[_QuietServer] = []
         self._serving: list[asyncio.Task[None]] = []
+        self._app: GatewayApp | None = None
 
     async def start(self) -> None:
         """Recover the data directory, elect, and start listening."""
@@ -184,6 +188,7 @@ class StoreServer:
         await node.start()
         metrics = Metrics()
         app = GatewayApp(node, info, metrics, registry, config.watch_progress_notify_interval_s)
+        self._app = app
         for url in config.listen_client_urls:
             await self._listen(app, url)
         log.info("store started", name=config.name, member_id=f"{info.member_id:x}",
@@ -197,6 +202,7 @@ class StoreServer:
             app, host=parts.hostname or "127.0.0.1", port=parts.port or 2379,
             loop="none", http="httptools", lifespan="off", access_log=False,
             log_level="warning", timeout_keep_alive=300,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             ssl_certfile=str(tls.cert_file) if tls else None,
             ssl_keyfile=str(tls.key_file) if tls else None,
             ssl_ca_certs=str(tls.trusted_ca_file) if tls and tls.trusted_ca_file else None,
@@ -210,7 +216,9 @@ class StoreServer:
         self._serving.append(asyncio.create_task(server.main_loop(), name=f"http {url}"))
 
     async def stop(self) -> None:
-        """Stop accepting, finish in-flight requests, stop the node and close the log."""
+        """Stop accepting, end open streams, finish in-flight requests, stop the node and close the log."""
+        if self._app is not None:
+            self._app.close_streams()
         for server in self._servers:
             server.should_exit = True
         await asyncio.gather(*self._serving, return_exceptions=True)

@@ -5,6 +5,8 @@ without newlines; each is handled as it arrives. Each reply is one line,
 ``{"result":{...}}\\n``, in a chunked response. If the first object cannot be
 decoded the reply is a plain error with HTTP 500 and gRPC code 2, as etcd's
 gateway answers; a later bad object ends the stream with ``{"error":{...}}``.
+When the member stops, ``close()`` ends every open stream's response, so the
+HTTP server's graceful shutdown does not wait on clients that never leave.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 
 from confagent.errors import StoreError
 from confagent.kv import _json as gw
-from confagent.server._asgi import Receive, Send, send_bytes, start_stream
+from confagent.server._asgi import Message, Receive, Send, send_bytes, start_stream
 from confagent.server._node import StoreNode
 from confagent.server._watch_stream import Outgoing, WatchRegistry, WatchStream
 
@@ -80,14 +82,28 @@ class JsonObjectSplitter:
         return False
 
 
-async def _request_objects(receive: Receive) -> AsyncIterator[bytes | None]:
+async def _next_message(receive: Receive, closing: asyncio.Event) -> Message | None:
+    """The next ASGI message, or None once ``closing`` is set."""
+    if closing.is_set():
+        return None
+    message = asyncio.ensure_future(receive())
+    closed = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait((message, closed), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in (message, closed):
+            future.cancel()
+    return message.result() if message.done() and not message.cancelled() else None
+
+
+async def _request_objects(receive: Receive, closing: asyncio.Event) -> AsyncIterator[bytes | None]:
     """Each complete object of the request body; None once the body has ended; the
-    iteration ends when the client disconnects."""
+    iteration ends when the client disconnects or the member closes its streams."""
     splitter = JsonObjectSplitter()
     body_open = True
     while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
+        message = await _next_message(receive, closing)
+        if message is None or message["type"] == "http.disconnect":
             return
         if not body_open:
             continue
@@ -119,6 +135,7 @@ class StreamHandlers:
         self._registry = registry
         self._header = header
         self._progress_interval_s = progress_interval_s
+        self._closing = asyncio.Event()
         self._paths: dict[str, StreamHandler] = {
             "/v3/watch": self.watch,
             "/v3/lease/keepalive": self.keep_alive,
@@ -127,8 +144,16 @@ class StreamHandlers:
     def get(self, path: str) -> StreamHandler | None:
         return self._paths.get(path)
 
+    def close(self) -> None:
+        """End every open stream (the member is stopping) and refuse none: new ones end at once."""
+        self._closing.set()
+
+    @staticmethod
+    async def _end_stream(send: Send) -> None:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
     async def watch(self, receive: Receive, send: Send) -> None:
-        objects = _request_objects(receive)
+        objects = _request_objects(receive, self._closing)
         stream = WatchStream(self._registry, lambda: self._node.kv.revision)
         first = await anext(objects, None)
         try:
@@ -149,6 +174,8 @@ class StreamHandlers:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, OSError):
                     await task
+        if self._closing.is_set():
+            await self._end_stream(send)
 
     async def _read_watch(self, objects: AsyncIterator[bytes | None], stream: WatchStream,
                           send: Send, writer: asyncio.Task[None]) -> None:
@@ -163,7 +190,7 @@ class StreamHandlers:
                 return
             if request is not None:
                 stream.handle(request)
-        # the client disconnected: stop writing
+        # the client disconnected or the member is stopping: stop writing
 
     async def _write_watch(self, stream: WatchStream, send: Send) -> None:
         while True:
@@ -186,7 +213,7 @@ class StreamHandlers:
 
     async def keep_alive(self, receive: Receive, send: Send) -> None:
         started = False
-        async for obj in _request_objects(receive):
+        async for obj in _request_objects(receive, self._closing):
             if obj is None:
                 break
             try:
@@ -201,7 +228,7 @@ class StreamHandlers:
                         "more_body": True})
         if not started:
             await start_stream(send)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await self._end_stream(send)
 
     def _keep_alive_reply(self, obj: bytes) -> Json:
         lease_id = _decode_stream_message(obj, gw.lease_id)

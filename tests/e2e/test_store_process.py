@@ -45,6 +45,39 @@ def test_sigterm_stops_cleanly_and_logs_where_it_listens(tmp_path: Path) -> None
     assert "store stopped" in log
 
 
+def _read_until_closed(conn: socket.socket) -> bytes:
+    received = b""
+    while chunk := conn.recv(65536):
+        received += chunk
+    return received
+
+
+def test_sigterm_ends_open_watch_and_keepalive_streams_and_exits(tmp_path: Path) -> None:
+    server = start_store(tmp_path / "data")
+    host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
+    lease = _post(server.url, "/v3/lease/grant", {"TTL": 60})
+    streams = {
+        "/v3/watch": orjson.dumps({"create_request": {"key": "AA==", "range_end": "AA=="}}),
+        "/v3/lease/keepalive": orjson.dumps({"ID": lease["ID"]}),
+    }
+    conns = []
+    for path, body in streams.items():
+        conn = socket.create_connection((host, port))
+        conn.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     f"{len(body):x}\r\n".encode() + body + b"\r\n")
+        conns.append(conn)
+    for conn in conns:
+        conn.settimeout(15)
+        received = b""
+        while b"result" not in received:  # the stream is open and answering
+            received += conn.recv(65536)
+    assert server.stop(timeout_s=30) == 0
+    for conn in conns:
+        with conn:
+            assert _read_until_closed(conn).endswith(b"0\r\n\r\n")  # the response was ended, not dropped
+    assert "store stopped" in server.log_path.read_text()
+
+
 def test_restart_comes_back_at_the_same_revision_with_data_and_leases(tmp_path: Path) -> None:
     port = free_port()
     server = start_store(tmp_path / "data", port=port)
