@@ -1,8 +1,10 @@
-"""A three-member cluster under a nemesis, its history checked for linearizability.
+"""Three- and five-member clusters under a nemesis, their histories checked for linearizability.
 
 Clients put, get and compare-and-swap through the HTTP API on random members
 while a nemesis SIGKILLs and restarts members, SIGSTOPs and resumes them, and
-cuts a member off through the fault proxy in front of its peer port. A write
+cuts members off through the fault proxy in front of each peer port. Each
+round strikes a random minority at once (one member of three, one or two of
+five), so the cluster should stay available as well as correct. A write
 whose answer never came is recorded as unknown (it may or may not have taken
 effect); the whole history must be linearizable for a key-value register.
 
@@ -19,7 +21,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,8 @@ from confagent.testing import (
     FaultProxy,
     Get,
     HistoryRecorder,
+    KvInput,
+    KvOutput,
     PartitionMode,
     Put,
     ServerProcess,
@@ -75,11 +79,12 @@ class Cluster:
         self.proxies[i].heal()
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    ports = [(free_port(), free_port()) for _ in range(3)]
+@pytest.fixture(params=[3, 5], ids=lambda size: f"{size}-members")
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    size: int = request.param
+    ports = [(free_port(), free_port()) for _ in range(size)]
     proxies = [FaultProxy(advertised, "127.0.0.1", listening) for listening, advertised in ports]
-    members = store_cluster(tmp_path, 3, peer_ports=ports)
+    members = store_cluster(tmp_path, size, peer_ports=ports)
     for member in members:
         member.launch()
     try:
@@ -112,7 +117,7 @@ class KeyRotation:
 class Client(threading.Thread):
     """One client: random operations on random members until told to stop."""
 
-    def __init__(self, number: int, cluster: Cluster, recorder: HistoryRecorder[object, object],
+    def __init__(self, number: int, cluster: Cluster, recorder: HistoryRecorder[KvInput, KvOutput],
                  stop: threading.Event, seed: int, keys: KeyRotation) -> None:
         super().__init__(daemon=True)
         self.number, self.cluster, self.recorder, self.stop_event = number, cluster, recorder, stop
@@ -185,13 +190,25 @@ class Client(threading.Thread):
             self.recorder.unknown(token)  # type: ignore[arg-type]  # e.g. timed out: may still commit
 
 
+def _strike(faults: Sequence[tuple[Callable[[int, random.Random], None], int]], seed: int) -> None:
+    """Run each fault on its member at the same time; each thread has its own seeded rng."""
+    threads = [threading.Thread(target=fault, args=(member, random.Random(seed + member)))
+               for fault, member in faults]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def _nemesis(cluster: Cluster, rng: random.Random, until: float) -> list[str]:
     done = []
-    faults = (cluster.kill_and_restart, cluster.pause, cluster.isolate)
+    kinds = (cluster.kill_and_restart, cluster.pause, cluster.isolate)
+    size = len(cluster.members)
     while time.monotonic() < until:
-        fault, member = rng.choice(faults), rng.randrange(3)
-        fault(member, rng)
-        done.append(f"{fault.__name__}({member})")
+        struck = rng.sample(range(size), rng.randint(1, (size - 1) // 2))
+        faults = [(rng.choice(kinds), member) for member in struck]
+        _strike(faults, rng.randrange(1 << 30))
+        done.append(" + ".join(f"{fault.__name__}({member})" for fault, member in faults))
         time.sleep(rng.uniform(0.2, 1.0))
     return done
 
@@ -201,7 +218,7 @@ def test_histories_under_kills_pauses_and_partitions_are_linearizable(cluster: C
     seed = int(os.environ.get("CONFAGENT_FAULT_SEED", random.randrange(1 << 30)))
     print(f"nemesis seed: {seed} (CONFAGENT_FAULT_SEED={seed} reproduces the nemesis)")
     rng = random.Random(seed)
-    recorder: HistoryRecorder[object, object] = HistoryRecorder()
+    recorder: HistoryRecorder[KvInput, KvOutput] = HistoryRecorder()
     stop = threading.Event()
     keys = KeyRotation()
     clients = [Client(n, cluster, recorder, stop, seed + n, keys) for n in range(CLIENTS)]
