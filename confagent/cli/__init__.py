@@ -16,7 +16,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from confagent import __version__
-from confagent.cli import _cluster_cmd, _kv_cmd, _lease_cmd, _run_cmd, _status_cmd, _store_cmd
+from confagent.cli import (
+    _cluster_cmd,
+    _kv_cmd,
+    _lease_cmd,
+    _register_cmd,
+    _run_cmd,
+    _status_cmd,
+    _store_cmd,
+)
 from confagent.cli._common import Subparsers, add_global_options
 from confagent.errors import ConfagentError
 
@@ -34,6 +42,7 @@ COMMANDS: list[Register] = [
     _kv_cmd.register,
     _lease_cmd.register,
     _cluster_cmd.register,
+    _register_cmd.register,
 ]
 
 

@@ -4,9 +4,20 @@ Errors: a refusal by the server is the matching
 :class:`~confagent.errors.StoreError` (``Compacted``, ``LeaseNotFound``, ...);
 no answer is a :class:`~confagent.errors.ClientError`; a write whose outcome
 is unknown is :class:`~confagent.errors.AmbiguousWrite`, never retried.
+
+:class:`Registration` keeps a key alive under a lease for self-registration.
 """
 
 from confagent.client._client import ClientConfig, EtcdClient, prefix_range_end
+from confagent.client._registration import (
+    Registration,
+    RegistrationEvent,
+    RegistrationEventKind,
+    RegistrationRetry,
+    RenewalAction,
+    RenewalSchedule,
+    RenewalStep,
+)
 from confagent.client._results import LeaseKeepAlive, LeaseTimeToLive, Member, Status
 from confagent.client._transport import ClientTls
 from confagent.client._watch import RESUMES_MAX
@@ -20,6 +31,13 @@ __all__ = [
     "LeaseKeepAlive",
     "LeaseTimeToLive",
     "Member",
+    "Registration",
+    "RegistrationEvent",
+    "RegistrationEventKind",
+    "RegistrationRetry",
+    "RenewalAction",
+    "RenewalSchedule",
+    "RenewalStep",
     "Reply",
     "ResponseHeader",
     "Status",

@@ -15,7 +15,7 @@ def _expected_files(example: Path) -> dict[str, str]:
             for path in sorted(expected.rglob("*")) if path.is_file()}
 
 
-@pytest.mark.parametrize("name", ["nginx", "haproxy", "app-config"])
+@pytest.mark.parametrize("name", ["nginx", "haproxy", "app-config", "nginx-registry"])
 def test_example_renders_its_expected_output(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
