@@ -13,7 +13,7 @@ import uvloop
 
 from confagent.cli._logs import configure_logging
 from confagent.resource import parse_duration
-from confagent.server import StoreConfig, StoreServer, TlsConfig
+from confagent.server import PeerTls, StoreConfig, StoreServer, TlsConfig
 
 __all__ = ["register", "store_config_from"]
 
@@ -55,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add("--key-file", type=Path, help="path to the client server TLS key file")
     add("--client-cert-auth", action="store_true", help="enable client cert authentication")
     add("--trusted-ca-file", type=Path, help="path to the client server TLS trusted CA file")
+    add("--peer-cert-file", type=Path, help="path to the peer server TLS cert file")
+    add("--peer-key-file", type=Path, help="path to the peer server TLS key file")
+    add("--peer-client-cert-auth", action="store_true", help="enable peer client cert authentication")
+    add("--peer-trusted-ca-file", type=Path, help="path to the peer server TLS trusted CA file")
     add("--snapshot-count", type=int, default=20_000,
         help="applied entries between snapshots (default: 20000)")
     add("--experimental-watch-progress-notify-interval", type=_duration_s, default=600.0,
@@ -70,6 +74,12 @@ def store_config_from(args: argparse.Namespace) -> StoreConfig:
         tls = TlsConfig(cert_file=args.cert_file or Path(), key_file=args.key_file or Path(),
                         trusted_ca_file=args.trusted_ca_file,
                         client_cert_auth=args.client_cert_auth)
+    peer_tls = None
+    if args.peer_cert_file or args.peer_key_file:
+        peer_tls = PeerTls(cert_file=args.peer_cert_file or Path(),
+                           key_file=args.peer_key_file or Path(),
+                           trusted_ca_file=args.peer_trusted_ca_file,
+                           client_cert_auth=args.peer_client_cert_auth)
     return StoreConfig(
         name=args.name, data_dir=args.data_dir,
         listen_client_urls=args.listen_client_urls,
@@ -78,7 +88,7 @@ def store_config_from(args: argparse.Namespace) -> StoreConfig:
         initial_advertise_peer_urls=args.initial_advertise_peer_urls,
         initial_cluster=args.initial_cluster,
         initial_cluster_token=args.initial_cluster_token,
-        tls=tls, snapshot_entries=args.snapshot_count,
+        tls=tls, peer_tls=peer_tls, snapshot_entries=args.snapshot_count,
         watch_progress_notify_interval_s=args.experimental_watch_progress_notify_interval,
     )
 

@@ -3,13 +3,14 @@
 from confagent.server._gateway import GatewayApp, ServerInfo
 from confagent.server._local import LocalWatch, LocalWatchHub
 from confagent.server._node import NodeConfig, StoreNode
-from confagent.server._server import StoreConfig, StoreServer, TlsConfig
+from confagent.server._server import PeerTls, StoreConfig, StoreServer, TlsConfig
 
 __all__ = [
     "GatewayApp",
     "LocalWatch",
     "LocalWatchHub",
     "NodeConfig",
+    "PeerTls",
     "ServerInfo",
     "StoreConfig",
     "StoreNode",

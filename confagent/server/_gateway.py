@@ -218,12 +218,12 @@ class GatewayApp:
 
     async def _lease_time_to_live(self, body: bytes) -> Json:
         lease_id, with_keys = gw.decode_body(body, gw.timetolive_request)
+        remaining = await self.node.time_to_live(lease_id)
         info = self.node.kv.lease(lease_id)
-        if info is None:
+        if info is None or remaining < 0:
             return gw.lease_time_to_live_response(self._header(), lease_id, -1, 0, ())
         return gw.lease_time_to_live_response(
-            self._header(), lease_id, self.node.time_to_live(lease_id), info.ttl,
-            info.keys if with_keys else ())
+            self._header(), lease_id, remaining, info.ttl, info.keys if with_keys else ())
 
     async def _lease_leases(self, body: bytes) -> Json:
         gw.loads(body)

@@ -12,6 +12,8 @@ Rules:
    concurrent writes share one fsync (group commit).
 4. Lease deadlines are the leader's business (``Lessor``); an expiry is a
    ``LeaseRevokeRequest`` proposed through the log, never a local deletion.
+   Followers forward keep-alive and time-to-live calls to the leader
+   (``_lease_forward``); a new leader gives every lease its full TTL.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import contextlib
 import itertools
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,8 +43,11 @@ from confagent.kv import (
     validate,
 )
 from confagent.raft import Entry, Message, RaftConfig, RawNode, Ready, Role, Snapshot, SnapshotMeta
+from confagent.server._lease_forward import ForwardConfig, LeaseForwarder
+from confagent.server._peer_codec import LeaseOp, PeerFrame
+from confagent.server._peer_tls import PeerTls
 from confagent.server._read_barrier import AppliedWaiters, ReadBarrier
-from confagent.server._transport import PeerTransport
+from confagent.server._transport import PeerTransport, TransportConfig
 from confagent.server._wal import SnapshotFiles, Wal, WalState, WalWriter
 
 __all__ = ["NodeConfig", "StoreNode"]
@@ -72,6 +77,8 @@ class NodeConfig:
     listen_peer_url: str = ""
     request_timeout_s: float = 7.0
     """A write or linearizable read not done by then fails with 'request timed out' (etcd's)."""
+    peer_tls: PeerTls | None = None
+    """Certificates for ``https://`` peer URLs."""
 
     @property
     def voters(self) -> tuple[int, ...]:
@@ -129,7 +136,12 @@ class StoreNode:
         self.transport: PeerTransport | None = None
         if len(config.voters) > 1:
             self.transport = PeerTransport(config.member_id, config.listen_peer_url, config.peers,
-                                           self._receive, self._report, rng=rng)
+                                           self._receive, self._report,
+                                           TransportConfig(tls=config.peer_tls), rng=rng)
+        self._lease_calls = LeaseForwarder(
+            config.member_id, self._send_frames, lambda: self.core.leader_id, self._answer_lease,
+            ForwardConfig(request_timeout_s=config.request_timeout_s),
+            first_request_id=rng.getrandbits(32))
 
     # -- life cycle ---------------------------------------------------------------
     @classmethod
@@ -183,6 +195,7 @@ class StoreNode:
             proposal.future.cancel()
         self._reads.cancel_all()
         self._applied_waiters.cancel_all()
+        await self._lease_calls.close()
         if self.transport is not None:
             await self.transport.stop()
         await self._writer.close()
@@ -257,36 +270,49 @@ class StoreNode:
             if self.kv.lease(lease_id) is None:
                 return lease_id
 
-    def _require_lease_keeper(self) -> None:
-        """Lease deadlines live on the leader only; followers do not forward lease calls yet."""
-        if self.core.role is not Role.LEADER:
-            raise Unavailable(f"etcdserver: not the leader: send lease keep-alives and time-to-live "
-                              f"requests to the leader (member {self.core.leader_id:x})")
-
-    def keep_alive(self, lease_id: int) -> int:
-        """Renew a lease; its granted TTL, or 0 when the lease is unknown (etcd's answer).
+    async def keep_alive(self, lease_id: int) -> int:
+        """Renew a lease, on the leader wherever it is; its granted TTL, or 0 when the lease
+        is unknown or already expired (etcd's answers).
 
         Raises:
-            Unavailable: this member is not the leader.
+            Unavailable: no leader (``NoLeader``), or it did not answer, within the request timeout.
         """
-        self._require_lease_keeper()
+        return await self._lease_calls.call(LeaseOp.KEEP_ALIVE, lease_id)
+
+    async def time_to_live(self, lease_id: int) -> int:
+        """Whole seconds left on a lease, as the leader counts them; -1 when unknown.
+
+        When it returns a lease as known, this member's state holds that lease too
+        (its granted TTL and keys), unless a revoke was applied since.
+
+        Raises:
+            Unavailable: as ``keep_alive``.
+        """
+        remaining = await self._lease_calls.call(LeaseOp.TIME_TO_LIVE, lease_id)
+        if remaining >= 0 and self.kv.lease(lease_id) is None:
+            await self.linearizable_barrier()  # a follower behind its leader catches up first
+        return remaining
+
+    async def _answer_lease(self, op: LeaseOp, lease_id: int) -> int | None:
+        """This member's answer to a lease call while it keeps the deadlines (it leads), else None.
+
+        A leader elected a moment ago may not have applied a lease granted in an earlier
+        term yet: before calling a lease unknown, it waits until its state is current.
+        """
+        if not self._was_leader:
+            return None
         if self.kv.lease(lease_id) is None:
-            return 0
+            await self.linearizable_barrier()
+            if not self._was_leader:
+                return None
+        known = self.kv.lease(lease_id) is not None
+        now = time.monotonic()
+        if op is LeaseOp.TIME_TO_LIVE:
+            return max(0, self.lessor.remaining(lease_id, now)) if known else -1
         try:
-            return self.lessor.renew(lease_id, time.monotonic())
+            return self.lessor.renew(lease_id, now) if known else 0
         except LeaseNotFound:
             return 0  # past its deadline, its revoke not applied yet: etcd answers TTL 0 too
-
-    def time_to_live(self, lease_id: int) -> int:
-        """Whole seconds left on a lease; -1 when unknown.
-
-        Raises:
-            Unavailable: this member is not the leader.
-        """
-        self._require_lease_keeper()
-        if self.kv.lease(lease_id) is None:
-            return -1
-        return self.lessor.remaining(lease_id, time.monotonic())
 
     @property
     def term(self) -> int:
@@ -327,9 +353,16 @@ class StoreNode:
             except StoreError as error:
                 self._reads.failed(context, error)
 
-    def _receive(self, message: Message) -> None:
-        self._inputs.append(message)
-        self._wake.set()
+    def _receive(self, frame: PeerFrame) -> None:
+        if isinstance(frame, Message):
+            self._inputs.append(frame)
+            self._wake.set()
+        else:
+            self._lease_calls.receive(frame)
+
+    def _send_frames(self, frames: Iterable[PeerFrame]) -> None:
+        if self.transport is not None:
+            self.transport.send(frames)
 
     def _report(self, member: int, delivered: bool) -> None:
         self._inputs.append((member, delivered))

@@ -1,14 +1,23 @@
-"""Raft messages on the wire between members: msgpack frames with a length prefix.
+"""Frames between members on the wire: msgpack arrays with a length prefix.
 
-A frame is ``length:u32 (big-endian)`` then a msgpack array of the message's
-fields in ``Message`` order; entries and snapshot metadata are nested arrays.
-The first field of every frame is the format version, so a member can refuse a
-peer it cannot understand instead of misreading it.
+A frame is ``length:u32 (big-endian)`` then a msgpack array
+``[format version, frame kind, *fields]``:
+
+- ``RAFT``: a Raft ``Message``, its fields in ``Message`` order; entries and
+  snapshot metadata are nested arrays.
+- ``LEASE_QUERY``: a follower asks the leader to renew a lease or to tell how
+  long it has left (lease deadlines live on the leader only).
+- ``LEASE_ANSWER``: the leader's answer, carrying the query's ``request_id``.
+
+The format version leads every frame, so a member can refuse a peer it cannot
+understand instead of misreading it.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
@@ -16,46 +25,121 @@ import msgpack  # type: ignore[import-untyped]
 from confagent.errors import PeerError
 from confagent.raft import ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta
 
-__all__ = ["FRAME_HEADER", "MAX_FRAME_BYTES", "decode_message", "encode_message"]
+__all__ = [
+    "FRAME_HEADER",
+    "MAX_FRAME_BYTES",
+    "LeaseAnswer",
+    "LeaseOp",
+    "LeaseQuery",
+    "PeerFrame",
+    "decode_frame",
+    "encode_frame",
+]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FRAME_HEADER = struct.Struct(">I")
 MAX_FRAME_BYTES = 512 * 1024 * 1024
 """A frame past this (a snapshot of an enormous store) is refused rather than buffered."""
 
 
-def encode_message(m: Message) -> bytes:
+class _FrameKind(IntEnum):
+    RAFT = 1
+    LEASE_QUERY = 2
+    LEASE_ANSWER = 3
+
+
+class LeaseOp(IntEnum):
+    """What a follower asks of the leader's lease deadlines."""
+
+    KEEP_ALIVE = 1
+    """Renew the lease; the answer is its granted TTL, 0 for an unknown lease."""
+    TIME_TO_LIVE = 2
+    """The answer is the whole seconds left on the lease, -1 for an unknown lease."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseQuery:
+    """A follower's lease call forwarded to the member it believes leads."""
+
+    to: int
+    frm: int
+    request_id: int
+    """Chosen by the asking member; the answer carries it back."""
+    op: LeaseOp
+    lease_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseAnswer:
+    """The answer to one ``LeaseQuery``."""
+
+    to: int
+    frm: int
+    request_id: int
+    ttl: int
+    """The result of the query's ``op`` (see ``LeaseOp``); meaningless when ``retry``."""
+    retry: bool = False
+    """The asked member could not answer (it does not lead, or lost leadership): ask again."""
+
+
+PeerFrame = Message | LeaseQuery | LeaseAnswer
+
+
+def encode_frame(frame: PeerFrame) -> bytes:
     """One length-prefixed frame."""
+    fields: list[Any]
+    if isinstance(frame, Message):
+        fields = [_FrameKind.RAFT, *_message_fields(frame)]
+    elif isinstance(frame, LeaseQuery):
+        fields = [_FrameKind.LEASE_QUERY, frame.to, frame.frm, frame.request_id, int(frame.op),
+                  frame.lease_id]
+    else:
+        fields = [_FrameKind.LEASE_ANSWER, frame.to, frame.frm, frame.request_id, frame.ttl,
+                  frame.retry]
+    body: bytes = msgpack.packb([FORMAT_VERSION, *fields], use_bin_type=True)
+    return FRAME_HEADER.pack(len(body)) + body
+
+
+def decode_frame(body: bytes) -> PeerFrame:
+    """The frame in one body (without the length prefix).
+
+    Raises:
+        PeerError: the body is not a frame of this format.
+    """
+    try:
+        version, kind, *fields = msgpack.unpackb(body, raw=False)
+        if version != FORMAT_VERSION:
+            raise PeerError(f"peer frame: format {version}, this member reads {FORMAT_VERSION}")
+        match _FrameKind(kind):
+            case _FrameKind.RAFT:
+                return _message_from(fields)
+            case _FrameKind.LEASE_QUERY:
+                to, frm, request_id, op, lease_id = fields
+                return LeaseQuery(to, frm, request_id, LeaseOp(op), lease_id)
+            case _FrameKind.LEASE_ANSWER:
+                to, frm, request_id, ttl, retry = fields
+                return LeaseAnswer(to, frm, request_id, ttl, bool(retry))
+    except (ValueError, TypeError, msgpack.UnpackException) as error:
+        raise PeerError(f"peer frame: cannot decode a {len(body)}-byte frame: {error}") from error
+
+
+def _message_fields(m: Message) -> list[Any]:
     snapshot = None
     if m.snapshot is not None:
         conf = m.snapshot.conf_state
         snapshot = [m.snapshot.index, m.snapshot.term, list(conf.voters), list(conf.learners)]
-    body: bytes = msgpack.packb([
-        FORMAT_VERSION, int(m.type), m.to, m.frm, m.term, m.log_term, m.index,
-        [[e.term, e.index, int(e.type), e.data] for e in m.entries],
-        m.commit, m.reject, m.reject_hint, m.context, snapshot, m.snapshot_data,
-    ], use_bin_type=True)
-    return FRAME_HEADER.pack(len(body)) + body
+    return [int(m.type), m.to, m.frm, m.term, m.log_term, m.index,
+            [[e.term, e.index, int(e.type), e.data] for e in m.entries],
+            m.commit, m.reject, m.reject_hint, m.context, snapshot, m.snapshot_data]
 
 
-def decode_message(body: bytes) -> Message:
-    """The message in one frame's body (without the length prefix).
-
-    Raises:
-        PeerError: the frame is not a message of this format.
-    """
-    try:
-        fields: list[Any] = msgpack.unpackb(body, raw=False)
-        (version, kind, to, frm, term, log_term, index, entries, commit, reject, reject_hint,
-         context, snapshot, snapshot_data) = fields
-        if version != FORMAT_VERSION:
-            raise PeerError(f"peer message: format {version}, this member reads {FORMAT_VERSION}")
-        meta = None
-        if snapshot is not None:
-            meta = SnapshotMeta(snapshot[0], snapshot[1], ConfState(tuple(snapshot[2]), tuple(snapshot[3])))
-        return Message(
-            MessageType(kind), to, frm, term, log_term, index,
-            tuple(Entry(t, i, EntryType(k), d) for t, i, k, d in entries),
-            commit, reject, reject_hint, context, meta, snapshot_data)
-    except (ValueError, TypeError, msgpack.UnpackException) as error:
-        raise PeerError(f"peer message: cannot decode a {len(body)}-byte frame: {error}") from error
+def _message_from(fields: list[Any]) -> Message:
+    (kind, to, frm, term, log_term, index, entries, commit, reject, reject_hint,
+     context, snapshot, snapshot_data) = fields
+    meta = None
+    if snapshot is not None:
+        meta = SnapshotMeta(snapshot[0], snapshot[1], ConfState(tuple(snapshot[2]), tuple(snapshot[3])))
+    return Message(
+        MessageType(kind), to, frm, term, log_term, index,
+        tuple(Entry(t, i, EntryType(k), d) for t, i, k, d in entries),
+        commit, reject, reject_hint, context, meta, snapshot_data)

@@ -4,6 +4,10 @@ them miss a write acknowledged before they arrived).
 
 The driver takes the open batch (``take``), asks Raft for its read index, and reports the
 answer (``confirmed`` or ``failed``); readers then wait until that index is applied.
+
+A batch's context is unique across members (a random per-process prefix, then a counter):
+the leader keeps every member's pending reads by context alone, and a context that
+collided with another member's would be dropped there, its readers left to time out.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import os
 
 __all__ = ["AppliedWaiters", "ReadBarrier"]
 
@@ -21,6 +26,7 @@ class ReadBarrier:
     def __init__(self) -> None:
         self._open: asyncio.Future[int] | None = None
         self._in_flight: dict[bytes, asyncio.Future[int]] = {}
+        self._context_prefix = os.urandom(8)
         self._contexts = itertools.count(1)
 
     def join(self) -> asyncio.Future[int]:
@@ -33,7 +39,7 @@ class ReadBarrier:
         """Close the open batch and return its context for a ReadIndex request; None if no batch."""
         if self._open is None:
             return None
-        context = next(self._contexts).to_bytes(8, "big")
+        context = self._context_prefix + next(self._contexts).to_bytes(8, "big")
         self._in_flight[context] = self._open
         self._open = None
         return context

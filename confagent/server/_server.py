@@ -27,9 +27,10 @@ from confagent.server._identity import Identity, load_or_keep_identity
 from confagent.server._ids import cluster_id_of, member_id_of
 from confagent.server._metrics import Metrics
 from confagent.server._node import NodeConfig, StoreNode
+from confagent.server._peer_tls import PeerTls
 from confagent.server._watch_stream import WatchRegistry
 
-__all__ = ["StoreConfig", "StoreServer", "TlsConfig"]
+__all__ = ["PeerTls", "StoreConfig", "StoreServer", "TlsConfig"]
 
 log = structlog.get_logger("confagent.store")
 
@@ -68,6 +69,8 @@ class StoreConfig:
     initial_cluster: str = ""
     initial_cluster_token: str = "etcd-cluster"
     tls: TlsConfig | None = None
+    peer_tls: PeerTls | None = None
+    """``--peer-cert-file`` and friends: TLS between members, for ``https://`` peer URLs."""
     snapshot_entries: int = 20_000
     watch_progress_notify_interval_s: float = 600.0
     """How often watchers that asked for progress notifications get one (etcd: 10 minutes)."""
@@ -93,12 +96,22 @@ class StoreConfig:
                 raise ConfigError(f"--listen-client-urls: {url} needs --cert-file and --key-file")
         if self.tls is not None:
             self.tls.validate()
+        self._validate_peer_tls()
         members = self._initial_members()
         if members and self.name not in members:
             raise ConfigError(f"--initial-cluster: has no member named {self.name!r}")
         if members and sorted(members[self.name]) != sorted(self.peer_urls):
             raise ConfigError(f"--initial-cluster: {self.name}={','.join(members[self.name])} does "
                               f"not match --initial-advertise-peer-urls {','.join(self.peer_urls)}")
+
+    def _validate_peer_tls(self) -> None:
+        if self.peer_tls is not None:
+            self.peer_tls.validate()
+            return
+        initial = [url for urls in self._initial_members().values() for url in urls]
+        for url in (*self.listen_peer_urls, *self.peer_urls, *initial):
+            if urlsplit(url).scheme == "https":
+                raise ConfigError(f"peer URL {url} needs --peer-cert-file and --peer-key-file")
 
     def _initial_members(self) -> dict[str, tuple[str, ...]]:
         """NAME -> peer URLs, from ``--initial-cluster`` (a name may repeat, once per URL)."""
@@ -132,7 +145,7 @@ class StoreConfig:
         return NodeConfig(data_dir=self.resolved_data_dir, member_id=me.member_id,
                           cluster_id=cluster_id_of(m.member_id for m in members),
                           snapshot_entries=self.snapshot_entries, peers=peers,
-                          listen_peer_url=self.listen_peer_urls[0])
+                          listen_peer_url=self.listen_peer_urls[0], peer_tls=self.peer_tls)
 
 
 def _bound_socket(url: str, host: str, port: int) -> socket.socket:

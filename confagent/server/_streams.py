@@ -217,7 +217,7 @@ class StreamHandlers:
             if obj is None:
                 break
             try:
-                reply = self._keep_alive_reply(obj)
+                reply = await self._keep_alive_reply(obj)
             except StoreError as error:
                 await self._fail_stream(send, error, started)
                 return
@@ -230,9 +230,10 @@ class StreamHandlers:
             await start_stream(send)
         await self._end_stream(send)
 
-    def _keep_alive_reply(self, obj: bytes) -> Json:
+    async def _keep_alive_reply(self, obj: bytes) -> Json:
         lease_id = _decode_stream_message(obj, gw.lease_id)
-        return gw.lease_keepalive_response(self._header(None), lease_id, self._node.keep_alive(lease_id))
+        ttl = await self._node.keep_alive(lease_id)
+        return gw.lease_keepalive_response(self._header(None), lease_id, ttl)
 
     @staticmethod
     async def _fail_stream(send: Send, error: StoreError, started: bool) -> None:

@@ -1,14 +1,19 @@
-"""Peer transport: Raft messages between store members over TCP, one connection per direction.
+"""Peer transport: frames between store members over TCP (or TLS), one connection per direction.
+
+The frames are Raft messages and the lease calls followers forward to the
+leader (``_peer_codec``).
 
 Rules:
 1. ``send`` never blocks the Raft driver: each peer has a bounded queue; a full
-   queue drops the message and tells Raft the peer is unreachable (Raft resends
-   what matters, as it does for any lost message).
+   queue drops the frame and tells Raft the peer is unreachable (Raft resends
+   what matters, as it does for any lost message; a lease call is asked again).
 2. One task per peer connects (with jittered, capped backoff), then writes
    everything queued as one batch per wake-up.
 3. Inbound frames are decoded and handed to the driver's ``deliver`` callback in
    arrival order; a frame that cannot be read closes that connection only.
 4. Snapshot messages report their fate (delivered or not) back to Raft.
+5. ``https://`` peer URLs use TLS as ``PeerTls`` says (``_peer_tls``); a peer
+   whose handshake fails is treated as unreachable, on either side.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable, Mapping
+import ssl
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -24,13 +30,14 @@ import structlog
 
 from confagent.errors import ConfigError, PeerError
 from confagent.raft import Message, MessageType
-from confagent.server._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, decode_message, encode_message
+from confagent.server._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, PeerFrame, decode_frame, encode_frame
+from confagent.server._peer_tls import PeerTls
 
 __all__ = ["PeerTransport", "TransportConfig"]
 
 log = structlog.get_logger("confagent.peers")
 
-Deliver = Callable[[Message], None]
+Deliver = Callable[[PeerFrame], None]
 Report = Callable[[int, bool], None]
 """``report(member, delivered)``: True when a snapshot reached the peer; False when messages
 to it were lost (it is unreachable, and a snapshot in flight did not arrive)."""
@@ -43,13 +50,33 @@ class TransportConfig:
     backoff_initial_s: float = 0.05
     backoff_max_s: float = 2.0
     connect_timeout_s: float = 2.0
+    """Bounds a connection attempt, TLS handshake included (on both sides)."""
+    tls: PeerTls | None = None
+    """Certificates for ``https://`` peer URLs; None when every peer URL is ``http://``."""
 
 
-def _host_port(url: str) -> tuple[str, int]:
+@dataclass(frozen=True, slots=True)
+class _PeerAddress:
+    host: str
+    port: int
+    ssl: ssl.SSLContext | None
+
+
+def _address(url: str, tls: PeerTls | None, *, listening: bool) -> _PeerAddress:
+    """Where a peer URL points, with the TLS context it needs to listen on or dial it (rule 5).
+
+    Raises:
+        ConfigError: not an http(s)://HOST:PORT URL, or https without usable certificates.
+    """
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname or not parts.port:
-        raise ConfigError(f"peer URL {url!r} is not http://HOST:PORT")
-    return parts.hostname, parts.port
+    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
+        raise ConfigError(f"peer URL {url!r} is not http(s)://HOST:PORT")
+    if parts.scheme == "http":
+        return _PeerAddress(parts.hostname, parts.port, None)
+    if tls is None:
+        raise ConfigError(f"peer URL {url} needs --peer-cert-file and --peer-key-file")
+    context = tls.server_context() if listening else tls.client_context()
+    return _PeerAddress(parts.hostname, parts.port, context)
 
 
 class _Peer:
@@ -58,27 +85,26 @@ class _Peer:
     def __init__(self, member_id: int, url: str, config: TransportConfig, report: Report,
                  rng: random.Random) -> None:
         self.member_id = member_id
-        self.host, self.port = _host_port(url)
+        self.address = _address(url, config.tls, listening=False)
         self._config = config
         self._report = report
         self._rng = rng
-        self._queue: list[Message] = []
+        self._queue: list[PeerFrame] = []
         self._wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
-    def offer(self, message: Message) -> None:
+    def offer(self, frame: PeerFrame) -> None:
         if len(self._queue) >= self._config.queue_messages:
             self._report(self.member_id, False)
             return
-        self._queue.append(message)
+        self._queue.append(frame)
         self._wake.set()
 
     async def run(self) -> None:
         delay = self._config.backoff_initial_s
         while True:
             try:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port),
-                                                        self._config.connect_timeout_s)
+                reader, writer = await asyncio.wait_for(self._connect(), self._config.connect_timeout_s)
             except (OSError, TimeoutError):
                 self._fail_queued()
                 await asyncio.sleep(delay * (0.5 + self._rng.random()))
@@ -94,6 +120,13 @@ class _Peer:
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
 
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        address = self.address
+        if address.ssl is None:
+            return await asyncio.open_connection(address.host, address.port)
+        return await asyncio.open_connection(address.host, address.port, ssl=address.ssl,
+                                             server_hostname=address.host)
+
     async def _write_until_broken(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             await self._wake.wait()
@@ -103,10 +136,10 @@ class _Peer:
             # closed transport vanish without an error, so look before every batch.
             if reader.at_eof() or writer.is_closing():
                 raise ConnectionResetError(f"peer {self.member_id:x} closed the connection")
-            writer.write(b"".join(encode_message(m) for m in batch))
+            writer.write(b"".join(encode_frame(frame) for frame in batch))
             await writer.drain()
-            for message in batch:
-                if message.type is MessageType.SNAPSHOT:
+            for frame in batch:
+                if isinstance(frame, Message) and frame.type is MessageType.SNAPSHOT:
                     self._report(self.member_id, True)
 
     def _fail_queued(self) -> None:
@@ -122,9 +155,9 @@ class PeerTransport:
                  report: Report, config: TransportConfig | None = None,
                  rng: random.Random | None = None) -> None:
         self.member_id = member_id
-        self._listen = _host_port(listen_url)
-        self._deliver = deliver
         self._config = config or TransportConfig()
+        self._listen = _address(listen_url, self._config.tls, listening=True)
+        self._deliver = deliver
         rng = rng or random.Random()
         self._peers = {m: _Peer(m, url, self._config, report, rng)
                        for m, url in peers.items() if m != member_id}
@@ -133,20 +166,23 @@ class PeerTransport:
         self._inbound: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
-        host, port = self._listen
+        host, port, context = self._listen.host, self._listen.port, self._listen.ssl
         try:
-            self._server = await asyncio.start_server(self._accept, host, port)
+            self._server = await asyncio.start_server(
+                self._accept, host, port, ssl=context,
+                ssl_handshake_timeout=self._config.connect_timeout_s if context else None)
         except OSError as error:
             raise ConfigError(f"--listen-peer-urls: cannot listen on {host}:{port}: "
                               f"{error.strerror}") from error
         for peer in self._peers.values():
             peer.task = asyncio.create_task(peer.run(), name=f"peer {peer.member_id:x}")
 
-    def send(self, messages: tuple[Message, ...]) -> None:
-        for message in messages:
-            peer = self._peers.get(message.to)
+    def send(self, frames: Iterable[PeerFrame]) -> None:
+        """Queue frames for their ``to`` members; frames to members not known are dropped."""
+        for frame in frames:
+            peer = self._peers.get(frame.to)
             if peer is not None:
-                peer.offer(message)
+                peer.offer(frame)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -169,7 +205,7 @@ class PeerTransport:
                 (length,) = FRAME_HEADER.unpack(header)
                 if length > MAX_FRAME_BYTES:
                     raise PeerError(f"peer frame of {length} bytes is over {MAX_FRAME_BYTES}")
-                self._deliver(decode_message(await reader.readexactly(length)))
+                self._deliver(decode_frame(await reader.readexactly(length)))
         except (asyncio.IncompleteReadError, OSError):
             pass  # the peer went away; it reconnects by itself
         except PeerError as error:

@@ -1,14 +1,24 @@
-"""Raft messages survive the trip through a peer frame unchanged; bad frames are refused clearly."""
+"""Peer frames (Raft messages, lease queries and answers) survive the wire unchanged;
+bad frames are refused clearly."""
 
 from __future__ import annotations
 
+import msgpack  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from confagent.errors import PeerError
 from confagent.raft import ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta
-from confagent.server._peer_codec import FRAME_HEADER, decode_message, encode_message
+from confagent.server._peer_codec import (
+    FRAME_HEADER,
+    LeaseAnswer,
+    LeaseOp,
+    LeaseQuery,
+    PeerFrame,
+    decode_frame,
+    encode_frame,
+)
 
 ids = st.integers(1, (1 << 64) - 1)
 small = st.integers(0, 1 << 40)
@@ -19,25 +29,33 @@ messages = st.builds(
     Message, st.sampled_from(MessageType), ids, ids, small, small, small,
     st.lists(entries, max_size=5).map(tuple), small, st.booleans(), small, st.binary(max_size=16),
     st.none() | metas, st.binary(max_size=64))
+lease_ids = st.integers(1, (1 << 63) - 1)
+queries = st.builds(LeaseQuery, ids, ids, ids, st.sampled_from(LeaseOp), lease_ids)
+answers = st.builds(LeaseAnswer, ids, ids, ids, st.integers(-1, 1 << 40), st.booleans())
 
 
-@given(messages)
-def test_round_trip(message: Message) -> None:
-    frame = encode_message(message)
-    (length,) = FRAME_HEADER.unpack(frame[:FRAME_HEADER.size])
-    assert length == len(frame) - FRAME_HEADER.size
-    assert decode_message(frame[FRAME_HEADER.size:]) == message
+@given(messages | queries | answers)
+def test_round_trip(frame: PeerFrame) -> None:
+    encoded = encode_frame(frame)
+    (length,) = FRAME_HEADER.unpack(encoded[:FRAME_HEADER.size])
+    assert length == len(encoded) - FRAME_HEADER.size
+    assert decode_frame(encoded[FRAME_HEADER.size:]) == frame
 
 
-@pytest.mark.parametrize("body", [b"", b"\x93\x01\x02\x03", b"not msgpack at all \xc1"])
+@pytest.mark.parametrize("body", [
+    b"", b"\x93\x01\x02\x03", b"not msgpack at all \xc1",
+    msgpack.packb([2, 99, 1, 2]),            # an unknown frame kind
+    msgpack.packb([2, 2, 1, 2, 3, 7, 5]),    # a lease query with an unknown op
+    msgpack.packb([2, 3, 1, 2, 3]),          # a lease answer missing fields
+])
 def test_bad_frames_are_peer_errors(body: bytes) -> None:
-    with pytest.raises(PeerError, match="peer message"):
-        decode_message(body)
+    with pytest.raises(PeerError, match="peer frame"):
+        decode_frame(body)
 
 
 def test_another_format_version_is_named() -> None:
-    frame = encode_message(Message(MessageType.HEARTBEAT, 1, 2))
+    frame = encode_frame(Message(MessageType.HEARTBEAT, 1, 2))
     body = bytearray(frame[FRAME_HEADER.size:])
     body[1] = 9  # the first array element: the format version
     with pytest.raises(PeerError, match="format 9"):
-        decode_message(bytes(body))
+        decode_frame(bytes(body))

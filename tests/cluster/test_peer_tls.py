@@ -1,0 +1,169 @@
+"""Peer TLS with mutual authentication: a three-member cluster over https:// peer URLs elects
+and replicates, and a member whose certificate another CA signed is refused."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from confagent.testing import ServerProcess, free_port
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A member's peer certificate and key, and the CA it trusts for its peers."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _make_ca(directory: Path, name: str) -> None:
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN={name}",
+             cwd=directory)
+
+
+def _make_peer_cert(directory: Path, name: str, ca: str) -> Credentials:
+    """A certificate for 127.0.0.1 usable by both ends of a peer connection, signed by ``ca``."""
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=directory)
+    (directory / f"{name}.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
+             "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
+             cwd=directory)
+    return Credentials(directory / f"{name}.crt", directory / f"{name}.key", directory / "ca.crt")
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Credentials]:
+    """Three members' credentials from one CA, and a rogue's from another CA (trusting the first)."""
+    directory = tmp_path_factory.mktemp("certs")
+    _make_ca(directory, "ca")
+    _make_ca(directory, "rogue-ca")
+    made = {name: _make_peer_cert(directory, name, "ca") for name in ("m0", "m1", "m2")}
+    made["rogue"] = _make_peer_cert(directory, "rogue", "rogue-ca")
+    return made
+
+
+def _tls_cluster(base_dir: Path, credentials: list[Credentials]) -> list[ServerProcess]:
+    """Members of one new cluster with https:// peer URLs and mutual TLS, not yet started."""
+    names = [f"m{i}" for i in range(len(credentials))]
+    peer_urls = {name: f"https://127.0.0.1:{free_port()}" for name in names}
+    initial = ",".join(f"{name}={url}" for name, url in peer_urls.items())
+    members = []
+    for name, creds in zip(names, credentials, strict=True):
+        url = f"http://127.0.0.1:{free_port()}"
+        argv = [sys.executable, "-m", "confagent", "store", "--name", name,
+                "--data-dir", str(base_dir / name), "--listen-client-urls", url,
+                "--listen-peer-urls", peer_urls[name], "--initial-advertise-peer-urls", peer_urls[name],
+                "--initial-cluster", initial, "--peer-cert-file", str(creds.cert),
+                "--peer-key-file", str(creds.key), "--peer-trusted-ca-file", str(creds.ca),
+                "--peer-client-cert-auth"]
+        members.append(ServerProcess("confagent", url, base_dir / name, argv, base_dir / f"{name}.log",
+                                     extra_env={"PYTHONUNBUFFERED": "1"}))
+    return members
+
+
+@pytest.fixture
+def running() -> Iterator[list[ServerProcess]]:
+    """Stops every member a test launched."""
+    launched: list[ServerProcess] = []
+    try:
+        yield launched
+    finally:
+        for member in launched:
+            member.stop()
+
+
+def _launch(members: list[ServerProcess], running: list[ServerProcess]) -> None:
+    for member in members:
+        member.launch()
+        running.append(member)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _put(member: ServerProcess, key: str, value: str) -> None:
+    reply = httpx.post(member.url + "/v3/kv/put", json={"key": _b64(key), "value": _b64(value)},
+                       timeout=10)
+    assert reply.status_code == 200, reply.text
+
+
+def _value(member: ServerProcess, key: str, *, serializable: bool = False) -> str | None:
+    reply = httpx.post(member.url + "/v3/kv/range",
+                       json={"key": _b64(key), "serializable": serializable}, timeout=10)
+    assert reply.status_code == 200, reply.text
+    kvs = reply.json().get("kvs")
+    return base64.b64decode(kvs[0]["value"]).decode() if kvs else None
+
+
+def _peer_address(member: ServerProcess) -> tuple[str, int]:
+    url = urlsplit(member.argv[member.argv.index("--listen-peer-urls") + 1])
+    assert url.hostname and url.port
+    return url.hostname, url.port
+
+
+def _peer_port_accepts(address: tuple[str, int], creds: Credentials) -> bool:
+    """Whether a member's peer port keeps a TLS connection presenting ``creds`` open.
+
+    A TLS 1.3 server checks the client's certificate after the client's side of the
+    handshake is done, so a refusal shows on the first read: an alert or the end of
+    the stream. An accepted peer's connection stays open and silent (peers only write).
+    """
+    context = ssl.create_default_context(cafile=str(creds.ca))
+    context.load_cert_chain(str(creds.cert), str(creds.key))
+    with socket.create_connection(address, timeout=5) as raw, \
+            context.wrap_socket(raw, server_hostname=address[0]) as conn:
+        conn.settimeout(1.0)
+        try:
+            return conn.recv(1) != b""
+        except ssl.SSLError:
+            return False
+        except TimeoutError:
+            return True
+
+
+def test_members_with_mutual_peer_tls_elect_and_replicate(
+        tmp_path: Path, certs: dict[str, Credentials], running: list[ServerProcess]) -> None:
+    members = _tls_cluster(tmp_path, [certs["m0"], certs["m1"], certs["m2"]])
+    _launch(members, running)
+    for member in members:
+        member.wait_healthy()
+    _put(members[2], "over-tls", "yes")
+    assert [_value(m, "over-tls") for m in members] == ["yes"] * 3
+
+
+def test_a_member_with_a_certificate_from_another_ca_cannot_join(
+        tmp_path: Path, certs: dict[str, Credentials], running: list[ServerProcess]) -> None:
+    members = _tls_cluster(tmp_path, [certs["m0"], certs["m1"], certs["rogue"]])
+    _launch(members, running)
+    good, rogue = members[:2], members[2]
+    for member in good:
+        member.wait_healthy()
+    _put(good[0], "members-only", "v")
+    assert [_value(m, "members-only") for m in good] == ["v", "v"]
+
+    assert not _peer_port_accepts(_peer_address(good[0]), certs["rogue"])
+    assert _peer_port_accepts(_peer_address(good[0]), certs["m2"])  # one signed by the CA is taken
+    assert httpx.get(rogue.url + "/health", timeout=5).status_code == 503
+    assert _value(rogue, "members-only", serializable=True) is None
+    _put(good[1], "still-serving", "v")
+    assert _value(good[0], "still-serving") == "v"
