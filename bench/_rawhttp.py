@@ -44,7 +44,7 @@ class RawConnection:
         headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(b":") for ln in lines[1:] if ln)}
         if b"content-length" in headers:
             return status, await self._reader.readexactly(int(headers[b"content-length"]))
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int((await self._reader.readuntil(b"\r\n")).strip(), 16)
             chunk = await self._reader.readexactly(size + 2)

@@ -15,94 +15,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import multiprocessing
-import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import orjson
+from _common import Figures, b64, cpu_seconds, drive, put_body, report, rss_mib, run_load
 from _rawhttp import RawConnection
 
 from confagent.testing import ServerProcess, start_etcd, start_store
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-# -- load generators ----------------------------------------------------------------------
-async def _loop(url: str, path: str, body_of: Callable[[int], bytes], tasks: int,
-                seconds: float, latencies: list[float] | None = None) -> int:
-    """``tasks`` connections, each posting one request at a time for ``seconds``; requests done."""
-    connections = [await RawConnection.open(url) for _ in range(tasks)]
-    deadline = time.perf_counter() + seconds
-    done = 0
-
-    async def worker(n: int, connection: RawConnection) -> None:
-        nonlocal done
-        i = 0
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            status, body = await connection.post(path, body_of(n * 10_000_000 + i))
-            if latencies is not None:
-                latencies.append(time.perf_counter() - started)
-            if status != 200:
-                raise RuntimeError(f"{path}: HTTP {status}: {body[:200]!r}")
-            i += 1
-            done += 1
-
-    await asyncio.gather(*(worker(n, c) for n, c in enumerate(connections)))
-    for connection in connections:
-        await connection.close()
-    return done
-
-
-def _put_body(i: int) -> bytes:
-    return orjson.dumps({"key": b64(b"bench/%d" % (i % 50_000)), "value": b64(b"v" * 100)})
-
-
-def _range_body(_: int) -> bytes:
-    return orjson.dumps({"key": b64(b"bench/1")})
-
-
-def _process_main(url: str, path: str, tasks: int, seconds: float,
-                  out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    body_of = _put_body if path.endswith("put") else _range_body
-    out.put(asyncio.run(_loop(url, path, body_of, tasks, seconds)))
-
-
-def throughput_in_processes(url: str, path: str, processes: int, tasks: int,
-                            seconds: float) -> int:
-    ctx = multiprocessing.get_context("spawn")
-    out: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
-    procs = [ctx.Process(target=_process_main, args=(url, path, tasks, seconds, out))
-             for _ in range(processes)]
-    for proc in procs:
-        proc.start()
-    total = sum(out.get(timeout=seconds + 60) for _ in procs)
-    for proc in procs:
-        proc.join()
-    return total
 
 
 async def watch_latency(url: str, samples: int) -> list[float]:
@@ -140,25 +63,20 @@ async def load_keys(url: str, keys: int) -> None:
 
 
 # -- one server's figures -------------------------------------------------------------------
-@dataclass
-class Figures:
-    values: dict[str, float] = field(default_factory=dict)
-
-
 def measure(server: ServerProcess, seconds: float, keys: int) -> Figures:
     figures = Figures()
     url, pid = server.url, server.pid
     latencies: list[float] = []
-    puts = asyncio.run(_loop(url, "/v3/kv/put", _put_body, 1, seconds, latencies))
+    puts = asyncio.run(drive([url], "/v3/kv/put", put_body, 1, seconds, latencies=latencies))
     figures.values["put/s, 1 client"] = puts / seconds
     ordered = sorted(latencies)
     figures.values["put latency p50 ms"] = 1000 * ordered[len(ordered) // 2]
     figures.values["put latency p99 ms"] = 1000 * ordered[int(len(ordered) * 0.99)]
     cpu_before = cpu_seconds(pid)
-    puts = throughput_in_processes(url, "/v3/kv/put", 2, 8, seconds)
+    puts = run_load([url], "/v3/kv/put", 2, 8, seconds).requests
     figures.values["put/s, 16 clients"] = puts / seconds
     figures.values["server CPU s / 1000 puts"] = 1000 * (cpu_seconds(pid) - cpu_before) / puts
-    ranges = throughput_in_processes(url, "/v3/kv/range", 2, 8, seconds)
+    ranges = run_load([url], "/v3/kv/range", 2, 8, seconds).requests
     figures.values["range/s, 16 clients"] = ranges / seconds
     watch = sorted(asyncio.run(watch_latency(url, 300)))
     figures.values["watch latency p50 ms"] = 1000 * statistics.median(watch)
@@ -166,20 +84,6 @@ def measure(server: ServerProcess, seconds: float, keys: int) -> Figures:
     asyncio.run(load_keys(url, keys))
     figures.values[f"RSS MiB with {keys} keys"] = rss_mib(pid)
     return figures
-
-
-# Figures where smaller is better; the ratio printed is still confagent / etcd.
-LOWER_IS_BETTER = ("latency", "CPU", "RSS")
-
-
-def report(etcd: Figures, ours: Figures) -> str:
-    lines = [f"{'figure':32} {'etcd':>12} {'confagent':>12} {'ratio':>8}  better"]
-    for name, theirs in etcd.values.items():
-        mine = ours.values[name]
-        ratio = mine / theirs if theirs else float("inf")
-        better = "lower" if any(w in name for w in LOWER_IS_BETTER) else "higher"
-        lines.append(f"{name:32} {theirs:12.3f} {mine:12.3f} {ratio:8.2f}x  {better}")
-    return "\n".join(lines)
 
 
 def main() -> None:

@@ -250,7 +250,10 @@ class Raft:
         first = self.log.last_index + 1
         self.log.append([Entry(self.term, first + i, kind, data) for i, (kind, data) in enumerate(payloads)])
         self.tracker.progress[self.id].acknowledged(self.log.last_index)
-        maybe_commit(self)
+        if self.tracker.quorum() == 1:
+            # Only a lone voter commits by its own append: no other member holds entries past
+            # the old last index, so with peers the quorum's index cannot move here.
+            maybe_commit(self)
         self.broadcast_pending = True  # sent once per Ready: proposals batch into one append
         return self.log.last_index
 

@@ -247,9 +247,9 @@ class RawNode:
 
     # -- outputs -----------------------------------------------------------------------------------
     def has_ready(self) -> bool:
-        raft, log = self._raft, self._raft.log
+        raft, log, saved = self._raft, self._raft.log, self._saved
         return (
-            self._hard_state() != self._saved
+            (raft.term, raft.vote, log.committed) != (saved.term, saved.vote, saved.commit)
             or log.stable_index < log.last_index
             or log.pending_snapshot is not None
             or log.applied < log.committed
