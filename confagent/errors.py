@@ -15,10 +15,14 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   ├── LeaseNotFound          code 5
     │   ├── LeaseExists            code 9
     │   ├── ResourceExhausted      code 8
-    │   ├── Unavailable            code 14 (NoLeader, RequestTimeout, Stopped)
-    │   └── Internal               code 13
+    │   ├── Unavailable            code 14 (NoLeader, RequestTimeout, Stopped, UnhealthyCluster)
+    │   ├── Internal               code 13
+    │   └── MembershipError        a member add/remove/update/promote refused (etcd's codes and messages):
+    │       └── MemberNotFound, MemberExists, PeerURLExists, MemberBadURLs, MemberNotLearner,
+    │           LearnerNotReady, TooManyLearners, NotEnoughStartedMembers
     ├── ClientError                the client could not get an answer (all endpoints failed)
     │   └── AmbiguousWrite         a write may or may not have been applied: never retried
+    ├── MemberRemoved              this store member was removed from its cluster: it must stop
     ├── StorageError               the write-ahead log or a snapshot is unreadable or unwritable
     ├── PeerError                  a store member sent a frame this member cannot read
     ├── ConfigError                a bad flag, file or field; names the file and the key
@@ -32,6 +36,7 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   ├── UndecodableKey         a store key or value is not UTF-8; that key is skipped
     │   ├── ResyncNeeded           the changes after a revision are gone: take a new snapshot
     │   └── CacheDiverged          the local cache differs from a fresh snapshot (periodic verification)
+    ├── MetadRequestError          a request to the metadata service is malformed (answered 400)
     └── ResolveError               a host name or SRV record could not be resolved (render's DNS helpers)
 """
 
@@ -54,13 +59,23 @@ __all__ = [
     "InvalidArgument",
     "KeyNotFound",
     "KeyNotProvided",
+    "LearnerNotReady",
     "LeaseExists",
     "LeaseNotFound",
     "LeaseProvided",
     "LeaseTTLTooLarge",
+    "MemberBadURLs",
+    "MemberExists",
+    "MemberNotFound",
+    "MemberNotLearner",
+    "MemberRemoved",
+    "MembershipError",
+    "MetadRequestError",
     "NoLeader",
+    "NotEnoughStartedMembers",
     "OutOfRange",
     "PeerError",
+    "PeerURLExists",
     "ReloadFailed",
     "RenderError",
     "RequestTooLarge",
@@ -70,9 +85,11 @@ __all__ = [
     "SourceFileError",
     "StorageError",
     "StoreError",
+    "TooManyLearners",
     "TooManyOps",
     "Unavailable",
     "UndecodableKey",
+    "UnhealthyCluster",
     "ValueProvided",
     "http_status_of",
     "store_error_from",
@@ -178,6 +195,64 @@ class NoLeader(Unavailable):
 class Internal(StoreError):
     code = 13
     default_message = "etcdserver: internal error"
+
+
+class UnhealthyCluster(Unavailable):
+    default_message = "etcdserver: unhealthy cluster"
+
+
+class MembershipError(StoreError):
+    """A membership change refused: by the checks before proposing, or when its entry is applied."""
+
+
+class MemberNotFound(MembershipError):
+    code = 5
+    default_message = "etcdserver: member not found"
+
+
+class MemberExists(MembershipError):
+    code = 9
+    default_message = "etcdserver: member ID already exist"
+
+
+class PeerURLExists(MembershipError):
+    code = 9
+    default_message = "etcdserver: Peer URLs already exists"
+
+
+class MemberBadURLs(MembershipError):
+    code = 3
+    default_message = "etcdserver: given member URLs are invalid"
+
+
+class MemberNotLearner(MembershipError):
+    code = 9
+    default_message = "etcdserver: can only promote a learner member"
+
+
+class LearnerNotReady(MembershipError):
+    code = 9
+    default_message = "etcdserver: can only promote a learner member which is in sync with leader"
+
+
+class TooManyLearners(MembershipError):
+    code = 9
+    default_message = "etcdserver: too many learner members in cluster"
+
+
+class NotEnoughStartedMembers(MembershipError):
+    """etcd 3.4's gateway answers this one with code 2 (unknown), HTTP 500."""
+
+    code = 2
+    default_message = "etcdserver: re-configuration failed due to not enough started members"
+
+
+class MemberRemoved(ConfagentError):
+    """This store member applied its own removal (or heard of it): it stops, and the
+    ``store`` command exits non-zero with etcd's words."""
+
+    def __init__(self, message: str = "the member has been permanently removed from the cluster") -> None:
+        super().__init__(message)
 
 
 class ClientError(ConfagentError):
@@ -322,6 +397,12 @@ class ResyncNeeded(BackendError):
 
 class CacheDiverged(BackendError):
     """Periodic verification found the local cache different from a fresh snapshot."""
+
+
+class MetadRequestError(ConfagentError):
+    """A request to the metadata service (``confagent metad``) is malformed: bad JSON, a mapping key
+    that is not an IP address, an access mode other than 0 or 1, a bad ``X-Forwarded-For``.
+    The service answers 400 with this message; nothing was written."""
 
 
 # grpc-gateway 1.6.4's HTTPStatusFromCode, as etcd 3.4 serves it.

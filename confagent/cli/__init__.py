@@ -22,6 +22,7 @@ from confagent.cli import (
     _lease_cmd,
     _register_cmd,
     _run_cmd,
+    _snapshot_cmd,
     _status_cmd,
     _store_cmd,
 )
@@ -42,6 +43,7 @@ COMMANDS: list[Register] = [
     _kv_cmd.register,
     _lease_cmd.register,
     _cluster_cmd.register,
+    _snapshot_cmd.register,
     _register_cmd.register,
 ]
 

@@ -1,4 +1,4 @@
-"""``confagent endpoint status|health`` and ``confagent member list``: etcdctl's output."""
+"""``confagent endpoint status|health`` and the ``member`` commands (``_member_cmd``): etcdctl's output."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ import argparse
 import sys
 
 from confagent.cli._common import CommandBody, Subparsers, add_global_options, run_client_command
-from confagent.cli._etcdctl_json import (
-    endpoint_health_json,
-    endpoint_status_json,
-    member_list_json,
-)
-from confagent.cli._output import Output, go_duration, member_rows, status_row
+from confagent.cli._etcdctl_json import endpoint_health_json, endpoint_status_json
+from confagent.cli._member_cmd import register_member_commands
+from confagent.cli._output import Output, go_duration, status_row
 from confagent.client import EtcdClient
 from confagent.errors import ClientError, ConfagentError
 
@@ -20,7 +17,6 @@ __all__ = ["register"]
 _STATUS_HEADER = ("endpoint", "ID", "version", "db size", "is leader", "is learner", "raft term",
                   "raft index", "raft applied index", "errors")
 _HEALTH_HEADER = ("endpoint", "health", "took", "error")
-_MEMBER_HEADER = ("ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner")
 
 
 def register(subparsers: Subparsers) -> None:
@@ -28,10 +24,7 @@ def register(subparsers: Subparsers) -> None:
     commands = endpoint.add_subparsers(dest="endpoint_command", required=True, metavar="COMMAND")
     _leaf(commands, "status", "print the status of each endpoint", _status)
     _leaf(commands, "health", "check the health of each endpoint", _health)
-    member = subparsers.add_parser("member", help="cluster membership")
-    member_commands = member.add_subparsers(dest="member_command", required=True,
-                                            metavar="COMMAND")
-    _leaf(member_commands, "list", "list the members of the cluster", _member_list)
+    register_member_commands(subparsers)
 
 
 def _leaf(commands: Subparsers, name: str, help_text: str, body: CommandBody) -> None:
@@ -77,13 +70,4 @@ async def _health(client: EtcdClient, out: Output, args: argparse.Namespace) -> 
             out.line(f"{endpoint} is healthy: successfully committed proposal: took = {took}")
     if any(error for _, _, error in results):
         raise ClientError("unhealthy cluster")
-    return 0
-
-
-async def _member_list(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
-    reply = await client.member_list()
-    if out.format == "json":
-        out.json(member_list_json(reply))
-    else:
-        out.rows(_MEMBER_HEADER, member_rows(reply.response))
     return 0

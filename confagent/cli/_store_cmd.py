@@ -88,6 +88,7 @@ def store_config_from(args: argparse.Namespace) -> StoreConfig:
         initial_advertise_peer_urls=args.initial_advertise_peer_urls,
         initial_cluster=args.initial_cluster,
         initial_cluster_token=args.initial_cluster_token,
+        initial_cluster_state=args.initial_cluster_state,
         tls=tls, peer_tls=peer_tls, snapshot_entries=args.snapshot_count,
         watch_progress_notify_interval_s=args.experimental_watch_progress_notify_interval,
     )
@@ -113,6 +114,6 @@ async def _serve(config: StoreConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     await server.start()
     try:
-        await stop.wait()
+        await server.run_until(stop)
     finally:
         await server.stop()

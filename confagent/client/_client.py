@@ -33,9 +33,11 @@ from confagent.client._results import (
     decode_lease_keepalive,
     decode_lease_leases,
     decode_lease_time_to_live,
+    decode_member_add,
     decode_member_list,
     decode_status,
 )
+from confagent.client._snapshot import download_snapshot
 from confagent.client._transport import ClientTls, Transport, error_from_response, parse_json
 from confagent.client._watch import watch
 from confagent.errors import ClientError, ConfagentError
@@ -237,8 +239,42 @@ class EtcdClient:
         body = await self._post_one(endpoint, "/v3/maintenance/status")
         return _decoded(decode_status, body)
 
+    def snapshot(self, endpoint: str) -> AsyncGenerator[bytes, None]:
+        """The bytes of one endpoint's snapshot file as they arrive, checked whole at the end
+        (no failover: a snapshot is one member's). See ``confagent.client._snapshot``.
+
+        Raises:
+            StoreError, ClientError: as ``download_snapshot``; keep nothing written then.
+        """
+        return download_snapshot(self._http, endpoint)
+
     async def member_list(self) -> Reply[tuple[Member, ...]]:
         body = await self._call("/v3/cluster/member/list", {}, retry_safe=True)
+        return _decoded(decode_member_list, body)
+
+    async def member_add(self, peer_urls: Sequence[str], *, is_learner: bool = False
+                         ) -> Reply[tuple[Member, tuple[Member, ...]]]:
+        """Add a member (a learner if asked); the new member (unstarted: no name yet) and all."""
+        payload: dict[str, Any] = {"peerURLs": list(peer_urls)}
+        if is_learner:
+            payload["isLearner"] = True
+        body = await self._call("/v3/cluster/member/add", payload, retry_safe=False)
+        return _decoded(decode_member_add, body)
+
+    async def member_remove(self, member_id: int) -> Reply[tuple[Member, ...]]:
+        """Remove a member; the members left."""
+        body = await self._call("/v3/cluster/member/remove", {"ID": str(member_id)}, retry_safe=False)
+        return _decoded(decode_member_list, body)
+
+    async def member_update(self, member_id: int, peer_urls: Sequence[str]) -> Reply[tuple[Member, ...]]:
+        """Give a member new peer URLs; every member after the change."""
+        body = await self._call("/v3/cluster/member/update",
+                                {"ID": str(member_id), "peerURLs": list(peer_urls)}, retry_safe=False)
+        return _decoded(decode_member_list, body)
+
+    async def member_promote(self, member_id: int) -> Reply[tuple[Member, ...]]:
+        """Make a learner (in sync with the leader) a voter; every member after the change."""
+        body = await self._call("/v3/cluster/member/promote", {"ID": str(member_id)}, retry_safe=False)
         return _decoded(decode_member_list, body)
 
     async def version(self, endpoint: str) -> dict[str, str]:

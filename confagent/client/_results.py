@@ -21,6 +21,7 @@ __all__ = [
     "decode_lease_keepalive",
     "decode_lease_leases",
     "decode_lease_time_to_live",
+    "decode_member_add",
     "decode_member_list",
     "decode_status",
 ]
@@ -107,15 +108,23 @@ def decode_status(d: dict[str, Any]) -> Reply[Status]:
     ))
 
 
+def _member(m: dict[str, Any]) -> Member:
+    return Member(
+        id=_int(m, "ID"),
+        name=str(m.get("name", "")),
+        peer_urls=tuple(m.get("peerURLs", ())),
+        client_urls=tuple(m.get("clientURLs", ())),
+        is_learner=bool(m.get("isLearner", False)),
+    )
+
+
 def decode_member_list(d: dict[str, Any]) -> Reply[tuple[Member, ...]]:
+    """The members of a list, remove, update or promote answer."""
     header = decode_header(d.get("header") or {})
-    return Reply(header, tuple(
-        Member(
-            id=_int(m, "ID"),
-            name=str(m.get("name", "")),
-            peer_urls=tuple(m.get("peerURLs", ())),
-            client_urls=tuple(m.get("clientURLs", ())),
-            is_learner=bool(m.get("isLearner", False)),
-        )
-        for m in d.get("members", ())
-    ))
+    return Reply(header, tuple(_member(m) for m in d.get("members", ())))
+
+
+def decode_member_add(d: dict[str, Any]) -> Reply[tuple[Member, tuple[Member, ...]]]:
+    """The added member and every member, from a member add answer."""
+    header = decode_header(d.get("header") or {})
+    return Reply(header, (_member(d["member"]), tuple(_member(m) for m in d.get("members", ()))))

@@ -9,6 +9,8 @@ Rules:
    once the previous one is applied (and after its first entry of the term).
 3. ``ADD_VOTER`` of a learner promotes it; ``ADD_LEARNER`` of a voter demotes it;
    ``REMOVE`` drops a voter or a learner. The last voter cannot be removed.
+4. ``context`` is the driver's, opaque to Raft (etcd's ``ConfChange.Context``): the
+   store puts the member's attributes there. It is encoded after the fixed part.
 """
 
 from __future__ import annotations
@@ -28,22 +30,23 @@ class ConfChangeType(IntEnum):
     ADD_LEARNER = 2
 
 
-_ENCODED_BYTES = 9
+_FIXED_BYTES = 9
 
 
 @dataclass(frozen=True, slots=True)
 class ConfChange:
-    """Add, promote, demote or remove one member."""
+    """Add, promote, demote or remove one member; ``context`` travels with it, unread by Raft."""
 
     type: ConfChangeType
     node_id: int
+    context: bytes = b""
 
     def __post_init__(self) -> None:
         if not 0 < self.node_id < 1 << 64:
             raise ConfigError(f"raft: bad member id {self.node_id} in a membership change")
 
     def encode(self) -> bytes:
-        return bytes([self.type]) + self.node_id.to_bytes(8, "big")
+        return bytes([self.type]) + self.node_id.to_bytes(8, "big") + self.context
 
     @classmethod
     def decode(cls, data: bytes) -> ConfChange:
@@ -52,9 +55,10 @@ class ConfChange:
         Raises:
             ConfigError: the bytes are not an encoded ConfChange.
         """
-        if len(data) != _ENCODED_BYTES or data[0] not in {t.value for t in ConfChangeType}:
-            raise ConfigError(f"raft: undecodable membership change {data!r}")
-        return cls(ConfChangeType(data[0]), int.from_bytes(data[1:], "big"))
+        if len(data) < _FIXED_BYTES or data[0] not in {t.value for t in ConfChangeType}:
+            raise ConfigError(f"raft: undecodable membership change {data[:_FIXED_BYTES]!r}")
+        return cls(ConfChangeType(data[0]), int.from_bytes(data[1:_FIXED_BYTES], "big"),
+                   bytes(data[_FIXED_BYTES:]))
 
 
 def check_change(conf: ConfState, change: ConfChange) -> None:

@@ -3,7 +3,9 @@
 from confagent.server._gateway import GatewayApp, ServerInfo
 from confagent.server._local import LocalWatch, LocalWatchHub
 from confagent.server._node import NodeConfig, StoreNode
+from confagent.server._restore import RestoreConfig, restore_snapshot
 from confagent.server._server import PeerTls, StoreConfig, StoreServer, TlsConfig
+from confagent.server._snapshot_stream import SavedSnapshot, read_saved_snapshot
 
 __all__ = [
     "GatewayApp",
@@ -11,9 +13,13 @@ __all__ = [
     "LocalWatchHub",
     "NodeConfig",
     "PeerTls",
+    "RestoreConfig",
+    "SavedSnapshot",
     "ServerInfo",
     "StoreConfig",
     "StoreNode",
     "StoreServer",
     "TlsConfig",
+    "read_saved_snapshot",
+    "restore_snapshot",
 ]

@@ -39,8 +39,10 @@ from confagent.server._asgi import (
     send_bytes,
 )
 from confagent.server._limits import check_request_size, message_too_large
+from confagent.server._member_api import MemberApi
 from confagent.server._metrics import Metrics
 from confagent.server._node import StoreNode
+from confagent.server._snapshot_stream import SnapshotStream
 from confagent.server._streams import StreamHandlers
 from confagent.server._watch_stream import WatchRegistry
 
@@ -55,8 +57,8 @@ BODY_LIMIT_BYTES = 8 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class MemberInfo:
-    """A member as ``member list`` shows it. Client URLs are known for this member only
-    (etcd learns the others' through the log; confagent does not publish them yet)."""
+    """A member as the flags describe it (``--initial-cluster``). What ``member list`` shows
+    is the live member table (``_membership``), which members publish into through the log."""
 
     member_id: int
     name: str
@@ -94,6 +96,9 @@ class GatewayApp:
         self.info = info
         self.metrics = metrics
         self._streams = StreamHandlers(node, registry, self._header, progress_interval_s)
+        self._downloads: dict[str, Callable[[Receive, Send], Awaitable[None]]] = {
+            "/v3/maintenance/snapshot": SnapshotStream(node),
+        }
         self._unary: dict[str, UnaryHandler] = {
             "/v3/kv/range": self._range,
             "/v3/kv/put": self._put,
@@ -109,8 +114,8 @@ class GatewayApp:
             "/v3/kv/lease/leases": self._lease_leases,
             "/v3/maintenance/status": self._status,
             "/v3/maintenance/alarm": self._alarm,
-            "/v3/cluster/member/list": self._member_list,
         }
+        self._unary.update(MemberApi(node, self._header).handlers())
         self._plain: dict[str, Callable[[], Awaitable[tuple[int, bytes, bytes]]]] = {
             "/version": self._version,
             "/health": self._health,
@@ -140,7 +145,7 @@ class GatewayApp:
 
     async def _gateway(self, path: str, method: str, receive: Receive, send: Send) -> None:
         handler = self._unary.get(path)
-        stream = self._streams.get(path)
+        stream = self._streams.get(path) or self._downloads.get(path)
         if handler is None and stream is None:
             await send_bytes(send, 404, b"Not Found\n", content_type=TEXT)
         elif method != "POST":
@@ -171,7 +176,7 @@ class GatewayApp:
 
     def _header(self, revision: int | None = None) -> Json:
         node = self.node
-        return gw.header(self.info.cluster_id, self.info.member_id,
+        return gw.header(node.members.table.cluster_id, self.info.member_id,
                          node.kv.revision if revision is None else revision, node.term)
 
     # -- kv ---------------------------------------------------------------------------
@@ -234,7 +239,7 @@ class GatewayApp:
         gw.loads(body)
         node = self.node
         size = node.kv.size_bytes()
-        return gw.drop_zero_ints({
+        status = gw.drop_zero_ints({
             "header": self._header(),
             "version": self.info.etcd_version,
             "dbSize": str(size),
@@ -244,17 +249,17 @@ class GatewayApp:
             "raftAppliedIndex": str(node.core.log.applied),
             "dbSizeInUse": str(size),
         })
+        if self._is_learner():
+            status["isLearner"] = True
+        return status
+
+    def _is_learner(self) -> bool:
+        me = self.node.members.table.get(self.info.member_id)
+        return me is not None and me.is_learner
 
     async def _alarm(self, body: bytes) -> Json:
         gw.loads(body)
         return {}
-
-    async def _member_list(self, body: bytes) -> Json:
-        gw.loads(body)
-        info = self.info
-        header = self._header()
-        header.pop("revision", None)
-        return {"header": header, "members": [member.to_json() for member in info.members]}
 
     # -- plain HTTP ------------------------------------------------------------------------
     async def _version(self) -> tuple[int, bytes, bytes]:
@@ -263,7 +268,8 @@ class GatewayApp:
 
     async def _health(self) -> tuple[int, bytes, bytes]:
         # etcd answers /health as text/plain, with a JSON body.
-        healthy = self.node.leader_id != 0
+        # Not before this member's name and client URLs are published (etcd serves only then).
+        healthy = self.node.leader_id != 0 and self.node.members.published.is_set()
         return (200 if healthy else 503), orjson.dumps({"health": str(healthy).lower()}), TEXT
 
     async def _metrics(self) -> tuple[int, bytes, bytes]:

@@ -20,11 +20,13 @@ from urllib.parse import urlsplit
 import structlog
 import uvicorn
 
-from confagent.errors import ConfigError
+from confagent.errors import ConfigError, MemberRemoved
 from confagent.kv import WatchHub
 from confagent.server._gateway import GatewayApp, MemberInfo, ServerInfo
 from confagent.server._identity import Identity, load_or_keep_identity
 from confagent.server._ids import cluster_id_of, member_id_of
+from confagent.server._member_api import watch_removal
+from confagent.server._membership import Member
 from confagent.server._metrics import Metrics
 from confagent.server._node import NodeConfig, StoreNode
 from confagent.server._peer_tls import PeerTls
@@ -65,9 +67,14 @@ class StoreConfig:
     listen_client_urls: tuple[str, ...] = ("http://127.0.0.1:2379",)
     advertise_client_urls: tuple[str, ...] = ()
     listen_peer_urls: tuple[str, ...] = ("http://127.0.0.1:2380",)
+    """Empty: no peer listener (a lone member nobody can join, as the agent's embedded store is
+    unless configured otherwise)."""
     initial_advertise_peer_urls: tuple[str, ...] = ()
     initial_cluster: str = ""
     initial_cluster_token: str = "etcd-cluster"
+    initial_cluster_state: str = "new"
+    """``existing``: join a running cluster this member was added to (``member add``); the
+    flag matters only until the member has the cluster's state (etcd's meaning)."""
     tls: TlsConfig | None = None
     peer_tls: PeerTls | None = None
     """``--peer-cert-file`` and friends: TLS between members, for ``https://`` peer URLs."""
@@ -96,6 +103,9 @@ class StoreConfig:
                 raise ConfigError(f"--listen-client-urls: {url} needs --cert-file and --key-file")
         if self.tls is not None:
             self.tls.validate()
+        if self.initial_cluster_state not in ("new", "existing"):
+            raise ConfigError(f"--initial-cluster-state: {self.initial_cluster_state!r} "
+                              f"is not new or existing")
         self._validate_peer_tls()
         members = self._initial_members()
         if members and self.name not in members:
@@ -145,7 +155,18 @@ class StoreConfig:
         return NodeConfig(data_dir=self.resolved_data_dir, member_id=me.member_id,
                           cluster_id=cluster_id_of(m.member_id for m in members),
                           snapshot_entries=self.snapshot_entries, peers=peers,
-                          listen_peer_url=self.listen_peer_urls[0], peer_tls=self.peer_tls)
+                          listen_peer_url=self.listen_peer_urls[0] if self.listen_peer_urls else "",
+                          peer_tls=self.peer_tls,
+                          name=self.name, client_urls=self.client_urls,
+                          initial_members=tuple(Member(m.member_id, m.peer_urls) for m in members),
+                          joining=self.initial_cluster_state == "existing",
+                          cluster_token=self.initial_cluster_token)
+
+
+def _keep_joined_identity(node: StoreNode) -> None:
+    """A joining member got the cluster's state: keep its identity with the cluster's ID."""
+    load_or_keep_identity(node.config.data_dir, Identity(node.config.member_id,
+                                                         node.members.table.cluster_id))
 
 
 def _bound_socket(url: str, host: str, port: int) -> socket.socket:
@@ -180,22 +201,34 @@ class StoreServer:
         self.node: StoreNode | None = None
         self._servers: list[_QuietServer] = []
         self._serving: list[asyncio.Task[None]] = []
+        self._removal_watch: asyncio.Task[None] | None = None
         self._app: GatewayApp | None = None
 
     async def start(self) -> None:
         """Recover the data directory, elect, and start listening."""
         config, info = self.config, self.info
         node_config = config.node_config()
-        identity = await asyncio.to_thread(
-            load_or_keep_identity, config.resolved_data_dir,
-            Identity(node_config.member_id, node_config.cluster_id))
-        if identity != Identity(node_config.member_id, node_config.cluster_id):
+        derived = Identity(node_config.member_id, node_config.cluster_id)
+        # A joining member's cluster ID is the cluster's: it keeps its identity once it has learned it.
+        identity_path = config.resolved_data_dir / "member" / "identity.json"
+        joining = node_config.joining and not await asyncio.to_thread(identity_path.exists)
+        identity = derived
+        if not joining:
+            identity = await asyncio.to_thread(load_or_keep_identity, config.resolved_data_dir, derived)
+        node_config = dataclasses.replace(node_config, joining=joining)
+        if identity != derived:
+            # Restarted with other peer URLs: the same member still, with its first ID.
+            members = tuple(dataclasses.replace(m, id=identity.member_id) if m.id == derived.member_id
+                            else m for m in node_config.initial_members)
             node_config = dataclasses.replace(node_config, member_id=identity.member_id,
-                                              cluster_id=identity.cluster_id)
+                                              cluster_id=identity.cluster_id, initial_members=members)
             self.info = info = dataclasses.replace(info, member_id=identity.member_id,
                                                    cluster_id=identity.cluster_id)
         node = await StoreNode.open(node_config)
         self.node = node
+        if joining:
+            node.add_restore_listener(lambda: _keep_joined_identity(node))
+        self._removal_watch = asyncio.create_task(watch_removal(node), name="watch-removal")
         registry = WatchRegistry(WatchHub(node.kv))
         node.add_listener(registry.on_applied)
         await node.start()
@@ -228,10 +261,27 @@ class StoreServer:
         self._servers.append(server)
         self._serving.append(asyncio.create_task(server.main_loop(), name=f"http {url}"))
 
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set.
+
+        Raises:
+            MemberRemoved: this member applied its own removal from the cluster (stop it then).
+        """
+        assert self.node is not None, "start() first"
+        removed = self.node.members.removed
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(removed.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        if removed.is_set():
+            raise MemberRemoved()
+
     async def stop(self) -> None:
         """Stop accepting, end open streams, finish in-flight requests, stop the node and close the log."""
         if self._app is not None:
             self._app.close_streams()
+        if self._removal_watch is not None:
+            self._removal_watch.cancel()
         for server in self._servers:
             server.should_exit = True
         await asyncio.gather(*self._serving, return_exceptions=True)

@@ -85,6 +85,7 @@ class _Peer:
     def __init__(self, member_id: int, url: str, config: TransportConfig, report: Report,
                  rng: random.Random) -> None:
         self.member_id = member_id
+        self.url = url
         self.address = _address(url, config.tls, listening=False)
         self._config = config
         self._report = report
@@ -148,6 +149,17 @@ class _Peer:
             self._report(self.member_id, False)
 
 
+RETIRE_S = 1.0
+"""How long a removed member's connection stays up after its removal was applied."""
+
+
+async def _retire(task: asyncio.Task[None]) -> None:
+    try:
+        await asyncio.sleep(RETIRE_S)
+    finally:
+        task.cancel()
+
+
 class PeerTransport:
     """Sends to the other members and listens for them."""
 
@@ -159,8 +171,10 @@ class PeerTransport:
         self._listen = _address(listen_url, self._config.tls, listening=True)
         self._deliver = deliver
         rng = rng or random.Random()
+        self._report, self._rng = report, rng
         self._peers = {m: _Peer(m, url, self._config, report, rng)
                        for m, url in peers.items() if m != member_id}
+        self._retiring: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._readers: set[asyncio.Task[None]] = set()
         self._inbound: set[asyncio.StreamWriter] = set()
@@ -184,12 +198,34 @@ class PeerTransport:
             if peer is not None:
                 peer.offer(frame)
 
+    def peer_urls(self) -> dict[int, str]:
+        """Member ID -> the URL this transport dials it at."""
+        return {m: peer.url for m, peer in self._peers.items()}
+
+    def add_peer(self, member_id: int, url: str) -> None:
+        """Start sending to a member added to the cluster (at once if started, else on ``start``)."""
+        if member_id == self.member_id or member_id in self._peers:
+            return
+        peer = _Peer(member_id, url, self._config, self._report, self._rng)
+        self._peers[member_id] = peer
+        if self._server is not None:
+            peer.task = asyncio.create_task(peer.run(), name=f"peer {member_id:x}")
+
+    def remove_peer(self, member_id: int) -> None:
+        """Stop sending to a member removed from the cluster. Its connection lives on for
+        ``RETIRE_S``, so what is queued (news that its removal committed) still goes out."""
+        peer = self._peers.pop(member_id, None)
+        if peer is not None and peer.task is not None:
+            retiring = asyncio.create_task(_retire(peer.task), name=f"retire peer {member_id:x}")
+            self._retiring.add(retiring)
+            retiring.add_done_callback(self._retiring.discard)
+
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
         for inbound in self._inbound:
             inbound.close()  # its reader sees EOF and ends by itself
-        tasks = [p.task for p in self._peers.values() if p.task]
+        tasks = [p.task for p in self._peers.values() if p.task] + list(self._retiring)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, *self._readers, return_exceptions=True)

@@ -1,0 +1,153 @@
+"""``confagent member add|remove|update|promote|list``: etcdctl 3.4's member commands and output.
+
+Output as etcdctl 3.4.23 prints it (recorded from it): ``simple`` is one line
+(``Member <id> added to cluster <cluster>`` and, for ``add``, the
+``ETCD_*`` lines to start the new member with), ``json`` is the response as
+etcdctl marshals it, ``table`` exists for ``list`` only. A missing or
+malformed argument is etcdctl's usage error: its message, exit code 128.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from confagent.cli._common import CommandBody, Subparsers, add_global_options, run_client_command
+from confagent.cli._etcdctl_json import member_list_json
+from confagent.cli._output import Output, member_rows
+from confagent.client import EtcdClient, Member, Reply
+from confagent.errors import ConfigError
+
+__all__ = ["EXIT_BAD_ARGS", "register_member_commands"]
+
+EXIT_BAD_ARGS = 128
+"""etcdctl's exit code for a usage error."""
+
+_MEMBER_HEADER = ("ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner")
+
+
+def register_member_commands(subparsers: Subparsers) -> None:
+    member = subparsers.add_parser("member", help="cluster membership")
+    commands = member.add_subparsers(dest="member_command", required=True, metavar="COMMAND")
+    _leaf(commands, "list", "list the members of the cluster", _list)
+    add = _leaf(commands, "add", "add a member to the cluster", _add, positional="name")
+    add.add_argument("--peer-urls", default="", help="comma-separated peer URLs of the new member")
+    add.add_argument("--learner", action="store_true", help="add the member as a learner")
+    _leaf(commands, "remove", "remove a member from the cluster", _remove, positional="member_id")
+    update = _leaf(commands, "update", "update a member's peer URLs", _update, positional="member_id")
+    update.add_argument("--peer-urls", default="", help="comma-separated new peer URLs")
+    _leaf(commands, "promote", "promote a learner to a voting member", _promote, positional="member_id")
+
+
+def _leaf(commands: Subparsers, name: str, help_text: str, body: CommandBody,
+          positional: str | None = None) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=help_text, description=help_text)
+    if positional is not None:
+        parser.add_argument(positional, nargs="?", default="", metavar=positional.upper())
+    add_global_options(parser, suppress=True)
+    parser.set_defaults(handler=lambda args: run_client_command(body, args))
+    return parser
+
+
+def _usage(message: str) -> int:
+    """A missing or malformed argument (a ConfigError here): etcdctl's message, exit code 128."""
+    print(f"Error: {message}", file=sys.stderr)
+    return EXIT_BAD_ARGS
+
+
+def _member_id(args: argparse.Namespace) -> int:
+    if not args.member_id:
+        raise ConfigError("member ID is not provided")
+    try:
+        return int(args.member_id, 16)
+    except ValueError:
+        raise ConfigError(f'bad member ID arg (strconv.ParseUint: parsing "{args.member_id}": '
+                          f"invalid syntax), expecting ID in Hex") from None
+
+
+def _peer_urls(args: argparse.Namespace) -> list[str]:
+    urls = [url.strip() for url in args.peer_urls.split(",") if url.strip()]
+    if not urls:
+        raise ConfigError("member peer urls not provided")
+    return urls
+
+
+async def _list(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
+    reply = await client.member_list()
+    if out.format == "json":
+        out.json(member_list_json(reply))
+    else:
+        out.rows(_MEMBER_HEADER, member_rows(reply.response))
+    return 0
+
+
+async def _add(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
+    try:
+        if not args.name:
+            raise ConfigError("member name not provided")
+        peer_urls = _peer_urls(args)
+    except ConfigError as error:
+        return _usage(str(error))
+    out.require("simple", "json")
+    reply = await client.member_add(peer_urls, is_learner=args.learner)
+    added, members = reply.response
+    if out.format == "json":
+        listed = member_list_json(Reply(reply.header, members))
+        (member,) = member_list_json(Reply(reply.header, (added,)))["members"]
+        out.json({"header": listed["header"], "member": member, **listed})
+        return 0
+    out.line(f"Member {added.id:16x} added to cluster {reply.header.cluster_id:16x}")
+    out.line()
+    for line in _start_lines(args.name, added, members):
+        out.line(line)
+    return 0
+
+
+def _start_lines(name: str, added: Member, members: tuple[Member, ...]) -> list[str]:
+    """The environment etcdctl prints to start the new member with (every member's peer URLs,
+    under its name; the new one's under the name given)."""
+    cluster = ",".join(f"{name if m.id == added.id else m.name}={url}"
+                       for m in members for url in m.peer_urls)
+    return [f'ETCD_NAME="{name}"', f'ETCD_INITIAL_CLUSTER="{cluster}"',
+            f'ETCD_INITIAL_ADVERTISE_PEER_URLS="{",".join(added.peer_urls)}"',
+            'ETCD_INITIAL_CLUSTER_STATE="existing"']
+
+
+async def _remove(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
+    try:
+        member_id = _member_id(args)
+    except ConfigError as error:
+        return _usage(str(error))
+    out.require("simple", "json")
+    reply = await client.member_remove(member_id)
+    _print_change(out, reply, f"Member {member_id:16x} removed from cluster")
+    return 0
+
+
+async def _update(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
+    try:
+        member_id, peer_urls = _member_id(args), _peer_urls(args)
+    except ConfigError as error:
+        return _usage(str(error))
+    out.require("simple", "json")
+    reply = await client.member_update(member_id, peer_urls)
+    _print_change(out, reply, f"Member {member_id:16x} updated in cluster")
+    return 0
+
+
+async def _promote(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
+    try:
+        member_id = _member_id(args)
+    except ConfigError as error:
+        return _usage(str(error))
+    out.require("simple", "json")
+    reply = await client.member_promote(member_id)
+    _print_change(out, reply, f"Member {member_id:16x} promoted in cluster")
+    return 0
+
+
+def _print_change(out: Output, reply: Reply[tuple[Member, ...]], what: str) -> None:
+    if out.format == "json":
+        out.json(member_list_json(reply))
+    else:
+        out.line(f"{what} {reply.header.cluster_id:16x}")
