@@ -12,19 +12,28 @@ new one is broken, and so does a change under ``conf.d`` or ``templates``.
 ``SystemHost`` is what templates see of the machine. The daemon reports to a
 ``StatusBoard``, served by the optional ``AgentListener`` (``/health``,
 ``/metrics``, ``/v1/status``), and to systemd (``SystemdNotifier``).
+
+``Daemon``, ``AgentListener``, ``StatusApp`` and ``watch_config`` are loaded
+on first use (``__getattr__``): they bring uvicorn and watchfiles, which a
+one-shot run does not need.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from confagent.agent._agent import Agent, RunReport
-from confagent.agent._daemon import Daemon
 from confagent.agent._debounce import Debouncer
 from confagent.agent._host import SystemHost
-from confagent.agent._hotreload import watch_config
-from confagent.agent._listener import AgentListener, StatusApp
 from confagent.agent._metrics import AgentMetrics
 from confagent.agent._notify import SystemdNotifier
-from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup
+from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup, log_resource_errors
 from confagent.agent._status import Health, ResourceStatus, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
+
+if TYPE_CHECKING:
+    from confagent.agent._daemon import Daemon
+    from confagent.agent._hotreload import watch_config
+    from confagent.agent._listener import AgentListener, StatusApp
 
 __all__ = [
     "Agent",
@@ -46,6 +55,26 @@ __all__ = [
     "keep_running",
     "load_setup",
     "log_outcome",
+    "log_resource_errors",
     "sync_resources",
     "watch_config",
 ]
+
+_LAZY_MODULES = {"Daemon": "_daemon", "AgentListener": "_listener", "StatusApp": "_listener",
+                 "watch_config": "_hotreload"}
+"""Names loaded on first use, by the module defining them (module docstring)."""
+
+
+if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
+
+    def __getattr__(name: str) -> Any:
+        module_name = _LAZY_MODULES.get(name)
+        if module_name is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_MODULES))

@@ -15,7 +15,9 @@ configuration loaded, before the backend opens; it tells systemd how it is
 doing when started with ``NOTIFY_SOCKET`` (``SystemdNotifier``).
 
 Backends are opened here and always closed again. Noop diffs go to ``out``
-(stdout); log lines go through structlog (configured by the CLI).
+(stdout); log lines go through structlog (configured by the CLI). The
+daemon's modules (the listener's uvicorn, hot reload's watchfiles) are
+imported by ``run`` only: ``--onetime`` does not pay for them.
 """
 
 from __future__ import annotations
@@ -24,20 +26,22 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import structlog
 
-from confagent.agent._daemon import Daemon, log_resource_errors
 from confagent.agent._host import SystemHost
-from confagent.agent._listener import AgentListener, StatusApp
 from confagent.agent._notify import SystemdNotifier
-from confagent.agent._setup import ConfigSource, Setup, load_setup
+from confagent.agent._setup import ConfigSource, Setup, load_setup, log_resource_errors
 from confagent.agent._status import StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, open_backend
 from confagent.errors import ConfigError
 from confagent.render import Host, KeyView
+
+if TYPE_CHECKING:
+    from confagent.agent._daemon import Daemon
+    from confagent.agent._listener import StatusApp
 
 __all__ = ["Agent", "RunReport"]
 
@@ -99,6 +103,8 @@ class Agent:
             ConfigError: the configuration is unusable or holds no resource.
             ConfagentError: the backend cannot be opened (the embedded store's data directory).
         """
+        from confagent.agent._listener import AgentListener, StatusApp  # noqa: PLC0415 - see the module docstring
+
         setup = self.load()
         app = StatusApp(self.status)
         address = setup.config.listener.address
@@ -113,6 +119,8 @@ class Agent:
                 await listener.stop()
 
     async def _serve(self, setup: Setup, app: StatusApp) -> None:
+        from confagent.agent._daemon import Daemon  # noqa: PLC0415 - see the module docstring
+
         backend = await open_backend(setup.config.backend_config())
         app.probe = lambda: _revision_of(backend, setup)
         self.log.info("agent started", backend=backend.name, resources=len(setup.resources.resources),

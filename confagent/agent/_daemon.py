@@ -22,11 +22,17 @@ Rules:
    backend trouble, the resource set) and to systemd (``SystemdNotifier``):
    READY=1 once every resource has had a pass, RELOADING=1 and READY=1
    around each reload after that, STOPPING=1 on stop, WATCHDOG=1 while serving.
+7. Once every resource has had a pass, what is alive then (configuration,
+   compiled templates, the cache, the embedded store's index) lives as long
+   as the process: it is collected once and frozen out of the garbage
+   collector's sight (``gc.freeze``), so that a full collection, which would
+   scan all of it, does not pause a later render for tens of milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import signal
 import time
@@ -39,7 +45,7 @@ import structlog
 from confagent.agent._debounce import Debouncer
 from confagent.agent._hotreload import watch_config
 from confagent.agent._notify import SystemdNotifier
-from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup
+from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup, log_resource_errors
 from confagent.agent._status import StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, CacheTrouble, CacheUpdate, PrefixCache
@@ -47,7 +53,7 @@ from confagent.config import LoadedResource
 from confagent.errors import ConfagentError, ConfigError
 from confagent.render import Host, KeyView, Reads
 
-__all__ = ["Daemon", "log_resource_errors"]
+__all__ = ["Daemon"]
 
 Logger = structlog.typing.FilteringBoundLogger
 
@@ -157,8 +163,10 @@ class Daemon:
 
     async def _sleep_until(self, wake_s: float) -> None:
         self._wake.clear()
+        delay_s = max(0.0, wake_s - self._clock()) if wake_s < math.inf else None
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(0.0, wake_s - self._clock()))
+            async with asyncio.timeout(delay_s):
+                await self._wake.wait()
 
     async def _tick(self, now_s: float) -> None:
         """The interval's full pass (rule 4)."""
@@ -194,6 +202,8 @@ class Daemon:
         if not self._ready and self.status.fully_rendered:
             self._ready = True
             self._notifier.ready(f"rendered {len(self.setup.resources.resources)} resources")
+            gc.collect()
+            gc.freeze()  # rule 7
         return outcomes
 
     def _start_follower(self) -> None:
@@ -279,9 +289,3 @@ class Daemon:
 
 def _names_and_dests(setup: Setup) -> list[tuple[str, str]]:
     return [(resource.name, resource.spec.dest) for resource in setup.resources.resources]
-
-
-def log_resource_errors(log: Logger, setup: Setup) -> None:
-    """One line per resource or template that could not be loaded."""
-    for error in setup.resources.errors:
-        log.error("resource not loaded", file=error.file, key=error.key, cause=error.message)

@@ -9,6 +9,7 @@ Rules:
    A broken resource is not such an error: it is in ``resources.errors``.
 3. ``keep_running`` merges a reloaded set with the running one: a resource
    whose file broke keeps running as it was, if its template is still there.
+4. ``log_resource_errors`` writes one line per resource that did not load.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from confagent.config import AgentConfig, LoadedResource, ResourceSet, load_config, load_resources
 from confagent.errors import ConfigError
 from confagent.render import Host, RenderEnvironment, make_environment
 
-__all__ = ["ConfigSource", "Setup", "keep_running", "load_setup"]
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+__all__ = ["ConfigSource", "Setup", "keep_running", "load_setup", "log_resource_errors"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +87,9 @@ def keep_running(new: Setup, running: Setup) -> Setup:
     resources = replace(new.resources, resources=tuple(sorted(
         new.resources.resources + kept, key=lambda resource: resource.name)))
     return replace(new, resources=resources)
+
+
+def log_resource_errors(log: FilteringBoundLogger, setup: Setup) -> None:
+    """One line per resource or template that could not be loaded (rule 4)."""
+    for error in setup.resources.errors:
+        log.error("resource not loaded", file=error.file, key=error.key, cause=error.message)

@@ -13,11 +13,18 @@ that kills their process group, and their output comes back in each
 """
 
 from confagent.apply._commands import MAX_OUTPUT_BYTES, CommandResult, run_command
-from confagent.apply._execute import MAX_CONCURRENT_CHECKS, ApplyResult, apply_batch, apply_plan
+from confagent.apply._execute import (
+    MAX_CONCURRENT_CHECKS,
+    MAX_CONCURRENT_STAGES,
+    ApplyResult,
+    apply_batch,
+    apply_plan,
+)
 from confagent.apply._files import MAX_FILE_BYTES, destination_path, owner_ids, plan_file, read_file_state
 
 __all__ = [
     "MAX_CONCURRENT_CHECKS",
+    "MAX_CONCURRENT_STAGES",
     "MAX_FILE_BYTES",
     "MAX_OUTPUT_BYTES",
     "ApplyResult",

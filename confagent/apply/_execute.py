@@ -4,11 +4,15 @@
 
 1. stage: the new content, owner and mode in a stage file beside the
    destination (``confagent.fsutil.stage_file``); a missing directory is an
-   error unless ``create_dest_dirs``;
+   error unless ``create_dest_dirs``. Several stage files are written on up
+   to ``MAX_CONCURRENT_STAGES`` threads, so that their fsyncs overlap (the
+   file system commits them together); the event loop waits for them all,
+   as it waits for one;
 2. check: every ``check_cmd`` on its stage file, up to ``MAX_CONCURRENT_CHECKS``
    at a time; a failure
    deletes that stage file and leaves its destination untouched;
-3. install: ``dest.bak`` first if ``backup``, then the rename and directory fsync;
+3. install: ``dest.bak`` first if ``backup``, then the renames, then one fsync
+   per directory (a destination whose directory fsync fails gets an error and no reload);
 4. reload: each distinct ``reload_cmd`` (after filling ``{{.dest}}``) runs
    once for all the destinations that asked for it. When it fails, every
    destination of that group with ``rollback`` gets its previous file back
@@ -27,6 +31,7 @@ import asyncio
 import errno
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,16 +41,17 @@ from confagent.errors import ApplyError, CheckFailed, ReloadFailed
 from confagent.fsutil import (
     fsync_directory,
     remove_quietly,
-    replace_file,
     stage_file,
     write_file_atomically,
 )
 from confagent.resource import NoChange, Plan, Replace, fill_command
 
-__all__ = ["MAX_CONCURRENT_CHECKS", "ApplyResult", "apply_batch", "apply_plan"]
+__all__ = ["MAX_CONCURRENT_CHECKS", "MAX_CONCURRENT_STAGES", "ApplyResult", "apply_batch", "apply_plan"]
 
 MAX_CONCURRENT_CHECKS = 8
 """How many ``check_cmd``s of one batch run at the same time."""
+MAX_CONCURRENT_STAGES = 8
+"""How many stage files of one batch are written and fsynced at the same time (threads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,19 +107,16 @@ async def apply_batch(plans: Sequence[Plan], *, sync_only: bool = False) -> list
     """Apply plans together (phases in the module doc); one result per plan, in order."""
     jobs = {index: _Job(plan) for index, plan in enumerate(plans) if isinstance(plan, Replace)}
     try:
-        for job in jobs.values():
-            _stage(job)
+        _stage_all(list(jobs.values()))
         if not sync_only:
             slots = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
             async with asyncio.TaskGroup() as checks:
                 for job in jobs.values():
                     if job.going and job.plan.spec.check_cmd:
                         checks.create_task(_check(job, slots))
-        for job in jobs.values():
-            if job.going:
-                _install(job)
+        _install_all([job for job in jobs.values() if job.going])
         if not sync_only:
-            await _reload_all([job for job in jobs.values() if job.replaced])
+            await _reload_all([job for job in jobs.values() if job.replaced and job.going])
     finally:
         for job in jobs.values():
             if job.stage is not None:
@@ -124,6 +127,18 @@ async def apply_batch(plans: Sequence[Plan], *, sync_only: bool = False) -> list
 def _unchanged(plan: Plan) -> ApplyResult:
     assert isinstance(plan, NoChange)
     return ApplyResult(plan, replaced=False)
+
+
+def _stage_all(jobs: Sequence[_Job]) -> None:
+    """Stage every job; several at once on threads (phase 1). Returns when all are done."""
+    if len(jobs) <= 1:
+        for job in jobs:
+            _stage(job)
+        return
+    workers = min(len(jobs), MAX_CONCURRENT_STAGES)
+    with ThreadPoolExecutor(workers, thread_name_prefix="confagent-stage") as pool:
+        for _ in pool.map(_stage, jobs):  # _stage keeps its errors on the job; a bug raises here
+            pass
 
 
 def _stage(job: _Job) -> None:
@@ -167,7 +182,25 @@ async def _check(job: _Job, slots: asyncio.Semaphore) -> None:
             timed_out=result.timed_out)
 
 
+def _install_all(jobs: Sequence[_Job]) -> None:
+    """Rename every stage file over its destination, then fsync each directory once (phase 3)."""
+    directories: dict[Path, list[_Job]] = {}
+    for job in jobs:
+        _install(job)
+        if job.replaced:
+            directories.setdefault(job.target.parent, []).append(job)
+    for directory, group in directories.items():
+        try:
+            fsync_directory(directory)
+        except OSError as error:
+            for job in group:
+                job.error = ApplyError(f"the file was replaced, but the fsync of {directory} failed "
+                                       f"({error.strerror}): the replacement may not survive a crash",
+                                       dest=job.plan.spec.dest)
+
+
 def _install(job: _Job) -> None:
+    """Back up the previous file if asked, and rename the stage file over the destination."""
     assert job.stage is not None
     spec, previous = job.plan.spec, job.plan.previous
     try:
@@ -176,7 +209,7 @@ def _install(job: _Job) -> None:
             attributes = previous.attributes
             write_file_atomically(backup, previous.content, mode=attributes.mode, uid=attributes.uid,
                                   gid=attributes.gid)
-        replace_file(job.stage, job.target)
+        os.replace(job.stage, job.target)
     except OSError as error:
         job.error = ApplyError(f"cannot replace the file: {error.strerror}", dest=spec.dest)
         return

@@ -12,17 +12,27 @@ Every backend follows the rules of :class:`Backend` (``_base.py``); the
 conformance suite in ``tests/backends`` runs the same cases against each.
 ``PrefixCache(backend, prefixes).events()`` keeps a ``render.KeyView`` of the
 prefixes current and reports each change with the keys it touched.
+
+The backend classes are loaded on first use (``__getattr__``; ``open_backend``
+imports only the one it opens): the embedded store brings uvicorn, ``etcd``
+brings httpx, ``file`` brings PyYAML and watchfiles, and a process needs at
+most one of them.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from confagent.backends._backoff import Backoff, BackoffPolicy
 from confagent.backends._base import Backend, Change, Snapshot
 from confagent.backends._cache import CacheConfig, CacheEvent, CacheTrouble, CacheUpdate, PrefixCache
-from confagent.backends._embedded import EmbeddedBackend
 from confagent.backends._env import EnvBackend
-from confagent.backends._etcd import EtcdBackend
-from confagent.backends._file import FileBackend
 from confagent.backends._prefixes import PrefixSet, distinct_prefixes
-from confagent.backends._registry import BACKENDS, BackendConfig, open_backend
+from confagent.backends._registry import BACKENDS, BackendConfig, EmbeddedMember, open_backend
+
+if TYPE_CHECKING:
+    from confagent.backends._embedded import EmbeddedBackend
+    from confagent.backends._etcd import EtcdBackend
+    from confagent.backends._file import FileBackend
 
 __all__ = [
     "BACKENDS",
@@ -36,6 +46,7 @@ __all__ = [
     "CacheUpdate",
     "Change",
     "EmbeddedBackend",
+    "EmbeddedMember",
     "EnvBackend",
     "EtcdBackend",
     "FileBackend",
@@ -45,3 +56,22 @@ __all__ = [
     "distinct_prefixes",
     "open_backend",
 ]
+
+_LAZY_MODULES = {"EmbeddedBackend": "_embedded", "EtcdBackend": "_etcd", "FileBackend": "_file"}
+"""Backend classes whose modules import heavy libraries, by the module defining them (module docstring)."""
+
+
+if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
+
+    def __getattr__(name: str) -> Any:
+        module_name = _LAZY_MODULES.get(name)
+        if module_name is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_MODULES))

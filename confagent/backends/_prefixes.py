@@ -15,8 +15,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 
-from confagent.client import prefix_range_end
-
 __all__ = ["PrefixSet", "distinct_prefixes", "key_range"]
 
 
@@ -35,7 +33,19 @@ def key_range(prefix: str) -> tuple[bytes, bytes]:
     key = prefix.encode()
     if not key:
         return b"\0", b"\0"  # etcd refuses an empty key; [\0, \0) is "every key"
-    return key, prefix_range_end(key)
+    return key, _prefix_end(key)
+
+
+def _prefix_end(key: bytes) -> bytes:
+    """etcd's range end for a prefix: the last byte below 0xff, incremented, with what follows dropped.
+
+    The rule of ``confagent.client.prefix_range_end``, kept here so that the
+    embedded backend does not import the HTTP client (and httpx) to compute it.
+    """
+    trimmed = key.rstrip(b"\xff")
+    if not trimmed:
+        return b"\0"
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
 
 
 class PrefixSet:

@@ -3,32 +3,59 @@
 =========  ===============================================  ==============================
 name       reads                                            options used
 =========  ===============================================  ==============================
-embedded   a store in this process (the default)            data_dir, listen_client_urls
+embedded   a store in this process (the default), alone     data_dir, listen_client_urls,
+           or a member of a cluster                         member
 etcd       an etcd v3 cluster or confagent store nodes      nodes, client_cert, client_key,
                                                             client_cakeys, timeouts
 file       YAML/JSON files and directories                  files, file_filter
 env        environment variables                            environ
+metad      a metadata service's data port (``/self/...``)   nodes, command_timeout_s
 =========  ===============================================  ==============================
+
+Each opener imports its backend's module when called (``env``'s is light), so
+a process pays for the libraries of the one backend it opens (the store's
+uvicorn, the etcd client's httpx, the file backend's PyYAML and watchfiles),
+not for all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from confagent.backends._base import Backend
-from confagent.backends._embedded import EmbeddedBackend
 from confagent.backends._env import EnvBackend
-from confagent.backends._etcd import EtcdBackend
-from confagent.backends._file import FileBackend
-from confagent.client import ClientConfig, ClientTls
 from confagent.errors import ConfigError
 
-__all__ = ["BACKENDS", "DEFAULT_ETCD_NODE", "BackendConfig", "open_backend"]
+if TYPE_CHECKING:
+    from confagent.client import ClientConfig
+
+__all__ = ["BACKENDS", "DEFAULT_ETCD_NODE", "BackendConfig", "EmbeddedMember", "open_backend"]
 
 DEFAULT_ETCD_NODE = "http://127.0.0.1:2379"
 """etcd's client port (confd still defaults to the v2 port 4001)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedMember:
+    """The embedded store's place in a cluster, as etcd's flags of the same names set it.
+
+    The default is a lone member. With ``initial_cluster`` naming peers the
+    store is one member of a Raft cluster, and the backend renders from its
+    local replica once a ReadIndex round says it is caught up. The embedded
+    backend turns these into a ``confagent.server.StoreConfig``, which checks them.
+    """
+
+    name: str = "default"
+    listen_peer_urls: tuple[str, ...] = ()
+    initial_advertise_peer_urls: tuple[str, ...] = ()
+    initial_cluster: str = ""
+    initial_cluster_state: str = "new"
+    """``new`` bootstraps the cluster; ``existing`` joins a running one (after ``member add``)."""
+    initial_cluster_token: str = "etcd-cluster"
+    advertise_client_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +69,7 @@ class BackendConfig:
         dial_timeout_s, command_timeout_s: per attempt on one etcd endpoint.
         data_dir: the embedded store's data directory.
         listen_client_urls: where the embedded store also serves the etcd API (none: in-process only).
+        member: the embedded store's cluster (the default: a lone member).
         files: the file backend's files and directories.
         file_filter: which names in those directories are read (confd's ``-filter``).
         environ: the env backend's variables (None: the process environment).
@@ -56,6 +84,7 @@ class BackendConfig:
     command_timeout_s: float = 5.0
     data_dir: Path | None = None
     listen_client_urls: tuple[str, ...] = ()
+    member: EmbeddedMember = field(default_factory=EmbeddedMember)
     files: tuple[Path, ...] = ()
     file_filter: str = "*"
     environ: Mapping[str, str] | None = None
@@ -81,6 +110,8 @@ class BackendConfig:
 
     def client_config(self) -> ClientConfig:
         """The etcd client settings these options give."""
+        from confagent.client import ClientConfig, ClientTls  # noqa: PLC0415 - httpx on use (module doc)
+
         tls = None
         if self.client_cert or self.client_cakeys:
             tls = ClientTls(ca_file=self.client_cakeys, cert_file=self.client_cert,
@@ -91,15 +122,21 @@ class BackendConfig:
 
 
 async def _open_embedded(config: BackendConfig) -> Backend:
+    from confagent.backends._embedded import EmbeddedBackend  # noqa: PLC0415 - on use (module doc)
+
     assert config.data_dir is not None, "validated"
-    return await EmbeddedBackend.start(config.data_dir, listen_client_urls=config.listen_client_urls)
+    return await EmbeddedBackend.start_member(config.data_dir, config.listen_client_urls, config.member)
 
 
 async def _open_etcd(config: BackendConfig) -> Backend:
+    from confagent.backends._etcd import EtcdBackend  # noqa: PLC0415 - on use (module doc)
+
     return EtcdBackend.connect(config.client_config())
 
 
 async def _open_file(config: BackendConfig) -> Backend:
+    from confagent.backends._file import FileBackend  # noqa: PLC0415 - on use (module doc)
+
     return FileBackend(config.files, name_filter=config.file_filter)
 
 
@@ -107,11 +144,18 @@ async def _open_env(config: BackendConfig) -> Backend:
     return EnvBackend(config.environ)
 
 
+async def _open_metad(config: BackendConfig) -> Backend:
+    from confagent.backends._metad import MetadBackend  # noqa: PLC0415 - on use (module doc)
+
+    return MetadBackend(config.nodes, timeout_s=config.command_timeout_s)
+
+
 BACKENDS: Mapping[str, Callable[[BackendConfig], Awaitable[Backend]]] = {
     "embedded": _open_embedded,
     "etcd": _open_etcd,
     "file": _open_file,
     "env": _open_env,
+    "metad": _open_metad,
 }
 """Backend name -> how to open it."""
 

@@ -20,6 +20,7 @@ from confagent.cli import (
     _cluster_cmd,
     _kv_cmd,
     _lease_cmd,
+    _metad_cmd,
     _register_cmd,
     _run_cmd,
     _snapshot_cmd,
@@ -45,6 +46,7 @@ COMMANDS: list[Register] = [
     _cluster_cmd.register,
     _snapshot_cmd.register,
     _register_cmd.register,
+    _metad_cmd.register,
 ]
 
 

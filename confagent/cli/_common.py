@@ -3,6 +3,7 @@
 Global flags may come before the command or after it (as with etcdctl): they
 are declared on the top parser with their defaults and again on each command's
 parser with suppressed defaults, so a flag given late overrides one given early.
+The client (and httpx) is imported when a command runs, not when it registers.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import os
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from confagent.cli._output import FORMATS, Output
-from confagent.client import ClientConfig, ClientTls, EtcdClient
 from confagent.errors import ConfigError
+
+if TYPE_CHECKING:
+    from confagent.client import ClientConfig, EtcdClient
 
 __all__ = [
     "ENDPOINTS_ENV",
@@ -35,7 +38,7 @@ DEFAULT_ENDPOINTS = "http://127.0.0.1:2379"
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
-CommandBody = Callable[[EtcdClient, Output, argparse.Namespace], Awaitable[int]]
+CommandBody: TypeAlias = "Callable[[EtcdClient, Output, argparse.Namespace], Awaitable[int]]"
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
@@ -89,6 +92,8 @@ def _endpoint_url(text: str) -> str:
 
 def client_config(args: argparse.Namespace) -> ClientConfig:
     """The client configuration the global flags and the environment describe."""
+    from confagent.client import ClientConfig, ClientTls  # noqa: PLC0415 - see the module docstring
+
     raw = args.endpoints or os.environ.get(ENDPOINTS_ENV) or DEFAULT_ENDPOINTS
     endpoints = tuple(_endpoint_url(e) for e in raw.split(",") if e.strip())
     if not endpoints:
@@ -104,6 +109,8 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
 
 def run_client_command(body: CommandBody, args: argparse.Namespace) -> int:
     """Run ``body`` with a client built from the global flags; its exit code."""
+    from confagent.client import EtcdClient  # noqa: PLC0415 - see the module docstring
+
     config = client_config(args)
     output = Output(args.write_out)
 

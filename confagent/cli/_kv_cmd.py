@@ -1,10 +1,14 @@
-"""``confagent kv get|put|del|watch|txn|compact``: etcdctl's key-value commands and output."""
+"""``confagent kv get|put|del|watch|txn|compact``: etcdctl's key-value commands and output.
+
+The client (and httpx) is imported when a command runs, not when it registers.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from contextlib import aclosing
+from typing import TYPE_CHECKING
 
 from confagent.cli._common import Subparsers, add_global_options, run_client_command
 from confagent.cli._etcdctl_json import delete_json, get_json, put_json, txn_json, watch_json
@@ -18,8 +22,10 @@ from confagent.cli._kv_requests import (
 )
 from confagent.cli._output import Output
 from confagent.cli._txn_syntax import parse_txn
-from confagent.client import EtcdClient, Reply, prefix_range_end
-from confagent.kv._messages import WatchResponse
+
+if TYPE_CHECKING:
+    from confagent.client import EtcdClient, Reply
+    from confagent.kv._messages import WatchResponse
 
 __all__ = ["EXIT_WATCH_CANCELED", "register"]
 
@@ -100,6 +106,8 @@ async def _delete(client: EtcdClient, out: Output, args: argparse.Namespace) -> 
 
 async def _watch(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
     """Print events until interrupted; a cancel by the server ends with etcdctl's message."""
+    from confagent.client import prefix_range_end  # noqa: PLC0415 - see the module docstring
+
     out.require("simple", "json")
     key, range_end = args.key.encode(), args.range_end.encode()
     if args.prefix:

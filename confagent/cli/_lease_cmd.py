@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
 from confagent.cli._common import Subparsers, add_global_options, lease_id_hex, run_client_command
 from confagent.cli._etcdctl_json import (
@@ -14,8 +15,10 @@ from confagent.cli._etcdctl_json import (
     lease_time_to_live_json,
 )
 from confagent.cli._output import Output
-from confagent.client import EtcdClient
 from confagent.errors import LeaseNotFound, StoreError
+
+if TYPE_CHECKING:
+    from confagent.client import EtcdClient
 
 __all__ = ["register"]
 

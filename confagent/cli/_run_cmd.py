@@ -2,13 +2,19 @@
 
 confd's flags work with two dashes (``--backend etcd --node URL --confdir DIR
 --prefix P --onetime --watch --interval N --noop --sync-only --log-level L``),
-plus the embedded store's (``--data-dir``, ``--listen-client-urls``) and the
-agent's own (``--wait``, ``--log-format``, ``--listen``). A flag given wins
-over ``confagent.toml`` (``--config-file``; the default file may be absent).
+plus the embedded store's, etcd's names after ``--store-``
+(``--store-data-dir``, ``--store-listen-client-urls``, ``--store-name``,
+``--store-initial-cluster`` ...; ``--data-dir`` and ``--listen-client-urls``
+work too), and the agent's own (``--wait``, ``--log-format``, ``--listen``).
+A flag given wins over ``confagent.toml`` (``--config-file``; the default
+file may be absent).
 
 Exit codes: ``run`` 0 on a clean stop; with ``--onetime`` 0 only if every
 resource succeeded, else 1. ``render --check``: 0 when every file is up to
 date, 2 when any would change, 1 on any error.
+
+Registering the commands imports nothing heavy: the agent (and with it
+Jinja2, the backend, structlog and uvloop) is imported by the handlers.
 """
 
 from __future__ import annotations
@@ -16,14 +22,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import uvloop
-
-from confagent.agent import Agent, ConfigSource, RunReport
 from confagent.cli._common import Subparsers
-from confagent.cli._logs import configure_logging
-from confagent.config import DEFAULT_CONFDIR, LOG_FORMATS, AgentConfig
+from confagent.config import DEFAULT_CONFDIR, LOG_FORMATS, flag_name
+
+if TYPE_CHECKING:
+    from confagent.agent import Agent, ConfigSource
+    from confagent.config import AgentConfig
 
 __all__ = ["DEFAULT_CONFIG_FILE", "EXIT_CHANGES", "EXIT_FAILED", "register"]
 
@@ -40,9 +46,23 @@ _OVERRIDES = {
     "onetime": "onetime", "watch": "watch", "interval": "interval", "noop": "noop",
     "sync_only": "sync_only", "wait": "wait", "log_level": "log_level", "log_format": "log_format",
     "client_cert": "client_cert", "client_key": "client_key", "client_cakeys": "client_cakeys",
-    "files": "file", "filter": "filter", "data_dir": "store.data_dir",
-    "listen_client_urls": "store.listen_client_urls", "listen": "agent.listen",
+    "files": "file", "filter": "filter", "listen": "agent.listen",
 }
+
+_STORE_FLAGS = (
+    # [store] key, metavar, help; the flag is flag_name("store." + key), its dest "store_" + key
+    ("data_dir", "DIR", "the store's data directory"),
+    ("listen_client_urls", "URLS", "also serve the etcd API here (comma-separated URLs)"),
+    ("advertise_client_urls", "URLS", "the client URLs the cluster lists for this member"),
+    ("name", "NAME", "this member's name in --store-initial-cluster (default: default)"),
+    ("listen_peer_urls", "URLS", "where the other members reach this one"),
+    ("initial_advertise_peer_urls", "URLS", "this member's peer URLs as the others dial them"),
+    ("initial_cluster", "NAME=URL,...", "every member at bootstrap; none: a lone member"),
+    ("initial_cluster_state", "new|existing", "new: bootstrap; existing: join after 'member add'"),
+    ("initial_cluster_token", "TOKEN", "mixed into member and cluster IDs (default: etcd-cluster)"),
+)
+_STORE_FLAG_ALIASES = {"data_dir": ("--data-dir",), "listen_client_urls": ("--listen-client-urls",)}
+"""The embedded store's flags before they had the ``--store-`` prefix."""
 
 
 def register(subparsers: Subparsers) -> None:
@@ -77,9 +97,9 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
     add("--file", dest="files", action="append", metavar="PATH",
         help="file backend: a YAML/JSON file or directory; repeat for several")
     add("--filter", help="file backend: glob for file names in directories (default: *)")
-    add("--data-dir", help="embedded backend: the store's data directory")
-    add("--listen-client-urls", metavar="URLS",
-        help="embedded backend: also serve the etcd API here (comma-separated URLs)")
+    for key, metavar, text in _STORE_FLAGS:
+        add(flag_name(f"store.{key}"), *_STORE_FLAG_ALIASES.get(key, ()), dest=f"store_{key}",
+            metavar=metavar, help=f"embedded backend: {text}")
     add("--sync-only", action="store_true", default=None, help="write files but run no check or reload")
     add("--log-level", help="debug, info, warning or error (confd's names work too)")
     add("--log-format", choices=LOG_FORMATS, help="auto (console on a terminal), console or json")
@@ -97,14 +117,18 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
 
 def config_source(args: argparse.Namespace) -> ConfigSource:
     """Where the agent's configuration comes from: the file and the flags given."""
+    from confagent.agent import ConfigSource  # noqa: PLC0415 - see the module docstring
+
     overrides = {key: getattr(args, dest, None) for dest, key in _OVERRIDES.items()}
-    if isinstance(overrides["store.listen_client_urls"], str):
-        overrides["store.listen_client_urls"] = overrides["store.listen_client_urls"].split(",")
+    overrides.update({f"store.{key}": getattr(args, f"store_{key}", None) for key, _, _ in _STORE_FLAGS})
     path = args.config_file or DEFAULT_CONFIG_FILE
     return ConfigSource(path, overrides, missing_ok=args.config_file is None)
 
 
 def _start(args: argparse.Namespace) -> tuple[Agent, AgentConfig]:
+    from confagent.agent import Agent  # noqa: PLC0415 - see the module docstring
+    from confagent.cli._logs import configure_logging  # noqa: PLC0415 - see the module docstring
+
     source = config_source(args)
     config = source.load()
     formats = {"auto": None, "console": False, "json": True}
@@ -123,11 +147,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     agent, _config = _start(args)
-    report: RunReport = _run_loop(agent.check() if args.check else agent.run_once())
+    report = _run_loop(agent.check() if args.check else agent.run_once())
     if not report.ok:
         return EXIT_FAILED
     return EXIT_CHANGES if args.check and report.changed else 0
 
 
 def _run_loop(main: Coroutine[Any, Any, T]) -> T:
+    import uvloop  # noqa: PLC0415 - see the module docstring
+
     return uvloop.run(main)

@@ -5,6 +5,7 @@ The agent must run with ``--listen HOST:PORT`` (or ``[agent] listen``);
 (resource, dest, revision, result, last success; the error under a failed
 resource), or the agent's JSON document with ``-w json``. Exit code 0 when
 every resource's last pass succeeded, 1 otherwise (unreachable agent too).
+httpx is imported when the command runs, not when it registers.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-
-import httpx
 
 from confagent.cli._common import Subparsers, go_duration_s
 from confagent.cli._output import render_table
@@ -60,6 +59,8 @@ def fetch_status(listen: str, *, timeout_s: float) -> dict[str, Any]:
     Raises:
         ClientError: the agent does not answer, or answers something else than its status.
     """
+    import httpx  # noqa: PLC0415 - see the module docstring
+
     url = f"http://{listen}/v1/status"
     try:
         answer = httpx.get(url, timeout=timeout_s)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from confagent.backends import BackendConfig
+from confagent.backends import BackendConfig, EmbeddedMember
 from confagent.errors import ConfigError
 from confagent.resource import Wait
 
@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "DEFAULT_ETCD_NODES",
     "DEFAULT_INTERVAL_S",
+    "INITIAL_CLUSTER_STATES",
     "LOG_FORMATS",
     "LOG_LEVELS",
     "AgentConfig",
@@ -35,7 +36,7 @@ __all__ = [
     "StoreSettings",
 ]
 
-BACKENDS = ("embedded", "etcd", "file", "env")
+BACKENDS = ("embedded", "etcd", "file", "env", "metad")
 """Supported backends; ``etcdv3`` is accepted as confd's other name for ``etcd``."""
 DEFAULT_CONFDIR = Path("/etc/confagent")
 DEFAULT_DATA_DIR = Path("/var/lib/confagent")
@@ -45,6 +46,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 """What ``cli``'s ``configure_logging`` takes; confd's (logrus) ``trace``, ``warn``, ``fatal``
 and ``panic`` are read as ``debug``, ``warning``, ``error`` and ``error``."""
 LOG_FORMATS = ("auto", "console", "json")
+INITIAL_CLUSTER_STATES = ("new", "existing")
+"""``[store] initial_cluster_state``: etcd's ``--initial-cluster-state`` values."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,11 @@ class BackendSettings:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
                 raise ConfigError(f"{url!r} is not http(s)://HOST:PORT", key="nodes")
-        self._check_used("nodes", self.nodes, "etcd")
+        if self.backend == "metad" and not self.nodes:
+            raise ConfigError("is required by the metad backend (its data port, http://HOST:PORT)",
+                              key="nodes")
+        if self.backend != "metad":
+            self._check_used("nodes", self.nodes, "etcd")
         for name in ("client_cert", "client_key", "client_cakeys"):
             self._check_used(name, getattr(self, name), "etcd")
         if self.client_cert is not None and self.client_key is None:
@@ -123,17 +130,99 @@ class BackendSettings:
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
-    """The embedded store (``[store]``): a single member in a data directory."""
+    """The embedded store (``[store]``), with etcd's flag names: a lone member in a data directory,
+    or, with ``initial_cluster``, one member of a cluster whose local replica the agent renders from.
+    """
 
     data_dir: Path = DEFAULT_DATA_DIR
     listen_client_urls: tuple[str, ...] = ()
     """Serve the etcd API too (so ``confagent kv put`` reaches the store); empty: no listener."""
+    name: str = "default"
+    """This member's name in ``initial_cluster``."""
+    listen_peer_urls: tuple[str, ...] = ()
+    """Where other members reach this one; required in a cluster."""
+    initial_advertise_peer_urls: tuple[str, ...] = ()
+    """This member's peer URLs as the others dial them (default: ``listen_peer_urls``)."""
+    initial_cluster: str = ""
+    """Every member at bootstrap, ``NAME=PEER_URL,...``; empty: a lone member."""
+    initial_cluster_state: str = "new"
+    """``new`` bootstraps the cluster; ``existing`` joins one after ``confagent member add``."""
+    initial_cluster_token: str = "etcd-cluster"
+    """Mixed into member and cluster IDs, so two clusters with the same URLs differ."""
+    advertise_client_urls: tuple[str, ...] = ()
+    """The client URLs the cluster lists for this member (default: ``listen_client_urls``)."""
+
+    @property
+    def peer_urls(self) -> tuple[str, ...]:
+        return self.initial_advertise_peer_urls or self.listen_peer_urls
+
+    def member(self) -> EmbeddedMember:
+        """The embedded backend's cluster options these settings give."""
+        return EmbeddedMember(
+            name=self.name, listen_peer_urls=self.listen_peer_urls,
+            initial_advertise_peer_urls=self.initial_advertise_peer_urls,
+            initial_cluster=self.initial_cluster, initial_cluster_state=self.initial_cluster_state,
+            initial_cluster_token=self.initial_cluster_token,
+            advertise_client_urls=self.advertise_client_urls)
+
+    def initial_members(self) -> dict[str, tuple[str, ...]]:
+        """NAME -> peer URLs from ``initial_cluster`` (a name repeats once per URL).
+
+        Raises:
+            ConfigError: an item is not ``NAME=http://HOST:PORT``.
+        """
+        members: dict[str, tuple[str, ...]] = {}
+        for item in filter(None, (part.strip() for part in self.initial_cluster.split(","))):
+            name, sep, url = item.partition("=")
+            if not sep or not name or not _is_url(url):
+                raise ConfigError(f"{item!r} is not NAME=http://HOST:PORT", key="store.initial_cluster")
+            members[name] = (*members.get(name, ()), url)
+        return members
 
     def validate(self) -> None:
-        for url in self.listen_client_urls:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname or parts.port is None:
-                raise ConfigError(f"{url!r} is not http(s)://HOST:PORT", key="store.listen_client_urls")
+        for key in ("listen_client_urls", "advertise_client_urls", "listen_peer_urls",
+                    "initial_advertise_peer_urls"):
+            for url in getattr(self, key):
+                if not _is_url(url):
+                    raise ConfigError(f"{url!r} is not http(s)://HOST:PORT", key=f"store.{key}")
+        for key in ("listen_peer_urls", "initial_advertise_peer_urls"):
+            for url in getattr(self, key):
+                if url.startswith("https:"):
+                    raise ConfigError(f"{url}: peer TLS is not configurable in [store]; use http://",
+                                      key=f"store.{key}")
+        if self.initial_cluster_state not in INITIAL_CLUSTER_STATES:
+            raise ConfigError(f"{self.initial_cluster_state!r} is not one of "
+                              f"{', '.join(INITIAL_CLUSTER_STATES)}", key="store.initial_cluster_state")
+        members = self.initial_members()
+        if not members:
+            if self.initial_cluster_state == "existing":
+                raise ConfigError("is required to join an existing cluster (its members and this one)",
+                                  key="store.initial_cluster")
+            return
+        self._validate_member(members)
+
+    def _validate_member(self, members: dict[str, tuple[str, ...]]) -> None:
+        if self.name not in members:
+            raise ConfigError(f"{self.name!r} is not a member of initial_cluster "
+                              f"({', '.join(sorted(members))})", key="store.name")
+        if not self.listen_peer_urls:
+            raise ConfigError("is required with initial_cluster (where the other members reach this one)",
+                              key="store.listen_peer_urls")
+        if sorted(members[self.name]) != sorted(self.peer_urls):
+            key = "initial_advertise_peer_urls" if self.initial_advertise_peer_urls else "listen_peer_urls"
+            raise ConfigError(f"{', '.join(self.peer_urls)} is not what initial_cluster gives {self.name} "
+                              f"({', '.join(members[self.name])})", key=f"store.{key}")
+
+
+def _is_url(url: str) -> bool:
+    """Whether ``url`` is ``http(s)://HOST:PORT`` (an optional trailing ``/``)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port is not None \
+        and parts.path in ("", "/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,4 +288,4 @@ class AgentConfig:
             backend=settings.backend, nodes=settings.endpoints, client_cert=settings.client_cert,
             client_key=settings.client_key, client_cakeys=settings.client_cakeys,
             data_dir=self.store.data_dir, listen_client_urls=self.store.listen_client_urls,
-            files=settings.files, file_filter=settings.filter)
+            member=self.store.member(), files=settings.files, file_filter=settings.filter)

@@ -6,8 +6,11 @@ Rules:
 2. The file's top-level keys are confd's flag names in snake_case
    (``backend nodes prefix confdir interval watch onetime noop sync_only
    log_level client_cert client_key client_cakeys file filter``) plus
-   ``log_format`` and ``wait``; ``[store]`` configures the embedded store and
-   ``[agent]`` the agent's HTTP listener. Unknown keys are errors with a hint.
+   ``log_format`` and ``wait``; ``[store]`` configures the embedded store
+   with etcd's flag names in snake_case (``data_dir name initial_cluster
+   listen_peer_urls`` ...; its flags are ``--store-data-dir``, ``--store-name``
+   ...) and ``[agent]`` the agent's HTTP listener. Unknown keys are errors
+   with a hint.
 3. Overrides (what the command line gave; None means not given) use the same
    names, dotted for sections (``store.data_dir``); their errors name the
    flag (``flag_name``: ``--log-level``, ``--node``).
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from confagent.config._agent_config import (
+    INITIAL_CLUSTER_STATES,
     LOG_FORMATS,
     AgentConfig,
     BackendSettings,
@@ -97,6 +101,16 @@ def _log_format(reader: TableReader, key: str, base: Path) -> object:
     return reader.choice(key, LOG_FORMATS, "auto")
 
 
+def _initial_cluster(reader: TableReader, key: str, base: Path) -> object:
+    """etcd's ``NAME=URL,NAME=URL`` string, or an array of ``NAME=URL`` items."""
+    items = [part.strip() for item in reader.strings(key) or () for part in item.split(",")]
+    return ",".join(item for item in items if item)
+
+
+def _initial_cluster_state(reader: TableReader, key: str, base: Path) -> object:
+    return reader.choice(key, INITIAL_CLUSTER_STATES, "new")
+
+
 @dataclass(frozen=True, slots=True)
 class _Key:
     read: _Read
@@ -126,6 +140,13 @@ CONFIG_KEYS: Mapping[str, _Key] = {
     "log_format": _Key(_log_format, "log", "format"),
     "store.data_dir": _Key(_path, "store", "data_dir"),
     "store.listen_client_urls": _Key(_urls, "store", "listen_client_urls"),
+    "store.name": _Key(_string, "store", "name"),
+    "store.listen_peer_urls": _Key(_urls, "store", "listen_peer_urls"),
+    "store.initial_advertise_peer_urls": _Key(_urls, "store", "initial_advertise_peer_urls"),
+    "store.initial_cluster": _Key(_initial_cluster, "store", "initial_cluster"),
+    "store.initial_cluster_state": _Key(_initial_cluster_state, "store", "initial_cluster_state"),
+    "store.initial_cluster_token": _Key(_string, "store", "initial_cluster_token"),
+    "store.advertise_client_urls": _Key(_urls, "store", "advertise_client_urls"),
     "agent.listen": _Key(_string, "listener", "listen"),
 }
 """Every configuration key (dotted for sections), how it is read and where it goes."""

@@ -38,19 +38,24 @@ Differences from confd, on purpose:
 * ``json`` keeps integral JSON numbers as ints (Go makes every number a float).
 """
 
-from confagent.render._environment import (
-    Rendered,
-    RenderEnvironment,
-    check_template,
-    make_environment,
-    render,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from confagent.render._gotime import GoTime
 from confagent.render._host import SRV, Host, StaticHost
 from confagent.render._reads import Reads
 from confagent.render._scope import Scope
 from confagent.render._store_functions import KVPair
 from confagent.render._view import KeyView
+
+if TYPE_CHECKING:
+    from confagent.render._environment import (
+        Rendered,
+        RenderEnvironment,
+        check_template,
+        make_environment,
+        render,
+    )
 
 __all__ = [
     "SRV",
@@ -68,6 +73,31 @@ __all__ = [
     "render",
 ]
 
-for _name in __all__:  # public names print as confagent.render.X (in error messages too)
-    globals()[_name].__module__ = __name__
+_JINJA_NAMES = frozenset({"RenderEnvironment", "Rendered", "check_template", "make_environment", "render"})
+"""Names of ``_environment``, the one module importing Jinja2: loaded on first use (``__getattr__``),
+so that what only reads keys, scopes and views (the configuration, the cache, the CLI) starts fast."""
+
+
+def _export(name: str, value: Any) -> None:
+    value.__module__ = __name__  # public names print as confagent.render.X (in error messages too)
+    globals()[name] = value
+
+
+if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
+
+    def __getattr__(name: str) -> Any:
+        if name not in _JINJA_NAMES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        environment = importlib.import_module(f"{__name__}._environment")
+        for lazy in _JINJA_NAMES:
+            _export(lazy, getattr(environment, lazy))
+        return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _JINJA_NAMES)
+
+
+for _name in set(__all__) - _JINJA_NAMES:
+    _export(_name, globals()[_name])
 del _name

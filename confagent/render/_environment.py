@@ -39,6 +39,8 @@ _TEMPLATE_FAULTS = (jinja2.TemplateError, ConfagentError, TypeError, ValueError,
 """What a template's own content can make fail; anything else is a bug and propagates."""
 
 _ALL_KEYS = Scope()
+_MIN_CACHED_TEMPLATES = 400
+"""Jinja's default; the cache holds every template of an agent with more, so no pass recompiles any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class RenderEnvironment:
             auto_reload=True,
             finalize=_finalize,
             extensions=["jinja2.ext.loopcontrols"],
+            cache_size=max(_MIN_CACHED_TEMPLATES, len(templates)),
         )
         self.jinja.globals.update(HELPERS)
         self.jinja.filters.update(FILTERS)

@@ -7,6 +7,7 @@ is one render by construction, not by timing; everything else polls with a deadl
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import time
 from collections.abc import AsyncIterator, Callable
@@ -90,6 +91,24 @@ def test_a_change_renders_only_what_read_it(tmp_path: Path) -> None:
             assert _text(out_b) == "b=none\n"
 
     run(body)
+
+
+def test_the_heap_alive_once_every_resource_rendered_is_frozen(tmp_path: Path) -> None:
+    """Rule 7: after the first full pass the collector no longer scans the start-up objects."""
+    out = tmp_path / "a.out"
+    write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", out, '["/app"]')},
+                  {"a.tmpl": 'a={{ getv("/app/a", "none") }}\n'})
+
+    async def body() -> None:
+        async with running(tmp_path):
+            await until(lambda: _text(out) == "a=none\n", "the first render")
+            await until(lambda: gc.get_freeze_count() > 0, "the heap to be frozen")
+
+    gc.unfreeze()
+    try:
+        run(body)
+    finally:
+        gc.unfreeze()  # give this test process's objects back to the collector
 
 
 def test_a_burst_of_1000_changes_renders_once(tmp_path: Path) -> None:

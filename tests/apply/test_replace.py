@@ -129,6 +129,23 @@ def test_one_failed_check_does_not_stop_the_others(tmp_path: Path) -> None:
     assert (bad.exists(), good.read_bytes(), leftovers(tmp_path)) == (False, b"g", [])
 
 
+def test_a_large_batch_over_several_directories_replaces_each_file_once(tmp_path: Path) -> None:
+    """Staged on threads, renamed, each directory fsynced once: every file whole, a failure stays local."""
+    dests = [tmp_path / f"d{index % 3}" / f"f{index:02d}.conf" for index in range(30)]
+    for dest in dests[:15]:
+        dest.parent.mkdir(exist_ok=True)
+        dest.write_bytes(b"old")
+    missing = tmp_path / "absent" / "x.conf"
+    plans = [plan_file(make_spec(dest, create_dest_dirs=True), f"new {dest.name}".encode())
+             for dest in dests] + [plan_file(make_spec(missing), b"x")]
+    results = run(apply_batch(plans))
+    assert [r.replaced for r in results] == [True] * 30 + [False]
+    assert all(r.ok for r in results[:30]) and isinstance(results[30].error, ApplyError)
+    assert all(dest.read_bytes() == f"new {dest.name}".encode() for dest in dests)
+    assert [leftovers(tmp_path / f"d{index}") for index in range(3)] == [[], [], []]
+    assert not missing.parent.exists()
+
+
 def test_cancelled_batch_leaves_no_stage_file_and_no_process(tmp_path: Path) -> None:
     dest, pid_file = tmp_path / "app.conf", tmp_path / "pid"
     plan = plan_file(make_spec(dest, check_cmd=f"sleep 30 & echo $! > {pid_file}; wait"), b"new\n")

@@ -8,7 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confagent.backends import Backoff, BackoffPolicy, PrefixSet, distinct_prefixes
+import confagent.backends
+from confagent.backends import Backoff, BackoffPolicy, PrefixSet, _embedded, _file, distinct_prefixes
+from confagent.backends._prefixes import key_range
+from confagent.client import prefix_range_end
 from confagent.errors import ConfigError
 
 keys = st.text(alphabet="/ab\u00e9\U0001f600", max_size=5)
@@ -31,6 +34,23 @@ def test_prefix_set_agrees_with_the_model(prefixes: list[str], probes: list[str]
         encoded = key.encode()
         if expected and encoded:  # the empty key is not a store key
             assert low <= encoded and (high == b"\0" or encoded < high)
+
+
+@given(keys.filter(bool))
+def test_key_range_ends_where_the_client_ends_a_prefix(prefix: str) -> None:
+    assert key_range(prefix) == (prefix.encode(), prefix_range_end(prefix.encode()))
+
+
+def test_key_range_of_the_empty_prefix_is_every_key() -> None:
+    assert key_range("") == (b"\0", b"\0")
+
+
+def test_backend_classes_load_on_first_use() -> None:
+    backends = confagent.backends
+    assert (backends.EmbeddedBackend, backends.FileBackend) == (_embedded.EmbeddedBackend, _file.FileBackend)
+    assert {"EmbeddedBackend", "EtcdBackend", "FileBackend"} <= set(dir(confagent.backends))
+    with pytest.raises(AttributeError, match="has no attribute 'ConsulBackend'"):
+        _ = confagent.backends.ConsulBackend  # type: ignore[attr-defined]
 
 
 def test_backoff_grows_to_its_cap_with_jitter_and_resets() -> None:

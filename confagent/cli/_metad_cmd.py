@@ -1,0 +1,124 @@
+"""``confagent metad``: the metadata service — metad's flags, with dashes.
+
+``--backend embedded|etcd --node URL --prefix P --group G --listen HOST:PORT
+--listen-manage HOST:PORT --xff``, plus ``--trusted-proxies CIDR,...`` (the
+proxies whose ``X-Forwarded-For`` is believed; ``--xff`` alone means
+loopback proxies), the embedded store's ``--data-dir`` and
+``--listen-client-urls``, etcd's TLS files, and the bounds ``--wait-max``
+(longest long-poll) and ``--write-visible-timeout``. Runs until SIGTERM or
+SIGINT; exit 0 on a clean stop, 1 on an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import structlog
+import uvloop
+
+from confagent.backends import CacheTrouble
+from confagent.cli._common import Subparsers, go_duration_s
+from confagent.cli._logs import configure_logging
+from confagent.metad import DEFAULT_LISTEN, DEFAULT_LISTEN_MANAGE, MetadConfig, MetadServer, ServiceLimits
+
+__all__ = ["register"]
+
+DEFAULT_DATA_DIR = Path("/var/lib/confagent/metad")
+
+
+def register(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "metad", help="serve host metadata (metad's API): /self for each host, a management API",
+        description="A metadata service over the embedded store or etcd: hosts read their own "
+                    "metadata from the data port (GET /self/...), operators write data, host "
+                    "mappings and access rules through the management API (/v1/data, /v1/mapping, "
+                    "/v1/rule).")
+    add = parser.add_argument
+    add("--backend", choices=("embedded", "etcd"), default="embedded", help="the store (default: embedded)")
+    add("--node", dest="nodes", action="append", default=[], metavar="URL",
+        help="etcd backend: an endpoint; repeat for several")
+    add("--data-dir", type=Path, default=None,
+        help=f"embedded backend: the store's data directory (default: {DEFAULT_DATA_DIR})")
+    add("--listen-client-urls", default="", metavar="URLS",
+        help="embedded backend: also serve the etcd API here (comma-separated URLs)")
+    add("--client-cert", type=Path, help="etcd backend: TLS client certificate")
+    add("--client-key", type=Path, help="etcd backend: TLS client key")
+    add("--client-ca-keys", dest="client_cakeys", type=Path, help="etcd backend: CA bundle")
+    add("--prefix", default="", help="the store key prefix of the data (default: none)")
+    add("--group", default="default", help="the namespace of mappings and rules (default: default)")
+    add("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+        help=f"the data port (default: {DEFAULT_LISTEN}, every interface)")
+    add("--listen-manage", default=DEFAULT_LISTEN_MANAGE, metavar="HOST:PORT",
+        help=f"the management API; it has no authentication (default: {DEFAULT_LISTEN_MANAGE})")
+    add("--xff", action="store_true",
+        help="take the client address from X-Forwarded-For, when sent by a trusted proxy "
+             "(loopback unless --trusted-proxies is given)")
+    add("--trusted-proxies", default="", metavar="CIDR,...",
+        help="the proxies whose X-Forwarded-For is honoured (implies --xff)")
+    add("--wait-max", type=go_duration_s, default=300.0, metavar="DURATION",
+        help="the longest a ?wait=true request is held before it is answered unchanged (default: 5m)")
+    add("--write-visible-timeout", type=go_duration_s, default=5.0, metavar="DURATION",
+        help="the longest a write waits to be visible before it is answered (default: 5s)")
+    add("--log-level", default="info", help="debug, info, warning or error")
+    parser.set_defaults(handler=_run)
+
+
+def config_from(args: argparse.Namespace) -> MetadConfig:
+    """The service's settings from the parsed flags (validated when the server starts)."""
+    data_dir = args.data_dir
+    if args.backend == "embedded" and data_dir is None:
+        data_dir = DEFAULT_DATA_DIR
+    return MetadConfig(
+        backend=args.backend, nodes=tuple(args.nodes), data_dir=data_dir,
+        listen_client_urls=_split(args.listen_client_urls), client_cert=args.client_cert,
+        client_key=args.client_key, client_cakeys=args.client_cakeys, prefix=args.prefix,
+        group=args.group, listen=args.listen, listen_manage=args.listen_manage, xff=args.xff,
+        trusted_proxies=_split(args.trusted_proxies),
+        limits=ServiceLimits(wait_max_s=args.wait_max, visible_timeout_s=args.write_visible_timeout))
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level)
+    config = config_from(args)
+    config.validate()
+    uvloop.run(_serve(config))
+    return 0
+
+
+async def _serve(config: MetadConfig) -> None:
+    log = structlog.get_logger("confagent.metad")
+
+    def trouble(event: CacheTrouble) -> None:
+        log.warning("store trouble", error=str(event.error), retry_in_s=round(event.retry_in_s, 3))
+
+    server = MetadServer(config, on_trouble=trouble)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    stopped = asyncio.create_task(stop.wait())
+    starting = asyncio.create_task(server.start())  # waits for the store's first snapshot
+    try:
+        await asyncio.wait((starting, stopped), return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            return  # stopped while waiting for the store
+        starting.result()
+        log.info("serving", data=server.data_url, manage=server.manage_url, backend=config.backend,
+                 group=config.group, prefix=config.prefix or "/", revision=server.service.state.revision)
+        ended = asyncio.create_task(server.wait_stopped())
+        await asyncio.wait((stopped, ended), return_when=asyncio.FIRST_COMPLETED)
+        ended.cancel()
+    finally:
+        stopped.cancel()
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        await server.stop()
