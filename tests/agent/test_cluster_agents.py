@@ -183,8 +183,10 @@ def test_a_learner_agent_joins_and_renders_only_once_its_replica_is_caught_up(
         learner.configure(found.group(1), "existing")
         learner.start()
         learner.wait_shows("greeting = before the learner", "the learner's first render")
-        assert learner.agent is not None
-        first_render = learner.agent.events("applied")[0]
+        agent = learner.agent
+        assert agent is not None
+        until(lambda: bool(agent.events("applied")), "the learner's apply log line", learner.log)
+        first_render = agent.events("applied")[0]
         assert int(first_render["revision"]) >= written, first_render  # type: ignore[call-overload]
 
         put(node2, "/app/greeting", "with the learner")
