@@ -12,9 +12,9 @@ PURE = ("raft", "kv", "render", "resource")
 IO_MODULES = {"asyncio", "socket", "os", "subprocess", "time", "threading", "httpx",
               "starlette", "uvicorn", "shutil", "signal", "selectors", "tempfile"}
 # Which confagent packages each package may import, besides itself and the base modules.
-# Pure cores import only errors and types; I/O packages may also use fsutil.
+# Pure cores import only errors and types; I/O packages may also use fsutil and backoff.
 PURE_BASE = {"errors", "types"}
-IO_BASE = PURE_BASE | {"fsutil"}
+IO_BASE = PURE_BASE | {"fsutil", "backoff"}
 ALLOWED = {
     "raft": set(),
     "kv": set(),
@@ -25,6 +25,7 @@ ALLOWED = {
     "apply": {"resource"} | IO_BASE,
     "backends": {"server", "client", "kv", "render"} | IO_BASE,
     "config": {"backends", "render", "resource"} | IO_BASE,
+    "metad": {"backends", "client", "kv", "render"} | IO_BASE,
     "agent": {"config", "backends", "render", "resource", "apply", "server", "client"} | IO_BASE,
 }
 

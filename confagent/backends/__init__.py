@@ -22,12 +22,12 @@ most one of them.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from confagent.backends._backoff import Backoff, BackoffPolicy
 from confagent.backends._base import Backend, Change, Snapshot
 from confagent.backends._cache import CacheConfig, CacheEvent, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.backends._env import EnvBackend
 from confagent.backends._prefixes import PrefixSet, distinct_prefixes
 from confagent.backends._registry import BACKENDS, BackendConfig, EmbeddedMember, open_backend
+from confagent.backoff import Backoff, BackoffPolicy
 
 if TYPE_CHECKING:
     from confagent.backends._embedded import EmbeddedBackend

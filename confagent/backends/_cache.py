@@ -27,10 +27,10 @@ import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from confagent.backends._backoff import Backoff, BackoffPolicy
 from confagent.backends._base import Backend, Change, Snapshot
 from confagent.backends._feed import ChangeFeed
 from confagent.backends._prefixes import distinct_prefixes
+from confagent.backoff import Backoff, BackoffPolicy
 from confagent.errors import BackendError, CacheDiverged, Compacted, ConfagentError, ConfigError, ResyncNeeded
 from confagent.render import KeyView
 

@@ -10,10 +10,10 @@ is unknown is :class:`~confagent.errors.AmbiguousWrite`, never retried.
 
 from confagent.client._client import ClientConfig, EtcdClient, prefix_range_end
 from confagent.client._registration import (
+    REGISTRATION_RETRY,
     Registration,
     RegistrationEvent,
     RegistrationEventKind,
-    RegistrationRetry,
     RenewalAction,
     RenewalSchedule,
     RenewalStep,
@@ -24,6 +24,7 @@ from confagent.client._watch import RESUMES_MAX
 from confagent.kv._json_client import Reply, ResponseHeader
 
 __all__ = [
+    "REGISTRATION_RETRY",
     "RESUMES_MAX",
     "ClientConfig",
     "ClientTls",
@@ -34,7 +35,6 @@ __all__ = [
     "Registration",
     "RegistrationEvent",
     "RegistrationEventKind",
-    "RegistrationRetry",
     "RenewalAction",
     "RenewalSchedule",
     "RenewalStep",

@@ -38,7 +38,13 @@ from confagent.client._results import (
     decode_status,
 )
 from confagent.client._snapshot import download_snapshot
-from confagent.client._transport import ClientTls, Transport, error_from_response, parse_json
+from confagent.client._transport import (
+    ClientTls,
+    Transport,
+    error_from_response,
+    parse_json,
+    server_verification,
+)
 from confagent.client._watch import watch
 from confagent.errors import ClientError, ConfagentError
 from confagent.kv import _json_client as codec
@@ -115,10 +121,9 @@ class EtcdClient:
         self.config = config
         limits = httpx.Limits(max_connections=config.connections_max,
                               max_keepalive_connections=config.connections_max)
-        verify: Any = config.tls.ssl_context() if config.tls is not None else True
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(config.command_timeout_s, connect=config.dial_timeout_s),
-            limits=limits, verify=verify, trust_env=False,
+            limits=limits, verify=server_verification(config.endpoints, config.tls), trust_env=False,
         )
         self._transport = Transport(config.endpoints, self._http)
 

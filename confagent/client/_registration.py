@@ -41,14 +41,15 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import NoReturn
 
+from confagent.backoff import Backoff, BackoffPolicy
 from confagent.client._client import EtcdClient
 from confagent.errors import ClientError, ConfagentError, ConfigError, LeaseNotFound, Unavailable
 
 __all__ = [
+    "REGISTRATION_RETRY",
     "Registration",
     "RegistrationEvent",
     "RegistrationEventKind",
-    "RegistrationRetry",
     "RenewalAction",
     "RenewalSchedule",
     "RenewalStep",
@@ -78,26 +79,8 @@ class RenewalStep:
         assert self.delay_s >= 0, f"a step's delay must be >= 0, got {self.delay_s}"
 
 
-@dataclass(frozen=True, slots=True)
-class RegistrationRetry:
-    """The backoff after calls that got no answer: ``initial_s`` doubling up to ``max_s``.
-
-    Each delay is shortened by a random fraction of at most ``jitter`` ("equal
-    jitter"), so instances that lost the same store do not come back in lockstep.
-    """
-
-    initial_s: float = 0.2
-    max_s: float = 5.0
-    multiplier: float = 2.0
-    jitter: float = 0.5
-
-    def __post_init__(self) -> None:
-        if not 0 < self.initial_s <= self.max_s:
-            raise ConfigError(f"retry: need 0 < initial_s <= max_s, got {self.initial_s}, {self.max_s}")
-        if self.multiplier < 1:
-            raise ConfigError(f"retry: multiplier must be >= 1, got {self.multiplier}")
-        if not 0 <= self.jitter <= 1:
-            raise ConfigError(f"retry: jitter must be within [0, 1], got {self.jitter}")
+REGISTRATION_RETRY = BackoffPolicy(initial_s=0.2, max_s=5.0)
+"""The backoff after calls that got no answer: 0.2 s doubling up to 5 s, with jitter."""
 
 
 class RenewalSchedule:
@@ -108,12 +91,10 @@ class RenewalSchedule:
     lease is believed alive).
     """
 
-    def __init__(self, retry: RegistrationRetry, rng: random.Random) -> None:
-        self.retry = retry
-        self.failures = 0
+    def __init__(self, retry: BackoffPolicy, rng: random.Random) -> None:
+        self._backoff = Backoff(retry, rng)
         self.ttl_s = 0
         self.deadline_s: float | None = None
-        self._rng = rng
 
     @property
     def alive(self) -> bool:
@@ -134,7 +115,7 @@ class RenewalSchedule:
 
     def failed(self, now_s: float) -> RenewalStep:
         """A call got no answer at ``now_s`` (rules 3 and 4)."""
-        delay_s = self._backoff_s()
+        delay_s = self._backoff.next_delay_s()
         if self.deadline_s is None:
             return RenewalStep(RenewalAction.REGISTER, delay_s)
         if now_s >= self.deadline_s:
@@ -143,7 +124,7 @@ class RenewalSchedule:
 
     def _alive(self, ttl_s: int, sent_at_s: float) -> RenewalStep:
         assert ttl_s > 0, f"a live lease has a positive TTL, got {ttl_s}"
-        self.failures = 0
+        self._backoff.reset()
         self.ttl_s = ttl_s
         self.deadline_s = sent_at_s + ttl_s
         return RenewalStep(RenewalAction.RENEW, ttl_s / 3)
@@ -152,13 +133,6 @@ class RenewalSchedule:
         lost = self.deadline_s is not None
         self.deadline_s = None
         return RenewalStep(RenewalAction.REGISTER, delay_s, lost=lost)
-
-    def _backoff_s(self) -> float:
-        self.failures += 1
-        policy = self.retry
-        exponent = min(self.failures - 1, 64)  # the cap is reached long before
-        delay_s = min(policy.max_s, policy.initial_s * policy.multiplier ** exponent)
-        return delay_s * (1 - policy.jitter * self._rng.random())
 
 
 class RegistrationEventKind(enum.Enum):
@@ -188,7 +162,7 @@ class Registration:
     """Keeps ``key`` = ``value`` in the store under a lease of ``ttl_s`` seconds; see the module."""
 
     def __init__(self, client: EtcdClient, key: bytes, value: bytes, *, ttl_s: int,
-                 on_event: EventSink | None = None, retry: RegistrationRetry | None = None,
+                 on_event: EventSink | None = None, retry: BackoffPolicy = REGISTRATION_RETRY,
                  rng: random.Random | None = None, revoke_timeout_s: float = 2.0) -> None:
         """Set the registration up; nothing is sent before it runs (``async with`` or ``run``).
 
@@ -216,7 +190,7 @@ class Registration:
         self.registrations = 0
         self._client = client
         self._on_event = on_event or (lambda event: None)
-        self._schedule = RenewalSchedule(retry or RegistrationRetry(), rng or random.Random())
+        self._schedule = RenewalSchedule(retry, rng or random.Random())
         self._lease_id: int | None = None  # the latest lease granted that may hold the key
         self._granted_ttl_s = 0
         self._registered = asyncio.Event()

@@ -1,8 +1,8 @@
-"""Jittered exponential backoff between attempts to reach a backend, bounded.
+"""Jittered exponential backoff between attempts to reach a store, bounded.
 
 The n-th failure in a row waits ``min(max_s, initial_s * multiplier**(n-1))``
 shortened by a random fraction of at most ``jitter`` ("equal jitter"), so
-many agents that lost the same store do not come back in lockstep.
+many agents (or registrants) that lost the same store do not come back in lockstep.
 Randomness is injected (``random.Random``) so tests can fix it.
 """
 
