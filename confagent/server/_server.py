@@ -248,7 +248,7 @@ class StoreServer:
             app, host=parts.hostname or "127.0.0.1", port=parts.port or 2379,
             loop="none", http="httptools", lifespan="off", access_log=False,
             log_level="warning", timeout_keep_alive=300,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, proxy_headers=False,
             ssl_certfile=str(tls.cert_file) if tls else None,
             ssl_keyfile=str(tls.key_file) if tls else None,
             ssl_ca_certs=str(tls.trusted_ca_file) if tls and tls.trusted_ca_file else None,
