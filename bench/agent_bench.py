@@ -20,7 +20,9 @@ Prints, in one run:
 
 Agent processes run with their bytecode cached (``PYTHONPYCACHEPREFIX`` in
 the temporary directory, ``PYTHONDONTWRITEBYTECODE`` unset), as an installed
-package has it: without it each start compiles every module again.
+package has it: without it each start compiles every module again. This
+benchmark and its agent processes import confagent from the tree it is in
+(``PYTHONPATH``), whichever copy is installed.
 
 Detection method: after each put is acknowledged, a tight loop polls
 ``os.stat(dest).st_ino`` (the agent replaces a file by rename, so a new
@@ -29,6 +31,7 @@ cores the poller takes one core, so latencies include some scheduling
 contention; the figures are an upper bound.
 
     python bench/agent_bench.py [--samples 200] [--idle-seconds 5] [--attempts 5]
+                                [--only floor,latency,oneshot]
 
 A benchmark, not a test: it asserts nothing about time.
 """
@@ -53,13 +56,17 @@ from pathlib import Path
 import httpx
 import structlog
 
-from confagent.agent import Agent, ConfigSource
-from confagent.fsutil import fsync_directory, stage_file
-from confagent.testing import free_port, start_etcd
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this tree's confagent, not an installed copy (module docstring)
+
+from confagent.agent import Agent, ConfigSource  # noqa: E402
+from confagent.fsutil import fsync_directory, stage_file  # noqa: E402
+from confagent.testing import free_port, start_etcd  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DEADLINE_S = 5.0
 TXN_OPS = 100
+CASES = ("floor", "latency", "oneshot")
 
 
 def b64(text: str) -> str:
@@ -114,7 +121,8 @@ def wait_for_text(path: Path, text: str, what: str) -> None:
 
 def agent_env(tmp: Path) -> dict[str, str]:
     """The environment of agent processes: bytecode cached in ``tmp``, as an installed package has it."""
-    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp / "pycache"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
@@ -255,6 +263,22 @@ def replace_floor_ms(directory: Path, samples: int) -> list[float]:
     return took
 
 
+def one_shot_rows(process_ms: list[float], in_process_ms: list[float]) -> list[tuple[str, str]]:
+    name = "one-shot 100 resources / 10,000 keys"
+    return [(f"{name}, process ms best (etcd)", f"{min(process_ms):.0f}"),
+            (f"{name}, process ms median", f"{statistics.median(process_ms):.0f}"),
+            (f"{name}, Agent.run_once ms best (etcd)", f"{min(in_process_ms):.0f}"),
+            (f"{name}, Agent.run_once ms median", f"{statistics.median(in_process_ms):.0f}")]
+
+
+def case_names(text: str) -> set[str]:
+    """The cases ``--only`` names, comma-separated."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    if not names or names - set(CASES):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {', '.join(CASES)}")
+    return names
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -263,19 +287,17 @@ def percentile(values: list[float], fraction: float) -> float:
 def main() -> None:
     rows: list[tuple[str, str]] = [("load average before", f"{os.getloadavg()[0]:.2f}")]
     with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp:
-        floor = replace_floor_ms(Path(tmp) / "floor", ARGS.samples)
-        rows += [("file replace floor p50 ms (stage, fsync, rename, dir fsync)",
-                  f"{statistics.median(floor):.2f}"),
-                 ("file replace floor p99 ms", f"{percentile(floor, 0.99):.2f}")]
-        for backend in ("embedded", "etcd"):
-            for keys in (100, 10_000):
-                rows += latency_case(Path(tmp), backend, keys, ARGS.samples)
-        process_ms, in_process_ms = one_shot_case(Path(tmp), ARGS.attempts)
-        name = "one-shot 100 resources / 10,000 keys"
-        rows += [(f"{name}, process ms best (etcd)", f"{min(process_ms):.0f}"),
-                 (f"{name}, process ms median", f"{statistics.median(process_ms):.0f}"),
-                 (f"{name}, Agent.run_once ms best (etcd)", f"{min(in_process_ms):.0f}"),
-                 (f"{name}, Agent.run_once ms median", f"{statistics.median(in_process_ms):.0f}")]
+        if "floor" in ARGS.only:
+            floor = replace_floor_ms(Path(tmp) / "floor", ARGS.samples)
+            rows += [("file replace floor p50 ms (stage, fsync, rename, dir fsync)",
+                      f"{statistics.median(floor):.2f}"),
+                     ("file replace floor p99 ms", f"{percentile(floor, 0.99):.2f}")]
+        if "latency" in ARGS.only:
+            for backend in ("embedded", "etcd"):
+                for keys in (100, 10_000):
+                    rows += latency_case(Path(tmp), backend, keys, ARGS.samples)
+        if "oneshot" in ARGS.only:
+            rows += one_shot_rows(*one_shot_case(Path(tmp), ARGS.attempts))
     rows.append(("load average after", f"{os.getloadavg()[0]:.2f}"))
     width = max(len(name) for name, _ in rows)
     print(f"| {'figure'.ljust(width)} | value |\n| {'-' * width} | ---: |")
@@ -288,6 +310,8 @@ if __name__ == "__main__":
     parser.add_argument("--samples", type=int, default=200, help="puts per latency case (default 200)")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU window (default 5)")
     parser.add_argument("--attempts", type=int, default=5, help="one-shot runs of each kind (default 5)")
+    parser.add_argument("--only", type=case_names, default=set(CASES), metavar="CASES",
+                        help="run only these cases, comma-separated: floor, latency, oneshot (default all)")
     ARGS = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     main()

@@ -13,9 +13,9 @@ new one is broken, and so does a change under ``conf.d`` or ``templates``.
 ``StatusBoard``, served by the optional ``AgentListener`` (``/health``,
 ``/metrics``, ``/v1/status``), and to systemd (``SystemdNotifier``).
 
-``Daemon``, ``AgentListener``, ``StatusApp`` and ``watch_config`` are loaded
-on first use (``__getattr__``): they bring uvicorn and watchfiles, which a
-one-shot run does not need.
+``Daemon``, ``AgentListener``, ``StatusApp``, ``watch_config`` and
+``AgentMetrics`` are loaded on first use (``__getattr__``): they bring
+uvicorn, watchfiles and prometheus_client, which a one-shot run does not need.
 """
 
 import importlib
@@ -24,9 +24,15 @@ from typing import TYPE_CHECKING, Any
 from confagent.agent._agent import Agent, RunReport
 from confagent.agent._debounce import Debouncer
 from confagent.agent._host import SystemHost
-from confagent.agent._metrics import AgentMetrics
 from confagent.agent._notify import SystemdNotifier
-from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup, log_resource_errors
+from confagent.agent._setup import (
+    ConfigSource,
+    Setup,
+    compile_templates,
+    keep_running,
+    load_setup,
+    log_resource_errors,
+)
 from confagent.agent._status import Health, ResourceStatus, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
     from confagent.agent._daemon import Daemon
     from confagent.agent._hotreload import watch_config
     from confagent.agent._listener import AgentListener, StatusApp
+    from confagent.agent._metrics import AgentMetrics
 
 __all__ = [
     "Agent",
@@ -52,6 +59,7 @@ __all__ = [
     "SyncOptions",
     "SystemHost",
     "SystemdNotifier",
+    "compile_templates",
     "keep_running",
     "load_setup",
     "log_outcome",
@@ -61,7 +69,7 @@ __all__ = [
 ]
 
 _LAZY_MODULES = {"Daemon": "_daemon", "AgentListener": "_listener", "StatusApp": "_listener",
-                 "watch_config": "_hotreload"}
+                 "watch_config": "_hotreload", "AgentMetrics": "_metrics"}
 """Names loaded on first use, by the module defining them (module docstring)."""
 
 

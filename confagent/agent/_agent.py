@@ -6,7 +6,8 @@ Three ways to run, all from one ``ConfigSource``:
   ``interval`` without ``watch``; until SIGTERM/SIGINT.
 * ``run_once()``: ``--onetime``: one snapshot, every resource rendered and
   applied (or diffed with ``noop``) once; ``RunReport.ok`` only if every
-  resource loaded and succeeded.
+  resource loaded and succeeded. The templates are compiled on the event
+  loop while the store answers the snapshot's request.
 * ``check()``: ``render --check``: ``run_once`` in noop mode, for CI.
 
 With ``[agent] listen`` (``--listen``) the daemon serves ``/health``,
@@ -22,6 +23,7 @@ imported by ``run`` only: ``--onetime`` does not pay for them.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import Callable
@@ -32,7 +34,7 @@ import structlog
 
 from confagent.agent._host import SystemHost
 from confagent.agent._notify import SystemdNotifier
-from confagent.agent._setup import ConfigSource, Setup, load_setup, log_resource_errors
+from confagent.agent._setup import ConfigSource, Setup, compile_templates, load_setup, log_resource_errors
 from confagent.agent._status import StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, open_backend
@@ -155,7 +157,7 @@ class Agent:
         options = SyncOptions(noop=run.noop if noop is None else noop, sync_only=run.sync_only)
         backend = await open_backend(setup.config.backend_config())
         try:
-            snapshot = await backend.snapshot(setup.prefixes)
+            snapshot, _ = await asyncio.gather(backend.snapshot(setup.prefixes), compile_templates(setup))
             view = KeyView(snapshot.entries, snapshot.revision)
             outcomes = await sync_resources(setup.resources.resources, setup.env, view, options, self.clock)
         finally:

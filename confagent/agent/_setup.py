@@ -10,23 +10,30 @@ Rules:
 3. ``keep_running`` merges a reloaded set with the running one: a resource
    whose file broke keeps running as it was, if its template is still there.
 4. ``log_resource_errors`` writes one line per resource that did not load.
+5. ``compile_templates`` compiles (and caches) every resource's template
+   ahead of the renders, one per turn of the event loop, so that it can run
+   while the store answers a snapshot's request without holding up the
+   request or the reading of its answer. A template that does not compile
+   is compiled again by its render, which reports the error for its resource.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from confagent.config import AgentConfig, LoadedResource, ResourceSet, load_config, load_resources
-from confagent.errors import ConfigError
-from confagent.render import Host, RenderEnvironment, make_environment
+from confagent.errors import ConfigError, RenderError
+from confagent.render import Host, RenderEnvironment, check_template, make_environment
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
-__all__ = ["ConfigSource", "Setup", "keep_running", "load_setup", "log_resource_errors"]
+__all__ = ["ConfigSource", "Setup", "compile_templates", "keep_running", "load_setup", "log_resource_errors"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,14 @@ def load_setup(source: ConfigSource, host: Host) -> Setup:
         raise ConfigError("holds no template resource (*.toml); there is nothing to do",
                           file=str(resources.confdir / "conf.d"))
     return Setup(config, resources, make_environment(resources.templates, host))
+
+
+async def compile_templates(setup: Setup) -> None:
+    """Compile every resource's template into the environment's cache, yielding between two (rule 5)."""
+    for template in dict.fromkeys(resource.template for resource in setup.resources.resources):
+        with suppress(RenderError):  # its render reports it (rule 5)
+            check_template(setup.env, template)
+        await asyncio.sleep(0)
 
 
 def keep_running(new: Setup, running: Setup) -> Setup:

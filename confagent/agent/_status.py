@@ -10,6 +10,8 @@ Rules:
    the last revision it reported. Else ``health()`` gives the reason.
 3. ``ResourceStatus`` values are frozen; the board replaces them. Times are
    Unix seconds from the ``wall_clock`` it is given.
+4. Its ``metrics`` (and prometheus_client) are made on first use: a one-shot
+   run has a board too, and never reports to it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from confagent.agent._metrics import AgentMetrics
 from confagent.agent._sync import Outcome
+
+if TYPE_CHECKING:
+    from confagent.agent._metrics import AgentMetrics
 
 __all__ = ["RESULT_FAILED", "RESULT_OK", "RESULT_PENDING", "Health", "ResourceStatus", "StatusBoard"]
 
@@ -57,13 +63,19 @@ class StatusBoard:
     """The agent's state as seen from outside (module rules)."""
 
     def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
-        self.metrics = AgentMetrics()
         self._wall_clock = wall_clock
         self._resources: dict[str, ResourceStatus] = {}
         self._trouble: str | None = "the backend has not answered yet"
         self.cache_revision = 0
         self.backend_revision = 0
         self.rendered_revision = 0
+
+    @cached_property
+    def metrics(self) -> AgentMetrics:
+        """The Prometheus metrics of this board (rule 4)."""
+        from confagent.agent._metrics import AgentMetrics  # noqa: PLC0415 - see rule 4
+
+        return AgentMetrics()
 
     @property
     def resources(self) -> tuple[ResourceStatus, ...]:

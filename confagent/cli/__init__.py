@@ -7,6 +7,9 @@ adds its parser and sets ``handler`` to a callable ``(argparse.Namespace) -> int
 :class:`~confagent.errors.ConfagentError` and are printed as one line,
 ``Error: <message>``, on stderr, with exit code 1 (etcdctl's convention);
 usage errors exit 2.
+
+Importing this package imports no command's libraries (the server, the
+client, Jinja2, structlog): each handler imports what it uses.
 """
 
 from __future__ import annotations

@@ -1,16 +1,22 @@
-"""``confagent endpoint status|health`` and the ``member`` commands (``_member_cmd``): etcdctl's output."""
+"""``confagent endpoint status|health`` and the ``member`` commands (``_member_cmd``): etcdctl's output.
+
+The client (httpx) is imported when a command runs (``run_client_command``), not when it registers.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from confagent.cli._common import CommandBody, Subparsers, add_global_options, run_client_command
 from confagent.cli._etcdctl_json import endpoint_health_json, endpoint_status_json
 from confagent.cli._member_cmd import register_member_commands
 from confagent.cli._output import Output, go_duration, status_row
-from confagent.client import EtcdClient
 from confagent.errors import ClientError, ConfagentError
+
+if TYPE_CHECKING:
+    from confagent.client import EtcdClient
 
 __all__ = ["register"]
 

@@ -5,13 +5,14 @@ gateway's jsonpb: int64 are numbers, bytes are base64, zero values are omitted
 only where the Go struct says ``omitempty`` (the protobuf messages), and
 clientv3's own structs show their Go field names (``"Header"``, ``"Events"``,
 ``"CompactRevision"``) or flatten the response header into the top level.
+The client's types (httpx) are named in annotations only, so that registering
+the commands does not import it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from confagent.client import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
 from confagent.kv._json import b64
 from confagent.kv._messages import (
     DeleteRangeResponse,
@@ -25,6 +26,9 @@ from confagent.kv._messages import (
     TxnResponse,
     WatchResponse,
 )
+
+if TYPE_CHECKING:
+    from confagent.client import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
 
 __all__ = [
     "delete_json",

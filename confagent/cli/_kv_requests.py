@@ -1,7 +1,8 @@
 """The flags of ``get``, ``put`` and ``del`` and the requests they make, as etcdctl reads them.
 
 Shared by ``confagent kv get|put|del`` and by the op lines of ``confagent kv txn``
-(``put k v --prev-kv``), which etcdctl parses with the same commands.
+(``put k v --prev-kv``), which etcdctl parses with the same commands. The
+client (httpx) is imported when a request is built, not when the flags are added.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import argparse
 from collections.abc import Callable
 
 from confagent.cli._common import lease_id_hex
-from confagent.client import prefix_range_end
 from confagent.errors import ConfigError
 from confagent.kv._messages import DeleteRangeRequest, PutRequest, RangeRequest, SortOrder, SortTarget
 
@@ -66,6 +66,8 @@ def add_del_flags(parser: argparse.ArgumentParser) -> None:
 
 def _key_range(args: argparse.Namespace) -> tuple[bytes, bytes]:
     """Key and range end as clientv3 computes them for --prefix and --from-key."""
+    from confagent.client import prefix_range_end  # noqa: PLC0415 - see the module docstring
+
     key, range_end = args.key.encode(), args.range_end.encode()
     if args.prefix and args.from_key:
         raise ConfigError("`--prefix` and `--from-key` cannot be set at the same time, choose one")

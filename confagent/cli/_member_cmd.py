@@ -5,18 +5,22 @@ Output as etcdctl 3.4.23 prints it (recorded from it): ``simple`` is one line
 ``ETCD_*`` lines to start the new member with), ``json`` is the response as
 etcdctl marshals it, ``table`` exists for ``list`` only. A missing or
 malformed argument is etcdctl's usage error: its message, exit code 128.
+The client (httpx) is imported when a command runs, not when it registers.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from confagent.cli._common import CommandBody, Subparsers, add_global_options, run_client_command
 from confagent.cli._etcdctl_json import member_list_json
 from confagent.cli._output import Output, member_rows
-from confagent.client import EtcdClient, Member, Reply
 from confagent.errors import ConfigError
+
+if TYPE_CHECKING:
+    from confagent.client import EtcdClient, Member, Reply
 
 __all__ = ["EXIT_BAD_ARGS", "register_member_commands"]
 
@@ -82,6 +86,8 @@ async def _list(client: EtcdClient, out: Output, args: argparse.Namespace) -> in
 
 
 async def _add(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
+    from confagent.client import Reply  # noqa: PLC0415 - see the module docstring
+
     try:
         if not args.name:
             raise ConfigError("member name not provided")

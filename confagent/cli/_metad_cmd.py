@@ -7,6 +7,10 @@ loopback proxies), the embedded store's ``--data-dir`` and
 ``--listen-client-urls``, etcd's TLS files, and the bounds ``--wait-max``
 (longest long-poll) and ``--write-visible-timeout``. Runs until SIGTERM or
 SIGINT; exit 0 on a clean stop, 1 on an error.
+
+The service (uvicorn, the client), structlog and uvloop are imported when
+the command runs, not when it registers; so the listen addresses left out
+take ``MetadConfig``'s defaults, which the help repeats.
 """
 
 from __future__ import annotations
@@ -16,14 +20,12 @@ import asyncio
 import contextlib
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import structlog
-import uvloop
-
-from confagent.backends import CacheTrouble
 from confagent.cli._common import Subparsers, go_duration_s
-from confagent.cli._logs import configure_logging
-from confagent.metad import DEFAULT_LISTEN, DEFAULT_LISTEN_MANAGE, MetadConfig, MetadServer, ServiceLimits
+
+if TYPE_CHECKING:
+    from confagent.metad import MetadConfig
 
 __all__ = ["register"]
 
@@ -50,10 +52,9 @@ def register(subparsers: Subparsers) -> None:
     add("--client-ca-keys", dest="client_cakeys", type=Path, help="etcd backend: CA bundle")
     add("--prefix", default="", help="the store key prefix of the data (default: none)")
     add("--group", default="default", help="the namespace of mappings and rules (default: default)")
-    add("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
-        help=f"the data port (default: {DEFAULT_LISTEN}, every interface)")
-    add("--listen-manage", default=DEFAULT_LISTEN_MANAGE, metavar="HOST:PORT",
-        help=f"the management API; it has no authentication (default: {DEFAULT_LISTEN_MANAGE})")
+    add("--listen", metavar="HOST:PORT", help="the data port (default: :80, every interface)")
+    add("--listen-manage", metavar="HOST:PORT",
+        help="the management API; it has no authentication (default: 127.0.0.1:9611)")
     add("--xff", action="store_true",
         help="take the client address from X-Forwarded-For, when sent by a trusted proxy "
              "(loopback unless --trusted-proxies is given)")
@@ -69,16 +70,20 @@ def register(subparsers: Subparsers) -> None:
 
 def config_from(args: argparse.Namespace) -> MetadConfig:
     """The service's settings from the parsed flags (validated when the server starts)."""
+    from confagent.metad import MetadConfig, ServiceLimits  # noqa: PLC0415 - see the module docstring
+
     data_dir = args.data_dir
     if args.backend == "embedded" and data_dir is None:
         data_dir = DEFAULT_DATA_DIR
+    addresses = {name: getattr(args, name) for name in ("listen", "listen_manage")
+                 if getattr(args, name) is not None}
     return MetadConfig(
         backend=args.backend, nodes=tuple(args.nodes), data_dir=data_dir,
         listen_client_urls=_split(args.listen_client_urls), client_cert=args.client_cert,
         client_key=args.client_key, client_cakeys=args.client_cakeys, prefix=args.prefix,
-        group=args.group, listen=args.listen, listen_manage=args.listen_manage, xff=args.xff,
-        trusted_proxies=_split(args.trusted_proxies),
-        limits=ServiceLimits(wait_max_s=args.wait_max, visible_timeout_s=args.write_visible_timeout))
+        group=args.group, xff=args.xff, trusted_proxies=_split(args.trusted_proxies),
+        limits=ServiceLimits(wait_max_s=args.wait_max, visible_timeout_s=args.write_visible_timeout),
+        **addresses)
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -86,6 +91,10 @@ def _split(text: str) -> tuple[str, ...]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import uvloop  # noqa: PLC0415 - see the module docstring
+
+    from confagent.cli._logs import configure_logging  # noqa: PLC0415 - see the module docstring
+
     configure_logging(args.log_level)
     config = config_from(args)
     config.validate()
@@ -94,6 +103,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: MetadConfig) -> None:
+    import structlog  # noqa: PLC0415 - see the module docstring
+
+    from confagent.backends import CacheTrouble  # noqa: PLC0415 - see the module docstring
+    from confagent.metad import MetadServer  # noqa: PLC0415 - see the module docstring
+
     log = structlog.get_logger("confagent.metad")
 
     def trouble(event: CacheTrouble) -> None:

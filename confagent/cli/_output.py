@@ -4,7 +4,8 @@
 safe), ``json`` is etcdctl's JSON (see ``_etcdctl_json``), ``table`` is
 tablewriter's box, which etcdctl offers for the endpoint and member commands
 only. Formatting helpers reproduce Go's ``time.Duration`` and go-humanize's
-byte sizes, which etcdctl prints.
+byte sizes, which etcdctl prints. The client (httpx) is named in annotations
+only: every command imports this module when it registers.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from confagent.client import Member, Reply, Status
 from confagent.errors import ConfigError
 from confagent.kv._messages import (
     DeleteRangeResponse,
@@ -27,6 +27,9 @@ from confagent.kv._messages import (
     TxnResponse,
     WatchResponse,
 )
+
+if TYPE_CHECKING:
+    from confagent.client import Member, Reply, Status
 
 __all__ = [
     "FORMATS",

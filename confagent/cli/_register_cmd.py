@@ -7,7 +7,8 @@ put again with a new lease after a store outage longer than the TTL
 is registered, re-registered or lost. SIGTERM or SIGINT revoke the lease, so
 the key goes at once, and exit 0; a process killed outright leaves its key to
 expire within the TTL. Endpoints and TLS come from the global flags, as for
-``confagent kv``.
+``confagent kv``. The client (httpx) and structlog are imported when the
+command runs, not when it registers.
 """
 
 from __future__ import annotations
@@ -15,26 +16,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-
-import structlog
+from typing import TYPE_CHECKING
 
 from confagent.cli._common import Subparsers, add_global_options, run_client_command
-from confagent.cli._logs import configure_logging
 from confagent.cli._output import Output
-from confagent.client import EtcdClient, Registration, RegistrationEvent, RegistrationEventKind
+
+if TYPE_CHECKING:
+    from confagent.client import EtcdClient, RegistrationEvent
 
 __all__ = ["DEFAULT_TTL_S", "register"]
 
 DEFAULT_TTL_S = 10
 
 _MESSAGES = {
-    RegistrationEventKind.REGISTERED: "registered",
-    RegistrationEventKind.REREGISTERED: "re-registered",
-    RegistrationEventKind.LOST: "registration lost",
-    RegistrationEventKind.REVOKED: "registration revoked",
-    RegistrationEventKind.NOT_REVOKED: "registration not revoked; the key expires with its lease",
+    # RegistrationEventKind's member names (the client is not imported at registration)
+    "REGISTERED": "registered",
+    "REREGISTERED": "re-registered",
+    "LOST": "registration lost",
+    "REVOKED": "registration revoked",
+    "NOT_REVOKED": "registration not revoked; the key expires with its lease",
 }
-_WARNINGS = frozenset({RegistrationEventKind.LOST, RegistrationEventKind.NOT_REVOKED})
+_WARNINGS = frozenset({"LOST", "NOT_REVOKED"})
 
 
 def register(subparsers: Subparsers) -> None:
@@ -62,6 +64,11 @@ def _ttl_s(text: str) -> int:
 
 async def _register(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
     """Run the registration until SIGTERM or SIGINT; 0 then (the lease is revoked on the way out)."""
+    import structlog  # noqa: PLC0415 - see the module docstring
+
+    from confagent.cli._logs import configure_logging  # noqa: PLC0415 - see the module docstring
+    from confagent.client import Registration  # noqa: PLC0415 - see the module docstring
+
     configure_logging(args.log_level)
     log = structlog.get_logger("confagent.register")
 
@@ -70,8 +77,8 @@ async def _register(client: EtcdClient, out: Output, args: argparse.Namespace) -
                   "ttl": event.ttl_s}
         if event.reason:
             fields["reason"] = event.reason
-        emit = log.warning if event.kind in _WARNINGS else log.info
-        emit(_MESSAGES[event.kind], **fields)
+        emit = log.warning if event.kind.name in _WARNINGS else log.info
+        emit(_MESSAGES[event.kind.name], **fields)
 
     registration = Registration(client, args.key.encode(), args.value.encode(), ttl_s=args.ttl,
                                 on_event=on_event)

@@ -1,4 +1,7 @@
-"""``confagent store``: run an embedded store member with etcd's flags, meanings and defaults."""
+"""``confagent store``: run an embedded store member with etcd's flags, meanings and defaults.
+
+The server (uvicorn) and uvloop are imported when the command runs, not when it registers.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,12 @@ import asyncio
 import signal
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvloop
-
-from confagent.cli._logs import configure_logging
 from confagent.resource import parse_duration
-from confagent.server import PeerTls, StoreConfig, StoreServer, TlsConfig
+
+if TYPE_CHECKING:
+    from confagent.server import StoreConfig
 
 __all__ = ["register", "store_config_from"]
 
@@ -69,6 +71,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def store_config_from(args: argparse.Namespace) -> StoreConfig:
+    from confagent.server import PeerTls, StoreConfig, TlsConfig  # noqa: PLC0415 - see the module docstring
+
     tls = None
     if args.cert_file or args.key_file:
         tls = TlsConfig(cert_file=args.cert_file or Path(), key_file=args.key_file or Path(),
@@ -95,6 +99,8 @@ def store_config_from(args: argparse.Namespace) -> StoreConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from confagent.cli._logs import configure_logging  # noqa: PLC0415 - see the module docstring
+
     configure_logging(args.log_level)
     config = store_config_from(args)
     config.validate()
@@ -103,10 +109,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    import uvloop  # noqa: PLC0415 - see the module docstring
+
     uvloop.run(main)
 
 
 async def _serve(config: StoreConfig) -> None:
+    from confagent.server import StoreServer  # noqa: PLC0415 - see the module docstring
+
     server = StoreServer(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

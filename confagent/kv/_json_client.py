@@ -9,11 +9,14 @@ answers and a real etcd's.
 Responses come from a server we chose to trust, so decoding is lenient on form
 (absent means zero) and strict on nothing else; a malformed answer surfaces as
 ``KeyError``/``ValueError``/``TypeError``, which the client maps to ClientError.
+Key-values are decoded on the hot path of a snapshot (10,000 in one answer):
+``decode_key_value`` calls ``binascii`` directly (strict base64, as
+``b64decode(validate=True)`` checks it, without its per-call wrapper).
 """
 
 from __future__ import annotations
 
-from base64 import b64decode
+from binascii import a2b_base64
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
@@ -214,11 +217,6 @@ def _int(d: JsonObject, name: str) -> int:
     return int(d.get(name, 0))
 
 
-def _bytes(d: JsonObject, name: str) -> bytes:
-    text = d.get(name)
-    return b64decode(text, validate=True) if text else b""
-
-
 def decode_header(d: JsonObject) -> ResponseHeader:
     return ResponseHeader(
         cluster_id=_int(d, "cluster_id"),
@@ -233,19 +231,21 @@ def _reply(d: JsonObject, response: T) -> Reply[T]:
 
 
 def decode_key_value(d: JsonObject) -> KeyValue:
+    get = d.get  # the body of ``_bytes`` and ``_int``, inlined: once per key of a snapshot
+    key, value = get("key"), get("value")
     return KeyValue(
-        key=_bytes(d, "key"),
-        create_revision=_int(d, "create_revision"),
-        mod_revision=_int(d, "mod_revision"),
-        version=_int(d, "version"),
-        value=_bytes(d, "value"),
-        lease=_int(d, "lease"),
+        key=a2b_base64(key, strict_mode=True) if key else b"",
+        create_revision=int(get("create_revision", 0)),
+        mod_revision=int(get("mod_revision", 0)),
+        version=int(get("version", 0)),
+        value=a2b_base64(value, strict_mode=True) if value else b"",
+        lease=int(get("lease", 0)),
     )
 
 
 def _range(d: JsonObject, header_revision: int = 0) -> RangeResponse:
     return RangeResponse(
-        kvs=tuple(decode_key_value(kv) for kv in d.get("kvs", ())),
+        kvs=tuple(map(decode_key_value, d.get("kvs", ()))),
         more=bool(d.get("more", False)),
         count=_int(d, "count"),
         header_revision=header_revision,

@@ -40,7 +40,8 @@ UnaryHandler = Callable[[bytes], Awaitable[Json]]
 
 FORWARD_TIMEOUT_S = 10.0
 """A request forwarded to the leader waits this long for its answer."""
-HAND_OVER_POLL_S = 0.05
+LEADER_POLL_S = 0.05
+"""How often a member waiting for a (new) leader looks again."""
 REMOVAL_POLL_S = 1.0
 """How often a member that hears no leader asks the others whether it is still a member."""
 
@@ -140,7 +141,24 @@ class MemberApi:
         try:
             async with asyncio.timeout(self.node.config.request_timeout_s):
                 while self.node.leader_id in (0, self.node.config.member_id):
-                    await asyncio.sleep(HAND_OVER_POLL_S)
+                    await asyncio.sleep(LEADER_POLL_S)
+        except TimeoutError:
+            raise NoLeader() from None
+
+    async def _leader_client_url(self) -> str:
+        """The leader's first client URL, waiting (bounded) for an election or for its publish
+        entry to be applied here: a cluster just started may know neither yet.
+
+        Raises:
+            NoLeader: none known within the request timeout.
+        """
+        try:
+            async with asyncio.timeout(self.node.config.request_timeout_s):
+                while True:
+                    leader = self.node.members.table.get(self.node.leader_id)
+                    if leader is not None and leader.client_urls:
+                        return leader.client_urls[0].rstrip("/")
+                    await asyncio.sleep(LEADER_POLL_S)
         except TimeoutError:
             raise NoLeader() from None
 
@@ -150,10 +168,7 @@ class MemberApi:
         Raises:
             StoreError: the leader's refusal; NoLeader: no leader with a client URL is known.
         """
-        leader = self.node.members.table.get(self.node.leader_id)
-        if leader is None or not leader.client_urls:
-            raise NoLeader()
-        url = leader.client_urls[0].rstrip("/") + path
+        url = await self._leader_client_url() + path
         try:
             async with httpx.AsyncClient(timeout=FORWARD_TIMEOUT_S, trust_env=False) as client:
                 response = await client.post(url, content=body)

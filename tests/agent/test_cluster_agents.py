@@ -191,9 +191,13 @@ def test_a_learner_agent_joins_and_renders_only_once_its_replica_is_caught_up(
 
         put(node2, "/app/greeting", "with the learner")
         learner.wait_shows("greeting = with the learner", "a put reaching the learner")
-        listed = confagent("member", "list", "-w", "json", "--endpoints", learner.client_url)
-        members = json.loads(listed.stdout)["members"]
-        assert [m.get("isLearner", False) for m in members if m.get("name") == "node4"] == [True]
+
+        def learner_listed() -> bool:  # its name appears once its publish entry is applied
+            listed = confagent("member", "list", "-w", "json", "--endpoints", learner.client_url)
+            members = json.loads(listed.stdout)["members"]
+            return [m.get("isLearner", False) for m in members if m.get("name") == "node4"] == [True]
+
+        until(learner_listed, "node4 listed as a learner", learner.log)
     finally:
         learner.stop()
 

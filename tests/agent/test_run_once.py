@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from confagent.agent import SystemHost
-from confagent.errors import ConfigError, ResolveError
+from confagent.errors import ConfigError, RenderError, ResolveError
 from tests.agent.support import make_agent, resource_toml, run, seed_store, write_confdir
 
 
@@ -57,3 +57,18 @@ def test_system_host() -> None:
     assert "127.0.0.1" in host.lookup_ip("localhost") or "::1" in host.lookup_ip("localhost")
     with pytest.raises(ResolveError):
         host.lookup_ip("no-such-host.invalid")
+
+
+def test_a_template_that_does_not_compile_fails_its_resources_only(tmp_path: Path) -> None:
+    # the pass compiles every template while it reads the store; a broken one is left for its render
+    write_confdir(tmp_path, {
+        "a.toml": resource_toml("ok.tmpl", tmp_path / "a.out", '["/k"]'),
+        "b.toml": resource_toml("broken.tmpl", tmp_path / "b.out", '["/k"]'),
+    }, {"ok.tmpl": '{{ getv("/k/x") }}\n', "broken.tmpl": 'line one\n{% for %}\n'})
+    seed_store(tmp_path / "data", {"/k/x": "1"})
+    agent, _out = make_agent(tmp_path, tmp_path / "data")
+    report = run(agent.run_once)
+    assert [(o.resource, o.ok) for o in report.outcomes] == [("a.toml", True), ("b.toml", False)]
+    error = report.outcomes[1].error
+    assert isinstance(error, RenderError) and (error.template, error.line) == ("broken.tmpl", 2)
+    assert (tmp_path / "a.out").read_text() == "1\n" and not (tmp_path / "b.out").exists()
