@@ -1,7 +1,8 @@
 """``confagent status``: each resource of a running agent, from its listener's ``/v1/status``.
 
 The agent must run with ``--listen HOST:PORT`` (or ``[agent] listen``);
-``confagent status --listen`` names the same address. Prints a table
+``confagent status`` asks ``--listen`` if given, else the ``[agent] listen`` of
+``--config-file`` (the agent's default file when it exists), else 127.0.0.1:9271. Prints a table
 (resource, dest, revision, result, last success; the error under a failed
 resource), or the agent's JSON document with ``-w json``. Exit code 0 when
 every resource's last pass succeeded, 1 otherwise (unreachable agent too).
@@ -14,10 +15,12 @@ import argparse
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from confagent.cli._common import Subparsers, go_duration_s
 from confagent.cli._output import render_table
+from confagent.cli._run_cmd import DEFAULT_CONFIG_FILE
 from confagent.errors import ClientError
 
 __all__ = ["DEFAULT_LISTEN", "register", "status_rows"]
@@ -30,8 +33,11 @@ def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "status", help="show each resource of a running agent: last revision rendered and result",
         description="Ask a running agent (started with --listen) for the state of its resources.")
-    parser.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
-                        help=f"the agent's listener (its --listen; default {DEFAULT_LISTEN})")
+    parser.add_argument("--listen", metavar="HOST:PORT",
+                        help="the agent's listener (its --listen; default: [agent] listen of the "
+                             f"config file, else {DEFAULT_LISTEN})")
+    parser.add_argument("--config-file", type=Path, default=None,
+                        help=f"the agent's configuration file (default: {DEFAULT_CONFIG_FILE}, if it exists)")
     parser.add_argument("-w", "--write-out", choices=("table", "json"), default=argparse.SUPPRESS,
                         help="table (default) or json")
     parser.add_argument("--timeout", type=go_duration_s, default=5.0, metavar="DURATION",
@@ -39,8 +45,18 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=_status)
 
 
+def _listen_address(args: argparse.Namespace) -> str:
+    """``--listen``, else the configuration file's ``[agent] listen``, else the default."""
+    if args.listen:
+        return str(args.listen)
+    from confagent.config import load_config  # noqa: PLC0415 - only when no --listen is given
+
+    config = load_config(args.config_file or DEFAULT_CONFIG_FILE, {}, missing_ok=args.config_file is None)
+    return config.listener.listen or DEFAULT_LISTEN
+
+
 def _status(args: argparse.Namespace) -> int:
-    document = fetch_status(args.listen, timeout_s=args.timeout)
+    document = fetch_status(_listen_address(args), timeout_s=args.timeout)
     if args.write_out == "json":
         print(json.dumps(document, indent=2))
     else:

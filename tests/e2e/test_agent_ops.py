@@ -96,6 +96,8 @@ def test_status_command_and_health_of_a_running_agent(tmp_path: Path) -> None:
         document = json.loads(confagent("status", "--listen", listen, "-w", "json").stdout)
         assert document["resources"][0]["revision"] == revision
         assert document["resources"][0]["result"] == "ok"
+        from_config = confagent("status", "--config-file", str(tmp_path / "confagent.toml"), "-w", "json")
+        assert json.loads(from_config.stdout) == document  # the address of the file's [agent] listen
     gone = confagent("status", "--listen", listen)
     assert gone.returncode == 1 and gone.stderr.startswith("Error: ")
 
