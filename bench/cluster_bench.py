@@ -258,13 +258,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each load per cluster")
     parser.add_argument("--failovers", type=int, default=5, help="leader kills per cluster")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="confagent-cluster-bench-") as tmp, \
             running(etcd_cluster(Path(tmp) / "etcd", 3)) as etcd, \
             running(store_cluster(Path(tmp) / "confagent", 3)) as ours:
         results = measure({"etcd": etcd, "confagent": ours}, args.seconds, args.rounds, args.failovers)
     print(report(results["etcd"], results["confagent"]))
     print(f"(medians of {args.rounds} runs of {args.seconds:g} s per load, of {args.failovers} "
-          f"failovers; the clusters took turns; load average at the end {os.getloadavg()[0]:.1f})")
+          f"failovers; the clusters took turns; load average {load_at_start:.1f} at the start, "
+          f"{os.getloadavg()[0]:.1f} at the end)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ The caller owns the disk, the network and the clock, and drives the node:
    a. save ``rd.snapshot`` (if any), append ``rd.entries`` and save
       ``rd.hard_state``; fsync when ``rd.must_sync``;
    b. only THEN send ``rd.messages`` (a vote or an append answer promises
-      that what it vouches for is on disk);
+      that what it vouches for is on disk) -- unless ``rd.send_before_persist``:
+      a leader's Ready may be sent while it is persisted, as long as no message
+      is stepped and no other Ready taken until persisting is done;
    c. restore the state machine from ``rd.snapshot`` (if any), then apply
       ``rd.committed`` in order, handing each membership change back through
       ``apply_conf_change``; serve ``rd.read_states`` once applied that far;
@@ -71,6 +73,50 @@ class Ready:
     state machine from before applying ``committed``. Drop the bytes once restored."""
     read_states: tuple[ReadState, ...] = ()
     """Confirmed linearizable reads: serve each once the state machine applied its index."""
+    send_before_persist: bool = False
+    """``messages`` may be sent BEFORE (in parallel with) persisting this Ready, the leader's
+    own disk write overlapping its followers' (Raft thesis §10.2.1). True only for a leader
+    whose Ready changes neither term nor vote, carries no snapshot, and whose commit index
+    counts only entries durable before this Ready: its messages then promise nothing about
+    its own disk, and no follower learns as committed an entry the leader could still lose.
+    (With peers that last condition always holds, as long as the driver steps no message and
+    takes no Ready until this one is persisted: only acknowledgements, of entries sent in
+    earlier Readys, advance the commit index, never the leader's own append. It fails for a
+    lone voter with learners, which commits by its own append.)"""
+
+
+def _coalesce_proposals(msgs: list[Message], limits: RaftConfig) -> tuple[Message, ...]:
+    """Merge each run of PROPOSE messages to one leader into one message, up to a full append
+    (``max_entries_per_append``, ``max_append_bytes``): proposals forwarded between two
+    Readys travel, and are stepped by the leader, as one."""
+    out: list[Message] = []
+    run: list[Message] = []
+    count = size = 0
+    for m in msgs:
+        if m.type is not MessageType.PROPOSE:
+            _emit_proposals(out, run)
+            run = []
+            out.append(m)
+            continue
+        m_size = sum(len(e.data) for e in m.entries)
+        if not run or (m.to, m.term) != (run[0].to, run[0].term) or (
+                count + len(m.entries) > limits.max_entries_per_append
+                or size + m_size > limits.max_append_bytes):
+            _emit_proposals(out, run)
+            run, count, size = [], 0, 0
+        run.append(m)
+        count, size = count + len(m.entries), size + m_size
+    _emit_proposals(out, run)
+    return tuple(out)
+
+
+def _emit_proposals(out: list[Message], run: list[Message]) -> None:
+    if len(run) == 1:
+        out.append(run[0])
+    elif run:
+        first = run[0]
+        out.append(Message(MessageType.PROPOSE, first.to, first.frm, first.term,
+                           entries=tuple(e for m in run for e in m.entries)))
 
 
 class RawNode:
@@ -270,10 +316,13 @@ class RawNode:
             hard_state=changed,
             entries=entries,
             committed=log.to_apply(),
-            messages=tuple(raft.msgs),
+            messages=(tuple(raft.msgs) if raft.role is Role.LEADER
+                      else _coalesce_proposals(raft.msgs, self.config)),
             must_sync=bool(entries) or snapshot is not None or vote_changed,
             snapshot=snapshot,
             read_states=tuple(raft.read_states),
+            send_before_persist=(raft.role is Role.LEADER and not vote_changed and snapshot is None
+                                 and log.committed <= log.stable_index),
         )
         raft.msgs.clear()
         raft.read_states.clear()

@@ -16,6 +16,9 @@ Rules:
 4. A failed write or fsync fails the saves of its batch and every later request (the Wal
    is poisoned, rule 6 of ``_wal``): a failed fsync is never retried. A save the Wal
    refuses before any I/O (an entry too large for a record) fails alone.
+5. A hard state that needs no fsync (only its commit index moved: it is recovered from
+   the log and the leader) can be deferred: it is written with the next save that has
+   none of its own, or at ``close``, never waited for on its own.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class WalWriter:
         self._wal = wal
         self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._closing = False
+        self._deferred: HardState | None = None
         self._thread = threading.Thread(target=self._serve, name="wal-writer", daemon=True)
         self._thread.start()
 
@@ -81,7 +85,22 @@ class WalWriter:
         Raises:
             StorageError: the write or fsync failed (now or earlier), or the writer is closed.
         """
-        await self._submit(lambda future: _Save(hard_state, entries, snapshot, sync, future))
+        await self.start_save(hard_state, entries, sync, snapshot=snapshot)
+
+    def start_save(self, hard_state: HardState | None, entries: Sequence[Entry], sync: bool,
+                   *, snapshot: SnapshotMeta | None = None) -> asyncio.Future[None]:
+        """:meth:`save`, queued at once; await the future it returns (it completes as ``save``
+        returns, or raises as it raises). The caller can work while the thread writes.
+
+        Raises:
+            StorageError: the writer is closed.
+        """
+        hard_state, self._deferred = hard_state or self._deferred, None
+        return self._enqueue(lambda future: _Save(hard_state, entries, snapshot, sync, future))
+
+    def defer_hard_state(self, hard_state: HardState) -> None:
+        """Write ``hard_state``, whose commit index alone changed, with the next save (rule 5)."""
+        self._deferred = hard_state
 
     async def release_to(self, index: int) -> None:
         """:meth:`Wal.release_to`, after every save made before it.
@@ -99,10 +118,19 @@ class WalWriter:
         """
         if self._closing:
             return
-        await self._submit(_Close)
-        self._thread.join()  # it returns right after completing the close future
+        deferred = self.start_save(None, (), sync=False) if self._deferred is not None else None
+        closed = self._enqueue(_Close)
+        try:
+            if deferred is not None:
+                await deferred  # a restart then resumes from this commit index
+        finally:
+            await closed
+            self._thread.join()  # it returns right after completing the close future
 
     async def _submit(self, make: Callable[[asyncio.Future[None]], _Request]) -> None:
+        await self._enqueue(make)
+
+    def _enqueue(self, make: Callable[[asyncio.Future[None]], _Request]) -> asyncio.Future[None]:
         if self._closing:
             raise StorageError("wal: the writer is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -110,7 +138,7 @@ class WalWriter:
         if isinstance(request, _Close):
             self._closing = True
         self._requests.put(request)
-        await future
+        return future
 
     # -- the writer thread ----------------------------------------------------------
 

@@ -18,6 +18,25 @@ Rules:
    and members' published attributes are log entries, the member table travels
    in snapshots with the key-value state, and a membership change applied is
    followed at once by a snapshot.
+
+The driver (``_drive``) is one task: it persists, sends and applies a Ready, advances,
+and only then steps what arrived meanwhile (``_inputs``, ``_pending``; ticks only queue).
+
+6. Only what needs an fsync goes to the WAL writer and is waited for: entries, a
+   snapshot, a new term or vote. A hard state that moves only the commit index is
+   written with the next save (the commit index is recovered from log and leader).
+7. Followers and candidates send after the save (their answers vouch for their disk).
+   A leader sends while it saves, in parallel with its followers' saves
+   (``Ready.send_before_persist``; Raft thesis §10.2.1, as etcd does): its messages
+   promise nothing about its disk, and the commit index they carry counts only entries
+   durable here. With peers its own append never advances it (``Raft.append_entries``);
+   acknowledgements do, stepped only after this save and answering appends of earlier,
+   saved Readys. A leader killed before its save completes may lose those entries, but
+   none was committed: no quorum of durable copies was counted. (Asserted on sending.)
+8. Committed entries durable here before the Ready (those before its first new entry)
+   are applied while the save runs, up to the first membership change; the rest after.
+   A Ready that saves nothing but applies entries leaves its messages (commit news) to
+   the peers' tasks, written after the replies it made possible.
 """
 
 from __future__ import annotations
@@ -148,6 +167,8 @@ class StoreNode:
         self._wake = asyncio.Event()
         self._request_ids = itertools.count(rng.getrandbits(40))
         self._snapshot_index = core.log.offset
+        self._applied_index = core.log.offset
+        """The last entry applied to ``kv`` (ahead of ``core.log.applied`` until ``advance``)."""
         self._listeners: list[ApplyListener] = []
         self._restore_listeners: list[Callable[[], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -259,7 +280,8 @@ class StoreNode:
         self._pending.append(_Proposal(request_id + encode_request(request), request, future))
         self._wake.set()
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.config.request_timeout_s)
+            async with asyncio.timeout(self.config.request_timeout_s):
+                return await future  # cancelled with this wait; the entry may still commit
         except TimeoutError:
             self._waiting.pop(request_id, None)  # it may still commit: the outcome is unknown
             raise Unavailable() from None
@@ -363,7 +385,7 @@ class StoreNode:
         Taken in one step of the event loop (the state cannot move meanwhile); the cost is
         one ``KvStore.snapshot()``, about 0.1 s per 100,000 keys.
         """
-        applied = self.core.log.applied
+        applied = self._applied_index
         term = self.core.log.term_at(applied)
         assert term is not None, "the applied entry is in the log or is its snapshot"
         return SnapshotMeta(index=applied, term=term, conf_state=self.core.conf_state), self.kv.snapshot()
@@ -416,9 +438,9 @@ class StoreNode:
         else:
             self._lease_calls.receive(frame)
 
-    def _send_frames(self, frames: Iterable[PeerFrame]) -> None:
+    def _send_frames(self, frames: Iterable[PeerFrame], *, at_once: bool = True) -> None:
         if self.transport is not None:
-            self.transport.send(frames)
+            self.transport.send(frames, at_once=at_once)
 
     def _report(self, member: int, delivered: bool) -> None:
         self._inputs.append((member, delivered))
@@ -439,17 +461,27 @@ class StoreNode:
             try:
                 self.core.propose(proposal.data)
             except StoreError as error:
-                proposal.future.set_exception(error)
+                if not proposal.future.done():
+                    proposal.future.set_exception(error)
                 continue
             self._waiting[proposal.data[:_REQUEST_ID_BYTES]] = proposal
 
     async def _handle(self, rd: Ready) -> None:
+        """One Ready, in the order of rules 6 to 8; nothing else steps the core meanwhile."""
         if rd.snapshot is not None:                                             # 1. persist
             await self._install(rd.snapshot)
-        await self._writer.save(rd.hard_state, rd.entries, sync=rd.must_sync)
-        if self.transport is not None:                                          # 2. send
-            self.transport.send(rd.messages)
-        for entry in rd.committed:                                              # 3. apply
+        saving = self._start_save(rd)
+        early = rd.send_before_persist and saving is not None
+        if early:                                                               # 2. send (rule 7)
+            assert all(m.commit <= self.core.log.stable_index for m in rd.messages), \
+                "a message sent before persisting carries a commit index not durable here"
+            self._send_frames(rd.messages)
+        applied = self._apply_durable(rd)                                       # 3. apply (rule 8)
+        if saving is not None:
+            await saving
+        if not early:                                                           # 2. send
+            self._send_frames(rd.messages, at_once=saving is not None or not rd.committed)
+        for entry in rd.committed[applied:]:                                    # 3. apply
             self._apply(entry)
         self.core.advance(rd)                                                   # 4. advance
         if self.members.snapshot_wanted:
@@ -458,6 +490,23 @@ class StoreNode:
             self._reads.confirmed(read.context, read.index)
         self._applied_waiters.reached(self.core.log.applied)
 
+    def _start_save(self, rd: Ready) -> asyncio.Future[None] | None:
+        """Hand entries and hard state to the WAL writer; None when nothing needs an fsync (rule 6)."""
+        if rd.must_sync:
+            return self._writer.start_save(rd.hard_state, rd.entries, sync=True)
+        if rd.hard_state is not None:
+            self._writer.defer_hard_state(rd.hard_state)
+        return None
+
+    def _apply_durable(self, rd: Ready) -> int:
+        """Apply the committed entries durable before this Ready (rule 8); how many."""
+        first_new = rd.entries[0].index if rd.entries else float("inf")
+        for count, entry in enumerate(rd.committed):
+            if entry.index >= first_new or entry.type is EntryType.CONF_CHANGE:
+                return count
+            self._apply(entry)
+        return len(rd.committed)
+
     async def _install(self, snapshot: Snapshot) -> None:
         """A leader's snapshot: save it, mark the log, and become its state."""
         await asyncio.to_thread(self._snapshots.save, snapshot.meta, snapshot.data)
@@ -465,11 +514,12 @@ class StoreNode:
         table, data = unwrap_snapshot(snapshot.data)
         self.kv.load(data)
         self.members.restored(table)
-        self._snapshot_index = snapshot.meta.index
+        self._snapshot_index = self._applied_index = snapshot.meta.index
         for listener in self._restore_listeners:
             listener()
 
     def _apply(self, entry: Entry) -> None:
+        self._applied_index = entry.index
         if not entry.data:
             return  # the leader's empty entry of its term
         if entry.type is EntryType.CONF_CHANGE:

@@ -8,7 +8,10 @@ Rules:
    queue drops the frame and tells Raft the peer is unreachable (Raft resends
    what matters, as it does for any lost message; a lease call is asked again).
 2. One task per peer connects (with jittered, capped backoff), then writes
-   everything queued as one batch per wake-up.
+   everything queued as one batch per wake-up. While the connection is up and its
+   send buffer empty, ``send`` writes what it queued at once instead (no wait for
+   the task; the order holds, as every write goes through the one stream in call
+   order), unless told not to or a snapshot is among it (the task reports those).
 3. Inbound frames are decoded and handed to the driver's ``deliver`` callback in
    arrival order; a frame that cannot be read closes that connection only.
 4. Snapshot messages report their fate (delivered or not) back to Raft.
@@ -92,6 +95,7 @@ class _Peer:
         self._rng = rng
         self._queue: list[PeerFrame] = []
         self._wake = asyncio.Event()
+        self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self.task: asyncio.Task[None] | None = None
 
     def offer(self, frame: PeerFrame) -> None:
@@ -100,6 +104,18 @@ class _Peer:
             return
         self._queue.append(frame)
         self._wake.set()
+
+    def write_now(self) -> None:
+        """Write the queue at once if the connection is up and idle (rule 2); else the task will."""
+        if self._stream is None or not self._queue:
+            return
+        reader, writer = self._stream
+        if reader.at_eof() or writer.is_closing() or writer.transport.get_write_buffer_size():
+            return
+        if any(isinstance(f, Message) and f.type is MessageType.SNAPSHOT for f in self._queue):
+            return
+        batch, self._queue = self._queue, []
+        writer.write(b"".join(encode_frame(frame) for frame in batch))
 
     async def run(self) -> None:
         delay = self._config.backoff_initial_s
@@ -112,11 +128,13 @@ class _Peer:
                 delay = min(delay * 2, self._config.backoff_max_s)
                 continue
             delay = self._config.backoff_initial_s
+            self._stream = (reader, writer)
             try:
                 await self._write_until_broken(reader, writer)
             except OSError:
                 self._report(self.member_id, False)
             finally:
+                self._stream = None
                 writer.close()
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
@@ -133,6 +151,8 @@ class _Peer:
             await self._wake.wait()
             self._wake.clear()
             batch, self._queue = self._queue, []
+            if not batch:
+                continue  # ``write_now`` wrote it
             # The peer never writes on this connection: EOF means it went away. Writes to a
             # closed transport vanish without an error, so look before every batch.
             if reader.at_eof() or writer.is_closing():
@@ -191,12 +211,18 @@ class PeerTransport:
         for peer in self._peers.values():
             peer.task = asyncio.create_task(peer.run(), name=f"peer {peer.member_id:x}")
 
-    def send(self, frames: Iterable[PeerFrame]) -> None:
-        """Queue frames for their ``to`` members; frames to members not known are dropped."""
+    def send(self, frames: Iterable[PeerFrame], *, at_once: bool = True) -> None:
+        """Queue frames for their ``to`` members, written at once where a connection is idle
+        (rule 2) unless not ``at_once``; frames to members not known are dropped."""
+        touched: set[_Peer] = set()
         for frame in frames:
             peer = self._peers.get(frame.to)
             if peer is not None:
                 peer.offer(frame)
+                touched.add(peer)
+        if at_once:
+            for peer in touched:
+                peer.write_now()
 
     def peer_urls(self) -> dict[int, str]:
         """Member ID -> the URL this transport dials it at."""

@@ -7,7 +7,9 @@ Rules:
 2. A node's ``SimDisk`` holds only what its Readys asked to persist, written in
    the contract's order (snapshot, entries, hard state). A crash loses the rest:
    the RawNode, the state machine, and the messages of a Ready not yet sent.
-3. A Ready's messages leave only after it is persisted. The network may then
+3. A Ready's messages leave only after it is persisted, unless it says
+   ``send_before_persist`` (a leader's): they leave first, and a crash point
+   can then strike with them sent and nothing persisted. The network may
    drop, duplicate or delay them (delays reorder), never carries one across a
    cut link or into a crashed node, and reports such losses to the sender the
    way a transport would (``report_unreachable``, ``report_snapshot``).
@@ -327,6 +329,9 @@ class SimCluster:
         node = self.nodes[node_id]
         while node.raw is not None and node.raw.has_ready():
             rd = node.raw.ready()
+            if rd.send_before_persist:
+                for m in rd.messages:                                                       # 2. send early
+                    self._send(m)
             crash = self._crash_point()
             if crash is CrashPoint.BEFORE_PERSIST:
                 self.crash(node_id)
@@ -336,7 +341,7 @@ class SimCluster:
             if crash is not None:
                 self.crash(node_id)
                 return
-            for m in rd.messages:                                                           # 2. send
+            for m in () if rd.send_before_persist else rd.messages:                         # 2. send
                 self._send(m)
             self._apply(node, rd)                                                           # 3. apply
             node.raw.advance(rd)                                                            # 4. advance
