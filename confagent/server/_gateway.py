@@ -10,6 +10,8 @@ watch and lease keep-alive are streams (``_streams.py``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +52,9 @@ __all__ = ["GatewayApp", "MemberInfo", "ServerInfo"]
 
 Json = dict[str, Any]
 UnaryHandler = Callable[[bytes], Awaitable[Json]]
+
+HEALTH_PUBLISH_WAIT_S = 1.0
+"""How long ``/health`` on a member just started waits for its publish entry to be applied."""
 
 BODY_LIMIT_BYTES = 8 * 1024 * 1024
 """Bodies past this are refused unread; smaller ones are decoded and measured as etcd does."""
@@ -267,8 +272,11 @@ class GatewayApp:
         return 200, orjson.dumps(body), JSON
 
     async def _health(self) -> tuple[int, bytes, bytes]:
-        # etcd answers /health as text/plain, with a JSON body.
-        # Not before this member's name and client URLs are published (etcd serves only then).
+        # etcd answers /health as text/plain, with a JSON body, and serves nothing before this
+        # member's name and client URLs are published: a member just started waits for that, bounded.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(HEALTH_PUBLISH_WAIT_S):
+                await self.node.members.published.wait()
         healthy = self.node.leader_id != 0 and self.node.members.published.is_set()
         return (200 if healthy else 503), orjson.dumps({"health": str(healthy).lower()}), TEXT
 
