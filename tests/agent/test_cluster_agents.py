@@ -174,6 +174,12 @@ def test_a_learner_agent_joins_and_renders_only_once_its_replica_is_caught_up(
     node1, node2, _ = cluster
     written = put(node1, "/app/greeting", "before the learner")
     learner = Node(tmp_path, "node4")
+
+    def all_named() -> bool:  # member add prints NAME=URL for each: every publish must be applied
+        listed = confagent("member", "list", "-w", "json", "--endpoints", node1.client_url)
+        return listed.returncode == 0 and all(m.get("name") for m in json.loads(listed.stdout)["members"])
+
+    until(all_named, "every member's name published", node1.log)
     try:
         added = confagent("member", "add", "node4", "--learner", "--peer-urls", learner.peer_url,
                           "--endpoints", node1.client_url)
