@@ -12,8 +12,8 @@ PURE = ("raft", "kv", "render", "resource")
 IO_MODULES = {"asyncio", "socket", "os", "subprocess", "time", "threading", "httpx",
               "starlette", "uvicorn", "shutil", "signal", "selectors", "tempfile"}
 # Which confagent packages each package may import, besides itself and the base modules.
-# Pure cores import only errors and types; I/O packages may also use fsutil and backoff.
-PURE_BASE = {"errors", "types"}
+# Pure cores import only errors, types and lazy; I/O packages may also use fsutil and backoff.
+PURE_BASE = {"errors", "types", "lazy"}
 IO_BASE = PURE_BASE | {"fsutil", "backoff"}
 ALLOWED = {
     "raft": set(),

@@ -18,8 +18,7 @@ new one is broken, and so does a change under ``conf.d`` or ``templates``.
 uvicorn, watchfiles and prometheus_client, which a one-shot run does not need.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from confagent.agent._agent import Agent, RunReport
 from confagent.agent._debounce import Debouncer
@@ -35,6 +34,7 @@ from confagent.agent._setup import (
 )
 from confagent.agent._status import Health, ResourceStatus, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
+from confagent.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from confagent.agent._daemon import Daemon
@@ -74,15 +74,4 @@ _LAZY_MODULES = {"Daemon": "_daemon", "AgentListener": "_listener", "StatusApp":
 
 
 if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
-
-    def __getattr__(name: str) -> Any:
-        module_name = _LAZY_MODULES.get(name)
-        if module_name is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
-        globals()[name] = value
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_MODULES))
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_MODULES)

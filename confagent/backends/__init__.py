@@ -19,8 +19,7 @@ brings httpx, ``file`` brings PyYAML and watchfiles, and a process needs at
 most one of them.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from confagent.backends._base import Backend, Change, Snapshot
 from confagent.backends._cache import CacheConfig, CacheEvent, CacheTrouble, CacheUpdate, PrefixCache
@@ -28,6 +27,7 @@ from confagent.backends._env import EnvBackend
 from confagent.backends._prefixes import PrefixSet, distinct_prefixes
 from confagent.backends._registry import BACKENDS, BackendConfig, EmbeddedMember, open_backend
 from confagent.backoff import Backoff, BackoffPolicy
+from confagent.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from confagent.backends._embedded import EmbeddedBackend
@@ -62,16 +62,4 @@ _LAZY_MODULES = {"EmbeddedBackend": "_embedded", "EtcdBackend": "_etcd", "FileBa
 
 
 if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
-
-    def __getattr__(name: str) -> Any:
-        module_name = _LAZY_MODULES.get(name)
-        if module_name is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_MODULES))
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_MODULES)

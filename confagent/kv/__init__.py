@@ -6,11 +6,15 @@ compaction, leases) and serves reads, watch history and snapshots;
 ``decode_request`` are the Raft log's encoding; ``Lessor`` keeps the leader's
 lease deadlines and ``WatchHub`` decides which watcher sees which change.
 No clock, no I/O: the server drives all of it.
+
+The messages and the checks load with the package; the store's machinery
+(``KvStore``, the log codec and msgpack, ``Lessor``, ``WatchHub``) loads on
+first use, so that a client, which needs only the messages, does not pay
+for it at start-up.
 """
 
-from confagent.kv._codec import decode_request, encode_request
-from confagent.kv._leases import LeaseInfo
-from confagent.kv._lessor import Lessor
+from typing import TYPE_CHECKING
+
 from confagent.kv._messages import (
     CompactionRequest,
     Compare,
@@ -42,9 +46,15 @@ from confagent.kv._messages import (
     WatchRequest,
     WatchResponse,
 )
-from confagent.kv._store import Applied, KvStore
 from confagent.kv._validate import MAX_LEASE_TTL, MAX_TXN_OPS, validate
-from confagent.kv._watch import CatchUp, Watcher, WatchHub, prefix_end
+from confagent.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from confagent.kv._codec import decode_request, encode_request
+    from confagent.kv._leases import LeaseInfo
+    from confagent.kv._lessor import Lessor
+    from confagent.kv._store import Applied, KvStore
+    from confagent.kv._watch import CatchUp, Watcher, WatchHub, prefix_end
 
 __all__ = [
     "MAX_LEASE_TTL",
@@ -90,3 +100,12 @@ __all__ = [
     "prefix_end",
     "validate",
 ]
+
+_LAZY_MODULES = {"decode_request": "_codec", "encode_request": "_codec", "LeaseInfo": "_leases",
+                 "Lessor": "_lessor", "Applied": "_store", "KvStore": "_store", "CatchUp": "_watch",
+                 "Watcher": "_watch", "WatchHub": "_watch", "prefix_end": "_watch"}
+"""Names loaded on first use, by the module defining them (module docstring)."""
+
+
+if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_MODULES)

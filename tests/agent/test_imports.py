@@ -35,6 +35,7 @@ def modules_after(statement: str) -> set[str]:
     ("import confagent.render", ("jinja2",)),
     ("from confagent.agent import Agent, ConfigSource",
      ("uvicorn", "watchfiles", "prometheus_client", *BACKEND_LIBRARIES)),
+    ("from confagent.client import EtcdClient", ("confagent.kv._store", "confagent.kv._watch", "msgpack")),
 ])
 def test_an_entry_point_loads_only_what_it_uses(statement: str, absent: tuple[str, ...]) -> None:
     assert modules_after(statement) & set(absent) == set()
@@ -46,6 +47,8 @@ def test_an_entry_point_loads_only_what_it_uses(statement: str, absent: tuple[st
     ("from confagent.backends import EtcdBackend", "httpx"),
     ("from confagent.agent import Daemon", "watchfiles"),
     ("from confagent.agent import AgentMetrics", "prometheus_client"),
+    ("from confagent.kv import KvStore", "confagent.kv._store"),
+    ("from confagent.kv import encode_request", "msgpack"),
 ])
 def test_a_lazy_name_loads_its_module_on_first_use(statement: str, loaded: str) -> None:
     assert loaded in modules_after(statement)
