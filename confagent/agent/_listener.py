@@ -9,33 +9,28 @@ Rules:
 2. ``GET /metrics``: the Prometheus text of the board's own registry.
 3. ``GET /v1/status``: the board's JSON (each resource, dest, revision, result, error, last success).
 4. Anything else: 404, or 405 for another method. Bodies are never read.
-5. Served by uvicorn on a socket bound here (a clear ``ConfigError`` when the
-   address is taken), in the agent's event loop, without uvicorn's signal
-   handlers (the daemon owns SIGTERM/SIGINT/SIGHUP).
+5. Served by ``confagent.http_listener`` with uvicorn's defaults: in the agent's
+   event loop, without uvicorn's signal handlers (the daemon owns
+   SIGTERM/SIGINT/SIGHUP); a taken address is a ``ConfigError`` keyed ``agent.listen``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import orjson
-import uvicorn
 
 from confagent.agent._metrics import METRICS_CONTENT_TYPE
 from confagent.agent._status import StatusBoard
-from confagent.errors import ConfagentError, ConfigError
+from confagent.asgi import Receive, Scope, Send, send_response
+from confagent.errors import ConfagentError
+from confagent.http_listener import HttpListener
 
 __all__ = ["PROBE_TIMEOUT_S", "AgentListener", "StatusApp"]
 
 PROBE_TIMEOUT_S = 2.0
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 Probe = Callable[[], Awaitable[int]]
 """Ask the backend for its revision; raises ``ConfagentError`` when it cannot answer."""
 
@@ -88,64 +83,11 @@ def _json(value: object) -> bytes:
 
 async def _respond(send: Send, status: int, body: bytes, content_type: str = "application/json",
                    *, head: bool = False) -> None:
-    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})
+    await send_response(send, status, [(b"content-type", content_type.encode())], body, head=head)
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers (rule 5)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-class AgentListener:
-    """The listener on ``host:port``: ``start()`` binds and serves, ``stop()`` closes."""
+class AgentListener(HttpListener):
+    """The listener on ``host:port`` (module rule 5): ``start()`` binds and serves, ``stop()`` closes."""
 
     def __init__(self, app: StatusApp, host: str, port: int) -> None:
-        self.app = app
-        self.host = host
-        self.port = port
-        self._server: _QuietServer | None = None
-        self._serving: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Bind and serve.
-
-        Raises:
-            ConfigError: the address cannot be listened on (``key`` is ``agent.listen``).
-        """
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, loop="none", http="httptools",
-                                lifespan="off", access_log=False, log_level="warning")
-        sock = _bind(self.host, self.port)
-        self.port = sock.getsockname()[1]
-        server = _QuietServer(config)
-        config.load()
-        server.lifespan = config.lifespan_class(config)
-        await server.startup(sockets=[sock])
-        self._server = server
-        self._serving = asyncio.create_task(server.main_loop(), name="confagent-agent-listener")
-
-    async def stop(self) -> None:
-        server, serving = self._server, self._serving
-        self._server = self._serving = None
-        if server is None or serving is None:
-            return
-        server.should_exit = True
-        await asyncio.gather(serving, return_exceptions=True)
-        await server.shutdown()
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as error:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror}", key="agent.listen") from error
-    return sock
+        super().__init__(app, host, port, "agent.listen")

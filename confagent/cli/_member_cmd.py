@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from confagent.cli._common import CommandBody, Subparsers, add_global_options, run_client_command
 from confagent.cli._etcdctl_json import member_list_json
@@ -20,6 +20,8 @@ from confagent.cli._output import Output, member_rows
 from confagent.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from confagent.client import EtcdClient, Member, Reply
 
 __all__ = ["EXIT_BAD_ARGS", "register_member_commands"]
@@ -28,6 +30,9 @@ EXIT_BAD_ARGS = 128
 """etcdctl's exit code for a usage error."""
 
 _MEMBER_HEADER = ("ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner")
+
+_MemberCall: TypeAlias = "Callable[[int, list[str]], Awaitable[Reply[tuple[Member, ...]]]]"
+"""A change to one member, given its ID and the peer URLs (empty unless the change takes them)."""
 
 
 def register_member_commands(subparsers: Subparsers) -> None:
@@ -120,40 +125,29 @@ def _start_lines(name: str, added: Member, members: tuple[Member, ...]) -> list[
 
 
 async def _remove(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
-    try:
-        member_id = _member_id(args)
-    except ConfigError as error:
-        return _usage(str(error))
-    out.require("simple", "json")
-    reply = await client.member_remove(member_id)
-    _print_change(out, reply, f"Member {member_id:16x} removed from cluster")
-    return 0
+    return await _change(out, args, "removed from", lambda member_id, _: client.member_remove(member_id))
 
 
 async def _update(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
-    try:
-        member_id, peer_urls = _member_id(args), _peer_urls(args)
-    except ConfigError as error:
-        return _usage(str(error))
-    out.require("simple", "json")
-    reply = await client.member_update(member_id, peer_urls)
-    _print_change(out, reply, f"Member {member_id:16x} updated in cluster")
-    return 0
+    return await _change(out, args, "updated in", client.member_update, with_peer_urls=True)
 
 
 async def _promote(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
+    return await _change(out, args, "promoted in", lambda member_id, _: client.member_promote(member_id))
+
+
+async def _change(out: Output, args: argparse.Namespace, done: str, call: _MemberCall, *,
+                  with_peer_urls: bool = False) -> int:
+    """``remove``, ``update`` and ``promote``: etcdctl's usage errors, then the call and its one line."""
     try:
         member_id = _member_id(args)
+        peer_urls = _peer_urls(args) if with_peer_urls else []
     except ConfigError as error:
         return _usage(str(error))
     out.require("simple", "json")
-    reply = await client.member_promote(member_id)
-    _print_change(out, reply, f"Member {member_id:16x} promoted in cluster")
-    return 0
-
-
-def _print_change(out: Output, reply: Reply[tuple[Member, ...]], what: str) -> None:
+    reply = await call(member_id, peer_urls)
     if out.format == "json":
         out.json(member_list_json(reply))
     else:
-        out.line(f"{what} {reply.header.cluster_id:16x}")
+        out.line(f"Member {member_id:16x} {done} cluster {reply.header.cluster_id:16x}")
+    return 0

@@ -9,21 +9,16 @@ headers) and its own format's content type.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qs
 
+from confagent import asgi
+from confagent.asgi import Header, Message, Receive, Scope, Send
 from confagent.errors import MetadRequestError
 from confagent.metad._formats import Format, error_body, negotiate
 
 __all__ = ["Exchange", "Message", "Receive", "Scope", "Send", "header", "query_flag", "query_int",
            "read_body"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _REQUEST_IDS = itertools.count(1)
 
@@ -50,19 +45,17 @@ class Exchange:
         return method
 
     async def respond(self, status: int, body: bytes, version: int, *,
-                      content_type: bytes | None = None, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+                      content_type: bytes | None = None, extra: tuple[Header, ...] = ()) -> None:
         headers = [
             (b"content-type", content_type or self.fmt.content_type),
-            (b"content-length", str(len(body)).encode()),
             (b"x-metad-requestid", self.request_id.encode()),
             (b"x-metad-version", str(version).encode()),
             *extra,
         ]
-        await self.send({"type": "http.response.start", "status": status, "headers": headers})
-        await self.send({"type": "http.response.body", "body": b"" if self.method == "HEAD" else body})
+        await asgi.send_response(self.send, status, headers, body, head=self.method == "HEAD")
 
     async def fail(self, status: int, message: str, version: int,
-                   extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+                   extra: tuple[Header, ...] = ()) -> None:
         await self.respond(status, error_body(status, message, self.fmt), version, extra=extra)
 
 
@@ -95,17 +88,5 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     Raises:
         MetadRequestError: the body is over ``limit`` bytes (the rest is not read).
     """
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise MetadRequestError(f"the body is over {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+    return await asgi.read_body(receive, limit,
+                                lambda _size: MetadRequestError(f"the body is over {limit} bytes"))

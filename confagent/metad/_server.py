@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 from confagent.backends import Backend, CacheTrouble
 from confagent.errors import BackendError
+from confagent.http_listener import HttpListener
 from confagent.metad._config import MetadConfig, parse_address
 from confagent.metad._data_app import DataApp
-from confagent.metad._listener import HttpListener
+from confagent.metad._listener import LISTENER_SETTINGS
 from confagent.metad._manage_app import ManageApp
 from confagent.metad._metrics import MetadMetrics
 from confagent.metad._service import MetadService
@@ -99,9 +100,10 @@ class MetadServer:
     async def _listen(self) -> None:
         config = self.config
         manage = HttpListener(ManageApp(self.service, self._metrics),
-                              *parse_address(config.listen_manage, "--listen-manage"), "--listen-manage")
+                              *parse_address(config.listen_manage, "--listen-manage"), "--listen-manage",
+                              LISTENER_SETTINGS)
         data = HttpListener(DataApp(self.service, config.client_addresses()),
-                            *parse_address(config.listen, "--listen"), "--listen")
+                            *parse_address(config.listen, "--listen"), "--listen", LISTENER_SETTINGS)
         for listener in (manage, data):
             await listener.start()
             self._listeners.append(listener)

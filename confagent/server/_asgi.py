@@ -1,13 +1,13 @@
 """Thin ASGI plumbing for the gateway: bounded body reads and the responses etcd's gateway sends.
 
-Raw ASGI rather than a framework: the put path is the hot path, and every
-layer costs CPU per request (see DESIGN.md, "What the hot path costs").
+The raw ASGI helpers are ``confagent.asgi``'s; what is the gateway's own is
+here: etcd's CORS and gRPC metadata headers, and ``BodyTooLarge``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from confagent import asgi
+from confagent.asgi import Message, Receive, Scope, Send
 
 __all__ = [
     "BodyTooLarge",
@@ -19,11 +19,6 @@ __all__ = [
     "send_bytes",
     "start_stream",
 ]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _CORS = [
     (b"access-control-allow-origin", b"*"),
@@ -45,33 +40,23 @@ class BodyTooLarge(Exception):
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing to buffer more than ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(size)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    """The whole request body, refusing to buffer more than ``limit`` bytes.
+
+    Raises:
+        BodyTooLarge: the body is over ``limit`` bytes (the rest is not read).
+    """
+    return await asgi.read_body(receive, limit, BodyTooLarge)
 
 
 async def send_bytes(send: Send, status: int, body: bytes, *,
                      content_type: bytes | None = JSON) -> None:
     """A whole response; JSON ones carry the gateway's gRPC metadata header, as etcd's do."""
-    headers = [*_CORS, (b"content-length", str(len(body)).encode())]
+    headers = list(_CORS)
     if content_type is not None:
         headers.append((b"content-type", content_type))
     if content_type == JSON:
         headers.extend(_GRPC)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await asgi.send_response(send, status, headers, body)
 
 
 async def start_stream(send: Send, content_type: bytes = b"application/json") -> None:

@@ -8,19 +8,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import socket
-import ssl
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import structlog
-import uvicorn
 
 from confagent.errors import ConfigError, MemberRemoved
+from confagent.http_listener import HttpListener, ListenerSettings, ListenerTls
 from confagent.kv import WatchHub
 from confagent.server._gateway import GatewayApp, MemberInfo, ServerInfo
 from confagent.server._identity import Identity, load_or_keep_identity
@@ -38,16 +34,15 @@ log = structlog.get_logger("confagent.store")
 
 GRACEFUL_SHUTDOWN_S = 5
 """How long a stopping member waits for in-flight requests before dropping their connections."""
+CLIENT_LISTENER = ListenerSettings(backlog=2048, shutdown_grace_s=GRACEFUL_SHUTDOWN_S, keep_alive_s=300,
+                                   proxy_headers=False)
+"""How each client URL is served; ``tls`` is set per URL, for the ``https://`` ones."""
 
 
 @dataclass(frozen=True, slots=True)
-class TlsConfig:
-    """Client-facing TLS, with etcd's flag names."""
-
-    cert_file: Path
-    key_file: Path
-    trusted_ca_file: Path | None = None
-    client_cert_auth: bool = False
+class TlsConfig(ListenerTls):
+    """Client-facing TLS: ``ListenerTls``'s fields, set by etcd's ``--cert-file``, ``--key-file``,
+    ``--trusted-ca-file`` and ``--client-cert-auth``."""
 
     def validate(self) -> None:
         for flag, path in (("--cert-file", self.cert_file), ("--key-file", self.key_file),
@@ -169,28 +164,6 @@ def _keep_joined_identity(node: StoreNode) -> None:
                                                          node.members.table.cluster_id))
 
 
-def _bound_socket(url: str, host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as error:
-        sock.close()
-        raise ConfigError(f"--listen-client-urls: cannot listen on {url}: {error.strerror}") from error
-    sock.set_inheritable(True)
-    return sock
-
-
-class _QuietServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to us (several listeners share one loop)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class StoreServer:
     """A running member: its node, its watch hub and one HTTP listener per client URL."""
 
@@ -199,8 +172,7 @@ class StoreServer:
         self.config = config
         self.info = config.server_info()
         self.node: StoreNode | None = None
-        self._servers: list[_QuietServer] = []
-        self._serving: list[asyncio.Task[None]] = []
+        self._listeners: list[HttpListener] = []
         self._removal_watch: asyncio.Task[None] | None = None
         self._app: GatewayApp | None = None
 
@@ -244,22 +216,10 @@ class StoreServer:
     async def _listen(self, app: GatewayApp, url: str) -> None:
         parts = urlsplit(url)
         tls = self.config.tls if parts.scheme == "https" else None
-        uv_config = uvicorn.Config(
-            app, host=parts.hostname or "127.0.0.1", port=parts.port or 2379,
-            loop="none", http="httptools", lifespan="off", access_log=False,
-            log_level="warning", timeout_keep_alive=300,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, proxy_headers=False,
-            ssl_certfile=str(tls.cert_file) if tls else None,
-            ssl_keyfile=str(tls.key_file) if tls else None,
-            ssl_ca_certs=str(tls.trusted_ca_file) if tls and tls.trusted_ca_file else None,
-            ssl_cert_reqs=ssl.CERT_REQUIRED if tls and tls.client_cert_auth else ssl.CERT_NONE,
-        )
-        server = _QuietServer(uv_config)
-        uv_config.load()
-        server.lifespan = uv_config.lifespan_class(uv_config)
-        await server.startup(sockets=[_bound_socket(url, uv_config.host, uv_config.port)])
-        self._servers.append(server)
-        self._serving.append(asyncio.create_task(server.main_loop(), name=f"http {url}"))
+        listener = HttpListener(app, parts.hostname or "127.0.0.1", parts.port or 2379,
+                                "--listen-client-urls", dataclasses.replace(CLIENT_LISTENER, tls=tls))
+        await listener.start()
+        self._listeners.append(listener)
 
     async def run_until(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set.
@@ -282,11 +242,7 @@ class StoreServer:
             self._app.close_streams()
         if self._removal_watch is not None:
             self._removal_watch.cancel()
-        for server in self._servers:
-            server.should_exit = True
-        await asyncio.gather(*self._serving, return_exceptions=True)
-        for server in self._servers:
-            await server.shutdown()
+        await asyncio.gather(*(listener.stop() for listener in self._listeners))
         if self.node is not None:
             await self.node.stop()
         log.info("store stopped", name=self.config.name)

@@ -4,81 +4,36 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
-import pytest
-
-from confagent.testing import ServerProcess, store_cluster
-
-DEADLINE_S = 30.0
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def _post(url: str, path: str, body: object) -> httpx.Response:
-    return httpx.post(url + path, json=body, timeout=10)
+from confagent.testing import ServerProcess
+from tests.cluster.support import DEADLINE_S, b64, leader_of, post
 
 
 def _status(member: ServerProcess) -> dict[str, str]:
-    reply: dict[str, str] = _post(member.url, "/v3/maintenance/status", {}).json()
+    reply: dict[str, str] = post(member.url, "/v3/maintenance/status", {}).json()
     return reply
 
 
-def _leader(members: list[ServerProcess]) -> ServerProcess:
-    """The member every live member names as leader, once they agree (bounded wait)."""
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        try:
-            leaders = {_status(m)["leader"] for m in members}
-        except (httpx.HTTPError, KeyError):
-            leaders = set()
-        if len(leaders) == 1:
-            (leader_id,) = leaders
-            for member in members:
-                if _status(member)["header"]["member_id"] == leader_id:  # type: ignore[index]
-                    return member
-        time.sleep(0.1)
-    raise AssertionError("the members did not agree on a leader")
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    members = store_cluster(tmp_path, 3)
-    for member in members:
-        member.launch()
-    try:
-        for member in members:
-            member.wait_healthy()
-        yield members
-    finally:
-        for member in members:
-            member.stop()
-
-
 def _value(member: ServerProcess, key: str, **options: object) -> str | None:
-    body = _post(member.url, "/v3/kv/range", {"key": _b64(key), **options}).json()
+    body = post(member.url, "/v3/kv/range", {"key": b64(key), **options}).json()
     kvs = body.get("kvs")
     return base64.b64decode(kvs[0].get("value", "")).decode() if kvs else None
 
 
 def test_a_write_on_any_member_is_read_on_every_member(cluster: list[ServerProcess]) -> None:
-    leader = _leader(cluster)
+    leader = leader_of(cluster)
     followers = [m for m in cluster if m is not leader]
-    assert _post(followers[0].url, "/v3/kv/put", {"key": _b64("k"), "value": _b64("v1")}).status_code == 200
-    assert _post(leader.url, "/v3/kv/put", {"key": _b64("k2"), "value": _b64("v2")}).status_code == 200
+    assert post(followers[0].url, "/v3/kv/put", {"key": b64("k"), "value": b64("v1")}).status_code == 200
+    assert post(leader.url, "/v3/kv/put", {"key": b64("k2"), "value": b64("v2")}).status_code == 200
     for member in cluster:
         assert _value(member, "k") == "v1" and _value(member, "k2") == "v2"  # linearizable reads
-    revisions = {_post(m.url, "/v3/kv/range", {"key": _b64("k")}).json()["header"]["revision"]
+    revisions = {post(m.url, "/v3/kv/range", {"key": b64("k")}).json()["header"]["revision"]
                  for m in cluster}
     assert revisions == {"3"}
 
 
 def test_members_list_every_member_with_etcds_ids(cluster: list[ServerProcess]) -> None:
-    body = _post(cluster[0].url, "/v3/cluster/member/list", {}).json()
+    body = post(cluster[0].url, "/v3/cluster/member/list", {}).json()
     assert sorted(m["name"] for m in body["members"]) == ["m0", "m1", "m2"]
     ids = {_status(m)["header"]["member_id"] for m in cluster}  # type: ignore[index]
     assert ids == {m["ID"] for m in body["members"]}
@@ -86,17 +41,17 @@ def test_members_list_every_member_with_etcds_ids(cluster: list[ServerProcess]) 
 
 def test_the_cluster_keeps_its_data_and_accepts_writes_after_the_leader_is_killed(
         cluster: list[ServerProcess]) -> None:
-    leader = _leader(cluster)
+    leader = leader_of(cluster)
     for i in range(20):
-        reply = _post(leader.url, "/v3/kv/put", {"key": _b64(f"a{i}"), "value": _b64(str(i))})
+        reply = post(leader.url, "/v3/kv/put", {"key": b64(f"a{i}"), "value": b64(str(i))})
         assert reply.status_code == 200
     leader.kill()
     survivors = [m for m in cluster if m is not leader]
-    new_leader = _leader(survivors)
+    new_leader = leader_of(survivors)
     assert new_leader is not leader
     deadline = time.monotonic() + DEADLINE_S
-    after = {"key": _b64("after"), "value": _b64("x")}
-    while _post(survivors[0].url, "/v3/kv/put", after).status_code != 200:
+    after = {"key": b64("after"), "value": b64("x")}
+    while post(survivors[0].url, "/v3/kv/put", after).status_code != 200:
         assert time.monotonic() < deadline, "no write succeeded after the failover"
     for member in survivors:
         assert [_value(member, f"a{i}") for i in range(20)] == [str(i) for i in range(20)]
@@ -110,14 +65,14 @@ def test_the_cluster_keeps_its_data_and_accepts_writes_after_the_leader_is_kille
 
 
 def test_leases_are_kept_by_the_leader_and_followers_ask_it(cluster: list[ServerProcess]) -> None:
-    leader = _leader(cluster)
+    leader = leader_of(cluster)
     follower = next(m for m in cluster if m is not leader)
-    assert _post(follower.url, "/v3/lease/grant", {"TTL": 30, "ID": "77"}).status_code == 200
-    assert _post(follower.url, "/v3/kv/put", {"key": _b64("l"), "value": _b64("v"), "lease": "77"}
+    assert post(follower.url, "/v3/lease/grant", {"TTL": 30, "ID": "77"}).status_code == 200
+    assert post(follower.url, "/v3/kv/put", {"key": b64("l"), "value": b64("v"), "lease": "77"}
                  ).status_code == 200
-    alive = _post(leader.url, "/v3/lease/timetolive", {"ID": "77", "keys": True}).json()
-    assert alive["keys"] == [_b64("l")] and int(alive["TTL"]) > 25
-    forwarded = _post(follower.url, "/v3/lease/timetolive", {"ID": "77"}).json()
+    alive = post(leader.url, "/v3/lease/timetolive", {"ID": "77", "keys": True}).json()
+    assert alive["keys"] == [b64("l")] and int(alive["TTL"]) > 25
+    forwarded = post(follower.url, "/v3/lease/timetolive", {"ID": "77"}).json()
     assert forwarded["grantedTTL"] == "30" and int(forwarded["TTL"]) > 25
-    assert _post(follower.url, "/v3/lease/revoke", {"ID": "77"}).status_code == 200
+    assert post(follower.url, "/v3/lease/revoke", {"ID": "77"}).status_code == 200
     assert all(_value(m, "l") is None for m in cluster)
