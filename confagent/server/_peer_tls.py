@@ -19,32 +19,22 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 
 from confagent.errors import ConfigError
+from confagent.http_listener import ListenerTls
 
 __all__ = ["PeerTls"]
 
 
 @dataclass(frozen=True, slots=True)
-class PeerTls:
-    """Peer TLS files and policy, named as etcd's flags name them."""
-
-    cert_file: Path
-    key_file: Path
-    trusted_ca_file: Path | None = None
-    client_cert_auth: bool = False
+class PeerTls(ListenerTls):
+    """Peer TLS files and policy: ``ListenerTls``'s fields, set by etcd's ``--peer-*`` flags."""
 
     def validate(self) -> None:
         """Raises:
             ConfigError: a named file does not exist, or client auth lacks a CA to check against.
         """
-        for flag, path in (("--peer-cert-file", self.cert_file), ("--peer-key-file", self.key_file),
-                           ("--peer-trusted-ca-file", self.trusted_ca_file)):
-            if path is not None and not path.is_file():
-                raise ConfigError(f"{flag}: no such file: {path}")
-        if self.client_cert_auth and self.trusted_ca_file is None:
-            raise ConfigError("--peer-client-cert-auth needs --peer-trusted-ca-file")
+        self.check_files("peer-")
 
     def server_context(self) -> ssl.SSLContext:
         """The listener's context (rules 2 and 4).

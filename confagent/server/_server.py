@@ -45,12 +45,7 @@ class TlsConfig(ListenerTls):
     ``--trusted-ca-file`` and ``--client-cert-auth``."""
 
     def validate(self) -> None:
-        for flag, path in (("--cert-file", self.cert_file), ("--key-file", self.key_file),
-                           ("--trusted-ca-file", self.trusted_ca_file)):
-            if path is not None and not path.is_file():
-                raise ConfigError(f"{flag}: no such file: {path}")
-        if self.client_cert_auth and self.trusted_ca_file is None:
-            raise ConfigError("--client-cert-auth needs --trusted-ca-file")
+        self.check_files("")
 
 
 @dataclass(frozen=True, slots=True)
