@@ -15,7 +15,8 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   ├── LeaseNotFound          code 5
     │   ├── LeaseExists            code 9
     │   ├── ResourceExhausted      code 8
-    │   ├── Unavailable            code 14 (NoLeader, RequestTimeout, Stopped, UnhealthyCluster)
+    │   ├── Unavailable            code 14 (NoLeader, RequestTimeout, Stopped, UnhealthyCluster,
+    │   │                          NotSupportedForLearner)
     │   ├── Internal               code 13
     │   └── MembershipError        a member add/remove/update/promote refused (etcd's codes and messages):
     │       └── MemberNotFound, MemberExists, PeerURLExists, MemberBadURLs, MemberNotLearner,
@@ -73,6 +74,7 @@ __all__ = [
     "MetadRequestError",
     "NoLeader",
     "NotEnoughStartedMembers",
+    "NotSupportedForLearner",
     "OutOfRange",
     "PeerError",
     "PeerURLExists",
@@ -199,6 +201,12 @@ class Internal(StoreError):
 
 class UnhealthyCluster(Unavailable):
     default_message = "etcdserver: unhealthy cluster"
+
+
+class NotSupportedForLearner(Unavailable):
+    """A learner member refused a client request it does not serve (``server/_learner.py``)."""
+
+    default_message = "etcdserver: rpc not supported for learner"
 
 
 class MembershipError(StoreError):

@@ -5,7 +5,8 @@ shared/reference/etcd-v3-json.md: every RPC is ``POST /v3/<service>/<method>``,
 ``/v3beta/`` is the same API, errors are ``{"error","message","code"}`` with the
 gateway's HTTP status, and plain ``GET /version``, ``/health``, ``/metrics``.
 The unary handlers take a decoded JSON object and return a JSON-ready dict;
-watch and lease keep-alive are streams (``_streams.py``).
+watch and lease keep-alive are streams (``_streams.py``). On a learner member,
+``/v3/`` requests pass ``_learner.py``'s table first, which refuses most of them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from confagent.server._asgi import (
     read_body,
     send_bytes,
 )
+from confagent.server._learner import check_served_by_learner, refuse_stream
 from confagent.server._limits import check_request_size, message_too_large
 from confagent.server._member_api import MemberApi
 from confagent.server._metrics import Metrics
@@ -155,6 +157,8 @@ class GatewayApp:
             await send_bytes(send, 404, b"Not Found\n", content_type=TEXT)
         elif method != "POST":
             await send_bytes(send, 405, b"Method Not Allowed\n", content_type=TEXT)
+        elif stream is not None and self._is_learner():
+            await refuse_stream(path, receive, send)
         elif stream is not None:
             await stream(receive, send)
         else:
@@ -165,6 +169,8 @@ class GatewayApp:
                            send: Send) -> None:
         try:
             body = await read_body(receive, BODY_LIMIT_BYTES)
+            if self._is_learner():
+                check_served_by_learner(path, body)
             reply = await handler(body)
         except BodyTooLarge as too_large:
             await self._send_error(send, path, message_too_large(too_large.size * 3 // 4))

@@ -153,7 +153,7 @@ def test_a_learner_joins_under_load_is_promoted_a_voter_leaves_and_all_survive_a
         learner_id, learner = _add(cluster[0].url, "m3", tmp_path, learner=True)
         processes.append(learner)
         learner.start()
-        assert next(m for m in _members(learner) if m["ID"] == learner_id)["isLearner"] is True
+        assert next(m for m in _members(leader) if m["ID"] == learner_id)["isLearner"] is True
         status = _post(learner.url, "/v3/maintenance/status", {}).json()
         assert status["isLearner"] is True
         _until("the learner is in sync", lambda: _post(
