@@ -50,11 +50,12 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 
 async def send_bytes(send: Send, status: int, body: bytes, *,
                      content_type: bytes | None = JSON) -> None:
-    """A whole response; JSON ones carry the gateway's gRPC metadata header, as etcd's do."""
+    """A whole response; successful JSON ones carry the gateway's gRPC metadata header, as etcd's do
+    (its errors do not: they end with a gRPC trailer instead, which an HTTP/1.1 client never reads)."""
     headers = list(_CORS)
     if content_type is not None:
         headers.append((b"content-type", content_type))
-    if content_type == JSON:
+    if content_type == JSON and status == 200:
         headers.extend(_GRPC)
     await asgi.send_response(send, status, headers, body)
 

@@ -52,16 +52,18 @@ def normalize(value: Json) -> Json:
 class Answer:
     status: int
     body: Json
+    grpc_metadata: str | None = None
+    """The gateway's ``Grpc-Metadata-Content-Type`` header: etcd sends it on successes, not on errors."""
 
     @classmethod
     def of(cls, response: httpx.Response) -> Answer:
-        content = response.content
+        content, metadata = response.content, response.headers.get("grpc-metadata-content-type")
         if response.headers.get("content-type", "").startswith("application/json"):
             if b"\n" in content.strip():
                 return cls(response.status_code, [orjson.loads(line) for line in content.splitlines()
-                                                  if line.strip()])
-            return cls(response.status_code, orjson.loads(content) if content else None)
-        return cls(response.status_code, content.decode(errors="replace"))
+                                                  if line.strip()], metadata)
+            return cls(response.status_code, orjson.loads(content) if content else None, metadata)
+        return cls(response.status_code, content.decode(errors="replace"), metadata)
 
 
 class Pair:
@@ -91,6 +93,9 @@ class Pair:
             f"ours: {ours.body}\netcd: {theirs.body}")
         assert normalize(ours.body) == normalize(theirs.body), (
             f"{method} {path} {body or raw!r}:\nours: {ours.body}\netcd: {theirs.body}")
+        assert ours.grpc_metadata == theirs.grpc_metadata, (
+            f"{method} {path} {body or raw!r}: Grpc-Metadata-Content-Type {ours.grpc_metadata!r} "
+            f"!= etcd's {theirs.grpc_metadata!r}")
         return theirs
 
     def same_error(self, path: str, body: Json = None, *, raw: bytes | None = None) -> Answer:
