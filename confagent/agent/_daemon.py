@@ -17,7 +17,12 @@ Rules:
    configuration and resources; a configuration that does not load keeps the
    running one (logged). Backend settings and modes take effect at restart.
    With ``hot_reload``, a change under ``conf.d`` or ``templates`` reloads
-   the same way (``watch_config``).
+   the same way (``watch_config``). A backend error that is not retried
+   (``MemberRemoved``: the embedded store's member was removed from its
+   cluster; the backend contract's rule 5) stops the daemon as SIGTERM does,
+   after the batch in flight, every file left as it is; ``serve`` logs it
+   in one line and raises it (``confagent run`` exits 1 with its message).
+   Without ``watch`` it is seen at the next interval's snapshot.
 6. Everything observable goes to the ``StatusBoard`` (passes, revisions,
    backend trouble, the resource set) and to systemd (``SystemdNotifier``):
    READY=1 once every resource has had a pass, RELOADING=1 and READY=1
@@ -50,7 +55,7 @@ from confagent.agent._status import StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.config import LoadedResource
-from confagent.errors import ConfagentError, ConfigError
+from confagent.errors import ConfagentError, ConfigError, MemberRemoved
 from confagent.render import Host, KeyView, Reads
 
 __all__ = ["Daemon"]
@@ -116,7 +121,7 @@ class Daemon:
         """Run until ``stop`` (or a signal), or until the backend closes.
 
         Raises:
-            ConfagentError: the cache follower failed in a way it does not recover from.
+            MemberRemoved: the backend cannot go on (rule 5), logged here once.
         """
         loop = asyncio.get_running_loop()
         handlers = {signal.SIGTERM: self.stop, signal.SIGINT: self.stop, signal.SIGHUP: self.request_reload}
@@ -131,6 +136,10 @@ class Daemon:
             if self.watching:
                 self._start_follower()
             await self._schedule()
+        except ConfagentError as error:
+            self.status.backend_failed(str(error))
+            self._log.error("stopping: the backend cannot go on", backend=self.backend.name, cause=str(error))
+            raise
         finally:
             for signum in handlers:
                 loop.remove_signal_handler(signum)
@@ -173,6 +182,8 @@ class Daemon:
         if not self.watching:
             try:
                 snapshot = await self.backend.snapshot(self.setup.prefixes)
+            except MemberRemoved:
+                raise  # rule 5: not retried
             except ConfagentError as error:
                 self._log.error("backend unavailable", backend=self.backend.name, cause=str(error))
                 self.status.backend_failed(str(error))
@@ -219,15 +230,18 @@ class Daemon:
             await follower
 
     async def _follow(self, cache: PrefixCache) -> None:
-        async with aclosing(cache.events()) as events:
-            async for event in events:
-                if isinstance(event, CacheTrouble):
-                    self.status.backend_failed(str(event.error))
-                    self._log.warning("backend trouble", backend=self.backend.name,
-                                      cause=str(event.error), retry_in_s=round(event.retry_in_s, 3))
-                else:
-                    self._on_update(event)
-        self._wake.set()  # the backend closed: let the scheduler see it
+        """Record the cache's events until it ends: the backend closed, or it raised (rule 5)."""
+        try:
+            async with aclosing(cache.events()) as events:
+                async for event in events:
+                    if isinstance(event, CacheTrouble):
+                        self.status.backend_failed(str(event.error))
+                        self._log.warning("backend trouble", backend=self.backend.name,
+                                          cause=str(event.error), retry_in_s=round(event.retry_in_s, 3))
+                    else:
+                        self._on_update(event)
+        finally:
+            self._wake.set()  # let the scheduler see that the follower ended
 
     def _on_update(self, update: CacheUpdate) -> None:
         self._view = update.view

@@ -12,12 +12,16 @@ Rules every backend keeps (the conformance suite in ``tests/backends`` checks th
    :class:`~confagent.errors.ResyncNeeded` when those changes are gone (the
    caller takes a new snapshot), any other
    :class:`~confagent.errors.ConfagentError` when the source is unreachable
-   (the caller resumes from the last revision it saw), and simply ends when
-   the backend is closed.
+   (the caller resumes from the last revision it saw) except as rule 5 says,
+   and simply ends when the backend is closed.
 3. Keys are ``str`` paths (``/services/web/a``). A store key or value that is
    not UTF-8 is left out and reported in ``problems``, never a crash.
 4. Revisions are the store's for ``etcd`` and ``embedded``, a counter of the
    backend's own for ``file`` and ``env`` (1 for the first read).
+5. An error the source cannot recover from — :class:`~confagent.errors.MemberRemoved`
+   (the embedded store's member was removed from its cluster) — is not
+   retried: ``snapshot`` and ``changes`` raise it from then on, and the
+   caller stops.
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ class Backend(Protocol):
         """Every key under ``prefixes`` at one revision.
 
         Raises:
+            MemberRemoved: the source is gone for good (rule 5).
             ConfagentError: the source cannot be read (unreachable, a broken file).
         """
         ...
@@ -104,6 +109,7 @@ class Backend(Protocol):
 
         Raises:
             Compacted, ResyncNeeded: the changes after ``after`` are gone.
+            MemberRemoved: the source is gone for good (rule 5); do not resume.
             ConfagentError: the source became unreachable; resume from the last revision seen.
         """
         ...

@@ -17,6 +17,9 @@ Rules:
 6. Nothing is logged here: ``events()`` yields a ``CacheUpdate`` per change
    of the view and a ``CacheTrouble`` per problem, for the agent to log.
    The cache recovers by itself; the iteration ends when the backend closes.
+7. An error the source cannot recover from — ``MemberRemoved`` — is not
+   retried: it ends the cache (``events()`` raises it, the view stays as it
+   was).
 """
 
 from __future__ import annotations
@@ -31,7 +34,15 @@ from confagent.backends._base import Backend, Change, Snapshot
 from confagent.backends._feed import ChangeFeed
 from confagent.backends._prefixes import distinct_prefixes
 from confagent.backoff import Backoff, BackoffPolicy
-from confagent.errors import BackendError, CacheDiverged, Compacted, ConfagentError, ConfigError, ResyncNeeded
+from confagent.errors import (
+    BackendError,
+    CacheDiverged,
+    Compacted,
+    ConfagentError,
+    ConfigError,
+    MemberRemoved,
+    ResyncNeeded,
+)
 from confagent.render import KeyView
 
 __all__ = ["CacheConfig", "CacheEvent", "CacheTrouble", "CacheUpdate", "PrefixCache"]
@@ -133,6 +144,9 @@ class PrefixCache:
 
         The first ``CacheUpdate`` is the first snapshot (``resynced``, every key
         ``changed``). Iterate inside ``contextlib.aclosing`` to stop early.
+
+        Raises:
+            MemberRemoved: the backend's store member was removed from its cluster (rule 7).
         """
         while True:
             attempt_started = self._clock()
@@ -142,6 +156,8 @@ class PrefixCache:
                 async for event in self._follow():
                     yield event
                 return  # the backend was closed
+            except MemberRemoved:
+                raise  # rule 7: nothing to come back to
             except (Compacted, ResyncNeeded) as error:
                 self._loaded = False
                 trouble = CacheTrouble(error, self._backoff.next_delay_s(first_free=True))

@@ -29,6 +29,11 @@ Rules:
 4. When the node's state is replaced by a leader's snapshot (it fell too far
    behind), the open change streams end with ``ResyncNeeded``: the changes
    in between were never applied here one by one.
+5. Once this member is removed from its cluster (``node.members.removed``:
+   it applied its own removal, or its peers no longer list it), the open
+   change streams end with ``MemberRemoved``, and so do new ones and every
+   ``snapshot``: the replica will never change again, as etcd's removed
+   member stops (the ``Backend`` contract's rule 5).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from confagent.backends._base import Change, Snapshot
 from confagent.backends._prefixes import PrefixSet, key_range
 from confagent.backends._registry import EmbeddedMember
 from confagent.backends._store_events import changes_of_events, snapshot_of
-from confagent.errors import NoLeader, ResyncNeeded
+from confagent.errors import MemberRemoved, NoLeader, ResyncNeeded
 from confagent.kv import KeyValue, RangeRequest
 from confagent.server import LocalWatch, LocalWatchHub, StoreConfig, StoreNode, StoreServer
 
@@ -89,6 +94,7 @@ class EmbeddedBackend:
         self._restores = 0
         self._closed = False
         server.node.add_restore_listener(self._on_restore)
+        self._removal = asyncio.create_task(self._end_streams_on_removal(), name="embedded-removal")
 
     @classmethod
     async def start(cls, data_dir: Path, *, listen_client_urls: Sequence[str] = (),
@@ -125,8 +131,10 @@ class EmbeddedBackend:
 
         Raises:
             Unavailable: no leader confirmed the replica current within the request timeout.
+            MemberRemoved: this member was removed from its cluster (rule 5).
         """
         await self._caught_up()
+        self._check_member()
         kv = self.node.kv  # from here on no await: one revision (rule 1)
         revision = kv.revision
         found: list[KeyValue] = []
@@ -136,12 +144,14 @@ class EmbeddedBackend:
 
     async def _caught_up(self) -> None:
         """Rule 2. While no leader is known the read index cannot be asked for: ask again every
-        tick, for as long as ``LEADER_WAIT_ELECTIONS`` elections may take, then raise."""
+        tick, for as long as ``LEADER_WAIT_ELECTIONS`` elections may take, then raise. A removed
+        member never hears of a leader again: it raises ``MemberRemoved`` once it knows (rule 5)."""
         node = self.node
         loop = asyncio.get_running_loop()
         election_timeout_max_s = 2 * node.config.election_ticks * node.config.tick_s
         deadline = loop.time() + LEADER_WAIT_ELECTIONS * election_timeout_max_s
         while True:
+            self._check_member()
             try:
                 await node.linearizable_barrier()
                 return
@@ -156,10 +166,12 @@ class EmbeddedBackend:
         Raises:
             Compacted: revision ``after + 1`` is compacted (now or while catching up).
             ResyncNeeded: the node's state was replaced by a leader's snapshot (rule 4).
+            MemberRemoved: this member was removed from its cluster (rule 5).
         """
         watched = PrefixSet(prefixes)
         if self._closed:
             return
+        self._check_member()
         key, range_end = watched.covering_range()
         restores = self._restores
         watch = self._watches.watch(key, range_end, start_revision=after + 1)
@@ -171,16 +183,31 @@ class EmbeddedBackend:
         finally:
             self._open.discard(watch)
             watch.close()
+        if not self._closed:
+            self._check_member()
         if self._restores != restores:
             raise ResyncNeeded("the store's state was replaced by the leader's snapshot")
 
+    def _check_member(self) -> None:
+        """Raise ``MemberRemoved`` once this member is out of its cluster (rule 5)."""
+        if self.node.members.removed.is_set():
+            raise MemberRemoved()
+
     def _on_restore(self) -> None:
         self._restores += 1
+        self._close_streams()
+
+    async def _end_streams_on_removal(self) -> None:
+        await self.node.members.removed.wait()
+        self._close_streams()  # each stream then raises MemberRemoved (rule 5)
+
+    def _close_streams(self) -> None:
         for watch in list(self._open):
             watch.close()
 
     async def close(self) -> None:
         """Close the watches, then stop the store (listeners, node, log)."""
         self._closed = True
+        self._removal.cancel()
         self._watches.close()
         await self.server.stop()

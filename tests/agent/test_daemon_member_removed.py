@@ -1,0 +1,68 @@
+"""The daemon over an embedded store whose member is removed: it stops as on SIGTERM and raises MemberRemoved.
+
+A real lone member in this process; its removal is what the node records on
+applying its own removal: ``node.members.removed`` set. systemd's side is a
+datagram socket bound in the test's directory. tests/cluster/test_agent_member_removed.py
+runs the same story with real processes and a real removal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+from pathlib import Path
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from confagent.agent import ConfigSource, Daemon, SystemdNotifier, load_setup
+from confagent.backends import EmbeddedBackend
+from confagent.errors import MemberRemoved
+from confagent.render import StaticHost
+from tests.agent.support import DEADLINE_S, resource_toml, run, write, write_confdir
+
+
+async def _until_exists(path: Path) -> None:
+    async with asyncio.timeout(DEADLINE_S):
+        while not path.exists():
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("watch", [True, False], ids=["watch", "interval"])
+def test_removal_stops_the_daemon(tmp_path: Path, watch: bool) -> None:
+    out = tmp_path / "a.out"
+    write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", out, '["/app"]')},
+                  {"a.tmpl": 'a={{ getv("/app/a") }}\n'})
+    source = ConfigSource(None, {"confdir": tmp_path, "store.data_dir": tmp_path / "data",
+                                 "watch": watch, "interval": "0.05"})
+    setup = load_setup(source, StaticHost())
+    address = str(tmp_path / "notify")
+    notifier = SystemdNotifier(address)
+
+    async def body() -> None:
+        backend = await EmbeddedBackend.start(tmp_path / "data")
+        daemon = Daemon(setup, backend, source, StaticHost(), out=io.StringIO(),
+                        log=structlog.get_logger("test"), notifier=notifier, hot_reload=False)
+        try:
+            await write(backend, {"/app/a": "1"})
+            serving = asyncio.create_task(daemon.serve())
+            await _until_exists(out)
+            backend.node.members.removed.set()
+            with pytest.raises(MemberRemoved):
+                await asyncio.wait_for(serving, DEADLINE_S)
+        finally:
+            await backend.close()
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd, capture_logs() as logs:
+        systemd.bind(address)
+        systemd.settimeout(DEADLINE_S)
+        run(body)
+        notifications = [systemd.recv(4096).split(b"\n")[0] for _ in range(2)]
+    assert notifications == [b"READY=1", b"STOPPING=1"]
+    assert out.read_text() == "a=1\n"  # as rendered before the removal
+    stopping = [line for line in logs if line["event"] == "stopping: the backend cannot go on"]
+    assert stopping == [{"event": "stopping: the backend cannot go on", "backend": "embedded",
+                         "cause": "the member has been permanently removed from the cluster",
+                         "log_level": "error"}]
