@@ -37,7 +37,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -45,7 +45,7 @@ import orjson
 from _common import Figures, b64, cpu_seconds, drive, put_body, report, run_load
 from _rawhttp import RawConnection
 
-from confagent.testing import ServerProcess, free_port, store_cluster
+from confagent.testing import ServerProcess, free_port, running, store_cluster
 
 __all__ = ["etcd_cluster", "main"]
 
@@ -80,20 +80,6 @@ def etcd_cluster(base_dir: Path, size: int) -> list[ServerProcess]:
                 "--election-timeout", "1000", "--pre-vote=true", "--log-level", "error"]
         members.append(ServerProcess("etcd", url, base_dir / name, argv, base_dir / f"{name}.log"))
     return members
-
-
-@contextlib.contextmanager
-def running(members: list[ServerProcess]) -> Iterator[list[ServerProcess]]:
-    """Launch every member, wait until each is healthy; stop them all on the way out."""
-    try:
-        for member in members:
-            member.launch()
-        for member in members:
-            member.wait_healthy()
-        yield members
-    finally:
-        for member in members:
-            member.stop()
 
 
 # -- leadership --------------------------------------------------------------------------

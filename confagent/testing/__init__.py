@@ -20,7 +20,7 @@ from confagent.testing._linearizability import (
     Put,
 )
 from confagent.testing._linearizability import check as check_linearizable
-from confagent.testing._procs import ServerProcess, free_port, start_etcd, start_store, store_cluster
+from confagent.testing._procs import ServerProcess, free_port, running, start_etcd, start_store, store_cluster
 from confagent.testing._proxy import FaultProxy, Network, PartitionMode
 from confagent.testing._sim import (
     CrashPoint,
@@ -62,6 +62,7 @@ __all__ = [
     "Unknown",
     "check_linearizable",
     "free_port",
+    "running",
     "start_etcd",
     "start_store",
     "store_cluster",

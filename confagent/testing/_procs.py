@@ -14,13 +14,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-__all__ = ["ServerProcess", "free_port", "start_etcd", "start_store", "store_cluster"]
+__all__ = ["ServerProcess", "free_port", "running", "start_etcd", "start_store", "store_cluster"]
 
 START_TIMEOUT_S = 30.0
 
@@ -175,3 +176,17 @@ def store_cluster(base_dir: Path, size: int, *, args: Sequence[str] = (),
         members.append(ServerProcess("confagent", url, base_dir / name, argv, base_dir / f"{name}.log",
                                      extra_env={"PYTHONUNBUFFERED": "1"}))
     return members
+
+
+@contextmanager
+def running(members: Sequence[ServerProcess]) -> Iterator[list[ServerProcess]]:
+    """Launch every member, wait until each is healthy; stop them all on the way out (killed ones too)."""
+    try:
+        for member in members:
+            member.launch()
+        for member in members:
+            member.wait_healthy()
+        yield list(members)
+    finally:
+        for member in members:
+            member.stop()

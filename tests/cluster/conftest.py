@@ -7,19 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from confagent.testing import ServerProcess, store_cluster
+from confagent.testing import ServerProcess, running, store_cluster
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[list[ServerProcess]]:
     """Three members of one cluster, healthy; each is stopped after the test (killed ones too)."""
-    members = store_cluster(tmp_path, 3)
-    for member in members:
-        member.launch()
-    try:
-        for member in members:
-            member.wait_healthy()
+    with running(store_cluster(tmp_path, 3)) as members:
         yield members
-    finally:
-        for member in members:
-            member.stop()

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from confagent.testing import ServerProcess, free_port, store_cluster
+from confagent.testing import ServerProcess, free_port, running, store_cluster
 from tests.agent.processes import DEADLINE_S, AgentProcess, Keys, confagent, text_of, until
 from tests.agent.support import EXAMPLES
 
@@ -27,16 +27,8 @@ REMOVED = "the member has been permanently removed from the cluster"
 @pytest.fixture
 def voters(tmp_path: Path) -> Iterator[list[ServerProcess]]:
     """Two healthy voters of one new cluster; stopped after the test."""
-    members = store_cluster(tmp_path / "voters", 2)
-    for member in members:
-        member.launch()
-    try:
-        for member in members:
-            member.wait_healthy()
+    with running(store_cluster(tmp_path / "voters", 2)) as members:
         yield members
-    finally:
-        for member in members:
-            member.stop()
 
 
 def _put(url: str, key: str, value: str, log: Path) -> None:
