@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import io
 import logging
 import os
@@ -55,6 +54,7 @@ from pathlib import Path
 
 import httpx
 import structlog
+from _common import b64, cpu_seconds, rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this tree's confagent, not an installed copy (module docstring)
@@ -63,33 +63,17 @@ from confagent.agent import Agent, ConfigSource  # noqa: E402
 from confagent.fsutil import fsync_directory, stage_file  # noqa: E402
 from confagent.testing import free_port, start_etcd  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 DEADLINE_S = 5.0
 TXN_OPS = 100
 CASES = ("floor", "latency", "oneshot")
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def load_keys(http: httpx.Client, keys: dict[str, str]) -> None:
     """Write ``keys`` in transactions of ``TXN_OPS`` puts."""
     items = list(keys.items())
     for start in range(0, len(items), TXN_OPS):
-        success = [{"request_put": {"key": b64(k), "value": b64(v)}} for k, v in items[start:start + TXN_OPS]]
+        success = [{"request_put": {"key": b64(k.encode()), "value": b64(v.encode())}}
+                   for k, v in items[start:start + TXN_OPS]]
         http.post("/v3/kv/txn", json={"success": success}).raise_for_status()
 
 
@@ -160,7 +144,7 @@ def measure_latency(http: httpx.Client, dest: Path, samples: int) -> tuple[list[
     from_ack, from_send = [], []
     for index in range(samples):
         old = inode(dest)
-        body = {"key": b64("/bench/target"), "value": b64(f"v{index}")}
+        body = {"key": b64(b"/bench/target"), "value": b64(f"v{index}".encode())}
         sent = time.perf_counter()
         http.post("/v3/kv/put", json=body).raise_for_status()
         acknowledged = time.perf_counter()

@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
-from confagent.client import ClientConfig, EtcdClient, prefix_range_end
+from confagent.client import prefix_range_end
 from confagent.errors import (
     AmbiguousWrite,
     ClientError,
@@ -42,35 +41,12 @@ from confagent.kv._messages import (
     TxnResponse,
 )
 from confagent.testing import free_port, start_etcd
-
-T = TypeVar("T")
-
-
-@pytest.fixture(params=["etcd_server", "confagent_server"])
-def store_url(request: pytest.FixtureRequest) -> str:
-    url: str = request.getfixturevalue(request.param)
-    return url
+from tests.client.support import connect, run
 
 
 @pytest.fixture
 def prefix() -> bytes:
     return f"test-client/{uuid.uuid4().hex[:8]}/".encode()
-
-
-def run(body: Callable[[], Awaitable[T]]) -> T:
-    """Run a test body on a fresh event loop, bounded so a hang fails instead of stalling."""
-
-    async def bounded() -> T:
-        return await asyncio.wait_for(body(), 30)
-
-    return asyncio.run(bounded())
-
-
-@asynccontextmanager
-async def connect(*urls: str) -> AsyncIterator[EtcdClient]:
-    async with EtcdClient(ClientConfig(endpoints=urls, dial_timeout_s=1.0,
-                                       command_timeout_s=3.0)) as client:
-        yield client
 
 
 def test_put_get_delete(store_url: str, prefix: bytes) -> None:

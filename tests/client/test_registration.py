@@ -8,10 +8,9 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -20,7 +19,6 @@ from hypothesis import strategies as st
 from confagent.backoff import BackoffPolicy
 from confagent.client import (
     REGISTRATION_RETRY,
-    ClientConfig,
     EtcdClient,
     Registration,
     RegistrationEvent,
@@ -32,8 +30,9 @@ from confagent.client import (
 from confagent.errors import ClientError, ConfigError, LeaseTTLTooLarge
 from confagent.kv import MAX_LEASE_TTL
 from confagent.testing import free_port, start_store
+from tests.client import support
+from tests.client.support import run
 
-T = TypeVar("T")
 Kind = RegistrationEventKind
 REGISTER, RENEW = RenewalAction.REGISTER, RenewalAction.RENEW
 NO_JITTER = BackoffPolicy(initial_s=0.2, max_s=5.0, jitter=0.0)
@@ -148,31 +147,14 @@ def test_the_schedule_matches_the_lease_model(seed: int, outcomes: list[tuple[st
 # -- the library call against real servers -------------------------------------------------
 
 
-@pytest.fixture(params=["etcd_server", "confagent_server"])
-def store_url(request: pytest.FixtureRequest) -> str:
-    url: str = request.getfixturevalue(request.param)
-    return url
-
-
 @pytest.fixture
 def key() -> bytes:
     return f"/test-registration/{uuid.uuid4().hex[:8]}".encode()
 
 
-def run(body: Callable[[], Awaitable[T]]) -> T:
-    """Run a test body on a fresh event loop, bounded so a hang fails instead of stalling."""
-
-    async def bounded() -> T:
-        return await asyncio.wait_for(body(), 30)
-
-    return asyncio.run(bounded())
-
-
-@asynccontextmanager
-async def connect(*urls: str) -> AsyncIterator[EtcdClient]:
-    async with EtcdClient(ClientConfig(endpoints=urls, dial_timeout_s=0.5,
-                                       command_timeout_s=2.0)) as client:
-        yield client
+def connect(*urls: str) -> AbstractAsyncContextManager[EtcdClient]:
+    """A client with short time-outs: the outage cases wait for them."""
+    return support.connect(*urls, dial_timeout_s=0.5, command_timeout_s=2.0)
 
 
 async def _until(condition: Callable[[], Awaitable[bool]], what: str, deadline_s: float = 15.0) -> None:
