@@ -49,13 +49,19 @@ class EmbeddedMember:
     """
 
     name: str = "default"
+    """This member's name in ``initial_cluster``."""
     listen_peer_urls: tuple[str, ...] = ()
+    """Where other members reach this one; required in a cluster."""
     initial_advertise_peer_urls: tuple[str, ...] = ()
+    """This member's peer URLs as the others dial them (default: ``listen_peer_urls``)."""
     initial_cluster: str = ""
+    """Every member at bootstrap, ``NAME=PEER_URL,...``; empty: a lone member."""
     initial_cluster_state: str = "new"
-    """``new`` bootstraps the cluster; ``existing`` joins a running one (after ``member add``)."""
+    """``new`` bootstraps the cluster; ``existing`` joins one after ``confagent member add``."""
     initial_cluster_token: str = "etcd-cluster"
+    """Mixed into member and cluster IDs, so two clusters with the same URLs differ."""
     advertise_client_urls: tuple[str, ...] = ()
+    """The client URLs the cluster lists for this member (default: the client listener's)."""
 
 
 @dataclass(frozen=True, slots=True)

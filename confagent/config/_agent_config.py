@@ -11,7 +11,7 @@ field's name in ``confagent.toml`` (the loader adds where the value came from).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -129,28 +129,15 @@ class BackendSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class StoreSettings:
+class StoreSettings(EmbeddedMember):
     """The embedded store (``[store]``), with etcd's flag names: a lone member in a data directory,
     or, with ``initial_cluster``, one member of a cluster whose local replica the agent renders from.
+    The member's fields are ``EmbeddedMember``'s; the store's own two follow.
     """
 
     data_dir: Path = DEFAULT_DATA_DIR
     listen_client_urls: tuple[str, ...] = ()
     """Serve the etcd API too (so ``confagent kv put`` reaches the store); empty: no listener."""
-    name: str = "default"
-    """This member's name in ``initial_cluster``."""
-    listen_peer_urls: tuple[str, ...] = ()
-    """Where other members reach this one; required in a cluster."""
-    initial_advertise_peer_urls: tuple[str, ...] = ()
-    """This member's peer URLs as the others dial them (default: ``listen_peer_urls``)."""
-    initial_cluster: str = ""
-    """Every member at bootstrap, ``NAME=PEER_URL,...``; empty: a lone member."""
-    initial_cluster_state: str = "new"
-    """``new`` bootstraps the cluster; ``existing`` joins one after ``confagent member add``."""
-    initial_cluster_token: str = "etcd-cluster"
-    """Mixed into member and cluster IDs, so two clusters with the same URLs differ."""
-    advertise_client_urls: tuple[str, ...] = ()
-    """The client URLs the cluster lists for this member (default: ``listen_client_urls``)."""
 
     @property
     def peer_urls(self) -> tuple[str, ...]:
@@ -158,12 +145,7 @@ class StoreSettings:
 
     def member(self) -> EmbeddedMember:
         """The embedded backend's cluster options these settings give."""
-        return EmbeddedMember(
-            name=self.name, listen_peer_urls=self.listen_peer_urls,
-            initial_advertise_peer_urls=self.initial_advertise_peer_urls,
-            initial_cluster=self.initial_cluster, initial_cluster_state=self.initial_cluster_state,
-            initial_cluster_token=self.initial_cluster_token,
-            advertise_client_urls=self.advertise_client_urls)
+        return EmbeddedMember(**{item.name: getattr(self, item.name) for item in fields(EmbeddedMember)})
 
     def initial_members(self) -> dict[str, tuple[str, ...]]:
         """NAME -> peer URLs from ``initial_cluster`` (a name repeats once per URL).
