@@ -249,7 +249,9 @@ class Counterexample(Generic[InputT, OutputT]):
             linearized after that prefix, yet cannot take effect next itself.
 
     The operations are the model's partition's: equal to the history's, but
-    not always the same objects (rule 7).
+    not always the same objects (rule 7). Equal operations are distinct ones
+    (a client may repeat a request, even at the same instant), so compare
+    ``stuck`` and ``linearized`` by identity, never by value.
     """
 
     operations: tuple[Operation[InputT, OutputT], ...]
@@ -322,7 +324,8 @@ def check(
             return _timed_out(timeout_s, steps)
         if not ok:
             counterexample = search.counterexample()
-            return CheckResult(False, counterexample, _explain(counterexample, history), steps)
+            explanation = _explain(counterexample, search.others_called_before_stuck(), history)
+            return CheckResult(False, counterexample, explanation, steps)
     explanation = f"linearizable: {len(history)} operations, {len(partitions)} partition(s) checked"
     return CheckResult(True, None, explanation, steps)
 
@@ -475,6 +478,19 @@ class _Search(Generic[StateT]):
         by_call = sorted(self.operations, key=lambda op: (op.call_ns, op.return_ns))
         return Counterexample(tuple(by_call), tuple(order), self.deepest_state, self.operations[self.stuck])
 
+    def others_called_before_stuck(self) -> list[Operation[Any, Any]]:
+        """The operations called before the stuck one returned, neither in the prefix nor stuck.
+
+        Told apart by their place in the partition, not by value nor by
+        identity: a history may hold equal operations, even one object twice.
+        """
+        assert self.stuck is not None, "only after run answered False"
+        placed = {self._operation_index(choice) for choice in self.deepest} | {self.stuck}
+        return_ns = self.operations[self.stuck].return_ns
+        others = [op for index, op in enumerate(self.operations)
+                  if index not in placed and op.call_ns <= return_ns]
+        return sorted(others, key=lambda op: (op.call_ns, op.return_ns))
+
     def _linearize(self, choice: _Choice[StateT], index: int) -> bool:
         """Take ``index`` as the next operation, if the model accepts it and rule 4 does not prune it."""
         self.steps += 1
@@ -538,13 +554,13 @@ class _Search(Generic[StateT]):
 # -- explanations ---------------------------------------------------------------------------------
 
 
-def _explain(counterexample: Counterexample[Any, Any], history: Sequence[Operation[Any, Any]]) -> str:
+def _explain(
+    counterexample: Counterexample[Any, Any], pending: Sequence[Operation[Any, Any]],
+    history: Sequence[Operation[Any, Any]],
+) -> str:
     origin_ns = min(op.call_ns for op in history)
     stuck = counterexample.stuck
     prefix = counterexample.linearized
-    placed = {id(op) for op in prefix} | {id(stuck)}
-    pending = [op for op in counterexample.operations
-               if op.call_ns <= stuck.return_ns and id(op) not in placed]
     lines = [
         f"not linearizable: {len(counterexample.operations)} operations of one partition have no "
         f"linearization (times in ms after the first call).",

@@ -119,20 +119,25 @@ def with_output(history: Sequence[KvOperation], index: int, output: KvOutput) ->
 
 
 def brute_force_linearizable(history: Sequence[KvOperation]) -> bool:
-    """Whether any order of ``history`` is a linearization, trying them all (small histories only)."""
-    return _extends(tuple(history), {})
+    """Whether any order of ``history`` is a linearization, trying them all (small histories only).
+
+    Operations are told apart by their place in ``history``: equal ones, even
+    one object listed twice, are distinct operations.
+    """
+    return _extends(tuple(history), tuple(range(len(history))), {})
 
 
-def _extends(remaining: tuple[KvOperation, ...], store: dict[str, str]) -> bool:
-    if all(not op.outcome_known for op in remaining):
+def _extends(history: tuple[KvOperation, ...], remaining: tuple[int, ...], store: dict[str, str]) -> bool:
+    if all(not history[index].outcome_known for index in remaining):
         return True
-    for op in remaining:
-        if any(other.return_ns < op.call_ns for other in remaining):
+    for index in remaining:
+        op = history[index]
+        if any(history[other].return_ns < op.call_ns for other in remaining):
             continue
         after = dict(store)
         output = apply(after, op.input)
         if op.outcome_known and output != op.output:
             continue
-        if _extends(tuple(other for other in remaining if other is not op), after):
+        if _extends(history, tuple(other for other in remaining if other != index), after):
             return True
     return False

@@ -42,6 +42,15 @@ def test_sequential_history_is_linearizable() -> None:
     assert result.counterexample is None
 
 
+def test_one_object_listed_three_times_is_three_operations() -> None:
+    twin = op(0, 0, 10, Cas("x", None, "1"), True)
+    result = check([twin, twin, twin, op(1, 20, 21, Get("x"), "1")])
+    assert result.ok is False and result.counterexample is not None
+    assert len(result.counterexample.linearized) == 1
+    assert "and no order of the other operations" in result.explanation, "the third is told apart"
+    assert result.explanation.count("cas('x', None, '1') -> True") == 3, result.explanation
+
+
 def test_empty_history_is_linearizable() -> None:
     assert check([]).ok is True
 
