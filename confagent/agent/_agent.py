@@ -6,8 +6,10 @@ Three ways to run, all from one ``ConfigSource``:
   ``interval`` without ``watch``; until SIGTERM/SIGINT.
 * ``run_once()``: ``--onetime``: one snapshot, every resource rendered and
   applied (or diffed with ``noop``) once; ``RunReport.ok`` only if every
-  resource loaded and succeeded. The templates are compiled on the event
-  loop while the store answers the snapshot's request.
+  resource loaded and succeeded. With every resource broken it opens no
+  backend and fails after their errors, in one more line (``NO_RESOURCE``).
+  The templates are compiled on the event loop while the store answers the
+  snapshot's request.
 * ``check()``: ``render --check``: ``run_once`` in noop mode, for CI.
 
 With ``[agent] listen`` (``--listen``) the daemon serves ``/health``,
@@ -35,7 +37,7 @@ import structlog
 from confagent.agent._host import SystemHost
 from confagent.agent._notify import SystemdNotifier
 from confagent.agent._setup import ConfigSource, Setup, compile_templates, load_setup, log_resource_errors
-from confagent.agent._status import StatusBoard
+from confagent.agent._status import NO_RESOURCE, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, open_backend
 from confagent.errors import ConfigError
@@ -155,6 +157,9 @@ class Agent:
             ConfagentError: the backend cannot be opened or read.
         """
         setup = self.load()
+        if setup.idle:
+            self.log.error(NO_RESOURCE, broken=len(setup.resources.errors))
+            return RunReport((), setup.resources.errors)
         run = setup.config.run
         options = SyncOptions(noop=run.noop if noop is None else noop, sync_only=run.sync_only)
         backend = await open_backend(setup.config.backend_config())

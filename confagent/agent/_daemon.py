@@ -32,6 +32,11 @@ Rules:
    as the process: it is collected once and frozen out of the garbage
    collector's sight (``gc.freeze``), so that a full collection, which would
    scan all of it, does not pause a later render for tens of milliseconds.
+8. With no resource to render (every one in ``conf.d`` broken: ``Setup.idle``)
+   the daemon reads nothing and keeps running: it says so in one line
+   (``IDLE``) when it starts or reloads into that state, tells systemd it is
+   ready, and the next reload (``conf.d`` is watched; SIGHUP) that loads a
+   resource follows the store again.
 """
 
 from __future__ import annotations
@@ -51,14 +56,17 @@ from confagent.agent._debounce import Debouncer
 from confagent.agent._hotreload import watch_config
 from confagent.agent._notify import SystemdNotifier
 from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup, log_resource_errors
-from confagent.agent._status import StatusBoard
+from confagent.agent._status import NO_RESOURCE, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.config import LoadedResource
 from confagent.errors import ConfagentError, ConfigError, MemberRemoved
 from confagent.render import Host, KeyView, Reads
 
-__all__ = ["Daemon"]
+__all__ = ["IDLE", "Daemon"]
+
+IDLE = "no resource to render; waiting for conf.d to be fixed"
+"""Logged once each time the daemon starts or reloads with no resource (rule 8)."""
 
 Logger = structlog.typing.FilteringBoundLogger
 
@@ -133,6 +141,8 @@ class Daemon:
                 watch_config(self.setup.config.run.confdir, self.request_reload, self._stopped),
                 name="confagent-hot-reload"))
         try:
+            if self.setup.idle:
+                self._say_idle()
             if self.watching:
                 self._start_follower()
             await self._schedule()
@@ -179,7 +189,7 @@ class Daemon:
 
     async def _tick(self, now_s: float) -> None:
         """The interval's full pass (rule 4)."""
-        if not self.watching:
+        if not self.watching and not self.setup.idle:
             try:
                 snapshot = await self.backend.snapshot(self.setup.prefixes)
             except MemberRemoved:
@@ -218,6 +228,8 @@ class Daemon:
         return outcomes
 
     def _start_follower(self) -> None:
+        if self.setup.idle:
+            return  # nothing to read (rule 8)
         cache = PrefixCache(self.backend, self.setup.prefixes)
         self._follower = asyncio.create_task(self._follow(cache), name="confagent-cache")
 
@@ -299,6 +311,15 @@ class Daemon:
             self._debouncer.mark_now(new.by_name, self._clock())
         self._log.info("configuration reloaded", resources=len(new.resources.resources),
                        broken=len(new.resources.errors))
+        if new.idle and not old.idle:
+            self._say_idle()
+
+    def _say_idle(self) -> None:
+        """Rule 8, once per entry into the state."""
+        self._log.warning(IDLE, confdir=str(self.setup.config.run.confdir),
+                          broken=len(self.setup.resources.errors))
+        if not self._ready:
+            self._notifier.ready(NO_RESOURCE)
 
 
 def _names_and_dests(setup: Setup) -> list[tuple[str, str]]:

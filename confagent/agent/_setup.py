@@ -6,7 +6,10 @@ Rules:
 2. ``load_setup`` raises ``ConfigError`` for a configuration the agent cannot
    run with: a bad file or flag, a missing ``conf.d``, or no resource at all
    (confd exits 0 with nothing configured; a silent success is a trap).
-   A broken resource is not such an error: it is in ``resources.errors``.
+   A broken resource is not such an error: it is in ``resources.errors``,
+   even when it is the only one: a set of broken resources loads with no
+   resource to render (``Setup.idle``), so that the daemon can wait for
+   ``conf.d`` to be fixed and a one-shot pass can fail after naming them.
 3. ``keep_running`` merges a reloaded set with the running one: a resource
    whose file broke keeps running as it was, if its template is still there.
 4. ``log_resource_errors`` writes one line per resource that did not load.
@@ -62,8 +65,14 @@ class Setup:
         return {resource.name: resource for resource in self.resources.resources}
 
     @property
+    def idle(self) -> bool:
+        """No resource to render: every one in ``conf.d`` is broken (rule 2)."""
+        return not self.resources.resources
+
+    @property
     def prefixes(self) -> tuple[str, ...]:
-        """Every key prefix a resource may read: the cache watches these."""
+        """Every key prefix a resource may read: the cache watches these. Empty only when ``idle``:
+        a resource reads at least one key, inside its prefix (``keys`` holds one, without ``..``)."""
         return tuple(sorted({root for resource in self.resources.resources
                              for root in resource.scope.roots}))
 

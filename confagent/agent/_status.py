@@ -7,7 +7,8 @@ Rules:
 2. The agent is healthy once every resource has had a pass (the first full
    render, successful or not: a broken resource is reported per resource,
    not as the agent's health) and the backend is connected: no trouble since
-   the last revision it reported. Else ``health()`` gives the reason.
+   the last revision it reported. Else ``health()`` gives the reason; with no
+   resource to render (every one broken) that is the reason, first.
 3. ``ResourceStatus`` values are frozen; the board replaces them. Times are
    Unix seconds from the ``wall_clock`` it is given.
 4. Its ``metrics`` (and prometheus_client) are made on first use: a one-shot
@@ -27,12 +28,15 @@ from confagent.agent._sync import Outcome
 if TYPE_CHECKING:
     from confagent.agent._metrics import AgentMetrics
 
-__all__ = ["RESULT_FAILED", "RESULT_OK", "RESULT_PENDING", "Health", "ResourceStatus", "StatusBoard"]
+__all__ = ["NO_RESOURCE", "RESULT_FAILED", "RESULT_OK", "RESULT_PENDING", "Health", "ResourceStatus",
+           "StatusBoard"]
 
 RESULT_OK = "ok"
 RESULT_FAILED = "failed"
 RESULT_PENDING = "pending"
 """Not rendered yet since the agent (or the resource) started."""
+NO_RESOURCE = "no resource to render: every resource in conf.d is broken"
+"""The agent's state when every resource is broken: its health's reason, and a one-shot pass's last line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,7 @@ class StatusBoard:
     def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
         self._wall_clock = wall_clock
         self._resources: dict[str, ResourceStatus] = {}
+        self._resources_set = False
         self._trouble: str | None = "the backend has not answered yet"
         self.cache_revision = 0
         self.backend_revision = 0
@@ -90,6 +95,7 @@ class StatusBoard:
     def set_resources(self, resources: Iterable[tuple[str, str]]) -> None:
         """The current resources as (name, dest); new ones are pending, gone ones forgotten."""
         current = dict(resources)
+        self._resources_set = True
         for name in set(self._resources) - set(current):
             del self._resources[name]
             self.metrics.forget(name)
@@ -144,6 +150,8 @@ class StatusBoard:
 
     def health(self) -> Health:
         """Healthy, or why not (rule 2)."""
+        if self._resources_set and not self._resources:
+            return Health(False, NO_RESOURCE)
         if self._trouble is not None:
             return Health(False, f"backend not connected: {self._trouble}")
         if not self.fully_rendered:
