@@ -71,9 +71,11 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
     group = parser.add_argument_group("global options")
     add = group.add_argument
     add("--endpoints", default=default(None),
-        help=f"comma-separated endpoints (env {ENDPOINTS_ENV}; default {DEFAULT_ENDPOINTS})")
+        help=f"comma-separated endpoints, else ${ENDPOINTS_ENV} (default: {DEFAULT_ENDPOINTS})")
     add("-w", "--write-out", choices=FORMATS, default=default("simple"),
         help="output format: simple, json or table (default: simple)")
+    add("--hex", action="store_true", default=default(False),
+        help="print keys and values as \\x-escaped hex in the simple format (as etcdctl)")
     add("--dial-timeout", type=go_duration_s, default=default(2.0), metavar="DURATION",
         help="dial timeout for client connections (default: 2s)")
     add("--command-timeout", type=go_duration_s, default=default(5.0), metavar="DURATION",
@@ -112,7 +114,7 @@ def run_client_command(body: CommandBody, args: argparse.Namespace) -> int:
     from confagent.client import EtcdClient  # noqa: PLC0415 - see the module docstring
 
     config = client_config(args)
-    output = Output(args.write_out)
+    output = Output(args.write_out, hex_bytes=args.hex)
 
     async def main() -> int:
         async with EtcdClient(config) as client:

@@ -1,5 +1,7 @@
 """``confagent kv get|put|del|watch|txn|compact``: etcdctl's key-value commands and output.
 
+etcdctl's spellings work too, with the same flags and output: ``confagent get``,
+``put``, ``del``, ``watch``, ``txn`` and ``compaction`` (also ``kv compaction``).
 The client (and httpx) is imported when a command runs, not when it registers.
 """
 
@@ -7,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from confagent.cli._common import Subparsers, add_global_options, run_client_command
+from confagent.cli._common import CommandBody, Subparsers, add_global_options, run_client_command
 from confagent.cli._etcdctl_json import delete_json, get_json, put_json, txn_json, watch_json
 from confagent.cli._kv_requests import (
     add_del_flags,
@@ -34,21 +38,22 @@ EXIT_WATCH_CANCELED = 5
 
 
 def register(subparsers: Subparsers) -> None:
+    """``kv get|put|del|watch|txn|compact``, and each at the top level under etcdctl's name."""
     kv = subparsers.add_parser("kv", help="read, write and watch keys (etcdctl's commands)")
     commands = kv.add_subparsers(dest="kv_command", required=True, metavar="COMMAND")
-    for name, help_text, add_flags, body in (
-        ("get", "get a key or a range of keys", add_get_flags, _get),
-        ("put", "put a key (the value from stdin when omitted)", add_put_flags, _put),
-        ("del", "delete a key or a range of keys", add_del_flags, _delete),
-        ("watch", "watch a key or a range until interrupted", _add_watch_flags, _watch),
-        ("txn", "run a transaction read from stdin (etcdctl's txn syntax)", _add_txn_flags,
-         _txn),
-        ("compact", "compact the history up to a revision", _add_compact_flags, _compact),
-    ):
-        parser = commands.add_parser(name, help=help_text, description=help_text)
-        add_flags(parser)
-        add_global_options(parser, suppress=True)
-        parser.set_defaults(handler=lambda args, body=body: run_client_command(body, args))
+    for command in _COMMANDS:
+        aliases = [command.etcdctl_name] if command.etcdctl_name != command.name else []
+        _add_parser(commands, command.name, command.help, command, aliases=aliases)
+    for command in _COMMANDS:
+        _add_parser(subparsers, command.etcdctl_name, f"kv {command.name}: {command.help}", command)
+
+
+def _add_parser(subparsers: Subparsers, name: str, help_text: str, command: _Command,
+                aliases: Sequence[str] = ()) -> None:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text, aliases=aliases)
+    command.add_flags(parser)
+    add_global_options(parser, suppress=True)
+    parser.set_defaults(handler=lambda args: run_client_command(command.body, args))
 
 
 def _add_watch_flags(parser: argparse.ArgumentParser) -> None:
@@ -151,3 +156,26 @@ async def _compact(client: EtcdClient, out: Output, args: argparse.Namespace) ->
     await client.compact(args.revision, physical=args.physical)
     out.line(f"compacted revision {args.revision}")
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Command:
+    name: str
+    """Its name under ``confagent kv``."""
+    etcdctl_name: str
+    """etcdctl's name, which is also a top-level command (``confagent get``)."""
+    help: str
+    add_flags: Callable[[argparse.ArgumentParser], None]
+    body: CommandBody
+
+
+_COMMANDS = (
+    _Command("get", "get", "get a key or a range of keys", add_get_flags, _get),
+    _Command("put", "put", "put a key (the value from stdin when omitted)", add_put_flags, _put),
+    _Command("del", "del", "delete a key or a range of keys", add_del_flags, _delete),
+    _Command("watch", "watch", "watch a key or a range until interrupted", _add_watch_flags, _watch),
+    _Command("txn", "txn", "run a transaction read from stdin (etcdctl's txn syntax)",
+             _add_txn_flags, _txn),
+    _Command("compact", "compaction", "compact the history up to a revision", _add_compact_flags,
+             _compact),
+)

@@ -1,11 +1,12 @@
 """What the kv, lease and cluster commands print, in etcdctl 3.4's formats.
 
 ``simple`` is etcdctl's line format (keys and values written raw, binary
-safe), ``json`` is etcdctl's JSON (see ``_etcdctl_json``), ``table`` is
-tablewriter's box, which etcdctl offers for the endpoint and member commands
-only. Formatting helpers reproduce Go's ``time.Duration`` and go-humanize's
-byte sizes, which etcdctl prints. The client (httpx) is named in annotations
-only: every command imports this module when it registers.
+safe; with ``--hex`` each byte as ``\\xNN``), ``json`` is etcdctl's JSON (see
+``_etcdctl_json``), ``table`` is tablewriter's box, which etcdctl offers for
+the endpoint and member commands only. Formatting helpers reproduce Go's
+``time.Duration`` and go-humanize's byte sizes, which etcdctl prints. The
+client (httpx) is named in annotations only: every command imports this
+module when it registers.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "FORMATS",
     "Output",
     "go_duration",
+    "hex_escaped",
     "humanize_bytes",
     "member_rows",
     "status_row",
@@ -45,10 +47,15 @@ _SIZES = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
 
 
 class Output:
-    """Writes to stdout in one format; bytes go out as they are."""
+    """Writes to stdout in one format; keys and values go out as they are, or as hex.
 
-    def __init__(self, fmt: str, stream: BinaryIO | None = None) -> None:
+    etcdctl 3.4's ``--hex`` changes the keys and values of the simple format
+    only: its JSON carries them in base64 either way.
+    """
+
+    def __init__(self, fmt: str, stream: BinaryIO | None = None, *, hex_bytes: bool = False) -> None:
         self.format = fmt
+        self.hex_bytes = hex_bytes
         self._stream = stream if stream is not None else sys.stdout.buffer
 
     def require(self, *formats: str) -> None:
@@ -65,8 +72,11 @@ class Output:
 
     def key_value(self, kv: KeyValue, *, value_only: bool = False) -> None:
         if not value_only:
-            self.line(kv.key)
-        self.line(kv.value)
+            self.line(self._bytes(kv.key))
+        self.line(self._bytes(kv.value))
+
+    def _bytes(self, data: bytes) -> bytes:
+        return hex_escaped(data) if self.hex_bytes else data
 
     def get(self, r: RangeResponse, *, value_only: bool = False, count_only: bool = False) -> None:
         if count_only:
@@ -112,6 +122,11 @@ class Output:
         else:
             for row in rows:
                 self.line(", ".join(row))
+
+
+def hex_escaped(data: bytes) -> bytes:
+    """etcdctl's ``--hex``: every byte as ``\\x`` and two lowercase hex digits."""
+    return b"".join(b"\\x%02x" % byte for byte in data)
 
 
 def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

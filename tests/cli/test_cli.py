@@ -12,42 +12,13 @@ import select
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import orjson
 import pytest
 
-ETCDCTL = "/usr/bin/etcdctl"
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"test-cli/{uuid.uuid4().hex[:8]}/"
-
-
-def ours(url: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "confagent", *args, "--endpoints", url],
-                          input=stdin, capture_output=True, timeout=30, check=False)
-
-
-def etcdctl(url: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    if not os.path.exists(ETCDCTL):
-        pytest.fail("etcdctl is not installed: apt-get install etcd-client")
-    return subprocess.run([ETCDCTL, f"--endpoints={url}", *args], input=stdin,
-                          capture_output=True, timeout=30, check=False,
-                          env={**os.environ, "ETCDCTL_API": "3"})
-
-
-def same_output(url: str, ours_args: Sequence[str], etcdctl_args: Sequence[str] | None = None,
-                stdin: bytes = b"") -> bytes:
-    mine = ours(url, *ours_args, stdin=stdin)
-    if etcdctl_args is None:
-        etcdctl_args = ours_args[1:] if ours_args[0] == "kv" else ours_args
-    theirs = etcdctl(url, *etcdctl_args, stdin=stdin)
-    assert mine.returncode == 0, mine.stderr
-    assert mine.stdout == theirs.stdout
-    return mine.stdout
+from confagent.kv._json import b64
+from tests.cli.support import ETCDCTL, etcdctl, ours, same_output
 
 
 def test_get_matches_etcdctl(etcd_server: str, prefix: str) -> None:
@@ -136,18 +107,33 @@ def test_cluster_commands_match_etcdctl(etcd_server: str) -> None:
                         health)
 
 
-@pytest.fixture
-def watchers(etcd_server: str, prefix: str) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """``watch --prefix --prev-kv`` by both tools, stopped (by pid) at the end."""
+_WATCH_SPELLINGS = [(["kv", "watch"], []), (["watch"], ["--hex"]), (["watch"], ["-w", "json", "--hex"])]
+
+
+def _shown(data: str, flags: list[str]) -> bytes:
+    """How a key or value appears in a watcher's output with these flags."""
+    if "json" in flags:
+        return b64(data.encode()).encode()
+    if "--hex" in flags:
+        return "".join(f"\\x{byte:02x}" for byte in data.encode()).encode()
+    return data.encode()
+
+
+@pytest.fixture(params=_WATCH_SPELLINGS, ids=lambda p: " ".join(p[0] + p[1]))
+def watchers(request: pytest.FixtureRequest, etcd_server: str,
+             prefix: str) -> Iterator[tuple[list[subprocess.Popen[bytes]], list[str]]]:
+    """``watch --prefix --prev-kv`` by both tools, with the flags of the parameter; stopped (by pid)
+    at the end."""
+    spelling, flags = request.param
     procs = [
-        subprocess.Popen([sys.executable, "-m", "confagent", "kv", "watch", prefix, "--prefix",
-                          "--prev-kv", "--endpoints", etcd_server], stdout=subprocess.PIPE),
+        subprocess.Popen([sys.executable, "-m", "confagent", *spelling, prefix, "--prefix",
+                          "--prev-kv", *flags, "--endpoints", etcd_server], stdout=subprocess.PIPE),
         subprocess.Popen([ETCDCTL, f"--endpoints={etcd_server}", "watch", prefix, "--prefix",
-                          "--prev-kv"], stdout=subprocess.PIPE,
+                          "--prev-kv", *flags], stdout=subprocess.PIPE,
                          env={**os.environ, "ETCDCTL_API": "3"}),
     ]
     try:
-        yield procs
+        yield procs, flags
     finally:
         for proc in procs:
             proc.kill()
@@ -157,24 +143,28 @@ def watchers(etcd_server: str, prefix: str) -> Iterator[list[subprocess.Popen[by
 
 
 def test_watch_matches_etcdctl(etcd_server: str, prefix: str,
-                               watchers: list[subprocess.Popen[bytes]]) -> None:
+                               watchers: tuple[list[subprocess.Popen[bytes]], list[str]]) -> None:
+    procs, flags = watchers
+    ready, done = _shown("ready", flags), _shown("done", flags)
     # A watch starts "from now": write markers until both have seen one.
     deadline = time.monotonic() + 20
     outputs = [bytearray(), bytearray()]
-    while not all(b"ready\n" in out for out in outputs):
+    while not all(ready in out for out in outputs):
         assert time.monotonic() < deadline, outputs
         etcdctl(etcd_server, "put", prefix + "marker", "ready")
-        _read_available(watchers, outputs)
+        _read_available(procs, outputs)
     etcdctl(etcd_server, "put", prefix + "w", "1")
     etcdctl(etcd_server, "put", prefix + "w", "2")
     etcdctl(etcd_server, "del", prefix + "w")
-    tail = f"DELETE\n{prefix}w\n2\n{prefix}w\n\n".encode()
-    while not all(out.endswith(tail) for out in outputs):
+    etcdctl(etcd_server, "put", prefix + "end", "done")
+    while not all(done in out and out.endswith(b"\n") for out in outputs):
         assert time.monotonic() < deadline, outputs
-        _read_available(watchers, outputs)
-    after_markers = [bytes(out[out.rindex(b"ready\n") + len(b"ready\n"):]) for out in outputs]
+        _read_available(procs, outputs)
+    after_markers = [bytes(out[out.index(b"\n", out.rindex(ready)) + 1:]) for out in outputs]
     assert after_markers[0] == after_markers[1]
-    assert after_markers[0].startswith(f"PUT\n{prefix}w\n1\n".encode())
+    if flags == []:
+        assert after_markers[0].startswith(f"PUT\n{prefix}w\n1\n".encode())
+    assert _shown(prefix + "w", flags) in after_markers[0]
 
 
 def _read_available(procs: list[subprocess.Popen[bytes]], outputs: list[bytearray]) -> None:
