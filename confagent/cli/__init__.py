@@ -8,6 +8,15 @@ adds its parser and sets ``handler`` to a callable ``(argparse.Namespace) -> int
 ``Error: <message>``, on stderr, with exit code 1 (etcdctl's convention);
 usage errors exit 2.
 
+A command whose reader has gone (``confagent get --prefix / | head -1``) stops
+at its next write, quietly, with exit code 141: the status a shell reports for
+etcdctl and coreutils there (they die of SIGPIPE, 128 + 13), so ``set -o
+pipefail`` scripts see what they see with etcdctl. Exiting by the signal itself
+would say the same to a shell but skip the ``finally`` blocks and exit
+handlers (connections closed, a registration's lease revoked), and 0 would
+claim that all the output was delivered. SIGPIPE itself stays ignored
+(Python's default): the servers' sockets must get EPIPE, not the signal.
+
 Importing this package imports no command's libraries (the server, the
 client, Jinja2, structlog): each handler imports what it uses.
 """
@@ -15,8 +24,11 @@ client, Jinja2, structlog): each handler imports what it uses.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from confagent import __version__
 from confagent.cli import (
@@ -33,10 +45,15 @@ from confagent.cli import (
 from confagent.cli._common import Subparsers, add_global_options
 from confagent.errors import ConfagentError
 
-__all__ = ["COMMANDS", "EXIT_ERROR", "build_parser", "main"]
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+__all__ = ["COMMANDS", "EXIT_BROKEN_PIPE", "EXIT_ERROR", "build_parser", "main"]
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""The reader of stdout has gone: 128 + SIGPIPE, what a shell reports for etcdctl."""
 
 Register = Callable[[Subparsers], None]
 
@@ -53,8 +70,15 @@ COMMANDS: list[Register] = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, its help written as any output (argparse drops a write error)."""
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        (file or sys.stdout).write(self.format_help())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="confagent",
         description="Configuration files kept in sync with an etcd-compatible store.")
     parser.add_argument("--version", action="version", version=f"confagent {__version__}")
@@ -66,7 +90,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; its exit code."""
+    """Run one command; its exit code (EXIT_BROKEN_PIPE when stdout's reader has gone)."""
+    try:
+        with _flushed_stdout():
+            return _run(argv)
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+@contextmanager
+def _flushed_stdout() -> Iterator[None]:
+    """Flush stdout on the way out, so that a reader gone shows here (after help too)."""
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered goes there at exit, not to a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
