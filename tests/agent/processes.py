@@ -63,8 +63,10 @@ class Keys:
         answer.raise_for_status()
         return int(answer.json()["header"]["revision"])
 
-    def delete(self, key: str) -> None:
-        self.client.post("/v3/kv/deleterange", json={"key": _b64(key)}).raise_for_status()
+    def delete(self, key: str) -> int:
+        answer = self.client.post("/v3/kv/deleterange", json={"key": _b64(key)})
+        answer.raise_for_status()
+        return int(answer.json()["header"]["revision"])
 
     def close(self) -> None:
         self.client.close()
