@@ -12,10 +12,10 @@ PURE = ("raft", "kv", "render", "resource")
 IO_MODULES = {"asyncio", "socket", "os", "subprocess", "time", "threading", "httpx",
               "starlette", "uvicorn", "shutil", "signal", "selectors", "tempfile"}
 # Which confagent packages each package may import, besides itself and the base modules.
-# Pure cores import only errors, types and lazy; I/O packages may also use fsutil, backoff, asgi
-# and http_listener.
+# Pure cores import only errors, types and lazy; I/O packages may also use fsutil, backoff, asgi,
+# http_listener and tasks.
 PURE_BASE = {"errors", "types", "lazy"}
-IO_BASE = PURE_BASE | {"fsutil", "backoff", "asgi", "http_listener"}
+IO_BASE = PURE_BASE | {"fsutil", "backoff", "asgi", "http_listener", "tasks"}
 ALLOWED = {
     "raft": set(),
     "kv": set(),

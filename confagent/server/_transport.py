@@ -17,12 +17,15 @@ Rules:
 4. Snapshot messages report their fate (delivered or not) back to Raft.
 5. ``https://`` peer URLs use TLS as ``PeerTls`` says (``_peer_tls``); a peer
    whose handshake fails is treated as unreachable, on either side.
+6. ``stop`` ends within a bound whatever the peers do: a connection that ends
+   is dropped (``abort``: what the kernel holds still goes out, what a peer that
+   reads nothing left buffered here does not; Raft resends), and the tasks get
+   ``TASK_STOP_S`` once cancelled (``confagent.tasks``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import ssl
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +38,7 @@ from confagent.errors import ConfigError, PeerError
 from confagent.raft import Message, MessageType
 from confagent.server._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, PeerFrame, decode_frame, encode_frame
 from confagent.server._peer_tls import PeerTls
+from confagent.tasks import cancel_and_wait
 
 __all__ = ["PeerTransport", "TransportConfig"]
 
@@ -121,7 +125,10 @@ class _Peer:
         delay = self._config.backoff_initial_s
         while True:
             try:
-                reader, writer = await asyncio.wait_for(self._connect(), self._config.connect_timeout_s)
+                # Not ``wait_for``: on 3.11 it can swallow the cancellation that stops this task
+                # when the connection is made (or refused) in the same loop iteration (rule 6).
+                async with asyncio.timeout(self._config.connect_timeout_s):
+                    reader, writer = await self._connect()
             except (OSError, TimeoutError):
                 self._fail_queued()
                 await asyncio.sleep(delay * (0.5 + self._rng.random()))
@@ -135,9 +142,7 @@ class _Peer:
                 self._report(self.member_id, False)
             finally:
                 self._stream = None
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
+                writer.transport.abort()  # a graceful close would wait on a peer that may read nothing
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         address = self.address
@@ -247,14 +252,15 @@ class PeerTransport:
             retiring.add_done_callback(self._retiring.discard)
 
     async def stop(self) -> None:
+        """Stop listening and end every connection and task, within ``TASK_STOP_S`` (rule 6)."""
         if self._server is not None:
             self._server.close()
         for inbound in self._inbound:
-            inbound.close()  # its reader sees EOF and ends by itself
+            inbound.close()
         tasks = [p.task for p in self._peers.values() if p.task] + list(self._retiring)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, *self._readers, return_exceptions=True)
+        stuck = await cancel_and_wait([*tasks, *self._readers])
+        if stuck:
+            log.error("peer tasks did not stop; abandoned", tasks=stuck)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
