@@ -25,6 +25,7 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   └── AmbiguousWrite         a write may or may not have been applied: never retried
     ├── MemberRemoved              this store member was removed from its cluster: it must stop
     ├── StorageError               the write-ahead log or a snapshot is unreadable or unwritable
+    │   └── DataDirInUse           another process runs from the data directory (its log is locked)
     ├── PeerError                  a store member sent a frame this member cannot read
     ├── ConfigError                a bad flag, file or field; names the file and the key
     ├── ApplyError                 a destination file could not be staged, replaced or restored
@@ -54,6 +55,7 @@ __all__ = [
     "Compacted",
     "ConfagentError",
     "ConfigError",
+    "DataDirInUse",
     "DuplicateKey",
     "FutureRevision",
     "Internal",
@@ -277,6 +279,10 @@ class PeerError(ConfagentError):
 
 class StorageError(ConfagentError):
     """The write-ahead log, a snapshot or the data directory cannot be used."""
+
+
+class DataDirInUse(StorageError):
+    """Another process holds the data directory: its write-ahead log is locked."""
 
 
 class ConfigError(ConfagentError):

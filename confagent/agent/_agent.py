@@ -9,7 +9,8 @@ Three ways to run, all from one ``ConfigSource``:
   resource loaded and succeeded. With every resource broken it opens no
   backend and fails after their errors, in one more line (``NO_RESOURCE``).
   The templates are compiled on the event loop while the store answers the
-  snapshot's request.
+  snapshot's request. Beside a running agent (its embedded store's data
+  directory held) it reads through that store (``open_one_shot_backend``).
 * ``check()``: ``render --check``: ``run_once`` in noop mode, for CI.
 
 With ``[agent] listen`` (``--listen``) the daemon serves ``/health``,
@@ -36,6 +37,7 @@ import structlog
 
 from confagent.agent._host import SystemHost
 from confagent.agent._notify import SystemdNotifier
+from confagent.agent._one_shot_backend import open_one_shot_backend
 from confagent.agent._setup import ConfigSource, Setup, compile_templates, load_setup, log_resource_errors
 from confagent.agent._status import NO_RESOURCE, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
@@ -162,7 +164,7 @@ class Agent:
             return RunReport((), setup.resources.errors)
         run = setup.config.run
         options = SyncOptions(noop=run.noop if noop is None else noop, sync_only=run.sync_only)
-        backend = await open_backend(setup.config.backend_config())
+        backend = await open_one_shot_backend(setup.config.backend_config(), self.log)
         try:
             snapshot, _ = await asyncio.gather(backend.snapshot(setup.prefixes), compile_templates(setup))
             view = KeyView(snapshot.entries, snapshot.revision)

@@ -5,6 +5,7 @@ from confagent.server._local import LocalWatch, LocalWatchHub
 from confagent.server._node import NodeConfig, StoreNode
 from confagent.server._restore import RestoreConfig, restore_snapshot
 from confagent.server._server import PeerTls, StoreConfig, StoreServer, TlsConfig
+from confagent.server._serving import ServingRecord, read_serving_record, serving_record_path
 from confagent.server._snapshot_stream import SavedSnapshot, read_saved_snapshot
 
 __all__ = [
@@ -16,10 +17,13 @@ __all__ = [
     "RestoreConfig",
     "SavedSnapshot",
     "ServerInfo",
+    "ServingRecord",
     "StoreConfig",
     "StoreNode",
     "StoreServer",
     "TlsConfig",
     "read_saved_snapshot",
+    "read_serving_record",
     "restore_snapshot",
+    "serving_record_path",
 ]

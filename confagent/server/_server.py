@@ -3,6 +3,8 @@
 ``StoreConfig`` carries etcd's flags with etcd's meanings and defaults;
 ``StoreServer`` owns the node and the HTTP listeners and is what the
 ``confagent store`` command and the agent's embedded backend both start.
+While it runs, its data directory says where it takes client requests
+(``_serving``), for a one-shot pass that cannot open the directory itself.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from confagent.server._membership import Member
 from confagent.server._metrics import Metrics
 from confagent.server._node import NodeConfig, StoreNode
 from confagent.server._peer_tls import PeerTls
+from confagent.server._serving import remove_serving_record, write_serving_record
 from confagent.server._watch_stream import WatchRegistry
 
 __all__ = ["PeerTls", "StoreConfig", "StoreServer", "TlsConfig"]
@@ -204,6 +207,9 @@ class StoreServer:
         self._app = app
         for url in config.listen_client_urls:
             await self._listen(app, url)
+        urls = [listener.url for listener in self._listeners]
+        await asyncio.to_thread(write_serving_record, config.resolved_data_dir, info.member_id,
+                                info.cluster_id, urls)
         log.info("store started", name=config.name, member_id=f"{info.member_id:x}",
                  data_dir=str(config.resolved_data_dir), revision=node.kv.revision,
                  listen=list(config.listen_client_urls))
@@ -239,5 +245,6 @@ class StoreServer:
             self._removal_watch.cancel()
         await asyncio.gather(*(listener.stop() for listener in self._listeners))
         if self.node is not None:
+            await asyncio.to_thread(remove_serving_record, self.config.resolved_data_dir)  # still locked
             await self.node.stop()
         log.info("store stopped", name=self.config.name)

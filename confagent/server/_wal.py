@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from confagent.errors import StorageError
+from confagent.errors import DataDirInUse, StorageError
 from confagent.fsutil import fsync_directory, remove_stage_leftovers, write_file_atomically, write_fully
 from confagent.raft._types import Entry, HardState, SnapshotMeta
 from confagent.server._fsync_thread import WalWriter
@@ -306,7 +306,7 @@ def _lock_directory(wal_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise StorageError(f"wal: {wal_dir} is in use by another process") from None
+        raise DataDirInUse(f"wal: {wal_dir} is in use by another process") from None
     return fd
 
 
