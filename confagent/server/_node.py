@@ -54,7 +54,6 @@ from confagent.errors import (
     LeaseNotFound,
     MemberRemoved,
     ResourceExhausted,
-    StorageError,
     StoreError,
     Unavailable,
 )
@@ -79,8 +78,9 @@ from confagent.server._membership import Member, MemberCommand, MemberTable, unw
 from confagent.server._peer_codec import LeaseOp, PeerFrame
 from confagent.server._peer_tls import PeerTls
 from confagent.server._read_barrier import AppliedWaiters, ReadBarrier
+from confagent.server._recovery import RecoveryReport, open_storage
 from confagent.server._transport import PeerTransport, TransportConfig
-from confagent.server._wal import SnapshotFiles, Wal, WalState, WalWriter
+from confagent.server._wal import SEGMENT_BYTES, SnapshotFiles, WalWriter
 
 __all__ = ["NodeConfig", "StoreNode"]
 
@@ -99,6 +99,9 @@ class NodeConfig:
     election_ticks: int = 10
     snapshot_entries: int = 20_000
     """Take a snapshot (and release WAL segments) after this many applied entries."""
+    wal_segment_bytes: int = SEGMENT_BYTES
+    """Cut a new WAL segment once the current one holds this many bytes (a whole segment is
+    what a release deletes)."""
     max_pending_proposals: int = 20_000
     """Proposals waiting for the log beyond this are refused with 'too many requests'."""
     min_lease_ttl: int = 2
@@ -140,16 +143,6 @@ class _Proposal:
     future: asyncio.Future[Applied]
 
 
-def _check_log_meets_snapshot(state: WalState, snapshot: SnapshotMeta | None, member_dir: Path) -> None:
-    """The log must continue where the snapshot ends; a hole means a snapshot file was lost."""
-    start = state.snapshot.index if state.snapshot else 0
-    covered = snapshot.index if snapshot else 0
-    if start > covered:
-        raise StorageError(
-            f"{member_dir}: the log starts after index {start} but the newest readable snapshot "
-            f"covers only up to {covered}; restore the data directory from a backup")
-
-
 class StoreNode:
     """A store member: the Raft driver loop plus the state it applies to."""
 
@@ -177,6 +170,8 @@ class StoreNode:
         self._reads = ReadBarrier()
         self._applied_waiters = AppliedWaiters()
         self._was_leader = False
+        self.recovery = RecoveryReport()
+        """What opening the data directory repaired or passed over (set by ``open``; the server logs it)."""
         self.members = MemberChanges(
             config.member_id, table or MemberTable(config.cluster_id, config.initial_members), core,
             self._wake.set, self._new_request_id, cluster_token=config.cluster_token,
@@ -197,17 +192,13 @@ class StoreNode:
     async def open(cls, config: NodeConfig, rng: random.Random | None = None) -> StoreNode:
         """Recover from the data directory (snapshot, then the log after it) and elect this member."""
         rng = rng or random.Random()
-        member_dir = config.data_dir / "member"
-        snapshots = SnapshotFiles(member_dir / "snap")
-        loaded = await asyncio.to_thread(snapshots.load_latest)
-        wal, state = await asyncio.to_thread(Wal.open, config.data_dir)
-        snapshot_meta, kv, table = None, KvStore(min_lease_ttl=config.min_lease_ttl), None
-        if loaded is not None:
-            snapshot_meta, data = loaded
-            table, data = unwrap_snapshot(data)
+        snapshots = SnapshotFiles(config.data_dir / "member" / "snap")
+        storage = await asyncio.to_thread(open_storage, config.data_dir, snapshots, config.wal_segment_bytes)
+        state, snapshot_meta = storage.state, storage.state.snapshot
+        kv, table = KvStore(min_lease_ttl=config.min_lease_ttl), None
+        if storage.snapshot_data is not None:
+            table, data = unwrap_snapshot(storage.snapshot_data)
             kv = KvStore.restore(data, min_lease_ttl=config.min_lease_ttl)
-        _check_log_meets_snapshot(state, snapshot_meta, member_dir)
-        entries = [e for e in state.entries if snapshot_meta is None or e.index > snapshot_meta.index]
         voters, learners, joining = start_membership(config.member_id, config.voters, config.joining,
                                                      snapshot_meta)
         raft_config = RaftConfig(node_id=config.member_id, voters=voters, learners=learners,
@@ -216,9 +207,10 @@ class StoreNode:
         def snapshot_source() -> Snapshot:
             return Snapshot(*node.snapshot_with_members())
 
-        core = RawNode(raft_config, state.hard_state, snapshot_meta, entries, rng,
+        core = RawNode(raft_config, state.hard_state, snapshot_meta, state.entries, rng,
                        snapshot_source=snapshot_source)
-        node = cls(config, core, kv, WalWriter(wal), snapshots, rng, table)
+        node = cls(config, core, kv, WalWriter(storage.wal), snapshots, rng, table)
+        node.recovery = storage.report
         node._replay_committed()
         node.members.restored(None)
         if node.members.removed.is_set():
@@ -569,10 +561,11 @@ class StoreNode:
             return
         self.members.snapshot_wanted = False
         meta, data = self.snapshot_with_members()
-        await asyncio.to_thread(self._snapshots.save, meta, data)
+        oldest_kept = await asyncio.to_thread(self._snapshots.save, meta, data)
         # The marker tells recovery where the log starts once older segments are gone.
         await self._writer.save(None, (), sync=True, snapshot=meta)
-        await self._writer.release_to(applied)
+        # Only up to the oldest snapshot file: a broken newer one falls back to it (``_recovery``).
+        await self._writer.release_to(oldest_kept)
         self.core.compact(meta)
         self._snapshot_index = applied
 

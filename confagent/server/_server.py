@@ -28,6 +28,7 @@ from confagent.server._membership import Member
 from confagent.server._metrics import Metrics
 from confagent.server._node import NodeConfig, StoreNode
 from confagent.server._peer_tls import PeerTls
+from confagent.server._recovery import log_recovery
 from confagent.server._serving import remove_serving_record, write_serving_record
 from confagent.server._watch_stream import WatchRegistry
 
@@ -195,6 +196,7 @@ class StoreServer:
             self.info = info = dataclasses.replace(info, member_id=identity.member_id,
                                                    cluster_id=identity.cluster_id)
         node = await StoreNode.open(node_config)
+        log_recovery(node.recovery, log)
         self.node = node
         if joining:
             node.add_restore_listener(lambda: _keep_joined_identity(node))

@@ -10,9 +10,11 @@ Rules:
 1. A snapshot is written with ``confagent.fsutil.write_file_atomically`` (stage file,
    fsync, rename, directory fsync): a file with a ``.snap`` name is whole. Stage files
    left by a crash are deleted when the directory is opened.
-2. The newest ``keep`` snapshots are kept; older ones are deleted after each save.
+2. The newest ``keep`` snapshots are kept; older ones are deleted after each save, which
+   answers the index of the oldest one kept: the log must reach back to it (``_wal``
+   rule 5), so that any kept snapshot can start a replay.
 3. Loading takes the newest file that reads back whole. An unreadable one is renamed to
-   ``.broken`` (kept for inspection, never read again) and its error is kept in ``broken``;
+   ``.broken`` (kept for inspection, never read again) and why is kept in ``broken``;
    if every file is unreadable, loading raises.
 
 :func:`storage_errors` (OSError → StorageError) is shared with the write-ahead log.
@@ -21,9 +23,11 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import re
 import struct
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from confagent.errors import StorageError
@@ -33,17 +37,32 @@ from confagent.server._wal_records import decode_snapshot_meta, encode_snapshot_
 
 __all__ = [
     "KEEP_SNAPSHOTS",
+    "BrokenSnapshot",
     "SnapshotFiles",
     "storage_errors",
 ]
 
 KEEP_SNAPSHOTS = 5
-"""How many snapshot files a member keeps by default."""
+"""How many snapshot files a member keeps by default (etcd's ``--max-snapshots``): the log is
+kept back to the oldest, so about ``KEEP_SNAPSHOTS`` times ``--snapshot-count`` entries."""
 
 _MAGIC = b"CASNAP1\n"
 _HEADER = struct.Struct("<8sIQI")
 _SUFFIX = ".snap"
 _BROKEN_SUFFIX = ".broken"
+_NAME = re.compile(r"^[0-9a-f]{16}-[0-9a-f]{16}\.snap$")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenSnapshot:
+    """A snapshot file loading passed over: where it was, where it is kept now, and why."""
+
+    path: Path
+    kept_as: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
 
 
 class SnapshotFiles:
@@ -58,18 +77,21 @@ class SnapshotFiles:
         assert keep >= 1, "keep at least one snapshot"
         self._dir = snap_dir
         self._keep = keep
-        self._broken: list[StorageError] = []
+        self._broken: list[BrokenSnapshot] = []
         with storage_errors(f"snap: cannot open {snap_dir}"):
             snap_dir.mkdir(parents=True, exist_ok=True)
             remove_stage_leftovers(snap_dir, f"*{_SUFFIX}")
 
     @property
-    def broken(self) -> tuple[StorageError, ...]:
-        """Why each snapshot file passed over by ``load_latest`` could not be read."""
+    def broken(self) -> tuple[BrokenSnapshot, ...]:
+        """The snapshot files ``load_latest`` passed over, and why each could not be read."""
         return tuple(self._broken)
 
-    def save(self, meta: SnapshotMeta, data: bytes) -> None:
+    def save(self, meta: SnapshotMeta, data: bytes) -> int:
         """Write the snapshot durably, then delete all but the newest ``keep`` files.
+
+        Returns:
+            The index of the oldest snapshot kept: release the log only up to it.
 
         Raises:
             StorageError: the file could not be written (an older snapshot still stands).
@@ -80,12 +102,12 @@ class SnapshotFiles:
         path = self._dir / f"{meta.index:016x}-{meta.term:016x}{_SUFFIX}"
         with storage_errors(f"snap: cannot write {path}"):
             write_file_atomically(path, b"".join((header, meta_bytes, data)))
-            self._delete_oldest()
+            return self._delete_oldest()
 
     def load_latest(self) -> tuple[SnapshotMeta, bytes] | None:
         """The newest snapshot that reads back whole; None when there is none at all.
 
-        Unreadable newer files are renamed ``.broken`` and their errors added to ``broken``.
+        Unreadable newer files are renamed ``.broken`` and added to ``broken``.
 
         Raises:
             StorageError: snapshot files exist but none is readable.
@@ -93,46 +115,48 @@ class SnapshotFiles:
         with storage_errors(f"snap: cannot read {self._dir}"):
             paths = self._snapshot_paths()
             for path in reversed(paths):
-                try:
-                    return _read_snapshot(path)
-                except StorageError as error:
-                    self._broken.append(error)
-                    path.rename(path.with_name(path.name + _BROKEN_SUFFIX))
-                    fsync_directory(self._dir)
+                snapshot = _decode_snapshot(path.read_bytes())
+                if not isinstance(snapshot, str):
+                    return snapshot
+                kept_as = path.with_name(path.name + _BROKEN_SUFFIX)
+                self._broken.append(BrokenSnapshot(path, kept_as, snapshot))
+                path.rename(kept_as)
+                fsync_directory(self._dir)
         if paths:
-            reasons = "; ".join(str(error) for error in self._broken[-len(paths):])
+            reasons = "; ".join(str(broken) for broken in self._broken[-len(paths):])
             raise StorageError(f"snap: no readable snapshot in {self._dir}: {reasons}")
         return None
 
     def _snapshot_paths(self) -> list[Path]:
         """Snapshot files, oldest first (names sort by index, then term)."""
-        return sorted(self._dir.glob(f"*{_SUFFIX}"))
+        return sorted(path for path in self._dir.glob(f"*{_SUFFIX}") if _NAME.match(path.name))
 
-    def _delete_oldest(self) -> None:
+    def _delete_oldest(self) -> int:
+        """Delete all but the newest ``keep`` files; the index of the oldest kept."""
         paths = self._snapshot_paths()
         for path in paths[:-self._keep]:
             path.unlink()
         if len(paths) > self._keep:
             fsync_directory(self._dir)
+        return int(paths[-self._keep:][0].name[:16], 16)
 
 
-def _read_snapshot(path: Path) -> tuple[SnapshotMeta, bytes]:
-    """Read and check one snapshot file. Raises StorageError naming the file."""
-    content = path.read_bytes()
+def _decode_snapshot(content: bytes) -> tuple[SnapshotMeta, bytes] | str:
+    """The snapshot a file's ``content`` holds, or why it holds none."""
     if len(content) < _HEADER.size:
-        raise StorageError(f"{path}: snapshot header cut short ({len(content)} bytes)")
+        return f"snapshot header cut short ({len(content)} bytes)"
     magic, meta_length, data_length, crc = _HEADER.unpack_from(content)
     if magic != _MAGIC:
-        raise StorageError(f"{path}: not a snapshot file (magic {magic!r})")
-    if len(content) != _HEADER.size + meta_length + data_length:
-        raise StorageError(f"{path}: snapshot has {len(content)} bytes, its header says "
-                           f"{_HEADER.size + meta_length + data_length}")
+        return f"not a snapshot file (magic {magic!r})"
+    expected = _HEADER.size + meta_length + data_length
+    if len(content) != expected:
+        return f"snapshot has {len(content)} bytes, its header says {expected}"
     body = memoryview(content)[_HEADER.size:]
     if zlib.crc32(body) != crc:
-        raise StorageError(f"{path}: snapshot checksum mismatch")
+        return "snapshot checksum mismatch"
     meta = decode_snapshot_meta(body[:meta_length])
     if meta is None:
-        raise StorageError(f"{path}: snapshot metadata is malformed")
+        return "snapshot metadata is malformed"
     return meta, bytes(body[meta_length:])
 
 

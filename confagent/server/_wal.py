@@ -16,10 +16,12 @@ Rules:
    Its name carries the index the log would continue at, which bounds the entries
    (still in force) of every older segment.
 4. Only the last segment can have a torn tail: a damaged record there with no readable
-   record after it is truncated away on open. Any other damage is a StorageError naming
-   the file and offset; nothing readable is dropped silently.
+   record after it is truncated away on open, and ``WalState.torn_tail`` says what was
+   cut (the caller logs it). Any other damage is a StorageError naming the file and
+   offset; nothing readable is dropped silently.
 5. ``release_to`` deletes whole segments, oldest first, and only those a *durable* snapshot
-   marker covers.
+   marker covers. The node releases only up to its oldest kept snapshot file, so the
+   entries after it stay (``WalState.covered``): the log is a replay from any kept snapshot.
 6. A failed write or fsync poisons the Wal: every later call raises StorageError. (After a
    failed fsync the kernel may have dropped the dirty pages; a retry could call lost data
    durable.)
@@ -45,6 +47,7 @@ from confagent.server._fsync_thread import WalWriter
 from confagent.server._snapfile import SnapshotFiles, storage_errors
 from confagent.server._wal_records import (
     LogReplay,
+    TornTail,
     WalState,
     append_entry_frames,
     decode_segment,
@@ -52,7 +55,7 @@ from confagent.server._wal_records import (
     snapshot_frame,
 )
 
-__all__ = ["SEGMENT_BYTES", "MemberDirs", "SnapshotFiles", "Wal", "WalState", "WalWriter"]
+__all__ = ["SEGMENT_BYTES", "MemberDirs", "SnapshotFiles", "TornTail", "Wal", "WalState", "WalWriter"]
 
 SEGMENT_BYTES = 64 * 1024 * 1024
 """A segment is cut once it holds this many bytes (checked after each sync)."""
@@ -118,8 +121,9 @@ class Wal:
     def open(cls, data_dir: Path, segment_bytes: int = SEGMENT_BYTES) -> tuple[Wal, WalState]:
         """Open (creating for a new member) the log under ``data_dir`` and replay it.
 
-        A torn tail of the last segment is truncated away; segments an interrupted release
-        left behind a gap in the numbering are deleted once the rest replays cleanly.
+        A torn tail of the last segment is truncated away (``state.torn_tail`` says what was
+        cut); segments an interrupted release left behind a gap in the numbering are deleted
+        once the rest replays cleanly.
 
         Raises:
             StorageError: the log is damaged other than at its tail, another process has
@@ -135,7 +139,7 @@ class Wal:
                 if not segments:
                     segments = [_create_segment(dirs.wal, 0, 1, HardState(), SnapshotMeta())]
                 state, tail_bytes = _replay(segments, dirs.wal)
-                _truncate_tail(segments[-1].path, tail_bytes)
+                _truncate_tail(state.torn_tail)
                 _delete_segments(leftovers, dirs.wal)
                 wal = cls(dir_fd, dirs.wal, segments, tail_bytes, state, segment_bytes)
             except BaseException:
@@ -342,26 +346,30 @@ def _create_segment(wal_dir: Path, seq: int, first_index: int, hard_state: HardS
 def _replay(segments: Sequence[_Segment], wal_dir: Path) -> tuple[WalState, int]:
     """Replay every segment in order; returns the state and the readable length of the last."""
     replay = LogReplay()
-    valid_bytes = 0
+    valid_bytes, torn_tail = 0, None
     for segment in segments:
-        scan = decode_segment(segment.path.read_bytes(), str(segment.path))
+        content = segment.path.read_bytes()
+        scan = decode_segment(content, str(segment.path))
         damage = scan.damage
         if damage is not None and (segment is not segments[-1] or damage.followed_by_valid):
             after = "readable records follow it" if damage.followed_by_valid else "not the last segment"
             raise StorageError(f"{segment.path}: damaged record at offset {damage.offset} "
                                f"({damage.reason}; {after})")
+        if damage is not None:
+            torn_tail = TornTail(str(segment.path), damage.offset, len(content) - damage.offset,
+                                 damage.reason)
         replay.add(str(segment.path), scan.records)
         valid_bytes = scan.valid_bytes
-    return replay.result(str(wal_dir)), valid_bytes
+    return replay.result(str(wal_dir), torn_tail), valid_bytes
 
 
-def _truncate_tail(path: Path, valid_bytes: int) -> None:
+def _truncate_tail(torn_tail: TornTail | None) -> None:
     """Cut a torn tail off the last segment, durably. Raises OSError."""
-    if path.stat().st_size == valid_bytes:
+    if torn_tail is None:
         return
-    fd = os.open(path, os.O_WRONLY)
+    fd = os.open(torn_tail.path, os.O_WRONLY)
     try:
-        os.ftruncate(fd, valid_bytes)
+        os.ftruncate(fd, torn_tail.offset)
         os.fsync(fd)
     finally:
         os.close(fd)

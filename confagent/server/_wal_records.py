@@ -16,9 +16,11 @@ Rules of replay (:class:`LogReplay`), records in write order, later records winn
 
 1. An entry at or below the last index replaces the log from its index on (a follower
    truncating entries that conflict with its leader's).
-2. A snapshot marker drops the entries it covers. When the log does not hold the
-   marker's (index, term), the whole log is dropped (a follower restored from a
-   leader's snapshot); later entries start after the marker.
+2. A snapshot marker moves the entries it covers aside (``WalState.covered``): a
+   member whose newest snapshot file is unreadable starts from an older one and
+   replays them. When the log does not hold the marker's (index, term), the whole
+   log is dropped (a follower restored from a leader's snapshot); later entries
+   start after the marker.
 3. The newest hard state wins.
 4. Segments released behind a snapshot leave a hole before the first entry read;
    a later marker must cover it, or the log is unusable (StorageError).
@@ -43,6 +45,7 @@ __all__ = [
     "Record",
     "RecordType",
     "SegmentScan",
+    "TornTail",
     "WalState",
     "append_entry_frames",
     "decode_segment",
@@ -78,19 +81,66 @@ _PLAUSIBLE_BOUND = 1 << 48  # no term or index this large was ever written
 
 
 @dataclass(frozen=True, slots=True)
+class TornTail:
+    """The end of the last segment that recovery cut off: a write a crash interrupted."""
+
+    path: str
+    offset: int
+    """Where the first unreadable record started: the segment's length now."""
+    cut_bytes: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class WalState:
-    """What recovery found: the log after the snapshot, conflicts resolved."""
+    """What recovery found: the log after the newest snapshot marker, conflicts resolved."""
 
     hard_state: HardState
     snapshot: SnapshotMeta | None
+    """The newest snapshot marker."""
     entries: tuple[Entry, ...]
     """Contiguous, starting right after ``snapshot.index`` (or at 1 without a snapshot)."""
+    covered: tuple[Entry, ...] = ()
+    """Entries the markers cover that kept segments still hold: contiguous, ending at
+    ``snapshot.index`` (or empty). A start from an older snapshot replays them."""
+    torn_tail: TornTail | None = None
+    """What opening the log cut off the end of its last segment."""
 
     @property
     def last_index(self) -> int:
         if self.entries:
             return self.entries[-1].index
         return self.snapshot.index if self.snapshot else 0
+
+    def starting_at(self, snapshot: SnapshotMeta | None, source: str) -> WalState:
+        """The log as a member starting from ``snapshot`` (its newest readable file) replays it.
+
+        The entries are those after ``snapshot``, reaching back into ``covered`` when it is
+        older than the newest marker. The commit index is at least the marker's: the
+        state a snapshot holds was committed.
+
+        Raises:
+            StorageError: the log does not reach back to ``snapshot`` (names ``source``),
+                or holds its index with another term.
+        """
+        start = snapshot.index if snapshot else 0
+        marked = self.snapshot.index if self.snapshot else 0
+        log = self.entries
+        if start < marked:
+            log = (*self.covered, *self.entries)
+            first = log[0].index if self.covered else marked + 1
+            if first > start + 1:
+                raise StorageError(
+                    f"{source}: the log starts after index {first - 1} but the newest readable "
+                    f"snapshot covers only up to {start}; restore the data directory from a backup")
+            if snapshot is not None and first <= start and log[start - first].term != snapshot.term:
+                raise StorageError(
+                    f"{source}: the log holds entry {start} of term {log[start - first].term}, "
+                    f"the snapshot at that index says term {snapshot.term}")
+        hard_state = self.hard_state
+        if hard_state.commit < marked:
+            hard_state = HardState(hard_state.term, hard_state.vote, marked)
+        return WalState(hard_state, snapshot, tuple(entry for entry in log if entry.index > start))
 
 
 # -- encoding -----------------------------------------------------------------------
@@ -264,6 +314,7 @@ class LogReplay:
         self._hard_state = HardState()
         self._snapshot = SnapshotMeta()
         self._entries: list[Entry] = []
+        self._covered: list[Entry] = []
 
     def add(self, source: str, records: Iterable[tuple[int, Record]]) -> None:
         """Replay one segment's ``(offset, record)`` pairs.
@@ -282,8 +333,8 @@ class LogReplay:
             if problem is not None:
                 raise StorageError(f"{source}: record at offset {offset}: {problem}")
 
-    def result(self, source: str) -> WalState:
-        """The recovered state.
+    def result(self, source: str, torn_tail: TornTail | None = None) -> WalState:
+        """The recovered state (with the ``torn_tail`` the caller cut).
 
         Raises:
             StorageError: entries between the snapshot and the first entry are missing.
@@ -293,7 +344,7 @@ class LogReplay:
             raise StorageError(f"{source}: entries {covered + 1} to {self._entries[0].index - 1} "
                                "are missing and no snapshot marker covers them")
         snapshot = self._snapshot if covered > 0 else None
-        return WalState(self._hard_state, snapshot, tuple(self._entries))
+        return WalState(self._hard_state, snapshot, tuple(self._entries), tuple(self._covered), torn_tail)
 
     def _add_entry(self, entry: Entry) -> str | None:
         if entry.index <= self._snapshot.index:
@@ -314,17 +365,17 @@ class LogReplay:
         if meta.index < current.index or (meta.index == current.index and meta.term != current.term):
             return (f"snapshot marker ({meta.index}, {meta.term}) contradicts the earlier "
                     f"({current.index}, {current.term})")
-        entries = self._entries
-        if entries and meta.index > current.index:
-            first, last = entries[0].index, entries[-1].index
-            if meta.index > last:
+        entries, covered = self._entries, self._covered
+        if meta.index > current.index:
+            first = entries[0].index if entries else current.index + 1
+            position = meta.index - first
+            if 0 <= position < len(entries) and entries[position].term == meta.term:
+                covered += entries[:position + 1]
+                del entries[:position + 1]
+            elif position >= 0:
+                # Not in the log: a leader's snapshot replaced it, nothing before it is usable.
                 entries.clear()
-            elif meta.index >= first:
-                position = meta.index - first
-                if entries[position].term == meta.term:
-                    del entries[:position + 1]
-                else:
-                    entries.clear()
-            # else: the marker falls in a released hole; the entries after it stand.
+                covered.clear()
+            # else: the marker falls in a released hole (nothing is covered yet); the entries stand.
         self._snapshot = meta
         return None

@@ -239,3 +239,70 @@ def test_a_failed_write_poisons_the_wal(tmp_path: Path, file_size_limit: int) ->
             retry()
     wal.close()
     assert reopen(tmp_path).entries == tuple(entries(1, 2))
+
+
+# -- starting from an older snapshot ---------------------------------------------------------------
+
+
+def log_with_markers(data_dir: Path) -> None:
+    """Entries 1..30 of term 1 with markers at 10 and 20 (only the last segment holds them all)."""
+    wal, _ = Wal.open(data_dir)
+    wal.append(HardState(1, 1, 5), entries(1, 30))
+    wal.mark_snapshot(SnapshotMeta(10, 1))
+    wal.mark_snapshot(SnapshotMeta(20, 1))
+    wal.close()
+
+
+def test_the_entries_markers_cover_are_kept_and_replay_from_an_older_snapshot(tmp_path: Path) -> None:
+    log_with_markers(tmp_path)
+    state = reopen(tmp_path)
+    assert (state.snapshot, state.entries, state.covered) == (
+        SnapshotMeta(20, 1), tuple(entries(21, 30)), tuple(entries(1, 20)))
+
+    started = state.starting_at(SnapshotMeta(10, 1), "dir")
+    assert (started.snapshot, started.entries) == (SnapshotMeta(10, 1), tuple(entries(11, 30)))
+    assert started.hard_state == HardState(1, 1, 20), "what the newest marker holds was committed"
+    assert state.starting_at(None, "dir").entries == tuple(entries(1, 30))
+    assert state.starting_at(SnapshotMeta(25, 1), "dir").entries == tuple(entries(26, 30))
+
+
+def test_a_start_from_before_the_kept_log_names_the_directory(tmp_path: Path) -> None:
+    wal, _ = Wal.open(tmp_path, segment_bytes=300)
+    for first in range(1, 61, 10):
+        wal.append(None, entries(first, first + 9))
+        wal.sync()
+    wal.mark_snapshot(SnapshotMeta(50, 1))
+    wal.sync()
+    wal.release_to(40)
+    wal.close()
+    state = reopen(tmp_path, segment_bytes=300)
+    first_kept = state.covered[0].index
+    assert 1 < first_kept <= 41
+
+    assert state.starting_at(SnapshotMeta(first_kept - 1, 1), "dir").entries == tuple(entries(first_kept, 60))
+    with pytest.raises(StorageError, match=rf"dir: the log starts after index {first_kept - 1} but the "
+                                           rf"newest readable snapshot covers only up to {first_kept - 2};"):
+        state.starting_at(SnapshotMeta(first_kept - 2, 1), "dir")
+
+
+def test_a_snapshot_the_log_contradicts_is_refused(tmp_path: Path) -> None:
+    log_with_markers(tmp_path)
+
+    with pytest.raises(StorageError, match="dir: the log holds entry 10 of term 1, the snapshot at that "
+                                           "index says term 2"):
+        reopen(tmp_path).starting_at(SnapshotMeta(10, 2), "dir")
+
+
+def test_a_marker_the_log_does_not_hold_leaves_nothing_to_start_before_it(tmp_path: Path) -> None:
+    """A leader's snapshot replaced the log: an older snapshot cannot start what follows."""
+    wal, _ = Wal.open(tmp_path)
+    wal.append(None, entries(1, 30))
+    wal.mark_snapshot(SnapshotMeta(10, 1))
+    wal.mark_snapshot(SnapshotMeta(100, 3))
+    wal.append(None, entries(101, 102, term=3))
+    wal.close()
+    state = reopen(tmp_path)
+    assert (state.covered, state.entries) == ((), tuple(entries(101, 102, term=3)))
+
+    with pytest.raises(StorageError, match="covers only up to 10"):
+        state.starting_at(SnapshotMeta(10, 1), "dir")

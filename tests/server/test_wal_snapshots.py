@@ -38,9 +38,9 @@ def test_the_newest_snapshot_round_trips(tmp_path: Path) -> None:
 
 def test_only_the_newest_five_are_kept(tmp_path: Path) -> None:
     files = SnapshotFiles(tmp_path)
-    for index in range(1, 9):
-        files.save(meta_at(index * 100), b"state %d" % index)
+    oldest_kept = [files.save(meta_at(index * 100), b"state %d" % index) for index in range(1, 9)]
 
+    assert oldest_kept == [100, 100, 100, 100, 100, 200, 300, 400], "the log must reach back to it"
     names = snap_names(tmp_path)
     assert len(names) == KEEP_SNAPSHOTS
     assert names[0].startswith(f"{400:016x}-")
@@ -68,8 +68,9 @@ def test_a_broken_newest_falls_back_and_says_why(tmp_path: Path, damage: str) ->
 
     reopened = SnapshotFiles(tmp_path)
     assert reopened.load_latest() == (meta_at(10), b"good")
-    (error,) = reopened.broken
-    assert str(newest) in str(error)
+    (broken,) = reopened.broken
+    assert (broken.path, broken.kept_as) == (newest, Path(f"{newest}.broken"))
+    assert str(broken) == f"{newest}: {broken.reason}"
     assert not newest.exists()
     assert Path(f"{newest}.broken").read_bytes() == content
 

@@ -1,4 +1,4 @@
-"""Damage on disk: torn tails are truncated away, damage before readable records is an error."""
+"""Damage on disk: torn tails are truncated away and reported, damage before readable records is an error."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from confagent.errors import StorageError
 from confagent.raft._types import Entry, HardState
-from confagent.server._wal import Wal, WalState
+from confagent.server._wal import TornTail, Wal, WalState
 from confagent.server._wal_records import decode_segment
 
 
@@ -36,8 +36,13 @@ def write_log(data_dir: Path) -> tuple[Path, bytes, int]:
     return segment, segment.read_bytes(), last_record_offset
 
 
-def expected_without_last_record() -> WalState:
-    return WalState(HardState(1, 1, 3), None, tuple(entries(1, 4)))
+def expected_without_last_record(torn_tail: TornTail | None = None) -> WalState:
+    return WalState(HardState(1, 1, 3), None, tuple(entries(1, 4)), torn_tail=torn_tail)
+
+
+def cut_after(segment: Path, last_record: int, size: int, reason: str) -> TornTail:
+    """What open says it cut: everything from the last record's start to the old ``size``."""
+    return TornTail(str(segment), last_record, size - last_record, reason)
 
 
 def test_a_torn_tail_of_every_length_is_truncated_and_the_log_goes_on(tmp_path: Path) -> None:
@@ -47,13 +52,18 @@ def test_a_torn_tail_of_every_length_is_truncated_and_the_log_goes_on(tmp_path: 
     for cut in range(last_record, len(content)):
         segment.write_bytes(content[:cut])
         wal, state = Wal.open(tmp_path)
-        assert state == expected_without_last_record(), f"cut at {cut}"
+        torn = None  # cut between records: nothing is torn
+        if cut > last_record:
+            assert state.torn_tail is not None and "cut short" in state.torn_tail.reason, f"cut at {cut}"
+            torn = cut_after(segment, last_record, cut, state.torn_tail.reason)
+        assert state == expected_without_last_record(torn), f"cut at {cut}"
         assert segment.stat().st_size == last_record, f"cut at {cut}"
         wal.append(None, [Entry(2, 5, data=b"after")])
         wal.close()
         wal, state = Wal.open(tmp_path)
         wal.close()
         assert state.entries[-1] == Entry(2, 5, data=b"after"), f"cut at {cut}"
+        assert state.torn_tail is None, "a repaired log is whole"
 
 
 def test_a_flipped_byte_in_the_last_record_is_a_torn_tail(tmp_path: Path) -> None:
@@ -65,7 +75,9 @@ def test_a_flipped_byte_in_the_last_record_is_a_torn_tail(tmp_path: Path) -> Non
         segment.write_bytes(damaged)
         wal, state = Wal.open(tmp_path)
         wal.close()
-        assert state == expected_without_last_record(), f"flip at {position}"
+        assert state.torn_tail is not None, f"flip at {position}"
+        torn = cut_after(segment, last_record, len(content), state.torn_tail.reason)
+        assert state == expected_without_last_record(torn), f"flip at {position}"
         assert segment.stat().st_size == last_record, f"flip at {position}"
 
 
@@ -73,7 +85,8 @@ def test_a_zeroed_tail_is_a_torn_tail(tmp_path: Path) -> None:
     segment, content, last_record = write_log(tmp_path)
     segment.write_bytes(content[:last_record] + bytes(4096))
 
-    assert Wal.open(tmp_path)[1] == expected_without_last_record()
+    torn = cut_after(segment, last_record, last_record + 4096, "impossible record length 0")
+    assert Wal.open(tmp_path)[1] == expected_without_last_record(torn)
 
 
 def test_a_flipped_byte_before_readable_records_names_the_file_and_offset(tmp_path: Path) -> None:
