@@ -3,7 +3,8 @@
 Three ways to run, all from one ``ConfigSource``:
 
 * ``run()``: the daemon (``Daemon``): watch the store, or poll it every
-  ``interval`` without ``watch``; until SIGTERM/SIGINT.
+  ``interval`` without ``watch``; until SIGTERM/SIGINT, after which it
+  ends the batch in flight and stops within ``STOP_TIMEOUT_S``.
 * ``run_once()``: ``--onetime``: one snapshot, every resource rendered and
   applied (or diffed with ``noop``) once; ``RunReport.ok`` only if every
   resource loaded and succeeded. With every resource broken it opens no
@@ -44,12 +45,18 @@ from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resour
 from confagent.backends import Backend, open_backend
 from confagent.errors import ConfigError
 from confagent.render import Host, KeyView
+from confagent.tasks import TASK_STOP_S
 
 if TYPE_CHECKING:
     from confagent.agent._daemon import Daemon
-    from confagent.agent._listener import StatusApp
+    from confagent.agent._listener import AgentListener, StatusApp
 
-__all__ = ["Agent", "RunReport"]
+__all__ = ["STOP_TIMEOUT_S", "Agent", "RunReport"]
+
+STOP_TIMEOUT_S = 10.0
+"""After the batch in flight, the longest a stop (SIGTERM, SIGINT) takes: the daemon's tasks get
+``TASK_STOP_S``, the backend (the embedded store: requests in flight, peers, its log) and the
+listener the rest; whatever is still closing then is abandoned, with an error logged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +110,7 @@ class Agent:
         return setup
 
     async def run(self) -> None:
-        """The daemon, until SIGTERM or SIGINT (``Daemon``).
+        """The daemon, until SIGTERM or SIGINT (``Daemon``); then closed within ``STOP_TIMEOUT_S``.
 
         Raises:
             ConfigError: the configuration is unusable or holds no resource.
@@ -117,19 +124,19 @@ class Agent:
         app = StatusApp(self.status)
         address = setup.config.listener.address
         listener = None if address is None else AgentListener(app, *address)
+        backend: Backend | None = None
         try:
             if listener is not None:
                 await listener.start()
                 self.log.info("agent listener started", listen=f"{listener.host}:{listener.port}")
-            await self._serve(setup, app)
+            backend = await open_backend(setup.config.backend_config())
+            await self._serve(setup, app, backend)
         finally:
-            if listener is not None:
-                await listener.stop()
+            await self._close(backend, listener)
 
-    async def _serve(self, setup: Setup, app: StatusApp) -> None:
+    async def _serve(self, setup: Setup, app: StatusApp, backend: Backend) -> None:
         from confagent.agent._daemon import Daemon  # noqa: PLC0415 - see the module docstring
 
-        backend = await open_backend(setup.config.backend_config())
         app.probe = lambda: _revision_of(backend, setup)
         self.log.info("agent started", backend=backend.name, resources=len(setup.resources.resources),
                       prefixes=list(setup.prefixes), watch=setup.config.run.watch and backend.watches,
@@ -140,7 +147,22 @@ class Agent:
             await self._daemon.serve()
         finally:
             self._daemon = None
-            await backend.close()
+
+    async def _close(self, backend: Backend | None, listener: AgentListener | None) -> None:
+        """Close the backend, then the listener, within what ``STOP_TIMEOUT_S`` leaves them; what
+        is still closing then is abandoned (logged). "agent stopped" once the backend was open."""
+        bound = asyncio.timeout(STOP_TIMEOUT_S - TASK_STOP_S)
+        try:
+            async with bound:
+                if backend is not None:
+                    await backend.close()
+                if listener is not None:
+                    await listener.stop()
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            self.log.error("stop cut short: still closing after the bound", bound_s=STOP_TIMEOUT_S)
+        if backend is not None:
             self.log.info("agent stopped")
 
     def stop(self) -> None:
@@ -183,5 +205,13 @@ class Agent:
 
 
 async def _revision_of(backend: Backend, setup: Setup) -> int:
-    """The backend's revision, read now (the listener's probe while the backend is in trouble)."""
+    """The backend's revision, read now under the running resources' prefixes (the listener's probe
+    while the backend is in trouble).
+
+    Raises:
+        ConfigError: no resource to render, so nothing to read (the health says why).
+        ConfagentError: the backend did not answer.
+    """
+    if setup.idle:
+        raise ConfigError(NO_RESOURCE)
     return (await backend.snapshot(setup.prefixes)).revision

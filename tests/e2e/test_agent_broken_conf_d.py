@@ -7,8 +7,10 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
+from confagent.testing import free_port
 from tests.agent.processes import AgentProcess, confagent, text_of, until
 from tests.agent.support import resource_toml, seed_store, write_confdir
 
@@ -70,11 +72,16 @@ def test_the_daemon_waits_for_conf_d_to_be_fixed(tmp_path: Path, mode: str) -> N
     dest = tmp_path / "out" / "app.conf"
     write_confdir(tmp_path, {"app.toml": _broken(dest)}, {"app.tmpl": 'v={{ getv("/app/v", "0") }}\n'})
     seed_store(tmp_path / "data", {"/app/v": "1"})
-    agent = AgentProcess([*_flags(tmp_path), mode, "--interval", "0.05"], tmp_path / "agent.log", tmp_path)
+    listen = f"127.0.0.1:{free_port()}"
+    agent = AgentProcess([*_flags(tmp_path), mode, "--interval", "0.05", "--listen", listen],
+                         tmp_path / "agent.log", tmp_path)
     try:
         until(lambda: bool(agent.events(IDLE_EVENT)) or agent.process.poll() is not None,
               "the agent to say it has nothing to render", agent.log)
         assert agent.process.poll() is None, agent.log.read_text()
+        health = httpx.get(f"http://{listen}/health", timeout=10)
+        assert (health.status_code, health.json()) == (503, {
+            "health": "false", "reason": "no resource to render: every resource in conf.d is broken"})
         resource = tmp_path / "conf.d" / "app.toml"
         _rewrite_until(resource, _fixed(dest), lambda: text_of(dest) == "v=1\n",  # conf.d is watched
                        "the render once conf.d is fixed", agent)
