@@ -137,7 +137,7 @@ class Agent:
     async def _serve(self, setup: Setup, app: StatusApp, backend: Backend) -> None:
         from confagent.agent._daemon import Daemon  # noqa: PLC0415 - see the module docstring
 
-        app.probe = lambda: _revision_of(backend, setup)
+        app.probe = lambda: _revision_of(backend, setup if self._daemon is None else self._daemon.setup)
         self.log.info("agent started", backend=backend.name, resources=len(setup.resources.resources),
                       prefixes=list(setup.prefixes), watch=setup.config.run.watch and backend.watches,
                       interval_s=setup.config.run.interval_s)
