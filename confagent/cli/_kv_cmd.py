@@ -61,7 +61,7 @@ def _add_watch_flags(parser: argparse.ArgumentParser) -> None:
     add("key")
     add("range_end", nargs="?", default="")
     add("--prefix", action="store_true", help="watch the keys with this prefix")
-    add("--rev", type=int, default=0, help="start at this revision (0: from now)")
+    add("--rev", type=int, default=0, help="start at this revision (default: 0, from now)")
     add("--prev-kv", action="store_true", help="print the previous key-value of each event")
 
 

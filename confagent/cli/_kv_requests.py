@@ -34,22 +34,23 @@ def add_get_flags(parser: argparse.ArgumentParser) -> None:
     add("range_end", nargs="?", default="", help="the end of the range (exclusive)")
     add("--prefix", action="store_true", help="get the keys with this prefix")
     add("--from-key", action="store_true", help="get the keys >= key (byte order)")
-    add("--rev", type=int, default=0, help="read at this revision")
-    add("--limit", type=int, default=0, help="at most this many keys")
+    add("--rev", type=int, default=0, help="read at this revision (default: 0, the newest)")
+    add("--limit", type=int, default=0, help="at most this many keys (default: 0, no limit)")
     add("--keys-only", action="store_true", help="get only the keys")
     add("--count-only", action="store_true", help="get only the count")
     add("--sort-by", default="", help="sort target: CREATE, KEY, MODIFY, VALUE or VERSION")
     add("--order", default="", help="ASCEND or DESCEND (ASCEND when --sort-by alone)")
     add("--print-value-only", action="store_true", help="print only values (simple output)")
     add("--consistency", default="l", choices=("l", "s"),
-        help="linearizable (l) or serializable (s)")
+        help="linearizable (l) or serializable (s) (default: l)")
 
 
 def add_put_flags(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("key")
     add("value", nargs="?", help="the value (read from stdin when omitted)")
-    add("--lease", type=lease_id_hex, default=0, help="attach the lease with this ID (hex)")
+    add("--lease", type=lease_id_hex, default=0,
+        help="attach the lease with this ID, in hex (default: 0, none)")
     add("--prev-kv", action="store_true", help="print the previous key-value")
     add("--ignore-value", action="store_true", help="keep the current value")
     add("--ignore-lease", action="store_true", help="keep the current lease")

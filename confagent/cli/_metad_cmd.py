@@ -42,7 +42,7 @@ def register(subparsers: Subparsers) -> None:
     add = parser.add_argument
     add("--backend", choices=("embedded", "etcd"), default="embedded", help="the store (default: embedded)")
     add("--node", dest="nodes", action="append", default=[], metavar="URL",
-        help="etcd backend: an endpoint; repeat for several")
+        help="etcd backend: an endpoint; repeat for several (default: http://127.0.0.1:2379)")
     add("--data-dir", type=Path, default=None,
         help=f"embedded backend: the store's data directory (default: {DEFAULT_DATA_DIR})")
     add("--listen-client-urls", default="", metavar="URLS",
@@ -64,7 +64,7 @@ def register(subparsers: Subparsers) -> None:
         help="the longest a ?wait=true request is held before it is answered unchanged (default: 5m)")
     add("--write-visible-timeout", type=go_duration_s, default=5.0, metavar="DURATION",
         help="the longest a write waits to be visible before it is answered (default: 5s)")
-    add("--log-level", default="info", help="debug, info, warning or error")
+    add("--log-level", default="info", help="debug, info, warning or error (default: info)")
     parser.set_defaults(handler=_run)
 
 

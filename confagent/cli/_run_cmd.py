@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from confagent.cli._common import Subparsers
-from confagent.config import DEFAULT_CONFDIR, LOG_FORMATS, flag_name
+from confagent.config import DEFAULT_CONFDIR, DEFAULT_DATA_DIR, LOG_FORMATS, flag_name
 
 if TYPE_CHECKING:
     from confagent.agent import Agent, ConfigSource
@@ -61,14 +61,15 @@ _OVERRIDES = {
 
 _STORE_FLAGS = (
     # [store] key, metavar, help; the flag is flag_name("store." + key), its dest "store_" + key
-    ("data_dir", "DIR", "the store's data directory"),
+    ("data_dir", "DIR", f"the store's data directory (default: {DEFAULT_DATA_DIR})"),
     ("listen_client_urls", "URLS", "also serve the etcd API here (comma-separated URLs)"),
     ("advertise_client_urls", "URLS", "the client URLs the cluster lists for this member"),
     ("name", "NAME", "this member's name in --store-initial-cluster (default: default)"),
     ("listen_peer_urls", "URLS", "where the other members reach this one"),
     ("initial_advertise_peer_urls", "URLS", "this member's peer URLs as the others dial them"),
     ("initial_cluster", "NAME=URL,...", "every member at bootstrap; none: a lone member"),
-    ("initial_cluster_state", "new|existing", "new: bootstrap; existing: join after 'member add'"),
+    ("initial_cluster_state", "new|existing",
+     "new: bootstrap; existing: join after 'member add' (default: new)"),
     ("initial_cluster_token", "TOKEN", "mixed into member and cluster IDs (default: etcd-cluster)"),
 )
 _STORE_FLAG_ALIASES = {"data_dir": ("--data-dir",), "listen_client_urls": ("--listen-client-urls",)}
@@ -96,11 +97,11 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
     add = parser.add_argument
     add("--config-file", type=Path, default=None,
         help=f"the agent's configuration file (default: {DEFAULT_CONFIG_FILE}, if it exists)")
-    add("--backend", help="embedded (default), etcd (or etcdv3), file or env")
+    add("--backend", help="embedded, etcd (or etcdv3), file, env or metad (default: embedded)")
     add("--node", dest="nodes", action="append", metavar="URL",
         help="an etcd endpoint; repeat for several (default: http://127.0.0.1:2379)")
     add("--confdir", help=f"the directory holding conf.d/ and templates/ (default: {DEFAULT_CONFDIR})")
-    add("--prefix", help="the global key prefix; resource prefixes nest under it")
+    add("--prefix", help="the global key prefix; resource prefixes nest under it (default: /)")
     add("--client-cert", help="TLS client certificate for the etcd backend")
     add("--client-key", help="TLS client key for the etcd backend")
     add("--client-cakeys", "--client-ca-keys", dest="client_cakeys", help="CA bundle for the etcd backend")
@@ -111,17 +112,19 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
         add(flag_name(f"store.{key}"), *_STORE_FLAG_ALIASES.get(key, ()), dest=f"store_{key}",
             metavar=metavar, help=f"embedded backend: {text}")
     add("--sync-only", action="store_true", default=None, help="write files but run no check or reload")
-    add("--log-level", help="debug, info, warning or error (confd's names work too)")
-    add("--log-format", choices=LOG_FORMATS, help="auto (console on a terminal), console or json")
+    add("--log-level", help="debug, info, warning or error, confd's names too (default: info)")
+    add("--log-format", choices=LOG_FORMATS,
+        help="auto (console on a terminal), console or json (default: auto)")
     if not modes:
         return
     add("--onetime", action="store_true", default=None, help="render everything once and exit")
     add("--watch", action=argparse.BooleanOptionalAction, default=None,
-        help="render on every change (default); --no-watch polls every --interval")
+        help="render on every change; --no-watch polls every --interval (default: --watch)")
     add("--interval", metavar="SECONDS",
         help="seconds (or a duration like 30s) between full renders (default: 600)")
     add("--noop", action="store_true", default=None, help="print a diff per file; change nothing")
-    add("--wait", metavar="MIN:MAX", help="default quiescence window of resources, e.g. 200ms:2s")
+    add("--wait", metavar="MIN:MAX",
+        help="the quiescence window of resources that set no wait, e.g. 200ms:2s")
     add("--listen", metavar="HOST:PORT", help="serve /health, /metrics and /v1/status here")
 
 

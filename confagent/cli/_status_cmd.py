@@ -34,12 +34,12 @@ def register(subparsers: Subparsers) -> None:
         "status", help="show each resource of a running agent: last revision rendered and result",
         description="Ask a running agent (started with --listen) for the state of its resources.")
     parser.add_argument("--listen", metavar="HOST:PORT",
-                        help="the agent's listener (its --listen; default: [agent] listen of the "
+                        help="the agent's listener, its --listen (default: [agent] listen of the "
                              f"config file, else {DEFAULT_LISTEN})")
     parser.add_argument("--config-file", type=Path, default=None,
                         help=f"the agent's configuration file (default: {DEFAULT_CONFIG_FILE}, if it exists)")
     parser.add_argument("-w", "--write-out", choices=("table", "json"), default=argparse.SUPPRESS,
-                        help="table (default) or json")
+                        help="table or json (default: table)")
     parser.add_argument("--timeout", type=go_duration_s, default=5.0, metavar="DURATION",
                         help="how long to wait for the agent's answer (default: 5s)")
     parser.set_defaults(handler=_status)

@@ -42,17 +42,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add("--listen-client-urls", type=_urls, default=("http://127.0.0.1:2379",),
         help="URLs to listen on for client traffic (default: http://127.0.0.1:2379)")
     add("--advertise-client-urls", type=_urls, default=(),
-        help="client URLs to advertise to the rest of the cluster")
+        help="client URLs to advertise to the rest of the cluster (default: the listen client URLs)")
     add("--listen-peer-urls", type=_urls, default=("http://127.0.0.1:2380",),
         help="URLs to listen on for peer traffic (default: http://127.0.0.1:2380)")
     add("--initial-advertise-peer-urls", type=_urls, default=(),
-        help="this member's peer URLs to advertise to the rest of the cluster")
+        help="this member's peer URLs to advertise to the rest of the cluster "
+             "(default: the listen peer URLs)")
     add("--initial-cluster", default="",
-        help="initial cluster configuration for bootstrapping, NAME=PEER_URL[,...]")
+        help="initial cluster configuration for bootstrapping, NAME=PEER_URL[,...] "
+             "(default: this member alone)")
     add("--initial-cluster-token", default="etcd-cluster",
-        help="initial cluster token for the cluster during bootstrap")
+        help="initial cluster token for the cluster during bootstrap (default: etcd-cluster)")
     add("--initial-cluster-state", choices=("new", "existing"), default="new",
-        help="new for a new cluster, existing to join one")
+        help="new for a new cluster, existing to join one (default: new)")
     add("--cert-file", type=Path, help="path to the client server TLS cert file")
     add("--key-file", type=Path, help="path to the client server TLS key file")
     add("--client-cert-auth", action="store_true", help="enable client cert authentication")
@@ -66,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add("--experimental-watch-progress-notify-interval", type=_duration_s, default=600.0,
         metavar="DURATION", help="interval of progress notifications to watchers that ask, "
         "as etcd's flag: 10m, 30s, 500ms (default: 10m)")
-    add("--log-level", default="info", choices=("debug", "info", "warn", "error"))
+    add("--log-level", default="info", choices=("debug", "info", "warn", "error"),
+        help="debug, info, warn or error (default: info)")
     parser.set_defaults(handler=_run)
 
 
