@@ -50,6 +50,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import structlog
+
 from confagent.errors import (
     LeaseNotFound,
     MemberRemoved,
@@ -81,8 +83,11 @@ from confagent.server._read_barrier import AppliedWaiters, ReadBarrier
 from confagent.server._recovery import RecoveryReport, open_storage
 from confagent.server._transport import PeerTransport, TransportConfig
 from confagent.server._wal import SEGMENT_BYTES, SnapshotFiles, WalWriter
+from confagent.tasks import cancel_and_wait
 
 __all__ = ["NodeConfig", "StoreNode"]
+
+log = structlog.get_logger("confagent.store")
 
 _REQUEST_ID_BYTES = 8
 _MAX_INT64 = (1 << 63) - 1
@@ -234,16 +239,20 @@ class StoreNode:
         ]
 
     async def stop(self) -> None:
-        """Stop the tasks; waiting proposals fail with 'stopped'; the log is closed."""
+        """Stop the tasks; waiting proposals fail with 'stopped'; the log is closed.
+
+        Each group of tasks gets ``TASK_STOP_S`` once cancelled (``confagent.tasks``); one
+        that does not end is abandoned, logged, so a stop never waits forever.
+        """
         self._stopped = True
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        stuck = await cancel_and_wait(self._tasks)
         for proposal in [*self._pending, *self._waiting.values()]:
             proposal.future.cancel()
         self._reads.cancel_all()
         self._applied_waiters.cancel_all()
-        await self._lease_calls.close()
+        stuck += await self._lease_calls.close()
+        if stuck:
+            log.error("tasks did not stop; abandoned", tasks=stuck)
         if self.transport is not None:
             await self.transport.stop()
         await self._writer.close()

@@ -3,7 +3,7 @@
 
 Each agent runs from its node's directory (``node1/``, ``node2/``, ``node3/``):
 its store's data in ``data/``, its rendered file in ``out/app.conf``, its log
-in ``agent.log``. On Ctrl-C or SIGTERM every agent gets SIGTERM and the script
+in ``agent.log``, its pid in ``agent.pid``. On Ctrl-C or SIGTERM every agent gets SIGTERM and the script
 waits for them; one still running ``STOP_TIMEOUT_S`` later is killed. An agent
 that dies on its own leaves the others running (that is the point of a cluster).
 
@@ -30,8 +30,10 @@ def start(node: str) -> subprocess.Popen[bytes]:
     directory = HERE / node
     command = shlex.split(os.environ.get("CONFAGENT", "")) or [sys.executable, "-m", "confagent"]
     with (directory / "agent.log").open("ab") as log:
-        return subprocess.Popen([*command, "run", "--config-file", "confagent.toml"],
-                                cwd=directory, stdout=log, stderr=subprocess.STDOUT)
+        agent = subprocess.Popen([*command, "run", "--config-file", "confagent.toml"],
+                                 cwd=directory, stdout=log, stderr=subprocess.STDOUT)
+    (directory / "agent.pid").write_text(f"{agent.pid}\n")
+    return agent
 
 
 def stop(agents: list[subprocess.Popen[bytes]]) -> None:

@@ -1,4 +1,5 @@
-"""The examples in ``examples/`` render, from their sample keys, exactly what their ``expected/`` holds."""
+"""The examples in ``examples/`` render, from their sample keys, exactly what their ``expected/`` holds,
+and each example's README commands run as written (``tests/agent/readme.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.agent.readme import commands, session
 from tests.agent.support import EXAMPLES, example_keys, make_agent, run, seed_store
+
+README_EXAMPLES = ["nginx", "haproxy", "app-config", "nginx-registry", "metad-self", "systemd", "cluster"]
 
 
 def _expected_files(example: Path) -> dict[str, str]:
@@ -42,3 +46,17 @@ def test_quickstart_renders_defaults_then_keys(tmp_path: Path, monkeypatch: pyte
     assert run(agent.run_once).ok
     second = (tmp_path / "out/myapp.conf").read_text()
     assert "url = db.example.com:5432\n" in second and "ttl = 30\n" in second
+
+
+@pytest.mark.parametrize("name", README_EXAMPLES)
+def test_readme_commands_run_as_written(name: str, tmp_path: Path) -> None:
+    readme = EXAMPLES / name / "README.md"
+    steps = commands(readme)
+    assert steps, f"{readme} shows no command to run"
+    with session(tmp_path, readme) as live:
+        for step in steps:
+            live.run(step)
+
+
+def test_every_example_readme_is_run() -> None:
+    assert sorted(path.parent.name for path in EXAMPLES.glob("*/README.md")) == sorted(README_EXAMPLES)

@@ -14,15 +14,25 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from confagent.resource import fill_command
 from confagent.testing import free_port
 from tests.agent.processes import AgentProcess, Keys, agent_with_store, text_of, until
 from tests.agent.support import EXAMPLES, seed_store
-from tests.e2e.programs import ProxyProcess, Traffic, nginx_main_config, start_haproxy, start_nginx, upstreams
+from tests.e2e.programs import (
+    ProxyProcess,
+    Traffic,
+    nginx_main_config,
+    start_haproxy,
+    start_nginx,
+    upstreams,
+)
 
 NAMES = ("web-1", "web-2", "web-3")
 BROKEN_SERVER = "127.0.0.1:99999"  # both programs refuse the port
@@ -34,7 +44,7 @@ def production_resource(text: str, paths: Mapping[str, str]) -> str:
     """A conf.d resource with its ``# Production`` block in effect, its ``/etc`` paths moved by ``paths``."""
     head, marker, block = text.partition("# Production")
     assert marker, "the example's resource has no production block"
-    production = dict(m.groups() for line in block.splitlines() if (m := _PRODUCTION_LINE.match(line)))
+    production = {m[1]: m[2] for line in block.splitlines() if (m := _PRODUCTION_LINE.match(line))}
     assert {"dest", "check_cmd", "reload_cmd"} <= production.keys(), production
     kept = [line for line in head.splitlines() if line.partition(" = ")[0] not in production]
     text = "\n".join(kept + [f"{key} = {value}" for key, value in production.items()]) + "\n"
@@ -65,6 +75,11 @@ def _install(example: str, agent_root: Path, paths: Mapping[str, str]) -> None:
         (agent_root / "conf.d" / resource.name).write_text(production_resource(resource.read_text(), paths))
 
 
+def _nginx_paths(nginx_dir: Path) -> dict[str, str]:
+    """Where the nginx examples' production paths are in a test: nginx-check.sh in the repository."""
+    return {"/etc/confagent/": f"{EXAMPLES / 'nginx'}/", "/etc/nginx": str(nginx_dir)}
+
+
 @contextmanager
 def _nginx(tmp_path: Path, servers: Mapping[str, str]) -> Iterator[Setup]:
     nginx_dir, proxy = tmp_path / "nginx", f"127.0.0.1:{free_port()}"
@@ -72,8 +87,7 @@ def _nginx(tmp_path: Path, servers: Mapping[str, str]) -> Iterator[Setup]:
     (nginx_dir / "conf.d" / "web.conf").write_text(  # the hand-written file the agent takes over
         f"upstream web {{ server {servers['web-1']}; }}\n"
         f"server {{ listen {proxy}; location / {{ proxy_pass http://web; }} }}\n")
-    _install("nginx", tmp_path / "agent", {"/etc/confagent/": str(EXAMPLES / "nginx") + "/",
-                                           "/etc/nginx": str(nginx_dir)})
+    _install("nginx", tmp_path / "agent", _nginx_paths(nginx_dir))
     seeded = {f"/services/web/{name}": servers[name] for name in ("web-1", "web-2")}
     seed_store(tmp_path / "agent" / "data", {"/services/web/_config/listen": proxy, **seeded})
     program = start_nginx(config)
@@ -170,3 +184,22 @@ def test_nginx_example_checks_and_reloads_a_live_nginx_without_failing_a_request
 def test_haproxy_example_checks_and_reloads_a_live_haproxy_without_failing_a_request(tmp_path: Path) -> None:
     with upstreams(NAMES) as servers, _haproxy(tmp_path, servers) as setup:
         _scenario(setup, servers)
+
+
+def test_nginx_registry_example_check_passes_its_upstream_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    nginx_dir = tmp_path / "nginx"
+    nginx_main_config(nginx_dir)
+    (nginx_dir / "conf.d" / "site.conf").write_text(  # the site whose proxy_pass uses the rendered upstream
+        f"server {{ listen 127.0.0.1:{free_port()}; location / {{ proxy_pass http://web; }} }}\n")
+    resource = production_resource((EXAMPLES / "nginx-registry/conf.d/upstream.toml").read_text(),
+                                   _nginx_paths(nginx_dir))
+    spec = tomllib.loads(resource)["template"]
+    expected = (EXAMPLES / "nginx-registry/expected/nginx/upstream.conf").read_text()
+    for text, exit_code in ((expected, 0), (expected.replace("10.0.0.12:8080", BROKEN_SERVER), 1)):
+        staged = tmp_path / "staged.conf"
+        staged.write_text(text)
+        command = fill_command(spec["check_cmd"], {"src": str(staged), "dest": spec["dest"]})
+        result = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, timeout=30,
+                                check=False)
+        assert result.returncode == exit_code, (command, result.stderr)
+    assert f'invalid port in upstream "{BROKEN_SERVER}" in {spec["dest"]}:4' in result.stderr

@@ -1,0 +1,209 @@
+"""Running a README's console blocks as a user would: each ``$ command`` in order, in a copy of ``examples/``.
+
+Rules:
+1. The commands are the ``$ `` lines of the README's ```` ```console ```` blocks,
+   in order. Each runs with ``bash -c`` from a work directory holding a copy
+   of ``examples/`` (the repository root as the README sees it), with
+   ``confagent`` and ``python3`` on ``PATH`` running this interpreter.
+2. A command ending in `` &`` starts in the background, in a process group
+   of its own, its output in a log. ``kill %N`` signals the Nth background
+   command's process group, as a shell's job numbers do. The groups still
+   running at the end get SIGTERM, and SIGKILL past ``STOP_TIMEOUT_S``.
+   ``export NAME=VALUE`` sets a variable for the commands after it.
+3. The lines after a command, up to the next ``$`` line, are its expected
+   stdout; ``...`` stands for any text, within a line or across lines.
+   Daemons render a moment after a change, so a command is run again until it
+   exits 0 with the output expected, within ``DEADLINE_S``, as a user looks
+   again; then the next command runs. A background command's expected output
+   is what its log shows once it has started.
+4. Loopback ports (``127.0.0.1:PORT``) in the commands and in the copied
+   examples' TOML and JSON files are moved to free ports, the same port
+   everywhere (expected outputs are left as written), and
+   ``CONFAGENT_ENDPOINTS`` names the moved 2379 for the commands relying on
+   the default endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confagent.testing import free_port
+from tests.agent.support import EXAMPLES
+
+DEADLINE_S = 30.0
+ATTEMPT_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+_BLOCK = re.compile(r"^```console\n(.*?)^```", re.DOTALL | re.MULTILINE)
+_LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:(\d{2,5})\b")
+_JOB = re.compile(r"%(\d+)")
+_EXPORT = re.compile(r"export ([A-Za-z_][A-Za-z0-9_]*)=(\S+)")
+DEFAULT_PORT = "2379"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``$`` line of a README and the stdout it shows (empty: none shown)."""
+
+    text: str
+    expected: str
+
+    @property
+    def background(self) -> bool:
+        return self.text.endswith(" &")
+
+
+def commands(readme: Path) -> list[Command]:
+    """The README's console commands in order (rule 1), each with its expected output (rule 3)."""
+    found: list[Command] = []
+    for block in _BLOCK.findall(readme.read_text()):
+        text: str | None = None
+        output: list[str] = []
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                if text is not None:
+                    found.append(Command(text, "\n".join(output)))
+                text, output = line[2:].strip(), []
+            else:
+                assert text is not None, f"{readme}: output before any command in a console block"
+                output.append(line)
+        if text is not None:
+            found.append(Command(text, "\n".join(output)))
+    return found
+
+
+def matches(expected: str, output: str) -> bool:
+    """Whether ``output`` is ``expected`` with each ``...`` standing for any text (rule 3)."""
+    pattern = ".*".join(re.escape(part) for part in expected.rstrip().split("..."))
+    return re.fullmatch(pattern, output.rstrip(), re.DOTALL) is not None
+
+
+@dataclass
+class Session:
+    """The work directory, environment and background jobs of one README's run."""
+
+    root: Path
+    ports: dict[str, str]
+    env: dict[str, str]
+    jobs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def run(self, command: Command) -> None:
+        text = self._moved(command.text)
+        if export := _EXPORT.fullmatch(text):
+            self.env[export.group(1)] = export.group(2)
+        elif command.background:
+            log = self._start(text[:-2])
+            expected = self._moved(command.expected)
+            self._until(lambda: matches(expected, log.read_text(errors="replace")), command)
+        else:
+            self._run_until_expected(text, command)
+
+    def _run_until_expected(self, text: str, command: Command) -> None:
+        deadline = time.monotonic() + DEADLINE_S
+        while True:
+            result = subprocess.run(["bash", "-c", text], cwd=self.root, env=self.env, capture_output=True,
+                                    text=True, timeout=ATTEMPT_TIMEOUT_S, check=False)
+            if result.returncode == 0 and matches(self._moved(command.expected), result.stdout):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"$ {command.text}\nexit {result.returncode}\nstdout:\n{result.stdout}\n"
+                                     f"stderr:\n{result.stderr[-3000:]}\nexpected:\n{command.expected}\n"
+                                     f"{self._job_logs()}")
+            time.sleep(0.1)
+
+    def _until(self, condition: Callable[[], bool], command: Command) -> None:
+        deadline = time.monotonic() + DEADLINE_S
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"$ {command.text}\nexpected:\n{command.expected}\n{self._job_logs()}")
+            time.sleep(0.1)
+
+    def _start(self, text: str) -> Path:
+        log = self.root / f"job{len(self.jobs) + 1}.log"
+        with log.open("wb") as sink:
+            self.jobs.append(subprocess.Popen(["bash", "-c", text], cwd=self.root, env=dict(self.env),
+                                              stdout=sink, stderr=subprocess.STDOUT,
+                                              stdin=subprocess.DEVNULL, start_new_session=True))
+        return log
+
+    def _moved(self, text: str) -> str:
+        """``text`` with its loopback ports moved (rule 4) and ``kill``'s job numbers made process groups."""
+        text = _LOOPBACK_PORT.sub(lambda m: f"127.0.0.1:{self.ports.get(m.group(1), m.group(1))}", text)
+        if not text.startswith("kill ") or not _JOB.search(text):
+            return text
+        words = text.split()
+        first_job = next(n for n, word in enumerate(words) if _JOB.fullmatch(word))
+        groups = [f"-{self.jobs[int(word[1:]) - 1].pid}" for word in words[first_job:]]
+        return " ".join([*words[:first_job], "--", *groups])
+
+    def _job_logs(self) -> str:
+        return "".join(f"--- job {n} log:\n{log.read_text(errors='replace')[-2000:]}\n"
+                       for n in range(1, len(self.jobs) + 1) if (log := self.root / f"job{n}.log").exists())
+
+    def stop(self) -> None:
+        """SIGTERM to each job's process group, SIGKILL to those still there past ``STOP_TIMEOUT_S``."""
+        for job in self.jobs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for job in self.jobs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                job.wait(max(0.1, deadline - time.monotonic()))
+            while _group_alive(job.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.pid, signal.SIGKILL)
+            job.wait(STOP_TIMEOUT_S)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still running (zombies, waiting for a reaper, are not)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if state != "Z" and int(group) == pgid:
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def session(root: Path, readme: Path) -> Iterator[Session]:
+    """A work directory in ``root`` for ``readme``'s commands (rules 1 and 4); its jobs stopped on leaving."""
+    shutil.copytree(EXAMPLES, root / "examples",
+                    ignore=shutil.ignore_patterns("data", "out", "*.log", "__pycache__"))
+    found = {port for step in commands(readme) for port in _LOOPBACK_PORT.findall(step.text)} | {DEFAULT_PORT}
+    for path in (root / "examples").rglob("*"):
+        if path.is_file() and path.suffix in {".toml", ".json"}:
+            found |= set(_LOOPBACK_PORT.findall(path.read_text()))
+    ports = {port: str(free_port()) for port in sorted(found)}
+    for path in (root / "examples").rglob("*"):
+        if path.is_file() and path.suffix in {".toml", ".json"}:
+            path.write_text(_LOOPBACK_PORT.sub(lambda m: f"127.0.0.1:{ports[m.group(1)]}", path.read_text()))
+    live = Session(root, ports, _environment(root, ports))
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def _environment(root: Path, ports: dict[str, str]) -> dict[str, str]:
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    for name, command in (("confagent", f"{sys.executable} -m confagent"), ("python3", sys.executable)):
+        (bin_dir / name).write_text(f'#!/bin/sh\nexec {command} "$@"\n')
+        (bin_dir / name).chmod(0o755)
+    repo = str(EXAMPLES.parent)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}:/usr/sbin:/sbin",
+            "PYTHONPATH": repo, "PYTHONUNBUFFERED": "1",
+            "CONFAGENT_ENDPOINTS": f"http://127.0.0.1:{ports[DEFAULT_PORT]}"}
