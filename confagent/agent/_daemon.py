@@ -13,7 +13,9 @@ Rules:
    restores destinations changed behind the agent's back and retries
    failures; without ``watch`` it is the only source of changes (a snapshot
    per tick, confd's interval mode).
-5. SIGTERM and SIGINT stop after the batch in flight; SIGHUP reloads the
+5. SIGTERM and SIGINT stop after the batch in flight (its commands bounded by
+   each resource's ``timeout``), the daemon's own tasks ended within
+   ``TASK_STOP_S`` (``confagent.tasks``); SIGHUP reloads the
    configuration and resources; a configuration that does not load keeps the
    running one (logged). Backend settings and modes take effect at restart.
    With ``hot_reload``, a change under ``conf.d`` or ``templates`` reloads
@@ -62,6 +64,7 @@ from confagent.backends import Backend, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.config import LoadedResource
 from confagent.errors import ConfagentError, ConfigError, MemberRemoved
 from confagent.render import Host, KeyView, Reads
+from confagent.tasks import cancel_and_wait
 
 __all__ = ["IDLE", "Daemon"]
 
@@ -156,10 +159,8 @@ class Daemon:
             if not self._stopping:  # the backend closed, or the follower failed
                 self._notifier.stopping()
             self._stopped.set()
-            for helper in helpers:
-                helper.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            await self._stop_follower()
+            follower, self._follower = self._follower, None
+            await self._end_tasks([*helpers, *([follower] if follower else [])])
 
     async def _schedule(self) -> None:
         next_tick_s = self._clock() + (self.setup.config.run.interval_s if self.watching else 0.0)
@@ -235,11 +236,14 @@ class Daemon:
 
     async def _stop_follower(self) -> None:
         follower, self._follower = self._follower, None
-        if follower is None:
-            return
-        follower.cancel()
-        with suppress(asyncio.CancelledError):
-            await follower
+        if follower is not None:
+            await self._end_tasks([follower])
+
+    async def _end_tasks(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Cancel ``tasks`` and wait for them, at most ``TASK_STOP_S`` (rule 5)."""
+        stuck = await cancel_and_wait(tasks)
+        if stuck:
+            self._log.error("tasks did not stop; abandoned", tasks=stuck)
 
     async def _follow(self, cache: PrefixCache) -> None:
         """Record the cache's events until it ends: the backend closed, or it raised (rule 5)."""

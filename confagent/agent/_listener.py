@@ -12,6 +12,7 @@ Rules:
 5. Served by ``confagent.http_listener`` with uvicorn's defaults: in the agent's
    event loop, without uvicorn's signal handlers (the daemon owns
    SIGTERM/SIGINT/SIGHUP); a taken address is a ``ConfigError`` keyed ``agent.listen``.
+   On stop, requests in flight get ``SHUTDOWN_GRACE_S`` (longer than a probe takes).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from confagent.agent._metrics import METRICS_CONTENT_TYPE
 from confagent.agent._status import StatusBoard
 from confagent.asgi import Receive, Scope, Send, send_response
 from confagent.errors import ConfagentError
-from confagent.http_listener import HttpListener
+from confagent.http_listener import HttpListener, ListenerSettings
 
-__all__ = ["PROBE_TIMEOUT_S", "AgentListener", "StatusApp"]
+__all__ = ["PROBE_TIMEOUT_S", "SHUTDOWN_GRACE_S", "AgentListener", "StatusApp"]
 
 PROBE_TIMEOUT_S = 2.0
+SHUTDOWN_GRACE_S = 3
+"""On stop, how long requests in flight may finish (whole seconds, as uvicorn takes it)."""
 
 Probe = Callable[[], Awaitable[int]]
 """Ask the backend for its revision; raises ``ConfagentError`` when it cannot answer."""
@@ -65,7 +68,8 @@ class StatusApp:
 
     async def _probe(self, probe: Probe) -> None:
         try:
-            await asyncio.wait_for(probe(), PROBE_TIMEOUT_S)
+            async with asyncio.timeout(PROBE_TIMEOUT_S):  # not wait_for: see confagent.tasks
+                await probe()
         except (ConfagentError, TimeoutError):
             return  # still in trouble: the board keeps its reason
         self.board.backend_recovered()
@@ -90,4 +94,4 @@ class AgentListener(HttpListener):
     """The listener on ``host:port`` (module rule 5): ``start()`` binds and serves, ``stop()`` closes."""
 
     def __init__(self, app: StatusApp, host: str, port: int) -> None:
-        super().__init__(app, host, port, "agent.listen")
+        super().__init__(app, host, port, "agent.listen", ListenerSettings(shutdown_grace_s=SHUTDOWN_GRACE_S))

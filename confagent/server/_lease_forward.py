@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from confagent.errors import NoLeader, ResourceExhausted, StoreError, Unavailable
 from confagent.server._peer_codec import LeaseAnswer, LeaseOp, LeaseQuery, PeerFrame
+from confagent.tasks import cancel_and_wait
 
 __all__ = ["ForwardConfig", "LeaseForwarder", "LocalAnswer"]
 
@@ -110,7 +111,8 @@ class LeaseForwarder:
         self._waiting[request_id] = future
         try:
             self._send((LeaseQuery(leader, self.member_id, request_id, op, lease_id),))
-            answer = await asyncio.wait_for(future, self._config.attempt_timeout_s)
+            async with asyncio.timeout(self._config.attempt_timeout_s):  # not wait_for: confagent.tasks
+                answer = await future
         except TimeoutError:
             return None
         finally:
@@ -140,11 +142,9 @@ class LeaseForwarder:
     def _answer_to(self, query: LeaseQuery, ttl: int | None) -> LeaseAnswer:
         return LeaseAnswer(query.frm, self.member_id, query.request_id, ttl or 0, retry=ttl is None)
 
-    async def close(self) -> None:
-        """Stop answering; calls still waiting for an answer are cancelled."""
+    async def close(self) -> list[str]:
+        """Stop answering; calls still waiting for an answer are cancelled. The answering
+        tasks that did not end within ``TASK_STOP_S`` (``cancel_and_wait``), by name."""
         for future in self._waiting.values():
             future.cancel()
-        tasks = list(self._answering)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        return await cancel_and_wait(list(self._answering))

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
 
@@ -205,6 +206,76 @@ def test_a_learner_agent_joins_and_renders_only_once_its_replica_is_caught_up(
             return [m.get("isLearner", False) for m in members if m.get("name") == "node4"] == [True]
 
         until(learner_listed, "node4 listed as a learner", learner.log)
+    finally:
+        learner.stop()
+
+
+def _member_ids(node: Node) -> tuple[int, int] | None:
+    """This node's member ID and the leader it knows (0: none), or None when it does not answer."""
+    try:
+        status = httpx.post(node.client_url + "/v3/maintenance/status", json={}, timeout=2.0).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return int(status["header"]["member_id"]), int(status.get("leader", 0))
+
+
+def _leader(nodes: list[Node]) -> Node:
+    """The node every one of ``nodes`` names as leader, once they agree."""
+    found: list[Node] = []
+
+    def agreed() -> bool:
+        ids = [_member_ids(node) for node in nodes]
+        leaders = {known[1] for known in ids if known is not None}
+        if None in ids or len(leaders) != 1 or 0 in leaders:
+            return False
+        found[:] = [node for node, known in zip(nodes, ids, strict=True) if known and known[0] in leaders]
+        return bool(found)
+
+    until(agreed, "the members to agree on a leader", nodes[0].log)
+    return found[0]
+
+
+def test_agents_stop_on_sigterm_within_the_bound_after_a_leader_kill_and_a_learner_join(
+    cluster: list[Node], tmp_path: Path
+) -> None:
+    """Issue 10, item 4: examples/cluster's walk-through, then Ctrl-C: every agent stops, logged."""
+    put(cluster[0], "/app/greeting", "before the kill")
+    leader = _leader(cluster)
+    followers = [node for node in cluster if node is not leader]
+    leader.kill()
+    with suppress(httpx.HTTPError):  # sent during the election: it may time out, as in the README
+        httpx.post(followers[0].client_url + "/v3/kv/put", timeout=DEADLINE_S,
+                   json={"key": "L2FwcC9ncmVldGluZw==", "value": "ZHVyaW5nIHRoZSBlbGVjdGlvbg=="})
+    put(followers[0], "/app/greeting", "after the kill")
+    leader.start()  # as the README does before adding the learner (etcd refuses while a voter is down)
+    leader.wait_shows("greeting = after the kill", "the restarted agent to catch up")
+    learner = Node(tmp_path, "node4")
+    answers: list[subprocess.CompletedProcess[str]] = []
+
+    def added() -> bool:  # refused ('unhealthy cluster') until every voter is heard from again
+        answers.append(confagent("member", "add", "node4", "--learner", "--peer-urls", learner.peer_url,
+                                 "--endpoints", followers[0].client_url))
+        return answers[-1].returncode == 0
+
+    until(added, "member add", followers[0].log)
+    found = re.search(r'ETCD_INITIAL_CLUSTER="([^"]+)"', answers[-1].stdout)
+    assert found is not None, answers[-1].stdout
+    learner.configure(found.group(1), "existing")
+    learner.start()
+    try:
+        learner.wait_shows("greeting = after the kill", "the learner's first render")
+        agents = [node.agent for node in [*cluster, learner]]
+        for agent in agents:
+            assert agent is not None and agent.process.poll() is None, agent and agent.log.read_text()
+            agent.process.send_signal(signal.SIGTERM)  # all at once, as run.py does on Ctrl-C
+        for agent in agents:
+            assert agent is not None
+            # the bound is the agent's own (STOP_TIMEOUT_S after the batch in flight); this wait
+            # only keeps a hang from stalling the suite
+            assert agent.process.wait(DEADLINE_S) == 0, agent.log.read_text()[-3000:]
+            assert agent.events("agent stopped"), agent.log.read_text()[-3000:]
+            errors = [line for line in agent.log.read_text().splitlines() if '"level": "error"' in line]
+            assert not errors, errors  # no task abandoned, no stop cut short
     finally:
         learner.stop()
 
