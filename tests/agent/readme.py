@@ -4,7 +4,8 @@ Rules:
 1. The commands are the ``$ `` lines of the README's ```` ```console ```` blocks,
    in order. Each runs with ``bash -c`` from a work directory holding a copy
    of ``examples/`` (the repository root as the README sees it), with
-   ``confagent`` and ``python3`` on ``PATH`` running this interpreter.
+   ``confagent`` and ``python3`` on ``PATH`` running this interpreter. The
+   files the commands create are listed by ``Session.created``.
 2. A command ending in `` &`` starts in the background, in a process group
    of its own, its output in a log. ``kill %N`` signals the Nth background
    command's process group, as a shell's job numbers do. The groups still
@@ -48,6 +49,8 @@ _LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:(\d{2,5})\b")
 _JOB = re.compile(r"%(\d+)")
 _EXPORT = re.compile(r"export ([A-Za-z_][A-Za-z0-9_]*)=(\S+)")
 DEFAULT_PORT = "2379"
+RUNNER_DIR = ".readme-runner"
+"""The runner's own files in the work directory: its ``confagent`` and ``python3``, the jobs' logs."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,13 @@ class Session:
     root: Path
     ports: dict[str, str]
     env: dict[str, str]
+    copied: set[str]
+    """The files of the work directory before the first command (relative paths)."""
     jobs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def created(self) -> list[str]:
+        """The files the commands created in the work directory, relative to it."""
+        return sorted(_files(self.root) - self.copied)
 
     def run(self, command: Command) -> None:
         text = self._moved(command.text)
@@ -128,7 +137,7 @@ class Session:
             time.sleep(0.1)
 
     def _start(self, text: str) -> Path:
-        log = self.root / f"job{len(self.jobs) + 1}.log"
+        log = self.root / RUNNER_DIR / f"job{len(self.jobs) + 1}.log"
         with log.open("wb") as sink:
             self.jobs.append(subprocess.Popen(["bash", "-c", text], cwd=self.root, env=dict(self.env),
                                               stdout=sink, stderr=subprocess.STDOUT,
@@ -146,8 +155,9 @@ class Session:
         return " ".join([*words[:first_job], "--", *groups])
 
     def _job_logs(self) -> str:
-        return "".join(f"--- job {n} log:\n{log.read_text(errors='replace')[-2000:]}\n"
-                       for n in range(1, len(self.jobs) + 1) if (log := self.root / f"job{n}.log").exists())
+        logs = [self.root / RUNNER_DIR / f"job{n}.log" for n in range(1, len(self.jobs) + 1)]
+        return "".join(f"--- {log.name}:\n{log.read_text(errors='replace')[-2000:]}\n"
+                       for log in logs if log.exists())
 
     def stop(self) -> None:
         """SIGTERM to each job's process group, SIGKILL to those still there past ``STOP_TIMEOUT_S``."""
@@ -163,6 +173,11 @@ class Session:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(job.pid, signal.SIGKILL)
             job.wait(STOP_TIMEOUT_S)
+
+
+def _files(root: Path) -> set[str]:
+    return {path.relative_to(root).as_posix() for path in root.rglob("*")
+            if path.is_file() and not path.relative_to(root).as_posix().startswith(RUNNER_DIR)}
 
 
 def _group_alive(pgid: int) -> bool:
@@ -190,7 +205,7 @@ def session(root: Path, readme: Path) -> Iterator[Session]:
     for path in (root / "examples").rglob("*"):
         if path.is_file() and path.suffix in {".toml", ".json"}:
             path.write_text(_LOOPBACK_PORT.sub(lambda m: f"127.0.0.1:{ports[m.group(1)]}", path.read_text()))
-    live = Session(root, ports, _environment(root, ports))
+    live = Session(root, ports, _environment(root, ports), _files(root))
     try:
         yield live
     finally:
@@ -198,8 +213,8 @@ def session(root: Path, readme: Path) -> Iterator[Session]:
 
 
 def _environment(root: Path, ports: dict[str, str]) -> dict[str, str]:
-    bin_dir = root / "bin"
-    bin_dir.mkdir()
+    bin_dir = root / RUNNER_DIR / "bin"
+    bin_dir.mkdir(parents=True)
     for name, command in (("confagent", f"{sys.executable} -m confagent"), ("python3", sys.executable)):
         (bin_dir / name).write_text(f'#!/bin/sh\nexec {command} "$@"\n')
         (bin_dir / name).chmod(0o755)

@@ -3,6 +3,7 @@ and each example's README commands run as written (``tests/agent/readme.py``).""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,15 @@ def test_readme_commands_run_as_written(name: str, tmp_path: Path) -> None:
     with session(tmp_path, readme) as live:
         for step in steps:
             live.run(step)
+    assert _not_ignored_by_git(live.created()) == [], "files the README's commands leave for git to show"
+
+
+def _not_ignored_by_git(paths: list[str]) -> list[str]:
+    """Those of ``paths`` (relative to the repository root) that its .gitignore files do not ignore."""
+    result = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=EXAMPLES.parent,
+                            input="\n".join(paths), capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode in (0, 1), result.stderr
+    return sorted(set(paths) - set(result.stdout.splitlines()))
 
 
 def test_every_example_readme_is_run() -> None:
