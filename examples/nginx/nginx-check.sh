@@ -26,6 +26,7 @@ mkdir -p "$(dirname "$copy/${dest#"$dir"/}")"
 cp "$staged" "$copy/${dest#"$dir"/}"
 grep -rlF "$dir/" "$copy" | while IFS= read -r file; do sed -i "s|$dir/|$copy/|g" "$file"; done
 status=0
-output=$(nginx -t -q -c "$copy/$(basename "$conf")" 2>&1) || status=$?
+nginx=$(command -v nginx || echo /usr/sbin/nginx)  # /usr/sbin may not be on a user's PATH
+output=$("$nginx" -t -q -c "$copy/$(basename "$conf")" 2>&1) || status=$?
 [ -z "$output" ] || printf '%s\n' "$output" | sed "s|$copy/|$dir/|g" >&2
 exit "$status"
