@@ -26,7 +26,9 @@ Rules:
    in one line and raises it (``confagent run`` exits 1 with its message).
    Without ``watch`` it is seen at the next interval's snapshot.
 6. Everything observable goes to the ``StatusBoard`` (passes, revisions,
-   backend trouble, the resource set) and to systemd (``SystemdNotifier``):
+   backend trouble, the resource set), to the log (backend trouble; once a
+   failing backend answers again, "backend recovered") and to systemd
+   (``SystemdNotifier``):
    READY=1 once every resource has had a pass, RELOADING=1 and READY=1
    around each reload after that, STOPPING=1 on stop, WATCHDOG=1 while serving.
 7. Once every resource has had a pass, what is alive then (configuration,
@@ -60,7 +62,7 @@ from confagent.agent._notify import SystemdNotifier
 from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup, log_resource_errors
 from confagent.agent._status import NO_RESOURCE, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
-from confagent.backends import Backend, CacheTrouble, CacheUpdate, PrefixCache
+from confagent.backends import Backend, CacheRecovered, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.config import LoadedResource
 from confagent.errors import ConfagentError, ConfigError, MemberRemoved
 from confagent.render import Host, KeyView, Reads
@@ -95,6 +97,8 @@ class Daemon:
         self._stopping = False
         self._reload_requested = False
         self._follower: asyncio.Task[None] | None = None
+        self._failed_ticks: tuple[float, int] | None = None
+        """Without ``watch``: when the first of the snapshots failing in a row was taken, and how many."""
         self.status = status or StatusBoard()
         self.status.set_resources(_names_and_dests(setup))
         self._notifier = notifier or SystemdNotifier()
@@ -198,7 +202,13 @@ class Daemon:
             except ConfagentError as error:
                 self._log.error("backend unavailable", backend=self.backend.name, cause=str(error))
                 self.status.backend_failed(str(error))
+                first_s, failures = self._failed_ticks or (now_s, 0)
+                self._failed_ticks = (first_s, failures + 1)
                 return
+            if self._failed_ticks is not None:
+                first_s, failures = self._failed_ticks
+                self._failed_ticks = None
+                self._recovered(snapshot.revision, failures, now_s - first_s)
             self._view = KeyView(snapshot.entries, snapshot.revision)
             self.status.saw_revision(snapshot.revision)
             for problem in snapshot.problems:
@@ -254,10 +264,18 @@ class Daemon:
                         self.status.backend_failed(str(event.error))
                         self._log.warning("backend trouble", backend=self.backend.name,
                                           cause=str(event.error), retry_in_s=round(event.retry_in_s, 3))
+                    elif isinstance(event, CacheRecovered):
+                        self._recovered(event.revision, event.failures, event.down_s)
                     else:
                         self._on_update(event)
         finally:
             self._wake.set()  # let the scheduler see that the follower ended
+
+    def _recovered(self, revision: int, failures: int, down_s: float) -> None:
+        """The backend answers again after failing (rule 6): said once, in the log and on the board."""
+        self.status.backend_recovered()
+        self._log.info("backend recovered", backend=self.backend.name, revision=revision,
+                       failures=failures, down_s=round(down_s, 3))
 
     def _on_update(self, update: CacheUpdate) -> None:
         self._view = update.view

@@ -22,7 +22,14 @@ most one of them.
 from typing import TYPE_CHECKING
 
 from confagent.backends._base import Backend, Change, Snapshot
-from confagent.backends._cache import CacheConfig, CacheEvent, CacheTrouble, CacheUpdate, PrefixCache
+from confagent.backends._cache import (
+    CacheConfig,
+    CacheEvent,
+    CacheRecovered,
+    CacheTrouble,
+    CacheUpdate,
+    PrefixCache,
+)
 from confagent.backends._env import EnvBackend
 from confagent.backends._prefixes import PrefixSet, distinct_prefixes
 from confagent.backends._registry import BACKENDS, BackendConfig, EmbeddedMember, open_backend
@@ -42,6 +49,7 @@ __all__ = [
     "BackoffPolicy",
     "CacheConfig",
     "CacheEvent",
+    "CacheRecovered",
     "CacheTrouble",
     "CacheUpdate",
     "Change",

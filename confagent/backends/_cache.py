@@ -20,6 +20,10 @@ Rules:
 7. An error the source cannot recover from — ``MemberRemoved`` — is not
    retried: it ends the cache (``events()`` raises it, the view stays as it
    was).
+8. After the backend failed (a ``CacheTrouble`` other than lost changes:
+   unreachable, timed out, no leader), the next attempt first reads a snapshot
+   (the first load, or a verification as in rule 5, at once): when it answers,
+   ``CacheRecovered`` says the backend works again, before the updates it brings.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from confagent.errors import (
 )
 from confagent.render import KeyView
 
-__all__ = ["CacheConfig", "CacheEvent", "CacheTrouble", "CacheUpdate", "PrefixCache"]
+__all__ = ["CacheConfig", "CacheEvent", "CacheRecovered", "CacheTrouble", "CacheUpdate", "PrefixCache"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,22 @@ class CacheTrouble:
     retry_in_s: float
 
 
-CacheEvent = CacheUpdate | CacheTrouble
+@dataclass(frozen=True, slots=True)
+class CacheRecovered:
+    """The backend answered again after failing (rule 8).
+
+    Attributes:
+        revision: the revision of the snapshot it answered.
+        failures: the attempts that failed in a row before.
+        down_s: seconds since the first of them.
+    """
+
+    revision: int
+    failures: int
+    down_s: float
+
+
+CacheEvent = CacheUpdate | CacheTrouble | CacheRecovered
 
 
 class PrefixCache:
@@ -128,6 +147,9 @@ class PrefixCache:
         self._clock = clock
         self._view = KeyView()
         self._loaded = False
+        self._failing_since: float | None = None
+        """When the first of the failures in a row happened (rule 8); None while the backend answers."""
+        self._failures = 0
 
     @property
     def view(self) -> KeyView:
@@ -152,7 +174,10 @@ class PrefixCache:
             attempt_started = self._clock()
             try:
                 if not self._loaded:
-                    yield self._resync(await self.backend.snapshot(self.prefixes))
+                    snapshot = await self.backend.snapshot(self.prefixes)
+                    if self._failing_since is not None:
+                        yield self._recovered(snapshot.revision)
+                    yield self._resync(snapshot)
                 async for event in self._follow():
                     yield event
                 return  # the backend was closed
@@ -165,6 +190,9 @@ class PrefixCache:
                 if self._clock() - attempt_started >= self.config.backoff.max_s:
                     self._backoff.reset()  # rule 3: a long-lived stream was a success
                 trouble = CacheTrouble(error, self._backoff.next_delay_s())
+                self._failures += 1
+                if self._failing_since is None:
+                    self._failing_since = attempt_started
             yield trouble
             if trouble.retry_in_s:
                 await asyncio.sleep(trouble.retry_in_s)
@@ -179,9 +207,16 @@ class PrefixCache:
         try:
             verify_at = self._clock() + config.verify_interval_s
             while True:
-                timeout_s = max(0.0, verify_at - self._clock()) if config.verify_interval_s else None
+                if self._failing_since is not None:
+                    timeout_s: float | None = 0.0  # rule 8: verify at once
+                elif config.verify_interval_s:
+                    timeout_s = max(0.0, verify_at - self._clock())
+                else:
+                    timeout_s = None
                 if not await feed.wait(timeout_s):
-                    events, diverged = await self._verify(feed)
+                    revision, events, diverged = await self._verify(feed)
+                    if self._failing_since is not None:
+                        yield self._recovered(revision)
                     for event in events:
                         yield event
                     if diverged:  # the view is the fresh snapshot now: follow from its revision
@@ -202,8 +237,9 @@ class PrefixCache:
         return ChangeFeed(self.backend, self.prefixes, self._view.revision,
                           self.config.buffered_changes_max)
 
-    async def _verify(self, feed: ChangeFeed) -> tuple[list[CacheEvent], bool]:
-        """Compare with a fresh snapshot (rule 5): the events to report, and whether it diverged."""
+    async def _verify(self, feed: ChangeFeed) -> tuple[int, list[CacheEvent], bool]:
+        """Compare with a fresh snapshot (rule 5): its revision, the events to report, and whether
+        the cache diverged."""
         fresh = await self.backend.snapshot(self.prefixes)
         events: list[CacheEvent] = []
         deadline = self._clock() + self.config.verify_grace_s
@@ -213,7 +249,7 @@ class PrefixCache:
                 if update is not None:
                     events.append(update)
             if _same_entries(self._view, fresh.entries):
-                return events, False
+                return fresh.revision, events, False
             remaining_s = deadline - self._clock()
             if feed.peek() is not None or feed.ended or remaining_s <= 0:
                 break
@@ -223,7 +259,14 @@ class PrefixCache:
                                 f"snapshot at revision {fresh.revision} in {len(differing)} keys, "
                                 f"e.g. {sorted(differing)[:5]}; resynced")
         events += [CacheTrouble(problem, 0.0), self._resync(fresh)]
-        return events, True
+        return fresh.revision, events, True
+
+    def _recovered(self, revision: int) -> CacheRecovered:
+        """The backend answered a snapshot after failing (rule 8); the failures are forgotten."""
+        assert self._failing_since is not None, "recovered only after a failure"
+        recovered = CacheRecovered(revision, self._failures, self._clock() - self._failing_since)
+        self._failing_since, self._failures = None, 0
+        return recovered
 
     def _apply(self, change: Change) -> CacheUpdate | None:
         """Apply one change; the update, or None when no value changed."""

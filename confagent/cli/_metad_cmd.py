@@ -105,13 +105,17 @@ def _run(args: argparse.Namespace) -> int:
 async def _serve(config: MetadConfig) -> None:
     import structlog  # noqa: PLC0415 - see the module docstring
 
-    from confagent.backends import CacheTrouble  # noqa: PLC0415 - see the module docstring
+    from confagent.backends import CacheRecovered, CacheTrouble  # noqa: PLC0415 - see the module docstring
     from confagent.metad import MetadServer  # noqa: PLC0415 - see the module docstring
 
     log = structlog.get_logger("confagent.metad")
 
-    def trouble(event: CacheTrouble) -> None:
-        log.warning("store trouble", error=str(event.error), retry_in_s=round(event.retry_in_s, 3))
+    def trouble(event: CacheTrouble | CacheRecovered) -> None:
+        if isinstance(event, CacheRecovered):
+            log.info("store recovered", revision=event.revision, failures=event.failures,
+                     down_s=round(event.down_s, 3))
+        else:
+            log.warning("store trouble", error=str(event.error), retry_in_s=round(event.retry_in_s, 3))
 
     server = MetadServer(config, on_trouble=trouble)
     stop = asyncio.Event()

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from confagent.backends import Backend, CacheTrouble
+from confagent.backends import Backend, CacheRecovered, CacheTrouble
 from confagent.errors import BackendError
 from confagent.http_listener import HttpListener
 from confagent.metad._config import MetadConfig, parse_address
@@ -31,10 +31,12 @@ class MetadServer:
 
     Args:
         config: the settings; validated by ``start``.
-        on_trouble: told of each problem of the watch (for the log); it recovers alone.
+        on_trouble: told of each problem of the watch (for the log); it recovers alone, and
+            says so once a store that failed answers again (``CacheRecovered``).
     """
 
-    def __init__(self, config: MetadConfig, on_trouble: Callable[[CacheTrouble], None] | None = None) -> None:
+    def __init__(self, config: MetadConfig,
+                 on_trouble: Callable[[CacheTrouble | CacheRecovered], None] | None = None) -> None:
         self.config = config
         self._on_trouble = on_trouble
         self._backend: Backend | None = None
@@ -86,8 +88,9 @@ class MetadServer:
             self._following.result()  # raises what ended it, if anything
             raise BackendError("the store was closed before its first snapshot was read")
 
-    def _trouble(self, event: CacheTrouble) -> None:
-        self._metrics.troubles.inc()
+    def _trouble(self, event: CacheTrouble | CacheRecovered) -> None:
+        if isinstance(event, CacheTrouble):
+            self._metrics.troubles.inc()
         if self._on_trouble is not None:
             self._on_trouble(event)
 

@@ -13,7 +13,9 @@ Rules:
    A write that changes no value (the same values again) is answered at
    once: the state already shows it, and the cache reports no change.
 4. Problems of the cache (the store unreachable, history compacted) are
-   handed to ``on_trouble`` for the caller to log; the cache recovers alone.
+   handed to ``on_trouble`` for the caller to log; the cache recovers alone,
+   and says so once (``CacheRecovered``, handed over too) when a store that
+   failed answers again.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confagent.backends import Backend, CacheConfig, CacheTrouble, CacheUpdate, PrefixCache
+from confagent.backends import Backend, CacheConfig, CacheRecovered, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.metad._paths import Layout
 from confagent.metad._state import MetadState
 from confagent.metad._store import StoreWriter
@@ -54,7 +56,7 @@ class MetadService:
 
     def __init__(self, layout: Layout, backend: Backend, writer: StoreWriter,
                  limits: ServiceLimits | None = None, *, cache_config: CacheConfig | None = None,
-                 on_trouble: Callable[[CacheTrouble], None] | None = None) -> None:
+                 on_trouble: Callable[[CacheTrouble | CacheRecovered], None] | None = None) -> None:
         self.layout = layout
         self.limits = limits or ServiceLimits()
         self.state = MetadState(layout)
@@ -76,8 +78,8 @@ class MetadService:
         """Follow the store until the backend is closed (rules 1-2, 4)."""
         async with contextlib.aclosing(self._cache.events()) as events:
             async for event in events:
-                if isinstance(event, CacheTrouble):
-                    self.trouble = event
+                if isinstance(event, CacheTrouble | CacheRecovered):
+                    self.trouble = event if isinstance(event, CacheTrouble) else None
                     if self._on_trouble is not None:
                         self._on_trouble(event)
                     continue

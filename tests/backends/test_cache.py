@@ -12,6 +12,7 @@ import pytest
 from confagent.backends import (
     BackoffPolicy,
     CacheConfig,
+    CacheRecovered,
     CacheTrouble,
     CacheUpdate,
     EmbeddedBackend,
@@ -134,6 +135,53 @@ def test_store_down_at_start_then_killed_mid_watch(server: str, tmp_path: Path) 
                     lambda e: isinstance(e, CacheUpdate) and "/svc/b" in e.view)
             assert isinstance(caught_up, CacheUpdate)
             assert dict(caught_up.view) == {"/svc/a": "1", "/svc/b": "2"}
+        finally:
+            await follower.stop()
+            await backend.close()
+            if process is not None:
+                await asyncio.to_thread(process.stop)
+
+    run(body)
+
+
+@pytest.mark.parametrize("server", ["etcd", "confagent"])
+def test_a_store_answering_again_is_reported_once_before_what_it_brings(server: str, tmp_path: Path) -> None:
+    """Rule 8: ``CacheRecovered`` once the store answers after failing, even when nothing changed;
+    at start before the first load, and mid-watch before the changes made while it was away."""
+    port = free_port()
+    start = start_etcd if server == "etcd" else start_store
+    url = f"http://127.0.0.1:{port}"
+    client_config = ClientConfig(endpoints=(url,), dial_timeout_s=0.5, command_timeout_s=2.0)
+
+    async def body() -> None:
+        backend = EtcdBackend.connect(client_config)
+        follower = Follower(PrefixCache(backend, ["/svc"], FAST, rng=random.Random(7)))
+        process = None
+        try:
+            await follower.trouble()
+            await follower.trouble()  # two attempts failed
+            process = await asyncio.to_thread(start, tmp_path / "data", port=port)
+            recovered = await follower.until(lambda e: not isinstance(e, CacheTrouble))
+            assert isinstance(recovered, CacheRecovered) and recovered.failures >= 2, recovered
+            assert (await follower.update()).resynced  # the first load comes after
+
+            await asyncio.to_thread(process.kill)
+            await follower.trouble()
+            await asyncio.to_thread(process.start)  # no write: the stream alone would say nothing
+            again = await follower.until(lambda e: not isinstance(e, CacheTrouble))
+            assert isinstance(again, CacheRecovered) and again.failures >= 1, again
+            assert again.revision == recovered.revision and again.down_s > 0
+
+            await asyncio.to_thread(process.kill)
+            await follower.trouble()
+            await asyncio.to_thread(process.start)
+            async with EtcdClient(client_config) as writer:  # a write while the cache is away
+                await writer.put(b"/svc/a", b"1")
+            after = await follower.until(lambda e: not isinstance(e, CacheTrouble))
+            assert isinstance(after, CacheRecovered), after
+            update = await follower.update()
+            assert update.changed == {"/svc/a"} and dict(update.view) == {"/svc/a": "1"}
+            assert sum(isinstance(e, CacheRecovered) for e in follower.seen) == 3
         finally:
             await follower.stop()
             await backend.close()

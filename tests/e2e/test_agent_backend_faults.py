@@ -3,22 +3,24 @@ and history compacted under the agent's watch. Each time it recovers by itself."
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
 import httpx
+import pytest
 
 from confagent.testing import ServerProcess, free_port, start_store
 from tests.agent.processes import AgentProcess, Keys, text_of, until
 from tests.agent.support import resource_toml, write_confdir
 
 
-def _agent(root: Path, store_url: str) -> tuple[AgentProcess, Path]:
+def _agent(root: Path, store_url: str, flags: tuple[str, ...] = ()) -> tuple[AgentProcess, Path]:
     dest = root / "out" / "app.conf"
     write_confdir(root, {"app.toml": resource_toml("app.tmpl", dest, '["/app"]', "create_dest_dirs = true")},
                   {"app.tmpl": 'v={{ getv("/app/v", "unset") }}\n'})
     agent = AgentProcess(["--backend", "etcd", "--node", store_url, "--confdir", str(root),
-                          "--log-format", "json"], root / "agent.log", root)
+                          "--log-format", "json", *flags], root / "agent.log", root)
     return agent, dest
 
 
@@ -67,5 +69,34 @@ def test_history_compacted_while_the_agent_was_away_resyncs(tmp_path: Path) -> N
     finally:
         keys.close()
         agent.process.send_signal(signal.SIGCONT)
+        assert agent.stop() == 0
+        store.stop()
+
+
+def _lines_after(agent: AgentProcess, first: str, then: str) -> list[dict[str, object]]:
+    """The ``then`` log records that come after a ``first`` record."""
+    records = [json.loads(line) for line in agent.log.read_text().splitlines() if line.startswith("{")]
+    firsts = [i for i, record in enumerate(records) if record.get("event") == first]
+    return [record for record in records[firsts[0] + 1:] if record.get("event") == then] if firsts else []
+
+
+@pytest.mark.parametrize("watch", [True, False], ids=["watch", "interval"])
+def test_a_store_that_answers_again_is_logged_once_as_recovered(tmp_path: Path, watch: bool) -> None:
+    """Issue 10, item 5: the trouble is logged, and so is the end of it, with no change needed."""
+    port = free_port()
+    store: ServerProcess = start_store(tmp_path / "store", port=port)
+    trouble = "backend trouble" if watch else "backend unavailable"
+    agent, dest = _agent(tmp_path, store.url, () if watch else ("--no-watch", "--interval", "1"))
+    try:
+        until(lambda: text_of(dest) == "v=unset\n", "first render", agent.log)
+        store.kill()
+        until(lambda: bool(agent.events(trouble)), f"'{trouble}' in the log", agent.log)
+        store = start_store(tmp_path / "store", port=port)
+        until(lambda: bool(_lines_after(agent, trouble, "backend recovered")), "the recovery", agent.log)
+        [recovered] = _lines_after(agent, trouble, "backend recovered")
+        assert recovered["level"] == "info" and recovered["backend"] == "etcd", recovered
+        assert int(str(recovered["failures"])) >= 1 and float(str(recovered["down_s"])) > 0, recovered
+        assert not agent.events("stopping: the backend cannot go on")
+    finally:
         assert agent.stop() == 0
         store.stop()
