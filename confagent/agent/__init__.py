@@ -7,7 +7,7 @@ re-renders only the resources whose reads it touched, debounced per resource
 with ``wait = "min:max"``, all from one revision, applied in one batch),
 renders everything once (``run_once``, ``--onetime``), or shows what would
 change (``check``, ``render --check``). SIGTERM/SIGINT stop after the batch in
-flight; SIGHUP reloads the configuration, keeping the running one when the
+flight, within ``STOP_TIMEOUT_S`` more; SIGHUP reloads the configuration, keeping the running one when the
 new one is broken, and so does a change under ``conf.d`` or ``templates``.
 ``SystemHost`` is what templates see of the machine. The daemon reports to a
 ``StatusBoard``, served by the optional ``AgentListener`` (``/health``,
@@ -20,7 +20,7 @@ uvicorn, watchfiles and prometheus_client, which a one-shot run does not need.
 
 from typing import TYPE_CHECKING
 
-from confagent.agent._agent import Agent, RunReport
+from confagent.agent._agent import STOP_TIMEOUT_S, Agent, RunReport
 from confagent.agent._debounce import Debouncer
 from confagent.agent._host import SystemHost
 from confagent.agent._notify import SystemdNotifier
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from confagent.agent._metrics import AgentMetrics
 
 __all__ = [
+    "STOP_TIMEOUT_S",
     "Agent",
     "AgentListener",
     "AgentMetrics",

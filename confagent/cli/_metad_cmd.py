@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from confagent.cli._common import Subparsers, go_duration_s
+from confagent.cli._log_level import add_log_level
 
 if TYPE_CHECKING:
     from confagent.metad import MetadConfig
@@ -64,7 +65,7 @@ def register(subparsers: Subparsers) -> None:
         help="the longest a ?wait=true request is held before it is answered unchanged (default: 5m)")
     add("--write-visible-timeout", type=go_duration_s, default=5.0, metavar="DURATION",
         help="the longest a write waits to be visible before it is answered (default: 5s)")
-    add("--log-level", default="info", help="debug, info, warning or error (default: info)")
+    add_log_level(parser)
     parser.set_defaults(handler=_run)
 
 

@@ -19,6 +19,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from confagent.cli._common import Subparsers, add_global_options, run_client_command
+from confagent.cli._log_level import add_log_level
 from confagent.cli._output import Output
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def register(subparsers: Subparsers) -> None:
     add("value", help="its value, e.g. 10.0.0.11:8080")
     add("--ttl", type=_ttl_s, default=DEFAULT_TTL_S, metavar="SECONDS",
         help=f"the lease's TTL: the key outlives a killed process by at most this (default: {DEFAULT_TTL_S})")
-    add("--log-level", default="info", help="debug, info, warning or error (default: info)")
+    add_log_level(parser)
     add_global_options(parser, suppress=True)
     parser.set_defaults(handler=lambda args: run_client_command(_register, args))
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from confagent.cli._common import Subparsers
+from confagent.cli._log_level import add_log_level
 from confagent.config import DEFAULT_CONFDIR, DEFAULT_DATA_DIR, LOG_FORMATS, flag_name
 
 if TYPE_CHECKING:
@@ -80,7 +81,9 @@ def register(subparsers: Subparsers) -> None:
     run = subparsers.add_parser(
         "run", help="run the agent: keep configuration files in sync with the store",
         description="Render conf.d's template resources and keep them in sync (confd's flags, "
-                    "with two dashes; flags win over the configuration file).")
+                    "with two dashes; flags win over the configuration file). SIGTERM or SIGINT "
+                    "stops the agent after the batch in flight, within 10 s more; SIGHUP reloads "
+                    "the configuration.")
     _add_agent_flags(run)
     run.set_defaults(handler=_run)
     render = subparsers.add_parser(
@@ -112,7 +115,7 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
         add(flag_name(f"store.{key}"), *_STORE_FLAG_ALIASES.get(key, ()), dest=f"store_{key}",
             metavar=metavar, help=f"embedded backend: {text}")
     add("--sync-only", action="store_true", default=None, help="write files but run no check or reload")
-    add("--log-level", help="debug, info, warning or error, confd's names too (default: info)")
+    add_log_level(parser, file_decides=True)
     add("--log-format", choices=LOG_FORMATS,
         help="auto (console on a terminal), console or json (default: auto)")
     if not modes:

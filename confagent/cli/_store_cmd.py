@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from confagent.cli._log_level import add_log_level
 from confagent.resource import parse_duration
 
 if TYPE_CHECKING:
@@ -68,8 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add("--experimental-watch-progress-notify-interval", type=_duration_s, default=600.0,
         metavar="DURATION", help="interval of progress notifications to watchers that ask, "
         "as etcd's flag: 10m, 30s, 500ms (default: 10m)")
-    add("--log-level", default="info", choices=("debug", "info", "warn", "error"),
-        help="debug, info, warn or error (default: info)")
+    add_log_level(parser)
     parser.set_defaults(handler=_run)
 
 

@@ -17,7 +17,9 @@ from confagent.config._agent_config import (
     DEFAULT_DATA_DIR,
     DEFAULT_ETCD_NODES,
     DEFAULT_INTERVAL_S,
+    DEFAULT_LOG_LEVEL,
     LOG_FORMATS,
+    LOG_LEVEL_ALIASES,
     LOG_LEVELS,
     AgentConfig,
     BackendSettings,
@@ -25,6 +27,7 @@ from confagent.config._agent_config import (
     LogConfig,
     RunConfig,
     StoreSettings,
+    log_level_named,
 )
 from confagent.config._load import COMMAND_LINE, CONFIG_KEYS, flag_name, load_config
 from confagent.config._resources import (
@@ -43,8 +46,10 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "DEFAULT_ETCD_NODES",
     "DEFAULT_INTERVAL_S",
+    "DEFAULT_LOG_LEVEL",
     "LOG_FORMATS",
     "LOG_LEVELS",
+    "LOG_LEVEL_ALIASES",
     "MAX_RESOURCE_BYTES",
     "MAX_TEMPLATE_BYTES",
     "AgentConfig",
@@ -58,4 +63,5 @@ __all__ = [
     "flag_name",
     "load_config",
     "load_resources",
+    "log_level_named",
 ]

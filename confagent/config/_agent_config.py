@@ -25,15 +25,18 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "DEFAULT_ETCD_NODES",
     "DEFAULT_INTERVAL_S",
+    "DEFAULT_LOG_LEVEL",
     "INITIAL_CLUSTER_STATES",
     "LOG_FORMATS",
     "LOG_LEVELS",
+    "LOG_LEVEL_ALIASES",
     "AgentConfig",
     "BackendSettings",
     "ListenerConfig",
     "LogConfig",
     "RunConfig",
     "StoreSettings",
+    "log_level_named",
 ]
 
 BACKENDS = ("embedded", "etcd", "file", "env", "metad")
@@ -43,11 +46,20 @@ DEFAULT_DATA_DIR = Path("/var/lib/confagent")
 DEFAULT_ETCD_NODES = ("http://127.0.0.1:2379",)
 DEFAULT_INTERVAL_S = 600.0
 LOG_LEVELS = ("debug", "info", "warning", "error")
-"""What ``cli``'s ``configure_logging`` takes; confd's (logrus) ``trace``, ``warn``, ``fatal``
-and ``panic`` are read as ``debug``, ``warning``, ``error`` and ``error``."""
+"""What ``cli``'s ``configure_logging`` takes, and every command's ``--log-level``; confd's
+(logrus) names are read as one of them (``LOG_LEVEL_ALIASES``, ``log_level_named``)."""
+LOG_LEVEL_ALIASES = {"trace": "debug", "warn": "warning", "fatal": "error", "panic": "error"}
+DEFAULT_LOG_LEVEL = "info"
 LOG_FORMATS = ("auto", "console", "json")
 INITIAL_CLUSTER_STATES = ("new", "existing")
 """``[store] initial_cluster_state``: etcd's ``--initial-cluster-state`` values."""
+
+
+def log_level_named(name: str) -> str:
+    """``name`` as ``LOG_LEVELS`` spells it: case and spaces ignored, confd's names mapped; a
+    name that is no level comes back lower-cased, for the caller to refuse."""
+    value = name.strip().lower()
+    return LOG_LEVEL_ALIASES.get(value, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +246,7 @@ class ListenerConfig:
 class LogConfig:
     """Logging: level, and format (``auto``: console on a terminal, JSON lines otherwise)."""
 
-    level: str = "info"
+    level: str = DEFAULT_LOG_LEVEL
     format: str = "auto"
 
     def validate(self) -> None:

@@ -38,6 +38,7 @@ from confagent.config._agent_config import (
     LogConfig,
     RunConfig,
     StoreSettings,
+    log_level_named,
 )
 from confagent.errors import ConfigError
 from confagent.resource import TableReader, parse_duration, parse_wait
@@ -93,8 +94,7 @@ def _prefix(reader: TableReader, key: str, base: Path) -> object:
 
 
 def _log_level(reader: TableReader, key: str, base: Path) -> object:
-    value = reader.required_string(key).strip().lower()
-    return {"trace": "debug", "warn": "warning", "fatal": "error", "panic": "error"}.get(value, value)
+    return log_level_named(reader.required_string(key))
 
 
 def _log_format(reader: TableReader, key: str, base: Path) -> object:
