@@ -9,7 +9,8 @@ Rules:
 4. In noop mode nothing is written and no command runs: each planned
    replace becomes a unified diff in its ``Outcome``.
 5. ``log_outcome`` writes the one line an outcome deserves: ``applied``
-   (resource, dest, revision, changed, duration_ms) or ``resource failed``
+   (resource, dest, revision, changed, duration_ms), in noop mode ``would
+   apply`` (the same fields; nothing was written), or ``resource failed``
    with the cause and the failing command's output.
 """
 
@@ -55,6 +56,8 @@ class Outcome:
     """What the render read; None when it did not render."""
     diff: str = ""
     """Noop mode: the unified diff of the planned replace."""
+    noop: bool = False
+    """Noop mode: nothing was written and no command ran."""
     commands: tuple[CommandResult, ...] = ()
 
     @property
@@ -104,7 +107,7 @@ def _noop_outcome(item: _Prepared, revision: int) -> Outcome:
     resource = item.resource
     diff = plan_diff(item.plan) if isinstance(item.plan, Replace) else ""
     return Outcome(resource.name, resource.spec.dest, revision, changed=isinstance(item.plan, Replace),
-                   duration_ms=item.duration_ms, error=item.error, reads=item.reads, diff=diff)
+                   duration_ms=item.duration_ms, error=item.error, reads=item.reads, diff=diff, noop=True)
 
 
 def _applied_outcome(item: _Prepared, result: ApplyResult | None, revision: int, apply_ms: float) -> Outcome:
@@ -126,7 +129,8 @@ def log_outcome(log: structlog.typing.FilteringBoundLogger, outcome: Outcome) ->
                       duration_ms=round(command.duration_s * 1000, 3))
     if outcome.error is None:
         level = log.info if outcome.changed else log.debug
-        level("applied", **fields, changed=outcome.changed, duration_ms=round(outcome.duration_ms, 3))
+        level("would apply" if outcome.noop else "applied", **fields, changed=outcome.changed,
+              duration_ms=round(outcome.duration_ms, 3))
         return
     extra: dict[str, object] = {}
     if isinstance(outcome.error, CommandFailed):

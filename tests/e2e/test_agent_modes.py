@@ -3,6 +3,7 @@ and the daemon against a real etcd."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.agent.processes import AgentProcess, Keys, confagent, lines_of, text_of, until
@@ -64,3 +65,21 @@ def test_agent_against_a_real_etcd(tmp_path: Path, etcd_server: str) -> None:
     finally:
         keys.close()
         assert agent.stop() == 0
+
+
+def _events(stderr: str) -> list[str]:
+    return [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+
+
+def test_noop_and_check_log_what_they_would_apply_not_applied(tmp_path: Path) -> None:
+    """Issue 10, item 5: a file not written is not logged as ``applied``."""
+    dest = _confdir(tmp_path, 'v={{ getv("/app/v") }}\n')
+    seed_store(tmp_path / "data", {"/app/v": "1"})
+    for argv in (["render", "--check"], ["run", "--onetime", "--noop"]):
+        shown = confagent(*argv, *_flags(tmp_path))
+        assert shown.returncode in (0, 2) and not dest.exists(), shown.stderr
+        [would] = [json.loads(line) for line in shown.stderr.splitlines() if '"would apply"' in line]
+        assert would["changed"] is True and would["dest"] == str(dest) and would["level"] == "info", would
+        assert "applied" not in _events(shown.stderr), (argv, shown.stderr)
+    written = confagent("render", *_flags(tmp_path))
+    assert "applied" in _events(written.stderr) and "would apply" not in _events(written.stderr)
