@@ -74,6 +74,7 @@ from confagent.kv import (
     validate,
 )
 from confagent.raft import Entry, EntryType, Message, RaftConfig, RawNode, Ready, Role, Snapshot, SnapshotMeta
+from confagent.server._leadership import LeadershipLog
 from confagent.server._lease_forward import ForwardConfig, LeaseForwarder
 from confagent.server._member_changes import MemberChanges, start_membership
 from confagent.server._membership import Member, MemberCommand, MemberTable, unwrap_snapshot, wrap_snapshot
@@ -175,6 +176,7 @@ class StoreNode:
         self._reads = ReadBarrier()
         self._applied_waiters = AppliedWaiters()
         self._was_leader = False
+        self._leadership = LeadershipLog(config.member_id, log)
         self.recovery = RecoveryReport()
         """What opening the data directory repaired or passed over (set by ``open``; the server logs it)."""
         self.members = MemberChanges(
@@ -448,7 +450,9 @@ class StoreNode:
         self._wake.set()
 
     def _follow_leadership(self) -> None:
-        """Keep lease deadlines only while leading: a new leader gives every lease its full TTL."""
+        """Keep lease deadlines only while leading: a new leader gives every lease its full TTL.
+        Log elections and leader changes (``LeadershipLog``)."""
+        self._leadership.observe(self.core.role, self.core.term, self.core.leader_id)
         leading = self.core.role is Role.LEADER
         if leading and not self._was_leader:
             self.lessor.promote(time.monotonic(), {i: self._granted_ttl(i) for i in self.kv.lease_ids()})

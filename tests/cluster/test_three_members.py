@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 from confagent.testing import ServerProcess
@@ -76,3 +77,35 @@ def test_leases_are_kept_by_the_leader_and_followers_ask_it(cluster: list[Server
     assert forwarded["grantedTTL"] == "30" and int(forwarded["TTL"]) > 25
     assert post(follower.url, "/v3/lease/revoke", {"ID": "77"}).status_code == 200
     assert all(_value(m, "l") is None for m in cluster)
+
+
+def _lines(member: ServerProcess, event: str) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in member.log_path.read_text().splitlines() if line.startswith("{")]
+    return [line for line in lines if line["event"] == event]
+
+
+def _member_id(member: ServerProcess) -> str:
+    return f"{int(_status(member)['header']['member_id']):x}"  # type: ignore[index]
+
+
+def test_members_log_elections_and_leader_changes(cluster: list[ServerProcess]) -> None:
+    """Issue 10, item 5: each member logs the leader it follows (term, leader), and a new one."""
+    leader = leader_of(cluster)
+    first, ids = _member_id(leader), {m.url: _member_id(m) for m in cluster}
+    for member in cluster:
+        seen = _lines(member, "leader changed")
+        assert seen and seen[-1]["leader"] == first and seen[-1]["member"] == ids[member.url], seen
+    term = int(str(_lines(leader, "leader changed")[-1]["term"]))
+    assert any(int(str(line["term"])) == term for line in _lines(leader, "election started"))
+    leader.kill()
+    survivors = [m for m in cluster if m is not leader]
+    second = _member_id(leader_of(survivors))
+    for member in survivors:
+        deadline = time.monotonic() + DEADLINE_S
+        while not any(line["leader"] == second for line in _lines(member, "leader changed")):
+            assert time.monotonic() < deadline, member.log_path.read_text()[-3000:]
+            time.sleep(0.05)
+        [changed] = [line for line in _lines(member, "leader changed") if line["leader"] == second]
+        assert int(str(changed["term"])) > term and changed["previous"] in (first, None), changed
+    elected = next(m for m in survivors if ids[m.url] == second)
+    assert any(int(str(line["term"])) > term for line in _lines(elected, "election started"))
