@@ -1,15 +1,18 @@
-"""``cancel_and_wait``: end asyncio tasks within a bound, so that stopping never waits forever.
+"""``cancel_and_wait``, ``wait_or_cancel``: end asyncio tasks within a bound, so that stopping
+never waits forever.
 
 Every stop path (a store member's, its peer transport's, the agent's) ends its
-tasks with this function rather than ``gather``: a task that does not end once
+tasks with these functions rather than ``gather``: a task that does not end once
 cancelled (one that caught the ``CancelledError``, or whose cleanup waits on a
 peer that does not answer) would otherwise hold the process past SIGTERM.
 
 Rules:
-1. Each task still running is cancelled, then waited for at most ``timeout_s``.
-2. A task still running after that is cancelled once more (the second
-   cancellation lands wherever it waits now) and returned by name, for the
-   caller to report; nothing waits for it any longer.
+1. ``cancel_and_wait`` cancels each task still running, then waits for them at
+   most ``timeout_s``. ``wait_or_cancel`` only waits, for tasks that end by
+   themselves once their connection is closed (asyncio's connection handlers,
+   whose cancellation asyncio reports as an error).
+2. A task still running after ``timeout_s`` is cancelled (once more) and
+   returned by name, for the caller to report; nothing waits for it any longer.
 3. What the tasks that ended raised is consumed (they were being stopped),
    so asyncio does not report it as never retrieved.
 
@@ -25,7 +28,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["TASK_STOP_S", "cancel_and_wait"]
+__all__ = ["TASK_STOP_S", "cancel_and_wait", "wait_or_cancel"]
 
 TASK_STOP_S = 2.0
 """How long a stop waits for cancelled tasks: they end within a few loop iterations, so this
@@ -41,6 +44,17 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], timeout_s: float =
     running = [task for task in tasks if not task.done()]
     for task in running:
         task.cancel()
+    return await wait_or_cancel(running, timeout_s)
+
+
+async def wait_or_cancel(tasks: Iterable[asyncio.Task[Any]], timeout_s: float = TASK_STOP_S) -> list[str]:
+    """Wait for ``tasks`` to end, for at most ``timeout_s``, then cancel the ones still running
+    (module rules).
+
+    Returns:
+        The names of the tasks still running after ``timeout_s`` (cancelled), sorted.
+    """
+    running = [task for task in tasks if not task.done()]
     if running:
         _done, pending = await asyncio.wait(running, timeout=timeout_s)
     else:

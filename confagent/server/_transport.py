@@ -38,7 +38,7 @@ from confagent.errors import ConfigError, PeerError
 from confagent.raft import Message, MessageType
 from confagent.server._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, PeerFrame, decode_frame, encode_frame
 from confagent.server._peer_tls import PeerTls
-from confagent.tasks import cancel_and_wait
+from confagent.tasks import cancel_and_wait, wait_or_cancel
 
 __all__ = ["PeerTransport", "TransportConfig"]
 
@@ -256,9 +256,9 @@ class PeerTransport:
         if self._server is not None:
             self._server.close()
         for inbound in self._inbound:
-            inbound.close()
+            inbound.transport.abort()  # its reader sees the end and returns
         tasks = [p.task for p in self._peers.values() if p.task] + list(self._retiring)
-        stuck = await cancel_and_wait([*tasks, *self._readers])
+        stuck = await cancel_and_wait(tasks) + await wait_or_cancel(list(self._readers))
         if stuck:
             log.error("peer tasks did not stop; abandoned", tasks=stuck)
 

@@ -102,3 +102,35 @@ def _buffered(transport: PeerTransport) -> bool:
     """The connection to member 2 is up and holds bytes the peer has not taken."""
     stream = transport._peers[2]._stream  # the observable condition is inside
     return stream is not None and stream[1].transport.get_write_buffer_size() > 0
+
+
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
+def test_stop_ends_inbound_connections_without_an_error_from_asyncio(runner: str) -> None:
+    """A member stopping while a peer is connected to it ends that connection's reader quietly
+    (a cancelled connection handler would make asyncio report 'Exception in callback')."""
+
+    async def body() -> None:
+        errors: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: errors.append(context))
+        urls = {1: f"http://127.0.0.1:{free_port()}", 2: f"http://127.0.0.1:{free_port()}"}
+        arrived = asyncio.Event()
+        receiver = PeerTransport(2, urls[2], urls, lambda _: arrived.set(), lambda m, ok: None)
+        sender = PeerTransport(1, urls[1], urls, lambda _: None, lambda m, ok: None)
+        await receiver.start()
+        await sender.start()
+        try:
+            async with asyncio.timeout(DEADLINE_S):  # connected: a frame went through
+                while not arrived.is_set():
+                    sender.send([Message(MessageType.HEARTBEAT, 2, 1, term=1)])
+                    await asyncio.sleep(0.01)
+            readers = [task for task in asyncio.all_tasks() if "_accept" in repr(task.get_coro())]
+            assert readers
+            async with asyncio.timeout(STOP_BOUND_S):
+                await receiver.stop()
+            assert all(task.done() and not task.cancelled() for task in readers)
+            await asyncio.sleep(0)  # the readers' done callbacks run
+        finally:
+            await sender.stop()
+        assert not errors, errors
+
+    RUNNERS[runner](body())
