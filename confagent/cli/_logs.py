@@ -3,10 +3,11 @@
 Rules:
 1. confagent's own lines are structlog's, rendered on stderr.
 2. Every standard-library logger (uvicorn's ``uvicorn.error``, asyncio's,
-   httpx's, ...) reaches the root logger's one handler, whose formatter is
+   httpx's, ...) reaches the root logger's handler, whose formatter is
    structlog's (``ProcessorFormatter``) with the same renderer, so its lines
    look like the rest and name their ``logger``. uvicorn leaves its loggers to
-   this set-up (``confagent.http_listener`` gives it no logging config).
+   this set-up (``confagent.http_listener`` gives it no logging config). A
+   second set-up replaces the first's handler; others' handlers stay.
 3. The standard library's loggers speak from ``warning`` up (their ``info``
    is one line per HTTP request), or from ``error`` when that is the level.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
@@ -45,11 +47,17 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
 
 def _route_standard_logging(renderer: structlog.typing.Processor, stamps: list[structlog.typing.Processor],
                             level: int) -> None:
-    """Rules 2-3: the root logger's one handler formats through structlog's renderer."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Rules 2-3: the root logger's handler formats through structlog's renderer."""
+    handler = _Handler(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*stamps, structlog.stdlib.add_logger_name, structlog.processors.format_exc_info],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]))
     root = logging.getLogger()
-    root.handlers = [handler]
+    for previous in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(previous)
+    root.addHandler(handler)
     root.setLevel(max(level, logging.WARNING))
+
+
+class _Handler(logging.StreamHandler[TextIO]):
+    """The handler this module installs (rule 2), told apart from others'."""
