@@ -23,7 +23,9 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │           LearnerNotReady, TooManyLearners, NotEnoughStartedMembers
     ├── ClientError                the client could not get an answer (all endpoints failed)
     │   └── AmbiguousWrite         a write may or may not have been applied: never retried
-    ├── MemberRemoved              this store member was removed from its cluster: it must stop
+    ├── MemberStopped              this store member cannot go on: it must stop
+    │   ├── MemberRemoved          it was removed from its cluster
+    │   └── MemberFailed           its Raft driver ended with an error (a bug): restart it
     ├── StorageError               the write-ahead log or a snapshot is unreadable or unwritable
     │   └── DataDirInUse           another process runs from the data directory (its log is locked)
     ├── PeerError                  a store member sent a frame this member cannot read
@@ -69,9 +71,11 @@ __all__ = [
     "LeaseTTLTooLarge",
     "MemberBadURLs",
     "MemberExists",
+    "MemberFailed",
     "MemberNotFound",
     "MemberNotLearner",
     "MemberRemoved",
+    "MemberStopped",
     "MembershipError",
     "MetadRequestError",
     "NoLeader",
@@ -87,6 +91,7 @@ __all__ = [
     "ResourceExhausted",
     "ResyncNeeded",
     "SourceFileError",
+    "Stopped",
     "StorageError",
     "StoreError",
     "TooManyLearners",
@@ -196,6 +201,12 @@ class NoLeader(Unavailable):
     default_message = "etcdserver: no leader"
 
 
+class Stopped(Unavailable):
+    """The member is stopping, or its driver failed: the request was not (or may not have been) applied."""
+
+    default_message = "etcdserver: server stopped"
+
+
 class Internal(StoreError):
     code = 13
     default_message = "etcdserver: internal error"
@@ -257,12 +268,23 @@ class NotEnoughStartedMembers(MembershipError):
     default_message = "etcdserver: re-configuration failed due to not enough started members"
 
 
-class MemberRemoved(ConfagentError):
+class MemberStopped(ConfagentError):
+    """This store member cannot go on: the ``store`` command (or the agent embedding it) stops
+    and exits non-zero; never retried."""
+
+
+class MemberRemoved(MemberStopped):
     """This store member applied its own removal (or heard of it): it stops, and the
     ``store`` command exits non-zero with etcd's words."""
 
     def __init__(self, message: str = "the member has been permanently removed from the cluster") -> None:
         super().__init__(message)
+
+
+class MemberFailed(MemberStopped):
+    """A task that owns the member's state (the Raft driver) ended with an error: the member
+    would accept requests it can never answer, so it stops instead (as etcd panics), and a
+    supervisor (systemd) restarts it from its log."""
 
 
 class ClientError(ConfagentError):

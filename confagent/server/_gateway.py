@@ -57,6 +57,8 @@ UnaryHandler = Callable[[bytes], Awaitable[Json]]
 
 HEALTH_PUBLISH_WAIT_S = 1.0
 """How long ``/health`` on a member just started waits for its publish entry to be applied."""
+HEALTH_PROGRESS_WAIT_S = 1.0
+"""How long ``/health`` waits for its probe entry to be applied (etcd's quorum get: 1 s)."""
 
 BODY_LIMIT_BYTES = 8 * 1024 * 1024
 """Bodies past this are refused unread; smaller ones are decoded and measured as etcd does."""
@@ -278,12 +280,20 @@ class GatewayApp:
         return 200, orjson.dumps(body), JSON
 
     async def _health(self) -> tuple[int, bytes, bytes]:
-        # etcd answers /health as text/plain, with a JSON body, and serves nothing before this
-        # member's name and client URLs are published: a member just started waits for that, bounded.
+        """etcd 3.4's answer, text/plain with a JSON body: healthy when a leader is known and an
+        entry proposed now is committed and applied within ``HEALTH_PROGRESS_WAIT_S`` (etcd makes
+        a quorum get through Raft): a member that cannot make progress is not healthy, whatever
+        it knows of a leader. etcd serves nothing before this member's name and client URLs are
+        published: a member just started waits for that, bounded."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(HEALTH_PUBLISH_WAIT_S):
                 await self.node.members.published.wait()
         healthy = self.node.leader_id != 0 and self.node.members.published.is_set()
+        if healthy:
+            try:
+                await self.node.confirm_progress(HEALTH_PROGRESS_WAIT_S)
+            except StoreError:
+                healthy = False
         return (200 if healthy else 503), orjson.dumps({"health": str(healthy).lower()}), TEXT
 
     async def _metrics(self) -> tuple[int, bytes, bytes]:

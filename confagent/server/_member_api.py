@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import orjson
 
-from confagent.errors import Internal, InvalidArgument, NoLeader, store_error_from
+from confagent.errors import Internal, InvalidArgument, MemberNotFound, NoLeader, store_error_from
 from confagent.kv import _json as gw
 from confagent.kv._json_fields import read_bool, read_repeated
 from confagent.raft import Role
@@ -120,8 +120,10 @@ class MemberApi:
 
     async def update(self, body: bytes) -> Json:
         d = gw.loads(body)
-        member_id, peer_urls = _read_uint64(d.get("ID")), _peer_urls(d)
-        await self.node.members.update(member_id, peer_urls)
+        member_id = _read_uint64(d.get("ID"))
+        if self.node.members.table.get(member_id) is None:
+            raise MemberNotFound()  # etcd looks the member up before it reads the URLs
+        await self.node.members.update(member_id, _peer_urls(d))
         return {"header": self._header(), "members": self._members()}
 
     async def promote(self, body: bytes) -> Json:

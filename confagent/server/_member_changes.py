@@ -14,8 +14,10 @@ Rules:
 3. Before proposing, the leader makes etcd 3.4's checks: the strict
    reconfiguration check (``ready_to_*``), every voter heard from within
    ``HEALTH_INTERVAL_S`` to add one, a learner within 90% of the leader's log
-   to promote it. The checks of the table itself are made when the entry is
-   applied, on every member alike (``MemberTable.check_change``).
+   to promote it; then the table's own checks (``MemberTable.check_change``,
+   ``check_command``), so a change naming no member, ID 0 included, never
+   reaches the log. The table's checks are made again when the entry is
+   applied, on every member alike: the table may have changed meanwhile.
 4. An applied change goes to Raft, then to the table, then to the transport,
    and asks the node for a snapshot (``snapshot_wanted``): the membership in
    force is then always in the newest snapshot (never again in the bootstrap
@@ -35,6 +37,7 @@ from confagent.errors import (
     LearnerNotReady,
     MembershipError,
     NotEnoughStartedMembers,
+    Stopped,
     StoreError,
     Unavailable,
     UnhealthyCluster,
@@ -108,6 +111,7 @@ class MemberChanges:
         self._ops: list[_Op] = []
         self._waiting: dict[bytes, asyncio.Future[None]] = {}
         self._heard: dict[int, float] = {}
+        self._failure: StoreError | None = None
         self.lone_voter = False
         """Whether this member is the only voter (it then needs no quorum to read)."""
         self._refresh()
@@ -203,6 +207,14 @@ class MemberChanges:
         for op in ops:
             op()
 
+    def fail_waiting(self, error: StoreError) -> None:
+        """Fail every request waiting for its entry, and every later one: the node cannot
+        apply entries any more."""
+        self._failure = error
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            _settle(future, error)
+
     def heard_from(self, member_id: int) -> None:
         self._heard[member_id] = time.monotonic()
 
@@ -212,7 +224,7 @@ class MemberChanges:
         context = ChangeContext.decode(change.context)
         future = self._waiting.pop(context.request_id, None)
         try:
-            self.table.check_change(change, context)
+            self.table.check_change(change.type, change.node_id, context)
             self.core.apply_conf_change(change)
         except (MembershipError, ConfigError) as error:
             _settle(future, error if isinstance(error, MembershipError) else NotEnoughStartedMembers())
@@ -267,9 +279,9 @@ class MemberChanges:
                       checks: Callable[[], None]) -> None:
         def propose(request_id: bytes) -> bool:
             checks()
+            self.table.check_change(kind, member_id, context)  # the apply checks again, everywhere
             full_context = ChangeContext(request_id, context.peer_urls, context.promote)
             change = ConfChange(kind, member_id, full_context.encode())
-            self.table.check_change(change, full_context)  # the apply checks again, everywhere
             try:
                 self.core.propose_conf_change(change)
             except ConfigError:
@@ -284,6 +296,7 @@ class MemberChanges:
 
     async def _command(self, command: MemberCommand) -> None:
         def propose(request_id: bytes) -> bool:
+            self.table.check_command(command)  # the apply checks again, everywhere
             self.core.propose(request_id + command.encode())
             return True
 
@@ -296,6 +309,8 @@ class MemberChanges:
         Raises:
             StoreError: the check or the apply refused it; Unavailable: it took too long.
         """
+        if self._failure is not None:
+            raise self._failure
         request_id = self._new_request_id()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -309,6 +324,9 @@ class MemberChanges:
                     self._ops.append(attempt)
             except StoreError as error:
                 future.set_exception(error)
+            except Exception:
+                future.set_exception(Stopped())  # a bug: the driver ends with it, and the member stops
+                raise
 
         self._ops.append(attempt)
         self._wake()

@@ -216,10 +216,12 @@ class MemberTable:
         return {m.id: m.peer_urls[0] for m in self.members() if m.peer_urls}
 
     # -- membership changes (Raft CONF_CHANGE entries) ------------------------------------
-    def check_change(self, change: ConfChange, context: ChangeContext) -> None:
-        """Raises the MembershipError etcd gives when ``change`` cannot apply to this table."""
-        member = self._members.get(change.node_id)
-        if change.type is ConfChangeType.REMOVE:
+    def check_change(self, kind: ConfChangeType, member_id: int, context: ChangeContext) -> None:
+        """Raises the MembershipError etcd gives when a change of ``kind`` to ``member_id``
+        cannot apply to this table. Made before proposing (an ID that is no member, 0 included,
+        never reaches the log) and again when the entry is applied, on every member."""
+        member = self._members.get(member_id)
+        if kind is ConfChangeType.REMOVE:
             if member is None:
                 raise MemberNotFound()
         elif context.promote:
@@ -232,7 +234,7 @@ class MemberTable:
             if member is not None:
                 raise MemberExists()
             learners = sum(m.is_learner for m in self._members.values())
-            if change.type is ConfChangeType.ADD_LEARNER and learners >= MAX_LEARNERS:
+            if kind is ConfChangeType.ADD_LEARNER and learners >= MAX_LEARNERS:
                 raise TooManyLearners()
 
     def apply_change(self, change: ConfChange, context: ChangeContext) -> None:

@@ -56,6 +56,7 @@ from confagent.errors import (
     LeaseNotFound,
     MemberRemoved,
     ResourceExhausted,
+    Stopped,
     StoreError,
     Unavailable,
 )
@@ -172,6 +173,13 @@ class StoreNode:
         self._restore_listeners: list[Callable[[], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
+        self.failure: BaseException | None = None
+        """What ended a task owning this member's state (``_task_ended``); the member then
+        answers nothing more and ``failed`` is set."""
+        self.failed = asyncio.Event()
+        self._probes: dict[bytes, asyncio.Future[None]] = {}
+        """``confirm_progress`` rounds waiting for their entry, by request ID."""
+        self._pending_probes: list[bytes] = []
         self._inputs: list[Message | tuple[int, bool]] = []
         self._reads = ReadBarrier()
         self._applied_waiters = AppliedWaiters()
@@ -239,6 +247,31 @@ class StoreNode:
             asyncio.create_task(self.members.publish_forever(self.config.name, self.config.client_urls),
                                 name="publish-member"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """A task of the member ended: by ``stop``, by finishing its job, or by an error (a bug).
+
+        An error must not leave a member that accepts requests it can never answer (a driver
+        gone, every write waiting out its timeout while ``/health`` says true): the member
+        fails every waiting request with 'server stopped', refuses new ones, and sets
+        ``failed``, on which the server stops (``MemberFailed``).
+        """
+        if self._stopped or task.cancelled() or task.exception() is None:
+            return
+        self.failure = task.exception()
+        self.failed.set()
+        stopped = Stopped()
+        for proposal in [*self._pending, *self._waiting.values()]:
+            if not proposal.future.done():
+                proposal.future.set_exception(stopped)
+        for probe in self._probes.values():
+            if not probe.done():
+                probe.set_exception(stopped)
+        self._reads.cancel_all(stopped)
+        self._applied_waiters.cancel_all(stopped)
+        self.members.fail_waiting(stopped)
 
     async def stop(self) -> None:
         """Stop the tasks; waiting proposals fail with 'stopped'; the log is closed.
@@ -276,6 +309,7 @@ class StoreNode:
                 at apply time (nothing changed), or 'too many requests'.
         """
         validate(request)
+        self._check_running()
         if len(self._pending) + len(self._waiting) >= self.config.max_pending_proposals:
             raise ResourceExhausted()
         request_id = self._new_request_id()
@@ -288,6 +322,31 @@ class StoreNode:
         except TimeoutError:
             self._waiting.pop(request_id, None)  # it may still commit: the outcome is unknown
             raise Unavailable() from None
+
+    async def confirm_progress(self, timeout_s: float) -> None:
+        """Return once an empty entry proposed now has been committed and applied here: this
+        member can make progress (etcd's ``/health`` makes such a round, a quorum get).
+
+        Raises:
+            Unavailable: no progress within ``timeout_s``; Stopped: the member failed.
+        """
+        self._check_running()
+        request_id = self._new_request_id()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._probes[request_id] = future
+        self._pending_probes.append(request_id)
+        self._wake.set()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await future
+        except TimeoutError:
+            raise Unavailable() from None
+        finally:
+            self._probes.pop(request_id, None)
+
+    def _check_running(self) -> None:
+        if self.failure is not None:
+            raise Stopped()
 
     def _new_request_id(self) -> bytes:
         """Unique across members (their IDs' low 16 bits lead) and restarts (a random start):
@@ -312,6 +371,7 @@ class StoreNode:
         Raises:
             Unavailable: no leader confirmed the read within the request timeout.
         """
+        self._check_running()
         if self.members.lone_voter:
             return
         try:
@@ -470,6 +530,14 @@ class StoreNode:
                     proposal.future.set_exception(error)
                 continue
             self._waiting[proposal.data[:_REQUEST_ID_BYTES]] = proposal
+        probes, self._pending_probes = self._pending_probes, []
+        for request_id in probes:
+            try:
+                self.core.propose(request_id)  # a request ID and nothing else: applying it changes nothing
+            except StoreError as error:
+                probe = self._probes.get(request_id)
+                if probe is not None and not probe.done():
+                    probe.set_exception(error)
 
     async def _handle(self, rd: Ready) -> None:
         """One Ready, in the order of rules 6 to 8; nothing else steps the core meanwhile."""
@@ -533,20 +601,33 @@ class StoreNode:
         if entry.data.startswith(MemberCommand.MARKER, _REQUEST_ID_BYTES):
             self.members.apply_command(entry.data[:_REQUEST_ID_BYTES], entry.data[_REQUEST_ID_BYTES:])
             return
-        proposal = self._waiting.pop(entry.data[:_REQUEST_ID_BYTES], None)
-        if proposal is not None:
-            request, future = proposal.request, proposal.future
-        else:
-            request, future = decode_request(entry.data[_REQUEST_ID_BYTES:]), None
+        if len(entry.data) == _REQUEST_ID_BYTES:  # a progress probe (``confirm_progress``)
+            probe = self._probes.get(entry.data)
+            if probe is not None and not probe.done():
+                probe.set_result(None)
+            return
+        # The proposal stays in ``_waiting`` until answered: should applying it fail with a bug,
+        # the driver dies and ``_task_ended`` answers it with the others.
+        request_id = entry.data[:_REQUEST_ID_BYTES]
+        proposal = self._waiting.get(request_id)
+        request = proposal.request if proposal is not None else decode_request(entry.data[_REQUEST_ID_BYTES:])
         try:
             applied = self.kv.apply(request)
         except StoreError as error:
-            if future is not None and not future.done():
-                future.set_exception(error)
+            self._answer(request_id, error)
             return
         self._after_apply(request, applied)
-        if future is not None and not future.done():
-            future.set_result(applied)
+        self._answer(request_id, applied)
+
+    def _answer(self, request_id: bytes, outcome: Applied | StoreError) -> None:
+        """Answer this member's proposal ``request_id``, if it made it and still waits."""
+        proposal = self._waiting.pop(request_id, None)
+        if proposal is None or proposal.future.done():
+            return
+        if isinstance(outcome, StoreError):
+            proposal.future.set_exception(outcome)
+        else:
+            proposal.future.set_result(outcome)
 
     def _after_apply(self, request: Request, applied: Applied) -> None:
         if isinstance(request, LeaseGrantRequest):

@@ -16,6 +16,7 @@ import asyncio
 import heapq
 import itertools
 import os
+from typing import Any
 
 __all__ = ["AppliedWaiters", "ReadBarrier"]
 
@@ -54,9 +55,10 @@ class ReadBarrier:
         if future is not None and not future.done():
             future.set_exception(error)
 
-    def cancel_all(self) -> None:
+    def cancel_all(self, error: BaseException | None = None) -> None:
+        """Cancel every read waiting, or fail it with ``error``."""
         for future in [*self._in_flight.values(), *([self._open] if self._open else [])]:
-            future.cancel()
+            _end(future, error)
         self._in_flight.clear()
         self._open = None
 
@@ -82,7 +84,17 @@ class AppliedWaiters:
             if not future.done():
                 future.set_result(None)
 
-    def cancel_all(self) -> None:
+    def cancel_all(self, error: BaseException | None = None) -> None:
+        """Cancel every wait, or fail it with ``error``."""
         for _, _, future in self._heap:
-            future.cancel()
+            _end(future, error)
         self._heap.clear()
+
+
+def _end(future: asyncio.Future[Any], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.cancel()
+    else:
+        future.set_exception(error)

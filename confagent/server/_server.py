@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from confagent.errors import ConfigError, MemberRemoved
+from confagent.errors import ConfigError, MemberFailed, MemberRemoved
 from confagent.http_listener import HttpListener, ListenerSettings, ListenerTls
 from confagent.kv import WatchHub
 from confagent.server._gateway import GatewayApp, MemberInfo, ServerInfo
@@ -229,15 +229,20 @@ class StoreServer:
 
         Raises:
             MemberRemoved: this member applied its own removal from the cluster (stop it then).
+            MemberFailed: a task owning the member's state ended with an error (logged here
+                with its traceback); stop it, and let a supervisor restart it from its log.
         """
-        assert self.node is not None, "start() first"
-        removed = self.node.members.removed
-        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(removed.wait())]
+        node = self.node
+        assert node is not None, "start() first"
+        waits = [asyncio.create_task(event.wait()) for event in (stop, node.members.removed, node.failed)]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for task in waits:
             task.cancel()
-        if removed.is_set():
+        if node.members.removed.is_set():
             raise MemberRemoved()
+        if node.failure is not None:
+            log.critical("store member failed", name=self.config.name, exc_info=node.failure)
+            raise MemberFailed(f"the store member failed ({node.failure!r}): restart it")
 
     async def stop(self) -> None:
         """Stop accepting, end open streams, finish in-flight requests, stop the node and close the log."""

@@ -47,7 +47,7 @@ def _add(member_id: int, url: str, *, learner: bool = False) -> tuple[ConfChange
 
 
 def _apply(table: MemberTable, change: ConfChange, context: ChangeContext) -> None:
-    table.check_change(change, context)
+    table.check_change(change.type, change.node_id, context)
     table.apply_change(change, context)
 
 
@@ -74,7 +74,7 @@ def test_changes_etcd_refuses_are_refused_with_its_errors(
     table = _table(A, B, Member(4, ("http://127.0.0.1:4",), is_learner=True))
     before = table.encode()
     with pytest.raises(error):
-        table.check_change(change, context)
+        table.check_change(change.type, change.node_id, context)
     assert table.encode() == before
 
 
