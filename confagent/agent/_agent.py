@@ -114,8 +114,8 @@ class Agent:
 
         Raises:
             ConfigError: the configuration is unusable or holds no resource.
-            MemberRemoved: the embedded store's member was removed from its cluster (at
-                start, or while serving: the files stay as they are).
+            MemberStopped: the embedded store's member was removed from its cluster, or
+                failed (at start, or while serving: the files stay as they are).
             ConfagentError: the backend cannot be opened (the embedded store's data directory).
         """
         from confagent.agent._listener import AgentListener, StatusApp  # noqa: PLC0415 - see the module docstring

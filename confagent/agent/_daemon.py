@@ -20,8 +20,8 @@ Rules:
    running one (logged). Backend settings and modes take effect at restart.
    With ``hot_reload``, a change under ``conf.d`` or ``templates`` reloads
    the same way (``watch_config``). A backend error that is not retried
-   (``MemberRemoved``: the embedded store's member was removed from its
-   cluster; the backend contract's rule 5) stops the daemon as SIGTERM does,
+   (``MemberStopped``: the embedded store's member was removed from its
+   cluster, or failed; the backend contract's rule 5) stops the daemon as SIGTERM does,
    after the batch in flight, every file left as it is; ``serve`` logs it
    in one line and raises it (``confagent run`` exits 1 with its message).
    Without ``watch`` it is seen at the next interval's snapshot.
@@ -64,7 +64,7 @@ from confagent.agent._status import NO_RESOURCE, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, CacheRecovered, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.config import LoadedResource
-from confagent.errors import ConfagentError, ConfigError, MemberRemoved
+from confagent.errors import ConfagentError, ConfigError, MemberStopped
 from confagent.render import Host, KeyView, Reads
 from confagent.tasks import cancel_and_wait
 
@@ -136,7 +136,7 @@ class Daemon:
         """Run until ``stop`` (or a signal), or until the backend closes.
 
         Raises:
-            MemberRemoved: the backend cannot go on (rule 5), logged here once.
+            MemberStopped: the backend cannot go on (rule 5), logged here once.
         """
         loop = asyncio.get_running_loop()
         handlers = {signal.SIGTERM: self.stop, signal.SIGINT: self.stop, signal.SIGHUP: self.request_reload}
@@ -197,7 +197,7 @@ class Daemon:
         if not self.watching and not self.setup.idle:
             try:
                 snapshot = await self.backend.snapshot(self.setup.prefixes)
-            except MemberRemoved:
+            except MemberStopped:
                 raise  # rule 5: not retried
             except ConfagentError as error:
                 self._log.error("backend unavailable", backend=self.backend.name, cause=str(error))

@@ -18,8 +18,8 @@ Rules every backend keeps (the conformance suite in ``tests/backends`` checks th
    not UTF-8 is left out and reported in ``problems``, never a crash.
 4. Revisions are the store's for ``etcd`` and ``embedded``, a counter of the
    backend's own for ``file`` and ``env`` (1 for the first read).
-5. An error the source cannot recover from — :class:`~confagent.errors.MemberRemoved`
-   (the embedded store's member was removed from its cluster) — is not
+5. An error the source cannot recover from — :class:`~confagent.errors.MemberStopped`
+   (the embedded store's member was removed from its cluster, or failed) — is not
    retried: ``snapshot`` and ``changes`` raise it from then on, and the
    caller stops.
 """
@@ -96,7 +96,7 @@ class Backend(Protocol):
         """Every key under ``prefixes`` at one revision.
 
         Raises:
-            MemberRemoved: the source is gone for good (rule 5).
+            MemberStopped: the source is gone for good (rule 5).
             ConfagentError: the source cannot be read (unreachable, a broken file).
         """
         ...
@@ -109,7 +109,7 @@ class Backend(Protocol):
 
         Raises:
             Compacted, ResyncNeeded: the changes after ``after`` are gone.
-            MemberRemoved: the source is gone for good (rule 5); do not resume.
+            MemberStopped: the source is gone for good (rule 5); do not resume.
             ConfagentError: the source became unreachable; resume from the last revision seen.
         """
         ...

@@ -17,7 +17,7 @@ Rules:
 6. Nothing is logged here: ``events()`` yields a ``CacheUpdate`` per change
    of the view and a ``CacheTrouble`` per problem, for the agent to log.
    The cache recovers by itself; the iteration ends when the backend closes.
-7. An error the source cannot recover from — ``MemberRemoved`` — is not
+7. An error the source cannot recover from — ``MemberStopped`` — is not
    retried: it ends the cache (``events()`` raises it, the view stays as it
    was).
 8. After the backend failed (a ``CacheTrouble`` other than lost changes:
@@ -44,7 +44,7 @@ from confagent.errors import (
     Compacted,
     ConfagentError,
     ConfigError,
-    MemberRemoved,
+    MemberStopped,
     ResyncNeeded,
 )
 from confagent.render import KeyView
@@ -168,7 +168,7 @@ class PrefixCache:
         ``changed``). Iterate inside ``contextlib.aclosing`` to stop early.
 
         Raises:
-            MemberRemoved: the backend's store member was removed from its cluster (rule 7).
+            MemberStopped: the backend's store member was removed from its cluster, or failed (rule 7).
         """
         while True:
             attempt_started = self._clock()
@@ -181,7 +181,7 @@ class PrefixCache:
                 async for event in self._follow():
                     yield event
                 return  # the backend was closed
-            except MemberRemoved:
+            except MemberStopped:
                 raise  # rule 7: nothing to come back to
             except (Compacted, ResyncNeeded) as error:
                 self._loaded = False

@@ -33,7 +33,8 @@ Rules:
    it applied its own removal, or its peers no longer list it), the open
    change streams end with ``MemberRemoved``, and so do new ones and every
    ``snapshot``: the replica will never change again, as etcd's removed
-   member stops (the ``Backend`` contract's rule 5).
+   member stops (the ``Backend`` contract's rule 5). The same with
+   ``MemberFailed`` once the member's Raft driver died of a bug.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from confagent.backends._base import Change, Snapshot
 from confagent.backends._prefixes import PrefixSet, key_range
 from confagent.backends._registry import EmbeddedMember
 from confagent.backends._store_events import changes_of_events, snapshot_of
-from confagent.errors import MemberRemoved, NoLeader, ResyncNeeded
+from confagent.errors import NoLeader, ResyncNeeded
 from confagent.kv import KeyValue, RangeRequest
 from confagent.server import LocalWatch, LocalWatchHub, StoreConfig, StoreNode, StoreServer
 
@@ -131,7 +132,7 @@ class EmbeddedBackend:
 
         Raises:
             Unavailable: no leader confirmed the replica current within the request timeout.
-            MemberRemoved: this member was removed from its cluster (rule 5).
+            MemberStopped: this member was removed from its cluster, or failed (rule 5).
         """
         await self._caught_up()
         self._check_member()
@@ -166,7 +167,7 @@ class EmbeddedBackend:
         Raises:
             Compacted: revision ``after + 1`` is compacted (now or while catching up).
             ResyncNeeded: the node's state was replaced by a leader's snapshot (rule 4).
-            MemberRemoved: this member was removed from its cluster (rule 5).
+            MemberStopped: this member was removed from its cluster, or failed (rule 5).
         """
         watched = PrefixSet(prefixes)
         if self._closed:
@@ -189,17 +190,18 @@ class EmbeddedBackend:
             raise ResyncNeeded("the store's state was replaced by the leader's snapshot")
 
     def _check_member(self) -> None:
-        """Raise ``MemberRemoved`` once this member is out of its cluster (rule 5)."""
-        if self.node.members.removed.is_set():
-            raise MemberRemoved()
+        """Raise ``MemberRemoved`` or ``MemberFailed`` once this member cannot go on (rule 5)."""
+        cause = self.server.stop_cause()
+        if cause is not None:
+            raise cause
 
     def _on_restore(self) -> None:
         self._restores += 1
         self._close_streams()
 
     async def _end_streams_on_removal(self) -> None:
-        await self.node.members.removed.wait()
-        self._close_streams()  # each stream then raises MemberRemoved (rule 5)
+        await self.server.wait_stopped()
+        self._close_streams()  # each stream then raises MemberRemoved or MemberFailed (rule 5)
 
     def _close_streams(self) -> None:
         for watch in list(self._open):

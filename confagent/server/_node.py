@@ -262,6 +262,7 @@ class StoreNode:
             return
         self.failure = task.exception()
         self.failed.set()
+        log.critical("store member failed", task=task.get_name(), exc_info=self.failure)
         stopped = Stopped()
         for proposal in [*self._pending, *self._waiting.values()]:
             if not proposal.future.done():

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from confagent.errors import ConfigError, MemberFailed, MemberRemoved
+from confagent.errors import ConfigError, MemberFailed, MemberRemoved, MemberStopped
 from confagent.http_listener import HttpListener, ListenerSettings, ListenerTls
 from confagent.kv import WatchHub
 from confagent.server._gateway import GatewayApp, MemberInfo, ServerInfo
@@ -228,21 +228,40 @@ class StoreServer:
         """Serve until ``stop`` is set.
 
         Raises:
-            MemberRemoved: this member applied its own removal from the cluster (stop it then).
-            MemberFailed: a task owning the member's state ended with an error (logged here
-                with its traceback); stop it, and let a supervisor restart it from its log.
+            MemberStopped: the member cannot go on (``stop_cause``): stop it then.
         """
-        node = self.node
-        assert node is not None, "start() first"
-        waits = [asyncio.create_task(event.wait()) for event in (stop, node.members.removed, node.failed)]
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wait_stopped())]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for task in waits:
             task.cancel()
+        cause = self.stop_cause()
+        if cause is not None:
+            raise cause
+
+    async def wait_stopped(self) -> None:
+        """Return once the member cannot go on (``stop_cause``)."""
+        node = self.node
+        assert node is not None, "start() first"
+        waits = [asyncio.create_task(event.wait()) for event in (node.members.removed, node.failed)]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+
+    def stop_cause(self) -> MemberStopped | None:
+        """Why the member cannot go on, if it cannot: ``MemberRemoved`` once it applied (or heard
+        of) its removal from the cluster; ``MemberFailed`` once a task owning its state ended
+        with an error (logged with its traceback by the node), after which a supervisor
+        restarts it from its log."""
+        node = self.node
+        if node is None:
+            return None
         if node.members.removed.is_set():
-            raise MemberRemoved()
+            return MemberRemoved()
         if node.failure is not None:
-            log.critical("store member failed", name=self.config.name, exc_info=node.failure)
-            raise MemberFailed(f"the store member failed ({node.failure!r}): restart it")
+            return MemberFailed(f"the store member failed ({node.failure!r}): restart it")
+        return None
 
     async def stop(self) -> None:
         """Stop accepting, end open streams, finish in-flight requests, stop the node and close the log."""

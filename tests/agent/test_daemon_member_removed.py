@@ -1,4 +1,4 @@
-"""The daemon over an embedded store whose member is removed: it stops as on SIGTERM and raises MemberRemoved.
+"""The daemon over an embedded store whose member is removed (or fails): it stops, raising MemberStopped.
 
 A real lone member in this process; its removal is what the node records on
 applying its own removal: ``node.members.removed`` set. systemd's side is a
@@ -19,9 +19,10 @@ from structlog.testing import capture_logs
 
 from confagent.agent import ConfigSource, Daemon, SystemdNotifier, load_setup
 from confagent.backends import EmbeddedBackend
-from confagent.errors import MemberRemoved
+from confagent.errors import MemberFailed, MemberRemoved
 from confagent.render import StaticHost
 from tests.agent.support import DEADLINE_S, resource_toml, run, write, write_confdir
+from tests.backends.test_member_removed import fail_member
 
 
 async def _until_exists(path: Path) -> None:
@@ -30,8 +31,9 @@ async def _until_exists(path: Path) -> None:
             await asyncio.sleep(0.01)
 
 
+@pytest.mark.parametrize("how", ["removed", "failed"])
 @pytest.mark.parametrize("watch", [True, False], ids=["watch", "interval"])
-def test_removal_stops_the_daemon(tmp_path: Path, watch: bool) -> None:
+def test_removal_stops_the_daemon(tmp_path: Path, watch: bool, how: str) -> None:
     out = tmp_path / "a.out"
     write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", out, '["/app"]')},
                   {"a.tmpl": 'a={{ getv("/app/a") }}\n'})
@@ -49,8 +51,11 @@ def test_removal_stops_the_daemon(tmp_path: Path, watch: bool) -> None:
             await write(backend, {"/app/a": "1"})
             serving = asyncio.create_task(daemon.serve())
             await _until_exists(out)
-            backend.node.members.removed.set()
-            with pytest.raises(MemberRemoved):
+            if how == "removed":
+                backend.node.members.removed.set()
+            else:
+                await fail_member(backend)
+            with pytest.raises(MemberRemoved if how == "removed" else MemberFailed):
                 await asyncio.wait_for(serving, DEADLINE_S)
         finally:
             await backend.close()
@@ -63,6 +68,7 @@ def test_removal_stops_the_daemon(tmp_path: Path, watch: bool) -> None:
     assert notifications == [b"READY=1", b"STOPPING=1"]
     assert out.read_text() == "a=1\n"  # as rendered before the removal
     stopping = [line for line in logs if line["event"] == "stopping: the backend cannot go on"]
+    cause = "the member has been permanently removed from the cluster" if how == "removed" else \
+        "the store member failed (RuntimeError('a bug where entries are applied')): restart it"
     assert stopping == [{"event": "stopping: the backend cannot go on", "backend": "embedded",
-                         "cause": "the member has been permanently removed from the cluster",
-                         "log_level": "error"}]
+                         "cause": cause, "log_level": "error"}]

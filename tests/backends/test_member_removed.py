@@ -1,8 +1,10 @@
-"""A removed store member ends the embedded backend and the cache for good: ``MemberRemoved`` is not retried.
+"""A removed (or failed) store member ends the embedded backend and the cache for good: ``MemberStopped``
+is not retried.
 
 The embedded backend runs a real lone member in this process. Its removal is
 what the node records when it applies its own removal (or hears of it):
-``node.members.removed`` set. tests/cluster/test_agent_member_removed.py
+``node.members.removed`` set. Its failure is a bug injected where the Raft driver
+runs it (an apply listener that raises). tests/cluster/test_agent_member_removed.py
 removes a member of a real cluster.
 """
 
@@ -15,9 +17,39 @@ from pathlib import Path
 import pytest
 
 from confagent.backends import CacheTrouble, CacheUpdate, EmbeddedBackend, PrefixCache
-from confagent.errors import MemberRemoved
-from confagent.kv import PutRequest
+from confagent.errors import MemberFailed, MemberRemoved, Stopped
+from confagent.kv import Event, PutRequest
 from tests.backends.harness import DEADLINE_S, next_change, run
+
+
+async def fail_member(backend: EmbeddedBackend) -> None:
+    """Make the member's Raft driver die of a bug: an apply listener that raises."""
+
+    def bug(revision: int, events: tuple[Event, ...]) -> None:
+        raise RuntimeError("a bug where entries are applied")
+
+    backend.node.add_listener(bug)
+    with pytest.raises(Stopped):
+        await backend.node.propose(PutRequest(b"/other/boom", b"1"))
+
+
+def test_the_cache_lets_member_failed_out_without_a_retry(tmp_path: Path) -> None:
+    async def body() -> None:
+        backend = await EmbeddedBackend.start(tmp_path / "data")
+        cache = PrefixCache(backend, ["/app"])
+        try:
+            await backend.node.propose(PutRequest(b"/app/a", b"1"))
+            async with aclosing(cache.events()) as events:
+                assert isinstance(await asyncio.wait_for(anext(events), DEADLINE_S), CacheUpdate)
+                await fail_member(backend)
+                with pytest.raises(MemberFailed, match="a bug where entries are applied"):
+                    async with asyncio.timeout(DEADLINE_S):
+                        async for event in events:
+                            raise AssertionError(f"nothing after the failure, not {event}")
+        finally:
+            await backend.close()
+
+    run(body)
 
 
 def test_the_cache_lets_member_removed_out_without_a_retry(tmp_path: Path) -> None:
