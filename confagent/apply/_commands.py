@@ -94,7 +94,8 @@ async def run_command(command: str, timeout_s: float, *, max_output_bytes: int =
 async def _wait_or_kill(process: asyncio.subprocess.Process, timeout_s: float) -> bool:
     """Wait for the shell to exit; True when it was killed for the timeout."""
     try:
-        await asyncio.wait_for(process.wait(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await process.wait()
     except TimeoutError:
         _kill_group(process.pid)
         await process.wait()

@@ -300,7 +300,8 @@ class Registration:
         if lease_id is None:
             return
         try:
-            await asyncio.wait_for(self._client.lease_revoke(lease_id), self.revoke_timeout_s)
+            async with asyncio.timeout(self.revoke_timeout_s):
+                await self._client.lease_revoke(lease_id)
         except LeaseNotFound:
             pass  # already expired: the key is gone, as revoking would have made it
         except (ConfagentError, TimeoutError) as error:

@@ -331,7 +331,8 @@ class MemberChanges:
         self._ops.append(attempt)
         self._wake()
         try:
-            await asyncio.wait_for(asyncio.shield(future), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):
+                await asyncio.shield(future)
         except TimeoutError:
             self._waiting.pop(request_id, None)
             future.cancel()
