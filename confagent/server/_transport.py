@@ -17,7 +17,11 @@ Rules:
 4. Snapshot messages report their fate (delivered or not) back to Raft.
 5. ``https://`` peer URLs use TLS as ``PeerTls`` says (``_peer_tls``); a peer
    whose handshake fails is treated as unreachable, on either side.
-6. ``stop`` ends within a bound whatever the peers do: a connection that ends
+6. A peer whose URL this member cannot dial (``https://`` without
+   ``--peer-cert-file``, or no ``HOST:PORT``) is kept, unreachable from here,
+   and says why once: adding it is a committed membership change, which must
+   apply on every member whatever its settings (etcd's would fail to connect too).
+7. ``stop`` ends within a bound whatever the peers do: a connection that ends
    is dropped (``abort``: what the kernel holds still goes out, what a peer that
    reads nothing left buffered here does not; Raft resends), and the tasks get
    ``TASK_STOP_S`` once cancelled (``confagent.tasks``).
@@ -93,7 +97,12 @@ class _Peer:
                  rng: random.Random) -> None:
         self.member_id = member_id
         self.url = url
-        self.address = _address(url, config.tls, listening=False)
+        self.address: _PeerAddress | None = None
+        try:
+            self.address = _address(url, config.tls, listening=False)
+        except ConfigError as error:  # rule 6
+            log.warning("cannot dial a member; it stays unreachable from here", member=f"{member_id:x}",
+                        cause=str(error))
         self._config = config
         self._report = report
         self._rng = rng
@@ -126,7 +135,7 @@ class _Peer:
         while True:
             try:
                 # Not ``wait_for``: on 3.11 it can swallow the cancellation that stops this task
-                # when the connection is made (or refused) in the same loop iteration (rule 6).
+                # when the connection is made (or refused) in the same loop iteration (rule 7).
                 async with asyncio.timeout(self._config.connect_timeout_s):
                     reader, writer = await self._connect()
             except (OSError, TimeoutError):
@@ -146,6 +155,8 @@ class _Peer:
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         address = self.address
+        if address is None:
+            raise OSError(f"cannot dial {self.url}")  # rule 6: unreachable, as a peer that refuses
         if address.ssl is None:
             return await asyncio.open_connection(address.host, address.port)
         return await asyncio.open_connection(address.host, address.port, ssl=address.ssl,
@@ -252,7 +263,7 @@ class PeerTransport:
             retiring.add_done_callback(self._retiring.discard)
 
     async def stop(self) -> None:
-        """Stop listening and end every connection and task, within ``TASK_STOP_S`` (rule 6)."""
+        """Stop listening and end every connection and task, within ``TASK_STOP_S`` (rule 7)."""
         if self._server is not None:
             self._server.close()
         for inbound in self._inbound:

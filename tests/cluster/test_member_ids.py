@@ -100,3 +100,19 @@ def test_member_calls_with_every_kind_of_id_answer_as_etcd_and_leave_writes_work
     theirs = _script(etcd.url)
     assert len(theirs) == len(ID_KINDS) * 3
     assert _script(ours.url) == theirs
+
+
+def test_a_member_this_one_cannot_dial_is_added_as_etcd_adds_it(
+        servers: tuple[ServerProcess, ServerProcess]) -> None:
+    """An https:// peer URL on a member without peer TLS: etcd adds it (and cannot reach it); applying
+    the addition once stopped a confagent member's driver, as the peer could not be dialed."""
+    answers = []
+    for server in servers:
+        body = {"peerURLs": ["https://127.0.0.1:4"], "isLearner": True}
+        added = post(server.url, "/v3/cluster/member/add", body)
+        answers.append((added.status_code, _shape(added.json())))
+        _still_serving(server.url, "an https:// learner added")
+        removed = post(server.url, "/v3/cluster/member/remove", {"ID": added.json()["member"]["ID"]})
+        assert removed.status_code == 200, removed.text
+        _still_serving(server.url, "the https:// learner removed")
+    assert answers[0] == answers[1]

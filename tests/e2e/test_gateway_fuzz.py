@@ -48,7 +48,7 @@ ETCD_5XX = {
 """The 5xx answers etcd 3.4 gives a one-member cluster to member calls: a voter added or the
 last voter removed (500, code 2); a member change while a voter is not active (503)."""
 GO_DECODING_ERROR = re.compile(
-    r"json: |invalid character |unexpected EOF$|EOF$|illegal base64 |unknown value ")
+    r"json: |invalid character |unexpected (EOF|end of JSON input)$|EOF$|illegal base64 |unknown value ")
 """etcd's gateway answers a stream's body it cannot decode with 500, code 2 and Go's decoder's
 message (``{"ID":[1]}`` to ``/v3/lease/keepalive``: ``json: cannot unmarshal array ...``)."""
 

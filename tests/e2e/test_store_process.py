@@ -178,7 +178,7 @@ def test_mutual_tls(tmp_path: Path) -> None:
     args = [sys.executable, "-m", "confagent", "store", "--data-dir", str(tmp_path / "data"),
             "--listen-client-urls", url, "--cert-file", str(certs / "server.crt"),
             "--key-file", str(certs / "server.key"), "--client-cert-auth",
-            "--trusted-ca-file", str(certs / "ca.crt")]
+            "--trusted-ca-file", str(certs / "ca.crt"), "--listen-peer-urls", f"http://127.0.0.1:{free_port()}"]
     log = (tmp_path / "log").open("wb")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
