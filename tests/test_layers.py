@@ -8,19 +8,20 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "confagent"
-PURE = ("raft", "kv", "render", "resource")
+PURE = ("raft", "kv", "render", "resource", "settings")
 IO_MODULES = {"asyncio", "socket", "os", "subprocess", "time", "threading", "httpx",
               "starlette", "uvicorn", "shutil", "signal", "selectors", "tempfile"}
 # Which confagent packages each package may import, besides itself and the base modules.
-# Pure cores import only errors, types and lazy; I/O packages may also use fsutil, backoff, asgi,
-# http_listener and tasks.
-PURE_BASE = {"errors", "types", "lazy"}
+# Pure cores import only errors, types, lazy and settings (how a setting is read); I/O packages may
+# also use fsutil, backoff, asgi, http_listener and tasks.
+PURE_BASE = {"errors", "types", "lazy", "settings"}
 IO_BASE = PURE_BASE | {"fsutil", "backoff", "asgi", "http_listener", "tasks"}
 ALLOWED = {
     "raft": set(),
     "kv": set(),
     "render": set(),
     "resource": set(),
+    "settings": set(),
     "server": {"raft", "kv"} | IO_BASE,
     "client": {"kv"} | IO_BASE,
     "apply": {"resource"} | IO_BASE,

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from confagent.cli._output import FORMATS, Output
 from confagent.errors import ConfigError
+from confagent.settings import parse_duration
 
 if TYPE_CHECKING:
     from confagent.client import ClientConfig, EtcdClient
@@ -28,30 +28,25 @@ __all__ = [
     "Subparsers",
     "add_global_options",
     "client_config",
-    "go_duration_s",
+    "duration_s",
     "lease_id_hex",
     "run_client_command",
 ]
 
 ENDPOINTS_ENV = "CONFAGENT_ENDPOINTS"
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379"
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 CommandBody: TypeAlias = "Callable[[EtcdClient, Output, argparse.Namespace], Awaitable[int]]"
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-def go_duration_s(text: str) -> float:
-    """Seconds in a Go duration (``2s``, ``500ms``, ``1m30s``); a bare number is seconds."""
+def duration_s(text: str) -> float:
+    """A duration flag's seconds: Go's syntax (``2s``, ``500us``, ``1m30s``) or a bare number of
+    seconds, as ``confagent.settings.parse_duration`` reads every duration."""
     try:
-        return float(text)
-    except ValueError:
-        pass
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
-    return sum(float(number) * _UNIT_S[unit] for number, unit in parts)
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def lease_id_hex(text: str) -> int:
@@ -76,9 +71,9 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
         help="output format: simple, json or table (default: simple)")
     add("--hex", action="store_true", default=default(False),
         help="print keys and values as \\x-escaped hex in the simple format (as etcdctl)")
-    add("--dial-timeout", type=go_duration_s, default=default(2.0), metavar="DURATION",
+    add("--dial-timeout", type=duration_s, default=default(2.0), metavar="DURATION",
         help="dial timeout for client connections (default: 2s)")
-    add("--command-timeout", type=go_duration_s, default=default(5.0), metavar="DURATION",
+    add("--command-timeout", type=duration_s, default=default(5.0), metavar="DURATION",
         help="timeout for short running commands, per endpoint (default: 5s)")
     add("--cacert", dest="tls_ca", type=Path, default=default(None),
         help="CA bundle to verify TLS servers")

@@ -22,7 +22,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from confagent.cli._common import Subparsers, go_duration_s
+from confagent.cli._common import Subparsers, duration_s
 from confagent.cli._log_level import add_log_level
 
 if TYPE_CHECKING:
@@ -61,9 +61,9 @@ def register(subparsers: Subparsers) -> None:
              "(loopback unless --trusted-proxies is given)")
     add("--trusted-proxies", default="", metavar="CIDR,...",
         help="the proxies whose X-Forwarded-For is honoured (implies --xff)")
-    add("--wait-max", type=go_duration_s, default=300.0, metavar="DURATION",
+    add("--wait-max", type=duration_s, default=300.0, metavar="DURATION",
         help="the longest a ?wait=true request is held before it is answered unchanged (default: 5m)")
-    add("--write-visible-timeout", type=go_duration_s, default=5.0, metavar="DURATION",
+    add("--write-visible-timeout", type=duration_s, default=5.0, metavar="DURATION",
         help="the longest a write waits to be visible before it is answered (default: 5s)")
     add_log_level(parser)
     parser.set_defaults(handler=_run)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confagent.cli._common import Subparsers, go_duration_s
+from confagent.cli._common import Subparsers, duration_s
 from confagent.cli._output import render_table
 from confagent.cli._run_cmd import DEFAULT_CONFIG_FILE
 from confagent.errors import ClientError
@@ -40,7 +40,7 @@ def register(subparsers: Subparsers) -> None:
                         help=f"the agent's configuration file (default: {DEFAULT_CONFIG_FILE}, if it exists)")
     parser.add_argument("-w", "--write-out", choices=("table", "json"), default=argparse.SUPPRESS,
                         help="table or json (default: table)")
-    parser.add_argument("--timeout", type=go_duration_s, default=5.0, metavar="DURATION",
+    parser.add_argument("--timeout", type=duration_s, default=5.0, metavar="DURATION",
                         help="how long to wait for the agent's answer (default: 5s)")
     parser.set_defaults(handler=_status)
 

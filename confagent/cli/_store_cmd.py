@@ -12,8 +12,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from confagent.cli._common import duration_s
 from confagent.cli._log_level import add_log_level
-from confagent.resource import parse_duration
 
 if TYPE_CHECKING:
     from confagent.server import StoreConfig
@@ -23,14 +23,6 @@ __all__ = ["register", "store_config_from"]
 
 def _urls(value: str) -> tuple[str, ...]:
     return tuple(u.strip() for u in value.split(",") if u.strip())
-
-
-def _duration_s(text: str) -> float:
-    """A Go-style duration (``500ms``, ``30s``, ``10m``) in seconds, as etcd's flags take it."""
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add("--peer-trusted-ca-file", type=Path, help="path to the peer server TLS trusted CA file")
     add("--snapshot-count", type=int, default=20_000,
         help="applied entries between snapshots (default: 20000)")
-    add("--experimental-watch-progress-notify-interval", type=_duration_s, default=600.0,
+    add("--experimental-watch-progress-notify-interval", type=duration_s, default=600.0,
         metavar="DURATION", help="interval of progress notifications to watchers that ask, "
         "as etcd's flag: 10m, 30s, 500ms (default: 10m)")
     add_log_level(parser)

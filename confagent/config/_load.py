@@ -41,7 +41,8 @@ from confagent.config._agent_config import (
     log_level_named,
 )
 from confagent.errors import ConfigError
-from confagent.resource import TableReader, parse_duration, parse_wait
+from confagent.resource import parse_wait
+from confagent.settings import TableReader, parse_duration
 
 __all__ = ["COMMAND_LINE", "CONFIG_KEYS", "flag_name", "load_config"]
 

@@ -18,7 +18,6 @@ files, ``confagent.apply`` carries plans out.
 
 from confagent.resource._commands import CHECK_PLACEHOLDERS, RELOAD_PLACEHOLDERS, fill_command
 from confagent.resource._diff import plan_diff, unified_diff
-from confagent.resource._fields import TableReader
 from confagent.resource._parse import RESOURCE_FIELDS, parse_resource
 from confagent.resource._plan import (
     Difference,
@@ -31,7 +30,7 @@ from confagent.resource._plan import (
     target_attributes,
 )
 from confagent.resource._spec import DEFAULT_MODE, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, ResourceSpec
-from confagent.resource._values import Wait, format_mode, parse_duration, parse_mode, parse_wait
+from confagent.resource._values import Wait, format_mode, parse_mode, parse_wait
 
 __all__ = [
     "CHECK_PLACEHOLDERS",
@@ -47,11 +46,9 @@ __all__ = [
     "Plan",
     "Replace",
     "ResourceSpec",
-    "TableReader",
     "Wait",
     "fill_command",
     "format_mode",
-    "parse_duration",
     "parse_mode",
     "parse_resource",
     "parse_wait",

@@ -18,9 +18,9 @@ from typing import Any
 
 from confagent.errors import ConfigError
 from confagent.resource._commands import CHECK_PLACEHOLDERS, RELOAD_PLACEHOLDERS, unknown_placeholders
-from confagent.resource._fields import TableReader
 from confagent.resource._spec import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, ResourceSpec
-from confagent.resource._values import parse_duration, parse_mode, parse_wait
+from confagent.resource._values import parse_mode, parse_wait
+from confagent.settings import TableReader, parse_duration
 
 __all__ = ["RESOURCE_FIELDS", "parse_resource"]
 

@@ -1,8 +1,9 @@
-"""Scalar values of configuration files: durations, quiescence windows, file modes.
+"""Scalar values of resource files: quiescence windows, file modes.
 
 Rules:
-1. A duration is a number of seconds (``30``, ``0.5``) or Go's duration syntax
-   with the units ``ms``, ``s``, ``m``, ``h`` (``"500ms"``, ``"1m30s"``), as
+1. A duration (``timeout``, either end of a ``wait``) is what
+   ``confagent.settings.parse_duration`` reads: a number of seconds (``30``,
+   ``0.5``) or Go's duration syntax (``"500ms"``, ``"1m30s"``), as
    consul-template writes ``wait`` and ``timeout``.
 2. A wait is ``"min:max"`` or ``"min"`` (then ``max`` is four times ``min``,
    consul-template's rule); ``min <= max``.
@@ -16,17 +17,16 @@ Each parser raises ``ValueError`` with a message that completes "KEY: ...".
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
-__all__ = ["MAX_MODE", "Wait", "format_mode", "parse_duration", "parse_mode", "parse_wait"]
+from confagent.settings import parse_duration
+
+__all__ = ["MAX_MODE", "Wait", "format_mode", "parse_mode", "parse_wait"]
 
 MAX_MODE = 0o7777
 """Permission bits, set-id bits and the sticky bit: all a mode may hold."""
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _MODE = re.compile(r"0o?([0-7]{1,4})")
 
 
@@ -40,19 +40,6 @@ class Wait:
 
     def __post_init__(self) -> None:
         assert 0 <= self.min_s <= self.max_s, f"wait needs 0 <= min <= max, got {self}"
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a duration string (rule 1); never negative."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"must be a duration like \"30s\" or a number of seconds, not {_shown(value)}")
-    if not isinstance(value, str) or _is_number(value):
-        seconds = float(value)
-    else:
-        seconds = _parse_duration_string(value)
-    if not 0 <= seconds < math.inf:
-        raise ValueError(f"must be a finite duration of at least 0 s, not {_shown(value)}")
-    return seconds
 
 
 def parse_wait(value: object) -> Wait:
@@ -84,22 +71,6 @@ def parse_mode(value: object) -> int:
 def format_mode(mode: int) -> str:
     """``0644``-style text for permission bits."""
     return f"0{mode:03o}"
-
-
-def _parse_duration_string(text: str) -> float:
-    position, seconds = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != position:
-            break
-        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if position != len(text) or not text:
-        raise ValueError(f"{text!r} is not a duration like \"500ms\", \"30s\" or \"1m30s\"")
-    return seconds
-
-
-def _is_number(text: str) -> bool:
-    return re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", text) is not None
 
 
 def _shown(value: object) -> str:

@@ -1,24 +1,10 @@
-"""Durations, waits and modes as configuration files write them."""
+"""Waits and modes as configuration files write them (durations: tests/settings/test_duration.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from confagent.resource import Wait, format_mode, parse_duration, parse_mode, parse_wait
-
-
-@pytest.mark.parametrize(("value", "seconds"), [
-    (30, 30.0), (0.5, 0.5), ("30", 30.0), ("0.25", 0.25), ("500ms", 0.5), ("30s", 30.0), ("2m", 120.0),
-    ("1h", 3600.0), ("1m30s", 90.0), ("1.5s", 1.5), ("0s", 0.0), ("1h2m3s4ms", 3723.004),
-])
-def test_durations(value: object, seconds: float) -> None:
-    assert parse_duration(value) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("value", ["", "s", "5 s", "5x", "1m-2s", "-1s", -3, True, [1], "inf", float("nan")])
-def test_bad_durations(value: object) -> None:
-    with pytest.raises(ValueError, match="duration"):
-        parse_duration(value)
+from confagent.resource import Wait, format_mode, parse_mode, parse_wait
 
 
 @pytest.mark.parametrize(("value", "wait"), [
