@@ -1,38 +1,97 @@
-"""Fixtures shared by every test folder: a real etcd 3.4 and a confagent store on loopback ports.
+"""Fixtures shared by every test folder, and the markers they set: ``system`` and ``etcd``.
 
-``etcd_server`` and ``confagent_server`` are session-scoped and return their
-client URLs, so a test can take either (or be parametrized over both). Tests
-that use them must leave no state others depend on: use keys under a prefix of
-their own. A missing etcd binary is an error with the install hint, never a skip.
+Processes. A test starts processes only through the fixtures here: ``processes``
+(a ``confagent.testing.Processes``: stores, agents, etcd, commands, each stopped
+when the test ends), ``session_processes`` (the same for fixtures that outlive a
+test), ``etcd_server`` and ``confagent_server`` (session-scoped servers; their
+client URLs), and ``subprocesses`` for a test whose code under test starts
+commands itself (check and reload commands, a fresh interpreter). A test that
+uses any of them, directly or through another fixture, is marked ``system``;
+one that uses ``etcd_server`` or ``etcd_binary`` is marked ``etcd`` too. A
+fixture parametrized over servers marks the parameters that start one
+(``pytest.param(..., marks=SYSTEM)``). So ``pytest -m "not system"`` is the fast
+loop: the pure cores, the codecs, and the I/O parts that run in this process.
+
+Servers on loopback sockets inside the test's own process (a store node, a
+client against it, the agent's listener) stay in the fast loop: they start in
+milliseconds, and tests/server's 159 cases take a few seconds.
+
+Tests that use the session servers must leave no state others depend on: use
+keys under a prefix of their own. A missing etcd binary is an error with the
+install hint, never a skip.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from confagent.testing import start_etcd, start_store
+from confagent.testing import Processes
+
+SYSTEM = pytest.mark.system
+ETCD = (pytest.mark.system, pytest.mark.etcd)
+
+SYSTEM_FIXTURES = frozenset({"processes", "session_processes", "subprocesses"})
+"""Using one of these (or a fixture that does) marks a test ``system``."""
+ETCD_FIXTURES = frozenset({"etcd_server", "etcd_binary"})
+"""Using one of these (or a fixture that does) marks a test ``etcd`` and ``system``."""
 
 
-@pytest.fixture(scope="session")
-def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a real etcd (``/usr/bin/etcd``, Debian's etcd-server) started for this session."""
-    data_dir: Path = tmp_path_factory.mktemp("etcd-session") / "data"
-    server = start_etcd(data_dir)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test from the fixtures it uses (their whole closure), so no mark can be forgotten."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & ETCD_FIXTURES:
+            item.add_marker(pytest.mark.etcd)
+        if used & (SYSTEM_FIXTURES | ETCD_FIXTURES):
+            item.add_marker(pytest.mark.system)
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    """Start processes through this; each is stopped by its pid when the test ends."""
+    started = Processes()
     try:
-        yield server.url
+        yield started
     finally:
-        server.stop()
+        started.close()
 
 
 @pytest.fixture(scope="session")
-def confagent_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def session_processes() -> Iterator[Processes]:
+    """:func:`processes` for fixtures that outlive one test; stopped when the session ends."""
+    started = Processes()
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture
+def subprocesses() -> None:
+    """Declares that the code under test starts processes itself (commands, interpreters)."""
+
+
+@pytest.fixture(scope="session")
+def etcd_binary() -> str:
+    """The path of a real etcd 3.4 (Debian's etcd-server); an error with the install hint when missing."""
+    binary = shutil.which("etcd") or "/usr/bin/etcd"
+    if not Path(binary).exists():
+        pytest.fail("etcd is not installed: apt-get install etcd-server (scripts/test does)")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def etcd_server(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes,
+                etcd_binary: str) -> str:
+    """The URL of a real etcd started for this session."""
+    return session_processes.etcd(tmp_path_factory.mktemp("etcd-session") / "data").url
+
+
+@pytest.fixture(scope="session")
+def confagent_server(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes) -> str:
     """The URL of a ``confagent store`` process started for this session."""
-    data_dir: Path = tmp_path_factory.mktemp("confagent-session") / "data"
-    server = start_store(data_dir)
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    return session_processes.store(tmp_path_factory.mktemp("confagent-session") / "data").url

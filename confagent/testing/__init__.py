@@ -1,11 +1,16 @@
-"""A kit for tests and benchmarks: real store and etcd processes on loopback ports, and a seeded
-in-memory network for driving Raft cores deterministically, a linearizability checker for recorded
-histories, and a fault-injecting TCP proxy for partition tests on loopback.
+"""A kit for tests and benchmarks: real store, etcd and agent processes on loopback ports (started
+through ``Processes``), bounded waits on observable conditions (``until``, ``eventually``), etcd's JSON
+gateway seen from a test (``b64``, ``Keys``, ``leader_of``, ``Writers``), a seeded in-memory network
+for driving Raft cores deterministically, a linearizability checker for recorded histories, and a
+fault-injecting TCP proxy for partition tests on loopback.
 
 Imported by tests and bench/ only; nothing in the product imports it.
 """
 
+from confagent.testing._agent import AgentProcess
+from confagent.testing._gateway import Keys, Writers, b64, leader_index, leader_of, post, unb64
 from confagent.testing._history import UNKNOWN, CallToken, HistoryRecorder, Operation, Unknown
+from confagent.testing._launcher import Processes
 from confagent.testing._linearizability import (
     KV_MODEL,
     Cas,
@@ -20,7 +25,17 @@ from confagent.testing._linearizability import (
     Put,
 )
 from confagent.testing._linearizability import check as check_linearizable
-from confagent.testing._procs import ServerProcess, free_port, running, start_etcd, start_store, store_cluster
+from confagent.testing._procs import (
+    ServerProcess,
+    confagent_argv,
+    free_port,
+    healthy,
+    running,
+    start_etcd,
+    start_store,
+    store_cluster,
+    store_process,
+)
 from confagent.testing._proxy import FaultProxy, Network, PartitionMode
 from confagent.testing._sim import (
     CrashPoint,
@@ -31,10 +46,13 @@ from confagent.testing._sim import (
     SimObserver,
     StateMachine,
 )
+from confagent.testing._wait import DEADLINE_S, eventually, until, until_async
 
 __all__ = [
+    "DEADLINE_S",
     "KV_MODEL",
     "UNKNOWN",
+    "AgentProcess",
     "CallToken",
     "Cas",
     "CheckResult",
@@ -44,6 +62,7 @@ __all__ = [
     "FaultProxy",
     "Get",
     "HistoryRecorder",
+    "Keys",
     "KvInput",
     "KvModel",
     "KvOutput",
@@ -52,6 +71,7 @@ __all__ = [
     "NetworkFaults",
     "Operation",
     "PartitionMode",
+    "Processes",
     "Put",
     "ServerProcess",
     "SimCluster",
@@ -60,10 +80,22 @@ __all__ = [
     "SimObserver",
     "StateMachine",
     "Unknown",
+    "Writers",
+    "b64",
     "check_linearizable",
+    "confagent_argv",
+    "eventually",
     "free_port",
+    "healthy",
+    "leader_index",
+    "leader_of",
+    "post",
     "running",
     "start_etcd",
     "start_store",
     "store_cluster",
+    "store_process",
+    "unb64",
+    "until",
+    "until_async",
 ]

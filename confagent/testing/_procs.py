@@ -1,7 +1,8 @@
 """Real processes for tests and benchmarks: a confagent store or a real etcd on a free loopback port.
 
 Each is started as a subprocess with its own data directory, waited for by
-polling ``/health`` against a deadline, and stopped by its own pid.
+polling ``/health`` against a deadline, and stopped by its own pid. Every
+confagent command line starts with :func:`confagent_argv`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ServerProcess", "free_port", "running", "start_etcd", "start_store", "store_cluster"]
+__all__ = ["ServerProcess", "confagent_argv", "free_port", "healthy", "running", "start_etcd", "start_store",
+           "store_cluster", "store_process"]
 
 START_TIMEOUT_S = 30.0
 
@@ -45,6 +47,19 @@ def free_port(host: str = "127.0.0.1") -> int:
                 continue
             return port
     raise RuntimeError(f"no free port below the ephemeral range {low}-{high}")
+
+
+def confagent_argv(*args: str) -> list[str]:
+    """The command line running ``confagent ARGS`` with this interpreter (no install needed)."""
+    return [sys.executable, "-m", "confagent", *args]
+
+
+def healthy(url: str) -> bool:
+    """Whether ``url/health`` answers 200 now."""
+    try:
+        return httpx.get(url + "/health", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -80,9 +95,8 @@ class ServerProcess:
     def launch(self) -> None:
         """Start the process without waiting for it (cluster members wait for each other)."""
         env = {**os.environ, **self.extra_env}
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-        log.close()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def wait_healthy(self, timeout_s: float = START_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s
@@ -91,11 +105,8 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited with {self.process.returncode}:\n"
                                    + self.log_path.read_text(errors="replace")[-3000:])
-            try:
-                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if healthy(self.url):
+                return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.kind} did not become healthy within {timeout_s}s; log:\n"
@@ -125,12 +136,20 @@ def start_store(data_dir: Path, *, port: int | None = None, args: Sequence[str] 
     """A ``confagent store`` on 127.0.0.1, data in ``data_dir`` (reused across restarts)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "confagent", "store", "--name", "test",
-            "--data-dir", str(data_dir), "--listen-client-urls", url,
-            "--listen-peer-urls", f"http://127.0.0.1:{free_port()}", *args]
+    return store_process(url, data_dir, ["--name", "test", "--listen-peer-urls",
+                                         f"http://127.0.0.1:{free_port()}", *args]).start(timeout_s)
+
+
+def store_process(url: str, data_dir: Path, args: Sequence[str], log_path: Path | None = None,
+                  ) -> ServerProcess:
+    """``confagent store`` serving clients at ``url`` with ``args`` besides, not yet started.
+
+    Its log is ``log_path``, by default ``DATA_DIR.log`` beside the data directory.
+    """
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    return ServerProcess("confagent", url, data_dir, argv, data_dir.parent / f"{data_dir.name}.log",
-                         extra_env={"PYTHONUNBUFFERED": "1"}).start(timeout_s)
+    argv = confagent_argv("store", "--data-dir", str(data_dir), "--listen-client-urls", url, *args)
+    log_path = log_path or data_dir.parent / f"{data_dir.name}.log"
+    return ServerProcess("confagent", url, data_dir, argv, log_path, extra_env={"PYTHONUNBUFFERED": "1"})
 
 
 def start_etcd(data_dir: Path, *, port: int | None = None, args: Sequence[str] = (),
@@ -165,17 +184,10 @@ def store_cluster(base_dir: Path, size: int, *, args: Sequence[str] = (),
     advertised = {name: f"http://127.0.0.1:{ports[i][1]}" for i, name in enumerate(names)}
     initial = ",".join(f"{name}={url}" for name, url in advertised.items())
     base_dir.mkdir(parents=True, exist_ok=True)
-    members = []
-    for i, name in enumerate(names):
-        url = f"http://127.0.0.1:{free_port()}"
-        argv = [sys.executable, "-m", "confagent", "store", "--name", name,
-                "--data-dir", str(base_dir / name), "--listen-client-urls", url,
-                "--listen-peer-urls", f"http://127.0.0.1:{ports[i][0]}",
-                "--initial-advertise-peer-urls", advertised[name],
-                "--initial-cluster", initial, *args]
-        members.append(ServerProcess("confagent", url, base_dir / name, argv, base_dir / f"{name}.log",
-                                     extra_env={"PYTHONUNBUFFERED": "1"}))
-    return members
+    return [store_process(f"http://127.0.0.1:{free_port()}", base_dir / name, [
+        "--name", name, "--listen-peer-urls", f"http://127.0.0.1:{ports[i][0]}",
+        "--initial-advertise-peer-urls", advertised[name], "--initial-cluster", initial, *args])
+        for i, name in enumerate(names)]
 
 
 @contextmanager
