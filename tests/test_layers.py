@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "confagent"
-PURE = ("raft", "kv", "render", "resource", "settings")
+PURE = ("raft", "kv", "wire", "render", "resource", "settings")
 IO_MODULES = {"asyncio", "socket", "os", "subprocess", "time", "threading", "httpx",
               "starlette", "uvicorn", "shutil", "signal", "selectors", "tempfile"}
 # Which confagent packages each package may import, besides itself and the base modules.
@@ -19,11 +19,12 @@ IO_BASE = PURE_BASE | {"fsutil", "backoff", "asgi", "http_listener", "tasks"}
 ALLOWED = {
     "raft": set(),
     "kv": set(),
+    "wire": {"kv"},
     "render": set(),
     "resource": set(),
     "settings": set(),
-    "server": {"raft", "kv"} | IO_BASE,
-    "client": {"kv"} | IO_BASE,
+    "server": {"raft", "kv", "wire"} | IO_BASE,
+    "client": {"kv", "wire"} | IO_BASE,
     "apply": {"resource"} | IO_BASE,
     "backends": {"server", "client", "kv", "render"} | IO_BASE,
     "config": {"backends", "render", "resource"} | IO_BASE,
@@ -39,6 +40,8 @@ def _imports(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            if node.module == "confagent":  # from confagent import wire
+                names.update(f"confagent.{alias.name}" for alias in node.names)
     return names
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from confagent.kv._json import b64
 from confagent.kv._messages import (
     DeleteRangeResponse,
     Event,
@@ -26,6 +25,7 @@ from confagent.kv._messages import (
     TxnResponse,
     WatchResponse,
 )
+from confagent.wire import b64
 
 if TYPE_CHECKING:
     from confagent.client import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status

@@ -21,7 +21,7 @@ from confagent.client._registration import (
 from confagent.client._results import LeaseKeepAlive, LeaseTimeToLive, Member, Status
 from confagent.client._transport import ClientTls
 from confagent.client._watch import RESUMES_MAX
-from confagent.kv._json_client import Reply, ResponseHeader
+from confagent.wire import Reply, ResponseHeader
 
 __all__ = [
     "REGISTRATION_RETRY",

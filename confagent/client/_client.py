@@ -3,7 +3,7 @@
 One ``httpx.AsyncClient`` (HTTP/1.1, a bounded keep-alive pool) serves every
 call; a :class:`~confagent.client._transport.Transport` picks the endpoint and
 decides what may be retried (reads yes; writes only if they never left). Each
-method returns a :class:`~confagent.kv._json_client.Reply`: the decoded
+method returns a :class:`~confagent.wire.Reply`: the decoded
 response and the header it came with.
 
 Usage::
@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from confagent import wire
 from confagent.client._results import (
     LeaseKeepAlive,
     LeaseTimeToLive,
@@ -47,8 +48,6 @@ from confagent.client._transport import (
 )
 from confagent.client._watch import watch
 from confagent.errors import ClientError, ConfagentError
-from confagent.kv import _json_client as codec
-from confagent.kv._json_client import Reply, ResponseHeader, decode_header
 from confagent.kv._messages import (
     CompactionRequest,
     DeleteRangeRequest,
@@ -66,6 +65,7 @@ from confagent.kv._messages import (
     WatchCreateRequest,
     WatchResponse,
 )
+from confagent.wire import Reply, ResponseHeader, decode_header
 
 __all__ = ["ClientConfig", "EtcdClient", "prefix_range_end"]
 
@@ -147,9 +147,9 @@ class EtcdClient:
     # -- kv -----------------------------------------------------------------------------
 
     async def range(self, request: RangeRequest) -> Reply[RangeResponse]:
-        body = await self._call("/v3/kv/range", codec.encode_range_request(request),
+        body = await self._call("/v3/kv/range", wire.encode_range_request(request),
                                 retry_safe=True)
-        return _decoded(codec.decode_range_response, body)
+        return _decoded(wire.decode_range_response, body)
 
     async def get(self, key: bytes, range_end: bytes = b"", *, prefix: bool = False,
                   from_key: bool = False, revision: int = 0, limit: int = 0,
@@ -168,26 +168,26 @@ class EtcdClient:
         """Raises AmbiguousWrite when the put was sent and no answer came."""
         request = PutRequest(key=key, value=value, lease=lease, prev_kv=prev_kv,
                              ignore_value=ignore_value, ignore_lease=ignore_lease)
-        body = await self._call("/v3/kv/put", codec.encode_put_request(request), retry_safe=False)
-        return _decoded(codec.decode_put_response, body)
+        body = await self._call("/v3/kv/put", wire.encode_put_request(request), retry_safe=False)
+        return _decoded(wire.decode_put_response, body)
 
     async def delete(self, key: bytes, range_end: bytes = b"", *, prefix: bool = False,
                      from_key: bool = False, prev_kv: bool = False) -> Reply[DeleteRangeResponse]:
         request = DeleteRangeRequest(key=key, range_end=_range_end(key, range_end, prefix, from_key),
                                      prev_kv=prev_kv)
-        body = await self._call("/v3/kv/deleterange", codec.encode_delete_range_request(request),
+        body = await self._call("/v3/kv/deleterange", wire.encode_delete_range_request(request),
                                 retry_safe=False)
-        return _decoded(codec.decode_delete_range_response, body)
+        return _decoded(wire.decode_delete_range_response, body)
 
     async def txn(self, request: TxnRequest) -> Reply[TxnResponse]:
         """A txn; retried on another endpoint only if neither branch writes."""
-        body = await self._call("/v3/kv/txn", codec.encode_txn_request(request),
+        body = await self._call("/v3/kv/txn", wire.encode_txn_request(request),
                                 retry_safe=not _writes(request))
-        return _decoded(codec.decode_txn_response, body)
+        return _decoded(wire.decode_txn_response, body)
 
     async def compact(self, revision: int, *, physical: bool = False) -> ResponseHeader:
         request = CompactionRequest(revision=revision, physical=physical)
-        body = await self._call("/v3/kv/compaction", codec.encode_compaction_request(request),
+        body = await self._call("/v3/kv/compaction", wire.encode_compaction_request(request),
                                 retry_safe=False)
         return _decoded(_header_of, body)
 
@@ -195,9 +195,9 @@ class EtcdClient:
 
     async def lease_grant(self, ttl_s: int, lease_id: int = 0) -> Reply[LeaseGrantResponse]:
         """``lease_id`` 0 lets the server choose one."""
-        body = await self._call("/v3/lease/grant", codec.encode_lease_grant_request(ttl_s, lease_id),
+        body = await self._call("/v3/lease/grant", wire.encode_lease_grant_request(ttl_s, lease_id),
                                 retry_safe=False)
-        return _decoded(codec.decode_lease_grant_response, body)
+        return _decoded(wire.decode_lease_grant_response, body)
 
     async def lease_revoke(self, lease_id: int) -> ResponseHeader:
         body = await self._call("/v3/lease/revoke", {"ID": str(lease_id)}, retry_safe=False)
@@ -295,7 +295,7 @@ class EtcdClient:
         """
         started = time.perf_counter()
         await self._post_one(endpoint, "/v3/kv/range",
-                             codec.encode_range_request(RangeRequest(key=b"health")))
+                             wire.encode_range_request(RangeRequest(key=b"health")))
         return time.perf_counter() - started
 
     async def _post_one(self, endpoint: str, path: str, payload: dict[str, Any] | None = None

@@ -11,7 +11,7 @@ from base64 import b64decode
 from dataclasses import dataclass
 from typing import Any
 
-from confagent.kv._json_client import Reply, decode_header
+from confagent.wire import Reply, decode_header
 
 __all__ = [
     "LeaseKeepAlive",

@@ -33,8 +33,8 @@ import orjson
 
 from confagent.client._transport import Transport, error_from_response, parse_json
 from confagent.errors import ClientError, store_error_from
-from confagent.kv._json_client import Reply, decode_watch_response, encode_watch_create_request
 from confagent.kv._messages import WatchCreateRequest, WatchResponse
+from confagent.wire import Reply, decode_watch_response, encode_watch_create_request
 
 __all__ = ["RESUMES_MAX", "watch"]
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from confagent import wire
 from confagent.errors import StoreError
 from confagent.kv import (
     CompactionRequest,
@@ -29,7 +30,6 @@ from confagent.kv import (
     PutResponse,
     TxnResponse,
 )
-from confagent.kv import _json as gw
 from confagent.server._asgi import (
     JSON,
     PROMETHEUS,
@@ -185,74 +185,74 @@ class GatewayApp:
 
     async def _send_error(self, send: Send, path: str, error: StoreError) -> None:
         self.metrics.request(path, error.http_status)
-        await send_bytes(send, error.http_status, gw.error_body(error))
+        await send_bytes(send, error.http_status, wire.encode_error_body(error))
 
     def _header(self, revision: int | None = None) -> Json:
         node = self.node
-        return gw.header(node.members.table.cluster_id, self.info.member_id,
+        return wire.encode_header(node.members.table.cluster_id, self.info.member_id,
                          node.kv.revision if revision is None else revision, node.term)
 
     # -- kv ---------------------------------------------------------------------------
     async def _range(self, body: bytes) -> Json:
-        request = gw.decode_body(body, gw.range_request)
+        request = wire.decode_body(body, wire.decode_range_request)
         response = await self.node.range(request)
-        return gw.range_response(response, self._header())
+        return wire.encode_range_response(response, self._header())
 
     async def _put(self, body: bytes) -> Json:
-        request = gw.decode_body(body, gw.put_request)
+        request = wire.decode_body(body, wire.decode_put_request)
         check_request_size(request)
         applied = await self.node.propose(request)
         assert isinstance(applied.response, PutResponse)
-        return gw.put_response(applied.response, self._header(applied.revision))
+        return wire.encode_put_response(applied.response, self._header(applied.revision))
 
     async def _delete_range(self, body: bytes) -> Json:
-        applied = await self.node.propose(gw.decode_body(body, gw.delete_range_request))
+        applied = await self.node.propose(wire.decode_body(body, wire.decode_delete_range_request))
         assert isinstance(applied.response, DeleteRangeResponse)
-        return gw.delete_range_response(applied.response, self._header(applied.revision))
+        return wire.encode_delete_range_response(applied.response, self._header(applied.revision))
 
     async def _txn(self, body: bytes) -> Json:
-        request = gw.decode_body(body, gw.txn_request)
+        request = wire.decode_body(body, wire.decode_txn_request)
         check_request_size(request)
         applied = await self.node.propose(request)
         assert isinstance(applied.response, TxnResponse)
-        return gw.txn_response(applied.response, self._header(applied.revision), applied.revision)
+        return wire.encode_txn_response(applied.response, self._header(applied.revision), applied.revision)
 
     async def _compaction(self, body: bytes) -> Json:
-        request: CompactionRequest = gw.decode_body(body, gw.compaction_request)
+        request: CompactionRequest = wire.decode_body(body, wire.decode_compaction_request)
         applied = await self.node.propose(request)
         return {"header": self._header(applied.revision)}
 
     # -- leases -----------------------------------------------------------------------
     async def _lease_grant(self, body: bytes) -> Json:
-        ttl, lease_id = gw.decode_body(body, gw.lease_grant_request)
+        ttl, lease_id = wire.decode_body(body, wire.decode_lease_grant_request)
         request = LeaseGrantRequest(ttl=ttl, id=lease_id or self.node.new_lease_id())
         applied = await self.node.propose(request)
         assert isinstance(applied.response, LeaseGrantResponse)
-        return gw.lease_grant_response(applied.response, self._header(applied.revision))
+        return wire.encode_lease_grant_response(applied.response, self._header(applied.revision))
 
     async def _lease_revoke(self, body: bytes) -> Json:
-        applied = await self.node.propose(LeaseRevokeRequest(id=gw.decode_body(body, gw.lease_id)))
+        applied = await self.node.propose(LeaseRevokeRequest(id=wire.decode_body(body, wire.decode_lease_id)))
         return {"header": self._header(applied.revision)}
 
     async def _lease_time_to_live(self, body: bytes) -> Json:
-        lease_id, with_keys = gw.decode_body(body, gw.timetolive_request)
+        lease_id, with_keys = wire.decode_body(body, wire.decode_lease_time_to_live_request)
         remaining = await self.node.time_to_live(lease_id)
         info = self.node.kv.lease(lease_id)
         if info is None or remaining < 0:
-            return gw.lease_time_to_live_response(self._header(), lease_id, -1, 0, ())
-        return gw.lease_time_to_live_response(
+            return wire.encode_lease_time_to_live_response(self._header(), lease_id, -1, 0, ())
+        return wire.encode_lease_time_to_live_response(
             self._header(), lease_id, remaining, info.ttl, info.keys if with_keys else ())
 
     async def _lease_leases(self, body: bytes) -> Json:
-        gw.loads(body)
-        return gw.lease_leases_response(self._header(), self.node.kv.lease_ids())
+        wire.loads(body)
+        return wire.encode_lease_leases_response(self._header(), self.node.kv.lease_ids())
 
     # -- maintenance and cluster ------------------------------------------------------------
     async def _status(self, body: bytes) -> Json:
-        gw.loads(body)
+        wire.loads(body)
         node = self.node
         size = node.kv.size_bytes()
-        status = gw.drop_zero_ints({
+        status = wire.drop_zero_ints({
             "header": self._header(),
             "version": self.info.etcd_version,
             "dbSize": str(size),
@@ -271,7 +271,7 @@ class GatewayApp:
         return me is not None and me.is_learner
 
     async def _alarm(self, body: bytes) -> Json:
-        gw.loads(body)
+        wire.loads(body)
         return {}
 
     # -- plain HTTP ------------------------------------------------------------------------

@@ -27,38 +27,38 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from confagent import wire
 from confagent.errors import KeyNotFound, NotSupportedForLearner, StoreError
-from confagent.kv import _json as gw
 from confagent.server._asgi import Receive, Send, send_bytes
 from confagent.server._streams import JsonObjectSplitter
 
 __all__ = ["LEARNER_RULES", "LearnerRule", "check_served_by_learner", "refuse_stream"]
 
-LearnerRule = Callable[[gw.JsonObject], bool]
+LearnerRule = Callable[[wire.JsonObject], bool]
 """Reads a request's fields as the gateway does (raising its decoding errors); whether a
 learner serves the request."""
 
 
-def _always(_request: gw.JsonObject) -> bool:
+def _always(_request: wire.JsonObject) -> bool:
     return True
 
 
-def _serializable_range(request: gw.JsonObject) -> bool:
-    return gw.range_request(request).serializable
+def _serializable_range(request: wire.JsonObject) -> bool:
+    return wire.decode_range_request(request).serializable
 
 
-def _refused_once_read(read: Callable[[gw.JsonObject], object]) -> LearnerRule:
+def _refused_once_read(read: Callable[[wire.JsonObject], object]) -> LearnerRule:
     """A rule that refuses every request once ``read`` has decoded its fields (rule 1)."""
-    def refuse(request: gw.JsonObject) -> bool:
+    def refuse(request: wire.JsonObject) -> bool:
         read(request)
         return False
     return refuse
 
 
-def _refused_txn(request: gw.JsonObject) -> bool:
+def _refused_txn(request: wire.JsonObject) -> bool:
     # An empty RequestOp fails the decoder here, etcd's validation there: after the refusal (rule 2).
     with contextlib.suppress(KeyNotFound):
-        gw.txn_request(request)
+        wire.decode_txn_request(request)
     return False
 
 
@@ -68,17 +68,17 @@ _REFUSED = _refused_once_read(lambda _request: None)
 LEARNER_RULES: Final[Mapping[str, LearnerRule]] = {
     "/v3/maintenance/status": _always,
     "/v3/kv/range": _serializable_range,
-    "/v3/kv/put": _refused_once_read(gw.put_request),
-    "/v3/kv/deleterange": _refused_once_read(gw.delete_range_request),
+    "/v3/kv/put": _refused_once_read(wire.decode_put_request),
+    "/v3/kv/deleterange": _refused_once_read(wire.decode_delete_range_request),
     "/v3/kv/txn": _refused_txn,
-    "/v3/kv/compaction": _refused_once_read(gw.compaction_request),
-    "/v3/lease/grant": _refused_once_read(gw.lease_grant_request),
-    "/v3/lease/revoke": _refused_once_read(gw.lease_id),
-    "/v3/kv/lease/revoke": _refused_once_read(gw.lease_id),
-    "/v3/lease/timetolive": _refused_once_read(gw.timetolive_request),
-    "/v3/kv/lease/timetolive": _refused_once_read(gw.timetolive_request),
-    "/v3/lease/keepalive": _refused_once_read(gw.lease_id),
-    "/v3/watch": _refused_once_read(gw.watch_request),
+    "/v3/kv/compaction": _refused_once_read(wire.decode_compaction_request),
+    "/v3/lease/grant": _refused_once_read(wire.decode_lease_grant_request),
+    "/v3/lease/revoke": _refused_once_read(wire.decode_lease_id),
+    "/v3/kv/lease/revoke": _refused_once_read(wire.decode_lease_id),
+    "/v3/lease/timetolive": _refused_once_read(wire.decode_lease_time_to_live_request),
+    "/v3/kv/lease/timetolive": _refused_once_read(wire.decode_lease_time_to_live_request),
+    "/v3/lease/keepalive": _refused_once_read(wire.decode_lease_id),
+    "/v3/watch": _refused_once_read(wire.decode_watch_request),
 }
 """Each ``/v3/`` path's rule on a learner. A path not listed (lease list, alarm, snapshot,
 the member requests) is refused once its body is read as a JSON object."""
@@ -94,7 +94,7 @@ def check_served_by_learner(path: str, body: bytes) -> None:
         InvalidArgument: the body is malformed, as the gateway reports it.
         NotSupportedForLearner: a learner does not serve this request.
     """
-    if not gw.decode_body(body, LEARNER_RULES.get(path, _REFUSED)):
+    if not wire.decode_body(body, LEARNER_RULES.get(path, _REFUSED)):
         raise NotSupportedForLearner()
 
 
@@ -107,13 +107,13 @@ async def refuse_stream(path: str, receive: Receive, send: Send) -> None:
             return  # the client left
         check_served_by_learner(path, first)
     except NotSupportedForLearner as refusal:
-        body = gw.stream_error(refusal).rstrip(b"\n")  # grpc-gateway writes no delimiter after it
+        body = wire.encode_stream_error(refusal).rstrip(b"\n")  # grpc-gateway writes no delimiter after it
         await send_bytes(send, refusal.http_status, body)
         return
     except StoreError as error:
         if path in _BIDI_STREAMS:
             error.code = 2
-        await send_bytes(send, error.http_status, gw.error_body(error))
+        await send_bytes(send, error.http_status, wire.encode_error_body(error))
         return
     raise AssertionError(f"a learner serves no stream, but {path} passed")
 

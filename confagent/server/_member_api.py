@@ -19,16 +19,14 @@ leader) for their member list; one that lists no such member settles it
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import orjson
 
-from confagent.errors import Internal, InvalidArgument, MemberNotFound, NoLeader, store_error_from
-from confagent.kv import _json as gw
-from confagent.kv._json_fields import read_bool, read_repeated
+from confagent import wire
+from confagent.errors import Internal, MemberNotFound, NoLeader, store_error_from
 from confagent.raft import Role
 from confagent.server._membership import check_peer_urls
 from confagent.server._node import StoreNode
@@ -45,31 +43,8 @@ LEADER_POLL_S = 0.05
 REMOVAL_POLL_S = 1.0
 """How often a member that hears no leader asks the others whether it is still a member."""
 
-_UINT64_TEXT = re.compile(r"\s*(\d+)\s*")
-_UINT64_MAX = (1 << 64) - 1
-
-
-def _read_uint64(value: object) -> int:
-    """A uint64 field given as a JSON number or a decimal string (Go's jsonpb reads both).
-
-    Raises:
-        InvalidArgument: anything else, with Go's message.
-    """
-    if value is None:
-        return 0
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _UINT64_MAX:
-        return value
-    if isinstance(value, str):
-        match = _UINT64_TEXT.fullmatch(value)
-        if match is not None and int(match.group(1)) <= _UINT64_MAX:
-            return int(match.group(1))
-        first = value.strip()[:1] or '"'
-        raise InvalidArgument(f"invalid character '{first}' looking for beginning of value")
-    raise InvalidArgument("json: cannot unmarshal value into Go value of type uint64")
-
-
 def _peer_urls(d: Json) -> tuple[str, ...]:
-    return check_peer_urls(str(url) for url in read_repeated(d.get("peerURLs")))
+    return check_peer_urls(wire.decode_member_peer_urls(d))
 
 
 class MemberApi:
@@ -97,19 +72,19 @@ class MemberApi:
         return [m.to_json() for m in self.node.members.table.members()]
 
     async def list(self, body: bytes) -> Json:
-        gw.loads(body)
+        wire.loads(body)
         return {"header": self._header(), "members": self._members()}
 
     async def add(self, body: bytes) -> Json:
-        d = gw.loads(body)
-        peer_urls, is_learner = _peer_urls(d), read_bool(d.get("isLearner"))
+        d = wire.loads(body)
+        peer_urls, is_learner = _peer_urls(d), wire.decode_member_is_learner(d)
         if not self._leading():
             return await self._forward("/v3/cluster/member/add", body)
         member = await self.node.members.add(peer_urls, is_learner=is_learner)
         return {"header": self._header(), "member": member.to_json(), "members": self._members()}
 
     async def remove(self, body: bytes) -> Json:
-        member_id = _read_uint64(gw.loads(body).get("ID"))
+        member_id = wire.decode_member_id(wire.loads(body))
         if member_id == self.node.config.member_id and self._leading() \
                 and len(self.node.core.conf_state.voters) > 1:
             await self._hand_over()
@@ -119,15 +94,15 @@ class MemberApi:
         return {"header": self._header(), "members": self._members()}
 
     async def update(self, body: bytes) -> Json:
-        d = gw.loads(body)
-        member_id = _read_uint64(d.get("ID"))
+        d = wire.loads(body)
+        member_id = wire.decode_member_id(d)
         if self.node.members.table.get(member_id) is None:
             raise MemberNotFound()  # etcd looks the member up before it reads the URLs
         await self.node.members.update(member_id, _peer_urls(d))
         return {"header": self._header(), "members": self._members()}
 
     async def promote(self, body: bytes) -> Json:
-        member_id = _read_uint64(gw.loads(body).get("ID"))
+        member_id = wire.decode_member_id(wire.loads(body))
         if not self._leading():
             return await self._forward("/v3/cluster/member/promote", body)
         await self.node.members.promote(member_id)

@@ -35,8 +35,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from confagent import wire
 from confagent.errors import ResourceExhausted, StorageError, StoreError
-from confagent.kv import _json as gw
 from confagent.raft import SnapshotMeta
 from confagent.server._asgi import BodyTooLarge, Receive, Send, read_body, send_bytes, start_stream
 from confagent.server._node import StoreNode
@@ -112,10 +112,10 @@ def stream_lines(body: bytes, digest: bytes) -> Iterator[bytes]:
     for start in range(0, len(body), CHUNK_BYTES):
         chunk = body[start:start + CHUNK_BYTES]
         remaining = len(body) - start - len(chunk)
-        result = {"remaining_bytes": str(remaining), "blob": gw.b64(chunk)} if remaining \
-            else {"blob": gw.b64(chunk)}
-        yield gw.stream_chunk(result)
-    yield gw.stream_chunk({"blob": gw.b64(digest)})
+        result = {"remaining_bytes": str(remaining), "blob": wire.b64(chunk)} if remaining \
+            else {"blob": wire.b64(chunk)}
+        yield wire.encode_stream_chunk(result)
+    yield wire.encode_stream_chunk({"blob": wire.b64(digest)})
 
 
 def _encode_with_digest(image: SnapshotImage) -> tuple[bytes, bytes]:
@@ -131,14 +131,14 @@ class SnapshotStream:
 
     async def __call__(self, receive: Receive, send: Send) -> None:
         try:
-            gw.loads(await read_body(receive, REQUEST_LIMIT_BYTES))
+            wire.loads(await read_body(receive, REQUEST_LIMIT_BYTES))
         except BodyTooLarge as too_large:
             refusal = ResourceExhausted(f"grpc: received message larger than max "
                                         f"({too_large.size} vs. {REQUEST_LIMIT_BYTES})")
-            await send_bytes(send, refusal.http_status, gw.error_body(refusal))
+            await send_bytes(send, refusal.http_status, wire.encode_error_body(refusal))
             return
         except StoreError as error:
-            await send_bytes(send, error.http_status, gw.error_body(error))
+            await send_bytes(send, error.http_status, wire.encode_error_body(error))
             return
         body, digest = await asyncio.to_thread(_encode_with_digest, take_image(self._node))
         await start_stream(send)

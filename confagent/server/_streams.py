@@ -16,8 +16,8 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from confagent import wire
 from confagent.errors import StoreError
-from confagent.kv import _json as gw
 from confagent.server._asgi import Message, Receive, Send, send_bytes, start_stream
 from confagent.server._node import StoreNode
 from confagent.server._watch_stream import Outgoing, WatchRegistry, WatchStream
@@ -120,7 +120,7 @@ async def _request_objects(receive: Receive, closing: asyncio.Event) -> AsyncIte
 def _decode_stream_message(obj: bytes, decoder: Callable[[Json], T]) -> T:
     """A stream message's request; undecodable ones get gRPC code 2, as the gateway answers."""
     try:
-        return decoder(gw.loads(obj))
+        return decoder(wire.loads(obj))
     except StoreError as error:
         error.code = 2
         raise
@@ -157,7 +157,7 @@ class StreamHandlers:
         stream = WatchStream(self._registry, lambda: self._node.kv.revision)
         first = await anext(objects, None)
         try:
-            request = _decode_stream_message(first, gw.watch_request) if first is not None else None
+            request = _decode_stream_message(first, wire.decode_watch_request) if first is not None else None
         except StoreError as error:
             await self._fail_stream(send, error, started=False)
             return
@@ -183,7 +183,7 @@ class StreamHandlers:
             if obj is None:
                 continue  # the body ended; the stream stays open until the client leaves
             try:
-                request = _decode_stream_message(obj, gw.watch_request)
+                request = _decode_stream_message(obj, wire.decode_watch_request)
             except StoreError as error:
                 writer.cancel()
                 await self._fail_stream(send, error, started=True)
@@ -204,7 +204,7 @@ class StreamHandlers:
             header.pop("revision", None)
         else:
             header = self._header(out.header_revision or None)
-        return gw.stream_chunk(gw.watch_response(out.response, header))
+        return wire.encode_stream_chunk(wire.encode_watch_response(out.response, header))
 
     async def _progress(self, stream: WatchStream) -> None:
         while True:
@@ -224,21 +224,22 @@ class StreamHandlers:
             if not started:
                 await start_stream(send)
                 started = True
-            await send({"type": "http.response.body", "body": gw.stream_chunk(reply),
+            await send({"type": "http.response.body", "body": wire.encode_stream_chunk(reply),
                         "more_body": True})
         if not started:
             await start_stream(send)
         await self._end_stream(send)
 
     async def _keep_alive_reply(self, obj: bytes) -> Json:
-        lease_id = _decode_stream_message(obj, gw.lease_id)
+        lease_id = _decode_stream_message(obj, wire.decode_lease_id)
         ttl = await self._node.keep_alive(lease_id)
-        return gw.lease_keepalive_response(self._header(None), lease_id, ttl)
+        return wire.encode_lease_keepalive_response(self._header(None), lease_id, ttl)
 
     @staticmethod
     async def _fail_stream(send: Send, error: StoreError, started: bool) -> None:
         """A plain error before the stream started; the gateway's in-stream error after."""
         if not started:
-            await send_bytes(send, error.http_status, gw.error_body(error))
+            await send_bytes(send, error.http_status, wire.encode_error_body(error))
             return
-        await send({"type": "http.response.body", "body": gw.stream_error(error), "more_body": False})
+        await send({"type": "http.response.body", "body": wire.encode_stream_error(error),
+                    "more_body": False})

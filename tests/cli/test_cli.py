@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from confagent.kv._json import b64
+from confagent.wire import b64
 from tests.cli.support import ETCDCTL, etcdctl, ours, same_output
 
 

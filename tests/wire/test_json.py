@@ -11,12 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from confagent import wire
 from confagent.errors import InvalidArgument, StoreError
-from confagent.kv import _json as gw
-from confagent.kv import _json_client as cl
-from confagent.kv._json_fields import _go_base64, read_bytes
-from confagent.kv._json_scan import RawNumber, loads_exact
-from confagent.kv._messages import (
+from confagent.kv import (
     CompactionRequest,
     Compare,
     CompareResult,
@@ -37,6 +34,8 @@ from confagent.kv._messages import (
     WatchCreateRequest,
     WatchResponse,
 )
+from confagent.wire._json_fields import _go_base64, read_bytes
+from confagent.wire._json_scan import RawNumber, loads_exact
 
 # -- strategies ---------------------------------------------------------------------------
 
@@ -120,17 +119,17 @@ watch_responses = st.builds(
     compact_revision=revisions, cancel_reason=st.text(max_size=10), fragment=st.booleans(),
     events=st.lists(events, max_size=3).map(tuple),
 )
-headers = st.builds(cl.ResponseHeader, cluster_id=revisions, member_id=revisions,
+headers = st.builds(wire.ResponseHeader, cluster_id=revisions, member_id=revisions,
                     revision=revisions, raft_term=revisions)
 
 
 def _wire(d: dict[str, Any]) -> dict[str, Any]:
     """Through bytes and back, as a request travels."""
-    return gw.loads(orjson.dumps(d))
+    return wire.loads(orjson.dumps(d))
 
 
-def _gw_header(h: cl.ResponseHeader) -> dict[str, Any]:
-    return gw.header(h.cluster_id, h.member_id, h.revision, h.raft_term)
+def _gw_header(h: wire.ResponseHeader) -> dict[str, Any]:
+    return wire.encode_header(h.cluster_id, h.member_id, h.revision, h.raft_term)
 
 
 # -- round trips ----------------------------------------------------------------------------
@@ -138,27 +137,27 @@ def _gw_header(h: cl.ResponseHeader) -> dict[str, Any]:
 
 @given(range_requests)
 def test_range_request_round_trip(r: RangeRequest) -> None:
-    assert gw.range_request(_wire(cl.encode_range_request(r))) == r
+    assert wire.decode_range_request(_wire(wire.encode_range_request(r))) == r
 
 
 @given(put_requests)
 def test_put_request_round_trip(r: PutRequest) -> None:
-    assert gw.put_request(_wire(cl.encode_put_request(r))) == r
+    assert wire.decode_put_request(_wire(wire.encode_put_request(r))) == r
 
 
 @given(delete_requests)
 def test_delete_range_request_round_trip(r: DeleteRangeRequest) -> None:
-    assert gw.delete_range_request(_wire(cl.encode_delete_range_request(r))) == r
+    assert wire.decode_delete_range_request(_wire(wire.encode_delete_range_request(r))) == r
 
 
 @given(txn_requests)
 def test_txn_request_round_trip(r: TxnRequest) -> None:
-    assert gw.txn_request(_wire(cl.encode_txn_request(r))) == r
+    assert wire.decode_txn_request(_wire(wire.encode_txn_request(r))) == r
 
 
 @given(st.builds(CompactionRequest, revision=int64s, physical=st.booleans()))
 def test_compaction_request_round_trip(r: CompactionRequest) -> None:
-    assert gw.compaction_request(_wire(cl.encode_compaction_request(r))) == r
+    assert wire.decode_compaction_request(_wire(wire.encode_compaction_request(r))) == r
 
 
 @given(st.builds(WatchCreateRequest, key=st.binary(max_size=8), range_end=st.binary(max_size=8),
@@ -166,41 +165,41 @@ def test_compaction_request_round_trip(r: CompactionRequest) -> None:
                  no_delete=st.booleans(), prev_kv=st.booleans(), watch_id=int64s,
                  fragment=st.booleans()))
 def test_watch_create_round_trip(r: WatchCreateRequest) -> None:
-    assert gw.watch_request(_wire(cl.encode_watch_create_request(r))) == r
+    assert wire.decode_watch_request(_wire(wire.encode_watch_create_request(r))) == r
 
 
 @given(st.integers(min_value=-(2**63), max_value=2**63 - 1), int64s)
 def test_lease_grant_round_trip(ttl: int, lease_id: int) -> None:
-    assert gw.lease_grant_request(_wire(cl.encode_lease_grant_request(ttl, lease_id))) == (
+    assert wire.decode_lease_grant_request(_wire(wire.encode_lease_grant_request(ttl, lease_id))) == (
         ttl, lease_id)
 
 
 @given(range_responses, headers)
-def test_range_response_round_trip(r: RangeResponse, h: cl.ResponseHeader) -> None:
-    body = orjson.loads(orjson.dumps(gw.range_response(r, _gw_header(h))))
-    assert cl.decode_range_response(body) == cl.Reply(h, r)
+def test_range_response_round_trip(r: RangeResponse, h: wire.ResponseHeader) -> None:
+    body = orjson.loads(orjson.dumps(wire.encode_range_response(r, _gw_header(h))))
+    assert wire.decode_range_response(body) == wire.Reply(h, r)
 
 
 @given(put_responses, delete_responses, headers)
 def test_put_and_delete_responses_round_trip(
-    p: PutResponse, d: DeleteRangeResponse, h: cl.ResponseHeader
+    p: PutResponse, d: DeleteRangeResponse, h: wire.ResponseHeader
 ) -> None:
-    assert cl.decode_put_response(gw.put_response(p, _gw_header(h))) == cl.Reply(h, p)
-    assert cl.decode_delete_range_response(gw.delete_range_response(d, _gw_header(h))) == (
-        cl.Reply(h, d))
+    assert wire.decode_put_response(wire.encode_put_response(p, _gw_header(h))) == wire.Reply(h, p)
+    assert wire.decode_delete_range_response(wire.encode_delete_range_response(d, _gw_header(h))) == (
+        wire.Reply(h, d))
 
 
 @given(txn_responses, headers)
-def test_txn_response_round_trip(r: TxnResponse, h: cl.ResponseHeader) -> None:
-    body = orjson.loads(orjson.dumps(gw.txn_response(r, _gw_header(h), h.revision)))
-    assert cl.decode_txn_response(body) == cl.Reply(h, r)
+def test_txn_response_round_trip(r: TxnResponse, h: wire.ResponseHeader) -> None:
+    body = orjson.loads(orjson.dumps(wire.encode_txn_response(r, _gw_header(h), h.revision)))
+    assert wire.decode_txn_response(body) == wire.Reply(h, r)
 
 
 @given(watch_responses, headers)
-def test_watch_response_round_trip(r: WatchResponse, h: cl.ResponseHeader) -> None:
-    line = gw.stream_chunk(gw.watch_response(r, _gw_header(h)))
+def test_watch_response_round_trip(r: WatchResponse, h: wire.ResponseHeader) -> None:
+    line = wire.encode_stream_chunk(wire.encode_watch_response(r, _gw_header(h)))
     assert line.endswith(b"\n")
-    assert cl.decode_watch_response(orjson.loads(line)["result"]) == cl.Reply(h, r)
+    assert wire.decode_watch_response(orjson.loads(line)["result"]) == wire.Reply(h, r)
 
 
 # -- the two readers agree ------------------------------------------------------------------
@@ -236,12 +235,12 @@ def test_every_truncated_object_is_unexpected_eof(d: dict[str, Any], data: st.Da
     body = orjson.dumps(d)
     cut = data.draw(st.integers(min_value=1, max_value=len(body) - 1))
     with pytest.raises(InvalidArgument, match=r"^unexpected EOF$"):
-        gw.loads(body[:cut])
+        wire.loads(body[:cut])
 
 
 @given(st.binary(max_size=40), st.lists(st.integers(min_value=0, max_value=60), max_size=3))
 def test_base64_skips_newlines_anywhere(data: bytes, cuts: list[int]) -> None:
-    text = gw.b64(data)
+    text = wire.b64(data)
     for cut in sorted(cuts, reverse=True):
         text = text[:cut] + "\r\n" + text[cut:]
     assert read_bytes(text) == data
@@ -265,7 +264,7 @@ def test_base64_fast_and_go_paths_agree(text: str) -> None:
 def test_nested_txn_headers_and_omitted_zeros() -> None:
     inner = TxnResponse(responses=(PutResponse(),))
     resp = TxnResponse(succeeded=True, responses=(inner, RangeResponse(count=1)))
-    assert gw.txn_response(resp, {"revision": "24"}, 24) == {
+    assert wire.encode_txn_response(resp, {"revision": "24"}, 24) == {
         "header": {"revision": "24"}, "succeeded": True,
         "responses": [
             {"response_txn": {"header": {}, "responses": [
@@ -278,39 +277,39 @@ def test_nested_txn_headers_and_omitted_zeros() -> None:
 def test_events_and_watch_messages() -> None:
     deleted = Event(EventType.DELETE, KeyValue(b"app/e", 0, 28, 0),
                     KeyValue(b"app/e", 25, 26, 2, b"val-e2"))
-    assert gw.event(deleted) == {
+    assert wire.encode_event(deleted) == {
         "type": "DELETE", "kv": {"key": "YXBwL2U=", "mod_revision": "28"},
         "prev_kv": {"key": "YXBwL2U=", "create_revision": "25", "mod_revision": "26",
                     "version": "2", "value": "dmFsLWUy"},
     }
-    assert gw.event(Event(EventType.PUT, KeyValue(b"k", 1, 1, 1))) == {
+    assert wire.encode_event(Event(EventType.PUT, KeyValue(b"k", 1, 1, 1))) == {
         "kv": {"key": "aw==", "create_revision": "1", "mod_revision": "1", "version": "1"}}
     canceled = WatchResponse(canceled=True, compact_revision=25)
-    assert gw.watch_response(canceled, gw.header(9, 8, 0, 2)) == {
+    assert wire.encode_watch_response(canceled, wire.encode_header(9, 8, 0, 2)) == {
         "header": {"cluster_id": "9", "member_id": "8", "raft_term": "2"},
         "canceled": True, "compact_revision": "25"}
-    assert gw.watch_response(WatchResponse(watch_id=-1), {}) == {"header": {}, "watch_id": "-1"}
+    assert wire.encode_watch_response(WatchResponse(watch_id=-1), {}) == {"header": {}, "watch_id": "-1"}
 
 
 def test_error_bodies() -> None:
     error = InvalidArgument("etcdserver: key is not provided")
-    assert orjson.loads(gw.error_body(error)) == {
+    assert orjson.loads(wire.encode_error_body(error)) == {
         "error": "etcdserver: key is not provided",
         "message": "etcdserver: key is not provided", "code": 3}
-    assert orjson.loads(gw.stream_error(error)) == {"error": {
+    assert orjson.loads(wire.encode_stream_error(error)) == {"error": {
         "grpc_code": 3, "http_code": 400, "message": "etcdserver: key is not provided",
         "http_status": "Bad Request"}}
 
 
 def test_streams_split_into_objects() -> None:
     buffer = b'{"create_request":{"key":"YQ=="}}\n{"progress_request":{}}  {"cancel'
-    first, used = gw.next_value(buffer, final=False)
+    first, used = wire.next_value(buffer, final=False)
     assert first == {"create_request": {"key": "YQ=="}}
-    second, used2 = gw.next_value(buffer[used:], final=False)
+    second, used2 = wire.next_value(buffer[used:], final=False)
     assert second == {"progress_request": {}}
-    assert gw.next_value(buffer[used + used2:], final=False) == (None, 0)
+    assert wire.next_value(buffer[used + used2:], final=False) == (None, 0)
     with pytest.raises(InvalidArgument, match="unexpected EOF"):
-        gw.next_value(buffer[used + used2:], final=True)
+        wire.next_value(buffer[used + used2:], final=True)
 
 
 # -- malformed bodies, judged by a real etcd ----------------------------------------------------
@@ -318,10 +317,10 @@ def test_streams_split_into_objects() -> None:
 Decoder = Callable[[dict[str, Any]], object]
 RANGE, PUT, DEL, TXN = "/v3/kv/range", "/v3/kv/put", "/v3/kv/deleterange", "/v3/kv/txn"
 DECODERS: dict[str, Decoder] = {
-    RANGE: gw.range_request, PUT: gw.put_request, DEL: gw.delete_range_request,
-    TXN: gw.txn_request, "/v3/kv/compaction": gw.compaction_request,
-    "/v3/lease/grant": gw.lease_grant_request, "/v3/lease/revoke": gw.lease_id,
-    "/v3/lease/timetolive": gw.timetolive_request, "/v3/watch": gw.watch_request,
+    RANGE: wire.decode_range_request, PUT: wire.decode_put_request, DEL: wire.decode_delete_range_request,
+    TXN: wire.decode_txn_request, "/v3/kv/compaction": wire.decode_compaction_request,
+    "/v3/lease/grant": wire.decode_lease_grant_request, "/v3/lease/revoke": wire.decode_lease_id,
+    "/v3/lease/timetolive": wire.decode_lease_time_to_live_request, "/v3/watch": wire.decode_watch_request,
 }
 K = b'{"key":"dGVzdC1qc29u"'  # test-json: a key no other test uses
 CASES: list[tuple[str, bytes]] = [
@@ -399,7 +398,7 @@ def test_malformed_bodies_get_etcds_messages(etcd_server: str) -> None:
         for path, body in CASES:
             expected = _etcd_verdict(client, etcd_server, path, body)
             try:
-                gw.decode_body(body, DECODERS[path])
+                wire.decode_body(body, DECODERS[path])
                 got = None
             except StoreError as error:
                 got = (2 if path == "/v3/watch" else error.code, error.message)

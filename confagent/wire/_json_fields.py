@@ -1,4 +1,4 @@
-"""jsonpb's rules for one field of an etcd request, with Go's error messages.
+"""jsonpb's rules for one field of an etcd message: reading a request's, with Go's error messages.
 
 After Go has read a body (``_json_scan``), jsonpb fills the message field by
 field, in proto field order, and stops at the first error. Each reader here
@@ -14,6 +14,9 @@ jsonpb treats alike) and returns the protobuf value or raises
   are skipped, as Go's decoder does; errors name Go's byte offset.
 - enums: a name (unknown → ``unknown value "UP" for enum ...``) or a number.
 
+Writing: :func:`b64` is how jsonpb writes a bytes field, in requests and
+responses alike.
+
 Known difference: etcd accepts any int32 for an enum (``"sort_order":7``);
 the message values are IntEnums, so an undefined number is refused here with
 ``unknown value 7 for enum ...``.
@@ -23,15 +26,17 @@ from __future__ import annotations
 
 import binascii
 import re
+from binascii import b2a_base64
 from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any, Final, TypeVar
 
 from confagent.errors import InvalidArgument
-from confagent.kv._json_scan import JsonObject, RawNumber, check_valid, go_kind
+from confagent.wire._json_scan import JsonObject, RawNumber, check_valid, go_kind
 
 __all__ = [
     "GoUnknownNumberText",
+    "b64",
     "pick",
     "read_bool",
     "read_bytes",
@@ -40,6 +45,7 @@ __all__ = [
     "read_int64",
     "read_message",
     "read_repeated",
+    "read_uint64",
 ]
 
 E = TypeVar("E", bound=IntEnum)
@@ -48,6 +54,8 @@ _INT64_MIN: Final = -(1 << 63)
 _INT64_MAX: Final = (1 << 63) - 1
 _INT32_MIN: Final = -(1 << 31)
 _INT32_MAX: Final = (1 << 31) - 1
+_UINT64_MAX: Final = (1 << 64) - 1
+_UINT64_TEXT: Final = re.compile(r"\s*(\d+)\s*")
 _PLAIN_INT: Final = re.compile(r"[ \t\n\r]*(-?(?:0|[1-9][0-9]*))[ \t\n\r]*")
 _B64_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B64_VALUE: Final = {c: i for i, c in enumerate(_B64_ALPHABET)}
@@ -62,6 +70,11 @@ class GoUnknownNumberText(InvalidArgument):
     the literal Go would quote (``1e3`` is read as ``1000.0``). Callers that
     still hold the body re-read it with ``loads_exact`` for Go's exact text.
     """
+
+
+def b64(data: bytes) -> str:
+    """Standard padded base64, as the gateway writes bytes fields."""
+    return b2a_base64(data, newline=False).decode("ascii")
 
 
 def pick(d: JsonObject, proto_name: str, json_name: str) -> Any:
@@ -101,6 +114,25 @@ def read_int64(value: object) -> int:
     if isinstance(value, str):
         return _int64_from_text(value)
     return _bounded_int(value, _INT64_MIN, _INT64_MAX, "int64")
+
+
+def read_uint64(value: object) -> int:
+    """A uint64 field (a member ID) given as a JSON number or a decimal string.
+
+    Raises:
+        InvalidArgument: anything else, with Go's message.
+    """
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _UINT64_MAX:
+        return value
+    if isinstance(value, str):
+        match = _UINT64_TEXT.fullmatch(value)
+        if match is not None and int(match.group(1)) <= _UINT64_MAX:
+            return int(match.group(1))
+        first = value.strip()[:1] or '"'
+        raise InvalidArgument(f"invalid character '{first}' looking for beginning of value")
+    raise InvalidArgument("json: cannot unmarshal value into Go value of type uint64")
 
 
 def _int64_from_text(text: str) -> int:

@@ -23,7 +23,6 @@ order (etcd takes one at random).
 
 from __future__ import annotations
 
-from binascii import b2a_base64
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Final, TypeVar
@@ -31,19 +30,7 @@ from typing import Any, Final, TypeVar
 import orjson
 
 from confagent.errors import InvalidArgument, KeyNotFound, StoreError, http_status_of
-from confagent.kv._json_fields import (
-    GoUnknownNumberText,
-    pick,
-    read_bool,
-    read_bytes,
-    read_enum,
-    read_enum_number,
-    read_int64,
-    read_message,
-    read_repeated,
-)
-from confagent.kv._json_scan import JsonObject, loads, loads_exact, next_value
-from confagent.kv._messages import (
+from confagent.kv import (
     CompactionRequest,
     Compare,
     CompareResult,
@@ -70,38 +57,54 @@ from confagent.kv._messages import (
     WatchRequest,
     WatchResponse,
 )
+from confagent.wire._json_fields import (
+    GoUnknownNumberText,
+    b64,
+    pick,
+    read_bool,
+    read_bytes,
+    read_enum,
+    read_enum_number,
+    read_int64,
+    read_message,
+    read_repeated,
+    read_uint64,
+)
+from confagent.wire._json_scan import JsonObject, loads, loads_exact, next_value
 
 __all__ = [
     "JsonObject",
-    "b64",
-    "compaction_request",
     "decode_body",
-    "delete_range_request",
-    "delete_range_response",
+    "decode_compaction_request",
+    "decode_delete_range_request",
+    "decode_lease_grant_request",
+    "decode_lease_id",
+    "decode_lease_time_to_live_request",
+    "decode_member_id",
+    "decode_member_is_learner",
+    "decode_member_peer_urls",
+    "decode_put_request",
+    "decode_range_request",
+    "decode_txn_request",
+    "decode_watch_request",
     "drop_zero_ints",
-    "error_body",
-    "event",
-    "header",
-    "key_value",
-    "lease_grant_request",
-    "lease_grant_response",
-    "lease_id",
-    "lease_keepalive_response",
-    "lease_leases_response",
-    "lease_time_to_live_response",
+    "encode_delete_range_response",
+    "encode_error_body",
+    "encode_event",
+    "encode_header",
+    "encode_key_value",
+    "encode_lease_grant_response",
+    "encode_lease_keepalive_response",
+    "encode_lease_leases_response",
+    "encode_lease_time_to_live_response",
+    "encode_put_response",
+    "encode_range_response",
+    "encode_stream_chunk",
+    "encode_stream_error",
+    "encode_txn_response",
+    "encode_watch_response",
     "loads",
     "next_value",
-    "put_request",
-    "put_response",
-    "range_request",
-    "range_response",
-    "stream_chunk",
-    "stream_error",
-    "timetolive_request",
-    "txn_request",
-    "txn_response",
-    "watch_request",
-    "watch_response",
 ]
 
 T = TypeVar("T")
@@ -127,7 +130,7 @@ def decode_body(body: bytes, decoder: Callable[[JsonObject], T]) -> T:
 # -- requests ---------------------------------------------------------------------------
 
 
-def range_request(d: JsonObject) -> RangeRequest:
+def decode_range_request(d: JsonObject) -> RangeRequest:
     return RangeRequest(
         key=read_bytes(d.get("key")),
         range_end=read_bytes(pick(d, "range_end", "rangeEnd")),
@@ -149,7 +152,7 @@ def range_request(d: JsonObject) -> RangeRequest:
     )
 
 
-def put_request(d: JsonObject) -> PutRequest:
+def decode_put_request(d: JsonObject) -> PutRequest:
     return PutRequest(
         key=read_bytes(d.get("key")),
         value=read_bytes(d.get("value")),
@@ -160,7 +163,7 @@ def put_request(d: JsonObject) -> PutRequest:
     )
 
 
-def delete_range_request(d: JsonObject) -> DeleteRangeRequest:
+def decode_delete_range_request(d: JsonObject) -> DeleteRangeRequest:
     return DeleteRangeRequest(
         key=read_bytes(d.get("key")),
         range_end=read_bytes(pick(d, "range_end", "rangeEnd")),
@@ -168,7 +171,7 @@ def delete_range_request(d: JsonObject) -> DeleteRangeRequest:
     )
 
 
-def txn_request(d: JsonObject) -> TxnRequest:
+def decode_txn_request(d: JsonObject) -> TxnRequest:
     """A txn, nested txns included.
 
     Raises:
@@ -213,11 +216,11 @@ _COMPARE_OPERANDS: Final[tuple[tuple[CompareTarget, tuple[str, str], Callable[[A
 def _request_op(d: JsonObject, depth: int) -> RequestOp:
     found: list[RequestOp] = []
     if (raw := pick(d, "request_range", "requestRange")) is not None:
-        found.append(range_request(read_message(raw)))
+        found.append(decode_range_request(read_message(raw)))
     if (raw := pick(d, "request_put", "requestPut")) is not None:
-        found.append(put_request(read_message(raw)))
+        found.append(decode_put_request(read_message(raw)))
     if (raw := pick(d, "request_delete_range", "requestDeleteRange")) is not None:
-        found.append(delete_range_request(read_message(raw)))
+        found.append(decode_delete_range_request(read_message(raw)))
     if (raw := pick(d, "request_txn", "requestTxn")) is not None:
         found.append(_txn(read_message(raw), depth + 1))
     if not found:
@@ -225,28 +228,28 @@ def _request_op(d: JsonObject, depth: int) -> RequestOp:
     return found[0]
 
 
-def compaction_request(d: JsonObject) -> CompactionRequest:
+def decode_compaction_request(d: JsonObject) -> CompactionRequest:
     return CompactionRequest(
         revision=read_int64(d.get("revision")), physical=read_bool(d.get("physical"))
     )
 
 
-def lease_grant_request(d: JsonObject) -> tuple[int, int]:
+def decode_lease_grant_request(d: JsonObject) -> tuple[int, int]:
     """``(ttl, id)`` of a LeaseGrantRequest; both may be 0 or negative, as sent."""
     return read_int64(d.get("TTL")), read_int64(d.get("ID"))
 
 
-def lease_id(d: JsonObject) -> int:
+def decode_lease_id(d: JsonObject) -> int:
     """The ``ID`` of a LeaseRevoke or LeaseKeepAlive request."""
     return read_int64(d.get("ID"))
 
 
-def timetolive_request(d: JsonObject) -> tuple[int, bool]:
+def decode_lease_time_to_live_request(d: JsonObject) -> tuple[int, bool]:
     """``(id, keys)`` of a LeaseTimeToLiveRequest."""
     return read_int64(d.get("ID")), read_bool(d.get("keys"))
 
 
-def watch_request(d: JsonObject) -> WatchRequest | None:
+def decode_watch_request(d: JsonObject) -> WatchRequest | None:
     """One object of a watch stream; ``None`` for one with no request, which etcd skips."""
     found: list[WatchRequest] = []
     if (raw := pick(d, "create_request", "createRequest")) is not None:
@@ -286,15 +289,25 @@ def _filters(value: object) -> set[int]:
     return {read_enum_number(item, _FILTERS, _FILTER_TYPE) for item in read_repeated(value)}
 
 
+def decode_member_id(d: JsonObject) -> int:
+    """The ``ID`` (uint64) of a member remove, update or promote request."""
+    return read_uint64(d.get("ID"))
+
+
+def decode_member_peer_urls(d: JsonObject) -> tuple[str, ...]:
+    """The ``peerURLs`` of a member add or update request, as sent (the server checks them)."""
+    return tuple(str(url) for url in read_repeated(d.get("peerURLs")))
+
+
+def decode_member_is_learner(d: JsonObject) -> bool:
+    """The ``isLearner`` of a member add request."""
+    return read_bool(d.get("isLearner"))
+
+
 # -- responses --------------------------------------------------------------------------
 
 
-def b64(data: bytes) -> str:
-    """Standard padded base64, as the gateway writes bytes fields."""
-    return b2a_base64(data, newline=False).decode("ascii")
-
-
-def header(cluster_id: int, member_id: int, revision: int, raft_term: int) -> JsonObject:
+def encode_header(cluster_id: int, member_id: int, revision: int, raft_term: int) -> JsonObject:
     """A ResponseHeader; ``revision`` 0 is omitted (member list, compacted watch cancel)."""
     out: JsonObject = {}
     if cluster_id:
@@ -308,7 +321,7 @@ def header(cluster_id: int, member_id: int, revision: int, raft_term: int) -> Js
     return out
 
 
-def key_value(kv: KeyValue) -> JsonObject:
+def encode_key_value(kv: KeyValue) -> JsonObject:
     out: JsonObject = {}
     if kv.key:
         out["key"] = b64(kv.key)
@@ -325,10 +338,10 @@ def key_value(kv: KeyValue) -> JsonObject:
     return out
 
 
-def range_response(resp: RangeResponse, header: JsonObject) -> JsonObject:
+def encode_range_response(resp: RangeResponse, header: JsonObject) -> JsonObject:
     out: JsonObject = {"header": header}
     if resp.kvs:
-        out["kvs"] = [key_value(kv) for kv in resp.kvs]
+        out["kvs"] = [encode_key_value(kv) for kv in resp.kvs]
     if resp.more:
         out["more"] = True
     if resp.count:
@@ -336,23 +349,23 @@ def range_response(resp: RangeResponse, header: JsonObject) -> JsonObject:
     return out
 
 
-def put_response(resp: PutResponse, header: JsonObject) -> JsonObject:
+def encode_put_response(resp: PutResponse, header: JsonObject) -> JsonObject:
     out: JsonObject = {"header": header}
     if resp.prev_kv is not None:
-        out["prev_kv"] = key_value(resp.prev_kv)
+        out["prev_kv"] = encode_key_value(resp.prev_kv)
     return out
 
 
-def delete_range_response(resp: DeleteRangeResponse, header: JsonObject) -> JsonObject:
+def encode_delete_range_response(resp: DeleteRangeResponse, header: JsonObject) -> JsonObject:
     out: JsonObject = {"header": header}
     if resp.deleted:
         out["deleted"] = str(resp.deleted)
     if resp.prev_kvs:
-        out["prev_kvs"] = [key_value(kv) for kv in resp.prev_kvs]
+        out["prev_kvs"] = [encode_key_value(kv) for kv in resp.prev_kvs]
     return out
 
 
-def txn_response(resp: TxnResponse, header: JsonObject, revision: int) -> JsonObject:
+def encode_txn_response(resp: TxnResponse, header: JsonObject, revision: int) -> JsonObject:
     """A TxnResponse; a nested txn's header is ``{}``, an op's ``{"revision": N}``.
 
     N is the op's own ``header_revision`` when set, else ``revision``.
@@ -377,13 +390,13 @@ def _response_op(resp: ResponseOp, inner_header: JsonObject) -> JsonObject:
     if resp.header_revision:
         inner_header = {"revision": str(resp.header_revision)}
     if isinstance(resp, RangeResponse):
-        return {"response_range": range_response(resp, inner_header)}
+        return {"response_range": encode_range_response(resp, inner_header)}
     if isinstance(resp, PutResponse):
-        return {"response_put": put_response(resp, inner_header)}
-    return {"response_delete_range": delete_range_response(resp, inner_header)}
+        return {"response_put": encode_put_response(resp, inner_header)}
+    return {"response_delete_range": encode_delete_range_response(resp, inner_header)}
 
 
-def lease_grant_response(resp: LeaseGrantResponse, header: JsonObject) -> JsonObject:
+def encode_lease_grant_response(resp: LeaseGrantResponse, header: JsonObject) -> JsonObject:
     out: JsonObject = {"header": header}
     if resp.id:
         out["ID"] = str(resp.id)
@@ -392,7 +405,7 @@ def lease_grant_response(resp: LeaseGrantResponse, header: JsonObject) -> JsonOb
     return out
 
 
-def lease_keepalive_response(header: JsonObject, lease_id: int, ttl_s: int) -> JsonObject:
+def encode_lease_keepalive_response(header: JsonObject, lease_id: int, ttl_s: int) -> JsonObject:
     """One keepalive answer; ``ttl_s`` 0 (omitted) means the lease is gone."""
     out: JsonObject = {"header": header}
     if lease_id:
@@ -402,11 +415,11 @@ def lease_keepalive_response(header: JsonObject, lease_id: int, ttl_s: int) -> J
     return out
 
 
-def lease_time_to_live_response(
+def encode_lease_time_to_live_response(
     header: JsonObject, lease_id: int, ttl_s: int, granted_ttl_s: int, keys: tuple[bytes, ...]
 ) -> JsonObject:
     """A LeaseTimeToLiveResponse; an unknown lease has ``ttl_s`` -1."""
-    out = lease_keepalive_response(header, lease_id, ttl_s)
+    out = encode_lease_keepalive_response(header, lease_id, ttl_s)
     if granted_ttl_s:
         out["grantedTTL"] = str(granted_ttl_s)
     if keys:
@@ -414,25 +427,25 @@ def lease_time_to_live_response(
     return out
 
 
-def lease_leases_response(header: JsonObject, lease_ids: tuple[int, ...]) -> JsonObject:
+def encode_lease_leases_response(header: JsonObject, lease_ids: tuple[int, ...]) -> JsonObject:
     out: JsonObject = {"header": header}
     if lease_ids:
         out["leases"] = [{"ID": str(i)} for i in lease_ids]
     return out
 
 
-def event(e: Event) -> JsonObject:
+def encode_event(e: Event) -> JsonObject:
     out: JsonObject = {}
     if e.type is EventType.DELETE:
         out["type"] = "DELETE"
-    out["kv"] = key_value(e.kv)
+    out["kv"] = encode_key_value(e.kv)
     if e.prev_kv is not None:
-        out["prev_kv"] = key_value(e.prev_kv)
+        out["prev_kv"] = encode_key_value(e.prev_kv)
     return out
 
 
-def watch_response(resp: WatchResponse, header: JsonObject) -> JsonObject:
-    """The WatchResponse of one stream message (wrap it with :func:`stream_chunk`)."""
+def encode_watch_response(resp: WatchResponse, header: JsonObject) -> JsonObject:
+    """The WatchResponse of one stream message (wrap it with :func:`encode_stream_chunk`)."""
     out: JsonObject = {"header": header}
     if resp.watch_id:
         out["watch_id"] = str(resp.watch_id)
@@ -447,11 +460,11 @@ def watch_response(resp: WatchResponse, header: JsonObject) -> JsonObject:
     if resp.fragment:
         out["fragment"] = True
     if resp.events:
-        out["events"] = [event(e) for e in resp.events]
+        out["events"] = [encode_event(e) for e in resp.events]
     return out
 
 
-def stream_chunk(result: JsonObject) -> bytes:
+def encode_stream_chunk(result: JsonObject) -> bytes:
     """One message of a gateway stream: ``{"result": ...}`` and a newline."""
     return orjson.dumps({"result": result}) + b"\n"
 
@@ -461,7 +474,7 @@ def drop_zero_ints(d: JsonObject) -> JsonObject:
     return {name: value for name, value in d.items() if value != "0"}
 
 
-def stream_error(err: StoreError) -> bytes:
+def encode_stream_error(err: StoreError) -> bytes:
     """The last message of a stream that fails after it started (grpc-gateway 1.6.4's shape)."""
     status = http_status_of(err.code)
     return orjson.dumps({"error": {
@@ -472,6 +485,6 @@ def stream_error(err: StoreError) -> bytes:
     }}) + b"\n"
 
 
-def error_body(err: StoreError) -> bytes:
+def encode_error_body(err: StoreError) -> bytes:
     """The unary error body ``{"error", "message", "code"}``; the HTTP status is ``err.http_status``."""
     return orjson.dumps({"error": err.message, "message": err.message, "code": err.code})

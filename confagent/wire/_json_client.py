@@ -20,8 +20,7 @@ from binascii import a2b_base64
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-from confagent.kv._json import JsonObject, b64
-from confagent.kv._messages import (
+from confagent.kv import (
     CompactionRequest,
     Compare,
     CompareTarget,
@@ -43,6 +42,8 @@ from confagent.kv._messages import (
     WatchCreateRequest,
     WatchResponse,
 )
+from confagent.wire._json_fields import b64
+from confagent.wire._json_scan import JsonObject
 
 __all__ = [
     "Reply",
