@@ -48,20 +48,6 @@ class ListenerTls:
     client_cert_auth: bool = False
     """Refuse a client without a certificate from ``trusted_ca_file``."""
 
-    def check_files(self, flag_prefix: str) -> None:
-        """Check the files exist before anything loads them; errors name ``--{flag_prefix}cert-file`` etc.
-
-        Raises:
-            ConfigError: a named file does not exist, or client auth lacks a CA to check against.
-        """
-        for flag, path in ((f"--{flag_prefix}cert-file", self.cert_file),
-                           (f"--{flag_prefix}key-file", self.key_file),
-                           (f"--{flag_prefix}trusted-ca-file", self.trusted_ca_file)):
-            if path is not None and not path.is_file():
-                raise ConfigError(f"{flag}: no such file: {path}")
-        if self.client_cert_auth and self.trusted_ca_file is None:
-            raise ConfigError(f"--{flag_prefix}client-cert-auth needs --{flag_prefix}trusted-ca-file")
-
 
 @dataclass(frozen=True, slots=True)
 class ListenerSettings:

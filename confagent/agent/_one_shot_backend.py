@@ -51,10 +51,11 @@ async def open_one_shot_backend(config: BackendConfig,
     try:
         return await open_backend(config)
     except DataDirInUse:
-        if config.data_dir is None:
+        data_dir = config.store.data_dir
+        if data_dir is None:
             raise
-        backend, url, pid = await _through_running_store(config, config.data_dir)
-    log.info("data directory in use: reading through its running store", data_dir=str(config.data_dir),
+        backend, url, pid = await _through_running_store(config, data_dir)
+    log.info("data directory in use: reading through its running store", data_dir=str(data_dir),
              pid=pid, node=url)
     return backend
 

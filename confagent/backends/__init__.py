@@ -32,7 +32,7 @@ from confagent.backends._cache import (
 )
 from confagent.backends._env import EnvBackend
 from confagent.backends._prefixes import PrefixSet, distinct_prefixes
-from confagent.backends._registry import BACKENDS, BackendConfig, EmbeddedMember, open_backend
+from confagent.backends._registry import BACKENDS, EMBEDDED_STORE, BackendConfig, embedded_store, open_backend
 from confagent.backoff import Backoff, BackoffPolicy
 from confagent.lazy import lazy_exports
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "EMBEDDED_STORE",
     "Backend",
     "BackendConfig",
     "Backoff",
@@ -54,7 +55,6 @@ __all__ = [
     "CacheUpdate",
     "Change",
     "EmbeddedBackend",
-    "EmbeddedMember",
     "EnvBackend",
     "EtcdBackend",
     "FileBackend",
@@ -62,6 +62,7 @@ __all__ = [
     "PrefixSet",
     "Snapshot",
     "distinct_prefixes",
+    "embedded_store",
     "open_backend",
 ]
 

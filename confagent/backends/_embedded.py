@@ -1,7 +1,7 @@
 """The ``embedded`` backend (the default): the store in the agent's own process.
 
 A ``StoreServer`` runs from a data directory in the same event loop: a lone
-member, or one member of a cluster (``EmbeddedMember``, etcd's flags). Its
+member, or one member of a cluster (a ``StoreConfig``, etcd's flags). Its
 client listener is optional: with ``listen_client_urls`` set, ``confagent kv
 put`` (or any etcd client) reaches it; without, only the agent reads it.
 Reads go straight to the local ``KvStore`` (no HTTP); changes come from a
@@ -45,35 +45,17 @@ from pathlib import Path
 
 from confagent.backends._base import Change, Snapshot
 from confagent.backends._prefixes import PrefixSet, key_range
-from confagent.backends._registry import EmbeddedMember
 from confagent.backends._store_events import changes_of_events, snapshot_of
 from confagent.errors import NoLeader, ResyncNeeded
 from confagent.kv import KeyValue, RangeRequest
-from confagent.server import LocalWatch, LocalWatchHub, StoreConfig, StoreNode, StoreServer
+from confagent.server import LocalWatch, LocalWatchHub, StoreNode, StoreServer
+from confagent.settings import StoreConfig
 
-__all__ = ["LEADER_WAIT_ELECTIONS", "EmbeddedBackend", "store_config"]
+__all__ = ["LEADER_WAIT_ELECTIONS", "EmbeddedBackend"]
 
 LEADER_WAIT_ELECTIONS = 2
 """A snapshot waits for a leader this many of the longest election timeouts (2 s each by
 default), long enough for a cluster starting up; then the cache's backoff takes over."""
-
-
-def store_config(data_dir: Path, listen_client_urls: Sequence[str], member: EmbeddedMember) -> StoreConfig:
-    """The store member's settings (etcd's defaults for what ``member`` leaves empty).
-
-    A member configured without peer URLs listens for no peer (two agents on one
-    host must not both want etcd's port 2380); it advertises etcd's default peer
-    URL, from which its member ID derives as it always did.
-    """
-    advertised = member.initial_advertise_peer_urls
-    if not member.listen_peer_urls and not advertised:
-        advertised = StoreConfig().listen_peer_urls
-    return StoreConfig(
-        name=member.name, data_dir=data_dir, listen_client_urls=tuple(listen_client_urls),
-        advertise_client_urls=member.advertise_client_urls, listen_peer_urls=member.listen_peer_urls,
-        initial_advertise_peer_urls=advertised, initial_cluster=member.initial_cluster,
-        initial_cluster_token=member.initial_cluster_token,
-        initial_cluster_state=member.initial_cluster_state)
 
 
 class EmbeddedBackend:
@@ -106,18 +88,19 @@ class EmbeddedBackend:
             ConfigError: a bad listen URL, or the port is taken.
             StorageError: the data directory cannot be used.
         """
-        return await cls.start_member(data_dir, listen_client_urls, EmbeddedMember(name=name))
+        return await cls.start_member(StoreConfig(name=name, data_dir=data_dir,
+                                                  listen_client_urls=tuple(listen_client_urls),
+                                                  listen_peer_urls=()))
 
     @classmethod
-    async def start_member(cls, data_dir: Path, listen_client_urls: Sequence[str],
-                           member: EmbeddedMember) -> EmbeddedBackend:
-        """Recover (or create) the store in ``data_dir`` as the cluster member ``member`` describes.
+    async def start_member(cls, config: StoreConfig) -> EmbeddedBackend:
+        """Recover (or create) the store in ``config.data_dir`` as the cluster member ``config`` describes.
 
         Raises:
             ConfigError: a bad listen URL or cluster setting (etcd's flag named), or a port is taken.
             StorageError: the data directory cannot be used.
         """
-        server = StoreServer(store_config(data_dir, listen_client_urls, member))
+        server = StoreServer(config)
         await server.start()
         return cls(server)
 

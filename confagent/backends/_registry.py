@@ -3,8 +3,8 @@
 =========  ===============================================  ==============================
 name       reads                                            options used
 =========  ===============================================  ==============================
-embedded   a store in this process (the default), alone     data_dir, listen_client_urls,
-           or a member of a cluster                         member
+embedded   a store in this process (the default), alone     store (a ``StoreConfig``: its
+           or a member of a cluster                         data_dir, its cluster)
 etcd       an etcd v3 cluster or confagent store nodes      nodes, client_cert, client_key,
                                                             client_cakeys, timeouts
 file       YAML/JSON files and directories                  files, file_filter
@@ -20,48 +20,34 @@ not for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from confagent.backends._base import Backend
 from confagent.backends._env import EnvBackend
 from confagent.errors import ConfigError
+from confagent.settings import StoreConfig
 
 if TYPE_CHECKING:
     from confagent.client import ClientConfig
 
-__all__ = ["BACKENDS", "DEFAULT_ETCD_NODE", "BackendConfig", "EmbeddedMember", "open_backend"]
+__all__ = ["BACKENDS", "DEFAULT_ETCD_NODE", "EMBEDDED_STORE", "BackendConfig", "embedded_store",
+           "open_backend"]
 
 DEFAULT_ETCD_NODE = "http://127.0.0.1:2379"
 """etcd's client port (confd still defaults to the v2 port 4001)."""
+EMBEDDED_STORE = StoreConfig(listen_client_urls=(), listen_peer_urls=())
+"""The embedded store's settings unless configured: a lone member serving no client URL and listening
+for no peer (it advertises etcd's default peer URL, from which its ID derives); no data directory."""
 
 
-@dataclass(frozen=True, slots=True)
-class EmbeddedMember:
-    """The embedded store's place in a cluster, as etcd's flags of the same names set it.
-
-    The default is a lone member. With ``initial_cluster`` naming peers the
-    store is one member of a Raft cluster, and the backend renders from its
-    local replica once a ReadIndex round says it is caught up. The embedded
-    backend turns these into a ``confagent.server.StoreConfig``, which checks them.
-    """
-
-    name: str = "default"
-    """This member's name in ``initial_cluster``."""
-    listen_peer_urls: tuple[str, ...] = ()
-    """Where other members reach this one; required in a cluster."""
-    initial_advertise_peer_urls: tuple[str, ...] = ()
-    """This member's peer URLs as the others dial them (default: ``listen_peer_urls``)."""
-    initial_cluster: str = ""
-    """Every member at bootstrap, ``NAME=PEER_URL,...``; empty: a lone member."""
-    initial_cluster_state: str = "new"
-    """``new`` bootstraps the cluster; ``existing`` joins one after ``confagent member add``."""
-    initial_cluster_token: str = "etcd-cluster"
-    """Mixed into member and cluster IDs, so two clusters with the same URLs differ."""
-    advertise_client_urls: tuple[str, ...] = ()
-    """The client URLs the cluster lists for this member (default: the client listener's)."""
+def embedded_store(data_dir: Path | None, listen_client_urls: Sequence[str] = (),
+                   **settings: Any) -> StoreConfig:
+    """``EMBEDDED_STORE`` in ``data_dir``, serving ``listen_client_urls``, with other ``settings`` given."""
+    urls = tuple(listen_client_urls)
+    return replace(EMBEDDED_STORE, data_dir=data_dir, listen_client_urls=urls, **settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +59,7 @@ class BackendConfig:
         nodes: etcd endpoints (``http(s)://host:port``), tried in order with failover.
         client_cert, client_key, client_cakeys: TLS client certificate, its key, the CA bundle.
         dial_timeout_s, command_timeout_s: per attempt on one etcd endpoint.
-        data_dir: the embedded store's data directory.
-        listen_client_urls: where the embedded store also serves the etcd API (none: in-process only).
-        member: the embedded store's cluster (the default: a lone member).
+        store: the embedded store's settings (``EMBEDDED_STORE`` unless given; ``data_dir`` is required).
         files: the file backend's files and directories.
         file_filter: which names in those directories are read (confd's ``-filter``).
         environ: the env backend's variables (None: the process environment).
@@ -88,9 +72,7 @@ class BackendConfig:
     client_cakeys: Path | None = None
     dial_timeout_s: float = 2.0
     command_timeout_s: float = 5.0
-    data_dir: Path | None = None
-    listen_client_urls: tuple[str, ...] = ()
-    member: EmbeddedMember = field(default_factory=EmbeddedMember)
+    store: StoreConfig = EMBEDDED_STORE
     files: tuple[Path, ...] = ()
     file_filter: str = "*"
     environ: Mapping[str, str] | None = None
@@ -100,7 +82,7 @@ class BackendConfig:
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend: unknown backend {self.backend!r} "
                               f"(one of {', '.join(sorted(BACKENDS))})")
-        if self.backend == "embedded" and self.data_dir is None:
+        if self.backend == "embedded" and self.store.data_dir is None:
             raise ConfigError("data_dir: the embedded backend needs a data directory")
         if self.backend == "file" and not self.files:
             raise ConfigError("file: the file backend needs at least one file or directory")
@@ -130,8 +112,7 @@ class BackendConfig:
 async def _open_embedded(config: BackendConfig) -> Backend:
     from confagent.backends._embedded import EmbeddedBackend  # noqa: PLC0415 - on use (module doc)
 
-    assert config.data_dir is not None, "validated"
-    return await EmbeddedBackend.start_member(config.data_dir, config.listen_client_urls, config.member)
+    return await EmbeddedBackend.start_member(config.store)
 
 
 async def _open_etcd(config: BackendConfig) -> Backend:

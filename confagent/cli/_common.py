@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from confagent.cli._output import FORMATS, Output
+from confagent.cli._settings_flags import flag_type
 from confagent.errors import ConfigError
 from confagent.settings import parse_duration
 
@@ -40,13 +41,9 @@ CommandBody: TypeAlias = "Callable[[EtcdClient, Output, argparse.Namespace], Awa
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-def duration_s(text: str) -> float:
-    """A duration flag's seconds: Go's syntax (``2s``, ``500us``, ``1m30s``) or a bare number of
-    seconds, as ``confagent.settings.parse_duration`` reads every duration."""
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+duration_s = flag_type(parse_duration)
+"""A duration flag's seconds: Go's syntax (``2s``, ``500us``, ``1m30s``) or a bare number of seconds, as
+``confagent.settings.parse_duration`` reads every duration."""
 
 
 def lease_id_hex(text: str) -> int:

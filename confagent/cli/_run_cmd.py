@@ -2,10 +2,11 @@
 
 confd's flags work with two dashes (``--backend etcd --node URL --confdir DIR
 --prefix P --onetime --watch --interval N --noop --sync-only --log-level L``),
-plus the embedded store's, etcd's names after ``--store-``
+plus the embedded store's: every flag of ``confagent store`` after ``--store-``
 (``--store-data-dir``, ``--store-listen-client-urls``, ``--store-name``,
-``--store-initial-cluster`` ...; ``--data-dir`` and ``--listen-client-urls``
-work too), and the agent's own (``--wait``, ``--log-format``, ``--listen``).
+``--store-initial-cluster``, ``--store-peer-cert-file`` ...; ``--data-dir``
+and ``--listen-client-urls`` work too; derived from ``StoreConfig``'s
+declaration), and the agent's own (``--wait``, ``--log-format``, ``--listen``).
 A flag given wins over ``confagent.toml`` (``--config-file``; the default
 file may be absent).
 
@@ -36,7 +37,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from confagent.cli._common import Subparsers
 from confagent.cli._log_level import add_log_level
-from confagent.config import DEFAULT_CONFDIR, DEFAULT_DATA_DIR, LOG_FORMATS, flag_name
+from confagent.cli._settings_flags import add_setting_flags, given_settings
+from confagent.config import AGENT_STORE, DEFAULT_CONFDIR, LOG_FORMATS
+from confagent.settings import StoreConfig
 
 if TYPE_CHECKING:
     from confagent.agent import Agent, ConfigSource
@@ -60,19 +63,6 @@ _OVERRIDES = {
     "files": "file", "filter": "filter", "listen": "agent.listen",
 }
 
-_STORE_FLAGS = (
-    # [store] key, metavar, help; the flag is flag_name("store." + key), its dest "store_" + key
-    ("data_dir", "DIR", f"the store's data directory (default: {DEFAULT_DATA_DIR})"),
-    ("listen_client_urls", "URLS", "also serve the etcd API here (comma-separated URLs)"),
-    ("advertise_client_urls", "URLS", "the client URLs the cluster lists for this member"),
-    ("name", "NAME", "this member's name in --store-initial-cluster (default: default)"),
-    ("listen_peer_urls", "URLS", "where the other members reach this one"),
-    ("initial_advertise_peer_urls", "URLS", "this member's peer URLs as the others dial them"),
-    ("initial_cluster", "NAME=URL,...", "every member at bootstrap; none: a lone member"),
-    ("initial_cluster_state", "new|existing",
-     "new: bootstrap; existing: join after 'member add' (default: new)"),
-    ("initial_cluster_token", "TOKEN", "mixed into member and cluster IDs (default: etcd-cluster)"),
-)
 _STORE_FLAG_ALIASES = {"data_dir": ("--data-dir",), "listen_client_urls": ("--listen-client-urls",)}
 """The embedded store's flags before they had the ``--store-`` prefix."""
 
@@ -111,9 +101,8 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
     add("--file", dest="files", action="append", metavar="PATH",
         help="file backend: a YAML/JSON file or directory; repeat for several")
     add("--filter", help="file backend: glob for file names in directories (default: *)")
-    for key, metavar, text in _STORE_FLAGS:
-        add(flag_name(f"store.{key}"), *_STORE_FLAG_ALIASES.get(key, ()), dest=f"store_{key}",
-            metavar=metavar, help=f"embedded backend: {text}")
+    add_setting_flags(parser, StoreConfig, AGENT_STORE, prefix="store-", help_prefix="embedded store: ",
+                      aliases=_STORE_FLAG_ALIASES)
     add("--sync-only", action="store_true", default=None, help="write files but run no check or reload")
     add_log_level(parser, file_decides=True)
     add("--log-format", choices=LOG_FORMATS,
@@ -136,7 +125,8 @@ def config_source(args: argparse.Namespace) -> ConfigSource:
     from confagent.agent import ConfigSource  # noqa: PLC0415 - see the module docstring
 
     overrides = {key: getattr(args, dest, None) for dest, key in _OVERRIDES.items()}
-    overrides.update({f"store.{key}": getattr(args, f"store_{key}", None) for key, _, _ in _STORE_FLAGS})
+    store = given_settings(args, StoreConfig, "store-")
+    overrides.update({f"store.{key}": value for key, value in store.items()})
     path = args.config_file or DEFAULT_CONFIG_FILE
     return ConfigSource(path, overrides, missing_ok=args.config_file is None)
 

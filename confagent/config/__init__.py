@@ -12,6 +12,7 @@ line``) and the key.
 """
 
 from confagent.config._agent_config import (
+    AGENT_STORE,
     BACKENDS,
     DEFAULT_CONFDIR,
     DEFAULT_DATA_DIR,
@@ -26,7 +27,6 @@ from confagent.config._agent_config import (
     ListenerConfig,
     LogConfig,
     RunConfig,
-    StoreSettings,
     log_level_named,
 )
 from confagent.config._load import COMMAND_LINE, CONFIG_KEYS, flag_name, load_config
@@ -39,6 +39,7 @@ from confagent.config._resources import (
 )
 
 __all__ = [
+    "AGENT_STORE",
     "BACKENDS",
     "COMMAND_LINE",
     "CONFIG_KEYS",
@@ -59,7 +60,6 @@ __all__ = [
     "LogConfig",
     "ResourceSet",
     "RunConfig",
-    "StoreSettings",
     "flag_name",
     "load_config",
     "load_resources",

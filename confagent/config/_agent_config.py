@@ -11,22 +11,23 @@ field's name in ``confagent.toml`` (the loader adds where the value came from).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from confagent.backends import BackendConfig, EmbeddedMember
+from confagent.backends import EMBEDDED_STORE, BackendConfig
 from confagent.errors import ConfigError
 from confagent.resource import Wait
+from confagent.settings import StoreConfig, toml_naming
 
 __all__ = [
+    "AGENT_STORE",
     "BACKENDS",
     "DEFAULT_CONFDIR",
     "DEFAULT_DATA_DIR",
     "DEFAULT_ETCD_NODES",
     "DEFAULT_INTERVAL_S",
     "DEFAULT_LOG_LEVEL",
-    "INITIAL_CLUSTER_STATES",
     "LOG_FORMATS",
     "LOG_LEVELS",
     "LOG_LEVEL_ALIASES",
@@ -35,7 +36,6 @@ __all__ = [
     "ListenerConfig",
     "LogConfig",
     "RunConfig",
-    "StoreSettings",
     "log_level_named",
 ]
 
@@ -51,8 +51,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_LEVEL_ALIASES = {"trace": "debug", "warn": "warning", "fatal": "error", "panic": "error"}
 DEFAULT_LOG_LEVEL = "info"
 LOG_FORMATS = ("auto", "console", "json")
-INITIAL_CLUSTER_STATES = ("new", "existing")
-"""``[store] initial_cluster_state``: etcd's ``--initial-cluster-state`` values."""
+AGENT_STORE = replace(EMBEDDED_STORE, data_dir=DEFAULT_DATA_DIR)
+"""``[store]`` unless configured: the embedded store's defaults, in ``DEFAULT_DATA_DIR``."""
 
 
 def log_level_named(name: str) -> str:
@@ -141,85 +141,6 @@ class BackendSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class StoreSettings(EmbeddedMember):
-    """The embedded store (``[store]``), with etcd's flag names: a lone member in a data directory,
-    or, with ``initial_cluster``, one member of a cluster whose local replica the agent renders from.
-    The member's fields are ``EmbeddedMember``'s; the store's own two follow.
-    """
-
-    data_dir: Path = DEFAULT_DATA_DIR
-    listen_client_urls: tuple[str, ...] = ()
-    """Serve the etcd API too (so ``confagent kv put`` reaches the store); empty: no listener."""
-
-    @property
-    def peer_urls(self) -> tuple[str, ...]:
-        return self.initial_advertise_peer_urls or self.listen_peer_urls
-
-    def member(self) -> EmbeddedMember:
-        """The embedded backend's cluster options these settings give."""
-        return EmbeddedMember(**{item.name: getattr(self, item.name) for item in fields(EmbeddedMember)})
-
-    def initial_members(self) -> dict[str, tuple[str, ...]]:
-        """NAME -> peer URLs from ``initial_cluster`` (a name repeats once per URL).
-
-        Raises:
-            ConfigError: an item is not ``NAME=http://HOST:PORT``.
-        """
-        members: dict[str, tuple[str, ...]] = {}
-        for item in filter(None, (part.strip() for part in self.initial_cluster.split(","))):
-            name, sep, url = item.partition("=")
-            if not sep or not name or not _is_url(url):
-                raise ConfigError(f"{item!r} is not NAME=http://HOST:PORT", key="store.initial_cluster")
-            members[name] = (*members.get(name, ()), url)
-        return members
-
-    def validate(self) -> None:
-        for key in ("listen_client_urls", "advertise_client_urls", "listen_peer_urls",
-                    "initial_advertise_peer_urls"):
-            for url in getattr(self, key):
-                if not _is_url(url):
-                    raise ConfigError(f"{url!r} is not http(s)://HOST:PORT", key=f"store.{key}")
-        for key in ("listen_peer_urls", "initial_advertise_peer_urls"):
-            for url in getattr(self, key):
-                if url.startswith("https:"):
-                    raise ConfigError(f"{url}: peer TLS is not configurable in [store]; use http://",
-                                      key=f"store.{key}")
-        if self.initial_cluster_state not in INITIAL_CLUSTER_STATES:
-            raise ConfigError(f"{self.initial_cluster_state!r} is not one of "
-                              f"{', '.join(INITIAL_CLUSTER_STATES)}", key="store.initial_cluster_state")
-        members = self.initial_members()
-        if not members:
-            if self.initial_cluster_state == "existing":
-                raise ConfigError("is required to join an existing cluster (its members and this one)",
-                                  key="store.initial_cluster")
-            return
-        self._validate_member(members)
-
-    def _validate_member(self, members: dict[str, tuple[str, ...]]) -> None:
-        if self.name not in members:
-            raise ConfigError(f"{self.name!r} is not a member of initial_cluster "
-                              f"({', '.join(sorted(members))})", key="store.name")
-        if not self.listen_peer_urls:
-            raise ConfigError("is required with initial_cluster (where the other members reach this one)",
-                              key="store.listen_peer_urls")
-        if sorted(members[self.name]) != sorted(self.peer_urls):
-            key = "initial_advertise_peer_urls" if self.initial_advertise_peer_urls else "listen_peer_urls"
-            raise ConfigError(f"{', '.join(self.peer_urls)} is not what initial_cluster gives {self.name} "
-                              f"({', '.join(members[self.name])})", key=f"store.{key}")
-
-
-def _is_url(url: str) -> bool:
-    """Whether ``url`` is ``http(s)://HOST:PORT`` (an optional trailing ``/``)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and port is not None \
-        and parts.path in ("", "/")
-
-
-@dataclass(frozen=True, slots=True)
 class ListenerConfig:
     """The agent's own HTTP listener (``[agent]``): ``/health`` and Prometheus ``/metrics``."""
 
@@ -262,7 +183,9 @@ class AgentConfig:
 
     run: RunConfig = field(default_factory=RunConfig)
     backend: BackendSettings = field(default_factory=BackendSettings)
-    store: StoreSettings = field(default_factory=StoreSettings)
+    store: StoreConfig = AGENT_STORE
+    """The embedded store (``[store]``): a lone member, or one member of a cluster whose local
+    replica the agent renders from; etcd's settings and names (``confagent.settings.StoreConfig``)."""
     listener: ListenerConfig = field(default_factory=ListenerConfig)
     log: LogConfig = field(default_factory=LogConfig)
     file: Path | None = None
@@ -272,8 +195,12 @@ class AgentConfig:
         """Raises:
         ConfigError: a setting the agent cannot run with; ``key`` names it.
         """
-        for component in (self.run, self.backend, self.store, self.listener, self.log):
+        for component in (self.run, self.backend, self.listener, self.log):
             component.validate()
+        try:
+            self.store.validate(toml_naming(StoreConfig))
+        except ConfigError as error:
+            raise ConfigError(error.message, key=f"store.{error.key}") from None
 
     def backend_config(self) -> BackendConfig:
         """The options ``confagent.backends.open_backend`` takes, from ``backend`` and ``store``."""
@@ -281,5 +208,4 @@ class AgentConfig:
         return BackendConfig(
             backend=settings.backend, nodes=settings.endpoints, client_cert=settings.client_cert,
             client_key=settings.client_key, client_cakeys=settings.client_cakeys,
-            data_dir=self.store.data_dir, listen_client_urls=self.store.listen_client_urls,
-            member=self.store.member(), files=settings.files, file_filter=settings.filter)
+            store=self.store, files=settings.files, file_filter=settings.filter)

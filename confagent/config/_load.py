@@ -29,20 +29,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from confagent.config._agent_config import (
-    INITIAL_CLUSTER_STATES,
-    LOG_FORMATS,
-    AgentConfig,
-    BackendSettings,
-    ListenerConfig,
-    LogConfig,
-    RunConfig,
-    StoreSettings,
-    log_level_named,
-)
+from confagent.config._agent_config import LOG_FORMATS, AgentConfig, log_level_named
 from confagent.errors import ConfigError
 from confagent.resource import parse_wait
-from confagent.settings import TableReader, parse_duration
+from confagent.settings import StoreConfig, TableReader, declared, parse_duration
 
 __all__ = ["COMMAND_LINE", "CONFIG_KEYS", "flag_name", "load_config"]
 
@@ -102,16 +92,6 @@ def _log_format(reader: TableReader, key: str, base: Path) -> object:
     return reader.choice(key, LOG_FORMATS, "auto")
 
 
-def _initial_cluster(reader: TableReader, key: str, base: Path) -> object:
-    """etcd's ``NAME=URL,NAME=URL`` string, or an array of ``NAME=URL`` items."""
-    items = [part.strip() for item in reader.strings(key) or () for part in item.split(",")]
-    return ",".join(item for item in items if item)
-
-
-def _initial_cluster_state(reader: TableReader, key: str, base: Path) -> object:
-    return reader.choice(key, INITIAL_CLUSTER_STATES, "new")
-
-
 @dataclass(frozen=True, slots=True)
 class _Key:
     read: _Read
@@ -119,49 +99,53 @@ class _Key:
     """The ``AgentConfig`` field holding the value."""
     field: str
     """The component's field."""
+    flag: str
+    """The command-line flag that sets it."""
 
 
+def _section_keys(section: str, component: str, settings: type, flag_prefix: str) -> dict[str, _Key]:
+    """The keys of a section whose component declares its settings (``confagent.settings``)."""
+    return {f"{section}.{item.toml}": _Key(item.kind.read, component, field, f"--{flag_prefix}{item.flag}")
+            for field, item in declared(settings).items()}
+
+
+_FLAGS = {"nodes": "--node", "client_cakeys": "--client-ca-keys", "agent.listen": "--listen"}
 CONFIG_KEYS: Mapping[str, _Key] = {
-    "backend": _Key(_backend, "backend", "backend"),
-    "nodes": _Key(_urls, "backend", "nodes"),
-    "client_cert": _Key(_path, "backend", "client_cert"),
-    "client_key": _Key(_path, "backend", "client_key"),
-    "client_cakeys": _Key(_path, "backend", "client_cakeys"),
-    "file": _Key(_paths, "backend", "files"),
-    "filter": _Key(_string, "backend", "filter"),
-    "confdir": _Key(_path, "run", "confdir"),
-    "prefix": _Key(_prefix, "run", "prefix"),
-    "interval": _Key(_seconds, "run", "interval_s"),
-    "watch": _Key(_boolean, "run", "watch"),
-    "onetime": _Key(_boolean, "run", "onetime"),
-    "noop": _Key(_boolean, "run", "noop"),
-    "sync_only": _Key(_boolean, "run", "sync_only"),
-    "wait": _Key(_wait, "run", "wait"),
-    "log_level": _Key(_log_level, "log", "level"),
-    "log_format": _Key(_log_format, "log", "format"),
-    "store.data_dir": _Key(_path, "store", "data_dir"),
-    "store.listen_client_urls": _Key(_urls, "store", "listen_client_urls"),
-    "store.name": _Key(_string, "store", "name"),
-    "store.listen_peer_urls": _Key(_urls, "store", "listen_peer_urls"),
-    "store.initial_advertise_peer_urls": _Key(_urls, "store", "initial_advertise_peer_urls"),
-    "store.initial_cluster": _Key(_initial_cluster, "store", "initial_cluster"),
-    "store.initial_cluster_state": _Key(_initial_cluster_state, "store", "initial_cluster_state"),
-    "store.initial_cluster_token": _Key(_string, "store", "initial_cluster_token"),
-    "store.advertise_client_urls": _Key(_urls, "store", "advertise_client_urls"),
-    "agent.listen": _Key(_string, "listener", "listen"),
+    **{key: _Key(read, component, field, _FLAGS.get(key) or "--" + key.replace(".", "-").replace("_", "-"))
+       for key, (read, component, field) in {
+        "backend": (_backend, "backend", "backend"),
+        "nodes": (_urls, "backend", "nodes"),
+        "client_cert": (_path, "backend", "client_cert"),
+        "client_key": (_path, "backend", "client_key"),
+        "client_cakeys": (_path, "backend", "client_cakeys"),
+        "file": (_paths, "backend", "files"),
+        "filter": (_string, "backend", "filter"),
+        "confdir": (_path, "run", "confdir"),
+        "prefix": (_prefix, "run", "prefix"),
+        "interval": (_seconds, "run", "interval_s"),
+        "watch": (_boolean, "run", "watch"),
+        "onetime": (_boolean, "run", "onetime"),
+        "noop": (_boolean, "run", "noop"),
+        "sync_only": (_boolean, "run", "sync_only"),
+        "wait": (_wait, "run", "wait"),
+        "log_level": (_log_level, "log", "level"),
+        "log_format": (_log_format, "log", "format"),
+        "agent.listen": (_string, "listener", "listen"),
+    }.items()},
+    **_section_keys("store", "store", StoreConfig, "store-"),
 }
-"""Every configuration key (dotted for sections), how it is read and where it goes."""
+"""Every configuration key (dotted for sections), how it is read, where it goes and its flag."""
 
 _SECTIONS = ("store", "agent")
 _ALIASES = {"node": "nodes", "log-level": "log_level", "sync-only": "sync_only",
             "client_ca_keys": "client_cakeys", "client-ca-keys": "client_cakeys"}
 """confd's spellings of our keys, for "did you mean" hints."""
-_FLAGS = {"nodes": "--node", "client_cakeys": "--client-ca-keys", "agent.listen": "--listen"}
 
 
 def flag_name(key: str) -> str:
     """The command-line flag of a configuration key: ``log_level`` -> ``--log-level``."""
-    return _FLAGS.get(key) or "--" + key.replace(".", "-").replace("_", "-")
+    known = CONFIG_KEYS.get(key)
+    return known.flag if known is not None else "--" + key.replace(".", "-").replace("_", "-")
 
 
 def load_config(
@@ -204,7 +188,7 @@ def _read_file(file: Path) -> dict[str, object]:
         raise ConfigError("is not UTF-8 text", file=str(file)) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"not valid TOML: {error}", file=str(file)) from None
-    return _read_tables(document, str(file), file.parent, TableReader)
+    return _read_tables(document, str(file), file.parent, None)
 
 
 def _read_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
@@ -215,16 +199,17 @@ def _read_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
         section, _, name = key.rpartition(".")
         table = nested.setdefault(section, {}) if section else nested
         table[name] = _as_toml(value)
-    return _read_tables(nested, COMMAND_LINE, Path.cwd(), _FlagReader)
+    return _read_tables(nested, COMMAND_LINE, Path.cwd(), flag_name)
 
 
 def _read_tables(
-    document: Mapping[str, object], source: str, base: Path, reader_type: type[TableReader]
+    document: Mapping[str, object], source: str, base: Path, naming: Callable[[str], str] | None
 ) -> dict[str, object]:
+    """The values of ``document``'s keys; errors name keys by ``naming`` (flags, for a command line)."""
     top_fields = [key for key in CONFIG_KEYS if "." not in key] + list(_SECTIONS)
-    top = reader_type(document, file=source, section="", fields=top_fields, aliases=_ALIASES)
+    top = TableReader(document, file=source, section="", fields=top_fields, aliases=_ALIASES, naming=naming)
     readers = [top] + [
-        reader_type(top.table_at(section), file=source, section=section,
+        TableReader(top.table_at(section), file=source, section=section, naming=naming,
                     fields=[key.partition(".")[2] for key in CONFIG_KEYS if key.startswith(section + ".")])
         for section in _SECTIONS
     ]
@@ -237,27 +222,16 @@ def _read_tables(
     return values
 
 
-class _FlagReader(TableReader):
-    """A TableReader whose errors name command-line flags."""
-
-    def key_path(self, key: str) -> str:
-        return flag_name(_dotted(self.section, key))
-
-
 def _build(values: Mapping[str, object], file: Path | None) -> AgentConfig:
+    """An ``AgentConfig``: its defaults, each component's fields replaced by the values given."""
+    defaults = AgentConfig()
     components = ("run", "backend", "store", "listener", "log")
     fields: dict[str, dict[str, Any]] = {name: {} for name in components}  # typed by each _Key.read
     for key, value in values.items():
         target = CONFIG_KEYS[key]
         fields[target.component][target.field] = value
-    return AgentConfig(
-        run=replace(RunConfig(), **fields["run"]),
-        backend=replace(BackendSettings(), **fields["backend"]),
-        store=replace(StoreSettings(), **fields["store"]),
-        listener=replace(ListenerConfig(), **fields["listener"]),
-        log=replace(LogConfig(), **fields["log"]),
-        file=file,
-    )
+    built = {name: replace(getattr(defaults, name), **fields[name]) for name in components}
+    return AgentConfig(**built, file=file)
 
 
 def _validate(config: AgentConfig, origins: Mapping[str, str], file: Path | None) -> None:

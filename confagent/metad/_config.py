@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confagent.backends import BackendConfig
+from confagent.backends import BackendConfig, embedded_store
 from confagent.errors import ConfigError
 from confagent.metad._paths import Layout
 from confagent.metad._proxies import LOOPBACK_PROXIES, ClientAddresses
@@ -88,7 +88,7 @@ class MetadConfig:
     def backend_config(self) -> BackendConfig:
         return BackendConfig(backend=self.backend, nodes=self.nodes, client_cert=self.client_cert,
                              client_key=self.client_key, client_cakeys=self.client_cakeys,
-                             data_dir=self.data_dir, listen_client_urls=self.listen_client_urls)
+                             store=embedded_store(self.data_dir, self.listen_client_urls))
 
 
 def parse_address(text: str, option: str) -> tuple[str, int]:

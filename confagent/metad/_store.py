@@ -66,8 +66,7 @@ async def open_store(config: BackendConfig) -> tuple[Backend, StoreWriter]:
     if config.backend == "embedded":
         from confagent.backends import EmbeddedBackend  # noqa: PLC0415 - the store's libraries on use
 
-        assert config.data_dir is not None, "validated"
-        embedded = await EmbeddedBackend.start(config.data_dir, listen_client_urls=config.listen_client_urls)
+        embedded = await EmbeddedBackend.start_member(config.store)
         return embedded, _EmbeddedWriter(embedded)
     if config.backend == "etcd":
         from confagent.backends import EtcdBackend  # noqa: PLC0415 - httpx on use

@@ -3,8 +3,9 @@
 from confagent.server._gateway import GatewayApp, ServerInfo
 from confagent.server._local import LocalWatch, LocalWatchHub
 from confagent.server._node import NodeConfig, StoreNode
+from confagent.server._peer_tls import PeerTls
 from confagent.server._restore import RestoreConfig, restore_snapshot
-from confagent.server._server import PeerTls, StoreConfig, StoreServer, TlsConfig
+from confagent.server._server import StoreServer
 from confagent.server._serving import ServingRecord, read_serving_record, serving_record_path
 from confagent.server._snapshot_stream import SavedSnapshot, read_saved_snapshot
 
@@ -18,10 +19,8 @@ __all__ = [
     "SavedSnapshot",
     "ServerInfo",
     "ServingRecord",
-    "StoreConfig",
     "StoreNode",
     "StoreServer",
-    "TlsConfig",
     "read_saved_snapshot",
     "read_serving_record",
     "restore_snapshot",

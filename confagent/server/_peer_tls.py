@@ -30,12 +30,6 @@ __all__ = ["PeerTls"]
 class PeerTls(ListenerTls):
     """Peer TLS files and policy: ``ListenerTls``'s fields, set by etcd's ``--peer-*`` flags."""
 
-    def validate(self) -> None:
-        """Raises:
-            ConfigError: a named file does not exist, or client auth lacks a CA to check against.
-        """
-        self.check_files("peer-")
-
     def server_context(self) -> ssl.SSLContext:
         """The listener's context (rules 2 and 4).
 

@@ -37,12 +37,13 @@ from pathlib import Path
 from confagent.errors import ConfigError
 from confagent.fsutil import fsync_directory
 from confagent.raft import ConfState, HardState, SnapshotMeta
+from confagent.server._bootstrap import initial_members_of
 from confagent.server._identity import Identity, load_or_keep_identity
 from confagent.server._ids import cluster_id_of
-from confagent.server._server import StoreConfig
 from confagent.server._snapfile import SnapshotFiles, storage_errors
 from confagent.server._snapshot_stream import read_saved_snapshot
 from confagent.server._wal import MemberDirs, Wal
+from confagent.settings import StoreConfig
 
 __all__ = ["RESTORED_INDEX", "RESTORED_TERM", "RestoreConfig", "restore_snapshot"]
 
@@ -79,7 +80,7 @@ class RestoreConfig:
                             initial_advertise_peer_urls=self.initial_advertise_peer_urls,
                             initial_cluster=self.initial_cluster,
                             initial_cluster_token=self.initial_cluster_token)
-        members = store.members()
+        members = initial_members_of(store)
         me = next((m for m in members if m.name == self.name), None)
         if me is None:
             raise ConfigError(f"couldn't find local name {self.name!r} in the initial cluster "

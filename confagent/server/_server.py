@@ -1,8 +1,9 @@
 """Assemble and run a store member: recover the node, serve the gateway on every client URL, stop cleanly.
 
-``StoreConfig`` carries etcd's flags with etcd's meanings and defaults;
-``StoreServer`` owns the node and the HTTP listeners and is what the
-``confagent store`` command and the agent's embedded backend both start.
+``StoreServer`` runs a member from its ``StoreConfig`` (``confagent.settings``:
+etcd's flags with etcd's meanings and defaults); it owns the node and the
+HTTP listeners and is what the ``confagent store`` command and the agent's
+embedded backend both start.
 While it runs, its data directory says where it takes client requests
 (``_serving``), for a one-shot pass that cannot open the directory itself.
 """
@@ -11,28 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import structlog
 
-from confagent.errors import ConfigError, MemberFailed, MemberRemoved, MemberStopped
-from confagent.http_listener import HttpListener, ListenerSettings, ListenerTls
+from confagent.errors import MemberFailed, MemberRemoved, MemberStopped
+from confagent.http_listener import HttpListener, ListenerSettings
 from confagent.kv import WatchHub
-from confagent.server._gateway import GatewayApp, MemberInfo, ServerInfo
+from confagent.server._bootstrap import client_tls_of, node_config_of, server_info_of
+from confagent.server._gateway import GatewayApp
 from confagent.server._identity import Identity, load_or_keep_identity
-from confagent.server._ids import cluster_id_of, member_id_of
 from confagent.server._member_api import watch_removal
-from confagent.server._membership import Member
 from confagent.server._metrics import Metrics
-from confagent.server._node import NodeConfig, StoreNode
-from confagent.server._peer_tls import PeerTls
+from confagent.server._node import StoreNode
 from confagent.server._recovery import log_recovery
 from confagent.server._serving import remove_serving_record, write_serving_record
 from confagent.server._watch_stream import WatchRegistry
+from confagent.settings import StoreConfig
 
-__all__ = ["PeerTls", "StoreConfig", "StoreServer", "TlsConfig"]
+__all__ = ["StoreServer"]
 
 log = structlog.get_logger("confagent.store")
 
@@ -41,120 +39,6 @@ GRACEFUL_SHUTDOWN_S = 5
 CLIENT_LISTENER = ListenerSettings(backlog=2048, shutdown_grace_s=GRACEFUL_SHUTDOWN_S, keep_alive_s=300,
                                    proxy_headers=False)
 """How each client URL is served; ``tls`` is set per URL, for the ``https://`` ones."""
-
-
-@dataclass(frozen=True, slots=True)
-class TlsConfig(ListenerTls):
-    """Client-facing TLS: ``ListenerTls``'s fields, set by etcd's ``--cert-file``, ``--key-file``,
-    ``--trusted-ca-file`` and ``--client-cert-auth``."""
-
-    def validate(self) -> None:
-        self.check_files("")
-
-
-@dataclass(frozen=True, slots=True)
-class StoreConfig:
-    """A member's settings, as etcd's flags name them."""
-
-    name: str = "default"
-    data_dir: Path | None = None
-    listen_client_urls: tuple[str, ...] = ("http://127.0.0.1:2379",)
-    advertise_client_urls: tuple[str, ...] = ()
-    listen_peer_urls: tuple[str, ...] = ("http://127.0.0.1:2380",)
-    """Empty: no peer listener (a lone member nobody can join, as the agent's embedded store is
-    unless configured otherwise)."""
-    initial_advertise_peer_urls: tuple[str, ...] = ()
-    initial_cluster: str = ""
-    initial_cluster_token: str = "etcd-cluster"
-    initial_cluster_state: str = "new"
-    """``existing``: join a running cluster this member was added to (``member add``); the
-    flag matters only until the member has the cluster's state (etcd's meaning)."""
-    tls: TlsConfig | None = None
-    peer_tls: PeerTls | None = None
-    """``--peer-cert-file`` and friends: TLS between members, for ``https://`` peer URLs."""
-    snapshot_entries: int = 20_000
-    watch_progress_notify_interval_s: float = 600.0
-    """How often watchers that asked for progress notifications get one (etcd: 10 minutes)."""
-
-    @property
-    def resolved_data_dir(self) -> Path:
-        return self.data_dir or Path(f"{self.name}.etcd")
-
-    @property
-    def peer_urls(self) -> tuple[str, ...]:
-        return self.initial_advertise_peer_urls or self.listen_peer_urls
-
-    @property
-    def client_urls(self) -> tuple[str, ...]:
-        return self.advertise_client_urls or self.listen_client_urls
-
-    def validate(self) -> None:
-        for url in self.listen_client_urls:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
-                raise ConfigError(f"--listen-client-urls: {url!r} is not http(s)://HOST:PORT")
-            if parts.scheme == "https" and self.tls is None:
-                raise ConfigError(f"--listen-client-urls: {url} needs --cert-file and --key-file")
-        if self.tls is not None:
-            self.tls.validate()
-        if self.initial_cluster_state not in ("new", "existing"):
-            raise ConfigError(f"--initial-cluster-state: {self.initial_cluster_state!r} "
-                              f"is not new or existing")
-        self._validate_peer_tls()
-        members = self._initial_members()
-        if members and self.name not in members:
-            raise ConfigError(f"--initial-cluster: has no member named {self.name!r}")
-        if members and sorted(members[self.name]) != sorted(self.peer_urls):
-            raise ConfigError(f"--initial-cluster: {self.name}={','.join(members[self.name])} does "
-                              f"not match --initial-advertise-peer-urls {','.join(self.peer_urls)}")
-
-    def _validate_peer_tls(self) -> None:
-        if self.peer_tls is not None:
-            self.peer_tls.validate()
-            return
-        initial = [url for urls in self._initial_members().values() for url in urls]
-        for url in (*self.listen_peer_urls, *self.peer_urls, *initial):
-            if urlsplit(url).scheme == "https":
-                raise ConfigError(f"peer URL {url} needs --peer-cert-file and --peer-key-file")
-
-    def _initial_members(self) -> dict[str, tuple[str, ...]]:
-        """NAME -> peer URLs, from ``--initial-cluster`` (a name may repeat, once per URL)."""
-        members: dict[str, tuple[str, ...]] = {}
-        for item in filter(None, self.initial_cluster.split(",")):
-            name, sep, url = item.strip().partition("=")
-            if not sep or not url:
-                raise ConfigError(f"--initial-cluster: {item!r} is not NAME=PEER_URL")
-            members[name] = (*members.get(name, ()), url)
-        return members
-
-    def members(self) -> tuple[MemberInfo, ...]:
-        """Every initial member, with IDs derived as etcd derives them; this one alone if none."""
-        initial = self._initial_members() or {self.name: self.peer_urls}
-        return tuple(
-            MemberInfo(member_id_of(urls, self.initial_cluster_token), name, urls,
-                       self.client_urls if name == self.name else ())
-            for name, urls in sorted(initial.items()))
-
-    def server_info(self) -> ServerInfo:
-        members = self.members()
-        me = next(m for m in members if m.name == self.name)
-        return ServerInfo(name=self.name, member_id=me.member_id,
-                          cluster_id=cluster_id_of(m.member_id for m in members),
-                          peer_urls=self.peer_urls, client_urls=self.client_urls, members=members)
-
-    def node_config(self) -> NodeConfig:
-        members = self.members()
-        me = next(m for m in members if m.name == self.name)
-        peers = {m.member_id: m.peer_urls[0] for m in members} if len(members) > 1 else {}
-        return NodeConfig(data_dir=self.resolved_data_dir, member_id=me.member_id,
-                          cluster_id=cluster_id_of(m.member_id for m in members),
-                          snapshot_entries=self.snapshot_entries, peers=peers,
-                          listen_peer_url=self.listen_peer_urls[0] if self.listen_peer_urls else "",
-                          peer_tls=self.peer_tls,
-                          name=self.name, client_urls=self.client_urls,
-                          initial_members=tuple(Member(m.member_id, m.peer_urls) for m in members),
-                          joining=self.initial_cluster_state == "existing",
-                          cluster_token=self.initial_cluster_token)
 
 
 def _keep_joined_identity(node: StoreNode) -> None:
@@ -169,7 +53,7 @@ class StoreServer:
     def __init__(self, config: StoreConfig) -> None:
         config.validate()
         self.config = config
-        self.info = config.server_info()
+        self.info = server_info_of(config)
         self.node: StoreNode | None = None
         self._listeners: list[HttpListener] = []
         self._removal_watch: asyncio.Task[None] | None = None
@@ -178,7 +62,7 @@ class StoreServer:
     async def start(self) -> None:
         """Recover the data directory, elect, and start listening."""
         config, info = self.config, self.info
-        node_config = config.node_config()
+        node_config = node_config_of(config)
         derived = Identity(node_config.member_id, node_config.cluster_id)
         # A joining member's cluster ID is the cluster's: it keeps its identity once it has learned it.
         identity_path = config.resolved_data_dir / "member" / "identity.json"
@@ -218,7 +102,7 @@ class StoreServer:
 
     async def _listen(self, app: GatewayApp, url: str) -> None:
         parts = urlsplit(url)
-        tls = self.config.tls if parts.scheme == "https" else None
+        tls = client_tls_of(self.config) if parts.scheme == "https" else None
         listener = HttpListener(app, parts.hostname or "127.0.0.1", parts.port or 2379,
                                 "--listen-client-urls", dataclasses.replace(CLIENT_LISTENER, tls=tls))
         await listener.start()

@@ -1,13 +1,70 @@
-"""Settings, pure: how a setting is read, wherever it comes from (TOML table, flag, environment).
+"""Settings, pure: each declared once, and read the same way from every source.
 
-``TableReader`` reads the fields of one TOML table (a ``conf.d`` resource, a
-section of ``confagent.toml``, or a command line's values put in that shape)
-so that every problem is a ``ConfigError`` naming the file and the key.
-``parse_duration`` is the one reading of a duration, Go's ``time.ParseDuration``
-grammar or a number of seconds (``go_duration_ns`` is Go's grammar alone).
+A component's settings are a frozen dataclass whose fields are made with
+``setting()`` (``_declare``: its help, flag, TOML key, environment variable
+and ``Kind``); ``declared(Component)`` lists them, and the TOML loader and
+the commands' flags are derived from that. ``TableReader`` reads the fields
+of one TOML table (a ``conf.d`` resource, a section of ``confagent.toml``, or
+a command line's values put in that shape) so that every problem is a
+``ConfigError`` naming the file and the key. ``parse_duration`` is the one
+reading of a duration: Go's ``time.ParseDuration`` grammar or a number of
+seconds (``go_duration_ns`` is Go's grammar alone).
+
+``StoreConfig`` is a store member's settings (etcd's flags): the store runs
+from it, and the agent's configuration and the commands read it, which is
+why it is here, below them all, and light to import.
 """
 
+from confagent.settings._declare import Naming, Setting, declared, flag_naming, setting, toml_naming
 from confagent.settings._duration import go_duration_ns, parse_duration
+from confagent.settings._kinds import (
+    BOOLEAN,
+    COUNT,
+    DURATION,
+    LIST,
+    PATH,
+    PATHS,
+    TEXT,
+    URLS,
+    Kind,
+    absolute,
+    choice,
+    parsed,
+    with_scheme,
+)
+from confagent.settings._store import (
+    DEFAULT_CLIENT_URLS,
+    DEFAULT_PEER_URLS,
+    INITIAL_CLUSTER_STATES,
+    StoreConfig,
+)
 from confagent.settings._table import TableReader
 
-__all__ = ["TableReader", "go_duration_ns", "parse_duration"]
+__all__ = [
+    "BOOLEAN",
+    "COUNT",
+    "DEFAULT_CLIENT_URLS",
+    "DEFAULT_PEER_URLS",
+    "DURATION",
+    "INITIAL_CLUSTER_STATES",
+    "LIST",
+    "PATH",
+    "PATHS",
+    "TEXT",
+    "URLS",
+    "Kind",
+    "Naming",
+    "Setting",
+    "StoreConfig",
+    "TableReader",
+    "absolute",
+    "choice",
+    "declared",
+    "flag_naming",
+    "go_duration_ns",
+    "parse_duration",
+    "parsed",
+    "setting",
+    "toml_naming",
+    "with_scheme",
+]

@@ -34,6 +34,8 @@ class TableReader:
         section: the table's dotted name (``template``), or ``""`` for the top level.
         fields: every key the table may hold.
         aliases: keys other tools spell differently -> the name here, for hints.
+        naming: how errors name a key, given its dotted name (a flag, for a command line's
+            values); None: the dotted name.
 
     Raises:
         ConfigError: the table holds a key that is not in ``fields``.
@@ -41,18 +43,20 @@ class TableReader:
 
     def __init__(
         self, table: Mapping[str, object], *, file: str, section: str, fields: Collection[str],
-        aliases: Mapping[str, str] | None = None,
+        aliases: Mapping[str, str] | None = None, naming: Callable[[str], str] | None = None,
     ) -> None:
         self.table = table
         self.file = file
         self.section = section
+        self._naming = naming
         for key in table:
             if key not in fields:
                 raise self.error(key, _unknown_key_message(key, fields, aliases or {}))
 
     def key_path(self, key: str) -> str:
-        """The dotted name of ``key`` as errors print it."""
-        return f"{self.section}.{key}" if self.section else key
+        """The name of ``key`` as errors print it (its dotted name, unless ``naming`` says otherwise)."""
+        dotted = f"{self.section}.{key}" if self.section else key
+        return self._naming(dotted) if self._naming is not None else dotted
 
     def error(self, key: str, message: str) -> ConfigError:
         """A ConfigError for ``key`` of this table."""

@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 from confagent.agent._one_shot_backend import open_one_shot_backend
-from confagent.backends import BackendConfig, EmbeddedBackend, EmbeddedMember
+from confagent.backends import BackendConfig, EmbeddedBackend, embedded_store
 from confagent.errors import DataDirInUse
 from confagent.server._serving import serving_record_path
 from confagent.testing import free_port
@@ -26,7 +26,7 @@ def test_reads_through_the_member_holding_the_data_directory(tmp_path: Path) -> 
         holder = await EmbeddedBackend.start(tmp_path, listen_client_urls=[url])
         try:
             await write(holder, {"/app/v": "1"})
-            backend = await open_one_shot_backend(BackendConfig(data_dir=tmp_path), LOG)
+            backend = await open_one_shot_backend(BackendConfig(store=embedded_store(tmp_path)), LOG)
             try:
                 assert backend.name == "etcd"
                 snapshot = await backend.snapshot(["/app"])
@@ -44,18 +44,18 @@ def test_a_record_naming_another_store_is_refused(tmp_path: Path) -> None:
 
     async def body() -> None:
         holder = await EmbeddedBackend.start(tmp_path / "held")
-        other = await EmbeddedBackend.start_member(tmp_path / "other", [other_url],
-                                                   EmbeddedMember(initial_cluster_token="other"))
+        other = await EmbeddedBackend.start_member(embedded_store(tmp_path / "other", [other_url],
+                                                                  initial_cluster_token="other"))
         try:
             record = serving_record_path(tmp_path / "held")
             text = record.read_text()
             record.write_text(text.replace('"client_urls":[]', f'"client_urls":["{other_url}"]'))
             with pytest.raises(DataDirInUse, match=f"{other_url} answers as member [0-9a-f]+, not as"):
-                await open_one_shot_backend(BackendConfig(data_dir=tmp_path / "held"), LOG)
+                await open_one_shot_backend(BackendConfig(store=embedded_store(tmp_path / "held")), LOG)
             record.write_text(record.read_text().replace(f'"pid":{os.getpid()}', '"pid":999999999'))
             unsaid = r"by another process, which has not said where it serves clients \(.*serving.json is"
             with pytest.raises(DataDirInUse, match=unsaid):
-                await open_one_shot_backend(BackendConfig(data_dir=tmp_path / "held"), LOG)
+                await open_one_shot_backend(BackendConfig(store=embedded_store(tmp_path / "held")), LOG)
         finally:
             await other.close()
             await holder.close()

@@ -16,7 +16,8 @@ from pathlib import Path
 from confagent.backends import CacheTrouble, CacheUpdate, EmbeddedBackend, PrefixCache
 from confagent.errors import ResyncNeeded
 from confagent.kv import PutRequest
-from confagent.server import StoreConfig, StoreServer
+from confagent.server import StoreServer
+from confagent.settings import StoreConfig
 from confagent.testing import FaultProxy, PartitionMode, free_port
 from tests.backends.harness import run
 

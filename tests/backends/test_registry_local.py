@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from confagent.backends import BackendConfig, open_backend
+from confagent.backends import BackendConfig, embedded_store, open_backend
 from confagent.client import EtcdClient
 from confagent.errors import Compacted, ConfigError
 from confagent.kv import CompactionRequest, PutRequest
@@ -32,7 +32,7 @@ def test_every_backend_opens_by_name(tmp_path: Path, etcd_server: str) -> None:
     (tmp_path / "data.yaml").write_text("app: {a: '1'}")
     listener = f"http://127.0.0.1:{free_port()}"
     configs = [
-        BackendConfig(backend="embedded", data_dir=tmp_path / "store", listen_client_urls=(listener,)),
+        BackendConfig(backend="embedded", store=embedded_store(tmp_path / "store", (listener,))),
         BackendConfig(backend="etcd", nodes=(etcd_server,)),
         BackendConfig(backend="file", files=(tmp_path / "data.yaml",)),
         BackendConfig(backend="env", environ={"APP_A": "1"}),
@@ -45,8 +45,8 @@ def test_every_backend_opens_by_name(tmp_path: Path, etcd_server: str) -> None:
             backend = await open_backend(config)
             try:
                 assert backend.name == config.backend
-                if config.listen_client_urls:
-                    async with EtcdClient(config.listen_client_urls) as client:
+                if config.store.listen_client_urls:
+                    async with EtcdClient(config.store.listen_client_urls) as client:
                         await client.put(b"/app/a", b"1")
                 snap = await backend.snapshot(["/app/a"])
                 assert dict(snap.entries) == {"/app/a": "1"} and snap.revision >= 1
@@ -58,7 +58,7 @@ def test_every_backend_opens_by_name(tmp_path: Path, etcd_server: str) -> None:
 
 def test_a_slow_local_reader_is_caught_up_from_history(tmp_path: Path) -> None:
     async def body() -> None:
-        backend = await open_backend(BackendConfig(backend="embedded", data_dir=tmp_path / "d"))
+        backend = await open_backend(BackendConfig(backend="embedded", store=embedded_store(tmp_path / "d")))
         try:
             node = backend.node  # type: ignore[attr-defined]
             hub = LocalWatchHub(node)

@@ -19,16 +19,19 @@ def _actions(parser: argparse.ArgumentParser) -> Iterator[tuple[argparse.Argumen
                 yield from _actions(sub)
 
 
-def test_every_duration_flag_uses_the_one_parser() -> None:
+def test_every_duration_flag_takes_gos_grammar() -> None:
     durations = [(p.prog, a.option_strings[0], a.type) for p, a in _actions(build_parser())
                  if a.metavar == "DURATION"]
-    wrong = [(prog, flag) for prog, flag, parse in durations if parse is not duration_s]
-    assert len(durations) >= 5 and not wrong, wrong
+    wrong = [(prog, flag) for prog, flag, parse in durations
+             if parse is None or parse("500us") != pytest.approx(0.0005)]
+    assert len(durations) >= 8 and not wrong, wrong
+    assert any(parse is duration_s for _, _, parse in durations)
 
 
 @pytest.mark.parametrize(("argv", "dest"), [
-    (["store", "--experimental-watch-progress-notify-interval", "{}"],
-     "experimental_watch_progress_notify_interval"),
+    (["store", "--experimental-watch-progress-notify-interval", "{}"], "watch_progress_notify_interval_s"),
+    (["run", "--store-experimental-watch-progress-notify-interval", "{}"],
+     "store_watch_progress_notify_interval_s"),
     (["kv", "get", "k", "--dial-timeout", "{}"], "dial_timeout"),
     (["status", "--timeout", "{}"], "timeout"),
 ])

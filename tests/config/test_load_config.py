@@ -157,7 +157,8 @@ FILE_ERRORS = [
     ("backend = 'file'\nfile = ['absent.yaml']", "file", "does not exist"),
     ("store = 1", "store", "must be a table"),
     ("[store]\ndatadir = 'x'", "store.datadir", "did you mean 'data_dir'"),
-    ("[store]\nsnapshot_count = 0", "store.snapshot_count", "unknown key"),
+    ("[store]\nheartbeat_interval = 100", "store.heartbeat_interval", "unknown key"),
+    ("[store]\nsnapshot_count = 0", "store.snapshot_count", "must be at least 1"),
     ("[store]\nlisten_client_urls = ['127.0.0.1']", "store.listen_client_urls", "HOST:PORT"),
     ("[agent]\nlisten = '127.0.0.1'", "agent.listen", "is not HOST:PORT"),
     ("[agent]\nport = 1", "agent.port", "unknown key"),
@@ -211,10 +212,11 @@ def test_backend_config_for_open_backend(tmp_path: Path) -> None:
     options = load_config(path, {}).backend_config()
     assert (options.backend, options.file_filter) == ("file", "*.yaml")
     assert options.files == (tmp_path / "keys.yaml",)
-    assert (options.data_dir, options.listen_client_urls) == (tmp_path / "data", ("http://127.0.0.1:23790",))
+    assert (options.store.data_dir, options.store.listen_client_urls) == (tmp_path / "data",
+                                                                          ("http://127.0.0.1:23790",))
     options.validate()
     etcd = load_config(None, {"backend": "etcd"}).backend_config()
     assert (etcd.backend, etcd.nodes, etcd.client_cert) == ("etcd", DEFAULT_ETCD_NODES, None)
     etcd.validate()
     embedded = load_config(None, {}).backend_config()
-    assert (embedded.backend, embedded.data_dir) == ("embedded", DEFAULT_DATA_DIR)
+    assert (embedded.backend, embedded.store.data_dir) == ("embedded", DEFAULT_DATA_DIR)

@@ -5,16 +5,18 @@ Every error names the key (``store.initial_cluster``) or the flag (``--store-ini
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from confagent.backends import EmbeddedMember
-from confagent.backends._embedded import store_config
 from confagent.cli import build_parser
 from confagent.cli._run_cmd import config_source
-from confagent.config import COMMAND_LINE, StoreSettings, load_config
+from confagent.cli._settings_flags import settings_from_flags
+from confagent.config import COMMAND_LINE, load_config
 from confagent.errors import ConfigError
+from confagent.server._bootstrap import initial_members_of, node_config_of
+from confagent.settings import StoreConfig, declared
 
 CLUSTER = "n1=http://127.0.0.1:1380,n2=http://127.0.0.1:2380,n3=http://127.0.0.1:3380"
 MEMBER_TOML = f"""
@@ -39,17 +41,16 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_every_store_key_reaches_the_store_config(tmp_path: Path) -> None:
     store = load_config(write(tmp_path, MEMBER_TOML), {}).store
-    assert store == StoreSettings(
+    assert store == StoreConfig(
         data_dir=tmp_path / "data", name="n2", listen_client_urls=("http://127.0.0.1:2379",),
         advertise_client_urls=("http://127.0.0.1:2379",), listen_peer_urls=("http://127.0.0.1:2380",),
         initial_advertise_peer_urls=("http://127.0.0.1:2380",), initial_cluster=CLUSTER,
         initial_cluster_state="new", initial_cluster_token="tok")
-    options = load_config(write(tmp_path, MEMBER_TOML), {}).backend_config()
-    config = store_config(tmp_path / "data", options.listen_client_urls, options.member)
+    config = load_config(write(tmp_path, MEMBER_TOML), {}).backend_config().store
     config.validate()
     assert (config.name, config.initial_cluster, config.initial_cluster_token) == ("n2", CLUSTER, "tok")
-    assert [member.name for member in config.members()] == ["n1", "n2", "n3"]
-    assert config.node_config().listen_peer_url == "http://127.0.0.1:2380"
+    assert [member.name for member in initial_members_of(config)] == ["n1", "n2", "n3"]
+    assert node_config_of(config).listen_peer_url == "http://127.0.0.1:2380"
 
 
 def test_initial_cluster_may_be_an_array(tmp_path: Path) -> None:
@@ -60,8 +61,8 @@ def test_initial_cluster_may_be_an_array(tmp_path: Path) -> None:
 
 def test_a_lone_member_listens_for_no_peer(tmp_path: Path) -> None:
     """Two agents on one host must not both want port 2380; the member ID derives as before."""
-    config = store_config(tmp_path, (), EmbeddedMember())
-    assert config.node_config().listen_peer_url == ""
+    config = load_config(None, {"store.data_dir": tmp_path}).store
+    assert node_config_of(config).listen_peer_url == ""
     assert config.peer_urls == ("http://127.0.0.1:2380",)
 
 
@@ -121,3 +122,53 @@ def test_store_flag_errors_name_the_flag() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(None, {"store.initial_cluster_state": "later"})
     assert caught.value.key == "--store-initial-cluster-state"
+
+
+def test_every_store_flag_is_a_store_key_and_a_store_flag_of_run(tmp_path: Path) -> None:
+    """``confagent store``'s flags, ``[store]``'s keys and ``run``'s ``--store-*`` flags set the same
+    fields: each store flag given a value unlike its default, the three give one ``StoreConfig``."""
+    files = {name: tmp_path / name for name in ("c.pem", "k.pem", "ca.pem", "pc.pem", "pk.pem", "pca.pem")}
+    for path in files.values():
+        path.write_text("x")
+    peer = "http://127.0.0.1:4002"
+    values: dict[str, object] = {
+        "--name": "n1", "--data-dir": str(tmp_path / "d"), "--listen-client-urls": "https://127.0.0.1:4001",
+        "--advertise-client-urls": "https://127.0.0.1:4003", "--listen-peer-urls": peer,
+        "--initial-advertise-peer-urls": peer, "--initial-cluster": f"n1={peer}",
+        "--initial-cluster-token": "tok", "--initial-cluster-state": "existing",
+        "--cert-file": str(files["c.pem"]), "--key-file": str(files["k.pem"]), "--client-cert-auth": True,
+        "--trusted-ca-file": str(files["ca.pem"]), "--peer-cert-file": str(files["pc.pem"]),
+        "--peer-key-file": str(files["pk.pem"]), "--peer-client-cert-auth": True,
+        "--peer-trusted-ca-file": str(files["pca.pem"]), "--snapshot-count": 7,
+        "--experimental-watch-progress-notify-interval": "500ms",
+    }
+    parser = build_parser()
+    store_flags = [action.option_strings[0] for action in _subparser(parser, "store")._actions
+                   if action.option_strings and action.dest not in ("help", "log_level")]
+    assert sorted(store_flags) == sorted(values)
+
+    def argv(prefix: str) -> list[str]:
+        return [part for flag, value in values.items() for part in
+                ([f"--{prefix}{flag[2:]}"] if value is True else [f"--{prefix}{flag[2:]}", str(value)])]
+
+    from_store = settings_from_flags(StoreConfig, parser.parse_args(["store", *argv("")]))
+    from_run = config_source(parser.parse_args(["run", *argv("store-")])).load().store
+    toml = "".join(f"{flag[2:].replace('-', '_')} = {_toml(value)}\n" for flag, value in values.items())
+    from_file = load_config(write(tmp_path, f"[store]\n{toml}"), {}).store
+    assert from_store == from_run == from_file
+    unchanged = [field for field in declared(StoreConfig)
+                 if getattr(from_store, field) == getattr(StoreConfig(), field)]
+    assert not unchanged
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[name]
+
+
+def _toml(value: object) -> str:
+    if value is True:
+        return "true"
+    if isinstance(value, int):
+        return str(value)
+    return f'"{value}"'

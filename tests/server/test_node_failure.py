@@ -19,7 +19,8 @@ import pytest
 
 from confagent.errors import MemberFailed
 from confagent.kv import Event
-from confagent.server import StoreConfig, StoreServer
+from confagent.server import StoreServer
+from confagent.settings import StoreConfig
 from confagent.testing import free_port
 
 STOPPED = {"error": "etcdserver: server stopped", "message": "etcdserver: server stopped", "code": 14}

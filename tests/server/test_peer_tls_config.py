@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from confagent.cli import build_parser
-from confagent.cli._store_cmd import store_config_from
+from confagent.cli._settings_flags import settings_from_flags
 from confagent.errors import ConfigError
-from confagent.server import PeerTls, StoreConfig
+from confagent.server import PeerTls
+from confagent.server._bootstrap import node_config_of, peer_tls_of
+from confagent.settings import StoreConfig
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +33,10 @@ def test_the_store_command_takes_etcds_peer_tls_flags(key_pair: tuple[Path, Path
         "store", "--name", "a", "--listen-peer-urls", "https://127.0.0.1:2380",
         "--initial-cluster", "a=https://127.0.0.1:2380", "--peer-cert-file", str(cert),
         "--peer-key-file", str(key), "--peer-trusted-ca-file", str(cert), "--peer-client-cert-auth"])
-    config = store_config_from(args)
-    assert config.peer_tls == PeerTls(cert, key, cert, client_cert_auth=True)
+    config = settings_from_flags(StoreConfig, args)
+    assert peer_tls_of(config) == PeerTls(cert, key, cert, client_cert_auth=True)
     config.validate()
-    assert config.node_config().peer_tls == config.peer_tls
+    assert node_config_of(config).peer_tls == peer_tls_of(config)
 
 
 @pytest.mark.parametrize("urls", [
@@ -50,9 +52,9 @@ def test_missing_files_and_client_auth_without_a_ca_are_named(key_pair: tuple[Pa
                                                              tmp_path: Path) -> None:
     cert, key = key_pair
     with pytest.raises(ConfigError, match="--peer-key-file: no such file"):
-        PeerTls(cert, tmp_path / "absent.key").validate()
+        StoreConfig(peer_cert_file=cert, peer_key_file=tmp_path / "absent.key").validate()
     with pytest.raises(ConfigError, match="--peer-client-cert-auth needs --peer-trusted-ca-file"):
-        PeerTls(cert, key, client_cert_auth=True).validate()
+        StoreConfig(peer_cert_file=cert, peer_key_file=key, peer_client_cert_auth=True).validate()
     with pytest.raises(ConfigError, match="cannot load"):
         PeerTls(key, cert).server_context()  # the two files swapped
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from confagent.errors import DataDirInUse, StorageError
-from confagent.server import StoreConfig, StoreServer, read_serving_record
+from confagent.server import StoreServer, read_serving_record
 from confagent.server._serving import dialable, serving_record_path, write_serving_record
+from confagent.settings import StoreConfig
 from confagent.testing import free_port
 
 

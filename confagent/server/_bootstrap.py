@@ -1,0 +1,65 @@
+"""From a member's settings (``confagent.settings.StoreConfig``) to what runs it.
+
+The initial members with their IDs (derived from peer URLs and the cluster
+token as etcd derives them), who this member is (``ServerInfo``), its
+node's configuration (``NodeConfig``), and its client and peer TLS.
+"""
+
+from __future__ import annotations
+
+from confagent.http_listener import ListenerTls
+from confagent.server._gateway import MemberInfo, ServerInfo
+from confagent.server._ids import cluster_id_of, member_id_of
+from confagent.server._membership import Member
+from confagent.server._node import NodeConfig
+from confagent.server._peer_tls import PeerTls
+from confagent.settings import StoreConfig
+
+__all__ = ["client_tls_of", "initial_members_of", "node_config_of", "peer_tls_of", "server_info_of"]
+
+
+def initial_members_of(config: StoreConfig) -> tuple[MemberInfo, ...]:
+    """Every initial member, with IDs derived as etcd derives them; this one alone if none."""
+    initial = config.initial_members() or {config.name: config.peer_urls}
+    return tuple(
+        MemberInfo(member_id_of(urls, config.initial_cluster_token), name, urls,
+                   config.client_urls if name == config.name else ())
+        for name, urls in sorted(initial.items()))
+
+
+def server_info_of(config: StoreConfig) -> ServerInfo:
+    members = initial_members_of(config)
+    me = next(m for m in members if m.name == config.name)
+    return ServerInfo(name=config.name, member_id=me.member_id,
+                      cluster_id=cluster_id_of(m.member_id for m in members),
+                      peer_urls=config.peer_urls, client_urls=config.client_urls, members=members)
+
+
+def node_config_of(config: StoreConfig) -> NodeConfig:
+    members = initial_members_of(config)
+    me = next(m for m in members if m.name == config.name)
+    peers = {m.member_id: m.peer_urls[0] for m in members} if len(members) > 1 else {}
+    return NodeConfig(data_dir=config.resolved_data_dir, member_id=me.member_id,
+                      cluster_id=cluster_id_of(m.member_id for m in members),
+                      snapshot_entries=config.snapshot_entries, peers=peers,
+                      listen_peer_url=config.listen_peer_urls[0] if config.listen_peer_urls else "",
+                      peer_tls=peer_tls_of(config),
+                      name=config.name, client_urls=config.client_urls,
+                      initial_members=tuple(Member(m.member_id, m.peer_urls) for m in members),
+                      joining=config.initial_cluster_state == "existing",
+                      cluster_token=config.initial_cluster_token)
+
+
+def client_tls_of(config: StoreConfig) -> ListenerTls | None:
+    """Client-facing TLS (``--cert-file`` and friends), for the ``https://`` client URLs."""
+    if config.cert_file is None or config.key_file is None:
+        return None
+    return ListenerTls(config.cert_file, config.key_file, config.trusted_ca_file, config.client_cert_auth)
+
+
+def peer_tls_of(config: StoreConfig) -> PeerTls | None:
+    """TLS between members (``--peer-cert-file`` and friends), for ``https://`` peer URLs."""
+    if config.peer_cert_file is None or config.peer_key_file is None:
+        return None
+    return PeerTls(config.peer_cert_file, config.peer_key_file, config.peer_trusted_ca_file,
+                   config.peer_client_cert_auth)
