@@ -32,7 +32,14 @@ from confagent.backends._cache import (
 )
 from confagent.backends._env import EnvBackend
 from confagent.backends._prefixes import PrefixSet, distinct_prefixes
-from confagent.backends._registry import BACKENDS, EMBEDDED_STORE, BackendConfig, embedded_store, open_backend
+from confagent.backends._registry import (
+    BACKEND_NAMES,
+    BACKENDS,
+    EMBEDDED_STORE,
+    BackendConfig,
+    embedded_store,
+    open_backend,
+)
 from confagent.backoff import Backoff, BackoffPolicy
 from confagent.lazy import lazy_exports
 
@@ -43,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "BACKEND_NAMES",
     "EMBEDDED_STORE",
     "Backend",
     "BackendConfig",

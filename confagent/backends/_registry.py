@@ -28,13 +28,24 @@ from typing import TYPE_CHECKING, Any
 from confagent.backends._base import Backend
 from confagent.backends._env import EnvBackend
 from confagent.errors import ConfigError
-from confagent.settings import StoreConfig
+from confagent.settings import (
+    PATH,
+    PATHS,
+    TEXT,
+    URLS,
+    Naming,
+    StoreConfig,
+    choice,
+    is_url,
+    setting,
+    toml_naming,
+)
 
 if TYPE_CHECKING:
     from confagent.client import ClientConfig
 
-__all__ = ["BACKENDS", "DEFAULT_ETCD_NODE", "EMBEDDED_STORE", "BackendConfig", "embedded_store",
-           "open_backend"]
+__all__ = ["BACKENDS", "BACKEND_NAMES", "DEFAULT_ETCD_NODE", "EMBEDDED_STORE", "BackendConfig",
+           "embedded_store", "open_backend"]
 
 DEFAULT_ETCD_NODE = "http://127.0.0.1:2379"
 """etcd's client port (confd still defaults to the v2 port 4001)."""
@@ -50,51 +61,100 @@ def embedded_store(data_dir: Path | None, listen_client_urls: Sequence[str] = ()
     return replace(EMBEDDED_STORE, data_dir=data_dir, listen_client_urls=urls, **settings)
 
 
+BACKEND_NAMES = ("embedded", "etcd", "file", "env", "metad")
+"""Every backend ``open_backend`` opens (``BACKENDS``); ``etcdv3`` is read as confd's name for ``etcd``."""
+CONFD_NAMES = {"etcdv3": "etcd"}
+ENDPOINTS = replace(URLS, repeat=True)
+
+
 @dataclass(frozen=True, slots=True)
 class BackendConfig:
-    """What ``open_backend`` needs; each backend reads only its own options (module table).
+    """Where keys come from, with confd's option names; each backend reads only its own (module table).
 
-    Attributes:
-        backend: the backend's name.
-        nodes: etcd endpoints (``http(s)://host:port``), tried in order with failover.
-        client_cert, client_key, client_cakeys: TLS client certificate, its key, the CA bundle.
-        dial_timeout_s, command_timeout_s: per attempt on one etcd endpoint.
-        store: the embedded store's settings (``EMBEDDED_STORE`` unless given; ``data_dir`` is required).
-        files: the file backend's files and directories.
-        file_filter: which names in those directories are read (confd's ``-filter``).
-        environ: the env backend's variables (None: the process environment).
+    The options a flag or ``confagent.toml`` sets are declared with ``setting`` (confd's flag
+    and key); ``dial_timeout_s``, ``command_timeout_s`` (per attempt on one etcd endpoint) and
+    ``environ`` (the env backend's variables; None: the process environment) are set by code.
     """
 
-    backend: str = "embedded"
-    nodes: tuple[str, ...] = ()
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    client_cakeys: Path | None = None
+    backend: str = setting("embedded", flag="backend", kind=choice(*BACKEND_NAMES, aliases=CONFD_NAMES),
+                           metavar="NAME", help="embedded, etcd (or etcdv3), file, env or metad")
+    nodes: tuple[str, ...] = setting((), flag="node", toml="nodes", kind=ENDPOINTS, metavar="URL",
+                                     default_text=DEFAULT_ETCD_NODE,
+                                     help="an etcd endpoint, http(s)://HOST:PORT; repeat for several")
+    client_cert: Path | None = setting(None, flag="client-cert", kind=PATH, metavar="FILE",
+                                       help="TLS client certificate for the etcd backend")
+    client_key: Path | None = setting(None, flag="client-key", kind=PATH, metavar="FILE",
+                                      help="TLS client key for the etcd backend")
+    client_cakeys: Path | None = setting(None, flag="client-ca-keys", toml="client_cakeys", kind=PATH,
+                                         metavar="FILE", flag_aliases=("--client-cakeys",),
+                                         help="CA bundle for the etcd backend")
+    files: tuple[Path, ...] = setting((), flag="file", kind=PATHS, metavar="PATH",
+                                      help="file backend: a YAML/JSON file or directory; repeat for several")
+    file_filter: str = setting("*", flag="filter", kind=TEXT, metavar="GLOB",
+                               help="file backend: glob for file names in directories")
     dial_timeout_s: float = 2.0
     command_timeout_s: float = 5.0
-    store: StoreConfig = EMBEDDED_STORE
-    files: tuple[Path, ...] = ()
-    file_filter: str = "*"
     environ: Mapping[str, str] | None = None
+    store: StoreConfig = EMBEDDED_STORE
+    """The embedded store's settings (``data_dir`` is required); ``[store]`` in ``confagent.toml``."""
 
-    def validate(self) -> None:
-        """Raises ConfigError naming the option that is wrong."""
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """``nodes``, or etcd's default client URL."""
+        return self.nodes or (DEFAULT_ETCD_NODE,)
+
+    def validate(self, name: Naming | None = None) -> None:
+        """Check what the backend cannot open with.
+
+        Args:
+            name: how the source names an option (``toml_naming``; the default names ``nodes``
+                ``node``, as confd's flag).
+
+        Raises:
+            ConfigError: ``key`` names the option at fault.
+        """
+        name = name or _option_name
         if self.backend not in BACKENDS:
-            raise ConfigError(f"backend: unknown backend {self.backend!r} "
-                              f"(one of {', '.join(sorted(BACKENDS))})")
+            raise ConfigError(f"unknown backend {self.backend!r} (one of {', '.join(BACKEND_NAMES)})",
+                              key=name("backend"))
         if self.backend == "embedded" and self.store.data_dir is None:
-            raise ConfigError("data_dir: the embedded backend needs a data directory")
+            raise ConfigError("the embedded backend needs a data directory", key="data_dir")
+        self._validate_nodes(name)
+        self._validate_tls(name)
+        for path in self.files:
+            if not path.exists():
+                raise ConfigError(f"{str(path)!r} does not exist", key=name("files"))
+        self._check_used(name, "files", "file")
         if self.backend == "file" and not self.files:
-            raise ConfigError("file: the file backend needs at least one file or directory")
-        if self.client_key is not None and self.client_cert is None:
-            raise ConfigError("client_key: given without client_cert")
-        for option, path in (("client_cert", self.client_cert), ("client_key", self.client_key),
-                             ("client_cakeys", self.client_cakeys)):
+            raise ConfigError("is required by the file backend (a YAML or JSON file, or a directory)",
+                              key=name("files"))
+
+    def _validate_nodes(self, name: Naming) -> None:
+        for url in self.nodes:
+            if not is_url(url, port_required=False):
+                raise ConfigError(f"{url!r} is not http(s)://HOST:PORT", key=name("nodes"))
+        if self.backend == "metad" and not self.nodes:
+            raise ConfigError("is required by the metad backend (its data port, http://HOST:PORT)",
+                              key=name("nodes"))
+        if self.backend != "metad":
+            self._check_used(name, "nodes", "etcd")
+
+    def _validate_tls(self, name: Naming) -> None:
+        for field in ("client_cert", "client_key", "client_cakeys"):
+            self._check_used(name, field, "etcd")
+        for field in ("client_cert", "client_key", "client_cakeys"):
+            path = getattr(self, field)
             if path is not None and not path.is_file():
-                raise ConfigError(f"{option}: no such file: {path}")
-        for node in self.nodes:
-            if not node.startswith(("http://", "https://")):
-                raise ConfigError(f"node: {node!r} is not an http:// or https:// URL")
+                raise ConfigError(f"no such file: {path} (it does not exist or is not a file)",
+                                  key=name(field))
+        for given, other in (("client_cert", "client_key"), ("client_key", "client_cert")):
+            if getattr(self, given) is not None and getattr(self, other) is None:
+                raise ConfigError(f"needs {name(other)} as well", key=name(given))
+
+    def _check_used(self, name: Naming, field: str, backend: str) -> None:
+        if getattr(self, field) and self.backend != backend:
+            raise ConfigError(f"is only used by the {backend} backend, and the backend is {self.backend}",
+                              key=name(field))
 
     def client_config(self) -> ClientConfig:
         """The etcd client settings these options give."""
@@ -104,7 +164,7 @@ class BackendConfig:
         if self.client_cert or self.client_cakeys:
             tls = ClientTls(ca_file=self.client_cakeys, cert_file=self.client_cert,
                             key_file=self.client_key)
-        return ClientConfig(endpoints=self.nodes or (DEFAULT_ETCD_NODE,),
+        return ClientConfig(endpoints=self.endpoints,
                             dial_timeout_s=self.dial_timeout_s,
                             command_timeout_s=self.command_timeout_s, tls=tls)
 
@@ -145,6 +205,12 @@ BACKENDS: Mapping[str, Callable[[BackendConfig], Awaitable[Backend]]] = {
     "metad": _open_metad,
 }
 """Backend name -> how to open it."""
+assert tuple(BACKENDS) == BACKEND_NAMES, "one list of backends"
+
+
+def _option_name(field: str) -> str:
+    """An option as confd names it: its ``-node`` flag for ``nodes``, else its key in ``confagent.toml``."""
+    return "node" if field == "nodes" else toml_naming(BackendConfig)(field)
 
 
 async def open_backend(config: BackendConfig) -> Backend:

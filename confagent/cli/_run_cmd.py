@@ -35,10 +35,11 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from confagent.backends import BackendConfig
 from confagent.cli._common import Subparsers
 from confagent.cli._log_level import add_log_level
 from confagent.cli._settings_flags import add_setting_flags, given_settings
-from confagent.config import AGENT_STORE, DEFAULT_CONFDIR, LOG_FORMATS
+from confagent.config import AGENT_BACKEND, AGENT_STORE, DEFAULT_CONFDIR, LOG_FORMATS
 from confagent.settings import StoreConfig
 
 if TYPE_CHECKING:
@@ -55,12 +56,11 @@ EXIT_CHANGES = 2
 T = TypeVar("T")
 
 _OVERRIDES = {
-    # argparse dest -> configuration key (confagent.config.CONFIG_KEYS)
-    "backend": "backend", "nodes": "nodes", "confdir": "confdir", "prefix": "prefix",
-    "onetime": "onetime", "watch": "watch", "interval": "interval", "noop": "noop",
-    "sync_only": "sync_only", "wait": "wait", "log_level": "log_level", "log_format": "log_format",
-    "client_cert": "client_cert", "client_key": "client_key", "client_cakeys": "client_cakeys",
-    "files": "file", "filter": "filter", "listen": "agent.listen",
+    # argparse dest -> configuration key (confagent.config.CONFIG_KEYS), for the flags not derived from a
+    # settings declaration (BackendConfig's and StoreConfig's are)
+    "confdir": "confdir", "prefix": "prefix", "onetime": "onetime", "watch": "watch", "interval": "interval",
+    "noop": "noop", "sync_only": "sync_only", "wait": "wait", "log_level": "log_level",
+    "log_format": "log_format", "listen": "agent.listen",
 }
 
 _STORE_FLAG_ALIASES = {"data_dir": ("--data-dir",), "listen_client_urls": ("--listen-client-urls",)}
@@ -90,17 +90,9 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
     add = parser.add_argument
     add("--config-file", type=Path, default=None,
         help=f"the agent's configuration file (default: {DEFAULT_CONFIG_FILE}, if it exists)")
-    add("--backend", help="embedded, etcd (or etcdv3), file, env or metad (default: embedded)")
-    add("--node", dest="nodes", action="append", metavar="URL",
-        help="an etcd endpoint; repeat for several (default: http://127.0.0.1:2379)")
+    add_setting_flags(parser, BackendConfig, AGENT_BACKEND)
     add("--confdir", help=f"the directory holding conf.d/ and templates/ (default: {DEFAULT_CONFDIR})")
     add("--prefix", help="the global key prefix; resource prefixes nest under it (default: /)")
-    add("--client-cert", help="TLS client certificate for the etcd backend")
-    add("--client-key", help="TLS client key for the etcd backend")
-    add("--client-cakeys", "--client-ca-keys", dest="client_cakeys", help="CA bundle for the etcd backend")
-    add("--file", dest="files", action="append", metavar="PATH",
-        help="file backend: a YAML/JSON file or directory; repeat for several")
-    add("--filter", help="file backend: glob for file names in directories (default: *)")
     add_setting_flags(parser, StoreConfig, AGENT_STORE, prefix="store-", help_prefix="embedded store: ",
                       aliases=_STORE_FLAG_ALIASES)
     add("--sync-only", action="store_true", default=None, help="write files but run no check or reload")
@@ -124,7 +116,8 @@ def config_source(args: argparse.Namespace) -> ConfigSource:
     """Where the agent's configuration comes from: the file and the flags given."""
     from confagent.agent import ConfigSource  # noqa: PLC0415 - see the module docstring
 
-    overrides = {key: getattr(args, dest, None) for dest, key in _OVERRIDES.items()}
+    overrides: dict[str, object] = {key: getattr(args, dest, None) for dest, key in _OVERRIDES.items()}
+    overrides.update(given_settings(args, BackendConfig))
     store = given_settings(args, StoreConfig, "store-")
     overrides.update({f"store.{key}": value for key, value in store.items()})
     path = args.config_file or DEFAULT_CONFIG_FILE

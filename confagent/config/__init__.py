@@ -12,6 +12,7 @@ line``) and the key.
 """
 
 from confagent.config._agent_config import (
+    AGENT_BACKEND,
     AGENT_STORE,
     BACKENDS,
     DEFAULT_CONFDIR,
@@ -23,7 +24,6 @@ from confagent.config._agent_config import (
     LOG_LEVEL_ALIASES,
     LOG_LEVELS,
     AgentConfig,
-    BackendSettings,
     ListenerConfig,
     LogConfig,
     RunConfig,
@@ -39,6 +39,7 @@ from confagent.config._resources import (
 )
 
 __all__ = [
+    "AGENT_BACKEND",
     "AGENT_STORE",
     "BACKENDS",
     "COMMAND_LINE",
@@ -54,7 +55,6 @@ __all__ = [
     "MAX_RESOURCE_BYTES",
     "MAX_TEMPLATE_BYTES",
     "AgentConfig",
-    "BackendSettings",
     "ListenerConfig",
     "LoadedResource",
     "LogConfig",

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from confagent.backends import EMBEDDED_STORE, BackendConfig
+from confagent.backends import BACKEND_NAMES, EMBEDDED_STORE, BackendConfig
 from confagent.errors import ConfigError
 from confagent.resource import Wait
 from confagent.settings import StoreConfig, toml_naming
 
 __all__ = [
+    "AGENT_BACKEND",
     "AGENT_STORE",
     "BACKENDS",
     "DEFAULT_CONFDIR",
@@ -32,14 +32,13 @@ __all__ = [
     "LOG_LEVELS",
     "LOG_LEVEL_ALIASES",
     "AgentConfig",
-    "BackendSettings",
     "ListenerConfig",
     "LogConfig",
     "RunConfig",
     "log_level_named",
 ]
 
-BACKENDS = ("embedded", "etcd", "file", "env", "metad")
+BACKENDS = BACKEND_NAMES
 """Supported backends; ``etcdv3`` is accepted as confd's other name for ``etcd``."""
 DEFAULT_CONFDIR = Path("/etc/confagent")
 DEFAULT_DATA_DIR = Path("/var/lib/confagent")
@@ -53,6 +52,8 @@ DEFAULT_LOG_LEVEL = "info"
 LOG_FORMATS = ("auto", "console", "json")
 AGENT_STORE = replace(EMBEDDED_STORE, data_dir=DEFAULT_DATA_DIR)
 """``[store]`` unless configured: the embedded store's defaults, in ``DEFAULT_DATA_DIR``."""
+AGENT_BACKEND = BackendConfig(store=AGENT_STORE)
+"""The agent's backend unless configured: the embedded store in ``DEFAULT_DATA_DIR``."""
 
 
 def log_level_named(name: str) -> str:
@@ -89,55 +90,6 @@ class RunConfig:
             raise ConfigError(f"{self.prefix!r} must start with '/'", key="prefix")
         if self.interval_s <= 0:
             raise ConfigError(f"must be more than 0 s, not {self.interval_s:g} s", key="interval")
-
-
-@dataclass(frozen=True, slots=True)
-class BackendSettings:
-    """Where keys come from: the embedded store, an etcd cluster, YAML/JSON files or the environment."""
-
-    backend: str = "embedded"
-    nodes: tuple[str, ...] = ()
-    """etcd endpoints (``http(s)://host:port``); empty means ``DEFAULT_ETCD_NODES``."""
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    client_cakeys: Path | None = None
-    """TLS for the etcd backend: client certificate, its key, the CA bundle."""
-    files: tuple[Path, ...] = ()
-    """The file backend's YAML/JSON files or directories (confd's ``-file``)."""
-    filter: str = "*"
-    """The file backend's glob for file names in those directories (confd's ``-filter``)."""
-
-    @property
-    def endpoints(self) -> tuple[str, ...]:
-        return self.nodes or DEFAULT_ETCD_NODES
-
-    def validate(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"{self.backend!r} is not one of {', '.join(BACKENDS)}", key="backend")
-        for url in self.nodes:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-                raise ConfigError(f"{url!r} is not http(s)://HOST:PORT", key="nodes")
-        if self.backend == "metad" and not self.nodes:
-            raise ConfigError("is required by the metad backend (its data port, http://HOST:PORT)",
-                              key="nodes")
-        if self.backend != "metad":
-            self._check_used("nodes", self.nodes, "etcd")
-        for name in ("client_cert", "client_key", "client_cakeys"):
-            self._check_used(name, getattr(self, name), "etcd")
-        if self.client_cert is not None and self.client_key is None:
-            raise ConfigError("needs client_key as well", key="client_cert")
-        if self.client_key is not None and self.client_cert is None:
-            raise ConfigError("needs client_cert as well", key="client_key")
-        self._check_used("file", self.files, "file")
-        if self.backend == "file" and not self.files:
-            raise ConfigError("is required by the file backend (a YAML or JSON file, or a directory)",
-                              key="file")
-
-    def _check_used(self, key: str, value: object, backend: str) -> None:
-        if value and self.backend != backend:
-            raise ConfigError(f"is only used by the {backend} backend, and the backend is {self.backend}",
-                              key=key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +134,9 @@ class AgentConfig:
     """Everything the agent is configured with, checked by ``validate()`` before it starts."""
 
     run: RunConfig = field(default_factory=RunConfig)
-    backend: BackendSettings = field(default_factory=BackendSettings)
-    store: StoreConfig = AGENT_STORE
-    """The embedded store (``[store]``): a lone member, or one member of a cluster whose local
-    replica the agent renders from; etcd's settings and names (``confagent.settings.StoreConfig``)."""
+    backend: BackendConfig = AGENT_BACKEND
+    """Where keys come from; its ``store`` is the embedded store (``[store]``): a lone member, or one
+    member of a cluster whose local replica the agent renders from (``confagent.settings.StoreConfig``)."""
     listener: ListenerConfig = field(default_factory=ListenerConfig)
     log: LogConfig = field(default_factory=LogConfig)
     file: Path | None = None
@@ -195,17 +146,23 @@ class AgentConfig:
         """Raises:
         ConfigError: a setting the agent cannot run with; ``key`` names it.
         """
-        for component in (self.run, self.backend, self.listener, self.log):
-            component.validate()
+        self.run.validate()
+        self.backend.validate(toml_naming(BackendConfig))
         try:
             self.store.validate(toml_naming(StoreConfig))
         except ConfigError as error:
             raise ConfigError(error.message, key=f"store.{error.key}") from None
+        self.listener.validate()
+        self.log.validate()
+
+    @property
+    def store(self) -> StoreConfig:
+        """The embedded store's settings (``[store]``)."""
+        return self.backend.store
 
     def backend_config(self) -> BackendConfig:
-        """The options ``confagent.backends.open_backend`` takes, from ``backend`` and ``store``."""
-        settings = self.backend
-        return BackendConfig(
-            backend=settings.backend, nodes=settings.endpoints, client_cert=settings.client_cert,
-            client_key=settings.client_key, client_cakeys=settings.client_cakeys,
-            store=self.store, files=settings.files, file_filter=settings.filter)
+        """The options ``confagent.backends.open_backend`` takes: ``backend``, an etcd backend's endpoints
+        filled in."""
+        if self.backend.backend != "etcd":
+            return self.backend
+        return replace(self.backend, nodes=self.backend.endpoints)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from confagent.backends import BackendConfig
 from confagent.config._agent_config import LOG_FORMATS, AgentConfig, log_level_named
 from confagent.errors import ConfigError
 from confagent.resource import parse_wait
@@ -103,23 +104,21 @@ class _Key:
     """The command-line flag that sets it."""
 
 
+def _dotted(section: str, key: str) -> str:
+    return f"{section}.{key}" if section else key
+
+
 def _section_keys(section: str, component: str, settings: type, flag_prefix: str) -> dict[str, _Key]:
-    """The keys of a section whose component declares its settings (``confagent.settings``)."""
-    return {f"{section}.{item.toml}": _Key(item.kind.read, component, field, f"--{flag_prefix}{item.flag}")
+    """The keys of a section (``""``: the top level) whose component declares its settings
+    (``confagent.settings``)."""
+    return {_dotted(section, item.toml): _Key(item.kind.read, component, field, f"--{flag_prefix}{item.flag}")
             for field, item in declared(settings).items()}
 
 
-_FLAGS = {"nodes": "--node", "client_cakeys": "--client-ca-keys", "agent.listen": "--listen"}
+_FLAGS = {"agent.listen": "--listen"}
 CONFIG_KEYS: Mapping[str, _Key] = {
     **{key: _Key(read, component, field, _FLAGS.get(key) or "--" + key.replace(".", "-").replace("_", "-"))
        for key, (read, component, field) in {
-        "backend": (_backend, "backend", "backend"),
-        "nodes": (_urls, "backend", "nodes"),
-        "client_cert": (_path, "backend", "client_cert"),
-        "client_key": (_path, "backend", "client_key"),
-        "client_cakeys": (_path, "backend", "client_cakeys"),
-        "file": (_paths, "backend", "files"),
-        "filter": (_string, "backend", "filter"),
         "confdir": (_path, "run", "confdir"),
         "prefix": (_prefix, "run", "prefix"),
         "interval": (_seconds, "run", "interval_s"),
@@ -132,6 +131,7 @@ CONFIG_KEYS: Mapping[str, _Key] = {
         "log_format": (_log_format, "log", "format"),
         "agent.listen": (_string, "listener", "listen"),
     }.items()},
+    **_section_keys("", "backend", BackendConfig, ""),
     **_section_keys("store", "store", StoreConfig, "store-"),
 }
 """Every configuration key (dotted for sections), how it is read, where it goes and its flag."""
@@ -231,27 +231,18 @@ def _build(values: Mapping[str, object], file: Path | None) -> AgentConfig:
         target = CONFIG_KEYS[key]
         fields[target.component][target.field] = value
     built = {name: replace(getattr(defaults, name), **fields[name]) for name in components}
-    return AgentConfig(**built, file=file)
+    backend = replace(built.pop("backend"), store=built.pop("store"))
+    return AgentConfig(**built, backend=backend, file=file)
 
 
 def _validate(config: AgentConfig, origins: Mapping[str, str], file: Path | None) -> None:
     try:
         config.validate()
-        for key in ("client_cert", "client_key", "client_cakeys", "file"):
-            _check_exists(config, key)
     except ConfigError as error:
         key = error.key or ""
         origin = origins.get(key) or (str(file) if file is not None else COMMAND_LINE)
         shown = flag_name(key) if origin == COMMAND_LINE else key
         raise ConfigError(error.message, file=origin, key=shown or None) from None
-
-
-def _check_exists(config: AgentConfig, key: str) -> None:
-    target = CONFIG_KEYS[key]
-    value = getattr(getattr(config, target.component), target.field)
-    for path in value if isinstance(value, tuple) else (value,):
-        if path is not None and not path.exists():
-            raise ConfigError(f"{str(path)!r} does not exist", key=key)
 
 
 def _absolute(text: str, base: Path) -> Path:
@@ -261,10 +252,6 @@ def _absolute(text: str, base: Path) -> Path:
 
 def _with_scheme(url: str) -> str:
     return (url if "://" in url else "http://" + url).rstrip("/")
-
-
-def _dotted(section: str, key: str) -> str:
-    return f"{section}.{key}" if section else key
 
 
 def _as_toml(value: object) -> object:

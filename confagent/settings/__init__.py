@@ -37,6 +37,7 @@ from confagent.settings._store import (
     DEFAULT_PEER_URLS,
     INITIAL_CLUSTER_STATES,
     StoreConfig,
+    is_url,
 )
 from confagent.settings._table import TableReader
 
@@ -62,6 +63,7 @@ __all__ = [
     "declared",
     "flag_naming",
     "go_duration_ns",
+    "is_url",
     "parse_duration",
     "parsed",
     "setting",

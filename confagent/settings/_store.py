@@ -36,7 +36,7 @@ from confagent.errors import ConfigError
 from confagent.settings._declare import Naming, flag_naming, setting
 from confagent.settings._kinds import BOOLEAN, COUNT, DURATION, LIST, PATH, TEXT, URLS, choice
 
-__all__ = ["DEFAULT_CLIENT_URLS", "DEFAULT_PEER_URLS", "INITIAL_CLUSTER_STATES", "StoreConfig"]
+__all__ = ["DEFAULT_CLIENT_URLS", "DEFAULT_PEER_URLS", "INITIAL_CLUSTER_STATES", "StoreConfig", "is_url"]
 
 DEFAULT_CLIENT_URLS = ("http://127.0.0.1:2379",)
 DEFAULT_PEER_URLS = ("http://127.0.0.1:2380",)
@@ -123,7 +123,7 @@ class StoreConfig:
         for field in ("listen_client_urls", "advertise_client_urls", "listen_peer_urls",
                       "initial_advertise_peer_urls"):
             for url in getattr(self, field):
-                if not _is_url(url):
+                if not is_url(url):
                     raise ConfigError(f"{url!r} is not http(s)://HOST:PORT", key=name(field))
         if self.initial_cluster_state not in INITIAL_CLUSTER_STATES:
             raise ConfigError(f"{self.initial_cluster_state!r} is not one of "
@@ -192,19 +192,20 @@ class StoreConfig:
         members: dict[str, tuple[str, ...]] = {}
         for item in filter(None, (part.strip() for part in self.initial_cluster.split(","))):
             member, sep, url = item.partition("=")
-            if not sep or not member or not _is_url(url):
+            if not sep or not member or not is_url(url):
                 key = (name or flag_naming(StoreConfig))("initial_cluster")
                 raise ConfigError(f"{item!r} is not NAME=http://HOST:PORT", key=key)
             members[member] = (*members.get(member, ()), url)
         return members
 
 
-def _is_url(url: str) -> bool:
-    """Whether ``url`` is ``http(s)://HOST:PORT`` (an optional trailing ``/``)."""
+def is_url(url: str, *, port_required: bool = True) -> bool:
+    """Whether ``url`` is ``http(s)://HOST:PORT`` (an optional trailing ``/``; the port optional unless
+    ``port_required``)."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and port is not None \
-        and parts.path in ("", "/")
+    return parts.scheme in ("http", "https") and bool(parts.hostname) \
+        and (port is not None or not port_required) and parts.path in ("", "/")
