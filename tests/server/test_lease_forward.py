@@ -12,6 +12,7 @@ import pytest
 from confagent.errors import NoLeader, ResourceExhausted, Unavailable
 from confagent.server._lease_forward import ForwardConfig, LeaseForwarder
 from confagent.server._peer_codec import LeaseAnswer, LeaseOp, LeaseQuery, PeerFrame
+from confagent.testing import until_async
 
 Answering = Callable[[LeaseOp, int], Awaitable[int | None]]
 FAST = ForwardConfig(request_timeout_s=0.5, attempt_timeout_s=0.1, retry_pause_s=0.01)
@@ -30,12 +31,15 @@ class Member:
     """Replaces the default answers (a lease 7 with a 30 s TTL, while leading)."""
     config: ForwardConfig = FAST
     forwarder: LeaseForwarder = field(init=False)
+    asked_locally: int = 0
+    """How many times the forwarder asked this member for its own answer."""
 
     def __post_init__(self) -> None:
         self.forwarder = LeaseForwarder(self.member_id, self.wire.send, lambda: self.leader,
                                         self._answer_locally, self.config)
 
     async def _answer_locally(self, op: LeaseOp, lease_id: int) -> int | None:
+        self.asked_locally += 1
         if self.answering is not None:
             return await self.answering(op, lease_id)
         if not self.leads:
@@ -142,8 +146,8 @@ def test_a_member_that_becomes_leader_answers_its_own_waiting_call() -> None:
     async def scenario(wire: Wire) -> None:
         member = wire.add(1, leader=0)
 
-        async def elect() -> None:
-            await asyncio.sleep(0.05)
+        async def elect() -> None:  # once the call has found no answer and waits for a leader
+            await until_async(lambda: member.asked_locally > 0, "the call to wait", deadline_s=5)
             member.leader, member.leads = 1, True
         election = asyncio.create_task(elect())
         assert await member.forwarder.call(LeaseOp.TIME_TO_LIVE, 7) == GRANTED_TTL - 1
@@ -182,10 +186,12 @@ def test_answering_is_bounded_and_overflow_is_told_to_retry() -> None:
             bounded.receive(LeaseQuery(2, 1, request_id, LeaseOp.KEEP_ALIVE, 7))
         assert wire.sent == [LeaseAnswer(1, 2, 2, 0, retry=True)]
         release.set()
-        for _ in range(10):
-            await asyncio.sleep(0)
-        assert sorted(f.request_id for f in wire.sent if isinstance(f, LeaseAnswer)
-                      and not f.retry) == [0, 1]
+
+        def answered() -> list[int]:
+            return sorted(f.request_id for f in wire.sent if isinstance(f, LeaseAnswer) and not f.retry)
+
+        await until_async(lambda: len(answered()) >= 2, "the queries under way to be answered", deadline_s=5)
+        assert answered() == [0, 1]
     _run(scenario)
 
 
@@ -196,7 +202,8 @@ def test_calls_under_way_are_bounded() -> None:
         follower = LeaseForwarder(1, wire.send, lambda: 2, _never_leads,
                                   ForwardConfig(max_calls=1, request_timeout_s=0.5))
         first = asyncio.create_task(follower.call(LeaseOp.KEEP_ALIVE, 7))
-        await asyncio.sleep(0.01)
+        await until_async(lambda: any(isinstance(f, LeaseQuery) for f in wire.sent),
+                          "the first call under way", deadline_s=5)
         with pytest.raises(ResourceExhausted):
             await follower.call(LeaseOp.KEEP_ALIVE, 7)
         await follower.close()
