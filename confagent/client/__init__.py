@@ -18,10 +18,9 @@ from confagent.client._registration import (
     RenewalSchedule,
     RenewalStep,
 )
-from confagent.client._results import LeaseKeepAlive, LeaseTimeToLive, Member, Status
 from confagent.client._transport import ClientTls
 from confagent.client._watch import RESUMES_MAX
-from confagent.wire import Reply, ResponseHeader
+from confagent.wire import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
 
 __all__ = [
     "REGISTRATION_RETRY",

@@ -26,18 +26,6 @@ from typing import Any, TypeVar
 import httpx
 
 from confagent import wire
-from confagent.client._results import (
-    LeaseKeepAlive,
-    LeaseTimeToLive,
-    Member,
-    Status,
-    decode_lease_keepalive,
-    decode_lease_leases,
-    decode_lease_time_to_live,
-    decode_member_add,
-    decode_member_list,
-    decode_status,
-)
 from confagent.client._snapshot import download_snapshot
 from confagent.client._transport import (
     ClientTls,
@@ -65,7 +53,7 @@ from confagent.kv._messages import (
     WatchCreateRequest,
     WatchResponse,
 )
-from confagent.wire import Reply, ResponseHeader, decode_header
+from confagent.wire import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
 
 __all__ = ["ClientConfig", "EtcdClient", "prefix_range_end"]
 
@@ -200,23 +188,25 @@ class EtcdClient:
         return _decoded(wire.decode_lease_grant_response, body)
 
     async def lease_revoke(self, lease_id: int) -> ResponseHeader:
-        body = await self._call("/v3/lease/revoke", {"ID": str(lease_id)}, retry_safe=False)
+        body = await self._call("/v3/lease/revoke", wire.encode_lease_id_request(lease_id),
+                                retry_safe=False)
         return _decoded(_header_of, body)
 
     async def lease_keepalive_once(self, lease_id: int) -> Reply[LeaseKeepAlive]:
         """Renew once; ``ttl_s`` 0 in the answer means the lease is gone."""
-        body = await self._call("/v3/lease/keepalive", {"ID": str(lease_id)}, retry_safe=True)
-        return _decoded(decode_lease_keepalive, body.get("result", body))
+        body = await self._call("/v3/lease/keepalive", wire.encode_lease_id_request(lease_id),
+                                retry_safe=True)
+        return _decoded(wire.decode_lease_keepalive_response, body.get("result", body))
 
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False
                                  ) -> Reply[LeaseTimeToLive]:
-        payload: dict[str, Any] = {"ID": str(lease_id), "keys": keys}
-        body = await self._call("/v3/lease/timetolive", payload, retry_safe=True)
-        return _decoded(decode_lease_time_to_live, body)
+        body = await self._call("/v3/lease/timetolive",
+                                wire.encode_lease_time_to_live_request(lease_id, keys), retry_safe=True)
+        return _decoded(wire.decode_lease_time_to_live_response, body)
 
     async def leases(self) -> Reply[tuple[int, ...]]:
         body = await self._call("/v3/lease/leases", {}, retry_safe=True)
-        return _decoded(decode_lease_leases, body)
+        return _decoded(wire.decode_lease_leases_response, body)
 
     # -- watch --------------------------------------------------------------------------
 
@@ -242,7 +232,7 @@ class EtcdClient:
     async def status(self, endpoint: str) -> Reply[Status]:
         """The status of one endpoint (no failover: the question is about that member)."""
         body = await self._post_one(endpoint, "/v3/maintenance/status")
-        return _decoded(decode_status, body)
+        return _decoded(wire.decode_status_response, body)
 
     def snapshot(self, endpoint: str) -> AsyncGenerator[bytes, None]:
         """The bytes of one endpoint's snapshot file as they arrive, checked whole at the end
@@ -255,32 +245,32 @@ class EtcdClient:
 
     async def member_list(self) -> Reply[tuple[Member, ...]]:
         body = await self._call("/v3/cluster/member/list", {}, retry_safe=True)
-        return _decoded(decode_member_list, body)
+        return _decoded(wire.decode_member_list_response, body)
 
     async def member_add(self, peer_urls: Sequence[str], *, is_learner: bool = False
                          ) -> Reply[tuple[Member, tuple[Member, ...]]]:
         """Add a member (a learner if asked); the new member (unstarted: no name yet) and all."""
-        payload: dict[str, Any] = {"peerURLs": list(peer_urls)}
-        if is_learner:
-            payload["isLearner"] = True
-        body = await self._call("/v3/cluster/member/add", payload, retry_safe=False)
-        return _decoded(decode_member_add, body)
+        body = await self._call("/v3/cluster/member/add",
+                                wire.encode_member_add_request(peer_urls, is_learner), retry_safe=False)
+        return _decoded(wire.decode_member_add_response, body)
 
     async def member_remove(self, member_id: int) -> Reply[tuple[Member, ...]]:
         """Remove a member; the members left."""
-        body = await self._call("/v3/cluster/member/remove", {"ID": str(member_id)}, retry_safe=False)
-        return _decoded(decode_member_list, body)
+        body = await self._call("/v3/cluster/member/remove", wire.encode_member_id_request(member_id),
+                                retry_safe=False)
+        return _decoded(wire.decode_member_list_response, body)
 
     async def member_update(self, member_id: int, peer_urls: Sequence[str]) -> Reply[tuple[Member, ...]]:
         """Give a member new peer URLs; every member after the change."""
         body = await self._call("/v3/cluster/member/update",
-                                {"ID": str(member_id), "peerURLs": list(peer_urls)}, retry_safe=False)
-        return _decoded(decode_member_list, body)
+                                wire.encode_member_update_request(member_id, peer_urls), retry_safe=False)
+        return _decoded(wire.decode_member_list_response, body)
 
     async def member_promote(self, member_id: int) -> Reply[tuple[Member, ...]]:
         """Make a learner (in sync with the leader) a voter; every member after the change."""
-        body = await self._call("/v3/cluster/member/promote", {"ID": str(member_id)}, retry_safe=False)
-        return _decoded(decode_member_list, body)
+        body = await self._call("/v3/cluster/member/promote", wire.encode_member_id_request(member_id),
+                                retry_safe=False)
+        return _decoded(wire.decode_member_list_response, body)
 
     async def version(self, endpoint: str) -> dict[str, str]:
         """``GET /version`` of one endpoint: ``{"etcdserver": ..., "etcdcluster": ...}``."""
@@ -319,7 +309,7 @@ class EtcdClient:
 
 
 def _header_of(body: dict[str, Any]) -> ResponseHeader:
-    return decode_header(body.get("header") or {})
+    return wire.decode_header(body.get("header") or {})
 
 
 def _decoded(decoder: Callable[[dict[str, Any]], T], body: dict[str, Any]) -> T:

@@ -20,8 +20,9 @@ from typing import Any
 
 import httpx
 
+from confagent import wire
 from confagent.client._transport import error_from_response, parse_json
-from confagent.errors import ClientError, StoreError, store_error_from
+from confagent.errors import ClientError, StoreError
 
 __all__ = ["SNAPSHOT_PATH", "download_snapshot"]
 
@@ -64,7 +65,7 @@ def _stream_error(error: Any, endpoint: str) -> StoreError | ClientError:
     """The error a gateway stream ended with (``{"error": {"grpc_code", "message", ...}}``)."""
     if not isinstance(error, dict):
         return ClientError(f"{endpoint}: the snapshot stream failed: {error!r}")
-    return store_error_from(int(error.get("grpc_code", 2)), str(error.get("message", "")))
+    return wire.decode_stream_error(error)
 
 
 async def download_snapshot(http: httpx.AsyncClient, endpoint: str) -> AsyncGenerator[bytes, None]:

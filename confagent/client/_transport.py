@@ -33,7 +33,8 @@ from typing import Any
 import httpx
 import orjson
 
-from confagent.errors import AmbiguousWrite, ClientError, StoreError, Unavailable, store_error_from
+from confagent import wire
+from confagent.errors import AmbiguousWrite, ClientError, StoreError, Unavailable
 
 __all__ = ["ClientTls", "Transport", "error_from_response", "parse_json", "server_verification"]
 
@@ -79,8 +80,7 @@ def parse_json(content: bytes, endpoint: str) -> dict[str, Any]:
 def error_from_response(response: httpx.Response, endpoint: str) -> StoreError | ClientError:
     """The error a non-200 answer stands for: the server's StoreError, else a ClientError."""
     try:
-        body = orjson.loads(response.content)
-        return store_error_from(int(body["code"]), str(body["message"]))
+        return wire.decode_error_body(orjson.loads(response.content))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         text = response.text.strip()[:200]
         return ClientError(f"{endpoint}: HTTP {response.status_code}: {text}")

@@ -49,6 +49,7 @@ from confagent.server._node import StoreNode
 from confagent.server._snapshot_stream import SnapshotStream
 from confagent.server._streams import StreamHandlers
 from confagent.server._watch_stream import WatchRegistry
+from confagent.wire import Status
 
 __all__ = ["GatewayApp", "MemberInfo", "ServerInfo"]
 
@@ -73,13 +74,6 @@ class MemberInfo:
     name: str
     peer_urls: tuple[str, ...]
     client_urls: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ID": str(self.member_id), "name": self.name,
-                               "peerURLs": list(self.peer_urls)}
-        if self.client_urls:
-            out["clientURLs"] = list(self.client_urls)
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,19 +246,11 @@ class GatewayApp:
         wire.loads(body)
         node = self.node
         size = node.kv.size_bytes()
-        status = wire.drop_zero_ints({
-            "header": self._header(),
-            "version": self.info.etcd_version,
-            "dbSize": str(size),
-            "leader": str(node.leader_id),
-            "raftIndex": str(node.core.log.last_index),
-            "raftTerm": str(node.term),
-            "raftAppliedIndex": str(node.core.log.applied),
-            "dbSizeInUse": str(size),
-        })
-        if self._is_learner():
-            status["isLearner"] = True
-        return status
+        status = Status(version=self.info.etcd_version, db_size=size, leader=node.leader_id,
+                        raft_index=node.core.log.last_index, raft_term=node.term,
+                        raft_applied_index=node.core.log.applied, db_size_in_use=size,
+                        is_learner=self._is_learner())
+        return wire.encode_status_response(status, self._header())
 
     def _is_learner(self) -> bool:
         me = self.node.members.table.get(self.info.member_id)

@@ -68,12 +68,13 @@ class MemberApi:
         header.pop("revision", None)
         return header
 
-    def _members(self) -> list[Json]:
-        return [m.to_json() for m in self.node.members.table.members()]
+    def _member_list_response(self) -> Json:
+        """The answer of list, remove, update and promote: every member, as this one knows them."""
+        return wire.encode_member_list_response(self.node.members.table.members(), self._header())
 
     async def list(self, body: bytes) -> Json:
         wire.loads(body)
-        return {"header": self._header(), "members": self._members()}
+        return self._member_list_response()
 
     async def add(self, body: bytes) -> Json:
         d = wire.loads(body)
@@ -81,7 +82,7 @@ class MemberApi:
         if not self._leading():
             return await self._forward("/v3/cluster/member/add", body)
         member = await self.node.members.add(peer_urls, is_learner=is_learner)
-        return {"header": self._header(), "member": member.to_json(), "members": self._members()}
+        return wire.encode_member_add_response(member, self.node.members.table.members(), self._header())
 
     async def remove(self, body: bytes) -> Json:
         member_id = wire.decode_member_id(wire.loads(body))
@@ -91,7 +92,7 @@ class MemberApi:
         if not self._leading():
             return await self._forward("/v3/cluster/member/remove", body)
         await self.node.members.remove(member_id)
-        return {"header": self._header(), "members": self._members()}
+        return self._member_list_response()
 
     async def update(self, body: bytes) -> Json:
         d = wire.loads(body)
@@ -99,14 +100,14 @@ class MemberApi:
         if self.node.members.table.get(member_id) is None:
             raise MemberNotFound()  # etcd looks the member up before it reads the URLs
         await self.node.members.update(member_id, _peer_urls(d))
-        return {"header": self._header(), "members": self._members()}
+        return self._member_list_response()
 
     async def promote(self, body: bytes) -> Json:
         member_id = wire.decode_member_id(wire.loads(body))
         if not self._leading():
             return await self._forward("/v3/cluster/member/promote", body)
         await self.node.members.promote(member_id)
-        return {"header": self._header(), "members": self._members()}
+        return self._member_list_response()
 
     # -- to the leader --------------------------------------------------------------------
     def _leading(self) -> bool:

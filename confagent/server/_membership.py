@@ -82,18 +82,6 @@ class Member:
     def started(self) -> bool:
         return bool(self.name)
 
-    def to_json(self) -> dict[str, Any]:
-        """The gateway's shape: int64 as a string, empty fields left out."""
-        out: dict[str, Any] = {"ID": str(self.id)}
-        if self.name:
-            out["name"] = self.name
-        out["peerURLs"] = list(self.peer_urls)
-        if self.client_urls:
-            out["clientURLs"] = list(self.client_urls)
-        if self.is_learner:
-            out["isLearner"] = True
-        return out
-
     def _fields(self) -> list[Any]:
         return [self.id, list(self.peer_urls), self.name, list(self.client_urls), self.is_learner]
 

@@ -1,10 +1,11 @@
 """The etcd 3.4 JSON gateway codec, client side: request bodies out, response bodies in.
 
-The mirror of ``_json``: ``encode_*`` turn message values into request dicts
+The mirror of ``_json_server``: ``encode_*`` turn message values into request dicts
 (snake_case names, int64 as strings, enums by name, zero values left out), and
 ``decode_*`` turn the gateway's response dicts into message values, with the
-response header alongside in a :class:`Reply`. The same code reads confagent's
-answers and a real etcd's.
+response header alongside in a :class:`Reply`; an error body decodes to the
+:class:`~confagent.errors.StoreError` it stands for. The same code reads
+confagent's answers and a real etcd's.
 
 Responses come from a server we chose to trust, so decoding is lenient on form
 (absent means zero) and strict on nothing else; a malformed answer surfaces as
@@ -16,10 +17,12 @@ Key-values are decoded on the hot path of a snapshot (10,000 in one answer):
 
 from __future__ import annotations
 
+from base64 import b64decode
 from binascii import a2b_base64
-from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any, Final, TypeVar
 
+from confagent.errors import StoreError, store_error_from
 from confagent.kv import (
     CompactionRequest,
     Compare,
@@ -44,22 +47,34 @@ from confagent.kv import (
 )
 from confagent.wire._json_fields import b64
 from confagent.wire._json_scan import JsonObject
+from confagent.wire._messages import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
 
 __all__ = [
-    "Reply",
-    "ResponseHeader",
     "decode_delete_range_response",
+    "decode_error_body",
     "decode_event",
     "decode_header",
     "decode_key_value",
     "decode_lease_grant_response",
+    "decode_lease_keepalive_response",
+    "decode_lease_leases_response",
+    "decode_lease_time_to_live_response",
+    "decode_member_add_response",
+    "decode_member_list_response",
     "decode_put_response",
     "decode_range_response",
+    "decode_status_response",
+    "decode_stream_error",
     "decode_txn_response",
     "decode_watch_response",
     "encode_compaction_request",
     "encode_delete_range_request",
     "encode_lease_grant_request",
+    "encode_lease_id_request",
+    "encode_lease_time_to_live_request",
+    "encode_member_add_request",
+    "encode_member_id_request",
+    "encode_member_update_request",
     "encode_put_request",
     "encode_range_request",
     "encode_txn_request",
@@ -76,24 +91,6 @@ _OPERAND_FIELD: Final = {
     CompareTarget.VALUE: "value",
     CompareTarget.LEASE: "lease",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseHeader:
-    """The header of every response; ``revision`` is the store's revision when answered."""
-
-    cluster_id: int = 0
-    member_id: int = 0
-    revision: int = 0
-    raft_term: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Reply(Generic[T]):
-    """A decoded response and the header it came with."""
-
-    header: ResponseHeader
-    response: T
 
 
 # -- requests ---------------------------------------------------------------------------
@@ -209,6 +206,31 @@ def encode_watch_create_request(r: WatchCreateRequest) -> JsonObject:
 
 def encode_watch_cancel_request(r: WatchCancelRequest) -> JsonObject:
     return {"cancel_request": {"watch_id": str(r.watch_id)}}
+
+
+def encode_lease_id_request(lease_id: int) -> JsonObject:
+    """A LeaseRevokeRequest or LeaseKeepAliveRequest."""
+    return {"ID": str(lease_id)}
+
+
+def encode_lease_time_to_live_request(lease_id: int, keys: bool) -> JsonObject:
+    return {"ID": str(lease_id), "keys": keys}
+
+
+def encode_member_add_request(peer_urls: Sequence[str], is_learner: bool) -> JsonObject:
+    out: JsonObject = {"peerURLs": list(peer_urls)}
+    if is_learner:
+        out["isLearner"] = True
+    return out
+
+
+def encode_member_id_request(member_id: int) -> JsonObject:
+    """A MemberRemoveRequest or MemberPromoteRequest."""
+    return {"ID": str(member_id)}
+
+
+def encode_member_update_request(member_id: int, peer_urls: Sequence[str]) -> JsonObject:
+    return {"ID": str(member_id), "peerURLs": list(peer_urls)}
 
 
 # -- responses --------------------------------------------------------------------------
@@ -334,3 +356,66 @@ def decode_watch_response(d: JsonObject) -> Reply[WatchResponse]:
             events=tuple(decode_event(e) for e in events),
         ),
     )
+
+
+def decode_lease_keepalive_response(d: JsonObject) -> Reply[LeaseKeepAlive]:
+    return _reply(d, LeaseKeepAlive(id=_int(d, "ID"), ttl_s=_int(d, "TTL")))
+
+
+def decode_lease_time_to_live_response(d: JsonObject) -> Reply[LeaseTimeToLive]:
+    keys = tuple(b64decode(k, validate=True) for k in d.get("keys", ()))
+    return _reply(d, LeaseTimeToLive(
+        id=_int(d, "ID"), ttl_s=_int(d, "TTL"), granted_ttl_s=_int(d, "grantedTTL"), keys=keys
+    ))
+
+
+def decode_lease_leases_response(d: JsonObject) -> Reply[tuple[int, ...]]:
+    return _reply(d, tuple(_int(lease, "ID") for lease in d.get("leases", ())))
+
+
+def decode_status_response(d: JsonObject) -> Reply[Status]:
+    return _reply(d, Status(
+        version=str(d.get("version", "")),
+        db_size=_int(d, "dbSize"),
+        leader=_int(d, "leader"),
+        raft_index=_int(d, "raftIndex"),
+        raft_term=_int(d, "raftTerm"),
+        raft_applied_index=_int(d, "raftAppliedIndex"),
+        db_size_in_use=_int(d, "dbSizeInUse"),
+        is_learner=bool(d.get("isLearner", False)),
+        errors=tuple(str(e) for e in d.get("errors", ())),
+    ))
+
+
+def _member(m: JsonObject) -> Member:
+    return Member(
+        id=_int(m, "ID"),
+        name=str(m.get("name", "")),
+        peer_urls=tuple(m.get("peerURLs", ())),
+        client_urls=tuple(m.get("clientURLs", ())),
+        is_learner=bool(m.get("isLearner", False)),
+    )
+
+
+def decode_member_list_response(d: JsonObject) -> Reply[tuple[Member, ...]]:
+    """The members of a list, remove, update or promote answer."""
+    return _reply(d, tuple(_member(m) for m in d.get("members", ())))
+
+
+def decode_member_add_response(d: JsonObject) -> Reply[tuple[Member, tuple[Member, ...]]]:
+    """The added member and every member, from a member add answer."""
+    return _reply(d, (_member(d["member"]), tuple(_member(m) for m in d.get("members", ()))))
+
+
+def decode_error_body(d: JsonObject) -> StoreError:
+    """The error of a unary answer's ``{"error", "message", "code"}`` body.
+
+    Raises:
+        KeyError, TypeError, ValueError: the body is not one.
+    """
+    return store_error_from(int(d["code"]), str(d["message"]))
+
+
+def decode_stream_error(error: JsonObject) -> StoreError:
+    """The error a gateway stream ended with (the object of its last ``{"error": ...}``)."""
+    return store_error_from(int(error.get("grpc_code", 2)), str(error.get("message", "")))

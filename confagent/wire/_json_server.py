@@ -23,7 +23,7 @@ order (etcd takes one at random).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, Final, TypeVar
 
@@ -71,6 +71,7 @@ from confagent.wire._json_fields import (
     read_uint64,
 )
 from confagent.wire._json_scan import JsonObject, loads, loads_exact, next_value
+from confagent.wire._messages import MemberFields, Status
 
 __all__ = [
     "JsonObject",
@@ -87,7 +88,6 @@ __all__ = [
     "decode_range_request",
     "decode_txn_request",
     "decode_watch_request",
-    "drop_zero_ints",
     "encode_delete_range_response",
     "encode_error_body",
     "encode_event",
@@ -97,8 +97,12 @@ __all__ = [
     "encode_lease_keepalive_response",
     "encode_lease_leases_response",
     "encode_lease_time_to_live_response",
+    "encode_member",
+    "encode_member_add_response",
+    "encode_member_list_response",
     "encode_put_response",
     "encode_range_response",
+    "encode_status_response",
     "encode_stream_chunk",
     "encode_stream_error",
     "encode_txn_response",
@@ -464,14 +468,51 @@ def encode_watch_response(resp: WatchResponse, header: JsonObject) -> JsonObject
     return out
 
 
+def encode_status_response(status: Status, header: JsonObject) -> JsonObject:
+    out: JsonObject = {"header": header}
+    if status.version:
+        out["version"] = status.version
+    for name, value in (("dbSize", status.db_size), ("leader", status.leader),
+                        ("raftIndex", status.raft_index), ("raftTerm", status.raft_term),
+                        ("raftAppliedIndex", status.raft_applied_index)):
+        if value:
+            out[name] = str(value)
+    if status.errors:
+        out["errors"] = list(status.errors)
+    if status.db_size_in_use:
+        out["dbSizeInUse"] = str(status.db_size_in_use)
+    if status.is_learner:
+        out["isLearner"] = True
+    return out
+
+
+def encode_member(member: MemberFields) -> JsonObject:
+    """A Member: ``ID`` as a string, ``peerURLs`` always, the other empty fields left out."""
+    out: JsonObject = {"ID": str(member.id)}
+    if member.name:
+        out["name"] = member.name
+    out["peerURLs"] = list(member.peer_urls)
+    if member.client_urls:
+        out["clientURLs"] = list(member.client_urls)
+    if member.is_learner:
+        out["isLearner"] = True
+    return out
+
+
+def encode_member_list_response(members: Iterable[MemberFields], header: JsonObject) -> JsonObject:
+    """The answer of a member list, remove, update or promote: every member after it."""
+    return {"header": header, "members": [encode_member(m) for m in members]}
+
+
+def encode_member_add_response(member: MemberFields, members: Iterable[MemberFields],
+                               header: JsonObject) -> JsonObject:
+    return {"header": header, "member": encode_member(member),
+            "members": [encode_member(m) for m in members]}
+
+
 def encode_stream_chunk(result: JsonObject) -> bytes:
     """One message of a gateway stream: ``{"result": ...}`` and a newline."""
     return orjson.dumps({"result": result}) + b"\n"
-
-
-def drop_zero_ints(d: JsonObject) -> JsonObject:
-    """``d`` without the int64 fields that are zero (``"0"``), which the gateway omits."""
-    return {name: value for name, value in d.items() if value != "0"}
 
 
 def encode_stream_error(err: StoreError) -> bytes:

@@ -202,6 +202,71 @@ def test_watch_response_round_trip(r: WatchResponse, h: wire.ResponseHeader) -> 
     assert wire.decode_watch_response(orjson.loads(line)["result"]) == wire.Reply(h, r)
 
 
+
+# -- the answers a member gives itself, and the requests for them -----------------------------
+
+uint64s = st.integers(min_value=0, max_value=2**64 - 1)
+texts = st.text(max_size=8)
+statuses = st.builds(
+    wire.Status, version=texts, db_size=revisions, leader=uint64s, raft_index=revisions,
+    raft_term=revisions, raft_applied_index=revisions, db_size_in_use=revisions,
+    is_learner=st.booleans(), errors=st.lists(texts, max_size=2).map(tuple),
+)
+urls = st.lists(st.text(min_size=1, max_size=12), max_size=2).map(tuple)
+members = st.builds(wire.Member, id=uint64s, name=texts, peer_urls=urls, client_urls=urls,
+                    is_learner=st.booleans())
+
+
+@given(statuses, headers)
+def test_status_response_round_trip(s: wire.Status, h: wire.ResponseHeader) -> None:
+    body = orjson.loads(orjson.dumps(wire.encode_status_response(s, _gw_header(h))))
+    assert wire.decode_status_response(body) == wire.Reply(h, s)
+
+
+@given(members, st.lists(members, max_size=3).map(tuple), headers)
+def test_member_responses_round_trip(
+    m: wire.Member, ms: tuple[wire.Member, ...], h: wire.ResponseHeader
+) -> None:
+    listed = orjson.loads(orjson.dumps(wire.encode_member_list_response(ms, _gw_header(h))))
+    assert wire.decode_member_list_response(listed) == wire.Reply(h, ms)
+    added = orjson.loads(orjson.dumps(wire.encode_member_add_response(m, ms, _gw_header(h))))
+    assert wire.decode_member_add_response(added) == wire.Reply(h, (m, ms))
+
+
+@given(int64s, int64s, revisions, st.lists(keys, max_size=3).map(tuple), headers)
+def test_lease_answers_round_trip(
+    lease_id: int, ttl: int, granted: int, lease_keys: tuple[bytes, ...], h: wire.ResponseHeader
+) -> None:
+    kept = wire.encode_lease_keepalive_response(_gw_header(h), lease_id, ttl)
+    assert wire.decode_lease_keepalive_response(kept) == wire.Reply(h, wire.LeaseKeepAlive(lease_id, ttl))
+    alive = wire.encode_lease_time_to_live_response(_gw_header(h), lease_id, ttl, granted, lease_keys)
+    assert wire.decode_lease_time_to_live_response(alive) == wire.Reply(
+        h, wire.LeaseTimeToLive(lease_id, ttl, granted, lease_keys))
+    listed = wire.encode_lease_leases_response(_gw_header(h), (lease_id, ttl))
+    assert wire.decode_lease_leases_response(listed) == wire.Reply(h, (lease_id, ttl))
+
+
+@given(int64s, st.booleans(), uint64s, urls)
+def test_lease_and_member_requests_round_trip(
+    lease_id: int, flag: bool, member_id: int, peer_urls: tuple[str, ...]
+) -> None:
+    assert wire.decode_lease_id(_wire(wire.encode_lease_id_request(lease_id))) == lease_id
+    assert wire.decode_lease_time_to_live_request(
+        _wire(wire.encode_lease_time_to_live_request(lease_id, flag))) == (lease_id, flag)
+    added = _wire(wire.encode_member_add_request(peer_urls, flag))
+    assert (wire.decode_member_peer_urls(added), wire.decode_member_is_learner(added)) == (peer_urls, flag)
+    assert wire.decode_member_id(_wire(wire.encode_member_id_request(member_id))) == member_id
+    updated = _wire(wire.encode_member_update_request(member_id, peer_urls))
+    assert (wire.decode_member_id(updated), wire.decode_member_peer_urls(updated)) == (member_id, peer_urls)
+
+
+@pytest.mark.parametrize("error", [InvalidArgument("etcdserver: key is not provided"), StoreError("boom")])
+def test_error_bodies_round_trip(error: StoreError) -> None:
+    for decoded in (wire.decode_error_body(orjson.loads(wire.encode_error_body(error))),
+                    wire.decode_stream_error(orjson.loads(wire.encode_stream_error(error))["error"])):
+        assert isinstance(decoded, type(error))
+        assert (decoded.code, decoded.message) == (error.code, error.message)
+
 # -- the two readers agree ------------------------------------------------------------------
 
 json_values = st.recursive(
