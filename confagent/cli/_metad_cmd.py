@@ -71,6 +71,7 @@ def register(subparsers: Subparsers) -> None:
 
 def config_from(args: argparse.Namespace) -> MetadConfig:
     """The service's settings from the parsed flags (validated when the server starts)."""
+    from confagent.backends import BackendConfig, embedded_store  # noqa: PLC0415 - see the module docstring
     from confagent.metad import MetadConfig, ServiceLimits  # noqa: PLC0415 - see the module docstring
 
     data_dir = args.data_dir
@@ -78,10 +79,11 @@ def config_from(args: argparse.Namespace) -> MetadConfig:
         data_dir = DEFAULT_DATA_DIR
     addresses = {name: getattr(args, name) for name in ("listen", "listen_manage")
                  if getattr(args, name) is not None}
+    store = BackendConfig(backend=args.backend, nodes=tuple(args.nodes), client_cert=args.client_cert,
+                          client_key=args.client_key, client_cakeys=args.client_cakeys,
+                          store=embedded_store(data_dir, _split(args.listen_client_urls)))
     return MetadConfig(
-        backend=args.backend, nodes=tuple(args.nodes), data_dir=data_dir,
-        listen_client_urls=_split(args.listen_client_urls), client_cert=args.client_cert,
-        client_key=args.client_key, client_cakeys=args.client_cakeys, prefix=args.prefix,
+        store=store, prefix=args.prefix,
         group=args.group, xff=args.xff, trusted_proxies=_split(args.trusted_proxies),
         limits=ServiceLimits(wait_max_s=args.wait_max, visible_timeout_s=args.write_visible_timeout),
         **addresses)
@@ -130,7 +132,7 @@ async def _serve(config: MetadConfig) -> None:
         if not starting.done():
             return  # stopped while waiting for the store
         starting.result()
-        log.info("serving", data=server.data_url, manage=server.manage_url, backend=config.backend,
+        log.info("serving", data=server.data_url, manage=server.manage_url, backend=config.store.backend,
                  group=config.group, prefix=config.prefix or "/", revision=server.service.state.revision)
         ended = asyncio.create_task(server.wait_stopped())
         await asyncio.wait((stopped, ended), return_when=asyncio.FIRST_COMPLETED)

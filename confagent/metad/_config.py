@@ -9,19 +9,21 @@ durable) or an etcd cluster.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from confagent.backends import BackendConfig, embedded_store
+from confagent.backends import BackendConfig
 from confagent.errors import ConfigError
 from confagent.metad._paths import Layout
 from confagent.metad._proxies import LOOPBACK_PROXIES, ClientAddresses
 from confagent.metad._service import ServiceLimits
+from confagent.settings import flag_naming
 
 __all__ = ["DEFAULT_LISTEN", "DEFAULT_LISTEN_MANAGE", "MetadConfig", "parse_address"]
 
 DEFAULT_LISTEN = ":80"
 DEFAULT_LISTEN_MANAGE = "127.0.0.1:9611"
 STORE_BACKENDS = ("embedded", "etcd")
+EMBEDDED = BackendConfig()
+"""metad's store unless configured: the embedded one, whose data directory must be given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +31,9 @@ class MetadConfig:
     """The service's settings (flags of ``confagent metad``).
 
     Attributes:
-        backend: ``embedded`` or ``etcd``.
-        nodes: etcd endpoints (``http(s)://host:port``).
-        data_dir: the embedded store's data directory.
-        listen_client_urls: where the embedded store also serves the etcd API (none: nowhere).
-        client_cert, client_key, client_cakeys: TLS to etcd.
+        store: where the data lives: the backend options (``confagent.backends.BackendConfig``), of
+            which metad takes ``embedded`` (its ``data_dir`` and ``listen_client_urls``) or ``etcd``
+            (its ``nodes`` and client TLS).
         prefix: the store key prefix of the data.
         group: the namespace of mappings and rules.
         listen: the data port, ``HOST:PORT`` (empty host: every interface).
@@ -43,13 +43,7 @@ class MetadConfig:
         limits: wait and visibility bounds.
     """
 
-    backend: str = "embedded"
-    nodes: tuple[str, ...] = ()
-    data_dir: Path | None = None
-    listen_client_urls: tuple[str, ...] = ()
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    client_cakeys: Path | None = None
+    store: BackendConfig = EMBEDDED
     prefix: str = ""
     group: str = "default"
     listen: str = DEFAULT_LISTEN
@@ -62,19 +56,18 @@ class MetadConfig:
         """Raises:
         ConfigError: a setting the service cannot run with; ``key`` names the flag.
         """
-        if self.backend not in STORE_BACKENDS:
-            raise ConfigError(f"{self.backend!r} is not one of {', '.join(STORE_BACKENDS)}", key="--backend")
-        if self.backend == "embedded" and self.data_dir is None:
+        if self.store.backend not in STORE_BACKENDS:
+            raise ConfigError(f"{self.store.backend!r} is not one of {', '.join(STORE_BACKENDS)}",
+                              key="--backend")
+        if self.store.backend == "embedded" and self.store.store.data_dir is None:
             raise ConfigError("the embedded store needs a data directory", key="--data-dir")
-        if self.backend != "etcd" and self.nodes:
-            raise ConfigError("is only used by the etcd backend", key="--node")
         if self.limits.wait_max_s <= 0 or self.limits.visible_timeout_s <= 0:
             raise ConfigError("must be more than 0 s", key="--wait-max")
         parse_address(self.listen, "--listen")
         parse_address(self.listen_manage, "--listen-manage")
         self.layout()
         self.client_addresses()
-        self.backend_config().validate()
+        self.store.validate(flag_naming(BackendConfig))
 
     def layout(self) -> Layout:
         return Layout(self.prefix, self.group)
@@ -84,11 +77,6 @@ class MetadConfig:
         if self.trusted_proxies:
             return ClientAddresses.from_cidrs(self.trusted_proxies)
         return ClientAddresses.from_cidrs(LOOPBACK_PROXIES if self.xff else ())
-
-    def backend_config(self) -> BackendConfig:
-        return BackendConfig(backend=self.backend, nodes=self.nodes, client_cert=self.client_cert,
-                             client_key=self.client_key, client_cakeys=self.client_cakeys,
-                             store=embedded_store(self.data_dir, self.listen_client_urls))
 
 
 def parse_address(text: str, option: str) -> tuple[str, int]:

@@ -67,7 +67,7 @@ class MetadServer:
             BackendError: the watch ended before the first snapshot (the store was closed).
         """
         self.config.validate()
-        backend, writer = await open_store(self.config.backend_config())
+        backend, writer = await open_store(self.config.store)
         self._backend = backend
         try:
             await self._load(backend, writer)
