@@ -39,12 +39,18 @@ from confagent.backends import BackendConfig
 from confagent.cli._common import Subparsers
 from confagent.cli._log_level import add_log_level
 from confagent.cli._settings_flags import add_setting_flags, given_settings
-from confagent.config import AGENT_BACKEND, AGENT_STORE, DEFAULT_CONFDIR, LOG_FORMATS
+from confagent.config import (
+    CONFIG_SECTIONS,
+    DEFAULT_CONFDIR,
+    AgentConfig,
+    ListenerConfig,
+    LogConfig,
+    RunConfig,
+)
 from confagent.settings import StoreConfig
 
 if TYPE_CHECKING:
     from confagent.agent import Agent, ConfigSource
-    from confagent.config import AgentConfig
 
 __all__ = ["DEFAULT_CONFIG_FILE", "EXIT_CHANGES", "EXIT_FAILED", "register"]
 
@@ -55,13 +61,9 @@ EXIT_CHANGES = 2
 
 T = TypeVar("T")
 
-_OVERRIDES = {
-    # argparse dest -> configuration key (confagent.config.CONFIG_KEYS), for the flags not derived from a
-    # settings declaration (BackendConfig's and StoreConfig's are)
-    "confdir": "confdir", "prefix": "prefix", "onetime": "onetime", "watch": "watch", "interval": "interval",
-    "noop": "noop", "sync_only": "sync_only", "wait": "wait", "log_level": "log_level",
-    "log_format": "log_format", "listen": "agent.listen",
-}
+_RENDER_RUN_FLAGS = ("confdir", "prefix", "sync_only")
+"""``render`` takes no mode flags (``--onetime``, ``--watch``, ``--interval``, ``--noop``, ``--wait``,
+``--listen``): it renders once."""
 
 _STORE_FLAG_ALIASES = {"data_dir": ("--data-dir",), "listen_client_urls": ("--listen-client-urls",)}
 """The embedded store's flags before they had the ``--store-`` prefix."""
@@ -90,36 +92,23 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
     add = parser.add_argument
     add("--config-file", type=Path, default=None,
         help=f"the agent's configuration file (default: {DEFAULT_CONFIG_FILE}, if it exists)")
-    add_setting_flags(parser, BackendConfig, AGENT_BACKEND)
-    add("--confdir", help=f"the directory holding conf.d/ and templates/ (default: {DEFAULT_CONFDIR})")
-    add("--prefix", help="the global key prefix; resource prefixes nest under it (default: /)")
-    add_setting_flags(parser, StoreConfig, AGENT_STORE, prefix="store-", help_prefix="embedded store: ",
+    defaults = AgentConfig()
+    add_setting_flags(parser, BackendConfig, defaults.backend)
+    add_setting_flags(parser, RunConfig, defaults.run, only=None if modes else _RENDER_RUN_FLAGS)
+    add_setting_flags(parser, StoreConfig, defaults.store, prefix="store-", help_prefix="embedded store: ",
                       aliases=_STORE_FLAG_ALIASES)
-    add("--sync-only", action="store_true", default=None, help="write files but run no check or reload")
     add_log_level(parser, file_decides=True)
-    add("--log-format", choices=LOG_FORMATS,
-        help="auto (console on a terminal), console or json (default: auto)")
-    if not modes:
-        return
-    add("--onetime", action="store_true", default=None, help="render everything once and exit")
-    add("--watch", action=argparse.BooleanOptionalAction, default=None,
-        help="render on every change; --no-watch polls every --interval (default: --watch)")
-    add("--interval", metavar="SECONDS",
-        help="seconds (or a duration like 30s) between full renders (default: 600)")
-    add("--noop", action="store_true", default=None, help="print a diff per file; change nothing")
-    add("--wait", metavar="MIN:MAX",
-        help="the quiescence window of resources that set no wait, e.g. 200ms:2s")
-    add("--listen", metavar="HOST:PORT", help="serve /health, /metrics and /v1/status here")
+    add_setting_flags(parser, LogConfig, defaults.log, only=("format",))
+    if modes:
+        add_setting_flags(parser, ListenerConfig, defaults.listener)
 
 
 def config_source(args: argparse.Namespace) -> ConfigSource:
     """Where the agent's configuration comes from: the file and the flags given."""
     from confagent.agent import ConfigSource  # noqa: PLC0415 - see the module docstring
 
-    overrides: dict[str, object] = {key: getattr(args, dest, None) for dest, key in _OVERRIDES.items()}
-    overrides.update(given_settings(args, BackendConfig))
-    store = given_settings(args, StoreConfig, "store-")
-    overrides.update({f"store.{key}": value for key, value in store.items()})
+    overrides = {key: value for section, settings, prefix in CONFIG_SECTIONS
+                 for key, value in given_settings(args, settings, prefix, section=section).items()}
     path = args.config_file or DEFAULT_CONFIG_FILE
     return ConfigSource(path, overrides, missing_ok=args.config_file is None)
 

@@ -10,7 +10,7 @@ them with the same readers as a TOML table and names a bad one by its flag.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,23 +33,28 @@ def flag_type(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 
 def add_setting_flags(parser: argparse.ArgumentParser, component: type, defaults: object, *,
-                      prefix: str = "", help_prefix: str = "",
+                      prefix: str = "", help_prefix: str = "", only: Collection[str] | None = None,
                       aliases: Mapping[str, tuple[str, ...]] | None = None) -> None:
     """A flag for each setting ``component`` declares, its help showing ``defaults``' value.
 
     Args:
-        prefix: put before each flag's name (``store-``); the destination is ``{prefix}{field}``
-            in snake_case.
+        prefix: put before each flag's name (``store-``); the destination is the flag's name
+            in snake_case, as argparse would make it.
         help_prefix: put before each help text (``embedded store: ``).
+        only: these fields' flags alone (None: every field's).
         aliases: field -> more spellings of its flag (``--data-dir`` for ``--store-data-dir``).
     """
     for field, item in declared(component).items():
+        if only is not None and field not in only:
+            continue
         own_aliases = () if prefix else item.flag_aliases
         names = [f"--{prefix}{item.flag}", *own_aliases, *(aliases or {}).get(field, ())]
-        options: dict[str, Any] = {
-            "dest": _dest(prefix, field), "default": None,
-            "help": help_prefix + item.help + _default_help(getattr(defaults, field), item)}
-        if item.kind.switch:
+        shown = _default_help(getattr(defaults, field), item, f"--{prefix}{item.flag}")
+        options: dict[str, Any] = {"dest": _dest(prefix, item), "default": None,
+                                   "help": help_prefix + item.help + shown}
+        if item.kind.negatable:
+            options["action"] = argparse.BooleanOptionalAction
+        elif item.kind.switch:
             options["action"] = "store_true"
         else:
             options["metavar"] = item.metavar
@@ -60,10 +65,12 @@ def add_setting_flags(parser: argparse.ArgumentParser, component: type, defaults
         parser.add_argument(*names, **options)
 
 
-def given_settings(args: argparse.Namespace, component: type, prefix: str = "") -> dict[str, object]:
-    """TOML key -> value of every flag of ``component``'s that was given."""
-    settings = declared(component).items()
-    given = {item.toml: getattr(args, _dest(prefix, field), None) for field, item in settings}
+def given_settings(args: argparse.Namespace, component: type, prefix: str = "", *,
+                   section: str = "") -> dict[str, object]:
+    """TOML key (dotted under ``section``, if any) -> value, for each flag of ``component`` given."""
+    settings = declared(component).values()
+    given = {f"{section}.{item.toml}" if section else item.toml: getattr(args, _dest(prefix, item), None)
+             for item in settings}
     return {key: value for key, value in given.items() if value is not None}
 
 
@@ -82,13 +89,16 @@ def settings_from_flags(component: type[T], args: argparse.Namespace) -> T:
     return component(**values)
 
 
-def _dest(prefix: str, field: str) -> str:
-    return (prefix + field).replace("-", "_")
+def _dest(prefix: str, item: Setting) -> str:
+    return (prefix + item.flag).replace("-", "_")
 
 
-def _default_help(value: object, item: Setting) -> str:
-    """`` (default: X)``: ``value`` as the help shows it, else the setting's word for an empty default."""
-    if value is None or value is False or value in ((), ""):
+def _default_help(value: object, item: Setting, flag: str) -> str:
+    """`` (default: X)``: ``value`` as the help shows it (``flag`` for true), else the setting's word
+    for an empty default."""
+    if value is True:
+        shown: str | None = flag
+    elif value is None or value is False or value in ((), ""):
         shown = item.default_text
     elif isinstance(value, float):
         shown = f"{value:g}"

@@ -29,7 +29,7 @@ from confagent.config._agent_config import (
     RunConfig,
     log_level_named,
 )
-from confagent.config._load import COMMAND_LINE, CONFIG_KEYS, flag_name, load_config
+from confagent.config._load import COMMAND_LINE, CONFIG_KEYS, CONFIG_SECTIONS, flag_name, load_config
 from confagent.config._resources import (
     MAX_RESOURCE_BYTES,
     MAX_TEMPLATE_BYTES,
@@ -44,6 +44,7 @@ __all__ = [
     "BACKENDS",
     "COMMAND_LINE",
     "CONFIG_KEYS",
+    "CONFIG_SECTIONS",
     "DEFAULT_CONFDIR",
     "DEFAULT_DATA_DIR",
     "DEFAULT_ETCD_NODES",

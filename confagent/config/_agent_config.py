@@ -16,8 +16,21 @@ from pathlib import Path
 
 from confagent.backends import BACKEND_NAMES, EMBEDDED_STORE, BackendConfig
 from confagent.errors import ConfigError
-from confagent.resource import Wait
-from confagent.settings import StoreConfig, toml_naming
+from confagent.resource import Wait, parse_wait
+from confagent.settings import (
+    BOOLEAN,
+    DURATION,
+    NEGATABLE,
+    PATH,
+    TEXT,
+    Kind,
+    StoreConfig,
+    TableReader,
+    choice,
+    parsed,
+    setting,
+    toml_naming,
+)
 
 __all__ = [
     "AGENT_BACKEND",
@@ -63,26 +76,43 @@ def log_level_named(name: str) -> str:
     return LOG_LEVEL_ALIASES.get(value, value)
 
 
+def _read_log_level(reader: TableReader, key: str, base: Path) -> object:
+    return log_level_named(reader.required_string(key))
+
+
+def _read_prefix(reader: TableReader, key: str, base: Path) -> object:
+    value = reader.string(key, nonempty=False) or "/"
+    if ".." in value.split("/"):
+        raise reader.error(key, f"{value!r} must not contain '..'")
+    return value if value.startswith("/") else "/" + value
+
+
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     """How the agent runs and where its template resources are (confd's mode flags)."""
 
-    confdir: Path = DEFAULT_CONFDIR
+    confdir: Path = setting(DEFAULT_CONFDIR, flag="confdir", kind=PATH, metavar="DIR",
+                            help="the directory holding conf.d/ and templates/")
     """Holds ``conf.d/`` (resources) and ``templates/``, as in confd."""
-    prefix: str = "/"
+    prefix: str = setting("/", flag="prefix", kind=Kind(_read_prefix), metavar="PREFIX",
+                          help="the global key prefix; resource prefixes nest under it")
     """The global key prefix; a resource's ``prefix`` nests under it (confd replaces it instead)."""
-    interval_s: float = DEFAULT_INTERVAL_S
+    interval_s: float = setting(DEFAULT_INTERVAL_S, flag="interval", kind=DURATION, metavar="SECONDS",
+                                help="seconds (or a duration like 30s) between full renders")
     """Seconds between full re-renders: the poll period without ``watch``; with ``watch``,
     a resync that also restores destinations changed behind the agent's back."""
-    watch: bool = True
+    watch: bool = setting(True, flag="watch", kind=NEGATABLE,
+                          help="render on every change; --no-watch polls every --interval")
     """Render on every change (confd's default is polling; here watching is)."""
-    onetime: bool = False
+    onetime: bool = setting(False, flag="onetime", kind=BOOLEAN, help="render everything once and exit")
     """Render everything once and exit; wins over ``watch``."""
-    noop: bool = False
+    noop: bool = setting(False, flag="noop", kind=BOOLEAN, help="print a diff per file; change nothing")
     """Render and show a diff per file; change nothing, run no command."""
-    sync_only: bool = False
+    sync_only: bool = setting(False, flag="sync-only", kind=BOOLEAN,
+                              help="write files but run no check or reload")
     """Write files but run neither ``check_cmd`` nor ``reload_cmd``."""
-    wait: Wait | None = None
+    wait: Wait | None = setting(None, flag="wait", kind=parsed(parse_wait), metavar="MIN:MAX",
+                                help="the quiescence window of resources that set no wait, e.g. 200ms:2s")
     """The default quiescence window of resources that set none (None: render at once)."""
 
     def validate(self) -> None:
@@ -96,7 +126,8 @@ class RunConfig:
 class ListenerConfig:
     """The agent's own HTTP listener (``[agent]``): ``/health`` and Prometheus ``/metrics``."""
 
-    listen: str | None = None
+    listen: str | None = setting(None, flag="listen", kind=TEXT, metavar="HOST:PORT",
+                                 help="serve /health, /metrics and /v1/status here")
     """``HOST:PORT`` (``127.0.0.1:9271``), or None for no listener."""
 
     @property
@@ -119,8 +150,11 @@ class ListenerConfig:
 class LogConfig:
     """Logging: level, and format (``auto``: console on a terminal, JSON lines otherwise)."""
 
-    level: str = DEFAULT_LOG_LEVEL
-    format: str = "auto"
+    level: str = setting(DEFAULT_LOG_LEVEL, flag="log-level", kind=Kind(_read_log_level), metavar="LEVEL",
+                         help="debug, info, warning or error")
+    """Its flag is every command's ``--log-level`` (``confagent.cli``)."""
+    format: str = setting("auto", flag="log-format", kind=choice(*LOG_FORMATS), metavar="FORMAT",
+                          help="auto (console on a terminal), console or json")
 
     def validate(self) -> None:
         if self.level not in LOG_LEVELS:

@@ -30,72 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from confagent.backends import BackendConfig
-from confagent.config._agent_config import LOG_FORMATS, AgentConfig, log_level_named
+from confagent.config._agent_config import AgentConfig, ListenerConfig, LogConfig, RunConfig
 from confagent.errors import ConfigError
-from confagent.resource import parse_wait
-from confagent.settings import StoreConfig, TableReader, declared, parse_duration
+from confagent.settings import Read, StoreConfig, TableReader, declared
 
-__all__ = ["COMMAND_LINE", "CONFIG_KEYS", "flag_name", "load_config"]
+__all__ = ["COMMAND_LINE", "CONFIG_KEYS", "CONFIG_SECTIONS", "flag_name", "load_config"]
 
 COMMAND_LINE = "command line"
 """The ``file`` of errors about command-line flags."""
 
-_Read = Callable[[TableReader, str, Path], object]
-"""Reads one present key of a table; the path resolves relative paths."""
-
-
-def _string(reader: TableReader, key: str, base: Path) -> object:
-    return reader.string(key)
-
-
-def _boolean(reader: TableReader, key: str, base: Path) -> object:
-    return reader.boolean(key, False)
-
-
-def _path(reader: TableReader, key: str, base: Path) -> object:
-    return _absolute(reader.required_string(key), base)
-
-
-def _paths(reader: TableReader, key: str, base: Path) -> object:
-    return tuple(_absolute(item, base) for item in reader.strings(key) or ())
-
-
-def _urls(reader: TableReader, key: str, base: Path) -> object:
-    items = [part.strip() for item in reader.strings(key) or () for part in item.split(",")]
-    return tuple(_with_scheme(item) for item in items if item)
-
-
-def _seconds(reader: TableReader, key: str, base: Path) -> object:
-    return reader.parsed(key, parse_duration)
-
-
-def _wait(reader: TableReader, key: str, base: Path) -> object:
-    return reader.parsed(key, parse_wait)
-
-
-def _backend(reader: TableReader, key: str, base: Path) -> object:
-    value = reader.required_string(key).strip().lower()
-    return {"etcdv3": "etcd"}.get(value, value)
-
-
-def _prefix(reader: TableReader, key: str, base: Path) -> object:
-    value = reader.string(key, nonempty=False) or "/"
-    if ".." in value.split("/"):
-        raise reader.error(key, f"{value!r} must not contain '..'")
-    return value if value.startswith("/") else "/" + value
-
-
-def _log_level(reader: TableReader, key: str, base: Path) -> object:
-    return log_level_named(reader.required_string(key))
-
-
-def _log_format(reader: TableReader, key: str, base: Path) -> object:
-    return reader.choice(key, LOG_FORMATS, "auto")
-
-
 @dataclass(frozen=True, slots=True)
 class _Key:
-    read: _Read
+    read: Read
     component: str
     """The ``AgentConfig`` field holding the value."""
     field: str
@@ -115,25 +61,15 @@ def _section_keys(section: str, component: str, settings: type, flag_prefix: str
             for field, item in declared(settings).items()}
 
 
-_FLAGS = {"agent.listen": "--listen"}
+_COMPONENTS = (("", "run", RunConfig, ""), ("", "backend", BackendConfig, ""), ("", "log", LogConfig, ""),
+               ("store", "store", StoreConfig, "store-"), ("agent", "listener", ListenerConfig, ""))
+"""Each component's TOML section (``""``: the top level), its ``AgentConfig`` field, its settings
+class and the prefix of its flags."""
+CONFIG_SECTIONS = tuple((section, settings, flag_prefix) for section, _, settings, flag_prefix in _COMPONENTS)
+"""Each section (``""``: the top level), the settings class it holds and the prefix of their flags."""
 CONFIG_KEYS: Mapping[str, _Key] = {
-    **{key: _Key(read, component, field, _FLAGS.get(key) or "--" + key.replace(".", "-").replace("_", "-"))
-       for key, (read, component, field) in {
-        "confdir": (_path, "run", "confdir"),
-        "prefix": (_prefix, "run", "prefix"),
-        "interval": (_seconds, "run", "interval_s"),
-        "watch": (_boolean, "run", "watch"),
-        "onetime": (_boolean, "run", "onetime"),
-        "noop": (_boolean, "run", "noop"),
-        "sync_only": (_boolean, "run", "sync_only"),
-        "wait": (_wait, "run", "wait"),
-        "log_level": (_log_level, "log", "level"),
-        "log_format": (_log_format, "log", "format"),
-        "agent.listen": (_string, "listener", "listen"),
-    }.items()},
-    **_section_keys("", "backend", BackendConfig, ""),
-    **_section_keys("store", "store", StoreConfig, "store-"),
-}
+    key: target for section, component, settings, flag_prefix in _COMPONENTS
+    for key, target in _section_keys(section, component, settings, flag_prefix).items()}
 """Every configuration key (dotted for sections), how it is read, where it goes and its flag."""
 
 _SECTIONS = ("store", "agent")
@@ -243,15 +179,6 @@ def _validate(config: AgentConfig, origins: Mapping[str, str], file: Path | None
         origin = origins.get(key) or (str(file) if file is not None else COMMAND_LINE)
         shown = flag_name(key) if origin == COMMAND_LINE else key
         raise ConfigError(error.message, file=origin, key=shown or None) from None
-
-
-def _absolute(text: str, base: Path) -> Path:
-    path = Path(text).expanduser()
-    return path if path.is_absolute() else base / path
-
-
-def _with_scheme(url: str) -> str:
-    return (url if "://" in url else "http://" + url).rstrip("/")
 
 
 def _as_toml(value: object) -> object:

@@ -17,8 +17,8 @@ from pathlib import Path
 from confagent.settings._duration import parse_duration
 from confagent.settings._table import TableReader
 
-__all__ = ["BOOLEAN", "COUNT", "DURATION", "LIST", "PATH", "PATHS", "TEXT", "URLS", "Kind", "absolute",
-           "choice", "parsed", "with_scheme"]
+__all__ = ["BOOLEAN", "COUNT", "DURATION", "LIST", "NEGATABLE", "PATH", "PATHS", "TEXT", "URLS", "Kind",
+           "Read", "absolute", "choice", "parsed", "with_scheme"]
 
 Read = Callable[[TableReader, str, Path], object]
 """Reads one present key of a table; the path resolves relative paths."""
@@ -31,6 +31,8 @@ class Kind:
     read: Read
     switch: bool = False
     """A flag that takes no value (``--client-cert-auth``) and sets ``true``."""
+    negatable: bool = False
+    """A switch with a ``--no-`` form that sets ``false``."""
     from_text: Callable[[str], object] | None = None
     """What a flag's text becomes before it is read (``int``); None: it is read as a TOML string."""
     repeat: bool = False
@@ -76,6 +78,8 @@ def _integer_at_least(minimum: int) -> Read:
 TEXT = Kind(lambda reader, key, base: reader.string(key))
 """A non-empty string."""
 BOOLEAN = Kind(lambda reader, key, base: reader.boolean(key, False), switch=True)
+NEGATABLE = Kind(BOOLEAN.read, switch=True, negatable=True)
+"""A boolean whose flag has a ``--no-`` form (``--watch``, ``--no-watch``)."""
 COUNT = Kind(_integer_at_least(1), from_text=int)
 """An integer of at least 1."""
 DURATION = Kind(lambda reader, key, base: reader.parsed(key, parse_duration), from_text=parse_duration)

@@ -29,9 +29,11 @@ def test_every_duration_flag_takes_gos_grammar() -> None:
 
 
 @pytest.mark.parametrize(("argv", "dest"), [
-    (["store", "--experimental-watch-progress-notify-interval", "{}"], "watch_progress_notify_interval_s"),
+    (["store", "--experimental-watch-progress-notify-interval", "{}"],
+     "experimental_watch_progress_notify_interval"),
     (["run", "--store-experimental-watch-progress-notify-interval", "{}"],
-     "store_watch_progress_notify_interval_s"),
+     "store_experimental_watch_progress_notify_interval"),
+    (["run", "--interval", "{}"], "interval"),
     (["kv", "get", "k", "--dial-timeout", "{}"], "dial_timeout"),
     (["status", "--timeout", "{}"], "timeout"),
 ])
