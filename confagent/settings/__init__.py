@@ -1,8 +1,8 @@
 """Settings, pure: each declared once, and read the same way from every source.
 
 A component's settings are a frozen dataclass whose fields are made with
-``setting()`` (``_declare``: its help, flag, TOML key, environment variable
-and ``Kind``); ``declared(Component)`` lists them, and the TOML loader and
+``setting()`` (``_declare``: its help, flag, TOML key and ``Kind``);
+``declared(Component)`` lists them, and the TOML loader and
 the commands' flags are derived from that. ``TableReader`` reads the fields
 of one TOML table (a ``conf.d`` resource, a section of ``confagent.toml``, or
 a command line's values put in that shape) so that every problem is a
@@ -29,10 +29,8 @@ from confagent.settings._kinds import (
     URLS,
     Kind,
     Read,
-    absolute,
     choice,
     parsed,
-    with_scheme,
 )
 from confagent.settings._store import (
     DEFAULT_CLIENT_URLS,
@@ -62,7 +60,6 @@ __all__ = [
     "Setting",
     "StoreConfig",
     "TableReader",
-    "absolute",
     "choice",
     "declared",
     "flag_naming",
@@ -72,5 +69,4 @@ __all__ = [
     "parsed",
     "setting",
     "toml_naming",
-    "with_scheme",
 ]

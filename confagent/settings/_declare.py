@@ -3,20 +3,26 @@
 A component's settings are one frozen dataclass (``StoreConfig``,
 ``BackendConfig``, ``RunConfig`` ...). Each field made with ``setting()``
 carries a ``Setting``: its help, how its value is read (a ``Kind``), its
-flag (etcd's or confd's name), its TOML key and its environment variable
-where one exists. Everything else is derived from that one declaration: the
-TOML loader (``confagent.config``), the command's flags (``confagent.cli``),
-the names a component's ``validate()`` gives in its errors (``Naming``).
+flag (etcd's or confd's name) and its TOML key. Everything else is derived
+from that one declaration: the TOML loader (``confagent.config``), the
+commands' flags and their help with the default (``confagent.cli``), and the
+names a component's ``validate()`` gives in its errors (``Naming``). No
+setting of these components has an environment variable (etcd's ``ETCD_*``
+are not read); the client commands' ``CONFAGENT_ENDPOINTS`` is theirs.
 
 Why not typed-settings or pydantic-settings, which derive the same from one
-class: import cost. ``confagent run --onetime`` starts a process per render,
-and its start-up is most of its time (``bench/README.md``). Measured on the
-2-core development machine, ``python3 -X importtime``, best of three:
-``import typed_settings`` 46 ms (attrs, cattrs), ``import pydantic_settings``
-128 ms (pydantic and its core, python-dotenv); this declaration, with the
-dataclasses and argparse the agent imports anyway, under 1 ms. The whole of
-``import confagent.config`` was 80 ms before the settings model and is the
-same after it.
+class: import cost, since ``confagent run --onetime`` starts a process per
+render and start-up is most of its time (``bench/README.md``). Measured on
+the 2-core development machine, ``python3 -X importtime -c 'import X'``,
+best of three at load 1-2: ``typed_settings`` 46 ms (attrs, cattrs),
+``pydantic_settings`` 128 ms (pydantic and its core, python-dotenv). This
+declaration is dataclass metadata, and ``import confagent.config`` went from
+77.0 / 76.1 ms to 79.0 / 77.7 ms (best of 10, two rounds, the commit before
+and after the store and backend models; the store's 19-field dataclass and
+the settings package). ``python bench/agent_bench.py --only oneshot
+--attempts 7``, before and after alternating twice at load 2.2-3.2: the
+``run --onetime`` process best 504 / 626 ms before, 544 / 559 ms after,
+within the run-to-run noise (the standard-library anchor moved 178-244 ms).
 """
 
 from __future__ import annotations
@@ -48,8 +54,6 @@ class Setting:
     """Its flag without dashes (etcd's or confd's name): ``initial-cluster``."""
     toml: str
     """Its key in its TOML table: ``initial_cluster``."""
-    env: str | None = None
-    """The environment variable that sets it, where one exists."""
     metavar: str | None = None
     default_text: str | None = None
     """How help shows an empty default (``NAME.etcd``, ``this member alone``)."""
@@ -58,10 +62,10 @@ class Setting:
 
 
 def setting(default: Any, *, help: str, kind: Kind, flag: str, toml: str | None = None,
-            env: str | None = None, metavar: str | None = None, default_text: str | None = None,
+            metavar: str | None = None, default_text: str | None = None,
             flag_aliases: tuple[str, ...] = ()) -> Any:
     """A dataclass field holding a ``Setting``; the TOML key defaults to the flag in snake_case."""
-    declared_as = Setting(help=help, kind=kind, flag=flag, toml=toml or flag.replace("-", "_"), env=env,
+    declared_as = Setting(help=help, kind=kind, flag=flag, toml=toml or flag.replace("-", "_"),
                           metavar=metavar, default_text=default_text, flag_aliases=flag_aliases)
     return dataclasses.field(default=default, metadata={_METADATA_KEY: declared_as})
 

@@ -18,7 +18,7 @@ from confagent.settings._duration import parse_duration
 from confagent.settings._table import TableReader
 
 __all__ = ["BOOLEAN", "COUNT", "DURATION", "LIST", "NEGATABLE", "PATH", "PATHS", "TEXT", "URLS", "Kind",
-           "Read", "absolute", "choice", "parsed", "with_scheme"]
+           "Read", "choice", "parsed"]
 
 Read = Callable[[TableReader, str, Path], object]
 """Reads one present key of a table; the path resolves relative paths."""
@@ -39,13 +39,13 @@ class Kind:
     """The flag may be given several times, each adding to a list (``--node A --node B``)."""
 
 
-def absolute(text: str, base: Path) -> Path:
+def _absolute(text: str, base: Path) -> Path:
     """``text`` as a path, relative ones under ``base``."""
     path = Path(text).expanduser()
     return path if path.is_absolute() else base / path
 
 
-def with_scheme(url: str) -> str:
+def _with_scheme(url: str) -> str:
     """``host:port`` as ``http://host:port``; no trailing ``/``."""
     return (url if "://" in url else "http://" + url).rstrip("/")
 
@@ -84,10 +84,10 @@ COUNT = Kind(_integer_at_least(1), from_text=int)
 """An integer of at least 1."""
 DURATION = Kind(lambda reader, key, base: reader.parsed(key, parse_duration), from_text=parse_duration)
 """Seconds: Go's duration syntax or a number (``confagent.settings.parse_duration``)."""
-PATH = Kind(lambda reader, key, base: absolute(reader.required_string(key), base))
-PATHS = Kind(lambda reader, key, base: tuple(absolute(item, base) for item in reader.strings(key) or ()),
+PATH = Kind(lambda reader, key, base: _absolute(reader.required_string(key), base))
+PATHS = Kind(lambda reader, key, base: tuple(_absolute(item, base) for item in reader.strings(key) or ()),
              repeat=True)
-URLS = Kind(lambda reader, key, base: tuple(with_scheme(item) for item in _items(reader, key)))
+URLS = Kind(lambda reader, key, base: tuple(_with_scheme(item) for item in _items(reader, key)))
 """``URL,URL`` or an array of URLs; ``host:port`` is ``http://host:port``."""
 LIST = Kind(lambda reader, key, base: ",".join(_items(reader, key)))
 """etcd's ``A,B,C`` list (``--initial-cluster``), or an array of items: kept as one ``A,B,C`` string."""
