@@ -2,10 +2,11 @@
 
 Processes. A test starts processes only through the fixtures here: ``processes``
 (a ``confagent.testing.Processes``: stores, agents, etcd, commands, each stopped
-when the test ends), ``session_processes`` (the same for fixtures that outlive a
-test), ``etcd_server`` and ``confagent_server`` (session-scoped servers; their
-client URLs), and ``subprocesses`` for a test whose code under test starts
-commands itself (check and reload commands, a fresh interpreter). A test that
+when the test ends), ``etcd_processes`` (the same, for a test that starts an
+etcd of its own), ``session_processes`` (for fixtures that outlive a test),
+``etcd_server`` and ``confagent_server`` (session-scoped servers; their client
+URLs), and ``subprocesses`` for a test that starts processes some other way (the
+code under test's check and reload commands, a shell pipeline). A test that
 uses any of them, directly or through another fixture, is marked ``system``;
 one that uses ``etcd_server`` or ``etcd_binary`` is marked ``etcd`` too. A
 fixture parametrized over servers marks the parameters that start one
@@ -71,8 +72,15 @@ def session_processes() -> Iterator[Processes]:
 
 
 @pytest.fixture
+def etcd_processes(processes: Processes, etcd_binary: str) -> Processes:
+    """:func:`processes` for a test that starts etcd of its own (marks it ``etcd``)."""
+    return processes
+
+
+@pytest.fixture(scope="session")
 def subprocesses() -> None:
-    """Declares that the code under test starts processes itself (commands, interpreters)."""
+    """Declares that the test starts processes some other way: the code under test's check and reload
+    commands, a shell pipeline, a fresh interpreter."""
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,16 @@ Imported by tests and bench/ only; nothing in the product imports it.
 """
 
 from confagent.testing._agent import AgentProcess
-from confagent.testing._gateway import Keys, Writers, b64, leader_index, leader_of, post, unb64
+from confagent.testing._gateway import (
+    Keys,
+    Writers,
+    b64,
+    leader_index,
+    leader_of,
+    post,
+    put_when_led,
+    unb64,
+)
 from confagent.testing._history import UNKNOWN, CallToken, HistoryRecorder, Operation, Unknown
 from confagent.testing._launcher import Processes
 from confagent.testing._linearizability import (
@@ -90,6 +99,7 @@ __all__ = [
     "leader_index",
     "leader_of",
     "post",
+    "put_when_led",
     "running",
     "start_etcd",
     "start_store",

@@ -12,13 +12,14 @@ import contextlib
 import itertools
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 import httpx
 
-from confagent.testing._wait import DEADLINE_S, eventually
+from confagent.testing._wait import DEADLINE_S, eventually, until
 
-__all__ = ["Keys", "Writers", "b64", "leader_index", "leader_of", "post", "unb64"]
+__all__ = ["Keys", "Writers", "b64", "leader_index", "leader_of", "post", "put_when_led", "unb64"]
 
 REQUEST_TIMEOUT_S = 10.0
 
@@ -56,6 +57,25 @@ class Keys:
 
     def close(self) -> None:
         self.client.close()
+
+
+def put_when_led(url: str, key: str, value: str, log: Path | None = None) -> int:
+    """Put through ``url``, again until a leader takes it (an election may be on); its revision."""
+    keys = Keys(url)
+    revisions: list[int] = []
+
+    def accepted() -> bool:
+        try:
+            revisions.append(keys.put(key, value))
+        except httpx.HTTPError:
+            return False
+        return True
+
+    try:
+        until(accepted, f"a put through {url}", log)
+    finally:
+        keys.close()
+    return revisions[-1]
 
 
 class _Member(Protocol):

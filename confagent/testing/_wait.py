@@ -25,8 +25,8 @@ LOG_TAIL_CHARS = 3000
 T = TypeVar("T")
 
 
-def until(condition: Callable[[], bool], what: str, *, deadline_s: float = DEADLINE_S,
-          pause_s: float = PAUSE_S, log: Path | None = None) -> None:
+def until(condition: Callable[[], bool], what: str, log: Path | None = None, *,
+          deadline_s: float = DEADLINE_S, pause_s: float = PAUSE_S) -> None:
     """Poll ``condition`` until it holds.
 
     Raises:

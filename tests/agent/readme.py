@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confagent.testing import free_port
+from confagent.testing import Processes, confagent_argv, free_port, until
 from tests.agent.support import EXAMPLES
 
 DEADLINE_S = 30.0
@@ -94,6 +94,7 @@ def matches(expected: str, output: str) -> bool:
 class Session:
     """The work directory, environment and background jobs of one README's run."""
 
+    processes: Processes
     root: Path
     ports: dict[str, str]
     env: dict[str, str]
@@ -117,31 +118,34 @@ class Session:
             self._run_until_expected(text, command)
 
     def _run_until_expected(self, text: str, command: Command) -> None:
-        deadline = time.monotonic() + DEADLINE_S
-        while True:
-            result = subprocess.run(["bash", "-c", text], cwd=self.root, env=self.env, capture_output=True,
-                                    text=True, timeout=ATTEMPT_TIMEOUT_S, check=False)
-            if result.returncode == 0 and matches(self._moved(command.expected), result.stdout):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"$ {command.text}\nexit {result.returncode}\nstdout:\n{result.stdout}\n"
-                                     f"stderr:\n{result.stderr[-3000:]}\nexpected:\n{command.expected}\n"
-                                     f"{self._job_logs()}")
-            time.sleep(0.1)
+        results: list[subprocess.CompletedProcess[bytes]] = []
 
-    def _until(self, condition: Callable[[], bool], command: Command) -> None:
-        deadline = time.monotonic() + DEADLINE_S
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"$ {command.text}\nexpected:\n{command.expected}\n{self._job_logs()}")
-            time.sleep(0.1)
+        def expected_output() -> bool:
+            results.append(self.processes.run(["bash", "-c", text], cwd=self.root, env=self.env,
+                                              timeout_s=ATTEMPT_TIMEOUT_S))
+            return results[-1].returncode == 0 and matches(self._moved(command.expected),
+                                                           results[-1].stdout.decode(errors="replace"))
+
+        def shown() -> str:
+            last = results[-1]
+            return (f"exit {last.returncode}\nstdout:\n{last.stdout.decode(errors='replace')}\n"
+                    f"stderr:\n{last.stderr.decode(errors='replace')[-3000:]}\n")
+
+        self._until(expected_output, command, shown)
+
+    def _until(self, condition: Callable[[], bool], command: Command, shown: Callable[[], str] = str) -> None:
+        try:
+            until(condition, f"$ {command.text}", deadline_s=DEADLINE_S, pause_s=0.1)
+        except AssertionError:
+            raise AssertionError(f"$ {command.text}\n{shown()}expected:\n{command.expected}\n"
+                                 f"{self._job_logs()}") from None
 
     def _start(self, text: str) -> Path:
         log = self.root / RUNNER_DIR / f"job{len(self.jobs) + 1}.log"
         with log.open("wb") as sink:
-            self.jobs.append(subprocess.Popen(["bash", "-c", text], cwd=self.root, env=dict(self.env),
-                                              stdout=sink, stderr=subprocess.STDOUT,
-                                              stdin=subprocess.DEVNULL, start_new_session=True))
+            self.jobs.append(self.processes.popen(["bash", "-c", text], cwd=self.root, env=dict(self.env),
+                                                  stdout=sink, stderr=subprocess.STDOUT,
+                                                  stdin=subprocess.DEVNULL, start_new_session=True))
         return log
 
     def _moved(self, text: str) -> str:
@@ -193,7 +197,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 @contextlib.contextmanager
-def session(root: Path, readme: Path) -> Iterator[Session]:
+def session(processes: Processes, root: Path, readme: Path) -> Iterator[Session]:
     """A work directory in ``root`` for ``readme``'s commands (rules 1 and 4); its jobs stopped on leaving."""
     shutil.copytree(EXAMPLES, root / "examples",
                     ignore=shutil.ignore_patterns("data", "out", "*.log", "__pycache__"))
@@ -205,7 +209,7 @@ def session(root: Path, readme: Path) -> Iterator[Session]:
     for path in (root / "examples").rglob("*"):
         if path.is_file() and path.suffix in {".toml", ".json"}:
             path.write_text(_LOOPBACK_PORT.sub(lambda m: f"127.0.0.1:{ports[m.group(1)]}", path.read_text()))
-    live = Session(root, ports, _environment(root, ports), _files(root))
+    live = Session(processes, root, ports, _environment(root, ports), _files(root))
     try:
         yield live
     finally:
@@ -215,7 +219,7 @@ def session(root: Path, readme: Path) -> Iterator[Session]:
 def _environment(root: Path, ports: dict[str, str]) -> dict[str, str]:
     bin_dir = root / RUNNER_DIR / "bin"
     bin_dir.mkdir(parents=True)
-    for name, command in (("confagent", f"{sys.executable} -m confagent"), ("python3", sys.executable)):
+    for name, command in (("confagent", " ".join(confagent_argv())), ("python3", sys.executable)):
         (bin_dir / name).write_text(f'#!/bin/sh\nexec {command} "$@"\n')
         (bin_dir / name).chmod(0o755)
     repo = str(EXAMPLES.parent)

@@ -23,8 +23,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from confagent.testing import FaultProxy, PartitionMode, free_port
-from tests.agent.processes import DEADLINE_S, AgentProcess, Keys, confagent, text_of, until
+from confagent.testing import (
+    DEADLINE_S,
+    AgentProcess,
+    FaultProxy,
+    PartitionMode,
+    Processes,
+    free_port,
+    leader_index,
+    put_when_led,
+    until,
+)
+from tests.agent.processes import text_of
 from tests.agent.support import EXAMPLES
 
 EXAMPLE = EXAMPLES / "cluster"
@@ -34,7 +44,8 @@ NAMES = ("node1", "node2", "node3")
 class Node:
     """One agent with its member: a directory (data, out/, log), a client URL, a peer proxy."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, processes: Processes, root: Path, name: str) -> None:
+        self.processes = processes
         self.name = name
         self.directory = root / name
         self.directory.mkdir()
@@ -62,12 +73,11 @@ class Node:
         return self.directory / "agent.log"
 
     def start(self) -> None:
-        self.agent = AgentProcess(["--config-file", "confagent.toml"], self.log, self.directory)
+        self.agent = self.processes.agent(["--config-file", "confagent.toml"], self.log, self.directory)
 
     def kill(self) -> None:
         assert self.agent is not None
-        self.agent.process.kill()
-        self.agent.process.wait(DEADLINE_S)
+        self.agent.kill()
 
     def stop(self) -> None:
         if self.agent is not None:
@@ -82,10 +92,10 @@ class Node:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[Node]]:
+def cluster(tmp_path: Path, processes: Processes) -> Iterator[list[Node]]:
     nodes: list[Node] = []
     try:
-        nodes.extend(Node(tmp_path, name) for name in NAMES)
+        nodes.extend(Node(processes, tmp_path, name) for name in NAMES)
         initial_cluster = ",".join(f"{node.name}={node.peer_url}" for node in nodes)
         for node in nodes:
             node.configure(initial_cluster)
@@ -99,26 +109,7 @@ def cluster(tmp_path: Path) -> Iterator[list[Node]]:
 
 
 def put(node: Node, key: str, value: str) -> int:
-    return put_through(node.client_url, key, value, node.log)
-
-
-def put_through(client_url: str, key: str, value: str, log: Path) -> int:
-    """Put through ``client_url``, again until a leader takes it (an election may be on); its revision."""
-    keys = Keys(client_url)
-    revisions: list[int] = []
-
-    def accepted() -> bool:
-        try:
-            revisions.append(keys.put(key, value))
-        except httpx.HTTPError:
-            return False
-        return True
-
-    try:
-        until(accepted, f"a put through {client_url}", log)
-    finally:
-        keys.close()
-    return revisions[-1]
+    return put_when_led(node.client_url, key, value, node.log)
 
 
 def test_three_agents_render_alike_and_a_killed_one_converges(cluster: list[Node]) -> None:
@@ -170,20 +161,20 @@ def test_a_partitioned_agent_keeps_its_files_and_converges_after_the_heal(cluste
 
 
 def test_a_learner_agent_joins_and_renders_only_once_its_replica_is_caught_up(
-    cluster: list[Node], tmp_path: Path
+    cluster: list[Node], tmp_path: Path, processes: Processes
 ) -> None:
     node1, node2, _ = cluster
     written = put(node1, "/app/greeting", "before the learner")
-    learner = Node(tmp_path, "node4")
+    learner = Node(processes, tmp_path, "node4")
 
     def all_named() -> bool:  # member add prints NAME=URL for each: every publish must be applied
-        listed = confagent("member", "list", "-w", "json", "--endpoints", node1.client_url)
+        listed = processes.confagent("member", "list", "-w", "json", "--endpoints", node1.client_url)
         return listed.returncode == 0 and all(m.get("name") for m in json.loads(listed.stdout)["members"])
 
     until(all_named, "every member's name published", node1.log)
     try:
-        added = confagent("member", "add", "node4", "--learner", "--peer-urls", learner.peer_url,
-                          "--endpoints", node1.client_url)
+        added = processes.confagent("member", "add", "node4", "--learner", "--peer-urls", learner.peer_url,
+                                    "--endpoints", node1.client_url)
         assert added.returncode == 0, added.stderr
         found = re.search(r'ETCD_INITIAL_CLUSTER="([^"]+)"', added.stdout)
         assert found is not None, added.stdout
@@ -201,7 +192,7 @@ def test_a_learner_agent_joins_and_renders_only_once_its_replica_is_caught_up(
 
         def learner_listed() -> bool:  # its name appears once its publish entry is applied
             # asked of a voter: a learner refuses member list, as etcd's does
-            listed = confagent("member", "list", "-w", "json", "--endpoints", node1.client_url)
+            listed = processes.confagent("member", "list", "-w", "json", "--endpoints", node1.client_url)
             members = json.loads(listed.stdout)["members"]
             return [m.get("isLearner", False) for m in members if m.get("name") == "node4"] == [True]
 
@@ -210,37 +201,12 @@ def test_a_learner_agent_joins_and_renders_only_once_its_replica_is_caught_up(
         learner.stop()
 
 
-def _member_ids(node: Node) -> tuple[int, int] | None:
-    """This node's member ID and the leader it knows (0: none), or None when it does not answer."""
-    try:
-        status = httpx.post(node.client_url + "/v3/maintenance/status", json={}, timeout=2.0).json()
-    except (httpx.HTTPError, ValueError):
-        return None
-    return int(status["header"]["member_id"]), int(status.get("leader", 0))
-
-
-def _leader(nodes: list[Node]) -> Node:
-    """The node every one of ``nodes`` names as leader, once they agree."""
-    found: list[Node] = []
-
-    def agreed() -> bool:
-        ids = [_member_ids(node) for node in nodes]
-        leaders = {known[1] for known in ids if known is not None}
-        if None in ids or len(leaders) != 1 or 0 in leaders:
-            return False
-        found[:] = [node for node, known in zip(nodes, ids, strict=True) if known and known[0] in leaders]
-        return bool(found)
-
-    until(agreed, "the members to agree on a leader", nodes[0].log)
-    return found[0]
-
-
 def test_agents_stop_on_sigterm_within_the_bound_after_a_leader_kill_and_a_learner_join(
-    cluster: list[Node], tmp_path: Path
+    cluster: list[Node], tmp_path: Path, processes: Processes
 ) -> None:
     """Issue 10, item 4: examples/cluster's walk-through, then Ctrl-C: every agent stops, logged."""
     put(cluster[0], "/app/greeting", "before the kill")
-    leader = _leader(cluster)
+    leader = cluster[leader_index([node.client_url for node in cluster])]
     followers = [node for node in cluster if node is not leader]
     leader.kill()
     with suppress(httpx.HTTPError):  # sent during the election: it may time out, as in the README
@@ -249,12 +215,12 @@ def test_agents_stop_on_sigterm_within_the_bound_after_a_leader_kill_and_a_learn
     put(followers[0], "/app/greeting", "after the kill")
     leader.start()  # as the README does before adding the learner (etcd refuses while a voter is down)
     leader.wait_shows("greeting = after the kill", "the restarted agent to catch up")
-    learner = Node(tmp_path, "node4")
+    learner = Node(processes, tmp_path, "node4")
     answers: list[subprocess.CompletedProcess[str]] = []
 
     def added() -> bool:  # refused ('unhealthy cluster') until every voter is heard from again
-        answers.append(confagent("member", "add", "node4", "--learner", "--peer-urls", learner.peer_url,
-                                 "--endpoints", followers[0].client_url))
+        answers.append(processes.confagent("member", "add", "node4", "--learner", "--peer-urls",
+                                           learner.peer_url, "--endpoints", followers[0].client_url))
         return answers[-1].returncode == 0
 
     until(added, "member add", followers[0].log)
@@ -298,19 +264,19 @@ def _copy_example_on_free_ports(target: Path) -> list[str]:
     return [f"http://{replacements[f'127.0.0.1:1{n}379']}" for n in (1, 2, 3)]
 
 
-def test_the_example_starts_with_one_command_and_stops_cleanly(tmp_path: Path) -> None:
+def test_the_example_starts_with_one_command_and_stops_cleanly(tmp_path: Path, processes: Processes) -> None:
     example = tmp_path / "cluster"
     client_urls = _copy_example_on_free_ports(example)
     output = tmp_path / "run.out"
     with output.open("wb") as sink:
-        runner = subprocess.Popen([sys.executable, str(example / "run.py")], stdout=sink,
-                                  stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        runner = processes.popen([sys.executable, str(example / "run.py")], stdout=sink,
+                                 stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         until(lambda: output.read_text().count("agent pid") == 3, "the three agents to start", output)
         files = [example / name / "out" / "app.conf" for name in NAMES]
         for file in files:
             until(file.exists, f"{file}", output)
-        put_through(client_urls[0], "/app/greeting", "hi", output)
+        put_when_led(client_urls[0], "/app/greeting", "hi", output)
         for file in files:
             until(partial(_holds, file, "greeting = hi"), f"the put in {file}", output)
     finally:

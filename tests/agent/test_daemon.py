@@ -20,6 +20,7 @@ import structlog
 from confagent.agent import ConfigSource, Daemon, load_setup
 from confagent.backends import EmbeddedBackend
 from confagent.render import StaticHost
+from confagent.testing import until_async
 from tests.agent.support import DEADLINE_S, resource_toml, run, write, write_confdir
 
 
@@ -38,14 +39,6 @@ class Running:
     daemon: Daemon
     backend: EmbeddedBackend
     source: ConfigSource
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    """Poll ``condition`` until it holds, failing after ``DEADLINE_S``."""
-    deadline = asyncio.get_running_loop().time() + DEADLINE_S
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
@@ -79,14 +72,15 @@ def test_a_change_renders_only_what_read_it(tmp_path: Path) -> None:
 
     async def body() -> None:
         async with running(tmp_path) as agent:
-            await until(lambda: _text(out_a) == "a=none\n" and _text(out_b) == "b=none\n", "first render")
+            await until_async(lambda: _text(out_a) == "a=none\n" and _text(out_b) == "b=none\n",
+                              "first render")
             passes = agent.daemon.passes
             await write(agent.backend, {"/app/unread": "x"})
             revision = agent.backend.node.kv.revision
-            await until(lambda: agent.daemon.revision >= revision, "the cache to see the change")
+            await until_async(lambda: agent.daemon.revision >= revision, "the cache to see the change")
             assert agent.daemon.passes == passes and agent.daemon.pending == 0
             await write(agent.backend, {"/app/a": "1"})
-            await until(lambda: _text(out_a) == "a=1\n", "a to change")
+            await until_async(lambda: _text(out_a) == "a=1\n", "a to change")
             assert agent.daemon.passes == passes + 1
             assert _text(out_b) == "b=none\n"
 
@@ -101,8 +95,8 @@ def test_the_heap_alive_once_every_resource_rendered_is_frozen(tmp_path: Path) -
 
     async def body() -> None:
         async with running(tmp_path):
-            await until(lambda: _text(out) == "a=none\n", "the first render")
-            await until(lambda: gc.get_freeze_count() > 0, "the heap to be frozen")
+            await until_async(lambda: _text(out) == "a=none\n", "the first render")
+            await until_async(lambda: gc.get_freeze_count() > 0, "the heap to be frozen")
 
     gc.unfreeze()
     try:
@@ -119,15 +113,15 @@ def test_a_burst_of_1000_changes_renders_once(tmp_path: Path) -> None:
 
     async def body() -> None:
         async with running(tmp_path, clock) as agent:
-            await until(lambda: _text(out) == "0 keys, last=-\n", "first render")
+            await until_async(lambda: _text(out) == "0 keys, last=-\n", "first render")
             passes = agent.daemon.passes
             for index in range(1000):
                 await write(agent.backend, {f"/n/{index}": str(index)})
             revision = agent.backend.node.kv.revision
-            await until(lambda: agent.daemon.revision >= revision, "the cache to catch up")
+            await until_async(lambda: agent.daemon.revision >= revision, "the cache to catch up")
             assert agent.daemon.passes == passes and agent.daemon.pending == 1
             clock.now_s += 1.0
-            await until(lambda: _text(out) == "1000 keys, last=999\n", "the render after the burst")
+            await until_async(lambda: _text(out) == "1000 keys, last=999\n", "the render after the burst")
             assert agent.daemon.passes == passes + 1
 
     run(body)
@@ -142,10 +136,10 @@ def test_a_failing_resource_does_not_stop_others_and_is_retried(tmp_path: Path) 
 
     async def body() -> None:
         async with running(tmp_path) as agent:
-            await until(lambda: _text(good) == "v=0\n", "the good resource")
+            await until_async(lambda: _text(good) == "v=0\n", "the good resource")
             assert not bad.exists()
             await write(agent.backend, {"/x/needed": "yes"})
-            await until(lambda: _text(bad) == "need=yes\n", "the retried resource")
+            await until_async(lambda: _text(bad) == "need=yes\n", "the retried resource")
 
     run(body)
 
@@ -159,13 +153,14 @@ def test_reload_picks_up_a_new_resource_and_keeps_running_on_a_broken_config(tmp
 
     async def body() -> None:
         async with running(tmp_path, config_file=config) as agent:
-            await until(lambda: _text(first) == "v=0\n", "first render")
+            await until_async(lambda: _text(first) == "v=0\n", "first render")
             write_confdir(tmp_path, {"second.toml": resource_toml("t.tmpl", second, '["/r"]')}, {})
             agent.daemon.request_reload()
-            await until(lambda: _text(second) == "v=0\n", "the new resource")
+            await until_async(lambda: _text(second) == "v=0\n", "the new resource")
             config.write_text("this is = not [ toml\n")
             agent.daemon.request_reload()
             await write(agent.backend, {"/r/v": "1"})
-            await until(lambda: _text(first) == "v=1\n" and _text(second) == "v=1\n", "both after reload")
+            await until_async(lambda: _text(first) == "v=1\n" and _text(second) == "v=1\n",
+                              "both after reload")
 
     run(body)

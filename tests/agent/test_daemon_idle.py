@@ -11,7 +11,6 @@ import asyncio
 import io
 import itertools
 import socket
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,17 +21,10 @@ from confagent.agent import ConfigSource, Daemon, StatusBoard, SystemdNotifier, 
 from confagent.agent._status import NO_RESOURCE
 from confagent.backends import EmbeddedBackend
 from confagent.render import StaticHost
-from confagent.testing import free_port
+from confagent.testing import free_port, until_async
 from tests.agent.support import DEADLINE_S, make_agent, resource_toml, run, write, write_confdir
 
 IDLE_EVENT = "no resource to render; waiting for conf.d to be fixed"
-
-
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + DEADLINE_S
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 def test_nothing_to_render_then_a_reload_renders(tmp_path: Path) -> None:
@@ -53,12 +45,12 @@ def test_nothing_to_render_then_a_reload_renders(tmp_path: Path) -> None:
         serving = asyncio.create_task(daemon.serve())
         try:
             await write(backend, {"/app/a": "1"})
-            await _until(lambda: any(line["event"] == IDLE_EVENT for line in logs), "the idle line")
+            await until_async(lambda: any(line["event"] == IDLE_EVENT for line in logs), "the idle line")
             assert not serving.done()
             assert status.health().reason == NO_RESOURCE
             (tmp_path / "conf.d" / "a.toml").write_text(good)
             daemon.request_reload()  # SIGHUP
-            await _until(dest.exists, "the render after the reload")
+            await until_async(dest.exists, "the render after the reload")
             assert status.health().ok
         finally:
             daemon.stop()
@@ -86,7 +78,7 @@ def test_the_health_probe_reads_what_a_reload_loaded(tmp_path: Path) -> None:
         task = asyncio.create_task(agent.run())
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-                await _until(lambda: agent.status.health().reason == NO_RESOURCE, "nothing to render")
+                await until_async(lambda: agent.status.health().reason == NO_RESOURCE, "nothing to render")
                 idle = await http.get("/health")  # the probe has nothing to read: the reason stands
                 assert (idle.status_code, idle.json()["reason"]) == (503, NO_RESOURCE)
                 polls = itertools.count()  # conf.d's watcher says nothing when it is ready: write until seen
@@ -96,7 +88,7 @@ def test_the_health_probe_reads_what_a_reload_loaded(tmp_path: Path) -> None:
                         (tmp_path / "conf.d" / "a.toml").write_text(good)
                     return dest.exists() and agent.status.health().ok
 
-                await _until(fixed_and_rendered, "the render after conf.d was fixed")
+                await until_async(fixed_and_rendered, "the render after conf.d was fixed")
                 agent.status.backend_failed("a trouble the probe clears")
                 healthy = await http.get("/health")  # the probe reads the prefixes loaded by the reload
                 assert (healthy.status_code, healthy.json()) == (200, {"health": "true"})

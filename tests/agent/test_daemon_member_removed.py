@@ -21,14 +21,9 @@ from confagent.agent import ConfigSource, Daemon, SystemdNotifier, load_setup
 from confagent.backends import EmbeddedBackend
 from confagent.errors import MemberFailed, MemberRemoved
 from confagent.render import StaticHost
+from confagent.testing import until_async
 from tests.agent.support import DEADLINE_S, resource_toml, run, write, write_confdir
 from tests.backends.test_member_removed import fail_member
-
-
-async def _until_exists(path: Path) -> None:
-    async with asyncio.timeout(DEADLINE_S):
-        while not path.exists():
-            await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("how", ["removed", "failed"])
@@ -50,7 +45,7 @@ def test_removal_stops_the_daemon(tmp_path: Path, watch: bool, how: str) -> None
         try:
             await write(backend, {"/app/a": "1"})
             serving = asyncio.create_task(daemon.serve())
-            await _until_exists(out)
+            await until_async(out.exists, f"{out}")
             if how == "removed":
                 backend.node.members.removed.set()
             else:

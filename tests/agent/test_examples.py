@@ -3,11 +3,11 @@ and each example's README commands run as written (``tests/agent/readme.py``).""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from confagent.testing import Processes
 from tests.agent.readme import commands, session
 from tests.agent.support import EXAMPLES, example_keys, make_agent, run, seed_store
 
@@ -50,22 +50,23 @@ def test_quickstart_renders_defaults_then_keys(tmp_path: Path, monkeypatch: pyte
 
 
 @pytest.mark.parametrize("name", README_EXAMPLES)
-def test_readme_commands_run_as_written(name: str, tmp_path: Path) -> None:
+def test_readme_commands_run_as_written(name: str, tmp_path: Path, processes: Processes) -> None:
     readme = EXAMPLES / name / "README.md"
     steps = commands(readme)
     assert steps, f"{readme} shows no command to run"
-    with session(tmp_path, readme) as live:
+    with session(processes, tmp_path, readme) as live:
         for step in steps:
             live.run(step)
-    assert _not_ignored_by_git(live.created()) == [], "files the README's commands leave for git to show"
+    left = _not_ignored_by_git(processes, live.created())
+    assert left == [], "files the README's commands leave for git to show"
 
 
-def _not_ignored_by_git(paths: list[str]) -> list[str]:
+def _not_ignored_by_git(processes: Processes, paths: list[str]) -> list[str]:
     """Those of ``paths`` (relative to the repository root) that its .gitignore files do not ignore."""
-    result = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=EXAMPLES.parent,
-                            input="\n".join(paths), capture_output=True, text=True, timeout=30, check=False)
+    result = processes.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=EXAMPLES.parent,
+                           input="\n".join(paths).encode())
     assert result.returncode in (0, 1), result.stderr
-    return sorted(set(paths) - set(result.stdout.splitlines()))
+    return sorted(set(paths) - set(result.stdout.decode().splitlines()))
 
 
 def test_every_example_readme_is_run() -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from pathlib import Path
 
 import pytest
 import watchfiles
 
 from confagent.agent._hotreload import config_changes, watch_config
+from confagent.testing import until_async
 from tests.agent.support import DEADLINE_S, run
 
 
@@ -21,6 +24,17 @@ def test_only_conf_d_and_templates_count(tmp_path: Path, relative: str, counts: 
     assert keep(watchfiles.Change.added, str(tmp_path / relative)) is counts
 
 
+def _watched_by_inotify(directory: Path) -> bool:
+    """Whether an inotify instance of this process watches ``directory`` (as /proc/self/fdinfo lists it)."""
+    inode = f" ino:{directory.stat().st_ino:x} "
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if (os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify"
+                    and inode in Path(f"/proc/self/fdinfo/{fd}").read_text()):
+                return True
+    return False
+
+
 def test_a_templates_directory_created_after_the_start_reloads(tmp_path: Path) -> None:
     (tmp_path / "conf.d").mkdir()
 
@@ -28,19 +42,12 @@ def test_a_templates_directory_created_after_the_start_reloads(tmp_path: Path) -
         reloads: list[int] = []
         stop = asyncio.Event()
         watching = asyncio.create_task(watch_config(tmp_path, lambda: reloads.append(1), stop))
-        deadline = asyncio.get_running_loop().time() + DEADLINE_S
-        # The watcher says nothing when it is ready: touch conf.d until a reload proves it is.
-        while not reloads:
-            assert asyncio.get_running_loop().time() < deadline, "the watcher never saw conf.d change"
-            (tmp_path / "conf.d" / "probe.toml").write_text("")
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # past the probe burst's debounce: its last reload is counted
-        seen = len(reloads)
+        # The watcher says nothing when it is ready; the kernel does: its inotify watch on the confdir.
+        await until_async(lambda: _watched_by_inotify(tmp_path), "the watcher on the confdir",
+                          deadline_s=DEADLINE_S)
         (tmp_path / "templates").mkdir()
         (tmp_path / "templates" / "new.tmpl").write_text("x\n")
-        while len(reloads) == seen:
-            assert asyncio.get_running_loop().time() < deadline, "templates/ created later was not seen"
-            await asyncio.sleep(0.02)
+        await until_async(lambda: bool(reloads), "templates/ created later to be seen", deadline_s=DEADLINE_S)
         stop.set()
         await asyncio.wait_for(watching, DEADLINE_S)
 

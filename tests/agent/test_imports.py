@@ -6,7 +6,6 @@ Each case runs in a fresh interpreter and looks at ``sys.modules``: nothing here
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,19 +13,19 @@ import pytest
 
 from confagent.cli import _register_cmd
 from confagent.client import RegistrationEventKind
+from confagent.testing import Processes
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("uvicorn", "httpx", "jinja2")
 BACKEND_LIBRARIES = ("confagent.server", "confagent.client", "yaml", "watchfiles")
 
 
-def modules_after(statement: str) -> set[str]:
+def modules_after(processes: Processes, statement: str) -> set[str]:
     """The modules loaded by a fresh interpreter that ran ``statement``."""
     code = f"import sys\n{statement}\nprint(' '.join(sorted(sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    return set(done.stdout.split())
+    done = processes.run([sys.executable, "-c", code], cwd=ROOT, timeout_s=60)
+    assert done.returncode == 0, done.stderr.decode()
+    return set(done.stdout.decode().split())
 
 
 @pytest.mark.parametrize(("statement", "absent"), [
@@ -37,8 +36,9 @@ def modules_after(statement: str) -> set[str]:
      ("uvicorn", "watchfiles", "prometheus_client", *BACKEND_LIBRARIES)),
     ("from confagent.client import EtcdClient", ("confagent.kv._store", "confagent.kv._watch", "msgpack")),
 ])
-def test_an_entry_point_loads_only_what_it_uses(statement: str, absent: tuple[str, ...]) -> None:
-    assert modules_after(statement) & set(absent) == set()
+def test_an_entry_point_loads_only_what_it_uses(processes: Processes, statement: str,
+                                                absent: tuple[str, ...]) -> None:
+    assert modules_after(processes, statement) & set(absent) == set()
 
 
 @pytest.mark.parametrize(("statement", "loaded"), [
@@ -50,13 +50,13 @@ def test_an_entry_point_loads_only_what_it_uses(statement: str, absent: tuple[st
     ("from confagent.kv import KvStore", "confagent.kv._store"),
     ("from confagent.kv import encode_request", "msgpack"),
 ])
-def test_a_lazy_name_loads_its_module_on_first_use(statement: str, loaded: str) -> None:
-    assert loaded in modules_after(statement)
+def test_a_lazy_name_loads_its_module_on_first_use(processes: Processes, statement: str, loaded: str) -> None:
+    assert loaded in modules_after(processes, statement)
 
 
-def test_importing_the_cli_loads_no_server_client_or_jinja2() -> None:
+def test_importing_the_cli_loads_no_server_client_or_jinja2(processes: Processes) -> None:
     absent = {*HEAVY, *BACKEND_LIBRARIES, "confagent.metad", "structlog", "uvloop"}
-    assert modules_after("import confagent.cli") & absent == set()
+    assert modules_after(processes, "import confagent.cli") & absent == set()
 
 
 def test_the_register_command_words_every_registration_event() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -12,15 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from confagent.agent import Agent, AgentListener, Outcome, StatusApp, StatusBoard
 from confagent.errors import ConfigError
-from confagent.testing import free_port
+from confagent.testing import free_port, until_async
 from tests.agent.support import DEADLINE_S, make_agent, resource_toml, run, seed_store, write_confdir
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + DEADLINE_S
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 def _text(path: Path) -> str | None:
@@ -33,7 +26,8 @@ async def running_agent(agent: Agent) -> AsyncIterator[asyncio.Task[None]]:
     try:
         yield task
     finally:
-        await until(lambda: agent.status.backend_revision > 0 or task.done(), "the daemon to be serving")
+        await until_async(lambda: agent.status.backend_revision > 0 or task.done(),
+                          "the daemon to be serving")
         agent.stop()
         await asyncio.wait_for(task, DEADLINE_S)
 
@@ -50,7 +44,7 @@ def test_health_metrics_and_status_of_a_running_agent(tmp_path: Path) -> None:
 
     async def body() -> None:
         async with running_agent(agent), httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            await until(lambda: _text(out_a) == "a=1\n", "the first render")
+            await until_async(lambda: _text(out_a) == "a=1\n", "the first render")
             health = await http.get("/health")
             assert (health.status_code, health.json()) == (200, {"health": "true"})
             status = (await http.get("/v1/status")).json()
@@ -142,16 +136,17 @@ def test_a_new_resource_file_takes_effect_without_a_restart(tmp_path: Path) -> N
 
     async def body() -> None:
         async with running_agent(agent):
-            await until(lambda: _text(out_a) == "a=1\n", "the first render")
+            await until_async(lambda: _text(out_a) == "a=1\n", "the first render")
             (tmp_path / "templates" / "b.tmpl").write_text('b={{ getv("/other/b") }}\n')
             (tmp_path / "conf.d" / "b.toml").write_text(resource_toml("b.tmpl", out_b, '["/other"]'))
-            await until(lambda: _text(out_b) == "b=2\n", "the new resource's file")
+            await until_async(lambda: _text(out_b) == "b=2\n", "the new resource's file")
             (tmp_path / "templates" / "b.tmpl").write_text('b is {{ getv("/other/b") }}\n')
-            await until(lambda: _text(out_b) == "b is 2\n", "the changed template's file")
+            await until_async(lambda: _text(out_b) == "b is 2\n", "the changed template's file")
             (tmp_path / "conf.d" / "a.toml").write_text("[template\nbroken")
             (tmp_path / "templates" / "a.tmpl").write_text('a2={{ getv("/app/a", "none") }}\n')
-            await until(lambda: _text(out_a) == "a2=1\n", "the kept resource with its new template")
+            await until_async(lambda: _text(out_a) == "a2=1\n", "the kept resource with its new template")
             (tmp_path / "conf.d" / "b.toml").unlink()
-            await until(lambda: [s.resource for s in agent.status.resources] == ["a.toml"], "b to be dropped")
+            await until_async(lambda: [s.resource for s in agent.status.resources] == ["a.toml"],
+                              "b to be dropped")
 
     run(body)

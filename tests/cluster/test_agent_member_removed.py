@@ -11,52 +11,33 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from confagent.testing import ServerProcess, free_port, running, store_cluster
-from tests.agent.processes import DEADLINE_S, AgentProcess, Keys, confagent, text_of, until
+from confagent.testing import DEADLINE_S, Processes, ServerProcess, free_port, put_when_led, until
+from tests.agent.processes import text_of
 from tests.agent.support import EXAMPLES
 
 REMOVED = "the member has been permanently removed from the cluster"
 
 
 @pytest.fixture
-def voters(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+def voters(tmp_path: Path, processes: Processes) -> list[ServerProcess]:
     """Two healthy voters of one new cluster; stopped after the test."""
-    with running(store_cluster(tmp_path / "voters", 2)) as members:
-        yield members
+    return processes.running_cluster(tmp_path / "voters", 2)
 
 
-def _put(url: str, key: str, value: str, log: Path) -> None:
-    """Put through ``url``, again until a leader takes it (an election may be on)."""
-    keys = Keys(url)
-
-    def accepted() -> bool:
-        try:
-            keys.put(key, value)
-        except httpx.HTTPError:
-            return False
-        return True
-
-    try:
-        until(accepted, f"a put through {url}", log)
-    finally:
-        keys.close()
-
-
-def _add_learner(url: str, name: str, peer_url: str, log: Path) -> tuple[str, str]:
+def _add_learner(processes: Processes, url: str, name: str, peer_url: str, log: Path) -> tuple[str, str]:
     """``confagent member add NAME --learner`` through ``url``: the new member's ID and initial cluster."""
 
     def all_named() -> bool:  # member add prints NAME=URL for each: every publish must be applied
-        listed = confagent("member", "list", "-w", "json", "--endpoints", url)
+        listed = processes.confagent("member", "list", "-w", "json", "--endpoints", url)
         return listed.returncode == 0 and all(m.get("name") for m in json.loads(listed.stdout)["members"])
 
     until(all_named, "every voter's name published", log)
-    added = confagent("member", "add", name, "--learner", "--peer-urls", peer_url, "--endpoints", url)
+    added = processes.confagent("member", "add", name, "--learner", "--peer-urls", peer_url,
+                                "--endpoints", url)
     assert added.returncode == 0, added.stderr
     member_id = re.search(r"Member ([0-9a-f]+) added", added.stdout)
     initial_cluster = re.search(r'ETCD_INITIAL_CLUSTER="([^"]+)"', added.stdout)
@@ -77,24 +58,24 @@ def _configure_agent(directory: Path, name: str, peer_url: str, initial_cluster:
 
 
 def test_an_agent_whose_member_is_removed_exits_1_keeps_its_file_and_cannot_restart(
-    voters: list[ServerProcess], tmp_path: Path
+    voters: list[ServerProcess], tmp_path: Path, processes: Processes
 ) -> None:
     first, second = voters
-    _put(first.url, "/app/greeting", "before the removal", first.log_path)
+    put_when_led(first.url, "/app/greeting", "before the removal", first.log_path)
     peer_url = f"http://127.0.0.1:{free_port()}"
-    member_id, initial_cluster = _add_learner(first.url, "agent", peer_url, first.log_path)
+    member_id, initial_cluster = _add_learner(processes, first.url, "agent", peer_url, first.log_path)
     directory = tmp_path / "agent"
     config = _configure_agent(directory, "agent", peer_url, initial_cluster)
     rendered = directory / "out" / "app.conf"
-    agent = AgentProcess(["--config-file", str(config)], directory / "agent.log", directory)
+    agent = processes.agent(["--config-file", str(config)], directory / "agent.log", directory)
     try:
         until(lambda: "greeting = before the removal" in (text_of(rendered) or ""), "the agent's render",
               agent.log)
         content = text_of(rendered)
 
-        removed = confagent("member", "remove", member_id, "--endpoints", second.url)
+        removed = processes.confagent("member", "remove", member_id, "--endpoints", second.url)
         assert removed.returncode == 0, removed.stderr
-        _put(first.url, "/app/greeting", "after the removal", first.log_path)
+        put_when_led(first.url, "/app/greeting", "after the removal", first.log_path)
         assert agent.process.wait(DEADLINE_S) == 1, agent.log.read_text()
     finally:
         agent.stop()
@@ -104,6 +85,6 @@ def test_an_agent_whose_member_is_removed_exits_1_keeps_its_file_and_cannot_rest
     assert stopping["cause"] == REMOVED and stopping["level"] == "error", stopping
     assert text_of(rendered) == content
 
-    restarted = confagent("run", "--config-file", str(config), cwd=directory, timeout_s=DEADLINE_S)
+    restarted = processes.confagent("run", "--config-file", str(config), cwd=directory, timeout_s=DEADLINE_S)
     assert restarted.returncode == 1 and f"Error: {REMOVED}" in restarted.stderr, restarted.stderr
     assert text_of(rendered) == content

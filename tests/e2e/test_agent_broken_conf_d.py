@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from confagent.testing import free_port
-from tests.agent.processes import AgentProcess, confagent, text_of, until
+from confagent.testing import AgentProcess, Processes, free_port, until
+from tests.agent.processes import text_of
 from tests.agent.support import resource_toml, seed_store, write_confdir
 
 IDLE_EVENT = "no resource to render; waiting for conf.d to be fixed"
@@ -44,10 +44,11 @@ def _flags(root: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("command", [("render",), ("run", "--onetime"), ("render", "--check")])
-def test_one_shot_modes_exit_1_after_the_errors(tmp_path: Path, command: tuple[str, ...]) -> None:
+def test_one_shot_modes_exit_1_after_the_errors(tmp_path: Path, command: tuple[str, ...],
+                                                processes: Processes) -> None:
     dest = tmp_path / "out" / "app.conf"
     write_confdir(tmp_path, {"app.toml": _broken(dest)}, {"app.tmpl": 'v={{ getv("/app/v", "0") }}\n'})
-    done = confagent(*command, *_flags(tmp_path))
+    done = processes.confagent(*command, *_flags(tmp_path))
     assert done.returncode == 1, done.stderr
     assert "template.bogus" in done.stderr and "resource not loaded" in done.stderr
     assert "no resource to render" in done.stderr
@@ -55,25 +56,26 @@ def test_one_shot_modes_exit_1_after_the_errors(tmp_path: Path, command: tuple[s
     assert done.stdout == "" and not dest.exists()
 
 
-def test_one_shot_modes_render_the_good_resources_and_exit_1_when_some_are_broken(tmp_path: Path) -> None:
+def test_one_shot_modes_render_the_good_resources_and_exit_1_when_some_are_broken(
+        tmp_path: Path, processes: Processes) -> None:
     good, bad = tmp_path / "out" / "good.conf", tmp_path / "out" / "bad.conf"
     write_confdir(tmp_path, {"good.toml": _fixed(good), "bad.toml": _broken(bad)},
                   {"app.tmpl": 'v={{ getv("/app/v", "0") }}\n'})
-    checked = confagent("render", "--check", *_flags(tmp_path))
+    checked = processes.confagent("render", "--check", *_flags(tmp_path))
     assert checked.returncode == 1 and "+v=0" in checked.stdout and "template.bogus" in checked.stderr
-    rendered = confagent("render", *_flags(tmp_path))
+    rendered = processes.confagent("render", *_flags(tmp_path))
     assert rendered.returncode == 1 and "template.bogus" in rendered.stderr
     assert "no resource to render" not in rendered.stderr and "Traceback" not in rendered.stderr
     assert text_of(good) == "v=0\n" and not bad.exists()
 
 
 @pytest.mark.parametrize("mode", ["--watch", "--no-watch"])
-def test_the_daemon_waits_for_conf_d_to_be_fixed(tmp_path: Path, mode: str) -> None:
+def test_the_daemon_waits_for_conf_d_to_be_fixed(tmp_path: Path, mode: str, processes: Processes) -> None:
     dest = tmp_path / "out" / "app.conf"
     write_confdir(tmp_path, {"app.toml": _broken(dest)}, {"app.tmpl": 'v={{ getv("/app/v", "0") }}\n'})
     seed_store(tmp_path / "data", {"/app/v": "1"})
     listen = f"127.0.0.1:{free_port()}"
-    agent = AgentProcess([*_flags(tmp_path), mode, "--interval", "0.05", "--listen", listen],
+    agent = processes.agent([*_flags(tmp_path), mode, "--interval", "0.05", "--listen", listen],
                          tmp_path / "agent.log", tmp_path)
     try:
         until(lambda: bool(agent.events(IDLE_EVENT)) or agent.process.poll() is not None,

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from confagent.testing import free_port
-from tests.agent.processes import DEADLINE_S, agent_with_store, confagent, text_of, until
+from confagent.testing import DEADLINE_S, Processes, free_port, until
+from tests.agent.processes import agent_with_store, text_of
 from tests.agent.support import resource_toml, write_confdir
 
 
@@ -64,9 +64,10 @@ def _app(root: Path) -> Path:
     return dest
 
 
-def test_systemd_hears_ready_reloading_watchdog_and_stopping(tmp_path: Path, notify: NotifySocket) -> None:
+def test_systemd_hears_ready_reloading_watchdog_and_stopping(tmp_path: Path, notify: NotifySocket,
+                                                             processes: Processes) -> None:
     dest = _app(tmp_path)
-    with agent_with_store(tmp_path) as (agent, _keys):
+    with agent_with_store(processes, tmp_path) as (agent, _keys):
         until(lambda: text_of(dest) == "v=unset\n", "first render", agent.log)
         notify.wait_for("READY=1")
         assert notify.states()[0] in ("READY=1", "WATCHDOG=1")
@@ -80,32 +81,33 @@ def test_systemd_hears_ready_reloading_watchdog_and_stopping(tmp_path: Path, not
     assert agent.process.returncode == 0
 
 
-def test_status_command_and_health_of_a_running_agent(tmp_path: Path) -> None:
+def test_status_command_and_health_of_a_running_agent(tmp_path: Path, processes: Processes) -> None:
     dest = _app(tmp_path)
     listen = f"127.0.0.1:{free_port()}"
-    with agent_with_store(tmp_path, f'[agent]\nlisten = "{listen}"\n') as (agent, keys):
+    with agent_with_store(processes, tmp_path, f'[agent]\nlisten = "{listen}"\n') as (agent, keys):
         revision = keys.put("/app/v", "1")
         until(lambda: text_of(dest) == "v=1\n", "the put", agent.log)
         until(lambda: httpx.get(f"http://{listen}/health").status_code == 200, "healthy", agent.log)
-        table = confagent("status", "--listen", listen)
+        table = processes.confagent("status", "--listen", listen)
         assert table.returncode == 0, table.stderr
         header, row = table.stdout.splitlines()[1], table.stdout.splitlines()[3]
         assert [cell.strip() for cell in header.split("|")[1:-1]] == [
             "RESOURCE", "DEST", "REVISION", "RESULT", "LAST SUCCESS"]
         assert [cell.strip() for cell in row.split("|")[1:4]] == ["app.toml", str(dest), str(revision)]
-        document = json.loads(confagent("status", "--listen", listen, "-w", "json").stdout)
+        document = json.loads(processes.confagent("status", "--listen", listen, "-w", "json").stdout)
         assert document["resources"][0]["revision"] == revision
         assert document["resources"][0]["result"] == "ok"
-        from_config = confagent("status", "--config-file", str(tmp_path / "confagent.toml"), "-w", "json")
+        from_config = processes.confagent("status", "--config-file", str(tmp_path / "confagent.toml"),
+                                          "-w", "json")
         assert json.loads(from_config.stdout) == document  # the address of the file's [agent] listen
-    gone = confagent("status", "--listen", listen)
+    gone = processes.confagent("status", "--listen", listen)
     assert gone.returncode == 1 and gone.stderr.startswith("Error: ")
 
 
-def test_a_resource_file_added_while_running_renders(tmp_path: Path) -> None:
+def test_a_resource_file_added_while_running_renders(tmp_path: Path, processes: Processes) -> None:
     dest = _app(tmp_path)
     added = tmp_path / "out" / "added.conf"
-    with agent_with_store(tmp_path) as (agent, keys):
+    with agent_with_store(processes, tmp_path) as (agent, keys):
         until(lambda: text_of(dest) == "v=unset\n", "first render", agent.log)
         keys.put("/extra/name", "web")
         (tmp_path / "templates" / "added.tmpl").write_text('name={{ getv("/extra/name") }}\n')

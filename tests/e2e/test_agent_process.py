@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.agent.processes import agent_with_store, lines_of, text_of, until
+from confagent.testing import Processes, until
+from tests.agent.processes import agent_with_store, lines_of, text_of
 from tests.agent.support import resource_toml, write_confdir
 
 
@@ -20,9 +21,9 @@ def _setup(root: Path, extra: str, template: str = 'v={{ getv("/app/v", "unset")
     return dest, marker
 
 
-def test_put_and_delete_change_the_file_and_reload(tmp_path: Path) -> None:
+def test_put_and_delete_change_the_file_and_reload(tmp_path: Path, processes: Processes) -> None:
     dest, marker = _setup(tmp_path, "")
-    with agent_with_store(tmp_path) as (agent, keys):
+    with agent_with_store(processes, tmp_path) as (agent, keys):
         until(lambda: text_of(dest) == "v=unset\n" and lines_of(marker) == 1, "first render", agent.log)
         keys.put("/app/v", "1")
         until(lambda: text_of(dest) == "v=1\n" and lines_of(marker) == 2, "the put", agent.log)
@@ -33,10 +34,11 @@ def test_put_and_delete_change_the_file_and_reload(tmp_path: Path) -> None:
     assert agent.process.returncode == 0
 
 
-def test_check_failure_leaves_dest_and_a_later_good_value_applies(tmp_path: Path) -> None:
+def test_check_failure_leaves_dest_and_a_later_good_value_applies(tmp_path: Path,
+                                                                  processes: Processes) -> None:
     dest, marker = _setup(tmp_path, 'check_cmd = "grep -q good {{ src }}"\n',
                           'v={{ getv("/app/v", "good-default") }}\n')
-    with agent_with_store(tmp_path) as (agent, keys):
+    with agent_with_store(processes, tmp_path) as (agent, keys):
         until(lambda: text_of(dest) == "v=good-default\n", "first render", agent.log)
         keys.put("/app/v", "bad")
         until(lambda: len(agent.events("resource failed")) == 1, "the check failure", agent.log)
@@ -48,12 +50,12 @@ def test_check_failure_leaves_dest_and_a_later_good_value_applies(tmp_path: Path
         until(lambda: text_of(dest) == "v=good-2\n" and lines_of(marker) == 2, "the good value", agent.log)
 
 
-def test_reload_failure_rolls_back(tmp_path: Path) -> None:
+def test_reload_failure_rolls_back(tmp_path: Path, processes: Processes) -> None:
     dest = tmp_path / "out" / "app.conf"
     extra = 'create_dest_dirs = true\nreload_cmd = "! grep -q broken {{ dest }}"\n'
     write_confdir(tmp_path, {"app.toml": resource_toml("app.tmpl", dest, '["/app"]', extra)},
                   {"app.tmpl": 'v={{ getv("/app/v", "fine") }}\n'})
-    with agent_with_store(tmp_path) as (agent, keys):
+    with agent_with_store(processes, tmp_path) as (agent, keys):
         until(lambda: text_of(dest) == "v=fine\n", "first render", agent.log)
         keys.put("/app/v", "broken")
         until(lambda: len(agent.events("resource failed")) == 1, "the reload failure", agent.log)
@@ -62,10 +64,10 @@ def test_reload_failure_rolls_back(tmp_path: Path) -> None:
         assert text_of(dest) == "v=fine\n"
 
 
-def test_a_burst_of_1000_puts_reloads_once(tmp_path: Path) -> None:
+def test_a_burst_of_1000_puts_reloads_once(tmp_path: Path, processes: Processes) -> None:
     dest, marker = _setup(tmp_path, 'wait = "2s:60s"\n',
                           '{{ gets("/app/burst/*") | length }}\n')
-    with agent_with_store(tmp_path) as (agent, keys):
+    with agent_with_store(processes, tmp_path) as (agent, keys):
         until(lambda: text_of(dest) == "0\n" and lines_of(marker) == 1, "first render", agent.log)
         for index in range(1000):
             keys.put(f"/app/burst/{index:04}", str(index))
@@ -75,14 +77,14 @@ def test_a_burst_of_1000_puts_reloads_once(tmp_path: Path) -> None:
         assert lines_of(marker) == 2
 
 
-def test_sigterm_lets_the_reload_in_flight_finish(tmp_path: Path) -> None:
+def test_sigterm_lets_the_reload_in_flight_finish(tmp_path: Path, processes: Processes) -> None:
     dest, marker = tmp_path / "out" / "app.conf", tmp_path / "reloads"
     started = tmp_path / "reload-started"
     reload_cmd = f"touch {started}; sleep 1; echo done >> {marker}"
     write_confdir(tmp_path, {"app.toml": resource_toml(
         "app.tmpl", dest, '["/app"]', f'create_dest_dirs = true\nreload_cmd = "{reload_cmd}"\n')},
         {"app.tmpl": 'v={{ getv("/app/v", "unset") }}\n'})
-    with agent_with_store(tmp_path) as (agent, _keys):
+    with agent_with_store(processes, tmp_path) as (agent, _keys):
         until(started.exists, "the first reload to start", agent.log)
         assert agent.stop() == 0
     assert text_of(marker) == "done\n"

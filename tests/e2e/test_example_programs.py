@@ -21,9 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from confagent.resource import fill_command
-from confagent.testing import free_port
-from tests.agent.processes import AgentProcess, Keys, agent_with_store, text_of, until
+from confagent.testing import AgentProcess, Keys, Processes, free_port, until
+from tests.agent.processes import agent_with_store, text_of
 from tests.agent.support import EXAMPLES, seed_store
 from tests.e2e.programs import (
     ProxyProcess,
@@ -132,14 +134,14 @@ def _answers_after(traffic: Traffic, mark: int, count: int, agent: AgentProcess)
     return traffic.answers[mark + 1:mark + 1 + count]
 
 
-def _scenario(setup: Setup, servers: Mapping[str, str]) -> None:
+def _scenario(processes: Processes, setup: Setup, servers: Mapping[str, str]) -> None:
     until(lambda: setup.program.master_pid() is not None or setup.program.process.poll() is not None,
           "the program's pid file", setup.program.log)
     assert setup.program.process.poll() is None, setup.program.log.read_text()
     with Traffic(setup.proxy) as traffic:
         until(lambda: "web-1" in traffic.answers, "an answer through the hand-written configuration")
         workers = set(setup.program.workers())
-        with agent_with_store(setup.agent_root) as (agent, keys):
+        with agent_with_store(processes, setup.agent_root) as (agent, keys):
             _takes_over(setup, agent, traffic, workers)
             _adds_and_removes(setup, agent, keys, traffic, servers)
             _refuses_a_broken_change(setup, agent, keys, traffic)
@@ -176,16 +178,19 @@ def _refuses_a_broken_change(setup: Setup, agent: AgentProcess, keys: Keys, traf
     assert set(after) == {"web-2", "web-3"}, after
 
 
-def test_nginx_example_checks_and_reloads_a_live_nginx_without_failing_a_request(tmp_path: Path) -> None:
+def test_nginx_example_checks_and_reloads_a_live_nginx_without_failing_a_request(
+        tmp_path: Path, processes: Processes) -> None:
     with upstreams(NAMES) as servers, _nginx(tmp_path, servers) as setup:
-        _scenario(setup, servers)
+        _scenario(processes, setup, servers)
 
 
-def test_haproxy_example_checks_and_reloads_a_live_haproxy_without_failing_a_request(tmp_path: Path) -> None:
+def test_haproxy_example_checks_and_reloads_a_live_haproxy_without_failing_a_request(
+        tmp_path: Path, processes: Processes) -> None:
     with upstreams(NAMES) as servers, _haproxy(tmp_path, servers) as setup:
-        _scenario(setup, servers)
+        _scenario(processes, setup, servers)
 
 
+@pytest.mark.usefixtures("subprocesses")  # nginx -t, through the example's check command
 def test_nginx_registry_example_check_passes_its_upstream_and_refuses_a_broken_one(tmp_path: Path) -> None:
     nginx_dir = tmp_path / "nginx"
     nginx_main_config(nginx_dir)

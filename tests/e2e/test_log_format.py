@@ -13,8 +13,7 @@ import json
 import socket
 from pathlib import Path
 
-from confagent.testing import free_port, start_store
-from tests.agent.processes import AgentProcess, until
+from confagent.testing import Processes, free_port, until
 from tests.agent.support import resource_toml, write_confdir
 from tests.metad.support import start_metad
 
@@ -52,8 +51,8 @@ def _assert_one_format(log: Path, count: int) -> None:
     assert all(r["level"] == "warning" and r["logger"] == "uvicorn.error" for r in invalid), invalid
 
 
-def test_the_store_logs_uvicorns_lines_as_json(tmp_path: Path) -> None:
-    store = start_store(tmp_path / "store", args=["--log-level", "warning"])
+def test_the_store_logs_uvicorns_lines_as_json(tmp_path: Path, processes: Processes) -> None:
+    store = processes.store(tmp_path / "store", args=["--log-level", "warning"])
     try:
         _send_garbage(store.url)
         until(lambda: _warned(store.log_path, 1), "uvicorn's warning", store.log_path)
@@ -62,8 +61,8 @@ def test_the_store_logs_uvicorns_lines_as_json(tmp_path: Path) -> None:
     _assert_one_format(store.log_path, 1)
 
 
-def test_metad_logs_uvicorns_lines_as_json_on_both_ports(tmp_path: Path) -> None:
-    metad = start_metad(tmp_path)
+def test_metad_logs_uvicorns_lines_as_json_on_both_ports(tmp_path: Path, processes: Processes) -> None:
+    metad = start_metad(processes, tmp_path)
     log = metad.process.log_path
     try:
         _send_garbage(metad.data_url)
@@ -74,12 +73,13 @@ def test_metad_logs_uvicorns_lines_as_json_on_both_ports(tmp_path: Path) -> None
     _assert_one_format(log, 2)
 
 
-def test_the_agent_logs_its_listeners_and_its_stores_uvicorn_lines_as_json(tmp_path: Path) -> None:
+def test_the_agent_logs_its_listeners_and_its_stores_uvicorn_lines_as_json(tmp_path: Path,
+                                                                           processes: Processes) -> None:
     listen, client_url = f"127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
     dest = tmp_path / "out" / "app.conf"
     resource = resource_toml("app.tmpl", dest, '["/app"]', "create_dest_dirs = true")
     write_confdir(tmp_path, {"app.toml": resource}, {"app.tmpl": 'v={{ getv("/app/v", "unset") }}\n'})
-    agent = AgentProcess(["--confdir", str(tmp_path), "--log-format", "json", "--listen", listen,
+    agent = processes.agent(["--confdir", str(tmp_path), "--log-format", "json", "--listen", listen,
                           "--store-data-dir", str(tmp_path / "data"),
                           "--store-listen-client-urls", client_url], tmp_path / "agent.log", tmp_path)
     try:

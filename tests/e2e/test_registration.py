@@ -8,22 +8,18 @@ instances that come, stop and die. Every wait polls with a generous deadline.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
-from confagent.testing import start_store
+from confagent.testing import Processes, b64, confagent_argv, post, until
 from tests.agent.processes import agent_with_store, text_of
 from tests.agent.support import EXAMPLES
 
@@ -31,21 +27,8 @@ TTL_S = 2
 SLACK_S = 10.0  # on top of a TTL: a loaded machine, the store's expiry rounds, one render
 
 
-def _until(condition: Callable[[], bool], what: str, deadline_s: float, log: Path | None = None) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > deadline:
-            shown = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise AssertionError(f"timed out after {deadline_s}s waiting for {what}\n{shown}")
-        time.sleep(0.05)
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
 def _post(url: str, path: str, body: dict[str, object]) -> dict[str, object]:
-    answer = httpx.post(url + path, json=body, timeout=5.0)
+    answer = post(url, path, body, timeout_s=5.0)
     answer.raise_for_status()
     result: dict[str, object] = answer.json()
     return result
@@ -53,7 +36,7 @@ def _post(url: str, path: str, body: dict[str, object]) -> dict[str, object]:
 
 def _lease_of(url: str, key: str) -> int | None:
     """The lease of ``key`` (0: none), or None when the key does not exist."""
-    kvs = _post(url, "/v3/kv/range", {"key": _b64(key)}).get("kvs")
+    kvs = _post(url, "/v3/kv/range", {"key": b64(key)}).get("kvs")
     if not isinstance(kvs, list) or not kvs:
         return None
     return int(kvs[0].get("lease", 0))
@@ -67,13 +50,14 @@ def _lease_ttl_s(url: str, lease_id: int) -> int:
 class Registrant:
     """``confagent register KEY VALUE --ttl N`` as a subprocess, its JSON log lines in ``log``."""
 
-    def __init__(self, url: str, key: str, value: str, log: Path, ttl_s: int = TTL_S) -> None:
+    def __init__(self, processes: Processes, url: str, key: str, value: str, log: Path,
+                 ttl_s: int = TTL_S) -> None:
         self.key, self.log = key, log
-        argv = [sys.executable, "-m", "confagent", "register", key, value, "--ttl", str(ttl_s),
-                "--endpoints", url, "--dial-timeout", "500ms", "--command-timeout", "1s"]
+        argv = confagent_argv("register", key, value, "--ttl", str(ttl_s), "--endpoints", url,
+                              "--dial-timeout", "500ms", "--command-timeout", "1s")
         with log.open("ab") as sink:
-            self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=sink,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.process = processes.popen(argv, stdout=subprocess.DEVNULL, stderr=sink,
+                                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
     def events(self, name: str) -> list[dict[str, object]]:
         lines = self.log.read_text(errors="replace").splitlines()
@@ -82,8 +66,8 @@ class Registrant:
 
     def wait_for(self, name: str, count: int = 1, deadline_s: float = 20.0) -> dict[str, object]:
         """The ``count``-th log line of event ``name``, once the process has logged it."""
-        _until(lambda: len(self.events(name)) >= count or self.process.poll() is not None,
-               f"{self.key}: {name!r}", deadline_s, self.log)
+        until(lambda: len(self.events(name)) >= count or self.process.poll() is not None,
+              f"{self.key}: {name!r}", self.log, deadline_s=deadline_s)
         assert len(self.events(name)) >= count, self.log.read_text()
         return self.events(name)[count - 1]
 
@@ -99,21 +83,18 @@ class Registrant:
 
 
 @pytest.fixture
-def registrants(tmp_path: Path) -> Iterator[Callable[[str, str, str], Registrant]]:
-    """Starts registrants; kills those still running at the end."""
-    started: list[Registrant] = []
+def registrants(tmp_path: Path, processes: Processes) -> Callable[[str, str, str], Registrant]:
+    """Starts registrants; those still running at the end are killed with the test's processes."""
+    started = iter(range(1 << 30))
 
     def start(url: str, key: str, value: str) -> Registrant:
-        registrant = Registrant(url, key, value, tmp_path / f"register-{len(started)}.log")
-        started.append(registrant)
-        return registrant
+        return Registrant(processes, url, key, value, tmp_path / f"register-{next(started)}.log")
 
-    yield start
-    for registrant in started:
-        registrant.kill()
+    return start
 
 
-@pytest.fixture(params=["confagent_server", "etcd_server"])
+@pytest.fixture(params=[pytest.param("confagent_server", marks=pytest.mark.system),
+                        pytest.param("etcd_server", marks=[pytest.mark.system, pytest.mark.etcd])])
 def server_url(request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue(request.param)
     return url
@@ -146,13 +127,13 @@ def test_sigkill_leaves_the_key_to_expire_within_the_ttl(
     registrant.wait_for("registered")
     assert _lease_of(server_url, key)
     registrant.kill()
-    _until(lambda: _lease_of(server_url, key) is None, "the key to expire", TTL_S + SLACK_S)
+    until(lambda: _lease_of(server_url, key) is None, "the key to expire", deadline_s=TTL_S + SLACK_S)
 
 
 def test_registers_again_by_itself_after_the_store_was_down_longer_than_the_ttl(
-    tmp_path: Path, key: str, registrants: Callable[[str, str, str], Registrant]
+    tmp_path: Path, key: str, registrants: Callable[[str, str, str], Registrant], processes: Processes
 ) -> None:
-    store = start_store(tmp_path / "data")
+    store = processes.store(tmp_path / "data")
     port = int(store.url.rsplit(":", 1)[1])
     try:
         registrant = registrants(store.url, key, "10.0.0.3:80")
@@ -161,12 +142,13 @@ def test_registers_again_by_itself_after_the_store_was_down_longer_than_the_ttl(
         store.kill()
         lost = registrant.wait_for("registration lost")
         assert "longer than the TTL" in str(lost["reason"])
-        store = start_store(tmp_path / "data", port=port)
+        store = processes.store(tmp_path / "data", port=port)
         registrant.wait_for("re-registered")
         second = _lease_of(store.url, key)
         assert first and second and second != first
         # The restarted store gave the old lease a new TTL; its expiry must not take the key.
-        _until(lambda: _lease_ttl_s(store.url, first) == -1, "the old lease to expire", TTL_S + SLACK_S)
+        until(lambda: _lease_ttl_s(store.url, first) == -1, "the old lease to expire",
+              deadline_s=TTL_S + SLACK_S)
         assert _lease_of(store.url, key) == second
         assert registrant.terminate() == 0
         assert _lease_of(store.url, key) is None
@@ -178,10 +160,10 @@ def test_registers_again_by_itself_after_the_store_was_down_longer_than_the_ttl(
     ("0", 2, "invalid TTL 0"),
     ("10000000000", 1, "Error: etcdserver: too large lease TTL"),
 ])
-def test_a_bad_ttl_is_refused(confagent_server: str, ttl: str, code: int, message: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "confagent", "register", "/test-register/bad", "v",
-                           "--ttl", ttl, "--endpoints", confagent_server],
-                          capture_output=True, text=True, timeout=30, check=False)
+def test_a_bad_ttl_is_refused(confagent_server: str, ttl: str, code: int, message: str,
+                              processes: Processes) -> None:
+    done = processes.confagent("register", "/test-register/bad", "v", "--ttl", ttl,
+                               "--endpoints", confagent_server)
     assert done.returncode == code and message in done.stderr, done.stderr
     assert _lease_of(confagent_server, "/test-register/bad") is None
 
@@ -198,23 +180,24 @@ def _upstream_servers(dest: Path) -> list[str]:
 
 
 def test_the_example_upstream_follows_instances_that_come_stop_and_die(
-    tmp_path: Path, registrants: Callable[[str, str, str], Registrant]
+    tmp_path: Path, registrants: Callable[[str, str, str], Registrant], processes: Processes
 ) -> None:
     _copy_example(tmp_path)
     dest = tmp_path / "out" / "nginx" / "upstream.conf"
     expected = (EXAMPLES / "nginx-registry" / "expected" / "nginx" / "upstream.conf").read_text()
-    with agent_with_store(tmp_path) as (agent, keys):
+    with agent_with_store(processes, tmp_path) as (agent, keys):
         url = str(keys.client.base_url).rstrip("/")
-        _until(lambda: _upstream_servers(dest) == ["no instance registered"], "the empty upstream",
-               SLACK_S, agent.log)
+        until(lambda: _upstream_servers(dest) == ["no instance registered"], "the empty upstream", agent.log,
+              deadline_s=SLACK_S)
         web1 = registrants(url, "/services/web/web-1", "10.0.0.11:8080")
         web2 = registrants(url, "/services/web/web-2", "10.0.0.12:8080")
-        _until(lambda: text_of(dest) == expected, "both instances (expected/)", SLACK_S, agent.log)
+        until(lambda: text_of(dest) == expected, "both instances (expected/)", agent.log, deadline_s=SLACK_S)
         web1.kill()
-        _until(lambda: _upstream_servers(dest) == ["web-2"], "web-1 dropped after its TTL",
-               TTL_S + SLACK_S, agent.log)
+        until(lambda: _upstream_servers(dest) == ["web-2"], "web-1 dropped after its TTL", agent.log,
+              deadline_s=TTL_S + SLACK_S)
         registrants(url, "/services/web/web-3", "10.0.0.13:8080")
-        _until(lambda: _upstream_servers(dest) == ["web-2", "web-3"], "web-3 added", SLACK_S, agent.log)
+        until(lambda: _upstream_servers(dest) == ["web-2", "web-3"], "web-3 added", agent.log,
+              deadline_s=SLACK_S)
         assert web2.terminate() == 0
-        _until(lambda: _upstream_servers(dest) == ["web-3"], "web-2 dropped on SIGTERM", SLACK_S,
-               agent.log)
+        until(lambda: _upstream_servers(dest) == ["web-3"], "web-2 dropped on SIGTERM", agent.log,
+              deadline_s=SLACK_S)

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
-from confagent.testing import ServerProcess, free_port
-
-T = TypeVar("T")
-DEADLINE_S = 15.0
+from confagent.testing import Processes, ServerProcess, confagent_argv, free_port
 
 
 @dataclass
@@ -35,15 +30,16 @@ class Metad:
         self.process.stop()
 
 
-def start_metad(tmp: Path, *args: str, name: str = "metad") -> Metad:
+def start_metad(processes: Processes, tmp: Path, *args: str, name: str = "metad") -> Metad:
     """``confagent metad`` on loopback ports (embedded store in ``tmp/name`` unless ``args`` say etcd)."""
     data, manage = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    argv = [sys.executable, "-m", "confagent", "metad", "--listen", data, "--listen-manage", manage,
-            "--log-level", "warning", *args]
+    argv = confagent_argv("metad", "--listen", data, "--listen-manage", manage, "--log-level", "warning",
+                          *args)
     if "etcd" not in args:
         argv += ["--data-dir", str(tmp / name)]
     process = ServerProcess("metad", f"http://{manage}", tmp / name, argv, tmp / f"{name}.log",
-                            extra_env={"PYTHONUNBUFFERED": "1"}).start()
+                            extra_env={"PYTHONUNBUFFERED": "1"})
+    processes.server(process).start()
     return Metad(process, f"http://{data}", f"http://{manage}")
 
 
@@ -51,18 +47,6 @@ def client_from(address: str, timeout_s: float = 10.0) -> httpx.Client:
     """An HTTP client whose requests come from ``address`` (a 127.0.0.x of the loopback)."""
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=timeout_s,
                         trust_env=False)
-
-
-def eventually(probe: Callable[[], T], done: Callable[[T], bool], deadline_s: float = DEADLINE_S) -> T:
-    """Call ``probe`` until ``done`` holds for its result; fail at the deadline with the last result."""
-    end = time.monotonic() + deadline_s
-    while True:
-        result = probe()
-        if done(result):
-            return result
-        if time.monotonic() > end:
-            raise AssertionError(f"not reached within {deadline_s}s; last: {result!r}")
-        time.sleep(0.02)
 
 
 def text_lines(response: httpx.Response) -> Sequence[str]:

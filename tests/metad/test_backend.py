@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from confagent.backends import BackendConfig, CacheUpdate, PrefixCache, open_backend
 from confagent.backends._metad import MetadBackend, _flatten
 from confagent.errors import ConfigError
+from confagent.testing import Processes
 from tests.metad.support import Metad, start_metad
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "metad-self"
@@ -21,8 +20,8 @@ HOST = "127.0.0.5"
 
 
 @pytest.fixture(scope="module")
-def metad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Metad]:
-    server = start_metad(tmp_path_factory.mktemp("metad-backend"))
+def metad(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes) -> Iterator[Metad]:
+    server = start_metad(session_processes, tmp_path_factory.mktemp("metad-backend"))
     try:
         yield server
     finally:
@@ -98,13 +97,11 @@ def test_flattening_is_the_yunify_forks() -> None:
                        "/self/n": "2.5", "/self/ok": "true", "/self/none": "null"}
 
 
-def test_the_example_renders_a_hosts_own_config(tmp_path: Path, metad: Metad) -> None:
+def test_the_example_renders_a_hosts_own_config(tmp_path: Path, metad: Metad, processes: Processes) -> None:
     for api, name in (("/v1/data", "data.json"), ("/v1/mapping", "mapping.json")):
         answer = metad.manage("PUT", api, (EXAMPLE / name).read_text())
         assert answer.text == "OK", answer.text
-    agent = subprocess.run(
-        [sys.executable, "-m", "confagent", "run", "--onetime", "--config-file",
-         str(EXAMPLE / "confagent.toml"), "--node", metad.data_url, "--log-format", "json"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    agent = processes.confagent("run", "--onetime", "--config-file", str(EXAMPLE / "confagent.toml"),
+                                "--node", metad.data_url, "--log-format", "json", cwd=tmp_path, timeout_s=60)
     assert agent.returncode == 0, agent.stderr
     assert (tmp_path / "out/app.conf").read_text() == (EXAMPLE / "expected/app.conf").read_text()

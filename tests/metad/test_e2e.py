@@ -15,15 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from confagent.testing import start_store
-from tests.metad.support import Metad, client_from, eventually, start_metad
+from confagent.testing import Processes, eventually
+from tests.metad.support import Metad, client_from, start_metad
 
 PROXY = "127.0.0.3"
 
 
 @pytest.fixture(scope="module")
-def metad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Metad]:
-    server = start_metad(tmp_path_factory.mktemp("metad"), "--trusted-proxies", f"{PROXY}/32")
+def metad(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes) -> Iterator[Metad]:
+    server = start_metad(session_processes, tmp_path_factory.mktemp("metad"),
+                         "--trusted-proxies", f"{PROXY}/32")
     try:
         yield server
     finally:
@@ -149,10 +150,10 @@ def test_replace_and_delete_and_reads_of_the_management_api(metad: Metad) -> Non
     assert metad.manage("GET", "/v1/mapping/bogus").status_code == 400
 
 
-def test_two_instances_over_one_store_agree(tmp_path: Path) -> None:
-    store = start_store(tmp_path / "store")
-    first = start_metad(tmp_path, "--backend", "etcd", "--node", store.url, name="first")
-    second = start_metad(tmp_path, "--backend", "etcd", "--node", store.url, name="second")
+def test_two_instances_over_one_store_agree(tmp_path: Path, processes: Processes) -> None:
+    store = processes.store(tmp_path / "store")
+    first = start_metad(processes, tmp_path, "--backend", "etcd", "--node", store.url, name="first")
+    second = start_metad(processes, tmp_path, "--backend", "etcd", "--node", store.url, name="second")
     try:
         first.manage("PUT", "/v1/mapping/127.0.0.8", {"node": "/agree/n"})
         second.manage("PUT", "/v1/data/agree/n", {"name": "x"})
