@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from confagent.testing import ServerProcess, running, store_cluster
+from confagent.testing import Processes, ServerProcess
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+def cluster(tmp_path: Path, processes: Processes) -> list[ServerProcess]:
     """Three members of one cluster, healthy; each is stopped after the test (killed ones too)."""
-    with running(store_cluster(tmp_path, 3)) as members:
-        yield members
+    return processes.running_cluster(tmp_path, 3)

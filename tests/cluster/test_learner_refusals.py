@@ -4,9 +4,6 @@ confagent learner (each beside its one voter), answers compared; promoted, both 
 from __future__ import annotations
 
 import shutil
-import sys
-import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from confagent.testing import ServerProcess, free_port, start_etcd, start_store
-from tests.cluster.support import DEADLINE_S, b64, post
+from confagent.testing import Processes, ServerProcess, b64, confagent_argv, free_port, post, until
 from tests.e2e.differential import Answer, normalize
 
 LEASE_ID = "7000"
@@ -73,20 +69,12 @@ class LearnerPair:
     learner_id: str
 
 
-def _until(what: str, check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.1)
-
-
 def _add_learner(kind: str, voter: ServerProcess, base_dir: Path) -> tuple[str, ServerProcess]:
     """``member add --learner`` at the voter, then the learner's process (not started), joining."""
     peer, client = (f"http://127.0.0.1:{free_port()}" for _ in range(2))
     added = post(voter.url, "/v3/cluster/member/add", {"peerURLs": [peer], "isLearner": True}).json()
     initial = ",".join(f"{m.get('name', 'learner')}={m['peerURLs'][0]}" for m in added["members"])
-    binary = [shutil.which("etcd") or "/usr/bin/etcd"] if kind == "etcd" else [
-        sys.executable, "-m", "confagent", "store"]
+    binary = [shutil.which("etcd") or "/usr/bin/etcd"] if kind == "etcd" else confagent_argv("store")
     argv = [*binary, "--name", "learner", "--data-dir", str(base_dir / "learner"),
             "--listen-client-urls", client, "--advertise-client-urls", client,
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
@@ -96,19 +84,17 @@ def _add_learner(kind: str, voter: ServerProcess, base_dir: Path) -> tuple[str, 
     return str(added["member"]["ID"]), process
 
 
-def _start_pair(kind: str, base_dir: Path, started: list[ServerProcess]) -> LearnerPair:
+def _start_pair(processes: Processes, kind: str, base_dir: Path) -> LearnerPair:
     """A voter with some keys and a lease, and a learner that has caught up with it."""
-    voter = (start_etcd if kind == "etcd" else start_store)(base_dir / "voter")
-    started.append(voter)
+    voter = (processes.etcd if kind == "etcd" else processes.store)(base_dir / "voter")
     for i in range(3):
         assert post(voter.url, "/v3/kv/put", {"key": b64(f"k{i}"), "value": b64(str(i))}).status_code == 200
     assert post(voter.url, "/v3/lease/grant", {"TTL": 600, "ID": LEASE_ID}).status_code == 200
     learner_id, learner = _add_learner(kind, voter, base_dir)
     not_ready = post(voter.url, "/v3/cluster/member/promote", {"ID": learner_id})
     assert (not_ready.status_code, not_ready.json()["code"]) == (412, 9), not_ready.text  # never started
-    started.append(learner)
-    learner.start()
-    _until(f"the {kind} learner has caught up", lambda: _caught_up(learner))
+    processes.server(learner).start()
+    until(lambda: _caught_up(learner), f"the {kind} learner to catch up", pause_s=0.1)
     return LearnerPair(voter, learner, learner_id)
 
 
@@ -119,17 +105,12 @@ def _caught_up(learner: ServerProcess) -> bool:
 
 
 @pytest.fixture
-def pairs(tmp_path: Path) -> Iterator[tuple[LearnerPair, LearnerPair]]:
+def pairs(tmp_path: Path, etcd_processes: Processes) -> tuple[LearnerPair, LearnerPair]:
     """(etcd's, confagent's) voter and caught-up learner, started side by side."""
-    started: list[ServerProcess] = []
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            theirs = pool.submit(_start_pair, "etcd", tmp_path / "etcd", started)
-            ours = pool.submit(_start_pair, "confagent", tmp_path / "ours", started)
-        yield theirs.result(), ours.result()
-    finally:
-        for process in started:
-            process.stop()
+    with ThreadPoolExecutor(2) as pool:
+        theirs = pool.submit(_start_pair, etcd_processes, "etcd", tmp_path / "etcd")
+        ours = pool.submit(_start_pair, etcd_processes, "confagent", tmp_path / "ours")
+    return theirs.result(), ours.result()
 
 
 def _answer(url: str, path: str, body: dict[str, Any] | bytes = b"",
@@ -152,10 +133,10 @@ def _status_shape(url: str) -> tuple[int, list[str], Any]:
 def _promote(pair: LearnerPair) -> None:
     """Promote the learner through its voter once it is in sync, and wait until it knows."""
     body = {"ID": pair.learner_id}
-    _until("the learner is in sync", lambda: post(
-        pair.voter.url, "/v3/cluster/member/promote", body).status_code == 200)
-    _until("the promoted member knows it", lambda: "isLearner" not in post(
-        pair.learner.url, "/v3/maintenance/status", {}).json())
+    until(lambda: post(pair.voter.url, "/v3/cluster/member/promote", body).status_code == 200,
+          "the learner to be in sync", pause_s=0.1)
+    until(lambda: "isLearner" not in post(pair.learner.url, "/v3/maintenance/status", {}).json(),
+          "the promoted member to know it", pause_s=0.1)
 
 
 def test_a_learner_answers_as_an_etcd_learner_does_until_it_is_promoted(

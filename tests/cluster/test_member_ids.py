@@ -9,7 +9,6 @@ reached the log with ID 0 stopped every later write of a confagent member.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from confagent.testing import ServerProcess, start_etcd, start_store
-from tests.cluster.support import b64, post
+from confagent.testing import Processes, ServerProcess, b64, post
 
 LEARNER_PEER = "http://127.0.0.1:1"
 """The learner's peer URL: nothing listens there, so it stays a learner that never caught up."""
@@ -81,17 +79,12 @@ def _script(url: str) -> list[tuple[str, int, Any]]:
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+def servers(tmp_path: Path, etcd_processes: Processes) -> tuple[ServerProcess, ServerProcess]:
     """(a real etcd, a confagent store), one fresh member each, started side by side."""
     with ThreadPoolExecutor(2) as pool:
-        etcd = pool.submit(start_etcd, tmp_path / "etcd")
-        ours = pool.submit(start_store, tmp_path / "ours")
-    try:
-        yield etcd.result(), ours.result()
-    finally:
-        for future in (etcd, ours):
-            if future.exception() is None:
-                future.result().stop()
+        etcd = pool.submit(etcd_processes.etcd, tmp_path / "etcd")
+        ours = pool.submit(etcd_processes.store, tmp_path / "ours")
+    return etcd.result(), ours.result()
 
 
 def test_member_calls_with_every_kind_of_id_answer_as_etcd_and_leave_writes_working(

@@ -3,12 +3,9 @@ and replicates, and a member whose certificate another CA signed is refused."""
 
 from __future__ import annotations
 
-import base64
 import socket
 import ssl
 import subprocess
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from confagent.testing import ServerProcess, free_port
+from confagent.testing import Processes, ServerProcess, b64, free_port, store_process, unb64
 
 
 @dataclass(frozen=True)
@@ -51,8 +48,9 @@ def _make_peer_cert(directory: Path, name: str, ca: str) -> Credentials:
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Credentials]:
-    """Three members' credentials from one CA, and a rogue's from another CA (trusting the first)."""
+def certs(tmp_path_factory: pytest.TempPathFactory, subprocesses: None) -> dict[str, Credentials]:
+    """Three members' credentials from one CA, and a rogue's from another CA (trusting the first),
+    made by openssl."""
     directory = tmp_path_factory.mktemp("certs")
     _make_ca(directory, "ca")
     _make_ca(directory, "rogue-ca")
@@ -68,51 +66,31 @@ def _tls_cluster(base_dir: Path, credentials: list[Credentials]) -> list[ServerP
     initial = ",".join(f"{name}={url}" for name, url in peer_urls.items())
     members = []
     for name, creds in zip(names, credentials, strict=True):
-        url = f"http://127.0.0.1:{free_port()}"
-        argv = [sys.executable, "-m", "confagent", "store", "--name", name,
-                "--data-dir", str(base_dir / name), "--listen-client-urls", url,
-                "--listen-peer-urls", peer_urls[name], "--initial-advertise-peer-urls", peer_urls[name],
-                "--initial-cluster", initial, "--peer-cert-file", str(creds.cert),
-                "--peer-key-file", str(creds.key), "--peer-trusted-ca-file", str(creds.ca),
-                "--peer-client-cert-auth"]
-        members.append(ServerProcess("confagent", url, base_dir / name, argv, base_dir / f"{name}.log",
-                                     extra_env={"PYTHONUNBUFFERED": "1"}))
+        members.append(store_process(f"http://127.0.0.1:{free_port()}", base_dir / name, [
+            "--name", name, "--listen-peer-urls", peer_urls[name],
+            "--initial-advertise-peer-urls", peer_urls[name], "--initial-cluster", initial,
+            "--peer-cert-file", str(creds.cert), "--peer-key-file", str(creds.key),
+            "--peer-trusted-ca-file", str(creds.ca), "--peer-client-cert-auth"]))
     return members
 
 
-@pytest.fixture
-def running() -> Iterator[list[ServerProcess]]:
-    """Stops every member a test launched."""
-    launched: list[ServerProcess] = []
-    try:
-        yield launched
-    finally:
-        for member in launched:
-            member.stop()
-
-
-def _launch(members: list[ServerProcess], running: list[ServerProcess]) -> None:
+def _launch(members: list[ServerProcess], processes: Processes) -> None:
     for member in members:
-        member.launch()
-        running.append(member)
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+        processes.server(member).launch()
 
 
 def _put(member: ServerProcess, key: str, value: str) -> None:
-    reply = httpx.post(member.url + "/v3/kv/put", json={"key": _b64(key), "value": _b64(value)},
+    reply = httpx.post(member.url + "/v3/kv/put", json={"key": b64(key), "value": b64(value)},
                        timeout=10)
     assert reply.status_code == 200, reply.text
 
 
 def _value(member: ServerProcess, key: str, *, serializable: bool = False) -> str | None:
     reply = httpx.post(member.url + "/v3/kv/range",
-                       json={"key": _b64(key), "serializable": serializable}, timeout=10)
+                       json={"key": b64(key), "serializable": serializable}, timeout=10)
     assert reply.status_code == 200, reply.text
     kvs = reply.json().get("kvs")
-    return base64.b64decode(kvs[0]["value"]).decode() if kvs else None
+    return unb64(kvs[0]["value"]) if kvs else None
 
 
 def _peer_address(member: ServerProcess) -> tuple[str, int]:
@@ -142,9 +120,9 @@ def _peer_port_accepts(address: tuple[str, int], creds: Credentials) -> bool:
 
 
 def test_members_with_mutual_peer_tls_elect_and_replicate(
-        tmp_path: Path, certs: dict[str, Credentials], running: list[ServerProcess]) -> None:
+        tmp_path: Path, certs: dict[str, Credentials], processes: Processes) -> None:
     members = _tls_cluster(tmp_path, [certs["m0"], certs["m1"], certs["m2"]])
-    _launch(members, running)
+    _launch(members, processes)
     for member in members:
         member.wait_healthy()
     _put(members[2], "over-tls", "yes")
@@ -152,9 +130,9 @@ def test_members_with_mutual_peer_tls_elect_and_replicate(
 
 
 def test_a_member_with_a_certificate_from_another_ca_cannot_join(
-        tmp_path: Path, certs: dict[str, Credentials], running: list[ServerProcess]) -> None:
+        tmp_path: Path, certs: dict[str, Credentials], processes: Processes) -> None:
     members = _tls_cluster(tmp_path, [certs["m0"], certs["m1"], certs["rogue"]])
-    _launch(members, running)
+    _launch(members, processes)
     good, rogue = members[:2], members[2]
     for member in good:
         member.wait_healthy()
