@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 
 import pytest
+
+from confagent.testing import confagent_argv
 
 __all__ = ["ETCDCTL", "etcdctl", "ours", "same_output"]
 
@@ -15,7 +16,7 @@ ETCDCTL = "/usr/bin/etcdctl"
 
 
 def ours(url: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "confagent", *args, "--endpoints", url],
+    return subprocess.run(confagent_argv(*args, "--endpoints", url),
                           input=stdin, capture_output=True, timeout=30, check=False)
 
 

@@ -10,13 +10,13 @@ import os
 import re
 import select
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import orjson
 import pytest
 
+from confagent.testing import confagent_argv
 from confagent.wire import b64
 from tests.cli.support import ETCDCTL, etcdctl, ours, same_output
 
@@ -126,8 +126,8 @@ def watchers(request: pytest.FixtureRequest, etcd_server: str,
     at the end."""
     spelling, flags = request.param
     procs = [
-        subprocess.Popen([sys.executable, "-m", "confagent", *spelling, prefix, "--prefix",
-                          "--prev-kv", *flags, "--endpoints", etcd_server], stdout=subprocess.PIPE),
+        subprocess.Popen(confagent_argv(*spelling, prefix, "--prefix", "--prev-kv", *flags,
+                                        "--endpoints", etcd_server), stdout=subprocess.PIPE),
         subprocess.Popen([ETCDCTL, f"--endpoints={etcd_server}", "watch", prefix, "--prefix",
                           "--prev-kv", *flags], stdout=subprocess.PIPE,
                          env={**os.environ, "ETCDCTL_API": "3"}),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from confagent.testing import start_etcd
+from confagent.testing import Processes
 from tests.cli.support import etcdctl, ours, same_output
 
 BINARY_VALUE = b"x\x00\xff\n"
@@ -66,9 +66,9 @@ def test_hex_output_matches_etcdctl(etcd_server: str, prefix: str) -> None:
         assert b"\\x78\\x00\\xff\\x0a" in outputs[0]
 
 
-def test_compaction_matches_etcdctl(tmp_path: Path) -> None:
+def test_compaction_matches_etcdctl(tmp_path: Path, etcd_processes: Processes) -> None:
     """On an etcd of its own: the session's keeps its history for the other tests."""
-    server = start_etcd(tmp_path / "etcd")
+    server = etcd_processes.etcd(tmp_path / "etcd")
     try:
         for value in "1234":
             etcdctl(server.url, "put", "k", value)

@@ -8,11 +8,9 @@ first write fail every time.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,27 +18,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from confagent.testing import ServerProcess, free_port, start_store
+from confagent.testing import Processes, ServerProcess, b64, confagent_argv, free_port
 
 EXIT_BROKEN_PIPE = 141
 LONG_KEYS = 4096
 """With 100-byte values, ~500 kB of ``get --prefix`` output: far more than a pipe holds."""
 LONG_PREFIX = "/long/"
-CONFAGENT = [sys.executable, "-m", "confagent"]
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+CONFAGENT = confagent_argv()
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def store(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes) -> Iterator[ServerProcess]:
     """A fresh store (``member add`` changes it) holding LONG_KEYS keys under LONG_PREFIX."""
-    server = start_store(tmp_path_factory.mktemp("pipes") / "data")
+    server = session_processes.store(tmp_path_factory.mktemp("pipes") / "data")
     try:
         with httpx.Client(timeout=30) as client:
             for start in range(0, LONG_KEYS, 128):
-                ops = [{"requestPut": {"key": _b64(f"{LONG_PREFIX}{i:05d}"), "value": _b64("v" * 100)}}
+                ops = [{"requestPut": {"key": b64(f"{LONG_PREFIX}{i:05d}"), "value": b64("v" * 100)}}
                        for i in range(start, start + 128)]
                 client.post(f"{server.url}/v3/kv/txn", json={"success": ops}).raise_for_status()
         yield server
@@ -94,6 +88,7 @@ def test_commands_whose_reader_is_gone_end_quietly(store: ServerProcess, args: l
     assert (status, errors) == (EXIT_BROKEN_PIPE, b"")
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_render_check_whose_reader_is_gone_ends_quietly(tmp_path: Path) -> None:
     """The agent's one-shot pass prints its diffs to stdout."""
     (tmp_path / "conf.d").mkdir()
@@ -138,8 +133,8 @@ def test_watch_into_head_ends_at_the_next_event(store: ServerProcess) -> None:
         with httpx.Client(timeout=5) as client:
             while watch.poll() is None:  # the first events may come before the watch starts
                 assert time.monotonic() < deadline, "the watcher did not stop"
-                client.post(f"{store.url}/v3/kv/put", json={"key": _b64("/watched/k"),
-                                                            "value": _b64("v")})
+                client.post(f"{store.url}/v3/kv/put", json={"key": b64("/watched/k"),
+                                                            "value": b64("v")})
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     watch.wait(timeout=0.2)
         assert head.communicate(timeout=10)[0] == b"PUT\n"

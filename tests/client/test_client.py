@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 
@@ -40,7 +40,7 @@ from confagent.kv._messages import (
     TxnRequest,
     TxnResponse,
 )
-from confagent.testing import free_port, start_etcd
+from confagent.testing import Processes, free_port
 from tests.client.support import connect, run
 
 
@@ -248,13 +248,9 @@ def test_watch_resumes_after_a_broken_stream(store_url: str, prefix: bytes) -> N
 
 
 @pytest.fixture
-def fresh_etcd(tmp_path: Path) -> Iterator[str]:
+def fresh_etcd(tmp_path: Path, etcd_processes: Processes) -> str:
     """An etcd of one's own, for tests that compact its history."""
-    server = start_etcd(tmp_path / "etcd")
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    return etcd_processes.etcd(tmp_path / "etcd").url
 
 
 def test_compaction_cancels_watches_and_old_reads(fresh_etcd: str) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from confagent.client import (
 )
 from confagent.errors import ClientError, ConfigError, LeaseTTLTooLarge
 from confagent.kv import MAX_LEASE_TTL
-from confagent.testing import free_port, start_store
+from confagent.testing import Processes, free_port, until_async
 from tests.client import support
 from tests.client.support import run
 
@@ -157,14 +156,6 @@ def connect(*urls: str) -> AbstractAsyncContextManager[EtcdClient]:
     return support.connect(*urls, dial_timeout_s=0.5, command_timeout_s=2.0)
 
 
-async def _until(condition: Callable[[], Awaitable[bool]], what: str, deadline_s: float = 15.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def _lease_of(etcd: EtcdClient, key: bytes) -> int | None:
     kvs = (await etcd.get(key)).response.kvs
     return kvs[0].lease if kvs else None
@@ -209,7 +200,7 @@ def test_a_lease_revoked_behind_its_back_is_noticed_and_the_key_put_again(
             async def registered_again() -> bool:
                 return reg.lease_id not in (None, first)
 
-            await _until(registered_again, "a new lease")
+            await until_async(registered_again, "a new lease", deadline_s=15.0)
             assert await _lease_of(etcd, key) == reg.lease_id
 
     run(body)
@@ -217,7 +208,7 @@ def test_a_lease_revoked_behind_its_back_is_noticed_and_the_key_put_again(
     assert "expired or was revoked" in events[1].reason
 
 
-def test_registers_once_the_store_comes_up(tmp_path: Path, key: bytes) -> None:
+def test_registers_once_the_store_comes_up(tmp_path: Path, key: bytes, processes: Processes) -> None:
     port = free_port()
     quick = BackoffPolicy(initial_s=0.05, max_s=0.5)
 
@@ -225,7 +216,7 @@ def test_registers_once_the_store_comes_up(tmp_path: Path, key: bytes) -> None:
         async with connect(f"http://127.0.0.1:{port}") as etcd, Registration(
             etcd, key, b"v", ttl_s=5, retry=quick
         ) as reg:
-            server = await asyncio.to_thread(start_store, tmp_path / "data", port=port)
+            server = await asyncio.to_thread(processes.store, tmp_path / "data", port=port)
             try:
                 lease_id = await reg.wait_registered()
                 assert await _lease_of(etcd, key) == lease_id
