@@ -8,8 +8,13 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from confagent.apply import CommandResult, run_command
-from tests.apply.support import process_gone, run, wait_until
+from confagent.testing import until
+from tests.apply.support import DEADLINE_S, process_gone, run
+
+pytestmark = pytest.mark.usefixtures("subprocesses")  # every case runs a command
 
 
 def test_success_with_interleaved_output() -> None:
@@ -37,7 +42,8 @@ def test_timeout_kills_the_process_group(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
     assert (result.timed_out, result.exit_code, result.ok, result.output) == (True, None, False, "started\n")
     assert result.describe().startswith("timed out after 0.3")
-    wait_until(lambda: process_gone(int(pid_file.read_text())), "the grandchild to be killed")
+    until(lambda: process_gone(int(pid_file.read_text())), "the grandchild to be killed",
+          deadline_s=DEADLINE_S)
 
 
 def test_output_is_bounded_to_its_tail() -> None:
@@ -74,7 +80,7 @@ def test_cancelling_kills_the_process_group(tmp_path: Path) -> None:
         raise AssertionError("the command was not cancelled")
 
     run(asyncio.wait_for(cancel_midway(), 10))
-    wait_until(lambda: process_gone(int(pid_file.read_text())), "the command to be killed")
+    until(lambda: process_gone(int(pid_file.read_text())), "the command to be killed", deadline_s=DEADLINE_S)
 
 
 def test_a_shell_that_cannot_start_is_exit_127(tmp_path: Path) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from confagent.apply import apply_batch, apply_plan, plan_file
 from confagent.errors import ReloadFailed
 from confagent.resource import Plan
 from tests.apply.support import NOBODY, attributes_of, leftovers, make_spec, run
+
+pytestmark = pytest.mark.usefixtures("subprocesses")  # every case runs check and reload commands
 
 
 def lines(path: Path) -> list[str]:

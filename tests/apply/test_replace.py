@@ -14,7 +14,9 @@ import pytest
 from confagent.apply import MAX_FILE_BYTES, ApplyResult, apply_batch, apply_plan, plan_file, read_file_state
 from confagent.errors import ApplyError, CheckFailed
 from confagent.resource import FileAttributes, NoChange, Replace
+from confagent.testing import until
 from tests.apply.support import (
+    DEADLINE_S,
     NOBODY,
     attributes_of,
     leftovers,
@@ -22,7 +24,6 @@ from tests.apply.support import (
     process_gone,
     run,
     run_as,
-    wait_until,
 )
 
 
@@ -83,6 +84,7 @@ def test_unknown_owner_is_an_error_naming_the_dest(tmp_path: Path) -> None:
     assert str(caught.value) == f"{dest}: owner: no user named 'no-such-user-here' on this host"
 
 
+@pytest.mark.usefixtures("subprocesses")  # check_cmd runs
 def test_check_cmd_sees_the_stage_file(tmp_path: Path) -> None:
     dest = tmp_path / "app.conf"
     seen = tmp_path / "seen"
@@ -94,6 +96,7 @@ def test_check_cmd_sees_the_stage_file(tmp_path: Path) -> None:
     assert result.commands[0].command.startswith(f"cat {tmp_path}/.app.conf.")
 
 
+@pytest.mark.usefixtures("subprocesses")  # check_cmd runs
 def test_check_failure_leaves_dest_untouched(tmp_path: Path) -> None:
     dest, marker = tmp_path / "app.conf", tmp_path / "reloaded"
     dest.write_bytes(b"old\n")
@@ -109,6 +112,7 @@ def test_check_failure_leaves_dest_untouched(tmp_path: Path) -> None:
     assert (attributes_of(dest), marker.exists(), leftovers(tmp_path)) == (before, False, [])
 
 
+@pytest.mark.usefixtures("subprocesses")  # check_cmd runs
 def test_hanging_check_times_out(tmp_path: Path) -> None:
     dest = tmp_path / "app.conf"
     dest.write_bytes(b"old\n")
@@ -119,6 +123,7 @@ def test_hanging_check_times_out(tmp_path: Path) -> None:
     assert (dest.read_bytes(), leftovers(tmp_path)) == (b"old\n", [])
 
 
+@pytest.mark.usefixtures("subprocesses")  # check_cmd runs
 def test_one_failed_check_does_not_stop_the_others(tmp_path: Path) -> None:
     good, bad = tmp_path / "good.conf", tmp_path / "bad.conf"
     plans = [plan_file(make_spec(bad, check_cmd="exit 1"), b"b"),
@@ -146,6 +151,7 @@ def test_a_large_batch_over_several_directories_replaces_each_file_once(tmp_path
     assert not missing.parent.exists()
 
 
+@pytest.mark.usefixtures("subprocesses")  # check_cmd runs
 def test_cancelled_batch_leaves_no_stage_file_and_no_process(tmp_path: Path) -> None:
     dest, pid_file = tmp_path / "app.conf", tmp_path / "pid"
     plan = plan_file(make_spec(dest, check_cmd=f"sleep 30 & echo $! > {pid_file}; wait"), b"new\n")
@@ -160,7 +166,7 @@ def test_cancelled_batch_leaves_no_stage_file_and_no_process(tmp_path: Path) -> 
 
     run(asyncio.wait_for(cancel_during_check(), 10))
     assert (dest.exists(), leftovers(tmp_path)) == (False, [])
-    wait_until(lambda: process_gone(int(pid_file.read_text())), "the check to be killed")
+    until(lambda: process_gone(int(pid_file.read_text())), "the check to be killed", deadline_s=DEADLINE_S)
 
 
 def test_missing_directory_is_an_error_unless_created(tmp_path: Path) -> None:

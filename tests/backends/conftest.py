@@ -5,21 +5,35 @@
 ``embedded`` (in this process), ``file`` and ``env``. ``writing_harness``,
 ``compacting_harness`` and ``raw_key_harness`` run it once per backend that
 can express the case (a capability, never a name). ``ns`` is a key namespace
-of the test's own, since the servers are shared by the session.
+of the test's own, since the servers are shared by the session. The parameters
+that start a server (``etcd``, ``etcd-store``) carry the ``system`` mark, and
+``etcd`` the ``etcd`` mark; ``start_server`` starts a real etcd or a confagent
+store on a given port, parametrized the same way.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from confagent.testing import Processes, ServerProcess
 from tests.backends.harness import EmbeddedHarness, EnvHarness, EtcdHarness, FileHarness, Harness
 
-HARNESSES = ["etcd", "etcd-store", "embedded", "file", "env"]
-WRITING = ["etcd", "etcd-store", "embedded", "file"]
-COMPACTING = ["etcd", "etcd-store", "embedded"]
+_MARKS = {"etcd": [pytest.mark.system, pytest.mark.etcd], "etcd-store": [pytest.mark.system],
+          "confagent": [pytest.mark.system]}
+
+
+def _params(*kinds: str) -> list[object]:
+    """``kinds`` as fixture parameters, those that start a server marked as such."""
+    return [pytest.param(kind, marks=_MARKS.get(kind, ()), id=kind) for kind in kinds]
+
+
+HARNESSES = _params("etcd", "etcd-store", "embedded", "file", "env")
+WRITING = _params("etcd", "etcd-store", "embedded", "file")
+COMPACTING = _params("etcd", "etcd-store", "embedded")
 
 
 @pytest.fixture
@@ -59,3 +73,9 @@ def compacting_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harnes
 def raw_key_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     """Backends whose keys are bytes, so a key may not be UTF-8."""
     return _harness(request, tmp_path)
+
+
+@pytest.fixture(params=_params("etcd", "confagent"))
+def start_server(request: pytest.FixtureRequest, processes: Processes) -> Callable[..., ServerProcess]:
+    """How to start the parameter's server: ``start(data_dir, port=...)``, stopped when the test ends."""
+    return processes.etcd if request.param == "etcd" else processes.store

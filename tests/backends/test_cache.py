@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from contextlib import aclosing
 from pathlib import Path
-
-import pytest
 
 from confagent.backends import (
     BackoffPolicy,
@@ -22,7 +21,7 @@ from confagent.backends import (
 from confagent.client import ClientConfig, EtcdClient
 from confagent.errors import CacheDiverged, ClientError, Compacted
 from confagent.kv import PutRequest
-from confagent.testing import free_port, start_etcd, start_store
+from confagent.testing import ServerProcess, free_port
 from tests.backends.harness import DEADLINE_S, Follower, Harness, run
 
 FAST = CacheConfig(backoff=BackoffPolicy(initial_s=0.05, max_s=0.4), verify_interval_s=0)
@@ -107,11 +106,10 @@ def test_verification_finds_a_diverged_cache_and_resyncs(tmp_path: Path) -> None
     run(body)
 
 
-@pytest.mark.parametrize("server", ["etcd", "confagent"])
-def test_store_down_at_start_then_killed_mid_watch(server: str, tmp_path: Path) -> None:
+def test_store_down_at_start_then_killed_mid_watch(start_server: Callable[..., ServerProcess],
+                                                   tmp_path: Path) -> None:
     """The cache waits for a store that is not there yet, and catches up after a kill and restart."""
     port = free_port()
-    start = start_etcd if server == "etcd" else start_store
     url = f"http://127.0.0.1:{port}"
     client_config = ClientConfig(endpoints=(url,), dial_timeout_s=0.5, command_timeout_s=2.0)
 
@@ -122,7 +120,7 @@ def test_store_down_at_start_then_killed_mid_watch(server: str, tmp_path: Path) 
         try:
             down = await follower.trouble()
             assert isinstance(down.error, ClientError) and 0 < down.retry_in_s <= 0.4
-            process = await asyncio.to_thread(start, tmp_path / "data", port=port)
+            process = await asyncio.to_thread(start_server, tmp_path / "data", port=port)
             assert (await follower.update()).resynced
             async with EtcdClient(client_config) as writer:
                 await writer.put(b"/svc/a", b"1")
@@ -144,12 +142,11 @@ def test_store_down_at_start_then_killed_mid_watch(server: str, tmp_path: Path) 
     run(body)
 
 
-@pytest.mark.parametrize("server", ["etcd", "confagent"])
-def test_a_store_answering_again_is_reported_once_before_what_it_brings(server: str, tmp_path: Path) -> None:
+def test_a_store_answering_again_is_reported_once_before_what_it_brings(
+        start_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
     """Rule 8: ``CacheRecovered`` once the store answers after failing, even when nothing changed;
     at start before the first load, and mid-watch before the changes made while it was away."""
     port = free_port()
-    start = start_etcd if server == "etcd" else start_store
     url = f"http://127.0.0.1:{port}"
     client_config = ClientConfig(endpoints=(url,), dial_timeout_s=0.5, command_timeout_s=2.0)
 
@@ -160,7 +157,7 @@ def test_a_store_answering_again_is_reported_once_before_what_it_brings(server: 
         try:
             await follower.trouble()
             await follower.trouble()  # two attempts failed
-            process = await asyncio.to_thread(start, tmp_path / "data", port=port)
+            process = await asyncio.to_thread(start_server, tmp_path / "data", port=port)
             recovered = await follower.until(lambda e: not isinstance(e, CacheTrouble))
             assert isinstance(recovered, CacheRecovered) and recovered.failures >= 2, recovered
             assert (await follower.update()).resynced  # the first load comes after

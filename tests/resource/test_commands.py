@@ -25,6 +25,7 @@ def test_placeholder_without_value_is_left() -> None:
     assert fill_command("x {{.src}} {{.dest}}", {"dest": "/d"}) == "x {{.src}} /d"
 
 
+@pytest.mark.usefixtures("subprocesses")  # /bin/sh reads the command
 @pytest.mark.parametrize("path", ["/tmp/with space/a b.conf", "/tmp/it's.conf", "/tmp/$(rm -rf x)`y`.conf"])
 def test_values_are_shell_quoted(path: str) -> None:
     command = fill_command("printf %s {{.dest}}", {"dest": path})

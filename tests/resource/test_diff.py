@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from confagent.resource import FileAttributes, FileState, Replace, ResourceSpec, plan, plan_diff, unified_diff
 
 SPEC = ResourceSpec(file="conf.d/a.toml", src="a.tmpl", dest="/etc/a.conf", keys=("/",))
@@ -46,6 +48,7 @@ def test_equal_content_gives_nothing() -> None:
     assert unified_diff("/x", b"a\n", b"a\n") == ""
 
 
+@pytest.mark.usefixtures("subprocesses")  # patch(1)
 def test_patch_applies_the_diff(tmp_path: Path) -> None:
     """The output is a real unified diff: patch(1) turns the old file into the new one."""
     old, new = b"one\ntwo\nthree\nfour\nfive\nsix\nseven\n", b"one\n2\nthree\nfour\nfive\nsix\nseven\neight"
