@@ -8,21 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from confagent.testing import ServerProcess, start_etcd, start_store
+from confagent.testing import Processes
 from tests.e2e.differential import Pair
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Pair]:
+def pair(tmp_path: Path, etcd_processes: Processes) -> Iterator[Pair]:
     """A fresh etcd and a fresh confagent store, started concurrently."""
     with ThreadPoolExecutor(2) as pool:
-        etcd_f = pool.submit(start_etcd, tmp_path / "etcd")
-        ours_f = pool.submit(start_store, tmp_path / "ours")
-        servers: list[ServerProcess] = [etcd_f.result(), ours_f.result()]
-    client = Pair(servers[0].url, servers[1].url)
+        etcd = pool.submit(etcd_processes.etcd, tmp_path / "etcd")
+        ours = pool.submit(etcd_processes.store, tmp_path / "ours")
+    client = Pair(etcd.result().url, ours.result().url)
     try:
         yield client
     finally:
         client.close()
-        for server in servers:
-            server.stop()

@@ -8,19 +8,15 @@ error codes and messages — must be equal.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 
+from confagent.testing import b64
+
 Json = Any
-
-
-def b64(text: str | bytes) -> str:
-    data = text.encode() if isinstance(text, str) else text
-    return base64.b64encode(data).decode()
 
 
 def prefix_end(prefix: str) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.differential import Pair, b64, prefix_end
+from confagent.testing import b64
+from tests.e2e.differential import Pair, prefix_end
 
 pytestmark = pytest.mark.etcd
 

@@ -15,7 +15,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.e2e.differential import Pair, b64, normalize, prefix_end
+from confagent.testing import b64, until
+from tests.e2e.differential import Pair, normalize, prefix_end
 
 pytestmark = pytest.mark.etcd
 
@@ -185,12 +186,12 @@ def test_lease_time_to_live_and_keepalive(pair: Pair) -> None:
 def test_a_short_lease_expires_and_deletes_its_keys(pair: Pair) -> None:
     _grant(pair, "5000", 1)
     pair.same("/v3/kv/put", {"key": b64("exp/k"), "value": b64("v"), "lease": "5000"})
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def expired_on_both() -> bool:
         theirs, ours = pair.call("/v3/kv/range", {"key": b64("exp/k")})
-        if "kvs" not in ours.body and "kvs" not in theirs.body:
-            break
-        time.sleep(0.2)
+        return "kvs" not in ours.body and "kvs" not in theirs.body
+
+    until(expired_on_both, "the key to go with its lease on both", deadline_s=10, pause_s=0.2)
     pair.same("/v3/kv/range", {"key": b64("exp/k")})
     pair.same("/v3/lease/timetolive", {"ID": "5000"})
 

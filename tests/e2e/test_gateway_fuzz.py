@@ -15,7 +15,6 @@ The seed is printed (shown when the test fails); ``CONFAGENT_FUZZ_SEED`` replays
 
 from __future__ import annotations
 
-import base64
 import os
 import random
 import re
@@ -30,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from confagent.testing import ServerProcess, start_store
+from confagent.testing import Processes, ServerProcess, b64
 
 DEFAULT_REQUESTS = 3000
 BATCH = 50
@@ -61,13 +60,9 @@ _junk = st.recursive(
 """A JSON value of no particular kind."""
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
 _keys = st.sampled_from([b"", b"\0", b"a", b"a/", b"a/b", b"b", b"z", b"\xff", b"fuzz/key"]) \
     | st.binary(max_size=8)
-_bytes = _keys.map(_b64) | st.sampled_from(["", "=", "a", "!!", "YQ", "YQ==="]) | _junk
+_bytes = _keys.map(b64) | st.sampled_from(["", "=", "a", "!!", "YQ", "YQ==="]) | _junk
 _INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
 _numbers = st.integers(-5, 50) | _INT64 | st.sampled_from([_UINT64_MAX, 1 << 64])
 _int64 = _numbers.flatmap(lambda n: st.sampled_from([n, str(n), f" {n}", f"{n}x"])) | _junk
@@ -214,7 +209,7 @@ def _check_answer(call: Call, status: int, body: bytes, before: list[str]) -> No
 
 
 def _check_serving(client: httpx.Client, answered: list[str]) -> None:
-    put = client.post("/v3/kv/put", json={"key": _b64(b"fuzz/alive"), "value": _b64(b"yes")}, timeout=10)
+    put = client.post("/v3/kv/put", json={"key": b64(b"fuzz/alive"), "value": b64(b"yes")}, timeout=10)
     health = client.get("/health", timeout=10)
     sent = "\n  ".join(answered)
     assert (put.status_code, health.status_code) == (200, 200), (
@@ -223,8 +218,8 @@ def _check_serving(client: httpx.Client, answered: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_store(tmp_path_factory.mktemp("fuzz") / "data")
+def store(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes) -> Iterator[ServerProcess]:
+    server = session_processes.store(tmp_path_factory.mktemp("fuzz") / "data")
     try:
         yield server
     finally:

@@ -25,8 +25,8 @@ from confagent.cli import main
 from confagent.client import EtcdClient
 from confagent.errors import Compacted
 from confagent.server._ids import member_id_of
-from confagent.testing import ServerProcess, free_port, start_store, store_cluster
-from tests.e2e.differential import Pair, b64
+from confagent.testing import Processes, ServerProcess, b64, free_port
+from tests.e2e.differential import Pair
 
 SNAPSHOT_PATH = "/v3/maintenance/snapshot"
 LEASE_TTL_S = 600
@@ -83,10 +83,10 @@ class Saved:
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Saved]:
+def saved(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes) -> Iterator[Saved]:
     """A filled store's snapshot file and what the store served when it was saved."""
     base = tmp_path_factory.mktemp("snapshot-source")
-    store = start_store(base / "data")
+    store = session_processes.store(base / "data")
     try:
         asyncio.run(_fill(store.url))
         state = asyncio.run(_state(store.url))
@@ -110,11 +110,12 @@ def _restore(saved: Saved, member: ServerProcess) -> None:
     assert code == 0
 
 
-def test_one_member_restored_serves_the_same_state_as_a_new_cluster(saved: Saved, tmp_path: Path) -> None:
+def test_one_member_restored_serves_the_same_state_as_a_new_cluster(saved: Saved, tmp_path: Path,
+                                                                    processes: Processes) -> None:
     peer = f"http://127.0.0.1:{free_port()}"
     flags = ["--name", "solo", "--initial-cluster", f"solo={peer}", "--initial-advertise-peer-urls", peer]
     assert main(["snapshot", "restore", str(saved.path), "--data-dir", str(tmp_path / "solo"), *flags]) == 0
-    store = start_store(tmp_path / "solo", args=flags)
+    store = processes.store(tmp_path / "solo", args=flags)
     try:
         assert asyncio.run(_state(store.url)) == saved.state
         status = httpx.post(store.url + "/v3/maintenance/status", json={}).json()
@@ -126,8 +127,9 @@ def test_one_member_restored_serves_the_same_state_as_a_new_cluster(saved: Saved
         store.stop()
 
 
-def test_three_members_restored_from_one_file_form_a_working_cluster(saved: Saved, tmp_path: Path) -> None:
-    members = store_cluster(tmp_path, 3)
+def test_three_members_restored_from_one_file_form_a_working_cluster(saved: Saved, tmp_path: Path,
+                                                                     processes: Processes) -> None:
+    members = processes.cluster(tmp_path, 3)
     for member in members:
         _restore(saved, member)
     for member in members:

@@ -6,7 +6,6 @@ import base64
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from confagent.testing import ServerProcess, free_port, start_store
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+from confagent.testing import Processes, ServerProcess, b64, free_port, store_process, until
 
 
 def _post(url: str, path: str, body: object, **kwargs: object) -> dict[str, object]:
@@ -31,14 +26,12 @@ def _post(url: str, path: str, body: object, **kwargs: object) -> dict[str, obje
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ServerProcess:
-    server = start_store(tmp_path / "data")
-    yield server  # type: ignore[misc]
-    server.stop()
+def store(tmp_path: Path, processes: Processes) -> ServerProcess:
+    return processes.store(tmp_path / "data")
 
 
-def test_sigterm_stops_cleanly_and_logs_where_it_listens(tmp_path: Path) -> None:
-    server = start_store(tmp_path / "data")
+def test_sigterm_stops_cleanly_and_logs_where_it_listens(tmp_path: Path, processes: Processes) -> None:
+    server = processes.store(tmp_path / "data")
     assert server.stop() == 0
     log = server.log_path.read_text()
     assert "store started" in log and server.url in log
@@ -52,8 +45,9 @@ def _read_until_closed(conn: socket.socket) -> bytes:
     return received
 
 
-def test_sigterm_ends_open_watch_and_keepalive_streams_and_exits(tmp_path: Path) -> None:
-    server = start_store(tmp_path / "data")
+def test_sigterm_ends_open_watch_and_keepalive_streams_and_exits(tmp_path: Path,
+                                                                 processes: Processes) -> None:
+    server = processes.store(tmp_path / "data")
     host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
     lease = _post(server.url, "/v3/lease/grant", {"TTL": 60})
     streams = {
@@ -78,47 +72,46 @@ def test_sigterm_ends_open_watch_and_keepalive_streams_and_exits(tmp_path: Path)
     assert "store stopped" in server.log_path.read_text()
 
 
-def test_restart_comes_back_at_the_same_revision_with_data_and_leases(tmp_path: Path) -> None:
+def test_restart_comes_back_at_the_same_revision_with_data_and_leases(tmp_path: Path,
+                                                                      processes: Processes) -> None:
     port = free_port()
-    server = start_store(tmp_path / "data", port=port)
+    server = processes.store(tmp_path / "data", port=port)
     _post(server.url, "/v3/lease/grant", {"TTL": 600, "ID": "77"})
-    _post(server.url, "/v3/kv/put", {"key": _b64("a"), "value": _b64("1"), "lease": "77"})
-    _post(server.url, "/v3/kv/put", {"key": _b64("b"), "value": _b64("2")})
+    _post(server.url, "/v3/kv/put", {"key": b64("a"), "value": b64("1"), "lease": "77"})
+    _post(server.url, "/v3/kv/put", {"key": b64("b"), "value": b64("2")})
     before = _post(server.url, "/v3/kv/range", {"key": "AA==", "range_end": "AA=="})
     server.stop()
-    server = start_store(tmp_path / "data", port=port)
+    server = processes.store(tmp_path / "data", port=port)
     try:
         after = _post(server.url, "/v3/kv/range", {"key": "AA==", "range_end": "AA=="})
         assert after["kvs"] == before["kvs"]
         assert after["header"]["revision"] == before["header"]["revision"]  # type: ignore[index]
         ttl = _post(server.url, "/v3/lease/timetolive", {"ID": "77", "keys": True})
-        assert ttl["keys"] == [_b64("a")] and int(ttl["TTL"]) > 590  # type: ignore[arg-type]
+        assert ttl["keys"] == [b64("a")] and int(ttl["TTL"]) > 590  # type: ignore[arg-type]
     finally:
         server.stop()
 
 
-def test_restart_after_many_snapshots(tmp_path: Path) -> None:
+def test_restart_after_many_snapshots(tmp_path: Path, processes: Processes) -> None:
     port = free_port()
-    server = start_store(tmp_path / "data", port=port, args=("--snapshot-count", "50"))
+    server = processes.store(tmp_path / "data", port=port, args=("--snapshot-count", "50"))
     with httpx.Client(base_url=server.url, timeout=10) as client:
         for i in range(400):
-            client.post("/v3/kv/put", json={"key": _b64(f"k{i % 7}"), "value": _b64(str(i))})
+            client.post("/v3/kv/put", json={"key": b64(f"k{i % 7}"), "value": b64(str(i))})
     server.stop()
     assert len(list((tmp_path / "data" / "member" / "snap").glob("*.snap"))) >= 1
-    server = start_store(tmp_path / "data", port=port)
+    server = processes.store(tmp_path / "data", port=port)
     try:
-        reply = _post(server.url, "/v3/kv/range", {"key": _b64("k0")})
+        reply = _post(server.url, "/v3/kv/range", {"key": b64("k0")})
         assert reply["header"]["revision"] == "401"  # type: ignore[index]
         assert base64.b64decode(reply["kvs"][0]["value"]) == b"399"  # type: ignore[index]
     finally:
         server.stop()
 
 
-def test_bad_flags_give_one_clear_line_and_exit_non_zero(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "confagent", "store", "--data-dir", str(tmp_path / "d"),
-         "--listen-client-urls", "ftp://127.0.0.1:1"], capture_output=True, text=True, timeout=30,
-        check=False)
+def test_bad_flags_give_one_clear_line_and_exit_non_zero(tmp_path: Path, processes: Processes) -> None:
+    result = processes.confagent("store", "--data-dir", str(tmp_path / "d"),
+                                 "--listen-client-urls", "ftp://127.0.0.1:1")
     assert result.returncode != 0
     assert "--listen-client-urls" in result.stderr and "Traceback" not in result.stderr
 
@@ -131,12 +124,12 @@ def test_a_client_that_never_reads_its_watch_does_not_stop_the_server(store: Ser
     with socket.create_connection((host, port)) as sleeper:
         sleeper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sleeper.sendall(request)
-        value = _b64("x" * 20_000)
+        value = b64("x" * 20_000)
         with httpx.Client(base_url=store.url, timeout=10) as client:
             for i in range(300):
-                reply = client.post("/v3/kv/put", json={"key": _b64(f"w{i}"), "value": value})
+                reply = client.post("/v3/kv/put", json={"key": b64(f"w{i}"), "value": value})
                 assert reply.status_code == 200
-        reply = httpx.post(store.url + "/v3/kv/range", json={"key": _b64("w299")}, timeout=10)
+        reply = httpx.post(store.url + "/v3/kv/range", json={"key": b64("w299")}, timeout=10)
         assert reply.status_code == 200
 
 
@@ -147,7 +140,7 @@ def test_a_watch_stream_closed_half_way_is_cleaned_up(store: ServerProcess) -> N
         with socket.create_connection((host, port)) as conn:
             conn.sendall(f"POST /v3/watch HTTP/1.1\r\nHost: {host}\r\nContent-Length: 999\r\n\r\n"
                          .encode() + body)
-    reply = _post(store.url, "/v3/kv/put", {"key": _b64("a"), "value": _b64("1")})
+    reply = _post(store.url, "/v3/kv/put", {"key": b64("a"), "value": b64("1")})
     assert reply["header"]
     assert httpx.get(store.url + "/health", timeout=5).json() == {"health": "true"}
 
@@ -169,41 +162,36 @@ def _make_certs(directory: Path) -> None:
                  cwd=directory)
 
 
-def test_mutual_tls(tmp_path: Path) -> None:
+def test_mutual_tls(tmp_path: Path, processes: Processes) -> None:
     certs = tmp_path / "certs"
     certs.mkdir()
     _make_certs(certs)
-    port = free_port()
-    url = f"https://127.0.0.1:{port}"
-    args = [sys.executable, "-m", "confagent", "store", "--data-dir", str(tmp_path / "data"),
-            "--listen-client-urls", url, "--cert-file", str(certs / "server.crt"),
-            "--key-file", str(certs / "server.key"), "--client-cert-auth",
-            "--trusted-ca-file", str(certs / "ca.crt"), "--listen-peer-urls", f"http://127.0.0.1:{free_port()}"]
-    log = (tmp_path / "log").open("wb")
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    url = f"https://127.0.0.1:{free_port()}"
+    store = processes.server(store_process(url, tmp_path / "data", [
+        "--cert-file", str(certs / "server.crt"), "--key-file", str(certs / "server.key"),
+        "--client-cert-auth", "--trusted-ca-file", str(certs / "ca.crt"),
+        "--listen-peer-urls", f"http://127.0.0.1:{free_port()}"],
+        tmp_path / "log"))
+    store.launch()
     context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
     context.load_cert_chain(str(certs / "client.crt"), str(certs / "client.key"))
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                reply = httpx.get(url + "/health", verify=context, timeout=2)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and process.poll() is None, (
-                    (tmp_path / "log").read_text())
-                time.sleep(0.1)
-        assert reply.json() == {"health": "true"}
-        put = httpx.post(url + "/v3/kv/put", json={"key": _b64("t"), "value": _b64("s")},
-                         verify=context)
-        assert put.status_code == 200
-        anonymous = ssl.create_default_context(cafile=str(certs / "ca.crt"))
-        with pytest.raises(httpx.HTTPError):
-            httpx.get(url + "/health", verify=anonymous, timeout=5)
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
+    replies: list[httpx.Response] = []
+
+    def answered() -> bool:
+        assert store.process is not None and store.process.poll() is None, (tmp_path / "log").read_text()
+        try:
+            replies.append(httpx.get(url + "/health", verify=context, timeout=2))
+        except httpx.HTTPError:
+            return False
+        return True
+
+    until(answered, "the store to answer over TLS", tmp_path / "log", pause_s=0.1)
+    assert replies[-1].json() == {"health": "true"}
+    put = httpx.post(url + "/v3/kv/put", json={"key": b64("t"), "value": b64("s")}, verify=context)
+    assert put.status_code == 200
+    anonymous = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(url + "/health", verify=anonymous, timeout=5)
 
 
 class ChunkedWatch:
@@ -253,7 +241,7 @@ def _events(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_a_slow_watcher_catches_up_with_every_event_in_order(store: ServerProcess) -> None:
     host, port = "127.0.0.1", int(store.url.rsplit(":", 1)[1])
-    body = orjson.dumps({"create_request": {"key": _b64("slow/"), "range_end": _b64("slow0")}})
+    body = orjson.dumps({"create_request": {"key": b64("slow/"), "range_end": b64("slow0")}})
     with socket.socket() as conn:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         conn.connect((host, port))
@@ -261,23 +249,23 @@ def test_a_slow_watcher_catches_up_with_every_event_in_order(store: ServerProces
                      .encode() + body)
         watch = ChunkedWatch(conn)
         assert watch.results(bool, deadline_s=10)[0]["created"]
-        value = _b64("x" * 20_000)
+        value = b64("x" * 20_000)
         with httpx.Client(base_url=store.url, timeout=10) as client:
             for i in range(400):
-                assert client.post("/v3/kv/put", json={"key": _b64(f"slow/{i:04}"),
+                assert client.post("/v3/kv/put", json={"key": b64(f"slow/{i:04}"),
                                                         "value": value}).status_code == 200
         events = _events(watch.results(lambda r: len(_events(r)) >= 400, deadline_s=30))
     keys = [base64.b64decode(e["kv"]["key"]).decode() for e in events]
     assert keys == [f"slow/{i:04}" for i in range(400)]
 
 
-def test_progress_notifications_at_the_configured_interval(tmp_path: Path) -> None:
-    server = start_store(tmp_path / "data",
+def test_progress_notifications_at_the_configured_interval(tmp_path: Path, processes: Processes) -> None:
+    server = processes.store(tmp_path / "data",
                          args=("--experimental-watch-progress-notify-interval", "200ms"))
     try:
-        _post(server.url, "/v3/kv/put", {"key": _b64("p"), "value": _b64("1")})
+        _post(server.url, "/v3/kv/put", {"key": b64("p"), "value": b64("1")})
         host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
-        body = orjson.dumps({"create_request": {"key": _b64("p"), "progress_notify": True}})
+        body = orjson.dumps({"create_request": {"key": b64("p"), "progress_notify": True}})
         with socket.create_connection((host, port)) as conn:
             conn.sendall(f"POST /v3/watch HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n\r\n"
                          .encode() + body)

@@ -15,7 +15,6 @@ nemesis' choices (the clients' timing is the machine's).
 
 from __future__ import annotations
 
-import base64
 import os
 import random
 import signal
@@ -35,11 +34,13 @@ from confagent.testing import (
     KvInput,
     KvOutput,
     PartitionMode,
+    Processes,
     Put,
     ServerProcess,
+    b64,
     check_linearizable,
     free_port,
-    store_cluster,
+    unb64,
 )
 
 NEMESIS_S = float(os.environ.get("CONFAGENT_NEMESIS_S", "12"))
@@ -48,10 +49,6 @@ OPS_PER_KEY = 150
 """Keys rotate so that no key's history grows past what the checker decides quickly."""
 CLIENTS = 4
 REQUEST_TIMEOUT_S = 3.0
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 class Cluster:
@@ -80,11 +77,11 @@ class Cluster:
 
 
 @pytest.fixture(params=[3, 5], ids=lambda size: f"{size}-members")
-def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+def cluster(request: pytest.FixtureRequest, tmp_path: Path, processes: Processes) -> Iterator[Cluster]:
     size: int = request.param
     ports = [(free_port(), free_port()) for _ in range(size)]
     proxies = [FaultProxy(advertised, "127.0.0.1", listening) for listening, advertised in ports]
-    members = store_cluster(tmp_path, size, peer_ports=ports)
+    members = processes.cluster(tmp_path, size, peer_ports=ports)
     for member in members:
         member.launch()
     try:
@@ -149,7 +146,7 @@ class Client(threading.Thread):
     def _get(self, http: httpx.Client, member: ServerProcess, key: str) -> None:
         token = self.recorder.call(self.number, Get(key))
         try:
-            reply = http.post(member.url + "/v3/kv/range", json={"key": _b64(key)})
+            reply = http.post(member.url + "/v3/kv/range", json={"key": b64(key)})
         except httpx.HTTPError:
             self.recorder.failed(token)  # a read that failed changed nothing either way
             return
@@ -157,13 +154,13 @@ class Client(threading.Thread):
             self.recorder.failed(token)
             return
         kvs = reply.json().get("kvs")
-        value = base64.b64decode(kvs[0].get("value", "")).decode() if kvs else None
+        value = unb64(kvs[0].get("value", "")) if kvs else None
         self.recorder.ret(token, value)
 
     def _put(self, http: httpx.Client, member: ServerProcess, key: str) -> None:
         value = self._value()
         token = self.recorder.call(self.number, Put(key, value))
-        self._write(http, member, "/v3/kv/put", {"key": _b64(key), "value": _b64(value)}, token,
+        self._write(http, member, "/v3/kv/put", {"key": b64(key), "value": b64(value)}, token,
                     lambda body: None)
 
     def _cas(self, http: httpx.Client, member: ServerProcess, key: str) -> None:
@@ -171,10 +168,10 @@ class Client(threading.Thread):
                                              for n in range(max(1, self.written - 3), self.written + 1))])
         new = self._value()
         token = self.recorder.call(self.number, Cas(key, expected, new))
-        compare = ({"key": _b64(key), "target": "VERSION", "result": "EQUAL", "version": "0"}
+        compare = ({"key": b64(key), "target": "VERSION", "result": "EQUAL", "version": "0"}
                    if expected is None else
-                   {"key": _b64(key), "target": "VALUE", "result": "EQUAL", "value": _b64(expected)})
-        body = {"compare": [compare], "success": [{"request_put": {"key": _b64(key), "value": _b64(new)}}]}
+                   {"key": b64(key), "target": "VALUE", "result": "EQUAL", "value": b64(expected)})
+        body = {"compare": [compare], "success": [{"request_put": {"key": b64(key), "value": b64(new)}}]}
         self._write(http, member, "/v3/kv/txn", body, token, lambda answer: bool(answer.get("succeeded")))
 
     def _write(self, http: httpx.Client, member: ServerProcess, path: str, body: object,

@@ -8,8 +8,6 @@ acknowledged write is there after the restart.
 
 from __future__ import annotations
 
-import base64
-import time
 from pathlib import Path
 
 import httpx
@@ -18,15 +16,11 @@ import pytest
 
 from confagent.raft._types import HardState
 from confagent.server._wal_records import hard_state_frame
-from confagent.testing import ServerProcess, free_port, start_store
+from confagent.testing import Processes, ServerProcess, b64, eventually, free_port, unb64
 
 SNAPSHOT_COUNT = 40
 PUTS = 300
 WAIT_S = 30.0
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def _put_all(url: str, prefix: str) -> dict[str, int]:
@@ -35,7 +29,7 @@ def _put_all(url: str, prefix: str) -> dict[str, int]:
     with httpx.Client(base_url=url, timeout=10.0) as client:
         for i in range(PUTS):
             key = f"{prefix}/{i:04d}"
-            reply = client.post("/v3/kv/put", json={"key": _b64(key), "value": _b64(key)})
+            reply = client.post("/v3/kv/put", json={"key": b64(key), "value": b64(key)})
             assert reply.status_code == 200, reply.text
             acked[key] = int(reply.json()["header"]["revision"])
     return acked
@@ -43,19 +37,14 @@ def _put_all(url: str, prefix: str) -> dict[str, int]:
 
 def _all_keys(url: str) -> dict[str, int]:
     reply = httpx.post(url + "/v3/kv/range", json={"key": "AA==", "range_end": "AA=="}, timeout=30)
-    return {base64.b64decode(kv["key"]).decode(): int(kv["mod_revision"])
+    return {unb64(kv["key"]): int(kv["mod_revision"])
             for kv in reply.json().get("kvs", [])}
 
 
 def _snapshot_files(data_dir: Path, count: int) -> list[Path]:
     """The ``.snap`` files, oldest first, once there are at least ``count`` (bounded wait)."""
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        files = sorted((data_dir / "member" / "snap").glob("*.snap"))
-        if len(files) >= count or time.monotonic() > deadline:
-            assert len(files) >= count, f"only {len(files)} snapshot files after {WAIT_S} s"
-            return files
-        time.sleep(0.05)
+    return eventually(lambda: sorted((data_dir / "member" / "snap").glob("*.snap")),
+                      lambda files: len(files) >= count, f"{count} snapshot files", deadline_s=WAIT_S)
 
 
 def _warnings(server: ServerProcess) -> list[dict[str, object]]:
@@ -72,9 +61,9 @@ def _flip_a_byte(path: Path) -> None:
 
 @pytest.mark.parametrize("damaged", [1, 3])
 def test_damaged_newest_snapshots_fall_back_to_an_older_one_and_lose_nothing(
-        tmp_path: Path, damaged: int) -> None:
+        tmp_path: Path, damaged: int, processes: Processes) -> None:
     data_dir, port = tmp_path / "store", free_port()
-    server = start_store(data_dir, port=port, args=("--snapshot-count", str(SNAPSHOT_COUNT)))
+    server = processes.store(data_dir, port=port, args=("--snapshot-count", str(SNAPSHOT_COUNT)))
     try:
         acked = _put_all(server.url, "before")
         _snapshot_files(data_dir, damaged + 1)
@@ -84,7 +73,7 @@ def test_damaged_newest_snapshots_fall_back_to_an_older_one_and_lose_nothing(
     for path in files[-damaged:]:
         _flip_a_byte(path)
 
-    server = start_store(data_dir, port=port, args=("--snapshot-count", str(SNAPSHOT_COUNT)))
+    server = processes.store(data_dir, port=port, args=("--snapshot-count", str(SNAPSHOT_COUNT)))
     try:
         found = _all_keys(server.url)
         assert {key: found.get(key) for key in acked} == acked
@@ -96,16 +85,17 @@ def test_damaged_newest_snapshots_fall_back_to_an_older_one_and_lose_nothing(
     for path in files[-damaged:]:
         assert str(path) in warned, f"no warning names {path}: {list(warned)}"
         assert Path(f"{path}.broken").exists()
-    restarted = start_store(data_dir, port=port)
+    restarted = processes.store(data_dir, port=port)
     try:
         assert _all_keys(restarted.url) == acked
     finally:
         restarted.stop()
 
 
-def test_a_torn_wal_tail_is_cut_with_one_warning_naming_file_offset_and_bytes(tmp_path: Path) -> None:
+def test_a_torn_wal_tail_is_cut_with_one_warning_naming_file_offset_and_bytes(tmp_path: Path,
+                                                                              processes: Processes) -> None:
     data_dir, port = tmp_path / "store", free_port()
-    server = start_store(data_dir, port=port)
+    server = processes.store(data_dir, port=port)
     try:
         acked = _put_all(server.url, "before")
     finally:
@@ -116,7 +106,7 @@ def test_a_torn_wal_tail_is_cut_with_one_warning_naming_file_offset_and_bytes(tm
     with segment.open("ab") as file:
         file.write(torn)
 
-    server = start_store(data_dir, port=port)
+    server = processes.store(data_dir, port=port)
     try:
         assert _all_keys(server.url) == acked
     finally:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from confagent.server._wal import Wal, WalState
+from confagent.testing import Processes
 
 ROUNDS = 20
 ACKS_BEFORE_KILL_MAX = 150
@@ -100,14 +101,14 @@ def check(state: WalState, acknowledged: int) -> None:
         assert entry.data.startswith(b"%d:" % entry.index), entry
 
 
-def test_acknowledged_entries_survive_kill_9(tmp_path: Path) -> None:
+def test_acknowledged_entries_survive_kill_9(tmp_path: Path, processes: Processes) -> None:
     seed = int(os.environ.get("WAL_KILL_SEED", random.randrange(2**32)))
     print(f"WAL_KILL_SEED={seed}")
     rng = random.Random(seed)
     started, acknowledged = time.monotonic(), 0
     for round_number in range(ROUNDS):
         mode = "writer" if round_number % 2 else "direct"
-        child = subprocess.Popen(
+        child = processes.popen(
             [sys.executable, "-c", CHILD, str(tmp_path), str(rng.getrandbits(32)), mode],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
