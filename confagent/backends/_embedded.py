@@ -29,7 +29,7 @@ Rules:
 4. When the node's state is replaced by a leader's snapshot (it fell too far
    behind), the open change streams end with ``ResyncNeeded``: the changes
    in between were never applied here one by one.
-5. Once this member is removed from its cluster (``node.members.removed``:
+5. Once this member is removed from its cluster (``StoreNode.removed``:
    it applied its own removal, or its peers no longer list it), the open
    change streams end with ``MemberRemoved``, and so do new ones and every
    ``snapshot``: the replica will never change again, as etcd's removed
@@ -142,7 +142,7 @@ class EmbeddedBackend:
             except NoLeader:
                 if loop.time() >= deadline:
                     raise
-            await asyncio.sleep(node.config.tick_s)
+            await self.server.wait_for_leader(deadline - loop.time())
 
     async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
         """The changes under ``prefixes`` after ``after``, one per revision, as applied here.

@@ -153,7 +153,7 @@ class GatewayApp:
             await send_bytes(send, 404, b"Not Found\n", content_type=TEXT)
         elif method != "POST":
             await send_bytes(send, 405, b"Method Not Allowed\n", content_type=TEXT)
-        elif stream is not None and self._is_learner():
+        elif stream is not None and self.node.is_learner:
             await refuse_stream(path, receive, send)
         elif stream is not None:
             await stream(receive, send)
@@ -165,7 +165,7 @@ class GatewayApp:
                            send: Send) -> None:
         try:
             body = await read_body(receive, BODY_LIMIT_BYTES)
-            if self._is_learner():
+            if self.node.is_learner:
                 check_served_by_learner(path, body)
             reply = await handler(body)
         except BodyTooLarge as too_large:
@@ -183,8 +183,8 @@ class GatewayApp:
 
     def _header(self, revision: int | None = None) -> Json:
         node = self.node
-        return wire.encode_header(node.members.table.cluster_id, self.info.member_id,
-                         node.kv.revision if revision is None else revision, node.term)
+        return wire.encode_header(node.cluster_id, self.info.member_id,
+                                  node.kv.revision if revision is None else revision, node.term)
 
     # -- kv ---------------------------------------------------------------------------
     async def _range(self, body: bytes) -> Json:
@@ -245,16 +245,12 @@ class GatewayApp:
     async def _status(self, body: bytes) -> Json:
         wire.loads(body)
         node = self.node
-        size = node.kv.size_bytes()
+        size, indexes = node.kv.size_bytes(), node.log_indexes()
         status = Status(version=self.info.etcd_version, db_size=size, leader=node.leader_id,
-                        raft_index=node.core.log.last_index, raft_term=node.term,
-                        raft_applied_index=node.core.log.applied, db_size_in_use=size,
-                        is_learner=self._is_learner())
+                        raft_index=indexes.last, raft_term=node.term,
+                        raft_applied_index=indexes.applied, db_size_in_use=size,
+                        is_learner=node.is_learner)
         return wire.encode_status_response(status, self._header())
-
-    def _is_learner(self) -> bool:
-        me = self.node.members.table.get(self.info.member_id)
-        return me is not None and me.is_learner
 
     async def _alarm(self, body: bytes) -> Json:
         wire.loads(body)
@@ -273,8 +269,8 @@ class GatewayApp:
         published: a member just started waits for that, bounded."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(HEALTH_PUBLISH_WAIT_S):
-                await self.node.members.published.wait()
-        healthy = self.node.leader_id != 0 and self.node.members.published.is_set()
+                await self.node.published.wait()
+        healthy = self.node.leader_id != 0 and self.node.published.is_set()
         if healthy:
             try:
                 await self.node.confirm_progress(HEALTH_PROGRESS_WAIT_S)

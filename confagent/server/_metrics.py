@@ -56,8 +56,9 @@ class Metrics:
         self._compact.set(node.kv.compact_revision)
         self._keys.set(node.kv.key_count())
         self._term.set(node.term)
-        self._committed.set(node.core.log.committed)
-        self._applied.set(node.core.log.applied)
+        indexes = node.log_indexes()
+        self._committed.set(indexes.committed)
+        self._applied.set(indexes.applied)
         self._has_leader.set(1 if node.leader_id else 0)
         self._leases.set(len(node.kv.lease_ids()))
 

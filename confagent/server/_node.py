@@ -74,8 +74,8 @@ from confagent.kv import (
     encode_request,
     validate,
 )
-from confagent.raft import Entry, EntryType, Message, RaftConfig, RawNode, Ready, Role, Snapshot, SnapshotMeta
-from confagent.server._leadership import LeadershipLog
+from confagent.raft import Entry, EntryType, Message, RaftConfig, RawNode, Ready, Snapshot, SnapshotMeta
+from confagent.server._leadership import Leadership
 from confagent.server._lease_forward import ForwardConfig, LeaseForwarder
 from confagent.server._member_changes import MemberChanges, start_membership
 from confagent.server._membership import Member, MemberCommand, MemberTable, unwrap_snapshot, wrap_snapshot
@@ -87,7 +87,7 @@ from confagent.server._transport import PeerTransport, TransportConfig
 from confagent.server._wal import SEGMENT_BYTES, SnapshotFiles, WalWriter
 from confagent.tasks import cancel_and_wait
 
-__all__ = ["NodeConfig", "StoreNode"]
+__all__ = ["LogIndexes", "NodeConfig", "StoreNode"]
 
 log = structlog.get_logger("confagent.store")
 
@@ -141,6 +141,16 @@ ApplyListener = Callable[[int, tuple[Event, ...]], None]
 
 
 @dataclass(frozen=True, slots=True)
+class LogIndexes:
+    """Where this member's Raft log stands, for status and metrics."""
+
+    last: int
+    """The last entry in the log (etcd's ``raftIndex``)."""
+    committed: int
+    applied: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Proposal:
     """A write waiting for the log. The leader keeps the decoded request, so applying
     its own entries needs no decoding."""
@@ -184,7 +194,8 @@ class StoreNode:
         self._reads = ReadBarrier()
         self._applied_waiters = AppliedWaiters()
         self._was_leader = False
-        self._leadership = LeadershipLog(config.member_id, log)
+        self.leadership = Leadership(config.member_id, log)
+        """Who leads as the driver last saw it, with waits on its changes (``_leadership``)."""
         self.recovery = RecoveryReport()
         """What opening the data directory repaired or passed over (set by ``open``; the server logs it)."""
         self.members = MemberChanges(
@@ -435,13 +446,65 @@ class StoreNode:
         except LeaseNotFound:
             return 0  # past its deadline, its revoke not applied yet: etcd answers TTL 0 too
 
+    # -- what other modules read of a running member --------------------------------------
     @property
     def term(self) -> int:
         return self.core.term
 
     @property
     def leader_id(self) -> int:
+        """The member the Raft core believes leads now; 0 when it knows none."""
         return self.core.leader_id
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this member leads (as of the driver's last round: ``leadership``)."""
+        return self.leadership.is_leader
+
+    async def wait_for_leader(self, timeout_s: float | None = None) -> int:
+        """The leader's ID once one is known, waiting at most ``timeout_s`` (default: the request timeout).
+
+        Raises:
+            NoLeader: none known in time.
+        """
+        return await self.leadership.wait_for_leader(
+            self.config.request_timeout_s if timeout_s is None else timeout_s)
+
+    @property
+    def cluster_id(self) -> int:
+        """The cluster's ID (a joining member learns it with the leader's snapshot)."""
+        return self.members.table.cluster_id
+
+    def member_list(self) -> tuple[Member, ...]:
+        """Every member of the cluster as this member's table has them, by ID."""
+        return self.members.table.members()
+
+    def member(self, member_id: int) -> Member | None:
+        return self.members.table.get(member_id)
+
+    @property
+    def is_learner(self) -> bool:
+        """Whether this member is a learner (added with ``--learner``, not promoted yet)."""
+        me = self.members.table.get(self.config.member_id)
+        return me is not None and me.is_learner
+
+    @property
+    def removed(self) -> asyncio.Event:
+        """Set once this member applied its own removal, or heard of it (``learn_removed``)."""
+        return self.members.removed
+
+    def learn_removed(self) -> None:
+        """The other members no longer list this one: it was removed while it heard nothing."""
+        self.members.removed.set()
+
+    @property
+    def published(self) -> asyncio.Event:
+        """Set once this member's name and client URLs are applied (etcd serves nothing before)."""
+        return self.members.published
+
+    def log_indexes(self) -> LogIndexes:
+        raft_log = self.core.log
+        return LogIndexes(last=raft_log.last_index, committed=raft_log.committed, applied=raft_log.applied)
 
     def snapshot_now(self) -> tuple[SnapshotMeta, bytes]:
         """The applied state as a snapshot: its metadata and payload, as a ``.snap`` file holds them.
@@ -513,8 +576,8 @@ class StoreNode:
     def _follow_leadership(self) -> None:
         """Keep lease deadlines only while leading: a new leader gives every lease its full TTL.
         Log elections and leader changes (``LeadershipLog``)."""
-        self._leadership.observe(self.core.role, self.core.term, self.core.leader_id)
-        leading = self.core.role is Role.LEADER
+        self.leadership.observe(self.core.role, self.core.term, self.core.leader_id)
+        leading = self.leadership.is_leader
         if leading and not self._was_leader:
             self.lessor.promote(time.monotonic(), {i: self._granted_ttl(i) for i in self.kv.lease_ids()})
         elif not leading and self._was_leader:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from confagent.errors import MemberFailed, MemberRemoved, MemberStopped
+from confagent.errors import MemberFailed, MemberRemoved, MemberStopped, NoLeader
 from confagent.http_listener import HttpListener, ListenerSettings
 from confagent.kv import WatchHub
 from confagent.server._bootstrap import client_tls_of, node_config_of, server_info_of
@@ -43,8 +43,7 @@ CLIENT_LISTENER = ListenerSettings(backlog=2048, shutdown_grace_s=GRACEFUL_SHUTD
 
 def _keep_joined_identity(node: StoreNode) -> None:
     """A joining member got the cluster's state: keep its identity with the cluster's ID."""
-    load_or_keep_identity(node.config.data_dir, Identity(node.config.member_id,
-                                                         node.members.table.cluster_id))
+    load_or_keep_identity(node.config.data_dir, Identity(node.config.member_id, node.cluster_id))
 
 
 class StoreServer:
@@ -126,12 +125,35 @@ class StoreServer:
         """Return once the member cannot go on (``stop_cause``)."""
         node = self.node
         assert node is not None, "start() first"
-        waits = [asyncio.create_task(event.wait()) for event in (node.members.removed, node.failed)]
+        waits = [asyncio.create_task(event.wait()) for event in (node.removed, node.failed)]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in waits:
                 task.cancel()
+
+    async def wait_for_leader(self, timeout_s: float) -> int:
+        """The leader's ID once one is known; a member that stops meanwhile ends the wait.
+
+        Raises:
+            NoLeader: none known within ``timeout_s``.
+            MemberStopped: the member cannot go on (``stop_cause``).
+        """
+        node = self.node
+        assert node is not None, "start() first"
+        leader = asyncio.create_task(node.wait_for_leader(timeout_s))
+        stopped = asyncio.create_task(self.wait_stopped())
+        try:
+            await asyncio.wait((leader, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leader.cancel()
+            stopped.cancel()
+        cause = self.stop_cause()
+        if cause is not None:
+            raise cause
+        if leader.cancelled():
+            raise NoLeader()
+        return leader.result()
 
     def stop_cause(self) -> MemberStopped | None:
         """Why the member cannot go on, if it cannot: ``MemberRemoved`` once it applied (or heard
@@ -141,7 +163,7 @@ class StoreServer:
         node = self.node
         if node is None:
             return None
-        if node.members.removed.is_set():
+        if node.removed.is_set():
             return MemberRemoved()
         if node.failure is not None:
             return MemberFailed(f"the store member failed ({node.failure!r}): restart it")
