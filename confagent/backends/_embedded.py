@@ -127,9 +127,9 @@ class EmbeddedBackend:
         return snapshot_of(revision, found)
 
     async def _caught_up(self) -> None:
-        """Rule 2. While no leader is known the read index cannot be asked for: ask again every
-        tick, for as long as ``LEADER_WAIT_ELECTIONS`` elections may take, then raise. A removed
-        member never hears of a leader again: it raises ``MemberRemoved`` once it knows (rule 5)."""
+        """Rule 2. While no leader is known the read index cannot be asked for: wait for one, for as
+        long as ``LEADER_WAIT_ELECTIONS`` elections may take, then raise. A removed member never
+        hears of a leader again: it raises ``MemberRemoved`` once it knows (rule 5)."""
         node = self.node
         loop = asyncio.get_running_loop()
         election_timeout_max_s = 2 * node.config.election_ticks * node.config.tick_s
