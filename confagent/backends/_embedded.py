@@ -44,10 +44,10 @@ from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
 from confagent.backends._base import Change, Snapshot
-from confagent.backends._prefixes import PrefixSet, key_range
+from confagent.backends._prefixes import PrefixSet
 from confagent.backends._store_events import changes_of_events, snapshot_of
 from confagent.errors import NoLeader, ResyncNeeded
-from confagent.kv import KeyValue, RangeRequest
+from confagent.kv import KeyValue, RangeRequest, prefix_range
 from confagent.server import LocalWatch, LocalWatchHub, StoreNode, StoreServer
 from confagent.settings import StoreConfig
 
@@ -123,7 +123,7 @@ class EmbeddedBackend:
         revision = kv.revision
         found: list[KeyValue] = []
         for prefix in PrefixSet(prefixes).prefixes:
-            found.extend(kv.range(RangeRequest(*key_range(prefix), revision=revision)).kvs)
+            found.extend(kv.range(RangeRequest(*prefix_range(prefix.encode()), revision=revision)).kvs)
         return snapshot_of(revision, found)
 
     async def _caught_up(self) -> None:

@@ -24,11 +24,11 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
 from confagent.backends._base import Change, Snapshot
-from confagent.backends._prefixes import PrefixSet, key_range
+from confagent.backends._prefixes import PrefixSet
 from confagent.backends._store_events import changes_of_events, snapshot_of
 from confagent.client import ClientConfig, EtcdClient
 from confagent.errors import ClientError, Compacted, ResyncNeeded
-from confagent.kv import MAX_TXN_OPS, KeyValue, RangeRequest, RangeResponse, TxnRequest
+from confagent.kv import MAX_TXN_OPS, KeyValue, RangeRequest, RangeResponse, TxnRequest, prefix_range
 
 __all__ = ["EtcdBackend"]
 
@@ -59,7 +59,7 @@ class EtcdBackend:
             StoreError: the store refused (``Compacted`` if it compacted between two txns).
             ClientError: no endpoint answered.
         """
-        ranges = [RangeRequest(*key_range(p)) for p in PrefixSet(prefixes).prefixes]
+        ranges = [RangeRequest(*prefix_range(p.encode())) for p in PrefixSet(prefixes).prefixes]
         revision = 0
         kvs: list[KeyValue] = []
         for start in range(0, len(ranges), MAX_TXN_OPS):

@@ -15,7 +15,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 
-__all__ = ["PrefixSet", "distinct_prefixes", "key_range"]
+from confagent.kv import FROM_KEY, prefix_range
+
+__all__ = ["PrefixSet", "distinct_prefixes"]
 
 
 def distinct_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
@@ -26,26 +28,6 @@ def distinct_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
             continue  # sorted order puts the covering prefix right before what it covers
         kept.append(prefix)
     return tuple(kept)
-
-
-def key_range(prefix: str) -> tuple[bytes, bytes]:
-    """``(key, range_end)`` of an etcd range holding every key that starts with ``prefix``."""
-    key = prefix.encode()
-    if not key:
-        return b"\0", b"\0"  # etcd refuses an empty key; [\0, \0) is "every key"
-    return key, _prefix_end(key)
-
-
-def _prefix_end(key: bytes) -> bytes:
-    """etcd's range end for a prefix: the last byte below 0xff, incremented, with what follows dropped.
-
-    The rule of ``confagent.client.prefix_range_end``, kept here so that the
-    embedded backend does not import the HTTP client (and httpx) to compute it.
-    """
-    trimmed = key.rstrip(b"\xff")
-    if not trimmed:
-        return b"\0"
-    return trimmed[:-1] + bytes([trimmed[-1] + 1])
 
 
 class PrefixSet:
@@ -64,9 +46,9 @@ class PrefixSet:
 
     def covering_range(self) -> tuple[bytes, bytes]:
         """The smallest etcd key range holding every key under every prefix."""
-        ranges = [key_range(prefix) for prefix in self.prefixes]
+        ranges = [prefix_range(prefix.encode()) for prefix in self.prefixes]
         ends = [end for _, end in ranges]
-        end = b"\0" if b"\0" in ends else max(ends)
+        end = FROM_KEY if FROM_KEY in ends else max(ends)
         return ranges[0][0], end
 
     def __repr__(self) -> str:

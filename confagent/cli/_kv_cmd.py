@@ -26,6 +26,7 @@ from confagent.cli._kv_requests import (
 )
 from confagent.cli._output import Output
 from confagent.cli._txn_syntax import parse_txn
+from confagent.kv import prefix_range
 
 if TYPE_CHECKING:
     from confagent.client import EtcdClient, Reply
@@ -111,12 +112,10 @@ async def _delete(client: EtcdClient, out: Output, args: argparse.Namespace) -> 
 
 async def _watch(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
     """Print events until interrupted; a cancel by the server ends with etcdctl's message."""
-    from confagent.client import prefix_range_end  # noqa: PLC0415 - see the module docstring
-
     out.require("simple", "json")
     key, range_end = args.key.encode(), args.range_end.encode()
     if args.prefix:
-        key, range_end = (key, prefix_range_end(key)) if key else (b"\0", b"\0")
+        key, range_end = prefix_range(key)
     replies = client.watch(key, range_end, start_revision=args.rev, prev_kv=args.prev_kv,
                            resume=True)
     async with aclosing(replies):

@@ -1,8 +1,8 @@
 """The flags of ``get``, ``put`` and ``del`` and the requests they make, as etcdctl reads them.
 
 Shared by ``confagent kv get|put|del`` and by the op lines of ``confagent kv txn``
-(``put k v --prev-kv``), which etcdctl parses with the same commands. The
-client (httpx) is imported when a request is built, not when the flags are added.
+(``put k v --prev-kv``), which etcdctl parses with the same commands. Only
+the messages and etcd's key ranges (``confagent.kv``) are imported: no client, no httpx.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from confagent.cli._common import lease_id_hex
 from confagent.errors import ConfigError
+from confagent.kv import FROM_KEY, prefix_range
 from confagent.kv._messages import DeleteRangeRequest, PutRequest, RangeRequest, SortOrder, SortTarget
 
 __all__ = [
@@ -67,15 +68,13 @@ def add_del_flags(parser: argparse.ArgumentParser) -> None:
 
 def _key_range(args: argparse.Namespace) -> tuple[bytes, bytes]:
     """Key and range end as clientv3 computes them for --prefix and --from-key."""
-    from confagent.client import prefix_range_end  # noqa: PLC0415 - see the module docstring
-
     key, range_end = args.key.encode(), args.range_end.encode()
     if args.prefix and args.from_key:
         raise ConfigError("`--prefix` and `--from-key` cannot be set at the same time, choose one")
     if args.prefix:
-        return (key, prefix_range_end(key)) if key else (b"\0", b"\0")
+        return prefix_range(key)
     if args.from_key:
-        return key or b"\0", b"\0"
+        return key or FROM_KEY, FROM_KEY
     return key, range_end
 
 

@@ -8,7 +8,7 @@ is unknown is :class:`~confagent.errors.AmbiguousWrite`, never retried.
 :class:`Registration` keeps a key alive under a lease for self-registration.
 """
 
-from confagent.client._client import ClientConfig, EtcdClient, prefix_range_end
+from confagent.client._client import ClientConfig, EtcdClient
 from confagent.client._registration import (
     REGISTRATION_RETRY,
     Registration,
@@ -40,5 +40,4 @@ __all__ = [
     "Reply",
     "ResponseHeader",
     "Status",
-    "prefix_range_end",
 ]

@@ -36,6 +36,7 @@ from confagent.client._transport import (
 )
 from confagent.client._watch import watch
 from confagent.errors import ClientError, ConfagentError
+from confagent.kv._keys import FROM_KEY, prefix_end
 from confagent.kv._messages import (
     CompactionRequest,
     DeleteRangeRequest,
@@ -55,24 +56,16 @@ from confagent.kv._messages import (
 )
 from confagent.wire import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
 
-__all__ = ["ClientConfig", "EtcdClient", "prefix_range_end"]
+__all__ = ["ClientConfig", "EtcdClient"]
 
 T = TypeVar("T")
 
 
-def prefix_range_end(prefix: bytes) -> bytes:
-    """The ``range_end`` that selects every key starting with ``prefix`` (etcd's rule)."""
-    trimmed = prefix.rstrip(b"\xff")
-    if not trimmed:
-        return b"\0"
-    return trimmed[:-1] + bytes([trimmed[-1] + 1])
-
-
 def _range_end(key: bytes, range_end: bytes, prefix: bool, from_key: bool) -> bytes:
     if prefix:
-        return prefix_range_end(key)
+        return prefix_end(key)
     if from_key:
-        return b"\0"
+        return FROM_KEY
     return range_end
 
 

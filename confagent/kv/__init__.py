@@ -4,10 +4,12 @@
 compaction, leases) and serves reads, watch history and snapshots;
 ``validate`` holds the checks made before proposing; ``encode_request`` and
 ``decode_request`` are the Raft log's encoding; ``Lessor`` keeps the leader's
-lease deadlines and ``WatchHub`` decides which watcher sees which change.
+lease deadlines and ``WatchHub`` decides which watcher sees which change;
+``prefix_end`` and ``prefix_range`` are etcd's key range of a prefix (and
+``FROM_KEY`` its "every key from here"), for every package that asks for one.
 No clock, no I/O: the server drives all of it.
 
-The messages and the checks load with the package; the store's machinery
+The messages, the checks and the key ranges load with the package; the store's machinery
 (``KvStore``, the log codec and msgpack, ``Lessor``, ``WatchHub``) loads on
 first use, so that a client, which needs only the messages, does not pay
 for it at start-up.
@@ -15,6 +17,7 @@ for it at start-up.
 
 from typing import TYPE_CHECKING
 
+from confagent.kv._keys import FROM_KEY, prefix_end, prefix_range
 from confagent.kv._messages import (
     CompactionRequest,
     Compare,
@@ -54,9 +57,10 @@ if TYPE_CHECKING:
     from confagent.kv._leases import LeaseInfo
     from confagent.kv._lessor import Lessor
     from confagent.kv._store import Applied, KvStore
-    from confagent.kv._watch import CatchUp, Watcher, WatchHub, prefix_end
+    from confagent.kv._watch import CatchUp, Watcher, WatchHub
 
 __all__ = [
+    "FROM_KEY",
     "MAX_LEASE_TTL",
     "MAX_TXN_OPS",
     "Applied",
@@ -98,12 +102,13 @@ __all__ = [
     "decode_request",
     "encode_request",
     "prefix_end",
+    "prefix_range",
     "validate",
 ]
 
 _LAZY_MODULES = {"decode_request": "_codec", "encode_request": "_codec", "LeaseInfo": "_leases",
                  "Lessor": "_lessor", "Applied": "_store", "KvStore": "_store", "CatchUp": "_watch",
-                 "Watcher": "_watch", "WatchHub": "_watch", "prefix_end": "_watch"}
+                 "Watcher": "_watch", "WatchHub": "_watch"}
 """Names loaded on first use, by the module defining them (module docstring)."""
 
 

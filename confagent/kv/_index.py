@@ -21,12 +21,10 @@ from operator import attrgetter
 
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
+from confagent.kv._keys import FROM_KEY
 from confagent.kv._messages import KeyValue
 
-__all__ = ["FROM_KEY", "KeyIndex", "tombstone"]
-
-FROM_KEY = b"\x00"
-"""A ``range_end`` of one zero byte means "every key >= key"."""
+__all__ = ["KeyIndex", "tombstone"]
 
 _Versions = KeyValue | list[KeyValue]
 _mod_revision = attrgetter("mod_revision")

@@ -27,22 +27,14 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from confagent.errors import Compacted
-from confagent.kv._index import FROM_KEY
+from confagent.kv._keys import FROM_KEY, prefix_end
 from confagent.kv._messages import Event, EventType, WatchCreateRequest
 from confagent.kv._store import KvStore
 
-__all__ = ["CatchUp", "WatchHub", "Watcher", "prefix_end"]
+__all__ = ["CatchUp", "WatchHub", "Watcher"]
 
 MAX_CATCH_UP_REVISIONS = 10_000
 """Revisions of history one ``catch_up`` call reads at most, matching or not."""
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    """The ``range_end`` that makes ``[prefix, end)`` every key starting with ``prefix``."""
-    trimmed = prefix.rstrip(b"\xff")
-    if not trimmed:
-        return FROM_KEY
-    return trimmed[:-1] + bytes((trimmed[-1] + 1,))
 
 
 @dataclass(eq=False, slots=True)

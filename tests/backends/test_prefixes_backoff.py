@@ -10,8 +10,6 @@ from hypothesis import strategies as st
 
 import confagent.backends
 from confagent.backends import Backoff, BackoffPolicy, PrefixSet, _embedded, _file, distinct_prefixes
-from confagent.backends._prefixes import key_range
-from confagent.client import prefix_range_end
 from confagent.errors import ConfigError
 
 keys = st.text(alphabet="/ab\u00e9\U0001f600", max_size=5)
@@ -34,15 +32,6 @@ def test_prefix_set_agrees_with_the_model(prefixes: list[str], probes: list[str]
         encoded = key.encode()
         if expected and encoded:  # the empty key is not a store key
             assert low <= encoded and (high == b"\0" or encoded < high)
-
-
-@given(keys.filter(bool))
-def test_key_range_ends_where_the_client_ends_a_prefix(prefix: str) -> None:
-    assert key_range(prefix) == (prefix.encode(), prefix_range_end(prefix.encode()))
-
-
-def test_key_range_of_the_empty_prefix_is_every_key() -> None:
-    assert key_range("") == (b"\0", b"\0")
 
 
 def test_backend_classes_load_on_first_use() -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from confagent.client import prefix_range_end
 from confagent.errors import (
     AmbiguousWrite,
     ClientError,
@@ -268,8 +267,3 @@ def test_compaction_cancels_watches_and_old_reads(fresh_etcd: str) -> None:
 
     run(body)
 
-
-def test_prefix_range_end() -> None:
-    assert prefix_range_end(b"app/") == b"app0"
-    assert prefix_range_end(b"a\xff\xff") == b"b"
-    assert prefix_range_end(b"\xff") == b"\0"

@@ -14,16 +14,15 @@ from typing import Any
 import httpx
 import orjson
 
+from confagent import kv
 from confagent.testing import b64
 
 Json = Any
 
 
 def prefix_end(prefix: str) -> str:
-    """etcd's range_end for a prefix: the prefix with its last byte incremented."""
-    data = bytearray(prefix.encode())
-    data[-1] += 1
-    return b64(bytes(data))
+    """etcd's range_end for a prefix, as the JSON gateway spells it (base64)."""
+    return b64(kv.prefix_end(prefix.encode()))
 
 
 _VOLATILE_HEADER_FIELDS = ("cluster_id", "member_id", "raft_term")

@@ -11,10 +11,10 @@ from confagent.kv import (
     PutRequest,
     Request,
     TxnRequest,
-    prefix_end,
+    prefix_range,
 )
 
-__all__ = ["apply_all", "kv", "prefix", "put", "reference_store"]
+__all__ = ["apply_all", "kv", "put", "reference_store"]
 
 
 def kv(key: bytes, create: int, mod: int, version: int, value: bytes = b"",
@@ -24,11 +24,6 @@ def kv(key: bytes, create: int, mod: int, version: int, value: bytes = b"",
 
 def put(key: bytes, value: bytes = b"", **options: object) -> PutRequest:
     return PutRequest(key, value, **options)  # type: ignore[arg-type]
-
-
-def prefix(key: bytes) -> tuple[bytes, bytes]:
-    """(key, range_end) for every key starting with ``key``."""
-    return key, prefix_end(key)
 
 
 def apply_all(store: KvStore, requests: list[Request]) -> list[Applied]:
@@ -55,7 +50,7 @@ _SECTION_4_2: list[Request] = [
 _SECTION_4_3: list[Request] = [
     DeleteRangeRequest(b"fresh"),                            # 15
     put(b"tmp/1", b"one"), put(b"tmp/2", b"two"),            # 16, 17
-    DeleteRangeRequest(*prefix(b"tmp/"), prev_kv=True),      # 18
+    DeleteRangeRequest(*prefix_range(b"tmp/"), prev_kv=True),      # 18
 ]
 _SECTION_4_4: list[Request] = [
     TxnRequest(success=(put(b"foo", b"qux"),)),              # 19

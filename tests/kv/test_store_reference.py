@@ -26,9 +26,10 @@ from confagent.kv import (
     SortTarget,
     TxnRequest,
     TxnResponse,
+    prefix_range,
 )
 
-from .helpers import apply_all, kv, prefix, put, reference_store
+from .helpers import apply_all, kv, put, reference_store
 
 V, C, M, VAL, L = (CompareTarget.VERSION, CompareTarget.CREATE, CompareTarget.MOD,
                    CompareTarget.VALUE, CompareTarget.LEASE)
@@ -106,7 +107,7 @@ def test_put_examples() -> None:
         kvs=(kv(b"empty", 9, 9, 1),), count=1, header_revision=9)
 
 
-APP = prefix(b"app/")
+APP = prefix_range(b"app/")
 APP_A, APP_B = kv(b"app/a", 10, 14, 2, b"val-z"), kv(b"app/b", 11, 11, 1, b"val-b")
 APP_C, APP_D = kv(b"app/c", 12, 12, 1, b"val-c"), kv(b"app/d", 13, 13, 1, b"val-d")
 
@@ -160,7 +161,7 @@ def test_delete_range_examples() -> None:
     again = store.apply(DeleteRangeRequest(b"fresh"))
     assert (again.revision, again.response, again.events) == (15, DeleteRangeResponse(0, (), 15), ())
     apply_all(store, [put(b"tmp/1", b"one"), put(b"tmp/2", b"two")])
-    both = store.apply(DeleteRangeRequest(*prefix(b"tmp/"), prev_kv=True))
+    both = store.apply(DeleteRangeRequest(*prefix_range(b"tmp/"), prev_kv=True))
     assert (both.revision, both.response) == (18, DeleteRangeResponse(
         2, (kv(b"tmp/1", 16, 16, 1, b"one"), kv(b"tmp/2", 17, 17, 1, b"two")), 18))
 
@@ -209,7 +210,7 @@ def test_txn_examples() -> None:
 
     several = store.apply(TxnRequest(success=(
         put(b"m/1", b"a"), put(b"m/2", b"b"), DeleteRangeRequest(b"x"),
-        RangeRequest(*prefix(b"m/")))))
+        RangeRequest(*prefix_range(b"m/")))))
     assert (several.revision, several.response) == (23, TxnResponse(True, (
         PutResponse(None, 23), PutResponse(None, 23), DeleteRangeResponse(0, (), 23),
         RangeResponse((kv(b"m/1", 23, 23, 1, b"a"), kv(b"m/2", 23, 23, 1, b"b")), count=2,

@@ -31,9 +31,10 @@ from confagent.kv import (
     SortTarget,
     TxnRequest,
     TxnResponse,
+    prefix_range,
 )
 
-from .helpers import apply_all, kv, prefix, put
+from .helpers import apply_all, kv, put
 
 
 def test_read_before_the_first_write_of_a_txn_names_the_old_revision() -> None:
@@ -70,7 +71,7 @@ def test_no_sort_order_with_a_target_sorts_only_limit_plus_one_keys() -> None:
         apply_all(store, [put(key, b"x")] * versions)
 
     def keys(**options: object) -> list[bytes]:
-        response = store.range(RangeRequest(*prefix(b"t/"), **options))  # type: ignore[arg-type]
+        response = store.range(RangeRequest(*prefix_range(b"t/"), **options))  # type: ignore[arg-type]
         assert response.count == 4
         return [item.key for item in response.kvs]
     assert keys(sort_target=SortTarget.VERSION, limit=1) == [b"t/a"]
@@ -127,7 +128,7 @@ def test_compaction_keeps_puts_but_not_deletes_at_its_revision() -> None:
     ]
     with pytest.raises(Compacted):
         store.history(at_c.revision - 1)
-    assert store.range(RangeRequest(*prefix(b"w/"), revision=4)).kvs == (
+    assert store.range(RangeRequest(*prefix_range(b"w/"), revision=4)).kvs == (
         kv(b"w/y", 3, 4, 2, b"2"), kv(b"w/z", 4, 4, 1, b"1"))
 
 

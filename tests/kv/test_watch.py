@@ -23,11 +23,12 @@ from confagent.kv import (
     WatchCreateRequest,
     Watcher,
     WatchHub,
+    prefix_range,
     validate,
 )
 from confagent.kv import _watch as hub_module
 
-from .helpers import apply_all, kv, prefix, put, reference_store
+from .helpers import apply_all, kv, put, reference_store
 from .model import in_range
 from .strategies import watch_specs, write_requests
 
@@ -40,7 +41,7 @@ def test_live_prefix_watch_with_prev_kv() -> None:
     """§4.6's live watch on app/ from revision 24."""
     store = reference_store("4.1", "4.2", "4.3", "4.4")
     hub = WatchHub(store)
-    watcher = hub.create(WatchCreateRequest(*prefix(b"app/"), prev_kv=True))
+    watcher = hub.create(WatchCreateRequest(*prefix_range(b"app/"), prev_kv=True))
     other = hub.create(WatchCreateRequest(b"foo"))
     e1, e2 = kv(b"app/e", 25, 25, 1, b"val-e"), kv(b"app/e", 25, 26, 2, b"val-e2")
     f, g = kv(b"app/f", 27, 27, 1, b"f"), kv(b"app/g", 27, 27, 1, b"g")
@@ -71,7 +72,7 @@ def test_historical_watches_catch_up_then_go_live() -> None:
     store = watched_store()
     hub = WatchHub(store)
     single = hub.create(WatchCreateRequest(b"app/a", start_revision=10, no_delete=True))
-    deletes = hub.create(WatchCreateRequest(*prefix(b"app/"), start_revision=25, no_put=True,
+    deletes = hub.create(WatchCreateRequest(*prefix_range(b"app/"), start_revision=25, no_put=True,
                                             prev_kv=True))
     assert {w.id for w in hub.unsynced()} == {single.id, deletes.id}
     first = hub.catch_up(single, max_events=100)
@@ -94,7 +95,7 @@ def test_a_watch_from_a_compacted_revision_is_canceled() -> None:
     assert hub.catch_up(watcher, max_events=10).compact_revision == 25
     assert hub.unsynced() == []
     hub.cancel(watcher)  # the stream cancels it again: harmless
-    at_compaction = hub.create(WatchCreateRequest(*prefix(b"app/"), start_revision=25))
+    at_compaction = hub.create(WatchCreateRequest(*prefix_range(b"app/"), start_revision=25))
     assert hub.catch_up(at_compaction, max_events=10).compact_revision == 0
 
 
@@ -154,8 +155,8 @@ def test_ranges_from_key_and_arbitrary_ranges() -> None:
 def test_a_prefix_watch_sees_the_prefix_key_itself() -> None:
     store = KvStore()
     hub = WatchHub(store)
-    watcher = hub.create(WatchCreateRequest(*prefix(b"a")))
-    ff = hub.create(WatchCreateRequest(*prefix(b"a\xff")))
+    watcher = hub.create(WatchCreateRequest(*prefix_range(b"a")))
+    ff = hub.create(WatchCreateRequest(*prefix_range(b"a\xff")))
     got = deliver(hub, store.apply(TxnRequest(success=(
         put(b"a"), put(b"a\xff"), put(b"a\xff\x01"), put(b"b"), put(b"`")))))
     assert {w: [e.kv.key for e in events] for w, events in got.items()} == {
@@ -170,7 +171,7 @@ def test_a_lease_revoke_is_one_delivery_of_several_deletes() -> None:
     apply_all(store, [LeaseGrantRequest(ttl=10, id=4242), put(b"svc/b", lease=4242),
                       put(b"svc/a", lease=4242)])
     hub = WatchHub(store)
-    watcher = hub.create(WatchCreateRequest(*prefix(b"svc/")))
+    watcher = hub.create(WatchCreateRequest(*prefix_range(b"svc/")))
     got = deliver(hub, store.apply(LeaseRevokeRequest(id=4242)))
     assert got == {watcher.id: (Event(EventType.DELETE, kv(b"svc/a", 0, 4, 0)),
                                 Event(EventType.DELETE, kv(b"svc/b", 0, 4, 0)))}
