@@ -38,9 +38,9 @@ Differences from confd, on purpose:
 * ``json`` keeps integral JSON numbers as ints (Go makes every number a float).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from confagent.lazy import lazy_exports
 from confagent.render._gotime import GoTime
 from confagent.render._host import SRV, Host, StaticHost
 from confagent.render._reads import Reads
@@ -73,31 +73,14 @@ __all__ = [
     "render",
 ]
 
-_JINJA_NAMES = frozenset({"RenderEnvironment", "Rendered", "check_template", "make_environment", "render"})
-"""Names of ``_environment``, the one module importing Jinja2: loaded on first use (``__getattr__``),
+_LAZY_MODULES = dict.fromkeys(
+    ("RenderEnvironment", "Rendered", "check_template", "make_environment", "render"), "_environment")
+"""Names of ``_environment``, the one module importing Jinja2: loaded on first use (``lazy_exports``),
 so that what only reads keys, scopes and views (the configuration, the cache, the CLI) starts fast."""
 
-
-def _export(name: str, value: Any) -> None:
-    value.__module__ = __name__  # public names print as confagent.render.X (in error messages too)
-    globals()[name] = value
-
-
 if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_MODULES, rename=True)
 
-    def __getattr__(name: str) -> Any:
-        if name not in _JINJA_NAMES:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        environment = importlib.import_module(f"{__name__}._environment")
-        for lazy in _JINJA_NAMES:
-            _export(lazy, getattr(environment, lazy))
-        return globals()[name]
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | _JINJA_NAMES)
-
-
-for _name in set(__all__) - _JINJA_NAMES:
-    _export(_name, globals()[_name])
-del _name
+for _name in set(__all__) - set(_LAZY_MODULES):
+    globals()[_name].__module__ = __name__  # public names print as confagent.render.X, like the lazy ones
+del _name, lazy_exports
