@@ -15,9 +15,9 @@ changes one member at a time (voters and learners).
 from confagent.raft._confchange import ConfChange, ConfChangeType
 from confagent.raft._log import RaftLog
 from confagent.raft._progress import Progress, ProgressState
-from confagent.raft._raft import SnapshotSource
 from confagent.raft._rawnode import RaftConfig, RawNode, Ready, Role
 from confagent.raft._readonly import ReadState
+from confagent.raft._state import SnapshotSource
 from confagent.raft._types import (
     ConfState,
     Entry,

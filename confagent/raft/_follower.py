@@ -19,12 +19,12 @@ from confagent.raft._readonly import ReadState
 from confagent.raft._types import Message, MessageType, Snapshot
 
 if TYPE_CHECKING:
-    from confagent.raft._raft import Raft
+    from confagent.raft._state import RaftState
 
 __all__ = ["handle_append", "handle_heartbeat", "handle_snapshot", "step_candidate", "step_follower"]
 
 
-def step_follower(r: Raft, m: Message) -> None:
+def step_follower(r: RaftState, m: Message) -> None:
     match m.type:
         case MessageType.APPEND:
             _heard_leader(r, m)
@@ -43,7 +43,7 @@ def step_follower(r: Raft, m: Message) -> None:
             pass  # late answers to a role this node no longer has
 
 
-def step_candidate(r: Raft, m: Message) -> None:
+def step_candidate(r: RaftState, m: Message) -> None:
     expected = MessageType.PRE_VOTE_RESPONSE if r.role is Role.PRE_CANDIDATE else MessageType.VOTE_RESPONSE
     match m.type:
         case MessageType.APPEND | MessageType.HEARTBEAT | MessageType.SNAPSHOT:
@@ -55,12 +55,12 @@ def step_candidate(r: Raft, m: Message) -> None:
             pass  # answers to an earlier campaign, or a transfer this node cannot act on now
 
 
-def _heard_leader(r: Raft, m: Message) -> None:
+def _heard_leader(r: RaftState, m: Message) -> None:
     r.election_elapsed = 0
     r.leader_id = m.frm
 
 
-def handle_append(r: Raft, m: Message) -> None:
+def handle_append(r: RaftState, m: Message) -> None:
     """Append the leader's entries if the log matches at their predecessor; say how far it matches."""
     if m.index < r.log.committed:
         _answer(r, m.frm, r.log.committed)
@@ -76,12 +76,12 @@ def handle_append(r: Raft, m: Message) -> None:
                    reject_hint=hint_index, log_term=hint_term))
 
 
-def handle_heartbeat(r: Raft, m: Message) -> None:
+def handle_heartbeat(r: RaftState, m: Message) -> None:
     r.log.commit_to(m.commit)  # the leader sends min(commit, what this log is known to match)
     r.send(Message(MessageType.HEARTBEAT_RESPONSE, m.frm, r.id, r.term, context=m.context))
 
 
-def handle_snapshot(r: Raft, m: Message) -> None:
+def handle_snapshot(r: RaftState, m: Message) -> None:
     """Replace the log by the leader's snapshot when it is ahead of this node's commit index."""
     assert m.snapshot is not None, "snapshot message without metadata"
     if _restore(r, Snapshot(m.snapshot, m.snapshot_data)):
@@ -90,7 +90,7 @@ def handle_snapshot(r: Raft, m: Message) -> None:
         _answer(r, m.frm, r.log.committed)
 
 
-def _restore(r: Raft, snapshot: Snapshot) -> bool:
+def _restore(r: RaftState, snapshot: Snapshot) -> bool:
     meta = snapshot.meta
     if meta.index <= r.log.committed:
         return False  # old news (a duplicate, or this node caught up meanwhile)
@@ -107,5 +107,5 @@ def _restore(r: Raft, snapshot: Snapshot) -> bool:
     return True
 
 
-def _answer(r: Raft, leader: int, index: int) -> None:
+def _answer(r: RaftState, leader: int, index: int) -> None:
     r.send(Message(MessageType.APPEND_RESPONSE, leader, r.id, r.term, index=index))

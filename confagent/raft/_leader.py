@@ -23,7 +23,7 @@ from confagent.raft._readonly import ReadState
 from confagent.raft._types import Entry, EntryType, Message, MessageType
 
 if TYPE_CHECKING:
-    from confagent.raft._raft import Raft
+    from confagent.raft._state import RaftState
 
 __all__ = [
     "abort_transfer",
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-def step_leader(r: Raft, m: Message) -> None:
+def step_leader(r: RaftState, m: Message) -> None:
     progress = r.tracker.progress.get(m.frm)
     match m.type:
         case MessageType.APPEND_RESPONSE if progress is not None:
@@ -66,7 +66,7 @@ def step_leader(r: Raft, m: Message) -> None:
 
 
 # -- replication ---------------------------------------------------------------------------
-def _handle_rejection(r: Raft, m: Message, progress: Progress) -> None:
+def _handle_rejection(r: RaftState, m: Message, progress: Progress) -> None:
     match_hint = m.reject_hint
     if m.log_term > 0:
         # Skip every entry of ours whose term is above the follower's hint term.
@@ -77,7 +77,7 @@ def _handle_rejection(r: Raft, m: Message, progress: Progress) -> None:
         maybe_send_append(r, m.frm, send_if_empty=True)
 
 
-def _handle_acceptance(r: Raft, m: Message, progress: Progress) -> None:
+def _handle_acceptance(r: RaftState, m: Message, progress: Progress) -> None:
     was_paused = progress.is_paused()
     news = progress.acknowledged(m.index)
     # A probe at the follower's exact log end brings no news but proves where it ends.
@@ -102,7 +102,7 @@ def _handle_acceptance(r: Raft, m: Message, progress: Progress) -> None:
         r.send(Message(MessageType.TIMEOUT_NOW, m.frm, r.id, r.term))
 
 
-def _handle_heartbeat_response(r: Raft, m: Message, progress: Progress) -> None:
+def _handle_heartbeat_response(r: RaftState, m: Message, progress: Progress) -> None:
     progress.recent_active = True
     progress.probe_sent = False
     if progress.state is ProgressState.REPLICATE and progress.inflights.full():
@@ -117,7 +117,7 @@ def _handle_heartbeat_response(r: Raft, m: Message, progress: Progress) -> None:
             _answer_read(r, read.requester, read.index, context)
 
 
-def maybe_send_append(r: Raft, to: int, *, send_if_empty: bool) -> bool:
+def maybe_send_append(r: RaftState, to: int, *, send_if_empty: bool) -> bool:
     """Send ``to`` the entries it needs next (or a snapshot); whether something was sent."""
     progress = r.tracker.progress[to]
     if progress.is_paused():
@@ -138,7 +138,7 @@ def maybe_send_append(r: Raft, to: int, *, send_if_empty: bool) -> bool:
     return True
 
 
-def _send_snapshot(r: Raft, to: int, progress: Progress) -> bool:
+def _send_snapshot(r: RaftState, to: int, progress: Progress) -> bool:
     if not progress.recent_active:
         return False  # no use shipping a snapshot to a node that does not answer
     assert r.snapshot_source is not None, "a leader with peers needs a snapshot source"
@@ -151,7 +151,7 @@ def _send_snapshot(r: Raft, to: int, progress: Progress) -> bool:
     return True
 
 
-def bcast_append(r: Raft) -> None:
+def bcast_append(r: RaftState) -> None:
     """Send every follower what it lacks, as far as its flow control allows (pipelining)."""
     for member, _ in r.tracker.peers(r.id):
         if maybe_send_append(r, member, send_if_empty=True):
@@ -159,21 +159,21 @@ def bcast_append(r: Raft) -> None:
                 pass
 
 
-def bcast_heartbeat(r: Raft, context: bytes) -> None:
+def bcast_heartbeat(r: RaftState, context: bytes) -> None:
     for member, progress in r.tracker.peers(r.id):
         # Never tell a follower a commit index beyond what its log is known to match.
         commit = min(progress.match, r.log.committed)
         r.send(Message(MessageType.HEARTBEAT, member, r.id, r.term, commit=commit, context=context))
 
 
-def flush(r: Raft) -> None:
+def flush(r: RaftState) -> None:
     """Send what proposals and commits since the last Ready call for, in one append per follower."""
     if r.broadcast_pending and r.role is Role.LEADER:
         bcast_append(r)
     r.broadcast_pending = False
 
 
-def maybe_commit(r: Raft) -> bool:
+def maybe_commit(r: RaftState) -> bool:
     """Advance the commit index to what a quorum holds, if that entry is of this term."""
     index = r.tracker.committed_index()
     if index <= r.log.committed or r.log.term_at(index) != r.term:
@@ -188,7 +188,7 @@ def maybe_commit(r: Raft) -> bool:
 
 
 # -- reads -----------------------------------------------------------------------------------
-def read_index(r: Raft, requester: int, context: bytes) -> None:
+def read_index(r: RaftState, requester: int, context: bytes) -> None:
     """Confirm leadership for a read asked by ``requester`` (maybe this node), then answer it.
 
     Raises:
@@ -204,7 +204,7 @@ def read_index(r: Raft, requester: int, context: bytes) -> None:
         bcast_heartbeat(r, context)
 
 
-def _answer_read(r: Raft, requester: int, index: int, context: bytes) -> None:
+def _answer_read(r: RaftState, requester: int, index: int, context: bytes) -> None:
     if requester == r.id:
         r.read_states.append(ReadState(index, context))
     else:
@@ -213,7 +213,7 @@ def _answer_read(r: Raft, requester: int, index: int, context: bytes) -> None:
 
 
 # -- leadership transfer -----------------------------------------------------------------------
-def transfer_leader(r: Raft, target: int) -> None:
+def transfer_leader(r: RaftState, target: int) -> None:
     """Hand leadership to ``target`` once its log is complete; it must happen within an election timeout.
 
     Raises:
@@ -231,19 +231,19 @@ def transfer_leader(r: Raft, target: int) -> None:
         maybe_send_append(r, target, send_if_empty=True)
 
 
-def abort_transfer(r: Raft) -> None:
+def abort_transfer(r: RaftState) -> None:
     r.lead_transferee = 0
 
 
 # -- reports from the driver and membership --------------------------------------------------
-def report_unreachable(r: Raft, member: int) -> None:
+def report_unreachable(r: RaftState, member: int) -> None:
     """The transport could not reach ``member``: stop streaming to it and probe again."""
     progress = r.tracker.progress.get(member)
     if r.role is Role.LEADER and progress is not None and progress.state is ProgressState.REPLICATE:
         progress.become_probe()
 
 
-def report_snapshot(r: Raft, member: int, *, delivered: bool) -> None:
+def report_snapshot(r: RaftState, member: int, *, delivered: bool) -> None:
     """The transport finished sending a snapshot to ``member`` (or gave up)."""
     progress = r.tracker.progress.get(member)
     if r.role is not Role.LEADER or progress is None or progress.state is not ProgressState.SNAPSHOT:
@@ -254,7 +254,7 @@ def report_snapshot(r: Raft, member: int, *, delivered: bool) -> None:
     progress.probe_sent = True  # wait for the follower's answer or a heartbeat before probing
 
 
-def after_reconfigure(r: Raft) -> None:
+def after_reconfigure(r: RaftState) -> None:
     """The leader's duties after a membership change took effect."""
     if r.lead_transferee not in r.tracker.voters:
         abort_transfer(r)
@@ -263,7 +263,7 @@ def after_reconfigure(r: Raft) -> None:
     r.broadcast_pending = True  # new members get probed, everyone learns the commit index
 
 
-def hand_over_if_removed(r: Raft) -> None:
+def hand_over_if_removed(r: RaftState) -> None:
     """A leader removed (or demoted) keeps leading until a voter takes over.
 
     Stepping down at once could leave the remaining voters unaware that the

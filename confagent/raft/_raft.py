@@ -6,7 +6,9 @@ Rules:
    node must ignore under the leader lease), a lower term is answered or dropped.
 2. What a role does with a message is in that role's step function
    (``step_leader``, ``step_candidate``, ``step_follower``), swapped on each
-   role change together with the tick function. Each is one ``match``.
+   role change together with the tick function. Each is one ``match``, over
+   the state ``Raft`` inherits from ``RaftState`` (``_state``: the fields, and
+   the transitions a role may ask for, defined here).
 3. Outputs are queued in ``msgs`` and ``read_states``, never performed: the
    RawNode hands them to the driver in a ``Ready`` after what they depend on
    is persisted.
@@ -29,61 +31,29 @@ from confagent.raft._leader import (
     maybe_commit,
     step_leader,
 )
-from confagent.raft._log import RaftLog
-from confagent.raft._readonly import ReadOnly, ReadState
-from confagent.raft._tracker import ProgressTracker, VoteResult
-from confagent.raft._types import (
-    ConfState,
-    Entry,
-    EntryType,
-    HardState,
-    Message,
-    MessageType,
-    Snapshot,
-    SnapshotMeta,
-)
+from confagent.raft._state import RaftState, SnapshotSource
+from confagent.raft._tracker import VoteResult
+from confagent.raft._types import ConfState, Entry, EntryType, HardState, Message, MessageType, SnapshotMeta
 
-__all__ = ["CAMPAIGN_TRANSFER", "Raft", "SnapshotSource"]
+__all__ = ["CAMPAIGN_TRANSFER", "Raft"]
 
 CAMPAIGN_TRANSFER = b"campaign-transfer"
 """A vote request's context when a leader handed over: voters ignore their leader lease for it."""
-
-SnapshotSource = Callable[[], Snapshot]
-"""The driver's latest snapshot, asked for by a leader that must catch a follower up."""
 
 StepFunction = Callable[["Raft", Message], None]
 TickFunction = Callable[["Raft"], None]
 
 
-class Raft:
-    """One node's protocol state. Driven by ``RawNode``; not thread-safe."""
+class Raft(RaftState):
+    """One node's protocol: its inputs (``step``, ``tick``), elections and role changes.
+
+    Driven by ``RawNode``; not thread-safe.
+    """
 
     def __init__(self, config: RaftConfig, hard_state: HardState, snapshot: SnapshotMeta | None,
                  entries: Sequence[Entry], rng: random.Random,
                  snapshot_source: SnapshotSource | None) -> None:
-        self.id = config.node_id
-        self.config = config
-        self.snapshot_source = snapshot_source
-        self._rng = rng
-        self.log = RaftLog(snapshot, entries, hard_state.commit)
-        self.term = hard_state.term
-        self.vote = hard_state.vote
-        known = snapshot.conf_state if snapshot is not None else ConfState()
-        if not known.voters and not known.learners:
-            known = ConfState(voters=config.voters, learners=config.learners)
-        self.tracker = ProgressTracker(known, config.max_inflight_appends)
-        self.role = Role.FOLLOWER
-        self.leader_id = 0
-        self.lead_transferee = 0
-        self.pending_conf_index = 0
-        self.read_only = ReadOnly()
-        self.deferred_reads: list[tuple[int, bytes]] = []
-        self.read_states: list[ReadState] = []
-        self.msgs: list[Message] = []
-        self.broadcast_pending = False
-        self.election_elapsed = 0
-        self.heartbeat_elapsed = 0
-        self.randomized_election_ticks = 0
+        super().__init__(config, hard_state, snapshot, entries, rng, snapshot_source)
         self._step: StepFunction = step_follower
         self._tick: TickFunction = tick_election
         self.become_follower(self.term, 0)
@@ -143,10 +113,6 @@ class Raft:
                 self.vote = m.frm
         else:
             self.send(Message(response, m.frm, self.id, self.term, reject=True))
-
-    def send(self, m: Message) -> None:
-        assert m.to != self.id, f"a message to itself: {m}"
-        self.msgs.append(m)
 
     # -- elections ------------------------------------------------------------------
     def promotable(self) -> bool:

@@ -34,8 +34,9 @@ from confagent.raft._leader import flush, report_snapshot, report_unreachable, t
 from confagent.raft._leader import read_index as leader_read_index
 from confagent.raft._log import RaftLog
 from confagent.raft._progress import Progress
-from confagent.raft._raft import Raft, SnapshotSource
+from confagent.raft._raft import Raft
 from confagent.raft._readonly import ReadState
+from confagent.raft._state import SnapshotSource
 from confagent.raft._types import (
     ConfState,
     Entry,
