@@ -17,6 +17,13 @@ Servers on loopback sockets inside the test's own process (a store node, a
 client against it, the agent's listener) stay in the fast loop: they start in
 milliseconds, and tests/server's 159 cases take a few seconds.
 
+The rule is checked, not trusted (tests/process_guard.py): while a test runs,
+starting a process fails it unless it is marked ``system``, and starting etcd
+or etcdctl unless it is marked ``etcd`` too, so a wrong mark cannot hide in the
+fast loop. In the fast loop (a mark expression
+with ``not system``) the generated tests run a share of their examples and seeds
+(tests/thoroughness.py); the full run runs them all.
+
 Tests that use the session servers must leave no state others depend on: use
 keys under a prefix of their own. A missing etcd binary is an error with the
 install hint, never a skip.
@@ -29,11 +36,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from confagent.testing import Processes
+from tests import thoroughness
 
-SYSTEM = pytest.mark.system
-ETCD = (pytest.mark.system, pytest.mark.etcd)
+pytest_plugins = ["tests.process_guard"]
 
 SYSTEM_FIXTURES = frozenset({"processes", "session_processes", "subprocesses"})
 """Using one of these (or a fixture that does) marks a test ``system``."""
@@ -103,3 +111,14 @@ def etcd_server(tmp_path_factory: pytest.TempPathFactory, session_processes: Pro
 def confagent_server(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes) -> str:
     """The URL of a ``confagent store`` process started for this session."""
     return session_processes.store(tmp_path_factory.mktemp("confagent-session") / "data").url
+
+
+FAST_LOOP_MARKS = "not system"
+"""A mark expression holding this runs the fast loop's share of generated examples."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if FAST_LOOP_MARKS in (config.option.markexpr or ""):
+        thoroughness.fast_loop(True)
+        settings.register_profile("fast-loop", max_examples=thoroughness.examples(100))
+        settings.load_profile("fast-loop")

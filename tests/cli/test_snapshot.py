@@ -34,6 +34,7 @@ from confagent.server._snapshot_stream import (
     encode_image,
     stream_lines,
 )
+from tests.thoroughness import examples
 
 LEASE_ID = 0x1234
 PEERS = {"m0": "http://127.0.0.1:12380", "m1": "http://127.0.0.1:12381", "m2": "http://127.0.0.1:12382"}
@@ -133,7 +134,8 @@ def test_a_missing_file_is_named(capsysbinary: pytest.CaptureFixture[bytes], tmp
     assert err == f"Error: {tmp_path / 'nothing.db'}: cannot read the snapshot: No such file or directory\n"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_every_cut_and_every_flipped_bit_is_detected(tmp_path: Path, data: st.DataObject) -> None:
     content = _file_bytes(_image(_store()))

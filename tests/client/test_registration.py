@@ -31,6 +31,7 @@ from confagent.kv import MAX_LEASE_TTL
 from confagent.testing import Processes, free_port, until_async
 from tests.client import support
 from tests.client.support import run
+from tests.thoroughness import examples
 
 Kind = RegistrationEventKind
 REGISTER, RENEW = RenewalAction.REGISTER, RenewalAction.RENEW
@@ -118,7 +119,7 @@ _OUTCOMES = st.lists(st.tuples(st.sampled_from(["ok", "fail", "expired"]), st.in
                                st.floats(0.0, 12.0)), max_size=80)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), outcomes=_OUTCOMES)
 def test_the_schedule_matches_the_lease_model(seed: int, outcomes: list[tuple[str, int, float]]) -> None:
     """Against a model of the lease: the action, ``lost`` exactly on the transitions, retries in time.

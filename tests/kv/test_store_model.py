@@ -14,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from confagent.errors import StoreError
 from confagent.kv import CompactionRequest, KvStore, RangeRequest, Request, validate
+from tests.thoroughness import examples
 
 from .model import ModelStore
 from .strategies import (
@@ -106,7 +107,7 @@ class StoreAgainstModel(RuleBasedStateMachine):
 
 
 StoreAgainstModel.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=50, deadline=None,
+    max_examples=examples(150), stateful_step_count=50, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestStoreAgainstModel = StoreAgainstModel.TestCase

@@ -14,6 +14,7 @@ from confagent.errors import MetadRequestError
 from confagent.metad import AccessRule, AccessTree, Layout, MetadState, Node, parse_rules, subtree
 from confagent.render import KeyView
 from tests.metad.model import naive_tree, state_of
+from tests.thoroughness import examples
 
 MAP = "/_metad/mapping/default"
 RULE = "/_metad/rule/default"
@@ -120,7 +121,7 @@ def _entries(draw: st.DrawFn) -> dict[str, str]:
     return entries
 
 
-@settings(max_examples=300, deadline=None, print_blob=True)
+@settings(max_examples=examples(300), deadline=None, print_blob=True)
 @given(entries=_entries(), root=st.one_of(st.just(""), _path))
 def test_subtree_by_bisection_equals_a_scan(entries: dict[str, str], root: str) -> None:
     view = KeyView(entries, 1)
@@ -128,7 +129,7 @@ def test_subtree_by_bisection_equals_a_scan(entries: dict[str, str], root: str) 
     assert got == naive_tree(entries, root)
 
 
-@settings(max_examples=200, deadline=None, print_blob=True)
+@settings(max_examples=examples(200), deadline=None, print_blob=True)
 @given(before=_entries(), after=_entries())
 def test_an_updated_state_equals_one_built_from_scratch(before: dict[str, str],
                                                         after: dict[str, str]) -> None:

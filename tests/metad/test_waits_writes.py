@@ -26,6 +26,7 @@ from confagent.metad import (
 from confagent.render import KeyView
 from tests.metad.model import apply_txn, naive_tree, state_of
 from tests.metad.test_state import MAP, _entries, _path
+from tests.thoroughness import examples
 
 IPS = ("10.0.0.1", "10.0.0.2", "10.0.0.3")
 PATHS = ("/", "/a", "/a/b", "/m", "/n/c", "/b")
@@ -36,7 +37,7 @@ def _changed(before: dict[str, str], after: dict[str, str]) -> frozenset[str]:
     return frozenset(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
-@settings(max_examples=300, deadline=None, print_blob=True)
+@settings(max_examples=examples(300), deadline=None, print_blob=True)
 @given(before=_entries(), after=_entries())
 def test_a_change_wakes_exactly_the_requests_whose_answer_changed(
     before: dict[str, str], after: dict[str, str]
@@ -50,7 +51,7 @@ def test_a_change_wakes_exactly_the_requests_whose_answer_changed(
     assert len(registry) == len(INTERESTS) - len(woken)
 
 
-@settings(max_examples=150, deadline=None, print_blob=True)
+@settings(max_examples=examples(150), deadline=None, print_blob=True)
 @given(history=st.lists(_entries(), min_size=1, max_size=5))
 def test_prev_version_is_stale_whenever_the_answer_changed_since(history: list[dict[str, str]]) -> None:
     states = [state_of(entries, revision) for revision, entries in enumerate(history, start=1)]
@@ -93,7 +94,7 @@ def _outside(key: str, path: str) -> bool:
     return not (key == path or key.startswith(path + "/") or path.startswith(key + "/"))
 
 
-@settings(max_examples=300, deadline=None, print_blob=True)
+@settings(max_examples=examples(300), deadline=None, print_blob=True)
 @given(entries=_entries(), path=_path.filter(lambda p: not p.startswith("/_metad")), value=_json)
 def test_merge_writes_the_values_and_keeps_everything_else(entries: dict[str, str], path: str,
                                                            value: object) -> None:
@@ -108,7 +109,7 @@ def test_merge_writes_the_values_and_keeps_everything_else(entries: dict[str, st
             assert store.get(key) == text, key
 
 
-@settings(max_examples=300, deadline=None, print_blob=True)
+@settings(max_examples=examples(300), deadline=None, print_blob=True)
 @given(entries=_entries(), path=st.one_of(st.just("/"), _path.filter(lambda p: not p.startswith("/_metad"))),
        value=_json)
 def test_replace_makes_the_subtree_exactly_the_value_in_one_txn(entries: dict[str, str], path: str,
@@ -130,7 +131,7 @@ def test_replace_makes_the_subtree_exactly_the_value_in_one_txn(entries: dict[st
             assert store.get(key) == text, key
 
 
-@settings(max_examples=200, deadline=None, print_blob=True)
+@settings(max_examples=examples(200), deadline=None, print_blob=True)
 @given(entries=_entries(), path=st.one_of(st.just("/"), _path.filter(lambda p: not p.startswith("/_metad"))),
        subs=st.lists(st.sampled_from(["a", "b", ""]), max_size=2))
 def test_delete_removes_the_node_or_its_named_children_only(entries: dict[str, str], path: str,

@@ -22,10 +22,11 @@ import pytest
 from confagent.errors import ConfigError, NoLeader, ResourceExhausted, Unavailable
 from confagent.raft import ConfChange, ConfChangeType, RaftConfig, RawNode, Role
 from confagent.testing import NetworkFaults, SimCluster
+from tests.thoroughness import examples
 
 from .safety import SafetyChecker
 
-SEEDS = int(os.environ.get("CONFAGENT_SIM_SEEDS", "1000"))
+SEEDS = int(os.environ.get("CONFAGENT_SIM_SEEDS", examples(1000)))
 REPLAY = os.environ.get("CONFAGENT_SIM_SEED")
 CHUNK = 50
 SAFETY_TICKS = 150

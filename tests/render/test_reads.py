@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from confagent.render import KeyView, Reads, Scope, StaticHost, make_environment, render
 from confagent.render._reads import ReadLog
+from tests.thoroughness import examples
 
 from .test_store_model import PATHS, PATTERNS, PREFIXES, QUERY_PATHS, RESOURCE_KEYS, STORES
 
@@ -25,7 +26,7 @@ CALLS = st.one_of(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(
     STORES, PREFIXES, RESOURCE_KEYS, st.lists(CALLS, min_size=1, max_size=4), PATHS,
     st.one_of(st.none(), st.sampled_from(["1", "new"])),

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from confagent.render import KeyView, Scope
 from confagent.render._reads import ReadLog
 from confagent.render._store_functions import StoreFunctions
+from tests.thoroughness import examples
 
 from . import model
 
@@ -31,7 +32,7 @@ def _functions(entries: Store, prefix: str, keys: list[str]) -> StoreFunctions:
     return StoreFunctions(KeyView(entries, 3), Scope(prefix, keys), ReadLog())
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(STORES, PREFIXES, RESOURCE_KEYS, QUERY_PATHS)
 def test_ls_and_lsdir_match_the_model(entries: Store, prefix: str, keys: list[str], path: str) -> None:
     store = model.memkv(entries, prefix, keys)
@@ -40,7 +41,7 @@ def test_ls_and_lsdir_match_the_model(entries: Store, prefix: str, keys: list[st
     assert functions.lsdir(path) == model.lsdir(store, path)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(STORES, PREFIXES, RESOURCE_KEYS, PATTERNS)
 def test_gets_and_getvs_match_the_model(entries: Store, prefix: str, keys: list[str], pattern: str) -> None:
     store = model.memkv(entries, prefix, keys)
@@ -50,7 +51,7 @@ def test_gets_and_getvs_match_the_model(entries: Store, prefix: str, keys: list[
     assert functions.getvs(pattern) == sorted(value for _, value in expected)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(STORES, PREFIXES, RESOURCE_KEYS, QUERY_PATHS)
 def test_exists_and_getv_match_the_model(entries: Store, prefix: str, keys: list[str], key: str) -> None:
     store = model.memkv(entries, prefix, keys)

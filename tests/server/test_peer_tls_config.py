@@ -18,7 +18,8 @@ from confagent.settings import StoreConfig
 
 
 @pytest.fixture(scope="module")
-def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def key_pair(tmp_path_factory: pytest.TempPathFactory, subprocesses: None) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made by openssl."""
     directory = tmp_path_factory.mktemp("pair")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-keyout", "peer.key", "-out", "peer.crt", "-days", "2",

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from confagent.raft._types import Entry, HardState, SnapshotMeta
 from confagent.server._wal import Wal, WalState
+from tests.thoroughness import examples
 
 SEGMENT_BYTES = 256
 
@@ -112,7 +113,7 @@ def assert_recovers(state: WalState, model: Model) -> None:
         assert started.hard_state.commit >= model.snapshot.index
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(operations)
 def test_a_reopened_log_equals_the_model(script: list[tuple[object, ...]]) -> None:
     with tempfile.TemporaryDirectory() as directory:

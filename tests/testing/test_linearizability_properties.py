@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from confagent.testing._history import UNKNOWN, Operation
 from confagent.testing._linearizability import KV_MODEL, Cas, Delete, Get, KvInput, KvOutput, Put, check
+from tests.thoroughness import examples
 
 from .histories import KvOperation, Outcome, Plan, brute_force_linearizable, simulate, with_output
 
@@ -86,7 +87,7 @@ def _count_of(operation: KvOperation, operations: Sequence[KvOperation]) -> int:
     return sum(other is operation for other in operations)
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(plans, min_size=0, max_size=40))
 def test_a_simulated_register_is_always_linearizable(drawn: list[Plan]) -> None:
     history = simulate(drawn)
@@ -94,7 +95,7 @@ def test_a_simulated_register_is_always_linearizable(drawn: list[Plan]) -> None:
     assert result.ok is True, result.explanation
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_histories(SMALL_OPS_MAX))
 @example([TWIN_CAS, TWIN_CAS])
 @example([TWIN_CAS, Operation(0, 0, 0, Cas("x", None, "1"), True)])
@@ -120,7 +121,7 @@ def arbitrary_histories(draw: st.DrawFn) -> list[KvOperation]:
     return history
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(arbitrary_histories())
 def test_agrees_with_brute_force_on_arbitrary_histories(history: list[KvOperation]) -> None:
     result = check(history, timeout_s=None)
@@ -129,7 +130,7 @@ def test_agrees_with_brute_force_on_arbitrary_histories(history: list[KvOperatio
     assert_counterexample_holds(history)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(mutated_histories(SMALL_OPS_MAX), st.randoms(use_true_random=False))
 def test_the_answer_does_not_depend_on_the_history_order(history: list[KvOperation], rng: Random) -> None:
     shuffled = list(history)

@@ -36,6 +36,7 @@ from confagent.kv import (
 )
 from confagent.wire._json_fields import _go_base64, read_bytes
 from confagent.wire._json_scan import RawNumber, loads_exact
+from tests.thoroughness import examples
 
 # -- strategies ---------------------------------------------------------------------------
 
@@ -311,7 +312,7 @@ def test_base64_skips_newlines_anywhere(data: bytes, cuts: list[int]) -> None:
     assert read_bytes(text) == data
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.text(alphabet="AZaz09+/=-_\n!", max_size=12))
 def test_base64_fast_and_go_paths_agree(text: str) -> None:
     """Whatever the fast path accepts, Go's algorithm accepts with the same bytes."""
