@@ -13,7 +13,6 @@ A benchmark asserts nothing about time: it prints figures and ratios.
 from __future__ import annotations
 
 import asyncio
-import base64
 import multiprocessing
 import os
 import queue
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import orjson
 from _rawhttp import RawConnection
+
+from confagent.testing import b64
 
 __all__ = [
     "Figures",
@@ -43,10 +44,6 @@ PUT_KEYS = 50_000
 """Puts cycle over this many keys (``bench/N``)."""
 LOWER_IS_BETTER = ("latency", "CPU", "RSS", "failover")
 """Figures (by a word in their name) where smaller is better; the ratio is still confagent / etcd."""
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def cpu_seconds(pid: int) -> float:

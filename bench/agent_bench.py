@@ -54,14 +54,15 @@ from pathlib import Path
 
 import httpx
 import structlog
-from _common import b64, cpu_seconds, rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this tree's confagent, not an installed copy (module docstring)
 
+from _common import b64, cpu_seconds, rss_mib  # noqa: E402
+
 from confagent.agent import Agent, ConfigSource  # noqa: E402
 from confagent.fsutil import fsync_directory, stage_file  # noqa: E402
-from confagent.testing import free_port, start_etcd  # noqa: E402
+from confagent.testing import confagent_argv, free_port, start_etcd  # noqa: E402
 
 DEADLINE_S = 5.0
 TXN_OPS = 100
@@ -126,9 +127,8 @@ def write_confdir(root: Path, resources: dict[str, tuple[str, str]]) -> Path:
 @contextmanager
 def agent_process(root: Path, argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
     with (root / "agent.log").open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "confagent", "run", "--confdir", str(root),
-                                    "--log-format", "json", *argv], stdout=log, stderr=subprocess.STDOUT,
-                                   env=agent_env(root.parent))
+        argv = confagent_argv("run", "--confdir", str(root), "--log-format", "json", *argv)
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=agent_env(root.parent))
     try:
         yield process
     finally:
@@ -218,9 +218,9 @@ def one_shot_case(tmp: Path, attempts: int) -> tuple[list[float], list[float], l
         for attempt in range(attempts + 1):
             root = write_confdir(tmp / f"oneshot-{attempt}", resources)
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "confagent", "run", "--onetime", "--confdir", str(root),
-                            "--backend", "etcd", "--node", etcd.url, "--log-level", "warning"], check=True,
-                           env=agent_env(tmp))
+            subprocess.run(confagent_argv("run", "--onetime", "--confdir", str(root), "--backend", "etcd",
+                                          "--node", etcd.url, "--log-level", "warning"),
+                           check=True, env=agent_env(tmp))
             process_ms.append((time.perf_counter() - started) * 1000)
         in_process_ms = []
         for attempt in range(attempts + 1):

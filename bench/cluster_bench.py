@@ -40,12 +40,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import httpx
 import orjson
 from _common import Figures, b64, cpu_seconds, drive, put_body, report, run_load
 from _rawhttp import RawConnection
 
-from confagent.testing import ServerProcess, free_port, running, store_cluster
+from confagent.testing import ServerProcess, free_port, leader_of, running, store_cluster
 
 __all__ = ["etcd_cluster", "main"]
 
@@ -80,31 +79,6 @@ def etcd_cluster(base_dir: Path, size: int) -> list[ServerProcess]:
                 "--election-timeout", "1000", "--pre-vote=true", "--log-level", "error"]
         members.append(ServerProcess("etcd", url, base_dir / name, argv, base_dir / f"{name}.log"))
     return members
-
-
-# -- leadership --------------------------------------------------------------------------
-def _status(member: ServerProcess) -> tuple[str, str]:
-    """(this member's ID, the leader it knows), as /v3/maintenance/status reports them."""
-    reply = httpx.post(member.url + "/v3/maintenance/status", content=b"{}", timeout=2.0).json()
-    return reply["header"]["member_id"], reply.get("leader", "0")
-
-
-def settled_leader(members: Sequence[ServerProcess]) -> ServerProcess:
-    """The member that every member names as leader, once all agree (bounded wait).
-
-    Raises:
-        RuntimeError: they did not agree within ``SETTLE_TIMEOUT_S``.
-    """
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
-            statuses = [_status(m) for m in members]
-            leaders = {leader for _, leader in statuses}
-            for member, (member_id, _) in zip(members, statuses, strict=True):
-                if leaders == {member_id}:
-                    return member
-        time.sleep(0.05)
-    raise RuntimeError(f"the {members[0].kind} members did not agree on a leader")
 
 
 # -- failover ----------------------------------------------------------------------------
@@ -162,14 +136,14 @@ async def first_write_after(killed_at: float, urls: Sequence[str]) -> float:
 
 def failover_once(members: list[ServerProcess]) -> float:
     """Kill the settled leader, time the first write after it, restart it; seconds."""
-    leader = settled_leader(members)
+    leader = leader_of(members, deadline_s=SETTLE_TIMEOUT_S)
     survivors = [m.url for m in members if m is not leader]
     killed_at = time.perf_counter()
     leader.kill()
     seconds = asyncio.run(first_write_after(killed_at, survivors))
     leader.launch()
     leader.wait_healthy()
-    settled_leader(members)
+    leader_of(members, deadline_s=SETTLE_TIMEOUT_S)
     return seconds
 
 
@@ -179,7 +153,7 @@ def _cpu(members: Sequence[ServerProcess]) -> float:
 
 
 def one_client_puts(members: list[ServerProcess], seconds: float) -> dict[str, float]:
-    leader = settled_leader(members)
+    leader = leader_of(members, deadline_s=SETTLE_TIMEOUT_S)
     latencies: list[float] = []
     puts = asyncio.run(drive([leader.url], "/v3/kv/put", put_body, 1, seconds, latencies=latencies))
     ordered = sorted(latencies)

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import ipaddress
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from confagent.testing import ServerProcess, free_port
+from confagent.testing import ServerProcess, confagent_argv, free_port
 
 FIRST_HOST = ipaddress.IPv4Address("127.0.1.1")
 
@@ -67,9 +66,8 @@ class Connection:
 
 def start_metad(tmp: Path) -> tuple[ServerProcess, int, str]:
     data_port, manage = free_port(), f"http://127.0.0.1:{free_port()}"
-    argv = [sys.executable, "-m", "confagent", "metad", "--data-dir", str(tmp / "data"),
-            "--listen", f"127.0.0.1:{data_port}", "--listen-manage", manage[len("http://"):],
-            "--log-level", "warning"]
+    argv = confagent_argv("metad", "--data-dir", str(tmp / "data"), "--listen", f"127.0.0.1:{data_port}",
+                          "--listen-manage", manage[len("http://"):], "--log-level", "warning")
     process = ServerProcess("metad", manage, tmp / "data", argv, tmp / "metad.log").start()
     return process, data_port, manage
 
