@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from confagent.testing._procs import confagent_argv
+from confagent.testing._procs import confagent_argv, terminate
 
 __all__ = ["AgentProcess"]
 
@@ -48,11 +47,4 @@ class AgentProcess:
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
         """SIGTERM, then SIGKILL if it does not stop within ``timeout_s``; the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout_s)
-        return self.process.returncode
+        return terminate(self.process, timeout_s)

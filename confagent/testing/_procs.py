@@ -120,15 +120,20 @@ class ServerProcess:
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL after ``timeout_s``; the exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.process.returncode
+        return None if self.process is None else terminate(self.process, timeout_s)
+
+
+def terminate(process: subprocess.Popen[bytes], timeout_s: float) -> int:
+    """SIGTERM to a process still running, then SIGKILL if it has not exited within ``timeout_s``;
+    its exit code, once reaped."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout_s)
+    return process.returncode
 
 
 def start_store(data_dir: Path, *, port: int | None = None, args: Sequence[str] = (),
