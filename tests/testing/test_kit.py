@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import itertools
 import subprocess
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import confagent.testing
 from confagent.testing import (
     Processes,
     Writers,
@@ -86,3 +88,10 @@ def test_processes_stop_what_they_started(tmp_path: Path) -> None:
     assert store.process is not None and store.process.returncode == 0
     with pytest.raises(httpx.HTTPError):
         httpx.get(store.url + "/health", timeout=1.0)
+
+
+@pytest.mark.parametrize("module", ["_agent", "_gateway", "_launcher", "_procs", "_wait"])
+def test_the_kit_exports_what_its_modules_export(module: str) -> None:
+    exported = importlib.import_module(f"confagent.testing.{module}").__all__
+    assert set(exported) <= set(confagent.testing.__all__)
+    assert all(getattr(confagent.testing, name) is not None for name in exported)
