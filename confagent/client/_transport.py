@@ -1,10 +1,13 @@
-"""Unary calls to a list of etcd endpoints, with failover that never repeats a write by accident.
+"""Requests to a list of etcd endpoints, with failover that never repeats a write by accident.
 
-Rules (Jepsen found jetcd running transactions twice by retrying blindly):
+Every request that may go to any member takes the same failover (``Transport.post``):
+the unary calls, and the opening of a watch stream (a read). Rules (Jepsen found
+jetcd running transactions twice by retrying blindly):
 
 - A call that failed before its request left (connection refused, connect
-  timeout, TLS handshake, no free connection) is moved to the next endpoint,
-  write or not: the server never saw it.
+  timeout, TLS handshake, no free connection, an endpoint that is not an
+  ``http://`` or ``https://`` URL) is moved to the next endpoint, write or
+  not: the server never saw it.
 - A read, or any call marked ``retry_safe``, is also moved on when the
   connection broke or timed out after sending, or the member answered
   "unavailable" (no leader, timed out).
@@ -12,6 +15,8 @@ Rules (Jepsen found jetcd running transactions twice by retrying blindly):
   the answer timed out) is never retried: :class:`~confagent.errors.AmbiguousWrite`.
 - An error body from the server is the server's answer: it becomes the matching
   :class:`~confagent.errors.StoreError` at once.
+- Once a stream has been answered, it belongs to its endpoint: what breaks it
+  after that is the caller's to handle (a watch resumes, ``_watch``).
 
 The endpoint that answered last is tried first next time.
 
@@ -38,7 +43,8 @@ from confagent.errors import AmbiguousWrite, ClientError, StoreError, Unavailabl
 
 __all__ = ["ClientTls", "Transport", "error_from_response", "parse_json", "server_verification"]
 
-# httpx errors raised before any byte of the request was sent.
+# httpx errors raised before any byte of the request was sent. UnsupportedProtocol: the
+# endpoint is not an http:// or https:// URL (misconfigured, e.g. "127.0.0.1:2379").
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
@@ -88,7 +94,7 @@ def error_from_response(response: httpx.Response, endpoint: str) -> StoreError |
 
 
 class Transport:
-    """POSTs JSON bodies to the first endpoint that answers, by the rules above."""
+    """POSTs bodies to the first endpoint that answers, by the rules above."""
 
     def __init__(self, endpoints: Sequence[str], http: httpx.AsyncClient) -> None:
         if not endpoints:
@@ -97,13 +103,10 @@ class Transport:
         self.http = http
         self._preferred = 0
 
-    def rotation(self) -> list[str]:
+    def _rotation(self) -> list[str]:
         """The endpoints, the one that answered last first."""
         start = self._preferred
         return [*self.endpoints[start:], *self.endpoints[:start]]
-
-    def answered(self, endpoint: str) -> None:
-        self._preferred = self.endpoints.index(endpoint)
 
     async def call(self, path: str, payload: dict[str, Any], *, retry_safe: bool) -> dict[str, Any]:
         """POST ``payload`` to ``path``; the decoded answer of the first endpoint that gives one.
@@ -113,11 +116,29 @@ class Transport:
             AmbiguousWrite: a write that is not ``retry_safe`` was sent and no answer came.
             ClientError: no endpoint could be reached.
         """
-        body = orjson.dumps(payload)
+        endpoint, response = await self.post(path, orjson.dumps(payload), retry_safe=retry_safe)
+        return parse_json(response.content, endpoint)
+
+    async def post(self, path: str, body: bytes, *, retry_safe: bool, stream: bool = False,
+                   timeout: httpx.Timeout | None = None) -> tuple[str, httpx.Response]:
+        """POST ``body`` to ``path`` on the first endpoint that answers 200 (the module's rules).
+
+        Args:
+            stream: leave the answer's body unread; the caller reads it and closes the response.
+            timeout: instead of the client's timeouts.
+
+        Returns:
+            The endpoint that answered, and its answer.
+
+        Raises:
+            StoreError: the server refused the request.
+            AmbiguousWrite: a write that is not ``retry_safe`` was sent and no answer came.
+            ClientError: no endpoint could be reached.
+        """
         failures: list[str] = []
-        for endpoint in self.rotation():
+        for endpoint in self._rotation():
             try:
-                response = await self.http.post(endpoint + path, content=body)
+                response = await self._post_once(endpoint + path, body, stream, timeout)
             except _NOT_SENT as error:
                 failures.append(f"{endpoint}: {_describe(error)}")
                 continue
@@ -129,14 +150,27 @@ class Transport:
                 failures.append(f"{endpoint}: {_describe(error)}")
                 continue
             if response.status_code == 200:
-                self.answered(endpoint)
-                return parse_json(response.content, endpoint)
+                self._preferred = self.endpoints.index(endpoint)
+                return endpoint, response
             refusal = error_from_response(response, endpoint)
             if retry_safe and isinstance(refusal, Unavailable):
                 failures.append(f"{endpoint}: {refusal}")
                 continue
             raise refusal
         raise ClientError("no endpoint answered: " + "; ".join(failures))
+
+    async def _post_once(self, url: str, body: bytes, stream: bool, timeout: httpx.Timeout | None,
+                         ) -> httpx.Response:
+        """One POST; a streamed answer other than 200 is read (it is an error body) and closed."""
+        request = self.http.build_request(
+            "POST", url, content=body, timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
+        response = await self.http.send(request, stream=stream)
+        if stream and response.status_code != 200:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        return response
 
 
 def _describe(error: httpx.HTTPError) -> str:

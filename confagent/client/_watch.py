@@ -1,8 +1,10 @@
 """One watch over the streamed ``POST /v3/watch``, optionally resumed across broken streams.
 
 Each watch opens its own HTTP stream (HTTP/1.1 cannot add requests to a body
-already sent). Every ``{"result": ...}`` line becomes a ``Reply[WatchResponse]``;
-an ``{"error": ...}`` line or a non-200 answer becomes a StoreError.
+already sent), on the first endpoint that answers by the transport's failover
+rules for a read (``_transport``: the one failover of the client). Every
+``{"result": ...}`` line becomes a ``Reply[WatchResponse]``; an ``{"error": ...}``
+line, or an answer other than 200 that is not "unavailable", becomes a StoreError.
 
 Resuming (``resume=True``): when the stream breaks, a new one is opened (on the
 next endpoint that answers) from the first revision not yet delivered, so the
@@ -31,7 +33,7 @@ from dataclasses import replace
 import httpx
 import orjson
 
-from confagent.client._transport import Transport, error_from_response, parse_json
+from confagent.client._transport import Transport, parse_json
 from confagent.errors import ClientError, store_error_from
 from confagent.kv._messages import WatchCreateRequest, WatchResponse
 from confagent.wire import Reply, decode_watch_response, encode_watch_create_request
@@ -101,28 +103,18 @@ async def watch(
 async def _stream(
     transport: Transport, request: WatchCreateRequest, dial_timeout_s: float
 ) -> AsyncGenerator[Reply[WatchResponse], None]:
+    """One stream, opened on the first endpoint that answers (the transport's failover)."""
     body = orjson.dumps(encode_watch_create_request(request))
-    timeout = httpx.Timeout(None, connect=dial_timeout_s)
-    failures: list[str] = []
-    for endpoint in transport.rotation():
-        try:
-            async with transport.http.stream(
-                "POST", endpoint + "/v3/watch", content=body, timeout=timeout
-            ) as response:
-                if response.status_code != 200:
-                    await response.aread()
-                    raise error_from_response(response, endpoint)
-                transport.answered(endpoint)
-                async for line in response.aiter_lines():
-                    if line.strip():
-                        yield _message(line, endpoint)
-                return
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            failures.append(f"{endpoint}: {error}")
-            continue
-        except httpx.TransportError as error:
-            raise ClientError(f"{endpoint}: the watch stream broke: {error!r}") from error
-    raise ClientError("no endpoint answered: " + "; ".join(failures))
+    endpoint, response = await transport.post("/v3/watch", body, retry_safe=True, stream=True,
+                                              timeout=httpx.Timeout(None, connect=dial_timeout_s))
+    try:
+        async for line in response.aiter_lines():
+            if line.strip():
+                yield _message(line, endpoint)
+    except httpx.TransportError as error:
+        raise ClientError(f"{endpoint}: the watch stream broke: {error!r}") from error
+    finally:
+        await response.aclose()
 
 
 def _message(line: str, endpoint: str) -> Reply[WatchResponse]:

@@ -170,6 +170,23 @@ def test_reads_fail_over_and_refused_writes_move_on(store_url: str, prefix: byte
     run(body)
 
 
+def test_a_watch_fails_over_from_a_misconfigured_endpoint(store_url: str, prefix: bytes) -> None:
+    """httpx refuses a URL without http:// or https:// before sending: the next endpoint is tried."""
+    address = store_url.removeprefix("http://")
+    misconfigured = (address, f"ftp://{address}")
+
+    async def body() -> None:
+        async with connect(*misconfigured, store_url) as etcd:
+            replies = etcd.watch(prefix, prefix=True)
+            async with aclosing(replies):
+                assert (await anext(replies)).response.created
+                await etcd.put(prefix + b"w", b"1")
+                events = (await anext(replies)).response.events
+        assert [(e.type, e.kv.value) for e in events] == [(EventType.PUT, b"1")]
+
+    run(body)
+
+
 @asynccontextmanager
 async def swallowing_server() -> AsyncIterator[str]:
     """A server that reads a request and closes the connection without answering."""
