@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any, TypeAlias
 
 from confagent.errors import MetadRequestError
-from confagent.render import KeyView
+from confagent.render import KeyView, prefix_end
 
 __all__ = ["Node", "flatten_value", "key_range_end", "leaves", "scalar_text", "subtree"]
 
@@ -33,8 +33,9 @@ Node: TypeAlias = "str | dict[str, Node]"
 
 def key_range_end(start: str) -> str:
     """The end of the key range of every key starting with ``start`` (which ends in ``/``)."""
-    assert start.endswith("/"), start
-    return start[:-1] + "0"  # '0' follows '/' in code-point order
+    end = prefix_end(start)
+    assert end is not None and start.endswith("/"), start
+    return end
 
 
 def subtree(view: KeyView, leaf_key: str | None, children_root: str,

@@ -8,7 +8,9 @@ the ``Reads`` (keys, prefixes, host inputs) it depended on. Every failure is a
 ``RenderError`` naming the template, the line and the key. No I/O here: the
 clock, environment, DNS and file system come from the injected ``Host``
 (``StaticHost`` gives fixed answers, for tests and dry runs). A ``KeyView``
-never changes; ``with_changes`` makes the next one cheaply.
+never changes; ``with_changes`` makes the next one cheaply. ``prefix_end``
+bounds the keys under a prefix in its sorted keys (``kv.prefix_end``'s rule
+over code points, as a view's keys are text).
 
 confd's functions (confd.md §4) keep their names and Go's semantics:
 ``{{ getv "/a" "x" }}`` becomes ``{{ getv("/a", "x") }}``, ``{{range gets
@@ -43,6 +45,7 @@ from typing import TYPE_CHECKING
 from confagent.lazy import lazy_exports
 from confagent.render._gotime import GoTime
 from confagent.render._host import SRV, Host, StaticHost
+from confagent.render._paths import prefix_end
 from confagent.render._reads import Reads
 from confagent.render._scope import Scope
 from confagent.render._store_functions import KVPair
@@ -70,6 +73,7 @@ __all__ = [
     "StaticHost",
     "check_template",
     "make_environment",
+    "prefix_end",
     "render",
 ]
 

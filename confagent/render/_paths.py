@@ -71,7 +71,11 @@ def literal_prefix(pattern: str) -> str:
 
 
 def prefix_end(prefix: str) -> str | None:
-    """The smallest string greater than every string starting with ``prefix``; None when unbounded."""
+    """The smallest string greater than every string starting with ``prefix``; None when unbounded.
+
+    ``confagent.kv.prefix_end`` over code points: a ``KeyView``'s keys are text, and
+    code-point order is the byte order of their UTF-8 encoding.
+    """
     trimmed = prefix.rstrip(chr(_MAX_CODE_POINT))
     if not trimmed:
         return None
