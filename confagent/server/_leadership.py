@@ -63,11 +63,15 @@ class Leadership:
             self._changed.set()
             self._changed = asyncio.Event()
 
+    async def changed(self) -> None:
+        """Return at the next change of the leader, or of whether this member leads."""
+        await self._changed.wait()
+
     async def wait_until(self, condition: Callable[[Leadership], bool]) -> None:
         """Return once ``condition(self)`` holds, looking again at each change; unbounded (callers
         bound it with ``asyncio.timeout``)."""
         while not condition(self):
-            await self._changed.wait()
+            await self.changed()
 
     async def wait_for_leader(self, timeout_s: float, *, other_than: int = 0) -> int:
         """The leader's ID once one is known (one other than ``other_than`` if given).

@@ -2,18 +2,18 @@
 
 Requests and replies follow etcd 3.4.23's gateway (recorded from a real etcd):
 IDs are uint64 as strings, a member's empty fields are left out, and replies
-carry a header without ``revision``. ``list`` answers from this member's table;
-``update`` is proposed here (any member may); ``add``, ``remove`` and
-``promote`` are Raft membership changes, which only the leader proposes: a
-follower forwards them to the leader's first client URL and relays its answer
-(etcd's followers hand them to Raft, and forward promote over HTTP). A leader
-asked to remove itself hands leadership over first, then forwards.
+carry a header without ``revision``. ``list`` and ``update`` answer from this
+member's table; ``add``, ``remove`` and ``promote`` answer with the members as
+the leader's table has them once the change applied (the node forwards them to
+the leader: ``_member_calls``), with this member's header.
 
 ``watch_removal`` is how a member learns that it was removed when the news did
 not reach it through the log (it was down, or cut off, when its removal
 committed): while it hears no leader, it asks the other members (that have a
 leader) for their member list; one that lists no such member settles it
-(etcd's members answer a removed peer ``410 Gone``).
+(etcd's members answer a removed peer ``410 Gone``). It asks over the client
+URLs, not the peer transport: the others no longer dial a removed member, so
+an answer could not come back that way.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import httpx
 import orjson
 
 from confagent import wire
-from confagent.errors import Internal, MemberNotFound, NoLeader, store_error_from
-from confagent.raft import Role
-from confagent.server._membership import check_peer_urls
+from confagent.errors import MemberNotFound
+from confagent.server._leadership import Leadership
+from confagent.server._membership import Member, check_peer_urls
 from confagent.server._node import StoreNode
 
 __all__ = ["MemberApi", "watch_removal"]
@@ -36,12 +36,12 @@ __all__ = ["MemberApi", "watch_removal"]
 Json = dict[str, Any]
 UnaryHandler = Callable[[bytes], Awaitable[Json]]
 
-FORWARD_TIMEOUT_S = 10.0
-"""A request forwarded to the leader waits this long for its answer."""
-LEADER_POLL_S = 0.05
-"""How often a member waiting for a (new) leader looks again."""
+REMOVAL_ASK_TIMEOUT_S = 2.5
+"""Bounds each question ``watch_removal`` asks of another member."""
 REMOVAL_POLL_S = 1.0
-"""How often a member that hears no leader asks the others whether it is still a member."""
+"""How long a member that hears no leader waits before asking the others whether it is still a
+member, and between two rounds of questions."""
+
 
 def _peer_urls(d: Json) -> tuple[str, ...]:
     return check_peer_urls(wire.decode_member_peer_urls(d))
@@ -68,114 +68,55 @@ class MemberApi:
         header.pop("revision", None)
         return header
 
-    def _member_list_response(self) -> Json:
-        """The answer of list, remove, update and promote: every member, as this one knows them."""
-        return wire.encode_member_list_response(self.node.members.table.members(), self._header())
+    def _member_list_response(self, members: tuple[Member, ...]) -> Json:
+        """The answer of list, remove, update and promote: every member."""
+        return wire.encode_member_list_response(members, self._header())
 
     async def list(self, body: bytes) -> Json:
         wire.loads(body)
-        return self._member_list_response()
+        return self._member_list_response(self.node.member_list())
 
     async def add(self, body: bytes) -> Json:
         d = wire.loads(body)
         peer_urls, is_learner = _peer_urls(d), wire.decode_member_is_learner(d)
-        if not self._leading():
-            return await self._forward("/v3/cluster/member/add", body)
-        member = await self.node.members.add(peer_urls, is_learner=is_learner)
-        return wire.encode_member_add_response(member, self.node.members.table.members(), self._header())
+        member, members = await self.node.add_member(peer_urls, is_learner=is_learner)
+        return wire.encode_member_add_response(member, members, self._header())
 
     async def remove(self, body: bytes) -> Json:
         member_id = wire.decode_member_id(wire.loads(body))
-        if member_id == self.node.config.member_id and self._leading() \
-                and len(self.node.core.conf_state.voters) > 1:
-            await self._hand_over()
-        if not self._leading():
-            return await self._forward("/v3/cluster/member/remove", body)
-        await self.node.members.remove(member_id)
-        return self._member_list_response()
+        return self._member_list_response(await self.node.remove_member(member_id))
 
     async def update(self, body: bytes) -> Json:
         d = wire.loads(body)
         member_id = wire.decode_member_id(d)
-        if self.node.members.table.get(member_id) is None:
+        if self.node.member(member_id) is None:
             raise MemberNotFound()  # etcd looks the member up before it reads the URLs
-        await self.node.members.update(member_id, _peer_urls(d))
-        return self._member_list_response()
+        await self.node.update_member(member_id, _peer_urls(d))
+        return self._member_list_response(self.node.member_list())
 
     async def promote(self, body: bytes) -> Json:
         member_id = wire.decode_member_id(wire.loads(body))
-        if not self._leading():
-            return await self._forward("/v3/cluster/member/promote", body)
-        await self.node.members.promote(member_id)
-        return self._member_list_response()
-
-    # -- to the leader --------------------------------------------------------------------
-    def _leading(self) -> bool:
-        return self.node.core.role is Role.LEADER
-
-    async def _hand_over(self) -> None:
-        """Hand leadership to another voter and wait until someone else leads (bounded)."""
-        self.node.members.hand_over()
-        try:
-            async with asyncio.timeout(self.node.config.request_timeout_s):
-                while self.node.leader_id in (0, self.node.config.member_id):
-                    await asyncio.sleep(LEADER_POLL_S)
-        except TimeoutError:
-            raise NoLeader() from None
-
-    async def _leader_client_url(self) -> str:
-        """The leader's first client URL, waiting (bounded) for an election or for its publish
-        entry to be applied here: a cluster just started may know neither yet.
-
-        Raises:
-            NoLeader: none known within the request timeout.
-        """
-        try:
-            async with asyncio.timeout(self.node.config.request_timeout_s):
-                while True:
-                    leader = self.node.members.table.get(self.node.leader_id)
-                    if leader is not None and leader.client_urls:
-                        return leader.client_urls[0].rstrip("/")
-                    await asyncio.sleep(LEADER_POLL_S)
-        except TimeoutError:
-            raise NoLeader() from None
-
-    async def _forward(self, path: str, body: bytes) -> Json:
-        """The leader's answer to ``body`` at ``path``, with this member's header.
-
-        Raises:
-            StoreError: the leader's refusal; NoLeader: no leader with a client URL is known.
-        """
-        url = await self._leader_client_url() + path
-        try:
-            async with httpx.AsyncClient(timeout=FORWARD_TIMEOUT_S, trust_env=False) as client:
-                response = await client.post(url, content=body)
-        except httpx.HTTPError as error:
-            raise NoLeader(f"etcdserver: leader unreachable: {error!r}") from error
-        try:
-            reply = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise Internal(f"etcdserver: the leader answered {response.status_code} without JSON") from None
-        if response.status_code != 200:
-            raise store_error_from(int(reply.get("code", 2)), str(reply.get("message", "")))
-        if not isinstance(reply, dict):
-            raise Internal(f"etcdserver: the leader answered {reply!r}")
-        reply["header"] = self._header()
-        return reply
+        return self._member_list_response(await self.node.promote_member(member_id))
 
 
 async def watch_removal(node: StoreNode) -> None:
-    """Set ``node.members.removed`` once a member with a leader no longer lists this one."""
-    async with httpx.AsyncClient(timeout=FORWARD_TIMEOUT_S / 4, trust_env=False) as client:
-        while not node.members.removed.is_set():
-            await asyncio.sleep(REMOVAL_POLL_S)
-            if node.leader_id == 0 and await _listed_nowhere(node, client):
-                node.members.removed.set()
+    """Tell ``node`` it was removed (``learn_removed``) once, while it hears no leader, a member
+    with a leader no longer lists it."""
+    async with httpx.AsyncClient(timeout=REMOVAL_ASK_TIMEOUT_S, trust_env=False) as client:
+        while not node.removed.is_set():
+            await node.leadership.wait_until(_leaderless)
+            await asyncio.sleep(REMOVAL_POLL_S)  # an election usually ends sooner: ask nobody then
+            if _leaderless(node.leadership) and await _listed_nowhere(node, client):
+                node.learn_removed()
+
+
+def _leaderless(leadership: Leadership) -> bool:
+    return leadership.leader_id == 0
 
 
 async def _listed_nowhere(node: StoreNode, client: httpx.AsyncClient) -> bool:
-    me, table = node.config.member_id, node.members.table
-    for member in table.members():
+    me = node.config.member_id
+    for member in node.member_list():
         if member.id == me or not member.client_urls:
             continue
         url = member.client_urls[0].rstrip("/")
@@ -187,6 +128,6 @@ async def _listed_nowhere(node: StoreNode, client: httpx.AsyncClient) -> bool:
             ids = {int(m["ID"]) for m in listed["members"]}
         except (httpx.HTTPError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             continue
-        if cluster_id == table.cluster_id:
+        if cluster_id == node.cluster_id:
             return me not in ids
     return False

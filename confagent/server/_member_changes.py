@@ -8,9 +8,9 @@ Rules:
    from any task; what touches the Raft core runs in the node's driver task
    (``feed``), which owns it. Each request waits for its entry to be applied
    (or refused when applied), up to the request timeout.
-2. Only the leader proposes a Raft membership change; the gateway forwards a
-   follower's request to the leader (``_member_api``). Updates and publishes
-   are normal entries: any member proposes them, Raft forwards them.
+2. Only the leader proposes a Raft membership change; a follower forwards its
+   request to the leader over the peer transport (``_member_calls``). Updates
+   and publishes are normal entries: any member proposes them, Raft forwards them.
 3. Before proposing, the leader makes etcd 3.4's checks: the strict
    reconfiguration check (``ready_to_*``), every voter heard from within
    ``HEALTH_INTERVAL_S`` to add one, a learner within 90% of the leader's log
@@ -115,6 +115,11 @@ class MemberChanges:
         self.lone_voter = False
         """Whether this member is the only voter (it then needs no quorum to read)."""
         self._refresh()
+
+    @property
+    def voter_count(self) -> int:
+        """Voters in the Raft membership in force (this member included, if it votes)."""
+        return len(self.core.conf_state.voters)
 
     # -- requests (any task) -----------------------------------------------------------------
     async def add(self, peer_urls: tuple[str, ...], *, is_learner: bool) -> Member:

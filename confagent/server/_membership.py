@@ -82,11 +82,13 @@ class Member:
     def started(self) -> bool:
         return bool(self.name)
 
-    def _fields(self) -> list[Any]:
+    def to_fields(self) -> list[Any]:
+        """The member as a msgpack-ready list (the member table's encoding, and peer frames')."""
         return [self.id, list(self.peer_urls), self.name, list(self.client_urls), self.is_learner]
 
     @classmethod
-    def _from_fields(cls, fields: list[Any]) -> Member:
+    def from_fields(cls, fields: list[Any]) -> Member:
+        """Raises ValueError or TypeError when ``fields`` is not what ``to_fields`` made."""
         member_id, peer_urls, name, client_urls, is_learner = fields
         return cls(int(member_id), tuple(map(str, peer_urls)), str(name), tuple(map(str, client_urls)),
                    bool(is_learner))
@@ -261,7 +263,7 @@ class MemberTable:
 
     # -- encoding --------------------------------------------------------------------------
     def encode(self) -> bytes:
-        packed: bytes = msgpack.packb([_FORMAT, self.cluster_id, [m._fields() for m in self.members()],
+        packed: bytes = msgpack.packb([_FORMAT, self.cluster_id, [m.to_fields() for m in self.members()],
                                        sorted(self.removed)], use_bin_type=True)
         return packed
 
@@ -272,7 +274,7 @@ class MemberTable:
             version, cluster_id, members, removed = msgpack.unpackb(data, raw=False)
             if version != _FORMAT:
                 raise ValueError(f"format {version!r}")
-            return cls(int(cluster_id), map(Member._from_fields, members), map(int, removed))
+            return cls(int(cluster_id), map(Member.from_fields, members), map(int, removed))
         except (ValueError, TypeError, msgpack.UnpackException) as error:
             raise StorageError(f"undecodable member table: {error}") from error
 

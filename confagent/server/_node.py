@@ -17,7 +17,8 @@ Rules:
 5. Membership is replicated state too (``_member_changes``): membership changes
    and members' published attributes are log entries, the member table travels
    in snapshots with the key-value state, and a membership change applied is
-   followed at once by a snapshot.
+   followed at once by a snapshot. Followers forward add, remove and promote to
+   the leader (``_member_calls``), over the peer transport as lease calls.
 
 The driver (``_drive``) is one task: it persists, sends and applies a Ready, advances,
 and only then steps what arrived meanwhile (``_inputs``, ``_pending``; ticks only queue).
@@ -77,9 +78,17 @@ from confagent.kv import (
 from confagent.raft import Entry, EntryType, Message, RaftConfig, RawNode, Ready, Snapshot, SnapshotMeta
 from confagent.server._leadership import Leadership
 from confagent.server._lease_forward import ForwardConfig, LeaseForwarder
+from confagent.server._member_calls import MemberCalls
 from confagent.server._member_changes import MemberChanges, start_membership
 from confagent.server._membership import Member, MemberCommand, MemberTable, unwrap_snapshot, wrap_snapshot
-from confagent.server._peer_codec import LeaseOp, PeerFrame
+from confagent.server._peer_codec import (
+    LeaseAnswer,
+    LeaseOp,
+    LeaseQuery,
+    MemberAnswer,
+    MemberQuery,
+    PeerFrame,
+)
 from confagent.server._peer_tls import PeerTls
 from confagent.server._read_barrier import AppliedWaiters, ReadBarrier
 from confagent.server._recovery import RecoveryReport, open_storage
@@ -209,9 +218,12 @@ class StoreNode:
                                            TransportConfig(tls=config.peer_tls), rng=rng)
         self.members.transport = self.transport
         self._lease_calls = LeaseForwarder(
-            config.member_id, self._send_frames, lambda: self.core.leader_id, self._answer_lease,
+            config.member_id, self._send_frames, lambda: self.leadership.leader_id, self._answer_lease,
             ForwardConfig(request_timeout_s=config.request_timeout_s),
-            first_request_id=rng.getrandbits(32))
+            first_request_id=rng.getrandbits(32), leader_changed=self.leadership.changed)
+        self._member_calls = MemberCalls(self.members, self.leadership, self._send_frames,
+                                         request_timeout_s=config.request_timeout_s,
+                                         first_request_id=rng.getrandbits(32))
 
     # -- life cycle ---------------------------------------------------------------
     @classmethod
@@ -297,7 +309,7 @@ class StoreNode:
             proposal.future.cancel()
         self._reads.cancel_all()
         self._applied_waiters.cancel_all()
-        stuck += await self._lease_calls.close()
+        stuck += await self._lease_calls.close() + await self._member_calls.close()
         if stuck:
             log.error("tasks did not stop; abandoned", tasks=stuck)
         if self.transport is not None:
@@ -424,6 +436,30 @@ class StoreNode:
         if remaining >= 0 and self.kv.lease(lease_id) is None:
             await self.linearizable_barrier()  # a follower behind its leader catches up first
         return remaining
+
+    # -- membership (``_member_calls``, ``_member_changes``) --------------------------------
+    async def add_member(self, peer_urls: tuple[str, ...], *,
+                         is_learner: bool) -> tuple[Member, tuple[Member, ...]]:
+        """Add a member, through the leader wherever it is: the member added and every member,
+        as the leader's table has them once the addition applied.
+
+        Raises:
+            StoreError: etcd's refusal (``MembershipError``), ``NoLeader``, or 'request timed out'.
+        """
+        return await self._member_calls.add(peer_urls, is_learner=is_learner)
+
+    async def remove_member(self, member_id: int) -> tuple[Member, ...]:
+        """Remove a member (this one too: it hands leadership over first); every member left.
+        Raises as ``add_member``."""
+        return await self._member_calls.remove(member_id)
+
+    async def promote_member(self, member_id: int) -> tuple[Member, ...]:
+        """Make a learner a voter; every member. Raises as ``add_member``."""
+        return await self._member_calls.promote(member_id)
+
+    async def update_member(self, member_id: int, peer_urls: tuple[str, ...]) -> None:
+        """Give a member new peer URLs (a normal entry, proposed here). Raises as ``add_member``."""
+        await self.members.update(member_id, peer_urls)
 
     async def _answer_lease(self, op: LeaseOp, lease_id: int) -> int | None:
         """This member's answer to a lease call while it keeps the deadlines (it leads), else None.
@@ -562,8 +598,10 @@ class StoreNode:
             self.members.heard_from(frame.frm)
             self._inputs.append(frame)
             self._wake.set()
-        else:
+        elif isinstance(frame, LeaseQuery | LeaseAnswer):
             self._lease_calls.receive(frame)
+        elif isinstance(frame, MemberQuery | MemberAnswer):
+            self._member_calls.receive(frame)
 
     def _send_frames(self, frames: Iterable[PeerFrame], *, at_once: bool = True) -> None:
         if self.transport is not None:

@@ -8,6 +8,13 @@ A frame is ``length:u32 (big-endian)`` then a msgpack array
 - ``LEASE_QUERY``: a follower asks the leader to renew a lease or to tell how
   long it has left (lease deadlines live on the leader only).
 - ``LEASE_ANSWER``: the leader's answer, carrying the query's ``request_id``.
+- ``MEMBER_QUERY``: a follower asks the leader to add, remove or promote a
+  member (only the leader proposes a Raft membership change).
+- ``MEMBER_ANSWER``: the leader's answer: the members after the change, or
+  the error etcd's leader gives (its gRPC code and message).
+
+A frame of a kind this member does not know is refused (``PeerError``) as any
+frame it cannot read: the connection is dropped, the driver never sees it.
 
 The format version leads every frame, so a member can refuse a peer it cannot
 understand instead of misreading it.
@@ -24,13 +31,19 @@ import msgpack  # type: ignore[import-untyped]
 
 from confagent.errors import PeerError
 from confagent.raft import ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta
+from confagent.server._membership import Member
 
 __all__ = [
     "FRAME_HEADER",
     "MAX_FRAME_BYTES",
+    "CallFrame",
     "LeaseAnswer",
     "LeaseOp",
     "LeaseQuery",
+    "MemberAnswer",
+    "MemberCall",
+    "MemberOp",
+    "MemberQuery",
     "PeerFrame",
     "decode_frame",
     "encode_frame",
@@ -46,6 +59,8 @@ class _FrameKind(IntEnum):
     RAFT = 1
     LEASE_QUERY = 2
     LEASE_ANSWER = 3
+    MEMBER_QUERY = 4
+    MEMBER_ANSWER = 5
 
 
 class LeaseOp(IntEnum):
@@ -82,20 +97,79 @@ class LeaseAnswer:
     """The asked member could not answer (it does not lead, or lost leadership): ask again."""
 
 
-PeerFrame = Message | LeaseQuery | LeaseAnswer
+class MemberOp(IntEnum):
+    """The membership changes only the leader proposes."""
+
+    ADD = 1
+    REMOVE = 2
+    PROMOTE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class MemberCall:
+    """A membership change as a follower forwards it (etcd's MemberAdd, MemberRemove, MemberPromote)."""
+
+    op: MemberOp
+    member_id: int = 0
+    """The member removed or promoted (0 for ``ADD``: the leader derives the new one's ID)."""
+    peer_urls: tuple[str, ...] = ()
+    """``ADD``: the new member's peer URLs."""
+    is_learner: bool = False
+    """``ADD``: whether the new member is a learner."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberQuery:
+    """A follower's membership change forwarded to the member it believes leads."""
+
+    to: int
+    frm: int
+    request_id: int
+    call: MemberCall
+
+
+@dataclass(frozen=True, slots=True)
+class MemberAnswer:
+    """The answer to one ``MemberQuery``: the members once the change applied, or etcd's error."""
+
+    to: int
+    frm: int
+    request_id: int
+    members: tuple[Member, ...] = ()
+    added_id: int = 0
+    """``ADD``: the new member's ID (it is among ``members``)."""
+    error_code: int = 0
+    """The gRPC code of the leader's refusal; 0 when the change applied."""
+    error_message: str = ""
+    retry: bool = False
+    """The asked member does not lead: ask again."""
+
+
+CallFrame = LeaseQuery | LeaseAnswer | MemberQuery | MemberAnswer
+"""The frames of calls a follower forwards to the leader (``_leader_calls``)."""
+PeerFrame = Message | CallFrame
 
 
 def encode_frame(frame: PeerFrame) -> bytes:
     """One length-prefixed frame."""
     fields: list[Any]
-    if isinstance(frame, Message):
-        fields = [_FrameKind.RAFT, *_message_fields(frame)]
-    elif isinstance(frame, LeaseQuery):
-        fields = [_FrameKind.LEASE_QUERY, frame.to, frame.frm, frame.request_id, int(frame.op),
-                  frame.lease_id]
-    else:
-        fields = [_FrameKind.LEASE_ANSWER, frame.to, frame.frm, frame.request_id, frame.ttl,
-                  frame.retry]
+    match frame:
+        case Message():
+            fields = [_FrameKind.RAFT, *_message_fields(frame)]
+        case LeaseQuery():
+            fields = [_FrameKind.LEASE_QUERY, frame.to, frame.frm, frame.request_id, int(frame.op),
+                      frame.lease_id]
+        case LeaseAnswer():
+            fields = [_FrameKind.LEASE_ANSWER, frame.to, frame.frm, frame.request_id, frame.ttl,
+                      frame.retry]
+        case MemberQuery():
+            call = frame.call
+            fields = [_FrameKind.MEMBER_QUERY, frame.to, frame.frm, frame.request_id, int(call.op),
+                      call.member_id, list(call.peer_urls), call.is_learner]
+        case MemberAnswer():
+            fields = [_FrameKind.MEMBER_ANSWER, frame.to, frame.frm, frame.request_id,
+                      [m.to_fields() for m in frame.members], frame.added_id, frame.error_code,
+                      frame.error_message, frame.retry]
     body: bytes = msgpack.packb([FORMAT_VERSION, *fields], use_bin_type=True)
     return FRAME_HEADER.pack(len(body)) + body
 
@@ -119,6 +193,14 @@ def decode_frame(body: bytes) -> PeerFrame:
             case _FrameKind.LEASE_ANSWER:
                 to, frm, request_id, ttl, retry = fields
                 return LeaseAnswer(to, frm, request_id, ttl, bool(retry))
+            case _FrameKind.MEMBER_QUERY:
+                to, frm, request_id, op, member_id, peer_urls, is_learner = fields
+                call = MemberCall(MemberOp(op), member_id, tuple(map(str, peer_urls)), bool(is_learner))
+                return MemberQuery(to, frm, request_id, call)
+            case _FrameKind.MEMBER_ANSWER:
+                to, frm, request_id, members, added_id, code, message, retry = fields
+                return MemberAnswer(to, frm, request_id, tuple(map(Member.from_fields, members)), added_id,
+                                    code, str(message), bool(retry))
     except (ValueError, TypeError, msgpack.UnpackException) as error:
         raise PeerError(f"peer frame: cannot decode a {len(body)}-byte frame: {error}") from error
 

@@ -1,5 +1,6 @@
 """Peer TLS with mutual authentication: a three-member cluster over https:// peer URLs elects
-and replicates, and a member whose certificate another CA signed is refused."""
+and replicates, a member whose certificate another CA signed is refused, and a member change
+sent to a follower reaches the leader over the peer transport (client TLS is no way there)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from confagent.testing import Processes, ServerProcess, b64, free_port, store_process, unb64
+from confagent.testing import Processes, ServerProcess, b64, free_port, store_process, unb64, until
 
 
 @dataclass(frozen=True)
@@ -59,18 +60,23 @@ def certs(tmp_path_factory: pytest.TempPathFactory, subprocesses: None) -> dict[
     return made
 
 
-def _tls_cluster(base_dir: Path, credentials: list[Credentials]) -> list[ServerProcess]:
-    """Members of one new cluster with https:// peer URLs and mutual TLS, not yet started."""
+def _tls_cluster(base_dir: Path, credentials: list[Credentials], *,
+                 client_tls: bool = False) -> list[ServerProcess]:
+    """Members of one new cluster with https:// peer URLs and mutual TLS, not yet started; with
+    ``client_tls``, their client URLs are https:// too, with mutual TLS (the same certificates)."""
     names = [f"m{i}" for i in range(len(credentials))]
     peer_urls = {name: f"https://127.0.0.1:{free_port()}" for name in names}
     initial = ",".join(f"{name}={url}" for name, url in peer_urls.items())
     members = []
     for name, creds in zip(names, credentials, strict=True):
-        members.append(store_process(f"http://127.0.0.1:{free_port()}", base_dir / name, [
+        client = ["--cert-file", str(creds.cert), "--key-file", str(creds.key), "--client-cert-auth",
+                  "--trusted-ca-file", str(creds.ca)] if client_tls else []
+        members.append(store_process(f"{'https' if client_tls else 'http'}://127.0.0.1:{free_port()}",
+                                     base_dir / name, [
             "--name", name, "--listen-peer-urls", peer_urls[name],
             "--initial-advertise-peer-urls", peer_urls[name], "--initial-cluster", initial,
             "--peer-cert-file", str(creds.cert), "--peer-key-file", str(creds.key),
-            "--peer-trusted-ca-file", str(creds.ca), "--peer-client-cert-auth"]))
+            "--peer-trusted-ca-file", str(creds.ca), "--peer-client-cert-auth", *client]))
     return members
 
 
@@ -145,3 +151,50 @@ def test_a_member_with_a_certificate_from_another_ca_cannot_join(
     assert _value(rogue, "members-only", serializable=True) is None
     _put(good[1], "still-serving", "v")
     assert _value(good[0], "still-serving") == "v"
+
+
+def _client_context(creds: Credentials) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(creds.ca))
+    context.load_cert_chain(str(creds.cert), str(creds.key))
+    return context
+
+
+def test_a_member_change_sent_to_a_follower_is_answered_by_the_leader_over_peer_tls(
+        tmp_path: Path, certs: dict[str, Credentials], processes: Processes) -> None:
+    """Client URLs on https:// with --client-cert-auth: a follower cannot reach its leader's client
+    URL without a client certificate (the forward over HTTP failed with 'leader unreachable'); over
+    the peer transport it can, and its answers, refusals included, are the leader's."""
+    members = _tls_cluster(tmp_path, [certs["m0"], certs["m1"], certs["m2"]], client_tls=True)
+    _launch(members, processes)
+    tls = _client_context(certs["m0"])
+
+    def post(member: ServerProcess, path: str, body: object) -> httpx.Response:
+        return httpx.post(member.url + path, json=body, verify=tls, timeout=15)
+
+    def leader_id(member: ServerProcess) -> int:
+        try:
+            return int(post(member, "/v3/maintenance/status", {}).json().get("leader", 0))
+        except httpx.HTTPError:
+            return 0
+
+    until(lambda: len({leader_id(m) for m in members} - {0}) == 1 and all(map(leader_id, members)),
+          "the members to agree on a leader")
+    ids = {int(post(m, "/v3/maintenance/status", {}).json()["header"]["member_id"]): m for m in members}
+    leader = ids[leader_id(members[0])]
+    follower = next(m for m in members if m is not leader)
+
+    add = {"peerURLs": [f"https://127.0.0.1:{free_port()}"], "isLearner": True}
+    added = post(follower, "/v3/cluster/member/add", add)
+    assert added.status_code == 200, added.text
+    learner = added.json()["member"]
+    assert learner["isLearner"] is True and learner["peerURLs"] == add["peerURLs"]
+    assert len(added.json()["members"]) == 4
+    assert learner["ID"] in {m["ID"] for m in post(leader, "/v3/cluster/member/list", {}).json()["members"]}
+
+    refusals = [post(m, "/v3/cluster/member/add", add) for m in (follower, leader)]
+    assert refusals[0].status_code == refusals[1].status_code != 200
+    assert refusals[0].json() == refusals[1].json()
+
+    removed = post(follower, "/v3/cluster/member/remove", {"ID": learner["ID"]})
+    assert removed.status_code == 200, removed.text
+    assert sorted(m["ID"] for m in removed.json()["members"]) == sorted(str(i) for i in ids)

@@ -1,4 +1,4 @@
-"""Peer frames (Raft messages, lease queries and answers) survive the wire unchanged;
+"""Peer frames (Raft messages, lease and member queries and answers) survive the wire unchanged;
 bad frames are refused clearly."""
 
 from __future__ import annotations
@@ -10,11 +10,16 @@ from hypothesis import strategies as st
 
 from confagent.errors import PeerError
 from confagent.raft import ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta
+from confagent.server._membership import Member
 from confagent.server._peer_codec import (
     FRAME_HEADER,
     LeaseAnswer,
     LeaseOp,
     LeaseQuery,
+    MemberAnswer,
+    MemberCall,
+    MemberOp,
+    MemberQuery,
     PeerFrame,
     decode_frame,
     encode_frame,
@@ -32,6 +37,13 @@ messages = st.builds(
 lease_ids = st.integers(1, (1 << 63) - 1)
 queries = st.builds(LeaseQuery, ids, ids, ids, st.sampled_from(LeaseOp), lease_ids)
 answers = st.builds(LeaseAnswer, ids, ids, ids, st.integers(-1, 1 << 40), st.booleans())
+urls = st.lists(st.text(max_size=30), max_size=3).map(tuple)
+member_calls = st.builds(MemberCall, st.sampled_from(MemberOp), st.integers(0, (1 << 64) - 1), urls,
+                         st.booleans())
+members = st.builds(Member, ids, urls, st.text(max_size=10), urls, st.booleans())
+member_queries = st.builds(MemberQuery, ids, ids, ids, member_calls)
+member_answers = st.builds(MemberAnswer, ids, ids, ids, st.lists(members, max_size=4).map(tuple), small,
+                           st.integers(0, 20), st.text(max_size=40), st.booleans())
 
 
 @given(messages | queries | answers)
@@ -49,6 +61,21 @@ def test_round_trip(frame: PeerFrame) -> None:
     msgpack.packb([2, 3, 1, 2, 3]),          # a lease answer missing fields
 ])
 def test_bad_frames_are_peer_errors(body: bytes) -> None:
+    with pytest.raises(PeerError, match="peer frame"):
+        decode_frame(body)
+
+
+@given(member_queries | member_answers)
+def test_member_frames_round_trip(frame: PeerFrame) -> None:
+    assert decode_frame(encode_frame(frame)[FRAME_HEADER.size:]) == frame
+
+
+@pytest.mark.parametrize("body", [
+    msgpack.packb([2, 4, 1, 2, 3, 9, 0, [], False]),               # a member query with an unknown op
+    msgpack.packb([2, 5, 1, 2, 3, [[1, "not a list"]], 0, 0, "", False]),  # a malformed member
+    msgpack.packb([2, 5, 1, 2, 3]),                                 # a member answer missing fields
+])
+def test_bad_member_frames_are_peer_errors(body: bytes) -> None:
     with pytest.raises(PeerError, match="peer frame"):
         decode_frame(body)
 
