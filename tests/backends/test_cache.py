@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from confagent.backends import (
@@ -106,23 +107,51 @@ def test_verification_finds_a_diverged_cache_and_resyncs(tmp_path: Path) -> None
     run(body)
 
 
+@dataclass
+class StoreToCome:
+    """A cache of ``/svc`` over the etcd backend at a port where no store runs until ``start``."""
+
+    follower: Follower
+    client_config: ClientConfig
+    start_server: Callable[..., ServerProcess]
+    data_dir: Path
+    process: ServerProcess | None = None
+
+    async def start(self) -> ServerProcess:
+        port = int(self.client_config.endpoints[0].rsplit(":", 1)[1])
+        self.process = await asyncio.to_thread(self.start_server, self.data_dir, port=port)
+        return self.process
+
+
+@asynccontextmanager
+async def store_to_come(start_server: Callable[..., ServerProcess], tmp_path: Path,
+                        ) -> AsyncIterator[StoreToCome]:
+    url = f"http://127.0.0.1:{free_port()}"
+    client_config = ClientConfig(endpoints=(url,), dial_timeout_s=0.5, command_timeout_s=2.0)
+    backend = EtcdBackend.connect(client_config)
+    follower = Follower(PrefixCache(backend, ["/svc"], FAST, rng=random.Random(7)))
+    store = StoreToCome(follower, client_config, start_server, tmp_path / "data")
+    try:
+        yield store
+    finally:
+        await follower.stop()
+        await backend.close()
+        if store.process is not None:
+            await asyncio.to_thread(store.process.stop)
+
+
 def test_store_down_at_start_then_killed_mid_watch(start_server: Callable[..., ServerProcess],
                                                    tmp_path: Path) -> None:
     """The cache waits for a store that is not there yet, and catches up after a kill and restart."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    client_config = ClientConfig(endpoints=(url,), dial_timeout_s=0.5, command_timeout_s=2.0)
 
     async def body() -> None:
-        backend = EtcdBackend.connect(client_config)
-        follower = Follower(PrefixCache(backend, ["/svc"], FAST, rng=random.Random(7)))
-        process = None
-        try:
+        async with store_to_come(start_server, tmp_path) as store:
+            follower = store.follower
             down = await follower.trouble()
             assert isinstance(down.error, ClientError) and 0 < down.retry_in_s <= 0.4
-            process = await asyncio.to_thread(start_server, tmp_path / "data", port=port)
+            process = await store.start()
             assert (await follower.update()).resynced
-            async with EtcdClient(client_config) as writer:
+            async with EtcdClient(store.client_config) as writer:
                 await writer.put(b"/svc/a", b"1")
                 assert (await follower.update()).changed == {"/svc/a"}
                 await asyncio.to_thread(process.kill)
@@ -133,11 +162,6 @@ def test_store_down_at_start_then_killed_mid_watch(start_server: Callable[..., S
                     lambda e: isinstance(e, CacheUpdate) and "/svc/b" in e.view)
             assert isinstance(caught_up, CacheUpdate)
             assert dict(caught_up.view) == {"/svc/a": "1", "/svc/b": "2"}
-        finally:
-            await follower.stop()
-            await backend.close()
-            if process is not None:
-                await asyncio.to_thread(process.stop)
 
     run(body)
 
@@ -146,18 +170,13 @@ def test_a_store_answering_again_is_reported_once_before_what_it_brings(
         start_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
     """Rule 8: ``CacheRecovered`` once the store answers after failing, even when nothing changed;
     at start before the first load, and mid-watch before the changes made while it was away."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    client_config = ClientConfig(endpoints=(url,), dial_timeout_s=0.5, command_timeout_s=2.0)
 
     async def body() -> None:
-        backend = EtcdBackend.connect(client_config)
-        follower = Follower(PrefixCache(backend, ["/svc"], FAST, rng=random.Random(7)))
-        process = None
-        try:
+        async with store_to_come(start_server, tmp_path) as store:
+            follower = store.follower
             await follower.trouble()
             await follower.trouble()  # two attempts failed
-            process = await asyncio.to_thread(start_server, tmp_path / "data", port=port)
+            process = await store.start()
             recovered = await follower.until(lambda e: not isinstance(e, CacheTrouble))
             assert isinstance(recovered, CacheRecovered) and recovered.failures >= 2, recovered
             assert (await follower.update()).resynced  # the first load comes after
@@ -172,17 +191,12 @@ def test_a_store_answering_again_is_reported_once_before_what_it_brings(
             await asyncio.to_thread(process.kill)
             await follower.trouble()
             await asyncio.to_thread(process.start)
-            async with EtcdClient(client_config) as writer:  # a write while the cache is away
+            async with EtcdClient(store.client_config) as writer:  # a write while the cache is away
                 await writer.put(b"/svc/a", b"1")
             after = await follower.until(lambda e: not isinstance(e, CacheTrouble))
             assert isinstance(after, CacheRecovered), after
             update = await follower.update()
             assert update.changed == {"/svc/a"} and dict(update.view) == {"/svc/a": "1"}
             assert sum(isinstance(e, CacheRecovered) for e in follower.seen) == 3
-        finally:
-            await follower.stop()
-            await backend.close()
-            if process is not None:
-                await asyncio.to_thread(process.stop)
 
     run(body)
