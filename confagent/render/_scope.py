@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from confagent.render._paths import clean
+from confagent.render._paths import clean, prefix_end
 
 __all__ = ["Interval", "Scope", "subtree"]
 
@@ -88,10 +88,11 @@ class Scope:
 
 
 def subtree(store_key: str) -> tuple[Interval, ...]:
-    """The key itself and every key below it (``key/...``), as intervals; ``"0"`` follows ``"/"``."""
+    """The key itself and every key below it (``key/...``), as intervals."""
     if store_key == "/":
-        return (("/", "0"),)
-    return ((store_key, store_key + "\x00"), (store_key + "/", store_key + "0"))
+        return (("/", prefix_end("/")),)
+    below = store_key + "/"
+    return ((store_key, store_key + "\x00"), (below, prefix_end(below)))
 
 
 def _join(prefix_path: str, key: str) -> str:
