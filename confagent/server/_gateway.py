@@ -48,7 +48,6 @@ from confagent.server._metrics import Metrics
 from confagent.server._node import StoreNode
 from confagent.server._snapshot_stream import SnapshotStream
 from confagent.server._streams import StreamHandlers
-from confagent.server._watch_stream import WatchRegistry
 from confagent.wire import Status
 
 __all__ = ["GatewayApp", "MemberInfo", "ServerInfo"]
@@ -94,11 +93,11 @@ class GatewayApp:
     """ASGI callable serving the etcd JSON API of one store member."""
 
     def __init__(self, node: StoreNode, info: ServerInfo, metrics: Metrics,
-                 registry: WatchRegistry, progress_interval_s: float) -> None:
+                 progress_interval_s: float) -> None:
         self.node = node
         self.info = info
         self.metrics = metrics
-        self._streams = StreamHandlers(node, registry, self._header, progress_interval_s)
+        self._streams = StreamHandlers(node, self._header, progress_interval_s)
         self._downloads: dict[str, Callable[[Receive, Send], Awaitable[None]]] = {
             "/v3/maintenance/snapshot": SnapshotStream(node),
         }

@@ -1,9 +1,9 @@
 """In-process watches of a store node, for the agent's embedded backend: the watch hub without HTTP.
 
-``LocalWatchHub`` is to in-process watchers what ``WatchRegistry`` is to
-``/v3/watch`` streams: one per node, fed by the node's apply listener, with a
-``WatchHub`` of its own deciding which watcher sees which change. The HTTP
-API's watchers are untouched.
+``LocalWatchHub`` is to in-process watchers what a ``WatchStream`` is to a
+``/v3/watch`` stream: a group of watches in the node's one watch fan-out
+(``StoreNode.watches``, whose ``WatchHub`` decides which watcher sees which
+change, for the gateway's streams and these alike), closed together.
 
 Rules:
 1. A ``LocalWatch`` yields ``(revision, events)``: every matching event of one
@@ -23,8 +23,9 @@ from collections import deque
 from collections.abc import Iterator
 
 from confagent.errors import Compacted
-from confagent.kv import Event, WatchCreateRequest, Watcher, WatchHub
+from confagent.kv import Event, WatchCreateRequest, Watcher
 from confagent.server._node import StoreNode
+from confagent.server._watch_stream import WatchRegistry
 
 __all__ = ["LocalWatch", "LocalWatchHub"]
 
@@ -35,14 +36,13 @@ CATCH_UP_EVENTS = 1000
 
 
 class LocalWatchHub:
-    """Routes one node's applied changes to its in-process watches."""
+    """In-process watches of one node, in its watch fan-out; closing the hub closes them all."""
 
     def __init__(self, node: StoreNode) -> None:
         self.node = node
-        self._hub = WatchHub(node.kv)
+        self._registry: WatchRegistry = node.watches
         self._watches: dict[int, LocalWatch] = {}
         self._closed = False
-        node.add_listener(self._on_applied)
 
     def watch(self, key: bytes, range_end: bytes = b"", *, start_revision: int = 0,
               max_queued_revisions: int = MAX_QUEUED_REVISIONS) -> LocalWatch:
@@ -52,33 +52,26 @@ class LocalWatchHub:
         """
         assert not self._closed, "the local watch hub is closed"
         spec = WatchCreateRequest(key=key, range_end=range_end, start_revision=start_revision)
-        watcher = self._hub.create(spec)
+        watcher = self._registry.hub.create(spec)
         watch = LocalWatch(self, watcher, max_queued_revisions)
         self._watches[watcher.id] = watch
+        self._registry.own(watcher, watch)
         return watch
 
     def close(self) -> None:
-        """Close every watch; the node keeps calling the (now idle) listener."""
+        """Close every watch of this hub."""
         self._closed = True
         for watch in list(self._watches.values()):
             watch.close()
 
-    def _on_applied(self, revision: int, events: tuple[Event, ...]) -> None:
-        for watcher, matched in self._hub.on_applied(revision, events):
-            watch = self._watches.get(watcher.id)
-            if watch is None or not watch.offer(revision, matched):
-                self._hub.mark_unsynced(watcher)
-                if watch is not None:
-                    watch.wake()
-
     def catch_up(self, watcher: Watcher, max_events: int) -> tuple[list[Event], int]:
         """The next batch of history for ``watcher``, and the compaction revision if it needs one."""
-        result = self._hub.catch_up(watcher, max_events)
+        result = self._registry.hub.catch_up(watcher, max_events)
         return list(result.events), result.compact_revision
 
     def release(self, watcher: Watcher) -> None:
         self._watches.pop(watcher.id, None)
-        self._hub.cancel(watcher)
+        self._registry.release(watcher)
 
 
 class LocalWatch:
@@ -92,8 +85,8 @@ class LocalWatch:
         self._ready = asyncio.Event()
         self._closed = False
 
-    def offer(self, revision: int, events: tuple[Event, ...]) -> bool:
-        """Queue a live delivery; False when the queue is full (the hub rewinds the watcher)."""
+    def offer(self, watcher: Watcher, events: tuple[Event, ...], revision: int) -> bool:
+        """Queue a live delivery; False when the queue is full (the registry rewinds the watcher)."""
         if self._closed or len(self._queue) >= self._max_queued:
             return False
         self._queue.append((revision, events))

@@ -71,6 +71,7 @@ from confagent.kv import (
     RangeRequest,
     RangeResponse,
     Request,
+    WatchHub,
     decode_request,
     encode_request,
     validate,
@@ -94,6 +95,7 @@ from confagent.server._read_barrier import AppliedWaiters, ReadBarrier
 from confagent.server._recovery import RecoveryReport, open_storage
 from confagent.server._transport import PeerTransport, TransportConfig
 from confagent.server._wal import SEGMENT_BYTES, SnapshotFiles, WalWriter
+from confagent.server._watch_stream import WatchRegistry
 from confagent.tasks import cancel_and_wait
 
 __all__ = ["LogIndexes", "NodeConfig", "StoreNode"]
@@ -188,7 +190,9 @@ class StoreNode:
         self._snapshot_index = core.log.offset
         self._applied_index = core.log.offset
         """The last entry applied to ``kv`` (ahead of ``core.log.applied`` until ``advance``)."""
-        self._listeners: list[ApplyListener] = []
+        self.watches = WatchRegistry(WatchHub(kv))
+        """The one watch fan-out of this member: the gateway's streams and in-process watches."""
+        self._listeners: list[ApplyListener] = [self.watches.on_applied]
         self._restore_listeners: list[Callable[[], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False

@@ -18,7 +18,6 @@ import structlog
 
 from confagent.errors import MemberFailed, MemberRemoved, MemberStopped, NoLeader
 from confagent.http_listener import HttpListener, ListenerSettings
-from confagent.kv import WatchHub
 from confagent.server._bootstrap import client_tls_of, node_config_of, server_info_of
 from confagent.server._gateway import GatewayApp
 from confagent.server._identity import Identity, load_or_keep_identity
@@ -27,7 +26,6 @@ from confagent.server._metrics import Metrics
 from confagent.server._node import StoreNode
 from confagent.server._recovery import log_recovery
 from confagent.server._serving import remove_serving_record, write_serving_record
-from confagent.server._watch_stream import WatchRegistry
 from confagent.settings import StoreConfig
 
 __all__ = ["StoreServer"]
@@ -47,7 +45,7 @@ def _keep_joined_identity(node: StoreNode) -> None:
 
 
 class StoreServer:
-    """A running member: its node, its watch hub and one HTTP listener per client URL."""
+    """A running member: its node and one HTTP listener per client URL."""
 
     def __init__(self, config: StoreConfig) -> None:
         config.validate()
@@ -84,11 +82,9 @@ class StoreServer:
         if joining:
             node.add_restore_listener(lambda: _keep_joined_identity(node))
         self._removal_watch = asyncio.create_task(watch_removal(node), name="watch-removal")
-        registry = WatchRegistry(WatchHub(node.kv))
-        node.add_listener(registry.on_applied)
         await node.start()
         metrics = Metrics()
-        app = GatewayApp(node, info, metrics, registry, config.watch_progress_notify_interval_s)
+        app = GatewayApp(node, info, metrics, config.watch_progress_notify_interval_s)
         self._app = app
         for url in config.listen_client_urls:
             await self._listen(app, url)

@@ -1,4 +1,7 @@
-"""One ``/v3/watch`` stream: its watchers, a bounded outbox, and catch-up of watchers that fell behind.
+"""One ``/v3/watch`` stream: its watchers, a bounded outbox, and catch-up of watchers that fell behind;
+and the node's one watch fan-out (``WatchRegistry``), which routes each applied change to the
+owner of each watcher it matches: a ``WatchStream`` of the gateway, or a ``LocalWatch`` of the
+agent's embedded backend (``_local``).
 
 Rules:
 1. A stream numbers its own watches from 0, as etcd does; the hub's watcher ids
@@ -16,6 +19,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from confagent.kv import (
     Event,
@@ -28,7 +32,7 @@ from confagent.kv import (
     WatchResponse,
 )
 
-__all__ = ["Outgoing", "WatchRegistry", "WatchStream"]
+__all__ = ["Outgoing", "WatchOwner", "WatchRegistry", "WatchStream"]
 
 _DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
 
@@ -42,12 +46,24 @@ class Outgoing:
     header_revision: int | None
 
 
+class WatchOwner(Protocol):
+    """Whoever reads a watcher's events: a gateway stream, or an in-process watch."""
+
+    def offer(self, watcher: Watcher, events: tuple[Event, ...], revision: int) -> bool:
+        """Queue live events; False when full (the registry marks the watcher unsynced: rule 2)."""
+        ...
+
+    def wake(self) -> None:
+        """A watcher of this owner fell behind: catch it up from history."""
+        ...
+
+
 class WatchRegistry:
-    """Routes the hub's deliveries to the streams that own the watchers (one per store)."""
+    """Routes the hub's deliveries to the owners of its watchers (one per member: ``StoreNode.watches``)."""
 
     def __init__(self, hub: WatchHub) -> None:
         self.hub = hub
-        self._owners: dict[int, WatchStream] = {}
+        self._owners: dict[int, WatchOwner] = {}
 
     def on_applied(self, revision: int, events: tuple[Event, ...]) -> None:
         for watcher, matched in self.hub.on_applied(revision, events):
@@ -57,8 +73,8 @@ class WatchRegistry:
                 if stream is not None:
                     stream.wake()
 
-    def own(self, watcher: Watcher, stream: WatchStream) -> None:
-        self._owners[watcher.id] = stream
+    def own(self, watcher: Watcher, owner: WatchOwner) -> None:
+        self._owners[watcher.id] = owner
 
     def release(self, watcher: Watcher) -> None:
         self._owners.pop(watcher.id, None)
