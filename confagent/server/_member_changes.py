@@ -44,6 +44,7 @@ from confagent.errors import (
 )
 from confagent.raft import ConfChange, ConfChangeType, RawNode, Role, SnapshotMeta
 from confagent.server._ids import member_id_of
+from confagent.server._leadership import Leadership
 from confagent.server._membership import (
     ChangeContext,
     CommandKind,
@@ -62,6 +63,8 @@ HEALTH_INTERVAL_S = 5.0
 LEARNER_READY_FRACTION = 0.9
 """A learner is promoted only once its log reaches this share of the leader's (etcd's)."""
 PUBLISH_RETRY_S = 0.5
+"""How long a member waits before publishing again, after a failed attempt or while a joining
+member's table does not list it yet (the leader's snapshot brings it)."""
 
 _Op = Callable[[], None]
 
@@ -176,21 +179,23 @@ class MemberChanges:
         """Give a member new peer URLs (a normal entry: any member may propose it)."""
         await self._command(MemberCommand(CommandKind.UPDATE, member_id, peer_urls))
 
-    async def publish_forever(self, name: str, client_urls: tuple[str, ...]) -> None:
-        """Publish this member's name and client URLs through the log until it is applied;
-        then set ``published`` (the member is ready). A member without a name is ready at once."""
+    async def publish_forever(self, name: str, client_urls: tuple[str, ...], leadership: Leadership) -> None:
+        """Publish this member's name and client URLs through the log, once a leader is known,
+        until it is applied; then set ``published`` (the member is ready). A member without a
+        name is ready at once."""
         if not name:
             self.published.set()
             return
         command = MemberCommand(CommandKind.PUBLISH, self.member_id, client_urls, name)
         while not self.published.is_set():
-            if self.core.leader_id != 0 and self.table.get(self.member_id) is not None:
+            await leadership.wait_until(lambda known: known.leader_id != 0)
+            if self.table.get(self.member_id) is not None:
                 try:
                     await self._command(command)
                     self.published.set()
                     return
                 except StoreError:
-                    pass  # no leader yet, or it changed: publish again
+                    pass  # the leader changed, or the entry was lost: publish again
             await asyncio.sleep(PUBLISH_RETRY_S)
 
     def hand_over(self) -> None:

@@ -271,8 +271,8 @@ class StoreNode:
             asyncio.create_task(self._drive(), name="raft-driver"),
             asyncio.create_task(self._tick_forever(), name="raft-ticker"),
             asyncio.create_task(self._expire_leases_forever(), name="lease-expiry"),
-            asyncio.create_task(self.members.publish_forever(self.config.name, self.config.client_urls),
-                                name="publish-member"),
+            asyncio.create_task(self.members.publish_forever(self.config.name, self.config.client_urls,
+                                                             self.leadership), name="publish-member"),
         ]
         for task in self._tasks:
             task.add_done_callback(self._task_ended)

@@ -7,7 +7,8 @@ Rules:
 1. ``send`` never blocks the Raft driver: each peer has a bounded queue; a full
    queue drops the frame and tells Raft the peer is unreachable (Raft resends
    what matters, as it does for any lost message; a lease call is asked again).
-2. One task per peer connects (with jittered, capped backoff), then writes
+2. One task per peer connects (with the project's jittered, capped backoff:
+   ``confagent.backoff``), then writes
    everything queued as one batch per wake-up. While the connection is up and its
    send buffer empty, ``send`` writes what it queued at once instead (no wait for
    the task; the order holds, as every write goes through the one stream in call
@@ -38,6 +39,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from confagent.backoff import Backoff, BackoffPolicy
 from confagent.errors import ConfigError, PeerError
 from confagent.raft import Message, MessageType
 from confagent.server._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, PeerFrame, decode_frame, encode_frame
@@ -54,12 +56,15 @@ Report = Callable[[int, bool], None]
 to it were lost (it is unreachable, and a snapshot in flight did not arrive)."""
 
 
+RECONNECT_BACKOFF = BackoffPolicy(initial_s=0.05, max_s=2.0)
+"""Between failed connection attempts to one peer."""
+
+
 @dataclass(frozen=True, slots=True)
 class TransportConfig:
     queue_messages: int = 4096
     """Messages waiting for one peer before new ones are dropped."""
-    backoff_initial_s: float = 0.05
-    backoff_max_s: float = 2.0
+    backoff: BackoffPolicy = RECONNECT_BACKOFF
     connect_timeout_s: float = 2.0
     """Bounds a connection attempt, TLS handshake included (on both sides)."""
     tls: PeerTls | None = None
@@ -131,7 +136,7 @@ class _Peer:
         writer.write(b"".join(encode_frame(frame) for frame in batch))
 
     async def run(self) -> None:
-        delay = self._config.backoff_initial_s
+        backoff = Backoff(self._config.backoff, self._rng)
         while True:
             try:
                 # Not ``wait_for``: on 3.11 it can swallow the cancellation that stops this task
@@ -140,10 +145,9 @@ class _Peer:
                     reader, writer = await self._connect()
             except (OSError, TimeoutError):
                 self._fail_queued()
-                await asyncio.sleep(delay * (0.5 + self._rng.random()))
-                delay = min(delay * 2, self._config.backoff_max_s)
+                await asyncio.sleep(backoff.next_delay_s())
                 continue
-            delay = self._config.backoff_initial_s
+            backoff.reset()
             self._stream = (reader, writer)
             try:
                 await self._write_until_broken(reader, writer)
