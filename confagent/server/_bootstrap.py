@@ -7,32 +7,41 @@ node's configuration (``NodeConfig``), and its client and peer TLS.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from confagent.http_listener import ListenerTls
-from confagent.server._gateway import MemberInfo, ServerInfo
+from confagent.server._gateway import ServerInfo
 from confagent.server._ids import cluster_id_of, member_id_of
 from confagent.server._membership import Member
 from confagent.server._node import NodeConfig
 from confagent.server._peer_tls import PeerTls
 from confagent.settings import StoreConfig
 
-__all__ = ["client_tls_of", "initial_members_of", "node_config_of", "peer_tls_of", "server_info_of"]
+__all__ = ["MemberInfo", "client_tls_of", "initial_members_of", "node_config_of", "peer_tls_of",
+           "server_info_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """A member as the flags describe it (``--initial-cluster``). What ``member list`` shows
+    is the live member table (``_membership``), which members publish into through the log."""
+
+    member_id: int
+    name: str
+    peer_urls: tuple[str, ...]
 
 
 def initial_members_of(config: StoreConfig) -> tuple[MemberInfo, ...]:
     """Every initial member, with IDs derived as etcd derives them; this one alone if none."""
     initial = config.initial_members() or {config.name: config.peer_urls}
-    return tuple(
-        MemberInfo(member_id_of(urls, config.initial_cluster_token), name, urls,
-                   config.client_urls if name == config.name else ())
-        for name, urls in sorted(initial.items()))
+    return tuple(MemberInfo(member_id_of(urls, config.initial_cluster_token), name, urls)
+                 for name, urls in sorted(initial.items()))
 
 
 def server_info_of(config: StoreConfig) -> ServerInfo:
     members = initial_members_of(config)
     me = next(m for m in members if m.name == config.name)
-    return ServerInfo(name=config.name, member_id=me.member_id,
-                      cluster_id=cluster_id_of(m.member_id for m in members),
-                      peer_urls=config.peer_urls, client_urls=config.client_urls, members=members)
+    return ServerInfo(member_id=me.member_id, cluster_id=cluster_id_of(m.member_id for m in members))
 
 
 def node_config_of(config: StoreConfig) -> NodeConfig:

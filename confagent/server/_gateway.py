@@ -50,7 +50,7 @@ from confagent.server._snapshot_stream import SnapshotStream
 from confagent.server._streams import StreamHandlers
 from confagent.wire import Status
 
-__all__ = ["GatewayApp", "MemberInfo", "ServerInfo"]
+__all__ = ["GatewayApp", "ServerInfo"]
 
 Json = dict[str, Any]
 UnaryHandler = Callable[[bytes], Awaitable[Json]]
@@ -65,26 +65,12 @@ BODY_LIMIT_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class MemberInfo:
-    """A member as the flags describe it (``--initial-cluster``). What ``member list`` shows
-    is the live member table (``_membership``), which members publish into through the log."""
-
-    member_id: int
-    name: str
-    peer_urls: tuple[str, ...]
-    client_urls: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class ServerInfo:
-    """Who this member is and who its peers are, for headers, status and member list."""
+    """Who this member is (for headers and the serving record) and the versions it reports.
+    Who its peers are is the node's member table (``StoreNode.member_list``)."""
 
-    name: str
     member_id: int
     cluster_id: int
-    peer_urls: tuple[str, ...]
-    client_urls: tuple[str, ...]
-    members: tuple[MemberInfo, ...] = ()
     etcd_version: str = "3.4.23"
     cluster_version: str = "3.4.0"
 

@@ -1,4 +1,4 @@
-"""The leadership as one member sees it: who leads, in which term, whether it is this member
+"""The leadership as one member sees it: who leads and whether it is this member
 (``Leadership``, with waits on its changes), and a log line each time it changes (``LeadershipLog``):
 an election it starts, a new leader, no leader any more.
 
@@ -44,7 +44,6 @@ class Leadership:
         self.member_id = member_id
         self.leader_id = 0
         """The member this one believes leads; 0 when it knows none."""
-        self.term = 0
         self.role = Role.FOLLOWER
         self._log = LeadershipLog(member_id, log)
         self._changed = asyncio.Event()
@@ -58,7 +57,7 @@ class Leadership:
         the leader or whether this member leads changed."""
         self._log.observe(role, term, leader_id)
         changed = leader_id != self.leader_id or (role is Role.LEADER) != self.is_leader
-        self.role, self.term, self.leader_id = role, term, leader_id
+        self.role, self.leader_id = role, leader_id
         if changed:
             self._changed.set()
             self._changed = asyncio.Event()

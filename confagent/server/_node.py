@@ -496,11 +496,6 @@ class StoreNode:
         """The member the Raft core believes leads now; 0 when it knows none."""
         return self.core.leader_id
 
-    @property
-    def is_leader(self) -> bool:
-        """Whether this member leads (as of the driver's last round: ``leadership``)."""
-        return self.leadership.is_leader
-
     async def wait_for_leader(self, timeout_s: float | None = None) -> int:
         """The leader's ID once one is known, waiting at most ``timeout_s`` (default: the request timeout).
 

@@ -1,11 +1,16 @@
-"""LeadershipLog: a line per election this member starts and per change of leader, nothing else."""
+"""LeadershipLog: a line per election this member starts and per change of leader, nothing else.
+Leadership: a wait for a leader ends at the observation that names one, and is bounded."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from structlog.testing import capture_logs
 
+from confagent.errors import NoLeader
 from confagent.raft import Role
-from confagent.server._leadership import LeadershipLog
+from confagent.server._leadership import Leadership, LeadershipLog
 
 F, P, C, L = Role.FOLLOWER, Role.PRE_CANDIDATE, Role.CANDIDATE, Role.LEADER
 
@@ -35,3 +40,43 @@ def test_a_cut_off_member_repeating_pre_votes_logs_once() -> None:
         {"event": "leader lost", "log_level": "warning", "term": 4, "previous": "b"},
         {"event": "election started", "log_level": "info", "term": 5},
     ]
+
+
+async def _turns(count: int = 5) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+def test_a_wait_for_a_leader_ends_at_the_observation_that_names_one() -> None:
+    async def scenario() -> None:
+        leadership = Leadership(0xA)
+        waiter = asyncio.create_task(leadership.wait_for_leader(60))
+        await _turns()
+        leadership.observe(P, 1, 0)
+        await _turns()
+        assert not waiter.done()
+        leadership.observe(F, 1, 0xB)
+        async with asyncio.timeout(1):
+            assert await waiter == 0xB
+    asyncio.run(scenario())
+
+
+def test_a_wait_for_another_leader_passes_over_this_one() -> None:
+    async def scenario() -> None:
+        leadership = Leadership(0xA)
+        leadership.observe(L, 2, 0xA)
+        waiter = asyncio.create_task(leadership.wait_for_leader(60, other_than=0xA))
+        await _turns()
+        assert not waiter.done()
+        leadership.observe(F, 3, 0xC)
+        async with asyncio.timeout(1):
+            assert await waiter == 0xC
+        assert not leadership.is_leader
+    asyncio.run(scenario())
+
+
+def test_no_leader_within_the_bound_is_no_leader() -> None:
+    async def scenario() -> None:
+        with pytest.raises(NoLeader, match="etcdserver: no leader"):
+            await Leadership(0xA).wait_for_leader(0.05)
+    asyncio.run(scenario())
