@@ -50,7 +50,7 @@ from confagent.raft import (
     Snapshot,
 )
 from confagent.server._transport import PeerTransport
-from confagent.server._wal import Wal, WalWriter
+from confagent.server.storage import Wal, WalWriter
 from confagent.testing import free_port
 
 __all__ = ["NodeResult", "main"]

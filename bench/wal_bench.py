@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confagent.raft._types import Entry, HardState
-from confagent.server._wal import Wal, WalWriter
+from confagent.server.storage import Wal, WalWriter
 
 __all__ = ["main"]
 

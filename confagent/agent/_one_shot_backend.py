@@ -14,7 +14,7 @@ Rules:
    committed, as the running agent renders it. The daemon never does this:
    two daemons on one data directory is a mistake, reported as such.
 2. Where the running member listens comes from the serving record it wrote in
-   its data directory (``confagent.server._serving`` says why that source and
+   its data directory (``confagent.server.storage._serving`` says why that source and
    not the configuration's ``[store]`` settings or the member's published
    URLs); the URL must answer as the record's member before it is used.
 3. When it cannot be read through (no record from a live process, no client

@@ -92,10 +92,9 @@ from confagent.server._peer_codec import (
 )
 from confagent.server._peer_tls import PeerTls
 from confagent.server._read_barrier import AppliedWaiters, ReadBarrier
-from confagent.server._recovery import RecoveryReport, open_storage
 from confagent.server._transport import PeerTransport, TransportConfig
-from confagent.server._wal import SEGMENT_BYTES, SnapshotFiles, WalWriter
 from confagent.server._watch_stream import WatchRegistry
+from confagent.server.storage import SEGMENT_BYTES, RecoveryReport, SnapshotFiles, WalWriter, open_storage
 from confagent.tasks import cancel_and_wait
 
 __all__ = ["LogIndexes", "NodeConfig", "StoreNode"]

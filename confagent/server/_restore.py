@@ -38,11 +38,16 @@ from confagent.errors import ConfigError
 from confagent.fsutil import fsync_directory
 from confagent.raft import ConfState, HardState, SnapshotMeta
 from confagent.server._bootstrap import initial_members_of
-from confagent.server._identity import Identity, load_or_keep_identity
 from confagent.server._ids import cluster_id_of
-from confagent.server._snapfile import SnapshotFiles, storage_errors
 from confagent.server._snapshot_stream import read_saved_snapshot
-from confagent.server._wal import MemberDirs, Wal
+from confagent.server.storage import (
+    Identity,
+    MemberDirs,
+    SnapshotFiles,
+    Wal,
+    load_or_keep_identity,
+    storage_errors,
+)
 from confagent.settings import StoreConfig
 
 __all__ = ["RESTORED_INDEX", "RESTORED_TERM", "RestoreConfig", "restore_snapshot"]

@@ -20,12 +20,16 @@ from confagent.errors import MemberFailed, MemberRemoved, MemberStopped, NoLeade
 from confagent.http_listener import HttpListener, ListenerSettings
 from confagent.server._bootstrap import client_tls_of, node_config_of, server_info_of
 from confagent.server._gateway import GatewayApp
-from confagent.server._identity import Identity, load_or_keep_identity
 from confagent.server._member_api import watch_removal
 from confagent.server._metrics import Metrics
 from confagent.server._node import StoreNode
-from confagent.server._recovery import log_recovery
-from confagent.server._serving import remove_serving_record, write_serving_record
+from confagent.server.storage import (
+    Identity,
+    load_or_keep_identity,
+    log_recovery,
+    remove_serving_record,
+    write_serving_record,
+)
 from confagent.settings import StoreConfig
 
 __all__ = ["StoreServer"]

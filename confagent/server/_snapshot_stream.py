@@ -40,7 +40,7 @@ from confagent.errors import ResourceExhausted, StorageError, StoreError
 from confagent.raft import SnapshotMeta
 from confagent.server._asgi import BodyTooLarge, Receive, Send, read_body, send_bytes, start_stream
 from confagent.server._node import StoreNode
-from confagent.server._wal_records import decode_snapshot_meta, encode_snapshot_meta
+from confagent.server.storage._wal_records import decode_snapshot_meta, encode_snapshot_meta
 
 __all__ = [
     "CHUNK_BYTES",

@@ -12,7 +12,7 @@ import structlog
 from confagent.agent._one_shot_backend import open_one_shot_backend
 from confagent.backends import BackendConfig, EmbeddedBackend, embedded_store
 from confagent.errors import DataDirInUse
-from confagent.server._serving import serving_record_path
+from confagent.server.storage import serving_record_path
 from confagent.testing import free_port
 from tests.agent.support import run, write
 

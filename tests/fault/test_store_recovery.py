@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from confagent.raft._types import HardState
-from confagent.server._wal_records import hard_state_frame
+from confagent.server.storage._wal_records import hard_state_frame
 from confagent.testing import Processes, ServerProcess, b64, eventually, free_port, unb64
 
 SNAPSHOT_COUNT = 40

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from confagent.server._wal import Wal, WalState
+from confagent.server.storage import Wal, WalState
 from confagent.testing import Processes
 
 ROUNDS = 20
@@ -30,7 +30,7 @@ CHILD = r"""
 import asyncio, random, sys
 from pathlib import Path
 from confagent.raft._types import Entry, HardState, SnapshotMeta
-from confagent.server._wal import Wal, WalWriter
+from confagent.server.storage import Wal, WalWriter
 
 data_dir, rng, mode = Path(sys.argv[1]), random.Random(int(sys.argv[2])), sys.argv[3]
 wal, state = Wal.open(data_dir, segment_bytes=4096)

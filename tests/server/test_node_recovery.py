@@ -13,7 +13,7 @@ from pathlib import Path
 
 from confagent.kv import PutRequest, RangeRequest
 from confagent.server._node import NodeConfig, StoreNode
-from confagent.server._snapfile import KEEP_SNAPSHOTS
+from confagent.server.storage import KEEP_SNAPSHOTS
 
 PUTS = 400
 SNAPSHOT_ENTRIES = 20

@@ -19,8 +19,8 @@ from pathlib import Path
 import structlog
 
 from confagent.raft._types import SnapshotMeta
-from confagent.server._snapfile import BrokenSnapshot, SnapshotFiles
-from confagent.server._wal import SEGMENT_BYTES, TornTail, Wal, WalState
+from confagent.server.storage._snapfile import BrokenSnapshot, SnapshotFiles
+from confagent.server.storage._wal import SEGMENT_BYTES, TornTail, Wal, WalState
 
 __all__ = ["RecoveryReport", "Storage", "log_recovery", "open_storage"]
 

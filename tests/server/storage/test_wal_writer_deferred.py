@@ -10,7 +10,7 @@ import pytest
 
 from confagent.errors import StorageError
 from confagent.raft._types import Entry, HardState
-from confagent.server._wal import Wal, WalState, WalWriter
+from confagent.server.storage import Wal, WalState, WalWriter
 
 
 def _entry(index: int) -> Entry:

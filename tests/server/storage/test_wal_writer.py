@@ -9,8 +9,8 @@ import pytest
 
 from confagent.errors import StorageError
 from confagent.raft._types import Entry, HardState, SnapshotMeta
-from confagent.server._wal import Wal, WalState, WalWriter
-from confagent.server._wal_records import MAX_ENTRY_DATA_BYTES
+from confagent.server.storage import Wal, WalState, WalWriter
+from confagent.server.storage._wal_records import MAX_ENTRY_DATA_BYTES
 
 
 def entry(index: int, term: int = 1) -> Entry:

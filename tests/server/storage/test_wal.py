@@ -8,8 +8,8 @@ import pytest
 
 from confagent.errors import StorageError
 from confagent.raft._types import ConfState, Entry, EntryType, HardState, SnapshotMeta
-from confagent.server._wal import Wal, WalState
-from confagent.server._wal_records import MAX_ENTRY_DATA_BYTES
+from confagent.server.storage import Wal, WalState
+from confagent.server.storage._wal_records import MAX_ENTRY_DATA_BYTES
 
 
 def entries(first: int, last: int, term: int = 1, tag: bytes = b"v") -> list[Entry]:

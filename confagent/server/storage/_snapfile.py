@@ -33,7 +33,7 @@ from pathlib import Path
 from confagent.errors import StorageError
 from confagent.fsutil import fsync_directory, remove_stage_leftovers, write_file_atomically
 from confagent.raft._types import SnapshotMeta
-from confagent.server._wal_records import decode_snapshot_meta, encode_snapshot_meta
+from confagent.server.storage._wal_records import decode_snapshot_meta, encode_snapshot_meta
 
 __all__ = [
     "KEEP_SNAPSHOTS",

@@ -27,8 +27,8 @@ Rules:
    durable.)
 7. One process at a time: the wal directory is locked (``flock``) while open.
 
-:class:`WalWriter` (the asyncio side) and :class:`SnapshotFiles` are re-exported here so
-the node driver finds the whole storage interface in one module.
+:class:`WalWriter` (``_fsync_thread``) is the asyncio side; the node driver finds the whole
+storage interface in ``confagent.server.storage``.
 """
 
 from __future__ import annotations
@@ -43,9 +43,8 @@ from pathlib import Path
 from confagent.errors import DataDirInUse, StorageError
 from confagent.fsutil import fsync_directory, remove_stage_leftovers, write_file_atomically, write_fully
 from confagent.raft._types import Entry, HardState, SnapshotMeta
-from confagent.server._fsync_thread import WalWriter
-from confagent.server._snapfile import SnapshotFiles, storage_errors
-from confagent.server._wal_records import (
+from confagent.server.storage._snapfile import storage_errors
+from confagent.server.storage._wal_records import (
     LogReplay,
     TornTail,
     WalState,
@@ -55,7 +54,7 @@ from confagent.server._wal_records import (
     snapshot_frame,
 )
 
-__all__ = ["SEGMENT_BYTES", "MemberDirs", "SnapshotFiles", "TornTail", "Wal", "WalState", "WalWriter"]
+__all__ = ["SEGMENT_BYTES", "MemberDirs", "TornTail", "Wal", "WalState"]
 
 SEGMENT_BYTES = 64 * 1024 * 1024
 """A segment is cut once it holds this many bytes (checked after each sync)."""

@@ -9,7 +9,7 @@ import pytest
 from confagent.errors import StorageError
 from confagent.fsutil import write_file_atomically
 from confagent.raft._types import ConfState, SnapshotMeta
-from confagent.server._snapfile import KEEP_SNAPSHOTS, SnapshotFiles
+from confagent.server.storage import KEEP_SNAPSHOTS, SnapshotFiles
 
 
 def meta_at(index: int) -> SnapshotMeta:

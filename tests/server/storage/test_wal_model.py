@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from confagent.raft._types import Entry, HardState, SnapshotMeta
-from confagent.server._wal import Wal, WalState
+from confagent.server.storage import Wal, WalState
 from tests.thoroughness import examples
 
 SEGMENT_BYTES = 256

@@ -29,13 +29,10 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 from confagent.errors import StorageError
 from confagent.raft._types import Entry, HardState, SnapshotMeta
-
-if TYPE_CHECKING:
-    from confagent.server._wal import Wal
+from confagent.server.storage._wal import Wal
 
 __all__ = ["WalWriter"]
 

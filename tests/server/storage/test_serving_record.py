@@ -10,7 +10,8 @@ import pytest
 
 from confagent.errors import DataDirInUse, StorageError
 from confagent.server import StoreServer, read_serving_record
-from confagent.server._serving import dialable, serving_record_path, write_serving_record
+from confagent.server.storage import serving_record_path, write_serving_record
+from confagent.server.storage._serving import dialable
 from confagent.settings import StoreConfig
 from confagent.testing import free_port
 

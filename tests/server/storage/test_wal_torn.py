@@ -10,8 +10,8 @@ import pytest
 
 from confagent.errors import StorageError
 from confagent.raft._types import Entry, HardState
-from confagent.server._wal import TornTail, Wal, WalState
-from confagent.server._wal_records import decode_segment
+from confagent.server.storage import TornTail, Wal, WalState
+from confagent.server.storage._wal_records import decode_segment
 
 
 def entries(first: int, last: int) -> list[Entry]:

@@ -1,0 +1,50 @@
+"""A member's data directory: the write-ahead log, snapshot files, recovery, identity and serving record.
+
+Everything a member keeps on disk, and nothing else of the server (it imports
+no other part of ``confagent.server``)::
+
+    DATA_DIR/member/wal/*.wal        the write-ahead log (_wal, its records _wal_records), written
+                                     from asyncio by one fsync thread (_fsync_thread: WalWriter)
+    DATA_DIR/member/snap/*.snap      snapshot files (_snapfile: SnapshotFiles)
+    DATA_DIR/member/identity.json    the member and cluster IDs fixed at the first start (_identity)
+    DATA_DIR/member/serving.json     where the running member takes client requests (_serving)
+
+Opening a member's storage (``open_storage``, ``_recovery``) loads the newest
+readable snapshot and replays the log from it, cutting a torn tail.
+"""
+
+from confagent.server.storage._fsync_thread import WalWriter
+from confagent.server.storage._identity import Identity, load_or_keep_identity
+from confagent.server.storage._recovery import RecoveryReport, Storage, log_recovery, open_storage
+from confagent.server.storage._serving import (
+    ServingRecord,
+    read_serving_record,
+    remove_serving_record,
+    serving_record_path,
+    write_serving_record,
+)
+from confagent.server.storage._snapfile import KEEP_SNAPSHOTS, SnapshotFiles, storage_errors
+from confagent.server.storage._wal import SEGMENT_BYTES, MemberDirs, TornTail, Wal, WalState
+
+__all__ = [
+    "KEEP_SNAPSHOTS",
+    "SEGMENT_BYTES",
+    "Identity",
+    "MemberDirs",
+    "RecoveryReport",
+    "ServingRecord",
+    "SnapshotFiles",
+    "Storage",
+    "TornTail",
+    "Wal",
+    "WalState",
+    "WalWriter",
+    "load_or_keep_identity",
+    "log_recovery",
+    "open_storage",
+    "read_serving_record",
+    "remove_serving_record",
+    "serving_record_path",
+    "storage_errors",
+    "write_serving_record",
+]
