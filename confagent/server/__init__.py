@@ -6,8 +6,13 @@ from confagent.server._node import NodeConfig, StoreNode
 from confagent.server._peer_tls import PeerTls
 from confagent.server._restore import RestoreConfig, restore_snapshot
 from confagent.server._server import StoreServer
-from confagent.server._snapshot_stream import SavedSnapshot, read_saved_snapshot
-from confagent.server.storage import ServingRecord, read_serving_record, serving_record_path
+from confagent.server.storage import (
+    SavedSnapshot,
+    ServingRecord,
+    read_saved_snapshot,
+    read_serving_record,
+    serving_record_path,
+)
 
 __all__ = [
     "GatewayApp",

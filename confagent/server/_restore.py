@@ -39,13 +39,13 @@ from confagent.fsutil import fsync_directory
 from confagent.raft import ConfState, HardState, SnapshotMeta
 from confagent.server._bootstrap import initial_members_of
 from confagent.server._ids import cluster_id_of
-from confagent.server._snapshot_stream import read_saved_snapshot
 from confagent.server.storage import (
     Identity,
     MemberDirs,
     SnapshotFiles,
     Wal,
     load_or_keep_identity,
+    read_saved_snapshot,
     storage_errors,
 )
 from confagent.settings import StoreConfig

@@ -8,6 +8,7 @@ no other part of ``confagent.server``)::
     DATA_DIR/member/snap/*.snap      snapshot files (_snapfile: SnapshotFiles)
     DATA_DIR/member/identity.json    the member and cluster IDs fixed at the first start (_identity)
     DATA_DIR/member/serving.json     where the running member takes client requests (_serving)
+    a saved snapshot (any path)      what ``snapshot save`` writes and ``restore`` reads (_saved_snapshot)
 
 Opening a member's storage (``open_storage``, ``_recovery``) loads the newest
 readable snapshot and replays the log from it, cutting a torn tail.
@@ -16,6 +17,13 @@ readable snapshot and replays the log from it, cutting a torn tail.
 from confagent.server.storage._fsync_thread import WalWriter
 from confagent.server.storage._identity import Identity, load_or_keep_identity
 from confagent.server.storage._recovery import RecoveryReport, Storage, log_recovery, open_storage
+from confagent.server.storage._saved_snapshot import (
+    SavedSnapshot,
+    SnapshotImage,
+    encode_image,
+    encode_with_digest,
+    read_saved_snapshot,
+)
 from confagent.server.storage._serving import (
     ServingRecord,
     read_serving_record,
@@ -32,16 +40,21 @@ __all__ = [
     "Identity",
     "MemberDirs",
     "RecoveryReport",
+    "SavedSnapshot",
     "ServingRecord",
     "SnapshotFiles",
+    "SnapshotImage",
     "Storage",
     "TornTail",
     "Wal",
     "WalState",
     "WalWriter",
+    "encode_image",
+    "encode_with_digest",
     "load_or_keep_identity",
     "log_recovery",
     "open_storage",
+    "read_saved_snapshot",
     "read_serving_record",
     "remove_serving_record",
     "serving_record_path",
