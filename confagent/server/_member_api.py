@@ -27,9 +27,8 @@ import orjson
 
 from confagent import wire
 from confagent.errors import MemberNotFound
-from confagent.server._leadership import Leadership
-from confagent.server._membership import Member, check_peer_urls
 from confagent.server._node import StoreNode
+from confagent.server.membership import Leadership, Member, check_peer_urls
 
 __all__ = ["MemberApi", "watch_removal"]
 

@@ -26,10 +26,8 @@ from dataclasses import dataclass
 
 from confagent.errors import StoreError, store_error_from
 from confagent.server._leader_calls import CallKind, ForwardConfig, LeaderCalls, SendFrames
-from confagent.server._leadership import Leadership
-from confagent.server._member_changes import MemberChanges
-from confagent.server._membership import Member
 from confagent.server._peer_codec import MemberAnswer, MemberCall, MemberOp, MemberQuery
+from confagent.server.membership import Leadership, Member, MemberChanges
 
 __all__ = ["FORWARD_TIMEOUT_S", "MemberCallKind", "MemberCalls", "MemberOutcome"]
 

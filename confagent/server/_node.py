@@ -77,11 +77,8 @@ from confagent.kv import (
     validate,
 )
 from confagent.raft import Entry, EntryType, Message, RaftConfig, RawNode, Ready, Snapshot, SnapshotMeta
-from confagent.server._leadership import Leadership
 from confagent.server._lease_forward import ForwardConfig, LeaseForwarder
 from confagent.server._member_calls import MemberCalls
-from confagent.server._member_changes import MemberChanges, start_membership
-from confagent.server._membership import Member, MemberCommand, MemberTable, unwrap_snapshot, wrap_snapshot
 from confagent.server._peer_codec import (
     LeaseAnswer,
     LeaseOp,
@@ -94,6 +91,16 @@ from confagent.server._peer_tls import PeerTls
 from confagent.server._read_barrier import AppliedWaiters, ReadBarrier
 from confagent.server._transport import PeerTransport, TransportConfig
 from confagent.server._watch_stream import WatchRegistry
+from confagent.server.membership import (
+    Leadership,
+    Member,
+    MemberChanges,
+    MemberCommand,
+    MemberTable,
+    start_membership,
+    unwrap_snapshot,
+    wrap_snapshot,
+)
 from confagent.server.storage import SEGMENT_BYTES, RecoveryReport, SnapshotFiles, WalWriter, open_storage
 from confagent.tasks import cancel_and_wait
 

@@ -31,7 +31,7 @@ import msgpack  # type: ignore[import-untyped]
 
 from confagent.errors import PeerError
 from confagent.raft import ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta
-from confagent.server._membership import Member
+from confagent.server.membership import Member
 
 __all__ = [
     "FRAME_HEADER",

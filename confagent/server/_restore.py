@@ -38,7 +38,7 @@ from confagent.errors import ConfigError
 from confagent.fsutil import fsync_directory
 from confagent.raft import ConfState, HardState, SnapshotMeta
 from confagent.server._bootstrap import initial_members_of
-from confagent.server._ids import cluster_id_of
+from confagent.server.membership import cluster_id_of
 from confagent.server.storage import (
     Identity,
     MemberDirs,

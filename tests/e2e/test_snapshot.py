@@ -24,7 +24,7 @@ import pytest
 from confagent.cli import main
 from confagent.client import EtcdClient
 from confagent.errors import Compacted
-from confagent.server._ids import member_id_of
+from confagent.server.membership import member_id_of
 from confagent.testing import Processes, ServerProcess, b64, free_port
 from tests.e2e.differential import Pair
 

@@ -12,9 +12,7 @@ import pytest
 from confagent.errors import MemberNotFound, NoLeader, PeerURLExists, Unavailable
 from confagent.raft import Role
 from confagent.server._leader_calls import ForwardConfig, LeaderCalls
-from confagent.server._leadership import Leadership
 from confagent.server._member_calls import MemberCallKind, MemberOutcome
-from confagent.server._membership import Member
 from confagent.server._peer_codec import (
     FRAME_HEADER,
     MemberAnswer,
@@ -25,6 +23,7 @@ from confagent.server._peer_codec import (
     decode_frame,
     encode_frame,
 )
+from confagent.server.membership import Leadership, Member
 
 FAST = ForwardConfig(request_timeout_s=0.5, attempt_timeout_s=0.5, retry_pause_s=0.01)
 VOTERS = (Member(2, ("http://127.0.0.1:2",), "m2"), Member(3, ("http://127.0.0.1:3",), "m3"))

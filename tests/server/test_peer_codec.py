@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from confagent.errors import PeerError
 from confagent.raft import ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta
-from confagent.server._membership import Member
 from confagent.server._peer_codec import (
     FRAME_HEADER,
     LeaseAnswer,
@@ -24,6 +23,7 @@ from confagent.server._peer_codec import (
     decode_frame,
     encode_frame,
 )
+from confagent.server.membership import Member
 
 ids = st.integers(1, (1 << 64) - 1)
 small = st.integers(0, 1 << 40)

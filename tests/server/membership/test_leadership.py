@@ -10,7 +10,8 @@ from structlog.testing import capture_logs
 
 from confagent.errors import NoLeader
 from confagent.raft import Role
-from confagent.server._leadership import Leadership, LeadershipLog
+from confagent.server.membership import Leadership
+from confagent.server.membership._leadership import LeadershipLog
 
 F, P, C, L = Role.FOLLOWER, Role.PRE_CANDIDATE, Role.CANDIDATE, Role.LEADER
 

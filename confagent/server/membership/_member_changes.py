@@ -43,9 +43,9 @@ from confagent.errors import (
     UnhealthyCluster,
 )
 from confagent.raft import ConfChange, ConfChangeType, RawNode, Role, SnapshotMeta
-from confagent.server._ids import member_id_of
-from confagent.server._leadership import Leadership
-from confagent.server._membership import (
+from confagent.server.membership._ids import member_id_of
+from confagent.server.membership._leadership import Leadership
+from confagent.server.membership._membership import (
     ChangeContext,
     CommandKind,
     Member,

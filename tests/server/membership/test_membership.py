@@ -17,19 +17,21 @@ from confagent.errors import (
 )
 from confagent.kv import KvStore, PutRequest
 from confagent.raft import ConfChange, ConfChangeType, ConfState, SnapshotMeta
-from confagent.server._member_changes import start_membership
-from confagent.server._membership import (
-    ChangeContext,
-    CommandKind,
+from confagent.server.membership import (
     Member,
     MemberCommand,
     MemberTable,
     check_peer_urls,
+    start_membership,
+    unwrap_snapshot,
+    wrap_snapshot,
+)
+from confagent.server.membership._membership import (
+    ChangeContext,
+    CommandKind,
     ready_to_add_voter,
     ready_to_promote,
     ready_to_remove,
-    unwrap_snapshot,
-    wrap_snapshot,
 )
 
 A = Member(1, ("http://127.0.0.1:1",), "a", ("http://127.0.0.1:11",))
