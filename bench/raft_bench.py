@@ -49,7 +49,7 @@ from confagent.raft import (
     Role,
     Snapshot,
 )
-from confagent.server._transport import PeerTransport
+from confagent.server.peers import PeerTransport
 from confagent.server.storage import Wal, WalWriter
 from confagent.testing import free_port
 

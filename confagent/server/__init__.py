@@ -3,9 +3,9 @@
 from confagent.server._gateway import GatewayApp, ServerInfo
 from confagent.server._local import LocalWatch, LocalWatchHub
 from confagent.server._node import NodeConfig, StoreNode
-from confagent.server._peer_tls import PeerTls
 from confagent.server._restore import RestoreConfig, restore_snapshot
 from confagent.server._server import StoreServer
+from confagent.server.peers import PeerTls
 from confagent.server.storage import (
     SavedSnapshot,
     ServingRecord,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from confagent.http_listener import ListenerTls
 from confagent.server._gateway import ServerInfo
 from confagent.server._node import NodeConfig
-from confagent.server._peer_tls import PeerTls
 from confagent.server.membership import Member, cluster_id_of, member_id_of
+from confagent.server.peers import PeerTls
 from confagent.settings import StoreConfig
 
 __all__ = ["MemberInfo", "client_tls_of", "initial_members_of", "node_config_of", "peer_tls_of",

@@ -77,19 +77,7 @@ from confagent.kv import (
     validate,
 )
 from confagent.raft import Entry, EntryType, Message, RaftConfig, RawNode, Ready, Snapshot, SnapshotMeta
-from confagent.server._lease_forward import ForwardConfig, LeaseForwarder
-from confagent.server._member_calls import MemberCalls
-from confagent.server._peer_codec import (
-    LeaseAnswer,
-    LeaseOp,
-    LeaseQuery,
-    MemberAnswer,
-    MemberQuery,
-    PeerFrame,
-)
-from confagent.server._peer_tls import PeerTls
 from confagent.server._read_barrier import AppliedWaiters, ReadBarrier
-from confagent.server._transport import PeerTransport, TransportConfig
 from confagent.server._watch_stream import WatchRegistry
 from confagent.server.membership import (
     Leadership,
@@ -100,6 +88,20 @@ from confagent.server.membership import (
     start_membership,
     unwrap_snapshot,
     wrap_snapshot,
+)
+from confagent.server.peers import (
+    ForwardConfig,
+    LeaseAnswer,
+    LeaseForwarder,
+    LeaseOp,
+    LeaseQuery,
+    MemberAnswer,
+    MemberCalls,
+    MemberQuery,
+    PeerFrame,
+    PeerTls,
+    PeerTransport,
+    TransportConfig,
 )
 from confagent.server.storage import SEGMENT_BYTES, RecoveryReport, SnapshotFiles, WalWriter, open_storage
 from confagent.tasks import cancel_and_wait

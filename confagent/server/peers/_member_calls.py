@@ -25,9 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confagent.errors import StoreError, store_error_from
-from confagent.server._leader_calls import CallKind, ForwardConfig, LeaderCalls, SendFrames
-from confagent.server._peer_codec import MemberAnswer, MemberCall, MemberOp, MemberQuery
 from confagent.server.membership import Leadership, Member, MemberChanges
+from confagent.server.peers._leader_calls import CallKind, ForwardConfig, LeaderCalls, SendFrames
+from confagent.server.peers._peer_codec import MemberAnswer, MemberCall, MemberOp, MemberQuery
 
 __all__ = ["FORWARD_TIMEOUT_S", "MemberCallKind", "MemberCalls", "MemberOutcome"]
 

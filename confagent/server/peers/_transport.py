@@ -42,8 +42,14 @@ import structlog
 from confagent.backoff import Backoff, BackoffPolicy
 from confagent.errors import ConfigError, PeerError
 from confagent.raft import Message, MessageType
-from confagent.server._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, PeerFrame, decode_frame, encode_frame
-from confagent.server._peer_tls import PeerTls
+from confagent.server.peers._peer_codec import (
+    FRAME_HEADER,
+    MAX_FRAME_BYTES,
+    PeerFrame,
+    decode_frame,
+    encode_frame,
+)
+from confagent.server.peers._peer_tls import PeerTls
 from confagent.tasks import cancel_and_wait, wait_or_cancel
 
 __all__ = ["PeerTransport", "TransportConfig"]

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from confagent.errors import NoLeader, ResourceExhausted, StoreError, Unavailable
-from confagent.server._peer_codec import CallFrame, PeerFrame
+from confagent.server.peers._peer_codec import CallFrame, PeerFrame
 from confagent.tasks import cancel_and_wait
 
 __all__ = ["CallKind", "ForwardConfig", "LeaderCalls", "LeaderChanged", "LeaderOf", "SendFrames"]

@@ -11,8 +11,7 @@ import asyncio
 import random
 
 from confagent.raft import Message, MessageType, SnapshotMeta
-from confagent.server._peer_codec import PeerFrame
-from confagent.server._transport import PeerTransport
+from confagent.server.peers import PeerFrame, PeerTransport
 from confagent.testing import free_port
 
 DEADLINE_S = 10.0

@@ -10,20 +10,9 @@ from hypothesis import strategies as st
 
 from confagent.errors import PeerError
 from confagent.raft import ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta
-from confagent.server._peer_codec import (
-    FRAME_HEADER,
-    LeaseAnswer,
-    LeaseOp,
-    LeaseQuery,
-    MemberAnswer,
-    MemberCall,
-    MemberOp,
-    MemberQuery,
-    PeerFrame,
-    decode_frame,
-    encode_frame,
-)
 from confagent.server.membership import Member
+from confagent.server.peers import LeaseAnswer, LeaseOp, LeaseQuery, MemberAnswer, MemberQuery, PeerFrame
+from confagent.server.peers._peer_codec import FRAME_HEADER, MemberCall, MemberOp, decode_frame, encode_frame
 
 ids = st.integers(1, (1 << 64) - 1)
 small = st.integers(0, 1 << 40)

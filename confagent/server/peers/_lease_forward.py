@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from confagent.errors import StoreError
-from confagent.server._leader_calls import (
+from confagent.server.peers._leader_calls import (
     CallKind,
     ForwardConfig,
     LeaderCalls,
@@ -22,7 +22,7 @@ from confagent.server._leader_calls import (
     LeaderOf,
     SendFrames,
 )
-from confagent.server._peer_codec import LeaseAnswer, LeaseOp, LeaseQuery
+from confagent.server.peers._peer_codec import LeaseAnswer, LeaseOp, LeaseQuery
 
 __all__ = ["ForwardConfig", "LeaseForwarder", "LocalAnswer"]
 

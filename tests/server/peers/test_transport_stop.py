@@ -18,7 +18,7 @@ import pytest
 import uvloop
 
 from confagent.raft import Message, MessageType
-from confagent.server._transport import PeerTransport
+from confagent.server.peers import PeerTransport
 from confagent.testing import free_port
 
 Runner = Callable[[Coroutine[Any, Any, None]], None]

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from confagent.errors import NoLeader, ResourceExhausted, Unavailable
-from confagent.server._lease_forward import ForwardConfig, LeaseForwarder
-from confagent.server._peer_codec import LeaseAnswer, LeaseOp, LeaseQuery, PeerFrame
+from confagent.server.peers import ForwardConfig, LeaseAnswer, LeaseForwarder, LeaseOp, LeaseQuery, PeerFrame
 from confagent.testing import until_async
 
 Answering = Callable[[LeaseOp, int], Awaitable[int | None]]

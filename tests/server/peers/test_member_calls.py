@@ -11,19 +11,11 @@ import pytest
 
 from confagent.errors import MemberNotFound, NoLeader, PeerURLExists, Unavailable
 from confagent.raft import Role
-from confagent.server._leader_calls import ForwardConfig, LeaderCalls
-from confagent.server._member_calls import MemberCallKind, MemberOutcome
-from confagent.server._peer_codec import (
-    FRAME_HEADER,
-    MemberAnswer,
-    MemberCall,
-    MemberOp,
-    MemberQuery,
-    PeerFrame,
-    decode_frame,
-    encode_frame,
-)
 from confagent.server.membership import Leadership, Member
+from confagent.server.peers import ForwardConfig, MemberAnswer, MemberQuery, PeerFrame
+from confagent.server.peers._leader_calls import LeaderCalls
+from confagent.server.peers._member_calls import MemberCallKind, MemberOutcome
+from confagent.server.peers._peer_codec import FRAME_HEADER, MemberCall, MemberOp, decode_frame, encode_frame
 
 FAST = ForwardConfig(request_timeout_s=0.5, attempt_timeout_s=0.5, retry_pause_s=0.01)
 VOTERS = (Member(2, ("http://127.0.0.1:2",), "m2"), Member(3, ("http://127.0.0.1:3",), "m3"))
