@@ -89,6 +89,7 @@ SERVER_ALLOWED = {
     "storage": set(),
     "membership": set(),
     "peers": {"membership"},
+    "node": {"membership", "peers", "storage"},
 }
 
 

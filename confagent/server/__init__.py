@@ -1,10 +1,9 @@
 """The store member: Raft driver, write-ahead log, and the etcd-compatible HTTP API (the I/O edge)."""
 
 from confagent.server._gateway import GatewayApp, ServerInfo
-from confagent.server._local import LocalWatch, LocalWatchHub
-from confagent.server._node import NodeConfig, StoreNode
 from confagent.server._restore import RestoreConfig, restore_snapshot
 from confagent.server._server import StoreServer
+from confagent.server.node import LocalWatch, LocalWatchHub, NodeConfig, StoreNode
 from confagent.server.peers import PeerTls
 from confagent.server.storage import (
     SavedSnapshot,

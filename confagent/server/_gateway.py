@@ -45,9 +45,9 @@ from confagent.server._learner import check_served_by_learner, refuse_stream
 from confagent.server._limits import check_request_size, message_too_large
 from confagent.server._member_api import MemberApi
 from confagent.server._metrics import Metrics
-from confagent.server._node import StoreNode
 from confagent.server._snapshot_stream import SnapshotStream
 from confagent.server._streams import StreamHandlers
+from confagent.server.node import StoreNode
 from confagent.wire import Status
 
 __all__ = ["GatewayApp", "ServerInfo"]

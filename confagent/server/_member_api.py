@@ -27,8 +27,8 @@ import orjson
 
 from confagent import wire
 from confagent.errors import MemberNotFound
-from confagent.server._node import StoreNode
 from confagent.server.membership import Leadership, Member, check_peer_urls
+from confagent.server.node import StoreNode
 
 __all__ = ["MemberApi", "watch_removal"]
 

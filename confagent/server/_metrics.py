@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 if TYPE_CHECKING:
-    from confagent.server._node import StoreNode
+    from confagent.server.node import StoreNode
 
 __all__ = ["Metrics"]
 

@@ -22,7 +22,7 @@ from confagent.server._bootstrap import client_tls_of, node_config_of, server_in
 from confagent.server._gateway import GatewayApp
 from confagent.server._member_api import watch_removal
 from confagent.server._metrics import Metrics
-from confagent.server._node import StoreNode
+from confagent.server.node import StoreNode
 from confagent.server.storage import (
     Identity,
     load_or_keep_identity,

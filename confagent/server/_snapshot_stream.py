@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from confagent import wire
 from confagent.errors import ResourceExhausted, StoreError
 from confagent.server._asgi import BodyTooLarge, Receive, Send, read_body, send_bytes, start_stream
-from confagent.server._node import StoreNode
+from confagent.server.node import StoreNode
 from confagent.server.storage import SnapshotImage, encode_with_digest
 
 __all__ = ["CHUNK_BYTES", "SnapshotStream", "stream_lines", "take_image"]

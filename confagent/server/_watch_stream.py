@@ -1,7 +1,7 @@
-"""One ``/v3/watch`` stream: its watchers, a bounded outbox, and catch-up of watchers that fell behind;
-and the node's one watch fan-out (``WatchRegistry``), which routes each applied change to the
-owner of each watcher it matches: a ``WatchStream`` of the gateway, or a ``LocalWatch`` of the
-agent's embedded backend (``_local``).
+"""One ``/v3/watch`` stream: its watchers, a bounded outbox, and catch-up of watchers that fell behind.
+
+A stream is a ``WatchOwner`` in the node's one watch fan-out (``WatchRegistry``,
+``confagent.server.node``), as the agent's in-process watches are.
 
 Rules:
 1. A stream numbers its own watches from 0, as etcd does; the hub's watcher ids
@@ -19,20 +19,19 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from confagent.kv import (
     Event,
     WatchCancelRequest,
     WatchCreateRequest,
     Watcher,
-    WatchHub,
     WatchProgressRequest,
     WatchRequest,
     WatchResponse,
 )
+from confagent.server.node import WatchRegistry
 
-__all__ = ["Outgoing", "WatchOwner", "WatchRegistry", "WatchStream"]
+__all__ = ["Outgoing", "WatchStream"]
 
 _DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
 
@@ -44,41 +43,6 @@ class Outgoing:
 
     response: WatchResponse
     header_revision: int | None
-
-
-class WatchOwner(Protocol):
-    """Whoever reads a watcher's events: a gateway stream, or an in-process watch."""
-
-    def offer(self, watcher: Watcher, events: tuple[Event, ...], revision: int) -> bool:
-        """Queue live events; False when full (the registry marks the watcher unsynced: rule 2)."""
-        ...
-
-    def wake(self) -> None:
-        """A watcher of this owner fell behind: catch it up from history."""
-        ...
-
-
-class WatchRegistry:
-    """Routes the hub's deliveries to the owners of its watchers (one per member: ``StoreNode.watches``)."""
-
-    def __init__(self, hub: WatchHub) -> None:
-        self.hub = hub
-        self._owners: dict[int, WatchOwner] = {}
-
-    def on_applied(self, revision: int, events: tuple[Event, ...]) -> None:
-        for watcher, matched in self.hub.on_applied(revision, events):
-            stream = self._owners.get(watcher.id)
-            if stream is None or not stream.offer(watcher, matched, revision):
-                self.hub.mark_unsynced(watcher)
-                if stream is not None:
-                    stream.wake()
-
-    def own(self, watcher: Watcher, owner: WatchOwner) -> None:
-        self._owners[watcher.id] = owner
-
-    def release(self, watcher: Watcher) -> None:
-        self._owners.pop(watcher.id, None)
-        self.hub.cancel(watcher)
 
 
 class WatchStream:

@@ -15,6 +15,7 @@ change is proposed by ``MemberChanges``) and no other part of the server; the
 node imports it.
 """
 
+from confagent.server.peers._leader_calls import SendFrames
 from confagent.server.peers._lease_forward import ForwardConfig, LeaseForwarder
 from confagent.server.peers._member_calls import MemberCalls
 from confagent.server.peers._peer_codec import (
@@ -40,5 +41,6 @@ __all__ = [
     "PeerFrame",
     "PeerTls",
     "PeerTransport",
+    "SendFrames",
     "TransportConfig",
 ]

@@ -12,7 +12,7 @@ import asyncio
 from pathlib import Path
 
 from confagent.kv import PutRequest, RangeRequest
-from confagent.server._node import NodeConfig, StoreNode
+from confagent.server.node import NodeConfig, StoreNode
 from confagent.server.storage import KEEP_SNAPSHOTS
 
 PUTS = 400

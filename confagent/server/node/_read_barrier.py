@@ -3,7 +3,9 @@ shares it; reads that arrive later wait for the next one (joining an earlier req
 them miss a write acknowledged before they arrived).
 
 The driver takes the open batch (``take``), asks Raft for its read index, and reports the
-answer (``confirmed`` or ``failed``); readers then wait until that index is applied.
+answer (``confirmed`` or ``failed``); readers then wait until that index is applied
+(``AppliedWaiters``, told by the driver what it ``reached``). ``LinearizableReads`` is both,
+as a member's reads use them (``wait``).
 
 A batch's context is unique across members (a random per-process prefix, then a counter):
 the leader keeps every member's pending reads by context alone, and a context that
@@ -16,9 +18,12 @@ import asyncio
 import heapq
 import itertools
 import os
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["AppliedWaiters", "ReadBarrier"]
+from confagent.errors import Unavailable
+
+__all__ = ["AppliedWaiters", "LinearizableReads", "ReadBarrier"]
 
 
 class ReadBarrier:
@@ -89,6 +94,37 @@ class AppliedWaiters:
         for _, _, future in self._heap:
             _end(future, error)
         self._heap.clear()
+
+
+class LinearizableReads:
+    """A member's linearizable reads: the batches of its ReadIndex rounds, then the waits for
+    their index to be applied. The driver reads and feeds ``batches`` and ``applied``."""
+
+    def __init__(self, wake: Callable[[], None], timeout_s: float) -> None:
+        self.batches = ReadBarrier()
+        self.applied = AppliedWaiters()
+        self._wake = wake
+        self._timeout_s = timeout_s
+
+    async def wait(self, applied_index: Callable[[], int]) -> None:
+        """Return once this member applied the read index of a batch opened now or before.
+
+        Raises:
+            Unavailable: no leader confirmed the read within ``timeout_s``.
+        """
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                batch = self.batches.join()
+                self._wake()
+                index = await asyncio.shield(batch)
+                await self.applied.wait(index, applied_index())
+        except TimeoutError:
+            raise Unavailable() from None
+
+    def cancel_all(self, error: BaseException | None = None) -> None:
+        """Cancel every read waiting, or fail it with ``error``."""
+        self.batches.cancel_all(error)
+        self.applied.cancel_all(error)
 
 
 def _end(future: asyncio.Future[Any], error: BaseException | None) -> None:

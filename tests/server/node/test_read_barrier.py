@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from confagent.server._read_barrier import ReadBarrier
+from confagent.server.node._read_barrier import ReadBarrier
 
 
 def test_two_members_never_issue_the_same_read_context() -> None:

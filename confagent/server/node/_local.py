@@ -24,8 +24,8 @@ from collections.abc import Iterator
 
 from confagent.errors import Compacted
 from confagent.kv import Event, WatchCreateRequest, Watcher
-from confagent.server._node import StoreNode
-from confagent.server._watch_stream import WatchRegistry
+from confagent.server.node._node import StoreNode
+from confagent.server.node._watches import WatchRegistry
 
 __all__ = ["LocalWatch", "LocalWatchHub"]
 

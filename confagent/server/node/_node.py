@@ -13,15 +13,17 @@ Rules:
 4. Lease deadlines are the leader's business (``Lessor``); an expiry is a
    ``LeaseRevokeRequest`` proposed through the log, never a local deletion.
    Followers forward keep-alive and time-to-live calls to the leader
-   (``_lease_forward``); a new leader gives every lease its full TTL.
-5. Membership is replicated state too (``_member_changes``): membership changes
-   and members' published attributes are log entries, the member table travels
-   in snapshots with the key-value state, and a membership change applied is
-   followed at once by a snapshot. Followers forward add, remove and promote to
-   the leader (``_member_calls``), over the peer transport as lease calls.
+   (``peers._lease_forward``); a new leader gives every lease its full TTL
+   (``_leases``).
+5. Membership is replicated state too (``membership._member_changes``): membership
+   changes and members' published attributes are log entries, the member table
+   travels in snapshots with the key-value state, and a membership change applied
+   is followed at once by a snapshot. Followers forward add, remove and promote to
+   the leader (``peers._member_calls``), over the peer transport as lease calls.
 
 The driver (``_drive``) is one task: it persists, sends and applies a Ready, advances,
-and only then steps what arrived meanwhile (``_inputs``, ``_pending``; ticks only queue).
+and only then steps what arrived meanwhile (``_inputs``, the writes waiting in
+``_proposals``; ticks only queue).
 
 6. Only what needs an fsync goes to the WAL writer and is waited for: entries, a
    snapshot, a new term or vote. A hard state that moves only the commit index is
@@ -43,42 +45,27 @@ and only then steps what arrived meanwhile (``_inputs``, ``_pending``; ticks onl
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import random
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import structlog
 
-from confagent.errors import (
-    LeaseNotFound,
-    MemberRemoved,
-    ResourceExhausted,
-    Stopped,
-    StoreError,
-    Unavailable,
-)
+from confagent.errors import MemberRemoved, Stopped, StoreError
 from confagent.kv import (
     Applied,
     Event,
     KvStore,
     LeaseGrantRequest,
     LeaseRevokeRequest,
-    Lessor,
     RangeRequest,
     RangeResponse,
     Request,
     WatchHub,
     decode_request,
-    encode_request,
     validate,
 )
 from confagent.raft import Entry, EntryType, Message, RaftConfig, RawNode, Ready, Snapshot, SnapshotMeta
-from confagent.server._read_barrier import AppliedWaiters, ReadBarrier
-from confagent.server._watch_stream import WatchRegistry
 from confagent.server.membership import (
     Leadership,
     Member,
@@ -89,71 +76,27 @@ from confagent.server.membership import (
     unwrap_snapshot,
     wrap_snapshot,
 )
+from confagent.server.node._config import NodeConfig
+from confagent.server.node._leases import Leases
+from confagent.server.node._proposals import REQUEST_ID_BYTES, Proposals
+from confagent.server.node._read_barrier import LinearizableReads
+from confagent.server.node._watches import WatchRegistry
 from confagent.server.peers import (
-    ForwardConfig,
     LeaseAnswer,
-    LeaseForwarder,
-    LeaseOp,
     LeaseQuery,
     MemberAnswer,
     MemberCalls,
     MemberQuery,
     PeerFrame,
-    PeerTls,
     PeerTransport,
     TransportConfig,
 )
-from confagent.server.storage import SEGMENT_BYTES, RecoveryReport, SnapshotFiles, WalWriter, open_storage
+from confagent.server.storage import RecoveryReport, SnapshotFiles, WalWriter, open_storage
 from confagent.tasks import cancel_and_wait
 
-__all__ = ["LogIndexes", "NodeConfig", "StoreNode"]
+__all__ = ["ApplyListener", "LogIndexes", "StoreNode"]
 
 log = structlog.get_logger("confagent.store")
-
-_REQUEST_ID_BYTES = 8
-_MAX_INT64 = (1 << 63) - 1
-
-
-@dataclass(frozen=True, slots=True)
-class NodeConfig:
-    """Settings of one store member; bounds are named here."""
-
-    data_dir: Path
-    member_id: int
-    cluster_id: int
-    tick_s: float = 0.1
-    election_ticks: int = 10
-    snapshot_entries: int = 20_000
-    """Take a snapshot (and release WAL segments) after this many applied entries."""
-    wal_segment_bytes: int = SEGMENT_BYTES
-    """Cut a new WAL segment once the current one holds this many bytes (a whole segment is
-    what a release deletes)."""
-    max_pending_proposals: int = 20_000
-    """Proposals waiting for the log beyond this are refused with 'too many requests'."""
-    min_lease_ttl: int = 2
-    max_expiries_per_round: int = 500
-    """At most this many expired leases are revoked per round (etcd: 1000 per second)."""
-    peers: Mapping[int, str] = field(default_factory=dict)
-    """The initial cluster: member ID -> peer URL, this member included; empty for one member."""
-    listen_peer_url: str = ""
-    request_timeout_s: float = 7.0
-    """A write or linearizable read not done by then fails with 'request timed out' (etcd's)."""
-    peer_tls: PeerTls | None = None
-    """Certificates for ``https://`` peer URLs."""
-    name: str = ""
-    client_urls: tuple[str, ...] = ()
-    """Published through the log once started (a member without a name publishes nothing)."""
-    initial_members: tuple[Member, ...] = ()
-    """The member table before any change: the bootstrap (or, joining, the given) members."""
-    joining: bool = False
-    """Joining a running cluster (``--initial-cluster-state existing``): learn everything from
-    its leader, never campaign before this member's addition is applied."""
-    cluster_token: str = "etcd-cluster"
-    """Member IDs of added members derive from their peer URLs and this token."""
-
-    @property
-    def voters(self) -> tuple[int, ...]:
-        return tuple(sorted(self.peers)) if self.peers else (self.member_id,)
 
 
 ApplyListener = Callable[[int, tuple[Event, ...]], None]
@@ -169,16 +112,6 @@ class LogIndexes:
     applied: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Proposal:
-    """A write waiting for the log. The leader keeps the decoded request, so applying
-    its own entries needs no decoding."""
-
-    data: bytes
-    request: Request
-    future: asyncio.Future[Applied]
-
-
 class StoreNode:
     """A store member: the Raft driver loop plus the state it applies to."""
 
@@ -187,14 +120,12 @@ class StoreNode:
         self.config = config
         self.core = core
         self.kv = kv
-        self.lessor = Lessor()
         self._writer = writer
         self._snapshots = snapshots
-        self._rng = rng
-        self._pending: list[_Proposal] = []
-        self._waiting: dict[bytes, _Proposal] = {}
         self._wake = asyncio.Event()
-        self._request_ids = itertools.count(rng.getrandbits(40))
+        self._proposals = Proposals(config.member_id, rng.getrandbits(40), self._wake.set,
+                                    max_pending=config.max_pending_proposals,
+                                    request_timeout_s=config.request_timeout_s)
         self._snapshot_index = core.log.offset
         self._applied_index = core.log.offset
         """The last entry applied to ``kv`` (ahead of ``core.log.applied`` until ``advance``)."""
@@ -208,20 +139,15 @@ class StoreNode:
         """What ended a task owning this member's state (``_task_ended``); the member then
         answers nothing more and ``failed`` is set."""
         self.failed = asyncio.Event()
-        self._probes: dict[bytes, asyncio.Future[None]] = {}
-        """``confirm_progress`` rounds waiting for their entry, by request ID."""
-        self._pending_probes: list[bytes] = []
         self._inputs: list[Message | tuple[int, bool]] = []
-        self._reads = ReadBarrier()
-        self._applied_waiters = AppliedWaiters()
-        self._was_leader = False
+        self._reads = LinearizableReads(self._wake.set, config.request_timeout_s)
         self.leadership = Leadership(config.member_id, log)
         """Who leads as the driver last saw it, with waits on its changes (``_leadership``)."""
         self.recovery = RecoveryReport()
         """What opening the data directory repaired or passed over (set by ``open``; the server logs it)."""
         self.members = MemberChanges(
             config.member_id, table or MemberTable(config.cluster_id, config.initial_members), core,
-            self._wake.set, self._new_request_id, cluster_token=config.cluster_token,
+            self._wake.set, self._proposals.new_request_id, cluster_token=config.cluster_token,
             request_timeout_s=config.request_timeout_s)
         self.transport: PeerTransport | None = None
         if config.listen_peer_url:
@@ -229,10 +155,11 @@ class StoreNode:
                                            self.members.table.peer_urls(), self._receive, self._report,
                                            TransportConfig(tls=config.peer_tls), rng=rng)
         self.members.transport = self.transport
-        self._lease_calls = LeaseForwarder(
-            config.member_id, self._send_frames, lambda: self.leadership.leader_id, self._answer_lease,
-            ForwardConfig(request_timeout_s=config.request_timeout_s),
-            first_request_id=rng.getrandbits(32), leader_changed=self.leadership.changed)
+        self.leases = Leases(config.member_id, kv, self.leadership, self._send_frames, propose=self.propose,
+                             barrier=self.linearizable_barrier, rng=rng,
+                             request_timeout_s=config.request_timeout_s,
+                             max_expiries_per_round=config.max_expiries_per_round)
+        """Lease deadlines while this member leads, and lease calls (``_leases``)."""
         self._member_calls = MemberCalls(self.members, self.leadership, self._send_frames,
                                          request_timeout_s=config.request_timeout_s,
                                          first_request_id=rng.getrandbits(32))
@@ -278,7 +205,7 @@ class StoreNode:
         self._tasks = [
             asyncio.create_task(self._drive(), name="raft-driver"),
             asyncio.create_task(self._tick_forever(), name="raft-ticker"),
-            asyncio.create_task(self._expire_leases_forever(), name="lease-expiry"),
+            asyncio.create_task(self.leases.expire_forever(), name="lease-expiry"),
             asyncio.create_task(self.members.publish_forever(self.config.name, self.config.client_urls,
                                                              self.leadership), name="publish-member"),
         ]
@@ -299,14 +226,8 @@ class StoreNode:
         self.failed.set()
         log.critical("store member failed", task=task.get_name(), exc_info=self.failure)
         stopped = Stopped()
-        for proposal in [*self._pending, *self._waiting.values()]:
-            if not proposal.future.done():
-                proposal.future.set_exception(stopped)
-        for probe in self._probes.values():
-            if not probe.done():
-                probe.set_exception(stopped)
+        self._proposals.fail_all(stopped)
         self._reads.cancel_all(stopped)
-        self._applied_waiters.cancel_all(stopped)
         self.members.fail_waiting(stopped)
 
     async def stop(self) -> None:
@@ -317,11 +238,9 @@ class StoreNode:
         """
         self._stopped = True
         stuck = await cancel_and_wait(self._tasks)
-        for proposal in [*self._pending, *self._waiting.values()]:
-            proposal.future.cancel()
+        self._proposals.cancel_writes()
         self._reads.cancel_all()
-        self._applied_waiters.cancel_all()
-        stuck += await self._lease_calls.close() + await self._member_calls.close()
+        stuck += await self.leases.close() + await self._member_calls.close()
         if stuck:
             log.error("tasks did not stop; abandoned", tasks=stuck)
         if self.transport is not None:
@@ -346,18 +265,7 @@ class StoreNode:
         """
         validate(request)
         self._check_running()
-        if len(self._pending) + len(self._waiting) >= self.config.max_pending_proposals:
-            raise ResourceExhausted()
-        request_id = self._new_request_id()
-        future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Proposal(request_id + encode_request(request), request, future))
-        self._wake.set()
-        try:
-            async with asyncio.timeout(self.config.request_timeout_s):
-                return await future  # cancelled with this wait; the entry may still commit
-        except TimeoutError:
-            self._waiting.pop(request_id, None)  # it may still commit: the outcome is unknown
-            raise Unavailable() from None
+        return await self._proposals.write(request)
 
     async def confirm_progress(self, timeout_s: float) -> None:
         """Return once an empty entry proposed now has been committed and applied here: this
@@ -367,28 +275,11 @@ class StoreNode:
             Unavailable: no progress within ``timeout_s``; Stopped: the member failed.
         """
         self._check_running()
-        request_id = self._new_request_id()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._probes[request_id] = future
-        self._pending_probes.append(request_id)
-        self._wake.set()
-        try:
-            async with asyncio.timeout(timeout_s):
-                await future
-        except TimeoutError:
-            raise Unavailable() from None
-        finally:
-            self._probes.pop(request_id, None)
+        await self._proposals.probe(timeout_s)
 
     def _check_running(self) -> None:
         if self.failure is not None:
             raise Stopped()
-
-    def _new_request_id(self) -> bytes:
-        """Unique across members (their IDs' low 16 bits lead) and restarts (a random start):
-        every member applies every entry, and only the proposer may claim it."""
-        counter = next(self._request_ids) & ((1 << 48) - 1)
-        return ((self.config.member_id & 0xFFFF) << 48 | counter).to_bytes(_REQUEST_ID_BYTES, "big")
 
     async def range(self, request: RangeRequest) -> RangeResponse:
         """A read of the applied state; unless ``serializable``, only after a ReadIndex round
@@ -408,23 +299,12 @@ class StoreNode:
             Unavailable: no leader confirmed the read within the request timeout.
         """
         self._check_running()
-        if self.members.lone_voter:
-            return
-        try:
-            async with asyncio.timeout(self.config.request_timeout_s):
-                batch = self._reads.join()
-                self._wake.set()
-                index = await asyncio.shield(batch)
-                await self._applied_waiters.wait(index, self.core.log.applied)
-        except TimeoutError:
-            raise Unavailable() from None
+        if not self.members.lone_voter:
+            await self._reads.wait(lambda: self.core.log.applied)
 
     def new_lease_id(self) -> int:
         """A fresh, positive int64 lease ID not in use (the leader picks it before proposing)."""
-        while True:
-            lease_id = self._rng.randrange(1, _MAX_INT64)
-            if self.kv.lease(lease_id) is None:
-                return lease_id
+        return self.leases.new_lease_id()
 
     async def keep_alive(self, lease_id: int) -> int:
         """Renew a lease, on the leader wherever it is; its granted TTL, or 0 when the lease
@@ -433,7 +313,7 @@ class StoreNode:
         Raises:
             Unavailable: no leader (``NoLeader``), or it did not answer, within the request timeout.
         """
-        return await self._lease_calls.call(LeaseOp.KEEP_ALIVE, lease_id)
+        return await self.leases.keep_alive(lease_id)
 
     async def time_to_live(self, lease_id: int) -> int:
         """Whole seconds left on a lease, as the leader counts them; -1 when unknown.
@@ -444,10 +324,7 @@ class StoreNode:
         Raises:
             Unavailable: as ``keep_alive``.
         """
-        remaining = await self._lease_calls.call(LeaseOp.TIME_TO_LIVE, lease_id)
-        if remaining >= 0 and self.kv.lease(lease_id) is None:
-            await self.linearizable_barrier()  # a follower behind its leader catches up first
-        return remaining
+        return await self.leases.time_to_live(lease_id)
 
     # -- membership (``_member_calls``, ``_member_changes``) --------------------------------
     async def add_member(self, peer_urls: tuple[str, ...], *,
@@ -472,27 +349,6 @@ class StoreNode:
     async def update_member(self, member_id: int, peer_urls: tuple[str, ...]) -> None:
         """Give a member new peer URLs (a normal entry, proposed here). Raises as ``add_member``."""
         await self.members.update(member_id, peer_urls)
-
-    async def _answer_lease(self, op: LeaseOp, lease_id: int) -> int | None:
-        """This member's answer to a lease call while it keeps the deadlines (it leads), else None.
-
-        A leader elected a moment ago may not have applied a lease granted in an earlier
-        term yet: before calling a lease unknown, it waits until its state is current.
-        """
-        if not self._was_leader:
-            return None
-        if self.kv.lease(lease_id) is None:
-            await self.linearizable_barrier()
-            if not self._was_leader:
-                return None
-        known = self.kv.lease(lease_id) is not None
-        now = time.monotonic()
-        if op is LeaseOp.TIME_TO_LIVE:
-            return max(0, self.lessor.remaining(lease_id, now)) if known else -1
-        try:
-            return self.lessor.renew(lease_id, now) if known else 0
-        except LeaseNotFound:
-            return 0  # past its deadline, its revoke not applied yet: etcd answers TTL 0 too
 
     # -- what other modules read of a running member --------------------------------------
     @property
@@ -589,14 +445,14 @@ class StoreNode:
                 self.core.report_snapshot(member, delivered=delivered)
                 if not delivered:
                     self.core.report_unreachable(member)
-        self._propose_pending()
+        self._proposals.propose_to(self.core)
         self.members.feed()
-        context = self._reads.take()
+        context = self._reads.batches.take()
         if context is not None:
             try:
                 self.core.read_index(context)
             except StoreError as error:
-                self._reads.failed(context, error)
+                self._reads.batches.failed(context, error)
 
     def _receive(self, frame: PeerFrame) -> None:
         if isinstance(frame, Message):
@@ -606,7 +462,7 @@ class StoreNode:
             self._inputs.append(frame)
             self._wake.set()
         elif isinstance(frame, LeaseQuery | LeaseAnswer):
-            self._lease_calls.receive(frame)
+            self.leases.receive(frame)
         elif isinstance(frame, MemberQuery | MemberAnswer):
             self._member_calls.receive(frame)
 
@@ -622,31 +478,7 @@ class StoreNode:
         """Keep lease deadlines only while leading: a new leader gives every lease its full TTL.
         Log elections and leader changes (``LeadershipLog``)."""
         self.leadership.observe(self.core.role, self.core.term, self.core.leader_id)
-        leading = self.leadership.is_leader
-        if leading and not self._was_leader:
-            self.lessor.promote(time.monotonic(), {i: self._granted_ttl(i) for i in self.kv.lease_ids()})
-        elif not leading and self._was_leader:
-            self.lessor.demote()
-        self._was_leader = leading
-
-    def _propose_pending(self) -> None:
-        pending, self._pending = self._pending, []
-        for proposal in pending:
-            try:
-                self.core.propose(proposal.data)
-            except StoreError as error:
-                if not proposal.future.done():
-                    proposal.future.set_exception(error)
-                continue
-            self._waiting[proposal.data[:_REQUEST_ID_BYTES]] = proposal
-        probes, self._pending_probes = self._pending_probes, []
-        for request_id in probes:
-            try:
-                self.core.propose(request_id)  # a request ID and nothing else: applying it changes nothing
-            except StoreError as error:
-                probe = self._probes.get(request_id)
-                if probe is not None and not probe.done():
-                    probe.set_exception(error)
+        self.leases.follow(self.leadership.is_leader)
 
     async def _handle(self, rd: Ready) -> None:
         """One Ready, in the order of rules 6 to 8; nothing else steps the core meanwhile."""
@@ -669,8 +501,8 @@ class StoreNode:
         if self.members.snapshot_wanted:
             await self._maybe_snapshot(now=True)  # the membership changed: make it durable
         for read in rd.read_states:
-            self._reads.confirmed(read.context, read.index)
-        self._applied_waiters.reached(self.core.log.applied)
+            self._reads.batches.confirmed(read.context, read.index)
+        self._reads.applied.reached(self.core.log.applied)
 
     def _start_save(self, rd: Ready) -> asyncio.Future[None] | None:
         """Hand entries and hard state to the WAL writer; None when nothing needs an fsync (rule 6)."""
@@ -707,43 +539,31 @@ class StoreNode:
         if entry.type is EntryType.CONF_CHANGE:
             self.members.apply_change(entry.data)
             return
-        if entry.data.startswith(MemberCommand.MARKER, _REQUEST_ID_BYTES):
-            self.members.apply_command(entry.data[:_REQUEST_ID_BYTES], entry.data[_REQUEST_ID_BYTES:])
+        if entry.data.startswith(MemberCommand.MARKER, REQUEST_ID_BYTES):
+            self.members.apply_command(entry.data[:REQUEST_ID_BYTES], entry.data[REQUEST_ID_BYTES:])
             return
-        if len(entry.data) == _REQUEST_ID_BYTES:  # a progress probe (``confirm_progress``)
-            probe = self._probes.get(entry.data)
-            if probe is not None and not probe.done():
-                probe.set_result(None)
+        if len(entry.data) == REQUEST_ID_BYTES:  # a progress probe (``confirm_progress``)
+            self._proposals.probe_applied(entry.data)
             return
-        # The proposal stays in ``_waiting`` until answered: should applying it fail with a bug,
-        # the driver dies and ``_task_ended`` answers it with the others.
-        request_id = entry.data[:_REQUEST_ID_BYTES]
-        proposal = self._waiting.get(request_id)
-        request = proposal.request if proposal is not None else decode_request(entry.data[_REQUEST_ID_BYTES:])
+        # The proposal waits until answered: should applying it fail with a bug, the driver
+        # dies and ``_task_ended`` answers it with the others.
+        request_id = entry.data[:REQUEST_ID_BYTES]
+        request = self._proposals.request_of(request_id)
+        if request is None:
+            request = decode_request(entry.data[REQUEST_ID_BYTES:])
         try:
             applied = self.kv.apply(request)
         except StoreError as error:
-            self._answer(request_id, error)
+            self._proposals.answer(request_id, error)
             return
         self._after_apply(request, applied)
-        self._answer(request_id, applied)
-
-    def _answer(self, request_id: bytes, outcome: Applied | StoreError) -> None:
-        """Answer this member's proposal ``request_id``, if it made it and still waits."""
-        proposal = self._waiting.pop(request_id, None)
-        if proposal is None or proposal.future.done():
-            return
-        if isinstance(outcome, StoreError):
-            proposal.future.set_exception(outcome)
-        else:
-            proposal.future.set_result(outcome)
+        self._proposals.answer(request_id, applied)
 
     def _after_apply(self, request: Request, applied: Applied) -> None:
         if isinstance(request, LeaseGrantRequest):
-            if self._was_leader or self.members.lone_voter:
-                self.lessor.grant(request.id, self._granted_ttl(request.id), time.monotonic())
+            self.leases.granted(request.id, lone_voter=self.members.lone_voter)
         elif isinstance(request, LeaseRevokeRequest):
-            self.lessor.revoke(request.id)
+            self.leases.revoked(request.id)
         if applied.events:
             for listener in self._listeners:
                 listener(applied.revision, applied.events)
@@ -753,10 +573,6 @@ class StoreNode:
         for entry in self.core.log.to_apply():
             self._apply(entry)
         self.core.log.applied_to(self.core.log.committed)
-
-    def _granted_ttl(self, lease_id: int) -> int:
-        info = self.kv.lease(lease_id)
-        return info.ttl if info is not None else 0
 
     async def _maybe_snapshot(self, *, now: bool = False) -> None:
         applied = self.core.log.applied
@@ -778,19 +594,3 @@ class StoreNode:
             self.core.tick()
             if self.core.has_ready():
                 self._wake.set()
-
-    async def _expire_leases_forever(self) -> None:
-        while True:
-            now = time.monotonic()
-            expired = self.lessor.expired(now, self.config.max_expiries_per_round)
-            if expired:
-                await asyncio.gather(*(self._revoke_expired(i) for i in expired))
-                continue
-            deadline = self.lessor.next_deadline()
-            delay = 0.5 if deadline is None else min(0.5, max(0.01, deadline - now))
-            await asyncio.sleep(delay)
-
-    async def _revoke_expired(self, lease_id: int) -> None:
-        # Already revoked by a client, or refused under load: the next round retries.
-        with contextlib.suppress(StoreError):
-            await self.propose(LeaseRevokeRequest(id=lease_id))
