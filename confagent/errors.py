@@ -217,7 +217,7 @@ class UnhealthyCluster(Unavailable):
 
 
 class NotSupportedForLearner(Unavailable):
-    """A learner member refused a client request it does not serve (``server/_learner.py``)."""
+    """A learner member refused a client request it does not serve (``server/api/_learner.py``)."""
 
     default_message = "etcdserver: rpc not supported for learner"
 

@@ -90,6 +90,7 @@ SERVER_ALLOWED = {
     "membership": set(),
     "peers": {"membership"},
     "node": {"membership", "peers", "storage"},
+    "api": {"node", "membership", "storage"},
 }
 
 

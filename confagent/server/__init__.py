@@ -1,8 +1,8 @@
 """The store member: Raft driver, write-ahead log, and the etcd-compatible HTTP API (the I/O edge)."""
 
-from confagent.server._gateway import GatewayApp, ServerInfo
 from confagent.server._restore import RestoreConfig, restore_snapshot
 from confagent.server._server import StoreServer
+from confagent.server.api import GatewayApp, ServerInfo
 from confagent.server.node import LocalWatch, LocalWatchHub, NodeConfig, StoreNode
 from confagent.server.peers import PeerTls
 from confagent.server.storage import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confagent.http_listener import ListenerTls
-from confagent.server._gateway import ServerInfo
+from confagent.server.api import ServerInfo
 from confagent.server.membership import Member, cluster_id_of, member_id_of
 from confagent.server.node import NodeConfig
 from confagent.server.peers import PeerTls

@@ -19,9 +19,7 @@ import structlog
 from confagent.errors import MemberFailed, MemberRemoved, MemberStopped, NoLeader
 from confagent.http_listener import HttpListener, ListenerSettings
 from confagent.server._bootstrap import client_tls_of, node_config_of, server_info_of
-from confagent.server._gateway import GatewayApp
-from confagent.server._member_api import watch_removal
-from confagent.server._metrics import Metrics
+from confagent.server.api import GatewayApp, Metrics, watch_removal
 from confagent.server.node import StoreNode
 from confagent.server.storage import (
     Identity,

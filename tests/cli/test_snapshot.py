@@ -27,7 +27,7 @@ from confagent.kv import DeleteRangeRequest, KvStore, LeaseGrantRequest, PutRequ
 from confagent.raft import ConfState, SnapshotMeta
 from confagent.server import NodeConfig, RestoreConfig, StoreNode, read_saved_snapshot, restore_snapshot
 from confagent.server._restore import RESTORED_INDEX
-from confagent.server._snapshot_stream import CHUNK_BYTES, stream_lines
+from confagent.server.api._snapshot_stream import CHUNK_BYTES, stream_lines
 from confagent.server.membership import cluster_id_of, member_id_of
 from confagent.server.storage import SnapshotImage, encode_image
 from tests.thoroughness import examples

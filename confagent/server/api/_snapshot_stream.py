@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 from confagent import wire
 from confagent.errors import ResourceExhausted, StoreError
-from confagent.server._asgi import BodyTooLarge, Receive, Send, read_body, send_bytes, start_stream
+from confagent.server.api._asgi import BodyTooLarge, Receive, Send, read_body, send_bytes, start_stream
 from confagent.server.node import StoreNode
 from confagent.server.storage import SnapshotImage, encode_with_digest
 

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from confagent import wire
 from confagent.errors import StoreError
-from confagent.server._asgi import Message, Receive, Send, send_bytes, start_stream
-from confagent.server._watch_stream import Outgoing, WatchStream
+from confagent.server.api._asgi import Message, Receive, Send, send_bytes, start_stream
+from confagent.server.api._watch_stream import Outgoing, WatchStream
 from confagent.server.node import StoreNode
 
 __all__ = ["JsonObjectSplitter", "StreamHandlers"]

@@ -29,8 +29,8 @@ from typing import Final
 
 from confagent import wire
 from confagent.errors import KeyNotFound, NotSupportedForLearner, StoreError
-from confagent.server._asgi import Receive, Send, send_bytes
-from confagent.server._streams import JsonObjectSplitter
+from confagent.server.api._asgi import Receive, Send, send_bytes
+from confagent.server.api._streams import JsonObjectSplitter
 
 __all__ = ["LEARNER_RULES", "LearnerRule", "check_served_by_learner", "refuse_stream"]
 

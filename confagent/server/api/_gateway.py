@@ -30,7 +30,7 @@ from confagent.kv import (
     PutResponse,
     TxnResponse,
 )
-from confagent.server._asgi import (
+from confagent.server.api._asgi import (
     JSON,
     PROMETHEUS,
     TEXT,
@@ -41,12 +41,12 @@ from confagent.server._asgi import (
     read_body,
     send_bytes,
 )
-from confagent.server._learner import check_served_by_learner, refuse_stream
-from confagent.server._limits import check_request_size, message_too_large
-from confagent.server._member_api import MemberApi
-from confagent.server._metrics import Metrics
-from confagent.server._snapshot_stream import SnapshotStream
-from confagent.server._streams import StreamHandlers
+from confagent.server.api._learner import check_served_by_learner, refuse_stream
+from confagent.server.api._limits import check_request_size, message_too_large
+from confagent.server.api._member_api import MemberApi
+from confagent.server.api._metrics import Metrics
+from confagent.server.api._snapshot_stream import SnapshotStream
+from confagent.server.api._streams import StreamHandlers
 from confagent.server.node import StoreNode
 from confagent.wire import Status
 

@@ -1,0 +1,27 @@
+"""The client edge: what a store member answers on its client URLs.
+
+Today etcd 3.4's JSON gateway as one raw ASGI application (``GatewayApp``,
+``_gateway``); the gRPC front will share the same sockets and the same request
+handling. Each module owns one part of it:
+
+- ``_gateway``: the unary paths, ``/version``, ``/health``, ``/metrics``, and the routing.
+- ``_streams``: the two streaming RPCs, ``/v3/watch`` and ``/v3/lease/keepalive``;
+  ``_watch_stream``: one watch stream's watchers and bounded outbox.
+- ``_snapshot_stream``: ``/v3/maintenance/snapshot``.
+- ``_member_api``: ``/v3/cluster/member/*``, and ``watch_removal``, how a member
+  cut off while it was removed learns it from the others' client URLs.
+- ``_learner``: which requests a learner serves (etcd's table).
+- ``_limits``: request size limits, measured as etcd measures them.
+- ``_metrics``: the Prometheus metrics of ``/metrics``.
+- ``_asgi``: the gateway's ASGI plumbing (bounded bodies, etcd's headers).
+
+It imports the node (``confagent.server.node``), and the member table and the
+saved snapshot format (``membership``, ``storage``); no part of the server
+imports it but the modules at ``confagent.server``'s top that assemble a member.
+"""
+
+from confagent.server.api._gateway import GatewayApp, ServerInfo
+from confagent.server.api._member_api import watch_removal
+from confagent.server.api._metrics import Metrics
+
+__all__ = ["GatewayApp", "Metrics", "ServerInfo", "watch_removal"]
