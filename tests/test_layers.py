@@ -82,9 +82,9 @@ def test_imports_flow_downward(package: str) -> None:
 # only, not to its package's __init__, which Python runs first for every submodule alike.
 
 # server/'s sub-packages, by noun, and which of the others each may import (the direction its
-# __init__ draws): api -> node -> {membership, peers, storage}, peers -> membership. Only the
-# modules at server/'s top (StoreServer, bootstrap, restore, __init__) assemble them all; no
-# sub-package imports them.
+# __init__ draws): api -> node -> {peers -> membership, storage}; api also reads membership and
+# storage. Only the modules at server/'s top (StoreServer, bootstrap, restore, __init__) assemble
+# them all; no sub-package imports them.
 SERVER_ALLOWED = {
     "storage": set(),
     "membership": set(),
@@ -193,6 +193,22 @@ def test_server_sub_packages_import_one_way(package: str) -> None:
         if target.startswith("confagent.server") and ".".join(target.split(".")[:3]) not in allowed
     }
     assert not offenders, f"server/{package} imports against the direction: {sorted(offenders)}"
+
+
+def _server_sub_package(module: str) -> str:
+    """The sub-package of server/ that ``module`` belongs to; "" for the modules at server/'s top."""
+    parts = module.split(".")[2:]
+    return parts[0] if parts and parts[0] in SERVER_ALLOWED else ""
+
+
+def test_server_sub_packages_are_entered_only_through_their_exports() -> None:
+    offenders = {
+        f"{module.removeprefix('confagent.')}: {target.removeprefix('confagent.')}"
+        for module, targets in _module_graph().items() if module.startswith("confagent.server")
+        for target in targets
+        if _server_sub_package(target) not in ("", _server_sub_package(module)) and target.count(".") > 2
+    }
+    assert not offenders, f"imports of another sub-package's private modules: {sorted(offenders)}"
 
 
 def test_the_cycle_check_sees_every_kind_of_import() -> None:

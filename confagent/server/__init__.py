@@ -1,4 +1,29 @@
-"""The store member: Raft driver, write-ahead log, and the etcd-compatible HTTP API (the I/O edge)."""
+"""The store member: an etcd-compatible key-value store replicated with Raft, the I/O around raft and kv.
+
+Its sub-packages, by noun, import one way, left to right, never back::
+
+    api  ->  node  ->  peers  ->  membership
+                   ->  storage
+
+- ``storage``: the data directory: write-ahead log, snapshot files, recovery,
+  the member's identity, the serving record, saved snapshot files. Imports
+  none of the others.
+- ``membership``: the member table, membership changes, member IDs, and who
+  leads. Imports none of the others.
+- ``peers``: the peer transport and the calls that travel over it (Raft
+  messages, lease and member calls forwarded to the leader), peer TLS.
+- ``node``: ``StoreNode``, the Raft driver and the state it applies to, with
+  its proposals, reads, leases and watch fan-out.
+- ``api``: the client edge: etcd's JSON gateway (``GatewayApp``), its streams,
+  member paths and metrics; it also reads the member table and the saved
+  snapshot format.
+
+At this package's top, importing any of them: ``_server`` (``StoreServer``: a
+member from its settings, its node and its listeners), ``_bootstrap`` (from
+``StoreConfig`` to the node's settings and identity) and ``_restore``
+(``snapshot restore``, offline). tests/test_layers.py holds the direction
+(``SERVER_ALLOWED``) and that no module imports another in a cycle.
+"""
 
 from confagent.server._restore import RestoreConfig, restore_snapshot
 from confagent.server._server import StoreServer

@@ -23,7 +23,7 @@ __all__ = ["MemberInfo", "client_tls_of", "initial_members_of", "node_config_of"
 @dataclass(frozen=True, slots=True)
 class MemberInfo:
     """A member as the flags describe it (``--initial-cluster``). What ``member list`` shows
-    is the live member table (``_membership``), which members publish into through the log."""
+    is the live member table (``membership._membership``), which members publish into through the log."""
 
     member_id: int
     name: str

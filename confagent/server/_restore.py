@@ -24,7 +24,7 @@ Rules:
    place last, then the directory is fsynced: a crash leaves no half-restored member.
 4. The payload (the key-value state, no member table) is copied as it is; the new
    membership is in the snapshot metadata and ``identity.json``, and the member table
-   of a node opening it comes from its flags (``_membership`` rule 4).
+   of a node opening it comes from its flags (``membership._membership`` rule 4).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ etcd's flags with etcd's meanings and defaults); it owns the node and the
 HTTP listeners and is what the ``confagent store`` command and the agent's
 embedded backend both start.
 While it runs, its data directory says where it takes client requests
-(``_serving``), for a one-shot pass that cannot open the directory itself.
+(``storage._serving``), for a one-shot pass that cannot open the directory itself.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ IDs are uint64 as strings, a member's empty fields are left out, and replies
 carry a header without ``revision``. ``list`` and ``update`` answer from this
 member's table; ``add``, ``remove`` and ``promote`` answer with the members as
 the leader's table has them once the change applied (the node forwards them to
-the leader: ``_member_calls``), with this member's header.
+the leader: ``peers._member_calls``), with this member's header.
 
 ``watch_removal`` is how a member learns that it was removed when the news did
 not reach it through the log (it was down, or cut off, when its removal

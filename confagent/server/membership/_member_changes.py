@@ -9,7 +9,7 @@ Rules:
    (``feed``), which owns it. Each request waits for its entry to be applied
    (or refused when applied), up to the request timeout.
 2. Only the leader proposes a Raft membership change; a follower forwards its
-   request to the leader over the peer transport (``_member_calls``). Updates
+   request to the leader over the peer transport (``peers._member_calls``). Updates
    and publishes are normal entries: any member proposes them, Raft forwards them.
 3. Before proposing, the leader makes etcd 3.4's checks: the strict
    reconfiguration check (``ready_to_*``), every voter heard from within

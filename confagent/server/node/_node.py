@@ -142,7 +142,7 @@ class StoreNode:
         self._inputs: list[Message | tuple[int, bool]] = []
         self._reads = LinearizableReads(self._wake.set, config.request_timeout_s)
         self.leadership = Leadership(config.member_id, log)
-        """Who leads as the driver last saw it, with waits on its changes (``_leadership``)."""
+        """Who leads as the driver last saw it, with waits on its changes (``membership._leadership``)."""
         self.recovery = RecoveryReport()
         """What opening the data directory repaired or passed over (set by ``open``; the server logs it)."""
         self.members = MemberChanges(
@@ -326,7 +326,7 @@ class StoreNode:
         """
         return await self.leases.time_to_live(lease_id)
 
-    # -- membership (``_member_calls``, ``_member_changes``) --------------------------------
+    # -- membership (``peers._member_calls``, ``membership._member_changes``) --------------
     async def add_member(self, peer_urls: tuple[str, ...], *,
                          is_learner: bool) -> tuple[Member, tuple[Member, ...]]:
         """Add a member, through the leader wherever it is: the member added and every member,
@@ -418,7 +418,7 @@ class StoreNode:
 
     def snapshot_with_members(self) -> tuple[SnapshotMeta, bytes]:
         """``snapshot_now`` with the member table in the payload: what snapshot files hold and
-        followers are sent (``_membership.wrap_snapshot``)."""
+        followers are sent (``membership.wrap_snapshot``)."""
         meta, data = self.snapshot_now()
         return meta, wrap_snapshot(self.members.table, data)
 
@@ -583,7 +583,7 @@ class StoreNode:
         oldest_kept = await asyncio.to_thread(self._snapshots.save, meta, data)
         # The marker tells recovery where the log starts once older segments are gone.
         await self._writer.save(None, (), sync=True, snapshot=meta)
-        # Only up to the oldest snapshot file: a broken newer one falls back to it (``_recovery``).
+        # Only up to the oldest snapshot file: a broken newer one falls back to it (``storage._recovery``).
         await self._writer.release_to(oldest_kept)
         self.core.compact(meta)
         self._snapshot_index = applied
