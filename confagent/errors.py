@@ -18,6 +18,8 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   ├── Unavailable            code 14 (NoLeader, RequestTimeout, Stopped, UnhealthyCluster,
     │   │                          NotSupportedForLearner)
     │   ├── Internal               code 13
+    │   ├── ConcurrencyError       code 2: a lock or election call refused, the store's errors inside one too
+    │   │   └── ElectionNoLeader, ElectionNotLeader, LeaderKeyMissing, LockSessionExpired
     │   └── MembershipError        a member add/remove/update/promote refused (etcd's codes and messages):
     │       └── MemberNotFound, MemberExists, PeerURLExists, MemberBadURLs, MemberNotLearner,
     │           LearnerNotReady, TooManyLearners, NotEnoughStartedMembers
@@ -55,20 +57,25 @@ __all__ = [
     "ClientError",
     "CommandFailed",
     "Compacted",
+    "ConcurrencyError",
     "ConfagentError",
     "ConfigError",
     "DataDirInUse",
     "DuplicateKey",
+    "ElectionNoLeader",
+    "ElectionNotLeader",
     "FutureRevision",
     "Internal",
     "InvalidArgument",
     "KeyNotFound",
     "KeyNotProvided",
+    "LeaderKeyMissing",
     "LearnerNotReady",
     "LeaseExists",
     "LeaseNotFound",
     "LeaseProvided",
     "LeaseTTLTooLarge",
+    "LockSessionExpired",
     "MemberBadURLs",
     "MemberExists",
     "MemberFailed",
@@ -220,6 +227,37 @@ class NotSupportedForLearner(Unavailable):
     """A learner member refused a client request it does not serve (``server/api/_learner.py``)."""
 
     default_message = "etcdserver: rpc not supported for learner"
+
+
+class ConcurrencyError(StoreError):
+    """A call of the lock or election service refused, with gRPC code 2 (Unknown), as etcd answers:
+    its services are clients of their own server, so a store error met inside one (an unknown
+    lease, a key not provided) reaches the caller as code 2 with the store's message too."""
+
+    code = 2
+
+
+class ElectionNoLeader(ConcurrencyError):
+    default_message = "election: no leader"
+
+
+class ElectionNotLeader(ConcurrencyError):
+    """A Proclaim (or a Campaign's own proclaim) whose leader key is gone or was created anew."""
+
+    default_message = "election: not leader"
+
+
+class LeaderKeyMissing(ConcurrencyError):
+    default_message = '"leader" field must be provided'
+
+
+class LockSessionExpired(ConcurrencyError):
+    """The caller's turn came, but its lock key had gone meanwhile (its lease expired or was revoked).
+
+    etcd 3.4 grants the lock then anyway, to a key that no longer exists, so two callers can
+    hold it at once; etcd 3.5 refuses it with these words, and so does confagent."""
+
+    default_message = "mutex: session is expired"
 
 
 class MembershipError(StoreError):
@@ -453,13 +491,16 @@ def http_status_of(code: int) -> int:
     return _HTTP_STATUS.get(code, 500)
 
 
+_CONCURRENCY_REFUSALS = (ElectionNoLeader, ElectionNotLeader, LeaderKeyMissing, LockSessionExpired)
+
+
 def _all_store_errors() -> dict[str, type[StoreError]]:
     found: dict[str, type[StoreError]] = {}
     pending: list[type[StoreError]] = [StoreError]
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if cls.default_message.startswith("etcdserver:"):
+        if cls.default_message.startswith("etcdserver:") or cls in _CONCURRENCY_REFUSALS:
             found[cls.default_message] = cls
     return found
 

@@ -20,7 +20,7 @@ from confagent.errors import MemberFailed, MemberRemoved, MemberStopped, NoLeade
 from confagent.http_listener import HttpListener, ListenerSettings
 from confagent.server._bootstrap import client_tls_of, node_config_of, server_info_of
 from confagent.server.api import GatewayApp, Metrics, watch_removal
-from confagent.server.node import StoreNode
+from confagent.server.node import ConcurrencyServices, StoreNode
 from confagent.server.storage import (
     Identity,
     load_or_keep_identity,
@@ -57,6 +57,7 @@ class StoreServer:
         self._listeners: list[HttpListener] = []
         self._removal_watch: asyncio.Task[None] | None = None
         self._app: GatewayApp | None = None
+        self._services: ConcurrencyServices | None = None
 
     async def start(self) -> None:
         """Recover the data directory, elect, and start listening."""
@@ -86,7 +87,8 @@ class StoreServer:
         self._removal_watch = asyncio.create_task(watch_removal(node), name="watch-removal")
         await node.start()
         metrics = Metrics()
-        app = GatewayApp(node, info, metrics, config.watch_progress_notify_interval_s)
+        self._services = services = ConcurrencyServices(node)
+        app = GatewayApp(node, info, metrics, config.watch_progress_notify_interval_s, services)
         self._app = app
         for url in config.listen_client_urls:
             await self._listen(app, url)
@@ -171,6 +173,8 @@ class StoreServer:
         """Stop accepting, end open streams, finish in-flight requests, stop the node and close the log."""
         if self._app is not None:
             self._app.close_streams()
+        if self._services is not None:
+            self._services.close()
         if self._removal_watch is not None:
             self._removal_watch.cancel()
         await asyncio.gather(*(listener.stop() for listener in self._listeners))

@@ -19,10 +19,15 @@ The values that are not ``kv``'s (``_messages``): the response header and
 Raft entry (:class:`Status`, :class:`Member`, :class:`LeaseKeepAlive`,
 :class:`LeaseTimeToLive`), shared by every codec.
 
-Rules: one module per side and format, named ``_<format>_<side>``; the
-protobuf codec of the gRPC front goes beside this one as ``_proto_*`` modules,
-calling the same request handling. Importers use the names exported here,
-never the private modules.
+The lock and election services (etcd's ``v3lock``, ``v3election``) have
+their own pair (``_json_server_locks``, ``_json_client_locks``), their
+requests' values in ``_messages`` (:class:`LockRequest`, :class:`LeaderKey`, ...).
+
+Rules: one module per side and format, named ``_<format>_<side>``, and one
+per side, format and service group beyond KV, lease, watch, maintenance and
+cluster (``_<format>_<side>_<group>``); the protobuf codec of the gRPC front
+goes beside this one as ``_proto_*`` modules, calling the same request
+handling. Importers use the names exported here, never the private modules.
 
 Each name loads on first use, with the module defining it (as kv's names
 do): a client does not load the server's side, nor the server the client's.
@@ -64,6 +69,17 @@ if TYPE_CHECKING:
         encode_txn_request,
         encode_watch_cancel_request,
         encode_watch_create_request,
+    )
+    from confagent.wire._json_client_locks import (
+        decode_campaign_response,
+        decode_leader_response,
+        decode_lock_response,
+        encode_campaign_request,
+        encode_leader_request,
+        encode_lock_request,
+        encode_proclaim_request,
+        encode_resign_request,
+        encode_unlock_request,
     )
     from confagent.wire._json_fields import (
         b64,
@@ -107,27 +123,50 @@ if TYPE_CHECKING:
         encode_txn_response,
         encode_watch_response,
     )
+    from confagent.wire._json_server_locks import (
+        decode_campaign_request,
+        decode_leader_request,
+        decode_lock_request,
+        decode_proclaim_request,
+        decode_resign_request,
+        decode_unlock_request,
+        encode_campaign_response,
+        encode_leader_response,
+        encode_lock_response,
+    )
     from confagent.wire._messages import (
+        CampaignRequest,
+        LeaderKey,
         LeaseKeepAlive,
         LeaseTimeToLive,
+        LockRequest,
         Member,
         MemberFields,
+        ProclaimRequest,
         Reply,
+        ResignRequest,
         ResponseHeader,
         Status,
     )
 
 __all__ = [
+    "CampaignRequest",
     "JsonObject",
+    "LeaderKey",
     "LeaseKeepAlive",
     "LeaseTimeToLive",
+    "LockRequest",
     "Member",
     "MemberFields",
+    "ProclaimRequest",
     "Reply",
+    "ResignRequest",
     "ResponseHeader",
     "Status",
     "b64",
     "decode_body",
+    "decode_campaign_request",
+    "decode_campaign_response",
     "decode_compaction_request",
     "decode_delete_range_request",
     "decode_delete_range_response",
@@ -135,6 +174,8 @@ __all__ = [
     "decode_event",
     "decode_header",
     "decode_key_value",
+    "decode_leader_request",
+    "decode_leader_response",
     "decode_lease_grant_request",
     "decode_lease_grant_response",
     "decode_lease_id",
@@ -142,21 +183,28 @@ __all__ = [
     "decode_lease_leases_response",
     "decode_lease_time_to_live_request",
     "decode_lease_time_to_live_response",
+    "decode_lock_request",
+    "decode_lock_response",
     "decode_member_add_response",
     "decode_member_id",
     "decode_member_is_learner",
     "decode_member_list_response",
     "decode_member_peer_urls",
+    "decode_proclaim_request",
     "decode_put_request",
     "decode_put_response",
     "decode_range_request",
     "decode_range_response",
+    "decode_resign_request",
     "decode_status_response",
     "decode_stream_error",
     "decode_txn_request",
     "decode_txn_response",
+    "decode_unlock_request",
     "decode_watch_request",
     "decode_watch_response",
+    "encode_campaign_request",
+    "encode_campaign_response",
     "encode_compaction_request",
     "encode_delete_range_request",
     "encode_delete_range_response",
@@ -164,6 +212,8 @@ __all__ = [
     "encode_event",
     "encode_header",
     "encode_key_value",
+    "encode_leader_request",
+    "encode_leader_response",
     "encode_lease_grant_request",
     "encode_lease_grant_response",
     "encode_lease_id_request",
@@ -171,21 +221,26 @@ __all__ = [
     "encode_lease_leases_response",
     "encode_lease_time_to_live_request",
     "encode_lease_time_to_live_response",
+    "encode_lock_request",
+    "encode_lock_response",
     "encode_member",
     "encode_member_add_request",
     "encode_member_add_response",
     "encode_member_id_request",
     "encode_member_list_response",
     "encode_member_update_request",
+    "encode_proclaim_request",
     "encode_put_request",
     "encode_put_response",
     "encode_range_request",
     "encode_range_response",
+    "encode_resign_request",
     "encode_status_response",
     "encode_stream_chunk",
     "encode_stream_error",
     "encode_txn_request",
     "encode_txn_response",
+    "encode_unlock_request",
     "encode_watch_cancel_request",
     "encode_watch_create_request",
     "encode_watch_response",
@@ -201,9 +256,19 @@ _LAZY_MODULES = {
         "b64",
     ), "_json_fields"),
     **dict.fromkeys((
-        "LeaseKeepAlive", "LeaseTimeToLive", "Member", "MemberFields", "Reply", "ResponseHeader",
-        "Status",
+        "CampaignRequest", "LeaderKey", "LeaseKeepAlive", "LeaseTimeToLive", "LockRequest", "Member",
+        "MemberFields", "ProclaimRequest", "Reply", "ResignRequest", "ResponseHeader", "Status",
     ), "_messages"),
+    **dict.fromkeys((
+        "decode_campaign_request", "decode_leader_request", "decode_lock_request",
+        "decode_proclaim_request", "decode_resign_request", "decode_unlock_request",
+        "encode_campaign_response", "encode_leader_response", "encode_lock_response",
+    ), "_json_server_locks"),
+    **dict.fromkeys((
+        "decode_campaign_response", "decode_leader_response", "decode_lock_response",
+        "encode_campaign_request", "encode_leader_request", "encode_lock_request",
+        "encode_proclaim_request", "encode_resign_request", "encode_unlock_request",
+    ), "_json_client_locks"),
     **dict.fromkeys((
         "decode_body", "decode_compaction_request", "decode_delete_range_request",
         "decode_lease_grant_request", "decode_lease_id", "decode_lease_time_to_live_request",

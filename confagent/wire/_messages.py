@@ -5,8 +5,10 @@ lease grants, watch events). The lease keep-alive and time-to-live, status
 and member answers are given by a member directly, from its own state, so
 their values live here, beside the codecs that write and read them; so do
 the response header and :class:`Reply`, which pairs a decoded response with
-it. Field names follow etcd's ``rpc.proto``; every codec of the package
-shares these values.
+it, and the requests of the lock and election services (etcd's ``v3lock`` and
+``v3election``), which a member serves as a client of its own KV, lease and
+watch. Field names follow etcd's ``rpc.proto``, ``v3lock.proto`` and
+``v3election.proto``; every codec of the package shares these values.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 __all__ = [
+    "CampaignRequest",
+    "LeaderKey",
     "LeaseKeepAlive",
     "LeaseTimeToLive",
+    "LockRequest",
     "Member",
     "MemberFields",
+    "ProclaimRequest",
     "Reply",
+    "ResignRequest",
     "ResponseHeader",
     "Status",
 ]
@@ -102,3 +109,50 @@ class MemberFields(Protocol):
     def client_urls(self) -> tuple[str, ...]: ...
     @property
     def is_learner(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LockRequest:
+    """Take the lock ``name``; ``lease`` 0 asks the server for a lease of its own (etcd grants
+    one of 60 s that nobody renews)."""
+
+    name: bytes = b""
+    lease: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderKey:
+    """An election's leader as Campaign answers it, and the proof Proclaim and Resign present.
+
+    ``key`` is ``name/<lease in hex>``, ``rev`` its create revision, ``lease`` the lease it
+    lives under.
+    """
+
+    name: bytes = b""
+    key: bytes = b""
+    rev: int = 0
+    lease: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRequest:
+    """Campaign in the election ``name`` with ``value``; ``lease`` as in :class:`LockRequest`."""
+
+    name: bytes = b""
+    lease: int = 0
+    value: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class ProclaimRequest:
+    """A leader's new value; ``leader`` None is refused ("leader" field must be provided)."""
+
+    leader: LeaderKey | None = None
+    value: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class ResignRequest:
+    """Give up leadership (or a campaign); ``leader`` None is refused as in :class:`ProclaimRequest`."""
+
+    leader: LeaderKey | None = None

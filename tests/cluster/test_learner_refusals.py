@@ -57,6 +57,15 @@ REQUESTS: list[tuple[str, dict[str, Any] | bytes]] = [  # a dict is sent as JSON
     ("/v3/cluster/member/add", {"peerURLs": ["http://127.0.0.1:1"], "isLearner": True}),
     ("/v3/cluster/member/update", {"ID": "123", "peerURLs": ["http://127.0.0.1:1"]}),
     ("/v3/cluster/member/remove", {"ID": "123"}),
+    ("/v3/lock/lock", {"name": b64("L"), "lease": LEASE_ID}),
+    ("/v3/lock/lock", {"name": "not base64!"}),
+    ("/v3/lock/unlock", {"key": b64("L/1b58")}),
+    ("/v3/election/campaign", {"name": b64("E"), "lease": LEASE_ID, "value": b64("v")}),
+    ("/v3/election/leader", {"name": b64("E")}),
+    ("/v3/election/proclaim", {"leader": "E"}),
+    ("/v3/election/resign", {}),
+    ("/v3/election/observe", {"name": b64("E")}),
+    ("/v3/election/observe", b"{bad"),
 ]
 
 

@@ -8,6 +8,8 @@ handling. Each module owns one part of it:
 - ``_streams``: the two streaming RPCs, ``/v3/watch`` and ``/v3/lease/keepalive``;
   ``_watch_stream``: one watch stream's watchers and bounded outbox.
 - ``_snapshot_stream``: ``/v3/maintenance/snapshot``.
+- ``_lock_api``: ``/v3/lock/*`` and ``/v3/election/*`` (observe a stream), over the
+  node's ``ConcurrencyServices``; a waiting call ends when its client leaves.
 - ``_member_api``: ``/v3/cluster/member/*``, and ``watch_removal``, how a member
   cut off while it was removed learns it from the others' client URLs.
 - ``_learner``: which requests a learner serves (etcd's table).

@@ -5,8 +5,10 @@ shared/reference/etcd-v3-json.md: every RPC is ``POST /v3/<service>/<method>``,
 ``/v3beta/`` is the same API, errors are ``{"error","message","code"}`` with the
 gateway's HTTP status, and plain ``GET /version``, ``/health``, ``/metrics``.
 The unary handlers take a decoded JSON object and return a JSON-ready dict;
-watch and lease keep-alive are streams (``_streams.py``). On a learner member,
-``/v3/`` requests pass ``_learner.py``'s table first, which refuses most of them.
+watch and lease keep-alive are streams (``_streams.py``); the lock and
+election paths are a front of their own over the member's services
+(``_lock_api.py``). On a learner member, ``/v3/`` requests pass
+``_learner.py``'s table first, which refuses most of them.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ from confagent.server.api._asgi import (
 )
 from confagent.server.api._learner import check_served_by_learner, refuse_stream
 from confagent.server.api._limits import check_request_size, message_too_large
+from confagent.server.api._lock_api import WAITING_PATHS, ClientLeft, LockApi, while_connected
 from confagent.server.api._member_api import MemberApi
 from confagent.server.api._metrics import Metrics
 from confagent.server.api._snapshot_stream import SnapshotStream
 from confagent.server.api._streams import StreamHandlers
-from confagent.server.node import StoreNode
+from confagent.server.node import ConcurrencyServices, StoreNode
 from confagent.wire import Status
 
 __all__ = ["GatewayApp", "ServerInfo"]
@@ -79,13 +82,15 @@ class GatewayApp:
     """ASGI callable serving the etcd JSON API of one store member."""
 
     def __init__(self, node: StoreNode, info: ServerInfo, metrics: Metrics,
-                 progress_interval_s: float) -> None:
+                 progress_interval_s: float, services: ConcurrencyServices) -> None:
         self.node = node
         self.info = info
         self.metrics = metrics
         self._streams = StreamHandlers(node, self._header, progress_interval_s)
+        self._locks = LockApi(services, self._header)
         self._downloads: dict[str, Callable[[Receive, Send], Awaitable[None]]] = {
             "/v3/maintenance/snapshot": SnapshotStream(node),
+            "/v3/election/observe": self._locks.observe,
         }
         self._unary: dict[str, UnaryHandler] = {
             "/v3/kv/range": self._range,
@@ -104,6 +109,7 @@ class GatewayApp:
             "/v3/maintenance/alarm": self._alarm,
         }
         self._unary.update(MemberApi(node, self._header).handlers())
+        self._unary.update(self._locks.handlers())
         self._plain: dict[str, Callable[[], Awaitable[tuple[int, bytes, bytes]]]] = {
             "/version": self._version,
             "/health": self._health,
@@ -111,8 +117,9 @@ class GatewayApp:
         }
 
     def close_streams(self) -> None:
-        """End the open watch and keepalive streams: the member is stopping."""
+        """End the open watch, keepalive and observe streams: the member is stopping."""
         self._streams.close()
+        self._locks.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -152,7 +159,12 @@ class GatewayApp:
             body = await read_body(receive, BODY_LIMIT_BYTES)
             if self.node.is_learner:
                 check_served_by_learner(path, body)
-            reply = await handler(body)
+            if path in WAITING_PATHS:
+                reply = await while_connected(receive, handler(body))
+            else:
+                reply = await handler(body)
+        except ClientLeft:
+            return
         except BodyTooLarge as too_large:
             await self._send_error(send, path, message_too_large(too_large.size * 3 // 4))
             return

@@ -79,6 +79,13 @@ LEARNER_RULES: Final[Mapping[str, LearnerRule]] = {
     "/v3/kv/lease/timetolive": _refused_once_read(wire.decode_lease_time_to_live_request),
     "/v3/lease/keepalive": _refused_once_read(wire.decode_lease_id),
     "/v3/watch": _refused_once_read(wire.decode_watch_request),
+    "/v3/lock/lock": _refused_once_read(wire.decode_lock_request),
+    "/v3/lock/unlock": _refused_once_read(wire.decode_unlock_request),
+    "/v3/election/campaign": _refused_once_read(wire.decode_campaign_request),
+    "/v3/election/proclaim": _refused_once_read(wire.decode_proclaim_request),
+    "/v3/election/leader": _refused_once_read(wire.decode_leader_request),
+    "/v3/election/observe": _refused_once_read(wire.decode_leader_request),
+    "/v3/election/resign": _refused_once_read(wire.decode_resign_request),
 }
 """Each ``/v3/`` path's rule on a learner. A path not listed (lease list, alarm, snapshot,
 the member requests) is refused once its body is read as a JSON object."""

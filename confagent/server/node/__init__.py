@@ -13,18 +13,29 @@ rules:
 - ``_watches``: the node's one watch fan-out (``WatchRegistry``) and its owners;
   ``_local``: the in-process watches of the agent's embedded backend.
 
+Over it, as clients of its public calls (``_local`` is one too): etcd's lock and
+election services, written once for every front (``_concurrency``:
+``ConcurrencyServices``), ``_lock_service`` and ``_election_service`` over the
+machinery they share (``_prefix_waits``: a call's lease, turns, clean-ups).
+
 It imports storage, peers and membership; the client edge (``confagent.server.api``)
 imports it.
 """
 
+from confagent.server.node._concurrency import ConcurrencyServices
 from confagent.server.node._config import NodeConfig
+from confagent.server.node._election_service import ElectionService
 from confagent.server.node._local import LocalWatch, LocalWatchHub
+from confagent.server.node._lock_service import LockService
 from confagent.server.node._node import StoreNode
 from confagent.server.node._watches import WatchRegistry
 
 __all__ = [
+    "ConcurrencyServices",
+    "ElectionService",
     "LocalWatch",
     "LocalWatchHub",
+    "LockService",
     "NodeConfig",
     "StoreNode",
     "WatchRegistry",
