@@ -25,6 +25,8 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │           LearnerNotReady, TooManyLearners, NotEnoughStartedMembers
     ├── ClientError                the client could not get an answer (all endpoints failed)
     │   └── AmbiguousWrite         a write may or may not have been applied: never retried
+    ├── LockLost                   a lock's key is gone (its lease expired, or it was released): a write
+    │                              fenced by it was refused
     ├── MemberStopped              this store member cannot go on: it must stop
     │   ├── MemberRemoved          it was removed from its cluster
     │   └── MemberFailed           its Raft driver ended with an error (a bug): restart it
@@ -75,6 +77,7 @@ __all__ = [
     "LeaseNotFound",
     "LeaseProvided",
     "LeaseTTLTooLarge",
+    "LockLost",
     "LockSessionExpired",
     "MemberBadURLs",
     "MemberExists",
@@ -331,6 +334,12 @@ class ClientError(ConfagentError):
 
 class AmbiguousWrite(ClientError):
     """A write was sent but its outcome is unknown; it is never retried blindly."""
+
+
+class LockLost(ConfagentError):
+    """A lock no longer holds: its key is gone (its session's lease expired or was revoked, or the
+    lock was released), so a write fenced by it (``confagent.client.Fence``) was refused, unapplied.
+    A holder that meets this must stop acting as the holder."""
 
 
 class PeerError(ConfagentError):

@@ -6,30 +6,43 @@ no answer is a :class:`~confagent.errors.ClientError`; a write whose outcome
 is unknown is :class:`~confagent.errors.AmbiguousWrite`, never retried.
 
 :class:`Registration` keeps a key alive under a lease for self-registration.
+A :class:`Session` keeps a lease alive for what is held under it: a
+:class:`Lock` (``async with client.lock(name, ttl_s=10) as lock``), whose
+:class:`Fence` guards the holder's writes (``client.fenced``), and a candidate
+of an :class:`Election` (``client.election(name)``: campaign, proclaim,
+leader, observe, resign).
 """
 
 from confagent.client._client import ClientConfig, EtcdClient
+from confagent.client._election import Election
+from confagent.client._lock import LOCK_KEY_ENV, LOCK_REV_ENV, Fence, Lock
 from confagent.client._registration import (
     REGISTRATION_RETRY,
     Registration,
     RegistrationEvent,
     RegistrationEventKind,
-    RenewalAction,
-    RenewalSchedule,
-    RenewalStep,
 )
+from confagent.client._renewal import RenewalAction, RenewalSchedule, RenewalStep
+from confagent.client._session import SESSION_TTL_S, Session
 from confagent.client._transport import ClientTls
 from confagent.client._watch import RESUMES_MAX
-from confagent.wire import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
+from confagent.wire import LeaderKey, LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
 
 __all__ = [
+    "LOCK_KEY_ENV",
+    "LOCK_REV_ENV",
     "REGISTRATION_RETRY",
     "RESUMES_MAX",
+    "SESSION_TTL_S",
     "ClientConfig",
     "ClientTls",
+    "Election",
     "EtcdClient",
+    "Fence",
+    "LeaderKey",
     "LeaseKeepAlive",
     "LeaseTimeToLive",
+    "Lock",
     "Member",
     "Registration",
     "RegistrationEvent",
@@ -39,5 +52,6 @@ __all__ = [
     "RenewalStep",
     "Reply",
     "ResponseHeader",
+    "Session",
     "Status",
 ]

@@ -26,6 +26,9 @@ from typing import Any, TypeVar
 import httpx
 
 from confagent import wire
+from confagent.client._election import Election, observe_leaders
+from confagent.client._lock import Fence, Lock
+from confagent.client._session import SESSION_TTL_S, Session
 from confagent.client._snapshot import download_snapshot
 from confagent.client._transport import (
     ClientTls,
@@ -35,12 +38,13 @@ from confagent.client._transport import (
     server_verification,
 )
 from confagent.client._watch import watch
-from confagent.errors import ClientError, ConfagentError
+from confagent.errors import ClientError, ConfagentError, LockLost
 from confagent.kv._keys import FROM_KEY, prefix_end
 from confagent.kv._messages import (
     CompactionRequest,
     DeleteRangeRequest,
     DeleteRangeResponse,
+    KeyValue,
     LeaseGrantResponse,
     PutRequest,
     PutResponse,
@@ -54,7 +58,17 @@ from confagent.kv._messages import (
     WatchCreateRequest,
     WatchResponse,
 )
-from confagent.wire import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
+from confagent.wire import (
+    CampaignRequest,
+    LeaderKey,
+    LeaseKeepAlive,
+    LeaseTimeToLive,
+    LockRequest,
+    Member,
+    Reply,
+    ResponseHeader,
+    Status,
+)
 
 __all__ = ["ClientConfig", "EtcdClient"]
 
@@ -122,8 +136,9 @@ class EtcdClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _call(self, path: str, payload: dict[str, Any], *, retry_safe: bool) -> dict[str, Any]:
-        return await self._transport.call(path, payload, retry_safe=retry_safe)
+    async def _call(self, path: str, payload: dict[str, Any], *, retry_safe: bool,
+                    timeout: httpx.Timeout | None = None) -> dict[str, Any]:
+        return await self._transport.call(path, payload, retry_safe=retry_safe, timeout=timeout)
 
     # -- kv -----------------------------------------------------------------------------
 
@@ -219,6 +234,72 @@ class EtcdClient:
         )
         return watch(self._transport, request, resume=resume,
                      dial_timeout_s=self.config.dial_timeout_s)
+
+    # -- locks and elections: the high-level objects (``_lock``, ``_election``) -------------
+
+    def lock(self, name: bytes, *, ttl_s: int = SESSION_TTL_S, session: Session | None = None) -> Lock:
+        """The lock ``name``, held inside ``async with`` under ``session``, else a session of
+        its own with ``ttl_s`` (``confagent.client._lock``)."""
+        return Lock(self, name, ttl_s=ttl_s, session=session)
+
+    def election(self, name: bytes, *, ttl_s: int = SESSION_TTL_S,
+                 session: Session | None = None) -> Election:
+        """The election ``name`` as one candidate sees it (``confagent.client._election``)."""
+        return Election(self, name, ttl_s=ttl_s, session=session)
+
+    async def fenced(self, fence: Fence, *ops: RequestOp) -> Reply[TxnResponse]:
+        """Apply ``ops`` in one txn, only while the lock behind ``fence`` is held.
+
+        Raises:
+            LockLost: the lock's key is gone (its lease expired, or it was released); nothing applied.
+        """
+        reply = await self.txn(fence.txn(*ops))
+        if not reply.response.succeeded:
+            raise LockLost(f"the lock {fence.key.decode(errors='replace')} is no longer held "
+                           f"(taken at revision {fence.revision}); the write was refused")
+        return reply
+
+    # -- locks and elections: etcd's calls ------------------------------------------------
+
+    async def acquire_lock(self, name: bytes, lease: int) -> Reply[bytes]:
+        """etcd's Lock: wait for the lock ``name`` under ``lease``; its key, at the revision it was
+        taken. A lease 0 makes the server grant one of 60 s that nobody renews."""
+        body = await self._call("/v3/lock/lock", wire.encode_lock_request(LockRequest(name, lease)),
+                                retry_safe=False, timeout=self._waiting_timeout)
+        return _decoded(wire.decode_lock_response, body)
+
+    async def release_lock(self, key: bytes) -> ResponseHeader:
+        """etcd's Unlock: delete ``key`` (no error when it does not exist)."""
+        body = await self._call("/v3/lock/unlock", wire.encode_unlock_request(key), retry_safe=False)
+        return _decoded(_header_of, body)
+
+    async def campaign(self, request: CampaignRequest) -> Reply[LeaderKey]:
+        """etcd's Campaign: wait until the candidate leads; its LeaderKey."""
+        body = await self._call("/v3/election/campaign", wire.encode_campaign_request(request),
+                                retry_safe=False, timeout=self._waiting_timeout)
+        return _decoded(wire.decode_campaign_response, body)
+
+    async def proclaim(self, leader: LeaderKey, value: bytes) -> ResponseHeader:
+        body = await self._call("/v3/election/proclaim", wire.encode_proclaim_request(leader, value),
+                                retry_safe=False)
+        return _decoded(_header_of, body)
+
+    async def leader(self, name: bytes) -> Reply[KeyValue]:
+        body = await self._call("/v3/election/leader", wire.encode_leader_request(name), retry_safe=True)
+        return _decoded(wire.decode_leader_response, body)
+
+    def observe(self, name: bytes) -> AsyncGenerator[Reply[KeyValue], None]:
+        """The messages of an Observe stream (``_election.observe_leaders``)."""
+        return observe_leaders(self._transport, name, self.config.dial_timeout_s)
+
+    async def resign(self, leader: LeaderKey) -> ResponseHeader:
+        body = await self._call("/v3/election/resign", wire.encode_resign_request(leader), retry_safe=False)
+        return _decoded(_header_of, body)
+
+    @property
+    def _waiting_timeout(self) -> httpx.Timeout:
+        """No read timeout: the answer comes when the caller's turn does."""
+        return httpx.Timeout(None, connect=self.config.dial_timeout_s)
 
     # -- maintenance and cluster ----------------------------------------------------------
 

@@ -108,15 +108,20 @@ class Transport:
         start = self._preferred
         return [*self.endpoints[start:], *self.endpoints[:start]]
 
-    async def call(self, path: str, payload: dict[str, Any], *, retry_safe: bool) -> dict[str, Any]:
+    async def call(self, path: str, payload: dict[str, Any], *, retry_safe: bool,
+                   timeout: httpx.Timeout | None = None) -> dict[str, Any]:
         """POST ``payload`` to ``path``; the decoded answer of the first endpoint that gives one.
+
+        Args:
+            timeout: instead of the client's timeouts (a call that waits for its turn has none).
 
         Raises:
             StoreError: the server refused the request.
             AmbiguousWrite: a write that is not ``retry_safe`` was sent and no answer came.
             ClientError: no endpoint could be reached.
         """
-        endpoint, response = await self.post(path, orjson.dumps(payload), retry_safe=retry_safe)
+        endpoint, response = await self.post(path, orjson.dumps(payload), retry_safe=retry_safe,
+                                             timeout=timeout)
         return parse_json(response.content, endpoint)
 
     async def post(self, path: str, body: bytes, *, retry_safe: bool, stream: bool = False,
