@@ -2,8 +2,8 @@
 
 ``kv`` owns the messages (``RangeRequest``, ``TxnResponse``, ...) and what
 they mean; this package owns only their encodings, and is as pure as ``kv``:
-no I/O, no clock. Today that is etcd 3.4's JSON gateway (grpc-gateway's
-jsonpb), both sides of it:
+no I/O, no clock. That is etcd 3.4's JSON gateway (grpc-gateway's jsonpb),
+both sides of it:
 
 - the server's side (``_json_server``): ``decode_<rpc>_request`` reads a
   request body as etcd's gateway does, Go's error texts included
@@ -23,11 +23,19 @@ The lock and election services (etcd's ``v3lock``, ``v3election``) have
 their own pair (``_json_server_locks``, ``_json_client_locks``), their
 requests' values in ``_messages`` (:class:`LockRequest`, :class:`LeaderKey`, ...).
 
+etcd's protobuf, for the gRPC front, the server's side of it
+(``_proto_server``, ``_proto_server_locks`` with the health service):
+``pb_decode_<rpc>_request`` parses a request message into the value the JSON
+decoder of the same RPC gives, and ``pb_encode_<rpc>_response`` writes the
+value the JSON encoder takes (with a :class:`ResponseHeader` for the header),
+so both fronts call the same request handling in between. The messages are
+generated from proto/ into ``_pb`` (scripts/genproto), which only these modules
+import: nothing that uses no ``pb_`` name loads protobuf.
+
 Rules: one module per side and format, named ``_<format>_<side>``, and one
 per side, format and service group beyond KV, lease, watch, maintenance and
-cluster (``_<format>_<side>_<group>``); the protobuf codec of the gRPC front
-goes beside this one as ``_proto_*`` modules, calling the same request
-handling. Importers use the names exported here, never the private modules.
+cluster (``_<format>_<side>_<group>``). Importers use the names exported here,
+never the private modules.
 
 Each name loads on first use, with the module defining it (as kv's names
 do): a client does not load the server's side, nor the server the client's.
@@ -148,6 +156,54 @@ if TYPE_CHECKING:
         ResponseHeader,
         Status,
     )
+    from confagent.wire._proto_server import (
+        pb_decode_alarm_request,
+        pb_decode_compaction_request,
+        pb_decode_delete_range_request,
+        pb_decode_empty_request,
+        pb_decode_hash_kv_request,
+        pb_decode_lease_grant_request,
+        pb_decode_lease_id,
+        pb_decode_lease_time_to_live_request,
+        pb_decode_member_add_request,
+        pb_decode_member_id,
+        pb_decode_member_update_request,
+        pb_decode_move_leader_request,
+        pb_decode_put_request,
+        pb_decode_range_request,
+        pb_decode_txn_request,
+        pb_decode_watch_request,
+        pb_encode_alarm_response,
+        pb_encode_delete_range_response,
+        pb_encode_hash_kv_response,
+        pb_encode_hash_response,
+        pb_encode_header_response,
+        pb_encode_lease_grant_response,
+        pb_encode_lease_keepalive_response,
+        pb_encode_lease_leases_response,
+        pb_encode_lease_time_to_live_response,
+        pb_encode_member_add_response,
+        pb_encode_member_list_response,
+        pb_encode_put_response,
+        pb_encode_range_response,
+        pb_encode_snapshot_response,
+        pb_encode_status_response,
+        pb_encode_txn_response,
+        pb_encode_watch_response,
+    )
+    from confagent.wire._proto_server_locks import (
+        pb_decode_campaign_request,
+        pb_decode_health_check_request,
+        pb_decode_leader_request,
+        pb_decode_lock_request,
+        pb_decode_proclaim_request,
+        pb_decode_resign_request,
+        pb_decode_unlock_request,
+        pb_encode_campaign_response,
+        pb_encode_health_check_response,
+        pb_encode_leader_response,
+        pb_encode_lock_response,
+    )
 
 __all__ = [
     "CampaignRequest",
@@ -246,6 +302,50 @@ __all__ = [
     "encode_watch_response",
     "loads",
     "next_value",
+    "pb_decode_alarm_request",
+    "pb_decode_campaign_request",
+    "pb_decode_compaction_request",
+    "pb_decode_delete_range_request",
+    "pb_decode_empty_request",
+    "pb_decode_hash_kv_request",
+    "pb_decode_health_check_request",
+    "pb_decode_leader_request",
+    "pb_decode_lease_grant_request",
+    "pb_decode_lease_id",
+    "pb_decode_lease_time_to_live_request",
+    "pb_decode_lock_request",
+    "pb_decode_member_add_request",
+    "pb_decode_member_id",
+    "pb_decode_member_update_request",
+    "pb_decode_move_leader_request",
+    "pb_decode_proclaim_request",
+    "pb_decode_put_request",
+    "pb_decode_range_request",
+    "pb_decode_resign_request",
+    "pb_decode_txn_request",
+    "pb_decode_unlock_request",
+    "pb_decode_watch_request",
+    "pb_encode_alarm_response",
+    "pb_encode_campaign_response",
+    "pb_encode_delete_range_response",
+    "pb_encode_hash_kv_response",
+    "pb_encode_hash_response",
+    "pb_encode_header_response",
+    "pb_encode_health_check_response",
+    "pb_encode_leader_response",
+    "pb_encode_lease_grant_response",
+    "pb_encode_lease_keepalive_response",
+    "pb_encode_lease_leases_response",
+    "pb_encode_lease_time_to_live_response",
+    "pb_encode_lock_response",
+    "pb_encode_member_add_response",
+    "pb_encode_member_list_response",
+    "pb_encode_put_response",
+    "pb_encode_range_response",
+    "pb_encode_snapshot_response",
+    "pb_encode_status_response",
+    "pb_encode_txn_response",
+    "pb_encode_watch_response",
 ]
 
 _LAZY_MODULES = {
@@ -293,6 +393,27 @@ _LAZY_MODULES = {
         "encode_member_update_request", "encode_put_request", "encode_range_request",
         "encode_txn_request", "encode_watch_cancel_request", "encode_watch_create_request",
     ), "_json_client"),
+    **dict.fromkeys((
+        "pb_decode_alarm_request", "pb_decode_compaction_request", "pb_decode_delete_range_request",
+        "pb_decode_empty_request", "pb_decode_hash_kv_request", "pb_decode_lease_grant_request",
+        "pb_decode_lease_id", "pb_decode_lease_time_to_live_request", "pb_decode_member_add_request",
+        "pb_decode_member_id", "pb_decode_member_update_request", "pb_decode_move_leader_request",
+        "pb_decode_put_request", "pb_decode_range_request", "pb_decode_txn_request",
+        "pb_decode_watch_request", "pb_encode_alarm_response", "pb_encode_delete_range_response",
+        "pb_encode_hash_kv_response", "pb_encode_hash_response",
+        "pb_encode_header_response", "pb_encode_lease_grant_response",
+        "pb_encode_lease_keepalive_response", "pb_encode_lease_leases_response",
+        "pb_encode_lease_time_to_live_response", "pb_encode_member_add_response",
+        "pb_encode_member_list_response", "pb_encode_put_response", "pb_encode_range_response",
+        "pb_encode_snapshot_response", "pb_encode_status_response", "pb_encode_txn_response",
+        "pb_encode_watch_response",
+    ), "_proto_server"),
+    **dict.fromkeys((
+        "pb_decode_campaign_request", "pb_decode_health_check_request", "pb_decode_leader_request",
+        "pb_decode_lock_request", "pb_decode_proclaim_request", "pb_decode_resign_request",
+        "pb_decode_unlock_request", "pb_encode_campaign_response", "pb_encode_health_check_response",
+        "pb_encode_leader_response", "pb_encode_lock_response",
+    ), "_proto_server_locks"),
 }
 """Each public name and the module defining it, loaded on first use (module docstring)."""
 

@@ -32,6 +32,7 @@ from enum import IntEnum
 from typing import Any, Final, TypeVar
 
 from confagent.errors import InvalidArgument
+from confagent.wire._enums import enum_member
 from confagent.wire._json_scan import JsonObject, RawNumber, check_valid, go_kind
 
 __all__ = [
@@ -244,11 +245,7 @@ def read_enum_number(value: object, names: Mapping[str, int], go_type: str) -> i
 
 def read_enum(value: object, enum: type[E], go_type: str) -> E:
     """An enum field as a member of ``enum`` (names are the proto names)."""
-    number = read_enum_number(value, enum.__members__, go_type)
-    try:
-        return enum(number)
-    except ValueError:
-        raise InvalidArgument(f"unknown value {number} for enum {go_type}") from None
+    return enum_member(read_enum_number(value, enum.__members__, go_type), enum, go_type)
 
 
 def read_message(value: object) -> JsonObject:

@@ -1,5 +1,5 @@
 """What each entry point imports: a command, the configuration or a backend does not load libraries it
-does not use (the embedded store's uvicorn, the etcd client's httpx, Jinja2).
+does not use (the embedded store's uvicorn, the etcd client's httpx, Jinja2, the gRPC front's protobuf).
 
 Each case runs in a fresh interpreter and looks at ``sys.modules``: nothing here depends on timing.
 """
@@ -16,7 +16,7 @@ from confagent.client import RegistrationEventKind
 from confagent.testing import Processes
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("uvicorn", "httpx", "jinja2")
+HEAVY = ("uvicorn", "httpx", "jinja2", "google.protobuf")
 BACKEND_LIBRARIES = ("confagent.server", "confagent.client", "yaml", "watchfiles")
 
 
@@ -33,8 +33,11 @@ def modules_after(processes: Processes, statement: str) -> set[str]:
     ("import confagent.backends", (*HEAVY, *BACKEND_LIBRARIES)),
     ("import confagent.render", ("jinja2",)),
     ("from confagent.agent import Agent, ConfigSource",
-     ("uvicorn", "watchfiles", "prometheus_client", *BACKEND_LIBRARIES)),
-    ("from confagent.client import EtcdClient", ("confagent.kv._store", "confagent.kv._watch", "msgpack")),
+     ("uvicorn", "watchfiles", "prometheus_client", "google.protobuf", *BACKEND_LIBRARIES)),
+    ("from confagent.client import EtcdClient",
+     ("confagent.kv._store", "confagent.kv._watch", "msgpack", "google.protobuf")),
+    ("from confagent.wire import decode_range_request, encode_range_response, decode_range_response",
+     ("google.protobuf", "confagent.wire._pb")),
 ])
 def test_an_entry_point_loads_only_what_it_uses(processes: Processes, statement: str,
                                                 absent: tuple[str, ...]) -> None:
@@ -49,6 +52,7 @@ def test_an_entry_point_loads_only_what_it_uses(processes: Processes, statement:
     ("from confagent.agent import AgentMetrics", "prometheus_client"),
     ("from confagent.kv import KvStore", "confagent.kv._store"),
     ("from confagent.kv import encode_request", "msgpack"),
+    ("from confagent.wire import pb_decode_range_request", "confagent.wire._pb.rpc_pb2"),
 ])
 def test_a_lazy_name_loads_its_module_on_first_use(processes: Processes, statement: str, loaded: str) -> None:
     assert loaded in modules_after(processes, statement)
