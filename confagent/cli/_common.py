@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENDPOINTS_ENV",
+    "EXIT_BAD_ARGS",
     "CommandBody",
     "Subparsers",
     "add_global_options",
@@ -32,9 +34,12 @@ __all__ = [
     "duration_s",
     "lease_id_hex",
     "run_client_command",
+    "usage_error",
 ]
 
 ENDPOINTS_ENV = "CONFAGENT_ENDPOINTS"
+EXIT_BAD_ARGS = 128
+"""etcdctl's exit code for a usage error (a missing or malformed argument it checks itself)."""
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379"
 
 CommandBody: TypeAlias = "Callable[[EtcdClient, Output, argparse.Namespace], Awaitable[int]]"
@@ -52,6 +57,12 @@ def lease_id_hex(text: str) -> int:
         return int(text, 16)
     except ValueError:
         raise argparse.ArgumentTypeError(f"bad lease ID arg ({text!r}), expecting ID in Hex") from None
+
+
+def usage_error(message: str) -> int:
+    """A usage error as etcdctl reports one it checks itself: ``Error: <message>``, exit code 128."""
+    print(f"Error: {message}", file=sys.stderr)
+    return EXIT_BAD_ARGS
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

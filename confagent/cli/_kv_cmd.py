@@ -2,12 +2,15 @@
 
 etcdctl's spellings work too, with the same flags and output: ``confagent get``,
 ``put``, ``del``, ``watch``, ``txn`` and ``compaction`` (also ``kv compaction``).
+``put`` and ``del`` take ``--fenced`` beyond etcdctl's flags: under ``confagent lock
+NAME COMMAND``, the write is applied only while that lock is held (``confagent.client.Fence``).
 The client (and httpx) is imported when a command runs, not when it registers.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
@@ -26,10 +29,11 @@ from confagent.cli._kv_requests import (
 )
 from confagent.cli._output import Output
 from confagent.cli._txn_syntax import parse_txn
-from confagent.kv import prefix_range
+from confagent.kv import DeleteRangeResponse, PutResponse, RequestOp, ResponseOp, prefix_range
+from confagent.wire import Reply, ResponseHeader
 
 if TYPE_CHECKING:
-    from confagent.client import EtcdClient, Reply
+    from confagent.client import EtcdClient
     from confagent.kv._messages import WatchResponse
 
 __all__ = ["EXIT_WATCH_CANCELED", "register"]
@@ -86,12 +90,42 @@ async def _get(client: EtcdClient, out: Output, args: argparse.Namespace) -> int
     return 0
 
 
+AddFlags = Callable[[argparse.ArgumentParser], None]
+
+
+def _fenced(add_flags: AddFlags) -> AddFlags:
+    """``add_flags`` and ``--fenced``: write only while the lock the command runs under is held."""
+    def add(parser: argparse.ArgumentParser) -> None:
+        add_flags(parser)
+        parser.add_argument("--fenced", action="store_true", help=(
+            "write only while the lock in ETCD_LOCK_KEY, taken at ETCD_LOCK_REV, is held "
+            "(confagent lock NAME COMMAND sets them); refused otherwise, exit 1"))
+    return add
+
+
+async def _fenced_op(client: EtcdClient, op: RequestOp) -> tuple[ResponseHeader, ResponseOp]:
+    """``op`` in a txn fenced by the lock the command runs under (``--fenced``).
+
+    Raises:
+        LockLost: that lock is no longer held; nothing was written.
+    """
+    from confagent.client import Fence  # noqa: PLC0415 - see the module docstring
+
+    reply = await client.fenced(Fence.from_environ(os.environ), op)
+    return reply.header, reply.response.responses[0]
+
+
 async def _put(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
     out.require("simple", "json")
     request = put_request(args, sys.stdin.buffer.read)
-    reply = await client.put(request.key, request.value, lease=request.lease,
-                             prev_kv=request.prev_kv, ignore_value=request.ignore_value,
-                             ignore_lease=request.ignore_lease)
+    if args.fenced:
+        header, response = await _fenced_op(client, request)
+        assert isinstance(response, PutResponse)
+        reply = Reply(header, response)
+    else:
+        reply = await client.put(request.key, request.value, lease=request.lease,
+                                 prev_kv=request.prev_kv, ignore_value=request.ignore_value,
+                                 ignore_lease=request.ignore_lease)
     if out.format == "json":
         out.json(put_json(reply))
     else:
@@ -102,7 +136,12 @@ async def _put(client: EtcdClient, out: Output, args: argparse.Namespace) -> int
 async def _delete(client: EtcdClient, out: Output, args: argparse.Namespace) -> int:
     out.require("simple", "json")
     request = delete_request(args)
-    reply = await client.delete(request.key, request.range_end, prev_kv=request.prev_kv)
+    if args.fenced:
+        header, response = await _fenced_op(client, request)
+        assert isinstance(response, DeleteRangeResponse)
+        reply = Reply(header, response)
+    else:
+        reply = await client.delete(request.key, request.range_end, prev_kv=request.prev_kv)
     if out.format == "json":
         out.json(delete_json(reply))
     else:
@@ -170,8 +209,8 @@ class _Command:
 
 _COMMANDS = (
     _Command("get", "get", "get a key or a range of keys", add_get_flags, _get),
-    _Command("put", "put", "put a key (the value from stdin when omitted)", add_put_flags, _put),
-    _Command("del", "del", "delete a key or a range of keys", add_del_flags, _delete),
+    _Command("put", "put", "put a key (the value from stdin when omitted)", _fenced(add_put_flags), _put),
+    _Command("del", "del", "delete a key or a range of keys", _fenced(add_del_flags), _delete),
     _Command("watch", "watch", "watch a key or a range until interrupted", _add_watch_flags, _watch),
     _Command("txn", "txn", "run a transaction read from stdin (etcdctl's txn syntax)",
              _add_txn_flags, _txn),

@@ -11,10 +11,15 @@ The client (httpx) is imported when a command runs, not when it registers.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, TypeAlias
 
-from confagent.cli._common import CommandBody, Subparsers, add_global_options, run_client_command
+from confagent.cli._common import (
+    CommandBody,
+    Subparsers,
+    add_global_options,
+    run_client_command,
+    usage_error,
+)
 from confagent.cli._etcdctl_json import member_list_json
 from confagent.cli._output import Output, member_rows
 from confagent.errors import ConfigError
@@ -24,10 +29,7 @@ if TYPE_CHECKING:
 
     from confagent.client import EtcdClient, Member, Reply
 
-__all__ = ["EXIT_BAD_ARGS", "register_member_commands"]
-
-EXIT_BAD_ARGS = 128
-"""etcdctl's exit code for a usage error."""
+__all__ = ["register_member_commands"]
 
 _MEMBER_HEADER = ("ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner")
 
@@ -56,12 +58,6 @@ def _leaf(commands: Subparsers, name: str, help_text: str, body: CommandBody,
     add_global_options(parser, suppress=True)
     parser.set_defaults(handler=lambda args: run_client_command(body, args))
     return parser
-
-
-def _usage(message: str) -> int:
-    """A missing or malformed argument (a ConfigError here): etcdctl's message, exit code 128."""
-    print(f"Error: {message}", file=sys.stderr)
-    return EXIT_BAD_ARGS
 
 
 def _member_id(args: argparse.Namespace) -> int:
@@ -98,7 +94,7 @@ async def _add(client: EtcdClient, out: Output, args: argparse.Namespace) -> int
             raise ConfigError("member name not provided")
         peer_urls = _peer_urls(args)
     except ConfigError as error:
-        return _usage(str(error))
+        return usage_error(str(error))
     out.require("simple", "json")
     reply = await client.member_add(peer_urls, is_learner=args.learner)
     added, members = reply.response
@@ -143,7 +139,7 @@ async def _change(out: Output, args: argparse.Namespace, done: str, call: _Membe
         member_id = _member_id(args)
         peer_urls = _peer_urls(args) if with_peer_urls else []
     except ConfigError as error:
-        return _usage(str(error))
+        return usage_error(str(error))
     out.require("simple", "json")
     reply = await call(member_id, peer_urls)
     if out.format == "json":

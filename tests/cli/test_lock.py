@@ -1,0 +1,170 @@
+"""``confagent lock`` and ``confagent elect`` against etcdctl's: the same commands run by etcdctl against
+etcd, by confagent against etcd, and by confagent against a confagent store; outputs, errors and exit
+codes compared (lease IDs in keys masked). Long-running commands write to files the test reads until
+what it waits for is there; signals end them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from confagent.testing import Processes, b64, confagent_argv, post, until
+from tests.cli.support import ETCDCTL
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One CLI against one server: how to run it."""
+
+    name: str
+    url: str
+
+    def argv(self, *args: str) -> list[str]:
+        if self.name == "etcdctl":
+            return [ETCDCTL, f"--endpoints={self.url}", *args]
+        return confagent_argv(*args)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "ETCDCTL_API": "3", "CONFAGENT_ENDPOINTS": self.url}
+
+
+@pytest.fixture(params=[
+    pytest.param(("etcdctl", "etcd_server"), marks=[pytest.mark.system, pytest.mark.etcd], id="etcdctl-etcd"),
+    pytest.param(("ours", "etcd_server"), marks=[pytest.mark.system, pytest.mark.etcd], id="ours-etcd"),
+    pytest.param(("ours", "confagent_server"), marks=pytest.mark.system, id="ours-confagent"),
+])
+def tool(request: pytest.FixtureRequest) -> Tool:
+    name, server = request.param
+    return Tool(name, request.getfixturevalue(server))
+
+
+@pytest.fixture
+def name() -> str:
+    return f"test-lock-{uuid.uuid4().hex[:8]}"
+
+
+def _masked(text: str, name: str) -> str:
+    return re.sub(re.escape(name) + r"/[0-9a-f]+", f"{name}/LEASE", text)
+
+
+def _count(url: str, prefix: str) -> int:
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    answer = post(url, "/v3/kv/range", {"key": b64(prefix), "range_end": b64(end), "count_only": True})
+    return int(answer.json().get("count", 0))
+
+
+def _errors(stderr: str) -> str:
+    """The ``Error:`` lines (etcdctl may log clientv3's retries around them)."""
+    return "".join(line + "\n" for line in stderr.splitlines() if line.startswith("Error:"))
+
+
+def _run(tool: Tool, processes: Processes, *args: str) -> tuple[int, str, str]:
+    done = processes.run(tool.argv(*args), env=tool.env)
+    return done.returncode, done.stdout.decode(), _errors(done.stderr.decode())
+
+
+class Held:
+    """A long-running command's process, its output in files."""
+
+    def __init__(self, tool: Tool, processes: Processes, tmp_path: Path, *args: str) -> None:
+        self.out, self.err = tmp_path / f"{uuid.uuid4().hex}.out", tmp_path / f"{uuid.uuid4().hex}.err"
+        with self.out.open("wb") as stdout, self.err.open("wb") as stderr:
+            self.process = processes.popen(tool.argv(*args), stdout=stdout, stderr=stderr, env=tool.env)
+
+    def lines(self) -> list[str]:
+        return self.out.read_text().splitlines()
+
+    def stop(self, signum: int = signal.SIGINT) -> tuple[int, str, str]:
+        self.process.send_signal(signum)
+        code = self.process.wait(30)
+        return code, self.out.read_text(), _errors(self.err.read_text())
+
+
+def test_lock_runs_a_command_holding_the_lock(tool: Tool, processes: Processes, name: str) -> None:
+    code, out, err = _run(tool, processes, "lock", name, "--", "sh", "-c",
+                          'echo "$ETCD_LOCK_KEY"; echo "$ETCD_LOCK_REV" >&2; exit 3')
+    assert (code, _masked(out, name), err) == (1, f"{name}/LEASE\n", "Error: exit status 3\n")
+    assert _run(tool, processes, "lock", name, "true") == (0, "", "")
+    assert _run(tool, processes, "lock", name, "--", "sh", "-c", "kill -TERM $$") == (
+        1, "", "Error: signal: terminated\n")
+    assert _run(tool, processes, "lock", name, "no-such-command") == (
+        1, "", 'Error: exec: "no-such-command": executable file not found in $PATH\n')
+    assert _count(tool.url, name + "/") == 0
+    assert _run(tool, processes, "lock") == (
+        128, "", "Error: lock takes a lock name argument and an optional command to execute\n")
+
+
+@pytest.mark.parametrize("output", [[], ["-w", "json"]])
+def test_lock_holds_until_interrupted(tool: Tool, processes: Processes, tmp_path: Path, name: str,
+                                      output: list[str]) -> None:
+    holder = Held(tool, processes, tmp_path, *output, "lock", name)
+    until(lambda: len(holder.lines()) >= (1 if output else 2), "the holder to print its key")
+    waiter = Held(tool, processes, tmp_path, "lock", name, "--", "sh", "-c", 'echo "$ETCD_LOCK_KEY"')
+    until(lambda: _count(tool.url, name + "/") == 2, "the waiter's key queued")
+    code, out, err = holder.stop()
+    assert (code, err) == (0, "")
+    if output:
+        assert '"kvs":[{"key":' in out and '"count":1}' in out
+    else:
+        assert _masked(out, name) == f"{name}/LEASE\n\n"
+    assert waiter.process.wait(30) == 0
+    assert _masked(waiter.out.read_text(), name) == f"{name}/LEASE\n"
+    assert _count(tool.url, name + "/") == 0
+
+
+def test_an_interrupted_wait_leaves_nothing_queued(tool: Tool, processes: Processes, tmp_path: Path,
+                                                   name: str) -> None:
+    holder = Held(tool, processes, tmp_path, "lock", name)
+    until(lambda: len(holder.lines()) >= 2, "the holder to print its key")
+    waiter = Held(tool, processes, tmp_path, "lock", name, "true")
+    until(lambda: _count(tool.url, name + "/") == 2, "the waiter's key queued")
+    assert waiter.stop(signal.SIGTERM) == (1, "", "Error: context canceled\n")
+    until(lambda: _count(tool.url, name + "/") == 1, "the waiter's key to go")
+    assert holder.stop(signal.SIGTERM)[0] == 0
+
+
+def test_elect_campaigns_observes_and_resigns(tool: Tool, processes: Processes, tmp_path: Path,
+                                              name: str) -> None:
+    observer = Held(tool, processes, tmp_path, "elect", "-l", name)
+    first = Held(tool, processes, tmp_path, "elect", name, "one")
+    until(lambda: len(first.lines()) >= 2, "the first candidate to lead")
+    second = Held(tool, processes, tmp_path, "elect", name, "two")
+    until(lambda: _count(tool.url, name + "/") == 2, "the second candidate queued")
+    assert first.stop() == (0, first.out.read_text(), "")
+    assert _masked(first.out.read_text(), name) == f"{name}/LEASE\none\n"
+    until(lambda: len(second.lines()) >= 2, "the second candidate to lead")
+    until(lambda: len(observer.lines()) >= 4, "the observer to see both")
+    assert second.stop()[0] == 0
+    assert _masked(observer.out.read_text(), name) == f"{name}/LEASE\none\n{name}/LEASE\ntwo\n"
+    assert observer.stop()[0] == 0
+    assert _count(tool.url, name + "/") == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["elect"], "elect takes one election name argument and an optional proposal argument"),
+    (["elect", "x"], "no proposal argument but -l not set"),
+    (["elect", "-l", "x", "y"], "proposal given but -l is set"),
+])
+def test_elect_usage_errors(tool: Tool, processes: Processes, args: list[str], message: str) -> None:
+    assert _run(tool, processes, *args) == (128, "", f"Error: {message}\n")
+
+
+def test_fenced_writes_need_the_lock(processes: Processes, confagent_server: str, name: str) -> None:
+    env = {**os.environ, "CONFAGENT_ENDPOINTS": confagent_server}
+    alone = processes.confagent("put", "--fenced", name + "-k", "v", env=env)
+    assert (alone.returncode, alone.stderr) == (1, "Error: no lock to fence with: ETCD_LOCK_KEY and "
+                                                   "ETCD_LOCK_REV are not set (run under confagent lock "
+                                                   "NAME COMMAND)\n")
+    put = shlex.join(confagent_argv("put", "--fenced", "-w", "json", name + "-k", "v"))
+    held = processes.confagent("lock", name, "--", "sh", "-c", put, env=env)
+    assert held.returncode == 0, held.stderr
+    assert '"header":' in held.stdout
