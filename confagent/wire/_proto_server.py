@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final, TypeVar
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.message import DecodeError, Message
 
 from confagent.errors import Internal, KeyNotFound
@@ -46,7 +47,6 @@ from confagent.kv import (
     CompareTarget,
     DeleteRangeRequest,
     DeleteRangeResponse,
-    Event,
     EventType,
     KeyValue,
     LeaseGrantResponse,
@@ -287,51 +287,72 @@ def pb_decode_empty_request(data: bytes) -> None:
 
 
 # -- responses --------------------------------------------------------------------------
+# Each answer is built in place, its header and key-values filled field by field: half the
+# time of building each sub-message and copying it in (protobuf copies on assignment).
 
 
-def pb_encode_header(header: ResponseHeader) -> rpc_pb2.ResponseHeader:
-    return rpc_pb2.ResponseHeader(cluster_id=header.cluster_id, member_id=header.member_id,
-                                  revision=header.revision, raft_term=header.raft_term)
+def _set_header(out: rpc_pb2.ResponseHeader, header: ResponseHeader) -> None:
+    out.SetInParent()  # present, even when every field is zero
+    out.cluster_id, out.member_id = header.cluster_id, header.member_id
+    out.revision, out.raft_term = header.revision, header.raft_term
 
 
-def pb_encode_key_value(kv: KeyValue) -> kv_pb2.KeyValue:
-    return kv_pb2.KeyValue(key=kv.key, create_revision=kv.create_revision, mod_revision=kv.mod_revision,
-                           version=kv.version, value=kv.value, lease=kv.lease)
+def set_key_value(out: kv_pb2.KeyValue, kv: KeyValue) -> None:
+    out.SetInParent()
+    out.key, out.create_revision, out.mod_revision = kv.key, kv.create_revision, kv.mod_revision
+    out.version, out.value, out.lease = kv.version, kv.value, kv.lease
+
+
+def _add_key_values(out: RepeatedCompositeFieldContainer[kv_pb2.KeyValue], kvs: Iterable[KeyValue]) -> None:
+    add = out.add
+    for kv in kvs:
+        add(key=kv.key, create_revision=kv.create_revision, mod_revision=kv.mod_revision,
+            version=kv.version, value=kv.value, lease=kv.lease)
+
+
+def answer(message: type[M], header: ResponseHeader) -> M:
+    """A new ``message`` with ``header`` set: every answer's field 1 (``_proto_server_locks`` too)."""
+    out = message()
+    _set_header(out.header, header)  # type: ignore[attr-defined]  # every answer has header = 1
+    return out
 
 
 def pb_encode_header_response(header: ResponseHeader) -> bytes:
     """A response of nothing but its header (CompactionResponse, LeaseRevokeResponse, ...)."""
-    return rpc_pb2.CompactionResponse(header=pb_encode_header(header)).SerializeToString()
+    return answer(rpc_pb2.CompactionResponse, header).SerializeToString()
 
 
 def pb_encode_range_response(resp: RangeResponse, header: ResponseHeader) -> bytes:
-    return _range_response(resp, pb_encode_header(header)).SerializeToString()
+    out = answer(rpc_pb2.RangeResponse, header)
+    _fill_range(out, resp)
+    return out.SerializeToString()
 
 
-def _range_response(resp: RangeResponse, header: rpc_pb2.ResponseHeader) -> rpc_pb2.RangeResponse:
-    return rpc_pb2.RangeResponse(header=header, kvs=[pb_encode_key_value(kv) for kv in resp.kvs],
-                                 more=resp.more, count=resp.count)
+def _fill_range(out: rpc_pb2.RangeResponse, resp: RangeResponse) -> None:
+    out.more, out.count = resp.more, resp.count
+    _add_key_values(out.kvs, resp.kvs)
 
 
 def pb_encode_put_response(resp: PutResponse, header: ResponseHeader) -> bytes:
-    return _put_response(resp, pb_encode_header(header)).SerializeToString()
+    out = answer(rpc_pb2.PutResponse, header)
+    _fill_put(out, resp)
+    return out.SerializeToString()
 
 
-def _put_response(resp: PutResponse, header: rpc_pb2.ResponseHeader) -> rpc_pb2.PutResponse:
-    out = rpc_pb2.PutResponse(header=header)
+def _fill_put(out: rpc_pb2.PutResponse, resp: PutResponse) -> None:
     if resp.prev_kv is not None:
-        out.prev_kv.CopyFrom(pb_encode_key_value(resp.prev_kv))
-    return out
+        set_key_value(out.prev_kv, resp.prev_kv)
 
 
 def pb_encode_delete_range_response(resp: DeleteRangeResponse, header: ResponseHeader) -> bytes:
-    return _delete_range_response(resp, pb_encode_header(header)).SerializeToString()
+    out = answer(rpc_pb2.DeleteRangeResponse, header)
+    _fill_delete_range(out, resp)
+    return out.SerializeToString()
 
 
-def _delete_range_response(resp: DeleteRangeResponse,
-                           header: rpc_pb2.ResponseHeader) -> rpc_pb2.DeleteRangeResponse:
-    return rpc_pb2.DeleteRangeResponse(header=header, deleted=resp.deleted,
-                                       prev_kvs=[pb_encode_key_value(kv) for kv in resp.prev_kvs])
+def _fill_delete_range(out: rpc_pb2.DeleteRangeResponse, resp: DeleteRangeResponse) -> None:
+    out.deleted = resp.deleted
+    _add_key_values(out.prev_kvs, resp.prev_kvs)
 
 
 def pb_encode_txn_response(resp: TxnResponse, header: ResponseHeader, revision: int) -> bytes:
@@ -339,116 +360,137 @@ def pb_encode_txn_response(resp: TxnResponse, header: ResponseHeader, revision: 
 
     That is the op's own ``header_revision`` when set, else ``revision`` (as the gateway's).
     """
-    out = _txn_response(resp, rpc_pb2.ResponseHeader(revision=revision))
-    out.header.CopyFrom(pb_encode_header(header))
+    out = answer(rpc_pb2.TxnResponse, header)
+    _fill_txn(out, resp, revision)
     return out.SerializeToString()
 
 
-def _txn_response(resp: TxnResponse, inner_header: rpc_pb2.ResponseHeader) -> rpc_pb2.TxnResponse:
-    out = rpc_pb2.TxnResponse(succeeded=resp.succeeded)
-    out.header.SetInParent()
+def _fill_txn(out: rpc_pb2.TxnResponse, resp: TxnResponse, revision: int) -> None:
+    out.succeeded = resp.succeeded
+    add = out.responses.add
     for op in resp.responses:
-        _response_op(out.responses.add(), op, inner_header)
-    return out
+        _fill_op(add(), op, revision)
 
 
-def _response_op(out: rpc_pb2.ResponseOp, resp: ResponseOp, inner_header: rpc_pb2.ResponseHeader) -> None:
+def _fill_op(out: rpc_pb2.ResponseOp, resp: ResponseOp, revision: int) -> None:
     if isinstance(resp, TxnResponse):
-        out.response_txn.CopyFrom(_txn_response(resp, inner_header))
+        out.response_txn.header.SetInParent()
+        _fill_txn(out.response_txn, resp, revision)
         return
-    if resp.header_revision:
-        inner_header = rpc_pb2.ResponseHeader(revision=resp.header_revision)
     if isinstance(resp, RangeResponse):
-        out.response_range.CopyFrom(_range_response(resp, inner_header))
+        _fill_range(out.response_range, resp)
+        header = out.response_range.header
     elif isinstance(resp, PutResponse):
-        out.response_put.CopyFrom(_put_response(resp, inner_header))
+        _fill_put(out.response_put, resp)
+        header = out.response_put.header
     else:
-        out.response_delete_range.CopyFrom(_delete_range_response(resp, inner_header))
+        _fill_delete_range(out.response_delete_range, resp)
+        header = out.response_delete_range.header
+    header.SetInParent()
+    header.revision = resp.header_revision or revision
 
 
 def pb_encode_lease_grant_response(resp: LeaseGrantResponse, header: ResponseHeader) -> bytes:
-    return rpc_pb2.LeaseGrantResponse(header=pb_encode_header(header), ID=resp.id,
-                                      TTL=resp.ttl).SerializeToString()
+    out = answer(rpc_pb2.LeaseGrantResponse, header)
+    out.ID, out.TTL = resp.id, resp.ttl
+    return out.SerializeToString()
 
 
 def pb_encode_lease_keepalive_response(header: ResponseHeader, lease_id: int, ttl_s: int) -> bytes:
     """One message of a LeaseKeepAlive stream; ``ttl_s`` 0 means the lease is gone."""
-    return rpc_pb2.LeaseKeepAliveResponse(header=pb_encode_header(header), ID=lease_id,
-                                          TTL=ttl_s).SerializeToString()
+    out = answer(rpc_pb2.LeaseKeepAliveResponse, header)
+    out.ID, out.TTL = lease_id, ttl_s
+    return out.SerializeToString()
 
 
 def pb_encode_lease_time_to_live_response(header: ResponseHeader, lease_id: int, ttl_s: int,
                                           granted_ttl_s: int, keys: tuple[bytes, ...]) -> bytes:
     """A LeaseTimeToLiveResponse; an unknown lease has ``ttl_s`` -1."""
-    return rpc_pb2.LeaseTimeToLiveResponse(header=pb_encode_header(header), ID=lease_id, TTL=ttl_s,
-                                           grantedTTL=granted_ttl_s, keys=keys).SerializeToString()
+    out = answer(rpc_pb2.LeaseTimeToLiveResponse, header)
+    out.ID, out.TTL, out.grantedTTL = lease_id, ttl_s, granted_ttl_s
+    out.keys.extend(keys)
+    return out.SerializeToString()
 
 
 def pb_encode_lease_leases_response(header: ResponseHeader, lease_ids: tuple[int, ...]) -> bytes:
-    leases = [rpc_pb2.LeaseStatus(ID=lease_id) for lease_id in lease_ids]
-    return rpc_pb2.LeaseLeasesResponse(header=pb_encode_header(header), leases=leases).SerializeToString()
-
-
-def _event(e: Event) -> kv_pb2.Event:
-    out = kv_pb2.Event(type=kv_pb2.Event.DELETE if e.type is EventType.DELETE else kv_pb2.Event.PUT,
-                       kv=pb_encode_key_value(e.kv))
-    if e.prev_kv is not None:
-        out.prev_kv.CopyFrom(pb_encode_key_value(e.prev_kv))
-    return out
+    out = answer(rpc_pb2.LeaseLeasesResponse, header)
+    for lease_id in lease_ids:
+        out.leases.add(ID=lease_id)
+    return out.SerializeToString()
 
 
 def pb_encode_watch_response(resp: WatchResponse, header: ResponseHeader) -> bytes:
     """One message of a Watch stream."""
-    return rpc_pb2.WatchResponse(
-        header=pb_encode_header(header), watch_id=resp.watch_id, created=resp.created,
-        canceled=resp.canceled, compact_revision=resp.compact_revision,
-        cancel_reason=resp.cancel_reason, fragment=resp.fragment,
-        events=[_event(e) for e in resp.events],
-    ).SerializeToString()
+    out = answer(rpc_pb2.WatchResponse, header)
+    out.watch_id, out.created, out.canceled = resp.watch_id, resp.created, resp.canceled
+    out.compact_revision, out.cancel_reason = resp.compact_revision, resp.cancel_reason
+    out.fragment = resp.fragment
+    add = out.events.add
+    for e in resp.events:
+        event = add(type=kv_pb2.Event.DELETE if e.type is EventType.DELETE else kv_pb2.Event.PUT)
+        set_key_value(event.kv, e.kv)
+        if e.prev_kv is not None:
+            set_key_value(event.prev_kv, e.prev_kv)
+    return out.SerializeToString()
 
 
 def pb_encode_status_response(status: Status, header: ResponseHeader) -> bytes:
-    return rpc_pb2.StatusResponse(
-        header=pb_encode_header(header), version=status.version, dbSize=status.db_size,
-        leader=status.leader, raftIndex=status.raft_index, raftTerm=status.raft_term,
-        raftAppliedIndex=status.raft_applied_index, errors=status.errors,
-        dbSizeInUse=status.db_size_in_use, isLearner=status.is_learner,
-    ).SerializeToString()
+    out = answer(rpc_pb2.StatusResponse, header)
+    out.version, out.dbSize, out.leader = status.version, status.db_size, status.leader
+    out.raftIndex, out.raftTerm = status.raft_index, status.raft_term
+    out.raftAppliedIndex, out.dbSizeInUse = status.raft_applied_index, status.db_size_in_use
+    out.isLearner = status.is_learner
+    out.errors.extend(status.errors)
+    return out.SerializeToString()
 
 
-def _member(member: MemberFields) -> rpc_pb2.Member:
-    return rpc_pb2.Member(ID=member.id, name=member.name, peerURLs=member.peer_urls,
-                          clientURLs=member.client_urls, isLearner=member.is_learner)
+def _add_members(out: RepeatedCompositeFieldContainer[rpc_pb2.Member],
+                 members: Iterable[MemberFields]) -> None:
+    for m in members:
+        out.add(ID=m.id, name=m.name, peerURLs=m.peer_urls, clientURLs=m.client_urls, isLearner=m.is_learner)
 
 
 def pb_encode_member_list_response(members: Iterable[MemberFields], header: ResponseHeader) -> bytes:
     """The answer of a member list, remove, update or promote (one message on the wire): every member."""
-    return rpc_pb2.MemberListResponse(header=pb_encode_header(header),
-                                      members=[_member(m) for m in members]).SerializeToString()
+    out = answer(rpc_pb2.MemberListResponse, header)
+    _add_members(out.members, members)
+    return out.SerializeToString()
 
 
 def pb_encode_member_add_response(member: MemberFields, members: Iterable[MemberFields],
                                   header: ResponseHeader) -> bytes:
-    return rpc_pb2.MemberAddResponse(header=pb_encode_header(header), member=_member(member),
-                                     members=[_member(m) for m in members]).SerializeToString()
+    out = answer(rpc_pb2.MemberAddResponse, header)
+    m = out.member
+    m.SetInParent()
+    m.ID, m.name, m.isLearner = member.id, member.name, member.is_learner
+    m.peerURLs.extend(member.peer_urls)
+    m.clientURLs.extend(member.client_urls)
+    _add_members(out.members, members)
+    return out.SerializeToString()
 
 
 def pb_encode_alarm_response(header: ResponseHeader, alarms: Iterable[tuple[int, int]]) -> bytes:
     """An AlarmResponse: ``(member_id, alarm)`` for each alarm raised (AlarmType's numbers)."""
-    listed = [rpc_pb2.AlarmMember(memberID=member_id, alarm=alarm) for member_id, alarm in alarms]  # type: ignore[arg-type]
-    return rpc_pb2.AlarmResponse(header=pb_encode_header(header), alarms=listed).SerializeToString()
+    out = answer(rpc_pb2.AlarmResponse, header)
+    for member_id, alarm in alarms:
+        out.alarms.add(memberID=member_id, alarm=alarm)
+    return out.SerializeToString()
 
 
 def pb_encode_hash_response(header: ResponseHeader, hash_value: int) -> bytes:
-    return rpc_pb2.HashResponse(header=pb_encode_header(header), hash=hash_value).SerializeToString()
+    out = answer(rpc_pb2.HashResponse, header)
+    out.hash = hash_value
+    return out.SerializeToString()
 
 
 def pb_encode_hash_kv_response(header: ResponseHeader, hash_value: int, compact_revision: int) -> bytes:
-    return rpc_pb2.HashKVResponse(header=pb_encode_header(header), hash=hash_value,
-                                  compact_revision=compact_revision).SerializeToString()
+    out = answer(rpc_pb2.HashKVResponse, header)
+    out.hash, out.compact_revision = hash_value, compact_revision
+    return out.SerializeToString()
 
 
 def pb_encode_snapshot_response(header: ResponseHeader, remaining_bytes: int, blob: bytes) -> bytes:
     """One message of a Snapshot stream: ``blob``, and how many bytes follow it."""
-    return rpc_pb2.SnapshotResponse(header=pb_encode_header(header), remaining_bytes=remaining_bytes,
-                                    blob=blob).SerializeToString()
+    out = answer(rpc_pb2.SnapshotResponse, header)
+    out.remaining_bytes, out.blob = remaining_bytes, blob
+    return out.SerializeToString()

@@ -25,7 +25,7 @@ from confagent.wire._messages import (
     ResponseHeader,
 )
 from confagent.wire._pb import health_pb2, v3election_pb2, v3lock_pb2
-from confagent.wire._proto_server import pb_encode_header, pb_encode_key_value, pb_parse
+from confagent.wire._proto_server import answer, pb_parse, set_key_value
 
 __all__ = [
     "pb_decode_campaign_request",
@@ -79,19 +79,25 @@ def pb_decode_leader_request(data: bytes) -> bytes:
 
 
 def pb_encode_lock_response(key: bytes, header: ResponseHeader) -> bytes:
-    return v3lock_pb2.LockResponse(header=pb_encode_header(header), key=key).SerializeToString()
+    out = answer(v3lock_pb2.LockResponse, header)
+    out.key = key
+    return out.SerializeToString()
 
 
 def pb_encode_campaign_response(leader: LeaderKey, header: ResponseHeader) -> bytes:
     """A CampaignResponse: the leader key, present even when every field of it is zero."""
-    key = v3election_pb2.LeaderKey(name=leader.name, key=leader.key, rev=leader.rev, lease=leader.lease)
-    return v3election_pb2.CampaignResponse(header=pb_encode_header(header), leader=key).SerializeToString()
+    out = answer(v3election_pb2.CampaignResponse, header)
+    k = out.leader
+    k.SetInParent()
+    k.name, k.key, k.rev, k.lease = leader.name, leader.key, leader.rev, leader.lease
+    return out.SerializeToString()
 
 
 def pb_encode_leader_response(kv: KeyValue, header: ResponseHeader) -> bytes:
     """A LeaderResponse: the leader's key-value (one message of Observe's stream too)."""
-    return v3election_pb2.LeaderResponse(header=pb_encode_header(header),
-                                         kv=pb_encode_key_value(kv)).SerializeToString()
+    out = answer(v3election_pb2.LeaderResponse, header)
+    set_key_value(out.kv, kv)
+    return out.SerializeToString()
 
 
 def pb_decode_health_check_request(data: bytes) -> str:
