@@ -18,6 +18,8 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   ├── Unavailable            code 14 (NoLeader, RequestTimeout, Stopped, UnhealthyCluster,
     │   │                          NotSupportedForLearner)
     │   ├── Internal               code 13
+    │   ├── NotLeader, BadLeaderTransferee   code 9: a leadership transfer asked of a follower, or
+    │   │                          to a member that cannot lead; LeaderTransferTimeout (code 2): too long
     │   ├── ConcurrencyError       code 2: a lock or election call refused, the store's errors inside one too
     │   │   └── ElectionNoLeader, ElectionNotLeader, LeaderKeyMissing, LockSessionExpired
     │   └── MembershipError        a member add/remove/update/promote refused (etcd's codes and messages):
@@ -54,6 +56,7 @@ __all__ = [
     "AmbiguousWrite",
     "ApplyError",
     "BackendError",
+    "BadLeaderTransferee",
     "CacheDiverged",
     "CheckFailed",
     "ClientError",
@@ -72,6 +75,7 @@ __all__ = [
     "KeyNotFound",
     "KeyNotProvided",
     "LeaderKeyMissing",
+    "LeaderTransferTimeout",
     "LearnerNotReady",
     "LeaseExists",
     "LeaseNotFound",
@@ -90,6 +94,7 @@ __all__ = [
     "MetadRequestError",
     "NoLeader",
     "NotEnoughStartedMembers",
+    "NotLeader",
     "NotSupportedForLearner",
     "OutOfRange",
     "PeerError",
@@ -230,6 +235,27 @@ class NotSupportedForLearner(Unavailable):
     """A learner member refused a client request it does not serve (``server/api/_learner.py``)."""
 
     default_message = "etcdserver: rpc not supported for learner"
+
+
+class NotLeader(StoreError):
+    """A call only the leader answers (a leadership transfer) asked of another member."""
+
+    code = 9
+    default_message = "etcdserver: not leader"
+
+
+class BadLeaderTransferee(StoreError):
+    """Leadership asked to move to a member that is not one, or is a learner."""
+
+    code = 9
+    default_message = "etcdserver: bad leader transferee"
+
+
+class LeaderTransferTimeout(StoreError):
+    """The transferee did not take over within the request timeout (etcd answers it with code 2)."""
+
+    code = 2
+    default_message = "etcdserver: request timed out, leader transfer took too long"
 
 
 class ConcurrencyError(StoreError):

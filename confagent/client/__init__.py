@@ -26,7 +26,16 @@ from confagent.client._renewal import RenewalAction, RenewalSchedule, RenewalSte
 from confagent.client._session import SESSION_TTL_S, Session
 from confagent.client._transport import ClientTls
 from confagent.client._watch import RESUMES_MAX
-from confagent.wire import LeaderKey, LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
+from confagent.wire import (
+    AlarmMember,
+    LeaderKey,
+    LeaseKeepAlive,
+    LeaseTimeToLive,
+    Member,
+    Reply,
+    ResponseHeader,
+    Status,
+)
 
 __all__ = [
     "LOCK_KEY_ENV",
@@ -34,6 +43,7 @@ __all__ = [
     "REGISTRATION_RETRY",
     "RESUMES_MAX",
     "SESSION_TTL_S",
+    "AlarmMember",
     "ClientConfig",
     "ClientTls",
     "Election",

@@ -59,6 +59,7 @@ from confagent.kv._messages import (
     WatchResponse,
 )
 from confagent.wire import (
+    AlarmMember,
     CampaignRequest,
     LeaderKey,
     LeaseKeepAlive,
@@ -316,6 +317,35 @@ class EtcdClient:
             StoreError, ClientError: as ``download_snapshot``; keep nothing written then.
         """
         return download_snapshot(self._http, endpoint)
+
+    async def defragment(self, endpoint: str) -> None:
+        """Defragment one endpoint's storage (no failover: the question is about that member)."""
+        await self._post_one(endpoint, "/v3/maintenance/defragment")
+
+    async def move_leader(self, endpoint: str, target_id: int) -> None:
+        """Ask ``endpoint``, the leader, to hand leadership to member ``target_id``; return once it has.
+
+        Raises:
+            NotLeader, BadLeaderTransferee, LeaderTransferTimeout: etcd's refusals.
+        """
+        await self._post_one(endpoint, "/v3/maintenance/transfer-leadership",
+                             wire.encode_move_leader_request(target_id))
+
+    async def alarm_list(self) -> tuple[AlarmMember, ...]:
+        """Every alarm raised in the cluster."""
+        body = await self._call("/v3/maintenance/alarm", wire.encode_alarm_request("GET"), retry_safe=True)
+        return _decoded(wire.decode_alarm_response, body)
+
+    async def alarm_disarm(self, alarm: AlarmMember | None = None) -> tuple[AlarmMember, ...]:
+        """Disarm ``alarm``, or (None) every alarm listed, as clientv3 does; the alarms disarmed."""
+        if alarm is None:
+            disarmed: list[AlarmMember] = []
+            for listed in await self.alarm_list():
+                disarmed.extend(await self.alarm_disarm(listed))
+            return tuple(disarmed)
+        body = await self._call("/v3/maintenance/alarm", wire.encode_alarm_request("DEACTIVATE", alarm),
+                                retry_safe=False)
+        return _decoded(wire.decode_alarm_response, body)
 
     async def member_list(self) -> Reply[tuple[Member, ...]]:
         body = await self._call("/v3/cluster/member/list", {}, retry_safe=True)

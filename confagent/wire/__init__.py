@@ -47,6 +47,7 @@ from confagent.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from confagent.wire._json_client import (
+        decode_alarm_response,
         decode_delete_range_response,
         decode_error_body,
         decode_event,
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
         decode_stream_error,
         decode_txn_response,
         decode_watch_response,
+        encode_alarm_request,
         encode_compaction_request,
         encode_delete_range_request,
         encode_lease_grant_request,
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
         encode_member_add_request,
         encode_member_id_request,
         encode_member_update_request,
+        encode_move_leader_request,
         encode_put_request,
         encode_range_request,
         encode_txn_request,
@@ -107,6 +110,7 @@ if TYPE_CHECKING:
         decode_member_id,
         decode_member_is_learner,
         decode_member_peer_urls,
+        decode_move_leader_request,
         decode_put_request,
         decode_range_request,
         decode_txn_request,
@@ -143,6 +147,7 @@ if TYPE_CHECKING:
         encode_lock_response,
     )
     from confagent.wire._messages import (
+        AlarmMember,
         CampaignRequest,
         LeaderKey,
         LeaseKeepAlive,
@@ -206,6 +211,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "AlarmMember",
     "CampaignRequest",
     "JsonObject",
     "LeaderKey",
@@ -220,6 +226,7 @@ __all__ = [
     "ResponseHeader",
     "Status",
     "b64",
+    "decode_alarm_response",
     "decode_body",
     "decode_campaign_request",
     "decode_campaign_response",
@@ -246,6 +253,7 @@ __all__ = [
     "decode_member_is_learner",
     "decode_member_list_response",
     "decode_member_peer_urls",
+    "decode_move_leader_request",
     "decode_proclaim_request",
     "decode_put_request",
     "decode_put_response",
@@ -259,6 +267,7 @@ __all__ = [
     "decode_unlock_request",
     "decode_watch_request",
     "decode_watch_response",
+    "encode_alarm_request",
     "encode_campaign_request",
     "encode_campaign_response",
     "encode_compaction_request",
@@ -285,6 +294,7 @@ __all__ = [
     "encode_member_id_request",
     "encode_member_list_response",
     "encode_member_update_request",
+    "encode_move_leader_request",
     "encode_proclaim_request",
     "encode_put_request",
     "encode_put_response",
@@ -356,8 +366,8 @@ _LAZY_MODULES = {
         "b64",
     ), "_json_fields"),
     **dict.fromkeys((
-        "CampaignRequest", "LeaderKey", "LeaseKeepAlive", "LeaseTimeToLive", "LockRequest", "Member",
-        "MemberFields", "ProclaimRequest", "Reply", "ResignRequest", "ResponseHeader", "Status",
+        "AlarmMember", "CampaignRequest", "LeaderKey", "LeaseKeepAlive", "LeaseTimeToLive", "LockRequest",
+        "Member", "MemberFields", "ProclaimRequest", "Reply", "ResignRequest", "ResponseHeader", "Status",
     ), "_messages"),
     **dict.fromkeys((
         "decode_campaign_request", "decode_leader_request", "decode_lock_request",
@@ -373,7 +383,8 @@ _LAZY_MODULES = {
         "decode_body", "decode_compaction_request", "decode_delete_range_request",
         "decode_lease_grant_request", "decode_lease_id", "decode_lease_time_to_live_request",
         "decode_member_id", "decode_member_is_learner", "decode_member_peer_urls",
-        "decode_put_request", "decode_range_request", "decode_txn_request", "decode_watch_request",
+        "decode_move_leader_request", "decode_put_request", "decode_range_request", "decode_txn_request",
+        "decode_watch_request",
         "encode_delete_range_response", "encode_error_body", "encode_event", "encode_header",
         "encode_key_value", "encode_lease_grant_response", "encode_lease_keepalive_response",
         "encode_lease_leases_response", "encode_lease_time_to_live_response", "encode_member",
@@ -382,8 +393,8 @@ _LAZY_MODULES = {
         "encode_stream_error", "encode_txn_response", "encode_watch_response",
     ), "_json_server"),
     **dict.fromkeys((
-        "decode_delete_range_response", "decode_error_body", "decode_event", "decode_header",
-        "decode_key_value", "decode_lease_grant_response", "decode_lease_keepalive_response",
+        "decode_alarm_response", "decode_delete_range_response", "decode_error_body", "decode_event",
+        "decode_header", "decode_key_value", "decode_lease_grant_response", "decode_lease_keepalive_response",
         "decode_lease_leases_response", "decode_lease_time_to_live_response",
         "decode_member_add_response", "decode_member_list_response", "decode_put_response",
         "decode_range_response", "decode_status_response", "decode_stream_error",
@@ -392,6 +403,7 @@ _LAZY_MODULES = {
         "encode_lease_time_to_live_request", "encode_member_add_request", "encode_member_id_request",
         "encode_member_update_request", "encode_put_request", "encode_range_request",
         "encode_txn_request", "encode_watch_cancel_request", "encode_watch_create_request",
+        "encode_alarm_request", "encode_move_leader_request",
     ), "_json_client"),
     **dict.fromkeys((
         "pb_decode_alarm_request", "pb_decode_compaction_request", "pb_decode_delete_range_request",

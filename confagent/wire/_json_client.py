@@ -47,9 +47,18 @@ from confagent.kv import (
 )
 from confagent.wire._json_fields import b64
 from confagent.wire._json_scan import JsonObject
-from confagent.wire._messages import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
+from confagent.wire._messages import (
+    AlarmMember,
+    LeaseKeepAlive,
+    LeaseTimeToLive,
+    Member,
+    Reply,
+    ResponseHeader,
+    Status,
+)
 
 __all__ = [
+    "decode_alarm_response",
     "decode_delete_range_response",
     "decode_error_body",
     "decode_event",
@@ -67,6 +76,7 @@ __all__ = [
     "decode_stream_error",
     "decode_txn_response",
     "decode_watch_response",
+    "encode_alarm_request",
     "encode_compaction_request",
     "encode_delete_range_request",
     "encode_lease_grant_request",
@@ -75,6 +85,7 @@ __all__ = [
     "encode_member_add_request",
     "encode_member_id_request",
     "encode_member_update_request",
+    "encode_move_leader_request",
     "encode_put_request",
     "encode_range_request",
     "encode_txn_request",
@@ -231,6 +242,18 @@ def encode_member_id_request(member_id: int) -> JsonObject:
 
 def encode_member_update_request(member_id: int, peer_urls: Sequence[str]) -> JsonObject:
     return {"ID": str(member_id), "peerURLs": list(peer_urls)}
+
+
+def encode_alarm_request(action: str, alarm: AlarmMember | None = None) -> JsonObject:
+    """An AlarmRequest: ``action`` GET, ACTIVATE or DEACTIVATE, of ``alarm`` (None: every member's)."""
+    out: JsonObject = {"action": action}
+    if alarm is not None:
+        out.update(memberID=str(alarm.member_id), alarm=alarm.alarm)
+    return out
+
+
+def encode_move_leader_request(target_id: int) -> JsonObject:
+    return {"targetID": str(target_id)}
 
 
 # -- responses --------------------------------------------------------------------------
@@ -405,6 +428,17 @@ def decode_member_list_response(d: JsonObject) -> Reply[tuple[Member, ...]]:
 def decode_member_add_response(d: JsonObject) -> Reply[tuple[Member, tuple[Member, ...]]]:
     """The added member and every member, from a member add answer."""
     return _reply(d, (_member(d["member"]), tuple(_member(m) for m in d.get("members", ()))))
+
+
+_ALARM_TYPES: Final = ("NONE", "NOSPACE", "CORRUPT")
+
+
+def decode_alarm_response(d: JsonObject) -> tuple[AlarmMember, ...]:
+    """The alarms of an AlarmResponse (etcd's carries no header); an alarm type by name or number."""
+    return tuple(AlarmMember(member_id=_int(a, "memberID"),
+                             alarm=_ALARM_TYPES[a["alarm"]] if isinstance(a.get("alarm"), int)
+                             else str(a.get("alarm", "NONE")))
+                 for a in d.get("alarms", ()))
 
 
 def decode_error_body(d: JsonObject) -> StoreError:

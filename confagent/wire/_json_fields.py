@@ -56,7 +56,6 @@ _INT64_MAX: Final = (1 << 63) - 1
 _INT32_MIN: Final = -(1 << 31)
 _INT32_MAX: Final = (1 << 31) - 1
 _UINT64_MAX: Final = (1 << 64) - 1
-_UINT64_TEXT: Final = re.compile(r"\s*(\d+)\s*")
 _PLAIN_INT: Final = re.compile(r"[ \t\n\r]*(-?(?:0|[1-9][0-9]*))[ \t\n\r]*")
 _B64_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B64_VALUE: Final = {c: i for i, c in enumerate(_B64_ALPHABET)}
@@ -118,37 +117,35 @@ def read_int64(value: object) -> int:
 
 
 def read_uint64(value: object) -> int:
-    """A uint64 field (a member ID) given as a JSON number or a decimal string.
-
-    Raises:
-        InvalidArgument: anything else, with Go's message.
-    """
+    """A uint64 field (a member ID): read as an int64 is, within uint64's bounds (``-0`` too is refused)."""
     if value is None:
         return 0
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _UINT64_MAX:
-        return value
     if isinstance(value, str):
-        match = _UINT64_TEXT.fullmatch(value)
-        if match is not None and int(match.group(1)) <= _UINT64_MAX:
-            return int(match.group(1))
-        first = value.strip()[:1] or '"'
-        raise InvalidArgument(f"invalid character '{first}' looking for beginning of value")
-    raise InvalidArgument("json: cannot unmarshal value into Go value of type uint64")
+        return _int_from_text(value, 0, _UINT64_MAX, "uint64")
+    return _bounded_int(value, 0, _UINT64_MAX, "uint64")
 
 
 def _int64_from_text(text: str) -> int:
+    return _int_from_text(text, _INT64_MIN, _INT64_MAX, "int64")
+
+
+def _int_from_text(text: str, low: int, high: int, go_type: str) -> int:
+    """An integer field given as a string: jsonpb drops the quotes and lets encoding/json read the rest."""
     plain = _PLAIN_INT.fullmatch(text)
     if plain is not None:
-        return _bounded_int(int(plain.group(1)), _INT64_MIN, _INT64_MAX, "int64")
+        literal = plain.group(1)
+        if low == 0 and literal.startswith("-"):
+            raise _number_error(literal, go_type)
+        return _bounded_int(int(literal), low, high, go_type)
     check_valid(text.encode("utf-8", "surrogatepass"))
     literal = text.strip(" \t\n\r")
     head = literal[0]
     if head == "n":
         return 0
     if head in "-0123456789":
-        raise _number_error(literal, "int64")
+        raise _number_error(literal, go_type)
     kinds = {"t": "bool", "f": "bool", '"': "string", "{": "object", "[": "array"}
-    raise InvalidArgument(f"json: cannot unmarshal {kinds[head]} into Go value of type int64")
+    raise InvalidArgument(f"json: cannot unmarshal {kinds[head]} into Go value of type {go_type}")
 
 
 def read_bool(value: object) -> bool:

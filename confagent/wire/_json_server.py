@@ -84,6 +84,7 @@ __all__ = [
     "decode_member_id",
     "decode_member_is_learner",
     "decode_member_peer_urls",
+    "decode_move_leader_request",
     "decode_put_request",
     "decode_range_request",
     "decode_txn_request",
@@ -306,6 +307,11 @@ def decode_member_peer_urls(d: JsonObject) -> tuple[str, ...]:
 def decode_member_is_learner(d: JsonObject) -> bool:
     """The ``isLearner`` of a member add request."""
     return read_bool(d.get("isLearner"))
+
+
+def decode_move_leader_request(d: JsonObject) -> int:
+    """The ``targetID`` (uint64) of a MoveLeaderRequest."""
+    return read_uint64(d.get("targetID"))
 
 
 # -- responses --------------------------------------------------------------------------

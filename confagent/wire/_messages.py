@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 __all__ = [
+    "AlarmMember",
     "CampaignRequest",
     "LeaderKey",
     "LeaseKeepAlive",
@@ -83,6 +84,14 @@ class Status:
     db_size_in_use: int = 0
     is_learner: bool = False
     errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmMember:
+    """An alarm raised on a member: ``alarm`` is etcd's AlarmType name (``NOSPACE``, ``CORRUPT``)."""
+
+    member_id: int
+    alarm: str
 
 
 @dataclass(frozen=True, slots=True)

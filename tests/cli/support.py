@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytest
 
-from confagent.testing import confagent_argv
+from confagent.testing import Processes, confagent_argv
 
-__all__ = ["ETCDCTL", "etcdctl", "ours", "same_output"]
+__all__ = ["ETCDCTL", "Tool", "error_lines", "etcdctl", "ours", "same_output"]
 
 ETCDCTL = "/usr/bin/etcdctl"
 
@@ -37,3 +38,31 @@ def same_output(url: str, ours_args: Sequence[str], etcdctl_args: Sequence[str] 
     assert mine.returncode == 0, mine.stderr
     assert mine.stdout == theirs.stdout
     return mine.stdout
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One CLI (etcdctl, or ours) against one server: how to run it (endpoints for ours in the
+    environment, so that its arguments may end with a command of their own)."""
+
+    name: str
+    url: str
+
+    def argv(self, *args: str) -> list[str]:
+        if self.name == "etcdctl":
+            return [ETCDCTL, f"--endpoints={self.url}", *args]
+        return confagent_argv(*args)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "ETCDCTL_API": "3", "CONFAGENT_ENDPOINTS": self.url}
+
+    def run(self, processes: Processes, *args: str) -> tuple[int, str, str]:
+        """Run to its end: exit code, stdout, and the ``Error:`` lines of stderr."""
+        done = processes.run(self.argv(*args), env=self.env)
+        return done.returncode, done.stdout.decode(), error_lines(done.stderr.decode())
+
+
+def error_lines(stderr: str) -> str:
+    """The ``Error:`` lines of a command's stderr (etcdctl may log clientv3's retries around them)."""
+    return "".join(line + "\n" for line in stderr.splitlines() if line.startswith("Error:"))

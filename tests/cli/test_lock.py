@@ -11,40 +11,12 @@ import re
 import shlex
 import signal
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from confagent.testing import Processes, b64, confagent_argv, post, until
-from tests.cli.support import ETCDCTL
-
-
-@dataclass(frozen=True)
-class Tool:
-    """One CLI against one server: how to run it."""
-
-    name: str
-    url: str
-
-    def argv(self, *args: str) -> list[str]:
-        if self.name == "etcdctl":
-            return [ETCDCTL, f"--endpoints={self.url}", *args]
-        return confagent_argv(*args)
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "ETCDCTL_API": "3", "CONFAGENT_ENDPOINTS": self.url}
-
-
-@pytest.fixture(params=[
-    pytest.param(("etcdctl", "etcd_server"), marks=[pytest.mark.system, pytest.mark.etcd], id="etcdctl-etcd"),
-    pytest.param(("ours", "etcd_server"), marks=[pytest.mark.system, pytest.mark.etcd], id="ours-etcd"),
-    pytest.param(("ours", "confagent_server"), marks=pytest.mark.system, id="ours-confagent"),
-])
-def tool(request: pytest.FixtureRequest) -> Tool:
-    name, server = request.param
-    return Tool(name, request.getfixturevalue(server))
+from tests.cli.support import Tool, error_lines
 
 
 @pytest.fixture
@@ -62,16 +34,6 @@ def _count(url: str, prefix: str) -> int:
     return int(answer.json().get("count", 0))
 
 
-def _errors(stderr: str) -> str:
-    """The ``Error:`` lines (etcdctl may log clientv3's retries around them)."""
-    return "".join(line + "\n" for line in stderr.splitlines() if line.startswith("Error:"))
-
-
-def _run(tool: Tool, processes: Processes, *args: str) -> tuple[int, str, str]:
-    done = processes.run(tool.argv(*args), env=tool.env)
-    return done.returncode, done.stdout.decode(), _errors(done.stderr.decode())
-
-
 class Held:
     """A long-running command's process, its output in files."""
 
@@ -86,20 +48,20 @@ class Held:
     def stop(self, signum: int = signal.SIGINT) -> tuple[int, str, str]:
         self.process.send_signal(signum)
         code = self.process.wait(30)
-        return code, self.out.read_text(), _errors(self.err.read_text())
+        return code, self.out.read_text(), error_lines(self.err.read_text())
 
 
 def test_lock_runs_a_command_holding_the_lock(tool: Tool, processes: Processes, name: str) -> None:
-    code, out, err = _run(tool, processes, "lock", name, "--", "sh", "-c",
+    code, out, err = tool.run(processes, "lock", name, "--", "sh", "-c",
                           'echo "$ETCD_LOCK_KEY"; echo "$ETCD_LOCK_REV" >&2; exit 3')
     assert (code, _masked(out, name), err) == (1, f"{name}/LEASE\n", "Error: exit status 3\n")
-    assert _run(tool, processes, "lock", name, "true") == (0, "", "")
-    assert _run(tool, processes, "lock", name, "--", "sh", "-c", "kill -TERM $$") == (
+    assert tool.run(processes, "lock", name, "true") == (0, "", "")
+    assert tool.run(processes, "lock", name, "--", "sh", "-c", "kill -TERM $$") == (
         1, "", "Error: signal: terminated\n")
-    assert _run(tool, processes, "lock", name, "no-such-command") == (
+    assert tool.run(processes, "lock", name, "no-such-command") == (
         1, "", 'Error: exec: "no-such-command": executable file not found in $PATH\n')
     assert _count(tool.url, name + "/") == 0
-    assert _run(tool, processes, "lock") == (
+    assert tool.run(processes, "lock") == (
         128, "", "Error: lock takes a lock name argument and an optional command to execute\n")
 
 
@@ -155,7 +117,7 @@ def test_elect_campaigns_observes_and_resigns(tool: Tool, processes: Processes, 
     (["elect", "-l", "x", "y"], "proposal given but -l is set"),
 ])
 def test_elect_usage_errors(tool: Tool, processes: Processes, args: list[str], message: str) -> None:
-    assert _run(tool, processes, *args) == (128, "", f"Error: {message}\n")
+    assert tool.run(processes, *args) == (128, "", f"Error: {message}\n")
 
 
 def test_fenced_writes_need_the_lock(processes: Processes, confagent_server: str, name: str) -> None:

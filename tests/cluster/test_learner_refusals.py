@@ -66,6 +66,9 @@ REQUESTS: list[tuple[str, dict[str, Any] | bytes]] = [  # a dict is sent as JSON
     ("/v3/election/resign", {}),
     ("/v3/election/observe", {"name": b64("E")}),
     ("/v3/election/observe", b"{bad"),
+    ("/v3/maintenance/defragment", {}),
+    ("/v3/maintenance/transfer-leadership", {"targetID": "5"}),
+    ("/v3/maintenance/transfer-leadership", {"targetID": "x"}),
 ]
 
 

@@ -107,6 +107,8 @@ class GatewayApp:
             "/v3/kv/lease/leases": self._lease_leases,
             "/v3/maintenance/status": self._status,
             "/v3/maintenance/alarm": self._alarm,
+            "/v3/maintenance/defragment": self._defragment,
+            "/v3/maintenance/transfer-leadership": self._move_leader,
         }
         self._unary.update(MemberApi(node, self._header).handlers())
         self._unary.update(self._locks.handlers())
@@ -251,6 +253,15 @@ class GatewayApp:
 
     async def _alarm(self, body: bytes) -> Json:
         wire.loads(body)
+        return {}
+
+    async def _defragment(self, body: bytes) -> Json:
+        """Nothing to defragment (the store is in memory, its files written whole): etcd's answer."""
+        wire.loads(body)
+        return {}
+
+    async def _move_leader(self, body: bytes) -> Json:
+        await self.node.move_leader(wire.decode_body(body, wire.decode_move_leader_request))
         return {}
 
     # -- plain HTTP ------------------------------------------------------------------------

@@ -86,6 +86,7 @@ LEARNER_RULES: Final[Mapping[str, LearnerRule]] = {
     "/v3/election/leader": _refused_once_read(wire.decode_leader_request),
     "/v3/election/observe": _refused_once_read(wire.decode_leader_request),
     "/v3/election/resign": _refused_once_read(wire.decode_resign_request),
+    "/v3/maintenance/transfer-leadership": _refused_once_read(wire.decode_move_leader_request),
 }
 """Each ``/v3/`` path's rule on a learner. A path not listed (lease list, alarm, snapshot,
 the member requests) is refused once its body is read as a JSON object."""

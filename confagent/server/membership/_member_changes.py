@@ -33,10 +33,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from confagent.errors import (
+    BadLeaderTransferee,
     ConfigError,
+    LeaderTransferTimeout,
     LearnerNotReady,
     MembershipError,
     NotEnoughStartedMembers,
+    NotLeader,
     Stopped,
     StoreError,
     Unavailable,
@@ -197,6 +200,32 @@ class MemberChanges:
                 except StoreError:
                     pass  # the leader changed, or the entry was lost: publish again
             await asyncio.sleep(PUBLISH_RETRY_S)
+
+    async def move_leader(self, target: int, leadership: Leadership, timeout_s: float) -> None:
+        """Hand this leader's leadership to member ``target``; return once it leads (etcd's MoveLeader).
+
+        Raises:
+            NotLeader: this member does not lead.
+            BadLeaderTransferee: ``target`` is not a member, or is a learner.
+            LeaderTransferTimeout: ``target`` did not lead within ``timeout_s``.
+        """
+        if not leadership.is_leader:
+            raise NotLeader()
+        member = self.table.get(target)
+        if member is None or member.is_learner:
+            raise BadLeaderTransferee()
+
+        def transfer() -> None:
+            if self.core.role is Role.LEADER and target in self.core.conf_state.voters:
+                self.core.transfer_leader(target)
+
+        self._ops.append(transfer)
+        self._wake()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await leadership.wait_until(lambda known: known.leader_id == target)
+        except TimeoutError:
+            raise LeaderTransferTimeout() from None
 
     def hand_over(self) -> None:
         """Leading and asked to remove itself: hand leadership to the most caught-up voter first."""

@@ -350,6 +350,10 @@ class StoreNode:
         """Give a member new peer URLs (a normal entry, proposed here). Raises as ``add_member``."""
         await self.members.update(member_id, peer_urls)
 
+    async def move_leader(self, target: int) -> None:
+        """Hand leadership (held here) to ``target``, within the request timeout (``MemberChanges``)."""
+        await self.members.move_leader(target, self.leadership, self.config.request_timeout_s)
+
     # -- what other modules read of a running member --------------------------------------
     @property
     def term(self) -> int:
