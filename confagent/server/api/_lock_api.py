@@ -135,8 +135,9 @@ class LockApi:
         except ClientLeft:
             return
         except StoreError as error:
-            await stream.fail(error)
-            return
+            if not self._closing.is_set():  # else the member is stopping: its services end too
+                await stream.fail(error)
+                return
         finally:
             closing.cancel()
         await stream.end()

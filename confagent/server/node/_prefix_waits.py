@@ -118,14 +118,14 @@ class PrefixWaits:
         """Return once ``key`` is deleted at ``revision`` or later.
 
         Raises:
-            ConcurrencyError: that history was compacted away.
+            ConcurrencyError: that history was compacted away, or the member is stopping.
         """
         with service_errors():
             async with self.watch(key, start_revision=revision) as watch:
                 async for _revision, events in watch:
                     if any(event.type is EventType.DELETE for event in events):
                         return
-        raise ConcurrencyError("lost watcher waiting for delete")  # the member closed its watches
+            raise Stopped()  # the watch ended without the deletion: the member closed its watches
 
     @contextlib.asynccontextmanager
     async def watch(self, key: bytes, range_end: bytes = b"", *,
