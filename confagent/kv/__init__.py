@@ -2,7 +2,8 @@
 
 ``KvStore`` applies committed commands (MVCC revisions, ranges, txns,
 compaction, leases) and serves reads, watch history and snapshots;
-``validate`` holds the checks made before proposing; ``encode_request`` and
+``validate`` holds the checks made before proposing (and
+``check_raft_request_size`` etcd's Raft request limit, ``request_bytes``); ``encode_request`` and
 ``decode_request`` are the Raft log's encoding; ``Lessor`` keeps the leader's
 lease deadlines and ``WatchHub`` decides which watcher sees which change;
 ``prefix_end`` and ``prefix_range`` are etcd's key range of a prefix (and
@@ -49,6 +50,7 @@ from confagent.kv._messages import (
     WatchRequest,
     WatchResponse,
 )
+from confagent.kv._sizes import MAX_REQUEST_BYTES, check_raft_request_size, request_bytes
 from confagent.kv._validate import MAX_LEASE_TTL, MAX_TXN_OPS, validate
 from confagent.lazy import lazy_exports
 
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FROM_KEY",
     "MAX_LEASE_TTL",
+    "MAX_REQUEST_BYTES",
     "MAX_TXN_OPS",
     "Applied",
     "CatchUp",
@@ -99,10 +102,12 @@ __all__ = [
     "WatchRequest",
     "WatchResponse",
     "Watcher",
+    "check_raft_request_size",
     "decode_request",
     "encode_request",
     "prefix_end",
     "prefix_range",
+    "request_bytes",
     "validate",
 ]
 

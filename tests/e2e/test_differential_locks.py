@@ -152,6 +152,8 @@ def test_a_lease_revoked_while_waiting_is_refused_where_etcd_3_4_grants_a_vanish
     ("/v3/election/campaign", {"name": ["E"]}),
     ("/v3/election/resign", {"leader": "E"}),
     ("/v3/election/observe", {"name": 7}),
+    ("/v3/lock/lock", {"name": b64("n" * 1_000_000), "lease": "12345"}),  # its txn: "request is too large"
+    ("/v3/election/campaign", {"name": b64("E"), "lease": "12345", "value": b64("v" * 1_600_000)}),
 ])
 def test_refusals_answer_as_etcd(pair: Pair, path: str, body: Json) -> None:
     pair.same(path, body)

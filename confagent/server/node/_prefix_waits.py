@@ -41,6 +41,7 @@ from confagent.kv import (
     SortTarget,
     TxnRequest,
     TxnResponse,
+    check_raft_request_size,
     prefix_end,
 )
 from confagent.server.node._local import LocalWatch, LocalWatchHub
@@ -83,8 +84,13 @@ class PrefixWaits:
         return applied.response.id
 
     async def txn(self, request: TxnRequest) -> tuple[int, TxnResponse]:
-        """The revision after ``request`` (its header's) and its response."""
+        """The revision after ``request`` (its header's) and its response.
+
+        Raises:
+            ConcurrencyError: refused ("etcdserver: request is too large" past etcd's Raft limit).
+        """
         with service_errors():
+            check_raft_request_size(request)
             applied = await self.node.propose(request)
         assert isinstance(applied.response, TxnResponse)
         return applied.revision, applied.response
