@@ -15,7 +15,7 @@ import pytest
 from confagent.client import EtcdClient, Fence, Session
 from confagent.errors import ElectionNoLeader, ElectionNotLeader, LockLost
 from confagent.kv import PutRequest
-from confagent.testing import until_async
+from confagent.testing import DEADLINE_S, until_async
 from tests.client.support import connect, run
 
 
@@ -84,7 +84,7 @@ def test_a_session_lost_while_waiting_or_holding_ends_the_lock(store_url: str, n
             with pytest.raises(LockLost, match="lost while waiting"):
                 await waiting
             await etcd.lease_revoke(holder.session.lease_id)
-            await asyncio.wait_for(holder.lost.wait(), 10)
+            await asyncio.wait_for(holder.lost.wait(), DEADLINE_S)
     run(body)
 
 
@@ -126,7 +126,7 @@ def test_an_election_campaign_proclaim_observe_and_resign(store_url: str, name: 
                     await b.proclaim(b"b2")
                 finally:
                     await b.__aexit__(None, None, None)
-            assert await asyncio.wait_for(observer, 10) == [b"a1", b"a2", b"b1", b"b2"]
+            assert await asyncio.wait_for(observer, DEADLINE_S) == [b"a1", b"a2", b"b1", b"b2"]
             with pytest.raises(ElectionNoLeader):
                 await etcd.election(name).leader()
     run(body)

@@ -49,20 +49,25 @@ def _queue_length(url: str, prefix: str) -> int:
 
 
 @contextmanager
-def _waiting(pair: Pair, path: str, body: Json, prefix: str,
-             queued: int) -> Iterator[tuple[Future[Answer], ...]]:
-    """The same waiting call to both servers; entered once each has ``queued`` keys under ``prefix``."""
+def _waiting(pair: Pair, path: str, body: Json, prefix: str, queued: int,
+             renewing: str = "") -> Iterator[tuple[Future[Answer], ...]]:
+    """The same waiting call to both servers; entered once each has ``queued`` keys under ``prefix``.
+    The lease ``renewing`` is kept alive until then."""
     urls = (str(pair.etcd.base_url), str(pair.ours.base_url))
 
     def call(url: str) -> Answer:
         with httpx.Client(timeout=DEADLINE_S) as client:
             return Answer.of(client.post(url + path, content=orjson.dumps(body)))
 
+    def reached(url: str) -> bool:
+        if renewing:
+            httpx.post(url + "/v3/lease/keepalive", json={"ID": renewing}, timeout=10)
+        return _queue_length(url, prefix) == queued
+
     with ThreadPoolExecutor(2) as pool:
         answers = tuple(pool.submit(call, url) for url in urls)
         for url in urls:
-            until(lambda url=url: _queue_length(url, prefix) == queued,
-                  f"{queued} keys under {prefix} at {url}")
+            until(lambda url=url: reached(url), f"{queued} keys under {prefix} at {url}")
         yield answers
 
 
@@ -245,3 +250,14 @@ def test_observe_waits_for_a_first_candidate(pair: Pair) -> None:
         pair.same("/v3/election/proclaim", {"leader": won.body["leader"], "value": b64("two")})
         etcd_lines, our_lines = streams["etcd"].result(DEADLINE_S), streams["ours"].result(DEADLINE_S)
     assert normalize(our_lines) == normalize(etcd_lines)
+
+
+def test_a_leader_whose_lease_expires_hands_over(pair: Pair) -> None:
+    pair.same("/v3/lease/grant", {"TTL": 2, "ID": "1000"})  # renewed until the second candidate waits
+    _grant(pair, "2000")
+    first = pair.same("/v3/election/campaign", {"name": b64("E"), "lease": "1000", "value": b64("a")})
+    with _waiting(pair, "/v3/election/campaign", {"name": b64("E"), "lease": "2000", "value": b64("b")},
+                  "E/", 2, renewing="1000") as (theirs, ours):
+        _same(theirs.result(DEADLINE_S), ours.result(DEADLINE_S))  # once the first lease expired
+    pair.same("/v3/election/leader", {"name": b64("E")})
+    pair.same("/v3/election/proclaim", {"leader": first.body["leader"], "value": b64("late")})
