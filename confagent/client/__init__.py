@@ -10,7 +10,8 @@ A :class:`Session` keeps a lease alive for what is held under it: a
 :class:`Lock` (``async with client.lock(name, ttl_s=10) as lock``), whose
 :class:`Fence` guards the holder's writes (``client.fenced``), and a candidate
 of an :class:`Election` (``client.election(name)``: campaign, proclaim,
-leader, observe, resign).
+leader, observe, resign). A :class:`Semaphore` (``client.semaphore(name, n)``)
+is one of N slots under a name, held as a lock is: what rolling reloads take.
 """
 
 from confagent.client._client import ClientConfig, EtcdClient
@@ -23,6 +24,7 @@ from confagent.client._registration import (
     RegistrationEventKind,
 )
 from confagent.client._renewal import RenewalAction, RenewalSchedule, RenewalStep
+from confagent.client._semaphore import SLOTS_MAX, Semaphore
 from confagent.client._session import SESSION_TTL_S, Session
 from confagent.client._transport import ClientTls
 from confagent.client._watch import RESUMES_MAX
@@ -43,6 +45,7 @@ __all__ = [
     "REGISTRATION_RETRY",
     "RESUMES_MAX",
     "SESSION_TTL_S",
+    "SLOTS_MAX",
     "AlarmMember",
     "ClientConfig",
     "ClientTls",
@@ -62,6 +65,7 @@ __all__ = [
     "RenewalStep",
     "Reply",
     "ResponseHeader",
+    "Semaphore",
     "Session",
     "Status",
 ]

@@ -28,6 +28,7 @@ import httpx
 from confagent import wire
 from confagent.client._election import Election, observe_leaders
 from confagent.client._lock import Fence, Lock
+from confagent.client._semaphore import Semaphore
 from confagent.client._session import SESSION_TTL_S, Session
 from confagent.client._snapshot import download_snapshot
 from confagent.client._transport import (
@@ -242,6 +243,13 @@ class EtcdClient:
         """The lock ``name``, held inside ``async with`` under ``session``, else a session of
         its own with ``ttl_s`` (``confagent.client._lock``)."""
         return Lock(self, name, ttl_s=ttl_s, session=session)
+
+    def semaphore(self, name: bytes, slots: int, *, ttl_s: int = SESSION_TTL_S,
+                  session: Session | None = None, value: bytes = b"",
+                  on_wait: Callable[[int], None] | None = None) -> Semaphore:
+        """One of the ``slots`` slots of ``name``, held inside ``async with``
+        (``confagent.client._semaphore``)."""
+        return Semaphore(self, name, slots, ttl_s=ttl_s, session=session, value=value, on_wait=on_wait)
 
     def election(self, name: bytes, *, ttl_s: int = SESSION_TTL_S,
                  session: Session | None = None) -> Election:
