@@ -89,6 +89,8 @@ class KvStore:
         self._leases = LeaseTable()
         self._revision = 1
         self._compacted = _NEVER_COMPACTED
+        self._base: tuple[KeyValue, ...] = ()
+        """The versions older than the last compaction, by key (they change only when it does)."""
         self._appliers: dict[type[Any], Callable[[Any], Applied]] = {
             PutRequest: self._apply_put,
             DeleteRangeRequest: self._apply_delete_range,
@@ -150,6 +152,8 @@ class KvStore:
         self._index.compact(touched, revision)
         self._log.compact(revision, lambda kv: self._index.first(kv.key) is kv)
         self._compacted = revision
+        self._base = tuple(kv for kv in map(self._index.first, self._index)
+                           if kv is not None and kv.mod_revision < revision)
         return Applied(self._revision, None)
 
     def _apply_lease_grant(self, request: LeaseGrantRequest) -> Applied:
@@ -266,11 +270,17 @@ class KvStore:
     # -- snapshots ------------------------------------------------------------------------
     def snapshot(self) -> bytes:
         """The whole state: revisions, leases, every retained version and the change log."""
-        base = [kv for kv in map(self._index.first, self._index)
-                if kv is not None and kv.mod_revision < self._compacted]
-        return _snapshot.encode(_snapshot.State(
+        return self.snapshot_state().encode()
+
+    def snapshot_state(self) -> _snapshot.SnapshotState:
+        """What ``snapshot()`` encodes, as a value that later changes leave alone: its versions
+        are the store's own immutable ``KeyValue`` objects, gathered by reference (a copy of
+        the change log's list and of the lease table, no per-version work). Encoding it
+        (``SnapshotState.encode``) can then happen elsewhere, in a worker thread, while the store
+        goes on applying."""
+        return _snapshot.SnapshotState(
             revision=self._revision, compacted=self._compacted,
-            leases=tuple(self._leases.ttls().items()), base=tuple(base), log=tuple(self._log)))
+            leases=tuple(self._leases.ttls().items()), base=self._base, log=tuple(self._log))
 
     def load(self, data: bytes) -> None:
         """Become the store whose ``snapshot()`` gave ``data``, in place (a follower installing
@@ -282,6 +292,7 @@ class KvStore:
         loaded = KvStore.restore(data, min_lease_ttl=self.min_lease_ttl)
         self._index, self._log, self._leases = loaded._index, loaded._log, loaded._leases
         self._revision, self._compacted = loaded._revision, loaded._compacted
+        self._base = loaded._base
 
     @classmethod
     def restore(cls, data: bytes, *, min_lease_ttl: int = 2) -> KvStore:
@@ -293,6 +304,7 @@ class KvStore:
         state = _snapshot.decode(data)
         store = cls(min_lease_ttl=min_lease_ttl)
         store._revision, store._compacted = state.revision, state.compacted
+        store._base = state.base
         for kv in state.base:
             store._index.append(kv)
         for kv in state.log:

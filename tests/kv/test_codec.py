@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from confagent.errors import StorageError, StoreError
 from confagent.kv import (
+    CompactionRequest,
     Compare,
     CompareTarget,
     KvStore,
+    LeaseGrantRequest,
     PutRequest,
     RangeRequest,
     Request,
@@ -21,6 +23,7 @@ from confagent.kv import (
     decode_request,
     encode_request,
 )
+from confagent.kv._snapshot import CHUNK_ITEMS
 
 from .strategies import KEYS, any_request, compaction_requests, range_requests, write_requests
 
@@ -93,3 +96,43 @@ def _outcome(store: KvStore, read: RangeRequest) -> object:
 def test_an_unreadable_snapshot_is_a_storage_error(data: bytes) -> None:
     with pytest.raises(StorageError):
         KvStore.restore(data)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(write_requests(), compaction_requests(max_revision=20)), max_size=20),
+       st.lists(st.one_of(write_requests(), compaction_requests(max_revision=40)), max_size=20))
+def test_a_snapshot_state_keeps_the_state_it_was_taken_at(before: list[Request],
+                                                          after: list[Request]) -> None:
+    """What a snapshot encodes can be taken now and encoded later (in a worker thread while
+    the store goes on applying): it still encodes the state when it was taken."""
+    store = KvStore()
+    for request in before:
+        with contextlib.suppress(StoreError):
+            store.apply(request)
+    state, data = store.snapshot_state(), store.snapshot()
+    for request in after:
+        with contextlib.suppress(StoreError):
+            store.apply(request)
+    assert state.encode() == data
+    assert KvStore.restore(store.snapshot()).snapshot() == store.snapshot()
+
+
+def test_a_snapshot_is_encoded_in_bounded_pieces_of_the_same_bytes() -> None:
+    """No piece packs more than CHUNK_ITEMS versions or leases (the encoding leaves the
+    event loop its turns), and the pieces are the layout's one msgpack encoding."""
+    store = KvStore()
+    for i in range(3 * CHUNK_ITEMS):
+        store.apply(PutRequest(b"k%d" % (i % 1500), b"v%d" % i))
+    for lease_id in range(1, CHUNK_ITEMS + 10):
+        store.apply(LeaseGrantRequest(ttl=60, id=lease_id))
+    store.apply(CompactionRequest(revision=2 * CHUNK_ITEMS))
+    state = store.snapshot_state()
+    assert len(state.base) > 0 and len(state.log) > CHUNK_ITEMS and len(state.leases) > CHUNK_ITEMS
+    pieces = list(state.chunks())
+    for piece in pieces:
+        unpacker = msgpack.Unpacker()
+        unpacker.feed(piece)
+        assert len(list(unpacker)) <= CHUNK_ITEMS
+    data = b"".join(pieces)
+    assert data == msgpack.packb(msgpack.unpackb(data), use_bin_type=True)
+    assert KvStore.restore(data).snapshot() == data

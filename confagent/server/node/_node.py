@@ -80,6 +80,7 @@ from confagent.server.node._config import NodeConfig
 from confagent.server.node._leases import Leases
 from confagent.server.node._proposals import REQUEST_ID_BYTES, Proposals
 from confagent.server.node._read_barrier import LinearizableReads
+from confagent.server.node._snapshotter import Snapshotter
 from confagent.server.node._watches import WatchRegistry
 from confagent.server.peers import (
     LeaseAnswer,
@@ -123,10 +124,12 @@ class StoreNode:
         self._writer = writer
         self._snapshots = snapshots
         self._wake = asyncio.Event()
+        self._snapshotter = Snapshotter(snapshots, writer, every_entries=config.snapshot_entries,
+                                        index=core.log.offset, compact=core.compact,
+                                        on_end=self._task_ended, wake=self._wake.set)
         self._proposals = Proposals(config.member_id, rng.getrandbits(40), self._wake.set,
                                     max_pending=config.max_pending_proposals,
                                     request_timeout_s=config.request_timeout_s)
-        self._snapshot_index = core.log.offset
         self._applied_index = core.log.offset
         """The last entry applied to ``kv`` (ahead of ``core.log.applied`` until ``advance``)."""
         self.watches = WatchRegistry(WatchHub(kv))
@@ -237,7 +240,7 @@ class StoreNode:
         that does not end is abandoned, logged, so a stop never waits forever.
         """
         self._stopped = True
-        stuck = await cancel_and_wait(self._tasks)
+        stuck = await cancel_and_wait(self._tasks) + await self._snapshotter.close()
         self._proposals.cancel_writes()
         self._reads.cancel_all()
         stuck += await self.leases.close() + await self._member_calls.close()
@@ -415,16 +418,25 @@ class StoreNode:
         Taken in one step of the event loop (the state cannot move meanwhile); the cost is
         one ``KvStore.snapshot()``, about 0.1 s per 100,000 keys.
         """
-        applied = self._applied_index
-        term = self.core.log.term_at(applied)
-        assert term is not None, "the applied entry is in the log or is its snapshot"
-        return SnapshotMeta(index=applied, term=term, conf_state=self.core.conf_state), self.kv.snapshot()
+        return self._snapshot_meta(), self.kv.snapshot()
 
     def snapshot_with_members(self) -> tuple[SnapshotMeta, bytes]:
         """``snapshot_now`` with the member table in the payload: what snapshot files hold and
         followers are sent (``membership.wrap_snapshot``)."""
-        meta, data = self.snapshot_now()
-        return meta, wrap_snapshot(self.members.table, data)
+        meta, encode = self._capture()
+        return meta, encode()
+
+    def _capture(self) -> tuple[SnapshotMeta, Callable[[], bytes]]:
+        """``snapshot_with_members`` in two steps: the state now, by reference (no encoding),
+        and a function making its payload later, in another thread (``_snapshotter``)."""
+        state, table = self.kv.snapshot_state(), self.members.table
+        table = MemberTable(table.cluster_id, table.members(), table.removed)
+        return self._snapshot_meta(), lambda: wrap_snapshot(table, state.encode())
+
+    def _snapshot_meta(self) -> SnapshotMeta:
+        term = self.core.log.term_at(self._applied_index)
+        assert term is not None, "the applied entry is in the log or is its snapshot"
+        return SnapshotMeta(index=self._applied_index, term=term, conf_state=self.core.conf_state)
 
     # -- the driver loop ----------------------------------------------------------
     async def _drive(self) -> None:
@@ -527,12 +539,14 @@ class StoreNode:
 
     async def _install(self, snapshot: Snapshot) -> None:
         """A leader's snapshot: save it, mark the log, and become its state."""
+        await self._snapshotter.settle()
         await asyncio.to_thread(self._snapshots.save, snapshot.meta, snapshot.data)
         await self._writer.save(None, (), sync=True, snapshot=snapshot.meta)
         table, data = unwrap_snapshot(snapshot.data)
         self.kv.load(data)
         self.members.restored(table)
-        self._snapshot_index = self._applied_index = snapshot.meta.index
+        self._applied_index = snapshot.meta.index
+        self._snapshotter.installed(snapshot.meta)
         for listener in self._restore_listeners:
             listener()
 
@@ -579,18 +593,14 @@ class StoreNode:
         self.core.log.applied_to(self.core.log.committed)
 
     async def _maybe_snapshot(self, *, now: bool = False) -> None:
-        applied = self.core.log.applied
-        if not now and applied - self._snapshot_index < self.config.snapshot_entries:
-            return
-        self.members.snapshot_wanted = False
-        meta, data = self.snapshot_with_members()
-        oldest_kept = await asyncio.to_thread(self._snapshots.save, meta, data)
-        # The marker tells recovery where the log starts once older segments are gone.
-        await self._writer.save(None, (), sync=True, snapshot=meta)
-        # Only up to the oldest snapshot file: a broken newer one falls back to it (``storage._recovery``).
-        await self._writer.release_to(oldest_kept)
-        self.core.compact(meta)
-        self._snapshot_index = applied
+        """Compact the log after a snapshot written; start one when due (``_snapshotter``), or
+        take one ``now`` and wait until it is durable (a membership change applied)."""
+        self._snapshotter.collect()
+        if now:
+            self.members.snapshot_wanted = False
+            await self._snapshotter.take(*self._capture())
+        elif self._snapshotter.due(self.core.log.applied):
+            self._snapshotter.start(*self._capture())
 
     async def _tick_forever(self) -> None:
         while True:
