@@ -37,9 +37,10 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     ├── PeerError                  a store member sent a frame this member cannot read
     ├── ConfigError                a bad flag, file or field; names the file and the key
     ├── ApplyError                 a destination file could not be staged, replaced or restored
-    │   └── CommandFailed          a check_cmd or reload_cmd exited non-zero or timed out
-    │       ├── CheckFailed        check_cmd rejected the staged file; dest untouched
-    │       └── ReloadFailed       reload_cmd failed after the replace; rolled back unless told not to
+    │   ├── CommandFailed          a check_cmd or reload_cmd exited non-zero or timed out
+    │   │   ├── CheckFailed        check_cmd rejected the staged file; dest untouched
+    │   │   └── ReloadFailed       reload_cmd failed after the replace; rolled back unless told not to
+    │   └── ReloadDeferred         no slot of the resource's reload_lock was had: dest untouched, retried
     ├── RenderError                a template could not be rendered; names the template, line and key
     ├── BackendError               a backend could not give its data, or gave data that cannot be used
     │   ├── SourceFileError        a file backend's file is unreadable or malformed; names the file and line
@@ -99,6 +100,7 @@ __all__ = [
     "OutOfRange",
     "PeerError",
     "PeerURLExists",
+    "ReloadDeferred",
     "ReloadFailed",
     "RenderError",
     "RequestTooLarge",
@@ -446,6 +448,12 @@ class ReloadFailed(CommandFailed):
         super().__init__(message, dest=dest, command=command, exit_code=exit_code, output=output,
                          timed_out=timed_out)
         self.rolled_back = rolled_back
+
+
+class ReloadDeferred(ApplyError):
+    """No slot of the resource's ``reload_lock`` could be taken (every slot still held when the wait
+    ended, the store unreachable, or no store to hold one): the destination was left as it was and
+    nothing ran, so that the agent tries again later; a reload never runs without its slot."""
 
 
 class RenderError(ConfagentError):

@@ -187,12 +187,22 @@ class Agent:
         run = setup.config.run
         options = SyncOptions(noop=run.noop if noop is None else noop, sync_only=run.sync_only)
         backend = await open_one_shot_backend(setup.config.backend_config(), self.log)
+        slots = None
         try:
+            if any(resource.spec.reload_lock for resource in setup.resources.resources):
+                from confagent.agent._reload_slots import StoreReloadSlots  # noqa: PLC0415 - httpx when used
+
+                slots = StoreReloadSlots.for_backend(backend, setup.config, self.log)
             snapshot, _ = await asyncio.gather(backend.snapshot(setup.prefixes), compile_templates(setup))
             view = KeyView(snapshot.entries, snapshot.revision)
-            outcomes = await sync_resources(setup.resources.resources, setup.env, view, options, self.clock)
+            outcomes = await sync_resources(setup.resources.resources, setup.env, view, options, self.clock,
+                                            reload_slots=slots)
         finally:
-            await backend.close()
+            try:
+                if slots is not None:
+                    await slots.close()
+            finally:
+                await backend.close()
         for outcome in outcomes:
             log_outcome(self.log, outcome)
             self.out.write(outcome.diff)

@@ -41,6 +41,11 @@ Rules:
    (``IDLE``) when it starts or reloads into that state, tells systemd it is
    ready, and the next reload (``conf.d`` is watched; SIGHUP) that loads a
    resource follows the store again.
+9. Resources with a ``reload_lock`` reload inside a slot of the store's
+   semaphore (``StoreReloadSlots``, made when a loaded resource first asks
+   for one, closed when the daemon ends); a resource deferred for want of a
+   slot is tried again ``RELOAD_RETRY_S`` later, and stopping ends the waits
+   for slots at once.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 from contextlib import aclosing, suppress
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import structlog
 
@@ -64,14 +69,20 @@ from confagent.agent._status import NO_RESOURCE, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, CacheRecovered, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.config import LoadedResource
-from confagent.errors import ConfagentError, ConfigError, MemberStopped
+from confagent.errors import ConfagentError, ConfigError, MemberStopped, ReloadDeferred
 from confagent.render import Host, KeyView, Reads
+from confagent.resource import Wait
 from confagent.tasks import cancel_and_wait
 
-__all__ = ["IDLE", "Daemon"]
+if TYPE_CHECKING:
+    from confagent.agent._reload_slots import StoreReloadSlots
+
+__all__ = ["IDLE", "RELOAD_RETRY_S", "Daemon"]
 
 IDLE = "no resource to render; waiting for conf.d to be fixed"
 """Logged once each time the daemon starts or reloads with no resource (rule 8)."""
+RELOAD_RETRY_S = 5.0
+"""How long after a reload deferred for want of a slot its resource is tried again (rule 9)."""
 
 Logger = structlog.typing.FilteringBoundLogger
 
@@ -105,6 +116,7 @@ class Daemon:
         self._hot_reload = hot_reload
         self._ready = False
         self._stopped = asyncio.Event()
+        self._reload_slots: StoreReloadSlots | None = None
         self.watching = setup.config.run.watch and backend.watches
         """Follow the backend's changes (else poll it every interval); fixed at start."""
         self.passes = 0
@@ -126,6 +138,8 @@ class Daemon:
         self._stopping = True
         self._stopped.set()
         self._wake.set()
+        if self._reload_slots is not None:
+            self._reload_slots.stop_waiting()
 
     def request_reload(self) -> None:
         """Reload the configuration and resources before the next batch."""
@@ -165,6 +179,9 @@ class Daemon:
             self._stopped.set()
             follower, self._follower = self._follower, None
             await self._end_tasks([*helpers, *([follower] if follower else [])])
+            slots, self._reload_slots = self._reload_slots, None
+            if slots is not None:
+                await slots.close()
 
     async def _schedule(self) -> None:
         next_tick_s = self._clock() + (self.setup.config.run.interval_s if self.watching else 0.0)
@@ -222,9 +239,13 @@ class Daemon:
         resources = [by_name[name] for name in names if name in by_name]
         run = self.setup.config.run
         options = SyncOptions(noop=run.noop, sync_only=run.sync_only)
-        outcomes = await sync_resources(resources, self.setup.env, self._view, options, self._clock)
+        slots = self._slots()
+        outcomes = await sync_resources(resources, self.setup.env, self._view, options, self._clock,
+                                        reload_slots=slots)
         for outcome in outcomes:
             log_outcome(self._log, outcome)
+            if isinstance(outcome.error, ReloadDeferred) and slots is not None and not self._stopping:
+                self._debouncer.mark(outcome.resource, self._clock(), Wait(RELOAD_RETRY_S, RELOAD_RETRY_S))
             if outcome.diff:
                 self._out.write(outcome.diff)
             self._reads[outcome.resource] = outcome.reads if outcome.ok else None
@@ -237,6 +258,14 @@ class Daemon:
             gc.collect()
             gc.freeze()  # rule 7
         return outcomes
+
+    def _slots(self) -> StoreReloadSlots | None:
+        """The reload slots, made when a resource first has a ``reload_lock`` (rule 9)."""
+        if self._reload_slots is None and any(r.spec.reload_lock for r in self.setup.resources.resources):
+            from confagent.agent._reload_slots import StoreReloadSlots  # noqa: PLC0415 - httpx when used
+
+            self._reload_slots = StoreReloadSlots.for_backend(self.backend, self.setup.config, self._log)
+        return self._reload_slots
 
     def _start_follower(self) -> None:
         if self.setup.idle:

@@ -10,8 +10,12 @@ Rules:
    replace becomes a unified diff in its ``Outcome``.
 5. ``log_outcome`` writes the one line an outcome deserves: ``applied``
    (resource, dest, revision, changed, duration_ms), in noop mode ``would
-   apply`` (the same fields; nothing was written), or ``resource failed``
-   with the cause and the failing command's output.
+   apply`` (the same fields; nothing was written), ``reload deferred`` (a
+   warning: no slot of its ``reload_lock`` was had, the file is as it was and
+   the resource is tried again), or ``resource failed`` with the cause and
+   the failing command's output.
+6. Resources with a ``reload_lock`` take their slot from ``reload_slots``
+   (``confagent.apply`` rule 5); without it they are deferred.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from dataclasses import dataclass
 
 import structlog
 
-from confagent.apply import ApplyResult, CommandResult, apply_batch, plan_file
+from confagent.apply import ApplyResult, CommandResult, ReloadSlots, apply_batch, plan_file
 from confagent.config import LoadedResource
-from confagent.errors import ApplyError, CommandFailed, ConfagentError, RenderError
+from confagent.errors import ApplyError, CommandFailed, ConfagentError, ReloadDeferred, RenderError
 from confagent.render import KeyView, Reads, RenderEnvironment, render
 from confagent.resource import Plan, Replace, plan_diff
 
@@ -76,15 +80,16 @@ class _Prepared:
 
 async def sync_resources(
     resources: Sequence[LoadedResource], env: RenderEnvironment, view: KeyView,
-    options: SyncOptions, clock: Clock = time.monotonic,
+    options: SyncOptions, clock: Clock = time.monotonic, reload_slots: ReloadSlots | None = None,
 ) -> list[Outcome]:
-    """Render every resource from ``view`` and apply (or diff) the results; one outcome each, in order."""
+    """Render every resource from ``view`` and apply (or diff) the results; one outcome each, in order
+    (rule 6 for ``reload_slots``)."""
     prepared = [_prepare(resource, env, view, clock) for resource in resources]
     if options.noop:
         return [_noop_outcome(item, view.revision) for item in prepared]
     plans = [item.plan for item in prepared if item.plan is not None]
     started = clock()
-    results = iter(await apply_batch(plans, sync_only=options.sync_only))
+    results = iter(await apply_batch(plans, sync_only=options.sync_only, reload_slots=reload_slots))
     apply_ms = (clock() - started) * 1000
     return [_applied_outcome(item, next(results) if item.plan is not None else None, view.revision, apply_ms)
             for item in prepared]
@@ -131,6 +136,9 @@ def log_outcome(log: structlog.typing.FilteringBoundLogger, outcome: Outcome) ->
         level = log.info if outcome.changed else log.debug
         level("would apply" if outcome.noop else "applied", **fields, changed=outcome.changed,
               duration_ms=round(outcome.duration_ms, 3))
+        return
+    if isinstance(outcome.error, ReloadDeferred):
+        log.warning("reload deferred", **fields, cause=str(outcome.error))
         return
     extra: dict[str, object] = {}
     if isinstance(outcome.error, CommandFailed):

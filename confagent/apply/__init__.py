@@ -10,6 +10,9 @@ command; commands (``run_command``) run through ``/bin/sh -c`` with a timeout
 that kills their process group, and their output comes back in each
 ``ApplyResult`` for the caller to log. Failures are results carrying an
 ``ApplyError`` (``CheckFailed``, ``ReloadFailed``) that names the destination.
+A resource with a ``reload_lock`` is installed and reloaded only inside a
+slot taken from the caller's ``ReloadSlots`` (else ``ReloadDeferred``, the
+destination untouched).
 """
 
 from confagent.apply._commands import MAX_OUTPUT_BYTES, CommandResult, run_command
@@ -17,6 +20,7 @@ from confagent.apply._execute import (
     MAX_CONCURRENT_CHECKS,
     MAX_CONCURRENT_STAGES,
     ApplyResult,
+    ReloadSlots,
     apply_batch,
     apply_plan,
 )
@@ -29,6 +33,7 @@ __all__ = [
     "MAX_OUTPUT_BYTES",
     "ApplyResult",
     "CommandResult",
+    "ReloadSlots",
     "apply_batch",
     "apply_plan",
     "destination_path",

@@ -17,6 +17,15 @@
    once for all the destinations that asked for it. When it fails, every
    destination of that group with ``rollback`` gets its previous file back
    (bytes, owner, mode; removed if there was none) and the command runs once more.
+5. a resource with a ``reload_lock`` has its install and reload (phases 3-4,
+   rollback included) run inside one slot of that lock (``ReloadSlots``,
+   given by the caller: the store's semaphore), taken after its check passed
+   and released once the reload, or the reload after a rollback, ended. One
+   slot per lock name for the batch; locks are taken concurrently, after the
+   resources without one are done. When no slot is had (``ReloadDeferred``,
+   or no ``ReloadSlots`` given) the destination is left as it was and nothing
+   runs: the caller tries again later. A ``reload_cmd`` runs once per lock
+   it is taken under.
 
 Guarantees: a destination is always a whole file (old or new); no stage file
 survives the batch, whatever is raised, including cancellation; a failure of
@@ -32,12 +41,14 @@ import errno
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from confagent.apply._commands import CommandResult, run_command
 from confagent.apply._files import destination_path
-from confagent.errors import ApplyError, CheckFailed, ReloadFailed
+from confagent.errors import ApplyError, CheckFailed, ReloadDeferred, ReloadFailed
 from confagent.fsutil import (
     fsync_directory,
     remove_quietly,
@@ -46,12 +57,25 @@ from confagent.fsutil import (
 )
 from confagent.resource import NoChange, Plan, Replace, fill_command
 
-__all__ = ["MAX_CONCURRENT_CHECKS", "MAX_CONCURRENT_STAGES", "ApplyResult", "apply_batch", "apply_plan"]
+__all__ = ["MAX_CONCURRENT_CHECKS", "MAX_CONCURRENT_STAGES", "ApplyResult", "ReloadSlots", "apply_batch",
+           "apply_plan"]
 
 MAX_CONCURRENT_CHECKS = 8
 """How many ``check_cmd``s of one batch run at the same time."""
 MAX_CONCURRENT_STAGES = 8
 """How many stage files of one batch are written and fsynced at the same time (threads)."""
+
+
+class ReloadSlots(Protocol):
+    """Where the slots of ``reload_lock``s are taken (rule 5; the agent's is the store's semaphore)."""
+
+    def slot(self, lock: str, concurrency: int) -> AbstractAsyncContextManager[object]:
+        """One of the ``concurrency`` slots of ``lock``, held inside ``async with``.
+
+        Raises:
+            ReloadDeferred: on entering, when no slot was had; the message says why.
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +121,21 @@ class _Job:
         return ApplyResult(self.plan, self.replaced, self.error, self.rolled_back, tuple(self.commands))
 
 
-async def apply_plan(plan: Plan, *, sync_only: bool = False) -> ApplyResult:
+async def apply_plan(plan: Plan, *, sync_only: bool = False,
+                     reload_slots: ReloadSlots | None = None) -> ApplyResult:
     """``apply_batch`` of one plan."""
-    (result,) = await apply_batch([plan], sync_only=sync_only)
+    (result,) = await apply_batch([plan], sync_only=sync_only, reload_slots=reload_slots)
     return result
 
 
-async def apply_batch(plans: Sequence[Plan], *, sync_only: bool = False) -> list[ApplyResult]:
-    """Apply plans together (phases in the module doc); one result per plan, in order."""
+async def apply_batch(plans: Sequence[Plan], *, sync_only: bool = False,
+                      reload_slots: ReloadSlots | None = None) -> list[ApplyResult]:
+    """Apply plans together (phases in the module doc); one result per plan, in order.
+
+    Args:
+        reload_slots: where resources with a ``reload_lock`` take their slot (rule 5); None:
+            those are not applied (``ReloadDeferred``).
+    """
     jobs = {index: _Job(plan) for index, plan in enumerate(plans) if isinstance(plan, Replace)}
     try:
         _stage_all(list(jobs.values()))
@@ -114,9 +145,18 @@ async def apply_batch(plans: Sequence[Plan], *, sync_only: bool = False) -> list
                 for job in jobs.values():
                     if job.going and job.plan.spec.check_cmd:
                         checks.create_task(_check(job, slots))
-        _install_all([job for job in jobs.values() if job.going])
+        locks: dict[str, list[_Job]] = {}
+        free: list[_Job] = []
+        for job in jobs.values():
+            lock = None if sync_only else job.plan.spec.reload_lock
+            if job.going:
+                (free if lock is None else locks.setdefault(lock, [])).append(job)
+        _install_all(free)
         if not sync_only:
-            await _reload_all([job for job in jobs.values() if job.replaced and job.going])
+            await _reload_all([job for job in free if job.replaced and job.going])
+        async with asyncio.TaskGroup() as slotted:
+            for lock, group in locks.items():
+                slotted.create_task(_apply_in_slot(lock, group, reload_slots))
     finally:
         for job in jobs.values():
             if job.stage is not None:
@@ -215,6 +255,24 @@ def _install(job: _Job) -> None:
         return
     job.stage = None
     job.replaced = True
+
+
+async def _apply_in_slot(lock: str, jobs: Sequence[_Job], reload_slots: ReloadSlots | None) -> None:
+    """Install and reload ``jobs`` inside one slot of ``lock``; none of it without the slot (rule 5)."""
+    concurrency = min(job.plan.spec.reload_concurrency for job in jobs)
+    try:
+        if reload_slots is None:
+            raise ReloadDeferred(f"no store holds the slots of reload_lock {lock!r} with this backend "
+                                 "(it needs the etcd backend, or the embedded store with a client URL)",
+                                 dest=jobs[0].plan.dest)
+        async with reload_slots.slot(lock, concurrency):
+            _install_all(jobs)
+            await _reload_all([job for job in jobs if job.replaced and job.going])
+    except ReloadDeferred as deferred:
+        for job in jobs:
+            if job.going and not job.replaced:
+                job.error = ReloadDeferred(f"{deferred.message}; the file was left as it was",
+                                           dest=job.plan.dest)
 
 
 async def _reload_all(jobs: Sequence[_Job]) -> None:

@@ -47,6 +47,12 @@ class EtcdBackend:
         self._client = client
         self._closed = False
 
+    @property
+    def client(self) -> EtcdClient:
+        """The backend's client, for other calls to the same store (the agent's reload slots);
+        the backend closes it."""
+        return self._client
+
     @classmethod
     def connect(cls, config: ClientConfig) -> EtcdBackend:
         """A backend with its own client for ``config`` (endpoints, timeouts, TLS)."""

@@ -41,6 +41,8 @@ __all__ = [
     "DEFAULT_ETCD_NODES",
     "DEFAULT_INTERVAL_S",
     "DEFAULT_LOG_LEVEL",
+    "DEFAULT_RELOAD_LOCK_TTL_S",
+    "DEFAULT_RELOAD_LOCK_WAIT_S",
     "LOG_FORMATS",
     "LOG_LEVELS",
     "LOG_LEVEL_ALIASES",
@@ -57,6 +59,8 @@ DEFAULT_CONFDIR = Path("/etc/confagent")
 DEFAULT_DATA_DIR = Path("/var/lib/confagent")
 DEFAULT_ETCD_NODES = ("http://127.0.0.1:2379",)
 DEFAULT_INTERVAL_S = 600.0
+DEFAULT_RELOAD_LOCK_TTL_S = 10.0
+DEFAULT_RELOAD_LOCK_WAIT_S = 60.0
 LOG_LEVELS = ("debug", "info", "warning", "error")
 """What ``cli``'s ``configure_logging`` takes, and every command's ``--log-level``; confd's
 (logrus) names are read as one of them (``LOG_LEVEL_ALIASES``, ``log_level_named``)."""
@@ -114,12 +118,28 @@ class RunConfig:
     wait: Wait | None = setting(None, flag="wait", kind=parsed(parse_wait), metavar="MIN:MAX",
                                 help="the quiescence window of resources that set no wait, e.g. 200ms:2s")
     """The default quiescence window of resources that set none (None: render at once)."""
+    reload_lock_ttl_s: float = setting(DEFAULT_RELOAD_LOCK_TTL_S, flag="reload-lock-ttl", kind=DURATION,
+                                       metavar="SECONDS",
+                                       help="the lease of the reload slots this agent holds: a dead "
+                                            "agent's slot is free this long after it died")
+    """The TTL of the session the agent's reload slots (``reload_lock``) are held under."""
+    reload_lock_wait_s: float = setting(DEFAULT_RELOAD_LOCK_WAIT_S, flag="reload-lock-wait", kind=DURATION,
+                                        metavar="SECONDS",
+                                        help="the longest a reload waits for a slot of its reload_lock "
+                                             "before it is deferred and tried again")
+    """How long a reload waits for a slot of its ``reload_lock``; then it is deferred (file untouched)."""
 
     def validate(self) -> None:
         if not self.prefix.startswith("/"):
             raise ConfigError(f"{self.prefix!r} must start with '/'", key="prefix")
         if self.interval_s <= 0:
             raise ConfigError(f"must be more than 0 s, not {self.interval_s:g} s", key="interval")
+        if self.reload_lock_ttl_s < 1:
+            raise ConfigError(f"must be at least 1 s (a lease's TTL), not {self.reload_lock_ttl_s:g} s",
+                              key="reload_lock_ttl")
+        if self.reload_lock_wait_s <= 0:
+            raise ConfigError(f"must be more than 0 s, not {self.reload_lock_wait_s:g} s",
+                              key="reload_lock_wait")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@
 error a ``ConfigError`` naming the file and the key) into a frozen
 ``ResourceSpec``: confd's ``[template]`` fields (``src dest keys prefix uid gid
 mode check_cmd reload_cmd``) plus ``owner``/``group`` names and the fields
-confd lacks (``timeout create_dest_dirs backup rollback wait``).
+confd lacks (``timeout create_dest_dirs backup rollback wait reload_lock
+reload_concurrency``).
 
 ``plan(spec, rendered, current, target)`` compares a render with what the
 destination holds (``FileState``: bytes, owner, group, mode) and returns
@@ -29,13 +30,20 @@ from confagent.resource._plan import (
     plan,
     target_attributes,
 )
-from confagent.resource._spec import DEFAULT_MODE, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, ResourceSpec
+from confagent.resource._spec import (
+    DEFAULT_MODE,
+    DEFAULT_TIMEOUT_S,
+    MAX_RELOAD_CONCURRENCY,
+    MAX_TIMEOUT_S,
+    ResourceSpec,
+)
 from confagent.resource._values import Wait, format_mode, parse_mode, parse_wait
 
 __all__ = [
     "CHECK_PLACEHOLDERS",
     "DEFAULT_MODE",
     "DEFAULT_TIMEOUT_S",
+    "MAX_RELOAD_CONCURRENCY",
     "MAX_TIMEOUT_S",
     "RELOAD_PLACEHOLDERS",
     "RESOURCE_FIELDS",

@@ -8,6 +8,9 @@ Rules:
    (``template.mode``) and what is wrong; the first problem found is reported.
 3. Values are normalized as confd does where confd is sound: a ``prefix``
    gets its leading ``/``; ``src`` is relative to the templates directory.
+4. Fields that only mean something together are refused alone:
+   ``reload_lock`` needs a ``reload_cmd`` (the slot is held around it), and
+   ``reload_concurrency`` (at least 1; 1 when not given) needs ``reload_lock``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from confagent.errors import ConfigError
 from confagent.resource._commands import CHECK_PLACEHOLDERS, RELOAD_PLACEHOLDERS, unknown_placeholders
-from confagent.resource._spec import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, ResourceSpec
+from confagent.resource._spec import DEFAULT_TIMEOUT_S, MAX_RELOAD_CONCURRENCY, MAX_TIMEOUT_S, ResourceSpec
 from confagent.resource._values import parse_mode, parse_wait
 from confagent.settings import TableReader, parse_duration
 
@@ -26,7 +29,8 @@ __all__ = ["RESOURCE_FIELDS", "parse_resource"]
 
 RESOURCE_FIELDS = frozenset({
     "src", "dest", "keys", "prefix", "uid", "gid", "owner", "group", "mode", "check_cmd",
-    "reload_cmd", "timeout", "create_dest_dirs", "backup", "rollback", "wait",
+    "reload_cmd", "timeout", "create_dest_dirs", "backup", "rollback", "wait", "reload_lock",
+    "reload_concurrency",
 })
 """The keys a ``[template]`` table may hold."""
 
@@ -62,11 +66,12 @@ def parse_resource(text: str, path: str) -> ResourceSpec:
                                     "write one file per template")
     table = TableReader(top.table_at("template"), file=path, section="template",
                         fields=RESOURCE_FIELDS, aliases=_ALIASES)
+    reload_cmd = _read_command(table, "reload_cmd", RELOAD_PLACEHOLDERS)
     return ResourceSpec(
         file=path, src=_read_src(table), dest=_read_dest(table), keys=_read_keys(table),
         prefix=_read_prefix(table), **_read_ownership(table), mode=table.parsed("mode", parse_mode),
         check_cmd=_read_command(table, "check_cmd", CHECK_PLACEHOLDERS),
-        reload_cmd=_read_command(table, "reload_cmd", RELOAD_PLACEHOLDERS),
+        reload_cmd=reload_cmd, **_read_reload_lock(table, reload_cmd),
         timeout_s=_read_timeout(table),
         create_dest_dirs=table.boolean("create_dest_dirs", False),
         backup=table.boolean("backup", False),
@@ -139,6 +144,20 @@ def _read_command(table: TableReader, key: str, placeholders: Collection[str]) -
         gone = " (the stage file is gone once the file is replaced)" if key == "reload_cmd" else ""
         raise table.error(key, f"unknown placeholder {unknown[0]}: {key} knows {known}{gone}")
     return command
+
+
+def _read_reload_lock(table: TableReader, reload_cmd: str | None) -> dict[str, Any]:
+    """``reload_lock`` and ``reload_concurrency``, as ResourceSpec keywords (rule 4)."""
+    lock = table.string("reload_lock")
+    concurrency = table.integer("reload_concurrency", minimum=1, maximum=MAX_RELOAD_CONCURRENCY)
+    if lock is None:
+        if concurrency is not None:
+            raise table.error("reload_concurrency", "is only used with reload_lock (the name of the "
+                                                    'slots, e.g. reload_lock = "/locks/nginx")')
+        return {}
+    if reload_cmd is None:
+        raise table.error("reload_lock", "needs a reload_cmd: a slot is taken around the reload")
+    return {"reload_lock": lock, "reload_concurrency": 1 if concurrency is None else concurrency}
 
 
 def _read_timeout(table: TableReader) -> float:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from confagent.resource._values import MAX_MODE, Wait
 
-__all__ = ["DEFAULT_MODE", "DEFAULT_TIMEOUT_S", "MAX_TIMEOUT_S", "ResourceSpec"]
+__all__ = ["DEFAULT_MODE", "DEFAULT_TIMEOUT_S", "MAX_RELOAD_CONCURRENCY", "MAX_TIMEOUT_S", "ResourceSpec"]
 
 DEFAULT_MODE = 0o644
 """The mode of a new file when the resource gives none (confd's)."""
@@ -18,6 +18,8 @@ DEFAULT_TIMEOUT_S = 30.0
 """How long ``check_cmd`` and ``reload_cmd`` may run each (consul-template's default)."""
 MAX_TIMEOUT_S = 3600.0
 """The longest ``timeout`` a resource may ask for: every command ends."""
+MAX_RELOAD_CONCURRENCY = 10_000
+"""The most reload slots a ``reload_lock`` may have (``confagent.client.SLOTS_MAX``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,10 @@ class ResourceSpec:
     New fields: ``timeout_s`` (TOML ``timeout``), ``create_dest_dirs``,
     ``backup`` (keep the replaced file as ``dest.bak``), ``rollback`` (restore
     and reload the previous file when ``reload_cmd`` fails; default on) and
-    ``wait`` (``"min:max"`` quiescence; None: the agent's default).
+    ``wait`` (``"min:max"`` quiescence; None: the agent's default), and
+    ``reload_lock`` with ``reload_concurrency``: the name of a semaphore in the
+    store of which a slot is held around ``reload_cmd`` (and its rollback), so
+    that at most ``reload_concurrency`` hosts of a fleet reload at once.
     """
 
     file: str
@@ -64,6 +69,10 @@ class ResourceSpec:
     backup: bool = False
     rollback: bool = True
     wait: Wait | None = None
+    reload_lock: str | None = None
+    """The semaphore whose slot the reload is run in (None: reload without one)."""
+    reload_concurrency: int = 1
+    """How many slots ``reload_lock`` has: how many hosts may reload at once."""
 
     def __post_init__(self) -> None:
         assert self.src and self.dest and self.keys, "src, dest and keys are required"
@@ -73,3 +82,7 @@ class ResourceSpec:
         assert self.gid is None or self.group is None, "gid and group exclude each other"
         assert self.mode is None or 0 <= self.mode <= MAX_MODE, f"mode out of range: {self.mode}"
         assert 0 < self.timeout_s <= MAX_TIMEOUT_S, f"timeout out of range: {self.timeout_s}"
+        assert 1 <= self.reload_concurrency <= MAX_RELOAD_CONCURRENCY, \
+            f"reload_concurrency out of range: {self.reload_concurrency}"
+        assert self.reload_lock is None or (self.reload_lock and self.reload_cmd), \
+            "reload_lock is set only with a reload_cmd"

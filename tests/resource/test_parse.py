@@ -40,6 +40,7 @@ def test_defaults_of_optional_fields() -> None:
     assert (spec.prefix, spec.uid, spec.gid, spec.owner, spec.group, spec.mode) == ("/", *[None] * 5)
     assert (spec.check_cmd, spec.reload_cmd, spec.timeout_s) == (None, None, DEFAULT_TIMEOUT_S)
     assert (spec.create_dest_dirs, spec.backup, spec.rollback, spec.wait) == (False, False, True, None)
+    assert (spec.reload_lock, spec.reload_concurrency) == (None, 1)
 
 
 def test_new_fields() -> None:
@@ -50,6 +51,12 @@ def test_new_fields() -> None:
     assert (spec.create_dest_dirs, spec.backup, spec.rollback) == (True, True, False)
     assert spec.wait == Wait(2.0, 10.0)
     assert spec.prefix == "/myapp"  # confd prepends the slash
+
+
+def test_a_reload_lock_takes_one_slot_unless_told_how_many() -> None:
+    body = REQUIRED + 'reload_cmd = "nginx -s reload"\nreload_lock = "/locks/nginx"\n'
+    assert (parse(body).reload_lock, parse(body).reload_concurrency) == ("/locks/nginx", 1)
+    assert parse(body + "reload_concurrency = 3\n").reload_concurrency == 3
 
 
 @pytest.mark.parametrize(("value", "mode"), [('"0644"', 0o644), ('"0600"', 0o600), ('"02750"', 0o2750),
@@ -119,6 +126,19 @@ ERRORS = [
     ("[template]\n" + REQUIRED + "backup = 'yes'", "template.backup", "true or false"),
     ("[template]\n" + REQUIRED + "rollback = 1", "template.rollback", "true or false"),
     ("[template]\n" + REQUIRED + "create_dest_dirs = 'true'", "template.create_dest_dirs", "true or false"),
+    ("[template]\n" + REQUIRED + "reload_lock = '/locks/a'", "template.reload_lock", "needs a reload_cmd"),
+    ("[template]\n" + REQUIRED + "reload_cmd = 'r'\nreload_lock = ''", "template.reload_lock",
+     "must not be empty"),
+    ("[template]\n" + REQUIRED + "reload_cmd = 'r'\nreload_lock = 1", "template.reload_lock",
+     "must be a string"),
+    ("[template]\n" + REQUIRED + "reload_cmd = 'r'\nreload_concurrency = 2", "template.reload_concurrency",
+     "only used with reload_lock"),
+    ("[template]\n" + REQUIRED + "reload_cmd = 'r'\nreload_lock = '/l'\nreload_concurrency = 0",
+     "template.reload_concurrency", "at least 1"),
+    ("[template]\n" + REQUIRED + "reload_cmd = 'r'\nreload_lock = '/l'\nreload_concurrency = '2'",
+     "template.reload_concurrency", "must be an integer"),
+    ("[template]\n" + REQUIRED + "reload_cmd = 'r'\nreload_lock = '/l'\nreload_concurrency = 10001",
+     "template.reload_concurrency", "at most 10000"),
 ]
 
 
