@@ -11,7 +11,8 @@ from confagent.testing import Processes
 from tests.agent.readme import commands, session
 from tests.agent.support import EXAMPLES, example_keys, make_agent, run, seed_store
 
-README_EXAMPLES = ["nginx", "haproxy", "app-config", "nginx-registry", "metad-self", "systemd", "cluster"]
+README_EXAMPLES = ["nginx", "haproxy", "app-config", "nginx-registry", "metad-self", "systemd", "cluster",
+                   "rolling-reload"]
 
 
 def _expected_files(example: Path) -> dict[str, str]:
