@@ -11,6 +11,7 @@ through its own client URL.
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import time
 import uuid
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from confagent.client import EtcdClient
 from confagent.testing import AgentProcess, Keys, Processes, confagent_argv, free_port, until
 from tests.agent.processes import text_of
 from tests.agent.support import resource_toml, write_confdir
@@ -157,6 +159,46 @@ def test_an_agent_killed_holding_its_slot_frees_it_when_its_lease_expires(fleet:
     later = [r for r in reloads(fleet.log) if r.name == "b" and r.start_s > a_held_from]
     assert later and all(r.start_s > killed_s for r in later), later
     assert b.events("reload slot taken")
+
+
+def _hold_every_slot(fleet: Fleet) -> int:
+    """Take the lock's one slot as a holder that is not an agent; its lease."""
+    async def hold() -> int:
+        async with EtcdClient([fleet.store_url]) as etcd:
+            lease = (await etcd.lease_grant(60)).response.id
+            await etcd.put(f"{fleet.lock}/{lease:x}".encode(), b"test", lease=lease)
+            return lease
+    return asyncio.run(hold())
+
+
+def _release(fleet: Fleet, lease: int) -> None:
+    async def revoke() -> None:
+        async with EtcdClient([fleet.store_url]) as etcd:
+            await etcd.lease_revoke(lease)
+    asyncio.run(revoke())
+
+
+def test_a_reload_that_gets_no_slot_in_time_is_deferred_then_done(fleet: Fleet) -> None:
+    lease = _hold_every_slot(fleet)
+    agent = fleet.start("a", 1, "--reload-lock-wait", "0.5")
+    until(lambda: len(agent.events("reload deferred")) >= 2, "the reload deferred, and again", agent.log)
+    cause = str(agent.events("reload deferred")[0]["cause"])
+    assert "all 1 were still held after 0.5 s" in cause and "the file was left as it was" in cause
+    assert fleet.dest("a") is None and not reloads(fleet.log)
+    _release(fleet, lease)
+    until(lambda: fleet.reloaded("unset", "a"), "the reload once the slot is free", fleet.log)
+
+
+def test_stopping_ends_the_wait_for_a_slot(fleet: Fleet) -> None:
+    lease = _hold_every_slot(fleet)
+    try:
+        agent = fleet.start("a", 1, "--reload-lock-wait", "600")
+        until(lambda: bool(agent.events("waiting for a reload slot")), "the agent waiting", agent.log)
+        assert agent.stop() == 0  # within the kit's bound, far below the wait's
+        assert "the agent is stopping" in str(agent.events("reload deferred")[0]["cause"])
+        assert agent.events("agent stopped") and fleet.dest("a") is None
+    finally:
+        _release(fleet, lease)
 
 
 def _started(log: Path) -> list[Reload]:
