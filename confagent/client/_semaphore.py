@@ -186,25 +186,27 @@ class Semaphore:
         ahead = _ahead(queued.kvs, key, revision)
         if len(ahead) >= self.slots and self._on_wait is not None:
             self._on_wait(len(ahead))
+        seen = revision
         while len(ahead) >= self.slots:
-            ahead = await self._wait_for_deletes(key, revision, ahead, queue)
+            ahead, seen = await self._wait_for_deletes(key, revision, ahead, queue, seen)
         return revision
 
-    async def _wait_for_deletes(self, key: bytes, revision: int, ahead: set[bytes],
-                                queue: RangeRequest) -> set[bytes]:
-        """``ahead`` once fewer than ``slots`` of it remain, or read again after a compaction (rule 2).
+    async def _wait_for_deletes(self, key: bytes, revision: int, ahead: set[bytes], queue: RangeRequest,
+                                seen: int) -> tuple[set[bytes], int]:
+        """``ahead`` once fewer than ``slots`` of it remain, watching from after revision ``seen``; or
+        ``ahead`` read again after a compaction, with the revision of that read (rule 2).
 
         Raises:
             LockLost: the taker's own key was deleted while it waited.
             StoreError, ClientError: the store refused, or did not answer.
         """
         start, end = queue.key, queue.range_end
-        watched = self._calls.watch(start, end, start_revision=revision + 1, no_put=True, resume=True)
+        watched = self._calls.watch(start, end, start_revision=seen + 1, no_put=True, resume=True)
         async with contextlib.aclosing(watched) as messages:
             async for message in messages:
                 if message.response.canceled:
                     fresh = await self._calls.range(queue)
-                    return _ahead(fresh.response.kvs, key, revision)
+                    return _ahead(fresh.response.kvs, key, revision), fresh.header.revision
                 for event in message.response.events:
                     if event.type == EventType.DELETE:
                         if event.kv.key == key:
@@ -212,7 +214,7 @@ class Semaphore:
                                            "while waiting")
                         ahead.discard(event.kv.key)
                 if len(ahead) < self.slots:
-                    return ahead
+                    return ahead, seen
         raise ClientError(f"the watch of the semaphore {self.name!r} ended")
 
 

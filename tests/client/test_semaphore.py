@@ -13,7 +13,7 @@ import pytest
 
 from confagent.client import EtcdClient, Semaphore, Session
 from confagent.errors import ConfigError, LockLost
-from confagent.kv import PutRequest
+from confagent.kv import PutRequest, RangeRequest, SortOrder, SortTarget, prefix_range
 from confagent.testing import until_async
 from tests.client.support import connect, run
 
@@ -100,6 +100,29 @@ def test_one_slot_per_session_and_a_session_lost_while_waiting(store_url: str, n
             with pytest.raises(LockLost):
                 await waiting
             await other.__aexit__(None, None, None)
+    run(body)
+
+
+def test_a_wait_whose_history_was_compacted_reads_the_queue_again(store_url: str, name: bytes) -> None:
+    async def body() -> None:
+        async with connect(store_url) as etcd, etcd.semaphore(name, 1, ttl_s=10) as holder:
+            waiter = etcd.semaphore(name, 1, ttl_s=10)
+            await waiter.session.start()
+            try:
+                key = name + b"/" + f"{waiter.session.lease_id:x}".encode()
+                revision = (await etcd.put(key, lease=waiter.session.lease_id)).header.revision
+                for n in range(3):
+                    latest = (await etcd.put(name + b"-noise", str(n).encode())).header.revision
+                await etcd.compact(latest)  # the deletions after ``revision`` can no longer be watched
+                queue = RangeRequest(*prefix_range(name + b"/"), sort_order=SortOrder.ASCEND,
+                                     sort_target=SortTarget.CREATE, keys_only=True)
+                ahead, seen = await waiter._wait_for_deletes(key, revision, {holder.key}, queue, revision)
+                assert (ahead, seen >= latest) == ({holder.key}, True)
+                waiting = asyncio.create_task(waiter._wait_for_deletes(key, revision, ahead, queue, seen))
+                await etcd.delete(holder.key)
+                assert (await waiting)[0] == set()
+            finally:
+                await waiter.session.close()
     run(body)
 
 
