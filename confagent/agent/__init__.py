@@ -9,13 +9,15 @@ renders everything once (``run_once``, ``--onetime``), or shows what would
 change (``check``, ``render --check``). SIGTERM/SIGINT stop after the batch in
 flight, within ``STOP_TIMEOUT_S`` more; SIGHUP reloads the configuration, keeping the running one when the
 new one is broken, and so does a change under ``conf.d`` or ``templates``.
-``SystemHost`` is what templates see of the machine. The daemon reports to a
+Resources with a ``reload_lock`` reload inside a slot of a semaphore in the
+store (``StoreReloadSlots``). ``SystemHost`` is what templates see of the machine. The daemon reports to a
 ``StatusBoard``, served by the optional ``AgentListener`` (``/health``,
 ``/metrics``, ``/v1/status``), and to systemd (``SystemdNotifier``).
 
-``Daemon``, ``AgentListener``, ``StatusApp``, ``watch_config`` and
-``AgentMetrics`` are loaded on first use (``__getattr__``): they bring
-uvicorn, watchfiles and prometheus_client, which a one-shot run does not need.
+``Daemon``, ``AgentListener``, ``StatusApp``, ``watch_config``,
+``AgentMetrics`` and ``StoreReloadSlots`` are loaded on first use
+(``__getattr__``): they bring uvicorn, watchfiles, prometheus_client and the
+etcd client, which a one-shot run does not need (or only with a ``reload_lock``).
 """
 
 from typing import TYPE_CHECKING
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from confagent.agent._hotreload import watch_config
     from confagent.agent._listener import AgentListener, StatusApp
     from confagent.agent._metrics import AgentMetrics
+    from confagent.agent._reload_slots import StoreReloadSlots
 
 __all__ = [
     "STOP_TIMEOUT_S",
@@ -57,6 +60,7 @@ __all__ = [
     "Setup",
     "StatusApp",
     "StatusBoard",
+    "StoreReloadSlots",
     "SyncOptions",
     "SystemHost",
     "SystemdNotifier",
@@ -70,7 +74,8 @@ __all__ = [
 ]
 
 _LAZY_MODULES = {"Daemon": "_daemon", "AgentListener": "_listener", "StatusApp": "_listener",
-                 "watch_config": "_hotreload", "AgentMetrics": "_metrics"}
+                 "watch_config": "_hotreload", "AgentMetrics": "_metrics",
+                 "StoreReloadSlots": "_reload_slots"}
 """Names loaded on first use, by the module defining them (module docstring)."""
 
 
