@@ -77,6 +77,7 @@ from confagent.server.membership import (
     wrap_snapshot,
 )
 from confagent.server.node._config import NodeConfig
+from confagent.server.node._heap import HeapFreezer
 from confagent.server.node._leases import Leases
 from confagent.server.node._proposals import REQUEST_ID_BYTES, Proposals
 from confagent.server.node._read_barrier import LinearizableReads
@@ -127,6 +128,7 @@ class StoreNode:
         self._snapshotter = Snapshotter(snapshots, writer, every_entries=config.snapshot_entries,
                                         index=core.log.offset, compact=core.compact,
                                         on_end=self._task_ended, wake=self._wake.set)
+        self._heap = HeapFreezer()
         self._proposals = Proposals(config.member_id, rng.getrandbits(40), self._wake.set,
                                     max_pending=config.max_pending_proposals,
                                     request_timeout_s=config.request_timeout_s)
@@ -204,6 +206,7 @@ class StoreNode:
         """Listen for peers, then start the driver loop, the ticker and lease expiry."""
         if self.transport is not None:
             await self.transport.start()
+        self._heap.install()
         self._wake.set()
         self._tasks = [
             asyncio.create_task(self._drive(), name="raft-driver"),
@@ -240,6 +243,7 @@ class StoreNode:
         that does not end is abandoned, logged, so a stop never waits forever.
         """
         self._stopped = True
+        self._heap.uninstall()
         stuck = await cancel_and_wait(self._tasks) + await self._snapshotter.close()
         self._proposals.cancel_writes()
         self._reads.cancel_all()
