@@ -56,6 +56,9 @@ from __future__ import annotations
 __all__ = [
     "AmbiguousWrite",
     "ApplyError",
+    "AuthError",
+    "AuthNotBuilt",
+    "AuthNotEnabled",
     "BackendError",
     "BadLeaderTransferee",
     "CacheDiverged",
@@ -107,6 +110,9 @@ __all__ = [
     "ResolveError",
     "ResourceExhausted",
     "ResyncNeeded",
+    "RoleEmpty",
+    "RoleNotFound",
+    "RootUserNotExist",
     "SourceFileError",
     "Stopped",
     "StorageError",
@@ -116,6 +122,8 @@ __all__ = [
     "Unavailable",
     "UndecodableKey",
     "UnhealthyCluster",
+    "UserEmpty",
+    "UserNotFound",
     "ValueProvided",
     "http_status_of",
     "store_error_from",
@@ -289,6 +297,45 @@ class LockSessionExpired(ConcurrencyError):
     hold it at once; etcd 3.5 refuses it with these words, and so does confagent."""
 
     default_message = "mutex: session is expired"
+
+
+class AuthError(StoreError):
+    """A refusal of etcd's Auth service (FailedPrecondition, unless said otherwise)."""
+
+    code = 9
+
+
+class AuthNotEnabled(AuthError):
+    default_message = "etcdserver: authentication is not enabled"
+
+
+class RootUserNotExist(AuthError):
+    default_message = "etcdserver: root user does not exist"
+
+
+class UserNotFound(AuthError):
+    default_message = "etcdserver: user name not found"
+
+
+class RoleNotFound(AuthError):
+    default_message = "etcdserver: role name not found"
+
+
+class UserEmpty(AuthError):
+    code = 3
+    default_message = "etcdserver: user name is empty"
+
+
+class RoleEmpty(AuthError):
+    code = 3
+    default_message = "etcdserver: role name is empty"
+
+
+class AuthNotBuilt(AuthError):
+    """A user or role to be created: confagent keeps none yet (etcd would create it)."""
+
+    code = 12
+    default_message = "confagent: users and roles are not supported yet (auth stays disabled)"
 
 
 class MembershipError(StoreError):

@@ -15,8 +15,8 @@ Rules:
 4. ``stop()`` stops accepting, lets requests in flight finish for at most
    ``shutdown_grace_s`` (``None``: as long as they take), then closes.
 5. What differs between the listeners (backlog, uvicorn's own headers,
-   ``X-Forwarded-For``, keep-alive, TLS) is a ``ListenerSettings`` field whose
-   default is uvicorn's.
+   ``X-Forwarded-For``, keep-alive, TLS, the connection's protocol class) is a
+   ``ListenerSettings`` field whose default is uvicorn's.
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ class ListenerSettings:
     server_header: bool = True
     date_header: bool = True
     tls: ListenerTls | None = None
+    protocol: type[asyncio.Protocol] | None = None
+    """The protocol class a connection gets (``None``: uvicorn's httptools); its
+    ``alpn_protocols``, if it has them, are offered in the TLS handshake."""
 
     def __post_init__(self) -> None:
         if self.backlog < 1 or self.keep_alive_s < 1:
@@ -119,6 +122,9 @@ class HttpListener:
         assert self._server is None, "start() once, until stop()"
         config = self._uvicorn_config()
         config.load()
+        alpn = getattr(self.settings.protocol, "alpn_protocols", None)
+        if config.ssl is not None and alpn:
+            config.ssl.set_alpn_protocols(alpn)
         sock = self._bind()
         self.port = sock.getsockname()[1]
         server = _QuietServer(config)
@@ -140,7 +146,8 @@ class HttpListener:
     def _uvicorn_config(self) -> uvicorn.Config:
         settings, tls = self.settings, self.settings.tls
         return uvicorn.Config(
-            self.app, host=self.host, port=self.port, loop="none", http="httptools", lifespan="off",
+            self.app, host=self.host, port=self.port, loop="none", http=settings.protocol or "httptools",
+            lifespan="off",
             access_log=False, log_level="warning", log_config=None, backlog=settings.backlog,
             timeout_graceful_shutdown=settings.shutdown_grace_s, timeout_keep_alive=settings.keep_alive_s,
             proxy_headers=settings.proxy_headers, server_header=settings.server_header,

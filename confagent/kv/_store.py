@@ -19,6 +19,9 @@ Rules:
 
 from __future__ import annotations
 
+import itertools
+import struct
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +61,9 @@ from confagent.kv._validate import MAX_LEASE_TTL
 from confagent.kv._writes import WriteTxn
 
 __all__ = ["Applied", "KvStore"]
+
+_HASHED = struct.Struct(">qqqqI")
+"""What ``hash_kv`` hashes of a version besides its key and value: revisions, version, lease, key length."""
 
 _NEVER_COMPACTED = -1
 
@@ -266,6 +272,27 @@ class KvStore:
     def size_bytes(self) -> int:
         """An estimate of the retained data: keys and values of every version kept."""
         return self._index.size_bytes
+
+    def hash_kv(self, revision: int) -> int:
+        """A CRC-32 of every version retained up to ``revision`` (etcd's HashKV): members that
+        applied the same log answer the same hash; its value is not etcd's (the encodings differ).
+
+        Raises:
+            FutureRevision: the revision is past the current one.
+            Compacted: the revision is below the last compaction.
+        """
+        if revision > self._revision:
+            raise FutureRevision()
+        if revision < self._compacted:
+            raise Compacted()
+        base = (kv for kv in map(self._index.first, self._index)
+                if kv is not None and kv.mod_revision < self._compacted)
+        crc = 0
+        for kv in itertools.chain(base, self._log.through(revision)):
+            crc = zlib.crc32(_HASHED.pack(kv.create_revision, kv.mod_revision, kv.version, kv.lease,
+                                          len(kv.key)), crc)
+            crc = zlib.crc32(kv.value, zlib.crc32(kv.key, crc))
+        return crc
 
     # -- snapshots ------------------------------------------------------------------------
     def snapshot(self) -> bytes:

@@ -1,4 +1,4 @@
-"""Assemble and run a store member: recover the node, serve the gateway on every client URL, stop cleanly.
+"""Assemble and run a store member: recover the node, serve gateway and gRPC on each client URL, stop cleanly.
 
 ``StoreServer`` runs a member from its ``StoreConfig`` (``confagent.settings``:
 etcd's flags with etcd's meanings and defaults); it owns the node and the
@@ -19,7 +19,7 @@ import structlog
 from confagent.errors import MemberFailed, MemberRemoved, MemberStopped, NoLeader
 from confagent.http_listener import HttpListener, ListenerSettings
 from confagent.server._bootstrap import client_tls_of, node_config_of, server_info_of
-from confagent.server.api import GatewayApp, Metrics, watch_removal
+from confagent.server.api import ClientPort, GatewayApp, Metrics, watch_removal
 from confagent.server.node import ConcurrencyServices, StoreNode
 from confagent.server.storage import (
     Identity,
@@ -88,10 +88,10 @@ class StoreServer:
         await node.start()
         metrics = Metrics()
         self._services = services = ConcurrencyServices(node)
-        app = GatewayApp(node, info, metrics, config.watch_progress_notify_interval_s, services)
-        self._app = app
+        port = ClientPort.of(node, info, services, metrics, config.watch_progress_notify_interval_s)
+        self._app = port.app
         for url in config.listen_client_urls:
-            await self._listen(app, url)
+            await self._listen(port, url)
         urls = [listener.url for listener in self._listeners]
         await asyncio.to_thread(write_serving_record, config.resolved_data_dir, info.member_id,
                                 info.cluster_id, urls)
@@ -99,11 +99,12 @@ class StoreServer:
                  data_dir=str(config.resolved_data_dir), revision=node.kv.revision,
                  listen=list(config.listen_client_urls))
 
-    async def _listen(self, app: GatewayApp, url: str) -> None:
+    async def _listen(self, port: ClientPort, url: str) -> None:
         parts = urlsplit(url)
         tls = client_tls_of(self.config) if parts.scheme == "https" else None
-        listener = HttpListener(app, parts.hostname or "127.0.0.1", parts.port or 2379,
-                                "--listen-client-urls", dataclasses.replace(CLIENT_LISTENER, tls=tls))
+        settings = dataclasses.replace(CLIENT_LISTENER, tls=tls, protocol=port.protocol)
+        listener = HttpListener(port.app, parts.hostname or "127.0.0.1", parts.port or 2379,
+                                "--listen-client-urls", settings)
         await listener.start()
         self._listeners.append(listener)
 

@@ -24,7 +24,8 @@ their own pair (``_json_server_locks``, ``_json_client_locks``), their
 requests' values in ``_messages`` (:class:`LockRequest`, :class:`LeaderKey`, ...).
 
 etcd's protobuf, for the gRPC front, the server's side of it
-(``_proto_server``, ``_proto_server_locks`` with the health service):
+(``_proto_server``, ``_proto_server_locks`` with the health service,
+``_proto_server_auth`` for the Auth service while the store has no users):
 ``pb_decode_<rpc>_request`` parses a request message into the value the JSON
 decoder of the same RPC gives, and ``pb_encode_<rpc>_response`` writes the
 value the JSON encoder takes (with a :class:`ResponseHeader` for the header),
@@ -196,6 +197,10 @@ if TYPE_CHECKING:
         pb_encode_txn_response,
         pb_encode_watch_response,
     )
+    from confagent.wire._proto_server_auth import (
+        AUTH_METHODS,
+        pb_decode_auth_name,
+    )
     from confagent.wire._proto_server_locks import (
         pb_decode_campaign_request,
         pb_decode_health_check_request,
@@ -211,6 +216,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "AUTH_METHODS",
     "AlarmMember",
     "CampaignRequest",
     "JsonObject",
@@ -313,6 +319,7 @@ __all__ = [
     "loads",
     "next_value",
     "pb_decode_alarm_request",
+    "pb_decode_auth_name",
     "pb_decode_campaign_request",
     "pb_decode_compaction_request",
     "pb_decode_delete_range_request",
@@ -426,6 +433,7 @@ _LAZY_MODULES = {
         "pb_decode_unlock_request", "pb_encode_campaign_response", "pb_encode_health_check_response",
         "pb_encode_leader_response", "pb_encode_lock_response",
     ), "_proto_server_locks"),
+    **dict.fromkeys(("AUTH_METHODS", "pb_decode_auth_name"), "_proto_server_auth"),
 }
 """Each public name and the module defining it, loaded on first use (module docstring)."""
 

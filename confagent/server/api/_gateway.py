@@ -16,22 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from confagent import wire
 from confagent.errors import StoreError
-from confagent.kv import (
-    CompactionRequest,
-    DeleteRangeResponse,
-    LeaseGrantRequest,
-    LeaseGrantResponse,
-    LeaseRevokeRequest,
-    PutResponse,
-    TxnResponse,
-)
 from confagent.server.api._asgi import (
     JSON,
     PROMETHEUS,
@@ -43,17 +33,16 @@ from confagent.server.api._asgi import (
     read_body,
     send_bytes,
 )
+from confagent.server.api._handling import Handling, json_header
 from confagent.server.api._learner import check_served_by_learner, refuse_stream
-from confagent.server.api._limits import check_request_size, message_too_large
+from confagent.server.api._limits import message_too_large
 from confagent.server.api._lock_api import WAITING_PATHS, ClientLeft, LockApi, while_connected
 from confagent.server.api._member_api import MemberApi
 from confagent.server.api._metrics import Metrics
 from confagent.server.api._snapshot_stream import SnapshotStream
 from confagent.server.api._streams import StreamHandlers
-from confagent.server.node import ConcurrencyServices, StoreNode
-from confagent.wire import Status
 
-__all__ = ["GatewayApp", "ServerInfo"]
+__all__ = ["GatewayApp"]
 
 Json = dict[str, Any]
 UnaryHandler = Callable[[bytes], Awaitable[Json]]
@@ -67,27 +56,16 @@ BODY_LIMIT_BYTES = 8 * 1024 * 1024
 """Bodies past this are refused unread; smaller ones are decoded and measured as etcd does."""
 
 
-@dataclass(frozen=True, slots=True)
-class ServerInfo:
-    """Who this member is (for headers and the serving record) and the versions it reports.
-    Who its peers are is the node's member table (``StoreNode.member_list``)."""
-
-    member_id: int
-    cluster_id: int
-    etcd_version: str = "3.4.23"
-    cluster_version: str = "3.4.0"
-
-
 class GatewayApp:
     """ASGI callable serving the etcd JSON API of one store member."""
 
-    def __init__(self, node: StoreNode, info: ServerInfo, metrics: Metrics,
-                 progress_interval_s: float, services: ConcurrencyServices) -> None:
-        self.node = node
-        self.info = info
+    def __init__(self, handling: Handling, metrics: Metrics, progress_interval_s: float) -> None:
+        self.h = handling
+        self.node = node = handling.node
+        self.info = handling.info
         self.metrics = metrics
         self._streams = StreamHandlers(node, self._header, progress_interval_s)
-        self._locks = LockApi(services, self._header)
+        self._locks = LockApi(handling, self._header)
         self._downloads: dict[str, Callable[[Receive, Send], Awaitable[None]]] = {
             "/v3/maintenance/snapshot": SnapshotStream(node),
             "/v3/election/observe": self._locks.observe,
@@ -110,7 +88,7 @@ class GatewayApp:
             "/v3/maintenance/defragment": self._defragment,
             "/v3/maintenance/transfer-leadership": self._move_leader,
         }
-        self._unary.update(MemberApi(node, self._header).handlers())
+        self._unary.update(MemberApi(handling).handlers())
         self._unary.update(self._locks.handlers())
         self._plain: dict[str, Callable[[], Awaitable[tuple[int, bytes, bytes]]]] = {
             "/version": self._version,
@@ -181,75 +159,56 @@ class GatewayApp:
         await send_bytes(send, error.http_status, wire.encode_error_body(error))
 
     def _header(self, revision: int | None = None) -> Json:
-        node = self.node
-        return wire.encode_header(node.cluster_id, self.info.member_id,
-                                  node.kv.revision if revision is None else revision, node.term)
+        return json_header(self.h.header(revision))
 
     # -- kv ---------------------------------------------------------------------------
     async def _range(self, body: bytes) -> Json:
-        request = wire.decode_body(body, wire.decode_range_request)
-        response = await self.node.range(request)
-        return wire.encode_range_response(response, self._header())
+        response, header = await self.h.range(wire.decode_body(body, wire.decode_range_request))
+        return wire.encode_range_response(response, json_header(header))
 
     async def _put(self, body: bytes) -> Json:
-        request = wire.decode_body(body, wire.decode_put_request)
-        check_request_size(request)
-        applied = await self.node.propose(request)
-        assert isinstance(applied.response, PutResponse)
-        return wire.encode_put_response(applied.response, self._header(applied.revision))
+        response, header = await self.h.put(wire.decode_body(body, wire.decode_put_request))
+        return wire.encode_put_response(response, json_header(header))
 
     async def _delete_range(self, body: bytes) -> Json:
-        applied = await self.node.propose(wire.decode_body(body, wire.decode_delete_range_request))
-        assert isinstance(applied.response, DeleteRangeResponse)
-        return wire.encode_delete_range_response(applied.response, self._header(applied.revision))
+        request = wire.decode_body(body, wire.decode_delete_range_request)
+        response, header = await self.h.delete_range(request)
+        return wire.encode_delete_range_response(response, json_header(header))
 
     async def _txn(self, body: bytes) -> Json:
-        request = wire.decode_body(body, wire.decode_txn_request)
-        check_request_size(request)
-        applied = await self.node.propose(request)
-        assert isinstance(applied.response, TxnResponse)
-        return wire.encode_txn_response(applied.response, self._header(applied.revision), applied.revision)
+        response, header = await self.h.txn(wire.decode_body(body, wire.decode_txn_request))
+        return wire.encode_txn_response(response, json_header(header), header.revision)
 
     async def _compaction(self, body: bytes) -> Json:
-        request: CompactionRequest = wire.decode_body(body, wire.decode_compaction_request)
-        applied = await self.node.propose(request)
-        return {"header": self._header(applied.revision)}
+        header = await self.h.compact(wire.decode_body(body, wire.decode_compaction_request))
+        return {"header": json_header(header)}
 
     # -- leases -----------------------------------------------------------------------
     async def _lease_grant(self, body: bytes) -> Json:
         ttl, lease_id = wire.decode_body(body, wire.decode_lease_grant_request)
-        request = LeaseGrantRequest(ttl=ttl, id=lease_id or self.node.new_lease_id())
-        applied = await self.node.propose(request)
-        assert isinstance(applied.response, LeaseGrantResponse)
-        return wire.encode_lease_grant_response(applied.response, self._header(applied.revision))
+        response, header = await self.h.lease_grant(ttl, lease_id)
+        return wire.encode_lease_grant_response(response, json_header(header))
 
     async def _lease_revoke(self, body: bytes) -> Json:
-        applied = await self.node.propose(LeaseRevokeRequest(id=wire.decode_body(body, wire.decode_lease_id)))
-        return {"header": self._header(applied.revision)}
+        header = await self.h.lease_revoke(wire.decode_body(body, wire.decode_lease_id))
+        return {"header": json_header(header)}
 
     async def _lease_time_to_live(self, body: bytes) -> Json:
         lease_id, with_keys = wire.decode_body(body, wire.decode_lease_time_to_live_request)
-        remaining = await self.node.time_to_live(lease_id)
-        info = self.node.kv.lease(lease_id)
-        if info is None or remaining < 0:
-            return wire.encode_lease_time_to_live_response(self._header(), lease_id, -1, 0, ())
-        return wire.encode_lease_time_to_live_response(
-            self._header(), lease_id, remaining, info.ttl, info.keys if with_keys else ())
+        ttl, header = await self.h.lease_time_to_live(lease_id, with_keys)
+        return wire.encode_lease_time_to_live_response(json_header(header), ttl.lease_id, ttl.ttl_s,
+                                                       ttl.granted_ttl_s, ttl.keys)
 
     async def _lease_leases(self, body: bytes) -> Json:
         wire.loads(body)
-        return wire.encode_lease_leases_response(self._header(), self.node.kv.lease_ids())
+        lease_ids, header = self.h.lease_leases()
+        return wire.encode_lease_leases_response(json_header(header), lease_ids)
 
-    # -- maintenance and cluster ------------------------------------------------------------
+    # -- maintenance ------------------------------------------------------------------------
     async def _status(self, body: bytes) -> Json:
         wire.loads(body)
-        node = self.node
-        size, indexes = node.kv.size_bytes(), node.log_indexes()
-        status = Status(version=self.info.etcd_version, db_size=size, leader=node.leader_id,
-                        raft_index=indexes.last, raft_term=node.term,
-                        raft_applied_index=indexes.applied, db_size_in_use=size,
-                        is_learner=node.is_learner)
-        return wire.encode_status_response(status, self._header())
+        status, header = self.h.status()
+        return wire.encode_status_response(status, json_header(header))
 
     async def _alarm(self, body: bytes) -> Json:
         wire.loads(body)
@@ -261,7 +220,7 @@ class GatewayApp:
         return {}
 
     async def _move_leader(self, body: bytes) -> Json:
-        await self.node.move_leader(wire.decode_body(body, wire.decode_move_leader_request))
+        await self.h.move_leader(wire.decode_body(body, wire.decode_move_leader_request))
         return {}
 
     # -- plain HTTP ------------------------------------------------------------------------

@@ -25,9 +25,9 @@ MAX_RECEIVE_BYTES = MAX_REQUEST_BYTES + 512 * 1024
 """etcd's gRPC receive limit."""
 
 
-def message_too_large(size: int) -> ResourceExhausted:
-    return ResourceExhausted(
-        f"grpc: received message larger than max ({size} vs. {MAX_RECEIVE_BYTES})")
+def message_too_large(size: int, limit: int = MAX_RECEIVE_BYTES) -> ResourceExhausted:
+    """grpc-go's refusal of a message of ``size`` bytes."""
+    return ResourceExhausted(f"grpc: received message larger than max ({size} vs. {limit})")
 
 
 def check_request_size(request: PutRequest | TxnRequest) -> None:

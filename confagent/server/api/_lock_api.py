@@ -25,7 +25,7 @@ from confagent import wire
 from confagent.errors import StoreError
 from confagent.kv import KeyValue
 from confagent.server.api._asgi import BodyTooLarge, Receive, Send, read_body, send_bytes, start_stream
-from confagent.server.node import ConcurrencyServices
+from confagent.server.api._handling import Handling
 
 __all__ = ["WAITING_PATHS", "ClientLeft", "LockApi", "while_connected"]
 
@@ -72,9 +72,9 @@ async def while_connected(receive: Receive, call: Awaitable[T]) -> T:
 class LockApi:
     """The lock and election handlers of one member's gateway (module rules)."""
 
-    def __init__(self, services: ConcurrencyServices, header: HeaderFactory) -> None:
-        self._lock = services.lock
-        self._election = services.election
+    def __init__(self, handling: Handling, header: HeaderFactory) -> None:
+        self._lock = handling.lock
+        self._election = handling.election
         self._header = header
         self._closing = asyncio.Event()
 

@@ -1,6 +1,8 @@
 """The gateway's ``/v3/cluster/member/*`` paths: list, add, remove, update and promote, as etcd 3.4 answers.
 
-Requests and replies follow etcd 3.4.23's gateway (recorded from a real etcd):
+What each request does is ``Handling``'s, shared with the gRPC front; this
+module reads and writes the gateway's JSON. Requests and replies follow
+etcd 3.4.23's gateway (recorded from a real etcd):
 IDs are uint64 as strings, a member's empty fields are left out, and replies
 carry a header without ``revision``. ``list`` and ``update`` answer from this
 member's table; ``add``, ``remove`` and ``promote`` answer with the members as
@@ -26,8 +28,8 @@ import httpx
 import orjson
 
 from confagent import wire
-from confagent.errors import MemberNotFound
-from confagent.server.membership import Leadership, Member, check_peer_urls
+from confagent.server.api._handling import Handling, json_header
+from confagent.server.membership import Leadership, Member
 from confagent.server.node import StoreNode
 
 __all__ = ["MemberApi", "watch_removal"]
@@ -42,16 +44,11 @@ REMOVAL_POLL_S = 1.0
 member, and between two rounds of questions."""
 
 
-def _peer_urls(d: Json) -> tuple[str, ...]:
-    return check_peer_urls(wire.decode_member_peer_urls(d))
-
-
 class MemberApi:
     """The cluster service's handlers for one member's gateway."""
 
-    def __init__(self, node: StoreNode, header: Callable[[], Json]) -> None:
-        self.node = node
-        self._header_with_revision = header
+    def __init__(self, handling: Handling) -> None:
+        self.h = handling
 
     def handlers(self) -> dict[str, UnaryHandler]:
         return {
@@ -62,40 +59,31 @@ class MemberApi:
             "/v3/cluster/member/promote": self.promote,
         }
 
-    def _header(self) -> Json:
-        header = self._header_with_revision()
-        header.pop("revision", None)
-        return header
-
-    def _member_list_response(self, members: tuple[Member, ...]) -> Json:
+    @staticmethod
+    def _members(members: tuple[Member, ...], header: wire.ResponseHeader) -> Json:
         """The answer of list, remove, update and promote: every member."""
-        return wire.encode_member_list_response(members, self._header())
+        return wire.encode_member_list_response(members, json_header(header))
 
     async def list(self, body: bytes) -> Json:
         wire.loads(body)
-        return self._member_list_response(self.node.member_list())
+        return self._members(*self.h.member_list())
 
     async def add(self, body: bytes) -> Json:
         d = wire.loads(body)
-        peer_urls, is_learner = _peer_urls(d), wire.decode_member_is_learner(d)
-        member, members = await self.node.add_member(peer_urls, is_learner=is_learner)
-        return wire.encode_member_add_response(member, members, self._header())
+        peer_urls, is_learner = wire.decode_member_peer_urls(d), wire.decode_member_is_learner(d)
+        member, members, header = await self.h.member_add(peer_urls, is_learner)
+        return wire.encode_member_add_response(member, members, json_header(header))
 
     async def remove(self, body: bytes) -> Json:
-        member_id = wire.decode_member_id(wire.loads(body))
-        return self._member_list_response(await self.node.remove_member(member_id))
+        return self._members(*await self.h.member_remove(wire.decode_member_id(wire.loads(body))))
 
     async def update(self, body: bytes) -> Json:
         d = wire.loads(body)
         member_id = wire.decode_member_id(d)
-        if self.node.member(member_id) is None:
-            raise MemberNotFound()  # etcd looks the member up before it reads the URLs
-        await self.node.update_member(member_id, _peer_urls(d))
-        return self._member_list_response(self.node.member_list())
+        return self._members(*await self.h.member_update(member_id, lambda: wire.decode_member_peer_urls(d)))
 
     async def promote(self, body: bytes) -> Json:
-        member_id = wire.decode_member_id(wire.loads(body))
-        return self._member_list_response(await self.node.promote_member(member_id))
+        return self._members(*await self.h.member_promote(wire.decode_member_id(wire.loads(body))))
 
 
 async def watch_removal(node: StoreNode) -> None:

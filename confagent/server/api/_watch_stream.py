@@ -97,6 +97,11 @@ class WatchStream:
         self._registry.release(watcher)
         self._push(WatchResponse(watch_id=watch_id, canceled=True), 0)
 
+    def wants_fragments(self, watch_id: int) -> bool:
+        """Whether the watch ``watch_id`` was created with ``fragment`` (its large responses go in pieces)."""
+        watcher = self._watchers.get(watch_id)
+        return watcher is not None and watcher.spec.fragment
+
     def close(self) -> None:
         """Cancel every watcher of this stream (the client went away)."""
         for watcher in self._watchers.values():
@@ -154,8 +159,9 @@ class WatchStream:
             self._push(WatchResponse(watch_id=-1), 0)
 
     def _push_events(self, watcher: Watcher, events: tuple[Event, ...], revision: int) -> None:
-        # etcd's gateway delivers a fragmented response joined again, so ``fragment`` changes
-        # nothing here; catch-up batches are bounded by ``catch_up_events`` instead.
+        # A front that fragments (gRPC's) cuts the response when it encodes it; etcd's gateway
+        # delivers a fragmented response joined again. Catch-up batches are bounded by
+        # ``catch_up_events``.
         self._push(WatchResponse(watch_id=self._local_ids[watcher.id], events=events), revision)
 
     def _drop(self, watch_id: int, watcher: Watcher) -> None:

@@ -6,6 +6,7 @@ everything before it, as etcd appends a SHA-256 to its database (little-endian):
     magic b"CASAVE1\\n"  meta_length:u32  data_length:u64  revision:u64  key_count:u64
     meta      index:u64 term:u64 n_voters:u32 n_learners:u32 node_id:u64 *   (as in .snap files)
     data      the member's key-value snapshot payload (opaque here: the node makes it and reads it)
+    padding   zero bytes up to a multiple of 512 (etcd's database is whole pages)
     sha256    32 bytes, over everything above
 
 The gateway streams these bytes (its ``SnapshotStream``).
@@ -18,6 +19,9 @@ Rules:
 2. A file is read back whole and checked before anything uses it: the magic, the
    lengths its header gives, the metadata, and the SHA-256 (unless told to skip it,
    etcdctl's ``--skip-hash-check``). Every error is one StorageError naming the file.
+3. The body is padded to a multiple of ``PAGE_BYTES``: etcdctl's ``snapshot save``
+   takes a download as whole only if its size is pages plus a SHA-256. A file
+   without padding (saved before it was added) reads the same.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from confagent.server.storage._wal_records import decode_snapshot_meta, encode_s
 
 __all__ = [
     "DIGEST_BYTES",
+    "PAGE_BYTES",
     "SavedSnapshot",
     "SnapshotImage",
     "encode_image",
@@ -42,6 +47,8 @@ __all__ = [
 ]
 
 DIGEST_BYTES = hashlib.sha256().digest_size
+PAGE_BYTES = 512
+"""A saved body's size is a multiple of this (rule 3)."""
 
 _MAGIC = b"CASAVE1\n"
 _HEADER = struct.Struct("<8sIQQQ")
@@ -83,9 +90,14 @@ def encode_image(image: SnapshotImage) -> bytes:
 
 
 def encode_with_digest(image: SnapshotImage) -> tuple[bytes, bytes]:
-    """The snapshot's bytes without the trailer, and the SHA-256 that follows them."""
+    """The snapshot's bytes without the trailer, padded (rule 3), and the SHA-256 that follows them."""
     body = encode_image(image)
+    body += bytes(_padded(len(body)) - len(body))
     return body, hashlib.sha256(body).digest()
+
+
+def _padded(size: int) -> int:
+    return -(-size // PAGE_BYTES) * PAGE_BYTES
 
 
 def read_saved_snapshot(path: Path, *, skip_hash_check: bool = False) -> SavedSnapshot:
@@ -111,6 +123,8 @@ def read_saved_snapshot(path: Path, *, skip_hash_check: bool = False) -> SavedSn
                            f"shorter than its {_HEADER.size}-byte header")
     _, meta_length, data_length, revision, key_count = _HEADER.unpack_from(content)
     size = _HEADER.size + meta_length + data_length
+    if len(content) >= _padded(size) > size and not any(content[size:_padded(size)]):
+        size = _padded(size)  # rule 3
     _check_length(path, len(content), size, skip_hash_check)
     body = memoryview(content)[:size]
     if len(content) > size and not skip_hash_check:
@@ -118,7 +132,7 @@ def read_saved_snapshot(path: Path, *, skip_hash_check: bool = False) -> SavedSn
     meta = decode_snapshot_meta(body[_HEADER.size:_HEADER.size + meta_length])
     if meta is None:
         raise StorageError(f"{path}: snapshot metadata is malformed")
-    data = bytes(body[_HEADER.size + meta_length:])
+    data = bytes(body[_HEADER.size + meta_length:_HEADER.size + meta_length + data_length])
     return SavedSnapshot(SnapshotImage(meta, revision, key_count, data), size, zlib.crc32(data))
 
 

@@ -1,0 +1,497 @@
+"""gRPC and the JSON gateway on one client socket: each connection's first bytes pick HTTP/1.1 or HTTP/2.
+
+This module knows only the transport; what it serves is a table of
+handlers by method path (``_grpc_services``, ``_grpc_streams``). Chosen over
+the h2 library in the same asyncio server by ``bench/grpc_bench.py``
+(bench/README.md, "etcd's gRPC API: how gRPC shares the client port").
+
+Rules:
+1. A connection's protocol is chosen once, then it owns the transport: over
+   TLS by ALPN (``h2``: HTTP/2, else HTTP/1.1), in cleartext by the HTTP/2
+   client preface. HTTP/1.1 goes to uvicorn's httptools protocol unchanged, so
+   the JSON gateway keeps its cost; HTTP/2 to :class:`Http2Grpc`, over zttp's
+   sans-IO HTTP/2 codec (frames, HPACK, flow control, SETTINGS and PING acks,
+   its flood limits). The listener stays uvicorn's (``ClientPortProtocol`` is
+   its ``http`` protocol class), so TLS, client-cert-auth, the backlog and the
+   graceful stop are the gateway's.
+2. One call per stream. A message is gRPC's 5-byte prefix (compressed flag,
+   big-endian length) and its bytes; an answer is HEADERS (200,
+   ``application/grpc``), its messages, then trailers with ``grpc-status`` and,
+   for an error, ``grpc-message`` (percent-encoded); an error before any
+   message is a trailers-only answer.
+3. Bytes leave once per loop turn: every reply finished in a turn goes out in
+   one write (``_schedule_flush``).
+4. Limits: a message declaring more than ``max_message_bytes`` is refused
+   (RESOURCE_EXHAUSTED) before it is buffered; a streaming call's unsent
+   replies are bounded (``Call.send`` waits while more than
+   ``MAX_PENDING_BYTES`` wait for flow-control credit); zttp refuses more
+   than 128 concurrent streams per connection and closes one (GOAWAY
+   ENHANCE_YOUR_CALM) past 4096 streams or 256 resets in its life, so the
+   front says GOAWAY (NO_ERROR) first, at ``STREAM_BUDGET`` or
+   ``RESET_BUDGET``: a client moves to a new connection without losing a
+   call, as after grpc-go's MaxConnectionAge.
+5. A call's task is cancelled when its stream is reset, its connection is
+   lost, or its ``grpc-timeout`` passes (answered DEADLINE_EXCEEDED).
+6. ``shutdown()`` (the listener stopping): GOAWAY, streaming calls end with
+   UNAVAILABLE, unary calls finish, then the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, ClassVar, cast
+
+import structlog
+import uvicorn
+import zttp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from confagent.errors import StoreError
+from confagent.server.api._limits import MAX_RECEIVE_BYTES, message_too_large
+
+__all__ = ["Call", "ClientPortProtocol", "GrpcMethods", "Http2Grpc", "client_port_protocol"]
+
+log = structlog.get_logger("confagent.store.grpc")
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+STREAM_BUDGET = 3072
+"""Streams a connection serves before the front asks the client to move (zttp's own limit: 4096)."""
+RESET_BUDGET = 192
+"""Streams the client may reset on a connection before the front asks it to move (zttp's: 256)."""
+MAX_PENDING_BYTES = 4 * 1024 * 1024
+"""A streaming call's replies waiting for flow-control credit before ``Call.send`` waits."""
+
+DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE = 4, 12, 13, 14
+"""gRPC status codes the front gives itself; handlers' come with their ``StoreError``."""
+_HEADERS = [(b"content-type", b"application/grpc")]
+_OK_TRAILERS = [(b"grpc-status", b"0")]
+_TIMEOUT_UNITS = {b"H": 3600.0, b"M": 60.0, b"S": 1.0, b"m": 1e-3, b"u": 1e-6, b"n": 1e-9}
+
+UnaryHandler = Callable[[bytes], Awaitable[bytes]]
+"""A unary method: the request message in, the response message out; a ``StoreError`` is its status."""
+StreamHandler = Callable[["Call"], Awaitable[None]]
+"""A streaming method: reads and sends on its :class:`Call` until it returns (status OK) or raises."""
+
+
+class GrpcMethods:
+    """What the front serves: handlers by full method path (``/etcdserverpb.KV/Range``)."""
+
+    def __init__(self, unary: Mapping[str, UnaryHandler], streaming: Mapping[str, StreamHandler], *,
+                 max_message_bytes: int = MAX_RECEIVE_BYTES) -> None:
+        self.unary = {path.encode(): handler for path, handler in unary.items()}
+        self.streaming = {path.encode(): handler for path, handler in streaming.items()}
+        self.max_message_bytes = max_message_bytes
+
+    def unknown(self, path: bytes) -> str:
+        """grpc-go's answer to a path nobody serves."""
+        service, _, method = path.decode(errors="replace").lstrip("/").rpartition("/")
+        known = {p.decode().lstrip("/").rpartition("/")[0] for p in (*self.unary, *self.streaming)}
+        if service in known:
+            return f"unknown method {method} for service {service}"
+        return f"unknown service {service}"
+
+
+def frame(message: bytes) -> bytes:
+    """One gRPC message on the wire: not compressed, its length, its bytes."""
+    return b"\x00" + len(message).to_bytes(4, "big") + message
+
+
+class _Messages:
+    """The request messages of one stream, cut from its DATA as they complete (rule 2)."""
+
+    __slots__ = ("_buf", "_limit")
+
+    def __init__(self, limit: int) -> None:
+        self._buf = bytearray()
+        self._limit = limit
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The messages ``data`` completes.
+
+        Raises:
+            StoreError: a message is compressed (UNIMPLEMENTED) or longer than the limit (RESOURCE_EXHAUSTED).
+        """
+        buf = self._buf
+        buf += data
+        out: list[bytes] = []
+        while len(buf) >= 5:
+            size = int.from_bytes(buf[1:5], "big")
+            if buf[0]:
+                raise _status(UNIMPLEMENTED, "grpc: Decompressor is not installed for grpc-encoding")
+            if size > self._limit:
+                raise message_too_large(size, self._limit)
+            if len(buf) < 5 + size:
+                break
+            out.append(bytes(buf[5:5 + size]))
+            del buf[:5 + size]
+        return out
+
+    @property
+    def partial(self) -> bool:
+        return bool(self._buf)
+
+
+def _status(code: int, message: str) -> StoreError:
+    error = StoreError(message)
+    error.code = code
+    return error
+
+
+class Call:
+    """A streaming call as its handler sees it: request messages in, response messages out."""
+
+    def __init__(self, front: Http2Grpc, stream_id: int) -> None:
+        self._front = front
+        self._stream_id = stream_id
+        self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._started = False
+        self._credit = asyncio.Event()
+        self._credit.set()
+
+    async def read(self) -> bytes | None:
+        """The next request message; ``None`` once the client has sent its last."""
+        return await self._inbox.get()
+
+    async def send(self, message: bytes) -> None:
+        """Queue one response message; waits while too much is unsent (rule 4)."""
+        front, handle = self._front, self._front.conn.stream(self._stream_id)
+        if not self._started:
+            self._started = True
+            handle.send_response(200, _HEADERS)
+        handle.send_data(frame(message))
+        front._schedule_flush()
+        while (handle.pending_bytes or 0) > MAX_PENDING_BYTES or front.paused:
+            self._credit.clear()
+            await self._credit.wait()
+            handle = front.conn.stream(self._stream_id)
+
+    def _deliver(self, message: bytes | None) -> None:
+        self._inbox.put_nowait(message)
+
+
+class _Stream:
+    """One call's state on a connection."""
+
+    __slots__ = ("call", "deadline", "messages", "path", "task")
+
+    def __init__(self, path: bytes, limit: int) -> None:
+        self.path = path
+        self.messages = _Messages(limit)
+        self.task: asyncio.Task[None] | None = None
+        self.call: Call | None = None
+        self.deadline: asyncio.TimerHandle | None = None
+
+
+class Http2Grpc(asyncio.Protocol):
+    """One HTTP/2 connection serving gRPC calls (module rules 2 to 6)."""
+
+    def __init__(self, methods: GrpcMethods, server_state: ServerState) -> None:
+        self.methods = methods
+        self.conn = zttp.Connection(zttp.SERVER, protocol=zttp.HTTP2)
+        self.transport: asyncio.Transport | None = None
+        self.paused = False
+        self._state = server_state
+        self._loop = asyncio.get_running_loop()
+        self._streams: dict[int, _Stream] = {}
+        self._flush_scheduled = False
+        self._opened = self._resets = 0
+        self._going_away = False
+
+    def take(self, transport: asyncio.Transport, first: bytes) -> None:
+        """Own ``transport`` from here on, ``first`` being the bytes already read from it."""
+        self.transport = transport
+        transport.set_protocol(self)
+        self._state.connections.add(self)  # type: ignore[arg-type]  # it has uvicorn's shutdown()
+        self.conn.initiate_connection()
+        if first:
+            self.data_received(first)
+        else:
+            self._flush()
+
+    # -- bytes in -------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        try:
+            conn.receive_data(data)
+            while (event := conn.next_event()) is not zttp.NEED_DATA:
+                if isinstance(event, zttp.Data):
+                    self._data(event.stream_id, event.data)
+                elif isinstance(event, zttp.Request):
+                    self._request(event)
+                elif isinstance(event, zttp.EndOfMessage):
+                    self._ended(event.stream_id)
+                elif isinstance(event, zttp.RstStream):
+                    self._reset(event.stream_id)
+                elif isinstance(event, zttp.GoAway):
+                    self._go_away()
+                elif isinstance(event, zttp.WindowUpdate):
+                    self._wake_senders()
+        except zttp.ProtocolError:
+            self._flush()  # zttp's GOAWAY, if it owes one
+            self._close()
+            return
+        self._flush()
+
+    def _request(self, event: zttp.Request) -> None:
+        stream_id = event.stream_id
+        stream = _Stream(event.path, self.methods.max_message_bytes)
+        self._streams[stream_id] = stream
+        self._opened += 1
+        if self._opened >= STREAM_BUDGET:
+            self._go_away()
+        timeout = _grpc_timeout(event.headers)
+        if timeout is not None:
+            stream.deadline = self._loop.call_later(timeout, self._expire, stream_id)
+        handler = self.methods.streaming.get(event.path)
+        if handler is not None:
+            stream.call = Call(self, stream_id)
+            self._start(stream_id, stream, self._run_streaming(stream_id, handler, stream.call))
+        elif event.path not in self.methods.unary:
+            self._answer_error(stream_id, _status(UNIMPLEMENTED, self.methods.unknown(event.path)))
+
+    def _data(self, stream_id: int, data: bytes) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        try:
+            messages = stream.messages.feed(data)
+        except StoreError as error:
+            self._answer_error(stream_id, error)
+            return
+        if stream.call is not None:
+            for message in messages:
+                stream.call._deliver(message)
+        elif messages:
+            self._start_unary(stream_id, stream, messages)
+
+    def _start_unary(self, stream_id: int, stream: _Stream, messages: list[bytes]) -> None:
+        if stream.task is not None or len(messages) > 1:
+            self._answer_error(stream_id, _status(INTERNAL, "grpc: too many request messages"))
+            return
+        handler = self.methods.unary[stream.path]
+        self._start(stream_id, stream, self._run_unary(stream_id, handler, messages[0]))
+
+    def _ended(self, stream_id: int) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if stream.call is not None:
+            stream.call._deliver(None)
+        elif stream.task is None or stream.messages.partial:
+            self._answer_error(stream_id, _status(INTERNAL, "grpc: request ended without its message"))
+
+    def _reset(self, stream_id: int) -> None:
+        self._resets += 1
+        if self._resets >= RESET_BUDGET:
+            self._go_away()
+        self._drop(stream_id)
+
+    # -- calls -------------------------------------------------------------------------
+    def _start(self, stream_id: int, stream: _Stream, work: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(work)
+        stream.task = task
+        self._state.tasks.add(task)
+        task.add_done_callback(self._state.tasks.discard)
+
+    async def _run_unary(self, stream_id: int, handler: UnaryHandler, message: bytes) -> None:
+        try:
+            reply = await handler(message)
+        except StoreError as error:
+            self._answer_error(stream_id, error)
+            return
+        except Exception:
+            log.exception("grpc call failed", stream_id=stream_id)
+            self._answer_error(stream_id, _status(INTERNAL, "internal error"))
+            return
+        if self._streams.get(stream_id) is None:
+            return
+        handle = self.conn.stream(stream_id)
+        handle.send_response(200, _HEADERS)
+        handle.send_data(frame(reply))
+        handle.end_message(_OK_TRAILERS)
+        self._finish(stream_id)
+
+    async def _run_streaming(self, stream_id: int, handler: StreamHandler, call: Call) -> None:
+        try:
+            await handler(call)
+        except StoreError as error:
+            self._answer_error(stream_id, error)
+            return
+        except Exception:
+            log.exception("grpc call failed", stream_id=stream_id)
+            self._answer_error(stream_id, _status(INTERNAL, "internal error"))
+            return
+        if self._streams.get(stream_id) is None:
+            return
+        handle = self.conn.stream(stream_id)
+        if not call._started:
+            handle.send_response(200, _HEADERS)
+        handle.end_message(_OK_TRAILERS)
+        self._finish(stream_id)
+
+    def _answer_error(self, stream_id: int, error: StoreError) -> None:
+        """The call's status, as trailers (after its messages) or trailers only; the call ends."""
+        stream = self._streams.get(stream_id)
+        if stream is None or self.transport is None:
+            return
+        trailers = [(b"grpc-status", str(error.code).encode()),
+                    (b"grpc-message", urllib.parse.quote(error.message, safe=" ").encode())]
+        handle = self.conn.stream(stream_id)
+        if stream.call is not None and stream.call._started:
+            handle.end_message(trailers)
+        else:
+            handle.send_response(200, [*_HEADERS, *trailers], True)
+        if stream.task is not None and stream.task is not asyncio.current_task():
+            stream.task.cancel()
+        self._finish(stream_id)
+
+    def _expire(self, stream_id: int) -> None:
+        self._answer_error(stream_id, _status(DEADLINE_EXCEEDED, "context deadline exceeded"))
+
+    def _finish(self, stream_id: int) -> None:
+        stream = self._streams.pop(stream_id, None)
+        if stream is not None and stream.deadline is not None:
+            stream.deadline.cancel()
+        self._schedule_flush()
+        if self._going_away and not self._streams:
+            self._loop.call_soon(self._close)
+
+    def _drop(self, stream_id: int) -> None:
+        stream = self._streams.pop(stream_id, None)
+        if stream is None:
+            return
+        if stream.deadline is not None:
+            stream.deadline.cancel()
+        if stream.task is not None:
+            stream.task.cancel()
+
+    # -- bytes out, flow control, the end --------------------------------------------------
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        data = self.conn.data_to_send()
+        if data and self.transport is not None:
+            self.transport.write(data)
+
+    def _wake_senders(self) -> None:
+        for stream in self._streams.values():
+            if stream.call is not None:
+                stream.call._credit.set()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._wake_senders()
+
+    def _go_away(self) -> None:
+        """Take no new streams; close once the calls in flight are done (rules 4 and 6)."""
+        if not self._going_away:
+            self._going_away = True
+            self.conn.close(0)
+            self._schedule_flush()
+        if not self._streams:
+            self._loop.call_soon(self._close)
+
+    def shutdown(self) -> None:
+        """The listener is stopping (rule 6)."""
+        for stream_id, stream in list(self._streams.items()):
+            if stream.call is not None:
+                self._answer_error(stream_id, _status(UNAVAILABLE, "etcdserver: server stopped"))
+        self._go_away()
+
+    def _close(self) -> None:
+        self._flush()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._state.connections.discard(self)
+        self.transport = None
+        for stream_id in list(self._streams):
+            self._drop(stream_id)
+
+
+def _grpc_timeout(headers: Any) -> float | None:
+    """A ``grpc-timeout`` header's seconds (``100m``: 0.1 s), or ``None``."""
+    for name, value in headers:
+        if name.lower() == b"grpc-timeout" and len(value) >= 2 and value[:-1].isdigit():
+            unit = _TIMEOUT_UNITS.get(value[-1:])
+            return None if unit is None else int(value[:-1]) * unit
+    return None
+
+
+class ClientPortProtocol(asyncio.Protocol):
+    """uvicorn's ``http`` protocol for a client URL: picks HTTP/1.1 or HTTP/2 per connection (rule 1).
+
+    Made for one set of methods by :func:`client_port_protocol`; uvicorn builds one per
+    connection. Until it has chosen it counts as an idle connection of the listener.
+    """
+
+    alpn_protocols: ClassVar[list[str]] = ["h2", "http/1.1"]
+    methods: ClassVar[GrpcMethods]
+
+    def __init__(self, config: uvicorn.Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._config = config
+        self._server_state = server_state
+        self._app_state = app_state
+        self._transport: asyncio.Transport | None = None
+        self._buffer = b""
+        self._idle: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio's classes
+        self._transport = transport
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            self._choose(http2=ssl_object.selected_alpn_protocol() == "h2")
+            return
+        self._server_state.connections.add(self)  # type: ignore[arg-type]  # it has shutdown()
+        self._idle = asyncio.get_running_loop().call_later(self._config.timeout_keep_alive, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) < len(PREFACE) and PREFACE.startswith(self._buffer):
+            return
+        self._choose(http2=self._buffer.startswith(PREFACE))
+
+    def _choose(self, *, http2: bool) -> None:
+        self._forget()
+        transport, first = self._transport, self._buffer
+        assert transport is not None
+        if http2:
+            Http2Grpc(self.methods, self._server_state).take(transport, first)
+            return
+        protocol = HttpToolsProtocol(config=self._config, server_state=self._server_state,
+                                     app_state=self._app_state)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if first:
+            protocol.data_received(first)
+
+    def _forget(self) -> None:
+        self._server_state.connections.discard(self)
+        if self._idle is not None:
+            self._idle.cancel()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._forget()
+
+    def shutdown(self) -> None:
+        """The listener is stopping before this connection said anything: close it."""
+        if self._transport is not None:
+            self._transport.close()
+
+
+def client_port_protocol(methods: GrpcMethods) -> type[ClientPortProtocol]:
+    """The protocol class a client URL's uvicorn listener takes as ``http``, with ``methods`` on HTTP/2."""
+    return type("ClientPortProtocol", (ClientPortProtocol,), {"methods": methods})

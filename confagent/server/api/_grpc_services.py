@@ -1,0 +1,270 @@
+"""etcd 3.4's gRPC services, unary methods: protobuf in, the member's ``Handling``, protobuf out.
+
+Every unary method is a pair: ``wire``'s ``pb_decode_<rpc>_request`` and a
+``serve`` that calls :class:`~confagent.server.api._handling.Handling` (what the
+JSON gateway calls too) and encodes its answer. The streaming methods are
+``_grpc_streams``'s; :func:`grpc_methods` joins both into the table the front
+serves (``_grpc_front.GrpcMethods``), by full path (``/etcdserverpb.KV/Range``).
+
+Rules (etcd 3.4.23's, its ``v3rpc`` package):
+1. A learner serves Status and a serializable Range; every other call is
+   refused with "etcdserver: rpc not supported for learner" (code 14) once its
+   message is parsed (etcd's interceptors run after unmarshalling): a malformed
+   message gets its decoding error first.
+2. Alarm, Defragment and MoveLeader answer an empty message (no header), Hash
+   and HashKV a header naming the revision hashed; the Cluster service's
+   headers name no revision.
+3. The Auth service answers as etcd does while auth is disabled and no user or
+   role exists: lists are empty, a named user or role is not found, enabling
+   auth wants a root user, Authenticate says auth is not enabled; creating a
+   user or role is refused (``AuthNotBuilt``) until confagent keeps them.
+4. The health service (``grpc.health.v1.Health``) knows the server as a whole
+   (service ""): SERVING; any other name is NotFound "unknown service".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confagent import wire
+from confagent.errors import (
+    AuthNotBuilt,
+    AuthNotEnabled,
+    NotSupportedForLearner,
+    RoleEmpty,
+    RoleNotFound,
+    RootUserNotExist,
+    StoreError,
+    UserEmpty,
+    UserNotFound,
+)
+from confagent.kv import RangeRequest
+from confagent.server.api._grpc_front import GrpcMethods, UnaryHandler
+from confagent.server.api._grpc_streams import GrpcStreams
+from confagent.server.api._handling import Handling
+
+__all__ = ["grpc_methods"]
+
+SERVING = 1
+"""grpc.health.v1's ServingStatus SERVING."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    """One unary method: its request decoder and what serves the decoded request."""
+
+    decode: Callable[[bytes], Any]
+    serve: Callable[[Any], Awaitable[bytes]]
+
+
+def _served_by_learner(path: str, request: object) -> bool:
+    """etcd's ``isRPCSupportedForLearner`` (rule 1)."""
+    if path == "/etcdserverpb.Maintenance/Status":
+        return True
+    return isinstance(request, RangeRequest) and request.serializable
+
+
+class UnaryServices:
+    """The unary methods of one member (module rules)."""
+
+    def __init__(self, handling: Handling) -> None:
+        self.h = handling
+        self.table: dict[str, Unary] = {
+            **self._kv(), **self._lease(), **self._cluster(), **self._maintenance(),
+            **self._concurrency(), **self._auth(),
+            "/grpc.health.v1.Health/Check": Unary(wire.pb_decode_health_check_request, self.health_check),
+        }
+
+    def handlers(self) -> dict[str, UnaryHandler]:
+        return {path: self._handler(path, method) for path, method in self.table.items()}
+
+    def _handler(self, path: str, method: Unary) -> UnaryHandler:
+        node, decode, serve = self.h.node, method.decode, method.serve
+
+        async def handle(data: bytes) -> bytes:
+            request = decode(data)
+            if node.is_learner and not _served_by_learner(path, request):
+                raise NotSupportedForLearner()
+            return await serve(request)
+        return handle
+
+    # -- KV ---------------------------------------------------------------------------
+    def _kv(self) -> dict[str, Unary]:
+        return {
+            "/etcdserverpb.KV/Range": Unary(wire.pb_decode_range_request, self.range),
+            "/etcdserverpb.KV/Put": Unary(wire.pb_decode_put_request, self.put),
+            "/etcdserverpb.KV/DeleteRange": Unary(wire.pb_decode_delete_range_request, self.delete_range),
+            "/etcdserverpb.KV/Txn": Unary(wire.pb_decode_txn_request, self.txn),
+            "/etcdserverpb.KV/Compact": Unary(wire.pb_decode_compaction_request, self.compact),
+        }
+
+    async def range(self, request: Any) -> bytes:
+        return wire.pb_encode_range_response(*await self.h.range(request))
+
+    async def put(self, request: Any) -> bytes:
+        return wire.pb_encode_put_response(*await self.h.put(request))
+
+    async def delete_range(self, request: Any) -> bytes:
+        return wire.pb_encode_delete_range_response(*await self.h.delete_range(request))
+
+    async def txn(self, request: Any) -> bytes:
+        response, header = await self.h.txn(request)
+        return wire.pb_encode_txn_response(response, header, header.revision)
+
+    async def compact(self, request: Any) -> bytes:
+        return wire.pb_encode_header_response(await self.h.compact(request))
+
+    # -- Lease ------------------------------------------------------------------------
+    def _lease(self) -> dict[str, Unary]:
+        return {
+            "/etcdserverpb.Lease/LeaseGrant": Unary(wire.pb_decode_lease_grant_request, self.lease_grant),
+            "/etcdserverpb.Lease/LeaseRevoke": Unary(wire.pb_decode_lease_id, self.lease_revoke),
+            "/etcdserverpb.Lease/LeaseTimeToLive": Unary(wire.pb_decode_lease_time_to_live_request,
+                                                         self.lease_time_to_live),
+            "/etcdserverpb.Lease/LeaseLeases": Unary(wire.pb_decode_empty_request, self.lease_leases),
+        }
+
+    async def lease_grant(self, request: tuple[int, int]) -> bytes:
+        return wire.pb_encode_lease_grant_response(*await self.h.lease_grant(*request))
+
+    async def lease_revoke(self, lease_id: int) -> bytes:
+        return wire.pb_encode_header_response(await self.h.lease_revoke(lease_id))
+
+    async def lease_time_to_live(self, request: tuple[int, bool]) -> bytes:
+        ttl, header = await self.h.lease_time_to_live(*request)
+        return wire.pb_encode_lease_time_to_live_response(header, ttl.lease_id, ttl.ttl_s,
+                                                          ttl.granted_ttl_s, ttl.keys)
+
+    async def lease_leases(self, _request: None) -> bytes:
+        lease_ids, header = self.h.lease_leases()
+        return wire.pb_encode_lease_leases_response(header, lease_ids)
+
+    # -- Cluster ----------------------------------------------------------------------
+    def _cluster(self) -> dict[str, Unary]:
+        return {
+            "/etcdserverpb.Cluster/MemberAdd": Unary(wire.pb_decode_member_add_request, self.member_add),
+            "/etcdserverpb.Cluster/MemberRemove": Unary(wire.pb_decode_member_id, self.member_remove),
+            "/etcdserverpb.Cluster/MemberUpdate": Unary(wire.pb_decode_member_update_request,
+                                                        self.member_update),
+            "/etcdserverpb.Cluster/MemberList": Unary(wire.pb_decode_empty_request, self.member_list),
+            "/etcdserverpb.Cluster/MemberPromote": Unary(wire.pb_decode_member_id, self.member_promote),
+        }
+
+    async def member_add(self, request: tuple[tuple[str, ...], bool]) -> bytes:
+        return wire.pb_encode_member_add_response(*await self.h.member_add(*request))
+
+    async def member_remove(self, member_id: int) -> bytes:
+        return wire.pb_encode_member_list_response(*await self.h.member_remove(member_id))
+
+    async def member_update(self, request: tuple[int, tuple[str, ...]]) -> bytes:
+        member_id, peer_urls = request
+        return wire.pb_encode_member_list_response(*await self.h.member_update(member_id, lambda: peer_urls))
+
+    async def member_list(self, _request: None) -> bytes:
+        return wire.pb_encode_member_list_response(*self.h.member_list())
+
+    async def member_promote(self, member_id: int) -> bytes:
+        return wire.pb_encode_member_list_response(*await self.h.member_promote(member_id))
+
+    # -- Maintenance ------------------------------------------------------------------
+    def _maintenance(self) -> dict[str, Unary]:
+        return {
+            "/etcdserverpb.Maintenance/Alarm": Unary(wire.pb_decode_alarm_request, self.empty),
+            "/etcdserverpb.Maintenance/Status": Unary(wire.pb_decode_empty_request, self.status),
+            "/etcdserverpb.Maintenance/Defragment": Unary(wire.pb_decode_empty_request, self.empty),
+            "/etcdserverpb.Maintenance/Hash": Unary(wire.pb_decode_empty_request, self.hash),
+            "/etcdserverpb.Maintenance/HashKV": Unary(wire.pb_decode_hash_kv_request, self.hash_kv),
+            "/etcdserverpb.Maintenance/MoveLeader": Unary(wire.pb_decode_move_leader_request,
+                                                          self.move_leader),
+        }
+
+    async def empty(self, _request: object) -> bytes:
+        """Alarm (none is ever raised) and Defragment (nothing to do): an empty answer (rule 2)."""
+        return b""
+
+    async def status(self, _request: None) -> bytes:
+        return wire.pb_encode_status_response(*self.h.status())
+
+    async def hash(self, _request: None) -> bytes:
+        hash_value, _, header = self.h.hash_kv(0)
+        return wire.pb_encode_hash_response(header, hash_value)
+
+    async def hash_kv(self, revision: int) -> bytes:
+        hash_value, compact_revision, header = self.h.hash_kv(revision)
+        return wire.pb_encode_hash_kv_response(header, hash_value, compact_revision)
+
+    async def move_leader(self, target: int) -> bytes:
+        await self.h.move_leader(target)
+        return b""
+
+    # -- Lock and Election ---------------------------------------------------------------
+    def _concurrency(self) -> dict[str, Unary]:
+        return {
+            "/v3lockpb.Lock/Lock": Unary(wire.pb_decode_lock_request, self.lock),
+            "/v3lockpb.Lock/Unlock": Unary(wire.pb_decode_unlock_request, self.unlock),
+            "/v3electionpb.Election/Campaign": Unary(wire.pb_decode_campaign_request, self.campaign),
+            "/v3electionpb.Election/Proclaim": Unary(wire.pb_decode_proclaim_request, self.proclaim),
+            "/v3electionpb.Election/Leader": Unary(wire.pb_decode_leader_request, self.leader),
+            "/v3electionpb.Election/Resign": Unary(wire.pb_decode_resign_request, self.resign),
+        }
+
+    async def lock(self, request: Any) -> bytes:
+        revision, key = await self.h.lock.lock(request)
+        return wire.pb_encode_lock_response(key, self.h.header(revision))
+
+    async def unlock(self, key: bytes) -> bytes:
+        return wire.pb_encode_header_response(self.h.header(await self.h.lock.unlock(key)))
+
+    async def campaign(self, request: Any) -> bytes:
+        revision, leader = await self.h.election.campaign(request)
+        return wire.pb_encode_campaign_response(leader, self.h.header(revision))
+
+    async def proclaim(self, request: Any) -> bytes:
+        return wire.pb_encode_header_response(self.h.header(await self.h.election.proclaim(request)))
+
+    async def leader(self, name: bytes) -> bytes:
+        revision, kv = await self.h.election.leader(name)
+        return wire.pb_encode_leader_response(kv, self.h.header(revision))
+
+    async def resign(self, request: Any) -> bytes:
+        return wire.pb_encode_header_response(self.h.header(await self.h.election.resign(request)))
+
+    # -- Auth and health ----------------------------------------------------------------
+    def _auth(self) -> dict[str, Unary]:
+        def decoder(method: str) -> Callable[[bytes], tuple[str, str]]:
+            return lambda data: (method, wire.pb_decode_auth_name(method, data))
+        return {f"/etcdserverpb.Auth/{method}": Unary(decoder(method), self.auth)
+                for method in wire.AUTH_METHODS}
+
+    async def auth(self, request: tuple[str, str]) -> bytes:
+        """Rule 3: what etcd answers with auth disabled and neither users nor roles."""
+        method, name = request
+        if method in ("AuthDisable", "UserList", "RoleList"):
+            return wire.pb_encode_header_response(self.h.header())
+        raise _auth_refusal(method, name)
+
+    async def health_check(self, service: str) -> bytes:
+        if service:
+            error = StoreError("unknown service")
+            error.code = 5
+            raise error
+        return wire.pb_encode_health_check_response(SERVING)
+
+
+def _auth_refusal(method: str, name: str) -> StoreError:
+    if method == "AuthEnable":
+        return RootUserNotExist()
+    if method == "Authenticate":
+        return AuthNotEnabled()
+    if method == "UserAdd":
+        return AuthNotBuilt() if name else UserEmpty()
+    if method == "RoleAdd":
+        return AuthNotBuilt() if name else RoleEmpty()
+    return UserNotFound() if method.startswith("User") else RoleNotFound()
+
+
+def grpc_methods(handling: Handling, streams: GrpcStreams) -> GrpcMethods:
+    """Everything a member serves over gRPC: the unary methods and ``streams``."""
+    return GrpcMethods(UnaryServices(handling).handlers(), streams.handlers())

@@ -1,0 +1,192 @@
+"""A member's request handling on values: what the JSON gateway and the gRPC front both call.
+
+Each front decodes a request with its codec (``wire``'s JSON or protobuf
+decoder, which give the same value), calls one method here, and encodes what
+it returns with the same codec. So what a request does — its checks, the
+node's call, the revision its header names — is written once. The methods
+return the answer's values and its :class:`~confagent.wire.ResponseHeader`.
+
+Rules (etcd 3.4's):
+1. A write's header names the revision it applied at; a read's, the store's
+   revision when answered; a member call's, no revision.
+2. Puts and txns are measured as etcd measures them before they reach the log
+   (``_limits.check_request_size``).
+3. A lease granted without an ID gets one from the node; a lease that is gone
+   answers time-to-live with TTL -1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+
+from confagent import wire
+from confagent.errors import MemberNotFound
+from confagent.kv import (
+    CompactionRequest,
+    DeleteRangeRequest,
+    DeleteRangeResponse,
+    KeyValue,
+    LeaseGrantRequest,
+    LeaseGrantResponse,
+    LeaseRevokeRequest,
+    PutRequest,
+    PutResponse,
+    RangeRequest,
+    RangeResponse,
+    TxnRequest,
+    TxnResponse,
+)
+from confagent.server.api._limits import check_request_size
+from confagent.server.membership import Member, check_peer_urls
+from confagent.server.node import ConcurrencyServices, StoreNode
+from confagent.wire import ResponseHeader, Status
+
+__all__ = ["Handling", "LeaseTtl", "ServerInfo", "json_header"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """Who this member is (for headers and the serving record) and the versions it reports.
+    Who its peers are is the node's member table (``StoreNode.member_list``)."""
+
+    member_id: int
+    cluster_id: int
+    etcd_version: str = "3.4.23"
+    cluster_version: str = "3.4.0"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LeaseTtl:
+    """A lease time-to-live answer (rule 3)."""
+
+    lease_id: int
+    ttl_s: int
+    granted_ttl_s: int
+    keys: tuple[bytes, ...]
+
+
+class Handling:
+    """The requests of one member, on values (module rules)."""
+
+    def __init__(self, node: StoreNode, info: ServerInfo, services: ConcurrencyServices) -> None:
+        self.node = node
+        self.info = info
+        self.lock = services.lock
+        self.election = services.election
+
+    def header(self, revision: int | None = None) -> ResponseHeader:
+        """This member's header naming ``revision`` (``None``: the store's current one)."""
+        node = self.node
+        return ResponseHeader(node.cluster_id, self.info.member_id,
+                              node.kv.revision if revision is None else revision, node.term)
+
+    def member_header(self) -> ResponseHeader:
+        return self.header(0)
+
+    # -- kv ---------------------------------------------------------------------------
+    async def range(self, request: RangeRequest) -> tuple[RangeResponse, ResponseHeader]:
+        response = await self.node.range(request)
+        return response, self.header()
+
+    async def put(self, request: PutRequest) -> tuple[PutResponse, ResponseHeader]:
+        check_request_size(request)
+        applied = await self.node.propose(request)
+        assert isinstance(applied.response, PutResponse)
+        return applied.response, self.header(applied.revision)
+
+    async def delete_range(self, request: DeleteRangeRequest) -> tuple[DeleteRangeResponse, ResponseHeader]:
+        applied = await self.node.propose(request)
+        assert isinstance(applied.response, DeleteRangeResponse)
+        return applied.response, self.header(applied.revision)
+
+    async def txn(self, request: TxnRequest) -> tuple[TxnResponse, ResponseHeader]:
+        check_request_size(request)
+        applied = await self.node.propose(request)
+        assert isinstance(applied.response, TxnResponse)
+        return applied.response, self.header(applied.revision)
+
+    async def compact(self, request: CompactionRequest) -> ResponseHeader:
+        return self.header((await self.node.propose(request)).revision)
+
+    # -- leases -----------------------------------------------------------------------
+    async def lease_grant(self, ttl_s: int, lease_id: int) -> tuple[LeaseGrantResponse, ResponseHeader]:
+        request = LeaseGrantRequest(ttl=ttl_s, id=lease_id or self.node.new_lease_id())
+        applied = await self.node.propose(request)
+        assert isinstance(applied.response, LeaseGrantResponse)
+        return applied.response, self.header(applied.revision)
+
+    async def lease_revoke(self, lease_id: int) -> ResponseHeader:
+        return self.header((await self.node.propose(LeaseRevokeRequest(id=lease_id))).revision)
+
+    async def lease_time_to_live(self, lease_id: int, with_keys: bool) -> tuple[LeaseTtl, ResponseHeader]:
+        remaining = await self.node.time_to_live(lease_id)
+        info = self.node.kv.lease(lease_id)
+        if info is None or remaining < 0:
+            return LeaseTtl(lease_id, -1, 0, ()), self.header()
+        return LeaseTtl(lease_id, remaining, info.ttl, info.keys if with_keys else ()), self.header()
+
+    def lease_leases(self) -> tuple[tuple[int, ...], ResponseHeader]:
+        return self.node.kv.lease_ids(), self.header()
+
+    async def keep_alive(self, lease_id: int) -> tuple[int, ResponseHeader]:
+        """The lease's TTL once renewed (0: it is gone)."""
+        ttl = await self.node.keep_alive(lease_id)
+        return ttl, self.header()
+
+    # -- maintenance --------------------------------------------------------------------
+    def status(self) -> tuple[Status, ResponseHeader]:
+        node = self.node
+        size, indexes = node.kv.size_bytes(), node.log_indexes()
+        status = Status(version=self.info.etcd_version, db_size=size, leader=node.leader_id,
+                        raft_index=indexes.last, raft_term=node.term,
+                        raft_applied_index=indexes.applied, db_size_in_use=size,
+                        is_learner=node.is_learner)
+        return status, self.header()
+
+    def hash_kv(self, revision: int) -> tuple[int, int, ResponseHeader]:
+        """``(hash, compact_revision)`` of the store's versions up to ``revision`` (0: the current one).
+
+        Raises:
+            FutureRevision, Compacted: as a range at ``revision``.
+        """
+        kv = self.node.kv
+        at = revision or kv.revision
+        return kv.hash_kv(at), kv.compact_revision, self.header(at)
+
+    async def move_leader(self, target: int) -> None:
+        await self.node.move_leader(target)
+
+    # -- cluster ------------------------------------------------------------------------
+    def member_list(self) -> tuple[tuple[Member, ...], ResponseHeader]:
+        return self.node.member_list(), self.member_header()
+
+    async def member_add(self, peer_urls: tuple[str, ...], is_learner: bool
+                         ) -> tuple[Member, tuple[Member, ...], ResponseHeader]:
+        member, members = await self.node.add_member(check_peer_urls(peer_urls), is_learner=is_learner)
+        return member, members, self.member_header()
+
+    async def member_remove(self, member_id: int) -> tuple[tuple[Member, ...], ResponseHeader]:
+        return await self.node.remove_member(member_id), self.member_header()
+
+    async def member_update(self, member_id: int, peer_urls: Callable[[], tuple[str, ...]]
+                            ) -> tuple[tuple[Member, ...], ResponseHeader]:
+        """Give ``member_id`` the URLs ``peer_urls`` reads, read once the member is found (etcd's
+        order: on the gateway, reading them can fail)."""
+        if self.node.member(member_id) is None:
+            raise MemberNotFound()
+        await self.node.update_member(member_id, check_peer_urls(peer_urls()))
+        return self.member_list()
+
+    async def member_promote(self, member_id: int) -> tuple[tuple[Member, ...], ResponseHeader]:
+        return await self.node.promote_member(member_id), self.member_header()
+
+    # -- lock and election: the services answer with the revision their header names --------------
+    async def observe(self, name: bytes) -> AsyncIterator[tuple[KeyValue, ResponseHeader]]:
+        async for revision, kv in self.election.observe(name):
+            yield kv, self.header(revision)
+
+
+def json_header(header: ResponseHeader) -> wire.JsonObject:
+    """``header`` as the gateway writes it (no revision when it names none)."""
+    return wire.encode_header(header.cluster_id, header.member_id, header.revision, header.raft_term)

@@ -1,0 +1,224 @@
+"""``_grpc_front``: gRPC (a real grpcio client) and HTTP/1.1 on one uvicorn listener in this process;
+what the front answers by itself compared with a real etcd's answers to the same calls."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import grpc
+import httpx
+import pytest
+import uvicorn
+
+from confagent.asgi import Receive, Scope, Send, send_response
+from confagent.errors import StoreError
+from confagent.server.api._grpc_front import STREAM_BUDGET, Call, GrpcMethods, client_port_protocol
+from confagent.testing import until_async
+
+T = TypeVar("T")
+DEADLINE_S = 60.0
+ECHO = "/test.Echo/Say"
+CHAT = "/test.Echo/Chat"
+WAIT = "/test.Echo/Wait"
+FAIL = "/test.Echo/Fail"
+
+
+def run(body: Callable[[], Awaitable[T]]) -> T:
+    """Run a test body on a fresh event loop, bounded so that a hang fails instead of stalling."""
+
+    async def bounded() -> T:
+        async with asyncio.timeout(DEADLINE_S):
+            return await body()
+
+    return asyncio.run(bounded())
+
+
+async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
+    """Stands for the JSON gateway: HTTP/1.1 requests reach it."""
+    if scope["type"] == "http":
+        body = b"gateway " + scope["path"].encode()
+        await send_response(send, 200, [(b"content-type", b"text/plain")], body)
+
+
+class Echo:
+    """The methods under test; ``cancelled`` records calls whose task was cancelled."""
+
+    def __init__(self) -> None:
+        self.cancelled: list[str] = []
+        self.release = asyncio.Event()
+
+    async def say(self, message: bytes) -> bytes:
+        return b"echo:" + message
+
+    async def fail(self, message: bytes) -> bytes:
+        raise _error(11, "etcdserver: mvcc: required revision has been compacted")
+
+    async def wait(self, message: bytes) -> bytes:
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(WAIT)
+            raise
+        return message
+
+    async def chat(self, call: Call) -> None:
+        try:
+            while (message := await call.read()) is not None:
+                await call.send(message.upper())
+        except asyncio.CancelledError:
+            self.cancelled.append(CHAT)
+            raise
+
+    def methods(self) -> GrpcMethods:
+        return GrpcMethods({ECHO: self.say, FAIL: self.fail, WAIT: self.wait}, {CHAT: self.chat})
+
+
+def _error(code: int, message: str) -> StoreError:
+    error = StoreError(message)
+    error.code = code
+    return error
+
+
+@asynccontextmanager
+async def serving(methods: GrpcMethods) -> AsyncIterator[tuple[str, uvicorn.Server]]:
+    """A uvicorn listener on a free loopback port whose protocol is the front's; its address."""
+    config = uvicorn.Config(gateway, http=client_port_protocol(methods), loop="none", lifespan="off",
+                            log_config=None, log_level="warning", timeout_graceful_shutdown=5)
+    config.load()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)
+    await server.startup(sockets=[sock])
+    serving_task = asyncio.create_task(server.main_loop())
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}", server
+    finally:
+        server.should_exit = True
+        await serving_task
+        await server.shutdown()
+
+
+def channel(address: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+
+
+def test_grpc_and_http1_share_the_port() -> None:
+    async def scenario() -> None:
+        async with serving(Echo().methods()) as (address, _), channel(address) as ch:
+            assert await ch.unary_unary(ECHO)(b"hi") == b"echo:hi"
+            assert await ch.unary_unary(ECHO)(b"") == b"echo:"
+            async with httpx.AsyncClient() as http:
+                answer = await http.post(f"http://{address}/v3/kv/range", content=b"{}")
+            assert (answer.status_code, answer.text) == (200, "gateway /v3/kv/range")
+    run(scenario)
+
+
+def test_a_store_error_is_the_calls_status() -> None:
+    async def scenario() -> None:
+        async with serving(Echo().methods()) as (address, _), channel(address) as ch:
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await ch.unary_unary(FAIL)(b"x")
+            assert raised.value.code() == grpc.StatusCode.OUT_OF_RANGE
+            assert raised.value.details() == "etcdserver: mvcc: required revision has been compacted"
+            assert await ch.unary_unary(ECHO)(b"after") == b"echo:after"  # the connection serves on
+    run(scenario)
+
+
+def test_a_stream_carries_messages_both_ways_until_the_client_half_closes() -> None:
+    async def scenario() -> None:
+        async with serving(Echo().methods()) as (address, _), channel(address) as ch:
+            call = ch.stream_stream(CHAT)()
+            for word in (b"a", b"bb", b"x" * 100_000):
+                await call.write(word)
+                assert await call.read() == word.upper()
+            await call.done_writing()
+            assert await call.read() == grpc.aio.EOF
+            assert await call.code() == grpc.StatusCode.OK
+    run(scenario)
+
+
+def test_a_deadline_or_a_cancel_ends_the_servers_call() -> None:
+    async def scenario() -> None:
+        echo = Echo()
+        async with serving(echo.methods()) as (address, _), channel(address) as ch:
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await ch.unary_unary(WAIT)(b"x", timeout=0.2)
+            assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            await until_async(lambda: WAIT in echo.cancelled, "the waiting call's task cancelled")
+            call = ch.stream_stream(CHAT)()
+            await call.write(b"a")
+            assert await call.read() == b"A"
+            call.cancel()
+            await until_async(lambda: CHAT in echo.cancelled, "the stream's task cancelled")
+            assert await ch.unary_unary(ECHO)(b"on") == b"echo:on"
+    run(scenario)
+
+
+def test_a_connection_serves_past_zttps_stream_limit_with_calls_in_flight() -> None:
+    """zttp ends a connection past 4096 streams; the front moves the client on first (rule 4)."""
+    async def scenario() -> None:
+        async with serving(Echo().methods()) as (address, _), channel(address) as ch:
+            say = ch.unary_unary(ECHO)
+            calls = 4096 + STREAM_BUDGET // 2
+
+            async def caller(n: int) -> None:
+                for i in range(n, calls, 8):
+                    assert await say(b"%d" % i) == b"echo:%d" % i
+
+            await asyncio.gather(*(caller(n) for n in range(8)))
+    run(scenario)
+
+
+def test_stopping_ends_open_streams_with_unavailable() -> None:
+    async def scenario() -> None:
+        async with serving(Echo().methods()) as (address, server), channel(address) as ch:
+            call = ch.stream_stream(CHAT)()
+            await call.write(b"a")
+            assert await call.read() == b"A"
+            server.should_exit = True
+            stopping = asyncio.create_task(server.shutdown())
+            assert await call.code() == grpc.StatusCode.UNAVAILABLE
+            assert await call.details() == "etcdserver: server stopped"
+            await stopping
+    run(scenario)
+
+
+# -- against etcd: what the front answers by itself ------------------------------------------
+async def _answer(address: str, path: str, message: bytes) -> tuple[grpc.StatusCode, str]:
+    async with channel(address) as ch:
+        try:
+            await ch.unary_unary(path)(message)
+        except grpc.aio.AioRpcError as error:
+            return error.code(), error.details() or ""
+        return grpc.StatusCode.OK, ""
+
+
+def _both(etcd_server: str, methods: GrpcMethods, path: str,
+          message: bytes) -> list[tuple[grpc.StatusCode, str]]:
+    """etcd's answer to one call, then the front's."""
+    async def scenario() -> list[tuple[grpc.StatusCode, str]]:
+        etcd = await _answer(etcd_server.removeprefix("http://"), path, message)
+        async with serving(methods) as (address, _):
+            return [etcd, await _answer(address, path, message)]
+    return run(scenario)
+
+
+@pytest.mark.parametrize("path", ["/etcdserverpb.KV/Nothing", "/etcdserverpb.Nothing/Range"])
+def test_an_unknown_method_or_service_is_answered_as_etcd_does(etcd_server: str, path: str) -> None:
+    etcd, ours = _both(etcd_server, GrpcMethods({"/etcdserverpb.KV/Range": Echo().say}, {}), path, b"")
+    assert etcd[0] == grpc.StatusCode.UNIMPLEMENTED
+    assert ours == etcd
+
+
+def test_a_message_over_the_limit_is_refused_as_etcd_refuses_it(etcd_server: str) -> None:
+    put = "/etcdserverpb.KV/Put"
+    message = b"\x0a\x01k\x12\x83\x80\xc0\x01" + b"v" * (3 * 1024 * 1024 + 3)  # PutRequest{key, 3 MiB value}
+    etcd, ours = _both(etcd_server, GrpcMethods({put: Echo().say}, {}), put, message)
+    assert etcd[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert ours == etcd
