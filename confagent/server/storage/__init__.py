@@ -18,6 +18,7 @@ from confagent.server.storage._fsync_thread import WalWriter
 from confagent.server.storage._identity import Identity, load_or_keep_identity
 from confagent.server.storage._recovery import RecoveryReport, Storage, log_recovery, open_storage
 from confagent.server.storage._saved_snapshot import (
+    PAGE_BYTES,
     SavedSnapshot,
     SnapshotImage,
     encode_image,
@@ -36,6 +37,7 @@ from confagent.server.storage._wal import SEGMENT_BYTES, MemberDirs, TornTail, W
 
 __all__ = [
     "KEEP_SNAPSHOTS",
+    "PAGE_BYTES",
     "SEGMENT_BYTES",
     "Identity",
     "MemberDirs",
