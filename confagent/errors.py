@@ -74,6 +74,7 @@ __all__ = [
     "ElectionNoLeader",
     "ElectionNotLeader",
     "FutureRevision",
+    "GrpcStatus",
     "Internal",
     "InvalidArgument",
     "KeyNotFound",
@@ -297,6 +298,15 @@ class LockSessionExpired(ConcurrencyError):
     hold it at once; etcd 3.5 refuses it with these words, and so does confagent."""
 
     default_message = "mutex: session is expired"
+
+
+class GrpcStatus(StoreError):
+    """A gRPC status with no etcd error of its own: given by the transport (a deadline, an
+    unknown method, a compressed message) or a service (an unknown health service), in grpc-go's words."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class AuthError(StoreError):

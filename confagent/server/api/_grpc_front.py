@@ -49,7 +49,7 @@ import zttp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from confagent.errors import StoreError
+from confagent.errors import GrpcStatus, Stopped, StoreError
 from confagent.server.api._limits import MAX_RECEIVE_BYTES, message_too_large
 
 __all__ = ["Call", "ClientPortProtocol", "GrpcMethods", "Http2Grpc", "client_port_protocol"]
@@ -64,7 +64,7 @@ RESET_BUDGET = 192
 MAX_PENDING_BYTES = 4 * 1024 * 1024
 """A streaming call's replies waiting for flow-control credit before ``Call.send`` waits."""
 
-DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE = 4, 12, 13, 14
+DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL = 4, 12, 13
 """gRPC status codes the front gives itself; handlers' come with their ``StoreError``."""
 _HEADERS = [(b"content-type", b"application/grpc")]
 _OK_TRAILERS = [(b"grpc-status", b"0")]
@@ -120,7 +120,7 @@ class _Messages:
         while len(buf) >= 5:
             size = int.from_bytes(buf[1:5], "big")
             if buf[0]:
-                raise _status(UNIMPLEMENTED, "grpc: Decompressor is not installed for grpc-encoding")
+                raise GrpcStatus(UNIMPLEMENTED, "grpc: Decompressor is not installed for grpc-encoding")
             if size > self._limit:
                 raise message_too_large(size, self._limit)
             if len(buf) < 5 + size:
@@ -132,12 +132,6 @@ class _Messages:
     @property
     def partial(self) -> bool:
         return bool(self._buf)
-
-
-def _status(code: int, message: str) -> StoreError:
-    error = StoreError(message)
-    error.code = code
-    return error
 
 
 class Call:
@@ -250,7 +244,7 @@ class Http2Grpc(asyncio.Protocol):
             stream.call = Call(self, stream_id)
             self._start(stream_id, stream, self._run_streaming(stream_id, handler, stream.call))
         elif event.path not in self.methods.unary:
-            self._answer_error(stream_id, _status(UNIMPLEMENTED, self.methods.unknown(event.path)))
+            self._answer_error(stream_id, GrpcStatus(UNIMPLEMENTED, self.methods.unknown(event.path)))
 
     def _data(self, stream_id: int, data: bytes) -> None:
         stream = self._streams.get(stream_id)
@@ -269,7 +263,7 @@ class Http2Grpc(asyncio.Protocol):
 
     def _start_unary(self, stream_id: int, stream: _Stream, messages: list[bytes]) -> None:
         if stream.task is not None or len(messages) > 1:
-            self._answer_error(stream_id, _status(INTERNAL, "grpc: too many request messages"))
+            self._answer_error(stream_id, GrpcStatus(INTERNAL, "grpc: too many request messages"))
             return
         handler = self.methods.unary[stream.path]
         self._start(stream_id, stream, self._run_unary(stream_id, handler, messages[0]))
@@ -281,7 +275,7 @@ class Http2Grpc(asyncio.Protocol):
         if stream.call is not None:
             stream.call._deliver(None)
         elif stream.task is None or stream.messages.partial:
-            self._answer_error(stream_id, _status(INTERNAL, "grpc: request ended without its message"))
+            self._answer_error(stream_id, GrpcStatus(INTERNAL, "grpc: request ended without its message"))
 
     def _reset(self, stream_id: int) -> None:
         self._resets += 1
@@ -304,7 +298,7 @@ class Http2Grpc(asyncio.Protocol):
             return
         except Exception:
             log.exception("grpc call failed", stream_id=stream_id)
-            self._answer_error(stream_id, _status(INTERNAL, "internal error"))
+            self._answer_error(stream_id, GrpcStatus(INTERNAL, "internal error"))
             return
         if self._streams.get(stream_id) is None:
             return
@@ -322,7 +316,7 @@ class Http2Grpc(asyncio.Protocol):
             return
         except Exception:
             log.exception("grpc call failed", stream_id=stream_id)
-            self._answer_error(stream_id, _status(INTERNAL, "internal error"))
+            self._answer_error(stream_id, GrpcStatus(INTERNAL, "internal error"))
             return
         if self._streams.get(stream_id) is None:
             return
@@ -349,7 +343,7 @@ class Http2Grpc(asyncio.Protocol):
         self._finish(stream_id)
 
     def _expire(self, stream_id: int) -> None:
-        self._answer_error(stream_id, _status(DEADLINE_EXCEEDED, "context deadline exceeded"))
+        self._answer_error(stream_id, GrpcStatus(DEADLINE_EXCEEDED, "context deadline exceeded"))
 
     def _finish(self, stream_id: int) -> None:
         stream = self._streams.pop(stream_id, None)
@@ -405,7 +399,7 @@ class Http2Grpc(asyncio.Protocol):
         """The listener is stopping (rule 6)."""
         for stream_id, stream in list(self._streams.items()):
             if stream.call is not None:
-                self._answer_error(stream_id, _status(UNAVAILABLE, "etcdserver: server stopped"))
+                self._answer_error(stream_id, Stopped())
         self._go_away()
 
     def _close(self) -> None:

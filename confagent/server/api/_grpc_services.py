@@ -32,6 +32,7 @@ from confagent import wire
 from confagent.errors import (
     AuthNotBuilt,
     AuthNotEnabled,
+    GrpcStatus,
     NotSupportedForLearner,
     RoleEmpty,
     RoleNotFound,
@@ -247,9 +248,7 @@ class UnaryServices:
 
     async def health_check(self, service: str) -> bytes:
         if service:
-            error = StoreError("unknown service")
-            error.code = 5
-            raise error
+            raise GrpcStatus(5, "unknown service")
         return wire.pb_encode_health_check_response(SERVING)
 
 
