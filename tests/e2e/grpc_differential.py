@@ -1,0 +1,196 @@
+"""Differential testing kit over gRPC: the same calls to a real etcd 3.4 and to confagent, answers compared.
+
+A client here is what any gRPC client is: a grpcio channel calling methods by
+path with the messages of ``confagent.wire._pb`` (no generated stubs). An
+answer is its status code, its details and its messages as protobuf's own JSON
+form (field names as in the .proto files, int64 as strings, zero fields left
+out), with what legitimately differs between two servers dropped: cluster and
+member IDs and the Raft term in headers, and whatever a test names in ``mask``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
+from confagent.testing import Processes, ServerProcess
+from confagent.wire._pb import health_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
+
+Json = Any
+CALL_TIMEOUT_S = 10.0
+VOLATILE_HEADER_FIELDS = frozenset({"cluster_id", "member_id", "raft_term"})
+_FILES = (rpc_pb2.DESCRIPTOR, v3lock_pb2.DESCRIPTOR, v3election_pb2.DESCRIPTOR, health_pb2.DESCRIPTOR)
+
+
+def method(path: str) -> MethodDescriptor:
+    """The method at ``/package.Service/Method``."""
+    service_name, name = path.strip("/").split("/")
+    for file in _FILES:
+        for service in file.services_by_name.values():
+            if service.full_name == service_name:
+                return service.methods_by_name[name]
+    raise KeyError(path)
+
+
+def response_type(path: str) -> type[Message]:
+    return message_factory.GetMessageClass(method(path).output_type)
+
+
+def as_json(message: Message) -> Json:
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+def normalize(value: Json, mask: Iterable[str] = ()) -> Json:
+    """Drop the header fields two servers disagree on and the fields named in ``mask``, anywhere."""
+    masked = frozenset(mask)
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key in masked:
+                continue
+            kept = item
+            if key == "header" and isinstance(item, dict):
+                kept = {k: v for k, v in item.items() if k not in VOLATILE_HEADER_FIELDS}
+            out[key] = normalize(kept, masked)
+        return out
+    if isinstance(value, list):
+        return [normalize(item, masked) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A call's status, details and messages (protobuf JSON), as one server gave them."""
+
+    code: grpc.StatusCode
+    details: str
+    messages: tuple[Json, ...]
+
+    def normalized(self, mask: Iterable[str] = ()) -> tuple[str, str, Json]:
+        return self.code.name, self.details, normalize(list(self.messages), mask)
+
+    @property
+    def body(self) -> Json:
+        """The one message of a unary call's answer (None after an error)."""
+        return self.messages[0] if self.messages else None
+
+
+def _error_answer(error: grpc.RpcError, messages: list[Json]) -> Answer:
+    assert isinstance(error, grpc.Call)
+    return Answer(error.code(), error.details() or "", tuple(messages))
+
+
+class Server:
+    """One server's channel; unary and server-streaming calls by path."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.channel = grpc.insecure_channel(url.removeprefix("http://"),
+                                             options=[("grpc.use_local_subchannel_pool", 1)])
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def unary(self, path: str, request: Message | bytes, timeout_s: float = CALL_TIMEOUT_S) -> Answer:
+        serialize = (lambda m: m) if isinstance(request, bytes) else type(request).SerializeToString
+        parse = response_type(path).FromString
+        call = self.channel.unary_unary(path, request_serializer=serialize, response_deserializer=parse)
+        try:
+            return Answer(grpc.StatusCode.OK, "", (as_json(call(request, timeout=timeout_s)),))
+        except grpc.RpcError as error:
+            return _error_answer(error, [])
+
+    def stream(self, path: str, requests: Iterable[Message | bytes], *, count: int | None = None,
+               timeout_s: float = CALL_TIMEOUT_S) -> Answer:
+        """A streaming call: ``requests`` sent (then half-closed), answers read until the end or ``count``."""
+        descriptor = method(path)
+        parse = response_type(path).FromString
+        serialize = _serializer
+        if descriptor.client_streaming:
+            call = self.channel.stream_stream(path, request_serializer=serialize, response_deserializer=parse)
+            responses = call(iter(list(requests)), timeout=timeout_s)
+        else:
+            call_one = self.channel.unary_stream(path, request_serializer=serialize,
+                                                 response_deserializer=parse)
+            responses = call_one(next(iter(requests)), timeout=timeout_s)
+        messages: list[Json] = []
+        try:
+            for response in responses:
+                messages.append(as_json(response))
+                if count is not None and len(messages) >= count:
+                    responses.cancel()
+                    return Answer(grpc.StatusCode.OK, "", tuple(messages))
+        except grpc.RpcError as error:
+            return _error_answer(error, messages)
+        return Answer(grpc.StatusCode.OK, "", tuple(messages))
+
+
+def _serializer(message: Message | bytes) -> bytes:
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+class GrpcPair:
+    """A real etcd and a confagent store, the same call to both."""
+
+    def __init__(self, etcd_url: str, ours_url: str) -> None:
+        self.etcd = Server(etcd_url)
+        self.ours = Server(ours_url)
+
+    def close(self) -> None:
+        self.etcd.close()
+        self.ours.close()
+
+    def both(self, path: str, request: Message | bytes) -> tuple[Answer, Answer]:
+        return self.etcd.unary(path, request), self.ours.unary(path, request)
+
+    def same(self, path: str, request: Message | bytes, *, mask: Iterable[str] = ()) -> Answer:
+        """Send to both; assert equal answers (``mask``'s fields and the volatile header fields aside);
+        return etcd's."""
+        theirs, ours = self.both(path, request)
+        assert_same(path, request, theirs, ours, mask)
+        return theirs
+
+    def same_stream(self, path: str, requests: Iterable[Message | bytes], *, count: int | None = None,
+                    mask: Iterable[str] = ()) -> Answer:
+        sent = list(requests)
+        theirs = self.etcd.stream(path, sent, count=count)
+        ours = self.ours.stream(path, sent, count=count)
+        assert_same(path, sent, theirs, ours, mask)
+        return theirs
+
+
+def assert_same(path: str, request: object, theirs: Answer, ours: Answer, mask: Iterable[str] = ()) -> None:
+    masked = list(mask)
+    assert ours.normalized(masked) == theirs.normalized(masked), (
+        f"{path} {request!r}:\nours: {ours}\netcd: {theirs}")
+
+
+def start_pair(base: Path, processes: Processes, *, store_args: tuple[str, ...] = (),
+               etcd_args: tuple[str, ...] = ()) -> tuple[ServerProcess, ServerProcess]:
+    """A fresh etcd and a fresh confagent store, started concurrently."""
+    with ThreadPoolExecutor(2) as pool:
+        etcd = pool.submit(processes.etcd, base / "etcd", args=etcd_args)
+        ours = pool.submit(processes.store, base / "ours", args=store_args)
+        return etcd.result(), ours.result()
+
+
+def pair_fixture(tmp_path_factory: pytest.TempPathFactory, processes: Processes) -> Iterator[GrpcPair]:
+    """The body of a module's pair fixture: one etcd and one store for the module, stopped after it."""
+    etcd, ours = start_pair(tmp_path_factory.mktemp("grpc-pair"), processes)
+    pair = GrpcPair(etcd.url, ours.url)
+    try:
+        yield pair
+    finally:
+        pair.close()
+        ours.stop()
+        etcd.stop()
