@@ -12,6 +12,9 @@ rules:
 - ``_leases``: lease deadlines on the leader, lease calls on any member.
 - ``_watches``: the node's one watch fan-out (``WatchRegistry``) and its owners;
   ``_local``: the in-process watches of the agent's embedded backend.
+- ``_snapshotter``: snapshots every ``snapshot_entries``, encoded and written in a
+  worker thread while the driver goes on; ``_heap``: full garbage collections that
+  walk only what is younger than the last one (``HeapFreezer``).
 
 Over it, as clients of its public calls (``_local`` is one too): etcd's lock and
 election services, written once for every front (``_concurrency``:
