@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 from _rawhttp import RawConnection
@@ -32,6 +33,7 @@ __all__ = [
     "b64",
     "cpu_seconds",
     "drive",
+    "in_processes",
     "put_body",
     "range_body",
     "report",
@@ -124,11 +126,10 @@ def _process_main(urls: Sequence[str], path: str, connections: int, first_connec
     out.put((done, latencies or []))
 
 
-def _collect(out: multiprocessing.Queue[tuple[int, list[float]]],
-             procs: Sequence[multiprocessing.process.BaseProcess],
-             deadline: float) -> list[tuple[int, list[float]]]:
+def _collect(out: multiprocessing.Queue[Any], procs: Sequence[multiprocessing.process.BaseProcess],
+             deadline: float) -> list[Any]:
     """One result per process; a process that died without one ends the wait at once."""
-    results: list[tuple[int, list[float]]] = []
+    results: list[Any] = []
     while len(results) < len(procs):
         try:
             results.append(out.get(timeout=0.5))
@@ -141,19 +142,30 @@ def _collect(out: multiprocessing.Queue[tuple[int, list[float]]],
     return results
 
 
+def in_processes(main: Callable[..., None], args: Sequence[tuple[Any, ...]], timeout_s: float) -> list[Any]:
+    """``main(*args[p], out)`` in one spawned process per ``args[p]``, all at once; each puts one
+    result on ``out``. The results, in the order they came.
+
+    Raises:
+        RuntimeError: a process exited without a result, or none came within ``timeout_s``.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue[Any] = ctx.Queue()
+    procs = [ctx.Process(target=main, args=(*one, out)) for one in args]
+    for proc in procs:
+        proc.start()
+    results = _collect(out, procs, deadline=time.monotonic() + timeout_s)
+    for proc in procs:
+        proc.join()
+    return results
+
+
 def run_load(urls: Sequence[str], path: str, processes: int, connections: int, seconds: float,
              *, keep_latencies: bool = False) -> Load:
     """:func:`drive` in ``processes`` processes of ``connections`` connections each, at once."""
-    ctx = multiprocessing.get_context("spawn")
-    out: multiprocessing.Queue[tuple[int, list[float]]] = ctx.Queue()
-    procs = [ctx.Process(target=_process_main,
-                         args=(list(urls), path, connections, p * connections, seconds, keep_latencies, out))
-             for p in range(processes)]
-    for proc in procs:
-        proc.start()
-    results = _collect(out, procs, deadline=time.monotonic() + seconds + 60)
-    for proc in procs:
-        proc.join()
+    args = [(list(urls), path, connections, p * connections, seconds, keep_latencies)
+            for p in range(processes)]
+    results = in_processes(_process_main, args, seconds + 60)
     latencies = sorted(latency for _, some in results for latency in some)
     return Load(sum(done for done, _ in results), tuple(latencies))
 
