@@ -11,11 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import orjson
 import pytest
 
 from confagent.testing import Processes, ServerProcess, b64, free_port, store_process, until
+from confagent.wire._pb import rpc_pb2
 
 
 def _post(url: str, path: str, body: object, **kwargs: object) -> dict[str, object]:
@@ -192,6 +194,20 @@ def test_mutual_tls(tmp_path: Path, processes: Processes) -> None:
     anonymous = ssl.create_default_context(cafile=str(certs / "ca.crt"))
     with pytest.raises(httpx.HTTPError):
         httpx.get(url + "/health", verify=anonymous, timeout=5)
+    ca, key, cert = ((certs / name).read_bytes() for name in ("ca.crt", "client.key", "client.crt"))
+    assert _grpc_range(url, grpc.ssl_channel_credentials(ca, key, cert), b"t") == [(b"t", b"s")]
+    with pytest.raises(grpc.RpcError):  # gRPC on the same port (ALPN h2), the same client-cert rule
+        _grpc_range(url, grpc.ssl_channel_credentials(ca), b"t")
+
+
+def _grpc_range(url: str, credentials: grpc.ChannelCredentials, key: bytes) -> list[tuple[bytes, bytes]]:
+    """etcd's KV Range over gRPC with TLS: the keys and values found."""
+    with grpc.secure_channel(url.removeprefix("https://"), credentials) as channel:
+        call = channel.unary_unary("/etcdserverpb.KV/Range",
+                                   request_serializer=rpc_pb2.RangeRequest.SerializeToString,
+                                   response_deserializer=rpc_pb2.RangeResponse.FromString)
+        reply = call(rpc_pb2.RangeRequest(key=key), timeout=10)
+    return [(kv.key, kv.value) for kv in reply.kvs]
 
 
 class ChunkedWatch:
