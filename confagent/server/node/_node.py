@@ -127,7 +127,7 @@ class StoreNode:
         self._wake = asyncio.Event()
         self._snapshotter = Snapshotter(snapshots, writer, every_entries=config.snapshot_entries,
                                         index=core.log.offset, compact=core.compact,
-                                        on_end=self._task_ended, wake=self._wake.set)
+                                        wake=self._wake.set)
         self._heap = HeapFreezer()
         self._proposals = Proposals(config.member_id, rng.getrandbits(40), self._wake.set,
                                     max_pending=config.max_pending_proposals,

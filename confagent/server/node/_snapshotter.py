@@ -18,9 +18,10 @@ Rules:
    A snapshot the driver makes itself (a membership change applied, a leader's
    snapshot installed) first waits for the job in flight (``settle``), so files are
    written one at a time and markers never go back.
-4. A job that fails (a StorageError) ends with its error; the member's task watch
-   (``on_end``) fails the member, as when the driver fails. A member stopping lets the
-   job in flight finish, within the bound every stop has (``close``).
+4. A job that fails (a StorageError) wakes the driver, and its error is raised in the
+   driver's task by ``collect`` or ``settle``: the member fails as when the driver's
+   own save fails. A member stopping lets the job in flight finish, within the bound
+   every stop has (``close``).
 """
 
 from __future__ import annotations
@@ -42,17 +43,15 @@ class Snapshotter:
     """Writes a member's snapshots and trims its log after them (rules in the module doc)."""
 
     def __init__(self, files: SnapshotFiles, writer: WalWriter, *, every_entries: int, index: int,
-                 compact: Callable[[SnapshotMeta], None], on_end: Callable[[asyncio.Task[None]], None],
-                 wake: Callable[[], None]) -> None:
-        """``compact`` trims the core's log (called from the driver's task); ``on_end`` sees each
-        job end; ``wake`` wakes the driver once a job finished."""
+                 compact: Callable[[SnapshotMeta], None], wake: Callable[[], None]) -> None:
+        """``compact`` trims the core's log (called from the driver's task); ``wake`` wakes the
+        driver once a job ended."""
         self._files = files
         self._writer = writer
         self._every_entries = every_entries
         self.index = index
         """The index of the newest snapshot taken, in flight or installed."""
         self._compact = compact
-        self._on_end = on_end
         self._wake = wake
         self._job: asyncio.Task[None] | None = None
         self._finished: SnapshotMeta | None = None
@@ -66,7 +65,6 @@ class Snapshotter:
         assert self._job is None, "one snapshot at a time"
         self.index = meta.index
         self._job = asyncio.create_task(self._write(meta, encode), name="snapshot")
-        self._job.add_done_callback(self._on_end)
 
     async def take(self, meta: SnapshotMeta, encode: Encode) -> None:
         """Write the snapshot captured at ``meta``; return once it is durable and the log
@@ -87,9 +85,14 @@ class Snapshotter:
 
     def collect(self) -> None:
         """Compact the log to the snapshot a job finished since the last call, if any; from the
-        driver's task."""
+        driver's task.
+
+        Raises:
+            StorageError: the job failed (rule 4).
+        """
         if self._job is not None and self._job.done():
-            self._job = None
+            job, self._job = self._job, None
+            job.result()
         finished, self._finished = self._finished, None
         if finished is not None:
             self._compact(finished)
@@ -106,13 +109,16 @@ class Snapshotter:
         return await wait_or_cancel([self._job] if self._job is not None else [])
 
     async def _write(self, meta: SnapshotMeta, encode: Encode) -> None:
-        oldest_kept = await asyncio.to_thread(self._save, meta, encode)
-        # The marker tells recovery where the log starts once older segments are gone.
-        await self._writer.save(None, (), sync=True, snapshot=meta)
-        # Only up to the oldest snapshot file: a broken newer one falls back to it (``storage._recovery``).
-        await self._writer.release_to(oldest_kept)
-        self._finished = meta
-        self._wake()
+        try:
+            oldest_kept = await asyncio.to_thread(self._save, meta, encode)
+            # The marker tells recovery where the log starts once older segments are gone.
+            await self._writer.save(None, (), sync=True, snapshot=meta)
+            # Only up to the oldest snapshot file: a broken newer one falls back to it
+            # (``storage._recovery``).
+            await self._writer.release_to(oldest_kept)
+            self._finished = meta
+        finally:
+            self._wake()
 
     def _save(self, meta: SnapshotMeta, encode: Encode) -> int:
         return self._files.save(meta, encode())

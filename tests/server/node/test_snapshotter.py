@@ -4,7 +4,8 @@ A real StoreNode on a real data directory, whose snapshot file writes are held a
 gate (the real write follows once it opens): while the first snapshot's file is held,
 more writes are proposed and answered, and no snapshot file exists yet; the file is
 written off the event loop's thread. Once the gate opens, the snapshot lands, the log
-is compacted to it, and a reopened member holds every write.
+is compacted to it, and a reopened member holds every write. A snapshot that cannot
+be written fails the member.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from confagent.errors import Stopped, StorageError
 from confagent.kv import PutRequest, RangeRequest
 from confagent.raft import SnapshotMeta
 from confagent.server.node import NodeConfig, StoreNode
@@ -81,3 +83,29 @@ def test_writes_are_answered_while_a_snapshot_is_written(tmp_path: Path,
     gate = Gate()
     gate.install(monkeypatch)
     asyncio.run(writes_during_a_snapshot(tmp_path, gate))
+
+
+async def a_failing_snapshot(data_dir: Path) -> StoreNode:
+    node = await StoreNode.open(NodeConfig(data_dir=data_dir, member_id=1, cluster_id=1,
+                                           snapshot_entries=SNAPSHOT_ENTRIES))
+    await node.start()
+    try:
+        for i in range(SNAPSHOT_ENTRIES):
+            await node.propose(PutRequest(b"key/%03d" % i, b"v"))
+        await until_async(node.failed.is_set, "the member to fail")
+        with pytest.raises(Stopped):
+            await node.propose(PutRequest(b"after", b"v"))
+    finally:
+        await node.stop()
+    return node
+
+
+def test_a_snapshot_that_cannot_be_written_fails_the_member(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a failed save of the log does: the member answers nothing more (and its server stops)."""
+    def refused(files: SnapshotFiles, meta: SnapshotMeta, data: bytes) -> int:
+        raise StorageError("snap: cannot write (disk full)")
+
+    monkeypatch.setattr(SnapshotFiles, "save", refused)
+    node = asyncio.run(a_failing_snapshot(tmp_path))
+    assert isinstance(node.failure, StorageError)
