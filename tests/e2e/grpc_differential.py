@@ -10,7 +10,10 @@ member IDs and the Raft term in headers, and whatever a test names in ``mask``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,9 +187,11 @@ def start_pair(base: Path, processes: Processes, *, store_args: tuple[str, ...] 
         return etcd.result(), ours.result()
 
 
-def pair_fixture(tmp_path_factory: pytest.TempPathFactory, processes: Processes) -> Iterator[GrpcPair]:
-    """The body of a module's pair fixture: one etcd and one store for the module, stopped after it."""
-    etcd, ours = start_pair(tmp_path_factory.mktemp("grpc-pair"), processes)
+def pair_fixture(tmp_path_factory: pytest.TempPathFactory, processes: Processes,
+                 args: tuple[str, ...] = ()) -> Iterator[GrpcPair]:
+    """The body of a module's pair fixture: one etcd and one store for the module (``args`` to both),
+    stopped after it."""
+    etcd, ours = start_pair(tmp_path_factory.mktemp("grpc-pair"), processes, store_args=args, etcd_args=args)
     pair = GrpcPair(etcd.url, ours.url)
     try:
         yield pair
@@ -194,3 +199,63 @@ def pair_fixture(tmp_path_factory: pytest.TempPathFactory, processes: Processes)
         pair.close()
         ours.stop()
         etcd.stop()
+
+
+class Stream:
+    """A bidirectional call held open: messages sent one at a time, answers read as they come."""
+
+    def __init__(self, server: Server, path: str, timeout_s: float = 60.0) -> None:
+        self._requests: queue.Queue[Message | bytes | None] = queue.Queue()
+        self._answers: queue.Queue[Json | Answer] = queue.Queue()
+        call = server.channel.stream_stream(path, request_serializer=_serializer,
+                                            response_deserializer=response_type(path).FromString)
+        self.call = call(iter(self._requests.get, None), timeout=timeout_s)
+        self.end: Answer | None = None
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for response in self.call:
+                self._answers.put(as_json(response))
+            self._answers.put(Answer(grpc.StatusCode.OK, "", ()))
+        except grpc.RpcError as error:
+            self._answers.put(_error_answer(error, []))
+
+    def send(self, message: Message | bytes) -> None:
+        self._requests.put(message)
+
+    def done_writing(self) -> None:
+        self._requests.put(None)
+
+    def read(self, count: int, timeout_s: float = CALL_TIMEOUT_S) -> list[Json]:
+        """The next ``count`` answers, fewer if the call ends (then ``end`` is set) or by ``timeout_s``."""
+        messages: list[Json] = []
+        deadline = time.monotonic() + timeout_s
+        while len(messages) < count and self.end is None:
+            try:
+                answer = self._answers.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if isinstance(answer, Answer):
+                self.end = answer
+            else:
+                messages.append(answer)
+        return messages
+
+    def read_until(self, done: Callable[[list[Json]], bool], timeout_s: float = CALL_TIMEOUT_S) -> list[Json]:
+        """Answers until ``done(answers so far)``, the call's end or ``timeout_s``."""
+        messages: list[Json] = []
+        deadline = time.monotonic() + timeout_s
+        while not done(messages) and self.end is None and time.monotonic() < deadline:
+            messages += self.read(1, max(0.0, deadline - time.monotonic()))
+        return messages
+
+    def finish(self) -> Answer:
+        """Half-close, read to the end; the call's status."""
+        self.done_writing()
+        self.read_until(lambda _: False)
+        assert self.end is not None, "the call did not end"
+        return self.end
+
+    def cancel(self) -> None:
+        self.call.cancel()

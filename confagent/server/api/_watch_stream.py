@@ -4,8 +4,13 @@ A stream is a ``WatchOwner`` in the node's one watch fan-out (``WatchRegistry``,
 ``confagent.server.node``), as the agent's in-process watches are.
 
 Rules:
-1. A stream numbers its own watches from 0, as etcd does; the hub's watcher ids
-   are private.
+1. A stream numbers its own watches from 0, as etcd does: a create naming
+   watch 0 gets the next number no watch of the stream holds, counting on from
+   the last one given (a cancelled watch's number is not given again); the
+   hub's watcher ids are private. A create whose range is empty (a key at or
+   past its range end, neither empty nor "\\0") or naming a watch the stream
+   holds is refused, as etcd's ``watchStream.Watch`` refuses it: the empty range
+   first, a refusal using no number.
 2. The outbox is bounded. When it is full, a delivery is not queued: the watcher
    is marked unsynced in the hub and later caught up from history, so a slow
    reader never silently loses events and never grows memory without bound.
@@ -34,6 +39,7 @@ from confagent.server.node import WatchRegistry
 __all__ = ["Outgoing", "WatchStream"]
 
 _DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
+_EMPTY_RANGE = "mvcc: watcher range is empty"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,20 +80,26 @@ class WatchStream:
                 self._push(WatchResponse(watch_id=-1), 0)
 
     def _create(self, request: WatchCreateRequest) -> None:
-        watch_id = request.watch_id
-        if watch_id in self._watchers:
-            self._push(WatchResponse(watch_id=-1, created=True, canceled=True,
-                                     cancel_reason=_DUPLICATE_ID), 0)
+        if request.range_end not in (b"", b"\0") and (request.key or b"\0") >= request.range_end:
+            self._refuse(_EMPTY_RANGE)
             return
-        if watch_id == 0:
+        watch_id = request.watch_id
+        if watch_id == 0:  # etcd's AutoWatchID: the next free number, never one given before
             while self._next_id in self._watchers:
                 self._next_id += 1
             watch_id = self._next_id
+            self._next_id += 1
+        elif watch_id in self._watchers:
+            self._refuse(_DUPLICATE_ID)
+            return
         watcher = self._registry.hub.create(request)
         self._registry.own(watcher, self)
         self._watchers[watch_id] = watcher
         self._local_ids[watcher.id] = watch_id
         self._push(WatchResponse(watch_id=watch_id, created=True), 0)
+
+    def _refuse(self, reason: str) -> None:
+        self._push(WatchResponse(watch_id=-1, created=True, canceled=True, cancel_reason=reason), 0)
 
     def _cancel(self, watch_id: int) -> None:
         watcher = self._watchers.pop(watch_id, None)
