@@ -287,7 +287,7 @@ class KvStore:
             raise Compacted()
         base = (kv for kv in map(self._index.first, self._index)
                 if kv is not None and kv.mod_revision < self._compacted)
-        crc = 0
+        crc = zlib.crc32(b"key")  # as etcd's starts with its bucket's name: never 0, even for no keys
         for kv in itertools.chain(base, self._log.through(revision)):
             crc = zlib.crc32(_HASHED.pack(kv.create_revision, kv.mod_revision, kv.version, kv.lease,
                                           len(kv.key)), crc)
