@@ -285,10 +285,8 @@ class KvStore:
             raise FutureRevision()
         if revision < self._compacted:
             raise Compacted()
-        base = (kv for kv in map(self._index.first, self._index)
-                if kv is not None and kv.mod_revision < self._compacted)
         crc = zlib.crc32(b"key")  # as etcd's starts with its bucket's name: never 0, even for no keys
-        for kv in itertools.chain(base, self._log.through(revision)):
+        for kv in itertools.chain(self._base, self._log.through(revision)):
             crc = zlib.crc32(_HASHED.pack(kv.create_revision, kv.mod_revision, kv.version, kv.lease,
                                           len(kv.key)), crc)
             crc = zlib.crc32(kv.value, zlib.crc32(kv.key, crc))
