@@ -489,8 +489,7 @@ def pb_encode_hash_kv_response(header: ResponseHeader, hash_value: int, compact_
     return out.SerializeToString()
 
 
-def pb_encode_snapshot_response(header: ResponseHeader, remaining_bytes: int, blob: bytes) -> bytes:
-    """One message of a Snapshot stream: ``blob``, and how many bytes follow it."""
-    out = answer(rpc_pb2.SnapshotResponse, header)
-    out.remaining_bytes, out.blob = remaining_bytes, blob
-    return out.SerializeToString()
+def pb_encode_snapshot_response(remaining_bytes: int, blob: bytes) -> bytes:
+    """One message of a Snapshot stream: ``blob``, and how many bytes follow it; no header, as
+    etcd's maintenance server sends none (nor does the gateway's stream)."""
+    return rpc_pb2.SnapshotResponse(remaining_bytes=remaining_bytes, blob=blob).SerializeToString()

@@ -17,7 +17,8 @@ Rules (etcd 3.4.23's ``v3rpc``):
 3. LeaseKeepAlive answers each request with the lease's TTL (0 once gone); the
    call ends when the client half-closes.
 4. Snapshot sends the saved snapshot in ``CHUNK_BYTES`` pieces, each naming the
-   bytes that follow it, then its SHA-256 as a last message, as the gateway does.
+   bytes that follow it, then its SHA-256 as a last message, as the gateway does;
+   no message carries a header (etcd's carry none).
 5. A server stream's request is its first message; a client that half-closes
    without one gets INVALID_ARGUMENT.
 """
@@ -122,12 +123,11 @@ class GrpcStreams:
     async def snapshot(self, call: Call) -> None:
         wire.pb_decode_empty_request(await _request(call))
         body, digest = await asyncio.to_thread(encode_with_digest, take_image(self.h.node))
-        empty = ResponseHeader()
         for start in range(0, len(body), CHUNK_BYTES):
             chunk = body[start:start + CHUNK_BYTES]
             remaining = len(body) - start - len(chunk)
-            await call.send(wire.pb_encode_snapshot_response(empty, remaining, chunk))
-        await call.send(wire.pb_encode_snapshot_response(empty, 0, digest))
+            await call.send(wire.pb_encode_snapshot_response(remaining, chunk))
+        await call.send(wire.pb_encode_snapshot_response(0, digest))
 
     async def observe(self, call: Call) -> None:
         name = wire.pb_decode_leader_request(await _request(call))
