@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from confagent.testing import Processes, confagent_argv
 
-__all__ = ["ETCDCTL", "Tool", "error_lines", "etcdctl", "ours", "same_output"]
+__all__ = ["ETCDCTL", "Held", "Tool", "error_lines", "etcdctl", "ours", "same_output"]
 
 ETCDCTL = "/usr/bin/etcdctl"
 
@@ -66,3 +69,20 @@ class Tool:
 def error_lines(stderr: str) -> str:
     """The ``Error:`` lines of a command's stderr (etcdctl may log clientv3's retries around them)."""
     return "".join(line + "\n" for line in stderr.splitlines() if line.startswith("Error:"))
+
+
+class Held:
+    """A long-running command's process (a lock, an election, a watch), its output in files."""
+
+    def __init__(self, tool: Tool, processes: Processes, tmp_path: Path, *args: str) -> None:
+        self.out, self.err = tmp_path / f"{uuid.uuid4().hex}.out", tmp_path / f"{uuid.uuid4().hex}.err"
+        with self.out.open("wb") as stdout, self.err.open("wb") as stderr:
+            self.process = processes.popen(tool.argv(*args), stdout=stdout, stderr=stderr, env=tool.env)
+
+    def lines(self) -> list[str]:
+        return self.out.read_text().splitlines()
+
+    def stop(self, signum: int = signal.SIGINT) -> tuple[int, str, str]:
+        self.process.send_signal(signum)
+        code = self.process.wait(30)
+        return code, self.out.read_text(), error_lines(self.err.read_text())

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from confagent.testing import Processes, b64, confagent_argv, post, until
-from tests.cli.support import Tool, error_lines
+from tests.cli.support import Held, Tool
 
 
 @pytest.fixture
@@ -32,23 +32,6 @@ def _count(url: str, prefix: str) -> int:
     end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     answer = post(url, "/v3/kv/range", {"key": b64(prefix), "range_end": b64(end), "count_only": True})
     return int(answer.json().get("count", 0))
-
-
-class Held:
-    """A long-running command's process, its output in files."""
-
-    def __init__(self, tool: Tool, processes: Processes, tmp_path: Path, *args: str) -> None:
-        self.out, self.err = tmp_path / f"{uuid.uuid4().hex}.out", tmp_path / f"{uuid.uuid4().hex}.err"
-        with self.out.open("wb") as stdout, self.err.open("wb") as stderr:
-            self.process = processes.popen(tool.argv(*args), stdout=stdout, stderr=stderr, env=tool.env)
-
-    def lines(self) -> list[str]:
-        return self.out.read_text().splitlines()
-
-    def stop(self, signum: int = signal.SIGINT) -> tuple[int, str, str]:
-        self.process.send_signal(signum)
-        code = self.process.wait(30)
-        return code, self.out.read_text(), error_lines(self.err.read_text())
 
 
 def test_lock_runs_a_command_holding_the_lock(tool: Tool, processes: Processes, name: str) -> None:

@@ -131,6 +131,20 @@ def test_several_watches_on_one_stream(pair: Pair) -> None:
     assert normalize(ours) == normalize(theirs)
 
 
+def test_a_watch_id_is_not_given_again_after_a_cancel(pair: Pair) -> None:
+    """etcdctl elect --listen's observer cancels its watch and opens another on the same stream: a
+    reused id made clientv3 close the new watch on the old one's cancel answer."""
+    requests = [
+        {"create_request": {"key": b64("app/a")}},
+        {"cancel_request": {"watch_id": "0"}},
+        {"create_request": {"key": b64("app/b")}},
+        {"create_request": {"key": b64("app/c")}},
+    ]
+    theirs, ours = _both(pair, b"".join(orjson.dumps(r) for r in requests), until=4)
+    assert normalize(ours) == normalize(theirs)
+    assert [m.get("watch_id", "0") for m in _controls(ours)] == ["0", "0", "1", "2"]
+
+
 def test_compacted_start_revision_cancels_the_watch(pair: Pair) -> None:
     _seed(pair)
     pair.same("/v3/kv/compaction", {"revision": "5"})

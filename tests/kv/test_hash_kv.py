@@ -45,3 +45,10 @@ def test_compaction_hashes_only_the_versions_kept_and_refuses_older_revisions() 
         store.hash_kv(3)
     with pytest.raises(FutureRevision):
         store.hash_kv(store.revision + 1)
+
+
+def test_an_empty_store_hashes_to_a_value_not_zero() -> None:
+    """etcd's hash of no keys is not 0 (it hashes its bucket's name first): a zero hash would be left
+    out of the answer's JSON, where etcdctl endpoint hashkv -w json prints etcd's."""
+    empty = KvStore()
+    assert empty.hash_kv(empty.revision) != 0
