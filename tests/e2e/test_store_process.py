@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from confagent.testing import Processes, ServerProcess, b64, free_port, store_process, until
 from confagent.wire._pb import rpc_pb2
+from tests.certs import make_certs
 
 
 def _post(url: str, path: str, body: object, **kwargs: object) -> dict[str, object]:
@@ -147,27 +147,8 @@ def test_a_watch_stream_closed_half_way_is_cleaned_up(store: ServerProcess) -> N
     assert httpx.get(store.url + "/health", timeout=5).json() == {"health": "true"}
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _make_certs(directory: Path) -> None:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA."""
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-             "-days", "2", "-subj", "/CN=test-ca", cwd=directory)
-    for name, extra in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={name}", cwd=directory)
-        (directory / f"{name}.ext").write_text(extra + "\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
-                 cwd=directory)
-
-
 def test_mutual_tls(tmp_path: Path, processes: Processes) -> None:
-    certs = tmp_path / "certs"
-    certs.mkdir()
-    _make_certs(certs)
+    certs = make_certs(tmp_path / "certs")
     url = f"https://127.0.0.1:{free_port()}"
     store = processes.server(store_process(url, tmp_path / "data", [
         "--cert-file", str(certs / "server.crt"), "--key-file", str(certs / "server.key"),
