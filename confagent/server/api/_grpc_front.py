@@ -64,7 +64,7 @@ RESET_BUDGET = 192
 MAX_PENDING_BYTES = 4 * 1024 * 1024
 """A streaming call's replies waiting for flow-control credit before ``Call.send`` waits."""
 
-DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL = 4, 12, 13
+DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNIMPLEMENTED, INTERNAL = 4, 8, 12, 13
 """gRPC status codes the front gives itself; handlers' come with their ``StoreError``."""
 _HEADERS = [(b"content-type", b"application/grpc")]
 _OK_TRAILERS = [(b"grpc-status", b"0")]
@@ -92,6 +92,20 @@ class GrpcMethods:
         if service in known:
             return f"unknown method {method} for service {service}"
         return f"unknown service {service}"
+
+
+def _grpc_message(text: str) -> bytes:
+    """``grpc-message``: percent-encoded, spaces kept but at either end, where HTTP/2 forbids them."""
+    quoted = urllib.parse.quote(text, safe=" ")
+    core = quoted.strip(" ")
+    lead = len(quoted) - len(quoted.lstrip(" "))
+    return ("%20" * lead + core + "%20" * (len(quoted) - lead - len(core))).encode()
+
+
+def _go_quote(path: bytes) -> str:
+    """``path`` as Go's ``%q`` writes a printable string."""
+    text = path.decode(errors="replace").replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def frame(message: bytes) -> bytes:
@@ -240,7 +254,10 @@ class Http2Grpc(asyncio.Protocol):
         if timeout is not None:
             stream.deadline = self._loop.call_later(timeout, self._expire, stream_id)
         handler = self.methods.streaming.get(event.path)
-        if handler is not None:
+        if b"/" not in event.path.removeprefix(b"/"):  # grpc-go's check, its code and words
+            message = f"malformed method name: {_go_quote(event.path)}"
+            self._answer_error(stream_id, GrpcStatus(RESOURCE_EXHAUSTED, message))
+        elif handler is not None:
             stream.call = Call(self, stream_id)
             self._start(stream_id, stream, self._run_streaming(stream_id, handler, stream.call))
         elif event.path not in self.methods.unary:
@@ -332,7 +349,7 @@ class Http2Grpc(asyncio.Protocol):
         if stream is None or self.transport is None:
             return
         trailers = [(b"grpc-status", str(error.code).encode()),
-                    (b"grpc-message", urllib.parse.quote(error.message, safe=" ").encode())]
+                    (b"grpc-message", _grpc_message(error.message))]
         handle = self.conn.stream(stream_id)
         if stream.call is not None and stream.call._started:
             handle.end_message(trailers)

@@ -21,6 +21,9 @@ Rules (etcd 3.4.23's ``v3rpc``):
    no message carries a header (etcd's carry none).
 5. A server stream's request is its first message; a client that half-closes
    without one gets INVALID_ARGUMENT.
+6. A malformed message, the first of a server stream's included, ends the call
+   with INTERNAL in grpc-go's words for a stream's message ("grpc: failed to
+   unmarshal the received message ..."), not a unary request's.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from confagent import wire
-from confagent.errors import InvalidArgument, NotSupportedForLearner
+from confagent.errors import Internal, InvalidArgument, NotSupportedForLearner
 from confagent.kv import MAX_REQUEST_BYTES, WatchResponse
 from confagent.server.api._grpc_front import Call, StreamHandler
 from confagent.server.api._handling import Handling
@@ -44,6 +48,9 @@ __all__ = ["GrpcStreams", "fragments"]
 
 SERVING = 1
 """grpc.health.v1's ServingStatus SERVING; SERVICE_UNKNOWN is 3."""
+_UNARY_WORDS = "grpc: error unmarshalling request: "
+_STREAM_WORDS = "grpc: failed to unmarshal the received message "
+T = TypeVar("T")
 
 
 class GrpcStreams:
@@ -82,7 +89,7 @@ class GrpcStreams:
         progress = asyncio.create_task(self._progress(stream))
         try:
             while (message := await call.read()) is not None:
-                request = wire.pb_decode_watch_request(message)
+                request = _parsed(wire.pb_decode_watch_request, message)
                 if request is not None:
                     stream.handle(request)
             await writer  # the client half-closed: deliver until it leaves (rule 2)
@@ -116,12 +123,12 @@ class GrpcStreams:
     # -- LeaseKeepAlive, Snapshot, Observe, health Watch ------------------------------------
     async def keep_alive(self, call: Call) -> None:
         while (message := await call.read()) is not None:
-            lease_id = wire.pb_decode_lease_id(message)
+            lease_id = _parsed(wire.pb_decode_lease_id, message)
             ttl, header = await self.h.keep_alive(lease_id)
             await call.send(wire.pb_encode_lease_keepalive_response(header, lease_id, ttl))
 
     async def snapshot(self, call: Call) -> None:
-        wire.pb_decode_empty_request(await _request(call))
+        _parsed(wire.pb_decode_empty_request, await _request(call))
         body, digest = await asyncio.to_thread(encode_with_digest, take_image(self.h.node))
         for start in range(0, len(body), CHUNK_BYTES):
             chunk = body[start:start + CHUNK_BYTES]
@@ -130,15 +137,23 @@ class GrpcStreams:
         await call.send(wire.pb_encode_snapshot_response(0, digest))
 
     async def observe(self, call: Call) -> None:
-        name = wire.pb_decode_leader_request(await _request(call))
+        name = _parsed(wire.pb_decode_leader_request, await _request(call))
         async for kv, header in self.h.observe(name):
             await call.send(wire.pb_encode_leader_response(kv, header))
 
     async def health_watch(self, call: Call) -> None:
         """grpc-go's health Watch: the status now, then nothing until the client leaves."""
-        service = wire.pb_decode_health_check_request(await _request(call))
+        service = _parsed(wire.pb_decode_health_check_request, await _request(call))
         await call.send(wire.pb_encode_health_check_response(3 if service else SERVING))
         await asyncio.Event().wait()
+
+
+def _parsed(decode: Callable[[bytes], T], message: bytes) -> T:
+    """``decode(message)``; a malformed message is refused in grpc-go's words for a stream's (rule 6)."""
+    try:
+        return decode(message)
+    except Internal as error:
+        raise Internal(error.message.replace(_UNARY_WORDS, _STREAM_WORDS, 1)) from None
 
 
 async def _request(call: Call) -> bytes:

@@ -41,6 +41,11 @@ class Metrics:
             registry=self.registry)
         self._leases = Gauge(
             "confagent_leases", "Leases granted and not yet revoked.", registry=self.registry)
+        self._watchers = Gauge(
+            "etcd_debugging_mvcc_watcher_total", "Total number of watchers.", registry=self.registry)
+        self._slow_watchers = Gauge(
+            "etcd_debugging_mvcc_slow_watcher_total", "Total number of unsynced slow watchers.",
+            registry=self.registry)
         self._children: dict[tuple[str, int], Counter] = {}
 
     def request(self, path: str, status: int) -> None:
@@ -61,6 +66,8 @@ class Metrics:
         self._applied.set(indexes.applied)
         self._has_leader.set(1 if node.leader_id else 0)
         self._leases.set(len(node.kv.lease_ids()))
+        self._watchers.set(node.watches.watcher_count())
+        self._slow_watchers.set(len(node.watches.hub.unsynced()))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

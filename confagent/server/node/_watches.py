@@ -55,3 +55,7 @@ class WatchRegistry:
     def release(self, watcher: Watcher) -> None:
         self._owners.pop(watcher.id, None)
         self.hub.cancel(watcher)
+
+    def watcher_count(self) -> int:
+        """Watchers with an owner: every watch a client or the agent holds (etcd's watcher_total)."""
+        return len(self._owners)

@@ -1,0 +1,204 @@
+"""Bad input through gRPC, against a real etcd 3.4 and confagent alike: malformed messages (unary and
+inside streams), unknown services and methods, messages past the receive limit, streams abandoned
+half-way, a client that never reads its watch stream. After each, both servers keep serving and hold
+no watcher the client left behind (``etcd_debugging_mvcc_watcher_total`` on /metrics, both servers'
+name for it).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Iterator
+
+import grpc
+import httpx
+import pytest
+
+from confagent.testing import Processes, until
+from confagent.wire._pb import health_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
+from tests.e2e.grpc_differential import Answer, GrpcPair, Server, Stream, pair_fixture
+
+RANGE = "/etcdserverpb.KV/Range"
+PUT = "/etcdserverpb.KV/Put"
+WATCH = "/etcdserverpb.Watch/Watch"
+KEEPALIVE = "/etcdserverpb.Lease/LeaseKeepAlive"
+OBSERVE = "/v3electionpb.Election/Observe"
+UNMARSHAL = ("grpc: error unmarshalling request: ", "grpc: failed to unmarshal the received message ")
+MALFORMED = b"\x0a\xff\x01abc"  # field 1, length-delimited, 255 bytes announced, 3 sent
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes,
+         etcd_binary: str) -> Iterator[GrpcPair]:
+    yield from pair_fixture(tmp_path_factory, session_processes)
+
+
+def metric(server: Server, name: str) -> float:
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def watchers(server: Server) -> float:
+    return metric(server, "etcd_debugging_mvcc_watcher_total")
+
+
+def _serving(pair: GrpcPair) -> None:
+    """Each server still answers a write and a read, and holds no watcher."""
+    pair.same(PUT, rpc_pb2.PutRequest(key=b"alive", value=b"yes"))
+    pair.same(RANGE, rpc_pb2.RangeRequest(key=b"alive"))
+    for server in (pair.etcd, pair.ours):
+        until(lambda s=server: watchers(s) == 0, f"no watcher left at {server.url}")
+
+
+def _same_refusal(theirs: Answer, ours: Answer) -> None:
+    """Same code; the same details, but for the parser's own words after grpc-go's."""
+    assert ours.code == theirs.code, (ours, theirs)
+    words = [w for w in UNMARSHAL if theirs.details.startswith(w)]
+    if words:
+        assert ours.details.startswith(words[0]), (ours, theirs)
+    else:
+        assert ours.details == theirs.details
+
+
+@pytest.mark.parametrize("path", [
+    RANGE, PUT, "/etcdserverpb.KV/Txn", "/etcdserverpb.Lease/LeaseGrant",
+    "/etcdserverpb.Cluster/MemberAdd",
+    "/etcdserverpb.Maintenance/Alarm", "/etcdserverpb.Maintenance/Status", "/v3lockpb.Lock/Lock",
+    "/v3electionpb.Election/Campaign", "/grpc.health.v1.Health/Check", "/etcdserverpb.Auth/UserGet",
+])
+def test_a_malformed_message_is_refused_and_nothing_changes(pair: GrpcPair, path: str) -> None:
+    theirs, ours = pair.both(path, MALFORMED)
+    assert theirs.code == grpc.StatusCode.INTERNAL
+    _same_refusal(theirs, ours)
+    _serving(pair)
+
+
+@pytest.mark.parametrize("path", [WATCH, KEEPALIVE])
+def test_a_malformed_message_inside_a_stream_ends_it(pair: GrpcPair, path: str) -> None:
+    first = rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"w")) if path == WATCH \
+        else rpc_pb2.LeaseKeepAliveRequest(ID=1)
+    theirs, ours = (server.stream(path, [first, MALFORMED]) for server in (pair.etcd, pair.ours))
+    _same_refusal(theirs, ours)
+    assert len(ours.messages) == len(theirs.messages)
+    _serving(pair)
+
+
+@pytest.mark.parametrize("path", [
+    "/etcdserverpb.Maintenance/Snapshot", OBSERVE, "/grpc.health.v1.Health/Watch"])
+def test_a_malformed_request_of_a_server_stream(pair: GrpcPair, path: str) -> None:
+    theirs, ours = (server.stream(path, [MALFORMED]) for server in (pair.etcd, pair.ours))
+    _same_refusal(theirs, ours)
+    _serving(pair)
+
+
+@pytest.mark.parametrize("path", ["/etcdserverpb.KV/Nothing", "/etcdserverpb.Nothing/Range", "/x", "/",
+                                  "//", "/etcdserverpb.KV/Range/"])
+def test_unknown_services_and_methods(pair: GrpcPair, path: str) -> None:
+    theirs, ours = (server.channel.unary_unary(path) for server in (pair.etcd, pair.ours))
+    answers = []
+    for call in (theirs, ours):
+        try:
+            call(b"", timeout=10)
+            answers.append((grpc.StatusCode.OK, ""))
+        except grpc.RpcError as error:
+            assert isinstance(error, grpc.Call)
+            answers.append((error.code(), error.details()))
+    assert answers[1] == answers[0]
+    _serving(pair)
+
+
+def test_messages_past_the_receive_limit(pair: GrpcPair) -> None:
+    big = rpc_pb2.PutRequest(key=b"big", value=b"v" * (3 * 1024 * 1024))
+    pair.same(PUT, big)
+    watch = rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"k" * (3 * 1024 * 1024)))
+    theirs, ours = (server.stream(WATCH, [watch]) for server in (pair.etcd, pair.ours))
+    assert (ours.code, ours.details) == (theirs.code, theirs.details)
+    assert theirs.code.name == "RESOURCE_EXHAUSTED"
+    _serving(pair)
+
+
+def test_streams_abandoned_half_way_leave_nothing_behind(pair: GrpcPair) -> None:
+    """A client cancels its calls, another closes its channel with calls open: no watcher, observer or
+    keep-alive is left, and both servers serve on."""
+    pair.same("/etcdserverpb.Lease/LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=60, ID=77))
+    pair.same("/v3electionpb.Election/Campaign",
+              v3election_pb2.CampaignRequest(name=b"ab", lease=77, value=b"v"))
+    for close_channel in (False, True):
+        for server in (pair.etcd, pair.ours):
+            client = Server(server.url)
+            streams = [Stream(client, WATCH), Stream(client, KEEPALIVE), Stream(client, OBSERVE)]
+            for watch_id in range(3):
+                streams[0].send(rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(
+                    key=b"ab/%d" % watch_id)))
+            streams[1].send(rpc_pb2.LeaseKeepAliveRequest(ID=77))
+            streams[2].send(v3election_pb2.LeaderRequest(name=b"ab"))
+            assert [len(s.read(n)) for s, n in zip(streams, (3, 1, 1), strict=True)] == [3, 1, 1]
+            until(lambda s=server: watchers(s) >= 4, f"the watchers counted at {server.url}")
+            if close_channel:
+                client.close()
+            else:
+                for stream in streams:
+                    stream.cancel()
+                client.close()
+        _serving(pair)
+    pair.same("/etcdserverpb.Lease/LeaseRevoke", rpc_pb2.LeaseRevokeRequest(ID=77))
+    pair.same("/v3lockpb.Lock/Unlock", v3lock_pb2.UnlockRequest(key=b"none"))
+    pair.same("/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest())
+
+
+# -- a client that never reads ------------------------------------------------------------------
+def _frame(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload))[1:] + bytes((kind, flags)) + struct.pack(">I", stream_id) + payload
+
+
+def _literal(name: bytes, value: bytes) -> bytes:
+    """HPACK: a literal header field without indexing, new name, no Huffman (lengths under 127)."""
+    return b"\x00" + bytes((len(name),)) + name + bytes((len(value),)) + value
+
+
+def _never_reading_watch(url: str, request: rpc_pb2.WatchRequest) -> socket.socket:
+    """A raw HTTP/2 connection that opens a Watch, sends ``request`` and then reads nothing: it never
+    grants flow-control credit, nor drains its socket."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    headers = b"".join(_literal(n, v) for n, v in (
+        (b":method", b"POST"), (b":scheme", b"http"), (b":path", WATCH.encode()),
+        (b":authority", f"{host}:{port}".encode()), (b"content-type", b"application/grpc"),
+        (b"te", b"trailers")))
+    message = request.SerializeToString()
+    data = b"\0" + struct.pack(">I", len(message)) + message
+    sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + _frame(4, 0, 0, b"") + _frame(1, 4, 1, headers)
+                 + _frame(0, 0, 1, data))
+    return sock
+
+
+def test_a_client_that_never_reads_its_watch_stream(pair: GrpcPair) -> None:
+    """Many events for a watch whose client reads nothing: the member serves other clients meanwhile,
+    holds the slow watcher unsynced instead of queueing its events without bound, and lets it go
+    when the client leaves."""
+    create = rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"slow/",
+                                                                            range_end=b"slow0"))
+    stuck = [_never_reading_watch(server.url, create) for server in (pair.etcd, pair.ours)]
+    try:
+        for server in (pair.etcd, pair.ours):
+            until(lambda s=server: watchers(s) == 1, f"the stuck watcher at {server.url}")
+        others = [Stream(server, WATCH) for server in (pair.etcd, pair.ours)]
+        for other in others:
+            other.send(rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"slow/last")))
+            assert other.read(1)[0]["created"]
+        value = b"v" * 4096
+        for i in range(1500):
+            for server in (pair.etcd, pair.ours):
+                put = rpc_pb2.PutRequest(key=b"slow/%d" % (i % 50), value=value)
+                assert server.unary(PUT, put).code.name == "OK"
+        pair.same(PUT, rpc_pb2.PutRequest(key=b"slow/last", value=b"end"))
+        for other in others:
+            assert [e["kv"]["value"] for m in other.read(1) for e in m["events"]] == ["ZW5k"]
+            other.cancel()
+        assert metric(pair.ours, "etcd_debugging_mvcc_slow_watcher_total") == 1
+    finally:
+        for sock in stuck:
+            sock.close()
+    _serving(pair)
