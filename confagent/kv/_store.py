@@ -279,11 +279,12 @@ class KvStore:
 
         Raises:
             FutureRevision: the revision is past the current one.
-            Compacted: the revision is below the last compaction.
+            Compacted: the revision is at or below the last compaction (etcd's HashByRev refuses
+                the compaction's own revision too, which a range still reads).
         """
         if revision > self._revision:
             raise FutureRevision()
-        if revision < self._compacted:
+        if revision <= self._compacted:
             raise Compacted()
         crc = zlib.crc32(b"key")  # as etcd's starts with its bucket's name: never 0, even for no keys
         for kv in itertools.chain(self._base, self._log.through(revision)):

@@ -182,8 +182,15 @@ def test_defragment_hash_and_hash_kv_shapes(pair: GrpcPair) -> None:
     pair.same(MAINTENANCE + "Defragment", Req.DefragmentRequest())
     pair.same(MAINTENANCE + "Hash", Req.HashRequest(), mask=["hash"])
     pair.same(PUT, Req.PutRequest(key=b"hash/a", value=b"1"))
-    for revision in (0, 1_000_000):
+    for revision in (0, 1, 2, 1_000_000):
         pair.same(MAINTENANCE + "HashKV", Req.HashKVRequest(revision=revision), mask=["hash"])
+    for name in (b"b", b"c", b"a"):
+        pair.same(PUT, Req.PutRequest(key=b"hash/" + name, value=b"2"))
+    now = pair.same(MAINTENANCE + "HashKV", Req.HashKVRequest(), mask=["hash"])
+    revision = int(now.body["header"]["revision"])
+    pair.same("/etcdserverpb.KV/Compact", Req.CompactionRequest(revision=revision - 2))
+    for at in (revision - 3, revision - 2, revision - 1, revision, 0):
+        pair.same(MAINTENANCE + "HashKV", Req.HashKVRequest(revision=at), mask=["hash"])
 
 
 @pytest.mark.parametrize("target", [0, 12345])

@@ -146,14 +146,15 @@ class Handling:
 
     def hash_kv(self, revision: int) -> tuple[int, int, ResponseHeader]:
         """``(hash, compact_revision)`` of the store's versions up to ``revision`` (0: the current one);
-        the compact revision is -1 while the store was never compacted, as etcd's mvcc store says.
+        the compact revision is -1 while the store was never compacted, as etcd's mvcc store says;
+        the header names the current revision whatever was hashed, as etcd's does.
 
         Raises:
             FutureRevision, Compacted: as a range at ``revision``.
         """
         kv = self.node.kv
         at = revision or kv.revision
-        return kv.hash_kv(at), kv.compact_revision or -1, self.header(at)
+        return kv.hash_kv(at), kv.compact_revision or -1, self.header()
 
     async def move_leader(self, target: int) -> None:
         await self.node.move_leader(target)
