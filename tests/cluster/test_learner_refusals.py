@@ -14,7 +14,9 @@ import orjson
 import pytest
 
 from confagent.testing import Processes, ServerProcess, b64, confagent_argv, free_port, post, until
+from confagent.wire._pb import health_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 from tests.e2e.differential import Answer, normalize
+from tests.e2e.grpc_differential import GrpcPair, assert_same
 
 LEASE_ID = "7000"
 """Granted on each voter before the learner joins, so both learners get the same lease bodies."""
@@ -69,6 +71,41 @@ REQUESTS: list[tuple[str, dict[str, Any] | bytes]] = [  # a dict is sent as JSON
     ("/v3/maintenance/defragment", {}),
     ("/v3/maintenance/transfer-leadership", {"targetID": "5"}),
     ("/v3/maintenance/transfer-leadership", {"targetID": "x"}),
+]
+
+
+GRPC_UNARY: list[tuple[str, Any]] = [  # a message, or bytes sent as they are
+    ("/etcdserverpb.KV/Range", rpc_pb2.RangeRequest(key=b"k1")),
+    ("/etcdserverpb.KV/Range", rpc_pb2.RangeRequest(key=b"k1", serializable=True)),
+    ("/etcdserverpb.KV/Range", rpc_pb2.RangeRequest(key=b"k", range_end=b"l", serializable=True,
+                                                    revision=999)),
+    ("/etcdserverpb.KV/Put", rpc_pb2.PutRequest(key=b"x", value=b"y")),
+    ("/etcdserverpb.KV/DeleteRange", rpc_pb2.DeleteRangeRequest(key=b"k1")),
+    ("/etcdserverpb.KV/Txn", rpc_pb2.TxnRequest()),
+    ("/etcdserverpb.KV/Compact", rpc_pb2.CompactionRequest(revision=2)),
+    ("/etcdserverpb.Lease/LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=30)),
+    ("/etcdserverpb.Lease/LeaseRevoke", rpc_pb2.LeaseRevokeRequest(ID=int(LEASE_ID))),
+    ("/etcdserverpb.Lease/LeaseTimeToLive", rpc_pb2.LeaseTimeToLiveRequest(ID=int(LEASE_ID))),
+    ("/etcdserverpb.Lease/LeaseLeases", rpc_pb2.LeaseLeasesRequest()),
+    ("/etcdserverpb.Cluster/MemberList", rpc_pb2.MemberListRequest()),
+    ("/etcdserverpb.Cluster/MemberAdd", rpc_pb2.MemberAddRequest(peerURLs=["http://127.0.0.1:1"])),
+    ("/etcdserverpb.Cluster/MemberPromote", rpc_pb2.MemberPromoteRequest(ID=123)),
+    ("/etcdserverpb.Maintenance/Alarm", rpc_pb2.AlarmRequest()),
+    ("/etcdserverpb.Maintenance/Defragment", rpc_pb2.DefragmentRequest()),
+    ("/etcdserverpb.Maintenance/Hash", rpc_pb2.HashRequest()),
+    ("/etcdserverpb.Maintenance/HashKV", rpc_pb2.HashKVRequest()),
+    ("/etcdserverpb.Maintenance/MoveLeader", rpc_pb2.MoveLeaderRequest(targetID=5)),
+    ("/etcdserverpb.Auth/UserList", rpc_pb2.AuthUserListRequest()),
+    ("/v3lockpb.Lock/Lock", v3lock_pb2.LockRequest(name=b"L", lease=int(LEASE_ID))),
+    ("/v3electionpb.Election/Leader", v3election_pb2.LeaderRequest(name=b"E")),
+    ("/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest()),
+]
+GRPC_STREAMS: list[tuple[str, Any]] = [
+    ("/etcdserverpb.Watch/Watch", rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"k1"))),
+    ("/etcdserverpb.Lease/LeaseKeepAlive", rpc_pb2.LeaseKeepAliveRequest(ID=int(LEASE_ID))),
+    ("/etcdserverpb.Maintenance/Snapshot", rpc_pb2.SnapshotRequest()),
+    ("/v3electionpb.Election/Observe", v3election_pb2.LeaderRequest(name=b"E")),
+    ("/grpc.health.v1.Health/Watch", health_pb2.HealthCheckRequest()),
 ]
 
 
@@ -142,6 +179,26 @@ def _status_shape(url: str) -> tuple[int, list[str], Any]:
     return response.status_code, sorted(reply), reply.get("isLearner")
 
 
+def _grpc_refusals(theirs: LearnerPair, ours: LearnerPair) -> None:
+    """The same through gRPC: etcd's interceptors refuse all but Status and a serializable Range."""
+    learners = GrpcPair(theirs.learner.url, ours.learner.url)
+    try:
+        for path, request in GRPC_UNARY:
+            learners.same(path, request)
+        malformed = learners.both("/etcdserverpb.KV/Put", b"\x0a\xff")  # its decoding error comes first
+        assert [(a.code.name, a.details.split(": ")[:2]) for a in malformed] == 2 * [
+            ("INTERNAL", ["grpc", "error unmarshalling request"])]
+        status = learners.same("/etcdserverpb.Maintenance/Status", rpc_pb2.StatusRequest(), mask=(
+            "version", "dbSize", "leader", "raftIndex", "raftTerm", "dbSizeInUse", "raftAppliedIndex"))
+        assert status.body["isLearner"]
+        for path, request in GRPC_STREAMS:
+            answers = [learner.stream(path, [request], count=1) for learner in (learners.etcd, learners.ours)]
+            assert_same(path, request, *answers)
+            assert answers[0].details == "etcdserver: rpc not supported for learner"
+    finally:
+        learners.close()
+
+
 def _promote(pair: LearnerPair) -> None:
     """Promote the learner through its voter once it is in sync, and wait until it knows."""
     body = {"ID": pair.learner_id}
@@ -162,6 +219,7 @@ def test_a_learner_answers_as_an_etcd_learner_does_until_it_is_promoted(
             theirs.learner.url, plain, method="GET")
     assert _status_shape(ours.learner.url) == _status_shape(theirs.learner.url)
     assert _status_shape(ours.learner.url)[2] is True
+    _grpc_refusals(theirs, ours)
     promote_itself = [_answer(p.learner.url, "/v3/cluster/member/promote", {"ID": p.learner_id})
                       for p in (theirs, ours)]
     assert promote_itself[1] == promote_itself[0]
