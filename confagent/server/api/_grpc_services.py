@@ -11,9 +11,9 @@ Rules (etcd 3.4.23's, its ``v3rpc`` package):
    refused with "etcdserver: rpc not supported for learner" (code 14) once its
    message is parsed (etcd's interceptors run after unmarshalling): a malformed
    message gets its decoding error first.
-2. Alarm, Defragment and MoveLeader answer an empty message (no header), Hash
-   and HashKV a header naming the revision hashed; the Cluster service's
-   headers name no revision.
+2. Alarm, Defragment and MoveLeader answer an empty message (no header); Hash
+   and HashKV a header naming the current revision, whichever was hashed; the
+   Cluster service's headers name no revision.
 3. The Auth service answers as etcd does while auth is disabled and no user or
    role exists: lists are empty, a named user or role is not found, enabling
    auth wants a root user, Authenticate says auth is not enabled; creating a
