@@ -8,12 +8,15 @@ the h2 library in the same asyncio server by ``bench/grpc_bench.py``
 Rules:
 1. A connection's protocol is chosen once, then it owns the transport: over
    TLS by ALPN (``h2``: HTTP/2, else HTTP/1.1), in cleartext by the HTTP/2
-   client preface. HTTP/1.1 goes to uvicorn's httptools protocol unchanged, so
-   the JSON gateway keeps its cost; HTTP/2 to :class:`Http2Grpc`, over zttp's
-   sans-IO HTTP/2 codec (frames, HPACK, flow control, SETTINGS and PING acks,
-   its flood limits). The listener stays uvicorn's (``ClientPortProtocol`` is
-   its ``http`` protocol class), so TLS, client-cert-auth, the backlog and the
-   graceful stop are the gateway's.
+   client preface. ALPN picks by the server's order, HTTP/1.1 first: gRPC
+   clients offer only ``h2`` (grpc-go; grpcio ``grpc-exp`` and ``h2``) and get
+   HTTP/2, while curl, browsers and httpx offer both and reach the gateway
+   over HTTP/1.1 (HTTP/2 here is gRPC only). HTTP/1.1 goes to uvicorn's
+   httptools protocol unchanged, so the JSON gateway keeps its cost; HTTP/2
+   to :class:`Http2Grpc`, over zttp's sans-IO HTTP/2 codec (frames, HPACK,
+   flow control, SETTINGS and PING acks, its flood limits). The listener stays
+   uvicorn's (``ClientPortProtocol`` is its ``http`` protocol class), so TLS,
+   client-cert-auth, the backlog and the graceful stop are the gateway's.
 2. One call per stream. A message is gRPC's 5-byte prefix (compressed flag,
    big-endian length) and its bytes; an answer is HEADERS (200,
    ``application/grpc``), its messages, then trailers with ``grpc-status`` and,
@@ -447,7 +450,7 @@ class ClientPortProtocol(asyncio.Protocol):
     connection. Until it has chosen it counts as an idle connection of the listener.
     """
 
-    alpn_protocols: ClassVar[list[str]] = ["h2", "http/1.1"]
+    alpn_protocols: ClassVar[list[str]] = ["http/1.1", "h2"]  # the server's order decides (rule 1)
     methods: ClassVar[GrpcMethods]
 
     def __init__(self, config: uvicorn.Config, server_state: ServerState, app_state: dict[str, Any],
