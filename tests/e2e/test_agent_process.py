@@ -11,6 +11,7 @@ from pathlib import Path
 from confagent.testing import Processes, until
 from tests.agent.processes import agent_with_store, lines_of, text_of
 from tests.agent.support import resource_toml, write_confdir
+from tests.cli.support import Tool
 
 
 def _setup(root: Path, extra: str, template: str = 'v={{ getv("/app/v", "unset") }}\n') -> tuple[Path, Path]:
@@ -88,3 +89,18 @@ def test_sigterm_lets_the_reload_in_flight_finish(tmp_path: Path, processes: Pro
         until(started.exists, "the first reload to start", agent.log)
         assert agent.stop() == 0
     assert text_of(marker) == "done\n"
+
+
+def test_the_agents_store_serves_etcdctl_over_grpc(tmp_path: Path, processes: Processes,
+                                                   etcd_binary: str) -> None:
+    """An agent whose ``[store]`` listens serves etcd's gRPC API on that URL: the real etcdctl's put is
+    rendered, and etcdctl reads back the key the agent renders."""
+    dest, marker = _setup(tmp_path, "")
+    with agent_with_store(processes, tmp_path) as (agent, keys):
+        until(lambda: text_of(dest) == "v=unset\n", "first render", agent.log)
+        etcdctl = Tool("etcdctl", str(keys.client.base_url).removeprefix("http://").rstrip("/"))
+        assert etcdctl.run(processes, "put", "/app/v", "over-grpc") == (0, "OK\n", "")
+        until(lambda: text_of(dest) == "v=over-grpc\n" and lines_of(marker) == 2, "the put's render",
+              agent.log)
+        assert etcdctl.run(processes, "get", "/app/v", "--print-value-only") == (0, "over-grpc\n", "")
+        assert etcdctl.run(processes, "get", "/app", "--prefix", "--keys-only") == (0, "/app/v\n\n", "")
