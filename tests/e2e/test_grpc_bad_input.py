@@ -80,7 +80,8 @@ def test_a_malformed_message_inside_a_stream_ends_it(pair: GrpcPair, path: str) 
         else rpc_pb2.LeaseKeepAliveRequest(ID=1)
     theirs, ours = (server.stream(path, [first, MALFORMED]) for server in (pair.etcd, pair.ours))
     _same_refusal(theirs, ours)
-    assert len(ours.messages) == len(theirs.messages)
+    if path == KEEPALIVE:  # answered in turn; a watch's 'created' may or may not precede the end
+        assert len(ours.messages) == len(theirs.messages) == 1
     _serving(pair)
 
 
