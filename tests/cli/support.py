@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import uuid
@@ -14,7 +15,7 @@ import pytest
 
 from confagent.testing import Processes, confagent_argv
 
-__all__ = ["ETCDCTL", "Held", "Tool", "error_lines", "etcdctl", "ours", "same_output"]
+__all__ = ["ETCDCTL", "Held", "Tool", "error_lines", "etcdctl", "masked", "ours", "rpc_errors", "same_output"]
 
 ETCDCTL = "/usr/bin/etcdctl"
 
@@ -86,3 +87,23 @@ class Held:
         self.process.send_signal(signum)
         code = self.process.wait(30)
         return code, self.out.read_text(), error_lines(self.err.read_text())
+
+
+def masked(text: str) -> str:
+    """IDs (hexadecimal or decimal), peer ports, raft terms and table padding masked."""
+    text = re.sub(r"127\.0\.0\.1:\d+", "ADDR", text)
+    text = re.sub(r"\b[0-9a-f]{12,16}\b", "ID", text)
+    text = re.sub(r"\b\d{12,20}\b", "ID", text)
+    text = re.sub(r'("raft_term":|"RaftTerm" : )\d+', r"\1T", text)
+    return re.sub(r" {2,}", " ", re.sub(r"-{2,}", "-", text))
+
+
+def rpc_errors(stderr: str) -> str:
+    """The ``Error:`` lines and the gRPC status clientv3 logged for each failed call."""
+    lines = []
+    for line in stderr.splitlines():
+        if line.startswith("Error:"):
+            lines.append(masked(line))
+        elif match := re.search(r'"error":"(rpc error: [^"]*)"', line):
+            lines.append(masked(match.group(1)))
+    return "".join(line + "\n" for line in lines)

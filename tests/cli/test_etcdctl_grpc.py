@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from confagent.testing import Processes, ServerProcess, free_port, store_process, until
-from tests.cli.support import Held, Tool
+from tests.cli.support import Held, Tool, masked, rpc_errors
 
 pytestmark = pytest.mark.etcd
 
@@ -74,26 +74,6 @@ class Ctl:
 
     def held(self, *args: str) -> Held:
         return Held(self.tool, self.processes, self.tmp_path, *args)
-
-
-def masked(text: str) -> str:
-    """IDs (hexadecimal or decimal), peer ports, raft terms and table padding masked."""
-    text = re.sub(r"127\.0\.0\.1:\d+", "ADDR", text)
-    text = re.sub(r"\b[0-9a-f]{12,16}\b", "ID", text)
-    text = re.sub(r"\b\d{12,20}\b", "ID", text)
-    text = re.sub(r'("raft_term":|"RaftTerm" : )\d+', r"\1T", text)
-    return re.sub(r" {2,}", " ", re.sub(r"-{2,}", "-", text))
-
-
-def rpc_errors(stderr: str) -> str:
-    """The ``Error:`` lines and the gRPC status clientv3 logged for each failed call."""
-    lines = []
-    for line in stderr.splitlines():
-        if line.startswith("Error:"):
-            lines.append(masked(line))
-        elif match := re.search(r'"error":"(rpc error: [^"]*)"', line):
-            lines.append(masked(match.group(1)))
-    return "".join(line + "\n" for line in lines)
 
 
 GETS = [  # key suffix, options
@@ -408,3 +388,27 @@ def test_snapshot_save_then_restore_and_read_back(servers: Servers, processes: P
     assert back("get", prefix, "--prefix", "--print-value-only") == (
         0, "value 0\nvalue 1\nvalue 2\n", "")
     assert back("put", prefix + "3", "after") == (0, "OK\n", "")
+
+
+def test_make_mirror_from_confagent_to_etcd_and_back(servers: Servers, processes: Processes, tmp_path: Path,
+                                                     prefix: str) -> None:
+    """etcdctl make-mirror reads a source by paged ranges at one revision, then watches from it, and
+    writes the destination with txns: each server as source and as destination."""
+    ours, etcd = Ctl(servers.ours, processes, tmp_path), Ctl(servers.etcd, processes, tmp_path)
+    for i in range(5):
+        ours.raw("put", f"{prefix}k{i}", f"v{i}")
+    there = ours.held("make-mirror", "--prefix", prefix, "--dest-prefix", prefix + "copy/", etcd.tool.url)
+    copied = [f"{prefix}copy/k{i}" for i in range(5)]
+    until(lambda: etcd.raw("get", prefix + "copy/", "--prefix", "--keys-only").split() == copied,
+          "the keys mirrored to etcd", there.err)
+    ours.raw("put", prefix + "k5", "v5")
+    ours.raw("del", prefix + "k0")
+    changed = [*copied[1:], prefix + "copy/k5"]
+    until(lambda: etcd.raw("get", prefix + "copy/", "--prefix", "--keys-only").split() == changed,
+          "the later changes mirrored to etcd", there.err)
+    there.stop(signal.SIGTERM)
+    back = etcd.held("make-mirror", "--prefix", prefix + "copy/", "--dest-prefix", prefix + "back/",
+                     ours.tool.url)
+    until(lambda: ours.raw("get", prefix + "back/", "--prefix", "--print-value-only").split()
+          == ["v1", "v2", "v3", "v4", "v5"], "the keys mirrored back to confagent", back.err)
+    back.stop(signal.SIGTERM)

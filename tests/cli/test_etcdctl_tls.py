@@ -15,7 +15,7 @@ import pytest
 
 from confagent.testing import Processes, ServerProcess, free_port, store_process, until
 from tests.certs import make_certs
-from tests.cli.test_etcdctl_grpc import masked, rpc_errors
+from tests.cli.support import masked, rpc_errors
 
 pytestmark = pytest.mark.etcd
 
