@@ -29,6 +29,7 @@ ELECTION = "/v3electionpb.Election/"
 GRANT = "/etcdserverpb.Lease/LeaseGrant"
 RANGE = "/etcdserverpb.KV/Range"
 LEASES = "/etcdserverpb.Lease/LeaseLeases"
+KEEPALIVE = "/etcdserverpb.Lease/LeaseKeepAlive"
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +54,21 @@ def _keys(pair: GrpcPair, prefix: bytes) -> Answer:
 
 
 @contextmanager
-def _waiting(pair: GrpcPair, path: str, request: Any, prefix: bytes, queued: int,
-             timeout_s: float = DEADLINE_S) -> Iterator[tuple[Future[Answer], Future[Answer]]]:
-    """The same waiting call to both servers; entered once each has ``queued`` keys under ``prefix``."""
+def _waiting(pair: GrpcPair, path: str, request: Any, prefix: bytes, queued: int, *,
+             timeout_s: float = DEADLINE_S, renewing: int = 0,
+             ) -> Iterator[tuple[Future[Answer], Future[Answer]]]:
+    """The same waiting call to both servers; entered once each has ``queued`` keys under ``prefix``.
+    The lease ``renewing`` is kept alive until then (so a short one outlives a slow start)."""
+    def reached(server: Server) -> bool:
+        if renewing:
+            server.stream(KEEPALIVE, [rpc_pb2.LeaseKeepAliveRequest(ID=renewing)], count=1)
+        return _count(server, prefix) == queued
+
     with ThreadPoolExecutor(2) as pool:
         theirs = pool.submit(pair.etcd.unary, path, request, timeout_s)
         ours = pool.submit(pair.ours.unary, path, request, timeout_s)
         for server in (pair.etcd, pair.ours):
-            until(lambda s=server: _count(s, prefix) == queued,
-                  f"{queued} keys under {prefix!r} at {server.url}")
+            until(lambda s=server: reached(s), f"{queued} keys under {prefix!r} at {server.url}")
         yield theirs, ours
 
 
@@ -103,7 +110,7 @@ def test_a_waiter_whose_deadline_expires_leaves_no_key(pair: GrpcPair) -> None:
     _grant(pair, 1300, 1400)
     pair.same(LOCK, v3lock_pb2.LockRequest(name=b"D", lease=1300))
     with _waiting(pair, LOCK, v3lock_pb2.LockRequest(name=b"D", lease=1400), b"D/", 2,
-                  timeout_s=3.0) as (theirs, ours):
+                  timeout_s=5.0) as (theirs, ours):
         _same(LOCK, theirs, ours)
         assert ours.result().code.name == "DEADLINE_EXCEEDED"
     for server in (pair.etcd, pair.ours):
@@ -116,7 +123,8 @@ def test_a_holder_whose_lease_expires_hands_the_lock_over(pair: GrpcPair) -> Non
     _grant(pair, 1500, ttl_s=2)
     _grant(pair, 1600)
     pair.same(LOCK, v3lock_pb2.LockRequest(name=b"X", lease=1500))
-    with _waiting(pair, LOCK, v3lock_pb2.LockRequest(name=b"X", lease=1600), b"X/", 2) as answers:
+    waiter = v3lock_pb2.LockRequest(name=b"X", lease=1600)
+    with _waiting(pair, LOCK, waiter, b"X/", 2, renewing=1500) as answers:
         assert _same(LOCK, *answers).body["key"] == "WC82NDA="  # X/640
     _keys(pair, b"X/")
     theirs, ours = pair.both(LEASES, rpc_pb2.LeaseLeasesRequest())
@@ -165,8 +173,10 @@ def test_observe_follows_proclamations_and_a_leader_whose_lease_expires(pair: Gr
         for observer in observers:
             observer.send(v3election_pb2.LeaderRequest(name=b"O"))
             assert len(observer.read(1)) == 1
+        pair.same_stream(KEEPALIVE, [rpc_pb2.LeaseKeepAliveRequest(ID=3000)])  # 2 s from now
         pair.same(ELECTION + "Proclaim", v3election_pb2.ProclaimRequest(leader=leader, value=b"two"))
-        with _waiting(pair, ELECTION + "Campaign", _campaign(b"O", 3100, b"next"), b"O/", 2) as answers:
+        with _waiting(pair, ELECTION + "Campaign", _campaign(b"O", 3100, b"next"), b"O/", 2,
+                      renewing=3000) as answers:
             _same(ELECTION + "Campaign", *answers)
         theirs, ours = (Answer(grpc.StatusCode.OK, "", tuple(observer.read(2))) for observer in observers)
         assert_same(ELECTION + "Observe", "", theirs, ours)

@@ -201,7 +201,7 @@ def test_refused_creates_compacted_starts_and_numbering(pair: GrpcPair) -> None:
 def test_progress_notify_and_progress_requests(pair: GrpcPair) -> None:
     requests = [create(b"progress/a", progress_notify=True), PROGRESS]
     theirs, ours = _watch_both(pair, requests, lambda m: len(m) >= 3)
-    assert controls(ours) == controls(theirs)
+    assert _sorted(controls(ours)) == _sorted(controls(theirs))  # the notification comes on its timer
 
 
 def test_a_fragmented_catch_up_arrives_in_the_same_pieces(pair: GrpcPair) -> None:
