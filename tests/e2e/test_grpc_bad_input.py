@@ -189,7 +189,7 @@ def test_a_client_that_never_reads_its_watch_stream(pair: GrpcPair) -> None:
         for other in others:
             other.send(rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"slow/last")))
             assert other.read(1)[0]["created"]
-        value = b"v" * 4096
+        value = b"v" * 8192  # past what the stream may hold: its 4 MiB of replies and 256 queued
         for i in range(1500):
             for server in (pair.etcd, pair.ours):
                 put = rpc_pb2.PutRequest(key=b"slow/%d" % (i % 50), value=value)
