@@ -148,6 +148,25 @@ def test_streams_abandoned_half_way_leave_nothing_behind(pair: GrpcPair) -> None
     pair.same("/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest())
 
 
+def test_a_deadline_ends_a_watch_and_a_snapshot_abandoned_half_way(pair: GrpcPair) -> None:
+    """A watch stream whose deadline passes ends DEADLINE_EXCEEDED and leaves no watcher; a snapshot
+    stream cancelled after its first message leaves the member serving."""
+    for server in (pair.etcd, pair.ours):
+        pair.same(PUT, rpc_pb2.PutRequest(key=b"snap/%d" % len(server.url), value=b"v" * 100_000))
+    create = rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"deadline"))
+    ends = [Stream(server, WATCH, timeout_s=1.0) for server in (pair.etcd, pair.ours)]
+    for stream in ends:
+        stream.send(create)
+    for stream in ends:
+        stream.read_until(lambda _: False, timeout_s=30)
+    # the words are the client's, whichever side noticed first
+    assert [stream.end and stream.end.code for stream in ends] == 2 * [grpc.StatusCode.DEADLINE_EXCEEDED]
+    for server in (pair.etcd, pair.ours):
+        assert len(server.stream("/etcdserverpb.Maintenance/Snapshot", [rpc_pb2.SnapshotRequest()],
+                                 count=1).messages) == 1
+    _serving(pair)
+
+
 # -- a client that never reads ------------------------------------------------------------------
 def _frame(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload))[1:] + bytes((kind, flags)) + struct.pack(">I", stream_id) + payload

@@ -81,7 +81,8 @@ def test_keep_alive_stream_renews_and_answers_unknown_leases_with_no_ttl(pair: G
     answer = pair.same_stream(KEEPALIVE, requests)
     assert [m.get("TTL") for m in answer.messages] == ["60", None, "60"]
     pair.same(REVOKE, Req.LeaseRevokeRequest(ID=300))
-    pair.same_stream(KEEPALIVE, [Req.LeaseKeepAliveRequest(ID=300)])
+    pair.same_stream(KEEPALIVE, [Req.LeaseKeepAliveRequest(ID=300), Req.LeaseKeepAliveRequest(ID=0),
+                                 Req.LeaseKeepAliveRequest(ID=-1)])
     pair.same_stream(KEEPALIVE, [])
 
 

@@ -133,6 +133,7 @@ def test_many_watches_on_one_stream_see_the_same_events(pair: GrpcPair) -> None:
 def test_duplicate_ids_cancels_and_progress_requests(pair: GrpcPair) -> None:
     _seed(pair, b"ctl/")
     requests = [
+        Req.WatchRequest(),  # no request: skipped
         create(b"ctl/a", watch_id=7),
         create(b"ctl/a", watch_id=7),
         create(b"ctl/b"),
