@@ -10,9 +10,12 @@ renews it): the servers answer alike and leave the same keys behind.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -30,6 +33,7 @@ GRANT = "/etcdserverpb.Lease/LeaseGrant"
 RANGE = "/etcdserverpb.KV/Range"
 LEASES = "/etcdserverpb.Lease/LeaseLeases"
 KEEPALIVE = "/etcdserverpb.Lease/LeaseKeepAlive"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +134,50 @@ def test_a_holder_whose_lease_expires_hands_the_lock_over(pair: GrpcPair) -> Non
     theirs, ours = pair.both(LEASES, rpc_pb2.LeaseLeasesRequest())
     assert {"ID": "1500"} not in ours.body["leases"]
     assert sorted(ours.body["leases"], key=repr) == sorted(theirs.body["leases"], key=repr)
+
+
+HOLDER = """
+import sys, threading, time
+import grpc
+from confagent.wire._pb import rpc_pb2, v3lock_pb2
+address, lease_id = sys.argv[1], int(sys.argv[2])
+channel = grpc.insecure_channel(address)
+def unary(path, request, reply):
+    return channel.unary_unary(path, request_serializer=type(request).SerializeToString,
+                               response_deserializer=reply.FromString)(request, timeout=10)
+unary("/etcdserverpb.Lease/LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=2, ID=lease_id),
+      rpc_pb2.LeaseGrantResponse)
+def renew():
+    keep = channel.stream_stream("/etcdserverpb.Lease/LeaseKeepAlive",
+                                 request_serializer=rpc_pb2.LeaseKeepAliveRequest.SerializeToString,
+                                 response_deserializer=rpc_pb2.LeaseKeepAliveResponse.FromString)
+    def every_half_second():
+        while True:
+            yield rpc_pb2.LeaseKeepAliveRequest(ID=lease_id)
+            time.sleep(0.5)
+    for _ in keep(every_half_second()):
+        pass
+threading.Thread(target=renew, daemon=True).start()
+held = unary("/v3lockpb.Lock/Lock", v3lock_pb2.LockRequest(name=b"P", lease=lease_id),
+             v3lock_pb2.LockResponse)
+print(held.key.decode(), flush=True)
+time.sleep(600)
+"""
+"""A lock holder as its own process: its lease (2 s) renewed every half second while it lives."""
+
+
+def test_a_holder_process_that_dies_hands_the_lock_over(pair: GrpcPair, processes: Processes) -> None:
+    """kill -9 of the process holding the lock: its lease runs out and the waiter gets the lock."""
+    holders = [processes.popen([sys.executable, "-c", HOLDER, server.url.removeprefix("http://"), "1700"],
+                               stdout=subprocess.PIPE, cwd=ROOT) for server in (pair.etcd, pair.ours)]
+    for holder in holders:
+        assert holder.stdout is not None and holder.stdout.readline() == b"P/6a4\n"
+    _grant(pair, 1800)
+    with _waiting(pair, LOCK, v3lock_pb2.LockRequest(name=b"P", lease=1800), b"P/", 2) as answers:
+        for holder in holders:
+            holder.kill()
+        assert _same(LOCK, *answers).body["key"] == "UC83MDg="  # P/708
+    _keys(pair, b"P/")
 
 
 # -- Election -------------------------------------------------------------------------------
