@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -44,9 +43,9 @@ import orjson
 from _common import Figures, b64, cpu_seconds, drive, put_body, report, run_load
 from _rawhttp import RawConnection
 
-from confagent.testing import ServerProcess, free_port, leader_of, running, store_cluster
+from confagent.testing import ServerProcess, etcd_cluster, leader_of, running, store_cluster
 
-__all__ = ["etcd_cluster", "main"]
+__all__ = ["main"]
 
 SETTLE_TIMEOUT_S = 30.0
 """A cluster must agree on a leader (after start or a restart) within this."""
@@ -57,28 +56,6 @@ ATTEMPT_INTERVAL_S = 0.02
 ATTEMPT_TIMEOUT_S = 1.5
 """A write attempt not answered by then is abandoned (it may hang on a dead leader)."""
 CLIENTS_PROCESSES, CLIENTS_PER_PROCESS = 2, 8
-
-
-def etcd_cluster(base_dir: Path, size: int) -> list[ServerProcess]:
-    """``size`` real etcd members of one new cluster on 127.0.0.1, not yet started (like
-    ``store_cluster``: ``launch()`` each, then ``wait_healthy()``); etcd's default election
-    timing written out, and pre-vote on."""
-    binary = shutil.which("etcd") or "/usr/bin/etcd"
-    names = [f"e{i}" for i in range(size)]
-    peers = {name: f"http://127.0.0.1:{free_port()}" for name in names}
-    initial = ",".join(f"{name}={url}" for name, url in peers.items())
-    base_dir.mkdir(parents=True, exist_ok=True)
-    members = []
-    for name in names:
-        url = f"http://127.0.0.1:{free_port()}"
-        argv = [binary, "--name", name, "--data-dir", str(base_dir / name),
-                "--listen-client-urls", url, "--advertise-client-urls", url,
-                "--listen-peer-urls", peers[name], "--initial-advertise-peer-urls", peers[name],
-                "--initial-cluster", initial, "--initial-cluster-state", "new",
-                "--initial-cluster-token", "bench", "--heartbeat-interval", "100",
-                "--election-timeout", "1000", "--pre-vote=true", "--log-level", "error"]
-        members.append(ServerProcess("etcd", url, base_dir / name, argv, base_dir / f"{name}.log"))
-    return members
 
 
 # -- failover ----------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from confagent.testing._linearizability import check as check_linearizable
 from confagent.testing._procs import (
     ServerProcess,
     confagent_argv,
+    etcd_cluster,
     free_port,
     healthy,
     running,
@@ -93,6 +94,7 @@ __all__ = [
     "b64",
     "check_linearizable",
     "confagent_argv",
+    "etcd_cluster",
     "eventually",
     "free_port",
     "healthy",

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ServerProcess", "confagent_argv", "free_port", "healthy", "running", "start_etcd", "start_store",
-           "store_cluster", "store_process"]
+__all__ = ["ServerProcess", "confagent_argv", "etcd_cluster", "free_port", "healthy", "running", "start_etcd",
+           "start_store", "store_cluster", "store_process"]
 
 START_TIMEOUT_S = 30.0
 
@@ -193,6 +193,28 @@ def store_cluster(base_dir: Path, size: int, *, args: Sequence[str] = (),
         "--name", name, "--listen-peer-urls", f"http://127.0.0.1:{ports[i][0]}",
         "--initial-advertise-peer-urls", advertised[name], "--initial-cluster", initial, *args])
         for i, name in enumerate(names)]
+
+
+def etcd_cluster(base_dir: Path, size: int) -> list[ServerProcess]:
+    """``size`` real etcd members of one new cluster on 127.0.0.1, not yet started (like
+    :func:`store_cluster`: ``launch()`` each, then ``wait_healthy()``); etcd's default election
+    timing written out, and pre-vote on."""
+    binary = shutil.which("etcd") or "/usr/bin/etcd"
+    names = [f"e{i}" for i in range(size)]
+    peers = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+    initial = ",".join(f"{name}={url}" for name, url in peers.items())
+    base_dir.mkdir(parents=True, exist_ok=True)
+    members = []
+    for name in names:
+        url = f"http://127.0.0.1:{free_port()}"
+        argv = [binary, "--name", name, "--data-dir", str(base_dir / name),
+                "--listen-client-urls", url, "--advertise-client-urls", url,
+                "--listen-peer-urls", peers[name], "--initial-advertise-peer-urls", peers[name],
+                "--initial-cluster", initial, "--initial-cluster-state", "new",
+                "--initial-cluster-token", "bench", "--heartbeat-interval", "100",
+                "--election-timeout", "1000", "--pre-vote=true", "--log-level", "error"]
+        members.append(ServerProcess("etcd", url, base_dir / name, argv, base_dir / f"{name}.log"))
+    return members
 
 
 @contextmanager

@@ -1,8 +1,9 @@
 """The real etcdctl over gRPC against a three-member confagent cluster: a follower forwards writes,
 answers linearizable reads, lists the members and the cluster's status; an etcdctl watch and an etcdctl
 lock held through a follower outlive the leader's SIGKILL (the watch keeps delivering once a new leader
-is elected; the lock's session is kept alive through the surviving member, as clientv3 keeps it against
-etcd). One cluster for the module; the test that kills its leader comes last.
+is elected; the lock's session is kept alive through the surviving member), the same scenario run
+against a three-member etcd 3.4 with the same outcome. One confagent cluster for the module; the test
+that kills its leader comes last.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from confagent.testing import Processes, ServerProcess, leader_of, until
+from confagent.testing import Processes, ServerProcess, etcd_cluster, leader_of, until
 from tests.cli.support import Held, Tool
 
 pytestmark = pytest.mark.etcd
@@ -77,10 +78,25 @@ def test_a_follower_lists_the_members_and_the_clusters_status(members: list[Serv
     assert health.stderr.decode().count("is healthy: successfully committed proposal") == 3  # on stderr
 
 
-def test_a_watch_and_a_held_lock_survive_a_leader_kill(members: list[ServerProcess], processes: Processes,
+@pytest.fixture(params=["confagent", "etcd"])
+def killable(request: pytest.FixtureRequest, members: list[ServerProcess], processes: Processes,
+             tmp_path: Path) -> list[ServerProcess]:
+    """The module's confagent cluster (this test comes last), or a fresh three-member etcd 3.4."""
+    if request.param == "confagent":
+        return members
+    started = [processes.server(member) for member in etcd_cluster(tmp_path / "etcd", 3)]
+    for member in started:
+        member.launch()
+    for member in started:
+        member.wait_healthy()
+    return started
+
+
+def test_a_watch_and_a_held_lock_survive_a_leader_kill(killable: list[ServerProcess], processes: Processes,
                                                        tmp_path: Path) -> None:
-    leader = leader_of(members)
-    one, other = (_ctl(member) for member in members if member is not leader)
+    """The same scenario against confagent and against etcd, with the same outcome."""
+    leader = leader_of(killable)
+    one, other = (_ctl(member) for member in killable if member is not leader)
     prefix, name = f"kill/{uuid.uuid4().hex[:6]}/", f"kill-lock-{uuid.uuid4().hex[:6]}"
     watch = Held(one, processes, tmp_path, "watch", prefix, "--prefix")
     holder = Held(one, processes, tmp_path, "lock", "--ttl", str(LOCK_TTL_S), name)
@@ -90,7 +106,7 @@ def test_a_watch_and_a_held_lock_survive_a_leader_kill(members: list[ServerProce
     until(lambda: prefix + "before" in watch.lines(), "the watch to see a put")
 
     leader.kill()
-    elected = leader_of([member for member in members if member is not leader])
+    elected = leader_of([member for member in killable if member is not leader])
     killed_at = time.monotonic()
     assert other.run(processes, "put", prefix + "after", "2") == (0, "OK\n", "")
     until(lambda: watch.lines()[-3:] == ["PUT", prefix + "after", "2"], "the watch to deliver after the kill")
