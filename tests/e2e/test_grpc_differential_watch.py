@@ -233,3 +233,17 @@ def test_a_half_closed_stream_keeps_its_watches(pair: GrpcPair) -> None:
     finally:
         for stream in streams:
             stream.cancel()
+
+
+def test_events_each_past_the_limit_go_one_per_fragment(pair: GrpcPair) -> None:
+    """With prev_kv, each event (a value and its previous one, 1.4 MB each) is past the request limit:
+    a piece holds one event, whole, as etcd's sendFragments sends it."""
+    before = _revision(pair.etcd)
+    for key, value in ((b"huge/k", b"a"), (b"huge/k", b"b"), (b"huge/j", b"c")):
+        pair.same(PUT, Req.PutRequest(key=key, value=value * 1_400_000))
+    requests = [create(b"huge/", b"huge0", start_revision=before + 1, fragment=True, prev_kv=True)]
+    theirs, ours = _watch_both(pair, requests, lambda m: count_events(m) >= 3)
+    pieces = [[(m.get("fragment", False), len(m.get("events", []))) for m in messages]
+              for messages in (theirs, ours)]
+    assert pieces[1] == pieces[0] == [(False, 0), (True, 1), (True, 1), (False, 1)]
+    assert events_by_watch(ours) == events_by_watch(theirs)
