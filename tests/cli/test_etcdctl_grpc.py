@@ -412,3 +412,15 @@ def test_make_mirror_from_confagent_to_etcd_and_back(servers: Servers, processes
     until(lambda: ours.raw("get", prefix + "back/", "--prefix", "--print-value-only").split()
           == ["v1", "v2", "v3", "v4", "v5"], "the keys mirrored back to confagent", back.err)
     back.stop(signal.SIGTERM)
+
+
+def test_check_datascale(both: Both) -> None:
+    """10,000 puts of 1 KiB from 50 clients, the memory they took read from the server's /metrics
+    (``process_resident_memory_bytes``), the keys deleted, the history compacted and defragmented."""
+
+    def scenario(ctl: Ctl) -> list[Outcome]:
+        code, out, err = ctl("check", "datascale", "--load", "s", "--auto-compact", "--auto-defrag")
+        verdict = re.sub(r"[0-9.]+ MB", "N MB", out.splitlines()[-1] if out else "")
+        return [(code, verdict, err), ctl("get", "/etcdctl-check-datascale/", "--prefix", "--keys-only")]
+
+    assert both(scenario)[0] == (0, "PASS: Approximate system memory used : N MB.", "")

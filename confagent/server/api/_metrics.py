@@ -1,10 +1,12 @@
-"""Prometheus metrics of a store member, named as etcd names them where etcd has one."""
+"""Prometheus metrics of a store member, named as etcd names them where etcd has one, and the
+process's own (``process_resident_memory_bytes`` and the rest, as etcd's Go client exports them:
+``etcdctl check datascale`` reads it)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
 
 if TYPE_CHECKING:
     from confagent.server.node import StoreNode
@@ -17,6 +19,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
         self._requests = Counter(
             "confagent_http_requests", "Gateway requests by path and HTTP status.",
             ["path", "status"], registry=self.registry)
