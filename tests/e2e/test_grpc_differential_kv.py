@@ -208,3 +208,21 @@ def test_sizes_at_and_past_the_request_limit(pair: GrpcPair) -> None:
     pair.same(PUT, Req.PutRequest(key=b"size/b", value=b"v" * (1536 * 1024)))
     pair.same(TXN, Req.TxnRequest(success=[_put_op(b"size/c%d" % i, b"v" * 500_000) for i in range(4)]))
     pair.same(RANGE, Req.RangeRequest(key=b"size/", range_end=_end(b"size/"), keys_only=True))
+
+
+@pytest.mark.parametrize("options", [
+    {"limit": 1}, {"keys_only": True, "sort_order": Req.RangeRequest.DESCEND}, {"count_only": True},
+    {"revision": 2}, {"revision": 1_000_000}, {"min_mod_revision": 1_000_000},
+])
+def test_a_txns_ranges_take_every_option(pair: GrpcPair, options: dict[str, object]) -> None:
+    _seed(pair, b"txnr/")
+    inner = Req.RangeRequest(key=b"txnr/", range_end=_end(b"txnr/"), **options)  # type: ignore[arg-type]
+    pair.same(TXN, Req.TxnRequest(success=[Req.RequestOp(request_range=inner)]))
+    pair.same(TXN, Req.TxnRequest(compare=[_compare(b"txnr/a", "VALUE", "EQUAL", value=b"no")], failure=[
+        Req.RequestOp(request_txn=Req.TxnRequest(success=[Req.RequestOp(request_range=inner)]))]))
+
+
+def test_a_txn_op_naming_no_request(pair: GrpcPair) -> None:
+    pair.same(TXN, Req.TxnRequest(success=[Req.RequestOp()]))
+    pair.same(TXN, Req.TxnRequest(failure=[Req.RequestOp()]))
+    pair.same(TXN, Req.TxnRequest(success=[Req.RequestOp(request_delete_range=Req.DeleteRangeRequest())]))
