@@ -109,6 +109,26 @@ def test_unknown_services_and_methods(pair: GrpcPair, path: str) -> None:
     _serving(pair)
 
 
+@pytest.mark.parametrize("path", [PUT, WATCH, "/etcdserverpb.KV/Nothing"])
+def test_a_compressed_call(pair: GrpcPair, path: str) -> None:
+    """A client compressing with gzip: grpc-go's refusal (etcd installs no decompressor), or the
+    unknown method's first."""
+    answers = []
+    for server in (pair.etcd, pair.ours):
+        with grpc.insecure_channel(server.url.removeprefix("http://"), compression=grpc.Compression.Gzip,
+                                   options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+            call = channel.unary_unary(path, request_serializer=rpc_pb2.PutRequest.SerializeToString)
+            try:
+                call(rpc_pb2.PutRequest(key=b"gz", value=b"v" * 1000), timeout=10)
+                answers.append((grpc.StatusCode.OK, ""))
+            except grpc.RpcError as error:
+                assert isinstance(error, grpc.Call)
+                answers.append((error.code(), error.details()))
+    assert answers[1] == answers[0]
+    assert answers[0][0] == grpc.StatusCode.UNIMPLEMENTED
+    _serving(pair)
+
+
 def test_messages_past_the_receive_limit(pair: GrpcPair) -> None:
     big = rpc_pb2.PutRequest(key=b"big", value=b"v" * (3 * 1024 * 1024))
     pair.same(PUT, big)

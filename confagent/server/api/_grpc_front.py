@@ -21,7 +21,9 @@ Rules:
    big-endian length) and its bytes; an answer is HEADERS (200,
    ``application/grpc``), its messages, then trailers with ``grpc-status`` and,
    for an error, ``grpc-message`` (percent-encoded); an error before any
-   message is a trailers-only answer.
+   message is a trailers-only answer. No compression is installed: a call
+   naming one (``grpc-encoding``) is refused as grpc-go refuses it, after the
+   method is found and before any message is read.
 3. Bytes leave once per loop turn: every reply finished in a turn goes out in
    one write (``_schedule_flush``).
 4. Limits: a message declaring more than ``max_message_bytes`` is refused
@@ -129,15 +131,16 @@ class _Messages:
         """The messages ``data`` completes.
 
         Raises:
-            StoreError: a message is compressed (UNIMPLEMENTED) or longer than the limit (RESOURCE_EXHAUSTED).
+            StoreError: a message is flagged compressed (INTERNAL: a call naming a compression is
+                refused before its messages) or longer than the limit (RESOURCE_EXHAUSTED).
         """
         buf = self._buf
         buf += data
         out: list[bytes] = []
         while len(buf) >= 5:
             size = int.from_bytes(buf[1:5], "big")
-            if buf[0]:
-                raise GrpcStatus(UNIMPLEMENTED, "grpc: Decompressor is not installed for grpc-encoding")
+            if buf[0]:  # no grpc-encoding was named, or the call was refused (Http2Grpc._request)
+                raise GrpcStatus(INTERNAL, "grpc: compressed flag set with identity or empty encoding")
             if size > self._limit:
                 raise message_too_large(size, self._limit)
             if len(buf) < 5 + size:
@@ -257,14 +260,18 @@ class Http2Grpc(asyncio.Protocol):
         if timeout is not None:
             stream.deadline = self._loop.call_later(timeout, self._expire, stream_id)
         handler = self.methods.streaming.get(event.path)
-        if b"/" not in event.path.removeprefix(b"/"):  # grpc-go's check, its code and words
+        encoding = _compression(event.headers)
+        if b"/" not in event.path.removeprefix(b"/"):  # grpc-go's checks, in its order, its words
             message = f"malformed method name: {_go_quote(event.path)}"
             self._answer_error(stream_id, GrpcStatus(RESOURCE_EXHAUSTED, message))
+        elif handler is None and event.path not in self.methods.unary:
+            self._answer_error(stream_id, GrpcStatus(UNIMPLEMENTED, self.methods.unknown(event.path)))
+        elif encoding is not None:
+            message = f"grpc: Decompressor is not installed for grpc-encoding {_go_quote(encoding)}"
+            self._answer_error(stream_id, GrpcStatus(UNIMPLEMENTED, message))
         elif handler is not None:
             stream.call = Call(self, stream_id)
             self._start(stream_id, stream, self._run_streaming(stream_id, handler, stream.call))
-        elif event.path not in self.methods.unary:
-            self._answer_error(stream_id, GrpcStatus(UNIMPLEMENTED, self.methods.unknown(event.path)))
 
     def _data(self, stream_id: int, data: bytes) -> None:
         stream = self._streams.get(stream_id)
@@ -432,6 +439,14 @@ class Http2Grpc(asyncio.Protocol):
         self.transport = None
         for stream_id in list(self._streams):
             self._drop(stream_id)
+
+
+def _compression(headers: Any) -> bytes | None:
+    """The compression a ``grpc-encoding`` header names, if any but ``identity`` (none is installed)."""
+    for name, value in headers:
+        if name.lower() == b"grpc-encoding" and value not in (b"", b"identity"):
+            return bytes(value)
+    return None
 
 
 def _grpc_timeout(headers: Any) -> float | None:
