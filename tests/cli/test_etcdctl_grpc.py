@@ -82,7 +82,7 @@ GETS = [  # key suffix, options
     ("", "--prefix", "--sort-by=VALUE", "--order=DESCEND", "--keys-only"),
     ("", "--prefix", "--sort-by=MODIFY", "--print-value-only"),
     ("", "--prefix", "--sort-by=CREATE", "--order=ASCEND", "--limit", "3", "-w", "json"),
-    ("", "--prefix", "--sort-by=VERSION", "--keys-only"), ("", "--prefix", "--count-only", "-w", "json"),
+    ("", "--prefix", "--sort-by=VERSION", "--keys-only"), ("", "--prefix", "--consistency=s", "-w", "json"),
     ("", "--prefix", "-w", "table"), ("", "--prefix", "--print-value-only", "-w", "table"),
     ("a", "--rev", "2"), ("a", "--rev", "100000"),
 ]
