@@ -22,10 +22,15 @@ Rules:
 5. ``release_to`` deletes whole segments, oldest first, and only those a *durable* snapshot
    marker covers. The node releases only up to its oldest kept snapshot file, so the
    entries after it stay (``WalState.covered``): the log is a replay from any kept snapshot.
-6. A failed write or fsync poisons the Wal: every later call raises StorageError. (After a
+6. A marker the log does not hold (a leader's snapshot replacing the log; the Wal keeps
+   the term of each entry after the last marker to tell) drops the whole log: once it is
+   synced, a new segment starts with it and every older segment is deleted. Replay could
+   not tell otherwise, once older segments are released, whether the entries written
+   after the marker's index belong to the log the marker continues.
+7. A failed write or fsync poisons the Wal: every later call raises StorageError. (After a
    failed fsync the kernel may have dropped the dirty pages; a retry could call lost data
    durable.)
-7. One process at a time: the wal directory is locked (``flock``) while open.
+8. One process at a time: the wal directory is locked (``flock``) while open.
 
 :class:`WalWriter` (``_fsync_thread``) is the asyncio side; the node driver finds the whole
 storage interface in ``confagent.server.storage``.
@@ -112,6 +117,11 @@ class Wal:
         self._snapshot = state.snapshot or SnapshotMeta()
         self._durable_snapshot_index = self._snapshot.index
         self._last_index = state.last_index
+        self._terms = [entry.term for entry in state.entries]
+        """The term of each entry after the last marker, from index ``_snapshot.index + 1`` (rule 6)."""
+        self._replacement: tuple[int, SnapshotMeta, HardState] | None = None
+        """A marker that replaced the log: how many pending frames end with it, it, and the hard
+        state then; the next write starts a segment with it (rule 6)."""
         self._failure: StorageError | None = None
         self._closed = False
         self._syncs = 0
@@ -177,6 +187,8 @@ class Wal:
             append_entry_frames(frames, entries)  # may raise: nothing is buffered then
             self._pending += frames
             self._last_index = last
+            del self._terms[first - self._snapshot.index - 1:]
+            self._terms += [entry.term for entry in entries]
         if hard_state is not None and hard_state != self._hard_state:
             self._pending.append(hard_state_frame(hard_state))
             self._hard_state = hard_state
@@ -191,6 +203,11 @@ class Wal:
         self._check_usable()
         assert meta.index >= self._snapshot.index, "snapshot markers never go back"
         self._pending.append(snapshot_frame(meta))
+        position = meta.index - self._snapshot.index - 1
+        if position >= 0 and not (position < len(self._terms) and self._terms[position] == meta.term):
+            self._replacement = (len(self._pending), meta, self._hard_state)  # rule 6
+            self._terms.clear()
+        del self._terms[:position + 1]
         self._snapshot = meta
         self._last_index = max(self._last_index, meta.index)
 
@@ -267,10 +284,20 @@ class Wal:
         return self._failure
 
     def _write_pending(self) -> None:
-        if not self._pending:
-            return
-        data = b"".join(self._pending)
+        if self._replacement is not None:
+            end, marker, hard_state = self._replacement
+            self._replacement = None
+            self._write(self._pending[:end])
+            del self._pending[:end]
+            self._fsync()
+            self._start_over(marker, hard_state)
+        self._write(self._pending)
         self._pending.clear()
+
+    def _write(self, frames: list[bytes]) -> None:
+        if not frames:
+            return
+        data = b"".join(frames)
         try:
             write_fully(self._fd, data)
         except OSError as error:
@@ -288,12 +315,22 @@ class Wal:
             self._syncs += 1
         self._durable_snapshot_index = self._snapshot.index
 
-    def _cut(self) -> None:
-        """Start the next segment; everything before is synced."""
+    def _start_over(self, marker: SnapshotMeta, hard_state: HardState) -> None:
+        """The log was replaced at ``marker`` (written and synced): a segment starts with it and
+        the older ones, which hold only the replaced log, are deleted (rule 6)."""
+        self._cut(marker.index + 1, marker, hard_state)
+        with storage_errors("wal: cannot delete the segments of a replaced log"):
+            _delete_segments(self._segments[:-1], self._wal_dir)
+        del self._segments[:-1]
+
+    def _cut(self, first_index: int | None = None, snapshot: SnapshotMeta | None = None,
+             hard_state: HardState | None = None) -> None:
+        """Start the next segment; everything before is synced. It starts with the current
+        marker and hard state, and continues at the index after the last, unless told."""
         seq = self._segments[-1].seq + 1
         try:
-            segment = _create_segment(self._wal_dir, seq, self._last_index + 1,
-                                      self._hard_state, self._snapshot)
+            segment = _create_segment(self._wal_dir, seq, first_index or self._last_index + 1,
+                                      hard_state or self._hard_state, snapshot or self._snapshot)
             fd = os.open(segment.path, os.O_WRONLY | os.O_APPEND)
         except OSError as error:
             raise self._fail("cutting the segment after", error) from error

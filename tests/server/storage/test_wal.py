@@ -108,6 +108,25 @@ def test_a_marker_the_log_does_not_match_drops_the_whole_log(
     assert state.entries == tuple(entries(marker.index + 1, marker.index + 2, term=9))
 
 
+def test_a_log_replaced_by_a_marker_stays_replaced_once_older_segments_are_released(tmp_path: Path) -> None:
+    """Entries 7-10 of the replaced log, in the segment that also holds the marker (6, 9), are not
+    taken for the new log's once the segment with entries 1-6 is gone: the marker starts a segment."""
+    wal, _ = Wal.open(tmp_path, segment_bytes=200)
+    wal.append(None, entries(1, 6, term=3))
+    wal.sync()
+    wal.append(None, entries(7, 10, term=3))
+    wal.mark_snapshot(SnapshotMeta(6, 9))
+    wal.append(None, entries(7, 7, term=9))
+    wal.sync()
+    wal.release_to(6)
+    wal.close()
+
+    state = reopen(tmp_path)
+    assert (state.snapshot, state.entries) == (SnapshotMeta(6, 9), tuple(entries(7, 7, term=9)))
+    [segment] = (tmp_path / "member" / "wal").glob("*.wal")
+    assert segment.name.endswith(f"-{7:016x}.wal")
+
+
 def test_segments_are_cut_at_the_size_bound_and_named_by_first_index(tmp_path: Path) -> None:
     wal, _ = Wal.open(tmp_path, segment_bytes=1000)
     for first in range(1, 200, 10):

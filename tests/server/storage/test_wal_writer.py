@@ -71,8 +71,8 @@ def test_a_marker_goes_before_the_entries_of_its_save_and_release_follows(tmp_pa
         await writer.close()
 
     asyncio.run(scenario())
-    # Only the segment holding the marker and entry 61, and the one cut after it, are kept.
-    assert len(list((tmp_path / "member" / "wal").glob("*.wal"))) == 2
+    # The marker replaced the log: one segment is kept, starting with it and holding entry 61.
+    assert len(list((tmp_path / "member" / "wal").glob("*.wal"))) == 1
     assert reopen(tmp_path) == WalState(HardState(2, 1, 60), SnapshotMeta(60, 2), (entry(61, 2),))
 
 
