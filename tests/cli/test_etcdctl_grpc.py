@@ -340,6 +340,25 @@ def test_lock_runs_a_command_holding_it(both: Both, prefix: str) -> None:
     assert outcomes[0] == (0, f"{name}/ID\nrev\n", "")
 
 
+def test_a_lock_whose_holder_is_killed_passes_on_when_its_lease_expires(both: Both, prefix: str) -> None:
+    """A holder SIGKILLed keeps its key until its session's lease expires (--ttl 2); the waiter's watch
+    on the key then lets it through."""
+    name = prefix + "killed"
+
+    def scenario(ctl: Ctl) -> list[Outcome]:
+        holder = ctl.held("lock", "--ttl", "2", name)
+        until(lambda: len(holder.lines()) >= 1, "the lock to be held")
+        waiter = ctl.held("lock", name, "--", "echo", "after the holder's lease")
+        until(lambda: len(ctl.raw("get", name, "--prefix", "--keys-only").split()) == 2,
+              "the waiter to queue")
+        holder.process.kill()
+        until(lambda: waiter.process.poll() is not None, "the waiter to take the lock")
+        return [(waiter.process.returncode, waiter.out.read_text(), ""),
+                ctl("get", name, "--prefix", "--keys-only")]
+
+    assert both(scenario)[0] == (0, "after the holder's lease\n", "")
+
+
 def _masked_held(outcome: Outcome) -> Outcome:
     code, text, err = outcome
     return code, masked(text), err
