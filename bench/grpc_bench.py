@@ -1,4 +1,4 @@
-"""etcd's gRPC API: the embedded store against a real etcd 3.4, the same Python gRPC client (grpcio), one run.
+"""etcd's gRPC API: the embedded store against a real etcd 3.4, the same Python gRPC client (grpcio).
 
 Prints each figure for both servers and confagent's ratio to etcd: put
 throughput and latency with 1 client, put throughput with 16 clients (2
@@ -8,11 +8,18 @@ sent -> event received on a Watch stream); then ``etcdctl check perf`` with
 each ``--load`` asked for against both (pass or fail, writes/s, and server
 CPU per put over the run, the puts counted from the revision).
 
+Fair on a shared machine: both servers are started once and measured in
+alternating rounds (``--rounds``, 3 by default: etcd then confagent, then
+confagent then etcd, ...), so a load that shifts during the run falls on
+both. Each figure is the median of its rounds, and the ratio is the ratio of
+the two medians; every round's figures are printed too. ``check perf`` runs
+once per server after the rounds (a run takes a minute or more).
+
 Every client is one gRPC channel (one HTTP/2 connection) making one call at a
 time, as ``etcdctl check perf``'s clients are. Puts cycle over 50,000 keys of
 100-byte values; a range reads one key, linearizably.
 
-    python bench/grpc_bench.py [--seconds 5] [--check-perf s,m,l]
+    python bench/grpc_bench.py [--seconds 5] [--rounds 3] [--check-perf s,m,l]
 
 confagent's side is ``confagent store`` with its defaults (as store_bench
 starts it): gRPC and the JSON gateway on its one client URL. A benchmark, not
@@ -27,9 +34,11 @@ import multiprocessing
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,7 +172,8 @@ def check_perf(target: Target, load: str) -> CheckPerf:
 
 
 # -- one server's figures ---------------------------------------------------------------------
-def measure(target: Target, seconds: float, loads: list[str]) -> tuple[Figures, dict[str, CheckPerf]]:
+def measure(target: Target, seconds: float) -> Figures:
+    """One round of every figure but ``check perf`` on ``target``."""
     figures = Figures()
     latencies: list[float] = []
     puts = asyncio.run(drive(target.address, PUT, 1, seconds, latencies=latencies))
@@ -179,12 +189,31 @@ def measure(target: Target, seconds: float, loads: list[str]) -> tuple[Figures, 
     watch = sorted(asyncio.run(watch_latency(target.address, 300)))
     figures.values["watch latency p50 ms"] = 1000 * watch[len(watch) // 2]
     figures.values["watch latency p99 ms"] = 1000 * watch[int(len(watch) * 0.99)]
-    checks: dict[str, CheckPerf] = {}
-    for load in loads:
-        checks[load] = result = check_perf(target, load)
-        figures.values[f"check perf {load}: writes/s"] = result.writes_per_s
-        figures.values[f"check perf {load}: server CPU ms / put"] = result.cpu_ms_per_put
-    return figures, checks
+    return figures
+
+
+def median(rounds: list[Figures]) -> Figures:
+    """Each figure's median over ``rounds``."""
+    return Figures({name: statistics.median(one.values[name] for one in rounds) for name in rounds[0].values})
+
+
+def alternate(targets: dict[str, Target], seconds: float, rounds: int) -> dict[str, list[Figures]]:
+    """``rounds`` rounds of :func:`measure` on each target, the order flipped each round."""
+    kinds = list(targets)
+    results: dict[str, list[Figures]] = {kind: [] for kind in kinds}
+    for n in range(rounds):
+        for kind in kinds if n % 2 == 0 else kinds[::-1]:
+            results[kind].append(measure(targets[kind], seconds))
+    return results
+
+
+def _rounds_table(results: dict[str, list[Figures]]) -> str:
+    names = list(results["etcd"][0].values)
+    lines = [f"{'figure, each round':40} " + "  ".join(f"{kind:>28}" for kind in results)]
+    for name in names:
+        cells = ["/".join(f"{one.values[name]:.3f}" for one in results[kind]) for kind in results]
+        lines.append(f"{name:40} " + "  ".join(f"{cell:>28}" for cell in cells))
+    return "\n".join(lines)
 
 
 def _verdicts(checks: dict[str, dict[str, CheckPerf]]) -> str:
@@ -202,22 +231,32 @@ def _verdicts(checks: dict[str, dict[str, CheckPerf]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of every figure")
     parser.add_argument("--check-perf", default="s,m,l", help="comma-separated loads; empty for none")
     args = parser.parse_args()
     loads = [load for load in args.check_perf.split(",") if load]
-    results: dict[str, Figures] = {}
-    checks: dict[str, dict[str, CheckPerf]] = {}
-    with tempfile.TemporaryDirectory(prefix="confagent-grpc-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="confagent-grpc-bench-") as tmp, ExitStack() as servers:
+        targets: dict[str, Target] = {}
         for kind, start in (("etcd", start_etcd), ("confagent", start_store)):
             server = start(Path(tmp) / kind)
-            address = server.url.removeprefix("http://")
-            try:
-                results[kind], checks[kind] = measure(Target(kind, address, server.pid), args.seconds, loads)
-            finally:
-                server.stop()
-    print(report(results["etcd"], results["confagent"]))
-    if loads:
-        print(_verdicts(checks))
+            servers.callback(server.stop)
+            targets[kind] = Target(kind, server.url.removeprefix("http://"), server.pid)
+        results = alternate(targets, args.seconds, args.rounds)
+        print(_rounds_table(results))
+        print(report(median(results["etcd"]), median(results["confagent"])))
+        if loads:
+            checks = {kind: {load: check_perf(target, load) for load in loads}
+                      for kind, target in targets.items()}
+            print(report(_check_figures(checks["etcd"]), _check_figures(checks["confagent"])))
+            print(_verdicts(checks))
+
+
+def _check_figures(checks: dict[str, CheckPerf]) -> Figures:
+    figures = Figures()
+    for load, result in checks.items():
+        figures.values[f"check perf {load}: writes/s"] = result.writes_per_s
+        figures.values[f"check perf {load}: server CPU ms / put"] = result.cpu_ms_per_put
+    return figures
 
 
 if __name__ == "__main__":
