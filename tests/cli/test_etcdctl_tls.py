@@ -27,28 +27,50 @@ def certs(tmp_path_factory: pytest.TempPathFactory, subprocesses: None) -> Path:
     return make_certs(tmp_path_factory.mktemp("certs"))
 
 
-def _tls_flags(certs: Path) -> list[str]:
-    return ["--cert-file", str(certs / "server.crt"), "--key-file", str(certs / "server.key"),
-            "--client-cert-auth", "--trusted-ca-file", str(certs / "ca.crt")]
+def _tls_flags(certs: Path, client_cert_auth: bool) -> list[str]:
+    flags = ["--cert-file", str(certs / "server.crt"), "--key-file", str(certs / "server.key")]
+    if client_cert_auth:
+        flags += ["--client-cert-auth", "--trusted-ca-file", str(certs / "ca.crt")]
+    return flags
+
+
+def _pair(processes: Processes, base: Path, etcd_binary: str, certs: Path, *, client_cert_auth: bool,
+          ) -> tuple[ServerProcess, ServerProcess]:
+    """etcd and confagent, each on an https client URL, started and answering etcdctl."""
+    url, peer = f"https://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    tls = _tls_flags(certs, client_cert_auth)
+    etcd = processes.server(ServerProcess("etcd", url, base / "etcd", [
+        etcd_binary, "--name", "test", "--data-dir", str(base / "etcd"), "--listen-client-urls", url,
+        "--advertise-client-urls", url, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+        "--initial-cluster", f"test={peer}", "--log-level", "error", *tls], base / "etcd.log"))
+    ours = processes.server(store_process(f"https://127.0.0.1:{free_port()}", base / "ours", [
+        "--name", "test", "--listen-peer-urls", f"http://127.0.0.1:{free_port()}", *tls]))
+    for server in (etcd, ours):
+        server.launch()
+    for server in (etcd, ours):
+        until(_answering(processes, server, certs), f"{server.kind} to answer over TLS", server.log_path)
+    return etcd, ours
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes, etcd_binary: str,
             certs: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """etcd and confagent, each on an https client URL requiring client certificates."""
-    base = tmp_path_factory.mktemp("etcdctl-tls")
-    url, peer = f"https://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
-    etcd = session_processes.server(ServerProcess("etcd", url, base / "etcd", [
-        etcd_binary, "--name", "test", "--data-dir", str(base / "etcd"), "--listen-client-urls", url,
-        "--advertise-client-urls", url, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-        "--initial-cluster", f"test={peer}", "--log-level", "error", *_tls_flags(certs)], base / "etcd.log"))
-    ours = session_processes.server(store_process(f"https://127.0.0.1:{free_port()}", base / "ours", [
-        "--name", "test", "--listen-peer-urls", f"http://127.0.0.1:{free_port()}", *_tls_flags(certs)]))
-    for server in (etcd, ours):
-        server.launch()
-    for server in (etcd, ours):
-        until(_answering(session_processes, server, certs), f"{server.kind} to answer over TLS",
-              server.log_path)
+    etcd, ours = _pair(session_processes, tmp_path_factory.mktemp("etcdctl-mtls"), etcd_binary, certs,
+                       client_cert_auth=True)
+    try:
+        yield etcd, ours
+    finally:
+        ours.stop()
+        etcd.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_only(tmp_path_factory: pytest.TempPathFactory, session_processes: Processes, etcd_binary: str,
+             certs: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """etcd and confagent on https client URLs, no client certificate asked for."""
+    etcd, ours = _pair(session_processes, tmp_path_factory.mktemp("etcdctl-tls"), etcd_binary, certs,
+                       client_cert_auth=False)
     try:
         yield etcd, ours
     finally:
@@ -118,3 +140,22 @@ def test_curl_reaches_the_gateway_on_the_grpc_port(servers: tuple[ServerProcess,
     assert curl(servers[1], "--http1.1", *with_certificate) == ours
     assert curl(servers[1])[0] != 0  # no certificate: the handshake fails, as etcd's
     assert curl(servers[0])[0] != 0
+
+
+def test_etcdctl_over_tls_without_client_certificates(tls_only: tuple[ServerProcess, ServerProcess],
+                                                      certs: Path, processes: Processes) -> None:
+    """--cacert alone, or --insecure-skip-tls-verify, is enough; a cleartext client is not answered."""
+
+    def commands(server: ServerProcess) -> list[Outcome]:
+        quick = ("--dial-timeout", "1s", "--command-timeout", "1s")
+        outcomes = [_etcdctl(processes, server, None, *args) for args in (
+            ("--cacert", str(certs / "ca.crt"), "put", "tls/c", "3"),
+            ("--cacert", str(certs / "ca.crt"), "get", "tls/c", "-w", "json"),
+            ("--insecure-transport=false", "--insecure-skip-tls-verify", "get", "tls/c",
+             "--print-value-only"),
+            (*quick, "get", "tls/c"))]
+        return [(code, out, "".join(re.findall(r"^Error:.*\n", err, re.M))) for code, out, err in outcomes]
+
+    theirs, ours = commands(tls_only[0]), commands(tls_only[1])
+    assert ours == theirs
+    assert ours[2] == (0, "3\n", "") and ours[3] == (1, "", "Error: context deadline exceeded\n")
