@@ -46,10 +46,12 @@ def method(path: str) -> MethodDescriptor:
 
 
 def response_type(path: str) -> type[Message]:
+    """The class of the messages the method at ``path`` answers."""
     return message_factory.GetMessageClass(method(path).output_type)
 
 
 def as_json(message: Message) -> Json:
+    """protobuf's own JSON form of ``message``, field names as the .proto spells them."""
     return MessageToDict(message, preserving_proto_field_name=True)
 
 
@@ -105,9 +107,8 @@ class Server:
         self.channel.close()
 
     def unary(self, path: str, request: Message | bytes, timeout_s: float = CALL_TIMEOUT_S) -> Answer:
-        serialize = (lambda m: m) if isinstance(request, bytes) else type(request).SerializeToString
         parse = response_type(path).FromString
-        call = self.channel.unary_unary(path, request_serializer=serialize, response_deserializer=parse)
+        call = self.channel.unary_unary(path, request_serializer=_serializer, response_deserializer=parse)
         try:
             return Answer(grpc.StatusCode.OK, "", (as_json(call(request, timeout=timeout_s)),))
         except grpc.RpcError as error:
@@ -118,12 +119,12 @@ class Server:
         """A streaming call: ``requests`` sent (then half-closed), answers read until the end or ``count``."""
         descriptor = method(path)
         parse = response_type(path).FromString
-        serialize = _serializer
         if descriptor.client_streaming:
-            call = self.channel.stream_stream(path, request_serializer=serialize, response_deserializer=parse)
+            call = self.channel.stream_stream(path, request_serializer=_serializer,
+                                              response_deserializer=parse)
             responses = call(iter(list(requests)), timeout=timeout_s)
         else:
-            call_one = self.channel.unary_stream(path, request_serializer=serialize,
+            call_one = self.channel.unary_stream(path, request_serializer=_serializer,
                                                  response_deserializer=parse)
             responses = call_one(next(iter(requests)), timeout=timeout_s)
         messages: list[Json] = []
