@@ -244,3 +244,35 @@ def test_a_client_that_never_reads_its_watch_stream(pair: GrpcPair) -> None:
         for sock in stuck:
             sock.close()
     _serving(pair)
+
+
+_SETTINGS = _frame(4, 0, 0, b"")
+_RANGE_HEADERS = b"".join(_literal(n, v) for n, v in (
+    (b":method", b"POST"), (b":scheme", b"http"), (b":path", RANGE.encode()), (b":authority", b"x"),
+    (b"content-type", b"application/grpc"), (b"te", b"trailers")))
+
+
+@pytest.mark.parametrize("after_preface", [
+    bytes(range(256)) * 4,  # not frames at all
+    _SETTINGS + _frame(1, 4, 1, b"\xff" * 40),  # a header block HPACK cannot read
+    _SETTINGS + _frame(0, 1, 1, b"\0\0\0\0\0"),  # DATA on a stream never opened
+    _SETTINGS + _frame(1, 4, 1, _RANGE_HEADERS) + _frame(0, 1, 1, b"\0\0\0\0\x64abc"),  # a cut message
+    _SETTINGS + _frame(1, 4, 2, _RANGE_HEADERS),  # an even (server-side) stream id
+    _SETTINGS + _frame(8, 0, 0, b"\0\0\0\0"),  # a window update of 0
+    b"",  # the preface, then nothing
+], ids=["garbage", "bad-hpack", "data-first", "cut-message", "even-stream", "zero-window", "preface-only"])
+def test_broken_http2_leaves_the_member_serving(pair: GrpcPair, after_preface: bytes) -> None:
+    """Bytes no HTTP/2 client sends, each on its own connection then closed: each server keeps
+    serving others."""
+    for server in (pair.etcd, pair.ours):
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + after_preface)
+            sock.settimeout(0.5)
+            try:
+                while sock.recv(65536):
+                    pass  # whatever it answers, until it closes or goes quiet
+            except (TimeoutError, ConnectionResetError):
+                pass
+    _serving(pair)
+
