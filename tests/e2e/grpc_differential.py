@@ -115,11 +115,12 @@ class Server:
             return _error_answer(error, [])
 
     def stream(self, path: str, requests: Iterable[Message | bytes], *, count: int | None = None,
-               timeout_s: float = CALL_TIMEOUT_S) -> Answer:
-        """A streaming call: ``requests`` sent (then half-closed), answers read until the end or ``count``."""
+               timeout_s: float = CALL_TIMEOUT_S, bidi: bool = False) -> Answer:
+        """A streaming call: ``requests`` sent (then half-closed), answers read until the end or ``count``.
+        ``bidi``: sent as a client stream whatever the method is (any number of request messages)."""
         descriptor = method(path)
         parse = response_type(path).FromString
-        if descriptor.client_streaming:
+        if descriptor.client_streaming or bidi:
             call = self.channel.stream_stream(path, request_serializer=_serializer,
                                               response_deserializer=parse)
             responses = call(iter(list(requests)), timeout=timeout_s)

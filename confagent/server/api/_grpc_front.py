@@ -21,7 +21,10 @@ Rules:
    big-endian length) and its bytes; an answer is HEADERS (200,
    ``application/grpc``), its messages, then trailers with ``grpc-status`` and,
    for an error, ``grpc-message`` (percent-encoded); an error before any
-   message is a trailers-only answer. No compression is installed: a call
+   message is a trailers-only answer. A unary call reads its first message
+   (later ones go unread); one whose client ends without a whole message is
+   UNKNOWN "EOF" or "unexpected EOF", grpc-go's status for the read. No
+   compression is installed: a call
    naming one (``grpc-encoding``) is refused as grpc-go refuses it, after the
    method is found and before any message is read.
 3. Bytes leave once per loop turn: every reply finished in a turn goes out in
@@ -69,7 +72,7 @@ RESET_BUDGET = 192
 MAX_PENDING_BYTES = 4 * 1024 * 1024
 """A streaming call's replies waiting for flow-control credit before ``Call.send`` waits."""
 
-DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNIMPLEMENTED, INTERNAL = 4, 8, 12, 13
+UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNIMPLEMENTED, INTERNAL = 2, 4, 8, 12, 13
 """gRPC status codes the front gives itself; handlers' come with their ``StoreError``."""
 _HEADERS = [(b"content-type", b"application/grpc")]
 _OK_TRAILERS = [(b"grpc-status", b"0")]
@@ -289,9 +292,8 @@ class Http2Grpc(asyncio.Protocol):
             self._start_unary(stream_id, stream, messages)
 
     def _start_unary(self, stream_id: int, stream: _Stream, messages: list[bytes]) -> None:
-        if stream.task is not None or len(messages) > 1:
-            self._answer_error(stream_id, GrpcStatus(INTERNAL, "grpc: too many request messages"))
-            return
+        if stream.task is not None:
+            return  # grpc-go's unary call reads one message; the rest go unread
         handler = self.methods.unary[stream.path]
         self._start(stream_id, stream, self._run_unary(stream_id, handler, messages[0]))
 
@@ -301,8 +303,9 @@ class Http2Grpc(asyncio.Protocol):
             return
         if stream.call is not None:
             stream.call._deliver(None)
-        elif stream.task is None or stream.messages.partial:
-            self._answer_error(stream_id, GrpcStatus(INTERNAL, "grpc: request ended without its message"))
+        elif stream.task is None:  # grpc-go's words for a read that found no message, or half of one
+            words = "unexpected EOF" if stream.messages.partial else "EOF"
+            self._answer_error(stream_id, GrpcStatus(UNKNOWN, words))
 
     def _reset(self, stream_id: int) -> None:
         self._resets += 1

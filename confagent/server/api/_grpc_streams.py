@@ -20,7 +20,7 @@ Rules (etcd 3.4.23's ``v3rpc``):
    bytes that follow it, then its SHA-256 as a last message, as the gateway does;
    no message carries a header (etcd's carry none).
 5. A server stream's request is its first message; a client that half-closes
-   without one gets INVALID_ARGUMENT.
+   without one gets grpc-go's UNKNOWN "EOF".
 6. A malformed message, the first of a server stream's included, ends the call
    with INTERNAL in grpc-go's words for a stream's message ("grpc: failed to
    unmarshal the received message ..."), not a unary request's.
@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from confagent import wire
-from confagent.errors import Internal, InvalidArgument, NotSupportedForLearner
+from confagent.errors import GrpcStatus, Internal, NotSupportedForLearner
 from confagent.kv import MAX_REQUEST_BYTES, WatchResponse
 from confagent.server.api._grpc_front import Call, StreamHandler
 from confagent.server.api._handling import Handling
@@ -48,6 +48,8 @@ __all__ = ["GrpcStreams", "fragments"]
 
 SERVING = 1
 """grpc.health.v1's ServingStatus SERVING; SERVICE_UNKNOWN is 3."""
+UNKNOWN = 2
+"""The gRPC status grpc-go gives an error of no status of its own (the stream's io.EOF)."""
 _UNARY_WORDS = "grpc: error unmarshalling request: "
 _STREAM_WORDS = "grpc: failed to unmarshal the received message "
 T = TypeVar("T")
@@ -160,7 +162,7 @@ async def _request(call: Call) -> bytes:
     """A server stream's one request message (rule 5)."""
     message = await call.read()
     if message is None:
-        raise InvalidArgument("grpc: the stream's request message is missing")
+        raise GrpcStatus(UNKNOWN, "EOF")
     return message
 
 
