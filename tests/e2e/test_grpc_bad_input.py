@@ -12,6 +12,7 @@ import struct
 from collections.abc import Iterator
 
 import grpc
+import hpack
 import httpx
 import pytest
 
@@ -292,5 +293,41 @@ def test_broken_http2_leaves_the_member_serving(pair: GrpcPair, after_preface: b
                     pass  # whatever it answers, until it closes or goes quiet
             except (TimeoutError, ConnectionResetError):
                 pass
+    _serving(pair)
+
+
+def _raw_status(url: str, after_preface: bytes) -> list[tuple[str, str]]:
+    """What a raw HTTP/2 client reads on stream 1 after sending ``after_preface``: its header
+    fields (status and trailers), until the server goes quiet or closes."""
+    host, port = url.removeprefix("http://").split(":")
+    data = b""
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + after_preface)
+        sock.settimeout(0.5)
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    decoder, fields = hpack.Decoder(), []
+    while len(data) >= 9:
+        size, kind, stream_id = int.from_bytes(data[:3], "big"), data[3], int.from_bytes(data[5:9], "big")
+        if kind == 1 and stream_id == 1:
+            fields += [(name, value) for name, value in decoder.decode(data[9:9 + size])
+                       if name in ("grpc-status", "grpc-message")]
+        data = data[9 + size:]
+    return fields
+
+
+@pytest.mark.parametrize("body", [
+    _frame(0, 1, 1, b"\0\0\0\0\x64abc"),  # a message cut by the end of its stream
+    _frame(0, 1, 1, b"\0\0\0"),  # half a message prefix
+    _frame(0, 1, 1, b""),  # no message
+    _frame(0, 1, 1, b"\x01\0\0\0\x01x"),  # flagged compressed, no grpc-encoding named
+], ids=["cut-message", "cut-prefix", "no-message", "flagged-compressed"])
+def test_a_unary_calls_broken_body_gets_etcds_status(pair: GrpcPair, body: bytes) -> None:
+    theirs, ours = (_raw_status(server.url, _SETTINGS + _frame(1, 4, 1, _RANGE_HEADERS) + body)
+                    for server in (pair.etcd, pair.ours))
+    assert ours == theirs and theirs
     _serving(pair)
 

@@ -47,7 +47,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import urllib.parse
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, ClassVar, cast
 
@@ -103,8 +102,9 @@ class GrpcMethods:
 
 
 def _grpc_message(text: str) -> bytes:
-    """``grpc-message``: percent-encoded, spaces kept but at either end, where HTTP/2 forbids them."""
-    quoted = urllib.parse.quote(text, safe=" ")
+    """``grpc-message``: percent-encoded as gRPC says (bytes outside printable ASCII, and ``%``), and
+    spaces at either end, where HTTP/2 forbids them."""
+    quoted = "".join(chr(b) if 0x20 <= b <= 0x7E and b != 0x25 else f"%{b:02X}" for b in text.encode())
     core = quoted.strip(" ")
     lead = len(quoted) - len(quoted.lstrip(" "))
     return ("%20" * lead + core + "%20" * (len(quoted) - lead - len(core))).encode()
