@@ -16,7 +16,7 @@ import hpack
 import httpx
 import pytest
 
-from confagent.testing import Processes, until
+from confagent.testing import DEADLINE_S, Processes, until
 from confagent.wire._pb import health_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 from tests.e2e.grpc_differential import Answer, GrpcPair, Server, Stream, pair_fixture
 
@@ -297,25 +297,28 @@ def test_broken_http2_leaves_the_member_serving(pair: GrpcPair, after_preface: b
 
 
 def _raw_status(url: str, after_preface: bytes) -> list[tuple[str, str]]:
-    """What a raw HTTP/2 client reads on stream 1 after sending ``after_preface``: its header
-    fields (status and trailers), until the server goes quiet or closes."""
+    """What a raw HTTP/2 client reads on stream 1 after sending ``after_preface``: its status and
+    message (an empty message is no message) once the stream ends, or a reset's error code (zttp
+    resets again, STREAM_CLOSED, at frames that follow on a stream it reset; grpc-go ignores them:
+    only the first reset counts); empty if the connection ends first."""
     host, port = url.removeprefix("http://").split(":")
-    data = b""
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    decoder, fields, data = hpack.Decoder(), [], b""
+    with socket.create_connection((host, int(port)), timeout=DEADLINE_S) as sock:
         sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + after_preface)
-        sock.settimeout(0.5)
-        try:
-            while chunk := sock.recv(65536):
-                data += chunk
-        except (TimeoutError, ConnectionResetError):
-            pass
-    decoder, fields = hpack.Decoder(), []
-    while len(data) >= 9:
-        size, kind, stream_id = int.from_bytes(data[:3], "big"), data[3], int.from_bytes(data[5:9], "big")
-        if kind == 1 and stream_id == 1:
-            fields += [(name, value) for name, value in decoder.decode(data[9:9 + size])
-                       if name in ("grpc-status", "grpc-message")]
-        data = data[9 + size:]
+        while chunk := sock.recv(65536):
+            data += chunk
+            while len(data) >= 9 and len(data) >= 9 + int.from_bytes(data[:3], "big"):
+                size, kind, flags = int.from_bytes(data[:3], "big"), data[3], data[4]
+                payload, on_1, data = data[9:9 + size], int.from_bytes(data[5:9], "big") == 1, data[9 + size:]
+                if kind == 1 and on_1:  # HEADERS: every one decoded, the table is the connection's
+                    fields += [(n, v) for n, v in decoder.decode(payload)
+                               if n in ("grpc-status", "grpc-message") and (n, v) != ("grpc-message", "")]
+                    if flags & 1:
+                        return fields
+                elif kind == 1:
+                    decoder.decode(payload)
+                elif kind == 3 and on_1:
+                    return [*fields, ("RST_STREAM", payload.hex())]
     return fields
 
 
@@ -327,6 +330,27 @@ def _raw_status(url: str, after_preface: bytes) -> list[tuple[str, str]]:
 ], ids=["cut-message", "cut-prefix", "no-message", "flagged-compressed"])
 def test_a_unary_calls_broken_body_gets_etcds_status(pair: GrpcPair, body: bytes) -> None:
     theirs, ours = (_raw_status(server.url, _SETTINGS + _frame(1, 4, 1, _RANGE_HEADERS) + body)
+                    for server in (pair.etcd, pair.ours))
+    assert ours == theirs and theirs
+    _serving(pair)
+
+
+def _headers(**changed: str | None) -> bytes:
+    fields = {":method": "POST", ":scheme": "http", ":path": RANGE, ":authority": "x",
+              "content-type": "application/grpc", "te": "trailers", **changed}
+    return b"".join(_literal(n.encode(), v.encode()) for n, v in fields.items() if v is not None)
+
+
+@pytest.mark.parametrize("changed", [
+    {"content-type": "text/plain"}, {"content-type": None}, {"content-type": "application/grpc+proto"},
+    {"content-type": "application/grpcx"}, {"te": None}, {":method": "GET"},
+    {"grpc-timeout": "abc"}, {"grpc-timeout": "5"}, {"grpc-timeout": "123456789S"}, {"grpc-timeout": "5X"},
+    {"grpc-timeout": "99999999H"}, {"grpc-encoding": "identity"},
+], ids=lambda changed: "-".join(f"{k}={v}" for k, v in changed.items()))
+def test_request_headers_read_as_grpc_go_reads_them(pair: GrpcPair, changed: dict[str, str | None]) -> None:
+    """A call with headers no gRPC library sends: reset as no gRPC call, or served, as etcd does."""
+    message = _frame(0, 1, 1, b"\0\0\0\0\x03\x0a\x01a")  # Range of "a", then the stream's end
+    theirs, ours = (_raw_status(server.url, _SETTINGS + _frame(1, 4, 1, _headers(**changed)) + message)
                     for server in (pair.etcd, pair.ours))
     assert ours == theirs and theirs
     _serving(pair)

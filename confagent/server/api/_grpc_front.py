@@ -21,7 +21,9 @@ Rules:
    big-endian length) and its bytes; an answer is HEADERS (200,
    ``application/grpc``), its messages, then trailers with ``grpc-status`` and,
    for an error, ``grpc-message`` (percent-encoded); an error before any
-   message is a trailers-only answer. A unary call reads its first message
+   message is a trailers-only answer. A request that is no gRPC call (another
+   ``content-type``, a malformed ``grpc-timeout``) has its stream reset
+   (PROTOCOL_ERROR), as grpc-go's transport does. A unary call reads its first message
    (later ones go unread); one whose client ends without a whole message is
    UNKNOWN "EOF" or "unexpected EOF", grpc-go's status for the read. No
    compression is installed: a call
@@ -73,6 +75,8 @@ MAX_PENDING_BYTES = 4 * 1024 * 1024
 
 UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNIMPLEMENTED, INTERNAL = 2, 4, 8, 12, 13
 """gRPC status codes the front gives itself; handlers' come with their ``StoreError``."""
+PROTOCOL_ERROR = 1
+"""HTTP/2's error code of a reset stream whose request is no gRPC call."""
 _HEADERS = [(b"content-type", b"application/grpc")]
 _OK_TRAILERS = [(b"grpc-status", b"0")]
 _TIMEOUT_UNITS = {b"H": 3600.0, b"M": 60.0, b"S": 1.0, b"m": 1e-3, b"u": 1e-6, b"n": 1e-9}
@@ -254,16 +258,19 @@ class Http2Grpc(asyncio.Protocol):
 
     def _request(self, event: zttp.Request) -> None:
         stream_id = event.stream_id
-        stream = _Stream(event.path, self.methods.max_message_bytes)
-        self._streams[stream_id] = stream
         self._opened += 1
         if self._opened >= STREAM_BUDGET:
             self._go_away()
-        timeout = _grpc_timeout(event.headers)
-        if timeout is not None:
-            stream.deadline = self._loop.call_later(timeout, self._expire, stream_id)
+        grpc, timeout_s, encoding = _call_headers(event.headers)
+        if not grpc:  # grpc-go's transport resets such a stream
+            self.conn.stream(stream_id).reset(PROTOCOL_ERROR)
+            self._schedule_flush()
+            return
+        stream = _Stream(event.path, self.methods.max_message_bytes)
+        self._streams[stream_id] = stream
+        if timeout_s is not None:
+            stream.deadline = self._loop.call_later(timeout_s, self._expire, stream_id)
         handler = self.methods.streaming.get(event.path)
-        encoding = _compression(event.headers)
         if b"/" not in event.path.removeprefix(b"/"):  # grpc-go's checks, in its order, its words
             message = f"malformed method name: {_go_quote(event.path)}"
             self._answer_error(stream_id, GrpcStatus(RESOURCE_EXHAUSTED, message))
@@ -444,21 +451,23 @@ class Http2Grpc(asyncio.Protocol):
             self._drop(stream_id)
 
 
-def _compression(headers: Any) -> bytes | None:
-    """The compression a ``grpc-encoding`` header names, if any but ``identity`` (none is installed)."""
+def _call_headers(headers: Any) -> tuple[bool, float | None, bytes | None]:
+    """A request's headers read in one pass, as grpc-go's transport reads them: whether they are a
+    gRPC call's (a ``content-type`` of ``application/grpc``, ``application/grpc+...`` or ``;...``;
+    a ``grpc-timeout``, if any, of 1 to 8 digits and a known unit), the timeout's seconds (``100m``:
+    0.1 s) and the compression a ``grpc-encoding`` names but ``identity`` (none is installed)."""
+    grpc, timeout_s, compression = False, None, None
     for name, value in headers:
-        if name.lower() == b"grpc-encoding" and value not in (b"", b"identity"):
-            return bytes(value)
-    return None
-
-
-def _grpc_timeout(headers: Any) -> float | None:
-    """A ``grpc-timeout`` header's seconds (``100m``: 0.1 s), or ``None``."""
-    for name, value in headers:
-        if name.lower() == b"grpc-timeout" and len(value) >= 2 and value[:-1].isdigit():
+        if name == b"content-type":
+            grpc = value == b"application/grpc" or value[:17] in (b"application/grpc+", b"application/grpc;")
+        elif name == b"grpc-timeout":
             unit = _TIMEOUT_UNITS.get(value[-1:])
-            return None if unit is None else int(value[:-1]) * unit
-    return None
+            if unit is None or not 2 <= len(value) <= 9 or not value[:-1].isdigit():
+                return False, None, None
+            timeout_s = int(value[:-1]) * unit
+        elif name == b"grpc-encoding" and value not in (b"", b"identity"):
+            compression = bytes(value)
+    return grpc, timeout_s, compression
 
 
 class ClientPortProtocol(asyncio.Protocol):
