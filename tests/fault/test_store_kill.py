@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import random
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
-from confagent.testing import Processes, ServerProcess, Writers, free_port, unb64
+from confagent.testing import Processes, ServerProcess, Writers, free_port, unb64, until
 
 ROUNDS = int(os.environ.get("CONFAGENT_FAULT_ROUNDS", "6"))
 WRITERS = 4
@@ -41,7 +42,10 @@ def test_sigkill_under_load_loses_no_acknowledged_write(tmp_path: Path, processe
         server = processes.store(data_dir, port=port, args=("--snapshot-count", "300"))
         _check(server.url, acked, seed)
         writers = Writers([server.url] * WRITERS, f"crash/{round_no}").start()
-        time.sleep(rng.uniform(0.1, 0.8))  # a random moment of the load, not a wait for a state
+        # The load under way (a busy machine can take longer than the pause below to answer the
+        # first write), then a random moment of it: the pause is not a wait for a state.
+        until(partial(_under_way, writers), f"round {round_no}'s first write")
+        time.sleep(rng.uniform(0.1, 0.8))
         server.kill()
         writers.stop()  # each ends at its first failed request: the server is gone
         assert not writers.refused, f"seed {seed}: refused before the kill: {writers.refused[:3]}"
@@ -52,6 +56,10 @@ def test_sigkill_under_load_loses_no_acknowledged_write(tmp_path: Path, processe
         _check(server.url, acked, seed)
     finally:
         server.stop()
+
+
+def _under_way(writers: Writers) -> bool:
+    return bool(writers.acked or writers.refused)
 
 
 def _check(url: str, acked: dict[str, int], seed: int) -> None:
