@@ -355,3 +355,17 @@ def test_request_headers_read_as_grpc_go_reads_them(pair: GrpcPair, changed: dic
     assert ours == theirs and theirs
     _serving(pair)
 
+
+_CUT_BODIES = {"cut-message": b"\0\0\0\0\x64abc", "cut-prefix": b"\0\0\0", "none": b""}
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    pytest.param(path, body, id=f"{path.rpartition('/')[2]}-{name}")
+    for path in (WATCH, KEEPALIVE, "/etcdserverpb.Maintenance/Snapshot", OBSERVE)
+    for name, body in _CUT_BODIES.items() if (path, name) != (WATCH, "none")])  # a watch stays open
+def test_a_streaming_calls_broken_body_gets_etcds_status(pair: GrpcPair, path: str, body: bytes) -> None:
+    """A streaming call whose client ends half-way through a message, or sends none."""
+    theirs, ours = (_raw_status(server.url, _SETTINGS + _frame(1, 4, 1, _headers(**{":path": path}))
+                                + _frame(0, 1, 1, body)) for server in (pair.etcd, pair.ours))
+    assert ours == theirs and theirs
+    _serving(pair)

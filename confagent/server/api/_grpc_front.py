@@ -25,7 +25,9 @@ Rules:
    ``content-type``, a malformed ``grpc-timeout``) has its stream reset
    (PROTOCOL_ERROR), as grpc-go's transport does. A unary call reads its first message
    (later ones go unread); one whose client ends without a whole message is
-   UNKNOWN "EOF" or "unexpected EOF", grpc-go's status for the read. No
+   UNKNOWN "EOF" or "unexpected EOF", grpc-go's status for the read; a
+   streaming call's client that ends half-way through a message gets
+   INTERNAL "unexpected EOF". No
    compression is installed: a call
    naming one (``grpc-encoding``) is refused as grpc-go refuses it, after the
    method is found and before any message is read.
@@ -308,7 +310,9 @@ class Http2Grpc(asyncio.Protocol):
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        if stream.call is not None:
+        if stream.call is not None and stream.messages.partial:  # a stream's read: grpc-go's toRPCErr
+            self._answer_error(stream_id, GrpcStatus(INTERNAL, "unexpected EOF"))
+        elif stream.call is not None:
             stream.call._deliver(None)
         elif stream.task is None:  # grpc-go's words for a read that found no message, or half of one
             words = "unexpected EOF" if stream.messages.partial else "EOF"
