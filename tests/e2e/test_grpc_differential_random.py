@@ -1,6 +1,7 @@
 """Random reads and writes through gRPC, the same to a real etcd 3.4 and to confagent, every answer
 compared: ranges with random options at random revisions, and txns of random compares and ops, over
-a small key space with a compaction behind.
+a small key space with a compaction behind; then watches with random ranges, filters and starts on
+one stream, each one's events compared.
 
 The seed is printed and named in every failure; ``CONFAGENT_FUZZ_SEED`` replays one,
 ``CONFAGENT_FUZZ_CALLS`` (300) sets how many calls.
@@ -11,12 +12,13 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from confagent.testing import Processes
 from confagent.wire._pb import rpc_pb2 as Req  # noqa: N812
-from tests.e2e.grpc_differential import GrpcPair, assert_same, pair_fixture
+from tests.e2e.grpc_differential import GrpcPair, Stream, assert_same, normalize, pair_fixture
 
 SEED = int(os.environ.get("CONFAGENT_FUZZ_SEED") or random.SystemRandom().randrange(1 << 32))
 CALLS = int(os.environ.get("CONFAGENT_FUZZ_CALLS", "300"))
@@ -109,3 +111,73 @@ def test_random_reads_and_writes_answer_as_etcd(pair: GrpcPair) -> None:
             calls.revision = int(theirs.body["header"]["revision"])
     print("answers:", codes)
     assert codes.get("OK", 0) > CALLS // 2, codes  # mostly answered, not refused
+
+
+WATCH = "/etcdserverpb.Watch/Watch"
+SENTINEL = b"~"
+"""Written (put, then deleted) after the random writes: every random watch covers it."""
+
+
+def _random_watch(rng: random.Random, revision: int) -> Req.WatchRequest:
+    filters = rng.choice([[], [], [Req.WatchCreateRequest.NOPUT], [Req.WatchCreateRequest.NODELETE]])
+    return Req.WatchRequest(create_request=Req.WatchCreateRequest(
+        key=rng.choice(KEYS[1:-1]), range_end=rng.choice([b"\0", b"\x7f"]), filters=filters,
+        prev_kv=rng.random() < 0.5, start_revision=rng.choice([0, rng.randrange(1, revision + 2)])))
+
+
+def _saw_sentinel(messages: list[Any], watches: int) -> bool:
+    """Whether every watch has had the sentinel's last event it lets through, or was cancelled (its
+    start compacted away)."""
+    done: set[str] = set()
+    for message in messages:
+        if message.get("canceled"):
+            done.add(message.get("watch_id", "0"))
+        for event in message.get("events", []):
+            if event["kv"]["key"] == "fg==" and (event.get("type") == "DELETE" or message["_nodelete"]):
+                done.add(message.get("watch_id", "0"))
+    return len(done) == watches
+
+
+def _marked(messages: list[Any], nodelete: set[str]) -> list[Any]:
+    return [{**m, "_nodelete": m.get("watch_id", "0") in nodelete} for m in messages]
+
+
+def test_random_watches_see_the_same_events(pair: GrpcPair) -> None:
+    """Watches with random ranges, filters, prev_kv and start revisions on one stream, random writes
+    after them; each watch's events compared once it has seen the sentinel."""
+    rng = random.Random(SEED)
+    calls = Calls(rng)
+    calls.revision = int(pair.same(RANGE, Req.RangeRequest(key=b"a")).body["header"]["revision"])
+    watches = [_random_watch(rng, calls.revision) for _ in range(8)]
+    nodelete = {str(i) for i, w in enumerate(watches)
+                if Req.WatchCreateRequest.NODELETE in w.create_request.filters}
+    streams = [Stream(server, WATCH) for server in (pair.etcd, pair.ours)]
+    answers: list[list[Any]] = [[], []]
+    try:
+        for stream, seen in zip(streams, answers, strict=True):
+            for watch in watches:
+                stream.send(watch)
+            seen.extend(stream.read_until(lambda m: len([x for x in m if x.get("created")]) >= len(watches)))
+        for _ in range(60):
+            path, make = rng.choice([(PUT, calls.put), (DELETE, calls.delete), (TXN, calls.txn)])
+            pair.same(path, make())  # type: ignore[operator]
+        pair.same(PUT, Req.PutRequest(key=SENTINEL, value=b"end"))
+        pair.same(DELETE, Req.DeleteRangeRequest(key=SENTINEL))
+        for stream, seen in zip(streams, answers, strict=True):
+            seen.extend(stream.read_until(
+                lambda m, seen=seen: _saw_sentinel(_marked(seen + m, nodelete), len(watches))))
+    finally:
+        for stream in streams:
+            stream.cancel()
+    events = [{w: [normalize(e) for m in messages if m.get("watch_id", "0") == w for e in m.get("events", [])]
+               for w in map(str, range(len(watches)))} for messages in answers]
+    cancelled = [sorted((m.get("watch_id", "0"), m.get("compact_revision"))
+                        for m in messages if m.get("canceled")) for messages in answers]
+    assert cancelled[1] == cancelled[0], f"seed {SEED}: cancelled (watch, compact revision)"
+    for w in events[0]:
+        theirs, ours = events[0][w], events[1][w]
+        first = next((i for i, (a, b) in enumerate(zip(theirs, ours, strict=False)) if a != b),
+                     min(len(theirs), len(ours)))
+        assert ours == theirs, (
+            f"seed {SEED}, watch {w} {watches[int(w)]}: {len(ours)} events, etcd {len(theirs)}; first "
+            f"difference at {first}:\nours: {ours[first:first + 2]}\netcd: {theirs[first:first + 2]}")
