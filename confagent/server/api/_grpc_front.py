@@ -260,16 +260,15 @@ class Http2Grpc(asyncio.Protocol):
 
     def _request(self, event: zttp.Request) -> None:
         stream_id = event.stream_id
-        self._opened += 1
-        if self._opened >= STREAM_BUDGET:
-            self._go_away()
         grpc, timeout_s, encoding = _call_headers(event.headers)
         if not grpc:  # grpc-go's transport resets such a stream
             self.conn.stream(stream_id).reset(PROTOCOL_ERROR)
             self._schedule_flush()
+            self._count_stream()
             return
         stream = _Stream(event.path, self.methods.max_message_bytes)
         self._streams[stream_id] = stream
+        self._count_stream()  # the call in flight first: a GOAWAY's close then waits for its answer
         if timeout_s is not None:
             stream.deadline = self._loop.call_later(timeout_s, self._expire, stream_id)
         handler = self.methods.streaming.get(event.path)
@@ -284,6 +283,12 @@ class Http2Grpc(asyncio.Protocol):
         elif handler is not None:
             stream.call = Call(self, stream_id)
             self._start(stream_id, stream, self._run_streaming(stream_id, handler, stream.call))
+
+    def _count_stream(self) -> None:
+        """One more stream opened on the connection; at ``STREAM_BUDGET``, GOAWAY (rule 4)."""
+        self._opened += 1
+        if self._opened >= STREAM_BUDGET:
+            self._go_away()
 
     def _data(self, stream_id: int, data: bytes) -> None:
         stream = self._streams.get(stream_id)

@@ -175,6 +175,16 @@ def test_a_connection_serves_past_zttps_stream_limit_with_calls_in_flight() -> N
     run(scenario)
 
 
+def test_a_client_making_one_call_at_a_time_moves_on_at_the_stream_budget_without_losing_one() -> None:
+    """The call that reaches the budget is in flight when GOAWAY goes: the connection waits for its answer."""
+    async def scenario() -> None:
+        async with serving(Echo().methods()) as (address, _), channel(address) as ch:
+            say = ch.unary_unary(ECHO)
+            for i in range(STREAM_BUDGET + 2):
+                assert await say(b"%d" % i) == b"echo:%d" % i
+    run(scenario)
+
+
 def test_stopping_ends_open_streams_with_unavailable() -> None:
     async def scenario() -> None:
         async with serving(Echo().methods()) as (address, server), channel(address) as ch:
