@@ -14,7 +14,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from confagent.testing import Processes, ServerProcess, b64, free_port, store_process, unb64, until
+from confagent.testing import (
+    Processes,
+    ServerProcess,
+    b64,
+    eventually,
+    free_port,
+    store_process,
+    unb64,
+)
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,10 @@ def test_a_member_with_a_certificate_from_another_ca_cannot_join(
     assert _value(good[0], "still-serving") == "v"
 
 
+def _one_leader(named: list[int | str]) -> bool:
+    return len(set(named)) == 1 and isinstance(named[0], int) and named[0] != 0
+
+
 def _client_context(creds: Credentials) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(creds.ca))
     context.load_cert_chain(str(creds.cert), str(creds.key))
@@ -171,16 +183,19 @@ def test_a_member_change_sent_to_a_follower_is_answered_by_the_leader_over_peer_
     def post(member: ServerProcess, path: str, body: object) -> httpx.Response:
         return httpx.post(member.url + path, json=body, verify=tls, timeout=15)
 
-    def leader_id(member: ServerProcess) -> int:
+    def leader_id(member: ServerProcess) -> int | str:
+        """The leader a member names, or why it could not be asked (shown if the wait times out)."""
         try:
             return int(post(member, "/v3/maintenance/status", {}).json().get("leader", 0))
-        except httpx.HTTPError:
-            return 0
+        except httpx.HTTPError as error:
+            return repr(error)
 
-    until(lambda: len({leader_id(m) for m in members} - {0}) == 1 and all(map(leader_id, members)),
-          "the members to agree on a leader")
+    eventually(lambda: [leader_id(m) for m in members], _one_leader, "the members to agree on a leader",
+               log=members[0].log_path)
     ids = {int(post(m, "/v3/maintenance/status", {}).json()["header"]["member_id"]): m for m in members}
-    leader = ids[leader_id(members[0])]
+    named = leader_id(members[0])
+    assert isinstance(named, int)
+    leader = ids[named]
     follower = next(m for m in members if m is not leader)
 
     add = {"peerURLs": [f"https://127.0.0.1:{free_port()}"], "isLearner": True}
