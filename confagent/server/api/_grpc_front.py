@@ -46,6 +46,12 @@ Rules:
    lost, or its ``grpc-timeout`` passes (answered DEADLINE_EXCEEDED).
 6. ``shutdown()`` (the listener stopping): GOAWAY, streaming calls end with
    UNAVAILABLE, unary calls finish, then the connection closes.
+7. A connection that went away closes gently: its last bytes sent, the front
+   half-closes (where the transport can) and reads and drops what still comes
+   until the client closes, at most ``CLOSE_GRACE_S``. Closing a socket with
+   unread bytes makes the kernel reset it, and a reset can drop the answers
+   the client has not read yet (a client that sent a call before it saw the
+   GOAWAY lost the calls answered just before).
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ log = structlog.get_logger("confagent.store.grpc")
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 STREAM_BUDGET = 3072
 """Streams a connection serves before the front asks the client to move (zttp's own limit: 4096)."""
+CLOSE_GRACE_S = 2.0
+"""How long a connection that went away waits for its client to close it (rule 7)."""
 RESET_BUDGET = 192
 """Streams the client may reset on a connection before the front asks it to move (zttp's: 256)."""
 MAX_PENDING_BYTES = 4 * 1024 * 1024
@@ -222,6 +230,8 @@ class Http2Grpc(asyncio.Protocol):
         self._flush_scheduled = False
         self._opened = self._resets = 0
         self._going_away = False
+        self._closing: asyncio.TimerHandle | None = None
+        """Set once the connection closes gently (rule 7): the hard close's timer."""
 
     def take(self, transport: asyncio.Transport, first: bytes) -> None:
         """Own ``transport`` from here on, ``first`` being the bytes already read from it."""
@@ -236,6 +246,8 @@ class Http2Grpc(asyncio.Protocol):
 
     # -- bytes in -------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
+        if self._closing is not None:
+            return  # going away: read and dropped (rule 7)
         conn = self.conn
         try:
             conn.receive_data(data)
@@ -397,7 +409,7 @@ class Http2Grpc(asyncio.Protocol):
             stream.deadline.cancel()
         self._schedule_flush()
         if self._going_away and not self._streams:
-            self._loop.call_soon(self._close)
+            self._loop.call_soon(self._close_gently)
 
     def _drop(self, stream_id: int) -> None:
         stream = self._streams.pop(stream_id, None)
@@ -439,7 +451,7 @@ class Http2Grpc(asyncio.Protocol):
             self.conn.close(0)
             self._schedule_flush()
         if not self._streams:
-            self._loop.call_soon(self._close)
+            self._loop.call_soon(self._close_gently)
 
     def shutdown(self) -> None:
         """The listener is stopping (rule 6)."""
@@ -448,12 +460,24 @@ class Http2Grpc(asyncio.Protocol):
                 self._answer_error(stream_id, Stopped())
         self._go_away()
 
+    def _close_gently(self) -> None:
+        """Rule 7: the last bytes out, a half-close, then the client's close or the timer's."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self._closing is not None:
+            return
+        self._flush()
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._closing = self._loop.call_later(CLOSE_GRACE_S, self._close)
+
     def _close(self) -> None:
         self._flush()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._closing is not None:
+            self._closing.cancel()
         self._state.connections.discard(self)
         self.transport = None
         for stream_id in list(self._streams):
