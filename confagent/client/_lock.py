@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Protocol
 
 from confagent.client._session import SESSION_TTL_S, LeaseCalls, Session
-from confagent.errors import ConfagentError, ConfigError, LockLost
+from confagent.errors import ConfagentError, ConfigError
 from confagent.kv import Compare, CompareResult, CompareTarget, RequestOp, TxnRequest
 from confagent.wire import Reply, ResponseHeader
 
@@ -129,18 +129,9 @@ class Lock:
 
     async def _acquire(self) -> Reply[bytes]:
         """The lock's answer, unless the session is lost first (rule 3)."""
-        call = asyncio.ensure_future(self._calls.acquire_lock(self.name, self.session.lease_id))
-        lost = asyncio.ensure_future(self.session.lost.wait())
-        try:
-            await asyncio.wait((call, lost), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            lost.cancel()
-            if not call.done():
-                call.cancel()
-                await asyncio.wait((call,))
-        if call.cancelled():
-            raise LockLost(f"the session of the lock {self.name!r} was lost while waiting for it")
-        return call.result()
+        return await self.session.until_lost(
+            self._calls.acquire_lock(self.name, self.session.lease_id),
+            f"the session of the lock {self.name!r} was lost while waiting for it")
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:

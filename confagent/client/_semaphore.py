@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 from confagent.client._lock import Fence
 from confagent.client._session import SESSION_TTL_S, LeaseCalls, Session
@@ -129,7 +129,9 @@ class Semaphore:
             await self.session.start()
         key = self.name + b"/" + f"{self.session.lease_id:x}".encode()
         try:
-            self.revision = await self._until_lost(self._take(key))
+            self.revision = await self.session.until_lost(
+                self._take(key),
+                f"the session of the semaphore {self.name!r} was lost while waiting for a slot")
         except BaseException:
             await self._leave(key if self._queued else b"")
             raise
@@ -152,21 +154,6 @@ class Semaphore:
         finally:
             if self._own_session:
                 await self.session.close()
-
-    async def _until_lost(self, taking: Coroutine[Any, Any, int]) -> int:
-        """``taking``'s result, unless the session is lost first (rule 4)."""
-        call = asyncio.ensure_future(taking)
-        lost = asyncio.ensure_future(self.session.lost.wait())
-        try:
-            await asyncio.wait((call, lost), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            lost.cancel()
-            if not call.done():
-                call.cancel()
-                await asyncio.wait((call,))
-        if call.cancelled():
-            raise LockLost(f"the session of the semaphore {self.name!r} was lost while waiting for a slot")
-        return call.result()
 
     async def _take(self, key: bytes) -> int:
         """Queue ``key`` and wait for a slot (rules 1-3); the key's create revision."""

@@ -25,12 +25,13 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Awaitable
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from confagent.backoff import BackoffPolicy
 from confagent.client._renewal import RenewalSchedule, RenewalStep
-from confagent.errors import ConfagentError, ConfigError
+from confagent.errors import ConfagentError, ConfigError, LockLost
 from confagent.kv import LeaseGrantResponse
 from confagent.wire import LeaseKeepAlive, Reply, ResponseHeader
 
@@ -42,6 +43,8 @@ SESSION_RETRY = BackoffPolicy(initial_s=0.2, max_s=2.0)
 """The backoff between renewals that got no answer (never past the lease's deadline)."""
 REVOKE_TIMEOUT_S = 2.0
 
+
+T = TypeVar("T")
 
 class LeaseCalls(Protocol):
     """The calls a session makes (``EtcdClient`` has them)."""
@@ -110,6 +113,25 @@ class Session:
         with contextlib.suppress(ConfagentError, TimeoutError):
             async with asyncio.timeout(REVOKE_TIMEOUT_S):
                 await self._calls.lease_revoke(lease_id)
+
+    async def until_lost(self, work: Awaitable[T], what: str) -> T:
+        """``work``'s result, unless the session is lost first: then ``work`` is cancelled.
+
+        Raises:
+            LockLost: the session was lost first (``what`` is the message).
+        """
+        call = asyncio.ensure_future(work)
+        lost = asyncio.ensure_future(self.lost.wait())
+        try:
+            await asyncio.wait((call, lost), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            if not call.done():
+                call.cancel()
+                await asyncio.wait((call,))
+        if call.cancelled():
+            raise LockLost(what)
+        return call.result()
 
     async def _renew_from(self, step: RenewalStep) -> None:
         try:
