@@ -43,13 +43,11 @@ from confagent.errors import (
 )
 from confagent.kv import RangeRequest
 from confagent.server.api._grpc_front import GrpcMethods, UnaryHandler
-from confagent.server.api._grpc_streams import GrpcStreams
+from confagent.server.api._grpc_streams import SERVING, GrpcStreams
 from confagent.server.api._handling import Handling
 
 __all__ = ["grpc_methods"]
 
-SERVING = 1
-"""grpc.health.v1's ServingStatus SERVING."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,8 +46,8 @@ from confagent.wire import ResponseHeader
 
 __all__ = ["GrpcStreams", "fragments"]
 
-SERVING = 1
-"""grpc.health.v1's ServingStatus SERVING; SERVICE_UNKNOWN is 3."""
+SERVING, SERVICE_UNKNOWN = 1, 3
+"""grpc.health.v1's ServingStatus numbers the health service answers with."""
 UNKNOWN = 2
 """The gRPC status grpc-go gives an error of no status of its own (the stream's io.EOF)."""
 _UNARY_WORDS = "grpc: error unmarshalling request: "
@@ -146,7 +146,7 @@ class GrpcStreams:
     async def health_watch(self, call: Call) -> None:
         """grpc-go's health Watch: the status now, then nothing until the client leaves."""
         service = _parsed(wire.pb_decode_health_check_request, await _request(call))
-        await call.send(wire.pb_encode_health_check_response(3 if service else SERVING))
+        await call.send(wire.pb_encode_health_check_response(SERVICE_UNKNOWN if service else SERVING))
         await asyncio.Event().wait()
 
 
