@@ -39,7 +39,7 @@ from confagent.errors import GrpcStatus, Internal, NotSupportedForLearner
 from confagent.kv import MAX_REQUEST_BYTES, WatchResponse
 from confagent.server.api._grpc_front import Call, StreamHandler
 from confagent.server.api._handling import Handling
-from confagent.server.api._snapshot_stream import CHUNK_BYTES, take_image
+from confagent.server.api._snapshot_stream import snapshot_pieces, take_image
 from confagent.server.api._watch_stream import Outgoing, WatchStream
 from confagent.server.storage import encode_with_digest
 from confagent.wire import ResponseHeader
@@ -132,11 +132,8 @@ class GrpcStreams:
     async def snapshot(self, call: Call) -> None:
         _parsed(wire.pb_decode_empty_request, await _request(call))
         body, digest = await asyncio.to_thread(encode_with_digest, take_image(self.h.node))
-        for start in range(0, len(body), CHUNK_BYTES):
-            chunk = body[start:start + CHUNK_BYTES]
-            remaining = len(body) - start - len(chunk)
-            await call.send(wire.pb_encode_snapshot_response(remaining, chunk))
-        await call.send(wire.pb_encode_snapshot_response(0, digest))
+        for remaining, blob in snapshot_pieces(body, digest):
+            await call.send(wire.pb_encode_snapshot_response(remaining, blob))
 
     async def observe(self, call: Call) -> None:
         name = _parsed(wire.pb_decode_leader_request, await _request(call))

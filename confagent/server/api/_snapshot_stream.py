@@ -25,7 +25,7 @@ from confagent.server.api._asgi import BodyTooLarge, Receive, Send, read_body, s
 from confagent.server.node import StoreNode
 from confagent.server.storage import SnapshotImage, encode_with_digest
 
-__all__ = ["CHUNK_BYTES", "SnapshotStream", "stream_lines", "take_image"]
+__all__ = ["CHUNK_BYTES", "SnapshotStream", "snapshot_pieces", "stream_lines", "take_image"]
 
 CHUNK_BYTES = 32 * 1024
 """Bytes of snapshot per stream message (etcd's ``snapshotSendBufferSize``)."""
@@ -40,15 +40,21 @@ def take_image(node: StoreNode) -> SnapshotImage:
     return SnapshotImage(meta, node.kv.revision, node.kv.key_count(), data)
 
 
-def stream_lines(body: bytes, digest: bytes) -> Iterator[bytes]:
-    """The gateway's lines for ``body`` and its ``digest`` (module doc)."""
+def snapshot_pieces(body: bytes, digest: bytes) -> Iterator[tuple[int, bytes]]:
+    """What a snapshot stream sends, both fronts' (module doc): ``(remaining_bytes, blob)`` for each
+    ``CHUNK_BYTES`` of ``body``, counting what follows that chunk, then ``(0, digest)``."""
     for start in range(0, len(body), CHUNK_BYTES):
         chunk = body[start:start + CHUNK_BYTES]
-        remaining = len(body) - start - len(chunk)
-        result = {"remaining_bytes": str(remaining), "blob": wire.b64(chunk)} if remaining \
-            else {"blob": wire.b64(chunk)}
+        yield len(body) - start - len(chunk), chunk
+    yield 0, digest
+
+
+def stream_lines(body: bytes, digest: bytes) -> Iterator[bytes]:
+    """The gateway's lines for ``body`` and its ``digest`` (module doc)."""
+    for remaining, blob in snapshot_pieces(body, digest):
+        result = {"remaining_bytes": str(remaining), "blob": wire.b64(blob)} if remaining \
+            else {"blob": wire.b64(blob)}
         yield wire.encode_stream_chunk(result)
-    yield wire.encode_stream_chunk({"blob": wire.b64(digest)})
 
 
 class SnapshotStream:
