@@ -22,6 +22,12 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   │                          to a member that cannot lead; LeaderTransferTimeout (code 2): too long
     │   ├── ConcurrencyError       code 2: a lock or election call refused, the store's errors inside one too
     │   │   └── ElectionNoLeader, ElectionNotLeader, LeaderKeyMissing, LockSessionExpired
+    │   ├── AuthError              etcd's Auth service and permission checks refused a call (etcd's codes
+    │   │   │                      and messages)
+    │   │   └── AuthNotEnabled, RootUserNotExist, RootRoleNotExist, UserNotFound, RoleNotFound,
+    │   │       UserEmpty, RoleEmpty, UserAlreadyExist, RoleAlreadyExist, AuthFailed,
+    │   │       PermissionDenied, RoleNotGranted, PermissionNotGranted, InvalidAuthToken,
+    │   │       InvalidAuthMgmt, AuthOldRevision, AuthNotBuilt
     │   └── MembershipError        a member add/remove/update/promote refused (etcd's codes and messages):
     │       └── MemberNotFound, MemberExists, PeerURLExists, MemberBadURLs, MemberNotLearner,
     │           LearnerNotReady, TooManyLearners, NotEnoughStartedMembers
@@ -55,11 +61,21 @@ from __future__ import annotations
 
 from confagent.errors._auth import (
     AuthError,
+    AuthFailed,
     AuthNotBuilt,
     AuthNotEnabled,
+    AuthOldRevision,
+    InvalidAuthMgmt,
+    InvalidAuthToken,
+    PermissionDenied,
+    PermissionNotGranted,
+    RoleAlreadyExist,
     RoleEmpty,
     RoleNotFound,
+    RoleNotGranted,
+    RootRoleNotExist,
     RootUserNotExist,
+    UserAlreadyExist,
     UserEmpty,
     UserNotFound,
 )
@@ -142,8 +158,10 @@ __all__ = [
     "AmbiguousWrite",
     "ApplyError",
     "AuthError",
+    "AuthFailed",
     "AuthNotBuilt",
     "AuthNotEnabled",
+    "AuthOldRevision",
     "BackendError",
     "BadLeaderTransferee",
     "CacheDiverged",
@@ -162,6 +180,8 @@ __all__ = [
     "GrpcStatus",
     "Internal",
     "InvalidArgument",
+    "InvalidAuthMgmt",
+    "InvalidAuthToken",
     "KeyNotFound",
     "KeyNotProvided",
     "LeaderKeyMissing",
@@ -189,6 +209,8 @@ __all__ = [
     "OutOfRange",
     "PeerError",
     "PeerURLExists",
+    "PermissionDenied",
+    "PermissionNotGranted",
     "ReloadDeferred",
     "ReloadFailed",
     "RenderError",
@@ -196,8 +218,11 @@ __all__ = [
     "ResolveError",
     "ResourceExhausted",
     "ResyncNeeded",
+    "RoleAlreadyExist",
     "RoleEmpty",
     "RoleNotFound",
+    "RoleNotGranted",
+    "RootRoleNotExist",
     "RootUserNotExist",
     "SourceFileError",
     "Stopped",
@@ -208,6 +233,7 @@ __all__ = [
     "Unavailable",
     "UndecodableKey",
     "UnhealthyCluster",
+    "UserAlreadyExist",
     "UserEmpty",
     "UserNotFound",
     "ValueProvided",

@@ -6,11 +6,21 @@ from confagent.errors._store import StoreError
 
 __all__ = [
     "AuthError",
+    "AuthFailed",
     "AuthNotBuilt",
     "AuthNotEnabled",
+    "AuthOldRevision",
+    "InvalidAuthMgmt",
+    "InvalidAuthToken",
+    "PermissionDenied",
+    "PermissionNotGranted",
+    "RoleAlreadyExist",
     "RoleEmpty",
     "RoleNotFound",
+    "RoleNotGranted",
+    "RootRoleNotExist",
     "RootUserNotExist",
+    "UserAlreadyExist",
     "UserEmpty",
     "UserNotFound",
 ]
@@ -46,6 +56,56 @@ class UserEmpty(AuthError):
 class RoleEmpty(AuthError):
     code = 3
     default_message = "etcdserver: role name is empty"
+
+
+class RootRoleNotExist(AuthError):
+    default_message = "etcdserver: root user does not have root role"
+
+
+class UserAlreadyExist(AuthError):
+    default_message = "etcdserver: user name already exists"
+
+
+class RoleAlreadyExist(AuthError):
+    default_message = "etcdserver: role name already exists"
+
+
+class AuthFailed(AuthError):
+    code = 3
+    default_message = "etcdserver: authentication failed, invalid user ID or password"
+
+
+class PermissionDenied(AuthError):
+    code = 7
+    default_message = "etcdserver: permission denied"
+
+
+class RoleNotGranted(AuthError):
+    default_message = "etcdserver: role is not granted to the user"
+
+
+class PermissionNotGranted(AuthError):
+    default_message = "etcdserver: permission is not granted to the role"
+
+
+class InvalidAuthToken(AuthError):
+    code = 16
+    default_message = "etcdserver: invalid auth token"
+
+
+class InvalidAuthMgmt(AuthError):
+    """Revoking the root role from the root user while auth is enabled (etcd's rule)."""
+
+    code = 3
+    default_message = "etcdserver: invalid auth management"
+
+
+class AuthOldRevision(AuthError):
+    """A request checked against an older auth revision than the one it is applied at: the
+    client retries it (etcd's clientv3 does)."""
+
+    code = 3
+    default_message = "etcdserver: revision of auth store is old"
 
 
 class AuthNotBuilt(AuthError):
