@@ -1,4 +1,5 @@
-"""WalWriter: saves from asyncio through one writer thread, in order, group-committed."""
+"""WalWriter: saves from asyncio through one writer thread, in order, group-committed; a save made
+while the writer is idle written on the loop itself."""
 
 from __future__ import annotations
 
@@ -57,6 +58,32 @@ def test_concurrent_saves_complete_in_order_and_share_fsyncs(tmp_path: Path) -> 
     state = reopen(tmp_path)
     assert state.entries == tuple(entry(index) for index in range(1, count + 1))
     assert state.hard_state == HardState(1, 1, count - 1)
+
+
+def test_an_idle_writers_save_is_done_on_return_and_a_busy_ones_waits_its_turn(tmp_path: Path) -> None:
+    """Rule 7: with nothing outstanding the loop writes and fsyncs at once; while a request is
+    unanswered (here a release the thread has not answered yet) saves queue behind it, in order."""
+    async def scenario() -> list[str]:
+        wal, _ = Wal.open(tmp_path)
+        writer = WalWriter(wal)
+        alone = writer.start_save(HardState(1, 1, 0), [entry(1)], sync=True)
+        assert alone.done() and wal.syncs == 1
+        order: list[str] = []
+        release = asyncio.ensure_future(writer.release_to(0))
+        release.add_done_callback(lambda _: order.append("release"))
+        await asyncio.sleep(0)  # the release is queued to the thread
+        behind = writer.start_save(HardState(1, 1, 1), [entry(2)], sync=True)
+        assert not behind.done()
+        behind.add_done_callback(lambda _: order.append("save"))
+        await behind
+        await release
+        after = writer.start_save(None, [entry(3)], sync=True)  # answered: idle again
+        assert after.done()
+        await writer.close()
+        return order
+
+    assert asyncio.run(scenario()) == ["release", "save"]
+    assert reopen(tmp_path).entries == (entry(1), entry(2), entry(3))
 
 
 def test_a_marker_goes_before_the_entries_of_its_save_and_release_follows(tmp_path: Path) -> None:
