@@ -5,8 +5,10 @@ Processes. A test starts processes only through the fixtures here: ``processes``
 when the test ends), ``etcd_processes`` (the same, for a test that starts an
 etcd of its own), ``session_processes`` (for fixtures that outlive a test),
 ``etcd_server`` and ``confagent_server`` (session-scoped servers; their client
-URLs), and ``subprocesses`` for a test that starts processes some other way (the
-code under test's check and reload commands, a shell pipeline). A test that
+URLs), ``own_etcd`` and ``own_server`` (a fresh server of the test's own, for
+state no other test may see, such as auth turned on), and ``subprocesses``
+for a test that starts processes some other way (the code under test's check
+and reload commands, a shell pipeline). A test that
 uses any of them, directly or through another fixture, is marked ``system``;
 one that uses ``etcd_server`` or ``etcd_binary`` is marked ``etcd`` too. A
 fixture parametrized over servers marks the parameters that start one
@@ -105,6 +107,19 @@ def etcd_server(tmp_path_factory: pytest.TempPathFactory, session_processes: Pro
                 etcd_binary: str) -> str:
     """The URL of a real etcd started for this session."""
     return session_processes.etcd(tmp_path_factory.mktemp("etcd-session") / "data").url
+
+
+@pytest.fixture
+def own_etcd(tmp_path: Path, etcd_processes: Processes) -> str:
+    """The URL of a real etcd of the test's own: for state no test may share (auth turned on)."""
+    return etcd_processes.etcd(tmp_path / "own-etcd").url
+
+
+@pytest.fixture(params=[pytest.param("own_etcd", marks=[pytest.mark.system, pytest.mark.etcd])])
+def own_server(request: pytest.FixtureRequest) -> str:
+    """The URL of a server of the test's own, of each kind the test runs against."""
+    url: str = request.getfixturevalue(request.param)
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,16 @@ A :class:`Session` keeps a lease alive for what is held under it: a
 of an :class:`Election` (``client.election(name)``: campaign, proclaim,
 leader, observe, resign). A :class:`Semaphore` (``client.semaphore(name, n)``)
 is one of N slots under a name, held as a lock is: what rolling reloads take.
+
+With :class:`Credentials` in its :class:`ClientConfig`, a client signs in as
+that user and sends the token with every call, signing in again when it
+expires; ``client.auth`` (:class:`Auth`) is etcd's Auth service: users, roles
+and the key-range :class:`Permission` each role holds.
 """
 
+from confagent.client._auth import Auth, permission_range_end
 from confagent.client._client import ClientConfig, EtcdClient
+from confagent.client._credentials import Credentials
 from confagent.client._election import Election
 from confagent.client._lock import LOCK_KEY_ENV, LOCK_REV_ENV, Fence, Lock
 from confagent.client._registration import (
@@ -34,6 +41,8 @@ from confagent.wire import (
     LeaseKeepAlive,
     LeaseTimeToLive,
     Member,
+    Permission,
+    PermissionType,
     Reply,
     ResponseHeader,
     Status,
@@ -47,8 +56,10 @@ __all__ = [
     "SESSION_TTL_S",
     "SLOTS_MAX",
     "AlarmMember",
+    "Auth",
     "ClientConfig",
     "ClientTls",
+    "Credentials",
     "Election",
     "EtcdClient",
     "Fence",
@@ -57,6 +68,8 @@ __all__ = [
     "LeaseTimeToLive",
     "Lock",
     "Member",
+    "Permission",
+    "PermissionType",
     "Registration",
     "RegistrationEvent",
     "RegistrationEventKind",
@@ -68,4 +81,5 @@ __all__ = [
     "Semaphore",
     "Session",
     "Status",
+    "permission_range_end",
 ]

@@ -13,6 +13,10 @@ Usage::
         reply = await etcd.get(b"app/", prefix=True)
         async for message in etcd.watch(b"app/", prefix=True, resume=True):
             ...
+
+With ``ClientConfig.credentials`` every call goes signed in as that user
+(``confagent.client._credentials``); ``etcd.auth`` is etcd's Auth service
+(``confagent.client._auth``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from typing import Any, TypeVar
 import httpx
 
 from confagent import wire
+from confagent.client._auth import Auth
+from confagent.client._credentials import Credentials, Login
+from confagent.client._decode import decoded, header_of
 from confagent.client._election import Election, observe_leaders
 from confagent.client._lock import Fence, Lock
 from confagent.client._semaphore import Semaphore
@@ -39,7 +46,7 @@ from confagent.client._transport import (
     server_verification,
 )
 from confagent.client._watch import watch
-from confagent.errors import ClientError, ConfagentError, LockLost
+from confagent.errors import ClientError, LockLost
 from confagent.kv._keys import FROM_KEY, prefix_end
 from confagent.kv._messages import (
     CompactionRequest,
@@ -100,6 +107,8 @@ class ClientConfig:
     command_timeout_s: float = 5.0
     tls: ClientTls | None = None
     connections_max: int = 16
+    credentials: Credentials | None = None
+    """A user to sign in as (taken when both its user and password are given, as clientv3 does)."""
 
     def validate(self) -> None:
         if not self.endpoints:
@@ -122,7 +131,11 @@ class EtcdClient:
             timeout=httpx.Timeout(config.command_timeout_s, connect=config.dial_timeout_s),
             limits=limits, verify=server_verification(config.endpoints, config.tls), trust_env=False,
         )
-        self._transport = Transport(config.endpoints, self._http)
+        credentials = config.credentials
+        login = Login(credentials, self._http) if credentials is not None and credentials.complete else None
+        self._transport = Transport(config.endpoints, self._http, login)
+        self.auth = Auth(self._call)
+        """etcd's Auth service (``confagent.client._auth``)."""
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -138,6 +151,17 @@ class EtcdClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def login(self) -> None:
+        """Sign in now if the client has credentials (else on the first call), as clientv3 does
+        when it is created.
+
+        Raises:
+            StoreError: the credentials were refused (its text names the user; ``message`` is
+                etcd's words).
+            ClientError: no endpoint answered.
+        """
+        await self._transport.authorized(_nothing)
+
     async def _call(self, path: str, payload: dict[str, Any], *, retry_safe: bool,
                     timeout: httpx.Timeout | None = None) -> dict[str, Any]:
         return await self._transport.call(path, payload, retry_safe=retry_safe, timeout=timeout)
@@ -147,7 +171,7 @@ class EtcdClient:
     async def range(self, request: RangeRequest) -> Reply[RangeResponse]:
         body = await self._call("/v3/kv/range", wire.encode_range_request(request),
                                 retry_safe=True)
-        return _decoded(wire.decode_range_response, body)
+        return decoded(wire.decode_range_response, body)
 
     async def get(self, key: bytes, range_end: bytes = b"", *, prefix: bool = False,
                   from_key: bool = False, revision: int = 0, limit: int = 0,
@@ -167,7 +191,7 @@ class EtcdClient:
         request = PutRequest(key=key, value=value, lease=lease, prev_kv=prev_kv,
                              ignore_value=ignore_value, ignore_lease=ignore_lease)
         body = await self._call("/v3/kv/put", wire.encode_put_request(request), retry_safe=False)
-        return _decoded(wire.decode_put_response, body)
+        return decoded(wire.decode_put_response, body)
 
     async def delete(self, key: bytes, range_end: bytes = b"", *, prefix: bool = False,
                      from_key: bool = False, prev_kv: bool = False) -> Reply[DeleteRangeResponse]:
@@ -175,19 +199,19 @@ class EtcdClient:
                                      prev_kv=prev_kv)
         body = await self._call("/v3/kv/deleterange", wire.encode_delete_range_request(request),
                                 retry_safe=False)
-        return _decoded(wire.decode_delete_range_response, body)
+        return decoded(wire.decode_delete_range_response, body)
 
     async def txn(self, request: TxnRequest) -> Reply[TxnResponse]:
         """A txn; retried on another endpoint only if neither branch writes."""
         body = await self._call("/v3/kv/txn", wire.encode_txn_request(request),
                                 retry_safe=not _writes(request))
-        return _decoded(wire.decode_txn_response, body)
+        return decoded(wire.decode_txn_response, body)
 
     async def compact(self, revision: int, *, physical: bool = False) -> ResponseHeader:
         request = CompactionRequest(revision=revision, physical=physical)
         body = await self._call("/v3/kv/compaction", wire.encode_compaction_request(request),
                                 retry_safe=False)
-        return _decoded(_header_of, body)
+        return decoded(header_of, body)
 
     # -- leases -------------------------------------------------------------------------
 
@@ -195,28 +219,28 @@ class EtcdClient:
         """``lease_id`` 0 lets the server choose one."""
         body = await self._call("/v3/lease/grant", wire.encode_lease_grant_request(ttl_s, lease_id),
                                 retry_safe=False)
-        return _decoded(wire.decode_lease_grant_response, body)
+        return decoded(wire.decode_lease_grant_response, body)
 
     async def lease_revoke(self, lease_id: int) -> ResponseHeader:
         body = await self._call("/v3/lease/revoke", wire.encode_lease_id_request(lease_id),
                                 retry_safe=False)
-        return _decoded(_header_of, body)
+        return decoded(header_of, body)
 
     async def lease_keepalive_once(self, lease_id: int) -> Reply[LeaseKeepAlive]:
         """Renew once; ``ttl_s`` 0 in the answer means the lease is gone."""
         body = await self._call("/v3/lease/keepalive", wire.encode_lease_id_request(lease_id),
                                 retry_safe=True)
-        return _decoded(wire.decode_lease_keepalive_response, body.get("result", body))
+        return decoded(wire.decode_lease_keepalive_response, body.get("result", body))
 
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False
                                  ) -> Reply[LeaseTimeToLive]:
         body = await self._call("/v3/lease/timetolive",
                                 wire.encode_lease_time_to_live_request(lease_id, keys), retry_safe=True)
-        return _decoded(wire.decode_lease_time_to_live_response, body)
+        return decoded(wire.decode_lease_time_to_live_response, body)
 
     async def leases(self) -> Reply[tuple[int, ...]]:
         body = await self._call("/v3/lease/leases", {}, retry_safe=True)
-        return _decoded(wire.decode_lease_leases_response, body)
+        return decoded(wire.decode_lease_leases_response, body)
 
     # -- watch --------------------------------------------------------------------------
 
@@ -275,27 +299,27 @@ class EtcdClient:
         taken. A lease 0 makes the server grant one of 60 s that nobody renews."""
         body = await self._call("/v3/lock/lock", wire.encode_lock_request(LockRequest(name, lease)),
                                 retry_safe=False, timeout=self._waiting_timeout)
-        return _decoded(wire.decode_lock_response, body)
+        return decoded(wire.decode_lock_response, body)
 
     async def release_lock(self, key: bytes) -> ResponseHeader:
         """etcd's Unlock: delete ``key`` (no error when it does not exist)."""
         body = await self._call("/v3/lock/unlock", wire.encode_unlock_request(key), retry_safe=False)
-        return _decoded(_header_of, body)
+        return decoded(header_of, body)
 
     async def campaign(self, request: CampaignRequest) -> Reply[LeaderKey]:
         """etcd's Campaign: wait until the candidate leads; its LeaderKey."""
         body = await self._call("/v3/election/campaign", wire.encode_campaign_request(request),
                                 retry_safe=False, timeout=self._waiting_timeout)
-        return _decoded(wire.decode_campaign_response, body)
+        return decoded(wire.decode_campaign_response, body)
 
     async def proclaim(self, leader: LeaderKey, value: bytes) -> ResponseHeader:
         body = await self._call("/v3/election/proclaim", wire.encode_proclaim_request(leader, value),
                                 retry_safe=False)
-        return _decoded(_header_of, body)
+        return decoded(header_of, body)
 
     async def leader(self, name: bytes) -> Reply[KeyValue]:
         body = await self._call("/v3/election/leader", wire.encode_leader_request(name), retry_safe=True)
-        return _decoded(wire.decode_leader_response, body)
+        return decoded(wire.decode_leader_response, body)
 
     def observe(self, name: bytes) -> AsyncGenerator[Reply[KeyValue], None]:
         """The messages of an Observe stream (``_election.observe_leaders``)."""
@@ -303,7 +327,7 @@ class EtcdClient:
 
     async def resign(self, leader: LeaderKey) -> ResponseHeader:
         body = await self._call("/v3/election/resign", wire.encode_resign_request(leader), retry_safe=False)
-        return _decoded(_header_of, body)
+        return decoded(header_of, body)
 
     @property
     def _waiting_timeout(self) -> httpx.Timeout:
@@ -315,7 +339,7 @@ class EtcdClient:
     async def status(self, endpoint: str) -> Reply[Status]:
         """The status of one endpoint (no failover: the question is about that member)."""
         body = await self._post_one(endpoint, "/v3/maintenance/status")
-        return _decoded(wire.decode_status_response, body)
+        return decoded(wire.decode_status_response, body)
 
     def snapshot(self, endpoint: str) -> AsyncGenerator[bytes, None]:
         """The bytes of one endpoint's snapshot file as they arrive, checked whole at the end
@@ -324,7 +348,12 @@ class EtcdClient:
         Raises:
             StoreError, ClientError: as ``download_snapshot``; keep nothing written then.
         """
-        return download_snapshot(self._http, endpoint)
+        return self._signed_in_snapshot(endpoint)
+
+    async def _signed_in_snapshot(self, endpoint: str) -> AsyncGenerator[bytes, None]:
+        await self.login()
+        async for piece in download_snapshot(self._http, endpoint):
+            yield piece
 
     async def defragment(self, endpoint: str) -> None:
         """Defragment one endpoint's storage (no failover: the question is about that member)."""
@@ -342,7 +371,7 @@ class EtcdClient:
     async def alarm_list(self) -> tuple[AlarmMember, ...]:
         """Every alarm raised in the cluster."""
         body = await self._call("/v3/maintenance/alarm", wire.encode_alarm_request("GET"), retry_safe=True)
-        return _decoded(wire.decode_alarm_response, body)
+        return decoded(wire.decode_alarm_response, body)
 
     async def alarm_disarm(self, alarm: AlarmMember | None = None) -> tuple[AlarmMember, ...]:
         """Disarm ``alarm``, or (None) every alarm listed, as clientv3 does; the alarms disarmed."""
@@ -353,36 +382,36 @@ class EtcdClient:
             return tuple(disarmed)
         body = await self._call("/v3/maintenance/alarm", wire.encode_alarm_request("DEACTIVATE", alarm),
                                 retry_safe=False)
-        return _decoded(wire.decode_alarm_response, body)
+        return decoded(wire.decode_alarm_response, body)
 
     async def member_list(self) -> Reply[tuple[Member, ...]]:
         body = await self._call("/v3/cluster/member/list", {}, retry_safe=True)
-        return _decoded(wire.decode_member_list_response, body)
+        return decoded(wire.decode_member_list_response, body)
 
     async def member_add(self, peer_urls: Sequence[str], *, is_learner: bool = False
                          ) -> Reply[tuple[Member, tuple[Member, ...]]]:
         """Add a member (a learner if asked); the new member (unstarted: no name yet) and all."""
         body = await self._call("/v3/cluster/member/add",
                                 wire.encode_member_add_request(peer_urls, is_learner), retry_safe=False)
-        return _decoded(wire.decode_member_add_response, body)
+        return decoded(wire.decode_member_add_response, body)
 
     async def member_remove(self, member_id: int) -> Reply[tuple[Member, ...]]:
         """Remove a member; the members left."""
         body = await self._call("/v3/cluster/member/remove", wire.encode_member_id_request(member_id),
                                 retry_safe=False)
-        return _decoded(wire.decode_member_list_response, body)
+        return decoded(wire.decode_member_list_response, body)
 
     async def member_update(self, member_id: int, peer_urls: Sequence[str]) -> Reply[tuple[Member, ...]]:
         """Give a member new peer URLs; every member after the change."""
         body = await self._call("/v3/cluster/member/update",
                                 wire.encode_member_update_request(member_id, peer_urls), retry_safe=False)
-        return _decoded(wire.decode_member_list_response, body)
+        return decoded(wire.decode_member_list_response, body)
 
     async def member_promote(self, member_id: int) -> Reply[tuple[Member, ...]]:
         """Make a learner (in sync with the leader) a voter; every member after the change."""
         body = await self._call("/v3/cluster/member/promote", wire.encode_member_id_request(member_id),
                                 retry_safe=False)
-        return _decoded(wire.decode_member_list_response, body)
+        return decoded(wire.decode_member_list_response, body)
 
     async def version(self, endpoint: str) -> dict[str, str]:
         """``GET /version`` of one endpoint: ``{"etcdserver": ..., "etcdcluster": ...}``."""
@@ -402,6 +431,9 @@ class EtcdClient:
 
     async def _post_one(self, endpoint: str, path: str, payload: dict[str, Any] | None = None
                         ) -> dict[str, Any]:
+        return await self._transport.authorized(lambda: self._post_to(endpoint, path, payload))
+
+    async def _post_to(self, endpoint: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
         try:
             response = await self._http.post(endpoint.rstrip("/") + path, json=payload or {})
         except httpx.HTTPError as error:
@@ -411,6 +443,9 @@ class EtcdClient:
         return parse_json(response.content, endpoint)
 
     async def _get_one(self, endpoint: str, path: str) -> httpx.Response:
+        return await self._transport.authorized(lambda: self._get_from(endpoint, path))
+
+    async def _get_from(self, endpoint: str, path: str) -> httpx.Response:
         try:
             response = await self._http.get(endpoint.rstrip("/") + path)
         except httpx.HTTPError as error:
@@ -420,15 +455,5 @@ class EtcdClient:
         return response
 
 
-def _header_of(body: dict[str, Any]) -> ResponseHeader:
-    return wire.decode_header(body.get("header") or {})
-
-
-def _decoded(decoder: Callable[[dict[str, Any]], T], body: dict[str, Any]) -> T:
-    """``decoder(body)``, a malformed answer mapped to ClientError."""
-    try:
-        return decoder(body)
-    except ConfagentError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ClientError(f"a malformed answer: {error!r}") from error
+async def _nothing() -> None:
+    """A call that sends nothing: ``login`` runs it signed in."""

@@ -20,6 +20,10 @@ jetcd running transactions twice by retrying blindly):
 
 The endpoint that answered last is tried first next time.
 
+With a :class:`~confagent.client._credentials.Login`, every request goes
+signed in (``Transport.authorized``): the first signs the user in, and one the
+server refuses for its token is sent once more after signing in again.
+
 TLS: ``https://`` endpoints are verified with the configured ``ClientTls``, or
 with httpx's default CA bundle. When every endpoint is ``http://`` no CA
 bundle is loaded (about 15 ms per client): httpx gets a context that trusts
@@ -30,22 +34,37 @@ verification rather than go unchecked.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 
 from confagent import wire
-from confagent.errors import AmbiguousWrite, ClientError, StoreError, Unavailable
+from confagent.client._credentials import Login
+from confagent.errors import (
+    AmbiguousWrite,
+    AuthOldRevision,
+    ClientError,
+    InvalidAuthToken,
+    StoreError,
+    Unavailable,
+    UserEmpty,
+)
 
 __all__ = ["ClientTls", "Transport", "error_from_response", "parse_json", "server_verification"]
 
 # httpx errors raised before any byte of the request was sent. UnsupportedProtocol: the
 # endpoint is not an http:// or https:// URL (misconfigured, e.g. "127.0.0.1:2379").
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# Refusals of a call's token (or of a call without one: the token was dropped), made before the call
+# is applied: sign in again and send it again (clientv3's shouldRefreshToken).
+_TOKEN_REFUSED = (InvalidAuthToken, AuthOldRevision, UserEmpty)
+_AUTHENTICATE_PATH = "/v3/auth/authenticate"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +115,36 @@ def error_from_response(response: httpx.Response, endpoint: str) -> StoreError |
 class Transport:
     """POSTs bodies to the first endpoint that answers, by the rules above."""
 
-    def __init__(self, endpoints: Sequence[str], http: httpx.AsyncClient) -> None:
+    def __init__(self, endpoints: Sequence[str], http: httpx.AsyncClient, login: Login | None = None
+                 ) -> None:
         if not endpoints:
             raise ClientError("no endpoints given")
         self.endpoints = tuple(e.rstrip("/") for e in endpoints)
         self.http = http
+        self.login = login
         self._preferred = 0
+
+    async def authorized(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()`` signed in (the login's token on it), once more after signing in again if the
+        server refused its token; ``call()`` as it is without a login.
+
+        Raises:
+            StoreError: as ``call``, or the credentials refused (``Login.ready``).
+        """
+        if self.login is None:
+            return await call()
+        seen = await self.login.ready(self._authenticate)
+        try:
+            return await call()
+        except _TOKEN_REFUSED:
+            await self.login.renew(self._authenticate, seen)
+            return await call()
+
+    async def _authenticate(self, user: str, password: str) -> str:
+        """etcd's Authenticate on the first endpoint that answers; the token."""
+        body = orjson.dumps(wire.encode_authenticate_request(user, password))
+        endpoint, response = await self._post_any(_AUTHENTICATE_PATH, body, retry_safe=True)
+        return wire.decode_authenticate_response(parse_json(response.content, endpoint)).response
 
     def _rotation(self) -> list[str]:
         """The endpoints, the one that answered last first."""
@@ -140,6 +183,12 @@ class Transport:
             AmbiguousWrite: a write that is not ``retry_safe`` was sent and no answer came.
             ClientError: no endpoint could be reached.
         """
+        return await self.authorized(lambda: self._post_any(path, body, retry_safe=retry_safe,
+                                                            stream=stream, timeout=timeout))
+
+    async def _post_any(self, path: str, body: bytes, *, retry_safe: bool, stream: bool = False,
+                        timeout: httpx.Timeout | None = None) -> tuple[str, httpx.Response]:
+        """``post`` without signing in."""
         failures: list[str] = []
         for endpoint in self._rotation():
             try:

@@ -22,6 +22,8 @@ Raft entry (:class:`Status`, :class:`Member`, :class:`LeaseKeepAlive`,
 The lock and election services (etcd's ``v3lock``, ``v3election``) have
 their own pair (``_json_server_locks``, ``_json_client_locks``), their
 requests' values in ``_messages`` (:class:`LockRequest`, :class:`LeaderKey`, ...).
+The Auth service's client side is ``_json_client_auth`` (a role's
+:class:`Permission` in ``_messages``).
 
 etcd's protobuf, for the gRPC front, the server's side of it
 (``_proto_server``, ``_proto_server_locks`` with the health service,
@@ -81,6 +83,18 @@ if TYPE_CHECKING:
         encode_txn_request,
         encode_watch_cancel_request,
         encode_watch_create_request,
+    )
+    from confagent.wire._json_client_auth import (
+        decode_auth_names_response,
+        decode_authenticate_response,
+        decode_role_get_response,
+        encode_authenticate_request,
+        encode_role_grant_permission_request,
+        encode_role_request,
+        encode_role_revoke_permission_request,
+        encode_user_add_request,
+        encode_user_request,
+        encode_user_role_request,
     )
     from confagent.wire._json_client_locks import (
         decode_campaign_response,
@@ -156,6 +170,8 @@ if TYPE_CHECKING:
         LockRequest,
         Member,
         MemberFields,
+        Permission,
+        PermissionType,
         ProclaimRequest,
         Reply,
         ResignRequest,
@@ -226,6 +242,8 @@ __all__ = [
     "LockRequest",
     "Member",
     "MemberFields",
+    "Permission",
+    "PermissionType",
     "ProclaimRequest",
     "Reply",
     "ResignRequest",
@@ -233,6 +251,8 @@ __all__ = [
     "Status",
     "b64",
     "decode_alarm_response",
+    "decode_auth_names_response",
+    "decode_authenticate_response",
     "decode_body",
     "decode_campaign_request",
     "decode_campaign_response",
@@ -266,6 +286,7 @@ __all__ = [
     "decode_range_request",
     "decode_range_response",
     "decode_resign_request",
+    "decode_role_get_response",
     "decode_status_response",
     "decode_stream_error",
     "decode_txn_request",
@@ -274,6 +295,7 @@ __all__ = [
     "decode_watch_request",
     "decode_watch_response",
     "encode_alarm_request",
+    "encode_authenticate_request",
     "encode_campaign_request",
     "encode_campaign_response",
     "encode_compaction_request",
@@ -307,12 +329,18 @@ __all__ = [
     "encode_range_request",
     "encode_range_response",
     "encode_resign_request",
+    "encode_role_grant_permission_request",
+    "encode_role_request",
+    "encode_role_revoke_permission_request",
     "encode_status_response",
     "encode_stream_chunk",
     "encode_stream_error",
     "encode_txn_request",
     "encode_txn_response",
     "encode_unlock_request",
+    "encode_user_add_request",
+    "encode_user_request",
+    "encode_user_role_request",
     "encode_watch_cancel_request",
     "encode_watch_create_request",
     "encode_watch_response",
@@ -374,7 +402,8 @@ _LAZY_MODULES = {
     ), "_json_fields"),
     **dict.fromkeys((
         "AlarmMember", "CampaignRequest", "LeaderKey", "LeaseKeepAlive", "LeaseTimeToLive", "LockRequest",
-        "Member", "MemberFields", "ProclaimRequest", "Reply", "ResignRequest", "ResponseHeader", "Status",
+        "Member", "MemberFields", "Permission", "PermissionType", "ProclaimRequest", "Reply", "ResignRequest",
+        "ResponseHeader", "Status",
     ), "_messages"),
     **dict.fromkeys((
         "decode_campaign_request", "decode_leader_request", "decode_lock_request",
@@ -386,6 +415,12 @@ _LAZY_MODULES = {
         "encode_campaign_request", "encode_leader_request", "encode_lock_request",
         "encode_proclaim_request", "encode_resign_request", "encode_unlock_request",
     ), "_json_client_locks"),
+    **dict.fromkeys((
+        "decode_auth_names_response", "decode_authenticate_response", "decode_role_get_response",
+        "encode_authenticate_request", "encode_role_grant_permission_request", "encode_role_request",
+        "encode_role_revoke_permission_request", "encode_user_add_request", "encode_user_request",
+        "encode_user_role_request",
+    ), "_json_client_auth"),
     **dict.fromkeys((
         "decode_body", "decode_compaction_request", "decode_delete_range_request",
         "decode_lease_grant_request", "decode_lease_id", "decode_lease_time_to_live_request",

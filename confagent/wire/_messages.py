@@ -5,7 +5,8 @@ lease grants, watch events). The lease keep-alive and time-to-live, status
 and member answers are given by a member directly, from its own state, so
 their values live here, beside the codecs that write and read them; so do
 the response header and :class:`Reply`, which pairs a decoded response with
-it, and the requests of the lock and election services (etcd's ``v3lock`` and
+it, a role's key-range :class:`Permission` as the Auth service answers it,
+and the requests of the lock and election services (etcd's ``v3lock`` and
 ``v3election``), which a member serves as a client of its own KV, lease and
 watch. Field names follow etcd's ``rpc.proto``, ``v3lock.proto`` and
 ``v3election.proto``; every codec of the package shares these values.
@@ -14,6 +15,7 @@ watch. Field names follow etcd's ``rpc.proto``, ``v3lock.proto`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Generic, Protocol, TypeVar
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "LockRequest",
     "Member",
     "MemberFields",
+    "Permission",
+    "PermissionType",
     "ProclaimRequest",
     "Reply",
     "ResignRequest",
@@ -165,3 +169,21 @@ class ResignRequest:
     """Give up leadership (or a campaign); ``leader`` None is refused as in :class:`ProclaimRequest`."""
 
     leader: LeaderKey | None = None
+
+
+class PermissionType(IntEnum):
+    """What a permission allows on its keys (etcd's ``authpb.Permission.Type``)."""
+
+    READ = 0
+    WRITE = 1
+    READWRITE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """A role's permission on ``key`` alone (``range_end`` empty), on ``[key, range_end)``, or on
+    every key from ``key`` on (``range_end`` ``b"\\x00"``), as etcd's ``authpb.Permission``."""
+
+    perm_type: PermissionType
+    key: bytes
+    range_end: bytes = b""
