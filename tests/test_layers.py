@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "confagent"
-PURE = ("raft", "kv", "wire", "render", "resource", "settings")
+PURE = ("raft", "kv", "wire", "auth", "render", "resource", "settings")
 IO_MODULES = {"asyncio", "socket", "os", "subprocess", "time", "threading", "httpx",
               "starlette", "uvicorn", "shutil", "signal", "selectors", "tempfile"}
 # Which confagent packages each package may import, besides itself and the base modules.
@@ -20,6 +20,7 @@ ALLOWED = {
     "raft": set(),
     "kv": set(),
     "wire": {"kv"},
+    "auth": {"kv"},
     "render": set(),
     "resource": set(),
     "settings": set(),

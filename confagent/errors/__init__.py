@@ -27,7 +27,7 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   │   └── AuthNotEnabled, RootUserNotExist, RootRoleNotExist, UserNotFound, RoleNotFound,
     │   │       UserEmpty, RoleEmpty, UserAlreadyExist, RoleAlreadyExist, AuthFailed,
     │   │       PermissionDenied, RoleNotGranted, PermissionNotGranted, InvalidAuthToken,
-    │   │       InvalidAuthMgmt, AuthOldRevision, AuthNotBuilt
+    │   │       InvalidAuthMgmt, AuthOldRevision, NoPasswordUser, AuthNotBuilt
     │   └── MembershipError        a member add/remove/update/promote refused (etcd's codes and messages):
     │       └── MemberNotFound, MemberExists, PeerURLExists, MemberBadURLs, MemberNotLearner,
     │           LearnerNotReady, TooManyLearners, NotEnoughStartedMembers
@@ -67,6 +67,7 @@ from confagent.errors._auth import (
     AuthOldRevision,
     InvalidAuthMgmt,
     InvalidAuthToken,
+    NoPasswordUser,
     PermissionDenied,
     PermissionNotGranted,
     RoleAlreadyExist,
@@ -203,6 +204,7 @@ __all__ = [
     "MembershipError",
     "MetadRequestError",
     "NoLeader",
+    "NoPasswordUser",
     "NotEnoughStartedMembers",
     "NotLeader",
     "NotSupportedForLearner",

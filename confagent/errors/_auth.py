@@ -12,6 +12,7 @@ __all__ = [
     "AuthOldRevision",
     "InvalidAuthMgmt",
     "InvalidAuthToken",
+    "NoPasswordUser",
     "PermissionDenied",
     "PermissionNotGranted",
     "RoleAlreadyExist",
@@ -73,6 +74,14 @@ class RoleAlreadyExist(AuthError):
 class AuthFailed(AuthError):
     code = 3
     default_message = "etcdserver: authentication failed, invalid user ID or password"
+
+
+class NoPasswordUser(AuthError):
+    """A password given for a user added with no password: etcd 3.4 maps this one to no gRPC
+    status of its own, so it goes out as Unknown with the auth store's own words."""
+
+    code = 2
+    default_message = "auth: authentication failed, password was given for no password user"
 
 
 class PermissionDenied(AuthError):
