@@ -39,10 +39,12 @@ from confagent.cli import (
     _maintenance_cmd,
     _metad_cmd,
     _register_cmd,
+    _role_cmd,
     _run_cmd,
     _snapshot_cmd,
     _status_cmd,
     _store_cmd,
+    _user_cmd,
 )
 from confagent.cli._common import Subparsers, add_global_options
 from confagent.errors import ConfagentError
@@ -68,6 +70,8 @@ COMMANDS: list[Register] = [
     _lock_cmd.register,
     _cluster_cmd.register,
     _maintenance_cmd.register,
+    _user_cmd.register,
+    _role_cmd.register,
     _snapshot_cmd.register,
     _register_cmd.register,
     _metad_cmd.register,

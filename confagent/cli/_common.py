@@ -4,12 +4,21 @@ Global flags may come before the command or after it (as with etcdctl): they
 are declared on the top parser with their defaults and again on each command's
 parser with suppressed defaults, so a flag given late overrides one given early.
 The client (and httpx) is imported when a command runs, not when it registers.
+
+``--user NAME[:PASSWORD]`` and ``--password`` sign every command in, as
+etcdctl's: ``--password`` makes the whole of ``--user`` the name; a name
+without a password is asked for on the terminal (``Password: ``), and without
+a terminal the command says what is missing. A user or password left empty
+signs nothing in (clientv3's rule). Credentials the server refuses end the
+command before it runs, with etcd's words and etcdctl's exit code for a
+client it could not create (2).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,15 +27,17 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from confagent.cli._output import FORMATS, Output
 from confagent.cli._settings_flags import flag_type
-from confagent.errors import ConfigError
+from confagent.errors import ClientError, ConfigError, StoreError
 from confagent.settings import parse_duration
 
 if TYPE_CHECKING:
-    from confagent.client import ClientConfig, EtcdClient
+    from confagent.client import ClientConfig, Credentials, EtcdClient
 
 __all__ = [
     "ENDPOINTS_ENV",
     "EXIT_BAD_ARGS",
+    "EXIT_BAD_CONNECTION",
+    "EXIT_BAD_FEATURE",
     "CommandBody",
     "Subparsers",
     "add_global_options",
@@ -40,6 +51,10 @@ __all__ = [
 ENDPOINTS_ENV = "CONFAGENT_ENDPOINTS"
 EXIT_BAD_ARGS = 128
 """etcdctl's exit code for a usage error (a missing or malformed argument it checks itself)."""
+EXIT_BAD_CONNECTION = 2
+"""etcdctl's exit code when its client could not be made (credentials refused at sign-in)."""
+EXIT_BAD_FEATURE = 4
+"""etcdctl's exit code for an output format a command has no printer for."""
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379"
 
 CommandBody: TypeAlias = "Callable[[EtcdClient, Output, argparse.Namespace], Awaitable[int]]"
@@ -88,6 +103,10 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
     add("--cert", dest="tls_cert", type=Path, default=default(None),
         help="client TLS certificate file")
     add("--key", dest="tls_key", type=Path, default=default(None), help="client TLS key file")
+    add("--user", default=default(""), metavar="NAME[:PASSWORD]",
+        help="sign in as this user (the password is asked for when not given)")
+    add("--password", default=default(""),
+        help="the password of --user (then --user is the name alone)")
 
 
 def _endpoint_url(text: str) -> str:
@@ -109,7 +128,24 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
     if args.tls_ca is not None or args.tls_cert is not None:
         tls = ClientTls(ca_file=args.tls_ca, cert_file=args.tls_cert, key_file=args.tls_key)
     return ClientConfig(endpoints=endpoints, dial_timeout_s=args.dial_timeout,
-                        command_timeout_s=args.command_timeout, tls=tls)
+                        command_timeout_s=args.command_timeout, tls=tls, credentials=_credentials(args))
+
+
+def _credentials(args: argparse.Namespace) -> Credentials | None:
+    """``--user`` and ``--password`` as etcdctl reads them (module docstring)."""
+    from confagent.client import Credentials  # noqa: PLC0415 - see the module docstring
+
+    if not args.user:
+        return None
+    if args.password:
+        return Credentials(args.user, args.password)
+    name, colon, password = args.user.partition(":")
+    if colon:
+        return Credentials(name, password)
+    if not sys.stdin.isatty():
+        raise ConfigError(f"--user {name}: no password given and no terminal to ask for it on "
+                          f"(give --user {name}:PASSWORD or --password)")
+    return Credentials(name, getpass.getpass("Password: "))
 
 
 def run_client_command(body: CommandBody, args: argparse.Namespace) -> int:
@@ -121,6 +157,11 @@ def run_client_command(body: CommandBody, args: argparse.Namespace) -> int:
 
     async def main() -> int:
         async with EtcdClient(config) as client:
+            try:
+                await client.login()
+            except (StoreError, ClientError) as error:
+                print(f"Error: {error.message if isinstance(error, StoreError) else error}", file=sys.stderr)
+                return EXIT_BAD_CONNECTION
             return await body(client, output, args)
 
     return asyncio.run(main())

@@ -28,9 +28,19 @@ from confagent.kv._messages import (
 from confagent.wire import b64
 
 if TYPE_CHECKING:
-    from confagent.client import LeaseKeepAlive, LeaseTimeToLive, Member, Reply, ResponseHeader, Status
+    from confagent.client import (
+        LeaseKeepAlive,
+        LeaseTimeToLive,
+        Member,
+        Permission,
+        Reply,
+        ResponseHeader,
+        Status,
+    )
 
 __all__ = [
+    "auth_header_json",
+    "auth_names_json",
     "delete_json",
     "endpoint_health_json",
     "endpoint_status_json",
@@ -42,6 +52,7 @@ __all__ = [
     "lease_time_to_live_json",
     "member_list_json",
     "put_json",
+    "role_get_json",
     "txn_json",
     "watch_json",
 ]
@@ -172,3 +183,19 @@ def endpoint_status_json(endpoint: str, reply: Reply[Status]) -> Json:
 
 def endpoint_health_json(endpoint: str, healthy: bool, took: str, error: str) -> Json:
     return {"endpoint": endpoint, "health": healthy, "took": took, **_nonzero(error=error)}
+
+
+def auth_header_json(header: ResponseHeader) -> Json:
+    """An Auth answer that carries its header alone (user add, role grant-permission, ...)."""
+    return {"header": header_json(header)}
+
+
+def auth_names_json(reply: Reply[tuple[str, ...]], field: str) -> Json:
+    """A user list (``users``), role list or user get (``roles``)."""
+    return {"header": header_json(reply.header), **_nonzero(**{field: list(reply.response)})}
+
+
+def role_get_json(reply: Reply[tuple[Permission, ...]]) -> Json:
+    perms = [_nonzero(permType=int(p.perm_type), key=b64(p.key) if p.key else "",
+                      range_end=b64(p.range_end) if p.range_end else "") for p in reply.response]
+    return {"header": header_json(reply.header), **_nonzero(perm=perms)}

@@ -1,0 +1,163 @@
+"""``confagent user|role|auth`` and ``--user``/``--password`` against etcdctl 3.4, on one server with auth on.
+
+Each step runs through etcdctl and through ours against the same server
+(``own_server``: auth is the whole server's state), each on names of its own
+(``u-e`` for etcdctl, ``u-o`` for ours, masked back to ``u-T`` before
+comparing), so that a step's change is made once by each tool and both see
+the same state at every step. Exit code, stdout and the ``Error:`` lines of
+stderr are compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+import pytest
+
+from confagent.testing import Processes
+from tests.cli.support import Tool, error_lines
+
+ROOT_PASSWORD = f"root-{uuid.uuid4().hex[:8]}"
+AS_ROOT = ("--user", f"root:{ROOT_PASSWORD}")
+_OWN_NAME = re.compile(r"\b([a-z])-[eo]\b")
+
+
+def run(tool: Tool, processes: Processes, args: Sequence[str], stdin: bytes = b"") -> tuple[int, str, str]:
+    """``args`` through ``tool`` (``{t}`` naming its own things), names masked: exit code, stdout, errors."""
+    own = [arg.replace("{t}", "e" if tool.name == "etcdctl" else "o") for arg in args]
+    done = processes.run(tool.argv(*own), input=stdin, env=tool.env)
+    stdout = _OWN_NAME.sub(r"\1-T", done.stdout.decode(errors="replace"))
+    return done.returncode, stdout, _OWN_NAME.sub(r"\1-T", error_lines(done.stderr.decode()))
+
+
+def both(url: str, processes: Processes, args: Sequence[str], stdin: bytes = b"") -> tuple[int, str, str]:
+    """etcdctl's answer to ``args``, once ours has given the same."""
+    theirs = run(Tool("etcdctl", url), processes, args, stdin)
+    ours = run(Tool("ours", url), processes, args, stdin)
+    assert ours == theirs, args
+    return theirs
+
+
+def enable_auth(url: str, processes: Processes) -> None:
+    """root with the root role, then auth on (through etcdctl)."""
+    etcdctl = Tool("etcdctl", url)
+    assert run(etcdctl, processes, ["user", "add", f"root:{ROOT_PASSWORD}"])[0] == 0
+    assert run(etcdctl, processes, ["auth", "enable"]) == (0, "Authentication Enabled\n", "")
+
+
+USERS = [
+    ["user", "add", "u-{t}:pw"], ["user", "add", "u-{t}:pw"], ["user", "add", "n-{t}", "--no-password"],
+    ["user", "add", "p-{t}", "--new-user-password", "secret"], ["user", "add", ":x"], ["user", "add"],
+    ["user", "add", "a", "b"], ["user", "list"], ["user", "list", "-w", "json"],
+    ["user", "list", "-w", "table"], ["user", "list", "x"], ["user", "get", "n-{t}"],
+    ["user", "get", "n-{t}", "-w", "json"], ["user", "get", "nobody"], ["user", "get"],
+]
+ROLES = [
+    ["role", "add", "r-{t}"], ["role", "add", "r-{t}"], ["role", "add"],
+    ["role", "grant-permission", "r-{t}", "read", "/k/a"],
+    ["role", "grant-permission", "r-{t}", "write", "/k/b", "/k/c"],
+    ["role", "grant-permission", "r-{t}", "readwrite", "/k/p/", "--prefix"],
+    ["role", "grant-permission", "r-{t}", "READ", "/k/m", "--from-key"],
+    ["role", "grant-permission", "r-{t}", "read", "", "--prefix"],
+    ["role", "grant-permission", "r-{t}", "write", ""],
+    ["role", "grant-permission", "r-{t}", "admin", "/a"],
+    ["role", "grant-permission", "r-{t}", "read", "/a", "--prefix", "--from-key"],
+    ["role", "grant-permission", "r-{t}", "read", "", "--prefix", "--from-key"],
+    ["role", "grant-permission", "r-{t}", "read", "/a", "/b", "--prefix"],
+    ["role", "grant-permission", "r-{t}", "read", "/a", "/b", "--from-key"],
+    ["role", "grant-permission", "r-{t}", "read"], ["role", "grant-permission", "nobody", "read", "/a"],
+    ["role", "get", "r-{t}"], ["role", "get", "r-{t}", "-w", "json"], ["role", "get", "r-{t}", "-w", "table"],
+    ["role", "get", "nobody"], ["role", "list"], ["role", "list", "-w", "json"], ["role", "list", "x"],
+]
+GRANTS = [
+    ["user", "grant-role", "u-{t}", "r-{t}"], ["user", "grant-role", "u-{t}", "r-{t}"],
+    ["user", "grant-role", "u-{t}", "nobody"], ["user", "grant-role", "nobody", "r-{t}"],
+    ["user", "grant-role", "u-{t}"], ["user", "get", "u-{t}"], ["user", "get", "u-{t}", "-w", "json"],
+    ["user", "get", "u-{t}", "--detail"], ["user", "get", "u-{t}", "--detail", "-w", "json"],
+    ["user", "get", "u-{t}", "--detail", "-w", "table"], ["user", "get", "n-{t}", "--detail"],
+    ["user", "revoke-role", "u-{t}", "r-{t}"], ["user", "revoke-role", "u-{t}", "r-{t}"],
+    ["user", "revoke-role", "u-{t}"],
+]
+REVOKES = [
+    ["role", "revoke-permission", "r-{t}", "/k/a"], ["role", "revoke-permission", "r-{t}", "/k/a"],
+    ["role", "revoke-permission", "r-{t}", "/k/b", "/k/c", "-w", "json"],
+    ["role", "revoke-permission", "r-{t}", "/k/p/", "--prefix"],
+    ["role", "revoke-permission", "r-{t}", "/k/m", "--from-key"],
+    ["role", "revoke-permission", "r-{t}", "", "--prefix"], ["role", "revoke-permission", "r-{t}", ""],
+    ["role", "revoke-permission", "r-{t}", "/a", "/b", "--prefix"], ["role", "revoke-permission", "r-{t}"],
+    ["role", "get", "r-{t}"], ["role", "delete", "r-{t}"], ["role", "delete", "r-{t}"], ["role", "delete"],
+    ["user", "delete", "u-{t}"], ["user", "delete", "u-{t}", "-w", "json"], ["user", "delete"],
+    ["user", "list"],
+]
+
+
+def test_user_and_role_commands_answer_as_etcdctl(own_server: str, processes: Processes) -> None:
+    enable_auth(own_server, processes)
+    for args in [*USERS, *ROLES, *GRANTS, *REVOKES]:
+        both(own_server, processes, [*AS_ROOT, *args])
+
+
+def test_new_passwords_from_stdin_and_the_flag_sign_in(own_server: str, processes: Processes) -> None:
+    enable_auth(own_server, processes)
+    both(own_server, processes, [*AS_ROOT, "user", "add", "s-{t}", "--interactive=false"], b"first more\n")
+    both(own_server, processes, ["--user", "s-{t}:first", "user", "get", "s-{t}"])
+    both(own_server, processes, [*AS_ROOT, "user", "passwd", "s-{t}", "--interactive=false"], b"second\n")
+    assert both(own_server, processes, ["--user", "s-{t}:first", "user", "get", "s-{t}"])[0] == 2
+    both(own_server, processes, ["--user", "s-{t}", "--password", "second", "user", "get", "s-{t}"])
+    both(own_server, processes, [*AS_ROOT, "user", "passwd", "--interactive=false"])
+
+
+def test_signing_in_as_etcdctl_does(own_server: str, processes: Processes) -> None:
+    enable_auth(own_server, processes)
+    for args in (["user", "add", "alice:pw"], ["role", "add", "app"],
+                 ["role", "grant-permission", "app", "readwrite", "/app/", "--prefix"],
+                 ["user", "grant-role", "alice", "app"]):
+        assert run(Tool("etcdctl", own_server), processes, [*AS_ROOT, *args])[0] == 0
+    for args in (["put", "/app/a", "1"], ["get", "/app/a"], ["put", "/other", "1"], ["user", "list"],
+                 ["get", "/app/a", "-w", "json"]):
+        both(own_server, processes, args)
+        both(own_server, processes, ["--user", "alice:pw", *args])
+        both(own_server, processes, ["--user", "alice", "--password", "pw", *args])
+    for user in (["--user", "alice:wrong"], ["--user", "nobody:pw"], ["--user", ":pw"], ["--password", "pw"],
+                 ["--user", "alice:pw", "--password", "pw"], ["--user", "alice:"]):
+        both(own_server, processes, [*user, "get", "/app/a"])
+
+
+def test_a_user_without_a_password_and_no_terminal_is_told_what_is_missing(
+        own_server: str, processes: Processes) -> None:
+    ours = Tool("ours", own_server)
+    assert run(ours, processes, ["--user", "alice", "get", "/a"]) == (1, "", (
+        "Error: --user alice: no password given and no terminal to ask for it on "
+        "(give --user alice:PASSWORD or --password)\n"))
+    assert run(ours, processes, ["user", "add", "bob"]) == (128, "", (
+        "Error: no password given for bob and no terminal to ask for it on (give bob:PASSWORD, "
+        "--new-user-password, or --interactive=false and stdin)\n"))
+    assert run(ours, processes, ["user", "list"]) == (0, "", "")
+
+
+def test_auth_enable_and_disable_answer_as_etcdctl(own_server: str, processes: Processes) -> None:
+    etcdctl = Tool("etcdctl", own_server)
+    both(own_server, processes, ["auth", "enable"])  # no root user
+    both(own_server, processes, ["auth", "disable"])
+    both(own_server, processes, ["auth", "enable", "x"])
+    assert run(etcdctl, processes, ["user", "add", f"root:{ROOT_PASSWORD}"])[0] == 0
+    for tool in (etcdctl, Tool("ours", own_server)):  # each adds the root role, grants it, enables
+        assert run(tool, processes, ["auth", "enable"]) == (0, "Authentication Enabled\n", "")
+        assert run(etcdctl, processes, ["role", "get", "root", *AS_ROOT])[0] == 0
+        assert run(etcdctl, processes, ["auth", "disable", *AS_ROOT])[0] == 0
+        assert run(etcdctl, processes, ["role", "delete", "root"])[0] == 0
+    assert run(etcdctl, processes, ["auth", "enable"])[0] == 0
+    both(own_server, processes, [*AS_ROOT, "auth", "enable", "-w", "json"])
+    both(own_server, processes, ["auth", "disable"])
+    both(own_server, processes, [*AS_ROOT, "user", "revoke-role", "root", "root"])
+    both(own_server, processes, [*AS_ROOT, "user", "delete", "root"])
+    both(own_server, processes, [*AS_ROOT, "auth", "disable", "-w", "table"])
+
+
+@pytest.mark.parametrize("args", [["user", "list"], ["role", "list"], ["user", "get", "nobody"]])
+def test_commands_answer_as_etcdctl_with_auth_off(own_server: str, processes: Processes,
+                                                  args: list[str]) -> None:
+    both(own_server, processes, args)
+    both(own_server, processes, [*args, "--user", "alice:pw"])
