@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from confagent.raft._types import HardState
-from confagent.server.storage._wal_records import hard_state_frame
+from confagent.server.storage._wal_records import decode_segment, hard_state_frame
 from confagent.testing import Processes, ServerProcess, b64, eventually, free_port, unb64
 
 SNAPSHOT_COUNT = 40
@@ -101,9 +101,12 @@ def test_a_torn_wal_tail_is_cut_with_one_warning_naming_file_offset_and_bytes(tm
     finally:
         server.kill()
     (segment,) = sorted((data_dir / "member" / "wal").glob("*.wal"))[-1:]
-    whole = segment.stat().st_size
-    torn = hard_state_frame(HardState(term=7, vote=1, commit=3))[:-5]  # a record whose write was cut short
-    with segment.open("ab") as file:
+    whole = decode_segment(segment.read_bytes(), str(segment)).valid_bytes  # zeros allocated ahead follow
+    # A record whose write was cut short, its last 5 bytes not zeros (zeros would complete it:
+    # the space after the records is allocated ahead, and reads as zeros).
+    torn = hard_state_frame(HardState(term=7, vote=1, commit=2**63 - 1))[:-5]
+    with segment.open("r+b") as file:
+        file.seek(whole)
         file.write(torn)
 
     server = processes.store(data_dir, port=port)

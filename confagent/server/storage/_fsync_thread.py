@@ -5,7 +5,8 @@ one to an executor costs about as much again as the fsync saves by batching. Her
 event loop only puts a request on a ``queue.SimpleQueue`` (which wakes the thread) and
 awaits a future; the thread answers a whole batch with one ``call_soon_threadsafe``.
 Even so the two hand-offs (the thread woken, then the loop) cost about 90 µs, as much
-as half the fsync; so a save made while the writer is idle is written on the loop (rule 7).
+as half the fsync; so a lone write's save, made while the writer is idle, is written on
+the loop (rule 7).
 
 Rules:
 
@@ -25,11 +26,11 @@ Rules:
    none of its own, or at ``close``, never waited for on its own.
 6. Saves complete in the order they were made (their futures too): a save is never
    written on the loop while an earlier request's answer is still on its way.
-7. A save made while the writer is idle is written (and fsynced) on the event loop at
-   once, its future done when ``start_save`` returns: one client's put then waits for no
-   thread. The loop blocks for that fsync, as etcd's raft loop blocks for its own; what
-   arrives meanwhile waits in the kernel's buffers and shares the next fsync. Under load
-   the writer is rarely idle and the thread takes the saves, overlapping the loop's work.
+7. A save of at most one entry made while the writer is idle (a lone write: concurrent
+   ones would have joined its batch) is written and fsynced on the event loop at once,
+   its future done when ``start_save`` returns: one client's put waits for no thread. The
+   loop blocks for that fsync, as etcd's raft loop blocks for its own. A batch of several
+   entries goes to the thread, whose fsync overlaps the loop's work on the next batch.
 """
 
 from __future__ import annotations
@@ -107,12 +108,12 @@ class WalWriter:
         """
         hard_state, self._deferred = hard_state or self._deferred, None
         save = partial(_Save, hard_state, entries, snapshot, sync)
-        if self._made == self._answered and not self._closing:
+        if len(entries) <= 1 and self._made == self._answered and not self._closing:
             return self._save_here(save)
         return self._enqueue(save)
 
     def _save_here(self, make: Callable[[asyncio.Future[None]], _Save]) -> asyncio.Future[None]:
-        """Rule 7: the writer is idle, so the loop writes the save itself."""
+        """Rule 7: a lone write while the writer is idle: the loop writes the save itself."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         save = make(future)
         error = _attempt(partial(self._buffer, save))

@@ -10,7 +10,9 @@ Every record is one frame (little-endian)::
     SNAPSHOT     index:u64 term:u64 n_voters:u32 n_learners:u32 node_id:u64 *
 
 The checksum (``zlib.crc32``) covers the type and the payload; the length sits in front
-so a reader knows where the next frame starts without trusting the payload.
+so a reader knows where the next frame starts without trusting the payload. No frame
+has a zero length, so zeros from a frame's start to the end of the file are the space
+allocated ahead of the records (``_wal`` rule 9), not a record.
 
 Rules of replay (:class:`LogReplay`), records in write order, later records winning:
 
@@ -77,6 +79,7 @@ _NODE_ID = struct.Struct("<Q")
 _ENTRY_TYPES = tuple(EntryType)
 _MAX_BODY_BYTES = _ENTRY.size + MAX_ENTRY_DATA_BYTES
 _RECORD_TYPE_BYTE = re.compile(rb"[\x01-\x03]")  # a RecordType: where a frame's body may start
+_NON_ZERO = re.compile(rb"[^\0]")
 _PLAUSIBLE_BOUND = 1 << 48  # no term or index this large was ever written
 
 
@@ -86,8 +89,10 @@ class TornTail:
 
     path: str
     offset: int
-    """Where the first unreadable record started: the segment's length now."""
+    """Where the first unreadable record started: where the records end now."""
     cut_bytes: int
+    """From ``offset`` to the last byte that is not zero (zeros after it read alike whether
+    written or allocated ahead, ``_wal`` rule 9)."""
     reason: str
 
 
@@ -219,7 +224,8 @@ class SegmentScan:
 def decode_segment(data: bytes, source: str) -> SegmentScan:
     """Read frames from the start of ``data`` up to the end or the first damaged frame.
 
-    A damaged frame (cut short, a bad length or a checksum mismatch) stops the scan; the
+    Zeros up to the end are space allocated ahead, not records: the scan ends there. A
+    damaged frame (cut short, a bad length or a checksum mismatch) stops the scan; the
     caller decides whether it is a torn tail. A frame whose checksum holds but whose body
     is not a record this version writes is never a torn tail: it raises.
 
@@ -230,6 +236,8 @@ def decode_segment(data: bytes, source: str) -> SegmentScan:
     records: list[tuple[int, Record]] = []
     pos, end_of_data = 0, len(data)
     while pos < end_of_data:
+        if _zeros_from(data, pos):
+            break  # space allocated ahead of the records: their end
         reason = _frame_problem(view, pos)
         if reason is not None:
             damage = Damage(pos, reason, _valid_frame_after(data, pos))
@@ -239,6 +247,12 @@ def decode_segment(data: bytes, source: str) -> SegmentScan:
         records.append((pos, _decode_body(view[body_start:body_start + length], source, pos)))
         pos = body_start + length
     return SegmentScan(tuple(records), pos, None)
+
+
+def _zeros_from(data: bytes, pos: int) -> bool:
+    """Whether ``data`` holds only zero bytes from ``pos`` on (a frame never starts with a zero
+    length, so a zero where a frame would start is either this end or damage)."""
+    return _NON_ZERO.search(data, pos) is None
 
 
 def _frame_problem(view: memoryview, pos: int) -> str | None:

@@ -23,26 +23,33 @@ def only_segment(data_dir: Path) -> Path:
     return segment
 
 
+def records_end(segment: Path) -> int:
+    """Where the segment's records end (the zeros of the space allocated ahead follow)."""
+    return decode_segment(segment.read_bytes(), "test").valid_bytes
+
+
 def write_log(data_dir: Path) -> tuple[Path, bytes, int]:
-    """Five synced batches; returns the segment, its bytes, and where the last record starts."""
+    """Five synced batches; returns the segment, its records' bytes (without the space allocated
+    ahead), and where the last record starts."""
     wal, _ = Wal.open(data_dir)
     for index in range(1, 5):
         wal.append(HardState(1, 1, index - 1), entries(index, index))
         wal.sync()
     segment = only_segment(data_dir)
-    last_record_offset = segment.stat().st_size
+    last_record_offset = records_end(segment)
     wal.append(None, entries(5, 5))
     wal.close()
-    return segment, segment.read_bytes(), last_record_offset
+    return segment, segment.read_bytes()[:records_end(segment)], last_record_offset
 
 
 def expected_without_last_record(torn_tail: TornTail | None = None) -> WalState:
     return WalState(HardState(1, 1, 3), None, tuple(entries(1, 4)), torn_tail=torn_tail)
 
 
-def cut_after(segment: Path, last_record: int, size: int, reason: str) -> TornTail:
-    """What open says it cut: everything from the last record's start to the old ``size``."""
-    return TornTail(str(segment), last_record, size - last_record, reason)
+def cut_after(segment: Path, last_record: int, written: bytes, reason: str) -> TornTail:
+    """What open says it cut: from the last record's start to the last byte ``written`` that is
+    not zero (zeros after it cannot be told from the space allocated ahead)."""
+    return TornTail(str(segment), last_record, len(written.rstrip(b"\0")) - last_record, reason)
 
 
 def test_a_torn_tail_of_every_length_is_truncated_and_the_log_goes_on(tmp_path: Path) -> None:
@@ -55,9 +62,9 @@ def test_a_torn_tail_of_every_length_is_truncated_and_the_log_goes_on(tmp_path: 
         torn = None  # cut between records: nothing is torn
         if cut > last_record:
             assert state.torn_tail is not None and "cut short" in state.torn_tail.reason, f"cut at {cut}"
-            torn = cut_after(segment, last_record, cut, state.torn_tail.reason)
+            torn = cut_after(segment, last_record, content[:cut], state.torn_tail.reason)
         assert state == expected_without_last_record(torn), f"cut at {cut}"
-        assert segment.stat().st_size == last_record, f"cut at {cut}"
+        assert records_end(segment) == last_record, f"cut at {cut}"
         wal.append(None, [Entry(2, 5, data=b"after")])
         wal.close()
         wal, state = Wal.open(tmp_path)
@@ -76,17 +83,34 @@ def test_a_flipped_byte_in_the_last_record_is_a_torn_tail(tmp_path: Path) -> Non
         wal, state = Wal.open(tmp_path)
         wal.close()
         assert state.torn_tail is not None, f"flip at {position}"
-        torn = cut_after(segment, last_record, len(content), state.torn_tail.reason)
+        torn = cut_after(segment, last_record, bytes(damaged), state.torn_tail.reason)
         assert state == expected_without_last_record(torn), f"flip at {position}"
-        assert segment.stat().st_size == last_record, f"flip at {position}"
+        assert records_end(segment) == last_record, f"flip at {position}"
 
 
-def test_a_zeroed_tail_is_a_torn_tail(tmp_path: Path) -> None:
+def test_zeros_to_the_end_are_the_space_allocated_ahead_not_a_torn_tail(tmp_path: Path) -> None:
     segment, content, last_record = write_log(tmp_path)
+    assert segment.stat().st_size > len(content), "the log allocates space ahead of its records"
     segment.write_bytes(content[:last_record] + bytes(4096))
 
-    torn = cut_after(segment, last_record, last_record + 4096, "impossible record length 0")
-    assert Wal.open(tmp_path)[1] == expected_without_last_record(torn)
+    wal, state = Wal.open(tmp_path)
+    wal.close()
+    assert state == expected_without_last_record()
+    assert records_end(segment) == last_record
+
+
+def test_zeros_then_bytes_are_a_torn_tail_and_zeros_before_a_record_an_error(tmp_path: Path) -> None:
+    segment, content, last_record = write_log(tmp_path)
+    segment.write_bytes(content[:last_record] + bytes(100) + b"\x07")
+    torn = cut_after(segment, last_record, content[:last_record] + bytes(100) + b"\x07",
+                     "impossible record length 0")
+    wal, state = Wal.open(tmp_path)
+    wal.close()
+    assert state == expected_without_last_record(torn)
+
+    segment.write_bytes(content[:last_record] + bytes(100) + content[last_record:])
+    with pytest.raises(StorageError, match=f"offset {last_record} .*readable records follow it"):
+        Wal.open(tmp_path)
 
 
 def test_a_flipped_byte_before_readable_records_names_the_file_and_offset(tmp_path: Path) -> None:

@@ -60,9 +60,10 @@ def test_concurrent_saves_complete_in_order_and_share_fsyncs(tmp_path: Path) -> 
     assert state.hard_state == HardState(1, 1, count - 1)
 
 
-def test_an_idle_writers_save_is_done_on_return_and_a_busy_ones_waits_its_turn(tmp_path: Path) -> None:
-    """Rule 7: with nothing outstanding the loop writes and fsyncs at once; while a request is
-    unanswered (here a release the thread has not answered yet) saves queue behind it, in order."""
+def test_a_lone_write_to_an_idle_writer_is_done_on_return_and_others_wait_their_turn(tmp_path: Path) -> None:
+    """Rule 7: a save of one entry with nothing outstanding is written and fsynced at once; while
+    a request is unanswered (here a release the thread has not answered yet) saves queue behind
+    it, in order; a batch of several entries goes to the thread."""
     async def scenario() -> list[str]:
         wal, _ = Wal.open(tmp_path)
         writer = WalWriter(wal)
@@ -79,11 +80,14 @@ def test_an_idle_writers_save_is_done_on_return_and_a_busy_ones_waits_its_turn(t
         await release
         after = writer.start_save(None, [entry(3)], sync=True)  # answered: idle again
         assert after.done()
+        batch = writer.start_save(None, [entry(4), entry(5)], sync=True)
+        assert not batch.done()
+        await batch
         await writer.close()
         return order
 
     assert asyncio.run(scenario()) == ["release", "save"]
-    assert reopen(tmp_path).entries == (entry(1), entry(2), entry(3))
+    assert reopen(tmp_path).entries == tuple(entry(index) for index in range(1, 6))
 
 
 def test_a_marker_goes_before_the_entries_of_its_save_and_release_follows(tmp_path: Path) -> None:
