@@ -24,7 +24,7 @@ ALLOWED = {
     "render": set(),
     "resource": set(),
     "settings": set(),
-    "server": {"raft", "kv", "wire"} | IO_BASE,
+    "server": {"raft", "kv", "wire", "auth"} | IO_BASE,
     "client": {"kv", "wire"} | IO_BASE,
     "apply": {"resource"} | IO_BASE,
     "backends": {"server", "client", "kv", "render"} | IO_BASE,

@@ -16,8 +16,9 @@ Rules (etcd 3.4's ``range_perm_cache.go`` over ``adt.IntervalTree``):
   when some interval overlaps it (``IntervalTree.Intersects``).
 
 etcd walks a red-black tree; this scans a sorted tuple, which gives the same
-answers for every well-formed interval. (For an ill-formed request range, a
-begin above its end, the tree's pruning can hide intervals the scan sees.)
+answers for every well-formed interval. For an ill-formed request range (its
+end not above its begin, so it names no key) etcd's answer depends on the
+tree's shape, one way or the other: such a range is always refused here.
 """
 
 from __future__ import annotations
@@ -73,7 +74,12 @@ def intersects(intervals: Sequence[Interval], query: Interval) -> bool:
 
 
 def contains(intervals: Sequence[Interval], query: Interval) -> bool:
-    """Whether ``intervals`` (from :func:`sorted_intervals`) cover ``query`` without a gap."""
+    """Whether ``intervals`` (from :func:`sorted_intervals`) cover ``query`` without a gap.
+
+    An ill-formed ``query`` (its end not above its begin: no key at all) is never covered.
+    """
+    if _compare(query[0], query[1]) >= 0:
+        return False
     low: bytes | None = None
     high = b""
     for item in intervals:

@@ -5,8 +5,11 @@ They are etcd 3.4's ``authpb`` records as frozen values, kept in etcd's order:
 - A :class:`Permission` covers one key (empty ``range_end``), the keys in
   ``[key, range_end)`` (a prefix is one such range), or every key from ``key``
   on (``range_end`` ``b"\\0"``). A role's permissions are sorted by key only and
-  stably, so two on one key keep the order they were granted in (etcd sorts
-  them by key with Go's ``sort.Sort``, stable at a role's usual sizes).
+  stably, so two on one key keep the order they were granted in. etcd sorts
+  them by key with Go's ``sort.Sort``: stable up to 12 permissions (an
+  insertion sort); beyond, the order of permissions on one key is the unstable
+  sort's, and depends on the Go that built etcd. The order matters: a grant
+  looks only at the first permission on its key.
 - A :class:`User`'s roles are sorted; ``no_password`` is etcd's
   ``UserAddOptions.no_password``, kept when the password changes (etcd 3.4
   keeps it: such a user never authenticates with a password).

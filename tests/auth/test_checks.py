@@ -1,8 +1,9 @@
 """The permission check of every request shape, case by case and against a brute-force model.
 
 The model is the plain meaning of etcd's permissions: a key, a range, every key
-from one on; a request is allowed when every key it names lies in one of the
-user's permissions of that kind. Over keys of length 1 to 3 from "ab\\0\\xff",
+from one on (a range whose end is not above its key: no key); a request is
+allowed when every key it names lies in one of the user's permissions of that
+kind. Over keys of length 1 to 3 from "ab\\0\\xff",
 checking every key of length 1 to 4 is enough to find a key left uncovered (the
 first such key is a request's key or a permission's end, at most one longer).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from itertools import product
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from confagent.auth import (
@@ -238,7 +239,9 @@ def ranges(draw: st.DrawFn) -> tuple[bytes, bytes]:
     return key, draw(ends)
 
 
-permissions = st.builds(lambda r, t: Permission(r[0], r[1], t), ranges(), st.sampled_from(PermissionType))
+any_end = st.sampled_from([b"", b"\0", *KEYS])
+permissions = st.builds(lambda r, t: Permission(r[0], r[1], t), ranges(), st.sampled_from(PermissionType)) \
+    | st.builds(Permission, keys, any_end, st.sampled_from(PermissionType))  # ends below keys too: no key
 
 
 @given(st.lists(permissions, max_size=6), st.integers(1, 3), ranges())
@@ -260,6 +263,17 @@ def test_the_cache_answers_as_the_check_without_it(
     cache = PermissionCache()
     txn = TxnRequest((Compare(request[0], range_end=request[1]),), (PutRequest(request[0]),))
     assert allowed(check_txn, state, txn) == allowed(lambda s, i, r: check_txn(s, i, r, cache), state, txn)
+
+
+@given(st.lists(permissions, max_size=6), keys, keys)
+def test_a_range_whose_end_is_not_above_its_key_is_refused(perms: list[Permission], key: bytes,
+                                                          range_end: bytes) -> None:
+    # it names no key; etcd's answer depends on its interval tree's shape (either way)
+    if range_end > key:
+        range_end, key = key, range_end
+    assume(range_end != b"\0")  # from key on
+    everything = Permission(b"\0", b"\0", RW)
+    assert not allowed(check_range, user_with(*perms, everything), RangeRequest(key, range_end))
 
 
 def test_enabling_auth_does_not_need_the_root_role_to_exist() -> None:
