@@ -8,7 +8,7 @@ A key check (etcd's ``isOpPermitted``) decides, in this order:
    (etcd's clients authenticate again and retry);
 4. an unknown user: ``PermissionDenied``; a user holding the role ``root``: allowed;
 5. otherwise the union of the user's roles' permissions of that kind decides
-   (:mod:`confagent.auth._intervals`): a range must be covered, a key overlapped.
+   (:mod:`confagent.auth._intervals`): it must hold the whole range, or the key.
 
 What each request needs (etcd's ``apply_auth.go``):
 
@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from confagent.auth._intervals import Interval, contains, intersects, interval, point, sorted_intervals
+from confagent.auth._intervals import Interval, Union, interval, union
 from confagent.auth._values import ROOT, AuthInfo, AuthState, PermissionType, has_role
 from confagent.errors import AuthOldRevision, PermissionDenied, UserEmpty, UserNotFound
 from confagent.kv import (
@@ -78,15 +78,15 @@ def _no_lease_keys(lease: int) -> Iterable[bytes]:
 
 @dataclass(frozen=True, slots=True)
 class MergedPermissions:
-    """One user's READ and WRITE intervals over all its roles, each sorted by begin."""
+    """One user's READ and WRITE permissions over all its roles, each merged into one union."""
 
-    read: tuple[Interval, ...]
-    write: tuple[Interval, ...]
+    read: Union
+    write: Union
 
 
 def merged_permissions(state: AuthState, user: str) -> MergedPermissions:
     """The union of ``user``'s roles' permissions, as etcd's ``getMergedPerms`` builds it
-    (roles in the user's order, permissions in each role's; a role that is gone adds nothing)."""
+    (a role that is gone adds nothing)."""
     read: list[Interval] = []
     write: list[Interval] = []
     found = state.users.get(user)
@@ -98,7 +98,7 @@ def merged_permissions(state: AuthState, user: str) -> MergedPermissions:
                 read.append(covered)
             if perm.type != PermissionType.READ:
                 write.append(covered)
-    return MergedPermissions(sorted_intervals(read), sorted_intervals(write))
+    return MergedPermissions(union(read), union(write))
 
 
 class PermissionCache:
@@ -141,10 +141,7 @@ def _check_key(state: AuthState, info: AuthInfo | None, key: bytes, range_end: b
     if ROOT in user.roles:
         return
     merged = cache.get(state, info.user) if cache is not None else merged_permissions(state, info.user)
-    intervals = merged.write if write else merged.read
-    allowed = intersects(intervals, point(key)) if not range_end \
-        else contains(intervals, interval(key, range_end))
-    if not allowed:
+    if not (merged.write if write else merged.read).holds(key, range_end):
         raise PermissionDenied()
 
 

@@ -1,94 +1,76 @@
-"""Key intervals as etcd's permission check sees them (``pkg/adt``'s bytes-affine intervals).
+"""Key intervals as etcd's permission check sees them, merged into one sorted union per user and kind.
 
-Rules (etcd 3.4's ``range_perm_cache.go`` over ``adt.IntervalTree``):
+Rules (etcd 3.4's ``range_perm_cache.go`` over ``pkg/adt``'s bytes-affine intervals):
 
 - Keys compare as bytes, except that the empty key is greater than every other
   (it stands for "no end"): ``[k, b"")`` is every key from ``k`` on.
 - A single key ``k`` is the interval ``[k, k + b"\\0")``.
 - A permission's ``range_end`` ``b"\\0"`` means "no end"; an empty one, its key alone.
   A request's ``range_end`` ``b"\\0"`` means "no end" too; an empty one, its key alone.
-- Two intervals overlap unless one lies wholly left of the other, as etcd's
-  ``Interval.Compare`` decides it (also for ill-formed ones, whose end is not
-  above their begin).
-- A range is allowed when the intervals overlapping it, in ascending order of
-  their begin (ties in the order they were added), join without a gap and
-  reach from its begin to its end (``IntervalTree.Contains``); a single key,
-  when some interval overlaps it (``IntervalTree.Intersects``).
+- A range is allowed when the user's intervals of that kind cover all of it
+  (``IntervalTree.Contains``), a single key when one of them holds it
+  (``IntervalTree.Intersects``).
 
-etcd walks a red-black tree; this scans a sorted tuple, which gives the same
-answers for every well-formed interval. For an ill-formed request range (its
-end not above its begin, so it names no key) etcd's answer depends on the
-tree's shape, one way or the other: such a range is always refused here.
+etcd walks a red-black tree of the intervals as granted; this merges them once
+into disjoint sorted intervals (:func:`union`, what a cache keeps per user) and
+answers by bisection. Both answer alike for every request that names a key
+(a brute-force model and a real etcd agree, tests/auth). An interval whose end
+is not above its begin (a grant on ``[b, a)``, or on the empty key) holds no
+key and adds nothing. A request range whose end is not above its key names no
+key: etcd's answer then depends on its tree's shape, one way or the other; it
+is always refused here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-__all__ = ["Interval", "contains", "intersects", "interval", "point", "sorted_intervals"]
+__all__ = ["Interval", "Union", "interval", "union"]
 
 Interval = tuple[bytes, bytes]
-"""``(begin, end)``; an empty ``end`` (or ``begin``) is greater than every key."""
+"""``(begin, end)``; an empty ``end`` is greater than every key."""
 
 
-def _compare(a: bytes, b: bytes) -> int:
-    """etcd's ``BytesAffineComparable.Compare``: bytes order, the empty key above all."""
-    if not a:
-        return 0 if not b else 1
-    if not b:
-        return -1
-    return (a > b) - (a < b)
-
-
-def _overlaps(query: Interval, other: Interval) -> bool:
-    """etcd's ``Interval.Compare(query, other) == 0``."""
-    if _compare(query[0], other[0]) < 0 and _compare(query[1], other[0]) <= 0:
-        return False  # query lies left of other
-    return _compare(query[0], other[1]) < 0  # else it lies right of other
-
-
-def point(key: bytes) -> Interval:
-    """The interval holding ``key`` alone."""
-    return key, key + b"\0"
+def _below(a: bytes, b: bytes) -> bool:
+    """``a < b``, the empty key above all (etcd's ``BytesAffineComparable``)."""
+    return bool(a) and (not b or a < b)
 
 
 def interval(key: bytes, range_end: bytes) -> Interval:
     """The interval a permission (or a request) names: a key alone, a range, or from a key on."""
     if not range_end:
-        return point(key)
+        return key, key + b"\0"
     return key, b"" if range_end == b"\0" else range_end
 
 
-def _begin_order(item: Interval) -> tuple[bool, bytes]:
-    return not item[0], item[0]
+@dataclass(frozen=True, slots=True)
+class Union:
+    """Disjoint intervals, sorted, none touching the next: ``begins[i]`` to ``ends[i]``."""
 
+    begins: tuple[bytes, ...] = ()
+    ends: tuple[bytes, ...] = ()
 
-def sorted_intervals(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
-    """``intervals`` in ascending order of begin, ties kept in their given order (etcd's in-order walk)."""
-    return tuple(sorted(intervals, key=_begin_order))
-
-
-def intersects(intervals: Sequence[Interval], query: Interval) -> bool:
-    """Whether some interval overlaps ``query``."""
-    return any(_overlaps(query, item) for item in intervals)
-
-
-def contains(intervals: Sequence[Interval], query: Interval) -> bool:
-    """Whether ``intervals`` (from :func:`sorted_intervals`) cover ``query`` without a gap.
-
-    An ill-formed ``query`` (its end not above its begin: no key at all) is never covered.
-    """
-    if _compare(query[0], query[1]) >= 0:
-        return False
-    low: bytes | None = None
-    high = b""
-    for item in intervals:
-        if not _overlaps(query, item):
-            continue
-        if low is None:
-            low, high = item
-        elif _compare(high, item[0]) < 0:
+    def holds(self, key: bytes, range_end: bytes) -> bool:
+        """Whether the union holds every key of ``[key, range_end)`` (a request's, as :func:`interval`
+        reads it), and that range names at least one key."""
+        begin, end = interval(key, range_end)
+        if not _below(begin, end):
             return False
-        elif _compare(item[1], high) > 0:
-            high = item[1]
-    return low is not None and _compare(high, query[1]) >= 0 and _compare(low, query[0]) <= 0
+        at = bisect.bisect_right(self.begins, begin) - 1
+        return at >= 0 and not _below(self.ends[at], end)
+
+
+def union(intervals: Iterable[Interval]) -> Union:
+    """The keys of ``intervals`` as disjoint sorted intervals (those holding no key dropped)."""
+    begins: list[bytes] = []
+    ends: list[bytes] = []
+    for begin, end in sorted(item for item in intervals if _below(*item)):
+        if ends and not _below(ends[-1], begin):  # overlaps or touches the last one
+            if _below(ends[-1], end):
+                ends[-1] = end
+        else:
+            begins.append(begin)
+            ends.append(end)
+    return Union(tuple(begins), tuple(ends))
