@@ -41,6 +41,8 @@ class NodeConfig:
     listen_peer_url: str = ""
     request_timeout_s: float = 7.0
     """A write or linearizable read not done by then fails with 'request timed out' (etcd's)."""
+    auth_token_ttl_s: float = 300.0
+    """A simple auth token unused this long is gone (etcd's ``--auth-token-ttl``)."""
     peer_tls: PeerTls | None = None
     """Certificates for ``https://`` peer URLs."""
     name: str = ""

@@ -51,18 +51,15 @@ from dataclasses import dataclass
 
 import structlog
 
+from confagent import auth
 from confagent.errors import MemberRemoved, Stopped, StoreError
 from confagent.kv import (
     Applied,
-    Event,
     KvStore,
-    LeaseGrantRequest,
-    LeaseRevokeRequest,
     RangeRequest,
     RangeResponse,
     Request,
     WatchHub,
-    decode_request,
     validate,
 )
 from confagent.raft import Entry, EntryType, Message, RaftConfig, RawNode, Ready, Snapshot, SnapshotMeta
@@ -70,16 +67,17 @@ from confagent.server.membership import (
     Leadership,
     Member,
     MemberChanges,
-    MemberCommand,
     MemberTable,
     start_membership,
     unwrap_snapshot,
     wrap_snapshot,
 )
+from confagent.server.node._applier import Applier, ApplyListener
+from confagent.server.node._auth import MemberAuth, auth_command, unwrap_auth, wrap_auth
 from confagent.server.node._config import NodeConfig
 from confagent.server.node._heap import HeapFreezer
 from confagent.server.node._leases import Leases
-from confagent.server.node._proposals import REQUEST_ID_BYTES, Proposals
+from confagent.server.node._proposals import Proposals
 from confagent.server.node._read_barrier import LinearizableReads
 from confagent.server.node._snapshotter import Snapshotter
 from confagent.server.node._watches import WatchRegistry
@@ -101,9 +99,6 @@ __all__ = ["ApplyListener", "LogIndexes", "StoreNode"]
 log = structlog.get_logger("confagent.store")
 
 
-ApplyListener = Callable[[int, tuple[Event, ...]], None]
-
-
 @dataclass(frozen=True, slots=True)
 class LogIndexes:
     """Where this member's Raft log stands, for status and metrics."""
@@ -118,10 +113,13 @@ class StoreNode:
     """A store member: the Raft driver loop plus the state it applies to."""
 
     def __init__(self, config: NodeConfig, core: RawNode, kv: KvStore, writer: WalWriter,
-                 snapshots: SnapshotFiles, rng: random.Random, table: MemberTable | None = None) -> None:
+                 snapshots: SnapshotFiles, rng: random.Random, table: MemberTable | None = None,
+                 auth_state: auth.AuthState | None = None) -> None:
         self.config = config
         self.core = core
         self.kv = kv
+        self.auth = MemberAuth(auth_state, token_ttl_s=config.auth_token_ttl_s)
+        """Users, roles and tokens as applied here (``_auth``)."""
         self._writer = writer
         self._snapshots = snapshots
         self._wake = asyncio.Event()
@@ -168,6 +166,7 @@ class StoreNode:
         self._member_calls = MemberCalls(self.members, self.leadership, self._send_frames,
                                          request_timeout_s=config.request_timeout_s,
                                          first_request_id=rng.getrandbits(32))
+        self._applier = Applier(kv, self.auth, self.members, self._proposals, self.leases, self._listeners)
 
     # -- life cycle ---------------------------------------------------------------
     @classmethod
@@ -177,9 +176,10 @@ class StoreNode:
         snapshots = SnapshotFiles(config.data_dir / "member" / "snap")
         storage = await asyncio.to_thread(open_storage, config.data_dir, snapshots, config.wal_segment_bytes)
         state, snapshot_meta = storage.state, storage.state.snapshot
-        kv, table = KvStore(min_lease_ttl=config.min_lease_ttl), None
+        kv, table, auth_state = KvStore(min_lease_ttl=config.min_lease_ttl), None, None
         if storage.snapshot_data is not None:
             table, data = unwrap_snapshot(storage.snapshot_data)
+            auth_state, data = unwrap_auth(data)
             kv = KvStore.restore(data, min_lease_ttl=config.min_lease_ttl)
         voters, learners, joining = start_membership(config.member_id, config.voters, config.joining,
                                                      snapshot_meta)
@@ -191,7 +191,7 @@ class StoreNode:
 
         core = RawNode(raft_config, state.hard_state, snapshot_meta, state.entries, rng,
                        snapshot_source=snapshot_source)
-        node = cls(config, core, kv, WalWriter(storage.wal), snapshots, rng, table)
+        node = cls(config, core, kv, WalWriter(storage.wal), snapshots, rng, table, auth_state)
         node.recovery = storage.report
         node._replay_committed()
         node.members.restored(None)
@@ -263,8 +263,9 @@ class StoreNode:
         self._restore_listeners.append(listener)
 
     # -- requests -----------------------------------------------------------------
-    async def propose(self, request: Request) -> Applied:
+    async def propose(self, request: Request, credentials: auth.AuthInfo | None = None) -> Applied:
         """Validate, replicate and apply a write; the result once it is durable and applied.
+        With ``credentials`` (auth is on) it is checked as it applies (``_auth`` rule 2).
 
         Raises:
             StoreError: a validation error (nothing proposed), a state error decided
@@ -272,7 +273,17 @@ class StoreNode:
         """
         validate(request)
         self._check_running()
-        return await self._proposals.write(request)
+        return await self._proposals.write(request, credentials)
+
+    async def propose_auth(self, command: auth.Command, credentials: auth.AuthInfo | None) -> str | None:
+        """Replicate and apply an auth command (``_auth`` rule 1); ``Authenticate``'s token.
+
+        Raises:
+            StoreError: etcd's refusal, decided as it applies (nothing changed), or as ``propose``.
+        """
+        self._check_running()
+        token: str | None = await self._proposals.write_command(auth_command(credentials, command))
+        return token
 
     async def confirm_progress(self, timeout_s: float) -> None:
         """Return once an empty entry proposed now has been committed and applied here: this
@@ -433,9 +444,9 @@ class StoreNode:
     def _capture(self) -> tuple[SnapshotMeta, Callable[[], bytes]]:
         """``snapshot_with_members`` in two steps: the state now, by reference (no encoding),
         and a function making its payload later, in another thread (``_snapshotter``)."""
-        state, table = self.kv.snapshot_state(), self.members.table
+        state, table, auth_state = self.kv.snapshot_state(), self.members.table, self.auth.state
         table = MemberTable(table.cluster_id, table.members(), table.removed)
-        return self._snapshot_meta(), lambda: wrap_snapshot(table, state.encode())
+        return self._snapshot_meta(), lambda: wrap_snapshot(table, wrap_auth(auth_state, state.encode()))
 
     def _snapshot_meta(self) -> SnapshotMeta:
         term = self.core.log.term_at(self._applied_index)
@@ -547,7 +558,9 @@ class StoreNode:
         await asyncio.to_thread(self._snapshots.save, snapshot.meta, snapshot.data)
         await self._writer.save(None, (), sync=True, snapshot=snapshot.meta)
         table, data = unwrap_snapshot(snapshot.data)
+        auth_state, data = unwrap_auth(data)
         self.kv.load(data)
+        self.auth.restored(auth_state)
         self.members.restored(table)
         self._applied_index = snapshot.meta.index
         self._snapshotter.installed(snapshot.meta)
@@ -556,39 +569,7 @@ class StoreNode:
 
     def _apply(self, entry: Entry) -> None:
         self._applied_index = entry.index
-        if not entry.data:
-            return  # the leader's empty entry of its term
-        if entry.type is EntryType.CONF_CHANGE:
-            self.members.apply_change(entry.data)
-            return
-        if entry.data.startswith(MemberCommand.MARKER, REQUEST_ID_BYTES):
-            self.members.apply_command(entry.data[:REQUEST_ID_BYTES], entry.data[REQUEST_ID_BYTES:])
-            return
-        if len(entry.data) == REQUEST_ID_BYTES:  # a progress probe (``confirm_progress``)
-            self._proposals.probe_applied(entry.data)
-            return
-        # The proposal waits until answered: should applying it fail with a bug, the driver
-        # dies and ``_task_ended`` answers it with the others.
-        request_id = entry.data[:REQUEST_ID_BYTES]
-        request = self._proposals.request_of(request_id)
-        if request is None:
-            request = decode_request(entry.data[REQUEST_ID_BYTES:])
-        try:
-            applied = self.kv.apply(request)
-        except StoreError as error:
-            self._proposals.answer(request_id, error)
-            return
-        self._after_apply(request, applied)
-        self._proposals.answer(request_id, applied)
-
-    def _after_apply(self, request: Request, applied: Applied) -> None:
-        if isinstance(request, LeaseGrantRequest):
-            self.leases.granted(request.id, lone_voter=self.members.lone_voter)
-        elif isinstance(request, LeaseRevokeRequest):
-            self.leases.revoked(request.id)
-        if applied.events:
-            for listener in self._listeners:
-                listener(applied.revision, applied.events)
+        self._applier.apply(entry)
 
     def _replay_committed(self) -> None:
         """Apply what the log says is committed but the snapshot does not hold (at open)."""

@@ -14,6 +14,9 @@ Rules:
    'request timed out'; its entry may still commit, and nobody claims it then.
 4. A probe is an entry holding a request ID and nothing else: applying it changes
    nothing, and answers the probe (``probe_applied``).
+5. A write made with credentials carries them in its entry (``_auth.with_credentials``);
+   an auth command is an entry of its own kind (``write_command``), answered with
+   what applying it gave.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from confagent.auth import AuthInfo
 from confagent.errors import ResourceExhausted, StoreError, Unavailable
 from confagent.kv import Applied, Request, encode_request
 from confagent.raft import RawNode
+from confagent.server.node._auth import with_credentials
 
 __all__ = ["REQUEST_ID_BYTES", "Proposals"]
 
@@ -34,11 +40,11 @@ REQUEST_ID_BYTES = 8
 
 @dataclass(frozen=True, slots=True)
 class _Proposal:
-    """A write waiting for the log, with its request decoded."""
+    """A write waiting for the log, with its request decoded (None: an auth command)."""
 
     data: bytes
-    request: Request
-    future: asyncio.Future[Applied]
+    request: Request | None
+    future: asyncio.Future[Any]
 
 
 class Proposals:
@@ -62,18 +68,31 @@ class Proposals:
         counter = next(self._counter) & ((1 << 48) - 1)
         return ((self._member_id & 0xFFFF) << 48 | counter).to_bytes(REQUEST_ID_BYTES, "big")
 
-    async def write(self, request: Request) -> Applied:
-        """Propose ``request`` (validated) at the driver's next round; its result once applied.
+    async def write(self, request: Request, credentials: AuthInfo | None = None) -> Applied:
+        """Propose ``request`` (validated), with ``credentials`` when auth is on (rule 5), at the
+        driver's next round; its result once applied.
 
         Raises:
             StoreError: a state error decided at apply time, 'too many requests', or
                 'request timed out' (rule 3).
         """
+        command = encode_request(request)
+        if credentials is not None:
+            command = with_credentials(credentials, command)
+        result: Applied = await self._propose(command, request)
+        return result
+
+    async def write_command(self, payload: bytes) -> Any:
+        """Propose an entry ``payload`` of another kind than a store command (an auth command,
+        rule 5); what applying it answered. Raises as ``write``."""
+        return await self._propose(payload, None)
+
+    async def _propose(self, payload: bytes, request: Request | None) -> Any:
         if len(self._pending) + len(self._waiting) >= self._max_pending:
             raise ResourceExhausted()
         request_id = self.new_request_id()
-        future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Proposal(request_id + encode_request(request), request, future))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Proposal(request_id + payload, request, future))
         self._wake()
         try:
             async with asyncio.timeout(self._request_timeout_s):
@@ -127,7 +146,7 @@ class Proposals:
         proposal = self._waiting.get(request_id)
         return proposal.request if proposal is not None else None
 
-    def answer(self, request_id: bytes, outcome: Applied | StoreError) -> None:
+    def answer(self, request_id: bytes, outcome: object) -> None:
         """Answer this member's write ``request_id``, if it made it and still waits."""
         proposal = self._waiting.pop(request_id, None)
         if proposal is None or proposal.future.done():

@@ -1,0 +1,107 @@
+"""Applying one committed entry to a member's state: which kind it is, what it changes, who is answered.
+
+Rules:
+1. Every member applies every entry alike; only the member that proposed an
+   entry answers its waiting proposal (``Proposals``), with the outcome or the
+   store's refusal.
+2. An entry is, after its request ID: a member command (``MemberCommand.MARKER``),
+   an auth command (``_auth.AUTH_COMMAND``), a store command with its proposer's
+   credentials (``_auth.WITH_CREDENTIALS``, checked as it applies), or a store
+   command alone; a request ID alone is a progress probe; an empty entry is a
+   new leader's; a configuration change is the membership's.
+3. Applying a store command tells the leases (granted, revoked) and then every
+   listener of its events (the watches), in the order the entries commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from confagent.errors import StoreError
+from confagent.kv import (
+    Applied,
+    Event,
+    KvStore,
+    LeaseGrantRequest,
+    LeaseRevokeRequest,
+    Request,
+    decode_request,
+)
+from confagent.raft import Entry, EntryType
+from confagent.server.membership import MemberChanges, MemberCommand
+from confagent.server.node._auth import AUTH_COMMAND, WITH_CREDENTIALS, MemberAuth, split_credentials
+from confagent.server.node._leases import Leases
+from confagent.server.node._proposals import REQUEST_ID_BYTES, Proposals
+
+__all__ = ["Applier", "ApplyListener"]
+
+ApplyListener = Callable[[int, tuple[Event, ...]], None]
+
+
+class Applier:
+    """Applies committed entries to the member's key-value store, auth store and member table."""
+
+    def __init__(self, kv: KvStore, auth: MemberAuth, members: MemberChanges, proposals: Proposals,
+                 leases: Leases, listeners: list[ApplyListener]) -> None:
+        self._kv = kv
+        self._auth = auth
+        self._members = members
+        self._proposals = proposals
+        self._leases = leases
+        self._listeners = listeners
+
+    def apply(self, entry: Entry) -> None:
+        """Apply ``entry`` (rule 2); a store error answers its proposal, any other error is a bug."""
+        if not entry.data:
+            return  # the leader's empty entry of its term
+        if entry.type is EntryType.CONF_CHANGE:
+            self._members.apply_change(entry.data)
+            return
+        if entry.data.startswith(MemberCommand.MARKER, REQUEST_ID_BYTES):
+            self._members.apply_command(entry.data[:REQUEST_ID_BYTES], entry.data[REQUEST_ID_BYTES:])
+            return
+        if len(entry.data) == REQUEST_ID_BYTES:  # a progress probe (``confirm_progress``)
+            self._proposals.probe_applied(entry.data)
+            return
+        # The proposal waits until answered: should applying it fail with a bug, the driver
+        # dies and ``_task_ended`` answers it with the others.
+        request_id, payload = entry.data[:REQUEST_ID_BYTES], entry.data[REQUEST_ID_BYTES:]
+        if payload.startswith(AUTH_COMMAND):
+            self._apply_auth(request_id, payload, entry.index)
+        else:
+            self._apply_store(request_id, payload)
+
+    def _apply_store(self, request_id: bytes, payload: bytes) -> None:
+        credentials = None
+        if payload.startswith(WITH_CREDENTIALS):
+            credentials, payload = split_credentials(payload)
+        request = self._proposals.request_of(request_id)
+        if request is None:
+            request = decode_request(payload)
+        try:
+            if credentials is not None:
+                self._auth.check_write(credentials, request, self._kv)
+            applied = self._kv.apply(request)
+        except StoreError as error:
+            self._proposals.answer(request_id, error)
+            return
+        self._after_apply(request, applied)
+        self._proposals.answer(request_id, applied)
+
+    def _apply_auth(self, request_id: bytes, payload: bytes, index: int) -> None:
+        try:
+            token = self._auth.apply(payload, index, asyncio.get_running_loop().time())
+        except StoreError as error:
+            self._proposals.answer(request_id, error)
+            return
+        self._proposals.answer(request_id, token)
+
+    def _after_apply(self, request: Request, applied: Applied) -> None:
+        if isinstance(request, LeaseGrantRequest):
+            self._leases.granted(request.id, lone_voter=self._members.lone_voter)
+        elif isinstance(request, LeaseRevokeRequest):
+            self._leases.revoked(request.id)
+        if applied.events:
+            for listener in self._listeners:
+                listener(applied.revision, applied.events)

@@ -1,0 +1,176 @@
+"""A member's auth store: etcd's users, roles and simple tokens, applied from the log, kept in snapshots.
+
+The rules are the pure core's (``confagent.auth``); this module is where the
+member meets them: what an auth entry holds, who is checked when, and which
+tokens this member knows.
+
+Rules (etcd 3.4's ``authApplierV3`` and ``simpleTokenTTLKeeper``):
+
+1. An auth command travels through the Raft log (``AUTH_COMMAND``: the proposer's
+   credentials, then the command) and is applied on every member alike. Every
+   command but ``Authenticate`` needs the proposer to hold the role ``root`` at the
+   moment it applies, while auth is enabled (``check_admin``).
+2. A write proposed while auth is enabled carries its proposer's credentials
+   (``WITH_CREDENTIALS``) and is checked when it applies, against the state then
+   (``check_write``): a write whose credentials were read at an older auth revision
+   fails with ``AuthOldRevision``, and the client signs in again.
+3. ``Authenticate``'s simple token is the proposer's random prefix and the entry's
+   index: every member assigns the same token, so it is good on each. A token
+   lives ``token_ttl_s`` after its last use; the tokens of a user go when the user
+   is deleted or its password changes, all of them when auth is disabled.
+4. The auth state travels in snapshots, in front of the key-value state
+   (``wrap_auth``); a payload without it is a store that never had auth.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+import msgpack  # type: ignore[import-untyped]
+
+from confagent import auth
+from confagent.auth import AuthInfo, AuthState, PermissionCache, SimpleTokens
+from confagent.errors import StorageError
+from confagent.kv import DeleteRangeRequest, KvStore, LeaseRevokeRequest, PutRequest, Request, TxnRequest
+
+__all__ = [
+    "AUTH_COMMAND",
+    "WITH_CREDENTIALS",
+    "MemberAuth",
+    "auth_command",
+    "split_credentials",
+    "unwrap_auth",
+    "with_credentials",
+    "wrap_auth",
+]
+
+AUTH_COMMAND = b"\x01"
+"""An entry's payload (after its request ID) that is an auth command (rule 1). A store command
+is a msgpack array and a member command starts with 0xc1: neither starts with 0x01 or 0x02."""
+WITH_CREDENTIALS = b"\x02"
+"""An entry's payload that is a store command with its proposer's credentials (rule 2)."""
+
+_AUTH_MAGIC = b"CAAU"
+_LENGTH = struct.Struct("<I")
+
+
+def with_credentials(credentials: AuthInfo, command: bytes) -> bytes:
+    """An entry payload: a store command (``kv.encode_request``) proposed with ``credentials``."""
+    packed: bytes = msgpack.packb((credentials.user, credentials.revision, command))
+    return WITH_CREDENTIALS + packed
+
+
+def auth_command(credentials: AuthInfo | None, command: auth.Command) -> bytes:
+    """An entry payload: an auth command proposed with ``credentials`` (rule 1)."""
+    user, revision = (credentials.user, credentials.revision) if credentials is not None else ("", 0)
+    packed: bytes = msgpack.packb((user, revision, auth.encode_command(command)))
+    return AUTH_COMMAND + packed
+
+
+def _split(payload: bytes) -> tuple[AuthInfo, bytes]:
+    """The credentials and the command an auth or credentialed payload holds.
+
+    Raises:
+        StorageError: undecodable (a damaged or foreign entry).
+    """
+    try:
+        user, revision, command = msgpack.unpackb(payload[1:], raw=False)
+    except (ValueError, TypeError, msgpack.UnpackException) as error:
+        raise StorageError(f"undecodable credentials in an entry: {error}") from error
+    return AuthInfo(user, revision), command
+
+
+def split_credentials(payload: bytes) -> tuple[AuthInfo, bytes]:
+    """A ``WITH_CREDENTIALS`` payload's credentials and store command (``kv.decode_request``'s input)."""
+    return _split(payload)
+
+
+class MemberAuth:
+    """The auth state this member applied, its simple tokens, and the checks made against them."""
+
+    def __init__(self, state: AuthState | None = None, *,
+                 token_ttl_s: float = auth.DEFAULT_TOKEN_TTL_S) -> None:
+        self.state = state or AuthState()
+        self.tokens = SimpleTokens(token_ttl_s, enabled=self.state.enabled)
+        self.cache = PermissionCache()
+
+    @property
+    def enabled(self) -> bool:
+        return self.state.enabled
+
+    # -- applying entries ----------------------------------------------------------------
+    def apply(self, payload: bytes, index: int, now: float) -> str | None:
+        """Apply an ``AUTH_COMMAND`` payload of the entry at ``index`` (rule 1); ``Authenticate``'s
+        token, else None.
+
+        Raises:
+            AuthError: etcd's refusal; nothing changed.
+            StorageError: an undecodable payload.
+        """
+        credentials, encoded = _split(payload)
+        command = auth.decode_command(encoded)
+        if not isinstance(command, auth.Authenticate):
+            auth.check_admin(self.state, credentials if credentials.user else None)
+        self.state = auth.apply(self.state, command)
+        self.tokens.applied(command)
+        if isinstance(command, auth.Authenticate):
+            return self.tokens.assign(command.simple_token, index, command.name, now)
+        return None
+
+    def check_write(self, credentials: AuthInfo, request: Request, kv: KvStore) -> None:
+        """Rule 2: raises etcd's error unless ``credentials`` may make ``request`` now."""
+        state, cache = self.state, self.cache
+        if isinstance(request, PutRequest):
+            auth.check_put(state, credentials, request, lambda lease: _lease_keys(kv, lease), cache)
+        elif isinstance(request, DeleteRangeRequest):
+            auth.check_delete_range(state, credentials, request, cache)
+        elif isinstance(request, TxnRequest):
+            auth.check_txn(state, credentials, request, cache)
+        elif isinstance(request, LeaseRevokeRequest):
+            auth.check_lease_revoke(state, credentials, _lease_keys(kv, request.id), cache)
+
+    # -- tokens ---------------------------------------------------------------------------
+    def credentials_of(self, token: str, now: float) -> AuthInfo | None:
+        """The credentials a simple token stands for now (renewing it), None when unknown or expired."""
+        user = self.tokens.user_of(token, now)
+        return AuthInfo(user, self.state.revision) if user is not None else None
+
+    # -- snapshots ------------------------------------------------------------------------
+    def restored(self, state: AuthState) -> None:
+        """Become ``state`` (a snapshot installed): tokens stay only while auth stays enabled."""
+        self.state = state
+        if not state.enabled:
+            self.tokens.disable()
+        else:
+            self.tokens.enable()
+
+
+def _lease_keys(kv: KvStore, lease_id: int) -> Iterable[bytes]:
+    lease = kv.lease(lease_id)
+    return lease.keys if lease is not None else ()
+
+
+def wrap_auth(state: AuthState, kv_data: bytes) -> bytes:
+    """The key-value state's snapshot bytes with the auth state in front (rule 4)."""
+    if state == AuthState():
+        return kv_data  # never had auth: the payload older members wrote
+    encoded = auth.encode_state(state)
+    return b"".join((_AUTH_MAGIC, _LENGTH.pack(len(encoded)), encoded, kv_data))
+
+
+def unwrap_auth(data: bytes) -> tuple[AuthState, bytes]:
+    """The auth state (the default one when absent) and the key-value state's bytes.
+
+    Raises:
+        StorageError: an auth section cut short or undecodable.
+    """
+    if not data.startswith(_AUTH_MAGIC):
+        return AuthState(), data
+    start = len(_AUTH_MAGIC) + _LENGTH.size
+    if len(data) < start:
+        raise StorageError("snapshot payload cut short in its auth state")
+    (length,) = _LENGTH.unpack_from(data, len(_AUTH_MAGIC))
+    if len(data) < start + length:
+        raise StorageError("snapshot payload cut short in its auth state")
+    return auth.decode_state(data[start:start + length]), data[start + length:]
