@@ -10,7 +10,10 @@ stderr are compared byte for byte.
 
 from __future__ import annotations
 
+import os
 import re
+import select
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -18,6 +21,8 @@ import pytest
 
 from confagent.testing import Processes
 from tests.cli.support import Tool, error_lines
+
+pytestmark = [pytest.mark.etcd]  # etcdctl answers first in every test
 
 ROOT_PASSWORD = f"root-{uuid.uuid4().hex[:8]}"
 AS_ROOT = ("--user", f"root:{ROOT_PASSWORD}")
@@ -161,3 +166,50 @@ def test_commands_answer_as_etcdctl_with_auth_off(own_server: str, processes: Pr
                                                   args: list[str]) -> None:
     both(own_server, processes, args)
     both(own_server, processes, [*args, "--user", "alice:pw"])
+
+
+def _on_a_terminal(processes: Processes, url: str, args: Sequence[str], answers: Sequence[str]
+                   ) -> tuple[int, bytes]:
+    """``confagent args`` with a pseudo-terminal for stdin and stdout (in a session of its own, so
+    that it cannot reach the terminal the tests run from), each answer typed once its prompt (a line
+    asking for a password) shows, within 30 s: exit code, what it showed."""
+    controller, terminal = os.openpty()
+    os.set_blocking(controller, False)
+    tool = Tool("ours", url)
+    try:
+        process = processes.popen(tool.argv(*args), stdin=terminal, stdout=terminal, stderr=terminal,
+                                  env=tool.env, start_new_session=True)
+        shown, deadline = b"", time.monotonic() + 30
+        for asked, answer in enumerate(answers):  # typed after its prompt: asking drops earlier input
+            while shown.lower().count(b"password") <= asked:
+                assert process.poll() is None and time.monotonic() < deadline, (asked, shown)
+                shown += _read(controller)
+            os.write(controller, answer.encode() + b"\n")
+        code = process.wait(30)
+    finally:
+        os.close(terminal)
+    while chunk := _read(controller, 0.0):
+        shown += chunk
+    os.close(controller)
+    return code, shown
+
+
+def _read(controller: int, timeout_s: float = 1.0) -> bytes:
+    """What the terminal shows next (b"" when nothing within ``timeout_s``, or once it is gone)."""
+    if not select.select([controller], [], [], timeout_s)[0]:
+        return b""
+    try:
+        return os.read(controller, 4096)
+    except OSError:  # nothing more (BlockingIOError), or the terminal is closed (EIO)
+        return b""
+
+
+def test_passwords_are_asked_for_on_a_terminal(own_server: str, processes: Processes) -> None:
+    enable_auth(own_server, processes)
+    code, shown = _on_a_terminal(processes, own_server, ["--user", "root", "user", "add", "bob"],
+                                 [ROOT_PASSWORD, "bob-pw", "bob-pw"])
+    assert (code, shown.endswith(b"User bob created\r\n")) == (0, True), shown
+    code, shown = _on_a_terminal(processes, own_server, ["--user", "bob", "user", "get", "bob"], ["bob-pw"])
+    assert (code, shown.endswith(b"User: bob\r\nRoles:\r\n")) == (0, True), shown
+    code, shown = _on_a_terminal(processes, own_server, [*AS_ROOT, "user", "passwd", "bob"], ["a", "b"])
+    assert (code, shown.endswith(b"Error: given passwords are different\r\n")) == (128, True), shown
