@@ -6,7 +6,8 @@ name       reads                                            options used
 embedded   a store in this process (the default), alone     store (a ``StoreConfig``: its
            or a member of a cluster                         data_dir, its cluster)
 etcd       an etcd v3 cluster or confagent store nodes      nodes, client_cert, client_key,
-                                                            client_cakeys, timeouts
+                                                            client_cakeys, timeouts, basic_auth,
+                                                            username, password, password_file
 file       YAML/JSON files and directories                  files, file_filter
 env        environment variables                            environ
 metad      a metadata service's data port (``/self/...``)   nodes, command_timeout_s
@@ -16,10 +17,18 @@ Each opener imports its backend's module when called (``env``'s is light), so
 a process pays for the libraries of the one backend it opens (the store's
 uvicorn, the etcd client's httpx, the file backend's PyYAML and watchfiles),
 not for all of them.
+
+Credentials (``etcd``): confd's ``basic_auth``, ``username`` and ``password``
+(a username alone turns ``basic_auth`` on: confd would ignore it). So that a
+password need not sit on a command line or in ``confagent.toml``, it may come
+from ``password_file`` (its first line) or from ``$CONFAGENT_ETCD_PASSWORD``,
+in that order after ``password``. The client signs in with them and signs in
+again when its token expires; refused credentials are an error naming the user.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +38,7 @@ from confagent.backends._base import Backend
 from confagent.backends._env import EnvBackend
 from confagent.errors import ConfigError
 from confagent.settings import (
+    BOOLEAN,
     PATH,
     PATHS,
     TEXT,
@@ -42,11 +52,13 @@ from confagent.settings import (
 )
 
 if TYPE_CHECKING:
-    from confagent.client import ClientConfig
+    from confagent.client import ClientConfig, Credentials
 
-__all__ = ["BACKENDS", "BACKEND_NAMES", "DEFAULT_ETCD_NODE", "EMBEDDED_STORE", "BackendConfig",
-           "embedded_store", "open_backend"]
+__all__ = ["BACKENDS", "BACKEND_NAMES", "DEFAULT_ETCD_NODE", "EMBEDDED_STORE", "PASSWORD_ENV",
+           "BackendConfig", "embedded_store", "open_backend"]
 
+PASSWORD_ENV = "CONFAGENT_ETCD_PASSWORD"
+"""The etcd backend's password when neither ``password`` nor ``password_file`` gives one."""
 DEFAULT_ETCD_NODE = "http://127.0.0.1:2379"
 """etcd's client port (confd still defaults to the v2 port 4001)."""
 EMBEDDED_STORE = StoreConfig(listen_client_urls=(), listen_peer_urls=())
@@ -92,6 +104,15 @@ class BackendConfig:
                                       help="file backend: a YAML/JSON file or directory; repeat for several")
     file_filter: str = setting("*", flag="filter", kind=TEXT, metavar="GLOB",
                                help="file backend: glob for file names in directories")
+    basic_auth: bool = setting(False, flag="basic-auth", kind=BOOLEAN,
+                               help="sign in to the etcd backend as --username (implied by --username)")
+    username: str = setting("", flag="username", kind=TEXT, metavar="NAME",
+                            help="etcd backend: the user to sign in as")
+    password: str = setting("", flag="password", kind=TEXT, metavar="PASSWORD", secret=True,
+                            help=f"etcd backend: the user's password (else --password-file, else "
+                                 f"${PASSWORD_ENV})")
+    password_file: Path | None = setting(None, flag="password-file", kind=PATH, metavar="FILE",
+                                         help="etcd backend: a file whose first line is the password")
     dial_timeout_s: float = 2.0
     command_timeout_s: float = 5.0
     environ: Mapping[str, str] | None = None
@@ -121,6 +142,7 @@ class BackendConfig:
             raise ConfigError("the embedded backend needs a data directory", key="data_dir")
         self._validate_nodes(name)
         self._validate_tls(name)
+        self._validate_credentials(name)
         for path in self.files:
             if not path.exists():
                 raise ConfigError(f"{str(path)!r} does not exist", key=name("files"))
@@ -151,6 +173,44 @@ class BackendConfig:
             if getattr(self, given) is not None and getattr(self, other) is None:
                 raise ConfigError(f"needs {name(other)} as well", key=name(given))
 
+    def _validate_credentials(self, name: Naming) -> None:
+        for field in ("basic_auth", "username", "password", "password_file"):
+            self._check_used(name, field, "etcd")
+        if self.password and self.password_file is not None:
+            raise ConfigError(f"give one of {name('password')} and {name('password_file')}",
+                              key=name("password"))
+        if self.password_file is not None and not self.password_file.is_file():
+            raise ConfigError(f"no such file: {self.password_file} (it does not exist or is not a file)",
+                              key=name("password_file"))
+        for field in ("basic_auth", "password", "password_file"):
+            if getattr(self, field) and not self.username:
+                raise ConfigError(f"needs {name('username')} as well", key=name(field))
+
+    def credentials(self) -> Credentials | None:
+        """The user to sign in as with its password (module docstring), or None.
+
+        Raises:
+            ConfigError: the password file cannot be read, or no password is given anywhere.
+        """
+        from confagent.client import Credentials  # noqa: PLC0415 - httpx on use (module doc)
+
+        if not self.username:
+            return None
+        password = self.password or self._password_from_file() or os.environ.get(PASSWORD_ENV, "")
+        if not password:
+            raise ConfigError(f"no password for user {self.username!r}: give password, password_file "
+                              f"or ${PASSWORD_ENV}", key="password")
+        return Credentials(self.username, password)
+
+    def _password_from_file(self) -> str:
+        if self.password_file is None:
+            return ""
+        try:
+            lines = self.password_file.read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"cannot read {self.password_file}: {error}", key="password_file") from None
+        return lines[0] if lines else ""
+
     def _check_used(self, name: Naming, field: str, backend: str) -> None:
         if getattr(self, field) and self.backend != backend:
             raise ConfigError(f"is only used by the {backend} backend, and the backend is {self.backend}",
@@ -166,7 +226,8 @@ class BackendConfig:
                             key_file=self.client_key)
         return ClientConfig(endpoints=self.endpoints,
                             dial_timeout_s=self.dial_timeout_s,
-                            command_timeout_s=self.command_timeout_s, tls=tls)
+                            command_timeout_s=self.command_timeout_s, tls=tls,
+                            credentials=self.credentials())
 
 
 async def _open_embedded(config: BackendConfig) -> Backend:

@@ -5,12 +5,12 @@ Rules:
    does the opposite, confd.md §2).
 2. The file's top-level keys are confd's flag names in snake_case
    (``backend nodes prefix confdir interval watch onetime noop sync_only
-   log_level client_cert client_key client_cakeys file filter``) plus
-   ``log_format`` and ``wait``; ``[store]`` configures the embedded store
-   with etcd's flag names in snake_case (``data_dir name initial_cluster
-   listen_peer_urls`` ...; its flags are ``--store-data-dir``, ``--store-name``
-   ...) and ``[agent]`` the agent's HTTP listener. Unknown keys are errors
-   with a hint.
+   log_level client_cert client_key client_cakeys file filter basic_auth
+   username password``) plus ``password_file``, ``log_format`` and ``wait``;
+   ``[store]`` configures the embedded store with etcd's flag names in
+   snake_case (``data_dir name initial_cluster listen_peer_urls`` ...; its
+   flags are ``--store-data-dir``, ``--store-name`` ...) and ``[agent]``
+   the agent's HTTP listener. Unknown keys are errors with a hint.
 3. Overrides (what the command line gave; None means not given) use the same
    names, dotted for sections (``store.data_dir``); their errors name the
    flag (``flag_name``: ``--log-level``, ``--node``).

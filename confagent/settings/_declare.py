@@ -8,7 +8,9 @@ from that one declaration: the TOML loader (``confagent.config``), the
 commands' flags and their help with the default (``confagent.cli``), and the
 names a component's ``validate()`` gives in its errors (``Naming``). No
 setting of these components has an environment variable (etcd's ``ETCD_*``
-are not read); the client commands' ``CONFAGENT_ENDPOINTS`` is theirs.
+are not read); the client commands' ``CONFAGENT_ENDPOINTS`` is theirs, and
+the etcd backend's password may come from ``$CONFAGENT_ETCD_PASSWORD``
+(``confagent.backends``), so that it need not sit on a command line.
 
 Why not typed-settings or pydantic-settings, which derive the same from one
 class: import cost, since ``confagent run --onetime`` starts a process per
@@ -63,11 +65,12 @@ class Setting:
 
 def setting(default: Any, *, help: str, kind: Kind, flag: str, toml: str | None = None,
             metavar: str | None = None, default_text: str | None = None,
-            flag_aliases: tuple[str, ...] = ()) -> Any:
-    """A dataclass field holding a ``Setting``; the TOML key defaults to the flag in snake_case."""
+            flag_aliases: tuple[str, ...] = (), secret: bool = False) -> Any:
+    """A dataclass field holding a ``Setting``; the TOML key defaults to the flag in snake_case.
+    A ``secret`` (a password) is left out of the dataclass's ``repr``, so no log line shows it."""
     declared_as = Setting(help=help, kind=kind, flag=flag, toml=toml or flag.replace("-", "_"),
                           metavar=metavar, default_text=default_text, flag_aliases=flag_aliases)
-    return dataclasses.field(default=default, metadata={_METADATA_KEY: declared_as})
+    return dataclasses.field(default=default, metadata={_METADATA_KEY: declared_as}, repr=not secret)
 
 
 def declared(component: type) -> dict[str, Setting]:
