@@ -16,6 +16,13 @@ caller sees each event once and in order:
 - a header-only message (progress) moves it up to its header revision;
 - events below it (repeats after a resume) are dropped.
 
+A watch etcd refuses for its auth (a token expired or dropped, a range the
+user may not read) is answered 200 with a ``created`` and ``canceled``
+message whose ``cancel_reason`` is the refusal's status: that first message
+is read as the opening's answer and becomes its error (``InvalidAuthToken``,
+``PermissionDenied``, ...), so a signed-in client signs in again and reopens
+the stream (``Transport.authorized``), and a refused watch raises.
+
 If the history was compacted meanwhile, etcd cancels the new watch with
 ``compact_revision``; that canceled response is yielded and the iteration ends,
 as it does for any cancel. At most ``RESUMES_MAX`` resumes in a row may fail.
@@ -26,7 +33,7 @@ stream is closed at once rather than by the garbage collector.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
 
@@ -34,9 +41,9 @@ import httpx
 import orjson
 
 from confagent.client._transport import Transport, parse_json
-from confagent.errors import ClientError, store_error_from
+from confagent.errors import AuthError, ClientError, store_error_from
 from confagent.kv._messages import WatchCreateRequest, WatchResponse
-from confagent.wire import Reply, decode_watch_response, encode_watch_create_request
+from confagent.wire import Reply, decode_cancel_reason, decode_watch_response, encode_watch_create_request
 
 __all__ = ["RESUMES_MAX", "watch"]
 
@@ -105,16 +112,47 @@ async def _stream(
 ) -> AsyncGenerator[Reply[WatchResponse], None]:
     """One stream, opened on the first endpoint that answers (the transport's failover)."""
     body = orjson.dumps(encode_watch_create_request(request))
-    endpoint, response = await transport.post("/v3/watch", body, retry_safe=True, stream=True,
-                                              timeout=httpx.Timeout(None, connect=dial_timeout_s))
+    endpoint, response, lines, first = await transport.authorized(
+        lambda: _open(transport, body, dial_timeout_s))
     try:
-        async for line in response.aiter_lines():
-            if line.strip():
-                yield _message(line, endpoint)
-    except httpx.TransportError as error:
-        raise ClientError(f"{endpoint}: the watch stream broke: {error!r}") from error
+        if first is not None:
+            yield first
+            while (reply := await _next_message(lines, endpoint)) is not None:
+                yield reply
     finally:
         await response.aclose()
+
+
+_Opened = tuple[str, httpx.Response, AsyncIterator[str], Reply[WatchResponse] | None]
+
+
+async def _open(transport: Transport, body: bytes, dial_timeout_s: float) -> _Opened:
+    """The stream and its first message (None: it ended before one); an auth refusal raised
+    (module docstring)."""
+    endpoint, response = await transport.post("/v3/watch", body, retry_safe=True, stream=True,
+                                              timeout=httpx.Timeout(None, connect=dial_timeout_s))
+    lines = response.aiter_lines()
+    try:
+        first = await _next_message(lines, endpoint)
+        if first is not None and first.response.canceled:
+            refusal = decode_cancel_reason(first.response.cancel_reason)
+            if isinstance(refusal, AuthError):
+                raise refusal
+    except BaseException:
+        await response.aclose()
+        raise
+    return endpoint, response, lines, first
+
+
+async def _next_message(lines: AsyncIterator[str], endpoint: str) -> Reply[WatchResponse] | None:
+    """The stream's next message; None when it ended."""
+    try:
+        async for line in lines:
+            if line.strip():
+                return _message(line, endpoint)
+    except httpx.TransportError as error:
+        raise ClientError(f"{endpoint}: the watch stream broke: {error!r}") from error
+    return None
 
 
 def _message(line: str, endpoint: str) -> Reply[WatchResponse]:

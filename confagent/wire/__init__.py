@@ -51,6 +51,7 @@ from confagent.lazy import lazy_exports
 if TYPE_CHECKING:
     from confagent.wire._json_client import (
         decode_alarm_response,
+        decode_cancel_reason,
         decode_delete_range_response,
         decode_error_body,
         decode_event,
@@ -256,6 +257,7 @@ __all__ = [
     "decode_body",
     "decode_campaign_request",
     "decode_campaign_response",
+    "decode_cancel_reason",
     "decode_compaction_request",
     "decode_delete_range_request",
     "decode_delete_range_response",
@@ -435,7 +437,8 @@ _LAZY_MODULES = {
         "encode_stream_error", "encode_txn_response", "encode_watch_response",
     ), "_json_server"),
     **dict.fromkeys((
-        "decode_alarm_response", "decode_delete_range_response", "decode_error_body", "decode_event",
+        "decode_alarm_response", "decode_cancel_reason", "decode_delete_range_response", "decode_error_body",
+        "decode_event",
         "decode_header", "decode_key_value", "decode_lease_grant_response", "decode_lease_keepalive_response",
         "decode_lease_leases_response", "decode_lease_time_to_live_response",
         "decode_member_add_response", "decode_member_list_response", "decode_put_response",

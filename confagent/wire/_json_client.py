@@ -17,6 +17,7 @@ Key-values are decoded on the hot path of a snapshot (10,000 in one answer):
 
 from __future__ import annotations
 
+import re
 from base64 import b64decode
 from binascii import a2b_base64
 from collections.abc import Sequence
@@ -59,6 +60,7 @@ from confagent.wire._messages import (
 
 __all__ = [
     "decode_alarm_response",
+    "decode_cancel_reason",
     "decode_delete_range_response",
     "decode_error_body",
     "decode_event",
@@ -448,6 +450,24 @@ def decode_error_body(d: JsonObject) -> StoreError:
         KeyError, TypeError, ValueError: the body is not one.
     """
     return store_error_from(int(d["code"]), str(d["message"]))
+
+
+_GRPC_CODES: Final = {name: code for code, name in enumerate((
+    "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists",
+    "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange",
+    "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"))}
+"""grpc-go's names of the status codes, as its errors' text names them."""
+_RPC_ERROR = re.compile(r"rpc error: code = (\w+) desc = (.*)", re.DOTALL)
+
+
+def decode_cancel_reason(reason: str) -> StoreError | None:
+    """The error a watch's ``cancel_reason`` carries when it is grpc-go's text of a status
+    (``rpc error: code = PermissionDenied desc = etcdserver: permission denied``: etcd refusing a
+    watch for its auth); None for another reason (``mvcc: required revision has been compacted``)."""
+    match = _RPC_ERROR.fullmatch(reason)
+    if match is None or match.group(1) not in _GRPC_CODES:
+        return None
+    return store_error_from(_GRPC_CODES[match.group(1)], match.group(2))
 
 
 def decode_stream_error(error: JsonObject) -> StoreError:

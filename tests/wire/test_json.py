@@ -388,3 +388,22 @@ def test_malformed_bodies_get_etcds_messages(etcd_server: str) -> None:
             if got != expected:
                 mismatches.append((path, body, expected, got))
     assert mismatches == []
+
+
+@pytest.mark.parametrize(("reason", "error"), [
+    ("rpc error: code = PermissionDenied desc = etcdserver: permission denied", "PermissionDenied"),
+    ("rpc error: code = Unauthenticated desc = etcdserver: invalid auth token", "InvalidAuthToken"),
+    ("rpc error: code = InvalidArgument desc = etcdserver: user name is empty", "UserEmpty"),
+    ("rpc error: code = Unknown desc = something else", "StoreError"),
+])
+def test_a_watch_cancel_reason_in_grpc_go_s_words_is_its_error(reason: str, error: str) -> None:
+    """etcd 3.4's gateway cancels a watch its auth refuses with such a reason (recorded from it)."""
+    decoded = wire.decode_cancel_reason(reason)
+    assert type(decoded).__name__ == error and decoded is not None
+    assert decoded.message == reason.split(" desc = ")[1]
+
+
+@pytest.mark.parametrize("reason", ["", "mvcc: required revision has been compacted",
+                                    "rpc error: code = Nonsense desc = x"])
+def test_another_cancel_reason_is_no_error(reason: str) -> None:
+    assert wire.decode_cancel_reason(reason) is None
