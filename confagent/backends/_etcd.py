@@ -16,6 +16,10 @@ prefixes. A broken stream is resumed by the client (``resume=True``) from the
 first revision not yet delivered; when that fails too, ``changes`` raises
 ``ClientError`` and the caller resumes later. A watch canceled for compaction
 raises ``Compacted``; canceled for any other reason, ``ResyncNeeded``.
+
+Signed in as a user (``ClientConfig.credentials``), a snapshot refused with
+``permission denied`` is asked again prefix by prefix (a count of each), so
+that the error names the user and the prefixes it may not read.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from confagent.backends._base import Change, Snapshot
 from confagent.backends._prefixes import PrefixSet
 from confagent.backends._store_events import changes_of_events, snapshot_of
 from confagent.client import ClientConfig, EtcdClient
-from confagent.errors import ClientError, Compacted, ResyncNeeded
+from confagent.errors import ClientError, Compacted, PermissionDenied, ResyncNeeded
 from confagent.kv import MAX_TXN_OPS, KeyValue, RangeRequest, RangeResponse, TxnRequest, prefix_range
 
 __all__ = ["EtcdBackend"]
@@ -62,10 +66,17 @@ class EtcdBackend:
         """Every key under ``prefixes`` at one revision (module docstring).
 
         Raises:
-            StoreError: the store refused (``Compacted`` if it compacted between two txns).
+            StoreError: the store refused (``Compacted`` if it compacted between two txns;
+                ``PermissionDenied`` naming the user and the prefixes it may not read).
             ClientError: no endpoint answered.
         """
         ranges = [RangeRequest(*prefix_range(p.encode())) for p in PrefixSet(prefixes).prefixes]
+        try:
+            return await self._snapshot(ranges)
+        except PermissionDenied as error:
+            raise await self._denied(ranges, error) from None
+
+    async def _snapshot(self, ranges: Sequence[RangeRequest]) -> Snapshot:
         revision = 0
         kvs: list[KeyValue] = []
         for start in range(0, len(ranges), MAX_TXN_OPS):
@@ -78,6 +89,18 @@ class EtcdBackend:
                     raise ClientError(f"a txn of ranges answered with {type(response).__name__}")
                 kvs.extend(response.kvs)
         return snapshot_of(revision, kvs)
+
+    async def _denied(self, ranges: Sequence[RangeRequest], error: PermissionDenied) -> PermissionDenied:
+        """``error``, its text naming the user and the prefixes it may not read (each asked alone)."""
+        denied: list[str] = []
+        for r in ranges:
+            try:
+                await self._client.range(RangeRequest(r.key, r.range_end, count_only=True))
+            except PermissionDenied:
+                denied.append(r.key.decode(errors="replace"))
+        credentials = self._client.config.credentials
+        user = f"user {credentials.user!r}" if credentials is not None else "the user of its certificate"
+        return error.with_context(f": {user} may not read {', '.join(denied) or 'these prefixes'}")
 
     async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
         """The changes under ``prefixes`` after ``after``, one per revision (module docstring).

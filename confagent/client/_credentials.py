@@ -86,7 +86,7 @@ class Login:
             except AuthNotEnabled:
                 token = ""
             except StoreError as error:
-                raise _refused(error, self.credentials.user) from None
+                raise error.with_context(f" (signing in as user {self.credentials.user!r})") from None
             self._attach(token)
             self._generation += 1
 
@@ -96,10 +96,3 @@ class Login:
         else:
             self._http.headers.pop(TOKEN_HEADER, None)
 
-
-def _refused(error: StoreError, user: str) -> StoreError:
-    """``error`` again, its text naming the user; its ``message`` still etcd's words."""
-    refused = type(error)(error.message)
-    refused.code = error.code
-    refused.args = (f"{error.message} (signing in as user {user!r})",)
-    return refused

@@ -3,6 +3,9 @@ and the codes' HTTP statuses and the client's rebuilding of an error from a body
 
 from __future__ import annotations
 
+import copy
+from typing import Self
+
 from confagent.errors._base import ConfagentError
 
 __all__ = [
@@ -59,6 +62,13 @@ class StoreError(ConfagentError):
     @property
     def http_status(self) -> int:
         return http_status_of(self.code)
+
+    def with_context(self, context: str) -> Self:
+        """This error again, its text followed by ``context`` (whom or what it concerned), its
+        ``message`` and ``code`` still what the server said (a CLI printing etcd's words reads them)."""
+        again = copy.copy(self)
+        again.args = (f"{self.message}{context}",)
+        return again
 
 
 class InvalidArgument(StoreError):

@@ -97,3 +97,17 @@ def test_credentials_that_cannot_be_used_are_configuration_errors(tmp_path: Path
                          (["--username", "a", "--password-file", str(tmp_path / "none")], "no such file")):
         code, shown = _onetime(processes, tmp_path, own_server, *flags)
         assert code != 0 and words in shown, (flags, shown)
+
+
+def test_keys_the_user_may_not_read_are_named_with_the_user(tmp_path: Path, own_server: str,
+                                                            processes: Processes) -> None:
+    _auth_on(own_server)
+    dest = _confdir(tmp_path)
+    other = tmp_path / "out" / "other.conf"
+    write_confdir(tmp_path, {"other.toml": resource_toml("other.tmpl", other, '["/other"]',
+                                                         "create_dest_dirs = true")},
+                  {"other.tmpl": 'v={{ getv("/other/v", "none") }}\n'})
+    code, shown = _onetime(processes, tmp_path, own_server, "--username", "alice", "--password",
+                           ALICE_PASSWORD)
+    assert code == 1 and not dest.exists() and not other.exists(), shown
+    assert "etcdserver: permission denied: user 'alice' may not read /other" in shown, shown
