@@ -12,7 +12,7 @@ from pathlib import Path
 
 from confagent.backends import PASSWORD_ENV
 from confagent.client import ClientConfig, Credentials, EtcdClient, PermissionType
-from confagent.testing import Processes
+from confagent.testing import Processes, until
 from tests.agent.processes import text_of
 from tests.agent.support import resource_toml, run, write_confdir
 
@@ -111,3 +111,24 @@ def test_keys_the_user_may_not_read_are_named_with_the_user(tmp_path: Path, own_
                            ALICE_PASSWORD)
     assert code == 1 and not dest.exists() and not other.exists(), shown
     assert "etcdserver: permission denied: user 'alice' may not read /other" in shown, shown
+
+
+def test_the_agent_signed_in_follows_the_keys(tmp_path: Path, own_server: str, processes: Processes) -> None:
+    _auth_on(own_server)
+    dest = _confdir(tmp_path)
+    password_file = tmp_path / "password"
+    password_file.write_text(ALICE_PASSWORD)
+    agent = processes.agent(["--backend", "etcd", "--node", own_server, "--confdir", str(tmp_path),
+                             "--username", "alice", "--password-file", str(password_file),
+                             "--log-format", "json"], tmp_path / "agent.log", tmp_path)
+
+    async def put(value: bytes) -> None:
+        credentials = Credentials("root", ROOT_PASSWORD)
+        async with EtcdClient(ClientConfig(endpoints=(own_server,), credentials=credentials)) as root:
+            await root.put(b"/app/v", value)
+
+    until(lambda: text_of(dest) == "v=1\n", "the first render", agent.log)
+    run(lambda: put(b"2"))
+    until(lambda: text_of(dest) == "v=2\n", "the put", agent.log)
+    assert ALICE_PASSWORD not in agent.log.read_text()
+    assert agent.stop() == 0
