@@ -6,9 +6,11 @@ parser with suppressed defaults, so a flag given late overrides one given early.
 The client (and httpx) is imported when a command runs, not when it registers.
 
 ``--user NAME[:PASSWORD]`` and ``--password`` sign every command in, as
-etcdctl's: ``--password`` makes the whole of ``--user`` the name; a name
-without a password is asked for on the terminal (``Password: ``), and without
-a terminal the command says what is missing. A user or password left empty
+etcdctl's (``$CONFAGENT_USER`` and ``$CONFAGENT_PASSWORD`` stand for each
+flag not given, as etcdctl reads ``$ETCDCTL_USER`` and ``$ETCDCTL_PASSWORD``:
+a password need not sit on a command line): ``--password`` makes the whole of ``--user`` the
+name; a name without a password is asked for on the terminal
+(``Password: ``), and without a terminal the command says what is missing. A user or password left empty
 signs nothing in (clientv3's rule). Credentials the server refuses end the
 command before it runs, with etcd's words and etcdctl's exit code for a
 client it could not create (2).
@@ -38,6 +40,8 @@ __all__ = [
     "EXIT_BAD_ARGS",
     "EXIT_BAD_CONNECTION",
     "EXIT_BAD_FEATURE",
+    "PASSWORD_ENV",
+    "USER_ENV",
     "CommandBody",
     "Subparsers",
     "add_global_options",
@@ -49,6 +53,8 @@ __all__ = [
 ]
 
 ENDPOINTS_ENV = "CONFAGENT_ENDPOINTS"
+USER_ENV = "CONFAGENT_USER"
+PASSWORD_ENV = "CONFAGENT_PASSWORD"
 EXIT_BAD_ARGS = 128
 """etcdctl's exit code for a usage error (a missing or malformed argument it checks itself)."""
 EXIT_BAD_CONNECTION = 2
@@ -104,9 +110,9 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
         help="client TLS certificate file")
     add("--key", dest="tls_key", type=Path, default=default(None), help="client TLS key file")
     add("--user", default=default(""), metavar="NAME[:PASSWORD]",
-        help="sign in as this user (the password is asked for when not given)")
+        help=f"sign in as this user, else ${USER_ENV} (the password is asked for when not given)")
     add("--password", default=default(""),
-        help="the password of --user (then --user is the name alone)")
+        help=f"the password of --user (then --user is the name alone), else ${PASSWORD_ENV}")
 
 
 def _endpoint_url(text: str) -> str:
@@ -135,11 +141,13 @@ def _credentials(args: argparse.Namespace) -> Credentials | None:
     """``--user`` and ``--password`` as etcdctl reads them (module docstring)."""
     from confagent.client import Credentials  # noqa: PLC0415 - see the module docstring
 
-    if not args.user:
+    user = args.user or os.environ.get(USER_ENV, "")
+    given_password = args.password or os.environ.get(PASSWORD_ENV, "")
+    if not user:
         return None
-    if args.password:
-        return Credentials(args.user, args.password)
-    name, colon, password = args.user.partition(":")
+    if given_password:
+        return Credentials(user, given_password)
+    name, colon, password = user.partition(":")
     if colon:
         return Credentials(name, password)
     if not sys.stdin.isatty():

@@ -213,3 +213,23 @@ def test_passwords_are_asked_for_on_a_terminal(own_server: str, processes: Proce
     assert (code, shown.endswith(b"User: bob\r\nRoles:\r\n")) == (0, True), shown
     code, shown = _on_a_terminal(processes, own_server, [*AS_ROOT, "user", "passwd", "bob"], ["a", "b"])
     assert (code, shown.endswith(b"Error: given passwords are different\r\n")) == (128, True), shown
+
+
+def test_the_user_and_password_from_the_environment(own_server: str, processes: Processes) -> None:
+    """``$CONFAGENT_USER`` and ``$CONFAGENT_PASSWORD`` as etcdctl takes ``$ETCDCTL_USER`` and
+    ``$ETCDCTL_PASSWORD`` (each as its flag when that is not given); a flag given wins (as over
+    ``$CONFAGENT_ENDPOINTS``; etcdctl refuses a variable and its flag together)."""
+    enable_auth(own_server, processes)
+    answers = []
+    for tool, prefix in ((Tool("etcdctl", own_server), "ETCDCTL"), (Tool("ours", own_server), "CONFAGENT")):
+        for env in ({"USER": "root", "PASSWORD": ROOT_PASSWORD}, {"USER": f"root:{ROOT_PASSWORD}"},
+                    {"USER": "root", "PASSWORD": "wrong"}):
+            done = processes.run(tool.argv("user", "list"),
+                                 env={**tool.env, **{f"{prefix}_{k}": v for k, v in env.items()}})
+            answers.append((done.returncode, done.stdout, error_lines(done.stderr.decode())))
+    assert answers[:3] == answers[3:]
+    assert [code for code, _, _ in answers[:3]] == [0, 0, 2]
+    ours = Tool("ours", own_server)
+    done = processes.run(ours.argv("--user", f"root:{ROOT_PASSWORD}", "user", "list"),
+                         env={**ours.env, "CONFAGENT_USER": "nobody"})
+    assert (done.returncode, done.stdout) == (0, b"root\n"), done.stderr
