@@ -4,7 +4,10 @@
 --listen-manage HOST:PORT --xff``, plus ``--trusted-proxies CIDR,...`` (the
 proxies whose ``X-Forwarded-For`` is believed; ``--xff`` alone means
 loopback proxies), the embedded store's ``--data-dir`` and
-``--listen-client-urls``, etcd's TLS files, and the bounds ``--wait-max``
+``--listen-client-urls``, etcd's TLS files and the credentials the agent's
+etcd backend takes (``--username``, ``--password``, ``--password-file``,
+``--basic-auth``, ``$CONFAGENT_ETCD_PASSWORD``: flags derived from
+``BackendConfig``'s declarations), and the bounds ``--wait-max``
 (longest long-poll) and ``--write-visible-timeout``. Runs until SIGTERM or
 SIGINT; exit 0 on a clean stop, 1 on an error.
 
@@ -19,11 +22,14 @@ import argparse
 import asyncio
 import contextlib
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from confagent.backends import BackendConfig
 from confagent.cli._common import Subparsers, duration_s
 from confagent.cli._log_level import add_log_level
+from confagent.cli._settings_flags import add_setting_flags, settings_from_flags
 
 if TYPE_CHECKING:
     from confagent.metad import MetadConfig
@@ -31,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 DEFAULT_DATA_DIR = Path("/var/lib/confagent/metad")
+_CREDENTIALS = ("basic_auth", "username", "password", "password_file")
+"""The etcd backend's settings whose flags metad takes as the agent does."""
 
 
 def register(subparsers: Subparsers) -> None:
@@ -51,6 +59,7 @@ def register(subparsers: Subparsers) -> None:
     add("--client-cert", type=Path, help="etcd backend: TLS client certificate")
     add("--client-key", type=Path, help="etcd backend: TLS client key")
     add("--client-ca-keys", dest="client_cakeys", type=Path, help="etcd backend: CA bundle")
+    add_setting_flags(parser, BackendConfig, BackendConfig(), only=_CREDENTIALS)
     add("--prefix", default="", help="the store key prefix of the data (default: none)")
     add("--group", default="default", help="the namespace of mappings and rules (default: default)")
     add("--listen", metavar="HOST:PORT", help="the data port (default: :80, every interface)")
@@ -71,7 +80,7 @@ def register(subparsers: Subparsers) -> None:
 
 def config_from(args: argparse.Namespace) -> MetadConfig:
     """The service's settings from the parsed flags (validated when the server starts)."""
-    from confagent.backends import BackendConfig, embedded_store  # noqa: PLC0415 - see the module docstring
+    from confagent.backends import embedded_store  # noqa: PLC0415 - see the module docstring
     from confagent.metad import MetadConfig, ServiceLimits  # noqa: PLC0415 - see the module docstring
 
     data_dir = args.data_dir
@@ -79,9 +88,11 @@ def config_from(args: argparse.Namespace) -> MetadConfig:
         data_dir = DEFAULT_DATA_DIR
     addresses = {name: getattr(args, name) for name in ("listen", "listen_manage")
                  if getattr(args, name) is not None}
-    store = BackendConfig(backend=args.backend, nodes=tuple(args.nodes), client_cert=args.client_cert,
-                          client_key=args.client_key, client_cakeys=args.client_cakeys,
-                          store=embedded_store(data_dir, _split(args.listen_client_urls)))
+    credentials = settings_from_flags(BackendConfig, argparse.Namespace(
+        **{field: getattr(args, field) for field in _CREDENTIALS}))
+    store = replace(credentials, backend=args.backend, nodes=tuple(args.nodes), client_cert=args.client_cert,
+                    client_key=args.client_key, client_cakeys=args.client_cakeys,
+                    store=embedded_store(data_dir, _split(args.listen_client_urls)))
     return MetadConfig(
         store=store, prefix=args.prefix,
         group=args.group, xff=args.xff, trusted_proxies=_split(args.trusted_proxies),
