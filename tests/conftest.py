@@ -115,7 +115,14 @@ def own_etcd(tmp_path: Path, etcd_processes: Processes) -> str:
     return etcd_processes.etcd(tmp_path / "own-etcd").url
 
 
-@pytest.fixture(params=[pytest.param("own_etcd", marks=[pytest.mark.system, pytest.mark.etcd])])
+@pytest.fixture
+def own_confagent(tmp_path: Path, processes: Processes) -> str:
+    """The URL of a ``confagent store`` of the test's own: for state no test may share (auth turned on)."""
+    return processes.store(tmp_path / "own-confagent").url
+
+
+@pytest.fixture(params=[pytest.param("own_etcd", marks=[pytest.mark.system, pytest.mark.etcd]),
+                        pytest.param("own_confagent", marks=[pytest.mark.system])])
 def own_server(request: pytest.FixtureRequest) -> str:
     """The URL of a server of the test's own, of each kind the test runs against."""
     url: str = request.getfixturevalue(request.param)

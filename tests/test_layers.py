@@ -19,7 +19,7 @@ IO_BASE = PURE_BASE | {"fsutil", "backoff", "asgi", "http_listener", "tasks"}
 ALLOWED = {
     "raft": set(),
     "kv": set(),
-    "wire": {"kv"},
+    "wire": {"kv", "auth"},  # a role's Permission is the auth core's value, on the wire as it is
     "auth": {"kv"},
     "render": set(),
     "resource": set(),

@@ -196,6 +196,6 @@ def auth_names_json(reply: Reply[tuple[str, ...]], field: str) -> Json:
 
 
 def role_get_json(reply: Reply[tuple[Permission, ...]]) -> Json:
-    perms = [_nonzero(permType=int(p.perm_type), key=b64(p.key) if p.key else "",
+    perms = [_nonzero(permType=int(p.type), key=b64(p.key) if p.key else "",
                       range_end=b64(p.range_end) if p.range_end else "") for p in reply.response]
     return {"header": header_json(reply.header), **_nonzero(perm=perms)}

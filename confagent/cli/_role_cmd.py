@@ -96,7 +96,7 @@ def show_role(out: Output, name: str, reply: Reply[tuple[Permission, ...]]) -> i
     from confagent.client import PermissionType  # noqa: PLC0415 - the client loads when a command runs
 
     def lines(*types: PermissionType) -> list[bytes]:
-        return [b"\t" + _keys(p) for p in reply.response if p.perm_type in types]
+        return [b"\t" + _keys(p) for p in reply.response if p.type in types]
 
     both = PermissionType.READWRITE
     return show(out, role_get_json(reply), f"Role {name}", "KV Read:",

@@ -122,7 +122,7 @@ class Auth:
         """Allow ``name`` to read, write or both on keys (module docstring)."""
         end = permission_range_end(key, range_end, prefix=prefix, from_key=from_key)
         return await self._change("/v3/auth/role/grant", wire.encode_role_grant_permission_request(
-            name, Permission(perm_type, key, end)))
+            name, Permission(key, end, perm_type)))
 
     async def role_revoke_permission(self, name: str, key: bytes, range_end: bytes = b"", *,
                                      prefix: bool = False, from_key: bool = False) -> ResponseHeader:

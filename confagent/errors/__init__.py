@@ -27,7 +27,7 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   │   └── AuthNotEnabled, RootUserNotExist, RootRoleNotExist, UserNotFound, RoleNotFound,
     │   │       UserEmpty, RoleEmpty, UserAlreadyExist, RoleAlreadyExist, AuthFailed,
     │   │       PermissionDenied, RoleNotGranted, PermissionNotGranted, InvalidAuthToken,
-    │   │       InvalidAuthMgmt, AuthOldRevision, NoPasswordUser, AuthNotBuilt
+    │   │       InvalidAuthMgmt, AuthOldRevision, NoPasswordUser
     │   └── MembershipError        a member add/remove/update/promote refused (etcd's codes and messages):
     │       └── MemberNotFound, MemberExists, PeerURLExists, MemberBadURLs, MemberNotLearner,
     │           LearnerNotReady, TooManyLearners, NotEnoughStartedMembers
@@ -62,7 +62,6 @@ from __future__ import annotations
 from confagent.errors._auth import (
     AuthError,
     AuthFailed,
-    AuthNotBuilt,
     AuthNotEnabled,
     AuthOldRevision,
     InvalidAuthMgmt,
@@ -160,7 +159,6 @@ __all__ = [
     "ApplyError",
     "AuthError",
     "AuthFailed",
-    "AuthNotBuilt",
     "AuthNotEnabled",
     "AuthOldRevision",
     "BackendError",

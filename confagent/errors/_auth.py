@@ -7,7 +7,6 @@ from confagent.errors._store import StoreError
 __all__ = [
     "AuthError",
     "AuthFailed",
-    "AuthNotBuilt",
     "AuthNotEnabled",
     "AuthOldRevision",
     "InvalidAuthMgmt",
@@ -115,10 +114,3 @@ class AuthOldRevision(AuthError):
 
     code = 3
     default_message = "etcdserver: revision of auth store is old"
-
-
-class AuthNotBuilt(AuthError):
-    """A user or role to be created: confagent keeps none yet (etcd would create it)."""
-
-    code = 12
-    default_message = "confagent: users and roles are not supported yet (auth stays disabled)"

@@ -151,6 +151,13 @@ if TYPE_CHECKING:
         encode_txn_response,
         encode_watch_response,
     )
+    from confagent.wire._json_server_auth import (
+        AUTH_PATHS,
+        decode_auth_request,
+        encode_auth_names_response,
+        encode_authenticate_response,
+        encode_role_get_response,
+    )
     from confagent.wire._json_server_locks import (
         decode_campaign_request,
         decode_leader_request,
@@ -216,7 +223,10 @@ if TYPE_CHECKING:
     )
     from confagent.wire._proto_server_auth import (
         AUTH_METHODS,
-        pb_decode_auth_name,
+        pb_decode_auth_request,
+        pb_encode_auth_names_response,
+        pb_encode_authenticate_response,
+        pb_encode_role_get_response,
     )
     from confagent.wire._proto_server_locks import (
         pb_decode_campaign_request,
@@ -234,6 +244,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTH_METHODS",
+    "AUTH_PATHS",
     "AlarmMember",
     "CampaignRequest",
     "JsonObject",
@@ -253,6 +264,7 @@ __all__ = [
     "b64",
     "decode_alarm_response",
     "decode_auth_names_response",
+    "decode_auth_request",
     "decode_authenticate_response",
     "decode_body",
     "decode_campaign_request",
@@ -297,7 +309,9 @@ __all__ = [
     "decode_watch_request",
     "decode_watch_response",
     "encode_alarm_request",
+    "encode_auth_names_response",
     "encode_authenticate_request",
+    "encode_authenticate_response",
     "encode_campaign_request",
     "encode_campaign_response",
     "encode_compaction_request",
@@ -331,6 +345,7 @@ __all__ = [
     "encode_range_request",
     "encode_range_response",
     "encode_resign_request",
+    "encode_role_get_response",
     "encode_role_grant_permission_request",
     "encode_role_request",
     "encode_role_revoke_permission_request",
@@ -349,7 +364,7 @@ __all__ = [
     "loads",
     "next_value",
     "pb_decode_alarm_request",
-    "pb_decode_auth_name",
+    "pb_decode_auth_request",
     "pb_decode_campaign_request",
     "pb_decode_compaction_request",
     "pb_decode_delete_range_request",
@@ -373,6 +388,8 @@ __all__ = [
     "pb_decode_unlock_request",
     "pb_decode_watch_request",
     "pb_encode_alarm_response",
+    "pb_encode_auth_names_response",
+    "pb_encode_authenticate_response",
     "pb_encode_campaign_response",
     "pb_encode_delete_range_response",
     "pb_encode_hash_kv_response",
@@ -389,6 +406,7 @@ __all__ = [
     "pb_encode_member_list_response",
     "pb_encode_put_response",
     "pb_encode_range_response",
+    "pb_encode_role_get_response",
     "pb_encode_snapshot_response",
     "pb_encode_status_response",
     "pb_encode_txn_response",
@@ -471,7 +489,10 @@ _LAZY_MODULES = {
         "pb_decode_unlock_request", "pb_encode_campaign_response", "pb_encode_health_check_response",
         "pb_encode_leader_response", "pb_encode_lock_response",
     ), "_proto_server_locks"),
-    **dict.fromkeys(("AUTH_METHODS", "pb_decode_auth_name"), "_proto_server_auth"),
+    **dict.fromkeys(("AUTH_PATHS", "decode_auth_request", "encode_auth_names_response",
+                     "encode_authenticate_response", "encode_role_get_response"), "_json_server_auth"),
+    **dict.fromkeys(("AUTH_METHODS", "pb_decode_auth_request", "pb_encode_auth_names_response",
+                     "pb_encode_authenticate_response", "pb_encode_role_get_response"), "_proto_server_auth"),
 }
 """Each public name and the module defining it, loaded on first use (module docstring)."""
 

@@ -70,8 +70,8 @@ def encode_role_request(role: str, *, add: bool = False) -> JsonObject:
 
 def encode_role_grant_permission_request(role: str, permission: Permission) -> JsonObject:
     perm: JsonObject = _nonzero(key=permission.key, range_end=permission.range_end)
-    if permission.perm_type is not PermissionType.READ:
-        perm["permType"] = permission.perm_type.name
+    if permission.type is not PermissionType.READ:
+        perm["permType"] = permission.type.name
     return {**_nonzero(name=role), "perm": perm}
 
 
@@ -112,7 +112,7 @@ def _perm_type(value: object) -> PermissionType:
 
 def decode_role_get_response(d: JsonObject) -> Reply[tuple[Permission, ...]]:
     """The permissions of a RoleGet answer, in the server's order (by key)."""
-    perms = tuple(Permission(perm_type=_perm_type(p.get("permType", 0)), key=_bytes(p.get("key")),
-                             range_end=_bytes(p.get("range_end")))
+    perms = tuple(Permission(key=_bytes(p.get("key")), range_end=_bytes(p.get("range_end")),
+                             type=_perm_type(p.get("permType", 0)))
                   for p in d.get("perm") or ())
     return _reply(d, perms)

@@ -46,6 +46,7 @@ __all__ = [
     "read_int64",
     "read_message",
     "read_repeated",
+    "read_string",
     "read_uint64",
 ]
 
@@ -243,6 +244,15 @@ def read_enum_number(value: object, names: Mapping[str, int], go_type: str) -> i
 def read_enum(value: object, enum: type[E], go_type: str) -> E:
     """An enum field as a member of ``enum`` (names are the proto names)."""
     return enum_member(read_enum_number(value, enum.__members__, go_type), enum, go_type)
+
+
+def read_string(value: object) -> str:
+    """A string field: absent or null means empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    raise _type_error(value, "string")
 
 
 def read_message(value: object) -> JsonObject:

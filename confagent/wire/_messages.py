@@ -15,8 +15,9 @@ watch. Field names follow etcd's ``rpc.proto``, ``v3lock.proto`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Generic, Protocol, TypeVar
+
+from confagent.auth import Permission, PermissionType  # the auth core's values, on the wire as they are
 
 __all__ = [
     "AlarmMember",
@@ -171,19 +172,3 @@ class ResignRequest:
     leader: LeaderKey | None = None
 
 
-class PermissionType(IntEnum):
-    """What a permission allows on its keys (etcd's ``authpb.Permission.Type``)."""
-
-    READ = 0
-    WRITE = 1
-    READWRITE = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Permission:
-    """A role's permission on ``key`` alone (``range_end`` empty), on ``[key, range_end)``, or on
-    every key from ``key`` on (``range_end`` ``b"\\x00"``), as etcd's ``authpb.Permission``."""
-
-    perm_type: PermissionType
-    key: bytes
-    range_end: bytes = b""

@@ -74,9 +74,9 @@ def test_users_and_roles_and_their_refusals(own_server: str) -> None:
             await auth.role_grant_permission("r", PermissionType.READ, b"/m", from_key=True)
             await auth.role_grant_permission("r", PermissionType.READWRITE, b"/p/", prefix=True)
             assert (await auth.role_get("r")).response == (
-                Permission(PermissionType.WRITE, b"/k"), Permission(PermissionType.READ, b"/m", b"\x00"),
-                Permission(PermissionType.READWRITE, b"/p/", b"/p0"),
-                Permission(PermissionType.READ, b"/x", b"/z"))
+                Permission(b"/k", type=PermissionType.WRITE), Permission(b"/m", b"\x00", PermissionType.READ),
+                Permission(b"/p/", b"/p0", PermissionType.READWRITE),
+                Permission(b"/x", b"/z", PermissionType.READ))
             await auth.role_revoke_permission("r", b"/p/", prefix=True)
             with pytest.raises(PermissionNotGranted):
                 await auth.role_revoke_permission("r", b"/p/", prefix=True)

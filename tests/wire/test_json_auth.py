@@ -32,10 +32,10 @@ def test_requests_name_users_and_roles_with_each_message_s_own_field() -> None:
 
 
 @pytest.mark.parametrize(("perm", "body"), [
-    (Permission(PermissionType.READWRITE, b"/a", b"/b"),
+    (Permission(b"/a", b"/b", PermissionType.READWRITE),
      {"permType": "READWRITE", "key": "L2E=", "range_end": "L2I="}),
-    (Permission(PermissionType.WRITE, b"/c"), {"permType": "WRITE", "key": "L2M="}),
-    (Permission(PermissionType.READ, b"/m", b"\x00"), {"key": "L20=", "range_end": "AA=="}),
+    (Permission(b"/c", type=PermissionType.WRITE), {"permType": "WRITE", "key": "L2M="}),
+    (Permission(b"/m", b"\x00", PermissionType.READ), {"key": "L20=", "range_end": "AA=="}),
 ])
 def test_a_permission_goes_with_its_type_by_name_and_read_left_out(perm: Permission,
                                                                    body: dict[str, str]) -> None:
@@ -55,8 +55,8 @@ def test_a_role_s_permissions_read_by_name_or_number_absent_type_being_read() ->
     gateway = {"header": HEADER, "perm": [
         {"permType": "READWRITE", "key": "L2FwcC8=", "range_end": "L2FwcDA="},
         {"permType": "WRITE", "key": "L2s="}, {"key": "L20=", "range_end": "AA=="}]}
-    expected = (Permission(PermissionType.READWRITE, b"/app/", b"/app0"),
-                Permission(PermissionType.WRITE, b"/k"), Permission(PermissionType.READ, b"/m", b"\x00"))
+    expected = (Permission(b"/app/", b"/app0", PermissionType.READWRITE),
+                Permission(b"/k", type=PermissionType.WRITE), Permission(b"/m", b"\x00", PermissionType.READ))
     assert wire.decode_role_get_response(gateway).response == expected
     go_json = {"perm": [{"permType": 2, "key": "L2FwcC8=", "range_end": "L2FwcDA="},
                         {"permType": 1, "key": "L2s="}, {"key": "L20=", "range_end": "AA=="}]}

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import orjson
 
-from confagent import wire
+from confagent import auth, wire
 from confagent.errors import StoreError
 from confagent.server.api._asgi import (
     JSON,
@@ -33,7 +34,8 @@ from confagent.server.api._asgi import (
     read_body,
     send_bytes,
 )
-from confagent.server.api._handling import Handling, json_header
+from confagent.server.api._auth_edge import CALLER, Caller
+from confagent.server.api._handling import AuthAnswer, Handling, json_header
 from confagent.server.api._learner import check_served_by_learner, refuse_stream
 from confagent.server.api._limits import message_too_large
 from confagent.server.api._lock_api import WAITING_PATHS, ClientLeft, LockApi, while_connected
@@ -64,10 +66,10 @@ class GatewayApp:
         self.node = node = handling.node
         self.info = handling.info
         self.metrics = metrics
-        self._streams = StreamHandlers(node, self._header, progress_interval_s)
+        self._streams = StreamHandlers(node, self._header, progress_interval_s, handling.check_watch)
         self._locks = LockApi(handling, self._header)
         self._downloads: dict[str, Callable[[Receive, Send], Awaitable[None]]] = {
-            "/v3/maintenance/snapshot": SnapshotStream(node),
+            "/v3/maintenance/snapshot": SnapshotStream(handling.snapshot_image),
             "/v3/election/observe": self._locks.observe,
         }
         self._unary: dict[str, UnaryHandler] = {
@@ -88,6 +90,7 @@ class GatewayApp:
             "/v3/maintenance/defragment": self._defragment,
             "/v3/maintenance/transfer-leadership": self._move_leader,
         }
+        self._unary.update({path: self._auth_call(method) for path, method in wire.AUTH_PATHS.items()})
         self._unary.update(MemberApi(handling).handlers())
         self._unary.update(self._locks.handlers())
         self._plain: dict[str, Callable[[], Awaitable[tuple[int, bytes, bytes]]]] = {
@@ -111,6 +114,9 @@ class GatewayApp:
         if method == "OPTIONS":
             await send_bytes(send, 200, b"", content_type=None)
         elif path.startswith("/v3/"):
+            token = _authorization(scope)
+            if token:  # who calls, for this request's task (``_auth_edge.CALLER``)
+                CALLER.set(Caller(token))
             await self._gateway(path, method, receive, send)
         elif path in self._plain and method in ("GET", "HEAD"):
             status, body, content_type = await self._plain[path]()
@@ -183,6 +189,14 @@ class GatewayApp:
         header = await self.h.compact(wire.decode_body(body, wire.decode_compaction_request))
         return {"header": json_header(header)}
 
+    def _auth_call(self, method: str) -> UnaryHandler:
+        """``/v3/auth/...``: the Auth service's ``method`` (``Handling.auth_call``)."""
+        async def call(body: bytes) -> Json:
+            request = wire.decode_body(body, partial(wire.decode_auth_request, method))
+            answer, header = await self.h.auth_call(method, request)
+            return _json_auth_answer(method, answer, json_header(header))
+        return call
+
     # -- leases -----------------------------------------------------------------------
     async def _lease_grant(self, body: bytes) -> Json:
         ttl, lease_id = wire.decode_body(body, wire.decode_lease_grant_request)
@@ -215,8 +229,8 @@ class GatewayApp:
         return {}
 
     async def _defragment(self, body: bytes) -> Json:
-        """Nothing to defragment (the store is in memory, its files written whole): etcd's answer."""
         wire.loads(body)
+        self.h.defragment()
         return {}
 
     async def _move_leader(self, body: bytes) -> Json:
@@ -248,3 +262,22 @@ class GatewayApp:
     async def _metrics(self) -> tuple[int, bytes, bytes]:
         self.metrics.observe_store(self.node)
         return 200, self.metrics.render(), PROMETHEUS
+
+
+def _authorization(scope: Scope) -> str:
+    """The token an ``Authorization`` header carries (grpc-gateway hands it on as metadata)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return bytes(value).decode("utf-8", "replace")
+    return ""
+
+
+def _json_auth_answer(method: str, answer: AuthAnswer, header: Json) -> Json:
+    """An Auth call's answer as the gateway writes it (``Handling.auth_call``)."""
+    if isinstance(answer, str):
+        return wire.encode_authenticate_response(answer, header)
+    if method == "RoleGet":
+        return wire.encode_role_get_response(cast(tuple[auth.Permission, ...], answer), header)
+    if answer is not None:
+        return wire.encode_auth_names_response(method, cast(tuple[str, ...], answer), header)
+    return {"header": header}

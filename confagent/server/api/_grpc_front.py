@@ -52,11 +52,15 @@ Rules:
    unread bytes makes the kernel reset it, and a reset can drop the answers
    the client has not read yet (a client that sent a call before it saw the
    GOAWAY lost the calls answered just before).
+8. Who calls: a call's task runs with ``_auth_edge.CALLER`` set to the token its
+   metadata carried (``token``, else ``authorization``) and the common name of the
+   connection's client certificate, if any.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, ClassVar, cast
 
@@ -67,6 +71,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from confagent.errors import GrpcStatus, Stopped, StoreError
+from confagent.server.api._auth_edge import CALLER, Caller
 from confagent.server.api._limits import MAX_RECEIVE_BYTES, message_too_large
 
 __all__ = ["Call", "ClientPortProtocol", "GrpcMethods", "Http2Grpc", "client_port_protocol"]
@@ -206,10 +211,11 @@ class Call:
 class _Stream:
     """One call's state on a connection."""
 
-    __slots__ = ("call", "deadline", "messages", "path", "task")
+    __slots__ = ("call", "caller", "deadline", "messages", "path", "task")
 
-    def __init__(self, path: bytes, limit: int) -> None:
+    def __init__(self, path: bytes, limit: int, caller: Caller | None) -> None:
         self.path = path
+        self.caller = caller
         self.messages = _Messages(limit)
         self.task: asyncio.Task[None] | None = None
         self.call: Call | None = None
@@ -232,10 +238,13 @@ class Http2Grpc(asyncio.Protocol):
         self._going_away = False
         self._closing: asyncio.TimerHandle | None = None
         """Set once the connection closes gently (rule 7): the hard close's timer."""
+        self._common_name = ""
+        """The client certificate's common name, under ``--client-cert-auth`` (who calls, rule 8)."""
 
     def take(self, transport: asyncio.Transport, first: bytes) -> None:
         """Own ``transport`` from here on, ``first`` being the bytes already read from it."""
         self.transport = transport
+        self._common_name = _common_name(transport)
         transport.set_protocol(self)
         self._state.connections.add(self)  # type: ignore[arg-type]  # it has uvicorn's shutdown()
         self.conn.initiate_connection()
@@ -272,13 +281,14 @@ class Http2Grpc(asyncio.Protocol):
 
     def _request(self, event: zttp.Request) -> None:
         stream_id = event.stream_id
-        grpc, timeout_s, encoding = _call_headers(event.headers)
+        grpc, timeout_s, encoding, token = _call_headers(event.headers)
         if not grpc:  # grpc-go's transport resets such a stream
             self.conn.stream(stream_id).reset(PROTOCOL_ERROR)
             self._schedule_flush()
             self._count_stream()
             return
-        stream = _Stream(event.path, self.methods.max_message_bytes)
+        caller = Caller(token, self._common_name) if token or self._common_name else None
+        stream = _Stream(event.path, self.methods.max_message_bytes, caller)
         self._streams[stream_id] = stream
         self._count_stream()  # the call in flight first: a GOAWAY's close then waits for its answer
         if timeout_s is not None:
@@ -343,7 +353,12 @@ class Http2Grpc(asyncio.Protocol):
 
     # -- calls -------------------------------------------------------------------------
     def _start(self, stream_id: int, stream: _Stream, work: Coroutine[Any, Any, None]) -> None:
-        task = self._loop.create_task(work)
+        if stream.caller is None:
+            task = self._loop.create_task(work)
+        else:  # the call's task knows who calls (``_auth_edge.CALLER``)
+            context = contextvars.copy_context()
+            context.run(CALLER.set, stream.caller)
+            task = self._loop.create_task(work, context=context)
         stream.task = task
         self._state.tasks.add(task)
         task.add_done_callback(self._state.tasks.discard)
@@ -484,23 +499,39 @@ class Http2Grpc(asyncio.Protocol):
             self._drop(stream_id)
 
 
-def _call_headers(headers: Any) -> tuple[bool, float | None, bytes | None]:
+def _call_headers(headers: Any) -> tuple[bool, float | None, bytes | None, str]:
     """A request's headers read in one pass, as grpc-go's transport reads them: whether they are a
     gRPC call's (a ``content-type`` of ``application/grpc``, ``application/grpc+...`` or ``;...``;
     a ``grpc-timeout``, if any, of 1 to 8 digits and a known unit), the timeout's seconds (``100m``:
-    0.1 s) and the compression a ``grpc-encoding`` names but ``identity`` (none is installed)."""
-    grpc, timeout_s, compression = False, None, None
+    0.1 s), the compression a ``grpc-encoding`` names but ``identity`` (none is installed), and the
+    auth token of the metadata ``token``, else ``authorization`` (etcd's ``AuthInfoFromCtx``)."""
+    grpc, timeout_s, compression, token, authorization = False, None, None, "", ""
     for name, value in headers:
-        if name == b"content-type":
+        if name == b"token":
+            token = value.decode("utf-8", "replace")
+        elif name == b"authorization":
+            authorization = value.decode("utf-8", "replace")
+        elif name == b"content-type":
             grpc = value == b"application/grpc" or value[:17] in (b"application/grpc+", b"application/grpc;")
         elif name == b"grpc-timeout":
             unit = _TIMEOUT_UNITS.get(value[-1:])
             if unit is None or not 2 <= len(value) <= 9 or not value[:-1].isdigit():
-                return False, None, None
+                return False, None, None, ""
             timeout_s = int(value[:-1]) * unit
         elif name == b"grpc-encoding" and value not in (b"", b"identity"):
             compression = bytes(value)
-    return grpc, timeout_s, compression
+    return grpc, timeout_s, compression, token or authorization
+
+
+def _common_name(transport: asyncio.Transport) -> str:
+    """The common name of the client's certificate, if it showed one (rule 8)."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    certificate = ssl_object.getpeercert() if ssl_object is not None else None
+    for field in (certificate or {}).get("subject", ()):
+        for key, value in field:
+            if key == "commonName":
+                return str(value)
+    return ""
 
 
 class ClientPortProtocol(asyncio.Protocol):

@@ -14,10 +14,8 @@ Rules (etcd 3.4.23's, its ``v3rpc`` package):
 2. Alarm, Defragment and MoveLeader answer an empty message (no header); Hash
    and HashKV a header naming the current revision, whichever was hashed; the
    Cluster service's headers name no revision.
-3. The Auth service answers as etcd does while auth is disabled and no user or
-   role exists: lists are empty, a named user or role is not found, enabling
-   auth wants a root user, Authenticate says auth is not enabled; creating a
-   user or role is refused (``AuthNotBuilt``) until confagent keeps them.
+3. The Auth service's calls are the member's (``_auth_edge``): each answers a
+   header, or its token, names or permissions.
 4. The health service (``grpc.health.v1.Health``) knows the server as a whole
    (service ""): SERVING; any other name is NotFound "unknown service".
 """
@@ -26,25 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
-from confagent import wire
-from confagent.errors import (
-    AuthNotBuilt,
-    AuthNotEnabled,
-    GrpcStatus,
-    NotSupportedForLearner,
-    RoleEmpty,
-    RoleNotFound,
-    RootUserNotExist,
-    StoreError,
-    UserEmpty,
-    UserNotFound,
-)
+from confagent import auth, wire
+from confagent.errors import GrpcStatus, NotSupportedForLearner
 from confagent.kv import RangeRequest
 from confagent.server.api._grpc_front import GrpcMethods, UnaryHandler
 from confagent.server.api._grpc_streams import SERVING, GrpcStreams
-from confagent.server.api._handling import Handling
+from confagent.server.api._handling import AuthAnswer, Handling
+from confagent.wire import ResponseHeader
 
 __all__ = ["grpc_methods"]
 
@@ -172,7 +161,7 @@ class UnaryServices:
         return {
             "/etcdserverpb.Maintenance/Alarm": Unary(wire.pb_decode_alarm_request, self.empty),
             "/etcdserverpb.Maintenance/Status": Unary(wire.pb_decode_empty_request, self.status),
-            "/etcdserverpb.Maintenance/Defragment": Unary(wire.pb_decode_empty_request, self.empty),
+            "/etcdserverpb.Maintenance/Defragment": Unary(wire.pb_decode_empty_request, self.defragment),
             "/etcdserverpb.Maintenance/Hash": Unary(wire.pb_decode_empty_request, self.hash),
             "/etcdserverpb.Maintenance/HashKV": Unary(wire.pb_decode_hash_kv_request, self.hash_kv),
             "/etcdserverpb.Maintenance/MoveLeader": Unary(wire.pb_decode_move_leader_request,
@@ -180,7 +169,11 @@ class UnaryServices:
         }
 
     async def empty(self, _request: object) -> bytes:
-        """Alarm (none is ever raised) and Defragment (nothing to do): an empty answer (rule 2)."""
+        """Alarm (none is ever raised): an empty answer (rule 2)."""
+        return b""
+
+    async def defragment(self, _request: None) -> bytes:
+        self.h.defragment()
         return b""
 
     async def status(self, _request: None) -> bytes:
@@ -232,17 +225,13 @@ class UnaryServices:
 
     # -- Auth and health ----------------------------------------------------------------
     def _auth(self) -> dict[str, Unary]:
-        def decoder(method: str) -> Callable[[bytes], tuple[str, str]]:
-            return lambda data: (method, wire.pb_decode_auth_name(method, data))
-        return {f"/etcdserverpb.Auth/{method}": Unary(decoder(method), self.auth)
+        def serve(method: str) -> Callable[[Any], Awaitable[bytes]]:
+            async def call(request: tuple[Any, ...]) -> bytes:
+                return _pb_auth_answer(method, *await self.h.auth_call(method, request))
+            return call
+        decode = wire.pb_decode_auth_request
+        return {f"/etcdserverpb.Auth/{method}": Unary(partial(decode, method), serve(method))
                 for method in wire.AUTH_METHODS}
-
-    async def auth(self, request: tuple[str, str]) -> bytes:
-        """Rule 3: what etcd answers with auth disabled and neither users nor roles."""
-        method, name = request
-        if method in ("AuthDisable", "UserList", "RoleList"):
-            return wire.pb_encode_header_response(self.h.header())
-        raise _auth_refusal(method, name)
 
     async def health_check(self, service: str) -> bytes:
         if service:
@@ -250,18 +239,18 @@ class UnaryServices:
         return wire.pb_encode_health_check_response(SERVING)
 
 
-def _auth_refusal(method: str, name: str) -> StoreError:
-    if method == "AuthEnable":
-        return RootUserNotExist()
-    if method == "Authenticate":
-        return AuthNotEnabled()
-    if method == "UserAdd":
-        return AuthNotBuilt() if name else UserEmpty()
-    if method == "RoleAdd":
-        return AuthNotBuilt() if name else RoleEmpty()
-    return UserNotFound() if method.startswith("User") else RoleNotFound()
-
 
 def grpc_methods(handling: Handling, streams: GrpcStreams) -> GrpcMethods:
     """Everything a member serves over gRPC: the unary methods and ``streams``."""
     return GrpcMethods(UnaryServices(handling).handlers(), streams.handlers())
+
+
+def _pb_auth_answer(method: str, answer: AuthAnswer, header: ResponseHeader) -> bytes:
+    """An Auth call's answer in protobuf (``Handling.auth_call``)."""
+    if isinstance(answer, str):
+        return wire.pb_encode_authenticate_response(answer, header)
+    if method == "RoleGet":
+        return wire.pb_encode_role_get_response(cast(tuple[auth.Permission, ...], answer), header)
+    if answer is not None:
+        return wire.pb_encode_auth_names_response(method, cast(tuple[str, ...], answer), header)
+    return wire.pb_encode_header_response(header)

@@ -39,7 +39,7 @@ from confagent.errors import GrpcStatus, Internal, NotSupportedForLearner
 from confagent.kv import MAX_REQUEST_BYTES, WatchResponse
 from confagent.server.api._grpc_front import Call, StreamHandler
 from confagent.server.api._handling import Handling
-from confagent.server.api._snapshot_stream import snapshot_pieces, take_image
+from confagent.server.api._snapshot_stream import snapshot_pieces
 from confagent.server.api._watch_stream import Outgoing, WatchStream
 from confagent.server.storage import encode_with_digest
 from confagent.wire import ResponseHeader
@@ -86,7 +86,7 @@ class GrpcStreams:
     # -- Watch ----------------------------------------------------------------------------
     async def watch(self, call: Call) -> None:
         node = self.h.node
-        stream = WatchStream(node.watches, lambda: node.kv.revision)
+        stream = WatchStream(node.watches, lambda: node.kv.revision, check=self.h.check_watch)
         writer = asyncio.create_task(self._write_watch(stream, call))
         progress = asyncio.create_task(self._progress(stream))
         try:
@@ -131,7 +131,7 @@ class GrpcStreams:
 
     async def snapshot(self, call: Call) -> None:
         _parsed(wire.pb_decode_empty_request, await _request(call))
-        body, digest = await asyncio.to_thread(encode_with_digest, take_image(self.h.node))
+        body, digest = await asyncio.to_thread(encode_with_digest, self.h.snapshot_image())
         for remaining, blob in snapshot_pieces(body, digest):
             await call.send(wire.pb_encode_snapshot_response(remaining, blob))
 

@@ -13,14 +13,19 @@ Rules (etcd 3.4's):
    (``_limits.check_request_size``).
 3. A lease granted without an ID gets one from the node; a lease that is gone
    answers time-to-live with TTL -1.
+4. Every call is made as its caller (``_auth_edge``): reads and watches are checked
+   here, writes carry the caller's credentials into the log and are checked as they
+   apply; hashes, snapshots, defragmentation and member changes want root. A call
+   with a token this member does not hold fails with it, whatever it asks.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
-from confagent import wire
+from confagent import auth, wire
 from confagent.errors import MemberNotFound
 from confagent.kv import (
     CompactionRequest,
@@ -36,13 +41,33 @@ from confagent.kv import (
     RangeResponse,
     TxnRequest,
     TxnResponse,
+    WatchCreateRequest,
 )
+from confagent.server.api._auth_edge import AuthEdge
 from confagent.server.api._limits import check_request_size
+from confagent.server.api._snapshot_stream import take_image
 from confagent.server.membership import Member, check_peer_urls
 from confagent.server.node import ConcurrencyServices, StoreNode
+from confagent.server.storage import SnapshotImage
 from confagent.wire import ResponseHeader, Status
 
-__all__ = ["Handling", "LeaseTtl", "ServerInfo", "json_header"]
+__all__ = ["AuthAnswer", "Handling", "LeaseTtl", "ServerInfo", "json_header"]
+
+AuthAnswer = str | tuple[str, ...] | tuple[auth.Permission, ...] | None
+"""What an Auth call answers besides its header (``Handling.auth_call``)."""
+
+_AUTH_COMMANDS: dict[str, Callable[..., auth.Command]] = {
+    "AuthEnable": auth.AuthEnable,
+    "AuthDisable": auth.AuthDisable,
+    "UserDelete": auth.UserDelete,
+    "UserGrantRole": auth.UserGrantRole,
+    "UserRevokeRole": auth.UserRevokeRole,
+    "RoleAdd": auth.RoleAdd,
+    "RoleDelete": auth.RoleDelete,
+    "RoleGrantPermission": auth.RoleGrantPermission,
+    "RoleRevokePermission": auth.RoleRevokePermission,
+}
+"""The Auth calls that are a command made of the request's fields as they are."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,11 +94,13 @@ class LeaseTtl:
 class Handling:
     """The requests of one member, on values (module rules)."""
 
-    def __init__(self, node: StoreNode, info: ServerInfo, services: ConcurrencyServices) -> None:
+    def __init__(self, node: StoreNode, info: ServerInfo, services: ConcurrencyServices,
+                 auth_edge: AuthEdge | None = None) -> None:
         self.node = node
         self.info = info
         self.lock = services.lock
         self.election = services.election
+        self.auth = auth_edge or AuthEdge(node)
 
     def header(self, revision: int | None = None) -> ResponseHeader:
         """This member's header naming ``revision`` (``None``: the store's current one)."""
@@ -86,44 +113,57 @@ class Handling:
 
     # -- kv ---------------------------------------------------------------------------
     async def range(self, request: RangeRequest) -> tuple[RangeResponse, ResponseHeader]:
+        credentials = self.auth.credentials()
+        if credentials is not None:
+            auth.check_range(self.auth.state, credentials, request, self.node.auth.cache)
         response = await self.node.range(request)
         return response, self.header()
 
+    def check_watch(self, request: WatchCreateRequest) -> None:
+        """Raises the caller's refusal of a watch on ``request``'s range (rule 4)."""
+        credentials = self.auth.credentials()
+        if credentials is not None:
+            auth.check_watch(self.auth.state, credentials, request, self.node.auth.cache)
+
     async def put(self, request: PutRequest) -> tuple[PutResponse, ResponseHeader]:
         check_request_size(request)
-        applied = await self.node.propose(request)
+        applied = await self.node.propose(request, self.auth.credentials())
         assert isinstance(applied.response, PutResponse)
         return applied.response, self.header(applied.revision)
 
     async def delete_range(self, request: DeleteRangeRequest) -> tuple[DeleteRangeResponse, ResponseHeader]:
-        applied = await self.node.propose(request)
+        applied = await self.node.propose(request, self.auth.credentials())
         assert isinstance(applied.response, DeleteRangeResponse)
         return applied.response, self.header(applied.revision)
 
     async def txn(self, request: TxnRequest) -> tuple[TxnResponse, ResponseHeader]:
         check_request_size(request)
-        applied = await self.node.propose(request)
+        applied = await self.node.propose(request, self.auth.credentials())
         assert isinstance(applied.response, TxnResponse)
         return applied.response, self.header(applied.revision)
 
     async def compact(self, request: CompactionRequest) -> ResponseHeader:
-        return self.header((await self.node.propose(request)).revision)
+        return self.header((await self.node.propose(request, self.auth.credentials())).revision)
 
     # -- leases -----------------------------------------------------------------------
     async def lease_grant(self, ttl_s: int, lease_id: int) -> tuple[LeaseGrantResponse, ResponseHeader]:
         request = LeaseGrantRequest(ttl=ttl_s, id=lease_id or self.node.new_lease_id())
-        applied = await self.node.propose(request)
+        applied = await self.node.propose(request, self.auth.credentials())
         assert isinstance(applied.response, LeaseGrantResponse)
         return applied.response, self.header(applied.revision)
 
     async def lease_revoke(self, lease_id: int) -> ResponseHeader:
-        return self.header((await self.node.propose(LeaseRevokeRequest(id=lease_id))).revision)
+        revoke = LeaseRevokeRequest(id=lease_id)
+        return self.header((await self.node.propose(revoke, self.auth.credentials())).revision)
 
     async def lease_time_to_live(self, lease_id: int, with_keys: bool) -> tuple[LeaseTtl, ResponseHeader]:
+        credentials = self.auth.credentials()
         remaining = await self.node.time_to_live(lease_id)
         info = self.node.kv.lease(lease_id)
         if info is None or remaining < 0:
             return LeaseTtl(lease_id, -1, 0, ()), self.header()
+        if with_keys and credentials is not None:
+            auth.check_lease_time_to_live(self.auth.state, credentials, info.keys, self.node.auth.cache)
         return LeaseTtl(lease_id, remaining, info.ttl, info.keys if with_keys else ()), self.header()
 
     def lease_leases(self) -> tuple[tuple[int, ...], ResponseHeader]:
@@ -131,6 +171,7 @@ class Handling:
 
     async def keep_alive(self, lease_id: int) -> tuple[int, ResponseHeader]:
         """The lease's TTL once renewed (0: it is gone)."""
+        self.auth.credentials()
         ttl = await self.node.keep_alive(lease_id)
         return ttl, self.header()
 
@@ -152,9 +193,19 @@ class Handling:
         Raises:
             FutureRevision, Compacted: as a range at ``revision``.
         """
+        self.auth.check_admin()
         kv = self.node.kv
         at = revision or kv.revision
         return kv.hash_kv(at), kv.compact_revision or -1, self.header()
+
+    def defragment(self) -> None:
+        """Nothing to defragment (the store is in memory, its files written whole); root wanted."""
+        self.auth.check_admin()
+
+    def snapshot_image(self) -> SnapshotImage:
+        """The applied state to send as a snapshot (``_snapshot_stream``); root wanted."""
+        self.auth.check_admin()
+        return take_image(self.node)
 
     async def move_leader(self, target: int) -> None:
         await self.node.move_leader(target)
@@ -165,23 +216,55 @@ class Handling:
 
     async def member_add(self, peer_urls: tuple[str, ...], is_learner: bool
                          ) -> tuple[Member, tuple[Member, ...], ResponseHeader]:
+        self.auth.check_admin()
         member, members = await self.node.add_member(check_peer_urls(peer_urls), is_learner=is_learner)
         return member, members, self.member_header()
 
     async def member_remove(self, member_id: int) -> tuple[tuple[Member, ...], ResponseHeader]:
+        self.auth.check_admin()
         return await self.node.remove_member(member_id), self.member_header()
 
     async def member_update(self, member_id: int, peer_urls: Callable[[], tuple[str, ...]]
                             ) -> tuple[tuple[Member, ...], ResponseHeader]:
         """Give ``member_id`` the URLs ``peer_urls`` reads, read once the member is found (etcd's
         order: on the gateway, reading them can fail)."""
+        self.auth.check_admin()
         if self.node.member(member_id) is None:
             raise MemberNotFound()
         await self.node.update_member(member_id, check_peer_urls(peer_urls()))
         return self.member_list()
 
     async def member_promote(self, member_id: int) -> tuple[tuple[Member, ...], ResponseHeader]:
+        self.auth.check_admin()
         return await self.node.promote_member(member_id), self.member_header()
+
+    # -- auth: the Auth service's calls (``_auth_edge``) ----------------------------------------
+    async def auth_call(self, method: str, request: tuple[Any, ...]) -> tuple[AuthAnswer, ResponseHeader]:
+        """An Auth service ``method`` (its name in etcd's rpc.proto) on ``request``'s fields, as
+        ``wire``'s decoders give them: Authenticate's token, UserGet's roles, UserList's users,
+        RoleList's roles, RoleGet's permissions, or None (the answer is its header)."""
+        edge = self.auth
+        answer: AuthAnswer = None
+        match method:
+            case "Authenticate":
+                answer = await edge.authenticate(*request)
+            case "UserAdd":
+                name, password, no_password = request
+                await edge.command(auth.UserAdd(name, None if no_password else await edge.hashed(password)))
+            case "UserChangePassword":
+                name, password = request
+                await edge.command(auth.UserChangePassword(name, await edge.hashed(password)))
+            case "UserGet":
+                answer = await edge.user_get(*request)
+            case "UserList":
+                answer = await edge.user_list()
+            case "RoleGet":
+                answer = await edge.role_get(*request)
+            case "RoleList":
+                answer = await edge.role_list()
+            case _:
+                await edge.command(_AUTH_COMMANDS[method](*request))
+        return answer, self.header()
 
     # -- lock and election: the services answer with the revision their header names --------------
     async def observe(self, name: bytes) -> AsyncIterator[tuple[KeyValue, ResponseHeader]]:

@@ -17,7 +17,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from confagent import wire
 from confagent.errors import ResourceExhausted, StoreError
@@ -60,8 +60,9 @@ def stream_lines(body: bytes, digest: bytes) -> Iterator[bytes]:
 class SnapshotStream:
     """``POST /v3/maintenance/snapshot``: the member's snapshot, streamed (module doc)."""
 
-    def __init__(self, node: StoreNode) -> None:
-        self._node = node
+    def __init__(self, image: Callable[[], SnapshotImage]) -> None:
+        """``image`` takes the state to send (``Handling.snapshot_image``: root wanted)."""
+        self._image = image
 
     async def __call__(self, receive: Receive, send: Send) -> None:
         try:
@@ -74,7 +75,12 @@ class SnapshotStream:
         except StoreError as error:
             await send_bytes(send, error.http_status, wire.encode_error_body(error))
             return
-        body, digest = await asyncio.to_thread(encode_with_digest, take_image(self._node))
+        try:
+            image = self._image()
+        except StoreError as error:
+            await send_bytes(send, error.http_status, wire.encode_error_body(error))
+            return
+        body, digest = await asyncio.to_thread(encode_with_digest, image)
         await start_stream(send)
         for line in stream_lines(body, digest):
             await send({"type": "http.response.body", "body": line, "more_body": True})

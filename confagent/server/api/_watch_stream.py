@@ -16,6 +16,9 @@ Rules:
    reader never silently loses events and never grows memory without bound.
 3. A watcher whose next revision was compacted away is canceled with
    ``compact_revision``, the stream stays open.
+4. A create the caller may not make (``check``: auth's read permission on its range)
+   is refused before anything else, its reason the gRPC error etcd writes there
+   (``rpc error: code = PermissionDenied desc = etcdserver: permission denied``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from confagent.errors import StoreError
 from confagent.kv import (
     Event,
     WatchCancelRequest,
@@ -41,6 +45,16 @@ __all__ = ["Outgoing", "WatchStream"]
 _DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
 _EMPTY_RANGE = "mvcc: watcher range is empty"
 
+_CODE_NAMES = {3: "InvalidArgument", 7: "PermissionDenied", 9: "FailedPrecondition", 16: "Unauthenticated"}
+"""grpc-go's names of the codes an auth refusal has (rule 4)."""
+
+WatchCheck = Callable[[WatchCreateRequest], None]
+"""Raises the caller's refusal of a watch create (rule 4)."""
+
+
+def _no_check(_request: WatchCreateRequest) -> None:
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -55,8 +69,9 @@ class WatchStream:
     """The watchers of one client stream and what is waiting to be sent to it."""
 
     def __init__(self, registry: WatchRegistry, current_revision: Callable[[], int],
-                 max_queued: int = 256, catch_up_events: int = 1000) -> None:
+                 max_queued: int = 256, catch_up_events: int = 1000, check: WatchCheck = _no_check) -> None:
         self._registry = registry
+        self._check = check
         self._current_revision = current_revision
         self._max_queued = max_queued
         self._catch_up_events = catch_up_events
@@ -80,6 +95,12 @@ class WatchStream:
                 self._push(WatchResponse(watch_id=-1), 0)
 
     def _create(self, request: WatchCreateRequest) -> None:
+        try:
+            self._check(request)
+        except StoreError as refusal:
+            code = _CODE_NAMES.get(refusal.code, "Unknown")
+            self._refuse(f"rpc error: code = {code} desc = {refusal.message}")
+            return
         if request.range_end not in (b"", b"\0") and (request.key or b"\0") >= request.range_end:
             self._refuse(_EMPTY_RANGE)
             return
