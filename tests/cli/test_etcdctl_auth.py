@@ -3,8 +3,8 @@
 With auth disabled and nobody created, the answers of the shared servers; then a whole
 session on servers of the test's own: users and roles made, auth enabled, reads and
 writes as users with and without the permission, refused credentials, a permission
-revoked, a user deleted, auth disabled. Every step's exit code, output and error
-must be etcd's.
+revoked, a user deleted, auth disabled; and locks and elections as a user whose
+role allows one prefix. Every step's exit code, output and error must be etcd's.
 """
 
 from __future__ import annotations
@@ -61,4 +61,25 @@ def test_an_auth_session_through_etcdctl_answers_as_etcd(own_etcd: str, own_conf
                                                         processes: Processes) -> None:
     etcdctl, ours = Tool("etcdctl", own_etcd), Tool("etcdctl", own_confagent)
     for args in SESSION:
+        assert ours.run(processes, *args) == etcdctl.run(processes, *args), args
+
+
+SETUP = [
+    ("user", "add", "root:rootpw"), ("user", "grant-role", "root", "root"), ("user", "add", "app:apppw"),
+    ("role", "add", "app"), ("role", "grant-permission", "app", "readwrite", "locks/", "--prefix"),
+    ("user", "grant-role", "app", "app"), ("auth", "enable"),
+]
+LOCKS = [
+    (*APP, "lock", "locks/one", "--", "echo", "held"), (*APP, "lock", "other", "--", "echo", "held"),
+    ("lock", "locks/one", "--", "echo", "held"),
+    ("--user", "app:wrong", "lock", "locks/one", "--", "echo", "held"),
+    (*APP, "elect", "other", "proposal"), (*APP, "elect", "--listen", "other"),
+    (*APP, "get", "locks/", "--prefix", "--keys-only"), (*ROOT, "get", "other", "--prefix", "--keys-only"),
+]
+
+
+def test_locks_and_elections_as_a_user_answer_as_etcd(own_etcd: str, own_confagent: str,
+                                                      processes: Processes) -> None:
+    etcdctl, ours = Tool("etcdctl", own_etcd), Tool("etcdctl", own_confagent)
+    for args in (*SETUP, *LOCKS):
         assert ours.run(processes, *args) == etcdctl.run(processes, *args), args

@@ -1,8 +1,9 @@
 """The auth edge of a member's client API: who a call is, and the calls of etcd's Auth service.
 
-Both fronts say who calls by setting ``CALLER`` in the call's context (the task
-serving it): the token it carried and, under ``--client-cert-auth``, its
-certificate's common name. The request handling asks :meth:`AuthEdge.credentials`.
+Both fronts say who calls by setting ``CALLER`` (``node._auth``) in the call's
+context (the task serving it): the token it carried and, under
+``--client-cert-auth``, its certificate's common name. The request handling asks
+:meth:`AuthEdge.credentials`.
 
 Rules (etcd 3.4's ``AuthInfoFromCtx``, ``Authenticate`` and the auth calls):
 
@@ -10,9 +11,8 @@ Rules (etcd 3.4's ``AuthInfoFromCtx``, ``Authenticate`` and the auth calls):
    and every check passes.
 2. A token (gRPC metadata ``token`` or ``authorization``; the gateway's
    ``Authorization`` header) names its user, or is ``InvalidAuthToken`` when this
-   member does not hold it (unknown, or unused past ``--auth-token-ttl``). Without a
-   token, a client certificate's common name is the user; with neither, the call
-   has empty credentials (``UserEmpty`` wherever a user is wanted).
+   member does not hold it (unknown, or unused past ``--auth-token-ttl``); the rest
+   of ``node._auth`` rule 5.
 3. Passwords are hashed and checked here with bcrypt at ``--bcrypt-cost``, in a
    worker thread (a check costs tens of milliseconds); the log holds only hashes.
 4. ``Authenticate`` wants auth enabled, the user and the password right
@@ -27,33 +27,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-from contextvars import ContextVar
-from dataclasses import dataclass
 
 import bcrypt
 
 from confagent import auth
 from confagent.auth import AuthInfo, Permission
-from confagent.errors import AuthFailed, InvalidAuthToken
+from confagent.errors import AuthFailed
 from confagent.server.node import StoreNode
 
-__all__ = ["CALLER", "DEFAULT_BCRYPT_COST", "AuthEdge", "Caller"]
+__all__ = ["DEFAULT_BCRYPT_COST", "AuthEdge"]
 
 DEFAULT_BCRYPT_COST = 10
 """etcd's ``--bcrypt-cost`` default (Go's ``bcrypt.DefaultCost``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """What a call said about who it is (rule 2): its token, its certificate's common name."""
-
-    token: str = ""
-    common_name: str = ""
-
-
-CALLER: ContextVar[Caller] = ContextVar("confagent_caller")
-"""Who the call being served is; each front sets it in the task serving the call (unset: nobody)."""
-_NOBODY = Caller()
 
 
 class AuthEdge:
@@ -70,23 +55,12 @@ class AuthEdge:
         return self.node.auth.state
 
     def credentials(self) -> AuthInfo | None:
-        """The calling task's credentials (rules 1 and 2).
+        """The calling task's credentials (``node._auth`` rule 5).
 
         Raises:
             InvalidAuthToken: a token this member does not hold.
         """
-        member = self.node.auth
-        if not member.enabled:
-            return None
-        caller = CALLER.get(_NOBODY)
-        if caller.token:
-            found = member.credentials_of(caller.token, asyncio.get_running_loop().time())
-            if found is None:
-                raise InvalidAuthToken()
-            return found
-        if caller.common_name:
-            return AuthInfo(caller.common_name, member.state.revision)
-        return AuthInfo()
+        return self.node.auth.credentials()
 
     # -- Authenticate and the admin calls -----------------------------------------------
     async def authenticate(self, name: str, password: str) -> str:

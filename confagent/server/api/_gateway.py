@@ -34,7 +34,6 @@ from confagent.server.api._asgi import (
     read_body,
     send_bytes,
 )
-from confagent.server.api._auth_edge import CALLER, Caller
 from confagent.server.api._handling import AuthAnswer, Handling, json_header
 from confagent.server.api._learner import check_served_by_learner, refuse_stream
 from confagent.server.api._limits import message_too_large
@@ -43,6 +42,7 @@ from confagent.server.api._member_api import MemberApi
 from confagent.server.api._metrics import Metrics
 from confagent.server.api._snapshot_stream import SnapshotStream
 from confagent.server.api._streams import StreamHandlers
+from confagent.server.node import CALLER, Caller
 
 __all__ = ["GatewayApp"]
 
@@ -115,7 +115,7 @@ class GatewayApp:
             await send_bytes(send, 200, b"", content_type=None)
         elif path.startswith("/v3/"):
             token = _authorization(scope)
-            if token:  # who calls, for this request's task (``_auth_edge.CALLER``)
+            if token:  # who calls, for this request's task (``node's CALLER``)
                 CALLER.set(Caller(token))
             await self._gateway(path, method, receive, send)
         elif path in self._plain and method in ("GET", "HEAD"):

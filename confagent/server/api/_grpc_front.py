@@ -52,7 +52,7 @@ Rules:
    unread bytes makes the kernel reset it, and a reset can drop the answers
    the client has not read yet (a client that sent a call before it saw the
    GOAWAY lost the calls answered just before).
-8. Who calls: a call's task runs with ``_auth_edge.CALLER`` set to the token its
+8. Who calls: a call's task runs with ``node's CALLER`` set to the token its
    metadata carried (``token``, else ``authorization``) and the common name of the
    connection's client certificate, if any.
 """
@@ -71,8 +71,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from confagent.errors import GrpcStatus, Stopped, StoreError
-from confagent.server.api._auth_edge import CALLER, Caller
 from confagent.server.api._limits import MAX_RECEIVE_BYTES, message_too_large
+from confagent.server.node import CALLER, Caller
 
 __all__ = ["Call", "ClientPortProtocol", "GrpcMethods", "Http2Grpc", "client_port_protocol"]
 
@@ -355,7 +355,7 @@ class Http2Grpc(asyncio.Protocol):
     def _start(self, stream_id: int, stream: _Stream, work: Coroutine[Any, Any, None]) -> None:
         if stream.caller is None:
             task = self._loop.create_task(work)
-        else:  # the call's task knows who calls (``_auth_edge.CALLER``)
+        else:  # the call's task knows who calls (``node's CALLER``)
             context = contextvars.copy_context()
             context.run(CALLER.set, stream.caller)
             task = self._loop.create_task(work, context=context)

@@ -113,9 +113,7 @@ class Handling:
 
     # -- kv ---------------------------------------------------------------------------
     async def range(self, request: RangeRequest) -> tuple[RangeResponse, ResponseHeader]:
-        credentials = self.auth.credentials()
-        if credentials is not None:
-            auth.check_range(self.auth.state, credentials, request, self.node.auth.cache)
+        self.node.auth.check_read(request)
         response = await self.node.range(request)
         return response, self.header()
 

@@ -7,6 +7,9 @@ table (``confagent.server.membership``), and advances. Around it, each with its
 rules:
 
 - ``_config``: the node's settings (``NodeConfig``), every bound named.
+- ``_applier``: one committed entry applied (store, auth and member commands);
+  ``_auth``: the member's users, roles and tokens, and who the call being served is
+  (``CALLER``, ``MemberAuth.credentials``).
 - ``_proposals``: writes and progress probes waiting for their entry.
 - ``_read_barrier``: linearizable reads in batches sharing one ReadIndex round.
 - ``_leases``: lease deadlines on the leader, lease calls on any member.
@@ -25,6 +28,7 @@ It imports storage, peers and membership; the client edge (``confagent.server.ap
 imports it.
 """
 
+from confagent.server.node._auth import CALLER, Caller
 from confagent.server.node._concurrency import ConcurrencyServices
 from confagent.server.node._config import NodeConfig
 from confagent.server.node._election_service import ElectionService
@@ -34,6 +38,8 @@ from confagent.server.node._node import StoreNode
 from confagent.server.node._watches import WatchRegistry
 
 __all__ = [
+    "CALLER",
+    "Caller",
     "ConcurrencyServices",
     "ElectionService",
     "LocalWatch",

@@ -20,23 +20,41 @@ Rules (etcd 3.4's ``authApplierV3`` and ``simpleTokenTTLKeeper``):
    is deleted or its password changes, all of them when auth is disabled.
 4. The auth state travels in snapshots, in front of the key-value state
    (``wrap_auth``); a payload without it is a store that never had auth.
+5. Who calls (etcd's ``AuthInfoFromCtx``): the client edge sets ``CALLER`` in the task
+   serving a call, and everything that task does asks ``credentials()``: None while
+   auth is disabled (nobody is asked); the user a token names (``InvalidAuthToken`` for
+   a token this member does not hold); without a token, a client certificate's common
+   name; with neither, empty credentials (``UserEmpty`` wherever a user is wanted).
 """
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 import msgpack  # type: ignore[import-untyped]
 
 from confagent import auth
 from confagent.auth import AuthInfo, AuthState, PermissionCache, SimpleTokens
-from confagent.errors import StorageError
-from confagent.kv import DeleteRangeRequest, KvStore, LeaseRevokeRequest, PutRequest, Request, TxnRequest
+from confagent.errors import InvalidAuthToken, StorageError
+from confagent.kv import (
+    DeleteRangeRequest,
+    KvStore,
+    LeaseRevokeRequest,
+    PutRequest,
+    RangeRequest,
+    Request,
+    TxnRequest,
+)
 
 __all__ = [
     "AUTH_COMMAND",
+    "CALLER",
     "WITH_CREDENTIALS",
+    "Caller",
     "MemberAuth",
     "auth_command",
     "split_credentials",
@@ -50,6 +68,20 @@ AUTH_COMMAND = b"\x01"
 is a msgpack array and a member command starts with 0xc1: neither starts with 0x01 or 0x02."""
 WITH_CREDENTIALS = b"\x02"
 """An entry's payload that is a store command with its proposer's credentials (rule 2)."""
+
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What a call said about who it is (rule 5): its token, its certificate's common name."""
+
+    token: str = ""
+    common_name: str = ""
+
+
+CALLER: ContextVar[Caller] = ContextVar("confagent_caller")
+"""Who the call being served is; each front sets it in the task serving the call (unset: nobody)."""
+_NOBODY = Caller()
 
 _AUTH_MAGIC = b"CAAU"
 _LENGTH = struct.Struct("<I")
@@ -130,7 +162,31 @@ class MemberAuth:
         elif isinstance(request, LeaseRevokeRequest):
             auth.check_lease_revoke(state, credentials, _lease_keys(kv, request.id), cache)
 
-    # -- tokens ---------------------------------------------------------------------------
+    # -- who calls, tokens -------------------------------------------------------------------
+    def credentials(self) -> AuthInfo | None:
+        """The calling task's credentials (rule 5).
+
+        Raises:
+            InvalidAuthToken: a token this member does not hold.
+        """
+        if not self.state.enabled:
+            return None
+        caller = CALLER.get(_NOBODY)
+        if caller.token:
+            found = self.credentials_of(caller.token, asyncio.get_running_loop().time())
+            if found is None:
+                raise InvalidAuthToken()
+            return found
+        if caller.common_name:
+            return AuthInfo(caller.common_name, self.state.revision)
+        return AuthInfo()
+
+    def check_read(self, request: RangeRequest) -> None:
+        """Raises the calling task's refusal of ``request`` (reads are checked when made)."""
+        credentials = self.credentials()
+        if credentials is not None:
+            auth.check_range(self.state, credentials, request, self.cache)
+
     def credentials_of(self, token: str, now: float) -> AuthInfo | None:
         """The credentials a simple token stands for now (renewing it), None when unknown or expired."""
         user = self.tokens.user_of(token, now)

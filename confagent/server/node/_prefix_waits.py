@@ -20,6 +20,10 @@ Rules:
    code 2 with the store's message, as etcd's services answer it.
 5. Clean-up after a caller that left while waiting (``detach``) runs on its
    own, bounded by the request timeout; ``close`` cancels what is still running.
+6. With auth enabled, everything is done as the caller (``node._auth`` rule 5), as
+   etcd's services are clients of etcd with the caller's token: the writes carry the
+   caller's credentials into the log (a lock's txn wants write on the caller's key
+   and read on the prefix), the reads are checked when made.
 """
 
 from __future__ import annotations
@@ -78,8 +82,8 @@ class PrefixWaits:
         if lease:
             return lease
         with service_errors():
-            applied = await self.node.propose(LeaseGrantRequest(ttl=SESSION_TTL_S,
-                                                                id=self.node.new_lease_id()))
+            grant = LeaseGrantRequest(ttl=SESSION_TTL_S, id=self.node.new_lease_id())
+            applied = await self.node.propose(grant, self.node.auth.credentials())
         assert isinstance(applied.response, LeaseGrantResponse)
         return applied.response.id
 
@@ -91,19 +95,22 @@ class PrefixWaits:
         """
         with service_errors():
             check_raft_request_size(request)
-            applied = await self.node.propose(request)
+            applied = await self.node.propose(request, self.node.auth.credentials())
         assert isinstance(applied.response, TxnResponse)
         return applied.revision, applied.response
 
     async def delete(self, key: bytes) -> int:
         """Delete ``key``; the revision after it."""
         with service_errors():
-            return (await self.node.propose(DeleteRangeRequest(key=key))).revision
+            applied = await self.node.propose(DeleteRangeRequest(key=key), self.node.auth.credentials())
+        return applied.revision
 
     async def oldest(self, prefix: bytes) -> tuple[int, KeyValue | None]:
         """The revision read at and the oldest key under ``prefix`` (rule 2), if any."""
         with service_errors():
-            response = await self.node.range(oldest_under(prefix))
+            request = oldest_under(prefix)
+            self.node.auth.check_read(request)
+            response = await self.node.range(request)
         return self.node.kv.revision, response.kvs[0] if response.kvs else None
 
     async def wait_deletes(self, prefix: bytes, max_create_revision: int) -> int:
@@ -114,6 +121,7 @@ class PrefixWaits:
                                max_create_revision=max_create_revision)
         while True:
             with service_errors():
+                self.node.auth.check_read(request)
                 response = await self.node.range(request)
             revision = self.node.kv.revision
             if not response.kvs:
