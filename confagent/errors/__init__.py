@@ -27,7 +27,8 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   │   └── AuthNotEnabled, RootUserNotExist, RootRoleNotExist, UserNotFound, RoleNotFound,
     │   │       UserEmpty, RoleEmpty, UserAlreadyExist, RoleAlreadyExist, AuthFailed,
     │   │       PermissionDenied, RoleNotGranted, PermissionNotGranted, InvalidAuthToken,
-    │   │       InvalidAuthMgmt, AuthOldRevision, NoPasswordUser
+    │   │       InvalidAuthMgmt, AuthOldRevision, NoPasswordUser, AuthStoreWords (the auth
+    │   │       store's own words, sent as Unknown where etcd sends them unmapped)
     │   └── MembershipError        a member add/remove/update/promote refused (etcd's codes and messages):
     │       └── MemberNotFound, MemberExists, PeerURLExists, MemberBadURLs, MemberNotLearner,
     │           LearnerNotReady, TooManyLearners, NotEnoughStartedMembers
@@ -64,6 +65,7 @@ from confagent.errors._auth import (
     AuthFailed,
     AuthNotEnabled,
     AuthOldRevision,
+    AuthStoreWords,
     InvalidAuthMgmt,
     InvalidAuthToken,
     NoPasswordUser,
@@ -78,6 +80,7 @@ from confagent.errors._auth import (
     UserAlreadyExist,
     UserEmpty,
     UserNotFound,
+    in_auth_store_words,
 )
 from confagent.errors._base import (
     ConfagentError,
@@ -161,6 +164,7 @@ __all__ = [
     "AuthFailed",
     "AuthNotEnabled",
     "AuthOldRevision",
+    "AuthStoreWords",
     "BackendError",
     "BadLeaderTransferee",
     "CacheDiverged",
@@ -238,5 +242,6 @@ __all__ = [
     "UserNotFound",
     "ValueProvided",
     "http_status_of",
+    "in_auth_store_words",
     "store_error_from",
 ]
