@@ -17,6 +17,13 @@ handlers (connections closed, a registration's lease revoked), and 0 would
 claim that all the output was delivered. SIGPIPE itself stays ignored
 (Python's default): the servers' sockets must get EPIPE, not the signal.
 
+The command line is read as etcdctl's (cobra's) is, where it differs from
+argparse: a switch may be written ``--prefix=true`` (or ``=false``, and Go's
+other spellings of a boolean), and the arguments of a command that takes
+etcdctl's (``user``, ``role``: ``intermixed`` in its defaults) may come
+before, between and after its flags (``role grant-permission app --prefix
+readwrite /app/``).
+
 Importing this package imports no command's libraries (the server, the
 client, Jinja2, structlog): each handler imports what it uses.
 """
@@ -125,8 +132,50 @@ def _discard_stdout() -> None:
         os.close(devnull)
 
 
+_GO_BOOLEANS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+"""Go's strconv.ParseBool, lower-cased."""
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, read as the module docstring says."""
+    parser = build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    args, extras = parser.parse_known_args(_go_switches(given, _switches(parser)))
+    if extras and (not getattr(args, "intermixed", False) or any(e.startswith("-") for e in extras)):
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    if extras:
+        args.args = [*args.args, *extras]
+    return args
+
+
+def _switches(parser: argparse.ArgumentParser) -> set[str]:
+    """The ``--`` spellings of every plain switch (``store_true``) of ``parser`` and its commands."""
+    found: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._StoreTrueAction):
+            found.update(option for option in action.option_strings if option.startswith("--"))
+        elif isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                found |= _switches(command)
+    return found
+
+
+def _go_switches(argv: list[str], switches: set[str]) -> list[str]:
+    """``argv`` with ``--switch=true`` as ``--switch`` and ``--switch=false`` left out (up to ``--``)."""
+    out: list[str] = []
+    for index, token in enumerate(argv):
+        if token == "--":
+            return out + argv[index:]
+        name, equals, value = token.partition("=")
+        if equals and name in switches and value.lower() in _GO_BOOLEANS:
+            out.extend([name] if _GO_BOOLEANS[value.lower()] else [])
+        else:
+            out.append(token)
+    return out
+
+
 def _run(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     try:
         code: int = args.handler(args)
     except ConfagentError as error:

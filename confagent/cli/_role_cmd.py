@@ -63,8 +63,9 @@ def register(subparsers: Subparsers) -> None:
 
 def leaf_command(commands: Subparsers, name: str, help_text: str, body: CommandBody, *,
                  arity: tuple[int, str] | None = None) -> argparse.ArgumentParser:
-    """A command taking etcdctl's arguments and the global flags; with ``arity`` (how many arguments,
-    and etcdctl's words when another number is given) they are counted before the client is made."""
+    """A command taking etcdctl's arguments (before, between and after its flags: ``intermixed``) and
+    the global flags; with ``arity`` (how many arguments, and etcdctl's words when another number is
+    given) they are counted before the client is made."""
     parser = commands.add_parser(name, help=help_text, description=help_text)
     parser.add_argument("args", nargs="*", metavar="ARG")
     add_global_options(parser, suppress=True)
@@ -74,7 +75,7 @@ def leaf_command(commands: Subparsers, name: str, help_text: str, body: CommandB
             return usage_error(arity[1])
         return run_client_command(body, args)
 
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, intermixed=True)
     return parser
 
 

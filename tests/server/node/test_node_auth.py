@@ -1,5 +1,6 @@
 """A member's auth store: commands through the log, checks as writes apply, tokens, and the state
-surviving a restart (replayed from the log, or read from a snapshot).
+surviving a restart (replayed from the log, or read from a snapshot) and a snapshot saved and
+restored (``snapshot save`` then ``snapshot restore``, as etcd's snapshots keep the users).
 
 A real StoreNode on a real data directory; what etcd answers to the same calls is the
 differential tests' business (tests/e2e), here the member's own rules (``node._auth``).
@@ -8,6 +9,7 @@ differential tests' business (tests/e2e), here the member's own rules (``node._a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,10 @@ from confagent import auth
 from confagent.auth import AuthInfo, Permission, PermissionType
 from confagent.errors import AuthOldRevision, PermissionDenied, UserEmpty
 from confagent.kv import PutRequest, RangeRequest
+from confagent.server import RestoreConfig, restore_snapshot
+from confagent.server.api._snapshot_stream import take_image
 from confagent.server.node import NodeConfig, StoreNode
+from confagent.server.storage import encode_image
 
 HASH = b"$2b$04$" + b"x" * 53  # the member stores what the edge hashed; it never checks it
 
@@ -104,3 +109,27 @@ def test_the_auth_state_survives_a_restart(tmp_path: Path, snapshot_entries: int
     assert after == before and after.enabled
     snapshots = list((tmp_path / "member" / "snap").glob("*.snap"))
     assert bool(snapshots) == (snapshot_entries == 3)
+
+
+def test_users_and_roles_travel_in_a_saved_snapshot_to_the_member_restored_from_it(tmp_path: Path) -> None:
+    async def saved() -> tuple[auth.AuthState, Path]:
+        node = await started(tmp_path / "old")
+        try:
+            await enable(node)
+            image = take_image(node)
+        finally:
+            await node.stop()
+        path = tmp_path / "snap.db"
+        body = encode_image(image)
+        path.write_bytes(body + hashlib.sha256(body).digest())
+        return node.auth.state, path
+
+    async def restored(path: Path) -> auth.AuthState:
+        done = restore_snapshot(RestoreConfig(snapshot_path=path, data_dir=tmp_path / "new"))
+        node = await StoreNode.open(NodeConfig(data_dir=tmp_path / "new", member_id=done.member_id,
+                                               cluster_id=done.cluster_id))
+        await node.stop()
+        return node.auth.state
+
+    before, path = asyncio.run(saved())
+    assert asyncio.run(restored(path)) == before and before.enabled
