@@ -30,6 +30,8 @@ from confagent.testing import Processes, ServerProcess
 from confagent.wire._pb import health_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 
 Json = Any
+Metadata = tuple[tuple[str, str], ...]
+"""A call's metadata (``(("token", token),)`` for a signed-in call)."""
 CALL_TIMEOUT_S = 10.0
 VOLATILE_HEADER_FIELDS = frozenset({"cluster_id", "member_id", "raft_term"})
 _FILES = (rpc_pb2.DESCRIPTOR, v3lock_pb2.DESCRIPTOR, v3election_pb2.DESCRIPTOR, health_pb2.DESCRIPTOR)
@@ -98,24 +100,26 @@ def _error_answer(error: grpc.RpcError, messages: list[Json]) -> Answer:
 class Server:
     """One server's channel; unary and server-streaming calls by path."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: grpc.Channel | None = None) -> None:
         self.url = url
-        self.channel = grpc.insecure_channel(url.removeprefix("http://"),
-                                             options=[("grpc.use_local_subchannel_pool", 1)])
+        self.channel = channel or grpc.insecure_channel(url.removeprefix("http://"),
+                                                        options=[("grpc.use_local_subchannel_pool", 1)])
 
     def close(self) -> None:
         self.channel.close()
 
-    def unary(self, path: str, request: Message | bytes, timeout_s: float = CALL_TIMEOUT_S) -> Answer:
+    def unary(self, path: str, request: Message | bytes, timeout_s: float = CALL_TIMEOUT_S,
+              metadata: Metadata = ()) -> Answer:
         parse = response_type(path).FromString
         call = self.channel.unary_unary(path, request_serializer=_serializer, response_deserializer=parse)
         try:
-            return Answer(grpc.StatusCode.OK, "", (as_json(call(request, timeout=timeout_s)),))
+            answer = call(request, timeout=timeout_s, metadata=metadata)
+            return Answer(grpc.StatusCode.OK, "", (as_json(answer),))
         except grpc.RpcError as error:
             return _error_answer(error, [])
 
     def stream(self, path: str, requests: Iterable[Message | bytes], *, count: int | None = None,
-               timeout_s: float = CALL_TIMEOUT_S, bidi: bool = False) -> Answer:
+               timeout_s: float = CALL_TIMEOUT_S, bidi: bool = False, metadata: Metadata = ()) -> Answer:
         """A streaming call: ``requests`` sent (then half-closed), answers read until the end or ``count``.
         ``bidi``: sent as a client stream whatever the method is (any number of request messages)."""
         descriptor = method(path)
@@ -123,11 +127,11 @@ class Server:
         if descriptor.client_streaming or bidi:
             call = self.channel.stream_stream(path, request_serializer=_serializer,
                                               response_deserializer=parse)
-            responses = call(iter(list(requests)), timeout=timeout_s)
+            responses = call(iter(list(requests)), timeout=timeout_s, metadata=metadata)
         else:
             call_one = self.channel.unary_stream(path, request_serializer=_serializer,
                                                  response_deserializer=parse)
-            responses = call_one(next(iter(requests)), timeout=timeout_s)
+            responses = call_one(next(iter(requests)), timeout=timeout_s, metadata=metadata)
         messages: list[Json] = []
         try:
             for response in responses:
@@ -206,12 +210,12 @@ def pair_fixture(tmp_path_factory: pytest.TempPathFactory, processes: Processes,
 class Stream:
     """A bidirectional call held open: messages sent one at a time, answers read as they come."""
 
-    def __init__(self, server: Server, path: str, timeout_s: float = 60.0) -> None:
+    def __init__(self, server: Server, path: str, timeout_s: float = 60.0, metadata: Metadata = ()) -> None:
         self._requests: queue.Queue[Message | bytes | None] = queue.Queue()
         self._answers: queue.Queue[Json | Answer] = queue.Queue()
         call = server.channel.stream_stream(path, request_serializer=_serializer,
                                             response_deserializer=response_type(path).FromString)
-        self.call = call(iter(self._requests.get, None), timeout=timeout_s)
+        self.call = call(iter(self._requests.get, None), timeout=timeout_s, metadata=metadata)
         self.end: Answer | None = None
         threading.Thread(target=self._read, daemon=True).start()
 

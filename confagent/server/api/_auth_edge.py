@@ -73,6 +73,7 @@ class AuthEdge:
         hashed, _ = auth.password_hash_of(self.state, name)
         if not await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed):
             raise AuthFailed()
+        self.credentials()  # as any call through the log, a token it carries must be good
         token = await self.node.propose_auth(auth.Authenticate(name, auth.new_token_prefix(self._rng)), None)
         assert token is not None, "an applied Authenticate makes a token"
         return token

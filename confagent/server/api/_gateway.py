@@ -226,6 +226,7 @@ class GatewayApp:
 
     async def _alarm(self, body: bytes) -> Json:
         wire.loads(body)
+        self.h.alarm()
         return {}
 
     async def _defragment(self, body: bytes) -> Json:

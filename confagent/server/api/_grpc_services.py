@@ -159,7 +159,7 @@ class UnaryServices:
     # -- Maintenance ------------------------------------------------------------------
     def _maintenance(self) -> dict[str, Unary]:
         return {
-            "/etcdserverpb.Maintenance/Alarm": Unary(wire.pb_decode_alarm_request, self.empty),
+            "/etcdserverpb.Maintenance/Alarm": Unary(wire.pb_decode_alarm_request, self.alarm),
             "/etcdserverpb.Maintenance/Status": Unary(wire.pb_decode_empty_request, self.status),
             "/etcdserverpb.Maintenance/Defragment": Unary(wire.pb_decode_empty_request, self.defragment),
             "/etcdserverpb.Maintenance/Hash": Unary(wire.pb_decode_empty_request, self.hash),
@@ -168,8 +168,9 @@ class UnaryServices:
                                                           self.move_leader),
         }
 
-    async def empty(self, _request: object) -> bytes:
+    async def alarm(self, _request: object) -> bytes:
         """Alarm (none is ever raised): an empty answer (rule 2)."""
+        self.h.alarm()
         return b""
 
     async def defragment(self, _request: None) -> bytes:

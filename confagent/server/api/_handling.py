@@ -17,6 +17,9 @@ Rules (etcd 3.4's):
    here, writes carry the caller's credentials into the log and are checked as they
    apply; hashes, snapshots, defragmentation and member changes want root. A call
    with a token this member does not hold fails with it, whatever it asks.
+5. Hash, HashKV, Defragment and Snapshot check their caller themselves in etcd,
+   as Alarm's bad token is, and answer the auth store's own words, Unknown
+   (``errors.in_auth_store_words``: ``auth: user name is empty``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from confagent import auth, wire
-from confagent.errors import MemberNotFound
+from confagent.errors import AuthError, MemberNotFound, in_auth_store_words
 from confagent.kv import (
     CompactionRequest,
     DeleteRangeRequest,
@@ -155,7 +158,7 @@ class Handling:
         return self.header((await self.node.propose(revoke, self.auth.credentials())).revision)
 
     async def lease_time_to_live(self, lease_id: int, with_keys: bool) -> tuple[LeaseTtl, ResponseHeader]:
-        credentials = self.auth.credentials()
+        credentials = self.auth.credentials() if with_keys else None  # etcd 3.4 asks nobody who calls
         remaining = await self.node.time_to_live(lease_id)
         info = self.node.kv.lease(lease_id)
         if info is None or remaining < 0:
@@ -191,19 +194,33 @@ class Handling:
         Raises:
             FutureRevision, Compacted: as a range at ``revision``.
         """
-        self.auth.check_admin()
+        self._check_maintenance_admin()
         kv = self.node.kv
         at = revision or kv.revision
         return kv.hash_kv(at), kv.compact_revision or -1, self.header()
 
     def defragment(self) -> None:
         """Nothing to defragment (the store is in memory, its files written whole); root wanted."""
-        self.auth.check_admin()
+        self._check_maintenance_admin()
 
     def snapshot_image(self) -> SnapshotImage:
         """The applied state to send as a snapshot (``_snapshot_stream``); root wanted."""
-        self.auth.check_admin()
+        self._check_maintenance_admin()
         return take_image(self.node)
+
+    def alarm(self) -> None:
+        """An alarm call (none is ever raised): only a token this member does not hold is refused,
+        in the auth store's words (rule 5)."""
+        try:
+            self.auth.credentials()
+        except AuthError as refusal:
+            raise in_auth_store_words(refusal) from None
+
+    def _check_maintenance_admin(self) -> None:
+        try:
+            self.auth.check_admin()
+        except AuthError as refusal:
+            raise in_auth_store_words(refusal) from None
 
     async def move_leader(self, target: int) -> None:
         await self.node.move_leader(target)
