@@ -5,14 +5,17 @@ them on every member alike (``apply``), keeps the state in its snapshots
 (``encode_state``/``decode_state``) and checks every request against it
 (``check_range``, ``check_put``, ``check_txn``, ..., ``check_admin``). No clock,
 no randomness of its own, no I/O: passwords are hashed and checked (bcrypt) at
-the edge, which also owns JWT tokens; ``SimpleTokens`` is etcd's simple token
-table, given the time and a random source.
+the edge, which also signs and verifies JWTs (PyJWT). Tokens come from one
+``TokenProvider`` chosen by ``TokenSettings``: ``SimpleTokens`` (etcd's simple
+token table), ``JwtTokens`` (signed, verified by any member), ``NoTokens``; each
+is given the time and a random source.
 
 - ``_values``: the records (``Permission``, ``Role``, ``User``, ``AuthState``,
   ``AuthInfo``) and the read-only queries (``user_get``, ``role_list``, ...).
 - ``_commands``: one frozen value per mutating call, and ``apply``.
 - ``_intervals`` and ``_checks``: the permission check of every request shape.
-- ``_tokens``: simple tokens. ``_codec``: the log's and the snapshot's encoding.
+- ``_tokens``: the provider interface, simple tokens; ``_jwt``: JWTs; ``_providers``: the
+  choice. ``_codec``: the log's and the snapshot's encoding.
 """
 
 from confagent.auth._checks import (
@@ -49,7 +52,17 @@ from confagent.auth._commands import (
     UserRevokeRole,
     apply,
 )
-from confagent.auth._tokens import DEFAULT_TOKEN_TTL_S, SimpleTokens, new_token_prefix, token_index
+from confagent.auth._jwt import JwtKeys, JwtSigner, JwtTokens, credentials_from_claims, jwt_claims
+from confagent.auth._providers import TokenSettings
+from confagent.auth._tokens import (
+    DEFAULT_TOKEN_TTL_S,
+    Instant,
+    NoTokens,
+    SimpleTokens,
+    TokenProvider,
+    new_token_prefix,
+    token_index,
+)
 from confagent.auth._values import (
     ROOT,
     AuthInfo,
@@ -76,8 +89,13 @@ __all__ = [
     "AuthState",
     "Authenticate",
     "Command",
+    "Instant",
+    "JwtKeys",
+    "JwtSigner",
+    "JwtTokens",
     "LeaseKeys",
     "MergedPermissions",
+    "NoTokens",
     "Permission",
     "PermissionCache",
     "PermissionType",
@@ -87,6 +105,8 @@ __all__ = [
     "RoleGrantPermission",
     "RoleRevokePermission",
     "SimpleTokens",
+    "TokenProvider",
+    "TokenSettings",
     "User",
     "UserAdd",
     "UserChangePassword",
@@ -105,12 +125,14 @@ __all__ = [
     "check_txn",
     "check_user_get",
     "check_watch",
+    "credentials_from_claims",
     "decode_command",
     "decode_state",
     "encode_command",
     "encode_state",
     "has_role",
     "is_admin",
+    "jwt_claims",
     "merged_permissions",
     "new_token_prefix",
     "password_hash_of",

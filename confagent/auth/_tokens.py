@@ -1,6 +1,13 @@
-"""etcd's simple tokens as a pure table: who holds which token, until when.
+"""Token providers: what ``Authenticate`` hands out and what a call's token stands for.
 
-Rules (etcd 3.4's ``auth/simple_token.go``):
+``TokenProvider`` is the one seam: a member holds one provider, chosen by
+``TokenSettings.provider()`` from ``--auth-token`` (``simple``, ``jwt`` in
+``_jwt``, or none), and asks it for a token when an ``Authenticate`` entry applies
+and for the credentials of every call's token. ``SimpleTokens`` is etcd's simple
+token table; ``NoTokens`` etcd's "nop" provider (``--auth-token ''``: every
+``Authenticate`` fails).
+
+Rules of simple tokens (etcd 3.4's ``auth/simple_token.go``):
 
 - A token is 16 random letters (``a-zA-Z``), a dot, and the Raft index of the
   ``Authenticate`` entry that made it: ``"AbcdEfghIjklMnop.42"``. The letters
@@ -14,18 +21,23 @@ Rules (etcd 3.4's ``auth/simple_token.go``):
   nothing else does: revoking a role keeps them, the checks see the change).
   Disabling auth drops every token; while auth is disabled none is kept.
 
-Time and randomness are parameters: ``now`` in seconds on any monotonic clock,
-and a random source with ``randrange`` (a ``random.SystemRandom`` at the edge).
+Time and randomness are parameters: ``now`` is an ``Instant`` (simple tokens read
+its monotonic seconds, JWTs its Unix seconds), and a random source with
+``randrange`` (a ``random.SystemRandom`` at the edge).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Protocol
 
 from confagent.auth._commands import AuthDisable, AuthEnable, Command, UserChangePassword, UserDelete
+from confagent.auth._values import AuthInfo
+from confagent.errors import AuthFailed
 
-__all__ = ["DEFAULT_TOKEN_TTL_S", "RandomSource", "SimpleTokens", "new_token_prefix", "token_index"]
+__all__ = ["DEFAULT_TOKEN_TTL_S", "Instant", "NoTokens", "RandomSource", "SimpleTokens", "TokenProvider",
+           "new_token_prefix", "token_index"]
 
 DEFAULT_TOKEN_TTL_S = 300.0
 TOKEN_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -35,6 +47,41 @@ _INDEX = re.compile(r"[+-]?[0-9]+")  # what Go's strconv.Atoi takes
 
 class RandomSource(Protocol):
     def randrange(self, stop: int, /) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Instant:
+    """Now, on the two clocks tokens use: a monotonic one (simple tokens' lifetimes) and the Unix
+    time (a JWT's ``exp``, which every member reads alike)."""
+
+    monotonic_s: float
+    unix_s: float
+
+
+class TokenProvider(Protocol):
+    """What a member asks of its tokens (module docstring); every call is made on the member's
+    loop, in log order for ``assign`` and ``applied``."""
+
+    def assign(self, prefix: str, index: int, who: AuthInfo, now: Instant) -> str:
+        """The token of the ``Authenticate`` entry at ``index`` with ``prefix`` (random letters its
+        proposer put in it), for ``who`` (its user and the auth revision it applied at).
+
+        Raises:
+            AuthError: this member cannot issue one (etcd's error, the proposer's answer).
+        """
+        ...
+
+    def credentials_of(self, token: str, revision: int, now: Instant) -> AuthInfo | None:
+        """Who ``token`` stands for now (``revision``: the member's auth revision), or None."""
+        ...
+
+    def applied(self, command: Command) -> None:
+        """What an applied auth command does to the tokens."""
+        ...
+
+    def restored(self, enabled: bool) -> None:
+        """The auth state was replaced by a snapshot's, with auth ``enabled`` or not."""
+        ...
 
 
 def new_token_prefix(random: RandomSource) -> str:
@@ -52,7 +99,8 @@ def token_index(token: str) -> int | None:
 
 
 class SimpleTokens:
-    """The simple tokens a member holds: token -> (user, expiry)."""
+    """The simple tokens a member holds: token -> (user, expiry). A ``TokenProvider`` through
+    ``assign``, ``credentials_of``, ``applied`` and ``restored``."""
 
     def __init__(self, ttl_s: float = DEFAULT_TOKEN_TTL_S, *, enabled: bool = False) -> None:
         self.ttl_s = ttl_s if ttl_s > 0 else DEFAULT_TOKEN_TTL_S
@@ -70,11 +118,27 @@ class SimpleTokens:
         self.enabled = False
         self._tokens.clear()
 
-    def assign(self, prefix: str, index: int, user: str, now: float) -> str:
-        """The token of the ``Authenticate`` entry at ``index`` with ``prefix``, now ``user``'s.
+    def restored(self, enabled: bool) -> None:
+        """Tokens stay only while auth stays enabled."""
+        if enabled:
+            self.enable()
+        else:
+            self.disable()
+
+    def assign(self, prefix: str, index: int, who: AuthInfo, now: Instant) -> str:
+        """The token of the ``Authenticate`` entry at ``index`` with ``prefix``, now ``who``'s.
 
         While auth is disabled the token is made but not kept (etcd does the same).
         """
+        return self.assign_user(prefix, index, who.user, now.monotonic_s)
+
+    def credentials_of(self, token: str, revision: int, now: Instant) -> AuthInfo | None:
+        """The user holding ``token`` at the member's ``revision`` (renewing it), or None."""
+        user = self.user_of(token, now.monotonic_s)
+        return AuthInfo(user, revision) if user is not None else None
+
+    def assign_user(self, prefix: str, index: int, user: str, now: float) -> str:
+        """``assign`` on the monotonic clock alone."""
         token = f"{prefix}.{index}"
         if not self.enabled:
             return token
@@ -117,3 +181,19 @@ class SimpleTokens:
                 self.enable()
             case AuthDisable():
                 self.disable()
+
+
+class NoTokens:
+    """etcd's "nop" provider (``--auth-token ''``): no token is ever issued or known."""
+
+    def assign(self, prefix: str, index: int, who: AuthInfo, now: Instant) -> str:
+        raise AuthFailed()
+
+    def credentials_of(self, token: str, revision: int, now: Instant) -> AuthInfo | None:
+        return None
+
+    def applied(self, command: Command) -> None:
+        return None
+
+    def restored(self, enabled: bool) -> None:
+        return None

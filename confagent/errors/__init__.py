@@ -27,7 +27,7 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     │   │   └── AuthNotEnabled, RootUserNotExist, RootRoleNotExist, UserNotFound, RoleNotFound,
     │   │       UserEmpty, RoleEmpty, UserAlreadyExist, RoleAlreadyExist, AuthFailed,
     │   │       PermissionDenied, RoleNotGranted, PermissionNotGranted, InvalidAuthToken,
-    │   │       InvalidAuthMgmt, AuthOldRevision, NoPasswordUser, AuthStoreWords (the auth
+    │   │       InvalidAuthMgmt, AuthOldRevision, NoPasswordUser, VerifyOnly, AuthStoreWords (the auth
     │   │       store's own words, sent as Unknown where etcd sends them unmapped)
     │   └── MembershipError        a member add/remove/update/promote refused (etcd's codes and messages):
     │       └── MemberNotFound, MemberExists, PeerURLExists, MemberBadURLs, MemberNotLearner,
@@ -80,6 +80,7 @@ from confagent.errors._auth import (
     UserAlreadyExist,
     UserEmpty,
     UserNotFound,
+    VerifyOnly,
     in_auth_store_words,
 )
 from confagent.errors._base import (
@@ -241,6 +242,7 @@ __all__ = [
     "UserEmpty",
     "UserNotFound",
     "ValueProvided",
+    "VerifyOnly",
     "http_status_of",
     "in_auth_store_words",
     "store_error_from",

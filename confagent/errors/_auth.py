@@ -24,6 +24,7 @@ __all__ = [
     "UserAlreadyExist",
     "UserEmpty",
     "UserNotFound",
+    "VerifyOnly",
     "in_auth_store_words",
 ]
 
@@ -83,6 +84,15 @@ class NoPasswordUser(AuthError):
 
     code = 2
     default_message = "auth: authentication failed, password was given for no password user"
+
+
+class VerifyOnly(AuthError):
+    """``Authenticate`` on a member given only a JWT public key (``--auth-token jwt,pub-key=...``):
+    it verifies tokens but cannot sign one. etcd's ``auth.ErrVerifyOnly``, which 3.4 maps to no
+    gRPC status of its own: Unknown, in the auth store's own words."""
+
+    code = 2
+    default_message = "auth: token signing attempted with verify-only key"
 
 
 class PermissionDenied(AuthError):

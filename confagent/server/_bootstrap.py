@@ -2,22 +2,27 @@
 
 The initial members with their IDs (derived from peer URLs and the cluster
 token as etcd derives them), who this member is (``ServerInfo``), its
-node's configuration (``NodeConfig``), and its client and peer TLS.
+node's configuration (``NodeConfig``), its client and peer TLS, and its auth
+tokens (``--auth-token``: the JWT key files are read here, once, and a key that
+does not load is a ``ConfigError`` naming the flag before anything starts).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from confagent import auth
+from confagent.errors import ConfigError
 from confagent.http_listener import ListenerTls
 from confagent.server.api import ServerInfo
 from confagent.server.membership import Member, cluster_id_of, member_id_of
-from confagent.server.node import NodeConfig
+from confagent.server.node import NodeConfig, jwt_signer
 from confagent.server.peers import PeerTls
-from confagent.settings import StoreConfig
+from confagent.settings import StoreConfig, flag_naming
 
 __all__ = ["MemberInfo", "client_tls_of", "initial_members_of", "node_config_of", "peer_tls_of",
-           "server_info_of"]
+           "server_info_of", "token_settings_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +48,9 @@ def server_info_of(config: StoreConfig) -> ServerInfo:
     return ServerInfo(member_id=me.member_id, cluster_id=cluster_id_of(m.member_id for m in members))
 
 
-def node_config_of(config: StoreConfig) -> NodeConfig:
+def node_config_of(config: StoreConfig, tokens: auth.TokenSettings | None = None) -> NodeConfig:
+    """The node's configuration; ``tokens`` as ``token_settings_of(config)`` made them (read when not
+    given)."""
     members = initial_members_of(config)
     me = next(m for m in members if m.name == config.name)
     peers = {m.member_id: m.peer_urls[0] for m in members} if len(members) > 1 else {}
@@ -55,7 +62,37 @@ def node_config_of(config: StoreConfig) -> NodeConfig:
                       name=config.name, client_urls=config.client_urls,
                       initial_members=tuple(Member(m.member_id, m.peer_urls) for m in members),
                       joining=config.initial_cluster_state == "existing",
-                      cluster_token=config.initial_cluster_token)
+                      cluster_token=config.initial_cluster_token,
+                      auth_tokens=tokens or token_settings_of(config))
+
+
+def token_settings_of(config: StoreConfig) -> auth.TokenSettings:
+    """The member's tokens from ``--auth-token`` and ``--auth-token-ttl``, JWT keys read from their files.
+
+    Raises:
+        ConfigError: a key file that cannot be read or holds no key of the method's kind (etcd's
+            words when it has some); ``key`` is ``--auth-token``.
+    """
+    spec, ttl_s = config.auth_token, float(config.auth_token_ttl_s or auth.DEFAULT_TOKEN_TTL_S)
+    options = spec.jwt
+    if options is None:
+        return auth.TokenSettings(spec.kind, ttl_s)
+    key = flag_naming(StoreConfig)("auth_token")
+    try:
+        signer = jwt_signer(options.sign_method, _read(options.private_key, key),
+                            _read(options.public_key, key))
+    except ValueError as error:
+        raise ConfigError(str(error), key=key) from None
+    return auth.TokenSettings("jwt", ttl_s, auth.JwtKeys(signer, options.ttl_s))
+
+
+def _read(path: Path | None, key: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"auth: invalid auth options ({path}: {error.strerror})", key=key) from None
 
 
 def client_tls_of(config: StoreConfig) -> ListenerTls | None:

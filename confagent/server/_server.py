@@ -18,7 +18,7 @@ import structlog
 
 from confagent.errors import MemberFailed, MemberRemoved, MemberStopped, NoLeader
 from confagent.http_listener import HttpListener, ListenerSettings
-from confagent.server._bootstrap import client_tls_of, node_config_of, server_info_of
+from confagent.server._bootstrap import client_tls_of, node_config_of, server_info_of, token_settings_of
 from confagent.server.api import ClientPort, GatewayApp, Metrics, watch_removal
 from confagent.server.node import ConcurrencyServices, StoreNode
 from confagent.server.storage import (
@@ -53,6 +53,7 @@ class StoreServer:
         config.validate()
         self.config = config
         self.info = server_info_of(config)
+        self._tokens = token_settings_of(config)
         self.node: StoreNode | None = None
         self._listeners: list[HttpListener] = []
         self._removal_watch: asyncio.Task[None] | None = None
@@ -62,7 +63,7 @@ class StoreServer:
     async def start(self) -> None:
         """Recover the data directory, elect, and start listening."""
         config, info = self.config, self.info
-        node_config = node_config_of(config)
+        node_config = node_config_of(config, self._tokens)
         derived = Identity(node_config.member_id, node_config.cluster_id)
         # A joining member's cluster ID is the cluster's: it keeps its identity once it has learned it.
         identity_path = config.resolved_data_dir / "member" / "identity.json"
@@ -88,7 +89,8 @@ class StoreServer:
         await node.start()
         metrics = Metrics()
         self._services = services = ConcurrencyServices(node)
-        port = ClientPort.of(node, info, services, metrics, config.watch_progress_notify_interval_s)
+        port = ClientPort.of(node, info, services, metrics, config.watch_progress_notify_interval_s,
+                             bcrypt_cost=config.bcrypt_cost)
         self._app = port.app
         for url in config.listen_client_urls:
             await self._listen(port, url)

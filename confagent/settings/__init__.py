@@ -15,6 +15,13 @@ from it, and the agent's configuration and the commands read it, which is
 why it is here, below them all, and light to import.
 """
 
+from confagent.settings._auth_token import (
+    DEFAULT_JWT_TTL_S,
+    JWT_METHODS,
+    AuthTokenSpec,
+    JwtOptions,
+    parse_auth_token,
+)
 from confagent.settings._declare import Naming, Setting, declared, flag_naming, setting, toml_naming
 from confagent.settings._duration import go_duration_ns, parse_duration
 from confagent.settings._kinds import (
@@ -33,6 +40,7 @@ from confagent.settings._kinds import (
     parsed,
 )
 from confagent.settings._store import (
+    BCRYPT_COSTS,
     DEFAULT_CLIENT_URLS,
     DEFAULT_PEER_URLS,
     INITIAL_CLUSTER_STATES,
@@ -42,18 +50,23 @@ from confagent.settings._store import (
 from confagent.settings._table import TableReader
 
 __all__ = [
+    "BCRYPT_COSTS",
     "BOOLEAN",
     "COUNT",
     "DEFAULT_CLIENT_URLS",
+    "DEFAULT_JWT_TTL_S",
     "DEFAULT_PEER_URLS",
     "DURATION",
     "INITIAL_CLUSTER_STATES",
+    "JWT_METHODS",
     "LIST",
     "NEGATABLE",
     "PATH",
     "PATHS",
     "TEXT",
     "URLS",
+    "AuthTokenSpec",
+    "JwtOptions",
     "Kind",
     "Naming",
     "Read",
@@ -65,6 +78,7 @@ __all__ = [
     "flag_naming",
     "go_duration_ns",
     "is_url",
+    "parse_auth_token",
     "parse_duration",
     "parsed",
     "setting",

@@ -33,14 +33,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from confagent.errors import ConfigError
+from confagent.settings._auth_token import AuthTokenSpec, parse_auth_token
 from confagent.settings._declare import Naming, flag_naming, setting
-from confagent.settings._kinds import BOOLEAN, COUNT, DURATION, LIST, PATH, TEXT, URLS, choice
+from confagent.settings._kinds import BOOLEAN, COUNT, DURATION, LIST, PATH, TEXT, URLS, Kind, choice
 
 __all__ = ["DEFAULT_CLIENT_URLS", "DEFAULT_PEER_URLS", "INITIAL_CLUSTER_STATES", "StoreConfig", "is_url"]
 
 DEFAULT_CLIENT_URLS = ("http://127.0.0.1:2379",)
 DEFAULT_PEER_URLS = ("http://127.0.0.1:2380",)
 INITIAL_CLUSTER_STATES = ("new", "existing")
+BCRYPT_COSTS = range(4, 32)
+"""Go's ``bcrypt.MinCost`` to ``MaxCost``: the costs ``--bcrypt-cost`` takes."""
+
+AUTH_TOKEN = Kind(lambda reader, key, base: reader.parsed(key, lambda value: parse_auth_token(value, base)))
+"""``--auth-token``'s text, read into an ``AuthTokenSpec`` (key files under the source's directory)."""
+SECONDS = Kind(lambda reader, key, base: reader.integer(key, minimum=0), from_text=int)
+"""A whole number of seconds, 0 or more."""
+BCRYPT_COST = Kind(lambda reader, key, base: reader.integer(key, minimum=BCRYPT_COSTS.start,
+                                                            maximum=BCRYPT_COSTS.stop - 1), from_text=int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,16 @@ class StoreConfig:
         600.0, flag="experimental-watch-progress-notify-interval", kind=DURATION, metavar="DURATION",
         help="interval of progress notifications to watchers that ask: seconds, or a duration like "
              "10m, 30s, 500ms")
+    auth_token: AuthTokenSpec = setting(
+        AuthTokenSpec(), flag="auth-token", kind=AUTH_TOKEN, metavar="SPEC",
+        help="auth token type and options: simple, or jwt,pub-key=FILE,priv-key=FILE,sign-method=METHOD"
+             "[,ttl=DURATION] (METHOD: RS256, PS256, ES256, HS256 and their 384 and 512)")
+    auth_token_ttl_s: int = setting(
+        300, flag="auth-token-ttl", kind=SECONDS, metavar="SECONDS",
+        help="seconds a simple token lives past its last use (0: 300)")
+    bcrypt_cost: int = setting(
+        10, flag="bcrypt-cost", kind=BCRYPT_COST, metavar="N",
+        help=f"cost of bcrypt's hashing of users' passwords, {BCRYPT_COSTS.start} to {BCRYPT_COSTS.stop - 1}")
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -130,6 +150,7 @@ class StoreConfig:
                               f"{', '.join(INITIAL_CLUSTER_STATES)}", key=name("initial_cluster_state"))
         self._validate_tls(name, "")
         self._validate_tls(name, "peer_")
+        self._validate_auth(name)
         members = self.initial_members(name)
         self._validate_https(name, members)
         if members:
@@ -152,6 +173,18 @@ class StoreConfig:
                 raise ConfigError(f"no such file: {path}", key=name(field))
         if getattr(self, auth) and getattr(self, ca) is None:
             raise ConfigError(f"{name(auth)} needs {name(ca)}", key=name(auth))
+
+    def _validate_auth(self, name: Naming) -> None:
+        """The values a flag's reading cannot check: the bcrypt cost given to the dataclass, the JWT key
+        files (``_auth_token`` rule 4; what they hold is read when the member starts)."""
+        if self.bcrypt_cost not in BCRYPT_COSTS:
+            raise ConfigError(f"must be at least {BCRYPT_COSTS.start} and at most {BCRYPT_COSTS.stop - 1}, "
+                              f"not {self.bcrypt_cost}", key=name("bcrypt_cost"))
+        options = self.auth_token.jwt
+        for path in (options.public_key, options.private_key) if options is not None else ():
+            if path is not None and not path.is_file():
+                raise ConfigError(f"auth: invalid auth options (open {path}: no such file)",
+                                  key=name("auth_token"))
 
     def _validate_https(self, name: Naming, members: dict[str, tuple[str, ...]]) -> None:
         """Rule 2."""

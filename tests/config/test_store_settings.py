@@ -141,6 +141,8 @@ def test_every_store_flag_is_a_store_key_and_a_store_flag_of_run(tmp_path: Path)
         "--peer-key-file": str(files["pk.pem"]), "--peer-client-cert-auth": True,
         "--peer-trusted-ca-file": str(files["pca.pem"]), "--snapshot-count": 7,
         "--experimental-watch-progress-notify-interval": "500ms",
+        "--auth-token": f"jwt,pub-key={files['pc.pem']},sign-method=ES256,ttl=2m", "--auth-token-ttl": 60,
+        "--bcrypt-cost": 12,
     }
     parser = build_parser()
     store_flags = [action.option_strings[0] for action in _subparser(parser, "store")._actions

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from confagent.server.api._auth_edge import DEFAULT_BCRYPT_COST, AuthEdge
 from confagent.server.api._gateway import GatewayApp
 from confagent.server.api._grpc_front import ClientPortProtocol, client_port_protocol
 from confagent.server.api._grpc_services import grpc_methods
@@ -30,7 +31,8 @@ class ClientPort:
 
     @classmethod
     def of(cls, node: StoreNode, info: ServerInfo, services: ConcurrencyServices, metrics: Metrics,
-           progress_interval_s: float) -> ClientPort:
-        handling = Handling(node, info, services)
+           progress_interval_s: float, *, bcrypt_cost: int = DEFAULT_BCRYPT_COST) -> ClientPort:
+        """Both fronts over one ``Handling``; passwords hashed at ``bcrypt_cost`` (``--bcrypt-cost``)."""
+        handling = Handling(node, info, services, AuthEdge(node, bcrypt_cost=bcrypt_cost))
         methods = grpc_methods(handling, GrpcStreams(handling, progress_interval_s))
         return cls(GatewayApp(handling, metrics, progress_interval_s), client_port_protocol(methods))

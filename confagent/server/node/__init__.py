@@ -9,7 +9,8 @@ rules:
 - ``_config``: the node's settings (``NodeConfig``), every bound named.
 - ``_applier``: one committed entry applied (store, auth and member commands);
   ``_auth``: the member's users, roles and tokens, and who the call being served is
-  (``CALLER``, ``MemberAuth.credentials``).
+  (``CALLER``, ``MemberAuth.credentials``); ``_jwt_signer``: JWTs signed and verified
+  with the keys of ``--auth-token jwt,...``.
 - ``_proposals``: writes and progress probes waiting for their entry.
 - ``_read_barrier``: linearizable reads in batches sharing one ReadIndex round.
 - ``_leases``: lease deadlines on the leader, lease calls on any member.
@@ -32,6 +33,7 @@ from confagent.server.node._auth import CALLER, Caller
 from confagent.server.node._concurrency import ConcurrencyServices
 from confagent.server.node._config import NodeConfig
 from confagent.server.node._election_service import ElectionService
+from confagent.server.node._jwt_signer import PyJwtSigner, jwt_signer
 from confagent.server.node._local import LocalWatch, LocalWatchHub
 from confagent.server.node._lock_service import LockService
 from confagent.server.node._node import StoreNode
@@ -46,6 +48,8 @@ __all__ = [
     "LocalWatchHub",
     "LockService",
     "NodeConfig",
+    "PyJwtSigner",
     "StoreNode",
     "WatchRegistry",
+    "jwt_signer",
 ]

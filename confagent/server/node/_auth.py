@@ -1,4 +1,4 @@
-"""A member's auth store: etcd's users, roles and simple tokens, applied from the log, kept in snapshots.
+"""A member's auth store: etcd's users, roles and tokens, applied from the log, kept in snapshots.
 
 The rules are the pure core's (``confagent.auth``); this module is where the
 member meets them: what an auth entry holds, who is checked when, and which
@@ -14,10 +14,14 @@ Rules (etcd 3.4's ``authApplierV3`` and ``simpleTokenTTLKeeper``):
    (``WITH_CREDENTIALS``) and is checked when it applies, against the state then
    (``check_write``): a write whose credentials were read at an older auth revision
    fails with ``AuthOldRevision``, and the client signs in again.
-3. ``Authenticate``'s simple token is the proposer's random prefix and the entry's
-   index: every member assigns the same token, so it is good on each. A token
-   lives ``token_ttl_s`` after its last use; the tokens of a user go when the user
-   is deleted or its password changes, all of them when auth is disabled.
+3. ``Authenticate``'s token comes from the member's one ``auth.TokenProvider``
+   (``--auth-token``, ``auth.TokenSettings``) as the entry applies. A simple token
+   is the proposer's random prefix and the entry's index: every member assigns the
+   same token, so it is good on each; it lives ``--auth-token-ttl`` after its last
+   use; the tokens of a user go when the user is deleted or its password changes,
+   all of them when auth is disabled. A JWT is signed by each member that applies
+   the entry (the proposer's is the answer) and verified by any with the public key;
+   a member that only verifies refuses the ``Authenticate`` it proposed.
 4. The auth state travels in snapshots, in front of the key-value state
    (``wrap_auth``); a payload without it is a store that never had auth.
 5. Who calls (etcd's ``AuthInfoFromCtx``): the client edge sets ``CALLER`` in the task
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -38,7 +43,7 @@ from dataclasses import dataclass
 import msgpack  # type: ignore[import-untyped]
 
 from confagent import auth
-from confagent.auth import AuthInfo, AuthState, PermissionCache, SimpleTokens
+from confagent.auth import AuthInfo, AuthState, Instant, PermissionCache, TokenSettings
 from confagent.errors import InvalidAuthToken, StorageError
 from confagent.kv import (
     DeleteRangeRequest,
@@ -119,12 +124,11 @@ def split_credentials(payload: bytes) -> tuple[AuthInfo, bytes]:
 
 
 class MemberAuth:
-    """The auth state this member applied, its simple tokens, and the checks made against them."""
+    """The auth state this member applied, its tokens, and the checks made against them."""
 
-    def __init__(self, state: AuthState | None = None, *,
-                 token_ttl_s: float = auth.DEFAULT_TOKEN_TTL_S) -> None:
+    def __init__(self, state: AuthState | None = None, *, tokens: TokenSettings | None = None) -> None:
         self.state = state or AuthState()
-        self.tokens = SimpleTokens(token_ttl_s, enabled=self.state.enabled)
+        self.tokens = (tokens or TokenSettings()).provider(enabled=self.state.enabled)
         self.cache = PermissionCache()
 
     @property
@@ -147,7 +151,8 @@ class MemberAuth:
         self.state = auth.apply(self.state, command)
         self.tokens.applied(command)
         if isinstance(command, auth.Authenticate):
-            return self.tokens.assign(command.simple_token, index, command.name, now)
+            who = AuthInfo(command.name, self.state.revision)
+            return self.tokens.assign(command.simple_token, index, who, _instant(now))
         return None
 
     def check_write(self, credentials: AuthInfo, request: Request, kv: KvStore) -> None:
@@ -188,18 +193,20 @@ class MemberAuth:
             auth.check_range(self.state, credentials, request, self.cache)
 
     def credentials_of(self, token: str, now: float) -> AuthInfo | None:
-        """The credentials a simple token stands for now (renewing it), None when unknown or expired."""
-        user = self.tokens.user_of(token, now)
-        return AuthInfo(user, self.state.revision) if user is not None else None
+        """The credentials a token stands for at ``now`` (the loop's clock; a simple token is
+        renewed), None when unknown, expired or forged."""
+        return self.tokens.credentials_of(token, self.state.revision, _instant(now))
 
     # -- snapshots ------------------------------------------------------------------------
     def restored(self, state: AuthState) -> None:
         """Become ``state`` (a snapshot installed): tokens stay only while auth stays enabled."""
         self.state = state
-        if not state.enabled:
-            self.tokens.disable()
-        else:
-            self.tokens.enable()
+        self.tokens.restored(state.enabled)
+
+
+def _instant(monotonic_s: float) -> Instant:
+    """Now for the tokens: the loop's clock given, and the Unix time (a JWT's ``exp``)."""
+    return Instant(monotonic_s, time.time())
 
 
 def _lease_keys(kv: KvStore, lease_id: int) -> Iterable[bytes]:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from confagent.auth import TokenSettings
 from confagent.server.membership import Member
 from confagent.server.peers import PeerTls
 from confagent.server.storage import SEGMENT_BYTES
@@ -41,8 +42,9 @@ class NodeConfig:
     listen_peer_url: str = ""
     request_timeout_s: float = 7.0
     """A write or linearizable read not done by then fails with 'request timed out' (etcd's)."""
-    auth_token_ttl_s: float = 300.0
-    """A simple auth token unused this long is gone (etcd's ``--auth-token-ttl``)."""
+    auth_tokens: TokenSettings = field(default_factory=TokenSettings)
+    """Which tokens ``Authenticate`` hands out (etcd's ``--auth-token``; ``--auth-token-ttl``:
+    a simple token unused this long is gone)."""
     peer_tls: PeerTls | None = None
     """Certificates for ``https://`` peer URLs."""
     name: str = ""
