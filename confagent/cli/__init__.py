@@ -140,7 +140,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line, read as the module docstring says."""
     parser = build_parser()
     given = list(sys.argv[1:] if argv is None else argv)
-    args, extras = parser.parse_known_args(_go_switches(given, _switches(parser)))
+    args, extras = parser.parse_known_args(_go_switches(given, _switches(_command_parser(parser, given))))
     if extras and (not getattr(args, "intermixed", False) or any(e.startswith("-") for e in extras)):
         parser.error(f"unrecognized arguments: {' '.join(extras)}")
     if extras:
@@ -148,16 +148,20 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _command_parser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The parser of the command ``argv`` names (``role grant-permission``'s), else ``parser``."""
+    for token in argv:
+        commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not commands:
+            break
+        parser = commands[0].choices.get(token, parser)
+    return parser
+
+
 def _switches(parser: argparse.ArgumentParser) -> set[str]:
-    """The ``--`` spellings of every plain switch (``store_true``) of ``parser`` and its commands."""
-    found: set[str] = set()
-    for action in parser._actions:
-        if isinstance(action, argparse._StoreTrueAction):
-            found.update(option for option in action.option_strings if option.startswith("--"))
-        elif isinstance(action, argparse._SubParsersAction):
-            for command in action.choices.values():
-                found |= _switches(command)
-    return found
+    """The ``--`` spellings of the plain switches (``store_true``) of one command's ``parser``."""
+    return {option for action in parser._actions if isinstance(action, argparse._StoreTrueAction)
+            for option in action.option_strings if option.startswith("--")}
 
 
 def _go_switches(argv: list[str], switches: set[str]) -> list[str]:

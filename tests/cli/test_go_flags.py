@@ -34,3 +34,9 @@ def test_what_is_neither_is_a_usage_error(argv: list[str], capsys: pytest.Captur
         _parse(argv)
     assert exited.value.code == 2
     assert "confagent: error: " in capsys.readouterr().err
+
+
+def test_only_the_command_s_own_switches_are_rewritten() -> None:
+    """``txn`` has an ``--interactive`` switch; ``user add``'s is a Go boolean taking its value."""
+    assert _parse(["user", "add", "bob", "--interactive=false"]).interactive is False
+    assert _parse(["txn", "--interactive=true"]).interactive is True
