@@ -169,6 +169,13 @@ class GrpcPair:
         assert_same(path, request, theirs, ours, mask)
         return theirs
 
+    def same_as(self, who: Who, path: str, request: Message | bytes, *, mask: Iterable[str] = ()) -> Answer:
+        """:meth:`same`, the call made as ``who`` on each server."""
+        theirs = self.etcd.unary(path, request, metadata=who.etcd)
+        ours = self.ours.unary(path, request, metadata=who.ours)
+        assert_same(f"{path} as {who.name}", request, theirs, ours, mask)
+        return theirs
+
     def same_stream(self, path: str, requests: Iterable[Message | bytes], *, count: int | None = None,
                     mask: Iterable[str] = ()) -> Answer:
         sent = list(requests)
@@ -182,6 +189,23 @@ def assert_same(path: str, request: object, theirs: Answer, ours: Answer, mask: 
     masked = list(mask)
     assert ours.normalized(masked) == theirs.normalized(masked), (
         f"{path} {request!r}:\nours: {ours}\netcd: {theirs}")
+
+
+@dataclass
+class Who:
+    """A caller of a pair: the metadata its calls carry to etcd and to confagent (tokens differ)."""
+
+    name: str
+    etcd: Metadata = ()
+    ours: Metadata = ()
+
+
+def sign_in(pair: GrpcPair, name: str, password: str) -> Who:
+    """``name`` signed in on both servers (Authenticate's answers compared, tokens aside)."""
+    request = rpc_pb2.AuthenticateRequest(name=name, password=password)
+    theirs, ours = pair.both("/etcdserverpb.Auth/Authenticate", request)
+    assert_same("Authenticate", name, theirs, ours, ["token"])
+    return Who(name, (("token", theirs.body["token"]),), (("token", ours.body["token"]),))
 
 
 def start_pair(base: Path, processes: Processes, *, store_args: tuple[str, ...] = (),

@@ -30,9 +30,11 @@ from tests.e2e.grpc_differential import (
     Metadata,
     Server,
     Stream,
+    Who,
     assert_same,
     normalize,
     pair_fixture,
+    sign_in,
 )
 
 Json = Any
@@ -44,15 +46,6 @@ CLUSTER = "/etcdserverpb.Cluster/"
 WATCH = "/etcdserverpb.Watch/Watch"
 READ, WRITE, READWRITE = 0, 1, 2
 PASSWORDS = {"root": "root-pw", "alice": "alice-pw", "bob": "bob-pw"}
-
-
-@dataclass
-class Who:
-    """A caller: the metadata its calls carry to etcd and to confagent."""
-
-    name: str
-    etcd: Metadata = ()
-    ours: Metadata = ()
 
 
 @dataclass
@@ -80,10 +73,7 @@ class Signed:
 
 
 def _sign_in(pair: GrpcPair, name: str) -> Who:
-    request = Req.AuthenticateRequest(name=name, password=PASSWORDS[name])
-    theirs, ours = pair.both(AUTH + "Authenticate", request)
-    assert_same("Authenticate", name, theirs, ours, ["token"])
-    return Who(name, (("token", theirs.body["token"]),), (("token", ours.body["token"]),))
+    return sign_in(pair, name, PASSWORDS[name])
 
 
 def _perm(kind: int, key: bytes, range_end: bytes = b"") -> auth_pb2.Permission:

@@ -66,7 +66,7 @@ class GatewayApp:
         self.node = node = handling.node
         self.info = handling.info
         self.metrics = metrics
-        self._streams = StreamHandlers(node, self._header, progress_interval_s, handling.check_watch)
+        self._streams = StreamHandlers(node, self._header, progress_interval_s, handling.watch_guard)
         self._locks = LockApi(handling, self._header)
         self._downloads: dict[str, Callable[[Receive, Send], Awaitable[None]]] = {
             "/v3/maintenance/snapshot": SnapshotStream(handling.snapshot_image),

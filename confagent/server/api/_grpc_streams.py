@@ -86,7 +86,7 @@ class GrpcStreams:
     # -- Watch ----------------------------------------------------------------------------
     async def watch(self, call: Call) -> None:
         node = self.h.node
-        stream = WatchStream(node.watches, lambda: node.kv.revision, check=self.h.check_watch)
+        stream = WatchStream(node.watches, lambda: node.kv.revision, guard=self.h.watch_guard)
         writer = asyncio.create_task(self._write_watch(stream, call))
         progress = asyncio.create_task(self._progress(stream))
         try:

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from confagent import auth, wire
+from confagent.auth import AuthInfo
 from confagent.errors import AuthError, MemberNotFound, in_auth_store_words
 from confagent.kv import (
     CompactionRequest,
@@ -54,7 +55,7 @@ from confagent.server.node import ConcurrencyServices, StoreNode
 from confagent.server.storage import SnapshotImage
 from confagent.wire import ResponseHeader, Status
 
-__all__ = ["AuthAnswer", "Handling", "LeaseTtl", "ServerInfo", "json_header"]
+__all__ = ["AuthAnswer", "Handling", "LeaseTtl", "ServerInfo", "WatchPermits", "json_header"]
 
 AuthAnswer = str | tuple[str, ...] | tuple[auth.Permission, ...] | None
 """What an Auth call answers besides its header (``Handling.auth_call``)."""
@@ -104,6 +105,7 @@ class Handling:
         self.lock = services.lock
         self.election = services.election
         self.auth = auth_edge or AuthEdge(node)
+        self.watch_guard = WatchPermits(self.auth)
 
     def header(self, revision: int | None = None) -> ResponseHeader:
         """This member's header naming ``revision`` (``None``: the store's current one)."""
@@ -119,12 +121,6 @@ class Handling:
         self.node.auth.check_read(request)
         response = await self.node.range(request)
         return response, self.header()
-
-    def check_watch(self, request: WatchCreateRequest) -> None:
-        """Raises the caller's refusal of a watch on ``request``'s range (rule 4)."""
-        credentials = self.auth.credentials()
-        if credentials is not None:
-            auth.check_watch(self.auth.state, credentials, request, self.node.auth.cache)
 
     async def put(self, request: PutRequest) -> tuple[PutResponse, ResponseHeader]:
         check_request_size(request)
@@ -285,6 +281,38 @@ class Handling:
     async def observe(self, name: bytes) -> AsyncIterator[tuple[KeyValue, ResponseHeader]]:
         async for revision, kv in self.election.observe(name):
             yield kv, self.header(revision)
+
+
+class WatchPermits:
+    """The watch streams' ``WatchGuard`` (rule 4): a create checked as its caller, asked again
+    for the same user once the auth state moved (``_watch_stream`` rule 5)."""
+
+    def __init__(self, edge: AuthEdge) -> None:
+        self.edge = edge
+
+    def admit(self, request: WatchCreateRequest) -> Callable[[], bool] | None:
+        """Raises the caller's refusal of a watch on ``request``'s range (rule 4); else how to ask
+        again, for the same user, whether it may still read it (``WatchGuard``; None: auth is off)."""
+        credentials = self.edge.credentials()
+        if credentials is None:
+            return None
+        member = self.edge.node.auth
+        auth.check_watch(member.state, credentials, request, member.cache)
+
+        def still() -> bool:
+            state = member.state
+            if not state.enabled:
+                return True
+            try:
+                auth.check_watch(state, AuthInfo(credentials.user, state.revision), request, member.cache)
+            except AuthError:
+                return False
+            return True
+        return still
+
+    def revision(self) -> int:
+        """The auth state's revision (``WatchGuard``: watches are asked again when it moves)."""
+        return self.edge.node.auth.state.revision
 
 
 def json_header(header: ResponseHeader) -> wire.JsonObject:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from confagent import wire
 from confagent.errors import StoreError
 from confagent.server.api._asgi import Message, Receive, Send, send_bytes, start_stream
-from confagent.server.api._watch_stream import Outgoing, WatchCheck, WatchStream
+from confagent.server.api._watch_stream import Outgoing, WatchGuard, WatchStream
 from confagent.server.node import StoreNode
 
 __all__ = ["JsonObjectSplitter", "StreamHandlers"]
@@ -130,9 +130,9 @@ class StreamHandlers:
     """Handlers of the streaming paths, looked up by path like the unary ones."""
 
     def __init__(self, node: StoreNode, header: HeaderFactory, progress_interval_s: float,
-                 check_watch: WatchCheck) -> None:
+                 guard: WatchGuard) -> None:
         self._node = node
-        self._check_watch = check_watch
+        self._guard = guard
         self._header = header
         self._progress_interval_s = progress_interval_s
         self._closing = asyncio.Event()
@@ -154,7 +154,7 @@ class StreamHandlers:
 
     async def watch(self, receive: Receive, send: Send) -> None:
         objects = _request_objects(receive, self._closing)
-        stream = WatchStream(self._node.watches, lambda: self._node.kv.revision, check=self._check_watch)
+        stream = WatchStream(self._node.watches, lambda: self._node.kv.revision, guard=self._guard)
         first = await anext(objects, None)
         try:
             request = _decode_stream_message(first, wire.decode_watch_request) if first is not None else None

@@ -16,9 +16,16 @@ Rules:
    reader never silently loses events and never grows memory without bound.
 3. A watcher whose next revision was compacted away is canceled with
    ``compact_revision``, the stream stays open.
-4. A create the caller may not make (``check``: auth's read permission on its range)
-   is refused before anything else, its reason the gRPC error etcd writes there
-   (``rpc error: code = PermissionDenied desc = etcdserver: permission denied``).
+4. A create the caller may not make (``guard.admit``: auth's read permission on its
+   range) is refused before anything else, its reason the gRPC error etcd writes
+   there (``rpc error: code = PermissionDenied desc = etcdserver: permission denied``).
+5. A watch stays its creator's: once the auth state's revision (``guard.revision``)
+   moved since a watch was last asked about, the watch's next delivery or catch-up
+   first asks again whether its user may still read its range (a permission
+   revoked, a role or the user deleted); when not, the watch is canceled with rule
+   4's permission-denied reason, and nothing more is sent on it. etcd 3.4 asks only
+   at create and goes on delivering (README, known differences). A watch created
+   while auth was off is asked nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from confagent.errors import StoreError
 from confagent.kv import (
@@ -40,20 +48,45 @@ from confagent.kv import (
 )
 from confagent.server.node import WatchRegistry
 
-__all__ = ["Outgoing", "WatchStream"]
+__all__ = ["Outgoing", "WatchGuard", "WatchStream"]
 
 _DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
 _EMPTY_RANGE = "mvcc: watcher range is empty"
 
 _CODE_NAMES = {3: "InvalidArgument", 7: "PermissionDenied", 9: "FailedPrecondition", 16: "Unauthenticated"}
 """grpc-go's names of the codes an auth refusal has (rule 4)."""
+_NO_LONGER_PERMITTED = "rpc error: code = PermissionDenied desc = etcdserver: permission denied"
+"""Rule 5's cancel reason: rule 4's for a refused permission."""
 
-WatchCheck = Callable[[WatchCreateRequest], None]
-"""Raises the caller's refusal of a watch create (rule 4)."""
+Still = Callable[[], bool]
+"""Whether a watch's user may still read its range, asked of the auth state now (rule 5)."""
 
 
-def _no_check(_request: WatchCreateRequest) -> None:
-    return None
+class WatchGuard(Protocol):
+    """Who may watch what: the one seam between a stream and auth (rules 4 and 5)."""
+
+    def admit(self, request: WatchCreateRequest) -> Still | None:
+        """Raises the calling task's refusal of ``request``; else how to ask again later for the
+        same user (None: auth is off, nobody was asked)."""
+        ...
+
+    def revision(self) -> int:
+        """The auth state's revision now: a watch is asked again only after it moved."""
+        ...
+
+
+class _Unguarded:
+    def admit(self, request: WatchCreateRequest) -> Still | None:
+        return None
+
+    def revision(self) -> int:
+        return 0
+
+
+@dataclass(slots=True)
+class _Permit:
+    still: Still
+    revision: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +102,10 @@ class WatchStream:
     """The watchers of one client stream and what is waiting to be sent to it."""
 
     def __init__(self, registry: WatchRegistry, current_revision: Callable[[], int],
-                 max_queued: int = 256, catch_up_events: int = 1000, check: WatchCheck = _no_check) -> None:
+                 max_queued: int = 256, catch_up_events: int = 1000, guard: WatchGuard | None = None) -> None:
         self._registry = registry
-        self._check = check
+        self._guard = guard or _Unguarded()
+        self._permits: dict[int, _Permit] = {}  # hub watcher id -> how to ask again (rule 5)
         self._current_revision = current_revision
         self._max_queued = max_queued
         self._catch_up_events = catch_up_events
@@ -96,7 +130,7 @@ class WatchStream:
 
     def _create(self, request: WatchCreateRequest) -> None:
         try:
-            self._check(request)
+            still = self._guard.admit(request)
         except StoreError as refusal:
             code = _CODE_NAMES.get(refusal.code, "Unknown")
             self._refuse(f"rpc error: code = {code} desc = {refusal.message}")
@@ -117,6 +151,8 @@ class WatchStream:
         self._registry.own(watcher, self)
         self._watchers[watch_id] = watcher
         self._local_ids[watcher.id] = watch_id
+        if still is not None:
+            self._permits[watcher.id] = _Permit(still, self._guard.revision())
         self._push(WatchResponse(watch_id=watch_id, created=True), 0)
 
     def _refuse(self, reason: str) -> None:
@@ -127,6 +163,7 @@ class WatchStream:
         if watcher is None:
             return  # etcd sends no reply for an unknown id
         self._local_ids.pop(watcher.id, None)
+        self._permits.pop(watcher.id, None)
         self._registry.release(watcher)
         self._push(WatchResponse(watch_id=watch_id, canceled=True), 0)
 
@@ -141,10 +178,14 @@ class WatchStream:
             self._registry.release(watcher)
         self._watchers.clear()
         self._local_ids.clear()
+        self._permits.clear()
 
     # -- deliveries -------------------------------------------------------------------
     def offer(self, watcher: Watcher, events: tuple[Event, ...], revision: int) -> bool:
-        """Queue live events; False when the outbox is full (the caller marks the watcher unsynced)."""
+        """Queue live events; False when the outbox is full (the caller marks the watcher unsynced).
+        A watch no longer permitted takes them, canceled instead (rule 5)."""
+        if not self._permitted(watcher):
+            return True
         if len(self._outbox) >= self._max_queued:
             return False
         self._push_events(watcher, events, revision)
@@ -179,6 +220,8 @@ class WatchStream:
         for watcher in lagging:
             if len(self._outbox) >= self._max_queued:
                 return
+            if not self._permitted(watcher):
+                continue
             result = self._registry.hub.catch_up(watcher, self._catch_up_events)
             watch_id = self._local_ids[watcher.id]
             if result.compact_revision:
@@ -197,9 +240,23 @@ class WatchStream:
         # ``catch_up_events``.
         self._push(WatchResponse(watch_id=self._local_ids[watcher.id], events=events), revision)
 
+    def _permitted(self, watcher: Watcher) -> bool:
+        """Rule 5: whether ``watcher`` may go on; if not, it is canceled saying so."""
+        permit = self._permits.get(watcher.id)
+        if permit is None or permit.revision == (revision := self._guard.revision()):
+            return True
+        if permit.still():
+            permit.revision = revision
+            return True
+        watch_id = self._local_ids[watcher.id]
+        self._drop(watch_id, watcher)
+        self._push(WatchResponse(watch_id=watch_id, canceled=True, cancel_reason=_NO_LONGER_PERMITTED), 0)
+        return False
+
     def _drop(self, watch_id: int, watcher: Watcher) -> None:
         self._watchers.pop(watch_id, None)
         self._local_ids.pop(watcher.id, None)
+        self._permits.pop(watcher.id, None)
         self._registry.release(watcher)
 
     def _push(self, response: WatchResponse, header_revision: int | None) -> None:
