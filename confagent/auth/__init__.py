@@ -52,7 +52,14 @@ from confagent.auth._commands import (
     UserRevokeRole,
     apply,
 )
-from confagent.auth._jwt import JwtKeys, JwtSigner, JwtTokens, credentials_from_claims, jwt_claims
+from confagent.auth._jwt import (
+    VERIFIED_TOKENS,
+    JwtKeys,
+    JwtSigner,
+    JwtTokens,
+    credentials_from_claims,
+    jwt_claims,
+)
 from confagent.auth._providers import TokenSettings
 from confagent.auth._tokens import (
     DEFAULT_TOKEN_TTL_S,
@@ -83,6 +90,7 @@ from confagent.auth._values import (
 __all__ = [
     "DEFAULT_TOKEN_TTL_S",
     "ROOT",
+    "VERIFIED_TOKENS",
     "AuthDisable",
     "AuthEnable",
     "AuthInfo",

@@ -108,3 +108,15 @@ def test_a_member_hands_out_jwts_through_its_log(tmp_path: Path) -> None:
             await node.stop()
 
     asyncio.run(scenario())
+
+
+def test_verified_tokens_are_kept_within_a_bound_and_still_expire() -> None:
+    tokens = JwtTokens(JwtKeys(jwt_signer("ES256", *EC), ttl_s=60))
+    first = tokens.assign("", 1, AuthInfo("u0", 1), NOW)
+    assert tokens.credentials_of(first, 1, NOW) == AuthInfo("u0", 1)
+    assert tokens.credentials_of(first, 1, Instant(0, NOW.unix_s + 61)) is None  # kept, and expired
+    for n in range(1, auth.VERIFIED_TOKENS + 1):
+        token = tokens.assign("", 1, AuthInfo(f"u{n}", 1), NOW)
+        assert tokens.credentials_of(token, 1, NOW) == AuthInfo(f"u{n}", 1)
+    assert len(tokens._verified) == auth.VERIFIED_TOKENS and first not in tokens._verified
+    assert tokens.credentials_of(first, 1, NOW) == AuthInfo("u0", 1)  # verified again
