@@ -1,5 +1,7 @@
 """Certificates for TLS tests, made by openssl: a CA, a server certificate for 127.0.0.1 and a client
-certificate, each signed by the CA (``ca.crt``, ``server.crt``/``.key``, ``client.crt``/``.key``)."""
+certificate, each signed by the CA (``ca.crt``, ``server.crt``/``.key``, ``client.crt``/``.key``), and
+a client certificate for each of ``users`` whose common name is the user's name (``NAME.crt``/``.key``:
+under ``--client-cert-auth`` a call without a token is made as that user)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def make_certs(directory: Path) -> Path:
-    """Write the CA, server and client files into ``directory``; it is returned."""
+def make_certs(directory: Path, users: tuple[str, ...] = ()) -> Path:
+    """Write the CA, server and client files (and ``users``' client files) into ``directory``; it is
+    returned."""
     directory.mkdir(parents=True, exist_ok=True)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
              "-days", "2", "-subj", "/CN=test-ca", cwd=directory)
-    for name, extra in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+    clients = [(name, "extendedKeyUsage=clientAuth") for name in ("client", *users)]
+    for name, extra in [("server", "subjectAltName=IP:127.0.0.1"), *clients]:
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
                  "-subj", f"/CN={name}", cwd=directory)
         (directory / f"{name}.ext").write_text(extra + "\n")

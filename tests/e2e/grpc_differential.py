@@ -151,9 +151,10 @@ def _serializer(message: Message | bytes) -> bytes:
 class GrpcPair:
     """A real etcd and a confagent store, the same call to both."""
 
-    def __init__(self, etcd_url: str, ours_url: str) -> None:
-        self.etcd = Server(etcd_url)
-        self.ours = Server(ours_url)
+    def __init__(self, etcd_url: str, ours_url: str, *, etcd_channel: grpc.Channel | None = None,
+                 ours_channel: grpc.Channel | None = None) -> None:
+        self.etcd = Server(etcd_url, etcd_channel)
+        self.ours = Server(ours_url, ours_channel)
 
     def close(self) -> None:
         self.etcd.close()
