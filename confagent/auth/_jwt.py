@@ -120,5 +120,8 @@ class JwtTokens:
     def applied(self, command: Command) -> None:
         return None
 
+    def awaited_index(self, token: str) -> int | None:
+        return None
+
     def restored(self, enabled: bool) -> None:
         return None

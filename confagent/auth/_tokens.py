@@ -79,6 +79,11 @@ class TokenProvider(Protocol):
         """What an applied auth command does to the tokens."""
         ...
 
+    def awaited_index(self, token: str) -> int | None:
+        """The log index a member must have applied before it can tell who ``token`` is (a simple
+        token's entry: etcd's simple tokens wait for it), or None."""
+        ...
+
     def restored(self, enabled: bool) -> None:
         """The auth state was replaced by a snapshot's, with auth ``enabled`` or not."""
         ...
@@ -117,6 +122,10 @@ class SimpleTokens:
         """Auth disabled: every token goes."""
         self.enabled = False
         self._tokens.clear()
+
+    def awaited_index(self, token: str) -> int | None:
+        """The index of the entry that made ``token`` (its suffix), while auth is enabled."""
+        return token_index(token) if self.enabled else None
 
     def restored(self, enabled: bool) -> None:
         """Tokens stay only while auth stays enabled."""
@@ -193,6 +202,9 @@ class NoTokens:
         return None
 
     def applied(self, command: Command) -> None:
+        return None
+
+    def awaited_index(self, token: str) -> int | None:
         return None
 
     def restored(self, enabled: bool) -> None:

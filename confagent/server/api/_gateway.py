@@ -115,8 +115,11 @@ class GatewayApp:
             await send_bytes(send, 200, b"", content_type=None)
         elif path.startswith("/v3/"):
             token = _authorization(scope)
-            if token:  # who calls, for this request's task (``node's CALLER``)
+            if token:  # who calls, for this request's task (``node's CALLER``), once the member can tell
                 CALLER.set(Caller(token))
+                wait = self.node.token_wait(token)
+                if wait is not None:
+                    await wait
             await self._gateway(path, method, receive, send)
         elif path in self._plain and method in ("GET", "HEAD"):
             status, body, content_type = await self._plain[path]()

@@ -106,10 +106,13 @@ class GrpcMethods:
     """What the front serves: handlers by full method path (``/etcdserverpb.KV/Range``)."""
 
     def __init__(self, unary: Mapping[str, UnaryHandler], streaming: Mapping[str, StreamHandler], *,
-                 max_message_bytes: int = MAX_RECEIVE_BYTES) -> None:
+                 max_message_bytes: int = MAX_RECEIVE_BYTES,
+                 token_wait: Callable[[str], Awaitable[None] | None] = lambda token: None) -> None:
         self.unary = {path.encode(): handler for path, handler in unary.items()}
         self.streaming = {path.encode(): handler for path, handler in streaming.items()}
         self.max_message_bytes = max_message_bytes
+        self.token_wait = token_wait
+        """What a call with a token awaits first (``StoreNode.token_wait``)."""
 
     def unknown(self, path: bytes) -> str:
         """grpc-go's answer to a path nobody serves."""
@@ -355,10 +358,11 @@ class Http2Grpc(asyncio.Protocol):
     def _start(self, stream_id: int, stream: _Stream, work: Coroutine[Any, Any, None]) -> None:
         if stream.caller is None:
             task = self._loop.create_task(work)
-        else:  # the call's task knows who calls (``node's CALLER``)
+        else:  # the call's task knows who calls (``node's CALLER``), once the member can tell
             context = contextvars.copy_context()
             context.run(CALLER.set, stream.caller)
-            task = self._loop.create_task(work, context=context)
+            wait = self.methods.token_wait(stream.caller.token) if stream.caller.token else None
+            task = self._loop.create_task(work if wait is None else _after(wait, work), context=context)
         stream.task = task
         self._state.tasks.add(task)
         task.add_done_callback(self._state.tasks.discard)
@@ -595,6 +599,11 @@ class ClientPortProtocol(asyncio.Protocol):
         """The listener is stopping before this connection said anything: close it."""
         if self._transport is not None:
             self._transport.close()
+
+
+async def _after(wait: Awaitable[None], work: Coroutine[Any, Any, None]) -> None:
+    await wait
+    await work
 
 
 def client_port_protocol(methods: GrpcMethods) -> type[ClientPortProtocol]:

@@ -243,7 +243,8 @@ class UnaryServices:
 
 def grpc_methods(handling: Handling, streams: GrpcStreams) -> GrpcMethods:
     """Everything a member serves over gRPC: the unary methods and ``streams``."""
-    return GrpcMethods(UnaryServices(handling).handlers(), streams.handlers())
+    return GrpcMethods(UnaryServices(handling).handlers(), streams.handlers(),
+                       token_wait=handling.node.token_wait)
 
 
 def _pb_auth_answer(method: str, answer: AuthAnswer, header: ResponseHeader) -> bytes:

@@ -45,8 +45,9 @@ and only then steps what arrived meanwhile (``_inputs``, the writes waiting in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import structlog
@@ -284,6 +285,18 @@ class StoreNode:
         self._check_running()
         token: str | None = await self._proposals.write_command(auth_command(credentials, command))
         return token
+
+    def token_wait(self, token: str) -> Awaitable[None] | None:
+        """What a call carrying ``token`` awaits before this member can tell who it is: the entry a
+        simple token names applied here (etcd's simple tokens wait so; here for at most
+        ``request_timeout_s``, then the token is unknown), or None when nothing is to wait for."""
+        index = self.auth.tokens.awaited_index(token)
+        return None if index is None or index <= self.core.log.applied else self._until_applied(index)
+
+    async def _until_applied(self, index: int) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.request_timeout_s):
+                await self._reads.applied.wait(index, self.core.log.applied)
 
     async def confirm_progress(self, timeout_s: float) -> None:
         """Return once an empty entry proposed now has been committed and applied here: this

@@ -133,3 +133,27 @@ def test_users_and_roles_travel_in_a_saved_snapshot_to_the_member_restored_from_
 
     before, path = asyncio.run(saved())
     assert asyncio.run(restored(path)) == before and before.enabled
+
+
+def test_a_call_with_a_simple_token_waits_for_the_entry_it_names(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        node = await started(tmp_path)
+        try:
+            assert node.token_wait("abcdefghijklmnop.999") is None  # auth disabled: nobody is asked
+            await enable(node)
+            applied = node.core.log.applied
+            assert node.token_wait(f"abcdefghijklmnop.{applied}") is None  # applied: nothing to wait for
+            assert node.token_wait("eyJhbGciOiJFUzI1NiJ9.e30.c2ln") is None  # a JWT names no entry
+            wait = node.token_wait(f"abcdefghijklmnop.{applied + 1}")
+            assert wait is not None
+            waiting = asyncio.ensure_future(wait)
+            await asyncio.sleep(0)
+            assert not waiting.done()
+            token = await node.propose_auth(auth.Authenticate("app", "abcdefghijklmnop"), None)
+            assert token == f"abcdefghijklmnop.{applied + 1}"
+            await asyncio.wait_for(waiting, timeout=10)
+            assert node.auth.credentials_of(token, asyncio.get_running_loop().time()) is not None
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
