@@ -138,6 +138,18 @@ def test_jwts_carry_etcds_claims_verify_with_the_public_key_and_pass_between_ser
     assert refused[ours].json() == refused[etcd].json()
 
 
+def test_an_expired_jwt_is_refused_alike(keys: Path, tmp_path: Path, etcd_processes: Processes) -> None:
+    urls = started_pair(etcd_processes, tmp_path, "expiry", ["--auth-token", rs256(keys) + ",ttl=1s"])
+    tokens = {url: token_of(url, "alice") for url in urls}
+    unverified = {"verify_signature": False}
+    expiry = max(int(jwt.decode(token, options=unverified)["exp"]) for token in tokens.values())
+    # exp is in whole Unix seconds, compared with the servers' clock, the test's own
+    until(lambda: time.time() > expiry + 1, "every token's exp passed")
+    etcd, ours = (as_token(url, "/v3/kv/range", {"key": b64("/app/x")}, tokens[url]) for url in urls)
+    assert (ours.status_code, ours.json()) == (etcd.status_code, etcd.json())
+    assert ours.json()["error"] == "etcdserver: invalid auth token"
+
+
 def test_a_member_with_the_public_key_alone_verifies_but_cannot_issue(
         keys: Path, tmp_path: Path, etcd_processes: Processes) -> None:
     args = ["--auth-token", rs256(keys, private=False)]
