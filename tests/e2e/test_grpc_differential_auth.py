@@ -277,6 +277,16 @@ def test_leases_holding_keys_the_user_may_not_write(signed: Signed) -> None:
     signed.same(KV + "Put", Req.PutRequest(key=b"/other/l", value=b"v", lease=777), root)
     signed.same(LEASE + "LeaseGrant", Req.LeaseGrantRequest(TTL=600, ID=778), alice)
     signed.same(KV + "Put", Req.PutRequest(key=b"/app/l", value=b"v", lease=778), alice)
+    for who in signed.callers():
+        renew = [Req.LeaseKeepAliveRequest(ID=777)]
+        theirs = signed.pair.etcd.stream(LEASE + "LeaseKeepAlive", renew, count=1, metadata=who.etcd)
+        ours = signed.pair.ours.stream(LEASE + "LeaseKeepAlive", renew, count=1, metadata=who.ours)
+        assert_same(f"LeaseKeepAlive as {who.name}", 777, theirs, ours)
+        theirs = signed.pair.etcd.unary(LEASE + "LeaseLeases", Req.LeaseLeasesRequest(), metadata=who.etcd)
+        ours = signed.pair.ours.unary(LEASE + "LeaseLeases", Req.LeaseLeasesRequest(), metadata=who.ours)
+        for answer in (theirs, ours):  # etcd's order is a Go map's
+            answer.body["leases"].sort(key=repr)
+        assert_same(f"LeaseLeases as {who.name}", (), theirs, ours)
     for who in signed.callers()[:-1]:
         signed.same(KV + "Put", Req.PutRequest(key=b"/app/l2", value=b"v", lease=777), who)
         signed.same(LEASE + "LeaseRevoke", Req.LeaseRevokeRequest(ID=777), who)
@@ -401,3 +411,20 @@ def test_gateway_answers_as_each_caller(signed: Signed, path: str, body: Json) -
         mask = ("token", "hash")
         assert (ours[0], normalize(ours[1], mask)) == (theirs[0], normalize(theirs[1], mask)), (
             f"{path} as {who.name}")
+
+
+# -- last: auth disabled and enabled again (tokens of before are gone) ------------------------------
+def test_auth_disable_as_each_caller_then_enable_again(signed: Signed) -> None:
+    before = signed.callers()
+    signed.each(AUTH + "AuthDisable", Req.AuthDisableRequest())  # refused but for root
+    for who in before:
+        signed.same(KV + "Range", Req.RangeRequest(key=b"/other/a"), who)
+        signed.same(AUTH + "UserList", Req.AuthUserListRequest(), who)
+    signed.same(AUTH + "AuthDisable", Req.AuthDisableRequest(), Who("nobody"))
+    root_pw = Req.AuthenticateRequest(name="root", password="root-pw")
+    signed.same(AUTH + "Authenticate", root_pw, Who("nobody"))
+    signed.same(AUTH + "AuthEnable", Req.AuthEnableRequest(), Who("nobody"))
+    for who in before:
+        signed.same(KV + "Range", Req.RangeRequest(key=b"/app/a"), who)
+    signed.root, signed.alice = _sign_in(signed.pair, "root"), _sign_in(signed.pair, "alice")
+    signed.each(KV + "Range", Req.RangeRequest(key=b"/app/a"))

@@ -25,10 +25,12 @@ Rules (etcd 3.4's ``authApplierV3`` and ``simpleTokenTTLKeeper``):
 4. The auth state travels in snapshots, in front of the key-value state
    (``wrap_auth``); a payload without it is a store that never had auth.
 5. Who calls (etcd's ``AuthInfoFromCtx``): the client edge sets ``CALLER`` in the task
-   serving a call, and everything that task does asks ``credentials()``: None while
-   auth is disabled (nobody is asked); the user a token names (``InvalidAuthToken`` for
-   a token this member does not hold); without a token, a client certificate's common
-   name; with neither, empty credentials (``UserEmpty`` wherever a user is wanted).
+   serving a call, and everything that task does asks ``credentials()``: the user a
+   token names (``InvalidAuthToken`` for a token this member does not hold, auth
+   enabled or not: etcd reads the token first, and no simple token is held while
+   auth is disabled); None while auth is disabled (nobody is asked); without a
+   token, a client certificate's common name; with neither, empty credentials
+   (``UserEmpty`` wherever a user is wanted).
 """
 
 from __future__ import annotations
@@ -174,14 +176,14 @@ class MemberAuth:
         Raises:
             InvalidAuthToken: a token this member does not hold.
         """
-        if not self.state.enabled:
-            return None
         caller = CALLER.get(_NOBODY)
-        if caller.token:
+        if caller.token:  # read first, auth enabled or not (etcd's AuthInfoFromCtx)
             found = self.credentials_of(caller.token, asyncio.get_running_loop().time())
             if found is None:
                 raise InvalidAuthToken()
-            return found
+            return found if self.state.enabled else None
+        if not self.state.enabled:
+            return None
         if caller.common_name:
             return AuthInfo(caller.common_name, self.state.revision)
         return AuthInfo()
