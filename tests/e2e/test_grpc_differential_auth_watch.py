@@ -1,19 +1,22 @@
-"""Open watches when the auth state moves under them: confagent against a real etcd 3.4 through gRPC.
+"""Open watches when the auth state moves under them: confagent against a real etcd 3.4 (gRPC, gateway).
 
 A watch is opened as a user on each server, then root revokes the permission
 it was made under, deletes its user, or disables auth, and puts a key in its
 range. etcd 3.4 checks a watch only when it is created and goes on delivering;
 confagent cancels a watch whose user may no longer read its range, with etcd's
 permission-denied cancel reason (README, "Known differences"), and delivers as
-etcd does while the user still may (another role's grant, auth disabled).
+etcd does while the user still may (another role's grant, auth disabled). The
+tests run in file order: the last ones run with auth disabled.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from confagent.testing import Processes
@@ -130,6 +133,43 @@ def test_a_deleted_user_s_open_watches_are_canceled_where_etcd_goes_on(pair: Grp
         app.close()
 
 
+class GatewayWatch:
+    """A watch open through the JSON gateway (``/v3/watch``), its lines read one at a time."""
+
+    def __init__(self, url: str, token: str, key: bytes, range_end: bytes) -> None:
+        body = {"create_request": {"key": base64.b64encode(key).decode(),
+                                   "range_end": base64.b64encode(range_end).decode()}}
+        self._client = httpx.Client(timeout=10.0)
+        self._call = self._client.stream("POST", url + "/v3/watch", json=body,
+                                         headers={"Authorization": token})
+        self._lines = self._call.__enter__().iter_lines()
+
+    def next(self) -> Json:
+        return normalize(json.loads(next(self._lines)))
+
+    def close(self) -> None:
+        self._call.__exit__(None, None, None)
+        self._client.close()
+
+
+def test_a_revoked_permission_cancels_a_gateway_watch_where_etcd_goes_on(pair: GrpcPair, root: Who) -> None:
+    _grant(pair, root, "keep", b"/keep/", b"/keep0")
+    alice = sign_in(pair, "alice", "alice-pw")
+    theirs = GatewayWatch(pair.etcd.url, alice.etcd[0][1], b"/keep/", b"/keep0")
+    ours = GatewayWatch(pair.ours.url, alice.ours[0][1], b"/keep/", b"/keep0")
+    try:
+        assert ours.next() == theirs.next()  # created
+        pair.same_as(root, AUTH + "RoleRevokePermission",
+                     Req.AuthRoleRevokePermissionRequest(role="keep", key=b"/keep/", range_end=b"/keep0"))
+        _put(pair, root, b"/keep/2")
+        delivered, canceled = theirs.next()["result"], ours.next()["result"]
+        assert _delivered(delivered, b"/keep/2"), delivered
+        assert {key: value for key, value in canceled.items() if key != "header"} == CANCELED
+    finally:
+        theirs.close()
+        ours.close()
+
+
 def test_open_watches_go_on_when_auth_is_disabled(pair: GrpcPair, root: Who) -> None:
     _grant(pair, root, "app", b"/app/", b"/app0")
     alice = sign_in(pair, "alice", "alice-pw")
@@ -141,3 +181,17 @@ def test_open_watches_go_on_when_auth_is_disabled(pair: GrpcPair, root: Who) -> 
         assert ours == theirs and _delivered(ours, b"/app/4")
     finally:
         app.close()
+
+
+def test_a_watch_made_with_a_token_of_before_auth_was_disabled_is_refused(pair: GrpcPair, root: Who) -> None:
+    """Runs after auth is disabled: a token is read first, as etcd reads it (none is good then)."""
+    stale = Who("stale", (("token", "bad"),), (("token", "bad"),))
+    first = []
+    for server, metadata in ((pair.etcd, stale.etcd), (pair.ours, stale.ours)):
+        stream = Stream(server, WATCH, metadata=metadata)
+        stream.send(Req.WatchRequest(create_request=Req.WatchCreateRequest(key=b"/app/", range_end=b"/app0")))
+        first.append(normalize(stream.read(1)))
+        stream.cancel()
+    assert first[1] == first[0]
+    reason = "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token"
+    assert first[0][0]["cancel_reason"] == reason
