@@ -9,11 +9,14 @@ Every answer is compared, ids and tokens aside.
 
 from __future__ import annotations
 
+import base64
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 
 from confagent.testing import Processes, ServerProcess, free_port, store_process, until
@@ -160,3 +163,21 @@ def test_the_certificate_names_the_user(pairs: dict[str, GrpcPair], cert: str, p
                                         code: str) -> None:
     """What the comparisons above rest on: each server took the certificate's name as the user."""
     assert pairs[cert].same(path, request_).code.name == code
+
+
+@pytest.mark.parametrize("cert", ["alice", "client"])
+def test_the_gateway_refuses_a_certificate_with_a_name(pairs: dict[str, GrpcPair], certs: Path,
+                                                       cert: str) -> None:
+    """etcd 3.4's gateway would call as nobody, not as the name: it refuses to, 400 in plain text."""
+    answers = []
+    for server in (pairs[cert].etcd, pairs[cert].ours):
+        context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        context.load_cert_chain(certs / f"{cert}.crt", certs / f"{cert}.key")
+        with httpx.Client(verify=context, timeout=10.0) as client:
+            responses = (
+                client.post(server.url + "/v3/kv/range", json={"key": base64.b64encode(b"/app/a").decode()}),
+                client.post(server.url + "/v3beta/auth/user/list", json={}),
+                client.get(server.url + "/version"))
+        answers.append([(r.status_code, r.headers["content-type"], r.text) for r in responses])
+    assert answers[1] == answers[0]
+    assert answers[0][0][0] == 400

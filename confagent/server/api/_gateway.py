@@ -111,7 +111,9 @@ class GatewayApp:
         if path.startswith("/v3beta/"):
             path = "/v3/" + path[len("/v3beta/"):]
         method: str = scope["method"]
-        if method == "OPTIONS":
+        if path.startswith("/v3/") and _certificate_named(scope) and self.node.auth.enabled:
+            await send_bytes(send, 400, _CERTIFICATE_NAMED, content_type=TEXT)  # before CORS, as etcd
+        elif method == "OPTIONS":
             await send_bytes(send, 200, b"", content_type=None)
         elif path.startswith("/v3/"):
             token = _authorization(scope)
@@ -266,6 +268,18 @@ class GatewayApp:
     async def _metrics(self) -> tuple[int, bytes, bytes]:
         self.metrics.observe_store(self.node)
         return 200, self.metrics.render(), PROMETHEUS
+
+
+_CERTIFICATE_NAMED = (b"CommonName of client sending a request against gateway will be ignored and not "
+                      b"used as expected\n")
+"""etcd 3.4's answer (400) to a gateway request whose client certificate has a common name while auth is
+on: the gateway would call as nobody, not as that name."""
+
+
+def _certificate_named(scope: Scope) -> bool:
+    """Whether the request's client certificate has a common name (``_grpc_front`` rule 8)."""
+    extensions: dict[str, Any] = cast(dict[str, Any], scope.get("extensions") or {})
+    return bool(extensions.get("tls", {}).get("client_cert_name"))
 
 
 def _authorization(scope: Scope) -> str:

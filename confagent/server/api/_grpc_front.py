@@ -54,7 +54,8 @@ Rules:
    GOAWAY lost the calls answered just before).
 8. Who calls: a call's task runs with ``node's CALLER`` set to the token its
    metadata carried (``token``, else ``authorization``) and the common name of the
-   connection's client certificate, if any.
+   connection's client certificate, if any. On HTTP/1.1 the common name is in each
+   request's scope for the gateway, which names nobody by it (``_gateway``).
 """
 
 from __future__ import annotations
@@ -580,8 +581,9 @@ class ClientPortProtocol(asyncio.Protocol):
         if http2:
             Http2Grpc(self.methods, self._server_state).take(transport, first)
             return
-        protocol = HttpToolsProtocol(config=self._config, server_state=self._server_state,
-                                     app_state=self._app_state)
+        protocol = _NamedHttp(config=self._config, server_state=self._server_state,
+                              app_state=self._app_state)
+        protocol.common_name = _common_name(transport)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         if first:
@@ -599,6 +601,18 @@ class ClientPortProtocol(asyncio.Protocol):
         """The listener is stopping before this connection said anything: close it."""
         if self._transport is not None:
             self._transport.close()
+
+
+class _NamedHttp(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, each request's scope saying the common name of the connection's
+    client certificate, if any (ASGI's ``tls`` extension, ``client_cert_name``: ``CN=NAME``; rule 8)."""
+
+    common_name = ""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.common_name:
+            self.scope["extensions"] = {"tls": {"client_cert_name": "CN=" + self.common_name}}
 
 
 async def _after(wait: Awaitable[None], work: Coroutine[Any, Any, None]) -> None:
