@@ -397,6 +397,7 @@ _GATEWAY_CALLS: list[tuple[str, Json]] = [
                     "failure": [{"request_range": {"key": _b64(b"/other/a")}}]}),
     ("/v3/kv/txn", {"success": [{"request_range": {"key": _b64(b"/app/a")}}]}),
     ("/v3/maintenance/defragment", {}),
+    ("/v3/maintenance/hash", {}),
     ("/v3/watch", {"create_request": {"key": _b64(b"/other/"), "range_end": _b64(b"/other0")}}),
     ("/v3/watch", {"create_request": {"key": _b64(b"/app/"), "range_end": _b64(b"/app0")}}),
 ]
