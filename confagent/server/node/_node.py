@@ -602,8 +602,10 @@ class StoreNode:
             self._snapshotter.start(*self._capture())
 
     async def _tick_forever(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.config.tick_s)
+            self._proposals.expire(loop.time())
             self.core.tick()
             if self.core.has_ready():
                 self._wake.set()

@@ -12,6 +12,9 @@ Rules:
 3. At most ``max_pending`` writes wait; past that a write is refused with 'too
    many requests'. A write not answered within ``request_timeout_s`` fails with
    'request timed out'; its entry may still commit, and nobody claims it then.
+   The driver's tick looks for such writes (``expire``, at most a tick late): one
+   queue of deadlines in the writes' order, not a timer each (a timer armed and
+   cancelled per write cost 5 us of the loop's 0.3 ms per put).
 4. A probe is an entry holding a request ID and nothing else: applying it changes
    nothing, and answers the probe (``probe_applied``).
 5. A write made with credentials carries them in its entry (``_auth.with_credentials``);
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +63,8 @@ class Proposals:
         self._request_timeout_s = request_timeout_s
         self._pending: list[_Proposal] = []
         self._waiting: dict[bytes, _Proposal] = {}
+        self._deadlines: deque[tuple[float, bytes, asyncio.Future[Any]]] = deque()
+        """Every write not yet seen done or expired by ``expire``, oldest first (rule 3)."""
         self._probes: dict[bytes, asyncio.Future[None]] = {}
         """Probes waiting for their entry, by request ID."""
         self._pending_probes: list[bytes] = []
@@ -91,15 +97,21 @@ class Proposals:
         if len(self._pending) + len(self._waiting) >= self._max_pending:
             raise ResourceExhausted()
         request_id = self.new_request_id()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending.append(_Proposal(request_id + payload, request, future))
+        self._deadlines.append((loop.time() + self._request_timeout_s, request_id, future))
         self._wake()
-        try:
-            async with asyncio.timeout(self._request_timeout_s):
-                return await future  # cancelled with this wait; the entry may still commit
-        except TimeoutError:
-            self._waiting.pop(request_id, None)  # it may still commit: the outcome is unknown
-            raise Unavailable() from None
+        return await future  # cancelled with this wait; the entry may still commit
+
+    def expire(self, now: float) -> None:
+        """Fail the writes past their deadline with 'request timed out' (rule 3); forget the done ones."""
+        deadlines = self._deadlines
+        while deadlines and (deadlines[0][0] <= now or deadlines[0][2].done()):
+            _, request_id, future = deadlines.popleft()
+            if not future.done():
+                self._waiting.pop(request_id, None)  # it may still commit: the outcome is unknown
+                future.set_exception(Unavailable())
 
     async def probe(self, timeout_s: float) -> None:
         """Return once an empty entry proposed now is applied here (rule 4).
