@@ -20,12 +20,14 @@ Rules:
    range) is refused before anything else, its reason the gRPC error etcd writes
    there (``rpc error: code = PermissionDenied desc = etcdserver: permission denied``).
 5. A watch stays its creator's: once the auth state's revision (``guard.revision``)
-   moved since a watch was last asked about, the watch's next delivery or catch-up
-   first asks again whether its user may still read its range (a permission
-   revoked, a role or the user deleted); when not, the watch is canceled with rule
-   4's permission-denied reason, and nothing more is sent on it. etcd 3.4 asks only
-   at create and goes on delivering (README, known differences). A watch created
-   while auth was off is asked nothing.
+   moved since a watch was last asked about, the stream asks again whether its
+   user may still read its range (a permission revoked, a role or the user
+   deleted): whenever it looks for something to send (woken after the change by
+   ``WatchRegistry.wake_all``; before any catch-up), and before a live delivery.
+   When not, the watch is canceled with rule 4's permission-denied reason, and
+   nothing more is sent on it. etcd 3.4 asks only at create and goes on
+   delivering (README, known differences). A watch created while auth was off
+   is asked nothing.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class WatchStream:
         self._registry = registry
         self._guard = guard or _Unguarded()
         self._permits: dict[int, _Permit] = {}  # hub watcher id -> how to ask again (rule 5)
+        self._swept = self._guard.revision()  # the auth revision every watch was last asked at
         self._current_revision = current_revision
         self._max_queued = max_queued
         self._catch_up_events = catch_up_events
@@ -204,6 +207,7 @@ class WatchStream:
     async def next_batch(self) -> list[Outgoing]:
         """Wait for something to send: queued responses, or catch-up of lagging watchers."""
         while True:
+            self._sweep()
             self._catch_up()
             if self._outbox:
                 batch = list(self._outbox)
@@ -220,8 +224,6 @@ class WatchStream:
         for watcher in lagging:
             if len(self._outbox) >= self._max_queued:
                 return
-            if not self._permitted(watcher):
-                continue
             result = self._registry.hub.catch_up(watcher, self._catch_up_events)
             watch_id = self._local_ids[watcher.id]
             if result.compact_revision:
@@ -239,6 +241,14 @@ class WatchStream:
         # delivers a fragmented response joined again. Catch-up batches are bounded by
         # ``catch_up_events``.
         self._push(WatchResponse(watch_id=self._local_ids[watcher.id], events=events), revision)
+
+    def _sweep(self) -> None:
+        """Rule 5 for every watch, once per auth revision."""
+        revision = self._guard.revision()
+        if revision != self._swept:
+            self._swept = revision
+            for watcher in list(self._watchers.values()):
+                self._permitted(watcher)
 
     def _permitted(self, watcher: Watcher) -> bool:
         """Rule 5: whether ``watcher`` may go on; if not, it is canceled saying so."""

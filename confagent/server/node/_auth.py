@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -132,6 +132,12 @@ class MemberAuth:
         self.state = state or AuthState()
         self.tokens = (tokens or TokenSettings()).provider(enabled=self.state.enabled)
         self.cache = PermissionCache()
+        self._changed: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each auth command applied and each state installed (the watch
+        streams ask their open watches again: ``WatchRegistry.wake_all``)."""
+        self._changed.append(listener)
 
     @property
     def enabled(self) -> bool:
@@ -151,6 +157,8 @@ class MemberAuth:
         if not isinstance(command, auth.Authenticate):
             auth.check_admin(self.state, credentials if credentials.user else None)
         self.state = auth.apply(self.state, command)
+        for listener in self._changed:
+            listener()
         self.tokens.applied(command)
         if isinstance(command, auth.Authenticate):
             who = AuthInfo(command.name, self.state.revision)
@@ -204,6 +212,8 @@ class MemberAuth:
         """Become ``state`` (a snapshot installed): tokens stay only while auth stays enabled."""
         self.state = state
         self.tokens.restored(state.enabled)
+        for listener in self._changed:
+            listener()
 
 
 def _instant(monotonic_s: float) -> Instant:

@@ -136,6 +136,7 @@ class StoreNode:
         self.watches = WatchRegistry(WatchHub(kv))
         """The one watch fan-out of this member: the gateway's streams and in-process watches."""
         self._listeners: list[ApplyListener] = [self.watches.on_applied]
+        self.auth.on_change(self.watches.wake_all)
         self._restore_listeners: list[Callable[[], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False

@@ -11,6 +11,8 @@ Rules:
    (``wake``) to catch it up from history: a slow reader never silently loses
    events and never grows memory without bound. A watcher with no owner (yet)
    is marked unsynced alone.
+2. When the auth state changes, every owner is woken (``wake_all``): a gateway
+   stream then asks its open watches whether their users may still read them.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class WatchRegistry:
                 self.hub.mark_unsynced(watcher)
                 if stream is not None:
                     stream.wake()
+
+    def wake_all(self) -> None:
+        """Wake every owner once (the auth state changed: rule 2)."""
+        for owner in {id(owner): owner for owner in self._owners.values()}.values():
+            owner.wake()
 
     def own(self, watcher: Watcher, owner: WatchOwner) -> None:
         self._owners[watcher.id] = owner

@@ -1,5 +1,6 @@
 """A watch stream's rule 5 in-process: a watch asked again once the auth revision moves, canceled when its
-user may no longer read its range, on live deliveries and on catch-up alike.
+user may no longer read its range: when the stream is woken after the change, on live deliveries and on
+catch-up alike.
 
 The guard here is a table of readable prefixes with a revision that each change
 moves; the member's own guard (``WatchPermits``) is compared with etcd 3.4 in
@@ -84,6 +85,17 @@ def test_a_watch_is_canceled_at_its_next_delivery_once_its_range_is_no_longer_re
     assert [(r.watch_id, r.canceled) for r in _sent(stream)] == [(1, False)]
 
 
+def test_a_watch_is_canceled_once_woken_after_the_change_with_no_event_needed() -> None:
+    guard = Readable(b"/app/")
+    _, registry, stream = _stream(guard)
+    stream.handle(WatchCreateRequest(b"/app/", b"/app0"))
+    assert [r.created for r in _sent(stream)] == [True]
+    guard.revoke(b"/app/")
+    registry.wake_all()
+    assert _sent(stream) == [WatchResponse(watch_id=0, canceled=True, cancel_reason=REASON)]
+    assert registry.watcher_count() == 0
+
+
 def test_a_watch_is_asked_again_only_when_the_auth_revision_moved() -> None:
     guard = Readable(b"/app/")
     store, registry, stream = _stream(guard)
@@ -96,6 +108,7 @@ def test_a_watch_is_asked_again_only_when_the_auth_revision_moved() -> None:
         _put(store, registry, key)
     assert guard.asked == 1
     assert [len(r.events) for r in _sent(stream)] == [0, 1, 1, 1, 1]
+    assert guard.asked == 1  # the stream's sweep found it asked at this revision already
 
 
 def test_a_watch_that_fell_behind_is_canceled_instead_of_caught_up() -> None:
@@ -105,8 +118,8 @@ def test_a_watch_that_fell_behind_is_canceled_instead_of_caught_up() -> None:
     _put(store, registry, b"/app/a")
     guard.revoke(b"/app/")
     _put(store, registry, b"/app/b")
-    assert _sent(stream) == [WatchResponse(watch_id=0, created=True)]
-    assert _sent(stream) == [WatchResponse(watch_id=0, canceled=True, cancel_reason=REASON)]  # asked first
+    assert _sent(stream) == [WatchResponse(watch_id=0, created=True),  # asked before any catch-up
+                             WatchResponse(watch_id=0, canceled=True, cancel_reason=REASON)]
     assert registry.watcher_count() == 0
 
 
