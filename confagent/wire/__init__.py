@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     )
     from confagent.wire._json_client_auth import (
         decode_auth_names_response,
+        decode_auth_status_response,
         decode_authenticate_response,
         decode_role_get_response,
         encode_authenticate_request,
@@ -155,6 +156,7 @@ if TYPE_CHECKING:
         AUTH_PATHS,
         decode_auth_request,
         encode_auth_names_response,
+        encode_auth_status_response,
         encode_authenticate_response,
         encode_role_get_response,
     )
@@ -265,6 +267,7 @@ __all__ = [
     "decode_alarm_response",
     "decode_auth_names_response",
     "decode_auth_request",
+    "decode_auth_status_response",
     "decode_authenticate_response",
     "decode_body",
     "decode_campaign_request",
@@ -310,6 +313,7 @@ __all__ = [
     "decode_watch_response",
     "encode_alarm_request",
     "encode_auth_names_response",
+    "encode_auth_status_response",
     "encode_authenticate_request",
     "encode_authenticate_response",
     "encode_campaign_request",
@@ -436,7 +440,8 @@ _LAZY_MODULES = {
         "encode_proclaim_request", "encode_resign_request", "encode_unlock_request",
     ), "_json_client_locks"),
     **dict.fromkeys((
-        "decode_auth_names_response", "decode_authenticate_response", "decode_role_get_response",
+        "decode_auth_names_response", "decode_auth_status_response", "decode_authenticate_response",
+        "decode_role_get_response",
         "encode_authenticate_request", "encode_role_grant_permission_request", "encode_role_request",
         "encode_role_revoke_permission_request", "encode_user_add_request", "encode_user_request",
         "encode_user_role_request",
@@ -489,8 +494,10 @@ _LAZY_MODULES = {
         "pb_decode_unlock_request", "pb_encode_campaign_response", "pb_encode_health_check_response",
         "pb_encode_leader_response", "pb_encode_lock_response",
     ), "_proto_server_locks"),
-    **dict.fromkeys(("AUTH_PATHS", "decode_auth_request", "encode_auth_names_response",
-                     "encode_authenticate_response", "encode_role_get_response"), "_json_server_auth"),
+    **dict.fromkeys((
+        "AUTH_PATHS", "decode_auth_request", "encode_auth_names_response", "encode_auth_status_response",
+        "encode_authenticate_response", "encode_role_get_response",
+    ), "_json_server_auth"),
     **dict.fromkeys(("AUTH_METHODS", "pb_decode_auth_request", "pb_encode_auth_names_response",
                      "pb_encode_authenticate_response", "pb_encode_role_get_response"), "_proto_server_auth"),
 }

@@ -24,6 +24,7 @@ from confagent.wire._messages import Permission, PermissionType, Reply
 
 __all__ = [
     "decode_auth_names_response",
+    "decode_auth_status_response",
     "decode_authenticate_response",
     "decode_role_get_response",
     "encode_authenticate_request",
@@ -108,6 +109,11 @@ def _perm_type(value: object) -> PermissionType:
         except KeyError:
             raise ValueError(f"unknown permission type {value!r}") from None
     return PermissionType(int(str(value)))
+
+
+def decode_auth_status_response(d: JsonObject) -> Reply[tuple[bool, int]]:
+    """etcd 3.5's AuthStatus answer: whether auth is enabled, and the auth revision."""
+    return _reply(d, (bool(d.get("enabled")), int(str(d.get("authRevision") or 0))))
 
 
 def decode_role_get_response(d: JsonObject) -> Reply[tuple[Permission, ...]]:

@@ -21,6 +21,7 @@ __all__ = [
     "AUTH_PATHS",
     "decode_auth_request",
     "encode_auth_names_response",
+    "encode_auth_status_response",
     "encode_authenticate_response",
     "encode_role_get_response",
 ]
@@ -42,8 +43,9 @@ AUTH_PATHS: Final[dict[str, str]] = {
     "/v3/auth/role/delete": "RoleDelete",
     "/v3/auth/role/grant": "RoleGrantPermission",
     "/v3/auth/role/revoke": "RoleRevokePermission",
+    "/v3/auth/status": "AuthStatus",
 }
-"""The gateway's Auth paths and the methods they call (etcd 3.4's rpc.pb.gw.go)."""
+"""The gateway's Auth paths and the methods they call (etcd 3.4's rpc.pb.gw.go; AuthStatus is 3.5's)."""
 
 _STRINGS: Final[dict[str, tuple[str, ...]]] = {
     "Authenticate": ("name", "password"),
@@ -97,6 +99,16 @@ _SPECIAL: Final[dict[str, Callable[[JsonObject], tuple[object, ...]]]] = {
 
 def encode_authenticate_response(token: str, header: JsonObject) -> JsonObject:
     return {"header": header, "token": token} if token else {"header": header}
+
+
+def encode_auth_status_response(enabled: bool, revision: int, header: JsonObject) -> JsonObject:
+    """etcd 3.5's AuthStatusResponse: whether auth is on, and the auth revision (uint64, a string)."""
+    out: JsonObject = {"header": header}
+    if enabled:
+        out["enabled"] = True
+    if revision:
+        out["authRevision"] = str(revision)
+    return out
 
 
 def encode_auth_names_response(method: str, names: Iterable[str], header: JsonObject) -> JsonObject:

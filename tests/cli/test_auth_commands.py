@@ -237,3 +237,18 @@ def test_the_user_and_password_from_the_environment(own_server: str, processes: 
     done = processes.run(ours.argv("--user", f"root:{ROOT_PASSWORD}", "user", "list"),
                          env={**ours.env, "CONFAGENT_USER": "nobody"})
     assert (done.returncode, done.stdout) == (0, b"root\n"), done.stderr
+
+
+def test_auth_status_is_etcd_35s_call_which_confagent_serves(own_confagent: str, own_etcd: str,
+                                                             processes: Processes) -> None:
+    ours, etcdctl = Tool("ours", own_confagent), Tool("etcdctl", own_confagent)
+    disabled = (0, "Authentication Status: false\nAuthRevision: 1\n", "")
+    assert run(ours, processes, ["auth", "status"]) == disabled
+    for args in (["user", "add", f"root:{ROOT_PASSWORD}"], ["user", "grant-role", "root", "root"],
+                 ["auth", "enable"]):
+        assert run(etcdctl, processes, args)[0] == 0, args
+    enabled = (0, "Authentication Status: true\nAuthRevision: 3\n", "")
+    assert run(ours, processes, ["auth", "status"]) == enabled  # anybody may ask
+    assert run(ours, processes, [*AS_ROOT, "auth", "status"]) == enabled
+    code, out, err = run(Tool("ours", own_etcd), processes, ["auth", "status"])
+    assert (code, out) == (1, "") and "404" in err, err  # etcd 3.4 has no such call

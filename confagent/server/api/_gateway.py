@@ -301,6 +301,9 @@ def _json_auth_answer(method: str, answer: AuthAnswer, header: Json) -> Json:
     """An Auth call's answer as the gateway writes it (``Handling.auth_call``)."""
     if isinstance(answer, str):
         return wire.encode_authenticate_response(answer, header)
+    if method == "AuthStatus":
+        enabled, revision = cast(tuple[bool, int], answer)
+        return wire.encode_auth_status_response(enabled, revision, header)
     if method == "RoleGet":
         return wire.encode_role_get_response(cast(tuple[auth.Permission, ...], answer), header)
     if answer is not None:

@@ -57,7 +57,7 @@ from confagent.wire import ResponseHeader, Status
 
 __all__ = ["AuthAnswer", "Handling", "LeaseTtl", "ServerInfo", "WatchPermits", "json_header"]
 
-AuthAnswer = str | tuple[str, ...] | tuple[auth.Permission, ...] | None
+AuthAnswer = str | tuple[str, ...] | tuple[auth.Permission, ...] | tuple[bool, int] | None
 """What an Auth call answers besides its header (``Handling.auth_call``)."""
 
 _AUTH_COMMANDS: dict[str, Callable[..., auth.Command]] = {
@@ -252,7 +252,8 @@ class Handling:
     async def auth_call(self, method: str, request: tuple[Any, ...]) -> tuple[AuthAnswer, ResponseHeader]:
         """An Auth service ``method`` (its name in etcd's rpc.proto) on ``request``'s fields, as
         ``wire``'s decoders give them: Authenticate's token, UserGet's roles, UserList's users,
-        RoleList's roles, RoleGet's permissions, or None (the answer is its header)."""
+        RoleList's roles, RoleGet's permissions, AuthStatus's (enabled, auth revision), or None
+        (the answer is its header)."""
         edge = self.auth
         answer: AuthAnswer = None
         match method:
@@ -272,6 +273,9 @@ class Handling:
                 answer = await edge.role_get(*request)
             case "RoleList":
                 answer = await edge.role_list()
+            case "AuthStatus":  # etcd 3.5's call (the gateway's /v3/auth/status): anybody may ask
+                edge.credentials()  # but a token this member does not hold is refused, as on any call
+                answer = auth.auth_status(edge.state)
             case _:
                 await edge.command(_AUTH_COMMANDS[method](*request))
         return answer, self.header()
