@@ -118,7 +118,6 @@ class Handling:
 
     # -- kv ---------------------------------------------------------------------------
     async def range(self, request: RangeRequest) -> tuple[RangeResponse, ResponseHeader]:
-        self.node.auth.check_read(request)
         response = await self.node.range(request)
         return response, self.header()
 

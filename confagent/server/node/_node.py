@@ -315,10 +315,17 @@ class StoreNode:
 
     async def range(self, request: RangeRequest) -> RangeResponse:
         """A read of the applied state; unless ``serializable``, only after a ReadIndex round
-        confirms this member has applied everything committed when the read arrived."""
+        confirms this member has applied everything committed when the read arrived. With auth
+        on, the calling task's user must be allowed it by the roles applied then (etcd checks a
+        read after its ReadIndex round, so a lagging follower does not judge by older roles).
+
+        Raises:
+            StoreError: a bad request, 'request timed out', or the caller's refusal (``_auth``).
+        """
         validate(request)
         if not request.serializable:
             await self.linearizable_barrier()
+        self.auth.check_read(request)
         return self.kv.range(request)
 
     async def linearizable_barrier(self) -> None:

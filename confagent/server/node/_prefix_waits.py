@@ -108,9 +108,7 @@ class PrefixWaits:
     async def oldest(self, prefix: bytes) -> tuple[int, KeyValue | None]:
         """The revision read at and the oldest key under ``prefix`` (rule 2), if any."""
         with service_errors():
-            request = oldest_under(prefix)
-            self.node.auth.check_read(request)
-            response = await self.node.range(request)
+            response = await self.node.range(oldest_under(prefix))
         return self.node.kv.revision, response.kvs[0] if response.kvs else None
 
     async def wait_deletes(self, prefix: bytes, max_create_revision: int) -> int:
@@ -121,7 +119,6 @@ class PrefixWaits:
                                max_create_revision=max_create_revision)
         while True:
             with service_errors():
-                self.node.auth.check_read(request)
                 response = await self.node.range(request)
             revision = self.node.kv.revision
             if not response.kvs:
