@@ -6,9 +6,12 @@ under ``--client-cert-auth`` a call without a token is made as that user)."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["make_certs"]
+from confagent.testing import Processes, ServerProcess, free_port, store_process
+
+__all__ = ["launch_tls_pair", "make_certs"]
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -30,3 +33,19 @@ def make_certs(directory: Path, users: tuple[str, ...] = ()) -> Path:
                  "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
                  cwd=directory)
     return directory
+
+
+def launch_tls_pair(processes: Processes, base: Path, etcd_binary: str, tls: Sequence[str],
+                    ) -> tuple[ServerProcess, ServerProcess]:
+    """etcd and confagent, each on an https client URL with the flags ``tls``, launched (the caller
+    waits until each answers, in its own way)."""
+    url, peer = f"https://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    etcd = processes.server(ServerProcess("etcd", url, base / "etcd", [
+        etcd_binary, "--name", "test", "--data-dir", str(base / "etcd"), "--listen-client-urls", url,
+        "--advertise-client-urls", url, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+        "--initial-cluster", f"test={peer}", "--log-level", "error", *tls], base / "etcd.log"))
+    ours = processes.server(store_process(f"https://127.0.0.1:{free_port()}", base / "ours", [
+        "--name", "test", "--listen-peer-urls", f"http://127.0.0.1:{free_port()}", *tls]))
+    for server in (etcd, ours):
+        server.launch()
+    return etcd, ours

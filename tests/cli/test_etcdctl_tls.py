@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from confagent.testing import Processes, ServerProcess, free_port, store_process, until
-from tests.certs import make_certs
+from confagent.testing import Processes, ServerProcess, until
+from tests.certs import launch_tls_pair, make_certs
 from tests.cli.support import masked, rpc_errors
 
 pytestmark = pytest.mark.etcd
@@ -37,16 +37,7 @@ def _tls_flags(certs: Path, client_cert_auth: bool) -> list[str]:
 def _pair(processes: Processes, base: Path, etcd_binary: str, certs: Path, *, client_cert_auth: bool,
           ) -> tuple[ServerProcess, ServerProcess]:
     """etcd and confagent, each on an https client URL, started and answering etcdctl."""
-    url, peer = f"https://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
-    tls = _tls_flags(certs, client_cert_auth)
-    etcd = processes.server(ServerProcess("etcd", url, base / "etcd", [
-        etcd_binary, "--name", "test", "--data-dir", str(base / "etcd"), "--listen-client-urls", url,
-        "--advertise-client-urls", url, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-        "--initial-cluster", f"test={peer}", "--log-level", "error", *tls], base / "etcd.log"))
-    ours = processes.server(store_process(f"https://127.0.0.1:{free_port()}", base / "ours", [
-        "--name", "test", "--listen-peer-urls", f"http://127.0.0.1:{free_port()}", *tls]))
-    for server in (etcd, ours):
-        server.launch()
+    etcd, ours = launch_tls_pair(processes, base, etcd_binary, _tls_flags(certs, client_cert_auth))
     for server in (etcd, ours):
         until(_answering(processes, server, certs), f"{server.kind} to answer over TLS", server.log_path)
     return etcd, ours

@@ -19,10 +19,10 @@ import grpc
 import httpx
 import pytest
 
-from confagent.testing import Processes, ServerProcess, free_port, store_process, until
+from confagent.testing import Processes, ServerProcess, until
 from confagent.wire._pb import auth_pb2
 from confagent.wire._pb import rpc_pb2 as Req  # noqa: N812
-from tests.certs import make_certs
+from tests.certs import launch_tls_pair, make_certs
 from tests.e2e.grpc_differential import GrpcPair, Server, Stream, Who, normalize, sign_in
 
 AUTH = "/etcdserverpb.Auth/"
@@ -48,15 +48,7 @@ def _start(processes: Processes, base: Path, etcd_binary: str, certs: Path,
            ) -> tuple[ServerProcess, ServerProcess]:
     tls = ["--cert-file", str(certs / "server.crt"), "--key-file", str(certs / "server.key"),
            "--client-cert-auth", "--trusted-ca-file", str(certs / "ca.crt")]
-    url, peer = f"https://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
-    etcd = processes.server(ServerProcess("etcd", url, base / "etcd", [
-        etcd_binary, "--name", "test", "--data-dir", str(base / "etcd"), "--listen-client-urls", url,
-        "--advertise-client-urls", url, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-        "--initial-cluster", f"test={peer}", "--log-level", "error", *tls], base / "etcd.log"))
-    ours = processes.server(store_process(f"https://127.0.0.1:{free_port()}", base / "ours", [
-        "--name", "test", "--listen-peer-urls", f"http://127.0.0.1:{free_port()}", *tls]))
-    for server in (etcd, ours):
-        server.launch()
+    etcd, ours = launch_tls_pair(processes, base, etcd_binary, tls)
     for server in (etcd, ours):
         probe = Server(server.url, _channel(server.url, certs, "client"))
         try:
