@@ -18,6 +18,8 @@ is given the time and a random source.
   choice. ``_codec``: the log's and the snapshot's encoding.
 """
 
+from typing import TYPE_CHECKING
+
 from confagent.auth._checks import (
     LeaseKeys,
     MergedPermissions,
@@ -35,7 +37,6 @@ from confagent.auth._checks import (
     is_admin,
     merged_permissions,
 )
-from confagent.auth._codec import decode_command, decode_state, encode_command, encode_state
 from confagent.auth._commands import (
     AuthDisable,
     AuthEnable,
@@ -86,6 +87,10 @@ from confagent.auth._values import (
     user_get,
     user_list,
 )
+from confagent.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from confagent.auth._codec import decode_command, decode_state, encode_command, encode_state
 
 __all__ = [
     "DEFAULT_TOKEN_TTL_S",
@@ -150,3 +155,9 @@ __all__ = [
     "user_get",
     "user_list",
 ]
+
+_LAZY_MODULES = dict.fromkeys(("decode_command", "decode_state", "encode_command", "encode_state"), "_codec")
+"""Names loaded on first use (msgpack, for the log and snapshots: a client never needs it)."""
+
+if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_MODULES)
