@@ -109,16 +109,21 @@ def etcd_server(tmp_path_factory: pytest.TempPathFactory, session_processes: Pro
     return session_processes.etcd(tmp_path_factory.mktemp("etcd-session") / "data").url
 
 
+OWN_SERVER_ARGS = ("--bcrypt-cost", "4")
+"""The servers of a test's own hash passwords at bcrypt's lowest cost: a sign-in costs about a
+millisecond instead of 70 (etcd's cost 10), and an auth test signs in at every step."""
+
+
 @pytest.fixture
 def own_etcd(tmp_path: Path, etcd_processes: Processes) -> str:
     """The URL of a real etcd of the test's own: for state no test may share (auth turned on)."""
-    return etcd_processes.etcd(tmp_path / "own-etcd").url
+    return etcd_processes.etcd(tmp_path / "own-etcd", args=OWN_SERVER_ARGS).url
 
 
 @pytest.fixture
 def own_confagent(tmp_path: Path, processes: Processes) -> str:
     """The URL of a ``confagent store`` of the test's own: for state no test may share (auth turned on)."""
-    return processes.store(tmp_path / "own-confagent").url
+    return processes.store(tmp_path / "own-confagent", args=OWN_SERVER_ARGS).url
 
 
 @pytest.fixture(params=[pytest.param("own_etcd", marks=[pytest.mark.system, pytest.mark.etcd]),

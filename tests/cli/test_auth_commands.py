@@ -102,10 +102,12 @@ REVOKES = [
 ]
 
 
-def test_user_and_role_commands_answer_as_etcdctl(own_server: str, processes: Processes) -> None:
-    enable_auth(own_server, processes)
+def test_user_and_role_commands_answer_as_etcdctl(own_etcd: str, processes: Processes) -> None:
+    """On etcd alone: the commands' edges are the CLI's (a store's answers to the same calls are
+    compared with etcd's in tests/e2e/test_grpc_differential_auth.py and test_etcdctl_auth.py)."""
+    enable_auth(own_etcd, processes)
     for args in [*USERS, *ROLES, *GRANTS, *REVOKES]:
-        both(own_server, processes, [*AS_ROOT, *args])
+        both(own_etcd, processes, [*AS_ROOT, *args])
 
 
 def test_new_passwords_from_stdin_and_the_flag_sign_in(own_server: str, processes: Processes) -> None:
