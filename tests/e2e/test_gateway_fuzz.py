@@ -74,6 +74,9 @@ _urls = st.lists(st.sampled_from(["http://127.0.0.1:1", "http://127.0.0.1:2", "h
                                   "notaurl", "", "http://", "unix://x"]) | _junk, max_size=3) | _junk
 
 
+_name = st.text(max_size=6) | _junk
+
+
 def _message(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
     """An object with some of ``fields`` (right kinds mostly), sometimes a stray field too."""
     known = st.fixed_dictionaries({}, optional=fields)
@@ -133,6 +136,14 @@ PATHS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "/v3/cluster/member/remove": _message({"ID": _int64}),
     "/v3/cluster/member/update": _message({"ID": _int64, "peerURLs": _urls}),
     "/v3/cluster/member/promote": _message({"ID": _int64}),
+    # The Auth calls that change nothing here (no user is added, auth stays off): each a refusal or a list.
+    "/v3/auth/authenticate": _message({"name": _name, "password": _name}),
+    "/v3/auth/user/get": _message({"name": _name}),
+    "/v3/auth/user/list": _message({}),
+    "/v3/auth/user/revoke": _message({"name": _name, "role": _name}),
+    "/v3/auth/role/get": _message({"role": _name}),
+    "/v3/auth/role/list": _message({}),
+    "/v3/auth/role/revoke": _message({"role": _name, "key": _bytes, "range_end": _bytes}),
 }
 STREAMS = {"/v3/watch", "/v3/lease/keepalive", "/v3/maintenance/snapshot"}
 PLAIN = ["/version", "/health", "/metrics", "/", "/v3/", "/v3/kv/bogus"]
