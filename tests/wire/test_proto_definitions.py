@@ -30,6 +30,7 @@ FILES = (
     "etcd/etcdserver/etcdserverpb/rpc.proto",
     "etcd/mvcc/mvccpb/kv.proto",
     "etcd/auth/authpb/auth.proto",
+    "etcd/lease/leasepb/lease.proto",
     "etcd/etcdserver/api/v3lock/v3lockpb/v3lock.proto",
     "etcd/etcdserver/api/v3election/v3electionpb/v3election.proto",
     "grpc/health/v1/health.proto",
@@ -67,7 +68,7 @@ def test_ours_say_on_the_wire_what_etcds_say(theirs: dict[str, str]) -> None:
         "(v3electionpb.LeaderRequest) returns (stream v3electionpb.LeaderResponse)")
     assert ours["/grpc.health.v1.Health/Check"] == (
         "(grpc.health.v1.HealthCheckRequest) returns (grpc.health.v1.HealthCheckResponse)")
-    assert len(ours) == 463  # 6 files, 9 services, 48 methods, 112 messages, 10 enums and their fields
+    assert len(ours) == 472  # 7 files, 9 services, 48 methods, 115 messages, 10 enums and their fields
 
 
 # Each change to our files that the comparison must catch, and the line it must then report.
