@@ -185,7 +185,8 @@ class Agent:
             self.log.error(NO_RESOURCE, broken=len(setup.resources.errors))
             return RunReport((), setup.resources.errors)
         run = setup.config.run
-        options = SyncOptions(noop=run.noop if noop is None else noop, sync_only=run.sync_only)
+        options = SyncOptions(noop=run.noop if noop is None else noop, sync_only=run.sync_only,
+                              keep_stage_file=run.keep_stage_file)
         backend = await open_one_shot_backend(setup.config.backend_config(), self.log)
         slots = None
         try:

@@ -238,7 +238,8 @@ class Daemon:
         by_name = self.setup.by_name
         resources = [by_name[name] for name in names if name in by_name]
         run = self.setup.config.run
-        options = SyncOptions(noop=run.noop, sync_only=run.sync_only)
+        options = SyncOptions(noop=run.noop, sync_only=run.sync_only,
+                              keep_stage_file=run.keep_stage_file)
         slots = self._slots()
         outcomes = await sync_resources(resources, self.setup.env, self._view, options, self._clock,
                                         reload_slots=slots)

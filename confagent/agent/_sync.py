@@ -13,7 +13,8 @@ Rules:
    apply`` (the same fields; nothing was written), ``reload deferred`` (a
    warning: no slot of its ``reload_lock`` was had, the file is as it was and
    the resource is tried again), or ``resource failed`` with the cause and
-   the failing command's output.
+   the failing command's output; both name a stage file kept by
+   ``keep_stage_file`` (``kept_stage``).
 6. Resources with a ``reload_lock`` take their slot from ``reload_slots``
    (``confagent.apply`` rule 5); without it they are deferred.
 """
@@ -39,10 +40,12 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True, slots=True)
 class SyncOptions:
-    """How a pass treats destinations: ``noop`` shows diffs only, ``sync_only`` runs no command."""
+    """How a pass treats destinations: ``noop`` shows diffs only, ``sync_only`` runs no command,
+    ``keep_stage_file`` leaves a stage file that was not renamed (confd's ``-keep-stage-file``)."""
 
     noop: bool = False
     sync_only: bool = False
+    keep_stage_file: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,8 @@ class Outcome:
     noop: bool = False
     """Noop mode: nothing was written and no command ran."""
     commands: tuple[CommandResult, ...] = ()
+    kept_stage: str | None = None
+    """``keep_stage_file``: the stage file left beside ``dest`` (it was not renamed)."""
 
     @property
     def ok(self) -> bool:
@@ -89,7 +94,8 @@ async def sync_resources(
         return [_noop_outcome(item, view.revision) for item in prepared]
     plans = [item.plan for item in prepared if item.plan is not None]
     started = clock()
-    results = iter(await apply_batch(plans, sync_only=options.sync_only, reload_slots=reload_slots))
+    results = iter(await apply_batch(plans, sync_only=options.sync_only, reload_slots=reload_slots,
+                                     keep_stage_files=options.keep_stage_file))
     apply_ms = (clock() - started) * 1000
     return [_applied_outcome(item, next(results) if item.plan is not None else None, view.revision, apply_ms)
             for item in prepared]
@@ -122,7 +128,8 @@ def _applied_outcome(item: _Prepared, result: ApplyResult | None, revision: int,
                        duration_ms=item.duration_ms, error=item.error, reads=item.reads)
     return Outcome(resource.name, resource.spec.dest, revision, changed=result.replaced,
                    duration_ms=item.duration_ms + (apply_ms if isinstance(result.plan, Replace) else 0.0),
-                   error=result.error, reads=item.reads, commands=result.commands)
+                   error=result.error, reads=item.reads, commands=result.commands,
+                   kept_stage=None if result.kept_stage is None else str(result.kept_stage))
 
 
 def log_outcome(log: structlog.typing.FilteringBoundLogger, outcome: Outcome) -> None:
@@ -137,10 +144,10 @@ def log_outcome(log: structlog.typing.FilteringBoundLogger, outcome: Outcome) ->
         level("would apply" if outcome.noop else "applied", **fields, changed=outcome.changed,
               duration_ms=round(outcome.duration_ms, 3))
         return
+    extra: dict[str, object] = {} if outcome.kept_stage is None else {"kept_stage": outcome.kept_stage}
     if isinstance(outcome.error, ReloadDeferred):
-        log.warning("reload deferred", **fields, cause=str(outcome.error))
+        log.warning("reload deferred", **fields, cause=str(outcome.error), **extra)
         return
-    extra: dict[str, object] = {}
     if isinstance(outcome.error, CommandFailed):
-        extra = {"command": outcome.error.command, "output": outcome.error.output}
+        extra |= {"command": outcome.error.command, "output": outcome.error.output}
     log.error("resource failed", **fields, cause=str(outcome.error), **extra)

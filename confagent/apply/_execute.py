@@ -28,10 +28,14 @@
    it is taken under.
 
 Guarantees: a destination is always a whole file (old or new); no stage file
-survives the batch, whatever is raised, including cancellation; a failure of
-one destination never stops another's. Errors are results (``ApplyResult.error``),
-for the caller to log with each command's output; only bugs raise.
-``sync_only`` skips both commands (confd's ``-sync-only``).
+survives the batch, whatever is raised, including cancellation (unless
+``keep_stage_files``, below); a failure of one destination never stops
+another's. Errors are results (``ApplyResult.error``), for the caller to log
+with each command's output; only bugs raise. ``sync_only`` skips both
+commands (confd's ``-sync-only``). ``keep_stage_files`` (confd's
+``-keep-stage-file``) leaves a stage file that was not renamed where it is
+(a failed check, a deferred reload) and names it in ``ApplyResult.kept_stage``;
+a cancelled batch still removes its stage files.
 """
 
 from __future__ import annotations
@@ -89,6 +93,8 @@ class ApplyResult:
     rolled_back: bool = False
     commands: tuple[CommandResult, ...] = ()
     """Every command run for this destination, in order: check, reload, reload after rollback."""
+    kept_stage: Path | None = None
+    """``keep_stage_files``: the stage file left in place because it was not renamed."""
 
     @property
     def dest(self) -> str:
@@ -102,7 +108,7 @@ class ApplyResult:
 class _Job:
     """One Replace as it goes through the phases (mutable, private to a batch)."""
 
-    __slots__ = ("commands", "error", "plan", "replaced", "rolled_back", "stage", "target")
+    __slots__ = ("commands", "error", "kept_stage", "plan", "replaced", "rolled_back", "stage", "target")
 
     def __init__(self, plan: Replace) -> None:
         self.plan = plan
@@ -112,42 +118,60 @@ class _Job:
         self.replaced = False
         self.rolled_back = False
         self.commands: list[CommandResult] = []
+        self.kept_stage: Path | None = None
 
     @property
     def going(self) -> bool:
         return self.error is None
 
     def result(self) -> ApplyResult:
-        return ApplyResult(self.plan, self.replaced, self.error, self.rolled_back, tuple(self.commands))
+        return ApplyResult(self.plan, self.replaced, self.error, self.rolled_back, tuple(self.commands),
+                           self.kept_stage)
+
+    def keep_stage(self) -> None:
+        """Leave the stage file where it is (``keep_stage_files``), as ``kept_stage``."""
+        assert self.stage is not None
+        self.kept_stage, self.stage = self.stage, None
 
 
-async def apply_plan(plan: Plan, *, sync_only: bool = False,
-                     reload_slots: ReloadSlots | None = None) -> ApplyResult:
+async def apply_plan(plan: Plan, *, sync_only: bool = False, reload_slots: ReloadSlots | None = None,
+                     keep_stage_files: bool = False) -> ApplyResult:
     """``apply_batch`` of one plan."""
-    (result,) = await apply_batch([plan], sync_only=sync_only, reload_slots=reload_slots)
+    (result,) = await apply_batch([plan], sync_only=sync_only, reload_slots=reload_slots,
+                                  keep_stage_files=keep_stage_files)
     return result
 
 
 async def apply_batch(plans: Sequence[Plan], *, sync_only: bool = False,
-                      reload_slots: ReloadSlots | None = None) -> list[ApplyResult]:
+                      reload_slots: ReloadSlots | None = None,
+                      keep_stage_files: bool = False) -> list[ApplyResult]:
     """Apply plans together (phases in the module doc); one result per plan, in order.
 
     Args:
         reload_slots: where resources with a ``reload_lock`` take their slot (rule 5); None:
             those are not applied (``ReloadDeferred``).
+        keep_stage_files: leave the stage files that were not renamed (module doc).
     """
     jobs = {index: _Job(plan) for index, plan in enumerate(plans) if isinstance(plan, Replace)}
+    await _apply_jobs(list(jobs.values()), sync_only, reload_slots, keep_stage_files)
+    return [jobs[index].result() if index in jobs else _unchanged(plan) for index, plan in enumerate(plans)]
+
+
+async def _apply_jobs(jobs: Sequence[_Job], sync_only: bool, reload_slots: ReloadSlots | None,
+                      keep_stage_files: bool) -> None:
+    """The phases over ``jobs``; their stage files removed at the end, or kept (module doc)."""
+    finished = False
     try:
-        _stage_all(list(jobs.values()))
+        _stage_all(jobs)
         if not sync_only:
             slots = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
             async with asyncio.TaskGroup() as checks:
-                for job in jobs.values():
+                for job in jobs:
                     if job.going and job.plan.spec.check_cmd:
                         checks.create_task(_check(job, slots))
         locks: dict[str, list[_Job]] = {}
         free: list[_Job] = []
-        for job in jobs.values():
+        for job in jobs:
             lock = None if sync_only else job.plan.spec.reload_lock
             if job.going:
                 (free if lock is None else locks.setdefault(lock, [])).append(job)
@@ -157,11 +181,15 @@ async def apply_batch(plans: Sequence[Plan], *, sync_only: bool = False,
         async with asyncio.TaskGroup() as slotted:
             for lock, group in locks.items():
                 slotted.create_task(_apply_in_slot(lock, group, reload_slots))
+        finished = True
     finally:
-        for job in jobs.values():
-            if job.stage is not None:
+        for job in jobs:
+            if job.stage is None:
+                continue
+            if finished and keep_stage_files and job.error is not None:
+                job.keep_stage()
+            else:
                 remove_quietly(job.stage)
-    return [jobs[index].result() if index in jobs else _unchanged(plan) for index, plan in enumerate(plans)]
 
 
 def _unchanged(plan: Plan) -> ApplyResult:
@@ -214,8 +242,6 @@ async def _check(job: _Job, slots: asyncio.Semaphore) -> None:
         result = await run_command(command, spec.timeout_s)
     job.commands.append(result)
     if not result.ok:
-        remove_quietly(job.stage)
-        job.stage = None
         job.error = CheckFailed(
             _failure("check_cmd", result, "the file was left as it was"),
             dest=spec.dest, command=command, exit_code=result.exit_code, output=result.output,

@@ -115,6 +115,12 @@ class RunConfig:
     sync_only: bool = setting(False, flag="sync-only", kind=BOOLEAN,
                               help="write files but run no check or reload")
     """Write files but run neither ``check_cmd`` nor ``reload_cmd``."""
+    keep_stage_file: bool = setting(False, flag="keep-stage-file", kind=BOOLEAN,
+                                    help="leave a stage file that was not renamed over its destination "
+                                         "(a failed check_cmd) beside it")
+    """confd's ``-keep-stage-file``: a stage file that was not renamed (its check failed, its reload
+    slot was not had) stays beside the destination. Only a file that differs is staged, and noop
+    mode stages nothing, so in-sync and noop passes leave none (confd's leave one each)."""
     wait: Wait | None = setting(None, flag="wait", kind=parsed(parse_wait), metavar="MIN:MAX",
                                 help="the quiescence window of resources that set no wait, e.g. 200ms:2s")
     """The default quiescence window of resources that set none (None: render at once)."""

@@ -267,3 +267,24 @@ def test_a_huge_dest_is_refused(tmp_path: Path) -> None:
         file.truncate(MAX_FILE_BYTES + 1)  # sparse: instant
     with pytest.raises(ApplyError, match="is larger than"):
         plan_file(make_spec(dest), b"x")
+
+
+@pytest.mark.usefixtures("subprocesses")  # check_cmd runs
+def test_keep_stage_files_leaves_a_refused_stage_file_and_removes_a_renamed_one(tmp_path: Path) -> None:
+    bad, good = tmp_path / "bad.conf", tmp_path / "good.conf"
+    bad.write_bytes(b"old\n")
+    plans = [plan_file(make_spec(bad, check_cmd="exit 1", mode=0o640), b"refused\n"),
+             plan_file(make_spec(good, check_cmd="true"), b"good\n")]
+    refused, renamed = run(apply_batch(plans, keep_stage_files=True))
+    assert isinstance(refused.error, CheckFailed) and renamed.ok and renamed.kept_stage is None
+    assert refused.kept_stage is not None and refused.kept_stage.parent == tmp_path
+    assert leftovers(tmp_path) == [refused.kept_stage.name]
+    assert refused.kept_stage.name.startswith(".bad.conf.")
+    assert attributes_of(refused.kept_stage)[::3] == (b"refused\n", 0o640)
+    assert (bad.read_bytes(), good.read_bytes()) == (b"old\n", b"good\n")
+
+
+def test_keep_stage_files_without_a_failure_leaves_nothing(tmp_path: Path) -> None:
+    dest = tmp_path / "app.conf"
+    (result,) = run(apply_batch([plan_file(make_spec(dest), b"new\n")], keep_stage_files=True))
+    assert (result.replaced, result.kept_stage, leftovers(tmp_path)) == (True, None, [])

@@ -87,6 +87,7 @@ PRECEDENCE = [
     ("watch", "false", True, True, lambda c: c.run.watch),
     ("noop", "true", False, False, lambda c: c.run.noop),
     ("sync_only", "true", False, False, lambda c: c.run.sync_only),
+    ("keep_stage_file", "true", False, False, lambda c: c.run.keep_stage_file),
     ("store.data_dir", None, Path("/flag/data"), DEFAULT_DATA_DIR, lambda c: c.store.data_dir),
     ("agent.listen", None, "127.0.0.1:1", None, lambda c: c.listener.listen),
 ]
