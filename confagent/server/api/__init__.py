@@ -18,8 +18,9 @@ Each module owns one part of it:
 - ``_limits``: request size limits, measured as etcd measures them.
 - ``_metrics``: the Prometheus metrics of ``/metrics``.
 - ``_asgi``: the gateway's ASGI plumbing (bounded bodies, etcd's headers).
-- ``_grpc_front``: gRPC beside the gateway on each client socket (a connection's first
-  bytes pick HTTP/1.1 or HTTP/2; gRPC calls over zttp's HTTP/2 codec).
+- ``_port_protocol``: each client socket's connections: the first bytes (or ALPN) pick
+  HTTP/1.1 (the gateway) or HTTP/2 (gRPC).
+- ``_grpc_front``: the gRPC transport: calls over zttp's HTTP/2 codec, one per stream.
 - ``_grpc_services``: etcd's unary gRPC methods (KV, Lease, Cluster, Maintenance,
   Lock, Election, Auth, health); ``_grpc_streams``: its streaming ones.
 

@@ -3,7 +3,7 @@
 ``ClientPort.of`` builds both over one ``Handling``, so a request is handled
 the same whichever front it came through: ``app`` is the gateway's ASGI
 application, ``protocol`` the uvicorn protocol class that gives each
-connection to HTTP/1.1 (the gateway) or HTTP/2 (gRPC) (``_grpc_front``).
+connection to HTTP/1.1 (the gateway) or HTTP/2 (gRPC) (``_port_protocol``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from confagent.server.api._auth_edge import DEFAULT_BCRYPT_COST, AuthEdge
 from confagent.server.api._gateway import GatewayApp
-from confagent.server.api._grpc_front import ClientPortProtocol, client_port_protocol
 from confagent.server.api._grpc_services import grpc_methods
 from confagent.server.api._grpc_streams import GrpcStreams
 from confagent.server.api._handling import Handling, ServerInfo
 from confagent.server.api._metrics import Metrics
+from confagent.server.api._port_protocol import ClientPortProtocol, client_port_protocol
 from confagent.server.node import ConcurrencyServices, StoreNode
 
 __all__ = ["ClientPort"]

@@ -284,7 +284,7 @@ on: the gateway would call as nobody, not as that name."""
 
 
 def _certificate_named(scope: Scope) -> bool:
-    """Whether the request's client certificate has a common name (``_grpc_front`` rule 8)."""
+    """Whether the request's client certificate has a common name (``_port_protocol`` rule 3)."""
     extensions: dict[str, Any] = cast(dict[str, Any], scope.get("extensions") or {})
     return bool(extensions.get("tls", {}).get("client_cert_name"))
 

@@ -226,12 +226,12 @@ class Handling:
     async def member_add(self, peer_urls: tuple[str, ...], is_learner: bool
                          ) -> tuple[Member, tuple[Member, ...], ResponseHeader]:
         self.auth.check_admin()
-        member, members = await self.node.add_member(check_peer_urls(peer_urls), is_learner=is_learner)
+        member, members = await self.node.member_calls.add(check_peer_urls(peer_urls), is_learner=is_learner)
         return member, members, self.member_header()
 
     async def member_remove(self, member_id: int) -> tuple[tuple[Member, ...], ResponseHeader]:
         self.auth.check_admin()
-        return await self.node.remove_member(member_id), self.member_header()
+        return await self.node.member_calls.remove(member_id), self.member_header()
 
     async def member_update(self, member_id: int, peer_urls: Callable[[], tuple[str, ...]]
                             ) -> tuple[tuple[Member, ...], ResponseHeader]:
@@ -240,12 +240,12 @@ class Handling:
         self.auth.check_admin()
         if self.node.member(member_id) is None:
             raise MemberNotFound()
-        await self.node.update_member(member_id, check_peer_urls(peer_urls()))
+        await self.node.members.update(member_id, check_peer_urls(peer_urls()))
         return self.member_list()
 
     async def member_promote(self, member_id: int) -> tuple[tuple[Member, ...], ResponseHeader]:
         self.auth.check_admin()
-        return await self.node.promote_member(member_id), self.member_header()
+        return await self.node.member_calls.promote(member_id), self.member_header()
 
     # -- auth: the Auth service's calls (``_auth_edge``) ----------------------------------------
     async def auth_call(self, method: str, request: tuple[Any, ...]) -> tuple[AuthAnswer, ResponseHeader]:

@@ -70,14 +70,13 @@ from confagent.server.membership import (
     MemberChanges,
     MemberTable,
     start_membership,
-    unwrap_snapshot,
-    wrap_snapshot,
 )
 from confagent.server.node._applier import Applier, ApplyListener
-from confagent.server.node._auth import MemberAuth, auth_command, unwrap_auth, wrap_auth
+from confagent.server.node._auth import MemberAuth, auth_command, wrap_auth
 from confagent.server.node._config import NodeConfig
 from confagent.server.node._heap import HeapFreezer
 from confagent.server.node._leases import Leases
+from confagent.server.node._payload import Payload, capture_payload
 from confagent.server.node._proposals import Proposals
 from confagent.server.node._read_barrier import LinearizableReads
 from confagent.server.node._snapshotter import Snapshotter
@@ -165,9 +164,10 @@ class StoreNode:
                              request_timeout_s=config.request_timeout_s,
                              max_expiries_per_round=config.max_expiries_per_round)
         """Lease deadlines while this member leads, and lease calls (``_leases``)."""
-        self._member_calls = MemberCalls(self.members, self.leadership, self._send_frames,
-                                         request_timeout_s=config.request_timeout_s,
-                                         first_request_id=rng.getrandbits(32))
+        self.member_calls = MemberCalls(self.members, self.leadership, self._send_frames,
+                                        request_timeout_s=config.request_timeout_s,
+                                        first_request_id=rng.getrandbits(32))
+        """Add, remove and promote, through the leader wherever it is (``peers._member_calls``)."""
         self._applier = Applier(kv, self.auth, self.members, self._proposals, self.leases, self._listeners)
 
     # -- life cycle ---------------------------------------------------------------
@@ -180,9 +180,9 @@ class StoreNode:
         state, snapshot_meta = storage.state, storage.state.snapshot
         kv, table, auth_state = KvStore(min_lease_ttl=config.min_lease_ttl), None, None
         if storage.snapshot_data is not None:
-            table, data = unwrap_snapshot(storage.snapshot_data)
-            auth_state, data = unwrap_auth(data)
-            kv = KvStore.restore(data, min_lease_ttl=config.min_lease_ttl)
+            payload = Payload.read(storage.snapshot_data)
+            table, auth_state = payload.table, payload.auth_state
+            kv = KvStore.restore(payload.kv_data, min_lease_ttl=config.min_lease_ttl)
         voters, learners, joining = start_membership(config.member_id, config.voters, config.joining,
                                                      snapshot_meta)
         raft_config = RaftConfig(node_id=config.member_id, voters=voters, learners=learners,
@@ -249,7 +249,7 @@ class StoreNode:
         stuck = await cancel_and_wait(self._tasks) + await self._snapshotter.close()
         self._proposals.cancel_writes()
         self._reads.cancel_all()
-        stuck += await self.leases.close() + await self._member_calls.close()
+        stuck += await self.leases.close() + await self.member_calls.close()
         if stuck:
             log.error("tasks did not stop; abandoned", tasks=stuck)
         if self.transport is not None:
@@ -365,30 +365,7 @@ class StoreNode:
         """
         return await self.leases.time_to_live(lease_id)
 
-    # -- membership (``peers._member_calls``, ``membership._member_changes``) --------------
-    async def add_member(self, peer_urls: tuple[str, ...], *,
-                         is_learner: bool) -> tuple[Member, tuple[Member, ...]]:
-        """Add a member, through the leader wherever it is: the member added and every member,
-        as the leader's table has them once the addition applied.
-
-        Raises:
-            StoreError: etcd's refusal (``MembershipError``), ``NoLeader``, or 'request timed out'.
-        """
-        return await self._member_calls.add(peer_urls, is_learner=is_learner)
-
-    async def remove_member(self, member_id: int) -> tuple[Member, ...]:
-        """Remove a member (this one too: it hands leadership over first); every member left.
-        Raises as ``add_member``."""
-        return await self._member_calls.remove(member_id)
-
-    async def promote_member(self, member_id: int) -> tuple[Member, ...]:
-        """Make a learner a voter; every member. Raises as ``add_member``."""
-        return await self._member_calls.promote(member_id)
-
-    async def update_member(self, member_id: int, peer_urls: tuple[str, ...]) -> None:
-        """Give a member new peer URLs (a normal entry, proposed here). Raises as ``add_member``."""
-        await self.members.update(member_id, peer_urls)
-
+    # -- membership: ``member_calls`` (add, remove, promote through the leader), ``members`` ------
     async def move_leader(self, target: int) -> None:
         """Hand leadership (held here) to ``target``, within the request timeout (``MemberChanges``)."""
         await self.members.move_leader(target, self.leadership, self.config.request_timeout_s)
@@ -466,9 +443,7 @@ class StoreNode:
     def _capture(self) -> tuple[SnapshotMeta, Callable[[], bytes]]:
         """``snapshot_with_members`` in two steps: the state now, by reference (no encoding),
         and a function making its payload later, in another thread (``_snapshotter``)."""
-        state, table, auth_state = self.kv.snapshot_state(), self.members.table, self.auth.state
-        table = MemberTable(table.cluster_id, table.members(), table.removed)
-        return self._snapshot_meta(), lambda: wrap_snapshot(table, wrap_auth(auth_state, state.encode()))
+        return self._snapshot_meta(), capture_payload(self.kv, self.auth.state, self.members.table)
 
     def _snapshot_meta(self) -> SnapshotMeta:
         term = self.core.log.term_at(self._applied_index)
@@ -517,7 +492,7 @@ class StoreNode:
         elif isinstance(frame, LeaseQuery | LeaseAnswer):
             self.leases.receive(frame)
         elif isinstance(frame, MemberQuery | MemberAnswer):
-            self._member_calls.receive(frame)
+            self.member_calls.receive(frame)
 
     def _send_frames(self, frames: Iterable[PeerFrame], *, at_once: bool = True) -> None:
         if self.transport is not None:
@@ -579,11 +554,10 @@ class StoreNode:
         await self._snapshotter.settle()
         await asyncio.to_thread(self._snapshots.save, snapshot.meta, snapshot.data)
         await self._writer.save(None, (), sync=True, snapshot=snapshot.meta)
-        table, data = unwrap_snapshot(snapshot.data)
-        auth_state, data = unwrap_auth(data)
-        self.kv.load(data)
-        self.auth.restored(auth_state)
-        self.members.restored(table)
+        payload = Payload.read(snapshot.data)
+        self.kv.load(payload.kv_data)
+        self.auth.restored(payload.auth_state)
+        self.members.restored(payload.table)
         self._applied_index = snapshot.meta.index
         self._snapshotter.installed(snapshot.meta)
         for listener in self._restore_listeners:

@@ -16,7 +16,8 @@ import uvicorn
 
 from confagent.asgi import Receive, Scope, Send, send_response
 from confagent.errors import StoreError
-from confagent.server.api._grpc_front import STREAM_BUDGET, Call, GrpcMethods, client_port_protocol
+from confagent.server.api._grpc_front import STREAM_BUDGET, Call, GrpcMethods
+from confagent.server.api._port_protocol import client_port_protocol
 from confagent.testing import until_async
 
 T = TypeVar("T")
