@@ -8,6 +8,9 @@ functions (Jinja globals) and ``FILTERS`` the ones that read well as filters
   type switch silently ignored it), and returns a new list;
 * ``sortByLength``/``sortKVByLength`` are stable and return new lists;
 * ``div``/``mod`` by zero is an error naming the function.
+
+Go's escapers ``html``, ``js`` and ``urlquery`` are here too (Go 1.19's
+funcs.go), for templates converted from confd's (``confagent convert``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote_plus
 
 from confagent.errors import RenderError
 from confagent.render._paths import base, dir_of
@@ -31,6 +35,8 @@ _BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": T
           "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 _PRINTF_VERB = re.compile(r"%([-+# 0]*)([0-9]*)((?:\.[0-9]*)?)([a-zA-Z%])")
 """A Go verb: flags, width, precision, letter."""
+_HTML = {"\0": "\ufffd", '"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_JS = {"\\": "\\\\", "'": "\\'", '"': '\\"', "<": "\\u003C", ">": "\\u003E", "&": "\\u0026", "=": "\\u003D"}
 
 
 def split(text: str, separator: str) -> list[str]:
@@ -202,6 +208,44 @@ def index(collection: Any, *keys: Any) -> Any:
     return item
 
 
+def html(*args: Any) -> str:
+    """Go's ``html``: ``< > & ' "`` as entities, NUL as U+FFFD, over Go's text of ``args`` (``_go_text``)."""
+    return "".join(_HTML.get(char, char) for char in _go_text(args))
+
+
+def js(*args: Any) -> str:
+    """Go's ``js``: quotes, backslash, ``< > & =`` and control characters as JavaScript escapes."""
+    out = []
+    for char in _go_text(args):
+        if char in _JS:
+            out.append(_JS[char])
+        elif char < " ":
+            out.append(f"\\u00{ord(char):02X}")
+        elif char > "\x7f" and not char.isprintable():
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def urlquery(*args: Any) -> str:
+    """Go's ``urlquery`` (``url.QueryEscape``): a space as ``+``, all but ``A-Za-z0-9-_.~`` as ``%XX``."""
+    return quote_plus(_go_text(args), safe="")
+
+
+def _go_text(args: tuple[Any, ...]) -> str:
+    """The text Go's escapers escape: one string as it is, else ``fmt.Sprint``'s (a space between two
+    operands when neither is a string)."""
+    if len(args) == 1 and isinstance(args[0], str):
+        return args[0]
+    out = []
+    for position, arg in enumerate(args):
+        if position and not isinstance(arg, str) and not isinstance(args[position - 1], str):
+            out.append(" ")
+        out.append(go_string(arg))
+    return "".join(out)
+
+
 def go_string(value: Any) -> str:
     """How Go's ``%v`` prints a value: ``true``, ``<nil>``, ``[a b]``, ``map[k:v]``."""
     if isinstance(value, bool):
@@ -273,7 +317,7 @@ HELPERS: Mapping[str, Callable[..., Any]] = {
     "trimSuffix": trim_suffix, "base64Encode": base64_encode, "base64Decode": base64_decode,
     "parseBool": parse_bool, "atoi": atoi, "add": add, "sub": sub, "mul": mul, "div": div, "mod": mod,
     "seq": seq, "reverse": reverse, "sortByLength": sort_by_length, "sortKVByLength": sort_kv_by_length,
-    "printf": printf, "index": index, "len": len,
+    "printf": printf, "index": index, "len": len, "html": html, "js": js, "urlquery": urlquery,
 }
 """Every pure helper under its confd (or Go built-in) name."""
 
