@@ -297,8 +297,8 @@ def test_broken_http2_leaves_the_member_serving(pair: GrpcPair, after_preface: b
 
 
 def _raw_status(url: str, after_preface: bytes) -> list[tuple[str, str]]:
-    """What a raw HTTP/2 client reads on stream 1 after sending ``after_preface``: its status and
-    message (an empty message is no message) once the stream ends, or a reset's error code (zttp
+    """What a raw HTTP/2 client reads on stream 1 after sending ``after_preface``: its content type,
+    status and message (grpc-go sends an empty one) once the stream ends, or a reset's error code (zttp
     resets again, STREAM_CLOSED, at frames that follow on a stream it reset; grpc-go ignores them:
     only the first reset counts); empty if the connection ends first."""
     host, port = url.removeprefix("http://").split(":")
@@ -312,7 +312,7 @@ def _raw_status(url: str, after_preface: bytes) -> list[tuple[str, str]]:
                 payload, on_1, data = data[9:9 + size], int.from_bytes(data[5:9], "big") == 1, data[9 + size:]
                 if kind == 1 and on_1:  # HEADERS: every one decoded, the table is the connection's
                     fields += [(n, v) for n, v in decoder.decode(payload)
-                               if n in ("grpc-status", "grpc-message") and (n, v) != ("grpc-message", "")]
+                               if n in ("content-type", "grpc-status", "grpc-message")]
                     if flags & 1:
                         return fields
                 elif kind == 1:
@@ -343,6 +343,7 @@ def _headers(**changed: str | None) -> bytes:
 
 @pytest.mark.parametrize("changed", [
     {"content-type": "text/plain"}, {"content-type": None}, {"content-type": "application/grpc+proto"},
+    {"content-type": "application/grpc;proto"}, {"content-type": "application/grpc+"},
     {"content-type": "application/grpcx"}, {"te": None}, {":method": "GET"},
     {"grpc-timeout": "abc"}, {"grpc-timeout": "5"}, {"grpc-timeout": "123456789S"}, {"grpc-timeout": "5X"},
     {"grpc-timeout": "99999999H"}, {"grpc-encoding": "identity"},

@@ -11,9 +11,10 @@ Rules:
    (frames, HPACK, flow control, SETTINGS and PING acks, its flood limits).
 2. One call per stream. A message is gRPC's 5-byte prefix (compressed flag,
    big-endian length) and its bytes; an answer is HEADERS (200,
-   ``application/grpc``), its messages, then trailers with ``grpc-status`` and,
-   for an error, ``grpc-message`` (percent-encoded); an error before any
-   message is a trailers-only answer. A request that is no gRPC call (another
+   ``application/grpc``, or ``+`` the subtype the call named), its messages,
+   then trailers with ``grpc-status`` and ``grpc-message`` (percent-encoded;
+   empty on success, as grpc-go's); an error before any message is a
+   trailers-only answer. A request that is no gRPC call (another
    ``content-type``, a malformed ``grpc-timeout``) has its stream reset
    (PROTOCOL_ERROR), as grpc-go's transport does. A unary call reads its first message
    (later ones go unread); one whose client ends without a whole message is
@@ -81,8 +82,11 @@ UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNIMPLEMENTED, INTERNAL = 2, 4, 
 """gRPC status codes the front gives itself; handlers' come with their ``StoreError``."""
 PROTOCOL_ERROR = 1
 """HTTP/2's error code of a reset stream whose request is no gRPC call."""
-_HEADERS = [(b"content-type", b"application/grpc")]
-_OK_TRAILERS = [(b"grpc-status", b"0")]
+Headers = list[tuple[bytes, bytes]]
+_HEADERS: Headers = [(b"content-type", b"application/grpc")]
+"""An answer's headers when the call named no content subtype (``_call_headers``)."""
+_OK_TRAILERS = [(b"grpc-status", b"0"), (b"grpc-message", b"")]
+"""grpc-go's trailers of a call that succeeded: its message empty, not absent."""
 _TIMEOUT_UNITS = {b"H": 3600.0, b"M": 60.0, b"S": 1.0, b"m": 1e-3, b"u": 1e-6, b"n": 1e-9}
 
 UnaryHandler = Callable[[bytes], Awaitable[bytes]]
@@ -171,9 +175,10 @@ class _Messages:
 class Call:
     """A streaming call as its handler sees it: request messages in, response messages out."""
 
-    def __init__(self, front: Http2Grpc, stream_id: int) -> None:
+    def __init__(self, front: Http2Grpc, stream_id: int, headers: Headers) -> None:
         self._front = front
         self._stream_id = stream_id
+        self._headers = headers
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._started = False
         self._credit = asyncio.Event()
@@ -188,7 +193,7 @@ class Call:
         front, handle = self._front, self._front.conn.stream(self._stream_id)
         if not self._started:
             self._started = True
-            handle.send_response(200, _HEADERS)
+            handle.send_response(200, self._headers)
         handle.send_data(frame(message))
         front._schedule_flush()
         while (handle.pending_bytes or 0) > MAX_PENDING_BYTES or front.paused:
@@ -203,11 +208,13 @@ class Call:
 class _Stream:
     """One call's state on a connection."""
 
-    __slots__ = ("call", "caller", "deadline", "messages", "path", "task")
+    __slots__ = ("call", "caller", "deadline", "headers", "messages", "path", "task")
 
-    def __init__(self, path: bytes, limit: int, caller: Caller | None) -> None:
+    def __init__(self, path: bytes, limit: int, caller: Caller | None, headers: Headers) -> None:
         self.path = path
         self.caller = caller
+        self.headers = headers
+        """The answer's headers: its content type (``_call_headers``)."""
         self.messages = _Messages(limit)
         self.task: asyncio.Task[None] | None = None
         self.call: Call | None = None
@@ -273,14 +280,14 @@ class Http2Grpc(asyncio.Protocol):
 
     def _request(self, event: zttp.Request) -> None:
         stream_id = event.stream_id
-        grpc, timeout_s, encoding, token = _call_headers(event.headers)
-        if not grpc:  # grpc-go's transport resets such a stream
+        headers, timeout_s, encoding, token = _call_headers(event.headers)
+        if headers is None:  # no gRPC call: grpc-go's transport resets such a stream
             self.conn.stream(stream_id).reset(PROTOCOL_ERROR)
             self._schedule_flush()
             self._count_stream()
             return
         caller = Caller(token, self._common_name) if token or self._common_name else None
-        stream = _Stream(event.path, self.methods.max_message_bytes, caller)
+        stream = _Stream(event.path, self.methods.max_message_bytes, caller, headers)
         self._streams[stream_id] = stream
         self._count_stream()  # the call in flight first: a GOAWAY's close then waits for its answer
         if timeout_s is not None:
@@ -295,7 +302,7 @@ class Http2Grpc(asyncio.Protocol):
             message = f"grpc: Decompressor is not installed for grpc-encoding {_go_quote(encoding)}"
             self._answer_error(stream_id, GrpcStatus(UNIMPLEMENTED, message))
         elif handler is not None:
-            stream.call = Call(self, stream_id)
+            stream.call = Call(self, stream_id, headers)
             self._start(stream_id, stream, self._run_streaming(stream_id, handler, stream.call))
 
     def _count_stream(self) -> None:
@@ -366,10 +373,11 @@ class Http2Grpc(asyncio.Protocol):
             log.exception("grpc call failed", stream_id=stream_id)
             self._answer_error(stream_id, GrpcStatus(INTERNAL, "internal error"))
             return
-        if self._streams.get(stream_id) is None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
             return
         handle = self.conn.stream(stream_id)
-        handle.send_response(200, _HEADERS)
+        handle.send_response(200, stream.headers)
         handle.send_data(frame(reply))
         handle.end_message(_OK_TRAILERS)
         self._finish(stream_id)
@@ -384,11 +392,12 @@ class Http2Grpc(asyncio.Protocol):
             log.exception("grpc call failed", stream_id=stream_id)
             self._answer_error(stream_id, GrpcStatus(INTERNAL, "internal error"))
             return
-        if self._streams.get(stream_id) is None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
             return
         handle = self.conn.stream(stream_id)
         if not call._started:
-            handle.send_response(200, _HEADERS)
+            handle.send_response(200, stream.headers)
         handle.end_message(_OK_TRAILERS)
         self._finish(stream_id)
 
@@ -403,7 +412,7 @@ class Http2Grpc(asyncio.Protocol):
         if stream.call is not None and stream.call._started:
             handle.end_message(trailers)
         else:
-            handle.send_response(200, [*_HEADERS, *trailers], True)
+            handle.send_response(200, [*stream.headers, *trailers], True)
         if stream.task is not None and stream.task is not asyncio.current_task():
             stream.task.cancel()
         self._finish(stream_id)
@@ -492,28 +501,40 @@ class Http2Grpc(asyncio.Protocol):
             self._drop(stream_id)
 
 
-def _call_headers(headers: Any) -> tuple[bool, float | None, bytes | None, str]:
-    """A request's headers read in one pass, as grpc-go's transport reads them: whether they are a
-    gRPC call's (a ``content-type`` of ``application/grpc``, ``application/grpc+...`` or ``;...``;
-    a ``grpc-timeout``, if any, of 1 to 8 digits and a known unit), the timeout's seconds (``100m``:
-    0.1 s), the compression a ``grpc-encoding`` names but ``identity`` (none is installed), and the
-    auth token of the metadata ``token``, else ``authorization`` (etcd's ``AuthInfoFromCtx``)."""
-    grpc, timeout_s, compression, token, authorization = False, None, None, "", ""
+def _call_headers(headers: Any) -> tuple[Headers | None, float | None, bytes | None, str]:
+    """A request's headers read in one pass, as grpc-go's transport reads them: the answer's headers
+    if they are a gRPC call's, else None (a ``content-type`` of ``application/grpc``, or with a
+    subtype after ``+`` or ``;``, which the answer's names after ``+``; a ``grpc-timeout``, if any,
+    of 1 to 8 digits and a known unit), the timeout's seconds (``100m``: 0.1 s), the compression a
+    ``grpc-encoding`` names but ``identity`` (none is installed), and the auth token of the metadata
+    ``token``, else ``authorization`` (etcd's ``AuthInfoFromCtx``)."""
+    answer: Headers | None = None
+    timeout_s, compression, token, authorization = None, None, "", ""
     for name, value in headers:
         if name == b"token":
             token = value.decode("utf-8", "replace")
         elif name == b"authorization":
             authorization = value.decode("utf-8", "replace")
         elif name == b"content-type":
-            grpc = value == b"application/grpc" or value[:17] in (b"application/grpc+", b"application/grpc;")
+            answer = _answer_headers(bytes(value))
         elif name == b"grpc-timeout":
             unit = _TIMEOUT_UNITS.get(value[-1:])
             if unit is None or not 2 <= len(value) <= 9 or not value[:-1].isdigit():
-                return False, None, None, ""
+                return None, None, None, ""
             timeout_s = int(value[:-1]) * unit
         elif name == b"grpc-encoding" and value not in (b"", b"identity"):
             compression = bytes(value)
-    return grpc, timeout_s, compression, token or authorization
+    return answer, timeout_s, compression, token or authorization
+
+
+def _answer_headers(content_type: bytes) -> Headers | None:
+    """The answer's headers for a call's ``content-type``; None if it is no gRPC call's."""
+    if content_type == b"application/grpc":
+        return _HEADERS
+    if content_type[:17] not in (b"application/grpc+", b"application/grpc;"):
+        return None
+    subtype = content_type[17:]
+    return [(b"content-type", b"application/grpc+" + subtype)] if subtype else _HEADERS
 
 
 def client_common_name(transport: asyncio.Transport) -> str:
