@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import structlog
 
+from confagent.agent._discovery import discover_nodes
 from confagent.agent._host import SystemHost
 from confagent.agent._notify import SystemdNotifier
 from confagent.agent._one_shot_backend import open_one_shot_backend
@@ -129,7 +130,7 @@ class Agent:
             if listener is not None:
                 await listener.start()
                 self.log.info("agent listener started", listen=f"{listener.host}:{listener.port}")
-            backend = await open_backend(setup.config.backend_config())
+            backend = await open_backend(await discover_nodes(setup.config, self.host))
             await self._serve(setup, app, backend)
         finally:
             await self._close(backend, listener)
@@ -187,7 +188,7 @@ class Agent:
         run = setup.config.run
         options = SyncOptions(noop=run.noop if noop is None else noop, sync_only=run.sync_only,
                               keep_stage_file=run.keep_stage_file)
-        backend = await open_one_shot_backend(setup.config.backend_config(), self.log)
+        backend = await open_one_shot_backend(await discover_nodes(setup.config, self.host), self.log)
         slots = None
         try:
             if any(resource.spec.reload_lock for resource in setup.resources.resources):

@@ -350,6 +350,7 @@ class Daemon:
         self.status.set_resources(_names_and_dests(new))
         old, self.setup = self.setup, new
         if (new.config.backend_config() != old.config.backend_config()
+                or new.config.discovery != old.config.discovery
                 or new.config.run.watch != old.config.run.watch):
             self._log.warning("changed backend settings and watch take effect at restart")
         self._debouncer.forget(set(old.by_name) - set(new.by_name))

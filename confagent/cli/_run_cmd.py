@@ -8,7 +8,10 @@ plus the embedded store's: every flag of ``confagent store`` after ``--store-``
 and ``--listen-client-urls`` work too; derived from ``StoreConfig``'s
 declaration), and the agent's own (``--wait``, ``--log-format``, ``--listen``).
 A flag given wins over ``confagent.toml`` (``--config-file``; the default
-file may be absent).
+file may be absent), or over a ``confd.toml`` given there (confd's keys).
+confd's ``--srv-domain``, ``--srv-record`` and ``--scheme`` find the backend's
+nodes in DNS (``--srv-nameserver`` asks another server than resolv.conf's),
+and ``--keep-stage-file`` is confd's too.
 
 Exit codes: ``run`` 0 on a clean stop; with ``--onetime`` 0 only if every
 resource succeeded, else 1. ``render --check``: 0 when every file is up to
@@ -43,6 +46,7 @@ from confagent.config import (
     CONFIG_SECTIONS,
     DEFAULT_CONFDIR,
     AgentConfig,
+    DiscoveryConfig,
     ListenerConfig,
     LogConfig,
     RunConfig,
@@ -94,6 +98,7 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
         help=f"the agent's configuration file (default: {DEFAULT_CONFIG_FILE}, if it exists)")
     defaults = AgentConfig()
     add_setting_flags(parser, BackendConfig, defaults.backend)
+    add_setting_flags(parser, DiscoveryConfig, defaults.discovery)
     add_setting_flags(parser, RunConfig, defaults.run, only=None if modes else _RENDER_RUN_FLAGS)
     add_setting_flags(parser, StoreConfig, defaults.store, prefix="store-", help_prefix="embedded store: ",
                       aliases=_STORE_FLAG_ALIASES)

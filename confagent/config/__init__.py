@@ -3,7 +3,9 @@
 ``load_config(path, overrides)`` layers defaults, the global file and the
 command line (flag > file > default; confd does it backwards) into a
 validated, frozen ``AgentConfig``: one dataclass per component (``run``,
-``backend``, ``store``, ``listener``, ``log``); ``backend_config()`` maps it
+``backend``, ``store``, ``listener``, ``log``, ``discovery``); a file named
+``confd.toml`` is read as confd's (its keys, confd's defaults, the
+environment confd reads: ``_confd_file``); ``backend_config()`` maps it
 to what ``confagent.backends.open_backend`` takes. ``load_resources(confdir,
 prefix)`` reads every ``conf.d/**/*.toml`` resource and every template into a
 ``ResourceSet``; a broken resource is reported in ``errors`` and does not stop
@@ -23,12 +25,16 @@ from confagent.config._agent_config import (
     LOG_FORMATS,
     LOG_LEVEL_ALIASES,
     LOG_LEVELS,
+    NODELESS_BACKENDS,
+    SCHEMES,
     AgentConfig,
+    DiscoveryConfig,
     ListenerConfig,
     LogConfig,
     RunConfig,
     log_level_named,
 )
+from confagent.config._confd_file import CONFD_FILE_NAME, CONFD_KEYS, NOT_SERVED, is_confd_file
 from confagent.config._load import COMMAND_LINE, CONFIG_KEYS, CONFIG_SECTIONS, flag_name, load_config
 from confagent.config._resources import (
     MAX_RESOURCE_BYTES,
@@ -43,6 +49,8 @@ __all__ = [
     "AGENT_STORE",
     "BACKENDS",
     "COMMAND_LINE",
+    "CONFD_FILE_NAME",
+    "CONFD_KEYS",
     "CONFIG_KEYS",
     "CONFIG_SECTIONS",
     "DEFAULT_CONFDIR",
@@ -55,13 +63,18 @@ __all__ = [
     "LOG_LEVEL_ALIASES",
     "MAX_RESOURCE_BYTES",
     "MAX_TEMPLATE_BYTES",
+    "NODELESS_BACKENDS",
+    "NOT_SERVED",
+    "SCHEMES",
     "AgentConfig",
+    "DiscoveryConfig",
     "ListenerConfig",
     "LoadedResource",
     "LogConfig",
     "ResourceSet",
     "RunConfig",
     "flag_name",
+    "is_confd_file",
     "load_config",
     "load_resources",
     "log_level_named",

@@ -46,7 +46,10 @@ __all__ = [
     "LOG_FORMATS",
     "LOG_LEVELS",
     "LOG_LEVEL_ALIASES",
+    "NODELESS_BACKENDS",
+    "SCHEMES",
     "AgentConfig",
+    "DiscoveryConfig",
     "ListenerConfig",
     "LogConfig",
     "RunConfig",
@@ -67,6 +70,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_LEVEL_ALIASES = {"trace": "debug", "warn": "warning", "fatal": "error", "panic": "error"}
 DEFAULT_LOG_LEVEL = "info"
 LOG_FORMATS = ("auto", "console", "json")
+NODELESS_BACKENDS = ("embedded", "file", "env")
+"""Backends that read no ``nodes``, so that none are found in DNS for them."""
 AGENT_STORE = replace(EMBEDDED_STORE, data_dir=DEFAULT_DATA_DIR)
 """``[store]`` unless configured: the embedded store's defaults, in ``DEFAULT_DATA_DIR``."""
 AGENT_BACKEND = BackendConfig(store=AGENT_STORE)
@@ -148,6 +153,76 @@ class RunConfig:
                               key="reload_lock_wait")
 
 
+SCHEMES = ("http", "https")
+
+
+def _read_srv_domain(reader: TableReader, key: str, base: Path) -> object:
+    return reader.required_string(key).strip().rstrip(".")
+
+
+def _read_nameserver(reader: TableReader, key: str, base: Path) -> object:
+    value = reader.required_string(key).strip()
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = value, "53"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise reader.error(key, f"{value!r} is not an IP address with an optional :PORT")
+    return f"{host.strip('[]')}:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryConfig:
+    """Where the backend's nodes are found in DNS, as confd finds them (``confagent.agent`` discovery).
+
+    ``srv_record`` is the SRV record to read; without it, ``srv_domain`` names
+    ``_<backend>._tcp.<srv_domain>.``, the backend as written (``etcdv3``'s record is
+    ``_etcdv3._tcp``: ``backend_name``, set by the loader). The records' targets replace
+    the configured nodes; ``scheme`` is put before them for the ``etcd`` backend. As in
+    confd, the ``env`` backend ignores them; the other backends without nodes refuse them.
+    """
+
+    srv_domain: str | None = setting(None, flag="srv-domain", kind=Kind(_read_srv_domain), metavar="DOMAIN",
+                                     help="find the backend's nodes in the SRV record "
+                                          "_<backend>._tcp.DOMAIN.")
+    srv_record: str | None = setting(None, flag="srv-record", kind=TEXT, metavar="RECORD",
+                                     help="find the backend's nodes in this SRV record (over --srv-domain)")
+    scheme: str = setting("http", flag="scheme", kind=choice(*SCHEMES), metavar="SCHEME",
+                          help="http or https: the scheme of the nodes found in SRV records")
+    srv_nameserver: str | None = setting(None, flag="srv-nameserver", kind=Kind(_read_nameserver),
+                                         metavar="IP[:PORT]", default_text="/etc/resolv.conf's",
+                                         help="the DNS server asked for SRV records (Consul's DNS "
+                                              "interface: 127.0.0.1:8600)")
+    backend_name: str = "embedded"
+    """The backend as the configuration wrote it (``etcdv3``), for the record's name."""
+
+    @property
+    def record(self) -> str | None:
+        """The SRV record to read; None when nodes are not discovered."""
+        if self.srv_record is not None:
+            return self.srv_record
+        if self.srv_domain is None:
+            return None
+        return f"_{self.backend_name}._tcp.{self.srv_domain}."
+
+    @property
+    def nameserver(self) -> tuple[str, int] | None:
+        """``srv_nameserver`` as (address, port)."""
+        if self.srv_nameserver is None:
+            return None
+        host, _, port = self.srv_nameserver.rpartition(":")
+        return host, int(port)
+
+    def validate(self, backend: BackendConfig) -> None:
+        if self.record is None:
+            if self.srv_nameserver is not None:
+                raise ConfigError("needs srv_domain or srv_record", key="srv_nameserver")
+            return
+        if backend.backend in NODELESS_BACKENDS and backend.backend != "env":  # confd ignores it for env
+            key = "srv_record" if self.srv_record is not None else "srv_domain"
+            raise ConfigError(f"the {backend.backend} backend reads no nodes, so none are found in DNS",
+                              key=key)
+
+
 @dataclass(frozen=True, slots=True)
 class ListenerConfig:
     """The agent's own HTTP listener (``[agent]``): ``/health`` and Prometheus ``/metrics``."""
@@ -199,6 +274,7 @@ class AgentConfig:
     member of a cluster whose local replica the agent renders from (``confagent.settings.StoreConfig``)."""
     listener: ListenerConfig = field(default_factory=ListenerConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     file: Path | None = None
     """The configuration file read, if any."""
 
@@ -214,6 +290,7 @@ class AgentConfig:
             raise ConfigError(error.message, key=f"store.{error.key}") from None
         self.listener.validate()
         self.log.validate()
+        self.discovery.validate(self.backend)
 
     @property
     def store(self) -> StoreConfig:

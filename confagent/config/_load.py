@@ -19,10 +19,19 @@ Rules:
 5. Every error is a ``ConfigError`` naming where the value came from (the
    file, or ``command line``) and its key; TLS files and the file backend's
    files must exist.
+6. A file named ``confd.toml`` is confd's (``confagent.config._confd_file``):
+   its keys are read as the confagent keys that mean the same, over confd's
+   defaults, and its errors name the key as the file writes it, with its line.
+7. The environment, as confd reads it, below everything else and only for
+   the ``etcd`` backend: ``$CONFD_CLIENT_CERT``, ``$CONFD_CLIENT_KEY`` and
+   ``$CONFD_CLIENT_CAKEYS`` when the file and the flags left that setting
+   empty; ``$ETCDCTL_PEERS`` (``URL,URL``) as the nodes when no node is given
+   and none are found in DNS (``srv_domain``, ``srv_record``).
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -30,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from confagent.backends import BackendConfig
-from confagent.config._agent_config import AgentConfig, ListenerConfig, LogConfig, RunConfig
+from confagent.config._agent_config import AgentConfig, DiscoveryConfig, ListenerConfig, LogConfig, RunConfig
+from confagent.config._confd_file import CONFD_DEFAULTS, is_confd_file, read_confd_document
 from confagent.errors import ConfigError
 from confagent.settings import Read, StoreConfig, TableReader, declared
 
@@ -62,7 +72,8 @@ def _section_keys(section: str, component: str, settings: type, flag_prefix: str
 
 
 _COMPONENTS = (("", "run", RunConfig, ""), ("", "backend", BackendConfig, ""), ("", "log", LogConfig, ""),
-               ("store", "store", StoreConfig, "store-"), ("agent", "listener", ListenerConfig, ""))
+               ("", "discovery", DiscoveryConfig, ""), ("store", "store", StoreConfig, "store-"),
+               ("agent", "listener", ListenerConfig, ""))
 """Each component's TOML section (``""``: the top level), its ``AgentConfig`` field, its settings
 class and the prefix of its flags."""
 CONFIG_SECTIONS = tuple((section, settings, flag_prefix) for section, _, settings, flag_prefix in _COMPONENTS)
@@ -85,49 +96,92 @@ def flag_name(key: str) -> str:
 
 
 def load_config(
-    path: Path | None, overrides: Mapping[str, object], *, missing_ok: bool = False
+    path: Path | None, overrides: Mapping[str, object], *, missing_ok: bool = False,
+    environ: Mapping[str, str] | None = None,
 ) -> AgentConfig:
     """The agent's configuration: defaults, then the file at ``path``, then ``overrides`` (rules above).
 
     Args:
-        path: ``confagent.toml``, or None for none.
+        path: ``confagent.toml`` (or a ``confd.toml``, rule 6), or None for none.
         overrides: command-line values by configuration key (``interval``,
             ``store.data_dir``); None values are ignored.
         missing_ok: a missing ``path`` is no error (the default file's case).
+        environ: the environment read by rule 7 (None: the process's).
 
     Raises:
         ConfigError: unreadable or invalid TOML, an unknown key, a bad value,
             a setting the agent cannot run with, a missing TLS file.
     """
-    values: dict[str, object] = {}
-    origins: dict[str, str] = {}
+    layers: list[_Layer] = []
     file: Path | None = None
     if path is not None and not (missing_ok and not path.exists()):
         file = path.absolute()
-        layer = _read_file(file)
-        values.update(layer)
-        origins.update(dict.fromkeys(layer, str(file)))
-    given = _read_overrides(overrides)
-    values.update(given)
-    origins.update(dict.fromkeys(given, COMMAND_LINE))
-    config = _build(values, file)
-    _validate(config, origins, file)
+        layers.extend(_read_file(file))
+    layers.append(_read_overrides(overrides))
+    layers.insert(0, _read_environment(layers, os.environ if environ is None else environ))
+    values: dict[str, object] = {}
+    names: dict[str, tuple[str, str]] = {}
+    backend_name = "embedded"
+    for layer in layers:
+        values.update(layer.values)
+        names.update({key: layer.name(key) for key in layer.values})
+        backend_name = layer.backend_name or backend_name
+    config = _build(values, file, backend_name)
+    _validate(config, names, file)
     return config
 
 
-def _read_file(file: Path) -> dict[str, object]:
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """The values one source gives, and how it names each key in errors: (where, key)."""
+
+    values: dict[str, object]
+    name: Callable[[str], tuple[str, str]]
+    backend_name: str | None = None
+    """``backend`` as written (``etcdv3``), if given: the SRV record's name (``DiscoveryConfig``)."""
+
+
+def _backend_written(table: Mapping[str, object]) -> str | None:
+    value = table.get("backend")
+    return value.strip().lower() if isinstance(value, str) else None
+
+
+def _read_file(file: Path) -> list[_Layer]:
     try:
-        document = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
+        document = tomllib.loads(text)
     except OSError as error:
         raise ConfigError(f"cannot read: {error.strerror}", file=str(file)) from None
     except UnicodeDecodeError:
         raise ConfigError("is not UTF-8 text", file=str(file)) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"not valid TOML: {error}", file=str(file)) from None
-    return _read_tables(document, str(file), file.parent, None)
+    if not is_confd_file(file):
+        values = _read_tables(document, str(file), file.parent, None)
+        return [_Layer(values, lambda key: (str(file), key), _backend_written(document))]
+    return _read_confd_file(document, text, file)
 
 
-def _read_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
+def _read_confd_file(document: Mapping[str, object], text: str, file: Path) -> list[_Layer]:
+    """A confd.toml's layers (rule 6): confd's defaults, then the file's keys."""
+    top_keys = [key for key in CONFIG_KEYS if "." not in key] + list(_SECTIONS)
+    confd = read_confd_document(document, text, str(file), top_keys)
+    try:
+        values = _read_tables(confd.table, str(file), file.parent, confd.name)
+    except ConfigError as error:
+        raise ConfigError(error.message, file=confd.where(_key_named(confd.written, error.key)),
+                          key=error.key) from None
+    defaults = _read_tables(CONFD_DEFAULTS, str(file), file.parent, None)
+    return [_Layer(defaults, lambda key: (str(file), key), _backend_written(CONFD_DEFAULTS)),
+            _Layer(values, lambda key: (confd.where(key), confd.name(key)), _backend_written(confd.table))]
+
+
+def _key_named(written: Mapping[str, str], name: str | None) -> str:
+    """The confagent key a file writes as ``name``."""
+    return next((key for key, as_written in written.items() if as_written == name), name or "")
+
+
+def _read_overrides(overrides: Mapping[str, object]) -> _Layer:
     nested: dict[str, Any] = {}
     for key, value in overrides.items():
         if value is None:
@@ -135,7 +189,29 @@ def _read_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
         section, _, name = key.rpartition(".")
         table = nested.setdefault(section, {}) if section else nested
         table[name] = _as_toml(value)
-    return _read_tables(nested, COMMAND_LINE, Path.cwd(), flag_name)
+    values = _read_tables(nested, COMMAND_LINE, Path.cwd(), flag_name)
+    return _Layer(values, lambda key: (COMMAND_LINE, flag_name(key)), _backend_written(nested))
+
+
+_CONFD_ENVIRONMENT = {"client_cert": "CONFD_CLIENT_CERT", "client_key": "CONFD_CLIENT_KEY",
+                      "client_cakeys": "CONFD_CLIENT_CAKEYS", "nodes": "ETCDCTL_PEERS"}
+"""The settings confd takes from the environment when nothing else set them (rule 7)."""
+
+
+def _read_environment(layers: list[_Layer], environ: Mapping[str, str]) -> _Layer:
+    """The environment's values (rule 7) for the settings ``layers`` leave empty."""
+    given: dict[str, object] = {}
+    for layer in layers:
+        given.update(layer.values)
+    table: dict[str, object] = {}
+    if given.get("backend", "embedded") == "etcd":
+        table = {key: environ[name] for key, name in _CONFD_ENVIRONMENT.items()
+                 if environ.get(name) and key not in given}
+        if "srv_domain" in given or "srv_record" in given:
+            table.pop("nodes", None)
+    variable = {key: f"${name}" for key, name in _CONFD_ENVIRONMENT.items()}
+    values = _read_tables(table, "environment", Path.cwd(), lambda key: variable.get(key, key))
+    return _Layer(values, lambda key: ("environment", variable.get(key, key)))
 
 
 def _read_tables(
@@ -158,26 +234,28 @@ def _read_tables(
     return values
 
 
-def _build(values: Mapping[str, object], file: Path | None) -> AgentConfig:
+def _build(values: Mapping[str, object], file: Path | None, backend_name: str) -> AgentConfig:
     """An ``AgentConfig``: its defaults, each component's fields replaced by the values given."""
     defaults = AgentConfig()
-    components = ("run", "backend", "store", "listener", "log")
+    components = ("run", "backend", "store", "listener", "log", "discovery")
     fields: dict[str, dict[str, Any]] = {name: {} for name in components}  # typed by each _Key.read
     for key, value in values.items():
         target = CONFIG_KEYS[key]
         fields[target.component][target.field] = value
     built = {name: replace(getattr(defaults, name), **fields[name]) for name in components}
     backend = replace(built.pop("backend"), store=built.pop("store"))
-    return AgentConfig(**built, backend=backend, file=file)
+    discovery = replace(built.pop("discovery"), backend_name=backend_name)
+    return AgentConfig(**built, backend=backend, discovery=discovery, file=file)
 
 
-def _validate(config: AgentConfig, origins: Mapping[str, str], file: Path | None) -> None:
+def _validate(config: AgentConfig, names: Mapping[str, tuple[str, str]], file: Path | None) -> None:
     try:
         config.validate()
     except ConfigError as error:
         key = error.key or ""
-        origin = origins.get(key) or (str(file) if file is not None else COMMAND_LINE)
-        shown = flag_name(key) if origin == COMMAND_LINE else key
+        origin, shown = names.get(key) or (str(file) if file is not None else COMMAND_LINE, key)
+        if origin == COMMAND_LINE:
+            shown = flag_name(key)
         raise ConfigError(error.message, file=origin, key=shown or None) from None
 
 

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator, Mapping
 
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
 import pytest
 
 from confagent.agent import SystemHost
 from confagent.errors import ResolveError
 from confagent.render import SRV
+from tests.dns_server import LoopbackDns
 
 ZONE: Mapping[str, list[str]] = {
     "_etcd._tcp.example.com.": [
@@ -25,39 +21,9 @@ ZONE: Mapping[str, list[str]] = {
 }
 
 
-class LoopbackDns:
-    """A UDP DNS server answering SRV queries from ``ZONE``; NXDOMAIN for other names."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.address: tuple[str, int] = self.sock.getsockname()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except OSError:
-                return  # closed
-            query = dns.message.from_wire(data)
-            reply = dns.message.make_response(query)
-            question = query.question[0]
-            records = ZONE.get(question.name.to_text())
-            if records is None:
-                reply.set_rcode(dns.rcode.NXDOMAIN)
-            elif question.rdtype == dns.rdatatype.SRV:
-                reply.answer.append(dns.rrset.from_text_list(question.name, 60, "IN", "SRV", records))
-            self.sock.sendto(reply.to_wire(), peer)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture
 def dns_server() -> Iterator[LoopbackDns]:
-    server = LoopbackDns()
+    server = LoopbackDns(ZONE)
     yield server
     server.close()
 
