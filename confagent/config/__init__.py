@@ -5,13 +5,15 @@ command line (flag > file > default; confd does it backwards) into a
 validated, frozen ``AgentConfig``: one dataclass per component (``run``,
 ``backend``, ``store``, ``listener``, ``log``, ``discovery``); a file named
 ``confd.toml`` is read as confd's (its keys, confd's defaults, the
-environment confd reads: ``_confd_file``); ``backend_config()`` maps it
+environment confd reads: ``_confd_file``, loaded when such a file is read); ``backend_config()`` maps it
 to what ``confagent.backends.open_backend`` takes. ``load_resources(confdir,
 prefix)`` reads every ``conf.d/**/*.toml`` resource and every template into a
 ``ResourceSet``; a broken resource is reported in ``errors`` and does not stop
 the others. Every error is a ``ConfigError`` naming the file (or ``command
 line``) and the key.
 """
+
+from typing import TYPE_CHECKING
 
 from confagent.config._agent_config import (
     AGENT_BACKEND,
@@ -34,7 +36,6 @@ from confagent.config._agent_config import (
     RunConfig,
     log_level_named,
 )
-from confagent.config._confd_file import CONFD_FILE_NAME, CONFD_KEYS, NOT_SERVED, is_confd_file
 from confagent.config._load import COMMAND_LINE, CONFIG_KEYS, CONFIG_SECTIONS, flag_name, load_config
 from confagent.config._resources import (
     MAX_RESOURCE_BYTES,
@@ -43,6 +44,10 @@ from confagent.config._resources import (
     ResourceSet,
     load_resources,
 )
+from confagent.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from confagent.config._confd_file import CONFD_FILE_NAME, CONFD_KEYS, NOT_SERVED, is_confd_file
 
 __all__ = [
     "AGENT_BACKEND",
@@ -79,3 +84,9 @@ __all__ = [
     "load_resources",
     "log_level_named",
 ]
+
+_LAZY_MODULES = dict.fromkeys(("CONFD_FILE_NAME", "CONFD_KEYS", "NOT_SERVED", "is_confd_file"), "_confd_file")
+"""Names loaded on first use: a confd.toml's reading is imported when one is read."""
+
+if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_MODULES)

@@ -40,7 +40,6 @@ from typing import Any
 
 from confagent.backends import BackendConfig
 from confagent.config._agent_config import AgentConfig, DiscoveryConfig, ListenerConfig, LogConfig, RunConfig
-from confagent.config._confd_file import CONFD_DEFAULTS, is_confd_file, read_confd_document
 from confagent.errors import ConfigError
 from confagent.settings import Read, StoreConfig, TableReader, declared
 
@@ -83,6 +82,9 @@ CONFIG_KEYS: Mapping[str, _Key] = {
     for key, target in _section_keys(section, component, settings, flag_prefix).items()}
 """Every configuration key (dotted for sections), how it is read, where it goes and its flag."""
 
+_CONFD_FILE_NAME = "confd.toml"
+"""A configuration file of this name is confd's (rule 6; ``_confd_file.is_confd_file``, not imported
+for a confagent.toml)."""
 _SECTIONS = ("store", "agent")
 _ALIASES = {"node": "nodes", "log-level": "log_level", "sync-only": "sync_only",
             "client_ca_keys": "client_cakeys", "client-ca-keys": "client_cakeys"}
@@ -156,7 +158,7 @@ def _read_file(file: Path) -> list[_Layer]:
         raise ConfigError("is not UTF-8 text", file=str(file)) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"not valid TOML: {error}", file=str(file)) from None
-    if not is_confd_file(file):
+    if file.name != _CONFD_FILE_NAME:
         values = _read_tables(document, str(file), file.parent, None)
         return [_Layer(values, lambda key: (str(file), key), _backend_written(document))]
     return _read_confd_file(document, text, file)
@@ -164,6 +166,11 @@ def _read_file(file: Path) -> list[_Layer]:
 
 def _read_confd_file(document: Mapping[str, object], text: str, file: Path) -> list[_Layer]:
     """A confd.toml's layers (rule 6): confd's defaults, then the file's keys."""
+    from confagent.config._confd_file import (  # noqa: PLC0415 - only for a confd.toml (rule 6)
+        CONFD_DEFAULTS,
+        read_confd_document,
+    )
+
     top_keys = [key for key in CONFIG_KEYS if "." not in key] + list(_SECTIONS)
     confd = read_confd_document(document, text, str(file), top_keys)
     try:

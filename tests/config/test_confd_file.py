@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from confagent.config import COMMAND_LINE, CONFD_KEYS, NOT_SERVED, AgentConfig, load_config
+from confagent.config import (
+    COMMAND_LINE,
+    CONFD_FILE_NAME,
+    CONFD_KEYS,
+    NOT_SERVED,
+    AgentConfig,
+    _load,
+    is_confd_file,
+    load_config,
+)
 from confagent.errors import ConfigError
 from confagent.resource import Wait
 
@@ -215,3 +224,8 @@ def test_a_confagent_toml_keeps_its_own_keys(tmp_path: Path) -> None:
     config = load(path)
     assert (config.run.keep_stage_file, config.run.wait) == (True, Wait(1.0, 2.0))
     assert config.discovery.record == "_etcd._tcp.example.com."
+
+
+def test_one_name_makes_a_confd_file() -> None:
+    assert is_confd_file(Path("/etc/confd/confd.toml")) and not is_confd_file(Path("confagent.toml"))
+    assert _load._CONFD_FILE_NAME == CONFD_FILE_NAME  # _load does not import the confd reader for its name
