@@ -95,7 +95,8 @@ def register(subparsers: Subparsers) -> None:
 def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> None:
     add = parser.add_argument
     add("--config-file", type=Path, default=None,
-        help=f"the agent's configuration file (default: {DEFAULT_CONFIG_FILE}, if it exists)")
+        help=f"the agent's configuration file (default: {DEFAULT_CONFIG_FILE}, if it exists); "
+             "a file named confd.toml is read as confd's")
     defaults = AgentConfig()
     add_setting_flags(parser, BackendConfig, defaults.backend)
     add_setting_flags(parser, DiscoveryConfig, defaults.discovery)

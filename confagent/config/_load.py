@@ -87,8 +87,11 @@ _CONFD_FILE_NAME = "confd.toml"
 for a confagent.toml)."""
 _SECTIONS = ("store", "agent")
 _ALIASES = {"node": "nodes", "log-level": "log_level", "sync-only": "sync_only",
-            "client_ca_keys": "client_cakeys", "client-ca-keys": "client_cakeys"}
-"""confd's spellings of our keys, for "did you mean" hints."""
+            "client_ca_keys": "client_cakeys", "client-ca-keys": "client_cakeys",
+            "keepstagefile": "keep_stage_file", "keep-stage-file": "keep_stage_file",
+            "srv-domain": "srv_domain", "srv-record": "srv_record"}
+"""confd's spellings of our keys, for "did you mean" hints in a confagent.toml (a file named confd.toml
+takes confd's spellings: rule 6)."""
 
 
 def flag_name(key: str) -> str:

@@ -229,3 +229,10 @@ def test_a_confagent_toml_keeps_its_own_keys(tmp_path: Path) -> None:
 def test_one_name_makes_a_confd_file() -> None:
     assert is_confd_file(Path("/etc/confd/confd.toml")) and not is_confd_file(Path("confagent.toml"))
     assert _load._CONFD_FILE_NAME == CONFD_FILE_NAME  # _load does not import the confd reader for its name
+
+
+def test_a_confagent_toml_hints_at_confds_spellings(tmp_path: Path) -> None:
+    path = tmp_path / "confagent.toml"
+    path.write_text("keepstagefile = true\n")
+    with pytest.raises(ConfigError, match="keepstagefile: unknown key; did you mean 'keep_stage_file'"):
+        load(path)
