@@ -11,6 +11,7 @@ field's name in ``confagent.toml`` (the loader adds where the value came from).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -161,13 +162,18 @@ def _read_srv_domain(reader: TableReader, key: str, base: Path) -> object:
 
 
 def _read_nameserver(reader: TableReader, key: str, base: Path) -> object:
+    """``IP``, ``IP:PORT`` or ``[IPv6]:PORT`` as ``IP:PORT`` (port 53 by default)."""
     value = reader.required_string(key).strip()
     host, sep, port = value.rpartition(":")
-    if not sep:
+    if not sep or (":" in host and not host.startswith("[")):  # no port, or a bare IPv6 address
         host, port = value, "53"
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None
+    if address is None or not port.isdigit() or not 0 < int(port) < 65536:
         raise reader.error(key, f"{value!r} is not an IP address with an optional :PORT")
-    return f"{host.strip('[]')}:{port}"
+    return f"{address}:{port}"
 
 
 @dataclass(frozen=True, slots=True)

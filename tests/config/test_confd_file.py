@@ -236,3 +236,22 @@ def test_a_confagent_toml_hints_at_confds_spellings(tmp_path: Path) -> None:
     path.write_text("keepstagefile = true\n")
     with pytest.raises(ConfigError, match="keepstagefile: unknown key; did you mean 'keep_stage_file'"):
         load(path)
+
+
+NAMESERVERS = [("127.0.0.1", ("127.0.0.1", 53)), ("10.0.0.2:8600", ("10.0.0.2", 8600)), ("::1", ("::1", 53)),
+               ("[::1]:5353", ("::1", 5353))]
+
+
+@pytest.mark.parametrize(("given", "read"), NAMESERVERS)
+def test_srv_nameserver_is_an_ip_address_and_a_port(given: str, read: tuple[str, int]) -> None:
+    overrides = {"backend": "etcd", "srv_domain": "example.com", "srv_nameserver": given}
+    assert load_config(None, overrides, environ={}).discovery.nameserver == read
+
+
+@pytest.mark.parametrize("given", ["dns.example.com:53", "127.0.0.1:0", "127.0.0.1:x"])
+def test_a_bad_srv_nameserver_names_the_flag(given: str) -> None:
+    overrides = {"backend": "etcd", "srv_domain": "example.com", "srv_nameserver": given}
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, overrides, environ={})
+    assert (caught.value.key, caught.value.message) == (
+        "--srv-nameserver", f"{given!r} is not an IP address with an optional :PORT")
