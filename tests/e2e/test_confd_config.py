@@ -7,6 +7,8 @@ loopback DNS server, ``keepstagefile``, and the errors of a bad one.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +16,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from confagent.agent import STOP_TIMEOUT_S, Agent, ConfigSource
 from confagent.client import ClientConfig, EtcdClient
-from confagent.testing import Processes, free_port
+from confagent.testing import Processes, free_port, until_async
 from tests.agent.processes import text_of
 from tests.agent.support import run
 from tests.dns_server import LoopbackDns
@@ -134,3 +137,25 @@ def test_an_srv_record_that_does_not_resolve_is_named(tmp_path: Path, prefix: st
     assert done.returncode == 1 and not dest.exists(), done.stderr
     words = "cannot get the etcdv3 backend's nodes from SRV record _etcdv3._tcp.nowhere.test.: no such host"
     assert words in done.stderr, done.stderr
+
+
+def test_the_daemon_follows_etcd_at_the_nodes_srv_records_name(tmp_path: Path, prefix: str, etcd_server: str,
+                                                               dns_server: LoopbackDns) -> None:
+    confd, dest = confdir(tmp_path, prefix)
+    config = tmp_path / "confd.toml"
+    config.write_text(f'confdir = "{confd}"\nsrv_domain = "example.test"\nwatch = true\n')
+    agent = Agent(ConfigSource(config, {"srv_nameserver": dns_server.nameserver}), out=io.StringIO())
+
+    async def body() -> None:
+        running = asyncio.create_task(agent.run())
+        try:
+            await until_async(lambda: text_of(dest) == RENDERED, "the first render")
+            async with EtcdClient(ClientConfig(endpoints=(etcd_server,))) as etcd:
+                await etcd.put(f"{prefix}/database/user".encode(), b"ann")
+            changed = RENDERED.replace("rob", "ann")
+            await until_async(lambda: text_of(dest) == changed, "the render of the put")
+        finally:
+            agent.stop()
+            await asyncio.wait_for(running, timeout=STOP_TIMEOUT_S + 5)  # cancelled past it
+
+    asyncio.run(body())
