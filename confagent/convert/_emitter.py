@@ -245,20 +245,20 @@ class _Emitter:
         number = next(self.ids)
         element_kind = ELEMENT_KINDS.get(value.kind, "any")
         if value.kind in ELEMENT_KINDS:
-            head, key, element = "", "loop.index0", _Expr(f"_e{number}", element_kind)
+            head, key, element = "", _Expr("loop.index0", "int"), _Expr(f"_e{number}", element_kind)
             loop = _tag(f"for _e{number} in {value.code}")
         elif value.kind == "map":
-            head, key, element = "", f"_k{number}", _Expr(f"_e{number}", "any")
+            head, key, element = "", _Expr(f"_k{number}", "str"), _Expr(f"_e{number}", "any")
             loop = _tag(f"for _k{number}, _e{number} in ({value.code})|dictsort(true)")
         else:
             held = f"{_NAMESPACE}.range_{number}"
             head = _tag(f"set {held} = {value.code}")
-            key = f"(_e{number}[0] if {held} is mapping else loop.index0)"
+            key = _Expr(f"(_e{number}[0] if {held} is mapping else loop.index0)", "any")
             element = _Expr(f"(_e{number}[1] if {held} is mapping else _e{number})", "any")
             loop = _tag(f"for _e{number} in ({held}|dictsort(true) if {held} is mapping else {held})")
         sets = []
         if pipe.declared:
-            names = [(pipe.declared[0], _Expr(key, "any")), (pipe.declared[-1], element)]
+            names = [(pipe.declared[0], key), (pipe.declared[-1], element)]
             for name, bound in names[2 - len(pipe.declared):]:
                 sets.append(_tag(f"set {self.declare(name, bound.kind).code} = {bound.code}"))
         out = [head, loop, *sets, self.with_dot(element, node.body)]
