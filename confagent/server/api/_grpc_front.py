@@ -39,12 +39,14 @@ Rules:
    lost, or its ``grpc-timeout`` passes (answered DEADLINE_EXCEEDED).
 6. ``shutdown()`` (the listener stopping): GOAWAY, streaming calls end with
    UNAVAILABLE, unary calls finish, then the connection closes.
-7. A connection that went away closes gently: its last bytes sent, the front
-   half-closes (where the transport can) and reads and drops what still comes
-   until the client closes, at most ``CLOSE_GRACE_S``. Closing a socket with
-   unread bytes makes the kernel reset it, and a reset can drop the answers
-   the client has not read yet (a client that sent a call before it saw the
-   GOAWAY lost the calls answered just before).
+7. A connection that went away closes gently: its last bytes sent, then a
+   PING; once the client acknowledges it (it has read every answer before it)
+   the front half-closes (where the transport can); it reads and drops what
+   still comes until the client closes, at most ``CLOSE_GRACE_S``. Closing a
+   socket with unread bytes makes the kernel reset it, and a reset can drop the
+   answers the client has not read yet (a client that sent a call before it saw
+   the GOAWAY lost the calls answered just before); a half-close read before
+   the answers can fail them too (grpcio then says "Socket closed").
 8. Who calls: a call's task runs with ``node's CALLER`` set to the token its
    metadata carried (``token``, else ``authorization``) and the common name of the
    connection's client certificate, if any (on HTTP/1.1: ``_port_protocol`` rule 3).
@@ -53,6 +55,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
@@ -87,6 +90,9 @@ _HEADERS: Headers = [(b"content-type", b"application/grpc")]
 """An answer's headers when the call named no content subtype (``_call_headers``)."""
 _OK_TRAILERS = [(b"grpc-status", b"0"), (b"grpc-message", b"")]
 """grpc-go's trailers of a call that succeeded: its message empty, not absent."""
+_DRAIN_PING_DATA = b"draining"
+_DRAIN_PING = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + _DRAIN_PING_DATA
+"""The PING a connection going away sends after its last frames (rule 7): 8 bytes on stream 0."""
 _TIMEOUT_UNITS = {b"H": 3600.0, b"M": 60.0, b"S": 1.0, b"m": 1e-3, b"u": 1e-6, b"n": 1e-9}
 
 UnaryHandler = Callable[[bytes], Awaitable[bytes]]
@@ -255,7 +261,8 @@ class Http2Grpc(asyncio.Protocol):
     # -- bytes in -------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
         if self._closing is not None:
-            return  # going away: read and dropped (rule 7)
+            self._drained(data)
+            return
         conn = self.conn
         try:
             conn.receive_data(data)
@@ -483,9 +490,17 @@ class Http2Grpc(asyncio.Protocol):
         if transport is None or transport.is_closing() or self._closing is not None:
             return
         self._flush()
-        if transport.can_write_eof():
-            transport.write_eof()
+        transport.write(_DRAIN_PING)  # after zttp's frames, so on a frame's boundary
         self._closing = self._loop.call_later(CLOSE_GRACE_S, self._close)
+
+    def _drained(self, data: bytes) -> None:
+        """Going away: bytes read and dropped but the acknowledgement of the last PING (rule 7)."""
+        with contextlib.suppress(zttp.ProtocolError):
+            self.conn.receive_data(data)
+            while (event := self.conn.next_event()) is not zttp.NEED_DATA:
+                acknowledged = isinstance(event, zttp.Ping) and event.ack and event.data == _DRAIN_PING_DATA
+                if acknowledged and self.transport is not None and self.transport.can_write_eof():
+                    self.transport.write_eof()
 
     def _close(self) -> None:
         self._flush()
