@@ -6,7 +6,10 @@ changes after it, kept current in a ``PrefixCache``.
 * ``embedded`` (the default): the store in this process, read and watched without HTTP;
 * ``etcd``: an etcd v3 cluster or confagent store nodes, over the JSON API;
 * ``file``: YAML/JSON files flattened to keys as confd does, watched with watchfiles;
-* ``env``: environment variables with confd's key mapping (never changes).
+* ``env``: environment variables with confd's key mapping (never changes);
+* ``metad``: a metadata service's data port;
+* ``redis``: strings and hashes of redis servers with confd's key mapping, by keyspace
+  notifications or polling (``RedisBackend``, redis-py on use).
 
 Every backend follows the rules of :class:`Backend` (``_base.py``); the
 conformance suite in ``tests/backends`` runs the same cases against each.
@@ -15,8 +18,8 @@ prefixes current and reports each change with the keys it touched.
 
 The backend classes are loaded on first use (``__getattr__``; ``open_backend``
 imports only the one it opens): the embedded store brings uvicorn, ``etcd``
-brings httpx, ``file`` brings PyYAML and watchfiles, and a process needs at
-most one of them.
+brings httpx, ``file`` brings PyYAML and watchfiles, ``redis`` redis-py, and a
+process needs at most one of them.
 """
 
 from typing import TYPE_CHECKING
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
     from confagent.backends._embedded import EmbeddedBackend
     from confagent.backends._etcd import EtcdBackend
     from confagent.backends._file import FileBackend
+    from confagent.backends._redis import RedisBackend
 
 __all__ = [
     "BACKENDS",
@@ -70,13 +74,15 @@ __all__ = [
     "FileBackend",
     "PrefixCache",
     "PrefixSet",
+    "RedisBackend",
     "Snapshot",
     "distinct_prefixes",
     "embedded_store",
     "open_backend",
 ]
 
-_LAZY_MODULES = {"EmbeddedBackend": "_embedded", "EtcdBackend": "_etcd", "FileBackend": "_file"}
+_LAZY_MODULES = {"EmbeddedBackend": "_embedded", "EtcdBackend": "_etcd", "FileBackend": "_file",
+                 "RedisBackend": "_redis"}
 """Backend classes whose modules import heavy libraries, by the module defining them (module docstring)."""
 
 

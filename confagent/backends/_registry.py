@@ -11,6 +11,9 @@ etcd       an etcd v3 cluster or confagent store nodes      nodes, client_cert, 
 file       YAML/JSON files and directories                  files, file_filter
 env        environment variables                            environ
 metad      a metadata service's data port (``/self/...``)   nodes, command_timeout_s
+redis      strings and hashes of redis servers, tried in    nodes, separator, client_key (or
+           order, with confd's key mapping                  password, password_file), username,
+                                                            client_cert, client_cakeys
 =========  ===============================================  ==============================
 
 Each opener imports its backend's module when called (``env``'s is light), so
@@ -24,6 +27,12 @@ password need not sit on a command line or in ``confagent.toml``, it may come
 from ``password_file`` (its first line) or from ``$CONFAGENT_ETCD_PASSWORD``,
 in that order after ``password``. The client signs in with them and signs in
 again when its token expires; refused credentials are an error naming the user.
+
+Credentials (``redis``): confd takes the redis password from ``client_key``,
+and so does this backend when no ``client_cert`` is given (with a client
+certificate, ``client_key`` is its key, for a TLS server that asks for one);
+``password``, ``password_file`` or ``$CONFAGENT_REDIS_PASSWORD`` give it
+plainly instead, and ``username`` names an ACL user (redis 6).
 """
 
 from __future__ import annotations
@@ -39,10 +48,12 @@ from confagent.backends._env import EnvBackend
 from confagent.errors import ConfigError
 from confagent.settings import (
     BOOLEAN,
+    DURATION,
     PATH,
     PATHS,
     TEXT,
     URLS,
+    Kind,
     Naming,
     StoreConfig,
     choice,
@@ -52,15 +63,21 @@ from confagent.settings import (
 )
 
 if TYPE_CHECKING:
+    from confagent.backends._redis_link import RedisOptions
     from confagent.client import ClientConfig, Credentials
 
-__all__ = ["BACKENDS", "BACKEND_NAMES", "DEFAULT_ETCD_NODE", "EMBEDDED_STORE", "PASSWORD_ENV",
-           "BackendConfig", "embedded_store", "open_backend"]
+__all__ = ["BACKENDS", "BACKEND_NAMES", "DEFAULT_ETCD_NODE", "DEFAULT_REDIS_NODE", "EMBEDDED_STORE",
+           "PASSWORD_ENV", "REDIS_PASSWORD_ENV", "BackendConfig", "GivenPath", "embedded_store",
+           "open_backend"]
 
 PASSWORD_ENV = "CONFAGENT_ETCD_PASSWORD"
 """The etcd backend's password when neither ``password`` nor ``password_file`` gives one."""
 DEFAULT_ETCD_NODE = "http://127.0.0.1:2379"
 """etcd's client port (confd still defaults to the v2 port 4001)."""
+REDIS_PASSWORD_ENV = "CONFAGENT_REDIS_PASSWORD"
+"""The redis backend's password when ``password``, ``password_file`` and ``client_key`` give none."""
+DEFAULT_REDIS_NODE = "127.0.0.1:6379"
+"""confd's default redis node."""
 EMBEDDED_STORE = StoreConfig(listen_client_urls=(), listen_peer_urls=())
 """The embedded store's settings unless configured: a lone member serving no client URL and listening
 for no peer (it advertises etcd's default peer URL, from which its ID derives); no data directory."""
@@ -73,10 +90,30 @@ def embedded_store(data_dir: Path | None, listen_client_urls: Sequence[str] = ()
     return replace(EMBEDDED_STORE, data_dir=data_dir, listen_client_urls=urls, **settings)
 
 
-BACKEND_NAMES = ("embedded", "etcd", "file", "env", "metad")
+BACKEND_NAMES = ("embedded", "etcd", "file", "env", "metad", "redis")
 """Every backend ``open_backend`` opens (``BACKENDS``); ``etcdv3`` is read as confd's name for ``etcd``."""
 CONFD_NAMES = {"etcdv3": "etcd"}
 ENDPOINTS = replace(URLS, repeat=True)
+NODE_BACKENDS = ("etcd", "metad", "redis")
+"""The backends that read ``nodes``."""
+
+
+class GivenPath(type(Path())):  # type: ignore[misc]  # the concrete Path class of this system
+    """A path that remembers its text as given: confd's redis backend reads ``client_key`` as the password."""
+
+    given: str
+
+    @classmethod
+    def of(cls, text: str, base: Path) -> GivenPath:
+        """``text`` as an absolute path (relative ones under ``base``), remembering ``text``."""
+        path = Path(text).expanduser()
+        made = cls(path if path.is_absolute() else base / path)
+        made.given = text
+        return made
+
+
+CLIENT_KEY = Kind(lambda reader, key, base: GivenPath.of(reader.required_string(key), base))
+"""A path, also kept as given (``GivenPath``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +126,16 @@ class BackendConfig:
     """
 
     backend: str = setting("embedded", flag="backend", kind=choice(*BACKEND_NAMES, aliases=CONFD_NAMES),
-                           metavar="NAME", help="embedded, etcd (or etcdv3), file, env or metad")
+                           metavar="NAME", help="embedded, etcd (or etcdv3), file, env, metad or redis")
     nodes: tuple[str, ...] = setting((), flag="node", toml="nodes", kind=ENDPOINTS, metavar="URL",
                                      default_text=DEFAULT_ETCD_NODE,
-                                     help="an etcd endpoint, http(s)://HOST:PORT; repeat for several")
+                                     help="an etcd endpoint, http(s)://HOST:PORT (redis: HOST:PORT[/DB] or "
+                                          "rediss://HOST:PORT[/DB]); repeat for several")
     client_cert: Path | None = setting(None, flag="client-cert", kind=PATH, metavar="FILE",
                                        help="TLS client certificate for the etcd backend")
-    client_key: Path | None = setting(None, flag="client-key", kind=PATH, metavar="FILE",
-                                      help="TLS client key for the etcd backend")
+    client_key: Path | None = setting(None, flag="client-key", kind=CLIENT_KEY, metavar="FILE",
+                                      help="TLS client key for the etcd backend (for redis without "
+                                           "--client-cert: the password, as confd reads it)")
     client_cakeys: Path | None = setting(None, flag="client-ca-keys", toml="client_cakeys", kind=PATH,
                                          metavar="FILE", flag_aliases=("--client-cakeys",),
                                          help="CA bundle for the etcd backend")
@@ -107,12 +146,19 @@ class BackendConfig:
     basic_auth: bool = setting(False, flag="basic-auth", kind=BOOLEAN,
                                help="sign in to the etcd backend as --username (implied by --username)")
     username: str = setting("", flag="username", kind=TEXT, metavar="NAME",
-                            help="etcd backend: the user to sign in as")
+                            help="etcd and redis backends: the user to sign in as")
     password: str = setting("", flag="password", kind=TEXT, metavar="PASSWORD", secret=True,
-                            help=f"etcd backend: the user's password (else --password-file, else "
-                                 f"${PASSWORD_ENV})")
+                            help=f"etcd and redis backends: the password (else --password-file, else "
+                                 f"${PASSWORD_ENV} or ${REDIS_PASSWORD_ENV})")
     password_file: Path | None = setting(None, flag="password-file", kind=PATH, metavar="FILE",
-                                         help="etcd backend: a file whose first line is the password")
+                                         help="etcd and redis backends: a file whose first line is the "
+                                              "password")
+    separator: str = setting("/", flag="separator", kind=TEXT, metavar="SEP",
+                             help="redis backend: what stands for '/' in redis keys (confd's -separator)")
+    poll_interval_s: float = setting(2.0, flag="redis-poll-interval", toml="redis_poll_interval",
+                                     kind=DURATION, metavar="DURATION",
+                                     help="redis backend: how often to read when the server sends no "
+                                          "keyspace notifications")
     dial_timeout_s: float = 2.0
     command_timeout_s: float = 5.0
     environ: Mapping[str, str] | None = None
@@ -152,36 +198,60 @@ class BackendConfig:
                               key=name("files"))
 
     def _validate_nodes(self, name: Naming) -> None:
-        for url in self.nodes:
-            if not is_url(url, port_required=False):
-                raise ConfigError(f"{url!r} is not http(s)://HOST:PORT", key=name("nodes"))
+        if self.backend == "redis":
+            from confagent.backends._redis_keys import parse_node  # noqa: PLC0415 - pure, on use
+
+            for node in self.nodes:
+                parse_node(node)
+        else:
+            for url in self.nodes:
+                if not is_url(url, port_required=False):
+                    raise ConfigError(f"{url!r} is not http(s)://HOST:PORT", key=name("nodes"))
         if self.backend == "metad" and not self.nodes:
             raise ConfigError("is required by the metad backend (its data port, http://HOST:PORT)",
                               key=name("nodes"))
-        if self.backend != "metad":
+        if self.nodes and self.backend not in NODE_BACKENDS:
             self._check_used(name, "nodes", "etcd")
+        if self.separator != "/":
+            self._check_used(name, "separator", "redis")
 
     def _validate_tls(self, name: Naming) -> None:
         for field in ("client_cert", "client_key", "client_cakeys"):
-            self._check_used(name, field, "etcd")
+            if self.backend != "redis":
+                self._check_used(name, field, "etcd")
         for field in ("client_cert", "client_key", "client_cakeys"):
+            if field == "client_key" and self._key_is_redis_password:
+                continue  # confd's redis password (module docstring)
             path = getattr(self, field)
             if path is not None and not path.is_file():
                 raise ConfigError(f"no such file: {path} (it does not exist or is not a file)",
                                   key=name(field))
         for given, other in (("client_cert", "client_key"), ("client_key", "client_cert")):
-            if getattr(self, given) is not None and getattr(self, other) is None:
+            if getattr(self, given) is not None and getattr(self, other) is None \
+                    and not self._key_is_redis_password:
                 raise ConfigError(f"needs {name(other)} as well", key=name(given))
+
+    @property
+    def _key_is_redis_password(self) -> bool:
+        """``client_key`` is confd's redis password: the redis backend, and no client certificate."""
+        return self.backend == "redis" and self.client_cert is None
 
     def _validate_credentials(self, name: Naming) -> None:
         for field in ("basic_auth", "username", "password", "password_file"):
-            self._check_used(name, field, "etcd")
+            if self.backend != "redis" or field == "basic_auth":
+                self._check_used(name, field, "etcd")
         if self.password and self.password_file is not None:
             raise ConfigError(f"give one of {name('password')} and {name('password_file')}",
                               key=name("password"))
+        if self._key_is_redis_password and self.client_key is not None and (self.password or
+                                                                            self.password_file):
+            raise ConfigError(f"is the redis password (as confd reads it): give it or "
+                              f"{name('password')}/{name('password_file')}, not both", key=name("client_key"))
         if self.password_file is not None and not self.password_file.is_file():
             raise ConfigError(f"no such file: {self.password_file} (it does not exist or is not a file)",
                               key=name("password_file"))
+        if self.backend == "redis":
+            return  # a password alone is redis's default user's
         for field in ("basic_auth", "password", "password_file"):
             if getattr(self, field) and not self.username:
                 raise ConfigError(f"needs {name('username')} as well", key=name(field))
@@ -210,6 +280,24 @@ class BackendConfig:
         except (OSError, UnicodeDecodeError) as error:
             raise ConfigError(f"cannot read {self.password_file}: {error}", key="password_file") from None
         return lines[0] if lines else ""
+
+    def redis_options(self) -> RedisOptions:
+        """The redis backend's connection settings (module docstring for the password).
+
+        Raises:
+            ConfigError: the password file cannot be read.
+        """
+        from confagent.backends._redis_link import RedisOptions  # noqa: PLC0415 - redis-py on use
+
+        quirk = ""
+        if self._key_is_redis_password and self.client_key is not None:
+            quirk = getattr(self.client_key, "given", str(self.client_key))
+        password = (self.password or self._password_from_file() or quirk
+                    or os.environ.get(REDIS_PASSWORD_ENV, ""))
+        return RedisOptions(username=self.username, password=password, ca_file=self.client_cakeys,
+                            cert_file=self.client_cert,
+                            key_file=None if self._key_is_redis_password else self.client_key,
+                            timeout_s=self.command_timeout_s, poll_interval_s=self.poll_interval_s)
 
     def _check_used(self, name: Naming, field: str, backend: str) -> None:
         if getattr(self, field) and self.backend != backend:
@@ -258,12 +346,21 @@ async def _open_metad(config: BackendConfig) -> Backend:
     return MetadBackend(config.nodes, timeout_s=config.command_timeout_s)
 
 
+async def _open_redis(config: BackendConfig) -> Backend:
+    from confagent.backends._redis import RedisBackend  # noqa: PLC0415 - redis-py on use (module doc)
+    from confagent.backends._redis_keys import parse_node  # noqa: PLC0415
+
+    nodes = [parse_node(node) for node in config.nodes or (DEFAULT_REDIS_NODE,)]
+    return RedisBackend(nodes, config.redis_options(), separator=config.separator)
+
+
 BACKENDS: Mapping[str, Callable[[BackendConfig], Awaitable[Backend]]] = {
     "embedded": _open_embedded,
     "etcd": _open_etcd,
     "file": _open_file,
     "env": _open_env,
     "metad": _open_metad,
+    "redis": _open_redis,
 }
 """Backend name -> how to open it."""
 assert tuple(BACKENDS) == BACKEND_NAMES, "one list of backends"

@@ -2,12 +2,13 @@
 
 ``harness`` runs a test once per backend: ``etcd`` against the real etcd,
 ``etcd-store`` (the etcd backend against a ``confagent store`` process),
-``embedded`` (in this process), ``file`` and ``env``. ``writing_harness``,
+``embedded`` (in this process), ``file``, ``env`` and ``redis`` (a real redis-server). ``writing_harness``,
 ``compacting_harness`` and ``raw_key_harness`` run it once per backend that
 can express the case (a capability, never a name). ``ns`` is a key namespace
 of the test's own, since the servers are shared by the session. The parameters
 that start a server (``etcd``, ``etcd-store``) carry the ``system`` mark, and
-``etcd`` the ``etcd`` mark; ``start_server`` starts a real etcd or a confagent
+``etcd`` the ``etcd`` mark (``redis`` starts a redis-server for the session:
+``system``); ``start_server`` starts a real etcd or a confagent
 store on a given port, parametrized the same way.
 """
 
@@ -20,10 +21,18 @@ from pathlib import Path
 import pytest
 
 from confagent.testing import Processes, ServerProcess
-from tests.backends.harness import EmbeddedHarness, EnvHarness, EtcdHarness, FileHarness, Harness
+from tests.backends.harness import (
+    EmbeddedHarness,
+    EnvHarness,
+    EtcdHarness,
+    FileHarness,
+    Harness,
+    RedisHarness,
+)
+from tests.backends.redis_server import RedisServer
 
 _MARKS = {"etcd": [pytest.mark.system, pytest.mark.etcd], "etcd-store": [pytest.mark.system],
-          "confagent": [pytest.mark.system]}
+          "confagent": [pytest.mark.system], "redis": [pytest.mark.system]}
 
 
 def _params(*kinds: str) -> list[object]:
@@ -31,8 +40,8 @@ def _params(*kinds: str) -> list[object]:
     return [pytest.param(kind, marks=_MARKS.get(kind, ()), id=kind) for kind in kinds]
 
 
-HARNESSES = _params("etcd", "etcd-store", "embedded", "file", "env")
-WRITING = _params("etcd", "etcd-store", "embedded", "file")
+HARNESSES = _params("etcd", "etcd-store", "embedded", "file", "env", "redis")
+WRITING = _params("etcd", "etcd-store", "embedded", "file", "redis")
 COMPACTING = _params("etcd", "etcd-store", "embedded")
 
 
@@ -51,6 +60,8 @@ def _harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
         return EmbeddedHarness(tmp_path / "embedded")
     if kind == "file":
         return FileHarness(tmp_path)
+    if kind == "redis":
+        return RedisHarness(request.getfixturevalue("redis_session").port)
     return EnvHarness()
 
 
@@ -71,8 +82,15 @@ def compacting_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harnes
 
 @pytest.fixture(params=COMPACTING)
 def raw_key_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
-    """Backends whose keys are bytes, so a key may not be UTF-8."""
+    """Backends whose keys are bytes, so a key may not be UTF-8, and that keep each write's revision
+    (redis, without history, has its own case: tests/backends/test_redis.py)."""
     return _harness(request, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def redis_session(session_processes: Processes, tmp_path_factory: pytest.TempPathFactory) -> RedisServer:
+    """A real redis-server for the session's tests (each keeps to its own ``ns``)."""
+    return RedisServer(session_processes, tmp_path_factory.mktemp("redis-session")).start()
 
 
 @pytest.fixture(params=_params("etcd", "confagent"))

@@ -14,6 +14,7 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import redis.asyncio as aioredis
 import yaml
 
 from confagent.backends import (
@@ -28,6 +29,9 @@ from confagent.backends import (
     FileBackend,
     PrefixCache,
 )
+from confagent.backends._redis import RedisBackend
+from confagent.backends._redis_keys import parse_node
+from confagent.backends._redis_link import RedisOptions
 from confagent.client import ClientConfig, EtcdClient
 from confagent.kv import CompactionRequest, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest
 
@@ -198,6 +202,44 @@ class FileHarness:
     async def close(self) -> None:
         if self._backend is not None:
             await self._backend.close()
+
+
+class RedisHarness:
+    """The redis backend over a real redis-server, each write one MULTI/EXEC of SETs and DELs."""
+
+    name = "redis"
+    writes, compacts, raw_keys = True, False, False
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._writer = aioredis.Redis(port=port, socket_timeout=5)
+        self._backend: RedisBackend | None = None
+
+    async def open(self, initial: Mapping[str, str]) -> Backend:
+        if initial:
+            await self.write(initial)
+        self._backend = RedisBackend([parse_node(f"127.0.0.1:{self._port}")],
+                                     RedisOptions(poll_interval_s=1.0))
+        return self._backend
+
+    async def write(self, puts: Mapping[str, str], deletes: Iterable[str] = ()) -> None:
+        async with self._writer.pipeline(transaction=True) as multi:
+            for key, value in puts.items():
+                multi.set(key, value)
+            for key in deletes:
+                multi.delete(key)
+            await multi.execute()
+
+    async def put_raw(self, key: bytes, value: bytes) -> None:
+        await self._writer.set(key, value)
+
+    async def compact(self) -> None:
+        raise AssertionError("redis keeps no history to compact")
+
+    async def close(self) -> None:
+        if self._backend is not None:
+            await self._backend.close()
+        await self._writer.aclose()
 
 
 class EnvHarness:

@@ -1,0 +1,204 @@
+"""The ``redis`` backend: strings and hashes of a redis server as keys, with confd's key mapping.
+
+Rules:
+1. Keys map to redis keys as confd maps them, ``separator`` included
+   (``_redis_keys.py``); a snapshot reads every string and hash under the
+   prefixes in one script call, so it is one moment of the server: one scan
+   of the prefixes' common beginning (one pass over the keyspace however many
+   prefixes), the keys under none of them dropped.
+2. The revision is a counter of this backend, as the file backend's: 1 for
+   the first read, +1 each time a read finds other data under its prefixes
+   than the reads before it found there (every key read is kept, whichever
+   prefixes read it). The last ``HISTORY_MAX`` changes are kept, so
+   ``changes(after=R)`` can replay from R; older ones are gone
+   (``ResyncNeeded``).
+3. ``changes`` subscribes first, then reads, then reads again after each
+   burst of keyspace notifications on the prefixes, or every poll interval
+   when the server sends none (``_redis_link.py`` rule 2). A read that finds
+   the data unchanged yields nothing.
+4. A server that goes away (killed, restarted, unreachable) makes
+   ``snapshot`` and ``changes`` raise ``ClientError``, as an unreachable etcd:
+   the cache keeps its view and comes back with its backoff; a refused
+   password is a ``BackendError`` naming the node.
+5. A key or value that is not UTF-8 is left out and reported in ``problems``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+
+from confagent.backends._base import Change, Snapshot
+from confagent.backends._prefixes import PrefixSet
+from confagent.backends._redis_keys import READ_SCRIPT, RedisNode, from_redis, scan_pattern
+from confagent.backends._redis_link import RedisLink, RedisOptions
+from confagent.errors import BackendError, ClientError, ResyncNeeded, UndecodableKey
+
+__all__ = ["HISTORY_MAX", "RedisBackend"]
+
+HISTORY_MAX = 1024
+"""Changes kept for ``changes(after=...)`` to replay."""
+
+
+@dataclass(slots=True)
+class _Known:
+    """Every key the reads found, at the backend's revision, and the changes before it (rule 2)."""
+
+    revision: int = 0
+    entries: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, BackendError] = field(default_factory=dict)
+    """The keys left out (rule 5, their undecodable bytes replaced), and why."""
+    history: deque[Change] = field(default_factory=lambda: deque(maxlen=HISTORY_MAX))
+
+    def record(self, watched: PrefixSet, entries: dict[str, str], problems: dict[str, BackendError]) -> None:
+        """Take a read of ``watched``: a new revision when it differs from what is known of them."""
+        known = {k: v for k, v in self.entries.items() if watched.covers(k)}
+        old_problems = {k for k in self.problems if watched.covers(k)}
+        first = self.revision == 0
+        if not first and entries == known and problems.keys() == old_problems:
+            return
+        self.revision += 1
+        for key in known.keys() - entries.keys():
+            del self.entries[key]
+        for key in old_problems - problems.keys():
+            del self.problems[key]
+        self.entries.update(entries)
+        if not first:
+            self.history.append(Change(self.revision, {k: v for k, v in entries.items() if known.get(k) != v},
+                                       frozenset(known.keys() - entries.keys()),
+                                       tuple(e for k, e in problems.items() if k not in old_problems)))
+        self.problems.update(problems)
+
+    def since(self, cursor: int) -> list[Change]:
+        """The changes after revision ``cursor``, oldest first.
+
+        Raises:
+            ResyncNeeded: they are not all kept.
+        """
+        oldest = self.history[0].revision - 1 if self.history else self.revision
+        if not oldest <= cursor <= self.revision:
+            raise ResyncNeeded(f"the redis backend keeps the changes from revision {oldest + 1}, "
+                               f"not from {cursor + 1}")
+        return [change for change in self.history if change.revision > cursor]
+
+
+class RedisBackend:
+    """Keys from redis strings and hashes (module rules).
+
+    Args:
+        nodes: the servers, tried in order.
+        options: password, TLS, timeouts, poll interval.
+        separator: confd's ``-separator`` (``/`` when empty).
+    """
+
+    name = "redis"
+    watches = True
+
+    def __init__(self, nodes: Sequence[RedisNode], options: RedisOptions | None = None, *,
+                 separator: str = "/", link: RedisLink | None = None) -> None:
+        self.separator = separator or "/"
+        self.link = link or RedisLink(nodes, options or RedisOptions())
+        self._known = _Known()
+        self._lock = asyncio.Lock()
+        self._closed = asyncio.Event()
+
+    async def snapshot(self, prefixes: Sequence[str]) -> Snapshot:
+        """Every key under ``prefixes``, read now (rules 1 and 2).
+
+        Raises:
+            ClientError: no node answered.
+            BackendError: a node refused the password, or the read.
+        """
+        watched = PrefixSet(prefixes)
+        entries, problems = await self._refresh(watched)
+        return Snapshot(self._known.revision, entries, tuple(problems.values()))
+
+    async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
+        """The changes under ``prefixes`` after ``after``, as the server notifies or polled (rule 3).
+
+        Raises:
+            ResyncNeeded: the changes after ``after`` are not kept.
+            ClientError, BackendError: as ``snapshot``.
+        """
+        watched = PrefixSet(prefixes)
+        cursor = after
+        patterns = [scan_pattern(p, self.separator) for p in watched.prefixes]
+        noticed = self.link.changes_noticed(patterns, self._closed)
+        try:
+            async with aclosing(noticed) as bursts:
+                async for _ in bursts:
+                    await self._refresh(watched)
+                    for change in self._known.since(cursor):
+                        cursor = change.revision
+                        kept = _restricted(change, watched, self.separator)
+                        if kept is not None:
+                            yield kept
+        except ClientError:
+            if self._closed.is_set():
+                return
+            raise
+
+    async def close(self) -> None:
+        """Stop watching and close the connection; ``changes`` iterators end."""
+        self._closed.set()
+        await self.link.close()
+
+    async def _refresh(self, watched: PrefixSet) -> tuple[dict[str, str], dict[str, BackendError]]:
+        """Read the prefixes; record a new revision when they changed (rule 2); what was read."""
+        async with self._lock:
+            entries, problems = await self._read(watched)
+            self._known.record(watched, entries, problems)
+            return entries, problems
+
+    async def _read(self, watched: PrefixSet) -> tuple[dict[str, str], dict[str, BackendError]]:
+        """Every string and hash field under the prefixes, mapped to key paths (rules 1, 5)."""
+        common = os.path.commonprefix(list(watched.prefixes))  # noqa: RUF071 - characters, as SCAN matches
+        patterns = [scan_pattern(common, self.separator)]
+
+        async def read(client: aioredis.Redis) -> list[list[bytes]]:
+            reply: list[list[bytes]] = await client.eval(READ_SCRIPT, 0, *patterns)
+            return reply
+
+        strings, hashes = await self.link.call(read)
+        entries: dict[str, str] = {}
+        problems: dict[str, BackendError] = {}
+        items: list[tuple[bytes, bytes | None, bytes]] = [
+            (strings[i], None, strings[i + 1]) for i in range(0, len(strings), 2)]
+        items += [(hashes[i], hashes[i + 1], hashes[i + 2]) for i in range(0, len(hashes), 3)]
+        for key, hash_field, value in items:
+            raw = key if hash_field is None else key + self.separator.encode() + hash_field
+            try:
+                name, text = raw.decode(), value.decode()
+            except UnicodeDecodeError:
+                problems[from_redis(raw.decode(errors="replace"), self.separator)] = UndecodableKey(
+                    raw, "key" if _undecodable(raw) else "value")
+                continue
+            path = from_redis(name, self.separator)
+            if watched.covers(path):
+                entries[path] = text
+        return entries, problems
+
+
+def _undecodable(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _restricted(change: Change, watched: PrefixSet, separator: str) -> Change | None:
+    """``change`` limited to the watched keys; None when it touches none of them."""
+    puts = {k: v for k, v in change.puts.items() if watched.covers(k)}
+    deletes = frozenset(k for k in change.deletes if watched.covers(k))
+    problems = tuple(p for p in change.problems if not isinstance(p, UndecodableKey)
+                     or watched.covers(from_redis(p.key.decode(errors="replace"), separator)))
+    if not puts and not deletes and not problems:
+        return None
+    return Change(change.revision, puts, deletes, problems)
