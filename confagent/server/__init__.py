@@ -33,10 +33,8 @@ from confagent.server.peers import PeerTls
 from confagent.server.storage import (
     SavedSnapshot,
     ServingRecord,
-    SnapshotStatus,
     read_saved_snapshot,
     read_serving_record,
-    read_snapshot_status,
     serving_record_path,
 )
 
@@ -50,12 +48,10 @@ __all__ = [
     "SavedSnapshot",
     "ServerInfo",
     "ServingRecord",
-    "SnapshotStatus",
     "StoreNode",
     "StoreServer",
     "read_saved_snapshot",
     "read_serving_record",
-    "read_snapshot_status",
     "restore_snapshot",
     "serving_record_path",
 ]

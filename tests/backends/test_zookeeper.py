@@ -1,0 +1,212 @@
+"""The zookeeper backend against a real ZooKeeper (Debian's): confd's key mapping, watches after create,
+set and delete, nested nodes, digest identities and ACLs, and a server killed and restarted.
+
+The mapping's expectations are confd's (shared/reference/confd.md §6: "recursive child walk", GetW and
+ChildrenW per node): a node without children is a key named by its path, holding its data; a node with
+children is walked and its own data is left out. One server serves the session; each test keeps to a
+namespace of its own (``ns``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from contextlib import aclosing
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.security import make_digest_acl
+
+from confagent.backends import BackoffPolicy, CacheConfig, CacheRecovered, PrefixCache
+from confagent.backends._zookeeper import ZookeeperBackend, ZookeeperOptions
+from confagent.errors import BackendError, ClientError, ResyncNeeded
+from confagent.testing import Processes
+from tests.backends.harness import DEADLINE_S, Follower, next_change, run
+from tests.backends.zookeeper_server import ZookeeperServer
+
+FAST = CacheConfig(backoff=BackoffPolicy(initial_s=0.05, max_s=0.4), verify_interval_s=0)
+
+
+@pytest.fixture(scope="session")
+def zookeeper_session(session_processes: Processes, tmp_path_factory: pytest.TempPathFactory,
+                      ) -> ZookeeperServer:
+    """A real ZooKeeper for the session's tests (each keeps to its own ``ns``)."""
+    return ZookeeperServer(session_processes, tmp_path_factory.mktemp("zookeeper-session")).start()
+
+
+@pytest.fixture
+def zk(zookeeper_session: ZookeeperServer) -> Iterator[KazooClient]:
+    """The test's own client for writing."""
+    with zookeeper_session.client() as client:
+        yield client
+
+
+def _options(server: ZookeeperServer, **given: object) -> ZookeeperOptions:
+    return ZookeeperOptions(hosts=(server.node,), **given)  # type: ignore[arg-type]
+
+
+def _tree(zk: KazooClient, nodes: dict[str, str]) -> None:
+    for path, data in nodes.items():
+        if zk.exists(path):
+            zk.set(path, data.encode())
+        else:
+            zk.create(path, data.encode(), makepath=True)
+
+
+def test_the_tree_maps_to_keys_as_confd_maps_it(zookeeper_session: ZookeeperServer, zk: KazooClient,
+                                                ns: str) -> None:
+    _tree(zk, {f"{ns}/app": "a directory's data", f"{ns}/app/db/url": "db:5432", f"{ns}/app/db/user": "u",
+               f"{ns}/app/empty": "", f"{ns}/app/a/b/c/d": "deep", f"{ns}/apple/x": "1", f"{ns}/other": "no"})
+
+    async def body() -> None:
+        backend = ZookeeperBackend(_options(zookeeper_session))
+        try:
+            whole = await backend.snapshot([f"{ns}/app"])
+            tree = await backend.snapshot([f"{ns}/app/"])
+            one = await backend.snapshot([f"{ns}/app/db/url"])
+            missing = await backend.snapshot([f"{ns}/nothing/"])
+        finally:
+            await backend.close()
+        leaves = {f"{ns}/app/db/url": "db:5432", f"{ns}/app/db/user": "u", f"{ns}/app/empty": "",
+                  f"{ns}/app/a/b/c/d": "deep"}
+        assert dict(whole.entries) == {**leaves, f"{ns}/apple/x": "1"}  # a string prefix, as etcd's
+        assert dict(tree.entries) == leaves  # /app's own data is left out, as confd leaves it
+        assert dict(one.entries) == {f"{ns}/app/db/url": "db:5432"}
+        assert dict(missing.entries) == {}
+        assert whole.revision == tree.revision == one.revision == missing.revision
+
+    run(body)
+
+
+def test_watches_follow_create_set_and_delete(zookeeper_session: ZookeeperServer, zk: KazooClient,
+                                              ns: str) -> None:
+    _tree(zk, {f"{ns}/app/a": "1"})
+
+    async def body() -> None:
+        backend = ZookeeperBackend(_options(zookeeper_session))
+        try:
+            snap = await backend.snapshot([f"{ns}/app/"])
+            assert dict(snap.entries) == {f"{ns}/app/a": "1"}
+            async with aclosing(backend.changes([f"{ns}/app/"], snap.revision)) as changes:
+                await asyncio.to_thread(zk.set, f"{ns}/app/a", b"2")
+                change = await next_change(changes)
+                assert (dict(change.puts), change.deletes) == ({f"{ns}/app/a": "2"}, frozenset())
+                assert change.revision == snap.revision + 1
+                await asyncio.to_thread(zk.create, f"{ns}/app/b/c", b"3", makepath=True)
+                assert dict((await next_change(changes)).puts) == {f"{ns}/app/b/c": "3"}
+                await asyncio.to_thread(zk.create, f"{ns}/app/a/child", b"4")  # the key becomes a directory
+                change = await next_change(changes)
+                assert (dict(change.puts), change.deletes) == ({f"{ns}/app/a/child": "4"},
+                                                               frozenset({f"{ns}/app/a"}))
+                await asyncio.to_thread(zk.delete, f"{ns}/app/b", recursive=True)
+                assert (await next_change(changes)).deletes == {f"{ns}/app/b/c"}
+                await asyncio.to_thread(zk.set, f"{ns}/app/a/child", b"5")
+                assert dict((await next_change(changes)).puts) == {f"{ns}/app/a/child": "5"}
+        finally:
+            await backend.close()
+
+    run(body)
+
+
+def test_a_prefix_created_later_is_seen(zookeeper_session: ZookeeperServer, zk: KazooClient, ns: str) -> None:
+    """The prefix's parent did not exist: an existence watch notices it (confd watches nothing there)."""
+
+    async def body() -> None:
+        backend = ZookeeperBackend(_options(zookeeper_session))
+        try:
+            snap = await backend.snapshot([f"{ns}/late/db/"])
+            assert dict(snap.entries) == {}
+            async with aclosing(backend.changes([f"{ns}/late/db/"], snap.revision)) as changes:
+                await asyncio.to_thread(zk.create, f"{ns}/late/db/url", b"x", makepath=True)
+                assert dict((await next_change(changes)).puts) == {f"{ns}/late/db/url": "x"}
+        finally:
+            await backend.close()
+
+    run(body)
+
+
+def test_changes_from_an_unknown_revision_need_a_resync(zookeeper_session: ZookeeperServer, ns: str) -> None:
+    async def body() -> None:
+        backend = ZookeeperBackend(_options(zookeeper_session))
+        try:
+            snap = await backend.snapshot([f"{ns}/"])
+            with pytest.raises(ResyncNeeded, match="zookeeper backend keeps the changes"):
+                async with aclosing(backend.changes([f"{ns}/"], snap.revision + 5)) as changes:
+                    await next_change(changes)
+        finally:
+            await backend.close()
+
+    run(body)
+
+
+def test_a_node_the_acl_refuses_names_the_user_and_the_node(zookeeper_session: ZookeeperServer,
+                                                            zk: KazooClient, ns: str) -> None:
+    _tree(zk, {f"{ns}/open/a": "1"})
+    zk.create(f"{ns}/secret", b"", acl=[make_digest_acl("alice", "s3cret", all=True)])
+    with zookeeper_session.client("alice:s3cret") as alice:
+        alice.create(f"{ns}/secret/db", b"pw")
+
+    async def read(**identity: str) -> dict[str, str]:
+        backend = ZookeeperBackend(_options(zookeeper_session, **identity))
+        try:
+            return dict((await backend.snapshot([f"{ns}/"])).entries)
+        finally:
+            await backend.close()
+
+    assert run(lambda: read(username="alice", password="s3cret")) == {f"{ns}/open/a": "1",
+                                                                     f"{ns}/secret/db": "pw"}
+    with pytest.raises(BackendError, match=f"user 'alice' may not read {ns}/secret") as refused:
+        run(lambda: read(username="alice", password="wrong"))
+    assert "wrong" not in str(refused.value)
+    with pytest.raises(BackendError, match=f"a client without credentials may not read {ns}/secret"):
+        run(read)
+
+
+def test_no_server_is_a_client_error(processes: Processes, tmp_path: Path) -> None:
+    server = ZookeeperServer(processes, tmp_path)  # never started: nothing listens on its port
+
+    async def body() -> None:
+        backend = ZookeeperBackend(_options(server, dial_timeout_s=0.3))
+        try:
+            with pytest.raises(ClientError, match=f"zookeeper {server.node}: no session"):
+                await backend.snapshot(["/"])
+        finally:
+            await backend.close()
+
+    run(body)
+
+
+def test_a_killed_and_restarted_server_is_survived(tmp_path: Path, processes: Processes) -> None:
+    """As an etcd outage: the cache keeps its view, reports the trouble, backs off, and recovers."""
+    server = ZookeeperServer(processes, tmp_path).start()
+    with server.client() as zk:
+        _tree(zk, {"/app/a": "1"})
+
+    async def body() -> None:
+        backend = ZookeeperBackend(_options(server, dial_timeout_s=0.5, timeout_s=1.0))
+        follower = Follower(PrefixCache(backend, ["/app/"], FAST, rng=random.Random(7)))
+        try:
+            assert dict((await follower.update()).view) == {"/app/a": "1"}
+            await asyncio.to_thread(_write, server, "/app/a", "2")
+            assert dict((await follower.update()).view) == {"/app/a": "2"}
+            await asyncio.to_thread(server.kill)
+            trouble = await follower.trouble()
+            assert isinstance(trouble.error, ClientError), trouble
+            assert dict(follower.cache.view) == {"/app/a": "2"}
+            await asyncio.to_thread(server.start)
+            recovered = await follower.until(lambda e: isinstance(e, CacheRecovered), DEADLINE_S)
+            assert isinstance(recovered, CacheRecovered)
+            await asyncio.to_thread(_write, server, "/app/b", "3")
+            await follower.until(lambda e: dict(getattr(e, "view", {})) == {"/app/a": "2", "/app/b": "3"})
+        finally:
+            await follower.stop()
+            await backend.close()
+
+    run(body)
+
+
+def _write(server: ZookeeperServer, path: str, value: str) -> None:
+    with server.client() as zk:
+        _tree(zk, {path: value})
