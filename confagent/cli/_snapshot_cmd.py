@@ -4,10 +4,11 @@
   it to ``FILE`` and prints ``Snapshot saved at FILE``. A download that is not whole
   (cut short, or its SHA-256 does not match) leaves neither file behind.
 - ``status FILE`` checks the file and prints its hash, revision, total keys and total
-  size (``-w simple|json|table``, etcdctl's columns and JSON names).
-- ``restore FILE`` writes a new data directory from the file, with etcdctl's flags and
-  defaults; ``confagent store`` with the same flags then starts a new cluster from it
-  (rules in ``confagent.server._restore``).
+  size (``-w simple|json|table``, etcdctl's columns and JSON names); of a file etcd
+  saved, etcdctl's figures.
+- ``restore FILE`` writes a new data directory from the file, confagent's or one etcd
+  3.4 saved, with etcdctl's flags and defaults; ``confagent store`` with the same flags
+  then starts a new cluster from it (rules in ``confagent.server._restore``).
 
 The server and the client (uvicorn, httpx) are imported when a command runs, not
 when it registers.
@@ -29,7 +30,7 @@ from confagent.fsutil import remove_quietly, replace_file, write_fully
 
 if TYPE_CHECKING:
     from confagent.client import EtcdClient
-    from confagent.server import SavedSnapshot
+    from confagent.server import SnapshotStatus
 
 __all__ = ["register"]
 
@@ -128,25 +129,25 @@ def _storage_errors(what: str) -> Iterator[None]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from confagent.server import read_saved_snapshot  # noqa: PLC0415 - see the module docstring
+    from confagent.server import read_snapshot_status  # noqa: PLC0415 - see the module docstring
 
     out = Output(args.write_out)
-    saved = read_saved_snapshot(args.filename)
+    status = read_snapshot_status(args.filename)
     if out.format == "json":
-        out.json(_status_json(saved))
+        out.json(_status_json(status))
     else:
-        out.rows(_STATUS_HEADER, [_status_row(saved)])
+        out.rows(_STATUS_HEADER, [_status_row(status)])
     return 0
 
 
-def _status_json(saved: SavedSnapshot) -> dict[str, int]:
-    return {"hash": saved.hash, "revision": saved.image.revision,
-            "totalKey": saved.image.key_count, "totalSize": saved.size_bytes}
+def _status_json(status: SnapshotStatus) -> dict[str, int]:
+    return {"hash": status.hash, "revision": status.revision,
+            "totalKey": status.total_keys, "totalSize": status.total_size}
 
 
-def _status_row(saved: SavedSnapshot) -> list[str]:
-    return [f"{saved.hash:x}", str(saved.image.revision), str(saved.image.key_count),
-            humanize_bytes(saved.size_bytes)]
+def _status_row(status: SnapshotStatus) -> list[str]:
+    return [f"{status.hash:x}", str(status.revision), str(status.total_keys),
+            humanize_bytes(status.total_size)]
 
 
 def _restore(args: argparse.Namespace) -> int:

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from confagent.kv._codec import decode_request, encode_request
     from confagent.kv._leases import LeaseInfo
     from confagent.kv._lessor import Lessor
+    from confagent.kv._snapshot import SnapshotState
     from confagent.kv._store import Applied, KvStore
     from confagent.kv._watch import CatchUp, Watcher, WatchHub
 
@@ -91,6 +92,7 @@ __all__ = [
     "RequestOp",
     "Response",
     "ResponseOp",
+    "SnapshotState",
     "SortOrder",
     "SortTarget",
     "TxnRequest",
@@ -113,7 +115,7 @@ __all__ = [
 
 _LAZY_MODULES = {"decode_request": "_codec", "encode_request": "_codec", "LeaseInfo": "_leases",
                  "Lessor": "_lessor", "Applied": "_store", "KvStore": "_store", "CatchUp": "_watch",
-                 "Watcher": "_watch", "WatchHub": "_watch"}
+                 "Watcher": "_watch", "WatchHub": "_watch", "SnapshotState": "_snapshot"}
 """Names loaded on first use, by the module defining them (module docstring)."""
 
 

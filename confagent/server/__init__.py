@@ -33,8 +33,10 @@ from confagent.server.peers import PeerTls
 from confagent.server.storage import (
     SavedSnapshot,
     ServingRecord,
+    SnapshotStatus,
     read_saved_snapshot,
     read_serving_record,
+    read_snapshot_status,
     serving_record_path,
 )
 
@@ -48,10 +50,12 @@ __all__ = [
     "SavedSnapshot",
     "ServerInfo",
     "ServingRecord",
+    "SnapshotStatus",
     "StoreNode",
     "StoreServer",
     "read_saved_snapshot",
     "read_serving_record",
+    "read_snapshot_status",
     "restore_snapshot",
     "serving_record_path",
 ]

@@ -25,6 +25,11 @@ Rules:
 4. The payload (the key-value state, no member table) is copied as it is; the new
    membership is in the snapshot metadata and ``identity.json``, and the member table
    of a node opening it comes from its flags (``membership._membership`` rule 4).
+5. A file etcd 3.4 saved (``etcdctl snapshot save``, or a member's ``member/snap/db``
+   with ``--skip-hash-check``) is read whole and checked as etcdctl checks it
+   (``storage.read_etcd_snapshot``); its keys with their whole retained history, the
+   revision and compaction point, leases with their keys, users and roles become the
+   payload (``wire.etcd_store_state``), and its old membership is dropped as in rule 4.
 """
 
 from __future__ import annotations
@@ -34,17 +39,21 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from confagent.errors import ConfigError
+from confagent import wire
+from confagent.errors import ConfigError, StorageError
 from confagent.fsutil import fsync_directory
 from confagent.raft import ConfState, HardState, SnapshotMeta
 from confagent.server._bootstrap import initial_members_of
 from confagent.server.membership import cluster_id_of
+from confagent.server.node import wrap_auth
 from confagent.server.storage import (
     Identity,
     MemberDirs,
     SnapshotFiles,
     Wal,
+    is_etcd_snapshot,
     load_or_keep_identity,
+    read_etcd_snapshot,
     read_saved_snapshot,
     storage_errors,
 )
@@ -102,15 +111,15 @@ def restore_snapshot(config: RestoreConfig) -> Identity:
     """Write a new data directory from a saved snapshot (module rules); the member's identity.
 
     Raises:
-        StorageError: the snapshot file is unreadable or fails its checks, or the data
-            directory cannot be written (nothing is left in it then).
+        StorageError: the snapshot file (confagent's or etcd's) is unreadable or fails its
+            checks, or the data directory cannot be written (nothing is left in it then).
         ConfigError: the flags are inconsistent, or the data directory exists and is not empty.
     """
     identity, voters = config.new_cluster()
     data_dir = config.resolved_data_dir
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise ConfigError(f'data-dir "{data_dir}" exists')
-    saved = read_saved_snapshot(config.snapshot_path, skip_hash_check=config.skip_hash_check)
+    payload = _payload(config.snapshot_path, config.skip_hash_check)
     meta = SnapshotMeta(index=RESTORED_INDEX, term=RESTORED_TERM, conf_state=voters)
     with storage_errors(f"restore: cannot write {data_dir}"):
         if not data_dir.exists():
@@ -118,12 +127,24 @@ def restore_snapshot(config: RestoreConfig) -> Identity:
             fsync_directory(data_dir.parent)
         stage = Path(tempfile.mkdtemp(prefix=".restore-", suffix=".stage", dir=data_dir))
         try:
-            _write_member(stage, meta, saved.image.data, identity)
+            _write_member(stage, meta, payload, identity)
             MemberDirs.of(stage).member.rename(MemberDirs.of(data_dir).member)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
         fsync_directory(data_dir)
     return identity
+
+
+def _payload(path: Path, skip_hash_check: bool) -> bytes:
+    """The snapshot payload in the file ``path``: confagent's saved snapshot, or etcd's (rule 5)."""
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise StorageError(f"{path}: cannot read the snapshot: {error.strerror}") from error
+    if not is_etcd_snapshot(content):
+        return read_saved_snapshot(path, skip_hash_check=skip_hash_check).image.data
+    database = read_etcd_snapshot(path, content, skip_hash_check=skip_hash_check)
+    return wrap_auth(database.auth, wire.etcd_store_state(database).encode())
 
 
 def _write_member(data_dir: Path, meta: SnapshotMeta, payload: bytes, identity: Identity) -> None:

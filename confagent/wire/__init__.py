@@ -40,6 +40,11 @@ per side, format and service group beyond KV, lease, watch, maintenance and
 cluster (``_<format>_<side>_<group>``). Importers use the names exported here,
 never the private modules.
 
+etcd's database, read (``snapshot restore`` of a file etcd saved): ``_bolt_pages``
+reads bbolt's pages and buckets (:func:`read_bolt`), ``_bolt_etcd`` etcd's buckets in
+them (:func:`read_etcd_database`), the store's snapshot state holding the same
+(:func:`etcd_store_state`) and ``etcdctl snapshot status``'s figures (:func:`etcd_status`).
+
 Each name loads on first use, with the module defining it (as kv's names
 do): a client does not load the server's side, nor the server the client's.
 """
@@ -49,6 +54,14 @@ from typing import TYPE_CHECKING
 from confagent.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from confagent.wire._bolt_etcd import (
+        EtcdDatabase,
+        EtcdStatus,
+        etcd_status,
+        etcd_store_state,
+        read_etcd_database,
+    )
+    from confagent.wire._bolt_pages import BOLT_MAGIC, BOLT_MAGIC_OFFSET, BoltBucket, BoltDb, read_bolt
     from confagent.wire._json_client import (
         decode_alarm_response,
         decode_cancel_reason,
@@ -247,8 +260,14 @@ if TYPE_CHECKING:
 __all__ = [
     "AUTH_METHODS",
     "AUTH_PATHS",
+    "BOLT_MAGIC",
+    "BOLT_MAGIC_OFFSET",
     "AlarmMember",
+    "BoltBucket",
+    "BoltDb",
     "CampaignRequest",
+    "EtcdDatabase",
+    "EtcdStatus",
     "JsonObject",
     "LeaderKey",
     "LeaseKeepAlive",
@@ -365,6 +384,8 @@ __all__ = [
     "encode_watch_cancel_request",
     "encode_watch_create_request",
     "encode_watch_response",
+    "etcd_status",
+    "etcd_store_state",
     "loads",
     "next_value",
     "pb_decode_alarm_request",
@@ -415,9 +436,17 @@ __all__ = [
     "pb_encode_status_response",
     "pb_encode_txn_response",
     "pb_encode_watch_response",
+    "read_bolt",
+    "read_etcd_database",
 ]
 
 _LAZY_MODULES = {
+    **dict.fromkeys((
+        "BOLT_MAGIC", "BOLT_MAGIC_OFFSET", "BoltBucket", "BoltDb", "read_bolt",
+    ), "_bolt_pages"),
+    **dict.fromkeys((
+        "EtcdDatabase", "EtcdStatus", "etcd_status", "etcd_store_state", "read_etcd_database",
+    ), "_bolt_etcd"),
     **dict.fromkeys((
         "JsonObject", "loads", "next_value",
     ), "_json_scan"),

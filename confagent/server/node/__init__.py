@@ -29,7 +29,7 @@ It imports storage, peers and membership; the client edge (``confagent.server.ap
 imports it.
 """
 
-from confagent.server.node._auth import CALLER, Caller
+from confagent.server.node._auth import CALLER, Caller, wrap_auth
 from confagent.server.node._concurrency import ConcurrencyServices
 from confagent.server.node._config import NodeConfig
 from confagent.server.node._election_service import ElectionService
@@ -52,4 +52,5 @@ __all__ = [
     "StoreNode",
     "WatchRegistry",
     "jwt_signer",
+    "wrap_auth",
 ]

@@ -9,11 +9,18 @@ no other part of ``confagent.server``)::
     DATA_DIR/member/identity.json    the member and cluster IDs fixed at the first start (_identity)
     DATA_DIR/member/serving.json     where the running member takes client requests (_serving)
     a saved snapshot (any path)      what ``snapshot save`` writes and ``restore`` reads (_saved_snapshot)
+    an etcd snapshot (any path)      what etcd 3.4 saves, which ``restore`` reads too (_etcd_snapshot)
 
 Opening a member's storage (``open_storage``, ``_recovery``) loads the newest
 readable snapshot and replays the log from it, cutting a torn tail.
 """
 
+from confagent.server.storage._etcd_snapshot import (
+    SnapshotStatus,
+    is_etcd_snapshot,
+    read_etcd_snapshot,
+    read_snapshot_status,
+)
 from confagent.server.storage._fsync_thread import WalWriter
 from confagent.server.storage._identity import Identity, load_or_keep_identity
 from confagent.server.storage._recovery import RecoveryReport, Storage, log_recovery, open_storage
@@ -46,6 +53,7 @@ __all__ = [
     "ServingRecord",
     "SnapshotFiles",
     "SnapshotImage",
+    "SnapshotStatus",
     "Storage",
     "TornTail",
     "Wal",
@@ -53,11 +61,14 @@ __all__ = [
     "WalWriter",
     "encode_image",
     "encode_with_digest",
+    "is_etcd_snapshot",
     "load_or_keep_identity",
     "log_recovery",
     "open_storage",
+    "read_etcd_snapshot",
     "read_saved_snapshot",
     "read_serving_record",
+    "read_snapshot_status",
     "remove_serving_record",
     "serving_record_path",
     "storage_errors",

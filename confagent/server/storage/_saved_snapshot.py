@@ -115,9 +115,9 @@ def read_saved_snapshot(path: Path, *, skip_hash_check: bool = False) -> SavedSn
     except OSError as error:
         raise StorageError(f"{path}: cannot read the snapshot: {error.strerror}") from error
     if not content.startswith(_MAGIC):
-        hint = " (it is an etcd database: restore it with etcdctl)" \
-            if content[_BOLT_MAGIC_OFFSET:].startswith(_BOLT_MAGIC) else ""
-        raise StorageError(f"{path}: not a confagent snapshot file{hint}")
+        what = ": it is an etcd database" \
+            if content[_BOLT_MAGIC_OFFSET:].startswith(_BOLT_MAGIC) else ", nor an etcd database"
+        raise StorageError(f"{path}: not a confagent snapshot file{what}")
     if len(content) < _HEADER.size:
         raise StorageError(f"{path}: snapshot is truncated: {len(content)} bytes, "
                            f"shorter than its {_HEADER.size}-byte header")
