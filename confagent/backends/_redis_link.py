@@ -11,8 +11,10 @@ Rules:
    strings, hashes, generic commands and expiry (``$hgx``, or ``A``). When it
    does not, the link tries ``CONFIG SET`` to add them; when the server
    refuses (``CONFIG`` renamed away, an ACL), changes are noticed by reading
-   again every ``poll_interval_s``. Which one is logged, once per change of
-   mode (a restarted server forgets a ``CONFIG SET``: it is tried again).
+   again every ``poll_interval_s``, and by the notifications the server may
+   send all the same (its own configuration, unread). Which one is logged,
+   once per change of mode (a restarted server forgets a ``CONFIG SET``: it
+   is tried again).
 3. Every failure of redis-py is mapped here (``_mapped``): a connection or
    timeout problem is ``ClientError``, a refused password ``BackendError``
    naming the node, any other error reply ``BackendError``.
@@ -106,27 +108,26 @@ class RedisLink:
             ClientError: the subscription's server went away.
         """
         client, node = await self._connect()
+        subscription = client.pubsub()
+        pubsub: aioredis.client.PubSub | None = subscription
         try:
-            notifying = await self._notifications(client, node)
-            if not notifying:
-                yield
-                while await _wait_unless(closed, self.options.poll_interval_s):
-                    yield
-                return
-            pubsub = client.pubsub()
+            why = await self._notifications(client, node)
             try:
-                await _mapping(node, pubsub.psubscribe(*[node.keyspace_channel + p for p in patterns]))
+                await _mapping(node, subscription.psubscribe(*[node.keyspace_channel + p for p in patterns]))
+            except BackendError as error:  # channels refused by an ACL
+                why, pubsub = why or str(error), None
+            self._say_how(node, why)
+            wait_s = self.options.poll_interval_s if why else None
+            yield
+            while await _burst_unless(pubsub, node, closed, wait_s):
                 yield
-                while await _message_unless(pubsub, node, closed):
-                    yield
-            finally:
-                await pubsub.aclose()
         finally:
+            await subscription.aclose()
             await client.aclose()
 
-    async def _notifications(self, client: aioredis.Redis, node: RedisNode) -> bool:
-        """Whether ``node`` sends the needed notifications, turned on if allowed; logged (rule 2)."""
-        why = ""
+    async def _notifications(self, client: aioredis.Redis, node: RedisNode) -> str:
+        """Why ``node`` may not send the needed notifications after trying to turn them on, or "" when
+        it does (rule 2)."""
         try:
             flags = str((await _mapping(node, client.config_get("notify-keyspace-events"))).get(
                 "notify-keyspace-events") or "")
@@ -134,16 +135,19 @@ class RedisLink:
                 await _mapping(node, client.config_set("notify-keyspace-events", _wanted(flags)))
                 self._log.info("redis keyspace notifications turned on", node=node.text, flags=_wanted(flags))
         except BackendError as error:
-            why = str(error)  # CONFIG renamed away or refused by an ACL: poll
+            return str(error)  # CONFIG renamed away or refused by an ACL: poll
+        return ""
+
+    def _say_how(self, node: RedisNode, why: str) -> None:
+        """Log how changes are noticed when that changed (rule 2)."""
         notifying = not why
         if notifying != self.notifying:
             if notifying:
                 self._log.info("redis changes come by keyspace notifications", node=node.text)
             else:
-                self._log.warning("redis changes are polled: the server sends no keyspace notifications",
+                self._log.warning("redis changes are polled: keyspace notifications cannot be turned on",
                                   node=node.text, poll_interval_s=self.options.poll_interval_s, cause=why)
         self.notifying = notifying
-        return notifying
 
     async def _connect(self) -> tuple[aioredis.Redis, RedisNode]:
         """A connection to the first node that answers a PING (rule 1)."""
@@ -232,18 +236,10 @@ def _reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-async def _wait_unless(closed: asyncio.Event, seconds: float) -> bool:
-    """Wait ``seconds``; False when ``closed`` is set first."""
-    try:
-        async with asyncio.timeout(seconds):
-            await closed.wait()
-    except TimeoutError:
-        return True
-    return False
-
-
-async def _message_unless(pubsub: aioredis.client.PubSub, node: RedisNode, closed: asyncio.Event) -> bool:
-    """Wait for a keyspace notification and take the ones already there with it; False when ``closed``.
+async def _burst_unless(pubsub: aioredis.client.PubSub | None, node: RedisNode, closed: asyncio.Event,
+                        wait_s: float | None) -> bool:
+    """Wait for a keyspace notification (taking the ones already there with it) or ``wait_s``, whichever
+    comes first; False when ``closed`` is set first.
 
     Raises:
         ClientError: the subscription broke (the server went away).
@@ -252,12 +248,18 @@ async def _message_unless(pubsub: aioredis.client.PubSub, node: RedisNode, close
     message: asyncio.Future[Any] | None = None
     try:
         while True:
-            message = asyncio.ensure_future(_mapping(node, pubsub.get_message(timeout=None)))
-            done, _ = await asyncio.wait({message, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if message not in done:
+            waited = {stop}
+            if pubsub is not None:
+                message = asyncio.ensure_future(_mapping(node, pubsub.get_message(timeout=None)))
+                waited.add(message)
+            done, _ = await asyncio.wait(waited, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+            if stop in done:
                 return False
+            if message is None or message not in done:
+                return True  # the poll interval passed
             if message.result() is None or message.result().get("type") != "pmessage":
                 continue
+            assert pubsub is not None
             while await _mapping(node, pubsub.get_message(timeout=0.0)) is not None:
                 pass  # the rest of the burst: one read covers them
             return True

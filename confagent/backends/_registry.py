@@ -214,6 +214,9 @@ class BackendConfig:
             self._check_used(name, "nodes", "etcd")
         if self.separator != "/":
             self._check_used(name, "separator", "redis")
+        if self.poll_interval_s <= 0:
+            raise ConfigError(f"must be more than 0 s, got {self.poll_interval_s:g}",
+                              key=name("poll_interval_s"))
 
     def _validate_tls(self, name: Naming) -> None:
         for field in ("client_cert", "client_key", "client_cakeys"):

@@ -39,6 +39,8 @@ class RedisServer:
         tls_dir: a directory of ``tests/certs.make_certs`` files to serve TLS with, or None.
         config_disabled: ``CONFIG`` renamed away, so notifications cannot be turned on.
         notify: ``notify-keyspace-events`` at start ("" : none, as redis's default).
+        users: ACL rules, one user each (``app on >pw ~* &* +@all -config``).
+        unix_socket: listen on ``socket_path`` as well.
     """
 
     processes: Processes
@@ -47,8 +49,14 @@ class RedisServer:
     tls_dir: Path | None = None
     config_disabled: bool = False
     notify: str = ""
+    users: tuple[str, ...] = ()
+    unix_socket: bool = False
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self.directory / "redis.sock"
 
     @property
     def node(self) -> str:
@@ -104,4 +112,7 @@ class RedisServer:
             lines.append(f"requirepass {self.password}")
         if self.config_disabled:
             lines.append('rename-command CONFIG ""')
+        lines += [f"user {rule}" for rule in self.users]
+        if self.unix_socket:
+            lines += [f"unixsocket {self.socket_path}", "unixsocketperm 700"]
         return "\n".join(lines) + "\n"

@@ -86,6 +86,8 @@ def test_the_password_comes_from_client_key_as_confd_reads_it_or_from_password(t
         both.validate()
     with pytest.raises(ConfigError, match="only used by the redis backend"):
         BackendConfig(backend="etcd", separator=":").validate()
+    with pytest.raises(ConfigError, match="must be more than 0 s"):
+        BackendConfig(backend="redis", poll_interval_s=0).validate()
 
 
 def _server(processes: Processes, tmp_path: Path, **options: object) -> RedisServer:
@@ -211,6 +213,51 @@ def test_a_refused_or_missing_password_is_an_error_naming_the_node(tmp_path: Pat
         backend = _backend(server, password="right-pw")
         try:
             assert dict((await backend.snapshot(["/app"])).entries) == {"/app/a": "1"}
+        finally:
+            await backend.close()
+
+    run(body)
+
+
+def test_an_acl_user_signs_in_and_polls_where_config_is_not_allowed(tmp_path: Path,
+                                                                    processes: Processes) -> None:
+    server = _server(processes, tmp_path, users=("app on >app-pw ~* &* +@all -config",))
+    client = server.client()
+    client.set("/app/a", "1")
+
+    async def body() -> None:
+        refused = _backend(server, username="app", password="wrong-pw")
+        try:
+            with pytest.raises(BackendError, match=f"redis node {server.node} refused the password"):
+                await refused.snapshot(["/app"])
+        finally:
+            await refused.close()
+        backend = _backend(server, username="app", password="app-pw", poll_interval_s=0.1)
+        try:
+            with capture_logs() as logs:
+                start = (await backend.snapshot(["/app"])).revision
+                async with aclosing(backend.changes(["/app"], start)) as changes:
+                    client.set("/app/a", "2")
+                    assert dict((await next_change(changes)).puts) == {"/app/a": "2"}
+            assert backend.link.notifying is False
+            polled = [log for log in logs if log["event"].startswith("redis changes are polled")]
+            assert polled and "no permissions to run the 'config|get' command" in polled[0]["cause"], logs
+        finally:
+            await backend.close()
+
+    run(body)
+    client.close()
+
+
+def test_a_unix_socket_node(tmp_path: Path, processes: Processes) -> None:
+    server = _server(processes, tmp_path, unix_socket=True)
+    with server.client() as client:
+        client.set("/app/a", "over the socket")
+
+    async def body() -> None:
+        backend = RedisBackend([parse_node(str(server.socket_path))])
+        try:
+            assert dict((await backend.snapshot(["/app"])).entries) == {"/app/a": "over the socket"}
         finally:
             await backend.close()
 
