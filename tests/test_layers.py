@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "confagent"
-PURE = ("raft", "kv", "wire", "auth", "render", "resource", "settings")
+PURE = ("raft", "kv", "wire", "auth", "render", "resource", "settings", "convert")
 IO_MODULES = {"asyncio", "socket", "os", "subprocess", "time", "threading", "httpx",
               "starlette", "uvicorn", "shutil", "signal", "selectors", "tempfile"}
 # What some pure cores may not import beyond I/O: their randomness, clock and password hashing are
@@ -29,6 +29,7 @@ ALLOWED = {
     "render": set(),
     "resource": set(),
     "settings": set(),
+    "convert": set(),
     "server": {"raft", "kv", "wire", "auth"} | IO_BASE,
     "client": {"kv", "wire"} | IO_BASE,
     "apply": {"resource"} | IO_BASE,

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from confagent import __version__
 from confagent.cli import (
     _cluster_cmd,
+    _convert_cmd,
     _kv_cmd,
     _lease_cmd,
     _lock_cmd,
@@ -82,6 +83,7 @@ COMMANDS: list[Register] = [
     _snapshot_cmd.register,
     _register_cmd.register,
     _metad_cmd.register,
+    _convert_cmd.register,
 ]
 
 
