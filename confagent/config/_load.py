@@ -22,11 +22,13 @@ Rules:
 6. A file named ``confd.toml`` is confd's (``confagent.config._confd_file``):
    its keys are read as the confagent keys that mean the same, over confd's
    defaults, and its errors name the key as the file writes it, with its line.
-7. The environment, as confd reads it, below everything else and only for
-   the ``etcd`` backend: ``$CONFD_CLIENT_CERT``, ``$CONFD_CLIENT_KEY`` and
-   ``$CONFD_CLIENT_CAKEYS`` when the file and the flags left that setting
-   empty; ``$ETCDCTL_PEERS`` (``URL,URL``) as the nodes when no node is given
-   and none are found in DNS (``srv_domain``, ``srv_record``).
+7. The environment, as confd reads it, below everything else:
+   ``$CONFD_CLIENT_CERT``, ``$CONFD_CLIENT_KEY`` and ``$CONFD_CLIENT_CAKEYS``
+   when the file and the flags left that setting empty, for the backends
+   that use them (``etcd``; ``redis``, whose password confd takes from the
+   client key); ``$ETCDCTL_PEERS`` (``URL,URL``) as the ``etcd`` backend's
+   nodes when no node is given and none are found in DNS (``srv_domain``,
+   ``srv_record``).
 """
 
 from __future__ import annotations
@@ -206,6 +208,8 @@ def _read_overrides(overrides: Mapping[str, object]) -> _Layer:
 _CONFD_ENVIRONMENT = {"client_cert": "CONFD_CLIENT_CERT", "client_key": "CONFD_CLIENT_KEY",
                       "client_cakeys": "CONFD_CLIENT_CAKEYS", "nodes": "ETCDCTL_PEERS"}
 """The settings confd takes from the environment when nothing else set them (rule 7)."""
+_CLIENT_TLS_BACKENDS = ("etcd", "redis")
+"""The backends taking ``client_cert``, ``client_key`` and ``client_cakeys`` (rule 7)."""
 
 
 def _read_environment(layers: list[_Layer], environ: Mapping[str, str]) -> _Layer:
@@ -213,11 +217,12 @@ def _read_environment(layers: list[_Layer], environ: Mapping[str, str]) -> _Laye
     given: dict[str, object] = {}
     for layer in layers:
         given.update(layer.values)
+    backend = given.get("backend", "embedded")
     table: dict[str, object] = {}
-    if given.get("backend", "embedded") == "etcd":
+    if backend in _CLIENT_TLS_BACKENDS:
         table = {key: environ[name] for key, name in _CONFD_ENVIRONMENT.items()
                  if environ.get(name) and key not in given}
-        if "srv_domain" in given or "srv_record" in given:
+        if backend != "etcd" or "srv_domain" in given or "srv_record" in given:
             table.pop("nodes", None)
     variable = {key: f"${name}" for key, name in _CONFD_ENVIRONMENT.items()}
     values = _read_tables(table, "environment", Path.cwd(), lambda key: variable.get(key, key))

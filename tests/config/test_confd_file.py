@@ -255,3 +255,10 @@ def test_a_bad_srv_nameserver_names_the_flag(given: str) -> None:
         load_config(None, overrides, environ={})
     assert (caught.value.key, caught.value.message) == (
         "--srv-nameserver", f"{given!r} is not an IP address with an optional :PORT")
+
+
+def test_confds_client_key_variable_is_the_redis_password_as_in_confd(tmp_path: Path) -> None:
+    environ = {"CONFD_CLIENT_KEY": "s3cret", "ETCDCTL_PEERS": "http://10.0.0.9:2379"}
+    config = load(confd_toml(tmp_path, 'backend = "redis"\nnodes = ["127.0.0.1:6379"]\n'), environ=environ)
+    assert getattr(config.backend.client_key, "given", None) == "s3cret"
+    assert not any("10.0.0.9" in node for node in config.backend.nodes)  # ETCDCTL_PEERS is etcd's alone
