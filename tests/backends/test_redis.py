@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from contextlib import aclosing
 from pathlib import Path
 
@@ -371,3 +372,16 @@ def test_a_killed_and_restarted_server_is_survived(tmp_path: Path, processes: Pr
 def _write(server: RedisServer, key: str, value: str) -> None:
     with server.client() as client:
         client.set(key, value)
+
+
+def test_redis_py_is_imported_only_when_the_backend_opens(processes: Processes) -> None:
+    """The agent, its configuration and a redis BackendConfig checked load no redis-py; opening loads it."""
+    checked = ("import sys, confagent.cli, confagent.agent, confagent.config\n"
+               "from confagent.backends import BackendConfig\n"
+               "BackendConfig(backend='redis', nodes=('127.0.0.1:1/2',), separator=':').validate()\n")
+    opened = ("import asyncio\nfrom confagent.backends import BackendConfig, open_backend\n"
+              "asyncio.run(open_backend(BackendConfig(backend='redis')))\n")
+    for statement, loaded in ((checked, False), (opened, True)):
+        done = processes.run([sys.executable, "-c", statement + "import sys\nprint('redis' in sys.modules)"],
+                             cwd=Path(__file__).resolve().parents[2])
+        assert done.stdout.decode().split() == [str(loaded)], done.stderr.decode()

@@ -43,6 +43,22 @@ def test_one_shot_render_with_the_separator_and_the_password_as_confd_takes_it(
     assert PASSWORD not in done.stdout + done.stderr
 
 
+def test_a_confd_toml_for_redis_carries_over(tmp_path: Path, processes: Processes) -> None:
+    """confd's own file: backend, nodes with the database, separator and the password in client_key."""
+    server = RedisServer(processes, tmp_path / "redis", password=PASSWORD).start()
+    with server.client() as client:
+        client.select(3)
+        client.set("app:db:url", "db3.example.com")
+        client.hset("app:web", "a", "10.0.0.3:80")
+    dest = _confdir(tmp_path)
+    confd_toml = tmp_path / "confd.toml"
+    confd_toml.write_text(f'backend = "redis"\nnodes = ["{server.node}/3"]\nseparator = ":"\n'
+                          f'client_key = "{PASSWORD}"\nconfdir = "{tmp_path}"\nonetime = true\n')
+    done = processes.confagent("run", "--config-file", str(confd_toml))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert text_of(dest) == "url=db3.example.com\n/web/a=10.0.0.3:80\n"
+
+
 def test_a_refused_password_ends_the_one_shot_run_naming_the_node(tmp_path: Path,
                                                                   processes: Processes) -> None:
     server = RedisServer(processes, tmp_path / "redis", password=PASSWORD).start()
