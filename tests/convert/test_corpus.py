@@ -113,3 +113,10 @@ def ours(template: str) -> str | None:
         return rendered(template)
     except RenderError:
         return None
+
+
+def test_a_dns_helper_whose_name_does_not_resolve_gives_an_empty_list_as_in_confd() -> None:
+    """confd's lookupIP/lookupSRV swallow a DNS error; confagent's fail unless given a default: converted
+    calls pass ``[]``."""
+    template = '{{range lookupIP "nowhere.invalid"}}x{{else}}none{{end}} {{len (lookupSRV "a" "b" "c")}}'
+    assert rendered(template) == "none 0"
