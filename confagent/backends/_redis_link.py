@@ -113,7 +113,7 @@ class RedisLink:
         try:
             why = await self._notifications(client, node)
             try:
-                await _mapping(node, subscription.psubscribe(*[node.keyspace_channel + p for p in patterns]))
+                await self._subscribe(subscription, node, patterns)
             except BackendError as error:  # channels refused by an ACL
                 why, pubsub = why or str(error), None
             self._say_how(node, why)
@@ -124,6 +124,27 @@ class RedisLink:
         finally:
             await subscription.aclose()
             await client.aclose()
+
+    async def _subscribe(self, pubsub: aioredis.client.PubSub, node: RedisNode,
+                         patterns: Sequence[str]) -> None:
+        """Subscribe to the keyspace notifications of keys matching ``patterns``, and wait until the
+        server confirms it: a read made after it cannot miss a write that is not notified.
+
+        Raises:
+            BackendError: the server refused (an ACL without the channels).
+            ClientError: no confirmation within the timeout.
+        """
+        await _mapping(node, pubsub.psubscribe(*[node.keyspace_channel + p for p in patterns]))
+        unconfirmed = len(patterns)
+        try:
+            async with asyncio.timeout(self.options.timeout_s):
+                while unconfirmed:
+                    message = await _mapping(node, pubsub.get_message(timeout=None))
+                    if message is not None and message.get("type") == "psubscribe":
+                        unconfirmed -= 1
+        except TimeoutError:
+            raise ClientError(f"redis node {node.text}: no answer to PSUBSCRIBE within "
+                              f"{self.options.timeout_s:g} s") from None
 
     async def _notifications(self, client: aioredis.Redis, node: RedisNode) -> str:
         """Why ``node`` may not send the needed notifications after trying to turn them on, or "" when

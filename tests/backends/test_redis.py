@@ -222,7 +222,8 @@ def test_a_refused_or_missing_password_is_an_error_naming_the_node(tmp_path: Pat
 
 def test_an_acl_user_signs_in_and_polls_where_config_is_not_allowed(tmp_path: Path,
                                                                     processes: Processes) -> None:
-    server = _server(processes, tmp_path, users=("app on >app-pw ~* &* +@all -config",))
+    server = _server(processes, tmp_path, users=("app on >app-pw ~* &* +@all -config",
+                                                 "quiet on >quiet-pw ~* resetchannels +@all -config"))
     client = server.client()
     client.set("/app/a", "1")
 
@@ -245,6 +246,14 @@ def test_an_acl_user_signs_in_and_polls_where_config_is_not_allowed(tmp_path: Pa
             assert polled and "no permissions to run the 'config|get' command" in polled[0]["cause"], logs
         finally:
             await backend.close()
+        no_channels = _backend(server, username="quiet", password="quiet-pw", poll_interval_s=0.1)
+        try:  # its ACL allows no channel either: PSUBSCRIBE is refused, and it polls alone
+            start = (await no_channels.snapshot(["/app"])).revision
+            async with aclosing(no_channels.changes(["/app"], start)) as changes:
+                client.set("/app/a", "3")
+                assert dict((await next_change(changes)).puts) == {"/app/a": "3"}
+        finally:
+            await no_channels.close()
 
     run(body)
     client.close()
