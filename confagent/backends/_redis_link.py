@@ -12,9 +12,10 @@ Rules:
    does not, the link tries ``CONFIG SET`` to add them; when the server
    refuses (``CONFIG`` renamed away, an ACL), changes are noticed by reading
    again every ``poll_interval_s``, and by the notifications the server may
-   send all the same (its own configuration, unread). Which one is logged,
-   once per change of mode (a restarted server forgets a ``CONFIG SET``: it
-   is tried again).
+   send all the same (its own configuration, unread). With notifications,
+   a read every ``NOTIFIED_READ_S`` all the same notices a connection cut
+   off without a word. Which one is logged, once per change of mode (a
+   restarted server forgets a ``CONFIG SET``: it is tried again).
 3. Every failure of redis-py is mapped here (``_mapped``): a connection or
    timeout problem is ``ClientError``, a refused password ``BackendError``
    naming the node, any other error reply ``BackendError``.
@@ -38,9 +39,12 @@ from redis.backoff import NoBackoff
 from confagent.backends._redis_keys import RedisNode
 from confagent.errors import BackendError, ClientError, ConfagentError
 
-__all__ = ["NOTIFY_CLASSES", "RedisLink", "RedisOptions"]
+__all__ = ["NOTIFIED_READ_S", "NOTIFY_CLASSES", "RedisLink", "RedisOptions"]
 
 T = TypeVar("T")
+NOTIFIED_READ_S = 30.0
+"""With notifications, the longest time between two reads: a subscription cut off without a word (a
+network cut) is noticed by the next read failing."""
 NOTIFY_CLASSES = "g$hx"
 """The notification classes a change of a string or hash makes: generic (del, rename, expire),
 strings, hashes, expired keys (``A`` holds them all)."""
@@ -117,7 +121,7 @@ class RedisLink:
             except BackendError as error:  # channels refused by an ACL
                 why, pubsub = why or str(error), None
             self._say_how(node, why)
-            wait_s = self.options.poll_interval_s if why else None
+            wait_s = self.options.poll_interval_s if why else NOTIFIED_READ_S
             yield
             while await _burst_unless(pubsub, node, closed, wait_s):
                 yield
