@@ -13,7 +13,7 @@ Rules:
    refuses (``CONFIG`` renamed away, an ACL), changes are noticed by reading
    again every ``poll_interval_s``, and by the notifications the server may
    send all the same (its own configuration, unread). With notifications,
-   a read every ``NOTIFIED_READ_S`` all the same notices a connection cut
+   a read every ``notified_read_s`` all the same notices a connection cut
    off without a word. Which one is logged, once per change of mode (a
    restarted server forgets a ``CONFIG SET``: it is tried again).
 3. Every failure of redis-py is mapped here (``_mapped``): a connection or
@@ -61,6 +61,7 @@ class RedisOptions:
             server asks for one).
         timeout_s: connect and command timeout.
         poll_interval_s: how often changes are read when the server sends no notifications.
+        notified_read_s: how often they are read all the same when it does (rule 2).
     """
 
     username: str = ""
@@ -70,6 +71,7 @@ class RedisOptions:
     key_file: Path | None = None
     timeout_s: float = 5.0
     poll_interval_s: float = 2.0
+    notified_read_s: float = NOTIFIED_READ_S
 
 
 class RedisLink:
@@ -121,7 +123,7 @@ class RedisLink:
             except BackendError as error:  # channels refused by an ACL
                 why, pubsub = why or str(error), None
             self._say_how(node, why)
-            wait_s = self.options.poll_interval_s if why else NOTIFIED_READ_S
+            wait_s = self.options.poll_interval_s if why else self.options.notified_read_s
             yield
             while await _burst_unless(pubsub, node, closed, wait_s):
                 yield

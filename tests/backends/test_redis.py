@@ -23,7 +23,7 @@ from confagent.backends._redis_keys import RedisNode, from_redis, parse_node, sc
 from confagent.backends._redis_link import RedisLink, RedisOptions
 from confagent.backends._registry import GivenPath
 from confagent.errors import BackendError, ClientError, ConfigError, UndecodableKey
-from confagent.testing import Processes, free_port
+from confagent.testing import FaultProxy, PartitionMode, Processes, free_port, until_async
 from tests.backends.harness import DEADLINE_S, Follower, next_change, run
 from tests.backends.redis_server import RedisServer
 from tests.certs import make_certs
@@ -374,6 +374,34 @@ def test_a_killed_and_restarted_server_is_survived(tmp_path: Path, processes: Pr
         finally:
             await follower.stop()
             await backend.close()
+
+    run(body)
+
+
+def test_a_network_cut_under_notifications_is_noticed_and_survived(tmp_path: Path,
+                                                                   processes: Processes) -> None:
+    """A cut cable sends no reset and no notification: the read every ``notified_read_s`` notices it."""
+    server = _server(processes, tmp_path)
+    _write(server, "/app/a", "1")
+
+    async def body() -> None:
+        with FaultProxy(0, "127.0.0.1", server.port) as proxy:
+            node = parse_node(f"127.0.0.1:{proxy.port}")
+            backend = RedisBackend([node], RedisOptions(timeout_s=0.5, notified_read_s=0.3))
+            follower = Follower(PrefixCache(backend, ["/app"], FAST, rng=random.Random(7)))
+            try:
+                assert dict((await follower.update()).view) == {"/app/a": "1"}
+                await until_async(lambda: backend.link.notifying is True, "the subscription")
+                await asyncio.to_thread(proxy.partition, PartitionMode.BLACKHOLE)
+                trouble = await follower.trouble()
+                assert isinstance(trouble.error, ClientError) and node.text in str(trouble.error), trouble
+                await asyncio.to_thread(_write, server, "/app/a", "2")
+                await asyncio.to_thread(proxy.heal)
+                await follower.until(lambda e: isinstance(e, CacheRecovered))
+                await follower.until(lambda e: dict(getattr(e, "view", {})) == {"/app/a": "2"})
+            finally:
+                await follower.stop()
+                await backend.close()
 
     run(body)
 
