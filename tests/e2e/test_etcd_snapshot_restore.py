@@ -14,6 +14,7 @@ magic or bbolt version, no hash; each refused naming the file, no data directory
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import io
@@ -24,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from confagent.cli import main
 from confagent.testing import Processes, ServerProcess, b64, free_port
-from tests.e2e.differential import Pair
+from tests.e2e.differential import Pair, normalize
 
 BULK_KEYS = 150
 """Enough versions for the key bucket to need branch pages."""
@@ -297,3 +299,34 @@ def test_status_of_etcds_files_is_etcdctls(source: Source, processes: Processes,
         assert main(["snapshot", "status", str(path), "-w", write_out]) == 0
         assert theirs.returncode == 0, theirs.stderr
         assert capsys.readouterr().out == theirs.stdout.decode()
+
+
+WATCH_BOUND_S = 10.0
+
+
+def _events_until(url: str, create: dict[str, object], last_key: bytes) -> list[object]:
+    """The events of a watch from ``create``, up to the one on ``last_key`` (bounded by a deadline)."""
+    events: list[object] = []
+    body = orjson.dumps({"create_request": create})
+    with httpx.Client(timeout=WATCH_BOUND_S) as client, \
+            client.stream("POST", url + "/v3/watch", content=body) as response:
+        for line in response.iter_lines():
+            result = orjson.loads(line)["result"] if line.strip() else {}
+            events.extend(result.get("events", []))
+            if "canceled" in result or any(base64.b64decode(event["kv"]["key"]) == last_key
+                                           for event in result.get("events", [])):
+                return events if events else [result]
+    return events
+
+
+@pytest.mark.parametrize("prev_kv", [False, True])
+def test_a_watch_replays_etcds_history(restored: Pair, source: Source, prev_kv: bool) -> None:
+    """The restored history, as events: every change from the compaction on (prev_kv: each one's
+    previous version, where etcd still has it), and a watch from below it canceled as etcd's."""
+    restored.same("/v3/kv/put", {"key": b64("zz/sentinel"), "value": b64("1")})
+    for start in (source.compacted, source.compacted + 1, source.compacted - 1):
+        create = {**ALL_KEYS, "start_revision": str(start), "prev_kv": prev_kv}
+        theirs = _events_until(str(restored.etcd.base_url), create, b"zz/sentinel")
+        ours = _events_until(str(restored.ours.base_url), create, b"zz/sentinel")
+        assert normalize(ours) == normalize(theirs), start
+        assert len(theirs) > 3 or start < source.compacted
