@@ -5,7 +5,9 @@ Rules:
    (``_redis_keys.py``); a snapshot reads every string and hash under the
    prefixes in one script call, so it is one moment of the server: one scan
    of the prefixes' common beginning (one pass over the keyspace however many
-   prefixes), the keys under none of them dropped.
+   prefixes), the keys under none of them dropped. Where the server refuses
+   scripts (``EVAL`` renamed away, an ACL), keys are read as confd reads them
+   (SCAN, TYPE, then the values in one MULTI), and the log says so once.
 2. The revision is a counter of this backend, as the file backend's: 1 for
    the first read, +1 each time a read finds other data under its prefixes
    than the reads before it found there (every key read is kept, whichever
@@ -42,6 +44,8 @@ from confagent.errors import BackendError, ClientError, ResyncNeeded, Undecodabl
 
 __all__ = ["HISTORY_MAX", "RedisBackend"]
 
+_Item = tuple[bytes, bytes | None, bytes]
+"""A string (key, None, value) or a hash field (key, field, value) as read."""
 HISTORY_MAX = 1024
 """Changes kept for ``changes(after=...)`` to replay."""
 
@@ -105,6 +109,8 @@ class RedisBackend:
         self.separator = separator or "/"
         self.link = link or RedisLink(nodes, options or RedisOptions())
         self._known = _Known()
+        self._scripts = True
+        """Whether the server runs the read script (rule 1); False once it refused."""
         self._lock = asyncio.Lock()
         self._closed = asyncio.Event()
 
@@ -144,6 +150,23 @@ class RedisBackend:
                 return
             raise
 
+    async def _read_items(self, pattern: str) -> list[_Item]:
+        """Every string and hash field whose key matches ``pattern``: by the script, or, where the
+        server refuses scripts, as confd reads them (rule 1)."""
+        if self._scripts:
+            try:
+                strings, hashes = await self.link.call(lambda client: _by_script(client, pattern))
+            except BackendError as error:
+                if not any(word in str(error).lower() for word in ("eval", "script", "unknown command")):
+                    raise
+                self._scripts = False
+                self.link.log.warning("redis refuses scripts: keys are read one by one, as confd reads them, "
+                                      "so a read is not one moment of the server", cause=str(error))
+            else:
+                items: list[_Item] = [(strings[i], None, strings[i + 1]) for i in range(0, len(strings), 2)]
+                return items + [(hashes[i], hashes[i + 1], hashes[i + 2]) for i in range(0, len(hashes), 3)]
+        return await self.link.call(lambda client: _one_by_one(client, pattern))
+
     async def close(self) -> None:
         """Stop watching and close the connection; ``changes`` iterators end."""
         self._closed.set()
@@ -159,19 +182,9 @@ class RedisBackend:
     async def _read(self, watched: PrefixSet) -> tuple[dict[str, str], dict[str, BackendError]]:
         """Every string and hash field under the prefixes, mapped to key paths (rules 1, 5)."""
         common = os.path.commonprefix(list(watched.prefixes))  # noqa: RUF071 - characters, as SCAN matches
-        patterns = [scan_pattern(common, self.separator)]
-
-        async def read(client: aioredis.Redis) -> list[list[bytes]]:
-            reply: list[list[bytes]] = await client.eval(READ_SCRIPT, 0, *patterns)
-            return reply
-
-        strings, hashes = await self.link.call(read)
         entries: dict[str, str] = {}
         problems: dict[str, BackendError] = {}
-        items: list[tuple[bytes, bytes | None, bytes]] = [
-            (strings[i], None, strings[i + 1]) for i in range(0, len(strings), 2)]
-        items += [(hashes[i], hashes[i + 1], hashes[i + 2]) for i in range(0, len(hashes), 3)]
-        for key, hash_field, value in items:
+        for key, hash_field, value in await self._read_items(scan_pattern(common, self.separator)):
             raw = key if hash_field is None else key + self.separator.encode() + hash_field
             try:
                 name, text = raw.decode(), value.decode()
@@ -202,3 +215,34 @@ def _restricted(change: Change, watched: PrefixSet, separator: str) -> Change | 
     if not puts and not deletes and not problems:
         return None
     return Change(change.revision, puts, deletes, problems)
+
+
+async def _by_script(client: aioredis.Redis, pattern: str) -> list[list[bytes]]:
+    """The strings and hash fields under ``pattern``, read atomically by ``READ_SCRIPT``."""
+    reply: list[list[bytes]] = await client.eval(READ_SCRIPT, 0, pattern)
+    return reply
+
+
+async def _one_by_one(client: aioredis.Redis, pattern: str) -> list[_Item]:
+    """The strings and hash fields under ``pattern`` as confd reads them: SCAN, TYPE, then the values
+    (in one MULTI); a key gone or of another type by then is left for the next read."""
+    keys = [key async for key in client.scan_iter(match=pattern, count=1000)]
+    async with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.type(key)
+        kinds = await pipe.execute()
+    wanted = [(key, kind) for key, kind in zip(keys, kinds, strict=True) if kind in (b"string", b"hash")]
+    async with client.pipeline(transaction=True) as multi:
+        for key, kind in wanted:
+            if kind == b"string":
+                multi.get(key)
+            else:
+                multi.hgetall(key)
+        values = await multi.execute(raise_on_error=False)
+    items: list[_Item] = []
+    for (key, kind), value in zip(wanted, values, strict=True):
+        if isinstance(value, bytes) and kind == b"string":
+            items.append((key, None, value))
+        elif isinstance(value, dict) and kind == b"hash":
+            items += [(key, field, text) for field, text in value.items()]
+    return items

@@ -82,7 +82,7 @@ class RedisLink:
         assert nodes, "at least one node"
         self.nodes = tuple(nodes)
         self.options = options
-        self._log = log or structlog.get_logger("confagent.backends.redis")
+        self.log = log or structlog.get_logger("confagent.backends.redis")
         self._client: aioredis.Redis | None = None
         self._node: RedisNode | None = None
         self.notifying: bool | None = None
@@ -160,7 +160,7 @@ class RedisLink:
                 "notify-keyspace-events") or "")
             if not _notifies(flags):
                 await _mapping(node, client.config_set("notify-keyspace-events", _wanted(flags)))
-                self._log.info("redis keyspace notifications turned on", node=node.text, flags=_wanted(flags))
+                self.log.info("redis keyspace notifications turned on", node=node.text, flags=_wanted(flags))
         except BackendError as error:
             return str(error)  # CONFIG renamed away or refused by an ACL: poll
         return ""
@@ -170,9 +170,9 @@ class RedisLink:
         notifying = not why
         if notifying != self.notifying:
             if notifying:
-                self._log.info("redis changes come by keyspace notifications", node=node.text)
+                self.log.info("redis changes come by keyspace notifications", node=node.text)
             else:
-                self._log.warning("redis changes are polled: keyspace notifications cannot be turned on",
+                self.log.warning("redis changes are polled: keyspace notifications cannot be turned on",
                                   node=node.text, poll_interval_s=self.options.poll_interval_s, cause=why)
         self.notifying = notifying
 

@@ -41,6 +41,7 @@ class RedisServer:
         notify: ``notify-keyspace-events`` at start ("" : none, as redis's default).
         users: ACL rules, one user each (``app on >pw ~* &* +@all -config``).
         unix_socket: listen on ``socket_path`` as well.
+        extra: more lines of configuration.
     """
 
     processes: Processes
@@ -51,6 +52,7 @@ class RedisServer:
     notify: str = ""
     users: tuple[str, ...] = ()
     unix_socket: bool = False
+    extra: tuple[str, ...] = ()
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -113,6 +115,7 @@ class RedisServer:
         if self.config_disabled:
             lines.append('rename-command CONFIG ""')
         lines += [f"user {rule}" for rule in self.users]
+        lines += self.extra
         if self.unix_socket:
             lines += [f"unixsocket {self.socket_path}", "unixsocketperm 700"]
         return "\n".join(lines) + "\n"

@@ -259,6 +259,28 @@ def test_an_acl_user_signs_in_and_polls_where_config_is_not_allowed(tmp_path: Pa
     client.close()
 
 
+def test_a_server_refusing_scripts_is_read_as_confd_reads_it(tmp_path: Path, processes: Processes) -> None:
+    server = _server(processes, tmp_path, extra=('rename-command EVAL ""',))
+    with server.client() as client:
+        client.set("app:db:url", "db1")
+        client.hset("app:web", mapping={"a": "1", "b": "2"})
+        client.rpush("app:queue", "not read")
+
+    async def body() -> None:
+        backend = _backend(server, separator=":")
+        try:
+            with capture_logs() as logs:
+                for _ in range(2):  # the second read goes straight to confd's way
+                    snap = await backend.snapshot(["/app"])
+                    assert dict(snap.entries) == {"/app/db/url": "db1", "/app/web/a": "1", "/app/web/b": "2"}
+            warned = [log for log in logs if log["event"].startswith("redis refuses scripts")]
+            assert len(warned) == 1 and "eval" in warned[0]["cause"].lower(), logs
+        finally:
+            await backend.close()
+
+    run(body)
+
+
 def test_a_unix_socket_node(tmp_path: Path, processes: Processes) -> None:
     server = _server(processes, tmp_path, unix_socket=True)
     with server.client() as client:
