@@ -33,7 +33,7 @@ ALLOWED = {
     "server": {"raft", "kv", "wire", "auth"} | IO_BASE,
     "client": {"kv", "wire"} | IO_BASE,
     "apply": {"resource"} | IO_BASE,
-    "backends": {"server", "client", "kv", "render"} | IO_BASE,
+    "backends": {"server", "client", "kv", "wire", "render"} | IO_BASE,  # wire: a one-shot's gRPC read
     "config": {"backends", "render", "resource"} | IO_BASE,
     "metad": {"backends", "client", "kv", "render"} | IO_BASE,
     "agent": {"config", "backends", "render", "resource", "apply", "server", "client"} | IO_BASE,

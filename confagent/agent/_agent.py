@@ -188,10 +188,12 @@ class Agent:
         run = setup.config.run
         options = SyncOptions(noop=run.noop if noop is None else noop, sync_only=run.sync_only,
                               keep_stage_file=run.keep_stage_file)
-        backend = await open_one_shot_backend(await discover_nodes(setup.config, self.host), self.log)
+        locks = any(resource.spec.reload_lock for resource in setup.resources.resources)
+        backend = await open_one_shot_backend(await discover_nodes(setup.config, self.host), self.log,
+                                              snapshot_only=not locks)
         slots = None
         try:
-            if any(resource.spec.reload_lock for resource in setup.resources.resources):
+            if locks:
                 from confagent.agent._reload_slots import StoreReloadSlots  # noqa: PLC0415 - httpx when used
 
                 slots = StoreReloadSlots.for_backend(backend, setup.config, self.log)

@@ -13,7 +13,9 @@ Rules:
 3. ``keep_running`` merges a reloaded set with the running one: a resource
    whose file broke keeps running as it was, if its template is still there.
 4. ``log_resource_errors`` writes one line per resource that did not load.
-5. ``compile_templates`` compiles (and caches) every resource's template
+5. The environment keeps compiled templates on disk between runs
+   (``attach_template_cache``): a later run loads them instead of compiling.
+   ``compile_templates`` compiles (and caches) every resource's template
    ahead of the renders, one per turn of the event loop, so that it can run
    while the store answers a snapshot's request without holding up the
    request or the reading of its answer. A template that does not compile
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from confagent.agent._template_cache import attach_template_cache
 from confagent.config import AgentConfig, LoadedResource, ResourceSet, load_config, load_resources
 from confagent.errors import ConfigError, RenderError
 from confagent.render import Host, RenderEnvironment, check_template, make_environment
@@ -88,7 +91,9 @@ def load_setup(source: ConfigSource, host: Host) -> Setup:
     if not resources.resources and not resources.errors:
         raise ConfigError("holds no template resource (*.toml); there is nothing to do",
                           file=str(resources.confdir / "conf.d"))
-    return Setup(config, resources, make_environment(resources.templates, host))
+    env = make_environment(resources.templates, host)
+    attach_template_cache(env)
+    return Setup(config, resources, env)
 
 
 async def compile_templates(setup: Setup) -> None:

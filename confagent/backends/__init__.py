@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from confagent.backends._embedded import EmbeddedBackend
     from confagent.backends._etcd import EtcdBackend
     from confagent.backends._file import FileBackend
+    from confagent.backends._grpc_snapshot import GrpcSnapshotBackend
     from confagent.backends._redis import RedisBackend
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "EnvBackend",
     "EtcdBackend",
     "FileBackend",
+    "GrpcSnapshotBackend",
     "PrefixCache",
     "PrefixSet",
     "RedisBackend",
@@ -82,7 +84,7 @@ __all__ = [
 ]
 
 _LAZY_MODULES = {"EmbeddedBackend": "_embedded", "EtcdBackend": "_etcd", "FileBackend": "_file",
-                 "RedisBackend": "_redis"}
+                 "GrpcSnapshotBackend": "_grpc_snapshot", "RedisBackend": "_redis"}
 """Backend classes whose modules import heavy libraries, by the module defining them (module docstring)."""
 
 

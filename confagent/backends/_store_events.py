@@ -9,16 +9,20 @@ of an undecodable value deletes the key, so the cache never keeps a stale one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from confagent.backends._base import Change, Snapshot
 from confagent.errors import BackendError, UndecodableKey
-from confagent.kv import Event, EventType, KeyValue
+from confagent.kv import Event, EventType
+
+if TYPE_CHECKING:
+    from confagent.wire import KeyValueBytes
 
 __all__ = ["changes_of_events", "snapshot_of"]
 
 
-def snapshot_of(revision: int, kvs: Iterable[KeyValue]) -> Snapshot:
-    """A snapshot at ``revision`` holding the decodable ``kvs``."""
+def snapshot_of(revision: int, kvs: Iterable[KeyValueBytes]) -> Snapshot:
+    """A snapshot at ``revision`` holding the decodable ``kvs`` (``kv.KeyValue`` or protobuf's messages)."""
     entries: dict[str, str] = {}
     problems: list[BackendError] = []
     for kv in kvs:

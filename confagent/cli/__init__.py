@@ -2,11 +2,15 @@
 
 Every command lives in a module with a ``register(subparsers)`` function that
 adds its parser and sets ``handler`` to a callable ``(argparse.Namespace) -> int``
-(the exit code). To add a command, write such a module and append its
-``register`` to :data:`COMMANDS`. Errors reach :func:`main` as
-:class:`~confagent.errors.ConfagentError` and are printed as one line,
-``Error: <message>``, on stderr, with exit code 1 (etcdctl's convention);
-usage errors exit 2.
+(the exit code). To add a command, write such a module and append its name
+to :data:`COMMANDS`. A command line that starts with ``run`` or ``render``
+(:data:`ALONE`) builds only that module's parsers: a one-shot render does not
+import every other command's modules (about 60 ms of its start-up); any other
+command line builds them all, so help and usage errors list every command.
+
+Errors reach :func:`main` as :class:`~confagent.errors.ConfagentError` and
+are printed as one line, ``Error: <message>``, on stderr, with exit code 1
+(etcdctl's convention); usage errors exit 2.
 
 A command whose reader has gone (``confagent get --prefix / | head -1``) stops
 at its next write, quietly, with exit code 141: the status a shell reports for
@@ -31,60 +35,36 @@ client, Jinja2, structlog): each handler imports what it uses.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from confagent import __version__
-from confagent.cli import (
-    _cluster_cmd,
-    _convert_cmd,
-    _kv_cmd,
-    _lease_cmd,
-    _lock_cmd,
-    _maintenance_cmd,
-    _metad_cmd,
-    _register_cmd,
-    _role_cmd,
-    _run_cmd,
-    _snapshot_cmd,
-    _status_cmd,
-    _store_cmd,
-    _user_cmd,
-)
-from confagent.cli._common import Subparsers, add_global_options
+from confagent.cli._common import add_global_options
 from confagent.errors import ConfagentError
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
-__all__ = ["COMMANDS", "EXIT_BROKEN_PIPE", "EXIT_ERROR", "build_parser", "main"]
+__all__ = ["ALONE", "COMMANDS", "EXIT_BROKEN_PIPE", "EXIT_ERROR", "build_parser", "main"]
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 """The reader of stdout has gone: 128 + SIGPIPE, what a shell reports for etcdctl."""
 
-Register = Callable[[Subparsers], None]
+COMMANDS: tuple[str, ...] = (
+    "_run_cmd", "_status_cmd", "_store_cmd", "_kv_cmd", "_lease_cmd", "_lock_cmd", "_cluster_cmd",
+    "_maintenance_cmd", "_user_cmd", "_role_cmd", "_snapshot_cmd", "_register_cmd", "_metad_cmd",
+    "_convert_cmd",
+)
+"""The modules of ``confagent.cli`` that register commands, in the order help lists them."""
 
-COMMANDS: list[Register] = [
-    _run_cmd.register,
-    _status_cmd.register,
-    _store_cmd.register,
-    _kv_cmd.register,
-    _lease_cmd.register,
-    _lock_cmd.register,
-    _cluster_cmd.register,
-    _maintenance_cmd.register,
-    _user_cmd.register,
-    _role_cmd.register,
-    _snapshot_cmd.register,
-    _register_cmd.register,
-    _metad_cmd.register,
-    _convert_cmd.register,
-]
+ALONE = {"run": "_run_cmd", "render": "_run_cmd"}
+"""A command line starting with one of these builds only its module's parsers (module docstring)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,15 +74,17 @@ class _Parser(argparse.ArgumentParser):
         (file or sys.stdout).write(self.format_help())
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of ``command``'s module when it is one of ``ALONE``."""
     parser: argparse.ArgumentParser = _Parser(
         prog="confagent",
         description="Configuration files kept in sync with an etcd-compatible store.")
     parser.add_argument("--version", action="version", version=f"confagent {__version__}")
     add_global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in COMMANDS:
-        register(commands)
+    alone = ALONE.get(command or "")
+    for name in COMMANDS if alone is None else (alone,):
+        importlib.import_module(f"{__name__}.{name}").register(commands)
     return parser
 
 
@@ -140,8 +122,8 @@ _GO_BOOLEANS = {"1": True, "t": True, "true": True, "0": False, "f": False, "fal
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line, read as the module docstring says."""
-    parser = build_parser()
     given = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(given[0] if given else None)
     args, extras = parser.parse_known_args(_go_switches(given, _switches(_command_parser(parser, given))))
     if extras and (not getattr(args, "intermixed", False) or any(e.startswith("-") for e in extras)):
         parser.error(f"unrecognized arguments: {' '.join(extras)}")

@@ -201,6 +201,15 @@ if TYPE_CHECKING:
         ResponseHeader,
         Status,
     )
+    from confagent.wire._proto_client import (
+        KeyValueBytes,
+        RangeTxnReply,
+        grpc_frame,
+        grpc_status_of,
+        grpc_unframe,
+        pb_decode_range_txn_response,
+        pb_encode_range_txn_request,
+    )
     from confagent.wire._proto_server import (
         pb_decode_alarm_request,
         pb_decode_compaction_request,
@@ -269,6 +278,7 @@ __all__ = [
     "EtcdDatabase",
     "EtcdStatus",
     "JsonObject",
+    "KeyValueBytes",
     "LeaderKey",
     "LeaseKeepAlive",
     "LeaseTimeToLive",
@@ -278,6 +288,7 @@ __all__ = [
     "Permission",
     "PermissionType",
     "ProclaimRequest",
+    "RangeTxnReply",
     "Reply",
     "ResignRequest",
     "ResponseHeader",
@@ -386,6 +397,9 @@ __all__ = [
     "encode_watch_response",
     "etcd_status",
     "etcd_store_state",
+    "grpc_frame",
+    "grpc_status_of",
+    "grpc_unframe",
     "loads",
     "next_value",
     "pb_decode_alarm_request",
@@ -408,6 +422,7 @@ __all__ = [
     "pb_decode_proclaim_request",
     "pb_decode_put_request",
     "pb_decode_range_request",
+    "pb_decode_range_txn_response",
     "pb_decode_resign_request",
     "pb_decode_txn_request",
     "pb_decode_unlock_request",
@@ -431,6 +446,7 @@ __all__ = [
     "pb_encode_member_list_response",
     "pb_encode_put_response",
     "pb_encode_range_response",
+    "pb_encode_range_txn_request",
     "pb_encode_role_get_response",
     "pb_encode_snapshot_response",
     "pb_encode_status_response",
@@ -502,6 +518,10 @@ _LAZY_MODULES = {
         "encode_txn_request", "encode_watch_cancel_request", "encode_watch_create_request",
         "encode_alarm_request", "encode_move_leader_request",
     ), "_json_client"),
+    **dict.fromkeys((
+        "KeyValueBytes", "RangeTxnReply", "grpc_frame", "grpc_status_of", "grpc_unframe",
+        "pb_decode_range_txn_response", "pb_encode_range_txn_request",
+    ), "_proto_client"),
     **dict.fromkeys((
         "pb_decode_alarm_request", "pb_decode_compaction_request", "pb_decode_delete_range_request",
         "pb_decode_empty_request", "pb_decode_hash_kv_request", "pb_decode_lease_grant_request",

@@ -67,3 +67,27 @@ def test_the_register_command_words_every_registration_event() -> None:
     # its messages are keyed by the event kinds' names, so that registering the command imports no client
     assert set(_register_cmd._MESSAGES) == {kind.name for kind in RegistrationEventKind}
     assert set(_register_cmd._MESSAGES) >= _register_cmd._WARNINGS
+
+
+def test_a_run_or_render_command_line_builds_only_its_own_commands(processes: Processes) -> None:
+    others = {f"confagent.cli.{name}" for name in ("_kv_cmd", "_metad_cmd", "_store_cmd", "_user_cmd",
+                                                    "_role_cmd", "_register_cmd", "_cluster_cmd")}
+    for command in ("run", "render"):
+        built = f"from confagent.cli import build_parser; build_parser({command!r})"
+        loaded = modules_after(processes, built)
+        assert loaded & {*others, "confagent.auth", *HEAVY} == set()
+    assert modules_after(processes, "from confagent.cli import build_parser; build_parser('get')") >= others
+
+
+def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx(processes: Processes, etcd_server: str,
+                                                             tmp_path: Path) -> None:
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "t.tmpl").write_text("{{ getv('/imports/x', 'none') }}\n")
+    (tmp_path / "conf.d" / "t.toml").write_text(
+        f'[template]\nsrc = "t.tmpl"\ndest = "{tmp_path / "t.conf"}"\nkeys = ["/imports"]\n')
+    argv = ["run", "--onetime", "--confdir", str(tmp_path), "--backend", "etcd", "--node", etcd_server]
+    loaded = modules_after(processes, f"from confagent.cli import main\nassert main({argv!r}) == 0")
+    assert (tmp_path / "t.conf").read_text() == "none\n"
+    assert "zttp" in loaded
+    assert loaded & {"httpx", "httpcore", "confagent.client", "confagent.cli._kv_cmd"} == set()

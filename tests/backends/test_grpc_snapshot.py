@@ -1,0 +1,93 @@
+"""``GrpcSnapshotBackend`` against a real etcd 3.4 and a ``confagent store``: the snapshot it reads over gRPC
+is the one ``EtcdBackend`` reads over the JSON gateway, key for key, at the same revision, with the same keys
+left out; endpoints that do not answer are skipped, and named when none does."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import httpx
+import pytest
+
+from confagent.backends import BackendConfig, EtcdBackend, GrpcSnapshotBackend, Snapshot
+from confagent.client import ClientConfig
+from confagent.errors import ClientError
+from confagent.testing import free_port
+
+PREFIXES = [f"/grpc/p{i:03d}" for i in range(300)]
+"""More distinct prefixes than one txn may hold (128): three txns, the later two pinned to the first's
+revision."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _load(url: str) -> None:
+    """Keys under every other prefix, one outside them, one whose value is not UTF-8, then a change."""
+    with httpx.Client(base_url=url, timeout=10) as http:
+        puts = [(f"{prefix}/k{j}".encode(), f"v{j} {prefix}".encode())
+                for prefix in PREFIXES[::2] for j in range(3)]
+        puts += [(b"/grpc/outside", b"x"), (b"/grpc/p001/bad", b"\xff\xfe")]
+        for start in range(0, len(puts), 100):
+            chunk = puts[start:start + 100]
+            success = [{"request_put": {"key": _b64(k), "value": _b64(v)}} for k, v in chunk]
+            http.post("/v3/kv/txn", json={"success": success}).raise_for_status()
+        http.post("/v3/kv/deleterange", json={"key": _b64(b"/grpc/p000/k0")}).raise_for_status()
+
+
+async def _both(url: str) -> tuple[Snapshot, Snapshot]:
+    grpc = GrpcSnapshotBackend([url], dial_timeout_s=5, command_timeout_s=10)
+    gateway = EtcdBackend.connect(ClientConfig(endpoints=(url,)))
+    try:
+        return await grpc.snapshot(PREFIXES), await gateway.snapshot(PREFIXES)
+    finally:
+        await grpc.close()
+        await gateway.close()
+
+
+def test_the_snapshot_is_the_gateways(own_server: str) -> None:
+    _load(own_server)
+    over_grpc, over_gateway = asyncio.run(_both(own_server))
+    assert over_grpc.revision == over_gateway.revision > 0
+    assert dict(over_grpc.entries) == dict(over_gateway.entries)
+    assert len(over_grpc.entries) == 150 * 3 - 1 and "/grpc/outside" not in over_grpc.entries
+    assert [str(p) for p in over_grpc.problems] == [str(p) for p in over_gateway.problems] != []
+
+
+def test_an_endpoint_that_does_not_answer_is_skipped(own_server: str) -> None:
+    _load(own_server)
+    dead = f"http://127.0.0.1:{free_port()}"
+
+    async def body() -> None:
+        backend = GrpcSnapshotBackend([dead, own_server], dial_timeout_s=5, command_timeout_s=10)
+        assert len((await backend.snapshot(["/grpc/p002"])).entries) == 3
+        alone = GrpcSnapshotBackend([dead], dial_timeout_s=5, command_timeout_s=10)
+        with pytest.raises(ClientError, match=f"no endpoint answered: {dead}: "):
+            await alone.snapshot(["/grpc/p002"])
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize(("config", "served"), [
+    (BackendConfig(backend="etcd", nodes=("http://127.0.0.1:2379", "http://10.0.0.1:2379")), True),
+    (BackendConfig(backend="etcd"), True),
+    (BackendConfig(backend="etcd", nodes=("https://127.0.0.1:2379",)), False),
+    (BackendConfig(backend="etcd", username="root", password="secret"), False),
+    (BackendConfig(backend="env"), False),
+])
+def test_it_serves_plain_http_without_credentials(config: BackendConfig, served: bool) -> None:
+    assert GrpcSnapshotBackend.serves(config) is served
+
+
+def test_the_changes_end_when_closed() -> None:
+    async def body() -> None:
+        backend = GrpcSnapshotBackend(["http://127.0.0.1:1"], dial_timeout_s=1, command_timeout_s=1)
+        changes = backend.changes(["/a"], 0)
+        waiting = asyncio.ensure_future(anext(changes, None))
+        await asyncio.sleep(0)
+        await backend.close()
+        assert await waiting is None
+
+    asyncio.run(body())
