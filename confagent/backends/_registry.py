@@ -14,6 +14,9 @@ metad      a metadata service's data port (``/self/...``)   nodes, command_timeo
 redis      strings and hashes of redis servers, tried in    nodes, separator, client_key (or
            order, with confd's key mapping                  password, password_file), username,
                                                             client_cert, client_cakeys
+zookeeper  a ZooKeeper tree, with confd's key mapping and   nodes, username, password (or
+           watches                                          password_file), client_cert,
+                                                            client_key, client_cakeys
 =========  ===============================================  ==============================
 
 Each opener imports its backend's module when called (``env``'s is light), so
@@ -33,6 +36,12 @@ and so does this backend when no ``client_cert`` is given (with a client
 certificate, ``client_key`` is its key, for a TLS server that asks for one);
 ``password``, ``password_file`` or ``$CONFAGENT_REDIS_PASSWORD`` give it
 plainly instead, and ``username`` names an ACL user (redis 6).
+
+Credentials (``zookeeper``): ``username`` and ``password`` are a digest identity
+(``user:password``) added to the session; the password may come from
+``password_file`` or ``$CONFAGENT_ZOOKEEPER_PASSWORD`` instead. Its nodes are
+``HOST:PORT`` (confd's default ``127.0.0.1:2181``); ``client_cakeys`` (and
+``client_cert`` with ``client_key``) turn on TLS to the servers' secure port.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from confagent.backends._base import Backend
 from confagent.backends._env import EnvBackend
@@ -64,11 +74,12 @@ from confagent.settings import (
 
 if TYPE_CHECKING:
     from confagent.backends._redis_link import RedisOptions
+    from confagent.backends._zookeeper import ZookeeperOptions
     from confagent.client import ClientConfig, Credentials
 
 __all__ = ["BACKENDS", "BACKEND_NAMES", "DEFAULT_ETCD_NODE", "DEFAULT_REDIS_NODE", "EMBEDDED_STORE",
-           "PASSWORD_ENV", "REDIS_PASSWORD_ENV", "BackendConfig", "GivenPath", "embedded_store",
-           "open_backend"]
+           "PASSWORD_ENV", "REDIS_PASSWORD_ENV", "ZOOKEEPER_PASSWORD_ENV", "BackendConfig", "GivenPath",
+           "embedded_store", "open_backend"]
 
 PASSWORD_ENV = "CONFAGENT_ETCD_PASSWORD"
 """The etcd backend's password when neither ``password`` nor ``password_file`` gives one."""
@@ -78,6 +89,10 @@ REDIS_PASSWORD_ENV = "CONFAGENT_REDIS_PASSWORD"
 """The redis backend's password when ``password``, ``password_file`` and ``client_key`` give none."""
 DEFAULT_REDIS_NODE = "127.0.0.1:6379"
 """confd's default redis node."""
+ZOOKEEPER_PASSWORD_ENV = "CONFAGENT_ZOOKEEPER_PASSWORD"
+"""The zookeeper backend's password when neither ``password`` nor ``password_file`` gives one."""
+DEFAULT_ZOOKEEPER_NODE = "127.0.0.1:2181"
+"""confd's default zookeeper node."""
 EMBEDDED_STORE = StoreConfig(listen_client_urls=(), listen_peer_urls=())
 """The embedded store's settings unless configured: a lone member serving no client URL and listening
 for no peer (it advertises etcd's default peer URL, from which its ID derives); no data directory."""
@@ -90,11 +105,11 @@ def embedded_store(data_dir: Path | None, listen_client_urls: Sequence[str] = ()
     return replace(EMBEDDED_STORE, data_dir=data_dir, listen_client_urls=urls, **settings)
 
 
-BACKEND_NAMES = ("embedded", "etcd", "file", "env", "metad", "redis")
+BACKEND_NAMES = ("embedded", "etcd", "file", "env", "metad", "redis", "zookeeper")
 """Every backend ``open_backend`` opens (``BACKENDS``); ``etcdv3`` is read as confd's name for ``etcd``."""
 CONFD_NAMES = {"etcdv3": "etcd"}
 ENDPOINTS = replace(URLS, repeat=True)
-NODE_BACKENDS = ("etcd", "metad", "redis")
+NODE_BACKENDS = ("etcd", "metad", "redis", "zookeeper")
 """The backends that read ``nodes``."""
 
 
@@ -126,11 +141,13 @@ class BackendConfig:
     """
 
     backend: str = setting("embedded", flag="backend", kind=choice(*BACKEND_NAMES, aliases=CONFD_NAMES),
-                           metavar="NAME", help="embedded, etcd (or etcdv3), file, env, metad or redis")
+                           metavar="NAME",
+                           help="embedded, etcd (or etcdv3), file, env, metad, redis or zookeeper")
     nodes: tuple[str, ...] = setting((), flag="node", toml="nodes", kind=ENDPOINTS, metavar="URL",
                                      default_text=DEFAULT_ETCD_NODE,
                                      help="an etcd endpoint, http(s)://HOST:PORT (redis: HOST:PORT[/DB] or "
-                                          "rediss://HOST:PORT[/DB]); repeat for several")
+                                          "rediss://HOST:PORT[/DB]; zookeeper: HOST:PORT); repeat for "
+                                          "several")
     client_cert: Path | None = setting(None, flag="client-cert", kind=PATH, metavar="FILE",
                                        help="TLS client certificate for the etcd backend")
     client_key: Path | None = setting(None, flag="client-key", kind=CLIENT_KEY, metavar="FILE",
@@ -220,7 +237,7 @@ class BackendConfig:
 
     def _validate_tls(self, name: Naming) -> None:
         for field in ("client_cert", "client_key", "client_cakeys"):
-            if self.backend != "redis":
+            if self.backend not in ("redis", "zookeeper"):
                 self._check_used(name, field, "etcd")
         for field in ("client_cert", "client_key", "client_cakeys"):
             if field == "client_key" and self._key_is_redis_password:
@@ -241,7 +258,7 @@ class BackendConfig:
 
     def _validate_credentials(self, name: Naming) -> None:
         for field in ("basic_auth", "username", "password", "password_file"):
-            if self.backend != "redis" or field == "basic_auth":
+            if self.backend not in ("redis", "zookeeper") or field == "basic_auth":
                 self._check_used(name, field, "etcd")
         if self.password and self.password_file is not None:
             raise ConfigError(f"give one of {name('password')} and {name('password_file')}",
@@ -283,6 +300,24 @@ class BackendConfig:
         except (OSError, UnicodeDecodeError) as error:
             raise ConfigError(f"cannot read {self.password_file}: {error}", key="password_file") from None
         return lines[0] if lines else ""
+
+    def zookeeper_options(self) -> ZookeeperOptions:
+        """The zookeeper backend's settings (module docstring for the identity and TLS).
+
+        Raises:
+            ConfigError: the password file cannot be read, or a username has no password anywhere.
+        """
+        from confagent.backends._zookeeper import ZookeeperOptions  # noqa: PLC0415 - kazoo on use
+
+        password = self.password or self._password_from_file() or os.environ.get(ZOOKEEPER_PASSWORD_ENV, "")
+        if self.username and not password:
+            raise ConfigError(f"no password for user {self.username!r}: give password, password_file "
+                              f"or ${ZOOKEEPER_PASSWORD_ENV}", key="password")
+        hosts = tuple(_host_port(url, DEFAULT_ZOOKEEPER_NODE) for url in self.nodes)
+        return ZookeeperOptions(hosts=hosts or (DEFAULT_ZOOKEEPER_NODE,), username=self.username,
+                                password=password, ca_file=self.client_cakeys, cert_file=self.client_cert,
+                                key_file=self.client_key, dial_timeout_s=self.dial_timeout_s,
+                                timeout_s=self.command_timeout_s)
 
     def redis_options(self) -> RedisOptions:
         """The redis backend's connection settings (module docstring for the password).
@@ -357,6 +392,19 @@ async def _open_redis(config: BackendConfig) -> Backend:
     return RedisBackend(nodes, config.redis_options(), separator=config.separator)
 
 
+async def _open_zookeeper(config: BackendConfig) -> Backend:
+    from confagent.backends._zookeeper import ZookeeperBackend  # noqa: PLC0415 - kazoo on use (module doc)
+
+    return ZookeeperBackend(config.zookeeper_options())
+
+
+def _host_port(url: str, default: str) -> str:
+    """``HOST:PORT`` of a node URL (``http://`` as the node option writes a bare ``HOST:PORT``), with
+    ``default``'s port when it has none."""
+    parts = urlsplit(url)
+    return parts.netloc if parts.port is not None else f"{parts.netloc}:{default.rpartition(':')[2]}"
+
+
 BACKENDS: Mapping[str, Callable[[BackendConfig], Awaitable[Backend]]] = {
     "embedded": _open_embedded,
     "etcd": _open_etcd,
@@ -364,6 +412,7 @@ BACKENDS: Mapping[str, Callable[[BackendConfig], Awaitable[Backend]]] = {
     "env": _open_env,
     "metad": _open_metad,
     "redis": _open_redis,
+    "zookeeper": _open_zookeeper,
 }
 """Backend name -> how to open it."""
 assert tuple(BACKENDS) == BACKEND_NAMES, "one list of backends"

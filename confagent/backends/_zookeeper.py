@@ -63,10 +63,8 @@ from confagent.backends._known import KnownKeys, restricted
 from confagent.backends._prefixes import PrefixSet
 from confagent.errors import BackendError, ClientError, UndecodableKey
 
-__all__ = ["DEFAULT_NODE", "ZookeeperBackend", "ZookeeperOptions"]
+__all__ = ["ZookeeperBackend", "ZookeeperOptions"]
 
-DEFAULT_NODE = "127.0.0.1:2181"
-"""confd's default zookeeper node."""
 SESSION_TIMEOUT_S = 10.0
 """The session timeout asked of the server (it bounds it by its own min and max)."""
 RECONNECT_DELAY_MAX_S = 1.0
@@ -92,7 +90,7 @@ class ZookeeperOptions:
         timeout_s: how long a read waits for each answer.
     """
 
-    hosts: tuple[str, ...] = (DEFAULT_NODE,)
+    hosts: tuple[str, ...]
     username: str = ""
     password: str = ""
     ca_file: Path | None = None

@@ -19,9 +19,9 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.security import make_digest_acl
 
-from confagent.backends import BackoffPolicy, CacheConfig, CacheRecovered, PrefixCache
+from confagent.backends import BackendConfig, BackoffPolicy, CacheConfig, CacheRecovered, PrefixCache
 from confagent.backends._zookeeper import ZookeeperBackend, ZookeeperOptions
-from confagent.errors import BackendError, ClientError, ResyncNeeded
+from confagent.errors import BackendError, ClientError, ConfigError, ResyncNeeded
 from confagent.testing import Processes
 from tests.backends.harness import DEADLINE_S, Follower, next_change, run
 from tests.backends.zookeeper_server import ZookeeperServer
@@ -53,6 +53,32 @@ def _tree(zk: KazooClient, nodes: dict[str, str]) -> None:
             zk.set(path, data.encode())
         else:
             zk.create(path, data.encode(), makepath=True)
+
+
+def test_options_take_confd_nodes_and_a_digest_identity(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    default = BackendConfig(backend="zookeeper")
+    default.validate()
+    assert default.zookeeper_options().hosts == ("127.0.0.1:2181",)  # confd's default node
+    given = BackendConfig(backend="zookeeper", nodes=("http://10.0.0.1:2182", "http://zk.internal"),
+                          username="alice", password="pw")
+    given.validate()
+    options = given.zookeeper_options()
+    assert options.hosts == ("10.0.0.1:2182", "zk.internal:2181") and not options.tls
+    assert (options.username, options.password) == ("alice", "pw")
+    password_file = tmp_path / "password"
+    password_file.write_text("from-file\n")
+    assert BackendConfig(backend="zookeeper", username="alice",
+                         password_file=password_file).zookeeper_options().password == "from-file"
+    monkeypatch.setenv("CONFAGENT_ZOOKEEPER_PASSWORD", "from-env")
+    assert BackendConfig(backend="zookeeper", username="alice").zookeeper_options().password == "from-env"
+    monkeypatch.delenv("CONFAGENT_ZOOKEEPER_PASSWORD")
+    with pytest.raises(ConfigError, match="no password for user 'alice'"):
+        BackendConfig(backend="zookeeper", username="alice").zookeeper_options()
+    with pytest.raises(ConfigError, match="needs username as well"):
+        BackendConfig(backend="zookeeper", password="pw").validate()
+    with pytest.raises(ConfigError, match="is only used by the etcd backend"):
+        BackendConfig(backend="zookeeper", basic_auth=True, username="alice").validate()
 
 
 def test_the_tree_maps_to_keys_as_confd_maps_it(zookeeper_session: ZookeeperServer, zk: KazooClient,

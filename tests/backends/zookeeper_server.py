@@ -2,8 +2,9 @@
 free port, with a data directory and a config of its own, started through the test's ``Processes`` (so
 the test is marked ``system``).
 
-``ZookeeperServer.start()`` waits until it answers ``ruok``; ``kill()`` and ``start()`` again restart it
-on the same port with its data (and its sessions: a client that reconnects in time keeps its own).
+``ZookeeperServer.start()`` waits until it serves (``srvr`` says its mode); ``kill()`` and ``start()``
+again restart it on the same port with its data (and its sessions: a client that reconnects in time
+keeps its own).
 ``client()`` gives a kazoo client for the test's own writes, with a digest identity when given one.
 Start-up takes about a second (a JVM): tests share one server per session where they can.
 """
@@ -82,7 +83,7 @@ class ZookeeperServer:
     def client(self, identity: str = "") -> Iterator[KazooClient]:
         """A started kazoo client, stopped on leaving; ``identity`` is a digest ``user:password``."""
         client = KazooClient(hosts=self.node, auth_data=[("digest", identity)] if identity else None)
-        client.start(timeout=10)
+        client.start(timeout=30)
         try:
             yield client
         finally:
@@ -95,12 +96,15 @@ class ZookeeperServer:
             raise AssertionError(f"zookeeper ended: {self.log.read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
-                connection.sendall(b"ruok")
-                return connection.recv(4) == b"imok"
+                connection.sendall(b"srvr")
+                answer = b""
+                while chunk := connection.recv(4096):
+                    answer += chunk
         except OSError:
             return False
+        return b"Mode: standalone" in answer  # 'ruok' answers before the server serves
 
     def _config(self) -> str:
         lines = [f"tickTime={TICK_MS}", f"dataDir={self.directory / 'data'}", f"clientPort={self.port}",
-                 "clientPortAddress=127.0.0.1", "4lw.commands.whitelist=ruok", "admin.enableServer=false"]
+                 "clientPortAddress=127.0.0.1", "4lw.commands.whitelist=srvr", "admin.enableServer=false"]
         return "\n".join(lines) + "\n"
