@@ -7,9 +7,10 @@ Rules (the environment is confagent.render's: ``trim_blocks``, ``lstrip_blocks``
    and turn the other into LF). Trim markers were applied by the lexer.
 2. Every statement is ``{%+ ... +%}``: the plus signs turn ``lstrip_blocks`` and
    ``trim_blocks`` off for it, so no whitespace of the text moves.
-3. Go's variables live in one Jinja ``namespace`` (``_go``) under a name of
-   their own per declaration (``$x`` -> ``_go.x_3``), so Go's scoping holds
-   and ``$x = ...`` inside a ``range`` changes the outer variable.
+3. Each declaration of a Go variable is a Jinja name of its own (``$x`` is
+   ``x``, a second ``$x`` ``x_7``), so Go's scoping holds; a variable that
+   some ``$x = ...`` assigns lives in one Jinja ``namespace`` (``_go.x_3``), so
+   that an assignment inside a ``range`` changes it outside, as in Go.
 4. ``if``/``with`` test Python's truth, which is Go's for the values confd's
    functions give (empty strings, lists, maps, zero, false, nil);
    ``and``/``or`` are Jinja's, which return an operand and stop early, as Go
@@ -32,6 +33,7 @@ from itertools import count
 from confagent.convert._functions import (
     DIRECT_PRINT,
     ELEMENT_KINDS,
+    FUNCTIONS,
     LENIENT_DNS,
     RESULT_KINDS,
     UNSUPPORTED,
@@ -65,6 +67,11 @@ from confagent.convert._nodes import (
 __all__ = ["Finding", "emit"]
 
 _NAMESPACE = "_go"
+_RESERVED = FUNCTIONS | {
+    "range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "caller", "varargs", "kwargs", "self",
+    "super", "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else",
+}
+"""Names a Go variable's Jinja name may not take: the environment's functions, Jinja's globals and words."""
 _TOP_DOT = "top"
 """The kind of dot and ``$`` at the top of a confd template: confd executes it with no data (nil)."""
 
@@ -96,14 +103,17 @@ class _Emitter:
         self.macros = {name: f"_tpl{index}" for index, name in enumerate(tree.defines, start=1)}
         self.scopes: list[dict[str, _Expr]] = []
         self.dot = _Expr("none", _TOP_DOT)
+        self.assigned = _assigned(tree)
+        self.used: set[str] = set()
 
     def report(self, at: Position, message: str) -> None:
         self.findings.append(Finding(at[0], at[1], message))
 
     def document(self) -> str:
-        out = [_tag(f"set {_NAMESPACE} = namespace()")]
+        namespace = _tag(f"set {_NAMESPACE} = namespace()") if self.assigned else ""
+        out = [namespace]
         for name, body in self.tree.defines.items():
-            out.append(_tag(f"macro {self.macros[name]}(_dot)") + _tag(f"set {_NAMESPACE} = namespace()"))
+            out.append(_tag(f"macro {self.macros[name]}(_dot)") + namespace)
             out.append(self.scoped(_Expr("_dot", "any"), body))
             out.append(_tag("endmacro"))
         out.append(self.scoped(_Expr("none", _TOP_DOT), self.tree.body))
@@ -172,9 +182,17 @@ class _Emitter:
         return _tag(f"set {target.code} = {value.code}")
 
     def declare(self, name: str, kind: str) -> _Expr:
+        """A new Jinja name for the Go variable ``name`` (rule 3), in the innermost scope."""
         bare = name[1:]
-        safe = bare if bare.isascii() and bare.replace("_", "a").isalnum() else "v"
-        variable = _Expr(f"{_NAMESPACE}.{safe}_{next(self.ids)}", kind)
+        safe = bare if bare.isascii() and bare.isidentifier() and not bare.startswith("_") else "v"
+        if name in self.assigned:
+            code = f"{_NAMESPACE}.{safe}_{next(self.ids)}"
+        else:
+            code = safe
+            while code in self.used or code in _RESERVED:
+                code = f"{safe}_{next(self.ids)}"
+            self.used.add(code)
+        variable = _Expr(code, kind)
         self.scopes[-1][name] = variable
         return variable
 
@@ -216,7 +234,7 @@ class _Emitter:
         try:
             head, value = self.condition(node.pipe)
             if not node.pipe.declared:
-                held = _Expr(f"{_NAMESPACE}.with_{next(self.ids)}", value.kind)
+                held = _Expr(f"_with{next(self.ids)}", value.kind)
                 head, value = _tag(f"set {held.code} = {value.code}"), held
             out = [head, _tag(f"if {value.code}"), self.with_dot(value, node.body)]
             if node.else_body is not None:
@@ -240,28 +258,49 @@ class _Emitter:
             self.scopes.pop()
 
     def range_loop(self, node: Range) -> str:
-        pipe = node.pipe
-        value = self.pipeline(pipe)
-        number = next(self.ids)
-        element_kind = ELEMENT_KINDS.get(value.kind, "any")
-        if value.kind in ELEMENT_KINDS:
-            head, key, element = "", _Expr("loop.index0", "int"), _Expr(f"_e{number}", element_kind)
-            loop = _tag(f"for _e{number} in {value.code}")
-        elif value.kind == "map":
-            head, key, element = "", _Expr(f"_k{number}", "str"), _Expr(f"_e{number}", "any")
-            loop = _tag(f"for _k{number}, _e{number} in ({value.code})|dictsort(true)")
-        else:
-            held = f"{_NAMESPACE}.range_{number}"
-            head = _tag(f"set {held} = {value.code}")
-            key = _Expr(f"(_e{number}[0] if {held} is mapping else loop.index0)", "any")
-            element = _Expr(f"(_e{number}[1] if {held} is mapping else _e{number})", "any")
-            loop = _tag(f"for _e{number} in ({held}|dictsort(true) if {held} is mapping else {held})")
+        value = self.pipeline(node.pipe)
+        if value.kind in ELEMENT_KINDS or value.kind == "map":
+            return self.typed_loop(node, value)
+        # a value of a kind known only when rendering: a map's sorted items, or a list with its index
+        number, held = next(self.ids), f"_range{next(self.ids)}"
+        head = _tag(f"set {held} = {value.code}")
+        key = _Expr(f"(_e{number}[0] if {held} is mapping else loop.index0)", "any")
+        element = _Expr(f"(_e{number}[1] if {held} is mapping else _e{number})", "any")
+        loop = _tag(f"for _e{number} in ({held}|dictsort(true) if {held} is mapping else {held})")
         sets = []
-        if pipe.declared:
-            names = [(pipe.declared[0], key), (pipe.declared[-1], element)]
-            for name, bound in names[2 - len(pipe.declared):]:
-                sets.append(_tag(f"set {self.declare(name, bound.kind).code} = {bound.code}"))
-        out = [head, loop, *sets, self.with_dot(element, node.body)]
+        declared = node.pipe.declared
+        bindings = [(declared[0], key), (declared[-1], element)][2 - len(declared):] if declared else []
+        for name, bound in bindings:
+            sets.append(_tag(f"set {self.declare(name, bound.kind).code} = {bound.code}"))
+        return self.loop_body(node, head + loop + "".join(sets), element)
+
+    def typed_loop(self, node: Range, value: _Expr) -> str:
+        """A range over a list or a map known when converting: the loop's targets are the variables."""
+        number = next(self.ids)
+        declared = node.pipe.declared
+        is_map = value.kind == "map"
+        key = self.declare(declared[0], "str" if is_map else "int") if len(declared) == 2 else None
+        element_kind = ELEMENT_KINDS.get(value.kind, "any")
+        element = self.declare(declared[-1], element_kind) if declared else _Expr(f"_e{number}", element_kind)
+        targets, sets = [], []
+        for bound, temporary in ((key, f"_k{number}"), (element, f"_e{number}")):
+            if bound is key and not is_map:
+                continue
+            if bound is None:
+                targets.append(temporary)
+            elif bound.code.startswith(f"{_NAMESPACE}."):
+                targets.append(temporary)
+                sets.append(_tag(f"set {bound.code} = {temporary}"))
+            else:
+                targets.append(bound.code)
+        if key is not None and not is_map:
+            sets.insert(0, _tag(f"set {key.code} = loop.index0"))
+        source = f"({value.code})|dictsort(true)" if is_map else value.code
+        loop = _tag(f"for {', '.join(targets)} in {source}") + "".join(sets)
+        return self.loop_body(node, loop, _Expr(targets[-1], element.kind))
+
+    def loop_body(self, node: Range, loop: str, dot: _Expr) -> str:
+        out = [loop, self.with_dot(dot, node.body)]
         if node.else_body is not None:
             out += [_tag("else"), self.nodes(node.else_body)]
         return "".join([*out, _tag("endfor")])
@@ -390,6 +429,20 @@ class _Emitter:
 
 
 _COMPARISONS = {"ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _assigned(tree: Tree) -> frozenset[str]:
+    """The Go variables some ``$x = ...`` of the file assigns (they live in the namespace)."""
+    found: set[str] = set()
+    pending: list[Node] = [*tree.body, *(node for body in tree.defines.values() for node in body)]
+    while pending:
+        node = pending.pop()
+        pipe = getattr(node, "pipe", None)
+        if isinstance(pipe, Pipeline) and pipe.assigns:
+            found.add(pipe.declared[-1])
+        for branch in (getattr(node, "body", None), getattr(node, "else_body", None)):
+            pending.extend(branch or ())
+    return frozenset(found)
 
 
 def _comparison(name: str, codes: list[str]) -> str | None:

@@ -74,7 +74,8 @@ def _action(draw: st.DrawFn, inner: str) -> str:
 
 @st.composite
 def _piece(draw: st.DrawFn, depth: int = 0) -> str:
-    kind = draw(st.sampled_from(["text", "print", "comment", "variable"] + (["block"] if depth < 2 else [])))
+    kinds = ["text", "print", "comment", "variable", "assign"] + (["block"] if depth < 2 else [])
+    kind = draw(st.sampled_from(kinds))
     if kind == "text":
         return draw(_WHITESPACE)
     if kind == "print":
@@ -84,6 +85,9 @@ def _piece(draw: st.DrawFn, depth: int = 0) -> str:
         return draw(_action("/* c */"))
     if kind == "variable":
         return draw(_action('$v := "y"')) + draw(_action("$v"))
+    if kind == "assign":  # a variable set inside a range, read after it
+        inner = draw(_action("range seq 1 2")) + draw(_action("$w = .")) + draw(_action("end"))
+        return draw(_action('$w := "y"')) + inner + draw(_action("$w"))
     opening = draw(st.sampled_from(["if true", "if false", "range seq 1 2", "with getv \"/app/name\"",
                                     "range split \"\" \",\""]))
     body = "".join(draw(st.lists(_piece(depth + 1), max_size=3)))
