@@ -10,6 +10,18 @@ message) of what has no faithful Jinja form, in which case there is no text:
 a file is converted whole or not at all. A Go syntax error is a
 ``RenderError`` naming the file, line and column. No I/O here: the
 ``confagent convert`` command reads and writes the files.
+
+Known differences, for data a template does not expect (not reported, as
+they depend on the data, not on the template):
+
+* a key missing from a map (``.key`` of ``json``'s map, ``index $m "key"``)
+  is a render error, where Go gives the zero value (``<no value>``, false);
+* ``range`` over nil is an error, where Go runs the ``else`` branch;
+* ``len`` counts a string's characters where the converter cannot tell it is
+  a string (Go counts bytes; ``getv``'s, ``.Key``'s and ``.Value``'s are known);
+* ``eq``/``lt``... of values of different types are false or an error, where
+  Go always errs; ``sortByLength`` keeps equal lengths in order (confd's
+  ``sort.Sort`` may not, from 13 items).
 """
 
 from __future__ import annotations

@@ -124,3 +124,23 @@ def test_a_dns_helper_whose_name_does_not_resolve_gives_an_empty_list_as_in_conf
     calls pass ``[]``."""
     template = '{{range lookupIP "nowhere.invalid"}}x{{else}}none{{end}} {{len (lookupSRV "a" "b" "c")}}'
     assert rendered(template) == "none 0"
+
+
+def test_time_and_file_helpers_convert_to_the_environments() -> None:
+    """``datetime`` (Go's time.Time, called as confd's docs show it) and ``fileExists``, over a fixed host:
+    the clock at Go's reference time, one file."""
+    template = '{{(datetime).Format "2006-01-02"}} {{datetime.Format "15:04 MST"}} {{fileExists "/etc/x"}} ' \
+               '{{fileExists "/nope"}}'
+    conversion = convert_template(template, "t.tmpl")
+    assert conversion.jinja is not None, conversion.findings
+    env = make_environment({"t.tmpl": conversion.jinja}, StaticHost(files=frozenset({"/etc/x"})))
+    assert render(env, "t.tmpl", KeyView()).text == "2006-01-02 15:04 UTC true false"
+
+
+def test_a_key_missing_from_a_map_is_an_error_where_go_prints_no_value(go_templates: GoTemplates) -> None:
+    """A known difference (confagent.convert's docstring, README): data the template does not expect."""
+    templates = {"field": '{{$m := json "{}"}}{{$m.a}}', "index": '{{index (json "{}") "a"}}'}
+    assert go_templates.outputs(templates, KEYS) == {"field": "<no value>", "index": "<no value>"}
+    for template in templates.values():
+        with pytest.raises(RenderError):
+            rendered(template)
