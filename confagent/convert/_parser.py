@@ -218,9 +218,10 @@ class _Parser:
     def block(self, at: tuple[int, int], keyword: Token) -> Template:
         name = self.template_name(keyword, "block clause")
         pipe = self.pipeline("block clause", Kind.RIGHT)
-        saved, self.vars = self.vars, ["$"]
+        saved = self.vars, self.range_depth
+        self.vars, self.range_depth = ["$"], 0  # a template of its own, as Go parses it
         body, end = self.item_list()
-        self.vars = saved
+        self.vars, self.range_depth = saved
         if end.text != "end":
             raise self.error(end, "unexpected {{else}} in block clause")
         self.add_define(name, body, keyword)

@@ -232,6 +232,7 @@ REFUSED = [
     Refused("two_decls_outside_range", "{{with $a, $b := 1}}{{end}}", 1),
     Refused("unclosed_paren", "{{len (seq 1 2}}", 1),
     Refused("template_name_not_string", "{{template x}}", 1),
+    Refused("break_in_a_block_in_a_range", "{{range seq 1 2}}{{block \"b\" .}}\n{{break}}{{end}}{{end}}", 2),
 ]
 
 REPORTED = [
