@@ -25,6 +25,7 @@ from confagent.errors import BackendError, ClientError, ConfigError, ResyncNeede
 from confagent.testing import Processes
 from tests.backends.harness import DEADLINE_S, Follower, next_change, run
 from tests.backends.zookeeper_server import ZookeeperServer
+from tests.certs import make_certs
 
 FAST = CacheConfig(backoff=BackoffPolicy(initial_s=0.05, max_s=0.4), verify_interval_s=0)
 
@@ -188,6 +189,35 @@ def test_a_node_the_acl_refuses_names_the_user_and_the_node(zookeeper_session: Z
     assert "wrong" not in str(refused.value)
     with pytest.raises(BackendError, match=f"a client without credentials may not read {ns}/secret"):
         run(read)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # kazoo 2.11 leaves a socket
+# whose TLS handshake failed to the garbage collector (a ResourceWarning each refused attempt)
+def test_tls_with_a_client_certificate(tmp_path: Path, processes: Processes) -> None:
+    """The options as the agent's flags give them: --client-ca-keys, --client-cert, --client-key."""
+    certs = make_certs(tmp_path / "certs")
+    server = ZookeeperServer(processes, tmp_path / "zookeeper", tls_dir=certs).start()
+    with server.client() as zk:
+        _tree(zk, {"/app/a": "over TLS"})
+    node = f"http://{server.tls_node}"
+    signed = BackendConfig(backend="zookeeper", nodes=(node,), client_cakeys=certs / "ca.crt",
+                           client_cert=certs / "client.crt", client_key=certs / "client.key")
+    unsigned = BackendConfig(backend="zookeeper", nodes=(node,), client_cakeys=certs / "ca.crt",
+                             dial_timeout_s=1.0)
+    plain = BackendConfig(backend="zookeeper", nodes=(node,), dial_timeout_s=1.0)
+
+    async def read(config: BackendConfig) -> dict[str, str]:
+        config.validate()
+        backend = ZookeeperBackend(config.zookeeper_options())
+        try:
+            return dict((await backend.snapshot(["/app/"])).entries)
+        finally:
+            await backend.close()
+
+    assert run(lambda: read(signed)) == {"/app/a": "over TLS"}
+    for refused in (unsigned, plain):  # no client certificate; no TLS at all
+        with pytest.raises(ClientError, match=f"zookeeper {server.tls_node}: no session"):
+            run(lambda: read(refused))  # noqa: B023 - run at once
 
 
 def test_no_server_is_a_client_error(processes: Processes, tmp_path: Path) -> None:

@@ -25,7 +25,10 @@ from kazoo.client import KazooClient
 from confagent.testing import Processes, free_port, until
 
 ZOOKEEPER_JAR = Path("/usr/share/java/zookeeper.jar")
-"""Debian's server jar; its manifest lists the libraries it needs."""
+"""Debian's server jar; its manifest lists the libraries it needs, but for these."""
+MORE_JARS = (Path("/usr/share/java/netty-codec.jar"), Path("/usr/share/java/slf4j-simple.jar"))
+"""Netty's codecs, which TLS needs and Debian's manifest leaves out (its packages install them), and a
+logger that writes the server's warnings to its log."""
 MAIN_CLASS = "org.apache.zookeeper.server.ZooKeeperServerMain"
 TICK_MS = 500
 """The server's tick: sessions may last from 2 to 20 ticks."""
@@ -37,8 +40,9 @@ def java_argv(config: Path) -> list[str]:
     java = shutil.which("java")
     if java is None or not ZOOKEEPER_JAR.exists():
         pytest.fail("ZooKeeper is not installed: apt-get install zookeeper (scripts/test does)")
-    return [java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-Dzookeeper.admin.enableServer=false",
-            "-cp", str(ZOOKEEPER_JAR), MAIN_CLASS, str(config)]
+    classpath = ":".join(str(jar) for jar in (ZOOKEEPER_JAR, *MORE_JARS) if jar.exists())
+    return [java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            "-cp", classpath, MAIN_CLASS, str(config)]
 
 
 @dataclass
@@ -47,17 +51,26 @@ class ZookeeperServer:
 
     Attributes:
         directory: its config, data and log.
+        tls_dir: a directory of ``tests/certs.make_certs`` files: TLS on ``tls_port`` as well, a client
+            certificate signed by their CA required there.
     """
 
     processes: Processes
     directory: Path
+    tls_dir: Path | None = None
     port: int = field(default_factory=free_port)
+    tls_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def node(self) -> str:
         """The node as the agent's ``--node`` takes it."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def tls_node(self) -> str:
+        """The TLS port's node."""
+        return f"127.0.0.1:{self.tls_port}"
 
     @property
     def log(self) -> Path:
@@ -107,4 +120,13 @@ class ZookeeperServer:
     def _config(self) -> str:
         lines = [f"tickTime={TICK_MS}", f"dataDir={self.directory / 'data'}", f"clientPort={self.port}",
                  "clientPortAddress=127.0.0.1", "4lw.commands.whitelist=srvr", "admin.enableServer=false"]
+        if self.tls_dir is not None:
+            keys = self.directory / "server.pem"  # ZooKeeper's PEM key store: the key, then the certificate
+            pem = [(self.tls_dir / name).read_text() for name in ("server.key", "server.crt")]
+            keys.write_text("".join(pem))
+            lines += ["serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+                      f"secureClientPort={self.tls_port}", "secureClientPortAddress=127.0.0.1",
+                      f"ssl.keyStore.location={keys}", "ssl.keyStore.type=PEM",
+                      f"ssl.trustStore.location={self.tls_dir / 'ca.crt'}", "ssl.trustStore.type=PEM",
+                      "ssl.clientAuth=need"]
         return "\n".join(lines) + "\n"
