@@ -36,7 +36,8 @@ ALLOWED = {
     "backends": {"server", "client", "kv", "wire", "render"} | IO_BASE,  # wire: a one-shot's gRPC read
     "config": {"backends", "render", "resource"} | IO_BASE,
     "metad": {"backends", "client", "kv", "render"} | IO_BASE,
-    "agent": {"config", "backends", "render", "resource", "apply", "server", "client"} | IO_BASE,
+    "history": {"render", "resource"} | IO_BASE,
+    "agent": {"config", "backends", "render", "resource", "apply", "server", "client", "history"} | IO_BASE,
 }
 
 

@@ -46,6 +46,10 @@ Rules:
    for one, closed when the daemon ends); a resource deferred for want of a
    slot is tried again ``RELOAD_RETRY_S`` later, and stopping ends the waits
    for slots at once.
+10. With ``[history] enabled`` (the default), the render history's recorder
+    (``confagent.history``) is opened when ``serve`` starts, put on the
+    ``StatusBoard`` (which hands it each pass's outcomes and view) and closed
+    when ``serve`` ends, after what was submitted is written.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ from confagent.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from confagent.agent._reload_slots import StoreReloadSlots
+    from confagent.history import HistoryRecorder
 
 __all__ = ["IDLE", "RELOAD_RETRY_S", "Daemon"]
 
@@ -161,6 +166,7 @@ class Daemon:
             helpers.append(asyncio.create_task(
                 watch_config(self.setup.config.run.confdir, self.request_reload, self._stopped),
                 name="confagent-hot-reload"))
+        history = self.status.history = self._open_history()
         try:
             if self.setup.idle:
                 self._say_idle()
@@ -182,6 +188,17 @@ class Daemon:
             slots, self._reload_slots = self._reload_slots, None
             if slots is not None:
                 await slots.close()
+            if history is not None:
+                await asyncio.to_thread(history.close)
+
+    def _open_history(self) -> HistoryRecorder | None:
+        """The render history's recorder (rule 10); None when it is off."""
+        config = self.setup.config
+        if not config.history.enabled:
+            return None
+        from confagent.history import HistoryRecorder  # noqa: PLC0415 - sqlite3 only for the daemon
+
+        return HistoryRecorder(config.history, config.history_path, log=self._log)
 
     async def _schedule(self) -> None:
         next_tick_s = self._clock() + (self.setup.config.run.interval_s if self.watching else 0.0)
@@ -241,7 +258,8 @@ class Daemon:
         options = SyncOptions(noop=run.noop, sync_only=run.sync_only,
                               keep_stage_file=run.keep_stage_file)
         slots = self._slots()
-        outcomes = await sync_resources(resources, self.setup.env, self._view, options, self._clock,
+        view = self._view  # the newest when the pass starts; the follower may replace it meanwhile
+        outcomes = await sync_resources(resources, self.setup.env, view, options, self._clock,
                                         reload_slots=slots)
         for outcome in outcomes:
             log_outcome(self._log, outcome)
@@ -252,7 +270,7 @@ class Daemon:
             self._reads[outcome.resource] = outcome.reads if outcome.ok else None
         self._out.flush()
         self.passes += 1
-        self.status.record(outcomes)
+        self.status.record(outcomes, view)
         if not self._ready and self.status.fully_rendered:
             self._ready = True
             self._notifier.ready(f"rendered {len(self.setup.resources.resources)} resources")

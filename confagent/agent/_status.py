@@ -13,6 +13,9 @@ Rules:
    Unix seconds from the ``wall_clock`` it is given.
 4. Its ``metrics`` (and prometheus_client) are made on first use: a one-shot
    run has a board too, and never reports to it.
+5. ``history`` is the render history's recorder while the daemon runs with
+   one (``confagent.history``): ``record`` hands it each pass's outcomes with
+   the view they rendered from, and the listener reads it (``/v1/history``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from confagent.agent._sync import Outcome
 
 if TYPE_CHECKING:
     from confagent.agent._metrics import AgentMetrics
+    from confagent.history import HistoryRecorder
+    from confagent.render import KeyView
 
 __all__ = ["NO_RESOURCE", "RESULT_FAILED", "RESULT_OK", "RESULT_PENDING", "Health", "ResourceStatus",
            "StatusBoard"]
@@ -74,6 +79,8 @@ class StatusBoard:
         self.cache_revision = 0
         self.backend_revision = 0
         self.rendered_revision = 0
+        self.history: HistoryRecorder | None = None
+        """The render history (rule 5); None while none is kept."""
 
     @cached_property
     def metrics(self) -> AgentMetrics:
@@ -104,8 +111,10 @@ class StatusBoard:
             if known is None or known.dest != dest:
                 self._resources[name] = ResourceStatus(name, dest)
 
-    def record(self, outcomes: Sequence[Outcome]) -> None:
-        """The outcomes of one pass (noop passes count as passes too)."""
+    def record(self, outcomes: Sequence[Outcome], view: KeyView | None = None) -> None:
+        """The outcomes of one pass (noop passes count as passes too), rendered from ``view`` (rule 5)."""
+        if self.history is not None and view is not None:
+            self.history.submit(outcomes, view)
         now_s = self._wall_clock()
         metrics = self.metrics
         for outcome in outcomes:

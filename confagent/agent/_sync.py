@@ -68,6 +68,8 @@ class Outcome:
     commands: tuple[CommandResult, ...] = ()
     kept_stage: str | None = None
     """``keep_stage_file``: the stage file left beside ``dest`` (it was not renamed)."""
+    plan: Plan | None = None
+    """What the pass planned for ``dest`` (the render history's diff); None when it did not render."""
 
     @property
     def ok(self) -> bool:
@@ -118,7 +120,8 @@ def _noop_outcome(item: _Prepared, revision: int) -> Outcome:
     resource = item.resource
     diff = plan_diff(item.plan) if isinstance(item.plan, Replace) else ""
     return Outcome(resource.name, resource.spec.dest, revision, changed=isinstance(item.plan, Replace),
-                   duration_ms=item.duration_ms, error=item.error, reads=item.reads, diff=diff, noop=True)
+                   duration_ms=item.duration_ms, error=item.error, reads=item.reads, diff=diff, noop=True,
+                   plan=item.plan)
 
 
 def _applied_outcome(item: _Prepared, result: ApplyResult | None, revision: int, apply_ms: float) -> Outcome:
@@ -129,7 +132,7 @@ def _applied_outcome(item: _Prepared, result: ApplyResult | None, revision: int,
     return Outcome(resource.name, resource.spec.dest, revision, changed=result.replaced,
                    duration_ms=item.duration_ms + (apply_ms if isinstance(result.plan, Replace) else 0.0),
                    error=result.error, reads=item.reads, commands=result.commands,
-                   kept_stage=None if result.kept_stage is None else str(result.kept_stage))
+                   kept_stage=None if result.kept_stage is None else str(result.kept_stage), plan=result.plan)
 
 
 def log_outcome(log: structlog.typing.FilteringBoundLogger, outcome: Outcome) -> None:

@@ -2,7 +2,7 @@
 
 ``AgentConfig`` groups them: ``run`` (modes and where resources live),
 ``backend`` (where keys come from), ``store`` (the embedded store),
-``listener`` (``/health`` and ``/metrics``) and ``log``. Field types are
+``listener`` (``/health`` and ``/metrics``), ``log`` and ``history`` (the render history). Field types are
 already checked when a config is loaded; ``validate()`` checks what a
 component cannot run with, and raises a ``ConfigError`` whose ``key`` is the
 field's name in ``confagent.toml`` (the loader adds where the value came from).
@@ -24,6 +24,7 @@ from confagent.settings import (
     NEGATABLE,
     PATH,
     TEXT,
+    HistoryConfig,
     Kind,
     StoreConfig,
     TableReader,
@@ -281,6 +282,8 @@ class AgentConfig:
     listener: ListenerConfig = field(default_factory=ListenerConfig)
     log: LogConfig = field(default_factory=LogConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    """The render history (``[history]``), kept under ``history_path``."""
     file: Path | None = None
     """The configuration file read, if any."""
 
@@ -297,11 +300,18 @@ class AgentConfig:
         self.listener.validate()
         self.log.validate()
         self.discovery.validate(self.backend)
+        self.history.validate()
 
     @property
     def store(self) -> StoreConfig:
         """The embedded store's settings (``[store]``)."""
         return self.backend.store
+
+    @property
+    def history_path(self) -> Path:
+        """The render history's file: ``[history] path``, else ``history.db`` in the store's data directory
+        (the agent's state directory, whatever the backend)."""
+        return self.history.database(self.store.resolved_data_dir)
 
     def backend_config(self) -> BackendConfig:
         """The options ``confagent.backends.open_backend`` takes: ``backend``, an etcd backend's endpoints

@@ -9,8 +9,10 @@ Rules:
    username password``) plus ``password_file``, ``log_format`` and ``wait``;
    ``[store]`` configures the embedded store with etcd's flag names in
    snake_case (``data_dir name initial_cluster listen_peer_urls`` ...; its
-   flags are ``--store-data-dir``, ``--store-name`` ...) and ``[agent]``
-   the agent's HTTP listener. Unknown keys are errors with a hint.
+   flags are ``--store-data-dir``, ``--store-name`` ...), ``[agent]``
+   the agent's HTTP listener and ``[history]`` the render history
+   (``enabled path max_age max_records ...``; flags ``--history``,
+   ``--history-path`` ...). Unknown keys are errors with a hint.
 3. Overrides (what the command line gave; None means not given) use the same
    names, dotted for sections (``store.data_dir``); their errors name the
    flag (``flag_name``: ``--log-level``, ``--node``).
@@ -43,7 +45,7 @@ from typing import Any
 from confagent.backends import BackendConfig
 from confagent.config._agent_config import AgentConfig, DiscoveryConfig, ListenerConfig, LogConfig, RunConfig
 from confagent.errors import ConfigError
-from confagent.settings import Read, StoreConfig, TableReader, declared
+from confagent.settings import HistoryConfig, Read, StoreConfig, TableReader, declared
 
 __all__ = ["COMMAND_LINE", "CONFIG_KEYS", "CONFIG_SECTIONS", "flag_name", "load_config"]
 
@@ -74,7 +76,7 @@ def _section_keys(section: str, component: str, settings: type, flag_prefix: str
 
 _COMPONENTS = (("", "run", RunConfig, ""), ("", "backend", BackendConfig, ""), ("", "log", LogConfig, ""),
                ("", "discovery", DiscoveryConfig, ""), ("store", "store", StoreConfig, "store-"),
-               ("agent", "listener", ListenerConfig, ""))
+               ("agent", "listener", ListenerConfig, ""), ("history", "history", HistoryConfig, ""))
 """Each component's TOML section (``""``: the top level), its ``AgentConfig`` field, its settings
 class and the prefix of its flags."""
 CONFIG_SECTIONS = tuple((section, settings, flag_prefix) for section, _, settings, flag_prefix in _COMPONENTS)
@@ -87,7 +89,7 @@ CONFIG_KEYS: Mapping[str, _Key] = {
 _CONFD_FILE_NAME = "confd.toml"
 """A configuration file of this name is confd's (rule 6; ``_confd_file.is_confd_file``, not imported
 for a confagent.toml)."""
-_SECTIONS = ("store", "agent")
+_SECTIONS = ("store", "agent", "history")
 _ALIASES = {"node": "nodes", "log-level": "log_level", "sync-only": "sync_only",
             "client_ca_keys": "client_cakeys", "client-ca-keys": "client_cakeys",
             "keepstagefile": "keep_stage_file", "keep-stage-file": "keep_stage_file",
@@ -252,7 +254,7 @@ def _read_tables(
 def _build(values: Mapping[str, object], file: Path | None, backend_name: str) -> AgentConfig:
     """An ``AgentConfig``: its defaults, each component's fields replaced by the values given."""
     defaults = AgentConfig()
-    components = ("run", "backend", "store", "listener", "log", "discovery")
+    components = ("run", "backend", "store", "listener", "log", "discovery", "history")
     fields: dict[str, dict[str, Any]] = {name: {} for name in components}  # typed by each _Key.read
     for key, value in values.items():
         target = CONFIG_KEYS[key]

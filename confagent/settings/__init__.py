@@ -12,7 +12,8 @@ seconds (``go_duration_ns`` is Go's grammar alone).
 
 ``StoreConfig`` is a store member's settings (etcd's flags): the store runs
 from it, and the agent's configuration and the commands read it, which is
-why it is here, below them all, and light to import.
+why it is here, below them all, and light to import. ``HistoryConfig`` is the
+render history's (``[history]``): the agent writes it, ``confagent history`` reads it.
 """
 
 from confagent.settings._auth_token import (
@@ -24,6 +25,14 @@ from confagent.settings._auth_token import (
 )
 from confagent.settings._declare import Naming, Setting, declared, flag_naming, setting, toml_naming
 from confagent.settings._duration import go_duration_ns, parse_duration
+from confagent.settings._history import (
+    DEFAULT_HISTORY_MAX_AGE_S,
+    DEFAULT_HISTORY_MAX_DIFF_BYTES,
+    DEFAULT_HISTORY_MAX_RECORDS,
+    DEFAULT_SECRET_KEYS,
+    HISTORY_FILE_NAME,
+    HistoryConfig,
+)
 from confagent.settings._kinds import (
     BOOLEAN,
     COUNT,
@@ -54,9 +63,14 @@ __all__ = [
     "BOOLEAN",
     "COUNT",
     "DEFAULT_CLIENT_URLS",
+    "DEFAULT_HISTORY_MAX_AGE_S",
+    "DEFAULT_HISTORY_MAX_DIFF_BYTES",
+    "DEFAULT_HISTORY_MAX_RECORDS",
     "DEFAULT_JWT_TTL_S",
     "DEFAULT_PEER_URLS",
+    "DEFAULT_SECRET_KEYS",
     "DURATION",
+    "HISTORY_FILE_NAME",
     "INITIAL_CLUSTER_STATES",
     "JWT_METHODS",
     "LIST",
@@ -66,6 +80,7 @@ __all__ = [
     "TEXT",
     "URLS",
     "AuthTokenSpec",
+    "HistoryConfig",
     "JwtOptions",
     "Kind",
     "Naming",

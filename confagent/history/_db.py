@@ -1,0 +1,139 @@
+"""``HistoryDb``: the render history's SQLite file — write records, keep it bounded, answer queries.
+
+Rules:
+1. One file (``HistoryConfig.database``), WAL mode, created with its
+   directory on first write, mode 0600 (it holds secret values unmasked).
+   A record is one row: the columns queries filter on (time, resource,
+   dest) and the whole record as JSON (``HistoryRecord.stored_json``).
+2. A connection belongs to the thread that opened it: the recorder's writer
+   thread has one; each query opens its own, read-only, and closes it.
+3. Every ``sqlite3.Error`` and ``OSError`` is raised as a ``StorageError``
+   naming the file: the recorder logs it and goes on; a reader shows it.
+4. ``prune`` deletes what ``Bounds`` says goes; ``add`` calls it every
+   ``PRUNE_EVERY`` records, and opening calls it once.
+5. Queries give the newest records first, at most ``limit``; a target
+   matches a record whose resource or dest is that text.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import orjson
+
+from confagent.errors import StorageError
+from confagent.history._record import Bounds, HistoryRecord
+
+__all__ = ["BUSY_TIMEOUT_S", "DEFAULT_LIMIT", "PRUNE_EVERY", "HistoryDb", "read_record", "read_records"]
+
+BUSY_TIMEOUT_S = 2.0
+"""How long a write waits for a lock another connection holds (the writer is a thread: no apply waits)."""
+PRUNE_EVERY = 100
+DEFAULT_LIMIT = 100
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_s REAL NOT NULL,
+    resource TEXT NOT NULL,
+    dest TEXT NOT NULL,
+    document BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_time ON records (time_s);
+CREATE INDEX IF NOT EXISTS records_resource ON records (resource, id);
+CREATE INDEX IF NOT EXISTS records_dest ON records (dest, id);
+"""
+
+
+class HistoryDb:
+    """The writer's connection (rule 2): ``add`` records, ``prune`` them."""
+
+    def __init__(self, path: Path, bounds: Bounds) -> None:
+        self.path = path
+        self._bounds = bounds
+        self._added = 0
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self._connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._connection.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as error:
+            raise StorageError(f"history {path}: {error}") from error
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def add(self, records: list[HistoryRecord], now_s: float) -> list[HistoryRecord]:
+        """Store ``records`` in one transaction; they come back with their ids."""
+        stored = []
+        try:
+            with self._connection:
+                self._connection.execute("BEGIN IMMEDIATE")
+                for record in records:
+                    cursor = self._connection.execute(
+                        "INSERT INTO records (time_s, resource, dest, document) VALUES (?, ?, ?, ?)",
+                        (record.time_s, record.resource, record.dest, orjson.dumps(record.stored_json())))
+                    assert cursor.lastrowid is not None
+                    stored.append(HistoryRecord.from_stored(cursor.lastrowid, record.stored_json()))
+        except sqlite3.Error as error:
+            raise StorageError(f"history {self.path}: {error}") from error
+        self._added += len(records)
+        if self._added >= PRUNE_EVERY:
+            self._added = 0
+            self.prune(now_s)
+        return stored
+
+    def prune(self, now_s: float) -> int:
+        """Delete the records ``Bounds`` says go (rule 4); how many went."""
+        try:
+            with self._connection:
+                newest = self._connection.execute("SELECT MAX(id) FROM records").fetchone()[0] or 0
+                cursor = self._connection.execute(
+                    "DELETE FROM records WHERE time_s < ? OR id < ?",
+                    (self._bounds.oldest_time_s(now_s), self._bounds.oldest_id(newest)))
+        except sqlite3.Error as error:
+            raise StorageError(f"history {self.path}: {error}") from error
+        return cursor.rowcount
+
+
+def _reader(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise StorageError(f"no history at {path} (the agent records it there once it applies something)")
+    try:
+        return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error as error:
+        raise StorageError(f"history {path}: {error}") from error
+
+
+def read_records(path: Path, *, target: str | None = None, since_s: float | None = None,
+                 limit: int = DEFAULT_LIMIT) -> list[HistoryRecord]:
+    """The newest records (rule 5), of ``target`` (a resource or dest) if given, from ``since_s`` on."""
+    clauses = ["time_s >= ?"]
+    parameters: list[float | str] = [since_s if since_s is not None else float("-inf")]
+    if target is not None:
+        clauses.append("(resource = ? OR dest = ?)")
+        parameters += [target, target]
+    query = (f"SELECT id, document FROM records WHERE {' AND '.join(clauses)} "
+             "ORDER BY id DESC LIMIT ?")
+    try:
+        with closing(_reader(path)) as connection:
+            rows = connection.execute(query, (*parameters, limit)).fetchall()
+    except sqlite3.Error as error:
+        raise StorageError(f"history {path}: {error}") from error
+    return [HistoryRecord.from_stored(row[0], orjson.loads(row[1])) for row in rows]
+
+
+def read_record(path: Path, record_id: int) -> HistoryRecord | None:
+    """The record ``record_id``; None when there is none (pruned, or never made)."""
+    try:
+        with closing(_reader(path)) as connection:
+            row = connection.execute("SELECT id, document FROM records WHERE id = ?", (record_id,)).fetchone()
+    except sqlite3.Error as error:
+        raise StorageError(f"history {path}: {error}") from error
+    return None if row is None else HistoryRecord.from_stored(row[0], orjson.loads(row[1]))

@@ -1,0 +1,207 @@
+"""The render history's values, pure: a record of one apply, the keys that changed, masking and bounds.
+
+Rules:
+1. A ``HistoryRecord`` is what one pass did to one resource that it
+   changed or failed to change: applied, would apply (noop), check failed,
+   reload failed (rolled back or not), template error, failed. A pass that
+   found the file in sync, and a reload deferred for want of a slot (tried
+   again every few seconds), make none.
+2. ``changed_keys`` are the keys the render read whose values differ from
+   what the resource's previous render read (``KeyChange.value`` None: the
+   key is gone); a resource's first render since the agent started has no
+   previous one, and every key it read is listed.
+3. The record keeps the values as they are; masking is done when it is
+   shown: ``secrets`` are the values of the keys read whose names are secret
+   (``HistoryConfig.is_secret``), and ``as_json(show_secrets=False)``
+   replaces every occurrence of each, in the diff, the commands' output and
+   the changed keys, by ``MASK``.
+4. A diff longer than ``max_diff_bytes`` is cut at the last whole line
+   before it, and ``diff_truncated`` says so; a command's output keeps its
+   last ``OUTPUT_TAIL_BYTES``.
+5. ``Bounds`` says which records go: those older than ``max_age_s`` and
+   those beyond the newest ``max_records``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from confagent.render import KeyView, Reads
+
+__all__ = ["MASK", "OUTPUT_TAIL_BYTES", "RESULTS", "Bounds", "CommandRecord", "HistoryRecord", "KeyChange",
+           "cap_diff", "changed_keys", "inputs_of", "mask", "tail"]
+
+MASK = "****"
+OUTPUT_TAIL_BYTES = 4096
+"""How much of a command's output a record keeps (its end: errors come last)."""
+
+APPLIED = "applied"
+WOULD_APPLY = "would apply"
+CHECK_FAILED = "check failed"
+RELOAD_FAILED = "reload failed"
+TEMPLATE_ERROR = "template error"
+FAILED = "failed"
+RESULTS = (APPLIED, WOULD_APPLY, CHECK_FAILED, RELOAD_FAILED, TEMPLATE_ERROR, FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChange:
+    key: str
+    value: str | None
+    """Its value at the record's revision; None when it was deleted."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRecord:
+    """One command run for the record's destination."""
+
+    role: str
+    """``check``, ``reload`` or ``reload after rollback``."""
+    command: str
+    exit_code: int | None
+    """None: killed for its timeout."""
+    output: str
+    """The tail of its output (rule 4)."""
+    duration_ms: float
+    timed_out: bool = False
+
+    def as_json(self, secrets: Iterable[str] = ()) -> dict[str, object]:
+        return {"role": self.role, "command": mask(self.command, secrets), "exit_code": self.exit_code,
+                "output": mask(self.output, secrets), "duration_ms": round(self.duration_ms, 3),
+                "timed_out": self.timed_out}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRecord:
+    """What one pass did for one resource (rule 1); ``id`` is 0 until it is stored."""
+
+    time_s: float
+    """Unix time when the pass ended."""
+    host: str
+    resource: str
+    dest: str
+    revision: int
+    """The store revision the pass rendered from."""
+    result: str
+    error: str | None = None
+    changed_keys: tuple[KeyChange, ...] = ()
+    diff: str = ""
+    diff_truncated: bool = False
+    commands: tuple[CommandRecord, ...] = ()
+    duration_ms: float = 0.0
+    rolled_back: bool = False
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    """The values to mask when shown (rule 3)."""
+    id: int = 0
+
+    def __post_init__(self) -> None:
+        assert self.result in RESULTS, self.result
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def summary_json(self, *, show_secrets: bool = False) -> dict[str, object]:
+        """Every field but the diff and the commands' output."""
+        hidden = () if show_secrets else self.secrets
+        return {"id": self.id, "time": self.time_s, "host": self.host, "resource": self.resource,
+                "dest": self.dest, "revision": self.revision, "result": self.result,
+                "error": None if self.error is None else mask(self.error, hidden),
+                "changed_keys": [{"key": change.key, "value": None if change.value is None
+                                  else mask(change.value, hidden)} for change in self.changed_keys],
+                "duration_ms": round(self.duration_ms, 3), "rolled_back": self.rolled_back,
+                "exit_codes": [command.exit_code for command in self.commands]}
+
+    def as_json(self, *, show_secrets: bool = False) -> dict[str, object]:
+        """The whole record, values of secret keys masked unless ``show_secrets`` (rule 3)."""
+        hidden = () if show_secrets else self.secrets
+        return self.summary_json(show_secrets=show_secrets) | {
+            "diff": mask(self.diff, hidden), "diff_truncated": self.diff_truncated,
+            "commands": [command.as_json(hidden) for command in self.commands]}
+
+    def stored_json(self) -> dict[str, object]:
+        """Everything, secrets included, for the database (``from_stored`` reads it back)."""
+        return self.as_json(show_secrets=True) | {"secrets": list(self.secrets),
+                                                  "commands": [_command_fields(c) for c in self.commands]}
+
+    @staticmethod
+    def from_stored(record_id: int, document: Mapping[str, Any]) -> HistoryRecord:
+        """The record ``stored_json`` wrote, with its database id."""
+        return HistoryRecord(
+            time_s=float(document["time"]), host=str(document["host"]), resource=str(document["resource"]),
+            dest=str(document["dest"]), revision=int(document["revision"]), result=str(document["result"]),
+            error=document["error"], diff=str(document["diff"]),
+            diff_truncated=bool(document["diff_truncated"]),
+            changed_keys=tuple(KeyChange(item["key"], item["value"]) for item in document["changed_keys"]),
+            commands=tuple(CommandRecord(**item) for item in document["commands"]),
+            duration_ms=float(document["duration_ms"]), rolled_back=bool(document["rolled_back"]),
+            secrets=tuple(document["secrets"]), id=record_id)
+
+
+def _command_fields(command: CommandRecord) -> dict[str, object]:
+    return {"role": command.role, "command": command.command, "exit_code": command.exit_code,
+            "output": command.output, "duration_ms": command.duration_ms, "timed_out": command.timed_out}
+
+
+def inputs_of(reads: Reads, view: KeyView) -> dict[str, str]:
+    """The keys ``reads`` covers that ``view`` holds, with their values."""
+    inputs = {key: view[key] for key in reads.keys if key in view}
+    keys = view.sorted_keys
+    for prefix in reads.prefixes:
+        index = bisect_left(keys, prefix)
+        while index < len(keys) and keys[index].startswith(prefix):
+            inputs[keys[index]] = view[keys[index]]
+            index += 1
+    return inputs
+
+
+def changed_keys(previous: Mapping[str, str] | None, current: Mapping[str, str]) -> tuple[KeyChange, ...]:
+    """The keys whose values differ between two renders' inputs, sorted (rule 2)."""
+    if previous is None:
+        return tuple(KeyChange(key, current[key]) for key in sorted(current))
+    names = sorted(key for key in current.keys() | previous.keys() if current.get(key) != previous.get(key))
+    return tuple(KeyChange(key, current.get(key)) for key in names)
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each secret replaced by ``MASK``, the longest first."""
+    for secret in sorted((s for s in set(secrets) if s), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def cap_diff(diff: str, max_bytes: int) -> tuple[str, bool]:
+    """``diff`` cut at the last whole line within ``max_bytes``; whether it was cut (rule 4)."""
+    encoded = diff.encode()
+    if len(encoded) <= max_bytes:
+        return diff, False
+    head = encoded[:max_bytes].decode(errors="ignore")
+    return head[:head.rfind("\n") + 1], True
+
+
+def tail(output: str, max_bytes: int = OUTPUT_TAIL_BYTES) -> str:
+    """The end of a command's output, at most ``max_bytes`` of it (rule 4)."""
+    encoded = output.encode()
+    return output if len(encoded) <= max_bytes else encoded[-max_bytes:].decode(errors="ignore")
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """Which records are kept (rule 5)."""
+
+    max_age_s: float
+    max_records: int
+
+    def __post_init__(self) -> None:
+        assert self.max_age_s > 0 and self.max_records >= 1
+
+    def oldest_time_s(self, now_s: float) -> float:
+        """Records older than this go."""
+        return now_s - self.max_age_s
+
+    def oldest_id(self, newest_id: int) -> int:
+        """Records with a smaller id go (ids grow by one per record)."""
+        return newest_id - self.max_records + 1

@@ -1,0 +1,167 @@
+"""``HistoryRecorder``: the agent's render history, written on a thread of its own, read as values or a feed.
+
+Rules:
+1. ``submit(outcomes, view)`` is all an apply pays: one ``put_nowait`` on a
+   bounded queue (``MAX_PENDING`` passes). Building the records (the keys
+   read, the diff) and writing them happen on the writer thread. A full
+   queue drops the pass, with a warning; nothing here raises into the
+   agent, and nothing blocks it.
+2. The writer opens the database when it starts; a database that cannot be
+   opened or written (a full disk, a read-only file or directory, a lock
+   held longer than ``BUSY_TIMEOUT_S``) is logged (``history not
+   recorded``, once per distinct cause in a row) and the records of that
+   pass are lost; the next pass tries again (opening it again if needed).
+3. ``records`` and ``record`` answer queries (``confagent.history``
+   ``read_records``/``read_record`` on a thread, so the event loop never
+   waits on the file); ``subscribe`` gives a queue that receives every
+   record stored from then on, with its id, until ``unsubscribe``: the
+   live feed. With no subscriber the writer hands nothing to the loop.
+4. ``close`` lets the writer finish what was submitted, at most
+   ``CLOSE_TIMEOUT_S``, then closes the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import structlog
+
+from confagent.errors import StorageError
+from confagent.history._build import Applied, ResourceMemory, records_of
+from confagent.history._db import DEFAULT_LIMIT, HistoryDb, read_record, read_records
+from confagent.history._record import Bounds, HistoryRecord
+from confagent.render import KeyView
+from confagent.settings import HistoryConfig
+
+__all__ = ["CLOSE_TIMEOUT_S", "FEED_SIZE", "MAX_PENDING", "HistoryRecorder"]
+
+MAX_PENDING = 1000
+"""Passes waiting for the writer; past this a pass is not recorded (rule 1)."""
+FEED_SIZE = 1000
+"""Records a subscriber may leave unread; past this it misses the newest."""
+CLOSE_TIMEOUT_S = 5.0
+
+_Pass = tuple[Sequence[Applied], KeyView, float]
+_STOP = None
+
+
+class HistoryRecorder:
+    """The render history of one agent (module rules)."""
+
+    def __init__(self, config: HistoryConfig, path: Path, *, log: structlog.typing.FilteringBoundLogger,
+                 wall_clock: Callable[[], float] = time.time, host: str | None = None) -> None:
+        self.config = config
+        self.path = path
+        self._log = log
+        self._wall_clock = wall_clock
+        self._host = host or socket.gethostname()
+        self._bounds = Bounds(config.max_age_s, config.max_records)
+        self._pending: queue.Queue[_Pass | None] = queue.Queue(MAX_PENDING)
+        self._memory = ResourceMemory()
+        self._subscribers: set[asyncio.Queue[HistoryRecord]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_problem: str | None = None
+        self._dropped = 0
+        self.recorded = 0
+        """Records stored since start (for tests and metrics)."""
+        self._thread = threading.Thread(target=self._write_all, name="confagent-history", daemon=True)
+        self._thread.start()
+
+    def submit(self, outcomes: Sequence[Applied], view: KeyView) -> None:
+        """One pass's outcomes, all rendered from ``view`` (rule 1)."""
+        if not outcomes:
+            return
+        try:
+            self._pending.put_nowait((tuple(outcomes), view, self._wall_clock()))
+        except queue.Full:
+            self._dropped += 1
+            self._log.warning("history not recorded", cause="the writer is behind", dropped=self._dropped)
+
+    def close(self) -> None:
+        """Rule 4."""
+        try:
+            self._pending.put(_STOP, timeout=CLOSE_TIMEOUT_S)
+        except queue.Full:
+            return
+        self._thread.join(CLOSE_TIMEOUT_S)
+
+    def flush(self, timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
+        """Wait until everything submitted so far is written (or failed); False on timeout."""
+        done = threading.Event()
+        deadline_s = time.monotonic() + timeout_s
+        while self._pending.unfinished_tasks and time.monotonic() < deadline_s:
+            done.wait(0.01)
+        return not self._pending.unfinished_tasks
+
+    async def records(self, *, target: str | None = None, since_s: float | None = None,
+                      limit: int = DEFAULT_LIMIT) -> list[HistoryRecord]:
+        """The newest records (``read_records``), read on a thread (rule 3)."""
+        return await asyncio.to_thread(read_records, self.path, target=target, since_s=since_s, limit=limit)
+
+    async def record(self, record_id: int) -> HistoryRecord | None:
+        return await asyncio.to_thread(read_record, self.path, record_id)
+
+    def subscribe(self) -> asyncio.Queue[HistoryRecord]:
+        """A queue of every record stored from now on (rule 3); call from the event loop."""
+        self._loop = asyncio.get_running_loop()
+        feed: asyncio.Queue[HistoryRecord] = asyncio.Queue(FEED_SIZE)
+        self._subscribers.add(feed)
+        return feed
+
+    def unsubscribe(self, feed: asyncio.Queue[HistoryRecord]) -> None:
+        self._subscribers.discard(feed)
+
+    def _publish(self, records: list[HistoryRecord]) -> None:
+        for feed in list(self._subscribers):
+            for record in records:
+                if not feed.full():
+                    feed.put_nowait(record)
+
+    def _write_all(self) -> None:
+        database: HistoryDb | None = None
+        try:
+            while True:
+                item = self._pending.get()
+                try:
+                    if item is _STOP:
+                        return
+                    database = self._write(database, *item)
+                finally:
+                    self._pending.task_done()
+        finally:
+            if database is not None:
+                database.close()
+
+    def _write(self, database: HistoryDb | None, outcomes: Sequence[Applied], view: KeyView,
+               time_s: float) -> HistoryDb | None:
+        records = records_of(outcomes, view, self._memory, self.config, host=self._host, time_s=time_s)
+        if not records:
+            return database
+        try:
+            if database is None:
+                database = HistoryDb(self.path, self._bounds)
+                database.prune(time_s)
+            stored = database.add(records, time_s)
+        except StorageError as error:
+            self._problem(str(error), len(records))
+            if database is not None:
+                database.close()
+            return None
+        self._last_problem = None
+        self.recorded += len(stored)
+        loop = self._loop
+        if self._subscribers and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._publish, stored)
+        return database
+
+    def _problem(self, cause: str, lost: int) -> None:
+        """Rule 2: logged once per distinct cause in a row."""
+        if cause != self._last_problem:
+            self._log.error("history not recorded", path=str(self.path), cause=cause, records=lost)
+        self._last_problem = cause

@@ -1,0 +1,158 @@
+"""The history's pure parts: changed keys, the inputs of a render, masking, the diff's cap, the records a pass
+makes, and the bounds; and that they import no I/O."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from confagent.errors import CheckFailed, ConfagentError, ReloadDeferred, ReloadFailed, RenderError
+from confagent.history import (
+    MASK,
+    HistoryRecord,
+    KeyChange,
+    ResourceMemory,
+    changed_keys,
+    inputs_of,
+    mask,
+    records_of,
+)
+from confagent.history._record import Bounds, cap_diff, tail
+from confagent.render import KeyView, Reads
+from confagent.resource import FileAttributes, FileState, Plan, Replace, ResourceSpec
+from confagent.settings import HistoryConfig
+
+PURE_MODULES = ("_record.py", "_build.py")
+IO = {"asyncio", "os", "socket", "sqlite3", "threading", "time", "subprocess", "queue"}
+
+
+def test_the_pure_modules_import_no_io() -> None:
+    package = Path(__file__).resolve().parents[2] / "confagent" / "history"
+    for name in PURE_MODULES:
+        for node in ast.walk(ast.parse((package / name).read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not {n.split(".")[0] for n in names} & IO, (name, names)
+
+
+def test_changed_keys_compare_two_renders_inputs() -> None:
+    assert changed_keys(None, {"/b": "2", "/a": "1"}) == (KeyChange("/a", "1"), KeyChange("/b", "2"))
+    assert changed_keys({"/a": "1", "/b": "2", "/c": "3"}, {"/a": "1", "/b": "9", "/d": "4"}) == (
+        KeyChange("/b", "9"), KeyChange("/c", None), KeyChange("/d", "4"))
+    assert changed_keys({"/a": "1"}, {"/a": "1"}) == ()
+
+
+def test_the_inputs_are_the_keys_read_and_every_key_under_the_prefixes_read() -> None:
+    view = KeyView({"/a": "1", "/app/x": "2", "/app/y": "3", "/apq": "4", "/b": "5"}, 7)
+    reads = Reads(keys=frozenset({"/a", "/missing"}), prefixes=("/app/",))
+    assert inputs_of(reads, view) == {"/a": "1", "/app/x": "2", "/app/y": "3"}
+
+
+def test_mask_replaces_every_secret_the_longest_first() -> None:
+    assert mask("pw=abc abcd x", ["abc", "abcd", ""]) == f"pw={MASK} {MASK} x"
+    assert mask("nothing", []) == "nothing"
+
+
+def test_secret_keys_are_matched_on_the_last_segment_in_any_case() -> None:
+    config = HistoryConfig()
+    assert [config.is_secret(key) for key in ("/db/Password", "/api/TOKEN", "/tls/key", "/keys/host",
+                                              "/app/secret_file", "/app/url")] == [
+        True, True, True, False, True, False]
+    assert HistoryConfig(secret_keys="pin").is_secret("/a/PIN") and not HistoryConfig(
+        secret_keys="pin").is_secret("/a/password")
+
+
+def test_a_long_diff_is_cut_at_a_whole_line_and_output_keeps_its_end() -> None:
+    diff = "".join(f"+line {index}\n" for index in range(100))
+    cut, truncated = cap_diff(diff, 50)
+    assert truncated and len(cut.encode()) <= 50 and cut.endswith("\n") and diff.startswith(cut)
+    assert cap_diff(diff, 10_000) == (diff, False)
+    assert tail("x" * 10 + "end", 5) == "x" * 2 + "end"
+
+
+def test_bounds_say_which_records_go() -> None:
+    bounds = Bounds(max_age_s=60, max_records=10)
+    assert bounds.oldest_time_s(1000) == 940 and bounds.oldest_id(25) == 16
+
+
+@dataclass(frozen=True)
+class _Run:
+    command: str
+    exit_code: int | None
+    output: str = ""
+    timed_out: bool = False
+    duration_s: float = 0.01
+
+
+@dataclass(frozen=True)
+class _Applied:
+    resource: str
+    dest: str
+    revision: int
+    changed: bool
+    duration_ms: float = 1.0
+    error: ConfagentError | None = None
+    reads: Reads | None = None
+    plan: Plan | None = None
+    noop: bool = False
+    commands: tuple[_Run, ...] = ()
+
+
+def _replace(old: bytes, new: bytes, check: str | None = "check") -> Replace:
+    spec = ResourceSpec(file="a.toml", src="a.tmpl", dest="/etc/a.conf", keys=("/",), check_cmd=check,
+                        reload_cmd="reload")
+    attributes = FileAttributes(0, 0, 0o644)
+    return Replace(spec, new, attributes, FileState(old, attributes), ())
+
+
+def _records(*applied: _Applied, view: KeyView, memory: ResourceMemory | None = None) -> list[HistoryRecord]:
+    return records_of(applied, view, memory or ResourceMemory(), HistoryConfig(), host="h", time_s=5.0)
+
+
+def test_a_pass_records_what_it_changed_or_refused_and_nothing_else() -> None:
+    reads = Reads(keys=frozenset({"/a", "/db/password"}))
+    memory = ResourceMemory()
+    first = KeyView({"/a": "1", "/db/password": "pw1"}, 2)
+    unchanged = _Applied("r", "/etc/a.conf", 2, changed=False, reads=reads)
+    assert _records(unchanged, view=first, memory=memory) == []
+    second = KeyView({"/a": "2", "/db/password": "pw1"}, 3)
+    (record,) = _records(_Applied("r", "/etc/a.conf", 3, changed=True, reads=reads,
+                                  plan=_replace(b"a=1 pw1\n", b"a=2 pw1\n"),
+                                  commands=(_Run("check", 0), _Run("reload", 0))), view=second, memory=memory)
+    assert (record.result, record.revision, record.host, record.time_s) == ("applied", 3, "h", 5.0)
+    assert record.changed_keys == (KeyChange("/a", "2"),)
+    assert "-a=1 pw1\n+a=2 pw1\n" in record.diff and record.secrets == ("pw1",)
+    assert f"+a=2 {MASK}" in str(record.as_json()["diff"])
+    assert [(c.role, c.exit_code) for c in record.commands] == [("check", 0), ("reload", 0)]
+    deferred = ReloadDeferred("no slot", dest="/etc/a.conf")
+    assert _records(_Applied("r", "/etc/a.conf", 3, changed=False, error=deferred, reads=reads),
+                    view=second, memory=memory) == []
+
+
+def test_each_refusal_has_its_result() -> None:
+    view = KeyView({"/a": "1"}, 4)
+    plan = _replace(b"old\n", b"new\n", check=None)
+    cases = [
+        (RenderError("a.tmpl:1: key not found: /a"), None, "template error", ()),
+        (CheckFailed("check_cmd exited 1", dest="/etc/a.conf", command="c", exit_code=1, output="no"),
+         _replace(b"old\n", b"new\n"), "check failed", (_Run("check", 1, "no"),)),
+        (ReloadFailed("reload_cmd exited 1", dest="/etc/a.conf", command="r", exit_code=1, output="",
+                      rolled_back=True), plan, "reload failed", (_Run("r", 1), _Run("r", 0))),
+        (ConfagentError("cannot replace the file"), plan, "failed", ()),
+    ]
+    for error, planned, result, commands in cases:
+        (record,) = _records(_Applied("r", "/etc/a.conf", 4, changed=False, error=error, plan=planned,
+                                      commands=commands), view=view)
+        assert (record.result, record.error) == (result, str(error))
+    (rolled,) = _records(_Applied("r", "/etc/a.conf", 4, changed=False, error=cases[2][0], plan=plan,
+                                  commands=cases[2][3]), view=view)
+    assert rolled.rolled_back and [c.role for c in rolled.commands] == ["reload", "reload after rollback"]
+
+
+def test_a_record_reads_back_as_it_was_stored() -> None:
+    (record,) = _records(_Applied("r", "/etc/a.conf", 3, changed=True, reads=Reads(keys=frozenset({"/a"})),
+                                  plan=_replace(b"x\n", b"y\n"), commands=(_Run("check", 0),)),
+                         view=KeyView({"/a": "1"}, 3))
+    assert HistoryRecord.from_stored(7, record.stored_json()) == HistoryRecord(
+        **{**{f: getattr(record, f) for f in record.__dataclass_fields__}, "id": 7})
