@@ -263,6 +263,38 @@ def test_a_killed_and_restarted_server_is_survived(tmp_path: Path, processes: Pr
     run(body)
 
 
+def test_a_lost_session_is_survived(zookeeper_session: ZookeeperServer, zk: KazooClient, ns: str) -> None:
+    """The session closed under the backend (by a second client taking it over and closing it): its
+    watches are gone; the cache reports the trouble, the backend gets a new session and arms them again."""
+    _tree(zk, {f"{ns}/app/a": "1"})
+
+    async def body() -> None:
+        backend = ZookeeperBackend(_options(zookeeper_session, dial_timeout_s=0.5, timeout_s=1.0))
+        follower = Follower(PrefixCache(backend, [f"{ns}/app/"], FAST, rng=random.Random(7)))
+        try:
+            assert dict((await follower.update()).view) == {f"{ns}/app/a": "1"}
+            session = backend._client.client_id
+            await asyncio.to_thread(_close_session, zookeeper_session, session)
+            trouble = await follower.trouble()
+            assert isinstance(trouble.error, ClientError), trouble
+            await follower.until(lambda e: isinstance(e, CacheRecovered), DEADLINE_S)
+            assert backend._client.client_id[0] != session[0]  # a new session
+            await asyncio.to_thread(zk.set, f"{ns}/app/a", b"2")
+            await follower.until(lambda e: dict(getattr(e, "view", {})) == {f"{ns}/app/a": "2"})
+        finally:
+            await follower.stop()
+            await backend.close()
+
+    run(body)
+
+
+def _close_session(server: ZookeeperServer, session: tuple[int, bytes]) -> None:
+    thief = KazooClient(hosts=server.node, client_id=session)
+    thief.start(timeout=30)
+    thief.stop()
+    thief.close()
+
+
 def _write(server: ZookeeperServer, path: str, value: str) -> None:
     with server.client() as zk:
         _tree(zk, {path: value})
