@@ -14,16 +14,15 @@ Rules:
    to CONFDIR) must not exist, or be empty, and must not be inside CONFDIR
    nor hold it. It is filled in a hidden directory beside it, then renamed,
    so it appears whole or not at all.
+5. Registering the command imports nothing beyond the standard library's
+   basics: the converter, tomllib and tempfile load when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +118,8 @@ def _plan(confdir: Path) -> _Plan:
 
 
 def _plan_resources(confdir: Path, plan: _Plan, unconverted: set[str]) -> None:
+    import tomllib  # noqa: PLC0415 - only when the command runs
+
     resources_dir = confdir / "conf.d"
     for path in _files(resources_dir, "*toml"):
         shown = f"conf.d/{path.relative_to(resources_dir).as_posix()}"
@@ -145,6 +146,9 @@ def _files(folder: Path, pattern: str) -> list[Path]:
 
 def _write(out: Path, files: dict[str, bytes]) -> None:
     """Write ``files`` into a hidden directory beside ``out``, then rename it to ``out``."""
+    import shutil  # noqa: PLC0415 - only when the command runs
+    import tempfile  # noqa: PLC0415
+
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
