@@ -2,12 +2,13 @@
 
 ``harness`` runs a test once per backend: ``etcd`` against the real etcd,
 ``etcd-store`` (the etcd backend against a ``confagent store`` process),
-``embedded`` (in this process), ``file``, ``env`` and ``redis`` (a real redis-server). ``writing_harness``,
+``embedded`` (in this process), ``file``, ``env``, ``redis`` (a real redis-server) and ``zookeeper`` (a
+real ZooKeeper). ``writing_harness``,
 ``compacting_harness`` and ``raw_key_harness`` run it once per backend that
 can express the case (a capability, never a name). ``ns`` is a key namespace
 of the test's own, since the servers are shared by the session. The parameters
 that start a server (``etcd``, ``etcd-store``) carry the ``system`` mark, and
-``etcd`` the ``etcd`` mark (``redis`` starts a redis-server for the session:
+``etcd`` the ``etcd`` mark (``redis`` and ``zookeeper`` start a server for the session:
 ``system``); ``start_server`` starts a real etcd or a confagent
 store on a given port, parametrized the same way.
 """
@@ -28,11 +29,13 @@ from tests.backends.harness import (
     FileHarness,
     Harness,
     RedisHarness,
+    ZookeeperHarness,
 )
 from tests.backends.redis_server import RedisServer
+from tests.backends.zookeeper_server import ZookeeperServer
 
 _MARKS = {"etcd": [pytest.mark.system, pytest.mark.etcd], "etcd-store": [pytest.mark.system],
-          "confagent": [pytest.mark.system], "redis": [pytest.mark.system]}
+          "confagent": [pytest.mark.system], "redis": [pytest.mark.system], "zookeeper": [pytest.mark.system]}
 
 
 def _params(*kinds: str) -> list[object]:
@@ -40,8 +43,8 @@ def _params(*kinds: str) -> list[object]:
     return [pytest.param(kind, marks=_MARKS.get(kind, ()), id=kind) for kind in kinds]
 
 
-HARNESSES = _params("etcd", "etcd-store", "embedded", "file", "env", "redis")
-WRITING = _params("etcd", "etcd-store", "embedded", "file", "redis")
+HARNESSES = _params("etcd", "etcd-store", "embedded", "file", "env", "redis", "zookeeper")
+WRITING = _params("etcd", "etcd-store", "embedded", "file", "redis", "zookeeper")
 COMPACTING = _params("etcd", "etcd-store", "embedded")
 
 
@@ -62,6 +65,8 @@ def _harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
         return FileHarness(tmp_path)
     if kind == "redis":
         return RedisHarness(request.getfixturevalue("redis_session").port)
+    if kind == "zookeeper":
+        return ZookeeperHarness(request.getfixturevalue("zookeeper_session").node)
     return EnvHarness()
 
 
@@ -91,6 +96,13 @@ def raw_key_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
 def redis_session(session_processes: Processes, tmp_path_factory: pytest.TempPathFactory) -> RedisServer:
     """A real redis-server for the session's tests (each keeps to its own ``ns``)."""
     return RedisServer(session_processes, tmp_path_factory.mktemp("redis-session")).start()
+
+
+@pytest.fixture(scope="session")
+def zookeeper_session(session_processes: Processes, tmp_path_factory: pytest.TempPathFactory,
+                      ) -> ZookeeperServer:
+    """A real ZooKeeper for the session's tests (each keeps to its own ``ns``)."""
+    return ZookeeperServer(session_processes, tmp_path_factory.mktemp("zookeeper-session")).start()
 
 
 @pytest.fixture(params=_params("etcd", "confagent"))

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 import yaml
+from kazoo.client import KazooClient
 
 from confagent.backends import (
     Backend,
@@ -32,6 +33,7 @@ from confagent.backends import (
 from confagent.backends._redis import RedisBackend
 from confagent.backends._redis_keys import parse_node
 from confagent.backends._redis_link import RedisOptions
+from confagent.backends._zookeeper import ZookeeperBackend, ZookeeperOptions
 from confagent.client import ClientConfig, EtcdClient
 from confagent.kv import CompactionRequest, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest
 
@@ -240,6 +242,72 @@ class RedisHarness:
         if self._backend is not None:
             await self._backend.close()
         await self._writer.aclose()
+
+
+class ZookeeperHarness:
+    """The zookeeper backend over a real ZooKeeper, each write one transaction (ZooKeeper's multi): a put
+    creates the missing directories above its node in it, a delete removes the directories it empties
+    (so that they do not become keys of their own: confd's mapping makes a node without children a key)."""
+
+    name = "zookeeper"
+    writes, compacts, raw_keys = True, False, False
+
+    def __init__(self, node: str) -> None:
+        self._node = node
+        self._writer = KazooClient(hosts=node)
+        self._writer.start(timeout=30)
+        self._backend: ZookeeperBackend | None = None
+
+    async def open(self, initial: Mapping[str, str]) -> Backend:
+        if initial:
+            await self.write(initial)
+        self._backend = ZookeeperBackend(ZookeeperOptions(hosts=(self._node,)))
+        return self._backend
+
+    async def write(self, puts: Mapping[str, str], deletes: Iterable[str] = ()) -> None:
+        await asyncio.to_thread(self._commit, dict(puts), list(deletes))
+
+    def _commit(self, puts: dict[str, str], deletes: list[str]) -> None:
+        zk, made = self._writer, set()
+        transaction = zk.transaction()
+        for key, value in puts.items():
+            parents = [key[:i] for i in range(1, len(key)) if key[i] == "/"]
+            for parent in parents:
+                if parent not in made and not zk.exists(parent):
+                    transaction.create(parent, b"")
+                    made.add(parent)
+            if zk.exists(key):
+                transaction.set_data(key, value.encode())
+            else:
+                transaction.create(key, value.encode())
+        gone = set(deletes)
+        for key in deletes:
+            transaction.delete(key)
+        for parent in sorted({key.rpartition("/")[0] for key in deletes}, key=len, reverse=True):
+            directory = parent
+            while directory and directory not in gone and not set(_children(zk, directory)) - gone:
+                transaction.delete(directory)
+                gone.add(directory)
+                directory = directory.rpartition("/")[0]
+        results = transaction.commit()
+        assert not [r for r in results if isinstance(r, Exception)], results
+
+    async def put_raw(self, key: bytes, value: bytes) -> None:
+        raise AssertionError("zookeeper's node names are text")
+
+    async def compact(self) -> None:
+        raise AssertionError("zookeeper keeps no history to compact")
+
+    async def close(self) -> None:
+        if self._backend is not None:
+            await self._backend.close()
+        await asyncio.to_thread(self._writer.stop)
+        self._writer.close()
+
+
+def _children(zk: KazooClient, path: str) -> list[str]:
+    """``path``'s children as full paths."""
+    return [f"{path}/{name}" for name in zk.get_children(path)]
 
 
 class EnvHarness:

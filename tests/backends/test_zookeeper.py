@@ -3,8 +3,9 @@ set and delete, nested nodes, digest identities and ACLs, and a server killed an
 
 The mapping's expectations are confd's (shared/reference/confd.md §6: "recursive child walk", GetW and
 ChildrenW per node): a node without children is a key named by its path, holding its data; a node with
-children is walked and its own data is left out. One server serves the session; each test keeps to a
-namespace of its own (``ns``).
+children is walked and its own data is left out. One server serves the session (``zookeeper_session``,
+conftest.py); each test keeps to a namespace of its own (``ns``). The conformance cases
+(tests/backends/test_conformance.py) run against zookeeper too.
 """
 
 from __future__ import annotations
@@ -28,13 +29,6 @@ from tests.backends.zookeeper_server import ZookeeperServer
 from tests.certs import make_certs
 
 FAST = CacheConfig(backoff=BackoffPolicy(initial_s=0.05, max_s=0.4), verify_interval_s=0)
-
-
-@pytest.fixture(scope="session")
-def zookeeper_session(session_processes: Processes, tmp_path_factory: pytest.TempPathFactory,
-                      ) -> ZookeeperServer:
-    """A real ZooKeeper for the session's tests (each keeps to its own ``ns``)."""
-    return ZookeeperServer(session_processes, tmp_path_factory.mktemp("zookeeper-session")).start()
 
 
 @pytest.fixture
