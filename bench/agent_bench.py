@@ -7,10 +7,13 @@ Prints, in one run:
   the watched prefix, the agent over its embedded store (the put goes to the
   store's client listener in the agent's process) and over a real etcd 3.4;
   the template reads one key, the other keys are under the same prefix;
-* the time of a one-shot render of 100 resources over 10,000 keys (100
-  keys each) from a real etcd: the whole ``confagent run --onetime`` process,
-  and ``Agent.run_once`` in this process (without interpreter start-up);
-  best and median of ``--attempts``, after one warm-up run;
+* the time of one-shot processes at two sizes (100 resources over 10,000
+  keys, 1,000 over 100,000; 100 keys each), from a real etcd, a ``confagent
+  store`` over its client URL and the embedded store's data directory:
+  ``confagent run --onetime`` into a new directory, then ``render --check``
+  of what it wrote, with the anchor process ``bench/oneshot_floor.py`` (etcd
+  only) in the same alternating rounds; best and median of ``--attempts``,
+  after one warm-up round, and each median over the anchor's;
 * the idle agent's CPU (per cent of one core, over ``--idle-seconds``) and RSS;
 * the floor under every replaced file: write and fsync a stage file, rename
   it, fsync the directory (what ``confagent.fsutil`` does), p50/p99, on the
@@ -31,7 +34,8 @@ cores the poller takes one core, so latencies include some scheduling
 contention; the figures are an upper bound.
 
     python bench/agent_bench.py [--samples 200] [--idle-seconds 5] [--attempts 5]
-                                [--only floor,latency,oneshot]
+                                [--only floor,latency,oneshot] [--sizes small,large]
+                                [--stores etcd,store,embedded]
 
 A benchmark, not a test: it asserts nothing about time.
 """
@@ -39,8 +43,6 @@ A benchmark, not a test: it asserts nothing about time.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import io
 import logging
 import os
 import statistics
@@ -60,9 +62,8 @@ sys.path.insert(0, str(ROOT))  # this tree's confagent, not an installed copy (m
 
 from _common import b64, cpu_seconds, rss_mib  # noqa: E402
 
-from confagent.agent import Agent, ConfigSource  # noqa: E402
 from confagent.fsutil import fsync_directory, stage_file  # noqa: E402
-from confagent.testing import confagent_argv, free_port, start_etcd  # noqa: E402
+from confagent.testing import confagent_argv, free_port, start_etcd, start_store  # noqa: E402
 
 DEADLINE_S = 5.0
 TXN_OPS = 100
@@ -201,45 +202,69 @@ def idle_cpu_percent(pid: int, seconds: float) -> float:
     return (cpu_seconds(pid) - before) / (time.monotonic() - started) * 100
 
 
-def one_shot_case(tmp: Path, attempts: int) -> tuple[list[float], list[float], list[float]]:
-    """Milliseconds for 100 resources over 10,000 keys: ``--onetime`` processes, ``run_once`` in process,
-    and the anchor under both, ``bench/oneshot_floor.py`` (a standard-library process doing only the request
-    and the 100 durable files).
+ONE_SHOT_SIZES = {"small": (100, 100), "large": (1000, 100)}
+"""The one-shot sizes: resources, and keys each resource reads (100 over 10,000 keys; 1,000 over 100,000)."""
+ONE_SHOT_STORES = ("etcd", "store", "embedded")
 
-    One warm-up run of each is not counted (it writes the bytecode cache, and loads Jinja2 and httpx here).
+
+def one_shot_keys(size: str) -> tuple[str, dict[str, str], dict[str, tuple[str, str]]]:
+    """The prefix the anchor reads, the keys, and the resources of one size: resource ``svcN`` renders
+    ``key=value`` lines of the keys under ``/<size>/svcN/``."""
+    resources, per_resource = ONE_SHOT_SIZES[size]
+    width = len(str(resources - 1))
+    loop = '{%% for kv in gets("/%s/%s/*") %%}{{ kv.key }}={{ kv.value }}\n{%% endfor %%}'
+    names = [f"svc{i:0{width}d}" for i in range(resources)]
+    keys = {f"/{size}/{name}/k{j:03d}": f"value {i * per_resource + j}"
+            for i, name in enumerate(names) for j in range(per_resource)}
+    return f"/{size}/", keys, {name: (f"/{size}/{name}", loop % (size, name)) for name in names}
+
+
+def timed_ms(argv: list[str], env: dict[str, str], codes: tuple[int, ...] = (0,)) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, check=False)
+    took = (time.perf_counter() - started) * 1000
+    if done.returncode not in codes:
+        raise RuntimeError(f"{argv} exited with {done.returncode}")
+    return took
+
+
+def one_shot_case(tmp: Path, size: str, store: str, attempts: int) -> dict[str, list[float]]:
+    """Milliseconds of one-shot processes over ``size``'s keys from ``store``, in alternating rounds: the
+    anchor (``bench/oneshot_floor.py``, reading etcd's gateway; only with etcd), ``run --onetime`` into
+    a new directory, and ``render --check`` of the files it wrote (all up to date: exit 0).
+
+    ``store``: ``etcd`` (a real etcd 3.4), ``store`` (a ``confagent store`` process, reached over
+    its client URL) or ``embedded`` (the agent opens the stopped store's data directory itself).
+    One warm-up round is not counted (it writes the bytecode caches).
     """
-    loop = '{%% for kv in gets("/bench/%s/*") %%}{{ kv.key }}={{ kv.value }}\n{%% endfor %%}'
-    resources = {f"svc{i:02d}": (f"/bench/svc{i:02d}", loop % f"svc{i:02d}") for i in range(100)}
-    etcd = start_etcd(tmp / "etcd-oneshot")
+    prefix, keys, resources = one_shot_keys(size)
+    server = start_etcd(tmp / f"etcd-{size}") if store == "etcd" else start_store(tmp / f"store-{size}")
     try:
-        with httpx.Client(base_url=etcd.url, timeout=10) as http:
-            load_keys(http, {f"/bench/svc{i // 100:02d}/k{i % 100:02d}": f"value {i}" for i in range(10_000)})
-        process_ms = []
-        for attempt in range(attempts + 1):
-            root = write_confdir(tmp / f"oneshot-{attempt}", resources)
-            started = time.perf_counter()
-            subprocess.run(confagent_argv("run", "--onetime", "--confdir", str(root), "--backend", "etcd",
-                                          "--node", etcd.url, "--log-level", "warning"),
-                           check=True, env=agent_env(tmp))
-            process_ms.append((time.perf_counter() - started) * 1000)
-        in_process_ms = []
-        for attempt in range(attempts + 1):
-            root = write_confdir(tmp / f"oneshot-in-{attempt}", resources)
-            agent = Agent(ConfigSource(None, {"confdir": root, "backend": "etcd", "nodes": [etcd.url]}),
-                          out=io.StringIO())
-            started = time.perf_counter()
-            report = asyncio.run(agent.run_once())
-            in_process_ms.append((time.perf_counter() - started) * 1000)
-            assert report.ok and len(report.outcomes) == 100
-        floor_ms = []
-        for attempt in range(attempts + 1):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, str(ROOT / "bench" / "oneshot_floor.py"), etcd.url, "/bench/",
-                            str(tmp / f"oneshot-floor-{attempt}")], check=True, env=agent_env(tmp))
-            floor_ms.append((time.perf_counter() - started) * 1000)
-        return process_ms[1:], in_process_ms[1:], floor_ms[1:]
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            load_keys(http, keys)
     finally:
-        etcd.stop()
+        if store == "embedded":
+            server.stop()
+    source = (["--backend", "embedded", "--data-dir", str(server.data_dir)] if store == "embedded" else
+              ["--backend", "etcd", "--node", server.url])
+    env, took = agent_env(tmp), dict[str, list[float]]()
+    try:
+        for attempt in range(attempts + 1):
+            root = write_confdir(tmp / f"oneshot-{size}-{store}-{attempt}", resources)
+            rounds = {"run --onetime": ["run", "--onetime"], "render --check": ["render", "--check"]}
+            if store == "etcd":
+                took.setdefault("anchor", []).append(timed_ms(
+                    [sys.executable, str(ROOT / "bench" / "oneshot_floor.py"), server.url, prefix,
+                     str(tmp / f"oneshot-floor-{size}-{attempt}")], env))
+            for name, command in rounds.items():
+                took.setdefault(name, []).append(timed_ms(
+                    confagent_argv(*command, "--confdir", str(root), *source, "--log-level", "warning"), env))
+            if attempt == 0:
+                took = {}
+        return took
+    finally:
+        if store != "embedded":
+            server.stop()
 
 
 def replace_floor_ms(directory: Path, samples: int) -> list[float]:
@@ -255,15 +280,17 @@ def replace_floor_ms(directory: Path, samples: int) -> list[float]:
     return took
 
 
-def one_shot_rows(process_ms: list[float], in_process_ms: list[float],
-                  floor_ms: list[float]) -> list[tuple[str, str]]:
-    name = "one-shot 100 resources / 10,000 keys"
-    return [(f"{name}, floor process ms best (bench/oneshot_floor.py)", f"{min(floor_ms):.0f}"),
-            (f"{name}, floor process ms median", f"{statistics.median(floor_ms):.0f}"),
-            (f"{name}, process ms best (etcd)", f"{min(process_ms):.0f}"),
-            (f"{name}, process ms median", f"{statistics.median(process_ms):.0f}"),
-            (f"{name}, Agent.run_once ms best (etcd)", f"{min(in_process_ms):.0f}"),
-            (f"{name}, Agent.run_once ms median", f"{statistics.median(in_process_ms):.0f}")]
+def one_shot_rows(size: str, store: str, took: dict[str, list[float]],
+                  anchor_ms: float | None) -> list[tuple[str, str]]:
+    """Best and median of each kind, and its median over the anchor's median (of the same run)."""
+    resources, per_resource = ONE_SHOT_SIZES[size]
+    name = f"one-shot {resources:,} resources / {resources * per_resource:,} keys, {store}"
+    rows = []
+    for kind, values in took.items():
+        median = statistics.median(values)
+        ratio = "" if anchor_ms is None else f", {median / anchor_ms:.2f}x the anchor's median"
+        rows.append((f"{name}: {kind} ms, best / median{ratio}", f"{min(values):.0f} / {median:.0f}"))
+    return rows
 
 
 def case_names(text: str) -> set[str]:
@@ -292,7 +319,13 @@ def main() -> None:
                 for keys in (100, 10_000):
                     rows += latency_case(Path(tmp), backend, keys, ARGS.samples)
         if "oneshot" in ARGS.only:
-            rows += one_shot_rows(*one_shot_case(Path(tmp), ARGS.attempts))
+            for size in ARGS.sizes:
+                anchor = None
+                for store in ARGS.stores:
+                    took = one_shot_case(Path(tmp), size, store, ARGS.attempts)
+                    anchor = statistics.median(took["anchor"]) if "anchor" in took else anchor
+                    rows += one_shot_rows(size, store, took, anchor)
+                    rows.append((f"load average after {size}, {store}", f"{os.getloadavg()[0]:.2f}"))
     rows.append(("load average after", f"{os.getloadavg()[0]:.2f}"))
     width = max(len(name) for name, _ in rows)
     print(f"| {'figure'.ljust(width)} | value |\n| {'-' * width} | ---: |")
@@ -307,6 +340,12 @@ if __name__ == "__main__":
     parser.add_argument("--attempts", type=int, default=5, help="one-shot runs of each kind (default 5)")
     parser.add_argument("--only", type=case_names, default=set(CASES), metavar="CASES",
                         help="run only these cases, comma-separated: floor, latency, oneshot (default all)")
+    parser.add_argument("--sizes", type=lambda text: text.split(","), default=list(ONE_SHOT_SIZES),
+                        help="one-shot sizes, comma-separated: small (100 resources over 10,000 keys), "
+                             "large (1,000 over 100,000) (default both)")
+    parser.add_argument("--stores", type=lambda text: text.split(","), default=list(ONE_SHOT_STORES),
+                        help="one-shot stores, comma-separated: etcd, store (confagent store over HTTP), "
+                             "embedded (its data directory) (default all)")
     ARGS = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     main()

@@ -22,7 +22,7 @@ import re
 
 from confagent.errors import RenderError
 
-__all__ = ["base", "clean", "compile_glob", "dir_of", "literal_prefix", "prefix_end"]
+__all__ = ["base", "clean", "compile_glob", "compile_glob_rest", "dir_of", "literal_prefix", "prefix_end"]
 
 _GLOB_META = frozenset("*?[\\")
 _MAX_CODE_POINT = 0x10FFFF
@@ -110,6 +110,24 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
             pieces.append(re.escape(char))
         index += 1
     return re.compile("".join(pieces))
+
+
+def compile_glob_rest(pattern: str) -> tuple[str, re.Pattern[str]]:
+    """``literal_prefix(pattern)``, and ``compile_glob`` of the rest of the pattern: a name matches
+    ``pattern`` when it starts with the literal and the regex fully matches it from there.
+
+    The rest is what many patterns share (``/app/a/*`` and ``/app/b/*`` end in ``*``): it is compiled
+    once for all of them, where each whole pattern would be compiled again (a regex of a 20-character
+    literal costs about 0.1 ms to compile, a render of 100 keys about 0.5 ms).
+
+    Raises:
+        RenderError: the pattern is malformed (the message names the whole pattern).
+    """
+    literal = literal_prefix(pattern)
+    try:
+        return literal, compile_glob(pattern[len(literal):])
+    except RenderError:
+        raise _bad_pattern(pattern) from None
 
 
 def _class(pattern: str, index: int) -> tuple[str, int]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confagent.errors import RenderError
-from confagent.render._paths import base, clean, compile_glob, literal_prefix, prefix_end
+from confagent.render._paths import base, clean, compile_glob_rest, literal_prefix, prefix_end
 from confagent.render._reads import ReadLog
 from confagent.render._scope import Scope, subtree
 from confagent.render._view import KeyView
@@ -94,16 +94,20 @@ class StoreFunctions:
 
     def gets(self, pattern: str, required: bool = False) -> list[KVPair]:
         """The pairs whose key matches the glob ``pattern``, sorted by key."""
-        matcher = compile_glob(require_str("gets", pattern))
-        pairs = [KVPair(key, value) for key, value in self._scan(pattern) if matcher.fullmatch(key)]
+        literal, rest = compile_glob_rest(require_str("gets", pattern))
+        start = len(literal)
+        pairs = [KVPair(key, value) for key, value in self._scan(pattern)
+                 if key.startswith(literal) and rest.fullmatch(key, start)]
         if required and not pairs:
             raise RenderError(f"gets: no keys match {pattern}", key=pattern)
         return pairs
 
     def getvs(self, pattern: str, required: bool = False) -> list[str]:
         """The values of the keys matching ``pattern``, sorted by value (not by key)."""
-        matcher = compile_glob(require_str("getvs", pattern))
-        values = sorted(value for key, value in self._scan(pattern) if matcher.fullmatch(key))
+        literal, rest = compile_glob_rest(require_str("getvs", pattern))
+        start = len(literal)
+        values = sorted(value for key, value in self._scan(pattern)
+                        if key.startswith(literal) and rest.fullmatch(key, start))
         if required and not values:
             raise RenderError(f"getvs: no keys match {pattern}", key=pattern)
         return values

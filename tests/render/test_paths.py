@@ -12,7 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from confagent.errors import RenderError
-from confagent.render._paths import base, clean, compile_glob, dir_of, literal_prefix, prefix_end
+from confagent.render._paths import (
+    base,
+    clean,
+    compile_glob,
+    compile_glob_rest,
+    dir_of,
+    literal_prefix,
+    prefix_end,
+)
 
 from .model import naive_match
 
@@ -106,3 +114,20 @@ def test_clean_is_idempotent_and_rooted_stays_rooted(path: str) -> None:
     cleaned = clean(path)
     assert clean(cleaned) == cleaned
     assert cleaned.startswith("/") == path.startswith("/")
+
+
+@pytest.mark.parametrize("pattern", ["/app/*", "/app/a?/*", "/app/[ab]*/x", "/app/exact", "*", "/",
+                                     r"/a\*b/*", "/app/[^/]/*", ""])
+def test_the_rest_of_a_pattern_matches_as_the_whole_does(pattern: str) -> None:
+    names = ["/app/a", "/app/ab/x", "/app/a1/z", "/app/b/x", "/app/exact", "/app/", "/a*b/c", "/a", "", "/",
+             "/app/x/y", "/app//"]
+    literal, rest = compile_glob_rest(pattern)
+    assert literal == literal_prefix(pattern)
+    for name in names:
+        whole = compile_glob(pattern).fullmatch(name) is not None
+        assert (name.startswith(literal) and rest.fullmatch(name, len(literal)) is not None) is whole, name
+
+
+def test_a_malformed_rest_names_the_whole_pattern() -> None:
+    with pytest.raises(RenderError, match=r"syntax error in pattern: /app/long/prefix/\[$"):
+        compile_glob_rest("/app/long/prefix/[")
