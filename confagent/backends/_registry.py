@@ -149,13 +149,13 @@ class BackendConfig:
                                           "rediss://HOST:PORT[/DB]; zookeeper: HOST:PORT); repeat for "
                                           "several")
     client_cert: Path | None = setting(None, flag="client-cert", kind=PATH, metavar="FILE",
-                                       help="TLS client certificate for the etcd backend")
+                                       help="TLS client certificate for the etcd backend (and redis over rediss://)")
     client_key: Path | None = setting(None, flag="client-key", kind=CLIENT_KEY, metavar="FILE",
                                       help="TLS client key for the etcd backend (for redis without "
                                            "--client-cert: the password, as confd reads it)")
     client_cakeys: Path | None = setting(None, flag="client-ca-keys", toml="client_cakeys", kind=PATH,
                                          metavar="FILE", flag_aliases=("--client-cakeys",),
-                                         help="CA bundle for the etcd backend")
+                                         help="CA bundle for the etcd backend (and redis over rediss://)")
     files: tuple[Path, ...] = setting((), flag="file", kind=PATHS, metavar="PATH",
                                       help="file backend: a YAML/JSON file or directory; repeat for several")
     file_filter: str = setting("*", flag="filter", kind=TEXT, metavar="GLOB",
