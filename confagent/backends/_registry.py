@@ -79,7 +79,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BACKENDS", "BACKEND_NAMES", "DEFAULT_ETCD_NODE", "DEFAULT_REDIS_NODE", "EMBEDDED_STORE",
            "PASSWORD_ENV", "REDIS_PASSWORD_ENV", "ZOOKEEPER_PASSWORD_ENV", "BackendConfig", "GivenPath",
-           "embedded_store", "open_backend"]
+           "embedded_store", "open_backend", "zookeeper_host"]
 
 PASSWORD_ENV = "CONFAGENT_ETCD_PASSWORD"
 """The etcd backend's password when neither ``password`` nor ``password_file`` gives one."""
@@ -220,6 +220,9 @@ class BackendConfig:
 
             for node in self.nodes:
                 parse_node(node)
+        elif self.backend == "zookeeper":
+            for node in self.nodes:
+                zookeeper_host(node)
         else:
             for url in self.nodes:
                 if not is_url(url, port_required=False):
@@ -313,7 +316,7 @@ class BackendConfig:
         if self.username and not password:
             raise ConfigError(f"no password for user {self.username!r}: give password, password_file "
                               f"or ${ZOOKEEPER_PASSWORD_ENV}", key="password")
-        hosts = tuple(_host_port(url, DEFAULT_ZOOKEEPER_NODE) for url in self.nodes)
+        hosts = tuple(zookeeper_host(node) for node in self.nodes)
         return ZookeeperOptions(hosts=hosts or (DEFAULT_ZOOKEEPER_NODE,), username=self.username,
                                 password=password, ca_file=self.client_cakeys, cert_file=self.client_cert,
                                 key_file=self.client_key, dial_timeout_s=self.dial_timeout_s,
@@ -398,11 +401,24 @@ async def _open_zookeeper(config: BackendConfig) -> Backend:
     return ZookeeperBackend(config.zookeeper_options())
 
 
-def _host_port(url: str, default: str) -> str:
-    """``HOST:PORT`` of a node URL (``http://`` as the node option writes a bare ``HOST:PORT``), with
-    ``default``'s port when it has none."""
-    parts = urlsplit(url)
-    return parts.netloc if parts.port is not None else f"{parts.netloc}:{default.rpartition(':')[2]}"
+def zookeeper_host(node: str) -> str:
+    """A zookeeper node as kazoo takes it, ``HOST:PORT``: confd's ``HOST[:PORT]`` (port 2181 by default),
+    also as the node option writes it (``http://HOST:PORT``) and as SRV discovery gives it.
+
+    Raises:
+        ConfigError: not a node address (names the node).
+    """
+    text = node.removeprefix("http://")
+    parts = urlsplit("//" + text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port == -1 or parts.username or parts.password or parts.path.strip("/") \
+            or parts.query or parts.fragment:
+        raise ConfigError(f"{text!r} is not a zookeeper node (HOST:PORT)", key="node")
+    default_port = DEFAULT_ZOOKEEPER_NODE.rpartition(":")[2]
+    return parts.netloc.rstrip("/") if port is not None else f"{parts.netloc}:{default_port}"
 
 
 BACKENDS: Mapping[str, Callable[[BackendConfig], Awaitable[Backend]]] = {

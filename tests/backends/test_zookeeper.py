@@ -60,6 +60,12 @@ def test_options_take_confd_nodes_and_a_digest_identity(tmp_path: Path,
     given.validate()
     options = given.zookeeper_options()
     assert options.hosts == ("10.0.0.1:2182", "zk.internal:2181") and not options.tls
+    srv = BackendConfig(backend="zookeeper", nodes=("zk1.example.com:2191", "zk2.example.com"))
+    srv.validate()  # the bare HOST:PORT of confd's -node and of SRV discovery
+    assert srv.zookeeper_options().hosts == ("zk1.example.com:2191", "zk2.example.com:2181")
+    for bad in ("zk1:port", "alice@zk1:2181", "zk1:2181/chroot"):
+        with pytest.raises(ConfigError, match=f"{bad!r} is not a zookeeper node"):
+            BackendConfig(backend="zookeeper", nodes=(bad,)).validate()
     assert (options.username, options.password) == ("alice", "pw")
     password_file = tmp_path / "password"
     password_file.write_text("from-file\n")
