@@ -101,3 +101,22 @@ def test_the_daemon_follows_the_keys_through_a_server_restart(tmp_path: Path, pr
     assert '"event": "backend recovered"' in agent.log.read_text()
     assert PASSWORD not in agent.log.read_text()
     assert agent.stop() == 0
+
+
+def test_the_daemon_polls_a_server_that_cannot_notify(tmp_path: Path, processes: Processes) -> None:
+    """CONFIG renamed away: no notifications can be turned on; the agent says so and polls."""
+    server = RedisServer(processes, tmp_path / "redis", config_disabled=True).start()
+    client = server.client()
+    client.set("/app/db/url", "db1")
+    dest = _confdir(tmp_path)
+    agent = processes.agent(["--backend", "redis", "--node", server.node, "--redis-poll-interval", "200ms",
+                             "--confdir", str(tmp_path), "--log-format", "json"],
+                            tmp_path / "agent.log", tmp_path)
+    until(lambda: text_of(dest) == "url=db1\n", "the first render", agent.log)
+    client.set("/app/db/url", "db2")
+    until(lambda: text_of(dest) == "url=db2\n", "the SET, polled", agent.log)
+    log = agent.log.read_text()
+    assert "redis changes are polled: keyspace notifications cannot be turned on" in log
+    assert '"poll_interval_s": 0.2' in log
+    client.close()
+    assert agent.stop() == 0
