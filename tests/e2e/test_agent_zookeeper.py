@@ -1,9 +1,10 @@
 """The agent on the zookeeper backend against a real ZooKeeper (Debian's), as confd runs on it.
 
 A one-shot render of nested nodes with confd's mapping (a node with children is a directory whose own
-data no template sees); a digest identity the nodes' ACL refuses ending the one-shot run with an error
-naming the user and the node, and no password in any output; the daemon following a create, a set and a
-delete by ZooKeeper's watches, and going on through the server killed and restarted.
+data no template sees), also from a confd.toml with the node found in an SRV record; a digest identity
+the nodes' ACL refuses ending the one-shot run with an error naming the user and the node, and no
+password in any output; the daemon following a create, a set and a delete by ZooKeeper's watches, and
+going on through the server killed and restarted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from confagent.testing import Processes, until
 from tests.agent.processes import text_of
 from tests.agent.support import resource_toml, write_confdir
 from tests.backends.zookeeper_server import ZookeeperServer
+from tests.dns_server import LoopbackDns
 
 PASSWORD = "s3cret-zk"
 TEMPLATE = ('url={{ getv("/db/url") }}\n'
@@ -50,7 +52,18 @@ def test_one_shot_render_of_nested_nodes_as_confd_maps_them(tmp_path: Path, proc
     done = processes.confagent("run", "--onetime", "--backend", "zookeeper", "--node", server.node,
                                "--confdir", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert text_of(dest) == "url=db.example.com:5432\n/web/a=10.0.0.1:80\na,b port=8080\nfalse\n"
+    rendered = "url=db.example.com:5432\n/web/a=10.0.0.1:80\na,b port=8080\nfalse\n"
+    assert text_of(dest) == rendered
+    dest.unlink()  # the same from a confd.toml, the node from an SRV record, as confd finds it
+    config = tmp_path / "confd.toml"
+    config.write_text(f'backend = "zookeeper"\nconfdir = "{tmp_path}"\nsrv_domain = "example.test"\n')
+    dns = LoopbackDns({"_zookeeper._tcp.example.test.": [f"0 10 {server.port} 127.0.0.1."]})
+    try:
+        done = processes.confagent("run", "--onetime", "--config-file", str(config), "--srv-nameserver",
+                                   dns.nameserver)
+    finally:
+        dns.close()
+    assert (done.returncode, text_of(dest)) == (0, rendered), done.stdout + done.stderr
 
 
 def test_a_refused_identity_ends_the_one_shot_run_naming_the_user_and_the_node(
