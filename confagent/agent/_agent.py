@@ -211,6 +211,12 @@ class Agent:
             log_outcome(self.log, outcome)
             self.out.write(outcome.diff)
         self.out.flush()
+        history = setup.config.history
+        if history.enabled and history.one_shot:
+            from confagent.history import record_now  # noqa: PLC0415 - sqlite3 only when asked for
+
+            await asyncio.to_thread(record_now, history, setup.config.history_path, outcomes, view,
+                                    log=self.log)
         return RunReport(tuple(outcomes), setup.resources.errors)
 
     async def check(self) -> RunReport:

@@ -57,9 +57,9 @@ EXIT_BROKEN_PIPE = 141
 """The reader of stdout has gone: 128 + SIGPIPE, what a shell reports for etcdctl."""
 
 COMMANDS: tuple[str, ...] = (
-    "_run_cmd", "_status_cmd", "_store_cmd", "_kv_cmd", "_lease_cmd", "_lock_cmd", "_cluster_cmd",
-    "_maintenance_cmd", "_user_cmd", "_role_cmd", "_snapshot_cmd", "_register_cmd", "_metad_cmd",
-    "_convert_cmd",
+    "_run_cmd", "_status_cmd", "_history_cmd", "_store_cmd", "_kv_cmd", "_lease_cmd", "_lock_cmd",
+    "_cluster_cmd", "_maintenance_cmd", "_user_cmd", "_role_cmd", "_snapshot_cmd", "_register_cmd",
+    "_metad_cmd", "_convert_cmd",
 )
 """The modules of ``confagent.cli`` that register commands, in the order help lists them."""
 

@@ -51,7 +51,7 @@ from confagent.config import (
     LogConfig,
     RunConfig,
 )
-from confagent.settings import StoreConfig
+from confagent.settings import HistoryConfig, StoreConfig
 
 if TYPE_CHECKING:
     from confagent.agent import Agent, ConfigSource
@@ -107,6 +107,7 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
     add_setting_flags(parser, LogConfig, defaults.log, only=("format",))
     if modes:
         add_setting_flags(parser, ListenerConfig, defaults.listener)
+        add_setting_flags(parser, HistoryConfig, defaults.history)
 
 
 def config_source(args: argparse.Namespace) -> ConfigSource:

@@ -27,7 +27,7 @@ from confagent.history._record import (
     inputs_of,
     mask,
 )
-from confagent.history._recorder import HistoryRecorder
+from confagent.history._recorder import HistoryRecorder, record_now
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -46,5 +46,6 @@ __all__ = [
     "mask",
     "read_record",
     "read_records",
+    "record_now",
     "records_of",
 ]

@@ -18,6 +18,9 @@ Rules:
    live feed. With no subscriber the writer hands nothing to the loop.
 4. ``close`` lets the writer finish what was submitted, at most
    ``CLOSE_TIMEOUT_S``, then closes the database.
+5. ``record_now`` records one pass at once, on the caller's thread, for a
+   one-shot run (``[history] one_shot``): no previous render is known, so
+   every key read is listed; a failure is logged as rule 2 says.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from confagent.history._record import Bounds, HistoryRecord
 from confagent.render import KeyView
 from confagent.settings import HistoryConfig
 
-__all__ = ["CLOSE_TIMEOUT_S", "FEED_SIZE", "MAX_PENDING", "HistoryRecorder"]
+__all__ = ["CLOSE_TIMEOUT_S", "FEED_SIZE", "MAX_PENDING", "HistoryRecorder", "record_now"]
 
 MAX_PENDING = 1000
 """Passes waiting for the writer; past this a pass is not recorded (rule 1)."""
@@ -165,3 +168,21 @@ class HistoryRecorder:
         if cause != self._last_problem:
             self._log.error("history not recorded", path=str(self.path), cause=cause, records=lost)
         self._last_problem = cause
+
+
+def record_now(config: HistoryConfig, path: Path, outcomes: Sequence[Applied], view: KeyView, *,
+               log: structlog.typing.FilteringBoundLogger) -> int:
+    """Rule 5: the records of one pass, written before returning; how many were written."""
+    now_s = time.time()
+    records = records_of(outcomes, view, ResourceMemory(), config, host=socket.gethostname(), time_s=now_s)
+    if not records:
+        return 0
+    try:
+        database = HistoryDb(path, Bounds(config.max_age_s, config.max_records))
+        try:
+            return len(database.add(records, now_s))
+        finally:
+            database.close()
+    except StorageError as error:
+        log.error("history not recorded", path=str(path), cause=str(error), records=len(records))
+        return 0
