@@ -130,6 +130,7 @@ class ZookeeperBackend:
         self._closed = False
         self._fired = 0
         self._fired_lock = threading.Lock()
+        self._wake_pending = False
         self._client = _kazoo_client(options)
         self._client.add_listener(self._on_state)
         self._client.start_async()
@@ -209,10 +210,15 @@ class ZookeeperBackend:
 
     # -- kazoo's threads -----------------------------------------------------------------
     def _on_watch(self, _event: object) -> None:
-        """Any watch fired (kazoo's thread, or a walk's): every ``changes`` walks again."""
+        """Any watch fired (kazoo's thread, or a walk's): every ``changes`` walks again.
+
+        A lost connection fires every watch at once: one hand-over to the loop serves them all.
+        """
         with self._fired_lock:
             self._fired += 1
-        self._call_in_loop(self._wake)
+            pending, self._wake_pending = self._wake_pending, True
+        if not pending:
+            self._call_in_loop(self._wake)
 
     def _on_state(self, state: str) -> None:
         """kazoo's connection state changed (its connection thread: hand over, never block)."""
@@ -230,6 +236,8 @@ class ZookeeperBackend:
         self._wake()
 
     def _wake(self) -> None:
+        with self._fired_lock:
+            self._wake_pending = False
         for listener in self._listeners:
             listener.set()
 
