@@ -9,7 +9,9 @@ changes after it, kept current in a ``PrefixCache``.
 * ``env``: environment variables with confd's key mapping (never changes);
 * ``metad``: a metadata service's data port;
 * ``redis``: strings and hashes of redis servers with confd's key mapping, by keyspace
-  notifications or polling (``RedisBackend``, redis-py on use).
+  notifications or polling (``RedisBackend``, redis-py on use);
+* ``zookeeper``: a ZooKeeper tree with confd's key mapping, by ZooKeeper's watches
+  (``ZookeeperBackend``, kazoo on use).
 
 Every backend follows the rules of :class:`Backend` (``_base.py``); the
 conformance suite in ``tests/backends`` runs the same cases against each.
@@ -18,8 +20,8 @@ prefixes current and reports each change with the keys it touched.
 
 The backend classes are loaded on first use (``__getattr__``; ``open_backend``
 imports only the one it opens): the embedded store brings uvicorn, ``etcd``
-brings httpx, ``file`` brings PyYAML and watchfiles, ``redis`` redis-py, and a
-process needs at most one of them.
+brings httpx, ``file`` brings PyYAML and watchfiles, ``redis`` redis-py, ``zookeeper``
+kazoo, and a process needs at most one of them.
 """
 
 from typing import TYPE_CHECKING
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from confagent.backends._file import FileBackend
     from confagent.backends._grpc_snapshot import GrpcSnapshotBackend
     from confagent.backends._redis import RedisBackend
+    from confagent.backends._zookeeper import ZookeeperBackend
 
 __all__ = [
     "BACKENDS",
@@ -78,13 +81,15 @@ __all__ = [
     "PrefixSet",
     "RedisBackend",
     "Snapshot",
+    "ZookeeperBackend",
     "distinct_prefixes",
     "embedded_store",
     "open_backend",
 ]
 
 _LAZY_MODULES = {"EmbeddedBackend": "_embedded", "EtcdBackend": "_etcd", "FileBackend": "_file",
-                 "GrpcSnapshotBackend": "_grpc_snapshot", "RedisBackend": "_redis"}
+                 "GrpcSnapshotBackend": "_grpc_snapshot", "RedisBackend": "_redis",
+                 "ZookeeperBackend": "_zookeeper"}
 """Backend classes whose modules import heavy libraries, by the module defining them (module docstring)."""
 
 
