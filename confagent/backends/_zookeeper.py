@@ -144,7 +144,7 @@ class ZookeeperBackend:
         """
         watched = PrefixSet(prefixes)
         entries, problems = await self._read(watched)
-        revision = self._known.record(watched, entries, problems)
+        revision = self._record(watched, entries, problems, None)
         return Snapshot(revision, entries, tuple(problems.values()))
 
     async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
@@ -163,7 +163,7 @@ class ZookeeperBackend:
             while not self._closed:
                 noticed.clear()
                 entries, problems = await self._read(watched)
-                self._known.record(watched, entries, problems)
+                self._record(watched, entries, problems, noticed)
                 for change in self._known.since(cursor):
                     cursor = change.revision
                     kept = restricted(change, watched)
@@ -197,6 +197,17 @@ class ZookeeperBackend:
             if self._fired == fired:
                 break
         return _decoded(raw)
+
+    def _record(self, watched: PrefixSet, entries: dict[str, str], problems: dict[str, BackendError],
+                reader: asyncio.Event | None) -> int:
+        """Record a read (``KnownKeys``); when it found news, the other ``changes`` hear of it at once."""
+        before = self._known.revision
+        revision = self._known.record(watched, entries, problems)
+        if revision != before:
+            for listener in self._listeners:
+                if listener is not reader:
+                    listener.set()
+        return revision
 
     async def _connected(self) -> None:
         if self._live.is_set():
