@@ -18,6 +18,11 @@ Prints, in one run:
 * the floor under every replaced file: write and fsync a stage file, rename
   it, fsync the directory (what ``confagent.fsutil`` does), p50/p99, on the
   file system the agents write to;
+* with ``--only history``: put ack -> file with the render history on
+  (the default) and off (``--no-history``), the agent over its embedded
+  store with 100 keys, in ``--rounds`` alternating rounds (on/off, then
+  off/on, ...) of ``--samples`` puts each, a fresh agent per round: the
+  pooled p50 and p99 of each mode and their ratio (issue 15: within 5 %);
 * the load average before and after, since other work on the machine
   shows in every figure.
 
@@ -34,7 +39,8 @@ cores the poller takes one core, so latencies include some scheduling
 contention; the figures are an upper bound.
 
     python bench/agent_bench.py [--samples 200] [--idle-seconds 5] [--attempts 5]
-                                [--only floor,latency,oneshot] [--sizes small,large]
+                                [--only floor,latency,oneshot,history] [--sizes small,large]
+                                [--rounds 6]
                                 [--stores etcd,store,embedded]
 
 A benchmark, not a test: it asserts nothing about time.
@@ -67,7 +73,7 @@ from confagent.testing import confagent_argv, free_port, start_etcd, start_store
 
 DEADLINE_S = 5.0
 TXN_OPS = 100
-CASES = ("floor", "latency", "oneshot")
+CASES = ("floor", "latency", "oneshot", "history")
 
 
 def load_keys(http: httpx.Client, keys: dict[str, str]) -> None:
@@ -181,6 +187,39 @@ def latency_case(tmp: Path, backend: str, keys: int, samples: int) -> list[tuple
     finally:
         if etcd:
             etcd.stop()
+
+
+def history_latency(tmp: Path, history: bool, round_index: int, samples: int) -> list[float]:
+    """Put ack -> file milliseconds of one round, the agent over its embedded store (100 keys)."""
+    name = f"history-{'on' if history else 'off'}-{round_index}"
+    root = write_confdir(tmp / name, {"target": ("/bench", 'v={{ getv("/bench/target") }}\n')})
+    dest = root / "out" / "target.conf"
+    url = f"http://127.0.0.1:{free_port()}"
+    argv = ["--data-dir", str(root / "data"), "--listen-client-urls", url,
+            *([] if history else ["--no-history"])]
+    with agent_process(root, argv), httpx.Client(base_url=url, timeout=10) as http:
+        wait_for_store(http)
+        load_keys(http, {**{f"/bench/k{i:05d}": f"value {i}" for i in range(99)}, "/bench/target": "v"})
+        wait_for_text(dest, "v=v\n", "the first render")
+        from_ack, _ = measure_latency(http, dest, samples)
+    if history:
+        assert (root / "data" / "history.db").exists(), "the history was not written"
+    return from_ack
+
+
+def history_rows(tmp: Path, samples: int, rounds: int) -> list[tuple[str, str]]:
+    """History on against off, alternating rounds (module docstring)."""
+    taken: dict[bool, list[float]] = {True: [], False: []}
+    for round_index in range(rounds):
+        for history in ((True, False) if round_index % 2 == 0 else (False, True)):
+            taken[history] += history_latency(tmp, history, round_index, samples)
+    rows = []
+    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+        on, off = percentile(taken[True], fraction), percentile(taken[False], fraction)
+        rows += [(f"put ack -> file {label} ms, history on ({rounds} rounds)", f"{on:.2f}"),
+                 (f"put ack -> file {label} ms, history off ({rounds} rounds)", f"{off:.2f}"),
+                 (f"put ack -> file {label}, on / off", f"{on / off:.3f}")]
+    return rows
 
 
 def wait_for_store(http: httpx.Client) -> None:
@@ -318,6 +357,8 @@ def main() -> None:
             for backend in ("embedded", "etcd"):
                 for keys in (100, 10_000):
                     rows += latency_case(Path(tmp), backend, keys, ARGS.samples)
+        if "history" in ARGS.only:
+            rows += history_rows(Path(tmp), ARGS.samples, ARGS.rounds)
         if "oneshot" in ARGS.only:
             for size in ARGS.sizes:
                 anchor = None
@@ -338,8 +379,11 @@ if __name__ == "__main__":
     parser.add_argument("--samples", type=int, default=200, help="puts per latency case (default 200)")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU window (default 5)")
     parser.add_argument("--attempts", type=int, default=5, help="one-shot runs of each kind (default 5)")
-    parser.add_argument("--only", type=case_names, default=set(CASES), metavar="CASES",
-                        help="run only these cases, comma-separated: floor, latency, oneshot (default all)")
+    parser.add_argument("--only", type=case_names, default=set(CASES) - {"history"}, metavar="CASES",
+                        help="run only these cases, comma-separated: floor, latency, oneshot, history "
+                             "(default all but history)")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="alternating rounds of --only history (default 6)")
     parser.add_argument("--sizes", type=lambda text: text.split(","), default=list(ONE_SHOT_SIZES),
                         help="one-shot sizes, comma-separated: small (100 resources over 10,000 keys), "
                              "large (1,000 over 100,000) (default both)")
