@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -80,7 +81,7 @@ class HistoryDb:
                         "INSERT INTO records (time_s, resource, dest, document) VALUES (?, ?, ?, ?)",
                         (record.time_s, record.resource, record.dest, orjson.dumps(record.stored_json())))
                     assert cursor.lastrowid is not None
-                    stored.append(HistoryRecord.from_stored(cursor.lastrowid, record.stored_json()))
+                    stored.append(replace(record, id=cursor.lastrowid))
         except sqlite3.Error as error:
             raise StorageError(f"history {self.path}: {error}") from error
         self._added += len(records)
