@@ -15,7 +15,9 @@ Rules:
    a watch fired is walked again (up to ``WALK_ATTEMPTS`` times), and a watch
    that fires after it brings another walk at once.
 3. Revisions are a counter of this backend (``KnownKeys``, ``_known.py``):
-   +1 for each read that finds other data under its prefixes.
+   +1 for each read that finds other data under its prefixes. Reads run one
+   at a time (one session sees the tree in order, so a later read sees it at
+   least as new): a revision never brings back older data.
 4. ``changes`` walks, yields what differs from what was known, then waits
    until any watch fires (ZooKeeper's watches fire once: each walk arms them
    again, as confd arms GetW and ChildrenW again after each event) and walks
@@ -131,6 +133,7 @@ class ZookeeperBackend:
         self._fired = 0
         self._fired_lock = threading.Lock()
         self._wake_pending = False
+        self._reading = asyncio.Lock()
         self._client = _kazoo_client(options)
         self._client.add_listener(self._on_state)
         self._client.start_async()
@@ -142,9 +145,7 @@ class ZookeeperBackend:
             ClientError: no session within ``dial_timeout_s``, or a server stopped answering.
             BackendError: a node's ACL refuses the read (names the user and the node).
         """
-        watched = PrefixSet(prefixes)
-        entries, problems = await self._read(watched)
-        revision = self._record(watched, entries, problems, None)
+        entries, problems, revision = await self._read_and_record(PrefixSet(prefixes), None)
         return Snapshot(revision, entries, tuple(problems.values()))
 
     async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
@@ -162,8 +163,7 @@ class ZookeeperBackend:
         try:
             while not self._closed:
                 noticed.clear()
-                entries, problems = await self._read(watched)
-                self._record(watched, entries, problems, noticed)
+                await self._read_and_record(watched, noticed)
                 for change in self._known.since(cursor):
                     cursor = change.revision
                     kept = restricted(change, watched)
@@ -185,6 +185,14 @@ class ZookeeperBackend:
     @property
     def _hosts(self) -> str:
         return ",".join(self.options.hosts)
+
+    async def _read_and_record(self, watched: PrefixSet, reader: asyncio.Event | None,
+                               ) -> tuple[dict[str, str], dict[str, BackendError], int]:
+        """Read ``watched`` and record what was read, one read at a time (rule 3): a read that began
+        later sees the tree at least as new, so what is recorded never goes back."""
+        async with self._reading:
+            entries, problems = await self._read(watched)
+            return entries, problems, self._record(watched, entries, problems, reader)
 
     async def _read(self, watched: PrefixSet) -> tuple[dict[str, str], dict[str, BackendError]]:
         """The keys under ``watched`` (decoded, and the undecodable ones' errors), walked (rule 2)."""
