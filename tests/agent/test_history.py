@@ -17,7 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from confagent.history import MASK, Bounds, HistoryDb, HistoryRecord, read_records
+import httpx
+import structlog
+
+from confagent.agent import StatusApp, StatusBoard
+from confagent.history import MASK, Bounds, HistoryDb, HistoryRecord, HistoryRecorder, read_records
+from confagent.settings import HistoryConfig
 from confagent.testing import until_async
 from tests.agent.support import resource_toml, run, write, write_confdir
 from tests.agent.test_daemon import Running, running
@@ -195,3 +200,30 @@ def test_a_read_only_database_does_not_stop_applies(tmp_path: Path, subprocesses
 
     with _read_only(database):
         run(body)
+
+
+def test_the_listener_serves_the_history_masked(tmp_path: Path) -> None:
+    board = StatusBoard()
+    app = StatusApp(board)
+
+    async def body() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent") as http:
+            assert (await http.get("/v1/history")).status_code == 404  # no history kept
+            database = tmp_path / "history.db"
+            board.history = HistoryRecorder(HistoryConfig(), database, log=structlog.get_logger("test"))
+            try:
+                HistoryDb(database, Bounds(3600, 10)).add([HistoryRecord(
+                    time_s=100.0, host="h", resource="a.toml", dest="/etc/a", revision=3, result="applied",
+                    diff="+pw=hunter2\n", secrets=("hunter2",))], 100.0)
+                listed = (await http.get("/v1/history", params={"target": "/etc/a", "since": "50"})).json()
+                assert [(r["id"], r["revision"]) for r in listed["records"]] == [(1, 3)]
+                assert (await http.get("/v1/history", params={"since": "150"})).json() == {"records": []}
+                shown = (await http.get("/v1/history/1")).json()
+                assert shown["diff"] == f"+pw={MASK}\n"
+                assert (await http.get("/v1/history/2")).status_code == 404
+                assert (await http.get("/v1/history", params={"limit": "x"})).status_code == 400
+                assert (await http.get("/v1/historyx")).status_code == 404
+            finally:
+                board.history.close()
+
+    run(body)
