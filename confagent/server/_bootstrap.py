@@ -62,7 +62,7 @@ def node_config_of(config: StoreConfig, tokens: auth.TokenSettings | None = None
                       name=config.name, client_urls=config.client_urls,
                       initial_members=tuple(Member(m.member_id, m.peer_urls) for m in members),
                       joining=config.initial_cluster_state == "existing",
-                      cluster_token=config.initial_cluster_token,
+                      cluster_token=config.initial_cluster_token, max_learners=config.max_learners,
                       auth_tokens=tokens or token_settings_of(config))
 
 

@@ -112,6 +112,10 @@ class StoreConfig:
     auth_token_ttl_s: int = setting(
         300, flag="auth-token-ttl", kind=SECONDS, metavar="SECONDS",
         help="seconds a simple token lives past its last use (0: 300)")
+    max_learners: int = setting(
+        1, flag="max-learners", kind=COUNT, metavar="N", flag_aliases=("--experimental-max-learners",),
+        help="learners the cluster may hold at once (etcd 3.5's --experimental-max-learners; etcd 3.4's "
+             "limit is 1): raise it on every member for a fleet whose hosts each keep a replica")
     bcrypt_cost: int = setting(
         10, flag="bcrypt-cost", kind=BCRYPT_COST, metavar="N",
         help=f"cost of bcrypt's hashing of users' passwords, {BCRYPT_COSTS.start} to {BCRYPT_COSTS.stop - 1}")

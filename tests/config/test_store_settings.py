@@ -142,7 +142,7 @@ def test_every_store_flag_is_a_store_key_and_a_store_flag_of_run(tmp_path: Path)
         "--peer-trusted-ca-file": str(files["pca.pem"]), "--snapshot-count": 7,
         "--experimental-watch-progress-notify-interval": "500ms",
         "--auth-token": f"jwt,pub-key={files['pc.pem']},sign-method=ES256,ttl=2m", "--auth-token-ttl": 60,
-        "--bcrypt-cost": 12,
+        "--bcrypt-cost": 12, "--max-learners": 20,
     }
     parser = build_parser()
     store_flags = [action.option_strings[0] for action in _subparser(parser, "store")._actions
@@ -161,6 +161,18 @@ def test_every_store_flag_is_a_store_key_and_a_store_flag_of_run(tmp_path: Path)
     unchanged = [field for field in declared(StoreConfig)
                  if getattr(from_store, field) == getattr(StoreConfig(), field)]
     assert not unchanged
+
+
+def test_max_learners_takes_etcd_3_5s_spelling_and_at_least_one(tmp_path: Path) -> None:
+    parser = build_parser()
+    for flag in ("--max-learners", "--experimental-max-learners"):
+        assert settings_from_flags(StoreConfig, parser.parse_args(["store", flag, "50"])).max_learners == 50
+    assert StoreConfig().max_learners == 1  # etcd 3.4's limit
+    assert node_config_of(StoreConfig(max_learners=9)).max_learners == 9
+    assert load_config(write(tmp_path, "[store]\nmax_learners = 30\n"), {}).store.max_learners == 30
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, "[store]\nmax_learners = 0\n"), {})
+    assert caught.value.key == "store.max_learners"
 
 
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from confagent.server.membership._ids import cluster_id_of, member_id_of
 from confagent.server.membership._leadership import Leadership
 from confagent.server.membership._member_changes import MemberChanges, start_membership
 from confagent.server.membership._membership import (
+    DEFAULT_MAX_LEARNERS,
     Member,
     MemberCommand,
     MemberTable,
@@ -29,6 +30,7 @@ from confagent.server.membership._membership import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_LEARNERS",
     "Leadership",
     "Member",
     "MemberChanges",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from confagent.errors import (
@@ -49,6 +50,7 @@ from confagent.raft import ConfChange, ConfChangeType, RawNode, Role, SnapshotMe
 from confagent.server.membership._ids import member_id_of
 from confagent.server.membership._leadership import Leadership
 from confagent.server.membership._membership import (
+    DEFAULT_MAX_LEARNERS,
     ChangeContext,
     CommandKind,
     Member,
@@ -102,7 +104,7 @@ class MemberChanges:
 
     def __init__(self, member_id: int, table: MemberTable, core: RawNode, wake: Callable[[], None],
                  new_request_id: Callable[[], bytes], *, cluster_token: str,
-                 request_timeout_s: float) -> None:
+                 request_timeout_s: float, max_learners: int = DEFAULT_MAX_LEARNERS) -> None:
         self.member_id = member_id
         self.table = table
         self.core = core
@@ -114,6 +116,8 @@ class MemberChanges:
         self._new_request_id = new_request_id
         self._cluster_token = cluster_token
         self._timeout_s = request_timeout_s
+        self.max_learners = max_learners
+        """Learners this member lets the cluster hold when it adds one (``--max-learners``)."""
         self._ops: list[_Op] = []
         self._waiting: dict[bytes, asyncio.Future[None]] = {}
         self._heard: dict[int, float] = {}
@@ -143,7 +147,8 @@ class MemberChanges:
             if not self._all_voters_active():
                 raise UnhealthyCluster()
 
-        await self._change(kind, member_id, ChangeContext(b"", peer_urls), checks)
+        await self._change(kind, member_id, ChangeContext(b"", peer_urls, max_learners=self.max_learners),
+                           checks)
         member = self.table.get(member_id)
         assert member is not None, "an applied addition is in the table"
         return member
@@ -319,7 +324,7 @@ class MemberChanges:
         def propose(request_id: bytes) -> bool:
             checks()
             self.table.check_change(kind, member_id, context)  # the apply checks again, everywhere
-            full_context = ChangeContext(request_id, context.peer_urls, context.promote)
+            full_context = replace(context, request_id=request_id)
             change = ConfChange(kind, member_id, full_context.encode())
             try:
                 self.core.propose_conf_change(change)

@@ -17,7 +17,10 @@ Rules:
 4. The table travels with the key-value state in snapshots (``wrap_snapshot``);
    a snapshot payload of the key-value state alone (an older member's, or a
    restored backup's) loads without a table: the flags then describe it.
-5. The checks etcd makes before proposing (``--strict-reconfig-check``, on by
+5. An added learner is refused past the limit of learners (``--max-learners``) the proposing leader
+   holds: the limit travels in the change's context, so that every member applying it counts against
+   the same limit (etcd 3.5 counts against each member's own flag, which its docs ask to be alike).
+6. The checks etcd makes before proposing (``--strict-reconfig-check``, on by
    default) are functions of the table here (``ready_to_*``), as etcd 3.4.23 counts.
 """
 
@@ -44,7 +47,7 @@ from confagent.errors import (
 from confagent.raft import ConfChange, ConfChangeType
 
 __all__ = [
-    "MAX_LEARNERS",
+    "DEFAULT_MAX_LEARNERS",
     "ChangeContext",
     "CommandKind",
     "Member",
@@ -58,8 +61,9 @@ __all__ = [
     "wrap_snapshot",
 ]
 
-MAX_LEARNERS = 1
-"""Learners a cluster may have at once (etcd 3.4's ``maxLearners``)."""
+DEFAULT_MAX_LEARNERS = 1
+"""Learners a cluster may have at once unless ``--max-learners`` says more (etcd 3.4's ``maxLearners``,
+etcd 3.5's ``--experimental-max-learners`` default)."""
 
 _FORMAT = 1
 _SNAPSHOT_MAGIC = b"CAMT"
@@ -99,26 +103,29 @@ class ChangeContext:
     """What a membership change entry carries besides Raft's type and ID (its ``context``).
 
     ``request_id`` lets the proposing member find its waiting caller; ``promote``
-    tells a learner's promotion from the addition of a new voter.
+    tells a learner's promotion from the addition of a new voter; ``max_learners`` is the
+    proposer's limit of learners (rule 5; a context written before it had one counts etcd 3.4's).
     """
 
     request_id: bytes
     peer_urls: tuple[str, ...] = ()
     promote: bool = False
+    max_learners: int = DEFAULT_MAX_LEARNERS
 
     def encode(self) -> bytes:
-        packed: bytes = msgpack.packb([_FORMAT, self.request_id, list(self.peer_urls), self.promote],
-                                      use_bin_type=True)
+        packed: bytes = msgpack.packb([_FORMAT, self.request_id, list(self.peer_urls), self.promote,
+                                       self.max_learners], use_bin_type=True)
         return packed
 
     @classmethod
     def decode(cls, data: bytes) -> ChangeContext:
         """Raises StorageError when ``data`` is not a context this version wrote."""
         try:
-            version, request_id, peer_urls, promote = msgpack.unpackb(data, raw=False)
-            if version != _FORMAT:
+            version, request_id, peer_urls, promote, *rest = msgpack.unpackb(data, raw=False)
+            if version != _FORMAT or len(rest) > 1:
                 raise ValueError(f"format {version!r}")
-            return cls(bytes(request_id), tuple(map(str, peer_urls)), bool(promote))
+            limit = int(rest[0]) if rest else DEFAULT_MAX_LEARNERS
+            return cls(bytes(request_id), tuple(map(str, peer_urls)), bool(promote), limit)
         except (ValueError, TypeError, msgpack.UnpackException) as error:
             raise StorageError(f"undecodable membership change context: {error}") from error
 
@@ -224,7 +231,7 @@ class MemberTable:
             if member is not None:
                 raise MemberExists()
             learners = sum(m.is_learner for m in self._members.values())
-            if kind is ConfChangeType.ADD_LEARNER and learners >= MAX_LEARNERS:
+            if kind is ConfChangeType.ADD_LEARNER and learners >= context.max_learners:
                 raise TooManyLearners()
 
     def apply_change(self, change: ConfChange, context: ChangeContext) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from confagent.auth import TokenSettings
-from confagent.server.membership import Member
+from confagent.server.membership import DEFAULT_MAX_LEARNERS, Member
 from confagent.server.peers import PeerTls
 from confagent.server.storage import SEGMENT_BYTES
 
@@ -55,6 +55,8 @@ class NodeConfig:
     joining: bool = False
     """Joining a running cluster (``--initial-cluster-state existing``): learn everything from
     its leader, never campaign before this member's addition is applied."""
+    max_learners: int = DEFAULT_MAX_LEARNERS
+    """Learners the cluster may hold when this member adds one (``--max-learners``)."""
     cluster_token: str = "etcd-cluster"
     """Member IDs of added members derive from their peer URLs and this token."""
 

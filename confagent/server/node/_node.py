@@ -152,7 +152,7 @@ class StoreNode:
         self.members = MemberChanges(
             config.member_id, table or MemberTable(config.cluster_id, config.initial_members), core,
             self._wake.set, self._proposals.new_request_id, cluster_token=config.cluster_token,
-            request_timeout_s=config.request_timeout_s)
+            request_timeout_s=config.request_timeout_s, max_learners=config.max_learners)
         self.transport: PeerTransport | None = None
         if config.listen_peer_url:
             self.transport = PeerTransport(config.member_id, config.listen_peer_url,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgpack  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -144,3 +145,27 @@ def test_a_member_starts_with_the_newest_snapshots_membership_else_the_flags() -
     assert start_membership(7, (1, 2), False, meta) == ((1, 2), (5,), True)
     assert start_membership(5, (1, 2, 5), True, None) == ((1, 2), (), True)
     assert start_membership(1, (1, 2), False, None) == ((1, 2), (), False)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 50])
+def test_learners_are_added_up_to_the_limit_the_change_carries(limit: int) -> None:
+    table = _table(A, B)
+    for n in range(limit):
+        change = ConfChange(ConfChangeType.ADD_LEARNER, 100 + n)
+        _apply(table, change, ChangeContext(b"r", (f"http://127.0.0.1:{100 + n}",), max_learners=limit))
+    before = table.encode()
+    with pytest.raises(TooManyLearners, match="too many learner members in cluster"):
+        table.check_change(ConfChangeType.ADD_LEARNER, 99,
+                           ChangeContext(b"r", ("http://127.0.0.1:99",), max_learners=limit))
+    assert table.encode() == before
+    # a voter is no learner: the limit does not count it, nor stop its addition
+    _apply(table, *_add(98, "http://127.0.0.1:98"))
+
+
+def test_a_context_written_without_a_limit_counts_etcd_3_4s() -> None:
+    old = msgpack.packb([1, b"id", ["http://127.0.0.1:5"], False], use_bin_type=True)
+    assert ChangeContext.decode(old) == ChangeContext(b"id", ("http://127.0.0.1:5",), False, 1)
+    with pytest.raises(StorageError):
+        ChangeContext.decode(msgpack.packb([1, b"id", [], False, 3, "extra"], use_bin_type=True))
+    limited = ChangeContext(b"id", (), max_learners=20)
+    assert ChangeContext.decode(limited.encode()) == limited
