@@ -189,36 +189,53 @@ def latency_case(tmp: Path, backend: str, keys: int, samples: int) -> list[tuple
             etcd.stop()
 
 
-def history_latency(tmp: Path, history: bool, round_index: int, samples: int) -> list[float]:
-    """Put ack -> file milliseconds of one round, the agent over its embedded store (100 keys)."""
+def history_latency(tmp: Path, history: bool, round_index: int,
+                    samples: int) -> tuple[list[float], list[float], float]:
+    """Put ack -> file and put sent -> file milliseconds of one round, the agent over its embedded store
+    (100 keys), and the agent process's CPU milliseconds per put over the round."""
     name = f"history-{'on' if history else 'off'}-{round_index}"
     root = write_confdir(tmp / name, {"target": ("/bench", 'v={{ getv("/bench/target") }}\n')})
     dest = root / "out" / "target.conf"
     url = f"http://127.0.0.1:{free_port()}"
     argv = ["--data-dir", str(root / "data"), "--listen-client-urls", url,
             *([] if history else ["--no-history"])]
-    with agent_process(root, argv), httpx.Client(base_url=url, timeout=10) as http:
+    with agent_process(root, argv) as agent, httpx.Client(base_url=url, timeout=10) as http:
         wait_for_store(http)
         load_keys(http, {**{f"/bench/k{i:05d}": f"value {i}" for i in range(99)}, "/bench/target": "v"})
         wait_for_text(dest, "v=v\n", "the first render")
-        from_ack, _ = measure_latency(http, dest, samples)
+        cpu_before = cpu_seconds(agent.pid)
+        from_ack, from_send = measure_latency(http, dest, samples)
+        cpu_ms = (cpu_seconds(agent.pid) - cpu_before) * 1000 / samples
     if history:
         assert (root / "data" / "history.db").exists(), "the history was not written"
-    return from_ack
+    return from_ack, from_send, cpu_ms
 
 
 def history_rows(tmp: Path, samples: int, rounds: int) -> list[tuple[str, str]]:
     """History on against off, alternating rounds (module docstring)."""
     taken: dict[bool, list[float]] = {True: [], False: []}
+    sent: dict[bool, list[float]] = {True: [], False: []}
+    medians: dict[bool, list[str]] = {True: [], False: []}
+    cpu: dict[bool, list[float]] = {True: [], False: []}
     for round_index in range(rounds):
         for history in ((True, False) if round_index % 2 == 0 else (False, True)):
-            taken[history] += history_latency(tmp, history, round_index, samples)
-    rows = []
-    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
-        on, off = percentile(taken[True], fraction), percentile(taken[False], fraction)
-        rows += [(f"put ack -> file {label} ms, history on ({rounds} rounds)", f"{on:.2f}"),
-                 (f"put ack -> file {label} ms, history off ({rounds} rounds)", f"{off:.2f}"),
-                 (f"put ack -> file {label}, on / off", f"{on / off:.3f}")]
+            latencies, from_send, cpu_ms = history_latency(tmp, history, round_index, samples)
+            taken[history] += latencies
+            sent[history] += from_send
+            medians[history].append(f"{statistics.median(from_send):.2f}")
+            cpu[history].append(cpu_ms)
+    rows = [("put sent -> file p50 ms of each round, history on", " ".join(medians[True])),
+            ("put sent -> file p50 ms of each round, history off", " ".join(medians[False])),
+            ("agent CPU ms per put of each round, history on", " ".join(f"{c:.3f}" for c in cpu[True])),
+            ("agent CPU ms per put of each round, history off", " ".join(f"{c:.3f}" for c in cpu[False])),
+            ("agent CPU per put, median of rounds, on / off",
+             f"{statistics.median(cpu[True]) / statistics.median(cpu[False]):.3f}")]
+    for kind, pooled in (("sent", sent), ("ack", taken)):
+        for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+            on, off = percentile(pooled[True], fraction), percentile(pooled[False], fraction)
+            rows += [(f"put {kind} -> file {label} ms, history on / off ({rounds} rounds)",
+                      f"{on:.2f} / {off:.2f}"),
+                     (f"put {kind} -> file {label}, on / off", f"{on / off:.3f}" if off else "-")]
     return rows
 
 
