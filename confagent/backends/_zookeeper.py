@@ -1,27 +1,26 @@
 """The ``zookeeper`` backend: a ZooKeeper tree as keys, with confd's key mapping and watches (kazoo).
 
 Rules:
-1. Key mapping, confd's: a node without children is a key, named by its
-   path, whose value is the node's data ("" when it has none); a node with
-   children is a directory whose own data is left out, as confd leaves it
-   out, and whose children are walked. A prefix is a plain string prefix
-   (``_base`` rule 1): ``/app/db`` reads the children of ``/app`` whose names
-   start with ``db``, and everything below them.
-2. A read walks the tree level by level, each level's requests pipelined on
-   the one session (at most ``PIPELINE_MAX`` in flight), and arms a watch on
-   what it reads: a child watch on every node, a data watch on every key,
-   and an existence watch on a prefix's parent that does not exist yet.
-   ZooKeeper has no read of several nodes at one moment: a walk during which
-   a watch fired is walked again (up to ``WALK_ATTEMPTS`` times), and a watch
-   that fires after it brings another walk at once.
+1. Key mapping, confd's (``_zookeeper_tree.py``): a node without children
+   is a key, named by its path, whose value is the node's data ("" when it
+   has none); a node with children is a directory whose own data is left
+   out, as confd leaves it out. A prefix is a plain string prefix (``_base``
+   rule 1): ``/app/db`` reads the children of ``/app`` whose names start
+   with ``db``, and everything below them.
+2. A read walks the tree, arming a watch on everything it reads. ZooKeeper
+   has no read of several nodes at one moment: a ``snapshot`` during which a
+   watch fired is walked again (up to ``WALK_ATTEMPTS`` times).
 3. Revisions are a counter of this backend (``KnownKeys``, ``_known.py``):
    +1 for each read that finds other data under its prefixes. Reads run one
    at a time (one session sees the tree in order, so a later read sees it at
    least as new): a revision never brings back older data.
-4. ``changes`` walks, yields what differs from what was known, then waits
-   until any watch fires (ZooKeeper's watches fire once: each walk arms them
-   again, as confd arms GetW and ChildrenW again after each event) and walks
-   again.
+4. ``changes`` walks once, then waits until watches fire and reads again only
+   what they concern (``TreeCopy.follow``), which arms those watches again
+   (ZooKeeper's watches fire once; confd arms GetW and ChildrenW again after
+   each event too, and reads every key again). It walks everything again
+   when the connection was lost, when more than ``EVENTS_MAX`` watches
+   fired at once, or when another read recorded news first (its own copy
+   could be behind the watches not yet handed to it).
 5. The session is kazoo's, kept by its own threads, which reconnect with at
    most ``RECONNECT_DELAY_MAX_S`` between attempts. While it is not
    connected (the server down or restarting, the session lost), ``snapshot``
@@ -33,9 +32,9 @@ Rules:
    digest``) added to the session. ZooKeeper takes any digest identity and
    checks each node's ACL when it is read: a node the ACL refuses is a
    ``BackendError`` naming the user and the node.
-7. kazoo's calls block: walks run in a worker thread (``asyncio.to_thread``).
+7. kazoo's calls block: reads run in a worker thread (``asyncio.to_thread``).
    Its watch and state callbacks run in its threads and only hand over to
-   the event loop (``call_soon_threadsafe``).
+   the event loop (``call_soon_threadsafe``), once per burst.
 """
 
 from __future__ import annotations
@@ -44,25 +43,18 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import (
-    ConnectionClosedError,
-    ConnectionLoss,
-    KazooException,
-    NoAuthError,
-    NoNodeError,
-    SessionExpiredError,
-)
-from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.states import Callback
 
 from confagent.backends._base import Change, Snapshot
 from confagent.backends._known import KnownKeys, restricted
 from confagent.backends._prefixes import PrefixSet
+from confagent.backends._zookeeper_tree import TreeCopy, TreeWalk, parents_of
 from confagent.errors import BackendError, ClientError, UndecodableKey
 
 __all__ = ["ZookeeperBackend", "ZookeeperOptions"]
@@ -72,11 +64,16 @@ SESSION_TIMEOUT_S = 10.0
 RECONNECT_DELAY_MAX_S = 1.0
 """The longest wait between two attempts to reach a server (kazoo's connection retry)."""
 WALK_ATTEMPTS = 3
-"""Walks of one read when watches fire during them (rule 2)."""
-PIPELINE_MAX = 1000
-"""Requests of one walk in flight at once."""
+"""Walks of one snapshot when watches fire during them (rule 2)."""
+EVENTS_MAX = 10_000
+"""Fired watches a ``changes`` iterator keeps to follow; past that it walks everything again (rule 4)."""
+FOLLOW_ROUNDS = 10
+"""Rounds of reads one record of ``changes`` follows fired watches for (rule 4)."""
+SETTLE_MAX_S = 1.0
+"""The longest wait for kazoo to hand over the watches fired so far."""
 
-Watcher = Callable[[Any], None]
+Event = tuple[str, str]
+"""A fired watch: (kazoo's event type, the node's path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +111,27 @@ class ZookeeperOptions:
         return f"user {self.username!r}" if self.username else "a client without credentials"
 
 
+@dataclass(eq=False)
+class _Listener:
+    """One ``changes`` iterator's share of the fired watches (rule 4)."""
+
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    events: list[Event] = field(default_factory=list)
+    walk_all: bool = True
+    """Read everything again: the first read, a lost connection, too many events."""
+    synced: int = -1
+    """The revision its last read was recorded at."""
+
+    def heard(self, fired: Sequence[Event | None]) -> None:
+        for event in fired:
+            if event is None or len(self.events) >= EVENTS_MAX:
+                self.walk_all = True
+                self.events.clear()
+            elif not self.walk_all:
+                self.events.append(event)
+        self.wake.set()
+
+
 class ZookeeperBackend:
     """Keys from a ZooKeeper tree (module rules).
 
@@ -127,53 +145,64 @@ class ZookeeperBackend:
         self.options = options
         self._loop = asyncio.get_running_loop()
         self._known = KnownKeys(self.name)
-        self._listeners: set[asyncio.Event] = set()
+        self._listeners: set[_Listener] = set()
         self._live = asyncio.Event()
         self._closed = False
+        self._reading = asyncio.Lock()
         self._fired = 0
         self._fired_lock = threading.Lock()
-        self._wake_pending = False
-        self._reading = asyncio.Lock()
+        self._pending: list[Event | None] = []
         self._client = _kazoo_client(options)
         self._client.add_listener(self._on_state)
         self._client.start_async()
 
     async def snapshot(self, prefixes: Sequence[str]) -> Snapshot:
-        """Every key under ``prefixes``, walked now (rules 1 and 2).
+        """Every key under ``prefixes``, walked now (rules 1 to 3).
 
         Raises:
             ClientError: no session within ``dial_timeout_s``, or a server stopped answering.
             BackendError: a node's ACL refuses the read (names the user and the node).
         """
-        entries, problems, revision = await self._read_and_record(PrefixSet(prefixes), None)
+        watched = PrefixSet(prefixes)
+        async with self._reading:
+            await self._connected()
+            raw: dict[str, bytes] = {}
+            for _ in range(WALK_ATTEMPTS):
+                fired = self._fired
+                raw = await asyncio.to_thread(self._walk().read, parents_of(watched.prefixes))
+                await asyncio.to_thread(self._settle)
+                if self._fired == fired:
+                    break
+            entries, problems = _decoded(raw)
+            revision = self._record(watched, entries, problems, None)
         return Snapshot(revision, entries, tuple(problems.values()))
 
     async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
-        """The changes under ``prefixes`` after ``after``, walked again each time a watch fires (rule 4).
+        """The changes under ``prefixes`` after ``after``, read again as watches fire (rule 4).
 
         Raises:
             ResyncNeeded: the changes after ``after`` are not kept.
             ClientError: the session was lost, or a server stopped answering (rule 5).
             BackendError: as ``snapshot``.
         """
-        watched = PrefixSet(prefixes)
+        copy = TreeCopy(prefixes)
         cursor = after
-        noticed = asyncio.Event()
-        self._listeners.add(noticed)
+        listener = _Listener()
+        self._listeners.add(listener)
         try:
             while not self._closed:
-                noticed.clear()
-                await self._read_and_record(watched, noticed)
+                listener.wake.clear()
+                await self._follow(copy, listener)
                 for change in self._known.since(cursor):
                     cursor = change.revision
-                    kept = restricted(change, watched)
+                    kept = restricted(change, copy.watched)
                     if kept is not None:
                         yield kept
-                await noticed.wait()
+                await listener.wake.wait()
                 if not self._closed and not self._live.is_set():
                     raise ClientError(f"zookeeper {self._hosts}: the connection was lost")
         finally:
-            self._listeners.discard(noticed)
+            self._listeners.discard(listener)
 
     async def close(self) -> None:
         """Close the session; ``changes`` iterators end."""
@@ -186,35 +215,39 @@ class ZookeeperBackend:
     def _hosts(self) -> str:
         return ",".join(self.options.hosts)
 
-    async def _read_and_record(self, watched: PrefixSet, reader: asyncio.Event | None,
-                               ) -> tuple[dict[str, str], dict[str, BackendError], int]:
-        """Read ``watched`` and record what was read, one read at a time (rule 3): a read that began
-        later sees the tree at least as new, so what is recorded never goes back."""
-        async with self._reading:
-            entries, problems = await self._read(watched)
-            return entries, problems, self._record(watched, entries, problems, reader)
+    def _walk(self) -> TreeWalk:
+        return TreeWalk(self._client, self._on_watch, self.options.timeout_s, self._hosts, self.options.who)
 
-    async def _read(self, watched: PrefixSet) -> tuple[dict[str, str], dict[str, BackendError]]:
-        """The keys under ``watched`` (decoded, and the undecodable ones' errors), walked (rule 2)."""
-        await self._connected()
-        raw: dict[str, bytes] = {}
-        for _ in range(WALK_ATTEMPTS):
-            fired = self._fired
-            walk = _TreeWalk(self._client, self._on_watch, self.options, self._hosts)
-            raw = await asyncio.to_thread(walk.read, watched.prefixes)
-            if self._fired == fired:
-                break
-        return _decoded(raw)
+    async def _follow(self, copy: TreeCopy, listener: _Listener) -> None:
+        """Bring ``copy`` up to date (rule 4) and record it."""
+        async with self._reading:
+            await self._connected()
+            walk = self._walk()
+            for _ in range(FOLLOW_ROUNDS):
+                if listener.walk_all or listener.synced != self._known.revision:
+                    listener.walk_all, listener.synced = False, self._known.revision
+                    listener.events.clear()  # what fired until now, the walk reads
+                    await asyncio.to_thread(copy.reload, walk)
+                elif listener.events:
+                    events, listener.events = listener.events, []
+                    await asyncio.to_thread(copy.follow, walk, events)
+                else:
+                    break
+                # the watches a change fires all reach us before a read sees it: take them in this
+                # record too, so that a change of several nodes at once (a multi) is one revision
+                await asyncio.to_thread(self._settle)
+            entries, problems = _decoded(copy.values)
+            listener.synced = self._record(copy.watched, entries, problems, listener)
 
     def _record(self, watched: PrefixSet, entries: dict[str, str], problems: dict[str, BackendError],
-                reader: asyncio.Event | None) -> int:
+                reader: _Listener | None) -> int:
         """Record a read (``KnownKeys``); when it found news, the other ``changes`` hear of it at once."""
         before = self._known.revision
         revision = self._known.record(watched, entries, problems)
         if revision != before:
             for listener in self._listeners:
                 if listener is not reader:
-                    listener.set()
+                    listener.wake.set()
         return revision
 
     async def _connected(self) -> None:
@@ -227,16 +260,26 @@ class ZookeeperBackend:
             raise ClientError(f"zookeeper {self._hosts}: no session (no server answered within "
                               f"{self.options.dial_timeout_s} s)") from None
 
+    def _settle(self) -> None:
+        """Wait until kazoo has run the callbacks of every watch fired before now (its one callback
+        thread runs them in order: a marker queued behind them), so ``_wake`` is on its way."""
+        done = threading.Event()
+        self._client.handler.dispatch_callback(Callback("watch", done.set, ()))
+        done.wait(SETTLE_MAX_S)
+
     # -- kazoo's threads -----------------------------------------------------------------
-    def _on_watch(self, _event: object) -> None:
-        """Any watch fired (kazoo's thread, or a walk's): every ``changes`` walks again.
+    def _on_watch(self, event: Any) -> None:
+        """A watch fired (kazoo's thread), or a walk found a missing parent there (None).
 
         A lost connection fires every watch at once: one hand-over to the loop serves them all.
         """
+        whole = event is None or event.path is None or event.type == "NONE"
+        fired = None if whole else (event.type, event.path)
         with self._fired_lock:
             self._fired += 1
-            pending, self._wake_pending = self._wake_pending, True
-        if not pending:
+            first = not self._pending
+            self._pending.append(fired)
+        if first:
             self._call_in_loop(self._wake)
 
     def _on_state(self, state: str) -> None:
@@ -255,99 +298,11 @@ class ZookeeperBackend:
         self._wake()
 
     def _wake(self) -> None:
+        """Hand the fired watches to every ``changes`` iterator, and wake them."""
         with self._fired_lock:
-            self._wake_pending = False
+            fired, self._pending = self._pending, []
         for listener in self._listeners:
-            listener.set()
-
-
-class _TreeWalk:
-    """One walk of the tree under some prefixes, in a worker thread (rules 1 and 2)."""
-
-    def __init__(self, client: KazooClient, watch: Watcher, options: ZookeeperOptions, hosts: str) -> None:
-        self.client = client
-        self.watch = watch
-        self.options = options
-        self.hosts = hosts
-
-    def read(self, prefixes: Iterable[str]) -> dict[str, bytes]:
-        """Every key under ``prefixes`` with its data.
-
-        Raises:
-            ClientError, BackendError: as ``ZookeeperBackend.snapshot``.
-        """
-        values: dict[str, bytes] = {}
-        level = self._roots(prefixes)
-        while level:
-            listed = self._each(level, self._list)
-            level, leaves = [], []
-            for path, children in listed:
-                if children:
-                    level.extend(_child(path, name) for name in children)
-                elif children is not None:
-                    leaves.append(path)
-            for path, answer in self._each(leaves, self._get):
-                if answer is not None:
-                    values[path] = answer[0]
-        return values
-
-    def _roots(self, prefixes: Iterable[str]) -> list[str]:
-        """The nodes a prefix names whole: its parent's children whose names start with its last part."""
-        stems: dict[str, list[str]] = {}
-        for prefix in prefixes:
-            parent, _, stem = prefix.rpartition("/")
-            stems.setdefault(parent or "/", []).append(stem)
-        roots: list[str] = []
-        for parent, children in self._each(list(stems), self._list):
-            if children is None:
-                self._await_creation(parent)
-                continue
-            roots.extend(_child(parent, name) for name in children
-                         if any(name.startswith(stem) for stem in stems[parent]))
-        return roots
-
-    def _list(self, path: str) -> Any:
-        return self.client.get_children_async(path, watch=self.watch)
-
-    def _get(self, path: str) -> Any:
-        return self.client.get_async(path, watch=self.watch)
-
-    def _await_creation(self, path: str) -> None:
-        """Arm an existence watch on ``path``, which was missing; if it is there by now, walk again."""
-        if self._answer(path, self.client.exists_async(path, watch=self.watch)) is not None:
-            self.watch(None)
-
-    def _each(self, paths: list[str], ask: Callable[[str], Any]) -> list[tuple[str, Any]]:
-        """(path, its answer or None when the node is gone) for each path, ``PIPELINE_MAX`` at a time."""
-        answers: list[tuple[str, Any]] = []
-        for start in range(0, len(paths), PIPELINE_MAX):
-            chunk = paths[start:start + PIPELINE_MAX]
-            pending = [(path, ask(path)) for path in chunk]
-            answers.extend((path, self._answer(path, result)) for path, result in pending)
-        return answers
-
-    def _answer(self, path: str, pending: Any) -> Any:
-        """The answer of one request about ``path``; None when the node does not exist (rule 5, 6 errors)."""
-        try:
-            return pending.get(timeout=self.options.timeout_s)
-        except NoNodeError:
-            return None  # gone since its parent was listed: the parent's child watch fired
-        except NoAuthError:
-            raise BackendError(f"zookeeper {self.hosts}: {self.options.who} may not read {path} "
-                               f"(the node's ACL refuses it)") from None
-        except KazooTimeoutError:
-            raise ClientError(f"zookeeper {self.hosts}: no answer within {self.options.timeout_s} s "
-                              f"reading {path}") from None
-        except (ConnectionLoss, ConnectionClosedError, SessionExpiredError) as error:
-            raise ClientError(f"zookeeper {self.hosts}: the connection was lost reading {path} "
-                              f"({type(error).__name__})") from None
-        except KazooException as error:
-            raise BackendError(f"zookeeper {self.hosts}: reading {path} failed: "
-                               f"{type(error).__name__} {error}".rstrip()) from None
-
-
-def _child(parent: str, name: str) -> str:
-    return f"/{name}" if parent == "/" else f"{parent}/{name}"
+            listener.heard(fired)
 
 
 def _decoded(raw: dict[str, bytes]) -> tuple[dict[str, str], dict[str, BackendError]]:

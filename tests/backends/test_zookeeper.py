@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import aclosing
 from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.protocol.states import Callback, WatchedEvent
 from kazoo.security import make_digest_acl
 
 from confagent.backends import BackendConfig, BackoffPolicy, CacheConfig, CacheRecovered, PrefixCache
 from confagent.backends._zookeeper import ZookeeperBackend, ZookeeperOptions
+from confagent.backends._zookeeper_tree import TreeCopy, TreeWalk
 from confagent.errors import BackendError, ClientError, ConfigError, ResyncNeeded
 from confagent.testing import Processes
 from tests.backends.harness import DEADLINE_S, Follower, next_change, run
@@ -135,6 +138,60 @@ def test_watches_follow_create_set_and_delete(zookeeper_session: ZookeeperServer
             await backend.close()
 
     run(body)
+
+
+class _CountingWalk(TreeWalk):
+    """A walk that counts its reads."""
+
+    reads = 0
+
+    def _list(self, path: str) -> object:
+        self.reads += 1
+        return super()._list(path)
+
+    def _get(self, path: str) -> object:
+        self.reads += 1
+        return super()._get(path)
+
+
+def test_a_copy_follows_the_watches_that_fired_reading_only_what_they_concern(
+        zookeeper_session: ZookeeperServer, zk: KazooClient, ns: str) -> None:
+    """Each kind of change, followed from its events alone, leaves the copy as a fresh walk reads the
+    tree: a key set, created, turned into a directory and back, a subtree deleted, a root added under the
+    prefixes' parent, the parent deleted and created again."""
+    fired: list[WatchedEvent] = []
+    walk = _CountingWalk(zk, fired.append, 5.0, zookeeper_session.node, "test")
+    copy = TreeCopy([f"{ns}/app/", f"{ns}/web"])
+    _tree(zk, {f"{ns}/app/a": "1", f"{ns}/web/x": "2", f"{ns}/other/y": "3",
+               **{f"{ns}/app/many/k{i:03d}": str(i) for i in range(200)}})
+    copy.reload(walk)
+    steps: list[tuple[str, Callable[[], object], int]] = [
+        ("set a key", lambda: zk.set(f"{ns}/app/a", b"1b"), 1),
+        ("create a key", lambda: zk.create(f"{ns}/app/b", b"new"), 3),
+        ("a key becomes a directory", lambda: zk.create(f"{ns}/app/a/c", b"c"), 4),
+        ("a directory becomes a key", lambda: zk.delete(f"{ns}/app/a/c"), 4),
+        ("a subtree goes", lambda: zk.delete(f"{ns}/app/many", recursive=True), 2),
+        ("a root comes", lambda: zk.create(f"{ns}/web2/z", b"z", makepath=True), 4),
+        ("outside the prefixes", lambda: zk.create(f"{ns}/other/w", b"w"), 0),
+        ("the parent goes", lambda: zk.delete(f"{ns}/app", recursive=True), 2),
+        ("the parent comes back", lambda: zk.create(f"{ns}/app/d", b"d", makepath=True), 4),
+    ]
+    for what, step, reads_max in steps:
+        fired.clear()
+        step()
+        _settle(zk)
+        walk.reads = 0
+        copy.follow(walk, [(event.type, event.path) for event in fired])
+        fresh = TreeWalk(zk, lambda _event: None, 5.0, zookeeper_session.node, "test").read(copy.parents)
+        assert copy.values == fresh, what
+        assert walk.reads <= reads_max, (what, walk.reads)
+
+
+def _settle(zk: KazooClient) -> None:
+    """Wait until kazoo has run the callbacks of every watch fired so far."""
+    done = threading.Event()
+    zk.handler.dispatch_callback(Callback("watch", done.set, ()))
+    assert done.wait(10)
 
 
 def test_a_prefix_created_later_is_seen(zookeeper_session: ZookeeperServer, zk: KazooClient, ns: str) -> None:
