@@ -235,7 +235,9 @@ class TreeCopy:
         return {start + key[len(start):].partition("/")[0] for key in self.values if key.startswith(start)}
 
     def _drop(self, path: str) -> None:
-        """Forget ``path`` and everything below it."""
+        """Forget ``path`` and everything below it (a key has nothing below it: one step)."""
+        if self.values.pop(path, None) is not None:
+            return
         below = "/" if path == "/" else path + "/"
         for key in [key for key in self.values if key == path or key.startswith(below)]:
             del self.values[key]
