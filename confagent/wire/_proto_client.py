@@ -81,11 +81,11 @@ def grpc_status_of(trailers: Sequence[tuple[bytes, bytes]]) -> tuple[int, str]:
 
 
 def pb_encode_range_txn_request(ranges: Sequence[RangeRequest]) -> bytes:
-    """A KV.Txn request with no compares, its success ops the ``ranges`` (key, range_end, revision)."""
+    """A KV.Txn request with no compares, its success ops the ``ranges`` (key, range_end, limit, revision)."""
     request = rpc_pb2.TxnRequest()
     for wanted in ranges:
-        request.success.add().request_range.CopyFrom(
-            rpc_pb2.RangeRequest(key=wanted.key, range_end=wanted.range_end, revision=wanted.revision))
+        request.success.add().request_range.CopyFrom(rpc_pb2.RangeRequest(
+            key=wanted.key, range_end=wanted.range_end, limit=wanted.limit, revision=wanted.revision))
     return request.SerializeToString()
 
 

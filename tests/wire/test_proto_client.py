@@ -18,12 +18,14 @@ from confagent.wire._pb import kv_pb2, rpc_pb2
 
 
 def test_a_txn_of_ranges_is_etcds_message() -> None:
-    ranges = [RangeRequest(b"/a", b"/b", revision=7), RangeRequest(b"/c", b"/d")]
+    ranges = [RangeRequest(b"/a", b"/b", revision=7), RangeRequest(b"/c", b"/d", limit=1)]
     message = pb_encode_range_txn_request(ranges)
     parsed = rpc_pb2.TxnRequest.FromString(message)
     assert not parsed.compare and not parsed.failure
-    assert [(op.request_range.key, op.request_range.range_end, op.request_range.revision)
-            for op in parsed.success] == [(b"/a", b"/b", 7), (b"/c", b"/d", 0)]
+    sent = [(op.request_range.key, op.request_range.range_end, op.request_range.limit,
+             op.request_range.revision)
+            for op in parsed.success]
+    assert sent == [(b"/a", b"/b", 0, 7), (b"/c", b"/d", 1, 0)]
 
 
 def test_the_answer_gives_the_revision_and_every_ranges_key_values_in_order() -> None:
