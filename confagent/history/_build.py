@@ -36,7 +36,10 @@ from confagent.render import KeyView, Reads
 from confagent.resource import Plan, Replace, plan_diff
 from confagent.settings import HistoryConfig
 
-__all__ = ["Applied", "CommandRun", "ResourceMemory", "records_of"]
+__all__ = ["MAX_SECRET_NAMES", "Applied", "CommandRun", "ResourceMemory", "records_of"]
+
+MAX_SECRET_NAMES = 1_000_000
+"""Key names whose secrecy ``ResourceMemory`` remembers; past this it starts again (a bound)."""
 
 
 class CommandRun(Protocol):
@@ -85,6 +88,17 @@ class ResourceMemory:
     def __init__(self) -> None:
         self._reads: dict[str, Reads] = {}
         self._inputs: dict[str, dict[str, str]] = {}
+        self._secret: dict[str, bool] = {}
+        """Whether a key's name is secret, asked once per key (``MAX_SECRET_NAMES`` kept)."""
+
+    def secrets(self, inputs: dict[str, str], config: HistoryConfig) -> tuple[str, ...]:
+        """The values of the secret keys among ``inputs``, sorted."""
+        if len(self._secret) > MAX_SECRET_NAMES:
+            self._secret.clear()
+        secret = self._secret
+        for key in inputs.keys() - secret.keys():
+            secret[key] = config.is_secret(key)
+        return tuple(sorted({value for key, value in inputs.items() if secret[key]}))
 
     def remember(self, applied: Applied, view: KeyView) -> tuple[dict[str, str], dict[str, str] | None]:
         """The inputs of this render and of the previous one (None: none known); remembers these."""
@@ -107,7 +121,7 @@ def records_of(outcomes: Sequence[Applied], view: KeyView, memory: ResourceMemor
             continue
         diff, truncated = cap_diff(plan_diff(applied.plan) if isinstance(applied.plan, Replace) else "",
                                    config.max_diff_bytes)
-        secrets = tuple(sorted({value for key, value in current.items() if config.is_secret(key)}))
+        secrets = memory.secrets(current, config)
         records.append(HistoryRecord(
             time_s=time_s, host=host, resource=applied.resource, dest=applied.dest, revision=applied.revision,
             result=_result(applied), error=None if applied.error is None else str(applied.error),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 
 from confagent.errors import ConfigError
@@ -61,12 +62,12 @@ class HistoryConfig:
 
     @property
     def secret_patterns(self) -> tuple[str, ...]:
-        return tuple(pattern.strip().lower() for pattern in self.secret_keys.split(",") if pattern.strip())
+        return _patterns(self.secret_keys)
 
     def is_secret(self, key: str) -> bool:
         """Whether ``key``'s value is masked (rule 3)."""
         name = key.rstrip("/").rpartition("/")[2].lower()
-        return any(fnmatchcase(name, pattern) for pattern in self.secret_patterns)
+        return any(fnmatchcase(name, pattern) for pattern in _patterns(self.secret_keys))
 
     def database(self, data_dir: Path) -> Path:
         """The history's file, ``data_dir`` being the agent's state directory (rule 1)."""
@@ -75,3 +76,8 @@ class HistoryConfig:
     def validate(self) -> None:
         if self.max_age_s <= 0:
             raise ConfigError(f"must be more than 0 s, not {self.max_age_s:g} s", key="history.max_age")
+
+
+@lru_cache(maxsize=16)
+def _patterns(secret_keys: str) -> tuple[str, ...]:
+    return tuple(pattern.strip().lower() for pattern in secret_keys.split(",") if pattern.strip())
