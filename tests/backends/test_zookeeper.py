@@ -187,6 +187,46 @@ def test_a_copy_follows_the_watches_that_fired_reading_only_what_they_concern(
         assert walk.reads <= reads_max, (what, walk.reads)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_copy_follows_random_changes_as_a_fresh_walk_reads_them(
+        zookeeper_session: ZookeeperServer, zk: KazooClient, ns: str, seed: int) -> None:
+    """Seeded random creates, sets, deletes (of keys and of subtrees) and multis of them, on a small tree
+    under two prefixes and beside them, keys becoming directories and back; after each, the copy followed
+    from its events alone is the tree."""
+    rng = random.Random(seed)
+    fired: list[WatchedEvent] = []
+    walk = TreeWalk(zk, fired.append, 5.0, zookeeper_session.node, "test")
+    copy = TreeCopy([f"{ns}/a/", f"{ns}/b"])
+    names = [f"{ns}/{top}/{rest}" for top in ("a", "b", "bb", "c")  # x and x/y: keys, then directories
+             for rest in ("k", "l", "x", "x/k", "x/l", "x/y", "x/y/k")]
+    copy.reload(walk)
+    for step in range(60):
+        fired.clear()
+        _random_change(zk, rng, names)
+        _settle(zk)
+        copy.follow(walk, [(event.type, event.path) for event in fired])
+        fresh = TreeWalk(zk, lambda _event: None, 5.0, zookeeper_session.node, "test").read(copy.parents)
+        assert copy.values == fresh, (seed, step)
+
+
+def _random_change(zk: KazooClient, rng: random.Random, names: list[str]) -> None:
+    """One random write: a set or create of a node, a delete of one (with what is below it), or a multi
+    of two of them."""
+    transaction = zk.transaction()
+    for path in rng.sample(names, rng.choice((1, 2))):
+        stat = zk.exists(path)
+        if stat is not None and rng.random() < 0.4:
+            for child in sorted(zk.get_children(path)):
+                zk.delete(f"{path}/{child}", recursive=True)
+            transaction.delete(path)
+        elif stat is not None:
+            transaction.set_data(path, str(rng.random()).encode())
+        else:
+            zk.ensure_path(path.rpartition("/")[0])
+            transaction.create(path, str(rng.random()).encode())
+    transaction.commit()
+
+
 def _settle(zk: KazooClient) -> None:
     """Wait until kazoo has run the callbacks of every watch fired so far."""
     done = threading.Event()
