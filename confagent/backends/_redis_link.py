@@ -95,25 +95,31 @@ class RedisLink:
 
     async def call(self, request: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         """``request`` on the kept connection (a new one when there is none), errors mapped (rule 3)."""
-        if self._client is None:
-            self._client, self._node = await self._connect()
-        client, node = self._client, self._node
-        assert node is not None
+        client, node = await self._kept()
         try:
             return await _mapping(node, request(client))
         except ClientError:
             await self._drop()
             raise
 
+    async def _kept(self) -> tuple[aioredis.Redis, RedisNode]:
+        """The kept client and its node, connected first when there is none (rule 1)."""
+        if self._client is None or self._node is None:
+            self._client, self._node = await self._connect()
+        return self._client, self._node
+
     async def changes_noticed(self, patterns: Sequence[str], closed: asyncio.Event
                               ) -> AsyncGenerator[None, None]:
         """One item per burst of notifications on keys matching ``patterns``, or per poll interval
         (rule 2); the first at once, once subscribed. Ends when ``closed`` is set.
 
+        The subscription is made on the node the reads go to (``call``'s) while it answers, with a
+        client of its own.
+
         Raises:
             ClientError: the subscription's server went away.
         """
-        client, node = await self._connect()
+        client, node = await self._connect(first=self._node)
         subscription = client.pubsub()
         pubsub: aioredis.client.PubSub | None = subscription
         try:
@@ -173,14 +179,14 @@ class RedisLink:
                 self.log.info("redis changes come by keyspace notifications", node=node.text)
             else:
                 self.log.warning("redis changes are polled: keyspace notifications cannot be turned on",
-                                  node=node.text, poll_interval_s=self.options.poll_interval_s, cause=why)
+                                 node=node.text, poll_interval_s=self.options.poll_interval_s, cause=why)
         self.notifying = notifying
 
-    async def _connect(self) -> tuple[aioredis.Redis, RedisNode]:
-        """A connection to the first node that answers a PING (rule 1)."""
+    async def _connect(self, first: RedisNode | None = None) -> tuple[aioredis.Redis, RedisNode]:
+        """A connection to the first node that answers a PING, ``first`` tried first (rule 1)."""
         failures: list[str] = []
         refused: list[str] = []
-        for node in self.nodes:
+        for node in sorted(self.nodes, key=lambda node: node != first):
             client = self._client_for(node)
             try:
                 await _mapping(node, client.ping())

@@ -344,6 +344,28 @@ def test_nodes_are_tried_in_order(tmp_path: Path, processes: Processes) -> None:
     run(body)
 
 
+def test_the_subscription_goes_to_the_node_the_reads_go_to(tmp_path: Path, processes: Processes) -> None:
+    """The first node comes up after the reads went to the second: the notifications are the second's."""
+    second = _server(processes, tmp_path)
+    first = RedisServer(processes, tmp_path / "first")
+
+    async def body() -> None:
+        backend = RedisBackend([parse_node(f"127.0.0.1:{first.port}"), parse_node(second.node)],
+                               RedisOptions(timeout_s=2, notified_read_s=600))
+        try:
+            start = (await backend.snapshot(["/app"])).revision
+            await asyncio.to_thread(first.start)
+            async with aclosing(backend.changes(["/app"], start)) as changes:
+                await asyncio.to_thread(_write, second, "/app/a", "read after subscribing")
+                assert dict((await next_change(changes)).puts) == {"/app/a": "read after subscribing"}
+                await asyncio.to_thread(_write, second, "/app/a", "notified")  # no read for 600 s else
+                assert dict((await next_change(changes)).puts) == {"/app/a": "notified"}
+        finally:
+            await backend.close()
+
+    run(body)
+
+
 def test_keys_and_values_that_are_not_utf8_are_left_out_and_reported(tmp_path: Path,
                                                                      processes: Processes) -> None:
     server = _server(processes, tmp_path)
