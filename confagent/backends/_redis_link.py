@@ -2,7 +2,8 @@
 
 Rules:
 1. ``nodes`` are tried in order, from the first, each time a connection is
-   needed (confd's order); a connection that works is kept until it fails.
+   needed (confd's order); a connection that works is kept until it fails,
+   and the subscription to notifications goes to its node first.
    When none answers, the error names every node and why: ``ClientError``
    when none could be reached, ``BackendError`` when one refused the password
    (or wanted one), naming the node.
