@@ -43,11 +43,14 @@ class Snapshot:
         revision: the one revision all ``entries`` were read at.
         entries: key path -> value.
         problems: keys left out, with why (for the caller to log).
+        cluster_id: the cluster it was read from, for the ``etcd`` and ``embedded`` backends (etcd's
+            response header's); 0 where the source has none.
     """
 
     revision: int
     entries: Mapping[str, str]
     problems: tuple[BackendError, ...] = field(default=(), compare=False)
+    cluster_id: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         assert self.revision >= 0, f"a snapshot revision is >= 0, got {self.revision}"

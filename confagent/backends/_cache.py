@@ -85,12 +85,14 @@ class CacheUpdate:
         resynced: the view comes from a new snapshot (the first load, after compaction or
             a verification mismatch), not from one change.
         problems: keys the backend left out (not UTF-8), for the log.
+        cluster_id: the cluster the view was read from (its last snapshot's; 0: unknown).
     """
 
     view: KeyView
     changed: frozenset[str]
     resynced: bool = False
     problems: tuple[BackendError, ...] = ()
+    cluster_id: int = 0
 
     @property
     def revision(self) -> int:
@@ -146,6 +148,7 @@ class PrefixCache:
         self._backoff = Backoff(self.config.backoff, rng or random.Random())
         self._clock = clock
         self._view = KeyView()
+        self._cluster_id = 0
         self._loaded = False
         self._failing_since: float | None = None
         """When the first of the failures in a row happened (rule 8); None while the backend answers."""
@@ -277,14 +280,17 @@ class PrefixCache:
         self._view = view.with_changes(change.puts, change.deletes, change.revision)
         if not changed and not change.problems:
             return None
-        return CacheUpdate(self._view, frozenset(changed), problems=change.problems)
+        return CacheUpdate(self._view, frozenset(changed), problems=change.problems,
+                           cluster_id=self._cluster_id)
 
     def _resync(self, snapshot: Snapshot) -> CacheUpdate:
         """Replace the view by ``snapshot``; the update naming every key that differs."""
         changed = _differing(self._view, snapshot.entries)
         self._view = KeyView(snapshot.entries, snapshot.revision)
+        self._cluster_id = snapshot.cluster_id
         self._loaded = True
-        return CacheUpdate(self._view, changed, resynced=True, problems=snapshot.problems)
+        return CacheUpdate(self._view, changed, resynced=True, problems=snapshot.problems,
+                           cluster_id=snapshot.cluster_id)
 
 
 def _same_entries(view: KeyView, entries: Mapping[str, str]) -> bool:

@@ -110,6 +110,11 @@ class EmbeddedBackend:
         assert node is not None, "started in __init__"
         return node
 
+    @property
+    def cluster_id(self) -> int:
+        """The cluster this member belongs to, known from its data directory without its peers."""
+        return self.node.cluster_id
+
     async def snapshot(self, prefixes: Sequence[str]) -> Snapshot:
         """Every key under ``prefixes`` at the local replica's revision, once it is caught up.
 
@@ -124,7 +129,7 @@ class EmbeddedBackend:
         found: list[KeyValue] = []
         for prefix in PrefixSet(prefixes).prefixes:
             found.extend(kv.range(RangeRequest(*prefix_range(prefix.encode()), revision=revision)).kvs)
-        return snapshot_of(revision, found)
+        return snapshot_of(revision, found, self.cluster_id)
 
     async def _caught_up(self) -> None:
         """Rule 2. While no leader is known the read index cannot be asked for: wait for one, for as

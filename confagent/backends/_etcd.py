@@ -77,18 +77,19 @@ class EtcdBackend:
             raise await self._denied(ranges, error) from None
 
     async def _snapshot(self, ranges: Sequence[RangeRequest]) -> Snapshot:
-        revision = 0
+        revision = cluster_id = 0
         kvs: list[KeyValue] = []
         for start in range(0, len(ranges), MAX_TXN_OPS):
             chunk = [RangeRequest(r.key, r.range_end, revision=revision)
                      for r in ranges[start:start + MAX_TXN_OPS]]
             reply = await self._client.txn(TxnRequest(success=tuple(chunk)))
             revision = revision or reply.header.revision
+            cluster_id = cluster_id or reply.header.cluster_id
             for response in reply.response.responses:
                 if not isinstance(response, RangeResponse):
                     raise ClientError(f"a txn of ranges answered with {type(response).__name__}")
                 kvs.extend(response.kvs)
-        return snapshot_of(revision, kvs)
+        return snapshot_of(revision, kvs, cluster_id)
 
     async def _denied(self, ranges: Sequence[RangeRequest], error: PermissionDenied) -> PermissionDenied:
         """``error``, its text naming the user and the prefixes it may not read (each asked alone)."""

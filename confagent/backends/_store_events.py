@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 __all__ = ["changes_of_events", "snapshot_of"]
 
 
-def snapshot_of(revision: int, kvs: Iterable[KeyValueBytes]) -> Snapshot:
-    """A snapshot at ``revision`` holding the decodable ``kvs`` (``kv.KeyValue`` or protobuf's messages)."""
+def snapshot_of(revision: int, kvs: Iterable[KeyValueBytes], cluster_id: int = 0) -> Snapshot:
+    """A snapshot at ``revision`` of ``cluster_id`` holding the decodable ``kvs`` (``kv.KeyValue`` or
+    protobuf's messages)."""
     entries: dict[str, str] = {}
     problems: list[BackendError] = []
     for kv in kvs:
@@ -35,7 +36,7 @@ def snapshot_of(revision: int, kvs: Iterable[KeyValueBytes]) -> Snapshot:
             entries[key] = kv.value.decode()
         except UnicodeDecodeError:
             problems.append(UndecodableKey(kv.key, "value"))
-    return Snapshot(revision, entries, tuple(problems))
+    return Snapshot(revision, entries, tuple(problems), cluster_id)
 
 
 def changes_of_events(events: Iterable[Event], covers: Callable[[str], bool]) -> Iterator[Change]:
