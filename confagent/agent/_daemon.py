@@ -50,6 +50,18 @@ Rules:
     (``confagent.history``) is opened when ``serve`` starts, put on the
     ``StatusBoard`` (which hands it each pass's outcomes and view) and closed
     when ``serve`` ends, after what was submitted is written.
+11. Offline start (``confagent.agent._saved_view``): with the ``etcd`` or
+    ``embedded`` backend, each view a pass rendered from is saved to the
+    agent's durable cache (debounced, and on stop). When the backend's first
+    read fails and the daemon has no view yet, it loads that cache and, if
+    it fits (the backend, its nodes, the embedded member's cluster, the
+    prefixes), renders from it as from any view (files that already hold
+    what it renders are left alone, no command runs; a file that differs is
+    written with its check and reload), logs ``stale: rendering from the agent's
+    cache`` with its revision and tells the board it is stale. A cache that
+    does not fit or does not read is logged and not used. The first view
+    the backend gives replaces it (every resource marked), ending the stale
+    state. The cache is tried once per start.
 """
 
 from __future__ import annotations
@@ -61,6 +73,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 from contextlib import aclosing, suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import structlog
@@ -68,12 +81,19 @@ import structlog
 from confagent.agent._debounce import Debouncer
 from confagent.agent._hotreload import watch_config
 from confagent.agent._notify import SystemdNotifier
+from confagent.agent._saved_view import (
+    SAVED_VIEW_FILE,
+    SavedView,
+    ViewSaver,
+    check_saved_view,
+    load_saved_view,
+)
 from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup, log_resource_errors
 from confagent.agent._status import NO_RESOURCE, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, CacheRecovered, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.config import LoadedResource
-from confagent.errors import ConfagentError, ConfigError, MemberStopped, ReloadDeferred
+from confagent.errors import ConfagentError, ConfigError, MemberStopped, ReloadDeferred, StorageError
 from confagent.render import Host, KeyView, Reads
 from confagent.resource import Wait
 from confagent.tasks import cancel_and_wait
@@ -82,12 +102,14 @@ if TYPE_CHECKING:
     from confagent.agent._reload_slots import StoreReloadSlots
     from confagent.history import HistoryRecorder
 
-__all__ = ["IDLE", "RELOAD_RETRY_S", "Daemon"]
+__all__ = ["IDLE", "RELOAD_RETRY_S", "SAVED_VIEW_BACKENDS", "Daemon"]
 
 IDLE = "no resource to render; waiting for conf.d to be fixed"
 """Logged once each time the daemon starts or reloads with no resource (rule 8)."""
 RELOAD_RETRY_S = 5.0
 """How long after a reload deferred for want of a slot its resource is tried again (rule 9)."""
+SAVED_VIEW_BACKENDS = ("embedded", "etcd")
+"""The backends whose views are saved for an offline start (rule 11)."""
 
 Logger = structlog.typing.FilteringBoundLogger
 
@@ -122,6 +144,13 @@ class Daemon:
         self._ready = False
         self._stopped = asyncio.Event()
         self._reload_slots: StoreReloadSlots | None = None
+        self._cluster_id = 0
+        """The cluster the newest view came from (0: unknown)."""
+        self._saved: SavedView | None = None
+        """The agent's cache while the view comes from it (rule 11)."""
+        self._cache_tried = False
+        self._saver = (ViewSaver(self._saved_view_path, log) if backend.name in SAVED_VIEW_BACKENDS
+                       else None)
         self.watching = setup.config.run.watch and backend.watches
         """Follow the backend's changes (else poll it every interval); fixed at start."""
         self.passes = 0
@@ -190,6 +219,8 @@ class Daemon:
                 await slots.close()
             if history is not None:
                 await asyncio.to_thread(history.close)
+            if self._saver is not None:
+                await self._saver.flush()
 
     def _open_history(self) -> HistoryRecorder | None:
         """The render history's recorder (rule 10); None when it is off."""
@@ -238,12 +269,16 @@ class Daemon:
                 self.status.backend_failed(str(error))
                 first_s, failures = self._failed_ticks or (now_s, 0)
                 self._failed_ticks = (first_s, failures + 1)
+                self._start_from_cache()
+                if self._view is not None:
+                    self._debouncer.mark_now(self.setup.by_name, now_s)
                 return
             if self._failed_ticks is not None:
                 first_s, failures = self._failed_ticks
                 self._failed_ticks = None
                 self._recovered(snapshot.revision, failures, now_s - first_s)
             self._view = KeyView(snapshot.entries, snapshot.revision)
+            self._left_cache(snapshot.revision, snapshot.cluster_id)
             self.status.saw_revision(snapshot.revision)
             for problem in snapshot.problems:
                 self._log.warning("key skipped", cause=str(problem))
@@ -271,6 +306,7 @@ class Daemon:
         self._out.flush()
         self.passes += 1
         self.status.record(outcomes, view)
+        self._offer_to_cache(view)
         if not self._ready and self.status.fully_rendered:
             self._ready = True
             self._notifier.ready(f"rendered {len(self.setup.resources.resources)} resources")
@@ -312,6 +348,11 @@ class Daemon:
                         self.status.backend_failed(str(event.error))
                         self._log.warning("backend trouble", backend=self.backend.name,
                                           cause=str(event.error), retry_in_s=round(event.retry_in_s, 3))
+                        if self._view is None:
+                            self._start_from_cache()
+                            if self._view is not None:
+                                self._debouncer.mark_now(self.setup.by_name, self._clock())
+                                self._wake.set()
                     elif isinstance(event, CacheRecovered):
                         self._recovered(event.revision, event.failures, event.down_s)
                     else:
@@ -327,6 +368,8 @@ class Daemon:
 
     def _on_update(self, update: CacheUpdate) -> None:
         self._view = update.view
+        if update.resynced:
+            self._left_cache(update.revision, update.cluster_id)
         for problem in update.problems:
             self._log.warning("key skipped", revision=update.revision, cause=str(problem))
         self.status.saw_revision(update.revision)
@@ -341,6 +384,56 @@ class Daemon:
         if not self._debouncer:
             self.status.up_to_date(update.revision)  # no resource reads what changed
         self._wake.set()
+
+    @property
+    def _saved_view_path(self) -> Path:
+        return self.setup.config.store.resolved_data_dir / SAVED_VIEW_FILE
+
+    def _start_from_cache(self) -> None:
+        """The backend failed before the first view: take the agent's cache as the view if it fits
+        (rule 11); logged either way. Tried once."""
+        if self._cache_tried or self._saver is None or self.setup.idle:
+            return
+        self._cache_tried = True
+        path = self._saved_view_path
+        try:
+            saved = load_saved_view(path)
+            if saved is None:
+                self._log.warning("no agent's cache to render from", file=str(path))
+                return
+            check_saved_view(path, saved, backend=self.backend.name,
+                             nodes=self.setup.config.backend_config().nodes,
+                             cluster_id=getattr(self.backend, "cluster_id", None),  # the embedded member's
+                             prefixes=self.setup.prefixes)
+        except StorageError as error:
+            self._log.error("the agent's cache refused", file=str(path), cause=str(error))
+            return
+        self._saved = saved
+        self._view, self._cluster_id = saved.view, saved.cluster_id
+        self.status.rendering_from_cache(saved.revision)
+        self._log.warning("stale: rendering from the agent's cache", revision=saved.revision,
+                          cluster_id=f"{saved.cluster_id:x}", saved_at=round(saved.saved_at_s, 3),
+                          file=str(path))
+
+    def _left_cache(self, revision: int, cluster_id: int) -> None:
+        """The backend gave a whole view: the cache is no longer the view (rule 11)."""
+        self._cluster_id = cluster_id
+        saved, self._saved = self._saved, None
+        if saved is None:
+            return
+        self._log.info("no longer stale: the backend's view replaces the agent's cache",
+                       stale_since_revision=saved.revision, revision=revision)
+        if saved.cluster_id and cluster_id and saved.cluster_id != cluster_id:
+            self._log.error("the agent's cache came from another cluster",
+                            cache_cluster_id=f"{saved.cluster_id:x}", cluster_id=f"{cluster_id:x}")
+
+    def _offer_to_cache(self, view: KeyView) -> None:
+        """Save a view read from the backend (rule 11), never the cache's own."""
+        if self._saver is None or self._saved is not None:
+            return
+        config = self.setup.config
+        self._saver.offer(SavedView(view, self._cluster_id, self.backend.name, config.backend_config().nodes,
+                                    self.setup.prefixes, time.time()))
 
     def _affected(self, resource: LoadedResource, changed: frozenset[str]) -> bool:
         reads = self._reads.get(resource.name)

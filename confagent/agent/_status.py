@@ -16,6 +16,10 @@ Rules:
 5. ``history`` is the render history's recorder while the daemon runs with
    one (``confagent.history``): ``record`` hands it each pass's outcomes with
    the view they rendered from, and the listener reads it (``/v1/history``).
+6. Stale: when the daemon renders from the agent's durable cache because the
+   backend did not answer at start (``rendering_from_cache``), ``/v1/status``
+   says ``stale`` and since which revision (``stale_since_revision``), and
+   the health's reason says so, until the backend reports a revision again.
 """
 
 from __future__ import annotations
@@ -79,6 +83,8 @@ class StatusBoard:
         self.cache_revision = 0
         self.backend_revision = 0
         self.rendered_revision = 0
+        self.stale_since_revision: int | None = None
+        """The revision of the agent's cache it renders from while the backend is away (rule 6)."""
         self.history: HistoryRecorder | None = None
         """The render history (rule 5); None while none is kept."""
 
@@ -141,6 +147,7 @@ class StatusBoard:
     def saw_revision(self, revision: int) -> None:
         """The backend answered, at ``revision``: it is connected; the view is at ``revision``."""
         self._trouble = None
+        self.stale_since_revision = None
         self.cache_revision = revision
         self.backend_revision = max(self.backend_revision, revision)
         self._update_revisions()
@@ -148,6 +155,13 @@ class StatusBoard:
     def backend_failed(self, cause: str) -> None:
         """The backend is unreachable (or its changes were lost) until it reports a revision again."""
         self._trouble = cause
+
+    def rendering_from_cache(self, revision: int) -> None:
+        """The view is the agent's cache at ``revision``: the backend has not answered since start
+        (rule 6)."""
+        self.stale_since_revision = revision
+        self.cache_revision = revision
+        self._update_revisions()
 
     def backend_recovered(self) -> None:
         """The backend answered again, with no new revision to report."""
@@ -162,7 +176,9 @@ class StatusBoard:
         if self._resources_set and not self._resources:
             return Health(False, NO_RESOURCE)
         if self._trouble is not None:
-            return Health(False, f"backend not connected: {self._trouble}")
+            stale = ("" if self.stale_since_revision is None else
+                     f"; stale: rendering from the agent's cache at revision {self.stale_since_revision}")
+            return Health(False, f"backend not connected: {self._trouble}{stale}")
         if not self.fully_rendered:
             pending = sorted(status.resource for status in self._resources.values()
                              if status.result == RESULT_PENDING)
@@ -174,6 +190,8 @@ class StatusBoard:
         health = self.health()
         return {"health": health.ok, "reason": health.reason, "cache_revision": self.cache_revision,
                 "backend_revision": self.backend_revision, "rendered_revision": self.rendered_revision,
+                "stale": self.stale_since_revision is not None,
+                "stale_since_revision": self.stale_since_revision,
                 "resources": [status.as_json() for status in self.resources]}
 
     def _update_revisions(self) -> None:

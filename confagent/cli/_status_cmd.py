@@ -4,7 +4,8 @@ The agent must run with ``--listen HOST:PORT`` (or ``[agent] listen``);
 ``confagent status`` asks ``--listen`` if given, else the ``[agent] listen`` of
 ``--config-file`` (the agent's default file when it exists), else 127.0.0.1:9271. Prints a table
 (resource, dest, revision, result, last success; the error under a failed
-resource), or the agent's JSON document with ``-w json``. Exit code 0 when
+resource; a line saying so while the agent renders from its cache, stale),
+or the agent's JSON document with ``-w json``. Exit code 0 when
 every resource's last pass succeeded, 1 otherwise (unreachable agent too).
 httpx is imported when the command runs, not when it registers.
 """
@@ -64,6 +65,8 @@ def _status(args: argparse.Namespace) -> int:
         for resource in document["resources"]:
             if resource.get("error"):
                 print(f"{resource['resource']}: {resource['error']}")
+        if document.get("stale"):
+            print(f"agent stale: rendering from its cache since revision {document['stale_since_revision']}")
         if document.get("reason"):
             print(f"agent not healthy: {document['reason']}")
     return 0 if all(r["result"] == "ok" for r in document["resources"]) else 1

@@ -1,0 +1,174 @@
+"""An agent that starts while its store is away renders from its durable cache, says it is stale, and
+converges when the store returns: over a real etcd 3.4 (``--backend etcd``) and as an embedded learner
+of a confagent store cluster it cannot reach. Bad caches (truncated, another cluster) are refused.
+
+Each start deletes the destination first, so that a file that appears came from the cache."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+
+from confagent.agent._saved_view import SAVED_VIEW_FILE, load_saved_view
+from confagent.testing import AgentProcess, Keys, Processes, ServerProcess, free_port, put_when_led, until
+from tests.agent.processes import text_of
+from tests.agent.support import resource_toml, write_confdir
+
+TEMPLATE = 'v={{ getv("/app/v", "unset") }}\n'
+
+
+def _write_confdir(root: Path) -> Path:
+    dest = root / "out" / "app.conf"
+    write_confdir(root, {"app.toml": resource_toml("app.tmpl", dest, '["/app"]', "create_dest_dirs = true")},
+                  {"app.tmpl": TEMPLATE})
+    return dest
+
+
+def _status(listen: str) -> dict[str, object]:
+    document: dict[str, object] = httpx.get(f"http://{listen}/v1/status", timeout=10).json()
+    return document
+
+
+def _saved_revision(path: Path) -> int:
+    saved = load_saved_view(path) if path.exists() else None
+    return 0 if saved is None else saved.revision
+
+
+def _etcd_agent(processes: Processes, root: Path, url: str, listen: str, log: str) -> AgentProcess:
+    return processes.agent(["--backend", "etcd", "--node", url, "--confdir", str(root), "--data-dir",
+                            str(root / "state"), "--listen", listen, "--log-format", "json"],
+                           root / log, root)
+
+
+def test_etcd_away_at_start_the_agent_renders_from_its_cache_then_converges(
+        tmp_path: Path, etcd_processes: Processes) -> None:
+    processes = etcd_processes
+    etcd: ServerProcess = processes.etcd(tmp_path / "etcd", port=free_port())
+    dest, cache = _write_confdir(tmp_path), tmp_path / "state" / SAVED_VIEW_FILE
+    listen = f"127.0.0.1:{free_port()}"
+    keys = Keys(etcd.url)
+    try:
+        written = keys.put("/app/v", "before")
+        agent = _etcd_agent(processes, tmp_path, etcd.url, listen, "first.log")
+        until(lambda: text_of(dest) == "v=before\n", "first render", agent.log)
+        until(lambda: _saved_revision(cache) >= written, "the cache saved", agent.log)
+        assert agent.stop() == 0
+        keys.put("/app/v", "while away")  # made while the agent is away
+        keys.close()
+        etcd.stop()
+        dest.unlink()
+
+        one_shot = processes.confagent("run", "--onetime", "--backend", "etcd", "--node", etcd.url,
+                                       "--confdir", str(tmp_path), "--data-dir", str(tmp_path / "state"))
+        assert one_shot.returncode == 1 and not dest.exists()  # a one-shot never renders from the cache
+
+        agent = _etcd_agent(processes, tmp_path, etcd.url, listen, "second.log")
+        until(lambda: text_of(dest) == "v=before\n", "the render from the cache", agent.log)
+        [stale] = agent.events("stale: rendering from the agent's cache")
+        assert stale["revision"] == written and stale["level"] == "warning"
+        status = _status(listen)
+        assert status["stale"] is True and status["stale_since_revision"] == written
+        assert f"agent's cache at revision {written}" in str(status["reason"])
+        shown = processes.confagent("status", "--listen", listen)
+        assert f"agent stale: rendering from its cache since revision {written}" in shown.stdout
+
+        etcd.start()
+        until(lambda: text_of(dest) == "v=while away\n", "the put made while away", agent.log)
+        until(lambda: _status(listen)["stale"] is False, "no longer stale", agent.log)
+        assert agent.events("no longer stale: the backend's view replaces the agent's cache")
+        assert agent.stop() == 0
+    finally:
+        keys.close()
+
+
+def test_a_truncated_cache_is_refused_and_the_agent_waits_for_etcd(
+        tmp_path: Path, etcd_processes: Processes) -> None:
+    processes = etcd_processes
+    etcd = processes.etcd(tmp_path / "etcd", port=free_port())
+    dest, cache = _write_confdir(tmp_path), tmp_path / "state" / SAVED_VIEW_FILE
+    listen = f"127.0.0.1:{free_port()}"
+    written = put_when_led(etcd.url, "/app/v", "before")
+    agent = _etcd_agent(processes, tmp_path, etcd.url, listen, "first.log")
+    until(lambda: _saved_revision(cache) >= written, "the cache saved", agent.log)
+    assert agent.stop() == 0
+    etcd.stop()
+    dest.unlink()
+    cache.write_bytes(cache.read_bytes()[:-3])
+
+    agent = _etcd_agent(processes, tmp_path, etcd.url, listen, "second.log")
+    until(lambda: bool(agent.events("the agent's cache refused")), "the cache refused", agent.log)
+    [refused] = agent.events("the agent's cache refused")
+    assert "truncated or corrupt" in str(refused["cause"]) and refused["level"] == "error"
+    assert not dest.exists() and _status(listen)["stale"] is False
+    etcd.start()
+    until(lambda: text_of(dest) == "v=before\n", "the render once etcd is back", agent.log)
+    assert agent.stop() == 0
+
+
+class _Learner:
+    """An agent whose ``[store]`` is a learner of a one-voter confagent store cluster."""
+
+    def __init__(self, processes: Processes, root: Path) -> None:
+        self.processes, self.root = processes, root
+        self.client_url = f"http://127.0.0.1:{free_port()}"
+        self.peer_url = f"http://127.0.0.1:{free_port()}"
+        self.listen = f"127.0.0.1:{free_port()}"
+        self.dest = _write_confdir(root)
+        self.cache = root / "data" / SAVED_VIEW_FILE
+
+    def configure(self, initial_cluster: str) -> None:
+        (self.root / "confagent.toml").write_text(
+            f'confdir = "."\nlog_format = "json"\n[agent]\nlisten = "{self.listen}"\n'
+            f'[store]\nname = "learner"\ndata_dir = "data"\n'
+            f'listen_client_urls = ["{self.client_url}"]\nlisten_peer_urls = ["{self.peer_url}"]\n'
+            f'initial_advertise_peer_urls = ["{self.peer_url}"]\ninitial_cluster = "{initial_cluster}"\n'
+            f'initial_cluster_state = "existing"\n')
+
+    def start(self, log: str) -> AgentProcess:
+        return self.processes.agent(["--config-file", "confagent.toml"], self.root / log, self.root)
+
+
+def test_an_embedded_learner_cut_off_from_its_cluster_starts_from_its_cache(
+        tmp_path: Path, processes: Processes) -> None:
+    [voter] = processes.cluster(tmp_path / "cluster", 1)
+    voter.start()
+    learner = _Learner(processes, tmp_path / "learner")
+    written = put_when_led(voter.url, "/app/v", "before", voter.log_path)
+    added = processes.confagent("member", "add", "learner", "--learner", "--peer-urls", learner.peer_url,
+                                "--endpoints", voter.url)
+    assert added.returncode == 0, added.stderr
+    found = re.search(r'ETCD_INITIAL_CLUSTER="([^"]+)"', added.stdout)
+    assert found is not None, added.stdout
+    learner.configure(found.group(1))
+    agent = learner.start("first.log")
+    until(lambda: text_of(learner.dest) == "v=before\n", "the learner's first render", agent.log)
+    until(lambda: _saved_revision(learner.cache) >= written, "the cache saved", agent.log)
+    assert agent.stop() == 0
+    away = put_when_led(voter.url, "/app/v", "while away", voter.log_path)
+    voter.stop()
+    learner.dest.unlink()
+    good = learner.cache.read_bytes()
+
+    head, _, body = good.partition(b"\n")  # the same view, from another cluster
+    header = json.loads(head)
+    learner.cache.write_bytes(json.dumps({**header, "cluster_id": "1f"}).encode() + b"\n" + body)
+    agent = learner.start("other-cluster.log")
+    until(lambda: bool(agent.events("the agent's cache refused")), "the cache refused", agent.log)
+    [refused] = agent.events("the agent's cache refused")
+    assert "from cluster 1f, this member belongs to cluster" in str(refused["cause"])
+    assert not learner.dest.exists() and _status(learner.listen)["stale"] is False
+    assert agent.stop() == 0
+
+    learner.cache.write_bytes(good)
+    agent = learner.start("second.log")
+    until(lambda: text_of(learner.dest) == "v=before\n", "the render from the cache", agent.log)
+    status = _status(learner.listen)
+    assert status["stale"] is True and status["stale_since_revision"] == written
+    voter.start()
+    until(lambda: text_of(learner.dest) == "v=while away\n", "the put made while away", agent.log)
+    until(lambda: _status(learner.listen)["stale"] is False, "no longer stale", agent.log)
+    assert agent.stop() == 0
+    assert _saved_revision(learner.cache) >= away  # the newest view is saved by the stop at the latest
