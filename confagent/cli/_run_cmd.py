@@ -105,9 +105,9 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
                       aliases=_STORE_FLAG_ALIASES)
     add_log_level(parser, file_decides=True)
     add_setting_flags(parser, LogConfig, defaults.log, only=("format",))
+    add_setting_flags(parser, HistoryConfig, defaults.history)  # render --check too: --history-one-shot
     if modes:
         add_setting_flags(parser, ListenerConfig, defaults.listener)
-        add_setting_flags(parser, HistoryConfig, defaults.history)
 
 
 def config_source(args: argparse.Namespace) -> ConfigSource:

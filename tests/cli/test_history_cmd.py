@@ -1,5 +1,6 @@
 """``confagent history`` against a real agent process (its listener's ``/v1/history``), then against its
-database once it stopped, and a one-shot run that records (``--history-one-shot``)."""
+database once it stopped, and one-shot runs (``run --onetime``, ``render --check``) that record with
+``--history-one-shot``."""
 
 from __future__ import annotations
 
@@ -70,7 +71,13 @@ def test_a_one_shot_run_records_when_asked(processes: Processes, tmp_path: Path)
     done = processes.confagent("run", "--onetime", *common, "--history-path", str(database),
                                "--history-one-shot", cwd=root)
     assert done.returncode == 0, done.stderr
+    (root / "keys.yaml").write_text("app:\n  url: db4:5432\n")
+    check = processes.confagent("render", "--check", *common, "--history-path", str(database),
+                                "--history-one-shot", cwd=root)
+    assert check.returncode == 2, check.stderr
     listed = processes.confagent("history", "--database", str(database), "-w", "json", cwd=root)
     records = json.loads(listed.stdout)
     assert [(r["result"], r["changed_keys"]) for r in records] == [
+        ("would apply", [{"key": "/app/url", "value": "db4:5432"}]),
         ("applied", [{"key": "/app/url", "value": "db3:5432"}])]
+    assert text_of(root / "a.out") == "url=db3:5432\ntoken=\n"
