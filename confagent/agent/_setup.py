@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from confagent.agent._template_cache import attach_template_cache
+from confagent.backends import STAR_STRIPPING_BACKENDS
 from confagent.config import AgentConfig, LoadedResource, ResourceSet, load_config, load_resources
 from confagent.errors import ConfigError, RenderError
 from confagent.render import Host, RenderEnvironment, check_template, make_environment
@@ -87,7 +88,8 @@ def load_setup(source: ConfigSource, host: Host) -> Setup:
         ConfigError: the configuration is unusable, or there is no resource to run.
     """
     config = source.load()
-    resources = load_resources(config.run.confdir, config.run.prefix)
+    resources = load_resources(config.run.confdir, config.run.prefix,
+                               strip_star=config.backend.backend in STAR_STRIPPING_BACKENDS)
     if not resources.resources and not resources.errors:
         raise ConfigError("holds no template resource (*.toml); there is nothing to do",
                           file=str(resources.confdir / "conf.d"))

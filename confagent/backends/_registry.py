@@ -78,7 +78,8 @@ if TYPE_CHECKING:
     from confagent.client import ClientConfig, Credentials
 
 __all__ = ["BACKENDS", "BACKEND_NAMES", "DEFAULT_ETCD_NODE", "DEFAULT_REDIS_NODE", "EMBEDDED_STORE",
-           "PASSWORD_ENV", "REDIS_PASSWORD_ENV", "ZOOKEEPER_PASSWORD_ENV", "BackendConfig", "GivenPath",
+           "PASSWORD_ENV", "REDIS_PASSWORD_ENV", "STAR_STRIPPING_BACKENDS", "ZOOKEEPER_PASSWORD_ENV",
+           "BackendConfig", "GivenPath",
            "embedded_store", "open_backend", "zookeeper_host"]
 
 PASSWORD_ENV = "CONFAGENT_ETCD_PASSWORD"
@@ -105,6 +106,9 @@ def embedded_store(data_dir: Path | None, listen_client_urls: Sequence[str] = ()
     return replace(EMBEDDED_STORE, data_dir=data_dir, listen_client_urls=urls, **settings)
 
 
+STAR_STRIPPING_BACKENDS = ("redis",)
+"""The backends under which a resource's keys lose every ``/*``, as confd's redis backend strips it
+(``render.Scope``'s ``strip_star``): ``keys = ["/app/*"]`` reads ``/app``."""
 BACKEND_NAMES = ("embedded", "etcd", "file", "env", "metad", "redis", "zookeeper")
 """Every backend ``open_backend`` opens (``BACKENDS``); ``etcdv3`` is read as confd's name for ``etcd``."""
 CONFD_NAMES = {"etcdv3": "etcd"}

@@ -66,12 +66,14 @@ class ResourceSet:
     """One per resource or template that could not be loaded, in file order."""
 
 
-def load_resources(confdir: Path, prefix: str = "/") -> ResourceSet:
+def load_resources(confdir: Path, prefix: str = "/", *, strip_star: bool = False) -> ResourceSet:
     """Load every resource and template under ``confdir`` (rules in the module doc).
 
     Args:
         confdir: the directory holding ``conf.d`` and ``templates``.
         prefix: the agent's global prefix, under which each resource's prefix nests.
+        strip_star: every ``/*`` in the resources' keys means nothing (``render.Scope``; confd's
+            redis backend).
 
     Raises:
         ConfigError: ``confdir/conf.d`` is not a directory that can be listed.
@@ -86,7 +88,7 @@ def load_resources(confdir: Path, prefix: str = "/") -> ResourceSet:
     dests: dict[str, str] = {}
     for path in _visible_files(conf_d, "*.toml"):
         try:
-            resource = _load_resource(path, conf_d, prefix, templates, templates_dir)
+            resource = _load_resource(path, conf_d, prefix, templates, templates_dir, strip_star)
             _claim_dest(resource, dests)
         except ConfigError as error:
             errors.append(error)
@@ -96,7 +98,7 @@ def load_resources(confdir: Path, prefix: str = "/") -> ResourceSet:
 
 
 def _load_resource(
-    path: Path, conf_d: Path, prefix: str, templates: Mapping[str, str], templates_dir: Path
+    path: Path, conf_d: Path, prefix: str, templates: Mapping[str, str], templates_dir: Path, strip_star: bool
 ) -> LoadedResource:
     spec = parse_resource(_read_text(path, MAX_RESOURCE_BYTES), str(path))
     if spec.src not in templates:
@@ -104,7 +106,7 @@ def _load_resource(
         raise ConfigError(f"template {spec.src!r} cannot be used: {found} in {templates_dir}",
                           file=str(path), key="template.src")
     spec = replace(spec, dest=os.path.abspath(spec.dest))
-    scope = Scope(prefix=prefix.rstrip("/") + spec.prefix, keys=spec.keys)
+    scope = Scope(prefix=prefix.rstrip("/") + spec.prefix, keys=spec.keys, strip_star=strip_star)
     return LoadedResource(path.relative_to(conf_d).as_posix(), spec, scope)
 
 

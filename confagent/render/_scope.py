@@ -6,8 +6,10 @@ Rules:
 2. Each resource key is joined to the prefix as Go's ``path.Join`` does; the
    resource sees a store key ``k`` when ``k`` equals such a root or starts
    with the root plus ``/`` (``/app`` holds ``/app/x`` but not ``/apple``).
-   A ``/*`` suffix is literal, as with confd's etcd backend. Roots that ``..``
-   moves out of the prefix are dropped.
+   A ``/*`` suffix is literal, as with confd's etcd backend; with
+   ``strip_star`` (confd's redis backend) every ``/*`` in a key is removed
+   first, so ``/app/*`` is ``/app``. Roots that ``..`` moves out of the
+   prefix are dropped.
 3. Templates name keys *relative to the prefix*, always with a leading ``/``:
    with prefix ``/myapp`` the template key ``/db/url`` is the store key
    ``/myapp/db/url``, and ``/`` is ``/myapp`` itself. A template key without
@@ -37,10 +39,12 @@ class Scope:
         prefix: the resource prefix (or the global one that replaces it).
         keys: the resource's keys, relative to the prefix; ``("/",)`` sees
             everything under the prefix.
+        strip_star: remove every ``/*`` from the keys first (rule 2).
     """
 
     prefix: str = "/"
     keys: Sequence[str] = ("/",)
+    strip_star: bool = False
     prefix_path: str = field(init=False)
     """The cleaned prefix, always starting with ``/``."""
     roots: tuple[str, ...] = field(init=False)
@@ -52,7 +56,8 @@ class Scope:
         object.__setattr__(self, "keys", tuple(self.keys))
         prefix_path = clean("/" + self.prefix)
         object.__setattr__(self, "prefix_path", prefix_path)
-        roots = _outermost(_join(prefix_path, key) for key in self.keys)
+        keys = (key.replace("/*", "") for key in self.keys) if self.strip_star else self.keys
+        roots = _outermost(_join(prefix_path, key) for key in keys)
         inside = tuple(root for root in roots if _is_within(root, prefix_path))
         object.__setattr__(self, "roots", inside)
         intervals = sorted(interval for root in inside for interval in subtree(root))

@@ -21,9 +21,9 @@ TEMPLATE = ('url={{ getv("/db/url") }}\n'
             '{% for kv in gets("/web/*") %}{{ kv.key }}={{ kv.value }}\n{% endfor %}')
 
 
-def _confdir(root: Path) -> Path:
+def _confdir(root: Path, keys: str = '["/db", "/web"]') -> Path:
     dest = root / "out" / "app.conf"
-    write_confdir(root, {"app.toml": resource_toml("app.tmpl", dest, '["/db", "/web"]',
+    write_confdir(root, {"app.toml": resource_toml("app.tmpl", dest, keys,
                                                    'prefix = "/app"\ncreate_dest_dirs = true')},
                   {"app.tmpl": TEMPLATE})
     return dest
@@ -44,13 +44,14 @@ def test_one_shot_render_with_the_separator_and_the_password_as_confd_takes_it(
 
 
 def test_a_confd_toml_for_redis_carries_over(tmp_path: Path, processes: Processes) -> None:
-    """confd's own file: backend, nodes with the database, separator and the password in client_key."""
+    """confd's own file: backend, nodes with the database, separator and the password in client_key;
+    a resource's keys with ``/*``, which confd's redis backend strips."""
     server = RedisServer(processes, tmp_path / "redis", password=PASSWORD).start()
     with server.client() as client:
         client.select(3)
         client.set("app:db:url", "db3.example.com")
         client.hset("app:web", "a", "10.0.0.3:80")
-    dest = _confdir(tmp_path)
+    dest = _confdir(tmp_path, '["/db/*", "/web/*"]')
     confd_toml = tmp_path / "confd.toml"
     confd_toml.write_text(f'backend = "redis"\nnodes = ["{server.node}/3"]\nseparator = ":"\n'
                           f'client_key = "{PASSWORD}"\nconfdir = "{tmp_path}"\nonetime = true\n')
