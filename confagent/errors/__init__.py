@@ -39,7 +39,8 @@ at the boundary where they happen; only ``cli`` turns an error into an exit.
     ├── MemberStopped              this store member cannot go on: it must stop
     │   ├── MemberRemoved          it was removed from its cluster
     │   └── MemberFailed           its Raft driver ended with an error (a bug): restart it
-    ├── StorageError               the write-ahead log or a snapshot is unreadable or unwritable
+    ├── StorageError               the write-ahead log, a snapshot or the agent's cache is unreadable or
+    │                              unwritable (a cache from another cluster is refused with it too)
     │   └── DataDirInUse           another process runs from the data directory (its log is locked)
     ├── PeerError                  a store member sent a frame this member cannot read
     ├── ConfigError                a bad flag, file or field; names the file and the key

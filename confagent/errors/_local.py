@@ -70,7 +70,7 @@ class PeerError(ConfagentError):
 
 
 class StorageError(ConfagentError):
-    """The write-ahead log, a snapshot or the data directory cannot be used."""
+    """The write-ahead log, a snapshot, the data directory or the agent's cache cannot be used."""
 
 
 class DataDirInUse(StorageError):

@@ -2,7 +2,8 @@
 converges when the store returns: over a real etcd 3.4 (``--backend etcd``) and as an embedded learner
 of a confagent store cluster it cannot reach. Bad caches (truncated, another cluster) are refused.
 
-Each start deletes the destination first, so that a file that appears came from the cache."""
+Where a start deletes the destination first, a file that appears came from the cache; the resource's
+reload_cmd appends a line to ``reloads``, so that the commands a render from the cache runs are seen."""
 
 from __future__ import annotations
 
@@ -22,13 +23,22 @@ TEMPLATE = 'v={{ getv("/app/v", "unset") }}\n'
 
 def _write_confdir(root: Path) -> Path:
     dest = root / "out" / "app.conf"
-    write_confdir(root, {"app.toml": resource_toml("app.tmpl", dest, '["/app"]', "create_dest_dirs = true")},
+    extra = f'create_dest_dirs = true\nreload_cmd = "echo reloaded >> {root / "reloads"}"'
+    write_confdir(root, {"app.toml": resource_toml("app.tmpl", dest, '["/app"]', extra)},
                   {"app.tmpl": TEMPLATE})
     return dest
 
 
+def _reloads(root: Path) -> int:
+    return len((text_of(root / "reloads") or "").splitlines())
+
+
 def _status(listen: str) -> dict[str, object]:
-    document: dict[str, object] = httpx.get(f"http://{listen}/v1/status", timeout=10).json()
+    """The agent's ``/v1/status``; empty while its listener is not up yet."""
+    try:
+        document: dict[str, object] = httpx.get(f"http://{listen}/v1/status", timeout=10).json()
+    except httpx.ConnectError:
+        return {}
     return document
 
 
@@ -66,7 +76,8 @@ def test_etcd_away_at_start_the_agent_renders_from_its_cache_then_converges(
         assert one_shot.returncode == 1 and not dest.exists()  # a one-shot never renders from the cache
 
         agent = _etcd_agent(processes, tmp_path, etcd.url, listen, "second.log")
-        until(lambda: text_of(dest) == "v=before\n", "the render from the cache", agent.log)
+        until(lambda: _reloads(tmp_path) == 2, "the render from the cache and its reload", agent.log)
+        assert text_of(dest) == "v=before\n"  # the lost file, written again with its reload
         [stale] = agent.events("stale: rendering from the agent's cache")
         assert stale["revision"] == written and stale["level"] == "warning"
         status = _status(listen)
@@ -149,8 +160,8 @@ def test_an_embedded_learner_cut_off_from_its_cluster_starts_from_its_cache(
     assert agent.stop() == 0
     away = put_when_led(voter.url, "/app/v", "while away", voter.log_path)
     voter.stop()
-    learner.dest.unlink()
     good = learner.cache.read_bytes()
+    reloads = _reloads(learner.root)
 
     head, _, body = good.partition(b"\n")  # the same view, from another cluster
     header = json.loads(head)
@@ -159,16 +170,22 @@ def test_an_embedded_learner_cut_off_from_its_cluster_starts_from_its_cache(
     until(lambda: bool(agent.events("the agent's cache refused")), "the cache refused", agent.log)
     [refused] = agent.events("the agent's cache refused")
     assert "from cluster 1f, this member belongs to cluster" in str(refused["cause"])
-    assert not learner.dest.exists() and _status(learner.listen)["stale"] is False
+    assert _status(learner.listen)["stale"] is False
+    assert not agent.events("stale: rendering from the agent's cache")
     assert agent.stop() == 0
 
     learner.cache.write_bytes(good)
     agent = learner.start("second.log")
-    until(lambda: text_of(learner.dest) == "v=before\n", "the render from the cache", agent.log)
-    status = _status(learner.listen)
-    assert status["stale"] is True and status["stale_since_revision"] == written
+    until(lambda: _status(learner.listen).get("stale") is True, "the render from the cache", agent.log)
+    until(lambda: _status(learner.listen)["resources"][0]["result"] == "ok",  # type: ignore[index]
+          "the pass over the cache", agent.log)
+    assert _status(learner.listen)["stale_since_revision"] == written
+    # the file already holds what the cache renders: left alone, no command run
+    assert text_of(learner.dest) == "v=before\n" and _reloads(learner.root) == reloads
+    assert [e["changed"] for e in agent.events("applied")] in ([], [False])
     voter.start()
     until(lambda: text_of(learner.dest) == "v=while away\n", "the put made while away", agent.log)
+    until(lambda: _reloads(learner.root) == reloads + 1, "its reload", agent.log)
     until(lambda: _status(learner.listen)["stale"] is False, "no longer stale", agent.log)
     assert agent.stop() == 0
     assert _saved_revision(learner.cache) >= away  # the newest view is saved by the stop at the latest
