@@ -8,8 +8,10 @@ Rules:
    rule 1): ``/app/db`` reads the children of ``/app`` whose names start
    with ``db``, and everything below them.
 2. A read walks the tree, arming a watch on everything it reads. ZooKeeper
-   has no read of several nodes at one moment: a ``snapshot`` during which a
-   watch fired is walked again (up to ``WALK_ATTEMPTS`` times).
+   has no read of several nodes at one moment: what the watches that fired
+   during a walk concern is read again before the read is recorded (rule 4),
+   so a snapshot is the tree at one moment unless it changes for longer than
+   ``FOLLOW_ROUNDS`` rounds of reads.
 3. Revisions are a counter of this backend (``KnownKeys``, ``_known.py``):
    +1 for each read that finds other data under its prefixes. Reads run one
    at a time (one session sees the tree in order, so a later read sees it at
@@ -54,7 +56,7 @@ from kazoo.protocol.states import Callback
 from confagent.backends._base import Change, Snapshot
 from confagent.backends._known import KnownKeys, restricted
 from confagent.backends._prefixes import PrefixSet
-from confagent.backends._zookeeper_tree import TreeCopy, TreeWalk, parents_of
+from confagent.backends._zookeeper_tree import TreeCopy, TreeWalk
 from confagent.errors import BackendError, ClientError, UndecodableKey
 
 __all__ = ["ZookeeperBackend", "ZookeeperOptions"]
@@ -63,8 +65,6 @@ SESSION_TIMEOUT_S = 10.0
 """The session timeout asked of the server (it bounds it by its own min and max)."""
 RECONNECT_DELAY_MAX_S = 1.0
 """The longest wait between two attempts to reach a server (kazoo's connection retry)."""
-WALK_ATTEMPTS = 3
-"""Walks of one snapshot when watches fire during them (rule 2)."""
 EVENTS_MAX = 10_000
 """Fired watches a ``changes`` iterator keeps to follow; past that it walks everything again (rule 4)."""
 FOLLOW_ROUNDS = 10
@@ -149,8 +149,7 @@ class ZookeeperBackend:
         self._live = asyncio.Event()
         self._closed = False
         self._reading = asyncio.Lock()
-        self._fired = 0
-        self._fired_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
         self._pending: list[Event | None] = []
         self._client = _kazoo_client(options)
         self._client.add_listener(self._on_state)
@@ -163,18 +162,12 @@ class ZookeeperBackend:
             ClientError: no session within ``dial_timeout_s``, or a server stopped answering.
             BackendError: a node's ACL refuses the read (names the user and the node).
         """
-        watched = PrefixSet(prefixes)
-        async with self._reading:
-            await self._connected()
-            raw: dict[str, bytes] = {}
-            for _ in range(WALK_ATTEMPTS):
-                fired = self._fired
-                raw = await asyncio.to_thread(self._walk().read, parents_of(watched.prefixes))
-                await asyncio.to_thread(self._settle)
-                if self._fired == fired:
-                    break
-            entries, problems = _decoded(raw)
-            revision = self._record(watched, entries, problems, None)
+        listener = _Listener()
+        self._listeners.add(listener)
+        try:
+            entries, problems, revision = await self._follow(TreeCopy(prefixes), listener)
+        finally:
+            self._listeners.discard(listener)
         return Snapshot(revision, entries, tuple(problems.values()))
 
     async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
@@ -218,8 +211,10 @@ class ZookeeperBackend:
     def _walk(self) -> TreeWalk:
         return TreeWalk(self._client, self._on_watch, self.options.timeout_s, self._hosts, self.options.who)
 
-    async def _follow(self, copy: TreeCopy, listener: _Listener) -> None:
-        """Bring ``copy`` up to date (rule 4) and record it."""
+    async def _follow(self, copy: TreeCopy, listener: _Listener,
+                      ) -> tuple[dict[str, str], dict[str, BackendError], int]:
+        """Bring ``copy`` up to date (rules 2 and 4) and record it: its keys, the undecodable ones'
+        errors, and the revision it is known at."""
         async with self._reading:
             await self._connected()
             walk = self._walk()
@@ -238,6 +233,7 @@ class ZookeeperBackend:
                 await asyncio.to_thread(self._settle)
             entries, problems = _decoded(copy.values)
             listener.synced = self._record(copy.watched, entries, problems, listener)
+        return entries, problems, listener.synced
 
     def _record(self, watched: PrefixSet, entries: dict[str, str], problems: dict[str, BackendError],
                 reader: _Listener | None) -> int:
@@ -275,8 +271,7 @@ class ZookeeperBackend:
         """
         whole = event is None or event.path is None or event.type == "NONE"
         fired = None if whole else (event.type, event.path)
-        with self._fired_lock:
-            self._fired += 1
+        with self._pending_lock:
             first = not self._pending
             self._pending.append(fired)
         if first:
@@ -299,7 +294,7 @@ class ZookeeperBackend:
 
     def _wake(self) -> None:
         """Hand the fired watches to every ``changes`` iterator, and wake them."""
-        with self._fired_lock:
+        with self._pending_lock:
             fired, self._pending = self._pending, []
         for listener in self._listeners:
             listener.heard(fired)

@@ -42,7 +42,8 @@ def zk(zookeeper_session: ZookeeperServer) -> Iterator[KazooClient]:
 
 
 def _options(server: ZookeeperServer, **given: object) -> ZookeeperOptions:
-    return ZookeeperOptions(hosts=(server.node,), **given)  # type: ignore[arg-type]
+    """Options for ``server``; a session waited for long enough for a loaded machine unless given."""
+    return ZookeeperOptions(hosts=(server.node,), **{"dial_timeout_s": 30.0, **given})  # type: ignore[arg-type]
 
 
 def _tree(zk: KazooClient, nodes: dict[str, str]) -> None:
@@ -298,7 +299,8 @@ def test_tls_with_a_client_certificate(tmp_path: Path, processes: Processes) -> 
         _tree(zk, {"/app/a": "over TLS"})
     node = f"http://{server.tls_node}"
     signed = BackendConfig(backend="zookeeper", nodes=(node,), client_cakeys=certs / "ca.crt",
-                           client_cert=certs / "client.crt", client_key=certs / "client.key")
+                           client_cert=certs / "client.crt", client_key=certs / "client.key",
+                           dial_timeout_s=30.0)
     unsigned = BackendConfig(backend="zookeeper", nodes=(node,), client_cakeys=certs / "ca.crt",
                              dial_timeout_s=1.0)
     plain = BackendConfig(backend="zookeeper", nodes=(node,), dial_timeout_s=1.0)

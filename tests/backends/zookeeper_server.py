@@ -119,7 +119,8 @@ class ZookeeperServer:
 
     def _config(self) -> str:
         lines = [f"tickTime={TICK_MS}", f"dataDir={self.directory / 'data'}", f"clientPort={self.port}",
-                 "clientPortAddress=127.0.0.1", "4lw.commands.whitelist=srvr", "admin.enableServer=false"]
+                 "clientPortAddress=127.0.0.1", "4lw.commands.whitelist=srvr", "admin.enableServer=false",
+                 "forceSync=no"]  # a new session is a logged transaction: no fsync to wait for on a busy disk
         if self.tls_dir is not None:
             keys = self.directory / "server.pem"  # ZooKeeper's PEM key store: the key, then the certificate
             pem = [(self.tls_dir / name).read_text() for name in ("server.key", "server.crt")]
