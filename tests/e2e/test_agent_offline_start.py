@@ -74,6 +74,9 @@ def test_etcd_away_at_start_the_agent_renders_from_its_cache_then_converges(
         one_shot = processes.confagent("run", "--onetime", "--backend", "etcd", "--node", etcd.url,
                                        "--confdir", str(tmp_path), "--data-dir", str(tmp_path / "state"))
         assert one_shot.returncode == 1 and not dest.exists()  # a one-shot never renders from the cache
+        check = processes.confagent("render", "--check", "--backend", "etcd", "--node", etcd.url,
+                                    "--confdir", str(tmp_path), "--data-dir", str(tmp_path / "state"))
+        assert check.returncode == 1 and not check.stdout  # nor does render --check
 
         agent = _etcd_agent(processes, tmp_path, etcd.url, listen, "second.log")
         until(lambda: _reloads(tmp_path) == 2, "the render from the cache and its reload", agent.log)
