@@ -16,7 +16,8 @@ Rules:
    +1 for each read that finds other data under its prefixes. Reads run one
    at a time (one session sees the tree in order, so a later read sees it at
    least as new): a revision never brings back older data.
-4. ``changes`` walks once, then waits until watches fire and reads again only
+4. ``changes`` starts from the copy of the tree its snapshot read (else it
+   walks once), then waits until watches fire and reads again only
    what they concern (``TreeCopy.follow``), which arms those watches again
    (ZooKeeper's watches fire once; confd arms GetW and ChildrenW again after
    each event too, and reads every key again). It walks everything again
@@ -149,6 +150,7 @@ class ZookeeperBackend:
         self._live = asyncio.Event()
         self._closed = False
         self._reading = asyncio.Lock()
+        self._handed: tuple[TreeCopy, _Listener] | None = None
         self._pending_lock = threading.Lock()
         self._pending: list[Event | None] = []
         self._client = _kazoo_client(options)
@@ -162,12 +164,14 @@ class ZookeeperBackend:
             ClientError: no session within ``dial_timeout_s``, or a server stopped answering.
             BackendError: a node's ACL refuses the read (names the user and the node).
         """
-        listener = _Listener()
+        copy, listener = TreeCopy(prefixes), _Listener()
         self._listeners.add(listener)
         try:
-            entries, problems, revision = await self._follow(TreeCopy(prefixes), listener)
-        finally:
+            entries, problems, revision = await self._follow(copy, listener)
+        except BaseException:
             self._listeners.discard(listener)
+            raise
+        self._hand_over(copy, listener)
         return Snapshot(revision, entries, tuple(problems.values()))
 
     async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
@@ -178,10 +182,8 @@ class ZookeeperBackend:
             ClientError: the session was lost, or a server stopped answering (rule 5).
             BackendError: as ``snapshot``.
         """
-        copy = TreeCopy(prefixes)
+        copy, listener = self._taken(prefixes, after)
         cursor = after
-        listener = _Listener()
-        self._listeners.add(listener)
         try:
             while not self._closed:
                 listener.wake.clear()
@@ -204,6 +206,25 @@ class ZookeeperBackend:
         await asyncio.to_thread(_stop, self._client)
 
     # -- reading -------------------------------------------------------------------------
+    def _hand_over(self, copy: TreeCopy, listener: _Listener) -> None:
+        """Keep the last snapshot's copy, and hear on for it: the ``changes`` that usually follows it
+        starts from it, and need not walk everything again (rule 4)."""
+        if self._handed is not None:
+            self._listeners.discard(self._handed[1])
+        self._handed = (copy, listener)
+
+    def _taken(self, prefixes: Sequence[str], after: int) -> tuple[TreeCopy, _Listener]:
+        """The last snapshot's copy if it read ``prefixes`` at ``after``; else a new one (heard from now)."""
+        handed, self._handed = self._handed, None
+        if handed is not None:
+            copy, listener = handed
+            if copy.watched.prefixes == PrefixSet(prefixes).prefixes and listener.synced == after:
+                return handed
+            self._listeners.discard(listener)
+        listener = _Listener()
+        self._listeners.add(listener)
+        return TreeCopy(prefixes), listener
+
     @property
     def _hosts(self) -> str:
         return ",".join(self.options.hosts)

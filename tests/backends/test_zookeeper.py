@@ -235,6 +235,39 @@ def _settle(zk: KazooClient) -> None:
     assert done.wait(10)
 
 
+def test_changes_start_from_the_copy_their_snapshot_read(zookeeper_session: ZookeeperServer, zk: KazooClient,
+                                                          ns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache's snapshot, then changes from its revision: one walk of the tree, not two; changes from
+    another revision, or of other prefixes, walk their own."""
+    walks: list[str] = []
+    reload = TreeCopy.reload
+
+    def counted(copy: TreeCopy, walk: TreeWalk) -> None:
+        walks.append(",".join(copy.watched.prefixes))
+        reload(copy, walk)
+
+    monkeypatch.setattr(TreeCopy, "reload", counted)
+    _tree(zk, {f"{ns}/app/a": "1"})
+
+    async def body() -> None:
+        backend = ZookeeperBackend(_options(zookeeper_session))
+        try:
+            snap = await backend.snapshot([f"{ns}/app/"])
+            async with aclosing(backend.changes([f"{ns}/app/"], snap.revision)) as changes:
+                await asyncio.to_thread(zk.set, f"{ns}/app/a", b"2")
+                assert dict((await next_change(changes)).puts) == {f"{ns}/app/a": "2"}
+            assert walks == [f"{ns}/app/"]
+            other = await backend.snapshot([f"{ns}/app/"])
+            async with aclosing(backend.changes([f"{ns}/"], other.revision)) as changes:
+                await asyncio.to_thread(zk.set, f"{ns}/app/a", b"3")
+                assert dict((await next_change(changes)).puts) == {f"{ns}/app/a": "3"}
+            assert walks == [f"{ns}/app/", f"{ns}/app/", f"{ns}/"]
+        finally:
+            await backend.close()
+
+    run(body)
+
+
 def test_a_prefix_created_later_is_seen(zookeeper_session: ZookeeperServer, zk: KazooClient, ns: str) -> None:
     """The prefix's parent did not exist: an existence watch notices it (confd watches nothing there)."""
 
