@@ -21,6 +21,8 @@ from confagent.agent._saved_view import (
 )
 from confagent.errors import StorageError
 from confagent.render import KeyView
+from confagent.testing import free_port, until_async
+from tests.agent.support import DEADLINE_S, make_agent, resource_toml, run, write_confdir
 
 CLUSTER = 0xCDF818194E3A8C32
 
@@ -125,3 +127,32 @@ def test_the_board_says_stale_since_the_caches_revision_until_the_backend_answer
     board.saw_revision(45)
     document = board.as_json()
     assert document["stale"] is False and document["stale_since_revision"] is None
+
+
+@pytest.mark.parametrize("watch", [True, False], ids=["watch", "interval"])
+def test_the_daemon_renders_from_the_cache_while_etcd_does_not_answer(tmp_path: Path, watch: bool) -> None:
+    """In this process: an etcd backend whose node refuses connections (nothing listens on its port)."""
+    url = f"http://127.0.0.1:{free_port()}"
+    dest = tmp_path / "app.conf"
+    write_confdir(tmp_path, {"app.toml": resource_toml("app.tmpl", dest, '["/app"]')},
+                  {"app.tmpl": 'v={{ getv("/app/v") }}\n'})
+    view = KeyView({"/app/v": "cached"}, 9)
+    save_view(tmp_path / "data" / SAVED_VIEW_FILE, SavedView(view, CLUSTER, "etcd", (url,), ("/app",)))
+    agent, _ = make_agent(tmp_path, tmp_path / "data", backend="etcd", nodes=(url,), watch=watch,
+                          interval="0.05")
+
+    async def body() -> dict[str, object]:
+        task = asyncio.create_task(agent.run())
+        try:
+            await until_async(lambda: dest.exists() and agent.status.fully_rendered,
+                              "the render from the cache")
+            return agent.status.as_json()
+        finally:
+            agent.stop()
+            await asyncio.wait_for(task, DEADLINE_S)
+
+    document = run(body)
+    assert dest.read_text() == "v=cached\n"
+    assert document["stale"] is True and document["stale_since_revision"] == 9
+    saved = load_saved_view(tmp_path / "data" / SAVED_VIEW_FILE)
+    assert saved is not None and saved.revision == 9  # the cache's own view is never saved again

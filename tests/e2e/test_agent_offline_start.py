@@ -7,16 +7,28 @@ reload_cmd appends a line to ``reloads``, so that the commands a render from the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
 
 import httpx
+import structlog
 
-from confagent.agent._saved_view import SAVED_VIEW_FILE, load_saved_view
-from confagent.testing import AgentProcess, Keys, Processes, ServerProcess, free_port, put_when_led, until
+from confagent.agent._saved_view import SAVED_VIEW_FILE, SavedView, load_saved_view, save_view
+from confagent.render import KeyView
+from confagent.testing import (
+    AgentProcess,
+    Keys,
+    Processes,
+    ServerProcess,
+    free_port,
+    put_when_led,
+    until,
+    until_async,
+)
 from tests.agent.processes import text_of
-from tests.agent.support import resource_toml, write_confdir
+from tests.agent.support import DEADLINE_S, make_agent, resource_toml, run, write_confdir
 
 TEMPLATE = 'v={{ getv("/app/v", "unset") }}\n'
 
@@ -192,3 +204,32 @@ def test_an_embedded_learner_cut_off_from_its_cluster_starts_from_its_cache(
     until(lambda: _status(learner.listen)["stale"] is False, "no longer stale", agent.log)
     assert agent.stop() == 0
     assert _saved_revision(learner.cache) >= away  # the newest view is saved by the stop at the latest
+
+
+def test_a_cache_from_another_etcd_cluster_is_used_offline_and_the_mismatch_logged_when_etcd_answers(
+        tmp_path: Path, etcd_processes: Processes) -> None:
+    """Offline, an etcd cluster's id cannot be known: the cache renders; once etcd answers, its view
+    replaces the cache and the mismatch is logged. The agent runs in this process."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    dest = _write_confdir(tmp_path)
+    save_view(tmp_path / "data" / SAVED_VIEW_FILE,
+              SavedView(KeyView({"/app/v": "cached"}, 9), 0x1F, "etcd", (url,), ("/app",)))
+    with structlog.testing.capture_logs() as logs:
+        agent, _ = make_agent(tmp_path, tmp_path / "data", backend="etcd", nodes=(url,))
+
+        async def body() -> None:
+            task = asyncio.create_task(agent.run())
+            try:
+                await until_async(lambda: text_of(dest) == "v=cached\n", "the render from the cache")
+                etcd = await asyncio.to_thread(etcd_processes.etcd, tmp_path / "etcd", port=port)
+                await asyncio.to_thread(put_when_led, etcd.url, "/app/v", "fresh")
+                await until_async(lambda: text_of(dest) == "v=fresh\n", "etcd's view")
+            finally:
+                agent.stop()
+                await asyncio.wait_for(task, DEADLINE_S)
+
+        run(body)
+    [mismatch] = [e for e in logs if e["event"] == "the agent's cache came from another cluster"]
+    assert mismatch["cache_cluster_id"] == "1f" and mismatch["cluster_id"] != "1f"
+    assert mismatch["log_level"] == "error"
