@@ -19,7 +19,8 @@ Rules:
 6. Stale: when the daemon renders from the agent's durable cache because the
    backend did not answer at start (``rendering_from_cache``), ``/v1/status``
    says ``stale`` and since which revision (``stale_since_revision``), and
-   the health's reason says so, until the backend reports a revision again.
+   the agent is not healthy, its reason saying so, until the backend
+   reports a revision again.
 """
 
 from __future__ import annotations
@@ -175,10 +176,12 @@ class StatusBoard:
         """Healthy, or why not (rule 2)."""
         if self._resources_set and not self._resources:
             return Health(False, NO_RESOURCE)
+        stale = ("" if self.stale_since_revision is None else
+                 f"stale: rendering from the agent's cache at revision {self.stale_since_revision}")
         if self._trouble is not None:
-            stale = ("" if self.stale_since_revision is None else
-                     f"; stale: rendering from the agent's cache at revision {self.stale_since_revision}")
-            return Health(False, f"backend not connected: {self._trouble}{stale}")
+            return Health(False, f"backend not connected: {self._trouble}{stale and '; ' + stale}")
+        if stale:
+            return Health(False, stale)  # the backend answered a probe; its view is not here yet
         if not self.fully_rendered:
             pending = sorted(status.resource for status in self._resources.values()
                              if status.result == RESULT_PENDING)

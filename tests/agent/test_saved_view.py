@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from confagent.agent import StatusBoard
+from confagent.agent import Outcome, StatusBoard
 from confagent.agent._saved_view import (
     SAVED_VIEW_FILE,
     SavedView,
@@ -119,12 +119,16 @@ def test_the_board_says_stale_since_the_caches_revision_until_the_backend_answer
     board.set_resources([("a", "/etc/a")])
     board.backend_failed("connection refused")
     board.rendering_from_cache(41)
+    board.record([Outcome("a", "/etc/a", 41, changed=False, duration_ms=1.0)])
     document = board.as_json()
     assert document["stale"] is True and document["stale_since_revision"] == 41
     assert document["cache_revision"] == 41
     assert board.health().reason == ("backend not connected: connection refused; "
                                      "stale: rendering from the agent's cache at revision 41")
+    board.backend_recovered()  # the listener's probe had an answer: the daemon's view is still the cache
+    assert board.health().reason == "stale: rendering from the agent's cache at revision 41"
     board.saw_revision(45)
+    assert board.health().ok
     document = board.as_json()
     assert document["stale"] is False and document["stale_since_revision"] is None
 
