@@ -20,8 +20,10 @@ Rules:
    tried; any other status is the store's answer, raised as its
    ``StoreError`` (``store_error_from``). No endpoint answering is a
    ``ClientError`` naming each failure, as ``EtcdClient`` says it.
-3. Each endpoint gets ``dial_timeout_s`` to connect and ``command_timeout_s``
-   for the whole snapshot.
+3. Each endpoint gets ``dial_timeout_s`` to connect, and ``command_timeout_s``
+   for each wait on the connection (a write's drain, a read): as the JSON
+   client's timeouts, a bound on silence, not on the whole answer, which
+   for 100,000 keys takes seconds on a loaded machine.
 4. It serves plain ``http://`` endpoints and no credentials
    (``serves``); TLS and signed-in users go through ``EtcdBackend``. It
    never watches (``changes`` yields nothing until closed): the daemon
@@ -63,7 +65,7 @@ class GrpcSnapshotBackend:
     Args:
         endpoints: ``http://HOST:PORT`` URLs, tried in order.
         dial_timeout_s: to connect to one endpoint.
-        command_timeout_s: for a whole snapshot from one endpoint.
+        command_timeout_s: for each wait on one endpoint's connection (rule 3).
     """
 
     name = "etcd"
@@ -111,8 +113,8 @@ class GrpcSnapshotBackend:
         async with asyncio.timeout(self._dial_timeout_s):
             reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
         try:
-            async with asyncio.timeout(self._command_timeout_s):
-                return await _ranges_at_one_revision(_Calls(reader, writer, parts.netloc.encode()), ranges)
+            calls = _Calls(reader, writer, parts.netloc.encode(), self._command_timeout_s)
+            return await _ranges_at_one_revision(calls, ranges)
         finally:
             writer.close()
 
@@ -156,9 +158,11 @@ class _Broken(Exception):
 class _Calls:
     """Unary gRPC calls on one HTTP/2 connection: sent together, answered in any order."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, authority: bytes) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, authority: bytes,
+                 timeout_s: float) -> None:
         self._reader = reader
         self._writer = writer
+        self._timeout_s = timeout_s
         self._headers = [(b"host", authority), (b"content-type", b"application/grpc"), (b"te", b"trailers")]
         self._conn = zttp.Connection(zttp.CLIENT, zttp.HTTP2)
         self._conn.initiate_connection()
@@ -187,7 +191,8 @@ class _Calls:
         bodies: dict[int, bytes] = {}
         while waiting:
             await self._flush()
-            data = await self._reader.read(_READ_BYTES)
+            async with asyncio.timeout(self._timeout_s):
+                data = await self._reader.read(_READ_BYTES)
             if not data:
                 raise _Broken("the connection closed before the answer")
             self._conn.receive_data(data)
@@ -212,7 +217,8 @@ class _Calls:
         out = self._conn.data_to_send()
         if out:
             self._writer.write(out)
-            await self._writer.drain()
+            async with asyncio.timeout(self._timeout_s):
+                await self._writer.drain()
 
 
 def _describe(error: BaseException) -> str:

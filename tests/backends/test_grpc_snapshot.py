@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 
 import httpx
 import pytest
@@ -68,6 +69,21 @@ def test_an_endpoint_that_does_not_answer_is_skipped(own_server: str) -> None:
             await alone.snapshot(["/grpc/p002"])
 
     asyncio.run(body())
+
+
+def test_an_endpoint_that_never_answers_times_out_and_the_next_is_asked(own_server: str) -> None:
+    _load(own_server)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connects (the kernel's backlog), never answers
+        mute = f"http://127.0.0.1:{silent.getsockname()[1]}"
+
+        async def body() -> None:
+            backend = GrpcSnapshotBackend([mute, own_server], dial_timeout_s=5, command_timeout_s=0.5)
+            assert len((await backend.snapshot(["/grpc/p002"])).entries) == 3
+            alone = GrpcSnapshotBackend([mute], dial_timeout_s=5, command_timeout_s=0.5)
+            with pytest.raises(ClientError, match=f"no endpoint answered: {mute}: timed out"):
+                await alone.snapshot(["/grpc/p002"])
+
+        asyncio.run(body())
 
 
 @pytest.mark.parametrize(("config", "served"), [
