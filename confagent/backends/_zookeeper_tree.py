@@ -220,7 +220,9 @@ class TreeCopy:
             for gone in before:
                 self._drop(gone)
             data = walk.data(path)
-            if data is not None:
+            if data is None:
+                self._drop(path)  # gone since it was listed
+            else:
                 self.values[path] = data
             return
         self.values.pop(path, None)  # a directory now
