@@ -154,7 +154,7 @@ def test_changes_follow_set_del_hset_hdel_and_expiry_by_notification(tmp_path: P
                          {"/app/h/x": "1", "/app/h/y": "2"}, set()),
                         (lambda: client.hdel("/app/h", "x"), {}, {"/app/h/x"}),
                         (lambda: client.delete("/app/a"), {}, {"/app/a"}),
-                        (lambda: client.set("/app/t", "short", px=50), {"/app/t": "short"}, set()),
+                        (lambda: client.set("/app/t", "short", px=1500), {"/app/t": "short"}, set()),
                         (lambda: None, {}, {"/app/t"}),  # it expires: redis sends "expired"
                     ]
                     for write, puts, deletes in steps:
