@@ -28,14 +28,26 @@ class ProgressState(Enum):
 
 
 class Inflights:
-    """The last indexes of appends sent but not acknowledged, oldest first, bounded."""
+    """The last indexes of appends sent but not acknowledged, oldest first, bounded.
+
+    The bound may change (a learner promoted): lowered below what is in flight, the
+    next append waits until answers bring the count under it.
+    """
 
     __slots__ = ("_capacity", "_last_indexes")
 
     def __init__(self, capacity: int) -> None:
+        self._last_indexes: deque[int] = deque()
+        self.capacity = capacity
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @capacity.setter
+    def capacity(self, capacity: int) -> None:
         assert capacity > 0, "inflight capacity must be positive"
         self._capacity = capacity
-        self._last_indexes: deque[int] = deque()
 
     def add(self, last_index: int) -> None:
         assert not self.full(), "sending past the inflight limit"

@@ -46,7 +46,8 @@ class RaftState(ABC):
         known = snapshot.conf_state if snapshot is not None else ConfState()
         if not known.voters and not known.learners:
             known = ConfState(voters=config.voters, learners=config.learners)
-        self.tracker = ProgressTracker(known, config.max_inflight_appends)
+        self.tracker = ProgressTracker(known, config.max_inflight_appends,
+                                       config.max_inflight_learner_appends)
         self.role = Role.FOLLOWER
         self.leader_id = 0
         self.lead_transferee = 0

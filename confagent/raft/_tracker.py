@@ -6,6 +6,8 @@ Rules:
 2. A quorum is a strict majority of the voters (``len(voters) // 2 + 1``).
 3. Every member, this node included, has a ``Progress``; the leader's own
    ``match`` is its last index, and it always counts itself as active.
+4. A learner's appends in flight are bounded by ``max_inflight_learner``, a
+   voter's by ``max_inflight``; a promoted learner gets a voter's bound.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ class VoteResult(Enum):
 class ProgressTracker:
     """The membership, each member's progress and the votes of the current election."""
 
-    def __init__(self, conf_state: ConfState, max_inflight: int) -> None:
+    def __init__(self, conf_state: ConfState, max_inflight: int,
+                 max_inflight_learner: int | None = None) -> None:
         self.max_inflight = max_inflight
+        self.max_inflight_learner = max_inflight_learner or max_inflight
         self.voters: frozenset[int] = frozenset()
         self.learners: frozenset[int] = frozenset()
         self.progress: dict[int, Progress] = {}
@@ -46,7 +50,9 @@ class ProgressTracker:
             if member not in kept:
                 kept[member] = Progress(next_index, self.max_inflight)
                 kept[member].recent_active = True  # a new member gets one election timeout of grace
-            kept[member].is_learner = member in self.learners
+            learner = member in self.learners
+            kept[member].is_learner = learner
+            kept[member].inflights.capacity = self.max_inflight_learner if learner else self.max_inflight
         self.progress = kept
         self.votes = {i: v for i, v in self.votes.items() if i in self.voters}
 

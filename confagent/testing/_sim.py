@@ -13,7 +13,10 @@ Rules:
    drop, duplicate or delay them (delays reorder), never carries one across a
    cut link or into a crashed node, and reports such losses to the sender the
    way a transport would (``report_unreachable``, ``report_snapshot``).
-4. The cluster checks nothing itself: an observer is told about every
+4. A stalled node (``stall``: a process stopped by SIGSTOP) neither ticks nor
+   reads: what is sent to it is held, neither delivered nor reported lost (as
+   the kernel's buffers hold it), and reaches it in order on ``resume``.
+5. The cluster checks nothing itself: an observer is told about every
    persisted Ready, applied entry, restored snapshot and confirmed read, and is
    called after every event to check its invariants.
 
@@ -177,6 +180,9 @@ class SimCluster:
         self.now = 0
         self.nodes: dict[int, SimNode] = {}
         self.cut_links: set[frozenset[int]] = set()
+        self.stalled: set[int] = set()
+        self.held: list[Message] = []
+        """Messages to stalled nodes, in the order they arrived (rule 4)."""
         self._in_flight: list[tuple[int, int, Message]] = []
         self._sequence = itertools.count()
         for node_id in self.bootstrap:
@@ -249,6 +255,18 @@ class SimCluster:
     def heal(self) -> None:
         self.cut_links.clear()
 
+    def stall(self, node_id: int) -> None:
+        """Stop ``node_id`` as SIGSTOP does (rule 4)."""
+        self.stalled.add(node_id)
+
+    def resume(self, node_id: int) -> None:
+        """Let a stalled node go on: what it was sent is delivered now, in order."""
+        self.stalled.discard(node_id)
+        mine = [m for m in self.held if m.to == node_id]
+        self.held = [m for m in self.held if m.to != node_id]
+        for m in mine:
+            heapq.heappush(self._in_flight, (self.now, next(self._sequence), m))
+
     def _linked(self, a: int, b: int) -> bool:
         return frozenset((a, b)) not in self.cut_links
 
@@ -282,6 +300,8 @@ class SimCluster:
         self.now += 1
         for node in self.alive():
             assert node.raw is not None
+            if node.node_id in self.stalled:
+                continue
             node.raw.tick()
             self.handle_ready(node.node_id)
         self.observer.stepped(self)
@@ -306,6 +326,9 @@ class SimCluster:
         raise AssertionError("message storm: deliveries within one tick never end")
 
     def _deliver(self, m: Message) -> None:
+        if m.to in self.stalled and m.to in self.nodes:
+            self.held.append(m)
+            return
         receiver = self.nodes.get(m.to)
         if receiver is None or receiver.raw is None or not self._linked(m.frm, m.to):
             self._lost(m, unreachable=True)

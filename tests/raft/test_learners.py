@@ -1,0 +1,119 @@
+"""Learners at fleet scale in the pure core: a stalled learner costs the leader a bounded number of
+appends and never holds the voters back; let go, it catches up (through a snapshot once the log it
+needs is compacted); a promoted learner gets a voter's pipeline. Seeded, and a hypothesis model."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from confagent.raft import ConfChange, ConfChangeType, MessageType, RaftConfig
+from confagent.testing import SimCluster, SimObserver, StateMachine
+
+LEARNERS = (4, 5, 6)
+
+
+class _Restores(SimObserver):
+    """Counts the snapshots each node installed from its leader."""
+
+    def __init__(self) -> None:
+        self.count: dict[int, int] = {}
+
+    def restored(self, cluster: SimCluster, node_id: int, machine: StateMachine) -> None:
+        self.count[node_id] = self.count.get(node_id, 0) + 1
+
+
+def _cluster(seed: int, *, learner_inflight: int, per_append: int = 1,
+             observer: SimObserver | None = None) -> SimCluster:
+    """Voters 1, 2, 3 led by 1, and the learners 4, 5, 6, all caught up."""
+    base = RaftConfig(node_id=1, voters=(1,), max_inflight_learner_appends=learner_inflight,
+                      max_entries_per_append=per_append)
+    cluster = SimCluster(random.Random(seed), (1, 2, 3), base_config=base, observer=observer)
+    cluster.running(1).campaign()
+    cluster.stabilize()
+    for learner in LEARNERS:
+        cluster.running(1).propose_conf_change(ConfChange(ConfChangeType.ADD_LEARNER, learner))
+        cluster.stabilize()
+        cluster.add_node(learner)
+        cluster.stabilize()
+    for _ in range(3):
+        cluster.tick()
+    return cluster
+
+
+def _applied(cluster: SimCluster, node_id: int) -> int:
+    machine = cluster.nodes[node_id].machine
+    assert machine is not None
+    return machine.applied
+
+
+def _held(cluster: SimCluster, node_id: int, kind: MessageType) -> list[int]:
+    return [len(m.entries) for m in cluster.held if m.to == node_id and m.type is kind]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), learner_inflight=st.integers(1, 8), per_append=st.integers(1, 4),
+       batches=st.lists(st.integers(1, 20), min_size=1, max_size=12))
+def test_a_stalled_learner_holds_at_most_its_inflight_appends_and_voters_commit_everything(
+        seed: int, learner_inflight: int, per_append: int, batches: list[int]) -> None:
+    cluster = _cluster(seed, learner_inflight=learner_inflight, per_append=per_append)
+    leader = cluster.running(1)
+    cluster.stall(4)
+    for size in batches:
+        for i in range(size):
+            leader.propose(b"%d" % i)
+        cluster.stabilize()
+        cluster.tick()
+        # Bounded: appends carrying entries, unanswered, to the stalled learner (each at most
+        # max_entries_per_append entries and max_append_bytes); snapshots one at a time.
+        carrying = [n for n in _held(cluster, 4, MessageType.APPEND) if n]
+        assert len(carrying) <= learner_inflight
+        assert all(n <= per_append for n in carrying)
+        assert len(_held(cluster, 4, MessageType.SNAPSHOT)) <= 1
+        # Unaffected: the voters and the other learners have everything.
+        last = leader.log.last_index
+        assert leader.log.committed == last
+        for member in (2, 3, 5, 6):
+            assert _applied(cluster, member) == last
+    cluster.resume(4)
+    for _ in range(30):
+        cluster.tick()
+        if _applied(cluster, 4) == leader.log.last_index:
+            break
+    assert _applied(cluster, 4) == leader.log.last_index
+
+
+def test_a_learner_stalled_past_the_compacted_log_rejoins_through_one_snapshot() -> None:
+    restores = _Restores()
+    cluster = _cluster(7, learner_inflight=2, observer=restores)
+    leader = cluster.running(1)
+    cluster.stall(5)
+    before = restores.count.get(5, 0)
+    for i in range(200):  # four times the simulation's snapshot interval
+        leader.propose(b"%d" % i)
+        cluster.stabilize()
+    assert leader.log.first_index > _applied(cluster, 5) + 1  # what it needs next is compacted away
+    held = _held(cluster, 5, MessageType.APPEND)
+    assert len([n for n in held if n]) <= 2
+    cluster.resume(5)
+    for _ in range(60):
+        cluster.tick()
+        if _applied(cluster, 5) == leader.log.last_index:
+            break
+    assert _applied(cluster, 5) == leader.log.last_index
+    assert restores.count.get(5, 0) == before + 1
+
+
+def test_a_promoted_learner_gets_a_voters_pipeline() -> None:
+    cluster = _cluster(3, learner_inflight=2)
+    leader = cluster.running(1)
+    progress = leader.progress(6)
+    assert progress is not None and progress.inflights.capacity == 2
+    leader.propose_conf_change(ConfChange(ConfChangeType.ADD_VOTER, 6))
+    cluster.stabilize()
+    assert progress.inflights.capacity == RaftConfig(node_id=1, voters=(1,)).max_inflight_appends
+    leader.propose_conf_change(ConfChange(ConfChangeType.ADD_LEARNER, 6))  # demoted: a learner's again
+    cluster.stabilize()
+    assert progress.inflights.capacity == 2
