@@ -151,18 +151,22 @@ def inputs_of(reads: Reads, view: KeyView) -> dict[str, str]:
     inputs = {key: view[key] for key in reads.keys if key in view}
     keys = view.sorted_keys
     for prefix in reads.prefixes:
-        index = bisect_left(keys, prefix)
-        while index < len(keys) and keys[index].startswith(prefix):
-            inputs[keys[index]] = view[keys[index]]
-            index += 1
+        start = bisect_left(keys, prefix)
+        end = bisect_left(keys, _after(prefix), start) if prefix else len(keys)
+        inputs.update({key: view[key] for key in keys[start:end]})
     return inputs
+
+
+def _after(prefix: str) -> str:
+    """The smallest text above every text starting with ``prefix`` (its last character moved up one)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def changed_keys(previous: Mapping[str, str] | None, current: Mapping[str, str]) -> tuple[KeyChange, ...]:
     """The keys whose values differ between two renders' inputs, sorted (rule 2)."""
     if previous is None:
         return tuple(KeyChange(key, current[key]) for key in sorted(current))
-    names = sorted(key for key in current.keys() | previous.keys() if current.get(key) != previous.get(key))
+    names = sorted({key for key, _ in current.items() ^ previous.items()})  # a set operation, in C
     return tuple(KeyChange(key, current.get(key)) for key in names)
 
 

@@ -7,6 +7,9 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from confagent.errors import CheckFailed, ConfagentError, ReloadDeferred, ReloadFailed, RenderError
 from confagent.history import (
     MASK,
@@ -20,6 +23,7 @@ from confagent.history import (
 )
 from confagent.history._record import Bounds, cap_diff, tail
 from confagent.render import KeyView, Reads
+from confagent.render._reads import ReadLog
 from confagent.resource import FileAttributes, FileState, Plan, Replace, ResourceSpec
 from confagent.settings import HistoryConfig
 
@@ -156,3 +160,28 @@ def test_a_record_reads_back_as_it_was_stored() -> None:
                          view=KeyView({"/a": "1"}, 3))
     assert HistoryRecord.from_stored(7, record.stored_json()) == HistoryRecord(
         **{**{f: getattr(record, f) for f in record.__dataclass_fields__}, "id": 7})
+
+
+_KEYS = st.text(alphabet="/ab\U0001f600z", max_size=6)
+
+
+@given(st.dictionaries(_KEYS, st.text(max_size=2)), st.lists(_KEYS, max_size=3), st.lists(_KEYS, max_size=3))
+def test_the_inputs_are_what_a_scan_of_every_key_finds(entries: dict[str, str], keys: list[str],
+                                                       prefixes: list[str]) -> None:
+    reads = ReadLog()
+    for key in keys:
+        reads.key(key)
+    for prefix in prefixes:
+        reads.prefix(prefix)
+    frozen = reads.freeze()
+    expected = {key: value for key, value in entries.items()
+                if key in frozen.keys or any(key.startswith(prefix) for prefix in frozen.prefixes)}
+    assert inputs_of(frozen, KeyView(entries, 1)) == expected
+
+
+@given(st.dictionaries(_KEYS, st.text(max_size=2)), st.dictionaries(_KEYS, st.text(max_size=2)))
+def test_changed_keys_are_every_key_whose_value_differs(previous: dict[str, str],
+                                                         current: dict[str, str]) -> None:
+    names = previous.keys() | current.keys()
+    expected = sorted(key for key in names if previous.get(key) != current.get(key))
+    assert changed_keys(previous, current) == tuple(KeyChange(key, current.get(key)) for key in expected)
