@@ -45,6 +45,11 @@ class RaftConfig:
     most ``max_append_bytes``: 2 MiB by default), and a learner is sent its next append when one
     is answered, carrying every entry since (self-clocked batching: under many writes the leader
     sends each learner one append per round trip, not one per Ready as to voters)."""
+    max_learner_snapshots: int = 1
+    """Snapshots the leader streams to learners at once; a learner needing one meanwhile waits
+    for its turn (retried on its heartbeat answers). Learners joining by the hundred then cost
+    the leader one snapshot frame at a time, and voters never wait for them. A learner silent
+    for an election timeout no longer holds its turn (it may be stopped)."""
     max_entries_per_append: int = 512
     max_append_bytes: int = 1 << 20
     """Entry data per append message (at least one entry is always sent)."""
@@ -71,7 +76,7 @@ class RaftConfig:
             raise ConfigError(f"raft: node {self.node_id:x} must be a member unless joining, and not both")
         if self.heartbeat_ticks <= 0 or self.election_ticks <= self.heartbeat_ticks:
             raise ConfigError("raft: election_ticks must exceed heartbeat_ticks > 0")
-        limits = (self.max_inflight_appends, self.max_inflight_learner_appends, self.max_entries_per_append,
-                  self.max_append_bytes, self.max_pending_reads)
+        limits = (self.max_inflight_appends, self.max_inflight_learner_appends, self.max_learner_snapshots,
+                  self.max_entries_per_append, self.max_append_bytes, self.max_pending_reads)
         if min(limits) <= 0:
             raise ConfigError("raft: message and queue limits must be positive")

@@ -3,7 +3,9 @@
 Rules:
 1. Each follower is sent appends according to its ``Progress``: one probe at
    a time while its log end is unknown, a bounded stream once it is, a
-   snapshot when the entries it needs are compacted away.
+   snapshot when the entries it needs are compacted away. Learners take turns
+   for snapshots (``max_learner_snapshots`` at once, counting only learners
+   heard from within the last election timeout); voters never wait.
 2. A rejected append carries a hint (the follower's last entry whose term is
    at most the one asked about); the leader skips to the matching term at once.
 3. An entry is committed once a quorum of voters holds it AND it is of the
@@ -141,6 +143,8 @@ def maybe_send_append(r: RaftState, to: int, *, send_if_empty: bool) -> bool:
 def _send_snapshot(r: RaftState, to: int, progress: Progress) -> bool:
     if not progress.recent_active:
         return False  # no use shipping a snapshot to a node that does not answer
+    if progress.is_learner and _learner_snapshots(r) >= r.config.max_learner_snapshots:
+        return False  # its turn comes on a later heartbeat answer (rule 1)
     assert r.snapshot_source is not None, "a leader with peers needs a snapshot source"
     snapshot = r.snapshot_source()
     assert snapshot.meta.index >= r.log.offset, "the snapshot source is behind the compacted log"
@@ -149,6 +153,12 @@ def _send_snapshot(r: RaftState, to: int, progress: Progress) -> bool:
                    snapshot_data=snapshot.data))
     progress.become_snapshot(snapshot.meta.index)
     return True
+
+
+def _learner_snapshots(r: RaftState) -> int:
+    """Learners the leader is streaming a snapshot to, and heard from lately."""
+    return sum(1 for _, p in r.tracker.peers(r.id)
+               if p.is_learner and p.state is ProgressState.SNAPSHOT and p.recent_active)
 
 
 def bcast_append(r: RaftState) -> None:

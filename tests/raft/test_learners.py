@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from confagent.raft import ConfChange, ConfChangeType, MessageType, RaftConfig
+from confagent.raft import ConfChange, ConfChangeType, MessageType, ProgressState, RaftConfig
 from confagent.testing import SimCluster, SimObserver, StateMachine
 
 LEARNERS = (4, 5, 6)
@@ -117,3 +118,43 @@ def test_a_promoted_learner_gets_a_voters_pipeline() -> None:
     leader.propose_conf_change(ConfChange(ConfChangeType.ADD_LEARNER, 6))  # demoted: a learner's again
     cluster.stabilize()
     assert progress.inflights.capacity == 2
+
+
+class _SnapshotTurns(_Restores):
+    """Also records, after every event, how many learners the leader streams a snapshot to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.most = 0
+
+    def stepped(self, cluster: SimCluster) -> None:
+        leader = cluster.nodes[1].raw
+        if leader is None:
+            return
+        streaming = sum(1 for learner in LEARNERS if (p := leader.progress(learner)) is not None
+                        and p.state is ProgressState.SNAPSHOT)
+        self.most = max(self.most, streaming)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_learners_restarting_together_take_turns_for_snapshots_and_voters_go_on(seed: int) -> None:
+    turns = _SnapshotTurns()
+    cluster = _cluster(seed, learner_inflight=2, observer=turns)
+    leader = cluster.running(1)
+    for learner in LEARNERS:
+        cluster.crash(learner)
+    for i in range(150):  # three of the simulation's snapshot intervals: the learners' next entries go
+        leader.propose(b"%d" % i)
+        cluster.stabilize()
+    restored = dict(turns.count)
+    for learner in LEARNERS:  # a fleet restarting: every learner at once
+        cluster.restart(learner)
+    for i in range(200):
+        leader.propose(b"later %d" % i)
+        cluster.tick()
+        assert leader.log.committed == leader.log.last_index  # the voters are never held back
+        if all(_applied(cluster, n) == leader.log.last_index for n in LEARNERS):
+            break
+    assert all(_applied(cluster, n) == leader.log.last_index for n in LEARNERS)
+    assert all(turns.count.get(n, 0) > restored.get(n, 0) for n in LEARNERS)  # each through a snapshot
+    assert turns.most == 1  # one at a time
