@@ -24,7 +24,7 @@ from confagent.agent import StatusApp, StatusBoard
 from confagent.history import MASK, Bounds, HistoryDb, HistoryRecord, HistoryRecorder, read_records
 from confagent.settings import HistoryConfig
 from confagent.testing import until_async
-from tests.agent.support import resource_toml, run, write, write_confdir
+from tests.agent.support import resource_toml, run, seed_store, write, write_confdir
 from tests.agent.test_daemon import Running, running
 
 _CHECK = "! grep -q bad {{.src}}"
@@ -47,6 +47,7 @@ def _text(path: Path) -> str | None:
 
 async def _records_after(agent: Running, count: int) -> list[HistoryRecord]:
     """The history's records, oldest first, once the recorder stored ``count`` of them."""
+    await until_async(lambda: agent.daemon.status.history is not None, "the daemon to serve")
     history = agent.daemon.status.history
     assert history is not None
     await until_async(lambda: history.recorded >= count, f"{count} records")
@@ -67,11 +68,11 @@ def test_a_put_a_check_failure_a_rollback_and_a_template_error_are_recorded(
         tmp_path: Path, subprocesses: None) -> None:
     config = _confdir(tmp_path)
     out = tmp_path / "a.out"
+    seed_store(tmp_path / "data", {"/app/v": "1", "/app/db_password": "hunter2"})  # the first pass applies
 
     async def body() -> list[tuple[HistoryRecord, int]]:
         seen: list[tuple[HistoryRecord, int]] = []
         async with running(tmp_path, config_file=config) as agent:
-            await write(agent.backend, {"/app/v": "1", "/app/db_password": "hunter2"})
             await until_async(lambda: _text(out) == "v=1\npassword=hunter2\n", "the first render")
             await _records_after(agent, 1)
             feed = agent.daemon.status.history.subscribe()  # type: ignore[union-attr]
@@ -110,10 +111,10 @@ def test_a_put_a_check_failure_a_rollback_and_a_template_error_are_recorded(
 
 def test_secret_values_are_masked_unless_asked_for(tmp_path: Path, subprocesses: None) -> None:
     config = _confdir(tmp_path)
+    seed_store(tmp_path / "data", {"/app/v": "1"})
 
     async def body() -> HistoryRecord:
         async with running(tmp_path, config_file=config) as agent:
-            await write(agent.backend, {"/app/v": "1"})
             await _records_after(agent, 1)
             await write(agent.backend, {"/app/db_password": "hunter2"})
             return (await _records_after(agent, 2))[-1]
@@ -127,28 +128,32 @@ def test_secret_values_are_masked_unless_asked_for(tmp_path: Path, subprocesses:
 
 def test_the_history_survives_a_restart(tmp_path: Path, subprocesses: None) -> None:
     config = _confdir(tmp_path)
+    seed_store(tmp_path / "data", {"/app/v": "0"})
 
     async def body(value: str, count: int) -> list[HistoryRecord]:
         async with running(tmp_path, config_file=config) as agent:
+            await until_async(lambda: (_text(tmp_path / "a.out") or "").startswith("v="), "the first pass")
             await write(agent.backend, {"/app/v": value})
+            await _records_after(agent, count)
             history = agent.daemon.status.history
             assert history is not None
-            await until_async(lambda: history.recorded >= count, "a record")
             return await history.records()
 
-    run(lambda: body("1", 1))
-    records = run(lambda: body("2", 1))
-    assert [(r.result, r.changed_keys[0].value) for r in records] == [("applied", "2"), ("applied", "1")]
+    run(lambda: body("1", 2))  # the first render, then the put
+    records = run(lambda: body("2", 1))  # the file holds what the store does: only the put
+    assert [(r.result, r.changed_keys[0].value) for r in records] == [
+        ("applied", "2"), ("applied", "1"), ("applied", "0")]
+    assert [c.key for c in records[-1].changed_keys] == ["/app/v"]  # a first render lists every key read
     assert read_records(tmp_path / "data" / "history.db")[0].id == records[0].id
 
 
 def test_a_locked_database_does_not_stop_applies(tmp_path: Path, subprocesses: None) -> None:
     config = _confdir(tmp_path)
     out = tmp_path / "a.out"
+    seed_store(tmp_path / "data", {"/app/v": "1"})
 
     async def body() -> None:
         async with running(tmp_path, config_file=config) as agent:
-            await write(agent.backend, {"/app/v": "1"})
             await _records_after(agent, 1)
             locker = sqlite3.connect(tmp_path / "data" / "history.db", isolation_level=None)
             locker.execute("BEGIN EXCLUSIVE")
