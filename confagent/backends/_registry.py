@@ -106,9 +106,9 @@ def embedded_store(data_dir: Path | None, listen_client_urls: Sequence[str] = ()
     return replace(EMBEDDED_STORE, data_dir=data_dir, listen_client_urls=urls, **settings)
 
 
-STAR_STRIPPING_BACKENDS = ("redis",)
-"""The backends under which a resource's keys lose every ``/*``, as confd's redis backend strips it
-(``render.Scope``'s ``strip_star``): ``keys = ["/app/*"]`` reads ``/app``."""
+STAR_STRIPPING_BACKENDS = ("redis", "zookeeper")
+"""The backends under which a resource's keys lose every ``/*``, as confd's redis and zookeeper backends
+strip it (``render.Scope``'s ``strip_star``): ``keys = ["/app/*"]`` reads ``/app``."""
 BACKEND_NAMES = ("embedded", "etcd", "file", "env", "metad", "redis", "zookeeper")
 """Every backend ``open_backend`` opens (``BACKENDS``); ``etcdv3`` is read as confd's name for ``etcd``."""
 CONFD_NAMES = {"etcdv3": "etcd"}

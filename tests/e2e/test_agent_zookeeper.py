@@ -1,7 +1,8 @@
 """The agent on the zookeeper backend against a real ZooKeeper (Debian's), as confd runs on it.
 
 A one-shot render of nested nodes with confd's mapping (a node with children is a directory whose own
-data no template sees), also from a confd.toml with the node found in an SRV record; a digest identity
+data no template sees), also from a confd.toml with the node found in an SRV record and resource keys
+ending in ``/*`` (confd's zookeeper backend strips it); a digest identity
 the nodes' ACL refuses ending the one-shot run with an error naming the user and the node, and no
 password in any output; the daemon following a create, a set and a delete by ZooKeeper's watches, and
 going on through the server killed and restarted.
@@ -25,9 +26,9 @@ TEMPLATE = ('url={{ getv("/db/url") }}\n'
             '{% for kv in gets("/web/*") %}{{ kv.key }}={{ kv.value }}\n{% endfor %}')
 
 
-def _confdir(root: Path, template: str = TEMPLATE) -> Path:
+def _confdir(root: Path, template: str = TEMPLATE, keys: str = '["/db", "/web"]') -> Path:
     dest = root / "out" / "app.conf"
-    write_confdir(root, {"app.toml": resource_toml("app.tmpl", dest, '["/db", "/web"]',
+    write_confdir(root, {"app.toml": resource_toml("app.tmpl", dest, keys,
                                                    'prefix = "/app"\ncreate_dest_dirs = true')},
                   {"app.tmpl": template})
     return dest
@@ -47,14 +48,16 @@ def test_one_shot_render_of_nested_nodes_as_confd_maps_them(tmp_path: Path, proc
         _put(zk, "/app/web", "a directory's data, which confd leaves out")
         _put(zk, "/app/web/a", "10.0.0.1:80")
         _put(zk, "/app/web/b/port", "8080")  # /web/b is a directory: only its leaf is a key
-    dest = _confdir(tmp_path, TEMPLATE + '{{ ls("/web") | join(",") }} port={{ getv("/web/b/port") }}\n'
-                                         '{{ exists("/web") }}\n')
+    template = TEMPLATE + ('{{ ls("/web") | join(",") }} port={{ getv("/web/b/port") }}\n'
+                           '{{ exists("/web") }}\n')
+    dest = _confdir(tmp_path, template)
     done = processes.confagent("run", "--onetime", "--backend", "zookeeper", "--node", server.node,
                                "--confdir", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     rendered = "url=db.example.com:5432\n/web/a=10.0.0.1:80\na,b port=8080\nfalse\n"
     assert text_of(dest) == rendered
-    dest.unlink()  # the same from a confd.toml, the node from an SRV record, as confd finds it
+    dest.unlink()  # the same from a confd.toml, the node from an SRV record, the keys ending in /* that
+    _confdir(tmp_path, template, '["/db/*", "/web/*"]')  # confd's zookeeper backend strips, as confd runs
     config = tmp_path / "confd.toml"
     config.write_text(f'backend = "zookeeper"\nconfdir = "{tmp_path}"\nsrv_domain = "example.test"\n')
     dns = LoopbackDns({"_zookeeper._tcp.example.test.": [f"0 10 {server.port} 127.0.0.1."]})
