@@ -24,16 +24,21 @@ Rules:
    for each wait on the connection (a write's drain, a read): as the JSON
    client's timeouts, a bound on silence, not on the whole answer, which
    for 100,000 keys takes seconds on a loaded machine.
-4. It serves plain ``http://`` endpoints and no credentials
-   (``serves``); TLS and signed-in users go through ``EtcdBackend``. It
-   never watches (``changes`` yields nothing until closed): the daemon
-   opens ``EtcdBackend``.
+4. It serves ``http://`` endpoints, and ``https://`` ones when
+   ``client_cakeys`` names the CA bundle to verify them with (``client_cert``
+   and ``client_key`` are sent when given; ALPN ``h2``), and no credentials
+   (``serves``). An ``https`` endpoint without ``client_cakeys`` (httpx then
+   verifies with certifi's bundle) and signed-in users go through
+   ``EtcdBackend``. It never watches (``changes`` yields nothing until
+   closed): the daemon opens ``EtcdBackend``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncGenerator, Sequence
+from contextlib import suppress
 from urllib.parse import urlsplit
 
 import zttp
@@ -42,7 +47,7 @@ from confagent.backends._base import Change, Snapshot
 from confagent.backends._prefixes import PrefixSet
 from confagent.backends._registry import BackendConfig
 from confagent.backends._store_events import snapshot_of
-from confagent.errors import ClientError, Unavailable, store_error_from
+from confagent.errors import ClientError, ConfigError, Unavailable, store_error_from
 from confagent.kv import MAX_TXN_OPS, RangeRequest, prefix_range
 from confagent.wire import (
     KeyValueBytes,
@@ -63,30 +68,48 @@ class GrpcSnapshotBackend:
     """Snapshots of an etcd (or confagent store) over gRPC; no watch (module docstring).
 
     Args:
-        endpoints: ``http://HOST:PORT`` URLs, tried in order.
+        endpoints: ``http://`` or ``https://HOST:PORT`` URLs, tried in order.
         dial_timeout_s: to connect to one endpoint.
         command_timeout_s: for each wait on one endpoint's connection (rule 3).
+        tls: how ``https`` endpoints are verified and what certificate is shown (rule 4).
     """
 
     name = "etcd"
     watches = False
 
-    def __init__(self, endpoints: Sequence[str], *, dial_timeout_s: float, command_timeout_s: float) -> None:
+    def __init__(self, endpoints: Sequence[str], *, dial_timeout_s: float, command_timeout_s: float,
+                 tls: ssl.SSLContext | None = None) -> None:
         self._endpoints = tuple(endpoints)
         self._dial_timeout_s = dial_timeout_s
         self._command_timeout_s = command_timeout_s
+        self._tls = tls
         self._closed = asyncio.Event()
 
     @staticmethod
     def serves(config: BackendConfig) -> bool:
         """Whether ``config`` is an ``etcd`` backend this reads for (rule 4)."""
-        return (config.backend == "etcd" and not config.username
-                and all(url.startswith("http://") for url in config.endpoints))
+        schemes = {url.partition("://")[0].lower() for url in config.endpoints}
+        return (config.backend == "etcd" and not config.username and schemes <= {"http", "https"}
+                and ("https" not in schemes or config.client_cakeys is not None))
 
     @classmethod
     def for_config(cls, config: BackendConfig) -> GrpcSnapshotBackend:
+        """The backend for a configuration it ``serves``.
+
+        Raises:
+            ConfigError: the CA bundle, the client certificate or its key cannot be loaded.
+        """
+        tls = None
+        if config.client_cakeys is not None:
+            try:
+                tls = ssl.create_default_context(cafile=config.client_cakeys)
+                if config.client_cert is not None:
+                    tls.load_cert_chain(config.client_cert, config.client_key)
+            except OSError as error:  # ssl.SSLError too
+                raise ConfigError(f"cannot load the client TLS files: {error}", key="client_cakeys") from None
+            tls.set_alpn_protocols(["h2"])
         return cls(config.endpoints, dial_timeout_s=config.dial_timeout_s,
-                   command_timeout_s=config.command_timeout_s)
+                   command_timeout_s=config.command_timeout_s, tls=tls)
 
     async def snapshot(self, prefixes: Sequence[str]) -> Snapshot:
         """Every key under ``prefixes`` at one revision (rules 1-3).
@@ -110,13 +133,20 @@ class GrpcSnapshotBackend:
 
     async def _read(self, url: str, ranges: Sequence[RangeRequest]) -> tuple[int, list[KeyValueBytes]]:
         parts = urlsplit(url)
+        secure = parts.scheme.lower() == "https"
+        if secure and self._tls is None:
+            raise _Broken("an https endpoint, and no CA bundle to verify it with (client_cakeys)")
         async with asyncio.timeout(self._dial_timeout_s):
-            reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+            reader, writer = await asyncio.open_connection(
+                parts.hostname, parts.port or (443 if secure else 80), ssl=self._tls if secure else None)
         try:
             calls = _Calls(reader, writer, parts.netloc.encode(), self._command_timeout_s)
             return await _ranges_at_one_revision(calls, ranges)
         finally:
             writer.close()
+            with suppress(OSError, TimeoutError):  # a TLS close_notify the peer never answers
+                async with asyncio.timeout(self._command_timeout_s):
+                    await writer.wait_closed()
 
     async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
         """Nothing, ever (rule 4); ends when the backend is closed."""

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
 
 from confagent.backends import BackendConfig, EtcdBackend, GrpcSnapshotBackend, Snapshot
 from confagent.client import ClientConfig
-from confagent.errors import ClientError
-from confagent.testing import free_port
+from confagent.errors import ClientError, ConfigError
+from confagent.testing import Processes, free_port, until
+from tests.certs import launch_tls_pair, make_certs
 
 PREFIXES = [f"/grpc/p{i:03d}" for i in range(300)]
 """More distinct prefixes than one txn may hold (128): three txns, the later two pinned to the first's
@@ -90,6 +93,7 @@ def test_an_endpoint_that_never_answers_times_out_and_the_next_is_asked(own_serv
     (BackendConfig(backend="etcd", nodes=("http://127.0.0.1:2379", "http://10.0.0.1:2379")), True),
     (BackendConfig(backend="etcd"), True),
     (BackendConfig(backend="etcd", nodes=("https://127.0.0.1:2379",)), False),
+    (BackendConfig(backend="etcd", nodes=("https://127.0.0.1:2379",), client_cakeys=Path("ca.crt")), True),
     (BackendConfig(backend="etcd", username="root", password="secret"), False),
     (BackendConfig(backend="env"), False),
 ])
@@ -107,3 +111,32 @@ def test_the_changes_end_when_closed() -> None:
         assert await waiting is None
 
     asyncio.run(body())
+
+
+def test_over_tls_with_a_client_certificate(tmp_path: Path, processes: Processes, etcd_binary: str) -> None:
+    certs = make_certs(tmp_path / "certs")
+    tls = ["--cert-file", str(certs / "server.crt"), "--key-file", str(certs / "server.key"),
+           "--client-cert-auth", "--trusted-ca-file", str(certs / "ca.crt")]
+    for server in launch_tls_pair(processes, tmp_path, etcd_binary, tls):
+        backend = GrpcSnapshotBackend.for_config(BackendConfig(
+            backend="etcd", nodes=(server.url,), client_cakeys=certs / "ca.crt",
+            client_cert=certs / "client.crt", client_key=certs / "client.key"))
+        until(functools.partial(_answers, backend), f"{server.kind} to answer over TLS", server.log_path)
+        without = GrpcSnapshotBackend.for_config(BackendConfig(
+            backend="etcd", nodes=(server.url,), client_cakeys=certs / "ca.crt"))
+        with pytest.raises(ClientError, match=f"no endpoint answered: {server.url}: "):
+            asyncio.run(without.snapshot(["/grpc"]))
+
+
+def _answers(backend: GrpcSnapshotBackend) -> bool:
+    try:
+        return asyncio.run(backend.snapshot(["/grpc"])).revision > 0
+    except ClientError:
+        return False
+
+
+def test_unloadable_tls_files_are_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "ca.crt").write_text("not a certificate")
+    with pytest.raises(ConfigError, match="cannot load the client TLS files"):
+        GrpcSnapshotBackend.for_config(BackendConfig(backend="etcd", nodes=("https://127.0.0.1:1",),
+                                                     client_cakeys=tmp_path / "ca.crt"))
