@@ -2,7 +2,9 @@
 
 The agent logs one JSON object a line (``log_format = "json"`` in its config);
 :meth:`AgentProcess.events` reads them back, so a test waits on what the agent
-says it did rather than on time passing.
+says it did rather than on time passing. An agent given neither a data directory
+nor a configuration file keeps its state (render history, saved view) beside its
+log, not in the machine's ``/var/lib/confagent``, which tests must not share.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class AgentProcess:
     def __init__(self, argv: Sequence[str], log: Path, cwd: Path) -> None:
         self.log = log
         with log.open("ab") as sink:
-            self.process = subprocess.Popen(confagent_argv("run", *argv), stdout=sink,
+            self.process = subprocess.Popen(confagent_argv("run", *argv, *_state_dir(argv, log)), stdout=sink,
                                             stderr=subprocess.STDOUT, cwd=cwd,
                                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -48,3 +50,13 @@ class AgentProcess:
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
         """SIGTERM, then SIGKILL if it does not stop within ``timeout_s``; the exit code."""
         return terminate(self.process, timeout_s)
+
+
+def _state_dir(argv: Sequence[str], log: Path) -> list[str]:
+    """``--data-dir`` beside ``log`` unless ``argv`` names a data directory or a configuration file."""
+    if any(arg.split("=")[0] in _STATE_FLAGS for arg in argv):
+        return []
+    return ["--data-dir", str(log.with_suffix(".state"))]
+
+
+_STATE_FLAGS = frozenset(("--data-dir", "--store-data-dir", "--config-file"))
