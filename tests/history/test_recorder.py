@@ -1,0 +1,50 @@
+"""``HistoryRecorder`` in this process: a pass costs the caller one non-blocking call, even when the writer is
+stuck behind a lock (the pass is dropped with a warning), and the writer goes on once the lock is gone."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from confagent.history import Bounds, HistoryDb, HistoryRecorder, read_records
+from confagent.history import _recorder as recorder_module
+from confagent.history._db import BUSY_TIMEOUT_S
+from confagent.render import KeyView, Reads
+from confagent.settings import HistoryConfig
+from tests.history.test_record import _Applied, _replace
+
+
+def _pass(index: int) -> list[_Applied]:
+    return [_Applied("r", "/etc/a.conf", index, changed=True, reads=Reads(keys=frozenset({"/a"})),
+                     plan=_replace(b"old\n", f"new {index}\n".encode(), check=None))]
+
+
+def test_submit_never_waits_for_a_stuck_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recorder_module, "MAX_PENDING", 3)
+    path = tmp_path / "history.db"
+    HistoryDb(path, Bounds(3600, 100)).close()
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    recorder = HistoryRecorder(HistoryConfig(), path, log=structlog.get_logger("test"))
+    try:
+        with capture_logs() as logs:
+            started = time.monotonic()
+            for index in range(1, 8):
+                recorder.submit(_pass(index), KeyView({"/a": str(index)}, index))
+            took_s = time.monotonic() - started
+        assert took_s < BUSY_TIMEOUT_S  # no submit waited for the writer's lock
+        assert [entry["cause"] for entry in logs if entry["event"] == "history not recorded"][:1] == [
+            "the writer is behind"]
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert recorder.flush()  # what was queued is written, now the lock is gone
+    recorder.submit(_pass(9), KeyView({"/a": "9"}, 9))
+    assert recorder.flush()
+    recorder.close()
+    assert read_records(path, limit=1)[0].revision == 9
