@@ -149,6 +149,12 @@ class Writers:
         for thread in self._threads:
             thread.join(self._request_timeout_s + 10)
 
+    def acknowledged_any(self) -> bool:
+        """Whether a write was acknowledged yet: the load is under way (a test waits for it, as a busy
+        machine can take longer than any pause to answer the first write)."""
+        with self._lock:
+            return bool(self.acked)
+
     def last_acked(self) -> str:
         """The key acknowledged at the highest revision."""
         with self._lock:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from confagent.testing import Processes, Writers, leader_of, unb64
+from confagent.testing import Processes, Writers, leader_of, unb64, until
 
 ROUNDS = int(os.environ.get("CONFAGENT_FAULT_ROUNDS", "4"))
 LEADER_WRITERS, FOLLOWER_WRITERS = 4, 1
@@ -52,7 +52,8 @@ def test_leader_sigkill_under_writes_loses_no_acknowledged_write(tmp_path: Path,
         targets = [leader] * LEADER_WRITERS + followers * FOLLOWER_WRITERS
         writers = Writers([m.url for m in targets], f"leader-kill/{round_no}",
                           request_timeout_s=REQUEST_TIMEOUT_S).start()
-        time.sleep(rng.uniform(0.2, 0.8))  # a random moment of the load, not a wait for a state
+        until(writers.acknowledged_any, f"round {round_no}'s first acknowledged write")  # a busy machine
+        time.sleep(rng.uniform(0.2, 0.8))  # can be slower than the pause; a random moment of the load
         leader.kill()
         time.sleep(rng.uniform(0.0, 0.5))  # writes go on a random while against the leaderless rest
         writers.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import time
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -44,7 +43,7 @@ def test_sigkill_under_load_loses_no_acknowledged_write(tmp_path: Path, processe
         writers = Writers([server.url] * WRITERS, f"crash/{round_no}").start()
         # The load under way (a busy machine can take longer than the pause below to answer the
         # first write), then a random moment of it: the pause is not a wait for a state.
-        until(partial(_under_way, writers), f"round {round_no}'s first write")
+        until(writers.acknowledged_any, f"round {round_no}'s first acknowledged write")
         time.sleep(rng.uniform(0.1, 0.8))
         server.kill()
         writers.stop()  # each ends at its first failed request: the server is gone
@@ -56,10 +55,6 @@ def test_sigkill_under_load_loses_no_acknowledged_write(tmp_path: Path, processe
         _check(server.url, acked, seed)
     finally:
         server.stop()
-
-
-def _under_way(writers: Writers) -> bool:
-    return bool(writers.acked or writers.refused)
 
 
 def _check(url: str, acked: dict[str, int], seed: int) -> None:
