@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from confagent.settings import Setting, TableReader, declared
+from confagent.settings import DURATION, Setting, TableReader, declared, go_duration_text
 
 __all__ = ["add_setting_flags", "flag_type", "given_settings", "settings_from_flags"]
 
@@ -100,6 +100,8 @@ def _default_help(value: object, item: Setting, flag: str) -> str:
         shown: str | None = flag
     elif value is None or value is False or value in ((), ""):
         shown = item.default_text
+    elif item.kind is DURATION and isinstance(value, int | float):
+        shown = go_duration_text(value)  # as etcd's help shows a duration: 10m0s
     elif isinstance(value, float):
         shown = f"{value:g}"
     elif isinstance(value, tuple):

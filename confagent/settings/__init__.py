@@ -24,7 +24,7 @@ from confagent.settings._auth_token import (
     parse_auth_token,
 )
 from confagent.settings._declare import Naming, Setting, declared, flag_naming, setting, toml_naming
-from confagent.settings._duration import go_duration_ns, parse_duration
+from confagent.settings._duration import go_duration_ns, go_duration_text, parse_duration
 from confagent.settings._history import (
     DEFAULT_HISTORY_MAX_AGE_S,
     DEFAULT_HISTORY_MAX_DIFF_BYTES,
@@ -92,6 +92,7 @@ __all__ = [
     "declared",
     "flag_naming",
     "go_duration_ns",
+    "go_duration_text",
     "is_url",
     "parse_auth_token",
     "parse_duration",

@@ -11,6 +11,9 @@ Rules:
    Go's grammar, or a plain number of seconds (``30``, ``0.5``, as TOML or
    as text: confd's ``interval`` and consul-template's ``wait`` take them);
    the result is finite and at least 0 s.
+3. ``go_duration_text`` writes seconds as Go's ``Duration.String`` does
+   (``10m0s``, ``1.5s``, ``500ms``, ``720h0m0s``): how etcd's help shows a
+   duration's default, and text ``parse_duration`` reads back.
 
 Each parser raises ``ValueError`` with a message that completes "KEY: ...".
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["go_duration_ns", "parse_duration"]
+__all__ = ["go_duration_ns", "go_duration_text", "parse_duration"]
 
 _UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
             "m": 60_000_000_000, "h": 3_600_000_000_000}
@@ -45,6 +48,33 @@ def parse_duration(value: object) -> float:
     if not 0 <= seconds < math.inf:
         raise ValueError(f"must be a finite duration of at least 0 s, not {_shown(value)}")
     return seconds
+
+
+def go_duration_text(seconds: float) -> str:
+    """``seconds`` as Go's ``Duration.String`` writes it, to the nanosecond (rule 3)."""
+    ns = round(seconds * 1e9)
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 1_000_000_000:  # below a second: the largest unit under it, with a fraction
+        size, unit = next((size, unit) for size, unit in ((1_000_000, "ms"), (1_000, "µs"), (1, "ns"))
+                          if ns >= size)
+        return f"{sign}{_decimal(ns, size)}{unit}"
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = f"{_decimal(rest, 1_000_000_000)}s"
+    if hours or minutes:
+        text = f"{minutes}m{text}"
+    if hours:
+        text = f"{hours}h{text}"
+    return sign + text
+
+
+def _decimal(amount: int, unit: int) -> str:
+    """``amount / unit`` exactly, its fraction's trailing zeros dropped (Go's ``fmtFrac``)."""
+    whole, fraction = divmod(amount, unit)
+    digits = str(fraction).rjust(len(str(unit)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}" if digits else str(whole)
 
 
 def go_duration_ns(text: str) -> int:

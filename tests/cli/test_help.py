@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from confagent.cli import build_parser
 from confagent.config import BACKENDS, CONFIG_KEYS, AgentConfig, flag_name
+from confagent.settings import DURATION, Kind, declared, go_duration_text
 
 _DEFAULT = re.compile(r"\(default: [^)]*\)")
 _NO_DEFAULT = (None, argparse.SUPPRESS, "", (), [])
@@ -36,8 +37,10 @@ def _action(parser: argparse.ArgumentParser, flag: str) -> argparse.Action:
     return next(a for a in parser._actions if flag in a.option_strings)
 
 
-def _shown(value: object) -> str:
-    """A configuration default as the help shows it."""
+def _shown(value: object, kind: Kind | None = None) -> str:
+    """A configuration default as the help shows it: a duration as Go writes it, as etcd's help does."""
+    if kind is DURATION and isinstance(value, int | float):
+        return go_duration_text(value)
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, tuple):
@@ -60,10 +63,12 @@ def test_the_agent_flags_show_the_configuration_defaults() -> None:
     for parser in parsers:
         for key, where in CONFIG_KEYS.items():
             flags = [a for a in parser._actions if flag_name(key) in a.option_strings]
-            default = getattr(getattr(AgentConfig(), where.component), where.field)
+            component = getattr(AgentConfig(), where.component)
+            default = getattr(component, where.field)
             if not flags or default in _NO_DEFAULT or default is False:
                 continue
-            shown = flag_name(key) if default is True else _shown(default)
+            kind = declared(type(component))[where.field].kind
+            shown = flag_name(key) if default is True else _shown(default, kind)
             if f"(default: {shown})" not in (flags[0].help or ""):
                 wrong.append(f"{parser.prog} {flag_name(key)} (default: {shown}): {flags[0].help}")
     assert len(parsers) == 2

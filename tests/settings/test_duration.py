@@ -5,8 +5,10 @@ the rule every duration setting and flag follows (a number of seconds too, never
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from confagent.settings import go_duration_ns, parse_duration
+from confagent.settings import go_duration_ns, go_duration_text, parse_duration
 
 NS, US, MS, S, MIN, H = 1, 1_000, 1_000_000, 1_000_000_000, 60_000_000_000, 3_600_000_000_000
 
@@ -89,3 +91,17 @@ def test_durations(value: object, seconds: float) -> None:
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(value)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [  # Go's time.Duration.String, as its documentation shows it
+    (0, "0s"), (1e-9, "1ns"), (1.1e-6, "1.1µs"), (2.2e-3, "2.2ms"), (0.5, "500ms"), (1.5, "1.5s"),
+    (90, "1m30s"), (600, "10m0s"), (3600, "1h0m0s"), (2_592_000, "720h0m0s"),
+    (4530.918273645, "1h15m30.918273645s"), (-90, "-1m30s"),
+])
+def test_durations_written_as_go_writes_them(seconds: float, text: str) -> None:
+    assert go_duration_text(seconds) == text
+
+
+@given(st.integers(min_value=0, max_value=10**15))
+def test_written_durations_read_back(nanoseconds: int) -> None:
+    assert go_duration_ns(go_duration_text(nanoseconds / 1e9)) == round(nanoseconds / 1e9 * 1e9)
