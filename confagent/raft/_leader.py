@@ -12,6 +12,12 @@ Rules:
    leader's current term (§5.4.2); earlier entries commit with it.
 4. Proposals and commit news are sent once per Ready (``broadcast_pending``),
    so many proposals between two Readys travel in one append per follower.
+5. A learner is sent committed entries only: it never counts towards a
+   commit, so each entry reaches it once, with the commit index that lets it
+   apply it, in the append that tells the voters the entry committed (voters
+   get the entry, then the commit news: two appends and two answers per Ready
+   where a learner costs one of each). A replicating learner is never sent an
+   empty append: its commit index comes with its entries, or with heartbeats.
 """
 
 from __future__ import annotations
@@ -109,7 +115,7 @@ def _handle_heartbeat_response(r: RaftState, m: Message, progress: Progress) -> 
     progress.probe_sent = False
     if progress.state is ProgressState.REPLICATE and progress.inflights.full():
         progress.inflights.free_first()  # the follower is alive: let one more append go
-    if progress.match < r.log.last_index:
+    if progress.match < (r.log.committed if progress.is_learner else r.log.last_index):
         maybe_send_append(r, m.frm, send_if_empty=True)
     if not m.context:
         return
@@ -128,11 +134,13 @@ def maybe_send_append(r: RaftState, to: int, *, send_if_empty: bool) -> bool:
     prev_term = r.log.term_at(prev_index)
     if prev_term is None:
         return _send_snapshot(r, to, progress)
+    last = r.log.committed if progress.is_learner else r.log.last_index  # rule 5
     entries: tuple[Entry, ...] = ()
-    if progress.next <= r.log.last_index:
-        high = min(r.log.last_index + 1, progress.next + r.config.max_entries_per_append)
+    if progress.next <= last:
+        high = min(last + 1, progress.next + r.config.max_entries_per_append)
         entries = r.log.slice(progress.next, high, r.config.max_append_bytes)
-    if not entries and not send_if_empty:
+    if not entries and (not send_if_empty or
+                        (progress.is_learner and progress.state is ProgressState.REPLICATE)):
         return False
     r.send(Message(MessageType.APPEND, to, r.id, r.term, index=prev_index, log_term=prev_term,
                    entries=entries, commit=r.log.committed))

@@ -158,3 +158,36 @@ def test_learners_restarting_together_take_turns_for_snapshots_and_voters_go_on(
     assert all(_applied(cluster, n) == leader.log.last_index for n in LEARNERS)
     assert all(turns.count.get(n, 0) > restored.get(n, 0) for n in LEARNERS)  # each through a snapshot
     assert turns.most == 1  # one at a time
+
+
+class _LearnerLogs(SimObserver):
+    """After every event: no learner's log runs past what the leader committed (rule 5 of ``_leader``)."""
+
+    def stepped(self, cluster: SimCluster) -> None:
+        leader = cluster.nodes[1].raw
+        if leader is None:
+            return
+        for learner in LEARNERS:
+            raw = cluster.nodes[learner].raw if learner in cluster.nodes else None
+            if raw is not None:
+                assert raw.log.last_index <= leader.log.committed
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), batches=st.lists(st.integers(1, 10), min_size=1, max_size=10))
+def test_learners_are_sent_each_committed_entry_once_in_one_append_per_ready(
+        seed: int, batches: list[int]) -> None:
+    cluster = _cluster(seed, learner_inflight=2, per_append=512, observer=_LearnerLogs())
+    leader = cluster.running(1)
+    for size in batches:
+        cluster.stall(4)  # hold learner 4's mail to read it
+        for i in range(size):
+            leader.propose(b"%d" % i)
+        cluster.stabilize()
+        appends = [m for m in cluster.held if m.type is MessageType.APPEND]
+        assert len(appends) == 1 and len(appends[0].entries) == size  # one append, carrying the batch
+        assert appends[0].commit == appends[0].entries[-1].index  # and the commit to apply it
+        cluster.resume(4)
+        cluster.stabilize()
+        for learner in LEARNERS:
+            assert _applied(cluster, learner) == leader.log.last_index
