@@ -31,6 +31,7 @@ import watchfiles
 
 from confagent.backends._base import Change, Snapshot
 from confagent.backends._flatten import flatten_document, parse_document
+from confagent.backends._known import restricted
 from confagent.backends._prefixes import PrefixSet
 from confagent.errors import ConfigError, ResyncNeeded, SourceFileError
 
@@ -92,7 +93,7 @@ class FileBackend:
                 errors = await self._refresh()
                 for change in self._since(cursor):
                     cursor = change.revision
-                    kept = _restricted(change, watched)
+                    kept = restricted(change, watched)
                     if kept is not None:
                         yield kept
                 if errors:
@@ -206,12 +207,3 @@ def _read_file(path: Path) -> dict[str, str] | SourceFileError:
         return flatten_document(str(path), parse_document(str(path), text))
     except SourceFileError as error:
         return error
-
-
-def _restricted(change: Change, watched: PrefixSet) -> Change | None:
-    """``change`` limited to the watched keys; None when it touches none of them."""
-    puts = {k: v for k, v in change.puts.items() if watched.covers(k)}
-    deletes = frozenset(k for k in change.deletes if watched.covers(k))
-    if not puts and not deletes:
-        return None
-    return Change(change.revision, puts, deletes)

@@ -11,7 +11,7 @@ Rules:
 2. The revision is a counter of this backend, as the file backend's: 1 for
    the first read, +1 each time a read finds other data under its prefixes
    than the reads before it found there (every key read is kept, whichever
-   prefixes read it). The last ``HISTORY_MAX`` changes are kept, so
+   prefixes read it; ``_known.KnownKeys``). The last ``HISTORY_MAX`` changes are kept, so
    ``changes(after=R)`` can replay from R; older ones are gone
    (``ResyncNeeded``).
 3. ``changes`` subscribes first, then reads, then reads again after each
@@ -29,67 +29,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
 from confagent.backends._base import Change, Snapshot
+from confagent.backends._known import KnownKeys
 from confagent.backends._prefixes import PrefixSet
 from confagent.backends._redis_keys import READ_SCRIPT, RedisNode, from_redis, scan_pattern
 from confagent.backends._redis_link import RedisLink, RedisOptions
-from confagent.errors import BackendError, ClientError, ResyncNeeded, UndecodableKey
+from confagent.errors import BackendError, ClientError, UndecodableKey
 
-__all__ = ["HISTORY_MAX", "RedisBackend"]
+__all__ = ["RedisBackend"]
 
 _Item = tuple[bytes, bytes | None, bytes]
 """A string (key, None, value) or a hash field (key, field, value) as read."""
-HISTORY_MAX = 1024
-"""Changes kept for ``changes(after=...)`` to replay."""
-
-
-@dataclass(slots=True)
-class _Known:
-    """Every key the reads found, at the backend's revision, and the changes before it (rule 2)."""
-
-    revision: int = 0
-    entries: dict[str, str] = field(default_factory=dict)
-    problems: dict[str, BackendError] = field(default_factory=dict)
-    """The keys left out (rule 5, their undecodable bytes replaced), and why."""
-    history: deque[Change] = field(default_factory=lambda: deque(maxlen=HISTORY_MAX))
-
-    def record(self, watched: PrefixSet, entries: dict[str, str], problems: dict[str, BackendError]) -> None:
-        """Take a read of ``watched``: a new revision when it differs from what is known of them."""
-        known = {k: v for k, v in self.entries.items() if watched.covers(k)}
-        old_problems = {k for k in self.problems if watched.covers(k)}
-        first = self.revision == 0
-        if not first and entries == known and problems.keys() == old_problems:
-            return
-        self.revision += 1
-        for key in known.keys() - entries.keys():
-            del self.entries[key]
-        for key in old_problems - problems.keys():
-            del self.problems[key]
-        self.entries.update(entries)
-        if not first:
-            self.history.append(Change(self.revision, {k: v for k, v in entries.items() if known.get(k) != v},
-                                       frozenset(known.keys() - entries.keys()),
-                                       tuple(e for k, e in problems.items() if k not in old_problems)))
-        self.problems.update(problems)
-
-    def since(self, cursor: int) -> list[Change]:
-        """The changes after revision ``cursor``, oldest first.
-
-        Raises:
-            ResyncNeeded: they are not all kept.
-        """
-        oldest = self.history[0].revision - 1 if self.history else self.revision
-        if not oldest <= cursor <= self.revision:
-            raise ResyncNeeded(f"the redis backend keeps the changes from revision {oldest + 1}, "
-                               f"not from {cursor + 1}")
-        return [change for change in self.history if change.revision > cursor]
 
 
 class RedisBackend:
@@ -108,7 +63,7 @@ class RedisBackend:
                  separator: str = "/", link: RedisLink | None = None) -> None:
         self.separator = separator or "/"
         self.link = link or RedisLink(nodes, options or RedisOptions())
-        self._known = _Known()
+        self._known = KnownKeys("redis")
         self._scripts = True
         """Whether the server runs the read script (rule 1); False once it refused."""
         self._lock = asyncio.Lock()
