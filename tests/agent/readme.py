@@ -41,6 +41,7 @@ from pathlib import Path
 from confagent.testing import Processes, confagent_argv, free_port, until
 from tests.agent.support import EXAMPLES
 
+README = EXAMPLES.parent / "README.md"
 DEADLINE_S = 30.0
 ATTEMPT_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -214,6 +215,19 @@ def session(processes: Processes, root: Path, readme: Path) -> Iterator[Session]
         yield live
     finally:
         live.stop()
+
+
+def run_block(processes: Processes, root: Path, marker: str, readme: Path = README) -> Session:
+    """Run as written the one console block of ``readme`` that holds ``marker``, in a session
+    under ``root`` (the README's other blocks belong to other tests); the ended session."""
+    blocks = [block for block in _BLOCK.findall(readme.read_text()) if marker in block]
+    assert len(blocks) == 1, f"{readme.name} shows one console block with {marker!r}, not {len(blocks)}"
+    excerpt = root / f"{readme.stem}-excerpt.md"
+    excerpt.write_text(f"```console\n{blocks[0]}```\n")
+    with session(processes, root / "work", excerpt) as live:
+        for step in commands(excerpt):
+            live.run(step)
+    return live
 
 
 def _environment(root: Path, ports: dict[str, str]) -> dict[str, str]:

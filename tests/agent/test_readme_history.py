@@ -6,20 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from confagent.testing import Processes
-from tests.agent.readme import _BLOCK, session
-
-README = Path(__file__).resolve().parents[2] / "README.md"
+from tests.agent.readme import run_block
 
 
 def test_the_readmes_history_commands_run_as_written(tmp_path: Path, processes: Processes) -> None:
-    blocks = [block for block in _BLOCK.findall(README.read_text()) if "$ confagent history" in block]
-    assert len(blocks) == 1, "the README shows one confagent history session"
-    excerpt = tmp_path / "README-history.md"
-    excerpt.write_text(f"```console\n{blocks[0]}```\n")
-    from tests.agent.readme import commands  # noqa: PLC0415 - read after the excerpt is written
-
-    steps = commands(excerpt)
-    with session(processes, tmp_path / "work", excerpt) as live:
-        for step in steps:
-            live.run(step)
+    live = run_block(processes, tmp_path, "$ confagent history")
     assert "examples/quickstart/data/history.db" in live.created()
