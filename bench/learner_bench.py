@@ -1,0 +1,296 @@
+"""What learners cost a cluster's leader: CPU per put and the voters' put latency with 0 to 50 learners.
+
+Two clusters of three ``confagent store`` voters run side by side on loopback:
+the anchor, which never gets a learner, and the subject, which gets learners
+(``member add --learner`` on its leader, then a ``confagent store`` process
+joining with ``--initial-cluster-state existing``) up to each count of
+``--learners`` in turn. At each count both clusters take turns, ``--rounds``
+times, under two loads on their leader:
+
+- 8 connections, each putting one key at a time as fast as answered (100-byte
+  values over 50,000 keys): puts/s, put latency p50/p99, and the leader's CPU
+  (user + system, ``/proc``) per put;
+- 100 puts a second over 8 connections taking turns (a configuration store's
+  pace): put latency p50/p99 and the leader's CPU as a share of one core.
+
+Load from outside the benchmark weighs on both clusters alike, so each figure is
+given as the subject's median and its ratio to the anchor's; the leader's extra
+CPU per put per learner is (subject - anchor) / learners. At the largest count a
+last step stops one learner with SIGSTOP (a host that hangs) and measures again,
+with the leader's RSS before and after.
+
+``--core`` measures the leader's part alone, in this process: a ``RawNode``
+leading two voters and the learners, its messages encoded and the followers'
+answers decoded as the peer transport does, one or eight puts per Ready. On one
+2-core machine the learners' processes compete with the leader for the CPU (each
+applies every put), so the clusters' figures mix the leader's cost with theirs;
+the core's figure is the leader's own.
+
+    python bench/learner_bench.py [--learners 0,1,5,10,20,50] [--seconds 3] [--rounds 2] [--core]
+
+Loopback only; every wait is bounded; every process started is stopped by its pid
+(a stopped learner gets SIGCONT first). A benchmark, not a test: it asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from _common import cpu_seconds, drive, put_body, rss_mib
+from _rawhttp import RawConnection
+
+from confagent.raft import HardState, Message, MessageType, RaftConfig, RawNode, Role, Snapshot, SnapshotMeta
+from confagent.server.peers._peer_codec import FRAME_HEADER, decode_frame, encode_frame
+from confagent.testing import (
+    ServerProcess,
+    free_port,
+    leader_of,
+    post,
+    running,
+    store_cluster,
+    store_process,
+    until,
+)
+
+__all__ = ["main"]
+
+CONNECTIONS = 8
+PACED_PER_S = 100
+JOIN_BATCH = 5
+"""Learner processes started at once (each reads the leader's snapshot as it joins)."""
+JOIN_TIMEOUT_S = 120.0
+MAX_LEARNERS = 64
+
+
+# -- learners ---------------------------------------------------------------------------------
+def _add_learner(leader_url: str, base_dir: Path, name: str) -> ServerProcess:
+    """``member add --learner`` on the leader; the joining process, not launched."""
+    peer = f"http://127.0.0.1:{free_port()}"
+    reply = post(leader_url, "/v3/cluster/member/add", {"peerURLs": [peer], "isLearner": True},
+                 timeout_s=10.0)
+    if reply.status_code == 503:  # timed out (a loaded machine): it may apply all the same
+        until(lambda: any(peer in m["peerURLs"] for m in _listed(leader_url)), "the timed-out addition",
+              deadline_s=JOIN_TIMEOUT_S)
+    elif reply.status_code != 200:
+        raise RuntimeError(f"member add: {reply.status_code} {reply.text}")
+    members = _listed(leader_url)
+    added = next(m for m in members if peer in m["peerURLs"])
+    initial = ",".join(f"{name if m['ID'] == added['ID'] else m['name']}={u}"
+                       for m in members for u in m["peerURLs"]
+                       if m["ID"] == added["ID"] or m.get("name"))  # not the learners not yet started
+    return store_process(f"http://127.0.0.1:{free_port()}", base_dir / name, [
+        "--name", name, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+        "--initial-cluster", initial, "--initial-cluster-state", "existing",
+        "--max-learners", str(MAX_LEARNERS)])
+
+
+def _listed(url: str) -> list[dict[str, Any]]:
+    members: list[dict[str, Any]] = post(url, "/v3/cluster/member/list", {}).json()["members"]
+    return members
+
+
+def _published(leader_url: str, names: set[str]) -> bool:
+    return names <= {m.get("name", "") for m in _listed(leader_url)}
+
+
+def grow(voters: list[ServerProcess], learners: list[ServerProcess], count: int, base_dir: Path) -> None:
+    """Add learners (``JOIN_BATCH`` at a time) until there are ``count``, each started and published."""
+    while len(learners) < count:
+        leader = leader_of(voters)
+        batch = [_add_learner(leader.url, base_dir, f"l{len(learners) + i}")
+                 for i in range(min(JOIN_BATCH, count - len(learners)))]
+        learners.extend(batch)
+        for learner in batch:
+            learner.launch()
+        for learner in batch:
+            learner.wait_healthy(JOIN_TIMEOUT_S)
+        names = {learner.argv[learner.argv.index("--name") + 1] for learner in batch}
+        until(lambda url=leader.url, wanted=names: _published(url, wanted), "the learners to publish",
+              deadline_s=JOIN_TIMEOUT_S)
+
+
+# -- loads --------------------------------------------------------------------------------------
+async def _paced(url: str, seconds: float, latencies: list[float]) -> int:
+    """``PACED_PER_S`` puts a second in all, over ``CONNECTIONS`` connections taking the beats in turn
+    (each put sent on its beat, or at once when its connection is late); the puts done."""
+    connections = [await RawConnection.open(url) for _ in range(CONNECTIONS)]
+    start = time.perf_counter()
+
+    async def beats(n: int, connection: RawConnection) -> int:
+        done = 0
+        while (now := time.perf_counter()) < start + seconds:
+            beat = start + (n + done * CONNECTIONS) / PACED_PER_S
+            if beat > now:
+                await asyncio.sleep(beat - now)
+            sent = time.perf_counter()
+            status, body = await connection.post("/v3/kv/put", put_body(n + done * CONNECTIONS))
+            latencies.append(time.perf_counter() - sent)
+            if status != 200:
+                raise RuntimeError(f"put: HTTP {status}: {body[:200]!r}")
+            done += 1
+        return done
+
+    try:
+        return sum(await asyncio.gather(*(beats(n, c) for n, c in enumerate(connections))))
+    finally:
+        for connection in connections:
+            await connection.close()
+
+
+def _percentile_ms(latencies: Sequence[float], fraction: float) -> float:
+    ordered = sorted(latencies)
+    return 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def loads(voters: list[ServerProcess], seconds: float) -> dict[str, float]:
+    leader = leader_of(voters)
+    latencies: list[float] = []
+    cpu = cpu_seconds(leader.pid)
+    puts = asyncio.run(drive([leader.url], "/v3/kv/put", put_body, CONNECTIONS, seconds,
+                             latencies=latencies))
+    figures = {"put/s, 8 connections": puts / seconds,
+               "p50 ms, 8 connections": _percentile_ms(latencies, 0.5),
+               "p99 ms, 8 connections": _percentile_ms(latencies, 0.99),
+               "leader CPU ms/put, 8 connections": 1000 * (cpu_seconds(leader.pid) - cpu) / puts}
+    paced: list[float] = []
+    cpu, wall = cpu_seconds(leader.pid), time.perf_counter()
+    done = asyncio.run(_paced(leader.url, seconds, paced))
+    figures.update({"puts/s done, 100 puts/s asked": done / seconds,
+                    "p50 ms, 100 puts/s": _percentile_ms(paced, 0.5),
+                    "p99 ms, 100 puts/s": _percentile_ms(paced, 0.99),
+                    "leader CPU % of a core, 100 puts/s":
+                        100 * (cpu_seconds(leader.pid) - cpu) / (time.perf_counter() - wall),
+                    "leader RSS MiB": rss_mib(leader.pid)})
+    return figures
+
+
+def compare(anchor: list[ServerProcess], subject: list[ServerProcess], seconds: float,
+            rounds: int) -> dict[str, tuple[float, float]]:
+    """Figure -> (subject's median, its ratio to the anchor's median), the two taking turns."""
+    samples: dict[str, tuple[list[float], list[float]]] = {}
+    for n in range(rounds):
+        order = (anchor, subject) if n % 2 == 0 else (subject, anchor)
+        for cluster in order:
+            for name, value in loads(cluster, seconds).items():
+                samples.setdefault(name, ([], []))[cluster is subject].append(value)
+    return {name: (statistics.median(ours), statistics.median(ours) / statistics.median(base))
+            for name, (base, ours) in samples.items()}
+
+
+# -- the leader's core alone ---------------------------------------------------------------------
+def core_cpu_ms_per_put(learners: int, batch: int, puts: int) -> float:
+    """The leader's own work per put, in one process: a RawNode leading voters 2 and 3 and
+    ``learners`` learners, ``batch`` proposals per Ready (100-byte values), every message encoded
+    as the peer transport encodes it, every follower's answer decoded and stepped. Nothing else
+    runs in it: no learner's process competes for the CPU, so this is the leader's part alone."""
+    members = tuple(range(4, 4 + learners))
+    config = RaftConfig(node_id=1, voters=(1, 2, 3), learners=members)
+    node = RawNode(config, HardState(), None, (), random.Random(1),
+                   snapshot_source=lambda: Snapshot(SnapshotMeta()))
+    node.campaign()
+    for kind in (MessageType.PRE_VOTE_RESPONSE, MessageType.VOTE_RESPONSE):
+        node.step(Message(kind, 1, 2, term=1))
+    assert node.role is Role.LEADER
+    value = b"v" * 100
+    started = time.process_time()
+    done = 0
+    while done < puts:
+        for _ in range(batch):
+            node.propose(value)
+        done += batch
+        while node.has_ready():
+            rd = node.ready()
+            encoded = [encode_frame(m) for m in rd.messages]
+            node.advance(rd)
+            answers = [encode_frame(Message(MessageType.APPEND_RESPONSE, 1, m.to, m.term,
+                                            index=m.index + len(m.entries)))
+                       for m in rd.messages if m.type is MessageType.APPEND]
+            assert encoded is not None
+            for frame in answers:
+                answer = decode_frame(frame[FRAME_HEADER.size:])
+                assert isinstance(answer, Message)
+                node.step(answer)
+    return 1000 * (time.process_time() - started) / done
+
+
+def core(counts: Sequence[int], puts: int, rounds: int) -> None:
+    print("the leader's core alone: CPU ms per put (median of rounds), and per learner over none")
+    for batch in (1, 8):
+        medians = {}
+        for count in counts:
+            medians[count] = statistics.median(core_cpu_ms_per_put(count, batch, puts) for _ in range(rounds))
+        for count, value in medians.items():
+            extra = (value - medians[counts[0]]) / count if count else 0.0
+            print(f"  {batch} put(s) per Ready, {count:3d} learners: {value:.4f} ms/put"
+                  f"{f', {extra:.4f} ms/put per learner' if count else ''}")
+
+
+# -- the run -----------------------------------------------------------------------------------
+@contextmanager
+def _stopped(process: ServerProcess) -> Iterator[None]:
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+
+
+def _print(title: str, figures: dict[str, tuple[float, float]], anchor_cpu: float | None,
+           learners: int) -> None:
+    print(f"\n{title}")
+    for name, (value, ratio) in figures.items():
+        print(f"  {name:<38} {value:9.3f}   {ratio:5.2f}x the anchor's")
+    if anchor_cpu is not None and learners:
+        value, ratio = figures["leader CPU ms/put, 8 connections"]
+        extra = (value - value / ratio) / learners
+        print(f"  {'leader CPU ms/put per learner':<38} {extra:9.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--learners", default="0,1,5,10,20,50", help="learner counts, ascending")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each load run")
+    parser.add_argument("--rounds", type=int, default=2, help="turns of each cluster per count")
+    parser.add_argument("--core", action="store_true",
+                        help="measure the leader's core alone, in this process (no cluster)")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.learners.split(",")]
+    if args.core:
+        core(counts, 2000, args.rounds)
+        return
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}")
+    cluster_args = ("--max-learners", str(MAX_LEARNERS))
+    with tempfile.TemporaryDirectory(prefix="confagent-learner-bench-") as tmp, \
+            running(store_cluster(Path(tmp) / "anchor", 3, args=cluster_args)) as anchor, \
+            running(store_cluster(Path(tmp) / "subject", 3, args=cluster_args)) as subject:
+        learners: list[ServerProcess] = []
+        try:
+            for count in counts:
+                grow(subject, learners, count, Path(tmp) / "learners")
+                figures = compare(anchor, subject, args.seconds, args.rounds)
+                _print(f"{count} learners (load {os.getloadavg()[0]:.1f})", figures, 1.0, count)
+            if learners:
+                with _stopped(learners[0]):
+                    figures = compare(anchor, subject, args.seconds, args.rounds)
+                    title = f"{len(learners)} learners, one stopped by SIGSTOP"
+                    _print(f"{title} (load {os.getloadavg()[0]:.1f})", figures, 1.0, len(learners))
+        finally:
+            for learner in learners:
+                learner.stop()
+    print(f"\n(medians of {args.rounds} turns of {args.seconds:g} s per load and cluster; "
+          f"load average {os.getloadavg()[0]:.1f} at the end)")
+
+
+if __name__ == "__main__":
+    main()
