@@ -68,6 +68,13 @@ class Raft(RaftState):
 
     def step(self, m: Message) -> None:
         """Take one message from a peer: settle the term, then let the role handle it."""
+        if m.type in (MessageType.VOTE, MessageType.PRE_VOTE) and m.frm in self.tracker.learners:
+            # A learner never campaigns: one that asks (its membership out of date) is refused and
+            # changes no term. Were it promoted meanwhile, it asks again once this member knows.
+            pre = m.type is MessageType.PRE_VOTE
+            response = MessageType.PRE_VOTE_RESPONSE if pre else MessageType.VOTE_RESPONSE
+            self.send(Message(response, m.frm, self.id, self.term, reject=True))
+            return
         if m.term > self.term:
             if not self._accept_higher_term(m):
                 return

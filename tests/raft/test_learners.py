@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from confagent.raft import ConfChange, ConfChangeType, MessageType, ProgressState, RaftConfig
+from confagent.raft import ConfChange, ConfChangeType, Message, MessageType, ProgressState, RaftConfig, Role
 from confagent.testing import SimCluster, SimObserver, StateMachine
 
 LEARNERS = (4, 5, 6)
@@ -191,3 +191,15 @@ def test_learners_are_sent_each_committed_entry_once_in_one_append_per_ready(
         cluster.stabilize()
         for learner in LEARNERS:
             assert _applied(cluster, learner) == leader.log.last_index
+
+
+@pytest.mark.parametrize("kind", [MessageType.PRE_VOTE, MessageType.VOTE])
+def test_a_learner_asking_for_votes_is_refused_and_changes_no_term(kind: MessageType) -> None:
+    cluster = _cluster(5, learner_inflight=2)
+    leader, voter = cluster.running(1), cluster.running(2)
+    term, last = voter.term, voter.log.last_index
+    voter.step(Message(kind, 2, 4, term=term + 5, index=last + 10, log_term=term + 4))
+    answers = [m for m in voter.ready().messages if m.to == 4]
+    assert [(m.type.name, m.reject, m.term) for m in answers] == [(f"{kind.name}_RESPONSE", True, term)]
+    assert voter.term == term and voter.leader_id == 1 and voter.vote in (0, 1)
+    assert leader.role is Role.LEADER and leader.term == term
