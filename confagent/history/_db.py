@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -57,13 +57,10 @@ class HistoryDb:
         self._bounds = bounds
         self._added = 0
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+                _create(path)
             self._connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=NORMAL")
-            self._connection.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as error:
             raise StorageError(f"history {path}: {error}") from error
 
@@ -101,6 +98,22 @@ class HistoryDb:
         except sqlite3.Error as error:
             raise StorageError(f"history {self.path}: {error}") from error
         return cursor.rowcount
+
+
+def _create(path: Path) -> None:
+    """A new history file with its schema, in WAL mode, mode 0600: made beside ``path`` and renamed, so that
+    a reader never finds the file without its table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = path.with_name(f".{path.name}.{os.getpid()}.new")
+    os.close(os.open(new, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
+    try:
+        with closing(sqlite3.connect(new, isolation_level=None)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+        os.replace(new, path)
+    finally:
+        with suppress(FileNotFoundError):
+            new.unlink()
 
 
 def _reader(path: Path) -> sqlite3.Connection:

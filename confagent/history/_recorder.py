@@ -3,9 +3,12 @@
 Rules:
 1. ``submit(outcomes, view)`` is all an apply pays: one ``put_nowait`` on a
    bounded queue (``MAX_PENDING`` passes). Building the records (the keys
-   read, the diff) and writing them happen on the writer thread. A full
-   queue drops the pass, with a warning; nothing here raises into the
-   agent, and nothing blocks it.
+   read, the diff) and writing them happen on the writer thread, which
+   takes the passes submitted within ``BATCH_S`` of the first it waits for
+   and writes their records in one transaction: one wake-up and one commit
+   for a burst of applies, away from the moment they happen. A full queue
+   drops the pass, with a warning; nothing here raises into the agent, and
+   nothing blocks it.
 2. The writer opens the database when it starts; a database that cannot be
    opened or written (a full disk, a read-only file or directory, a lock
    held longer than ``BUSY_TIMEOUT_S``) is logged (``history not
@@ -42,10 +45,12 @@ from confagent.history._record import Bounds, HistoryRecord
 from confagent.render import KeyView
 from confagent.settings import HistoryConfig
 
-__all__ = ["CLOSE_TIMEOUT_S", "FEED_SIZE", "MAX_PENDING", "HistoryRecorder", "record_now"]
+__all__ = ["BATCH_S", "CLOSE_TIMEOUT_S", "FEED_SIZE", "MAX_PENDING", "HistoryRecorder", "record_now"]
 
 MAX_PENDING = 1000
 """Passes waiting for the writer; past this a pass is not recorded (rule 1)."""
+BATCH_S = 0.25
+"""How long the writer gathers passes before writing their records together (rule 1)."""
 FEED_SIZE = 1000
 """Records a subscriber may leave unread; past this it misses the newest."""
 CLOSE_TIMEOUT_S = 5.0
@@ -104,10 +109,14 @@ class HistoryRecorder:
 
     async def records(self, *, target: str | None = None, since_s: float | None = None,
                       limit: int = DEFAULT_LIMIT) -> list[HistoryRecord]:
-        """The newest records (``read_records``), read on a thread (rule 3)."""
+        """The newest records (``read_records``), read on a thread (rule 3); none before the first."""
+        if not self.path.exists():
+            return []
         return await asyncio.to_thread(read_records, self.path, target=target, since_s=since_s, limit=limit)
 
     async def record(self, record_id: int) -> HistoryRecord | None:
+        if not self.path.exists():
+            return None
         return await asyncio.to_thread(read_record, self.path, record_id)
 
     def subscribe(self) -> asyncio.Queue[HistoryRecord]:
@@ -130,22 +139,42 @@ class HistoryRecorder:
         database: HistoryDb | None = None
         try:
             while True:
-                item = self._pending.get()
+                batch, stopping = self._next_batch()
                 try:
-                    if item is _STOP:
-                        return
-                    database = self._write(database, *item)
+                    if batch:
+                        database = self._write(database, batch)
                 finally:
-                    self._pending.task_done()
+                    for _ in range(len(batch) + stopping):
+                        self._pending.task_done()
+                if stopping:
+                    return
         finally:
             if database is not None:
                 database.close()
 
-    def _write(self, database: HistoryDb | None, outcomes: Sequence[Applied], view: KeyView,
-               time_s: float) -> HistoryDb | None:
-        records = records_of(outcomes, view, self._memory, self.config, host=self._host, time_s=time_s)
+    def _next_batch(self) -> tuple[list[_Pass], bool]:
+        """The passes submitted within ``BATCH_S`` of the first one waiting (rule 1); whether to stop."""
+        batch: list[_Pass] = []
+        item = self._pending.get()
+        deadline_s = time.monotonic() + BATCH_S
+        while item is not _STOP:
+            batch.append(item)
+            remaining_s = deadline_s - time.monotonic()
+            if remaining_s <= 0:
+                return batch, False
+            try:
+                item = self._pending.get(timeout=remaining_s)
+            except queue.Empty:
+                return batch, False
+        return batch, True
+
+    def _write(self, database: HistoryDb | None, batch: list[_Pass]) -> HistoryDb | None:
+        records = [record for outcomes, view, time_s in batch
+                   for record in records_of(outcomes, view, self._memory, self.config, host=self._host,
+                                            time_s=time_s)]
         if not records:
             return database
+        time_s = batch[-1][2]
         try:
             if database is None:
                 database = HistoryDb(self.path, self._bounds)
