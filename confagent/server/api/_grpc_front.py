@@ -25,7 +25,9 @@ Rules:
    naming one (``grpc-encoding``) is refused as grpc-go refuses it, after the
    method is found and before any message is read.
 3. Bytes leave once per loop turn: every reply finished in a turn goes out in
-   one write (``_schedule_flush``).
+   one write (``_schedule_flush``); the answer that ends the connection's last
+   call in flight leaves at once, as there is nothing to wait for (a lone
+   client's put answered a loop turn sooner).
 4. Limits: a message declaring more than ``max_message_bytes`` is refused
    (RESOURCE_EXHAUSTED) before it is buffered; a streaming call's unsent
    replies are bounded (``Call.send`` waits while more than
@@ -431,7 +433,10 @@ class Http2Grpc(asyncio.Protocol):
         stream = self._streams.pop(stream_id, None)
         if stream is not None and stream.deadline is not None:
             stream.deadline.cancel()
-        self._schedule_flush()
+        if self._streams:
+            self._schedule_flush()
+        else:
+            self._flush()  # rule 3: the last call in flight
         if self._going_away and not self._streams:
             self._loop.call_soon(self._close_gently)
 
