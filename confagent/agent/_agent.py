@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
 import structlog
@@ -123,6 +124,8 @@ class Agent:
 
         setup = self.load()
         app = StatusApp(self.status)
+        app.page.history_config = setup.config.history
+        app.page.show_secrets = setup.config.listener.page_show_secrets
         address = setup.config.listener.address
         listener = None if address is None else AgentListener(app, *address)
         backend: Backend | None = None
@@ -139,6 +142,12 @@ class Agent:
         from confagent.agent._daemon import Daemon  # noqa: PLC0415 - see the module docstring
 
         app.probe = lambda: _revision_of(backend, setup if self._daemon is None else self._daemon.setup)
+        if backend.name == "embedded":  # the store's modules are loaded only then
+            from confagent.agent._page import membership_of  # noqa: PLC0415 - see the module docstring
+            from confagent.backends import EmbeddedBackend  # noqa: PLC0415
+
+            assert isinstance(backend, EmbeddedBackend)
+            app.page.membership = partial(membership_of, backend.node)
         self.log.info("agent started", backend=backend.name, resources=len(setup.resources.resources),
                       prefixes=list(setup.prefixes), watch=setup.config.run.watch and backend.watches,
                       interval_s=setup.config.run.interval_s)

@@ -233,6 +233,7 @@ class Daemon:
 
     async def _schedule(self) -> None:
         next_tick_s = self._clock() + (self.setup.config.run.interval_s if self.watching else 0.0)
+        self.status.next_full_pass_in(next_tick_s - self._clock())
         while not self._stopping:
             if self._follower is not None and self._follower.done():
                 self._follower.result()  # raises what killed it
@@ -244,6 +245,7 @@ class Daemon:
             if now_s >= next_tick_s:
                 await self._tick(now_s)
                 next_tick_s = now_s + self.setup.config.run.interval_s
+                self.status.next_full_pass_in(next_tick_s - self._clock())
             due = self._debouncer.take_due(now_s)
             if due:
                 await self._sync(due)

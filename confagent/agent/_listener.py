@@ -14,8 +14,10 @@ Rules:
    output. Values of secret keys are always masked here (``--show-secrets``
    reads the database itself). 404 when the agent keeps no history or has
    no such record; 400 for a malformed query; 503 when the database cannot be read.
-5. Anything else: 404, or 405 for another method. Bodies are never read.
-6. Served by ``confagent.http_listener`` with uvicorn's defaults: in the agent's
+5. The status page (``confagent.agent._page``, ``page``): ``/``, its assets,
+   ``/v1/page`` and the event stream ``/v1/events``.
+6. Anything else: 404, or 405 for another method. Bodies are never read.
+7. Served by ``confagent.http_listener`` with uvicorn's defaults: in the agent's
    event loop, without uvicorn's signal handlers (the daemon owns
    SIGTERM/SIGINT/SIGHUP); a taken address is a ``ConfigError`` keyed ``agent.listen``.
    On stop, requests in flight get ``SHUTDOWN_GRACE_S`` (longer than a probe takes).
@@ -30,6 +32,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from confagent.agent._metrics import METRICS_CONTENT_TYPE
+from confagent.agent._page import ASSETS, StatusPage
 from confagent.agent._status import StatusBoard
 from confagent.asgi import Receive, Scope, Send, send_response
 from confagent.errors import ConfagentError, StorageError
@@ -51,9 +54,17 @@ class StatusApp:
     def __init__(self, board: StatusBoard, probe: Probe | None = None) -> None:
         self.board = board
         self.probe = probe
+        self.page = StatusPage(board)
+        """The status page (rule 5); the agent gives it the history's secret patterns and membership."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        if scope["path"] in _PAGE_PATHS:
+            if scope["method"] in ("GET", "HEAD"):
+                await self._page(scope, receive, send)
+            else:
+                await _respond(send, 405, _json({"error": "only GET"}))
             return
         routes: dict[str, Callable[[], Awaitable[tuple[int, bytes, str]]]] = {
             "/health": self._health, "/metrics": self._metrics, "/v1/status": self._status}
@@ -67,6 +78,16 @@ class StatusApp:
         else:
             status, body, content_type = await route()
             await _respond(send, status, body, content_type, head=scope["method"] == "HEAD")
+
+    async def _page(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Rule 5."""
+        path, head = scope["path"], scope["method"] == "HEAD"
+        if path in ASSETS:
+            await self.page.asset(path, send, head=head)
+        elif path == "/v1/page":
+            await self.page.document_route(send, head=head)
+        else:
+            await self.page.events(receive, send)
 
     async def _health(self) -> tuple[int, bytes, str]:
         if self.board.backend_trouble is not None and self.probe is not None:
@@ -114,6 +135,7 @@ class StatusApp:
 
 
 _HISTORY = "/v1/history"
+_PAGE_PATHS = frozenset({*ASSETS, "/v1/page", "/v1/events"})
 _JSON = "application/json"
 
 
@@ -139,3 +161,9 @@ class AgentListener(HttpListener):
 
     def __init__(self, app: StatusApp, host: str, port: int) -> None:
         super().__init__(app, host, port, "agent.listen", ListenerSettings(shutdown_grace_s=SHUTDOWN_GRACE_S))
+        self.status_app = app
+
+    async def stop(self) -> None:
+        """End the page's event streams, then stop as every listener does."""
+        self.status_app.page.close()
+        await super().stop()

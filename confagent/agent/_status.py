@@ -21,10 +21,17 @@ Rules:
    says ``stale`` and since which revision (``stale_since_revision``), and
    the agent is not healthy, its reason saying so, until the backend
    reports a revision again.
+7. The status page (``confagent.agent._page``) follows the board: ``watch``
+   gives a queue woken (one pending wake at most) on every change the
+   board is told of, until ``unwatch``; with no watcher a change costs one
+   test of an empty set and nothing is built. The board keeps the view of
+   the last pass and what each resource's last render read (``reads``), as
+   references, for the page to show the keys each resource reads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -36,7 +43,7 @@ from confagent.agent._sync import Outcome
 if TYPE_CHECKING:
     from confagent.agent._metrics import AgentMetrics
     from confagent.history import HistoryRecorder
-    from confagent.render import KeyView
+    from confagent.render import KeyView, Reads
 
 __all__ = ["NO_RESOURCE", "RESULT_FAILED", "RESULT_OK", "RESULT_PENDING", "Health", "ResourceStatus",
            "StatusBoard"]
@@ -88,6 +95,42 @@ class StatusBoard:
         """The revision of the agent's cache it renders from while the backend is away (rule 6)."""
         self.history: HistoryRecorder | None = None
         """The render history (rule 5); None while none is kept."""
+        self.view: KeyView | None = None
+        """The view the last pass rendered from (rule 7)."""
+        self.reads: dict[str, Reads] = {}
+        """What each resource's last render read (rule 7)."""
+        self.next_full_pass_s: float | None = None
+        """Unix time of the daemon's next full pass, when failed resources are tried again."""
+        self._watchers: set[asyncio.Queue[None]] = set()
+        self.wakes = 0
+        """Watchers woken since start (rule 7: none while nobody watches)."""
+
+    def watch(self) -> asyncio.Queue[None]:
+        """A queue that holds a wake after each change until ``unwatch`` (rule 7)."""
+        wake: asyncio.Queue[None] = asyncio.Queue(1)
+        self._watchers.add(wake)
+        return wake
+
+    def unwatch(self, wake: asyncio.Queue[None]) -> None:
+        self._watchers.discard(wake)
+
+    @property
+    def watchers(self) -> int:
+        """How many watch the board now (open pages)."""
+        return len(self._watchers)
+
+    def next_full_pass_in(self, delay_s: float) -> None:
+        """The daemon's next full pass (which retries failed resources) is ``delay_s`` from now."""
+        self.next_full_pass_s = self._wall_clock() + delay_s
+
+    def _changed(self) -> None:
+        """Wake every watcher (rule 7); nothing at all without one."""
+        if not self._watchers:
+            return
+        for wake in self._watchers:
+            self.wakes += 1
+            if not wake.full():
+                wake.put_nowait(None)
 
     @cached_property
     def metrics(self) -> AgentMetrics:
@@ -117,6 +160,9 @@ class StatusBoard:
             known = self._resources.get(name)
             if known is None or known.dest != dest:
                 self._resources[name] = ResourceStatus(name, dest)
+        for name in set(self.reads) - set(current):
+            del self.reads[name]
+        self._changed()
 
     def record(self, outcomes: Sequence[Outcome], view: KeyView | None = None) -> None:
         """The outcomes of one pass (noop passes count as passes too), rendered from ``view`` (rule 5)."""
@@ -124,7 +170,11 @@ class StatusBoard:
             self.history.submit(outcomes, view)
         now_s = self._wall_clock()
         metrics = self.metrics
+        if view is not None:
+            self.view = view
         for outcome in outcomes:
+            if outcome.reads is not None:
+                self.reads[outcome.resource] = outcome.reads
             metrics.renders.labels(outcome.resource).inc()
             metrics.apply_duration.observe(outcome.duration_ms / 1000)
             known = self._resources.get(outcome.resource, ResourceStatus(outcome.resource, outcome.dest))
@@ -139,11 +189,13 @@ class StatusBoard:
             self._resources[outcome.resource] = status
             self.rendered_revision = max(self.rendered_revision, outcome.revision)
         self._update_revisions()
+        self._changed()
 
     def up_to_date(self, revision: int) -> None:
         """Every file is what ``revision`` renders (a change no resource reads, nothing pending)."""
         self.rendered_revision = max(self.rendered_revision, revision)
         self._update_revisions()
+        self._changed()
 
     def saw_revision(self, revision: int) -> None:
         """The backend answered, at ``revision``: it is connected; the view is at ``revision``."""
@@ -152,10 +204,12 @@ class StatusBoard:
         self.cache_revision = revision
         self.backend_revision = max(self.backend_revision, revision)
         self._update_revisions()
+        self._changed()
 
     def backend_failed(self, cause: str) -> None:
         """The backend is unreachable (or its changes were lost) until it reports a revision again."""
         self._trouble = cause
+        self._changed()
 
     def rendering_from_cache(self, revision: int) -> None:
         """The view is the agent's cache at ``revision``: the backend has not answered since start
@@ -163,10 +217,12 @@ class StatusBoard:
         self.stale_since_revision = revision
         self.cache_revision = revision
         self._update_revisions()
+        self._changed()
 
     def backend_recovered(self) -> None:
         """The backend answered again, with no new revision to report."""
         self._trouble = None
+        self._changed()
 
     @property
     def backend_trouble(self) -> str | None:

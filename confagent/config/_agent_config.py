@@ -237,6 +237,9 @@ class ListenerConfig:
     listen: str | None = setting(None, flag="listen", kind=TEXT, metavar="HOST:PORT",
                                  help="serve /health, /metrics and /v1/status here")
     """``HOST:PORT`` (``127.0.0.1:9271``), or None for no listener."""
+    page_show_secrets: bool = setting(False, flag="page-show-secrets", kind=BOOLEAN,
+                                      help="show secret keys' values on the status page (else masked)")
+    """The status page shows the values of keys matching ``[history] secret_keys`` instead of masking them."""
 
     @property
     def address(self) -> tuple[str, int] | None:
