@@ -235,7 +235,7 @@ class ListenerConfig:
     """The agent's own HTTP listener (``[agent]``): ``/health`` and Prometheus ``/metrics``."""
 
     listen: str | None = setting(None, flag="listen", kind=TEXT, metavar="HOST:PORT",
-                                 help="serve /health, /metrics and /v1/status here")
+                                 help="serve /health, /metrics, /v1/status and the status page here")
     """``HOST:PORT`` (``127.0.0.1:9271``), or None for no listener."""
     page_show_secrets: bool = setting(False, flag="page-show-secrets", kind=BOOLEAN,
                                       help="show secret keys' values on the status page (else masked)")

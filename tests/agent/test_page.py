@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import orjson
@@ -15,8 +16,9 @@ from confagent.agent._page import ASSETS, SECURITY_HEADERS, StatusPage, sse_even
 from confagent.history import MASK
 from confagent.render import KeyView, Reads
 from confagent.settings import HistoryConfig
-from confagent.testing import until_async
-from tests.agent.support import DEADLINE_S, run
+from confagent.testing import free_port, until_async
+from tests.agent.support import DEADLINE_S, make_agent, resource_toml, run, seed_store, write_confdir
+from tests.agent.test_listener import running_agent
 
 _KEYS = {"/app/url": "db1:5432", "/app/db_password": "hunter2", "/app/api_token": "t0k", "/other/x": "1"}
 
@@ -141,5 +143,35 @@ def test_the_stream_sends_the_status_then_each_change_and_nothing_without_a_page
         _render(board, 9, _KEYS)
         board.saw_revision(9)
         assert (board.wakes, app.page.documents_built) == (wakes, built)  # the page closed: nothing again
+
+    run(body)
+
+
+def test_a_running_agent_shows_its_membership_and_secrets_only_when_set_to(tmp_path: Path) -> None:
+    out = tmp_path / "a.out"
+    write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", out, '["/app"]')},
+                  {"a.tmpl": 'url={{ getv("/app/url") }} {{ getv("/app/db_password") }}\n'})
+    seed_store(tmp_path / "data", {"/app/url": "db1", "/app/db_password": "hunter2"})
+
+    async def page_of(**overrides: object) -> dict[str, object]:
+        port = free_port()
+        agent, _out = make_agent(tmp_path, tmp_path / "data", **{"agent.listen": f"127.0.0.1:{port}"},
+                                 **overrides)
+        async with running_agent(agent), httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            await until_async(lambda: agent.status.fully_rendered, "the first render")
+            document: dict[str, object] = (await http.get("/v1/page")).json()
+            return document
+
+    async def body() -> None:
+        masked = await page_of()
+        keys = {k["key"]: k["value"] for k in masked["resources"][0]["keys"]}  # type: ignore[index]
+        assert keys == {"/app/db_password": MASK, "/app/url": "db1"}
+        membership = masked["membership"]
+        assert isinstance(membership, dict) and membership["is_leader"] is True
+        assert [member["name"] for member in membership["members"]] == ["default"]
+        assert isinstance(masked["next_full_pass"], float)  # when a failed resource is tried again
+        shown = await page_of(**{"agent.page_show_secrets": True})
+        assert {"key": "/app/db_password", "value": "hunter2"} in shown["resources"][0]["keys"]  # type: ignore[index]
+        assert shown["secrets_shown"] is True
 
     run(body)
