@@ -1,8 +1,9 @@
 """The status page's routes without a browser: assets and their headers, the document and its masking,
-the event stream's framing, and that nothing is computed while no page is open."""
+the event stream's framing and records, and that nothing is computed while no page is open."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from confagent.agent._page import ASSETS, SECURITY_HEADERS, StatusPage, sse_even
 from confagent.history import MASK
 from confagent.render import KeyView, Reads
 from confagent.settings import HistoryConfig
-from confagent.testing import free_port, until_async
+from confagent.testing import Keys, free_port, until_async
 from tests.agent.support import DEADLINE_S, make_agent, resource_toml, run, seed_store, write_confdir
 from tests.agent.test_listener import running_agent
 
@@ -173,5 +174,38 @@ def test_a_running_agent_shows_its_membership_and_secrets_only_when_set_to(tmp_p
         shown = await page_of(**{"agent.page_show_secrets": True})
         assert {"key": "/app/db_password", "value": "hunter2"} in shown["resources"][0]["keys"]  # type: ignore[index]
         assert shown["secrets_shown"] is True
+
+    run(body)
+
+
+def test_the_stream_sends_every_record_with_its_diff_as_puts_are_rendered(tmp_path: Path) -> None:
+    out = tmp_path / "a.out"
+    write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", out, '["/app"]')},
+                  {"a.tmpl": 'url={{ getv("/app/url") }}\n'})
+    seed_store(tmp_path / "data", {"/app/url": "db0"})
+    port, client_url = free_port(), f"http://127.0.0.1:{free_port()}"
+    agent, _out = make_agent(tmp_path, tmp_path / "data", **{"agent.listen": f"127.0.0.1:{port}",
+                                                             "store.listen_client_urls": [client_url]})
+
+    async def body() -> None:
+        async with running_agent(agent), httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                                           timeout=DEADLINE_S) as http:
+            await until_async(lambda: agent.status.fully_rendered and agent.status.history is not None
+                              and agent.status.history.recorded == 1, "the first render recorded")
+            keys = Keys(client_url)
+            async with http.stream("GET", "/v1/events") as events:
+                lines = events.aiter_lines()
+                assert (await _next_event(lines))[0] == "status"
+                records = []
+                for value in ("db1", "db2", "db3"):  # each record once, none held back by the one before
+                    await asyncio.to_thread(keys.put, "/app/url", value)
+                    while True:
+                        name, event = await _next_event(lines)
+                        if name == "record":
+                            records.append(event)
+                            break
+                    assert f"+url={value}" in str(event["diff"])
+            keys.close()
+        assert [record["id"] for record in records] == [2, 3, 4]
 
     run(body)
