@@ -32,7 +32,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from confagent.agent._metrics import METRICS_CONTENT_TYPE
-from confagent.agent._page import ASSETS, StatusPage
+from confagent.agent._page import ASSETS, SECURITY_HEADERS, StatusPage
 from confagent.agent._status import StatusBoard
 from confagent.asgi import Receive, Scope, Send, send_response
 from confagent.errors import ConfagentError, StorageError
@@ -86,6 +86,9 @@ class StatusApp:
             await self.page.asset(path, send, head=head)
         elif path == "/v1/page":
             await self.page.document_route(send, head=head)
+        elif head:  # a stream's headers, and no stream
+            await send_response(send, 200, [(b"content-type", b"text/event-stream; charset=utf-8"),
+                                            *SECURITY_HEADERS], b"", head=True)
         else:
             await self.page.events(receive, send)
 

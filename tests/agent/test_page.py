@@ -61,6 +61,9 @@ def test_the_page_and_its_assets_carry_the_security_headers() -> None:
                 assert (await http.post(path)).status_code == 405
             csp = (await http.get("/")).headers["content-security-policy"]
             assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe" not in csp
+            events = await http.head("/v1/events")  # answered at once, no stream
+            assert events.status_code == 200 and events.content == b""
+            assert (await http.post("/v1/events")).status_code == 405
             document = await http.get("/v1/page")
             assert document.headers["x-frame-options"] == "DENY" and document.json()["resources"]
 
