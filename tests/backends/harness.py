@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
 from pathlib import Path
@@ -20,7 +21,10 @@ from kazoo.client import KazooClient
 
 from confagent.backends import (
     Backend,
+    BackoffPolicy,
+    CacheConfig,
     CacheEvent,
+    CacheRecovered,
     CacheTrouble,
     CacheUpdate,
     Change,
@@ -35,10 +39,13 @@ from confagent.backends._redis_keys import parse_node
 from confagent.backends._redis_link import RedisOptions
 from confagent.backends._zookeeper import ZookeeperBackend, ZookeeperOptions
 from confagent.client import ClientConfig, EtcdClient
+from confagent.errors import ClientError
 from confagent.kv import CompactionRequest, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest
 
 T = TypeVar("T")
 DEADLINE_S = 15.0
+FAST = CacheConfig(backoff=BackoffPolicy(initial_s=0.05, max_s=0.4), verify_interval_s=0)
+"""A cache retrying within a fraction of a second and verifying nothing on a timer (outage tests)."""
 
 
 def run(body: Callable[[], Awaitable[T]]) -> T:
@@ -375,3 +382,35 @@ class Follower:
     async def stop(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+
+
+class Restartable(Protocol):
+    """A real server a test kills and starts again (``RedisServer``, ``ZookeeperServer``)."""
+
+    def kill(self) -> None: ...
+
+    def start(self) -> object: ...
+
+
+async def survives_a_restart(backend: Backend, prefix: str, server: Restartable,
+                             write: Callable[[str, str], None]) -> None:
+    """As an etcd outage: a cache of ``prefix`` over ``backend`` (the server holding ``/app/a`` = 1)
+    follows a write, keeps its view and reports the trouble while ``server`` is killed, recovers once
+    it runs again and follows the next write (``write(key, value)`` to the server); the backend closed."""
+    follower = Follower(PrefixCache(backend, [prefix], FAST, rng=random.Random(7)))
+    try:
+        assert dict((await follower.update()).view) == {"/app/a": "1"}
+        await asyncio.to_thread(write, "/app/a", "2")
+        assert dict((await follower.update()).view) == {"/app/a": "2"}
+        await asyncio.to_thread(server.kill)
+        trouble = await follower.trouble()
+        assert isinstance(trouble.error, ClientError), trouble
+        assert dict(follower.cache.view) == {"/app/a": "2"}
+        await asyncio.to_thread(server.start)
+        recovered = await follower.until(lambda e: isinstance(e, CacheRecovered), DEADLINE_S)
+        assert isinstance(recovered, CacheRecovered)
+        await asyncio.to_thread(write, "/app/b", "3")
+        await follower.until(lambda e: dict(getattr(e, "view", {})) == {"/app/a": "2", "/app/b": "3"})
+    finally:
+        await follower.stop()
+        await backend.close()

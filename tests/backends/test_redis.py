@@ -12,23 +12,22 @@ import asyncio
 import random
 import sys
 from contextlib import aclosing
+from functools import partial
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
-from confagent.backends import BackendConfig, BackoffPolicy, CacheConfig, CacheRecovered, PrefixCache
+from confagent.backends import BackendConfig, CacheRecovered, PrefixCache
 from confagent.backends._redis import RedisBackend
 from confagent.backends._redis_keys import RedisNode, from_redis, parse_node, scan_pattern, to_redis
 from confagent.backends._redis_link import RedisLink, RedisOptions
 from confagent.backends._registry import GivenPath
 from confagent.errors import BackendError, ClientError, ConfigError, UndecodableKey
 from confagent.testing import FaultProxy, PartitionMode, Processes, free_port, until_async
-from tests.backends.harness import DEADLINE_S, Follower, next_change, run
+from tests.backends.harness import FAST, Follower, next_change, run, survives_a_restart
 from tests.backends.redis_server import RedisServer
 from tests.certs import make_certs
-
-FAST = CacheConfig(backoff=BackoffPolicy(initial_s=0.05, max_s=0.4), verify_interval_s=0)
 
 
 @pytest.mark.parametrize(("key", "separator", "redis_key"), [
@@ -396,30 +395,8 @@ def test_keys_and_values_that_are_not_utf8_are_left_out_and_reported(tmp_path: P
 def test_a_killed_and_restarted_server_is_survived(tmp_path: Path, processes: Processes) -> None:
     """As an etcd outage: the cache keeps its view, reports the trouble, backs off, and recovers."""
     server = _server(processes, tmp_path)
-    with server.client() as client:
-        client.set("/app/a", "1")
-
-    async def body() -> None:
-        backend = _backend(server, timeout_s=1)
-        follower = Follower(PrefixCache(backend, ["/app"], FAST, rng=random.Random(7)))
-        try:
-            assert dict((await follower.update()).view) == {"/app/a": "1"}
-            await asyncio.to_thread(_write, server, "/app/a", "2")
-            assert dict((await follower.update()).view) == {"/app/a": "2"}
-            await asyncio.to_thread(server.kill)
-            trouble = await follower.trouble()
-            assert isinstance(trouble.error, ClientError), trouble
-            assert dict(follower.cache.view) == {"/app/a": "2"}
-            await asyncio.to_thread(server.start)
-            recovered = await follower.until(lambda e: isinstance(e, CacheRecovered), DEADLINE_S)
-            assert isinstance(recovered, CacheRecovered)
-            await asyncio.to_thread(_write, server, "/app/a", "3")
-            await follower.until(lambda e: dict(getattr(e, "view", {})) == {"/app/a": "3"})
-        finally:
-            await follower.stop()
-            await backend.close()
-
-    run(body)
+    _write(server, "/app/a", "1")
+    run(lambda: survives_a_restart(_backend(server, timeout_s=1), "/app", server, partial(_write, server)))
 
 
 def test_a_network_cut_under_notifications_is_noticed_and_survived(tmp_path: Path,

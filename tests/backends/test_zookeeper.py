@@ -15,6 +15,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import aclosing
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,16 +23,14 @@ from kazoo.client import KazooClient
 from kazoo.protocol.states import Callback, WatchedEvent
 from kazoo.security import make_digest_acl
 
-from confagent.backends import BackendConfig, BackoffPolicy, CacheConfig, CacheRecovered, PrefixCache
+from confagent.backends import BackendConfig, CacheRecovered, PrefixCache
 from confagent.backends._zookeeper import ZookeeperBackend, ZookeeperOptions
 from confagent.backends._zookeeper_tree import TreeCopy, TreeWalk
 from confagent.errors import BackendError, ClientError, ConfigError, ResyncNeeded
 from confagent.testing import Processes
-from tests.backends.harness import DEADLINE_S, Follower, next_change, run
+from tests.backends.harness import DEADLINE_S, FAST, Follower, next_change, run, survives_a_restart
 from tests.backends.zookeeper_server import ZookeeperServer
 from tests.certs import make_certs
-
-FAST = CacheConfig(backoff=BackoffPolicy(initial_s=0.05, max_s=0.4), verify_interval_s=0)
 
 
 @pytest.fixture
@@ -369,30 +368,9 @@ def test_no_server_is_a_client_error(processes: Processes, tmp_path: Path) -> No
 def test_a_killed_and_restarted_server_is_survived(tmp_path: Path, processes: Processes) -> None:
     """As an etcd outage: the cache keeps its view, reports the trouble, backs off, and recovers."""
     server = ZookeeperServer(processes, tmp_path).start()
-    with server.client() as zk:
-        _tree(zk, {"/app/a": "1"})
-
-    async def body() -> None:
-        backend = ZookeeperBackend(_options(server, dial_timeout_s=0.5, timeout_s=1.0))
-        follower = Follower(PrefixCache(backend, ["/app/"], FAST, rng=random.Random(7)))
-        try:
-            assert dict((await follower.update()).view) == {"/app/a": "1"}
-            await asyncio.to_thread(_write, server, "/app/a", "2")
-            assert dict((await follower.update()).view) == {"/app/a": "2"}
-            await asyncio.to_thread(server.kill)
-            trouble = await follower.trouble()
-            assert isinstance(trouble.error, ClientError), trouble
-            assert dict(follower.cache.view) == {"/app/a": "2"}
-            await asyncio.to_thread(server.start)
-            recovered = await follower.until(lambda e: isinstance(e, CacheRecovered), DEADLINE_S)
-            assert isinstance(recovered, CacheRecovered)
-            await asyncio.to_thread(_write, server, "/app/b", "3")
-            await follower.until(lambda e: dict(getattr(e, "view", {})) == {"/app/a": "2", "/app/b": "3"})
-        finally:
-            await follower.stop()
-            await backend.close()
-
-    run(body)
+    _write(server, "/app/a", "1")
+    options = _options(server, dial_timeout_s=0.5, timeout_s=1.0)
+    run(lambda: survives_a_restart(ZookeeperBackend(options), "/app/", server, partial(_write, server)))
 
 
 def test_a_lost_session_is_survived(zookeeper_session: ZookeeperServer, zk: KazooClient, ns: str) -> None:
