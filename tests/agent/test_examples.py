@@ -12,7 +12,7 @@ from tests.agent.readme import commands, session
 from tests.agent.support import EXAMPLES, example_keys, make_agent, run, seed_store
 
 README_EXAMPLES = ["nginx", "haproxy", "app-config", "nginx-registry", "metad-self", "systemd", "cluster",
-                   "rolling-reload"]
+                   "rolling-reload", "fleet"]
 
 
 def _expected_files(example: Path) -> dict[str, str]:
