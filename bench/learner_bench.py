@@ -26,7 +26,18 @@ answers decoded as the peer transport does, one or eight puts per Ready. On one
 applies every put), so the clusters' figures mix the leader's cost with theirs;
 the core's figure is the leader's own.
 
+``--fleet N`` times what a fleet's hosts see: examples/fleet/run.py (copied to a
+temporary directory, its ports from a free base) starts three voter agents and N
+learner agents, each rendering its own file from its own replica; then each of
+``--puts`` puts (one every half second, to voter1) is timed from its
+acknowledgement to each learner's file showing the value (``--wait``, the
+agents' wait window, sets the floor: the example's 50 ms), the files polled by
+``os.stat`` every ``POLL_S`` from this process (a file is replaced by rename, so
+a new inode or mtime is read). Printed per put: the first, median and last
+learner's file; then p50/max over the puts of the median and of the last file.
+
     python bench/learner_bench.py [--learners 0,1,5,10,20,50] [--seconds 3] [--rounds 2] [--core]
+    python bench/learner_bench.py --fleet 20 [--puts 10] [--wait 50ms:1s]
 
 Loopback only; every wait is bounded; every process started is stopped by its pid
 (a stopped learner gets SIGCONT first). A benchmark, not a test: it asserts nothing about time.
@@ -38,8 +49,11 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -54,6 +68,7 @@ from confagent.raft import HardState, Message, MessageType, RaftConfig, RawNode,
 from confagent.server.peers._peer_codec import FRAME_HEADER, decode_frame, encode_frame
 from confagent.testing import (
     ServerProcess,
+    b64,
     free_port,
     leader_of,
     post,
@@ -71,6 +86,11 @@ JOIN_BATCH = 5
 """Learner processes started at once (each reads the leader's snapshot as it joins)."""
 JOIN_TIMEOUT_S = 120.0
 MAX_LEARNERS = 64
+FLEET_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fleet"
+FLEET_UP_TIMEOUT_S = 300.0
+FILE_TIMEOUT_S = 30.0
+POLL_S = 0.001
+PUT_PAUSE_S = 0.5
 
 
 # -- learners ---------------------------------------------------------------------------------
@@ -257,6 +277,77 @@ def _print(title: str, figures: dict[str, tuple[float, float]], anchor_cpu: floa
         print(f"  {'leader CPU ms/put per learner':<38} {extra:9.4f}")
 
 
+# -- the fleet example: put -> files ---------------------------------------------------------
+
+
+@contextmanager
+def _fleet(tmp: Path, learners: int, wait: str) -> Iterator[tuple[str, list[Path]]]:
+    """examples/fleet copied into ``tmp`` and running: voter1's client URL and the learners' files."""
+    example = tmp / "fleet"
+    shutil.copytree(FLEET_EXAMPLE, example, ignore=shutil.ignore_patterns("voter*", "learner*", "run.pid"))
+    base = free_port()
+    log = tmp / "fleet.log"
+    with log.open("wb") as sink:
+        runner = subprocess.Popen([sys.executable, str(example / "run.py"), "--learners", str(learners),
+                                   "--base", f"127.0.0.1:{base}", "--wait", wait],
+                                  stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        until(lambda: "agents rendering" in log.read_text() or runner.poll() is not None, "the fleet up",
+              log, deadline_s=FLEET_UP_TIMEOUT_S)
+        assert runner.poll() is None, log.read_text()
+        print(log.read_text().splitlines()[0])
+        yield f"http://127.0.0.1:{base}", [example / f"learner{n:02d}/out/app.conf"
+                                           for n in range(1, learners + 1)]
+    finally:
+        runner.terminate()
+        runner.wait(60)
+
+
+def _seen_after(files: list[Path], value: str, acknowledged: float) -> list[float]:
+    """Seconds from ``acknowledged`` until each file shows ``value`` (stat polled every ``POLL_S``)."""
+    seen: dict[Path, float] = {}
+    stats: dict[Path, tuple[int, int]] = {}
+    deadline = acknowledged + FILE_TIMEOUT_S
+    while len(seen) < len(files):
+        assert time.monotonic() < deadline, f"files without {value}: {sorted(set(files) - set(seen))}"
+        for path in files:
+            if path in seen:
+                continue
+            stat = path.stat()
+            if stats.get(path) != (stat.st_ino, stat.st_mtime_ns):
+                stats[path] = (stat.st_ino, stat.st_mtime_ns)
+                if value in path.read_text():
+                    seen[path] = time.monotonic() - acknowledged
+        time.sleep(POLL_S)
+    return sorted(seen.values())
+
+
+def fleet(learners: int, puts: int, wait: str) -> None:
+    """Put -> each learner agent's file, over ``puts`` puts (see the module's docstring)."""
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}")
+    medians: list[float] = []
+    lasts: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="confagent-fleet-bench-") as tmp, \
+            _fleet(Path(tmp), learners, wait) as (url, files):
+        for n in range(puts):
+            value = f"10.0.{n}.{random.randrange(1, 255)}:80"
+            answer = post(url, "/v3/kv/put", {"key": b64(f"/app/upstreams/bench{n}".encode()),
+                                              "value": b64(value.encode())})
+            acknowledged = time.monotonic()
+            assert answer.status_code == 200, answer.text
+            times = _seen_after(files, value, acknowledged)
+            medians.append(statistics.median(times))
+            lasts.append(times[-1])
+            print(f"put {n + 1}: ack -> file first {times[0] * 1e3:6.1f} ms, "
+                  f"median {medians[-1] * 1e3:6.1f} ms, {len(times)}th {lasts[-1] * 1e3:6.1f} ms "
+                  f"(load {os.getloadavg()[0]:.1f})")
+            time.sleep(PUT_PAUSE_S)
+    print(f"{learners} learner agents, {puts} puts: "
+          f"median file p50 {statistics.median(medians) * 1e3:.1f} ms, max {max(medians) * 1e3:.1f} ms; "
+          f"last file p50 {statistics.median(lasts) * 1e3:.1f} ms, "
+          f"max {max(lasts) * 1e3:.1f} ms (load average {os.getloadavg()[0]:.1f} at the end)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--learners", default="0,1,5,10,20,50", help="learner counts, ascending")
@@ -264,7 +355,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="turns of each cluster per count")
     parser.add_argument("--core", action="store_true",
                         help="measure the leader's core alone, in this process (no cluster)")
+    parser.add_argument("--fleet", type=int, metavar="N",
+                        help="time put -> file across the fleet example with N learner agents")
+    parser.add_argument("--puts", type=int, default=10, help="puts timed with --fleet")
+    parser.add_argument("--wait", default="50ms:1s", help="the fleet's agents' wait window (the example's)")
     args = parser.parse_args()
+    if args.fleet:
+        fleet(args.fleet, args.puts, args.wait)
+        return
     counts = [int(c) for c in args.learners.split(",")]
     if args.core:
         core(counts, 2000, args.rounds)

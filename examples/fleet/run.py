@@ -13,7 +13,7 @@ waits for each one's file before the next turn. Its own pid is in ``run.pid``:
 ``kill $(cat examples/fleet/run.pid)`` stops every agent it started and waits for
 them (one still running ``STOP_TIMEOUT_S`` later is killed).
 
-    python3 examples/fleet/run.py [--learners 20] [--base 127.0.0.1:21000] [--turn 5]
+    python3 examples/fleet/run.py [--learners 20] [--base 127.0.0.1:21000] [--turn 5] [--wait 50ms:1s]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ READY_TIMEOUT_S = 180.0
 CONFIG = """\
 # Written by ../run.py: host {name} of the fleet example (../README.md).
 confdir = ".."
-wait = "50ms:1s"
+wait = "{wait}"
 log_format = "json"
 
 [store]
@@ -59,9 +59,9 @@ max_learners = {learners}
 class Fleet:
     """The hosts' names and URLs, and the agents started so far."""
 
-    def __init__(self, host: str, base: int, learners: int) -> None:
+    def __init__(self, host: str, base: int, learners: int, wait: str) -> None:
         self.names = [*VOTERS, *(f"learner{n:02d}" for n in range(1, learners + 1))]
-        self.host, self.base, self.learners = host, base, learners
+        self.host, self.base, self.learners, self.wait = host, base, learners, wait
         self.agents: list[subprocess.Popen[bytes]] = []
 
     def url(self, name: str, peer: bool = False) -> str:
@@ -73,7 +73,7 @@ class Fleet:
         cluster = ",".join(f"{member}={self.url(member, peer=True)}" for member in members)
         (directory / "confagent.toml").write_text(CONFIG.format(
             name=name, client=self.url(name), peer=self.url(name, peer=True), cluster=cluster,
-            state=state, learners=self.learners))
+            state=state, learners=self.learners, wait=self.wait))
 
     def start(self, name: str) -> None:
         directory = HERE / name
@@ -174,9 +174,10 @@ def main() -> int:
     parser.add_argument("--learners", type=int, default=20, help="learner agents (default 20)")
     parser.add_argument("--base", default="127.0.0.1:21000", help="HOST:PORT of voter1's client URL")
     parser.add_argument("--turn", type=int, default=5, help="learners joining together (default 5)")
+    parser.add_argument("--wait", default="50ms:1s", help="each agent's wait window (default 50ms:1s)")
     args = parser.parse_args()
     host, port = args.base.rsplit(":", 1)
-    fleet = Fleet(host, int(port), args.learners)
+    fleet = Fleet(host, int(port), args.learners, args.wait)
     for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a background job starts ignoring it
         signal.signal(signum, _interrupt)
     _ports_free(fleet)
