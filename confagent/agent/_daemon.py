@@ -62,6 +62,14 @@ Rules:
     does not fit or does not read is logged and not used. The first view
     the backend gives replaces it (every resource marked), ending the stale
     state. The cache is tried once per start.
+12. With ``[fleet] publish``, a ``FleetPublisher`` (``confagent.agent._fleet``)
+    follows the board in a helper task from ``serve``'s start, writing the
+    agent's summary under ``/confagent/fleet/``; it is closed (its lease
+    revoked) when ``serve`` ends. It never holds up a pass. The board is told
+    which revisions changed keys outside ``/confagent/fleet/``
+    (``keys_changed``: a change touching one, a resync, a polled snapshot
+    whose keys differ), the revisions hosts are compared on, with the
+    digest of the view's keys (``ViewDigest``) while the agent publishes.
 """
 
 from __future__ import annotations
@@ -71,7 +79,7 @@ import gc
 import math
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import aclosing, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -89,8 +97,9 @@ from confagent.agent._saved_view import (
     load_saved_view,
 )
 from confagent.agent._setup import ConfigSource, Setup, keep_running, load_setup, log_resource_errors
-from confagent.agent._status import NO_RESOURCE, StatusBoard
+from confagent.agent._status import FLEET_PREFIX, NO_RESOURCE, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
+from confagent.agent._view_digest import ViewDigest
 from confagent.backends import Backend, CacheRecovered, CacheTrouble, CacheUpdate, PrefixCache
 from confagent.config import LoadedResource
 from confagent.errors import ConfagentError, ConfigError, MemberStopped, ReloadDeferred, StorageError
@@ -99,6 +108,7 @@ from confagent.resource import Wait
 from confagent.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
+    from confagent.agent._fleet import FleetPublisher
     from confagent.agent._reload_slots import StoreReloadSlots
     from confagent.history import HistoryRecorder
 
@@ -154,6 +164,8 @@ class Daemon:
         self.watching = setup.config.run.watch and backend.watches
         """Follow the backend's changes (else poll it every interval); fixed at start."""
         self.passes = 0
+        self._digest = ViewDigest() if setup.config.fleet.publish else None
+        """The digest of the view's keys, kept while the agent publishes its summary (rule 12)."""
 
     @property
     def revision(self) -> int:
@@ -196,6 +208,9 @@ class Daemon:
                 watch_config(self.setup.config.run.confdir, self.request_reload, self._stopped),
                 name="confagent-hot-reload"))
         history = self.status.history = self._open_history()
+        fleet = self._open_fleet()
+        if fleet is not None:
+            helpers.append(asyncio.create_task(fleet.follow(self.status), name="confagent-fleet"))
         try:
             if self.setup.idle:
                 self._say_idle()
@@ -219,6 +234,8 @@ class Daemon:
                 await slots.close()
             if history is not None:
                 await asyncio.to_thread(history.close)
+            if fleet is not None:
+                await fleet.close()
             if self._saver is not None:
                 await self._saver.flush()
 
@@ -230,6 +247,20 @@ class Daemon:
         from confagent.history import HistoryRecorder  # noqa: PLC0415 - sqlite3 only for the daemon
 
         return HistoryRecorder(config.history, config.history_path, log=self._log)
+
+    def _open_fleet(self) -> FleetPublisher | None:
+        """The fleet view's publisher (rule 12); None when the agent does not publish."""
+        config = self.setup.config
+        if not config.fleet.publish:
+            return None
+        from confagent.agent._fleet import FleetPublisher  # noqa: PLC0415 - only when publishing
+
+        publisher = FleetPublisher.for_backend(self.backend, config, self._log)
+        if publisher is None:
+            self._log.warning("fleet summary not published: the backend has no store to write it to "
+                              "(the etcd backend, or an embedded store serving a client URL)",
+                              backend=self.backend.name)
+        return publisher
 
     async def _schedule(self) -> None:
         next_tick_s = self._clock() + (self.setup.config.run.interval_s if self.watching else 0.0)
@@ -279,6 +310,8 @@ class Daemon:
                 first_s, failures = self._failed_ticks
                 self._failed_ticks = None
                 self._recovered(snapshot.revision, failures, now_s - first_s)
+            if self._view is None or not _same_user_keys(self._view, snapshot.entries):
+                self._keys_changed(snapshot.revision, snapshot.entries)
             self._view = KeyView(snapshot.entries, snapshot.revision)
             self._left_cache(snapshot.revision, snapshot.cluster_id)
             self.status.saw_revision(snapshot.revision)
@@ -369,11 +402,15 @@ class Daemon:
                        failures=failures, down_s=round(down_s, 3))
 
     def _on_update(self, update: CacheUpdate) -> None:
-        self._view = update.view
+        before, self._view = self._view, update.view
         if update.resynced:
             self._left_cache(update.revision, update.cluster_id)
         for problem in update.problems:
             self._log.warning("key skipped", revision=update.revision, cause=str(problem))
+        if update.resynced or before is None:
+            self._keys_changed(update.revision, update.view)
+        elif any(not key.startswith(FLEET_PREFIX) for key in update.changed):
+            self._keys_changed(update.revision, update.view, before, update.changed)
         self.status.saw_revision(update.revision)
         now_s = self._clock()
         if update.resynced:
@@ -386,6 +423,18 @@ class Daemon:
         if not self._debouncer:
             self.status.up_to_date(update.revision)  # no resource reads what changed
         self._wake.set()
+
+    def _keys_changed(self, revision: int, view: Mapping[str, str], before: Mapping[str, str] | None = None,
+                      changed: Iterable[str] = ()) -> None:
+        """Tell the board keys outside the fleet's prefix changed, with the view's digest when the agent
+        publishes (rule 12): from ``before`` and the keys ``changed``, else from the whole ``view``."""
+        digest = self._digest
+        if digest is not None:
+            if before is None:
+                digest.reset(view)
+            else:
+                digest.update(before, view, changed)
+        self.status.keys_changed(revision, "" if digest is None else digest.hex)
 
     @property
     def _saved_view_path(self) -> Path:
@@ -490,3 +539,11 @@ class Daemon:
 
 def _names_and_dests(setup: Setup) -> list[tuple[str, str]]:
     return [(resource.name, resource.spec.dest) for resource in setup.resources.resources]
+
+
+def _same_user_keys(view: Mapping[str, str], entries: Mapping[str, str]) -> bool:
+    """Whether ``view`` and ``entries`` hold the same keys and values outside ``FLEET_PREFIX`` (rule 12)."""
+    def user(keys: Mapping[str, str]) -> dict[str, str]:
+        return {key: value for key, value in keys.items() if not key.startswith(FLEET_PREFIX)}
+
+    return user(view) == user(entries)

@@ -49,7 +49,7 @@ from confagent.client import ClientConfig, ClientTls, EtcdClient, Semaphore, Ses
 from confagent.config import AgentConfig
 from confagent.errors import ConfagentError, ReloadDeferred
 
-__all__ = ["StoreReloadSlots"]
+__all__ = ["StoreReloadSlots", "store_client_config"]
 
 Logger = structlog.typing.FilteringBoundLogger
 
@@ -82,7 +82,7 @@ class StoreReloadSlots:
         if isinstance(backend, EtcdBackend):
             return cls(backend.client, ttl_s=run.reload_lock_ttl_s, wait_s=run.reload_lock_wait_s, log=log,
                        own_client=False)
-        client_config = _client_config(backend, config)
+        client_config = store_client_config(backend, config)
         if client_config is None:
             return None
         return cls(EtcdClient(client_config), ttl_s=run.reload_lock_ttl_s, wait_s=run.reload_lock_wait_s,
@@ -175,9 +175,9 @@ class StoreReloadSlots:
             return session
 
 
-def _client_config(backend: Backend, config: AgentConfig) -> ClientConfig | None:
+def store_client_config(backend: Backend, config: AgentConfig) -> ClientConfig | None:
     """How to reach the embedded store ``backend`` runs (rule 1); None when it serves no client URL
-    (or is no embedded store)."""
+    (or is no embedded store). The fleet view's publisher reaches it the same way."""
     if backend.name != "embedded":
         return None
     from confagent.server import read_serving_record  # noqa: PLC0415 - loaded already with the store

@@ -45,9 +45,11 @@ if TYPE_CHECKING:
     from confagent.history import HistoryRecorder
     from confagent.render import KeyView, Reads
 
-__all__ = ["NO_RESOURCE", "RESULT_FAILED", "RESULT_OK", "RESULT_PENDING", "Health", "ResourceStatus",
-           "StatusBoard"]
+__all__ = ["FLEET_PREFIX", "NO_RESOURCE", "RESULT_FAILED", "RESULT_OK", "RESULT_PENDING", "Health",
+           "ResourceStatus", "StatusBoard"]
 
+FLEET_PREFIX = "/confagent/fleet/"
+"""The store prefix reserved for the agents' summaries (``confagent.agent._fleet``; rule 8)."""
 RESULT_OK = "ok"
 RESULT_FAILED = "failed"
 RESULT_PENDING = "pending"
@@ -91,6 +93,13 @@ class StatusBoard:
         self.cache_revision = 0
         self.backend_revision = 0
         self.rendered_revision = 0
+        self.key_revision = 0
+        """The newest revision at which keys outside ``FLEET_PREFIX`` changed (rule 8)."""
+        self.converged_revision = 0
+        """The newest ``key_revision`` rendered (rule 8)."""
+        self.key_digest = ""
+        self.converged_digest = ""
+        """The digest of the view at ``converged_revision`` (rule 8; "" when no digest is kept)."""
         self.stale_since_revision: int | None = None
         """The revision of the agent's cache it renders from while the backend is away (rule 6)."""
         self.history: HistoryRecorder | None = None
@@ -197,6 +206,12 @@ class StatusBoard:
         self._update_revisions()
         self._changed()
 
+    def keys_changed(self, revision: int, digest: str = "") -> None:
+        """Keys outside ``FLEET_PREFIX`` changed at ``revision``; ``digest``: the view's then (rule 8)."""
+        if revision >= self.key_revision:
+            self.key_revision, self.key_digest = revision, digest
+        self._update_revisions()
+
     def saw_revision(self, revision: int) -> None:
         """The backend answered, at ``revision``: it is connected; the view is at ``revision``."""
         self._trouble = None
@@ -254,6 +269,8 @@ class StatusBoard:
                 "resources": [status.as_json() for status in self.resources]}
 
     def _update_revisions(self) -> None:
+        if self.rendered_revision >= self.key_revision:
+            self.converged_revision, self.converged_digest = self.key_revision, self.key_digest
         metrics = self.metrics
         metrics.cache_revision.set(self.cache_revision)
         metrics.backend_revision.set(self.backend_revision)

@@ -51,7 +51,7 @@ from confagent.config import (
     LogConfig,
     RunConfig,
 )
-from confagent.settings import HistoryConfig, StoreConfig
+from confagent.settings import FleetConfig, HistoryConfig, StoreConfig
 
 if TYPE_CHECKING:
     from confagent.agent import Agent, ConfigSource
@@ -108,6 +108,7 @@ def _add_agent_flags(parser: argparse.ArgumentParser, *, modes: bool = True) -> 
     add_setting_flags(parser, HistoryConfig, defaults.history)  # render --check too: --history-one-shot
     if modes:
         add_setting_flags(parser, ListenerConfig, defaults.listener)
+        add_setting_flags(parser, FleetConfig, defaults.fleet)
 
 
 def config_source(args: argparse.Namespace) -> ConfigSource:

@@ -8,6 +8,13 @@ resource; a line saying so while the agent renders from its cache, stale),
 or the agent's JSON document with ``-w json``. Exit code 0 when
 every resource's last pass succeeded, 1 otherwise (unreachable agent too).
 httpx is imported when the command runs, not when it registers.
+
+``confagent status --fleet`` reads the fleet view instead: the summaries the
+agents with ``[fleet] publish`` keep under ``/confagent/fleet/`` in the store
+(``--endpoints``, else $CONFAGENT_ENDPOINTS, else 127.0.0.1:2379; a user from
+$ETCDCTL_USER), one line per host: its last revision rendered, whether it
+reached the newest revision any host rendered, its failing resources and the
+age of its summary. Exit code 0 when every host converged and none fails.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confagent.cli._common import Subparsers, duration_s
+from confagent.cli._common import Subparsers, client_config, duration_s
 from confagent.cli._output import render_table
 from confagent.cli._run_cmd import DEFAULT_CONFIG_FILE
 from confagent.errors import ClientError
@@ -28,6 +35,7 @@ __all__ = ["DEFAULT_LISTEN", "register", "status_rows"]
 
 DEFAULT_LISTEN = "127.0.0.1:9271"
 _HEADER = ("resource", "dest", "revision", "result", "last success")
+_FLEET_HEADER = ("host", "revision", "converged", "failing", "age")
 
 
 def register(subparsers: Subparsers) -> None:
@@ -43,6 +51,11 @@ def register(subparsers: Subparsers) -> None:
                         help="table or json (default: table)")
     parser.add_argument("--timeout", type=duration_s, default=5.0, metavar="DURATION",
                         help="how long to wait for the agent's answer (default: 5s)")
+    parser.add_argument("--fleet", action="store_true",
+                        help="list every agent publishing under /confagent/fleet/ in the store instead")
+    parser.add_argument("--endpoints", default=None,
+                        help="with --fleet: the store's comma-separated endpoints, else $CONFAGENT_ENDPOINTS "
+                             "(default: http://127.0.0.1:2379)")
     parser.set_defaults(handler=_status)
 
 
@@ -57,6 +70,8 @@ def _listen_address(args: argparse.Namespace) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.fleet:
+        return _fleet(args)
     document = fetch_status(_listen_address(args), timeout_s=args.timeout)
     if args.write_out == "json":
         print(json.dumps(document, indent=2))
@@ -90,6 +105,38 @@ def fetch_status(listen: str, *, timeout_s: float) -> dict[str, Any]:
     if not isinstance(document.get("resources"), list):
         raise ClientError(f"{url}: not an agent's status document")
     return document
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    """``status --fleet`` (module docstring)."""
+    import asyncio  # noqa: PLC0415 - see the module docstring
+    import time  # noqa: PLC0415
+
+    from confagent.agent._fleet import FLEET_PREFIX, fleet_rows  # noqa: PLC0415
+    from confagent.client import EtcdClient  # noqa: PLC0415
+
+    options = argparse.Namespace(endpoints=args.endpoints, tls_ca=None, tls_cert=None, tls_key=None, user="",
+                                 password="", dial_timeout=2.0, command_timeout=args.timeout)
+
+    async def read() -> list[bytes]:
+        async with EtcdClient(client_config(options)) as client:
+            await client.login()
+            reply = await client.get(FLEET_PREFIX.encode(), prefix=True)
+            return [kv.value for kv in reply.response.kvs]
+
+    rows = fleet_rows(asyncio.run(read()))
+    now_s = time.time()
+    if args.write_out == "json":
+        print(json.dumps({"hosts": [row.as_json(now_s) for row in rows]}, indent=2))
+    else:
+        print(render_table(_FLEET_HEADER, [
+            [row.host, str(row.revision), "no" if row.behind else "yes",
+             ", ".join(name for name, _ in row.failing) or "-", f"{max(0.0, now_s - row.at_s):.0f}s"]
+            for row in rows]))
+        for row in rows:
+            for name, error in row.failing:
+                print(f"{row.host} {name}: {error}")
+    return 0 if rows and not any(row.behind or row.failing for row in rows) else 1
 
 
 def status_rows(resources: Sequence[Mapping[str, Any]]) -> list[list[str]]:

@@ -24,6 +24,7 @@ from confagent.settings import (
     NEGATABLE,
     PATH,
     TEXT,
+    FleetConfig,
     HistoryConfig,
     Kind,
     StoreConfig,
@@ -287,6 +288,8 @@ class AgentConfig:
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     """The render history (``[history]``), kept under ``history_path``."""
+    fleet: FleetConfig = field(default_factory=FleetConfig)
+    """The agent's summary for the fleet view (``[fleet]``)."""
     file: Path | None = None
     """The configuration file read, if any."""
 
@@ -304,6 +307,7 @@ class AgentConfig:
         self.log.validate()
         self.discovery.validate(self.backend)
         self.history.validate()
+        self.fleet.validate()
 
     @property
     def store(self) -> StoreConfig:

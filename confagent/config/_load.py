@@ -45,7 +45,7 @@ from typing import Any
 from confagent.backends import BackendConfig
 from confagent.config._agent_config import AgentConfig, DiscoveryConfig, ListenerConfig, LogConfig, RunConfig
 from confagent.errors import ConfigError
-from confagent.settings import HistoryConfig, Read, StoreConfig, TableReader, declared
+from confagent.settings import FleetConfig, HistoryConfig, Read, StoreConfig, TableReader, declared
 
 __all__ = ["COMMAND_LINE", "CONFIG_KEYS", "CONFIG_SECTIONS", "flag_name", "load_config"]
 
@@ -76,7 +76,8 @@ def _section_keys(section: str, component: str, settings: type, flag_prefix: str
 
 _COMPONENTS = (("", "run", RunConfig, ""), ("", "backend", BackendConfig, ""), ("", "log", LogConfig, ""),
                ("", "discovery", DiscoveryConfig, ""), ("store", "store", StoreConfig, "store-"),
-               ("agent", "listener", ListenerConfig, ""), ("history", "history", HistoryConfig, ""))
+               ("agent", "listener", ListenerConfig, ""), ("history", "history", HistoryConfig, ""),
+               ("fleet", "fleet", FleetConfig, ""))
 """Each component's TOML section (``""``: the top level), its ``AgentConfig`` field, its settings
 class and the prefix of its flags."""
 CONFIG_SECTIONS = tuple((section, settings, flag_prefix) for section, _, settings, flag_prefix in _COMPONENTS)
@@ -89,7 +90,7 @@ CONFIG_KEYS: Mapping[str, _Key] = {
 _CONFD_FILE_NAME = "confd.toml"
 """A configuration file of this name is confd's (rule 6; ``_confd_file.is_confd_file``, not imported
 for a confagent.toml)."""
-_SECTIONS = ("store", "agent", "history")
+_SECTIONS = ("store", "agent", "history", "fleet")
 _ALIASES = {"node": "nodes", "log-level": "log_level", "sync-only": "sync_only",
             "client_ca_keys": "client_cakeys", "client-ca-keys": "client_cakeys",
             "keepstagefile": "keep_stage_file", "keep-stage-file": "keep_stage_file",
@@ -254,7 +255,7 @@ def _read_tables(
 def _build(values: Mapping[str, object], file: Path | None, backend_name: str) -> AgentConfig:
     """An ``AgentConfig``: its defaults, each component's fields replaced by the values given."""
     defaults = AgentConfig()
-    components = ("run", "backend", "store", "listener", "log", "discovery", "history")
+    components = tuple(component for _, component, _, _ in _COMPONENTS)
     fields: dict[str, dict[str, Any]] = {name: {} for name in components}  # typed by each _Key.read
     for key, value in values.items():
         target = CONFIG_KEYS[key]

@@ -14,6 +14,7 @@ seconds (``go_duration_ns`` is Go's grammar alone).
 from it, and the agent's configuration and the commands read it, which is
 why it is here, below them all, and light to import. ``HistoryConfig`` is the
 render history's (``[history]``): the agent writes it, ``confagent history`` reads it.
+``FleetConfig`` is the fleet view's (``[fleet]``): whether the agent publishes its summary.
 """
 
 from confagent.settings._auth_token import (
@@ -25,6 +26,7 @@ from confagent.settings._auth_token import (
 )
 from confagent.settings._declare import Naming, Setting, declared, flag_naming, setting, toml_naming
 from confagent.settings._duration import go_duration_ns, go_duration_text, parse_duration
+from confagent.settings._fleet import DEFAULT_FLEET_TTL_S, FleetConfig
 from confagent.settings._history import (
     DEFAULT_HISTORY_MAX_AGE_S,
     DEFAULT_HISTORY_MAX_DIFF_BYTES,
@@ -63,6 +65,7 @@ __all__ = [
     "BOOLEAN",
     "COUNT",
     "DEFAULT_CLIENT_URLS",
+    "DEFAULT_FLEET_TTL_S",
     "DEFAULT_HISTORY_MAX_AGE_S",
     "DEFAULT_HISTORY_MAX_DIFF_BYTES",
     "DEFAULT_HISTORY_MAX_RECORDS",
@@ -80,6 +83,7 @@ __all__ = [
     "TEXT",
     "URLS",
     "AuthTokenSpec",
+    "FleetConfig",
     "HistoryConfig",
     "JwtOptions",
     "Kind",
