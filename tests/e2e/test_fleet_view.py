@@ -19,9 +19,9 @@ from tests.agent.support import resource_toml, write_confdir
 _TTL = "2s"
 
 
-def _confdir(root: Path, check_cmd: str) -> Path:
+def _confdir(root: Path, check_cmd: str, keys: str = '["/app"]') -> Path:
     dest = root / "out" / "app.conf"
-    write_confdir(root, {"app.toml": resource_toml("app.tmpl", dest, '["/app"]',
+    write_confdir(root, {"app.toml": resource_toml("app.tmpl", dest, keys,
                                                    f"create_dest_dirs = true\ncheck_cmd = '{check_cmd}'")},
                   {"app.tmpl": 'v={{ getv("/app/v", "unset") }}\n'})
     return dest
@@ -35,11 +35,20 @@ def _fleet(keys: Keys) -> dict[str, FleetRow]:
     return {row.host: row for row in fleet_rows(values)}
 
 
+def _writes(keys: Keys, host: str) -> int:
+    """How many times ``host``'s summary was written since its lease was granted (its key's version)."""
+    answer = keys.client.post("/v3/kv/range", json={"key": b64(FLEET_PREFIX + host)})
+    answer.raise_for_status()
+    return int(answer.json()["kvs"][0]["version"])
+
+
 def test_status_fleet_lists_every_host_marks_the_failing_one_and_forgets_a_dead_one(
         tmp_path: Path, processes: Processes) -> None:
     publish = ["--fleet-publish", "--fleet-ttl", _TTL, "--log-format", "json"]
     roots = {name: tmp_path / name for name in "abc"}
-    dests = {name: _confdir(root, "false" if name == "c" else "true") for name, root in roots.items()}
+    # a reads every key, the summaries too: they must not make it write its own again and again
+    dests = {name: _confdir(root, "false" if name == "c" else "true", '["/"]' if name == "a" else '["/app"]')
+             for name, root in roots.items()}
     fleet_a = f'[fleet]\npublish = true\nname = "a"\nttl = "{_TTL}"\n'
     with agent_with_store(processes, roots["a"], fleet_a) as (agent_a, keys):
         url = str(keys.client.base_url).rstrip("/")
@@ -69,6 +78,8 @@ def test_status_fleet_lists_every_host_marks_the_failing_one_and_forgets_a_dead_
         hosts = json.loads(answer.stdout)["hosts"]
         assert [(h["host"], h["behind"], [f["resource"] for f in h["failing"]]) for h in hosts] == \
             [("a", False, []), ("b", False, []), ("c", False, ["app.toml"])]
+
+        assert _writes(keys, "a") <= 3  # its first, after the first render, after the put: not per summary
 
         others["b"].kill()
         until(lambda: sorted(_fleet(keys)) == ["a", "c"], "b's summary gone with its lease", agent_a.log)
