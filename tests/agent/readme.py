@@ -16,7 +16,9 @@ Rules:
    Daemons render a moment after a change, so a command is run again until it
    exits 0 with the output expected, within ``DEADLINE_S``, as a user looks
    again; then the next command runs. A background command's expected output
-   is what its log shows once it has started.
+   is what its log shows once it has started, within ``START_DEADLINE_S`` (a
+   launcher that prints once every process it starts is ready, as
+   examples/fleet's 23 agents, takes 20-30 s on 2 cores; its own waits are bounded).
 4. Loopback ports (``127.0.0.1:PORT``) in the commands and in the copied
    examples' TOML and JSON files are moved to free ports, the same port
    everywhere (expected outputs are left as written), and
@@ -43,6 +45,7 @@ from tests.agent.support import EXAMPLES
 
 README = EXAMPLES.parent / "README.md"
 DEADLINE_S = 30.0
+START_DEADLINE_S = 240.0
 ATTEMPT_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 _BLOCK = re.compile(r"^```console\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -114,7 +117,8 @@ class Session:
         elif command.background:
             log = self._start(text[:-2])
             expected = self._moved(command.expected)
-            self._until(lambda: matches(expected, log.read_text(errors="replace")), command)
+            self._until(lambda: matches(expected, log.read_text(errors="replace")), command,
+                        deadline_s=START_DEADLINE_S)
         else:
             self._run_until_expected(text, command)
 
@@ -134,9 +138,10 @@ class Session:
 
         self._until(expected_output, command, shown)
 
-    def _until(self, condition: Callable[[], bool], command: Command, shown: Callable[[], str] = str) -> None:
+    def _until(self, condition: Callable[[], bool], command: Command, shown: Callable[[], str] = str,
+               deadline_s: float = DEADLINE_S) -> None:
         try:
-            until(condition, f"$ {command.text}", deadline_s=DEADLINE_S, pause_s=0.1)
+            until(condition, f"$ {command.text}", deadline_s=deadline_s, pause_s=0.1)
         except AssertionError:
             raise AssertionError(f"$ {command.text}\n{shown()}expected:\n{command.expected}\n"
                                  f"{self._job_logs()}") from None
