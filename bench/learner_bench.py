@@ -327,6 +327,7 @@ def fleet(learners: int, puts: int, wait: str) -> None:
     print(f"load average at the start: {os.getloadavg()[0]:.1f}")
     medians: list[float] = []
     lasts: list[float] = []
+    polling_cpu_s = polling_s = 0.0
     with tempfile.TemporaryDirectory(prefix="confagent-fleet-bench-") as tmp, \
             _fleet(Path(tmp), learners, wait) as (url, files):
         for n in range(puts):
@@ -335,7 +336,10 @@ def fleet(learners: int, puts: int, wait: str) -> None:
                                               "value": b64(value.encode())})
             acknowledged = time.monotonic()
             assert answer.status_code == 200, answer.text
+            cpu_before = time.process_time()
             times = _seen_after(files, value, acknowledged)
+            polling_cpu_s += time.process_time() - cpu_before
+            polling_s += time.monotonic() - acknowledged
             medians.append(statistics.median(times))
             lasts.append(times[-1])
             print(f"put {n + 1}: ack -> file first {times[0] * 1e3:6.1f} ms, "
@@ -346,6 +350,7 @@ def fleet(learners: int, puts: int, wait: str) -> None:
           f"median file p50 {statistics.median(medians) * 1e3:.1f} ms, max {max(medians) * 1e3:.1f} ms; "
           f"last file p50 {statistics.median(lasts) * 1e3:.1f} ms, "
           f"max {max(lasts) * 1e3:.1f} ms (load average {os.getloadavg()[0]:.1f} at the end)")
+    print(f"this process while polling the files: {polling_cpu_s / polling_s:.0%} of a core")
 
 
 def main() -> None:
