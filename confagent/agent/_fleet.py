@@ -17,12 +17,14 @@ Rules:
 3. Publishing never blocks a pass: the publisher follows the ``StatusBoard``
    in its own task; a write that fails is logged and tried again after the
    agent's backoff (``PUBLISH_RETRY``), with the summary current by then.
-4. The reader (``fleet_rows``) turns the prefix's keys into rows, by name; a
-   host is ``behind`` (did not converge) when it rendered an older revision
-   than the newest any host rendered and its view's digest differs from that
-   host's (agents that first read the same keys at different revisions have
-   converged all the same). Hosts reading different keys are compared on
-   revisions alone. Values that are not summaries are skipped.
+4. The publisher also follows every host's summary into the board for the
+   status page (``confagent.agent._fleet_watch``). The reader (``fleet_rows``)
+   turns the prefix's keys into rows, by name; a host is ``behind`` (did not
+   converge) when it rendered an older revision than the newest any host
+   rendered and its view's digest differs from that host's (agents that first
+   read the same keys at different revisions have converged all the same).
+   Hosts reading different keys are compared on revisions alone. Values that
+   are not summaries are skipped.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from confagent.agent._fleet_watch import FleetWatch
 from confagent.agent._reload_slots import store_client_config
 from confagent.agent._status import FLEET_PREFIX, RESULT_FAILED, StatusBoard
 from confagent.backends import Backend, EtcdBackend
@@ -46,6 +49,7 @@ from confagent.backoff import Backoff, BackoffPolicy
 from confagent.client import EtcdClient, Session
 from confagent.config import AgentConfig
 from confagent.errors import ConfagentError, PermissionDenied
+from confagent.tasks import cancel_and_wait
 
 __all__ = ["ERROR_CHARS", "FLEET_PREFIX", "PUBLISH_RETRY", "FleetPublisher", "FleetRow", "Summary",
            "fleet_rows", "summary_of"]
@@ -160,8 +164,12 @@ class FleetPublisher:
         return cls(EtcdClient(client_config), host=host, ttl_s=fleet.ttl_s, log=log)
 
     async def follow(self, board: StatusBoard) -> None:
-        """Publish ``board``'s summary on each change until cancelled (rules 2, 3)."""
+        """Publish ``board``'s summary on each change until cancelled (rules 2, 3), and follow every
+        host's into ``board.fleet`` for the status page (``FleetWatch``)."""
         wake = board.watch()
+        backoff = Backoff(PUBLISH_RETRY, random.Random())
+        watch = FleetWatch(self._client, board, log=self._log, backoff=backoff)
+        watching = asyncio.create_task(watch.follow(), name="confagent-fleet-watch")
         try:
             while True:
                 if await self._publish(summary_of(board, self._host)):
@@ -170,6 +178,7 @@ class FleetPublisher:
                     await self._retry_wait(wake)
         finally:
             board.unwatch(wake)
+            await cancel_and_wait([watching])
 
     async def _until_changed(self, wake: asyncio.Queue[None]) -> None:
         """Wait for the board to change or the session to be lost (then it is written anew)."""

@@ -22,12 +22,17 @@ Rules:
    client goes, or when the listener stops (``close``). With no stream open,
    nothing is watched: the board and the history hand nothing to the page.
 4. At most ``MAX_STREAMS`` streams at once; past that, 503.
+5. While the agent publishes its summary for the fleet view, the document's
+   ``fleet`` lists every host publishing (``confagent.agent._fleet``: its
+   revision, whether it is behind, its failing resources, the age of its
+   summary), live as any host's summary changes; None otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -123,9 +128,20 @@ class StatusPage:
         status["next_full_pass"] = board.next_full_pass_s
         status["membership"] = None if self.membership is None else self.membership()
         status["secrets_shown"] = self.show_secrets
+        status["fleet"] = self._fleet()
         for resource in status["resources"]:  # type: ignore[attr-defined]
             resource.update(self._keys_of(str(resource["resource"])))
         return status
+
+    def _fleet(self) -> list[dict[str, object]] | None:
+        """Rule 5."""
+        summaries = self.board.fleet
+        if summaries is None:
+            return None
+        from confagent.agent._fleet import fleet_rows  # noqa: PLC0415 - loaded already by the publisher
+
+        now_s = time.time()
+        return [row.as_json(now_s) for row in fleet_rows(summaries.values())]
 
     def _keys_of(self, resource: str) -> dict[str, object]:
         reads, view = self.board.reads.get(resource), self.board.view

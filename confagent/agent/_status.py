@@ -110,6 +110,8 @@ class StatusBoard:
         """What each resource's last render read (rule 7)."""
         self.next_full_pass_s: float | None = None
         """Unix time of the daemon's next full pass, when failed resources are tried again."""
+        self.fleet: dict[bytes, bytes] | None = None
+        """Every host's summary under ``FLEET_PREFIX`` (rule 8); None while the agent publishes none."""
         self._watchers: set[asyncio.Queue[None]] = set()
         self.wakes = 0
         """Watchers woken since start (rule 7: none while nobody watches)."""
@@ -211,6 +213,11 @@ class StatusBoard:
         if revision >= self.key_revision:
             self.key_revision, self.key_digest = revision, digest
         self._update_revisions()
+
+    def fleet_changed(self, summaries: dict[bytes, bytes]) -> None:
+        """The fleet's summaries are now ``summaries`` (rule 8)."""
+        self.fleet = summaries
+        self._changed()
 
     def saw_revision(self, revision: int) -> None:
         """The backend answered, at ``revision``: it is connected; the view is at ``revision``."""

@@ -13,6 +13,7 @@ import httpx
 import orjson
 
 from confagent.agent import AgentListener, Outcome, StatusApp, StatusBoard
+from confagent.agent._fleet import FLEET_PREFIX, Summary
 from confagent.agent._page import ASSETS, SECURITY_HEADERS, StatusPage, sse_event
 from confagent.history import MASK
 from confagent.render import KeyView, Reads
@@ -210,5 +211,32 @@ def test_the_stream_sends_every_record_with_its_diff_as_puts_are_rendered(tmp_pa
                     assert f"+url={value}" in str(event["diff"])
             keys.close()
         assert [record["id"] for record in records] == [2, 3, 4]
+
+    run(body)
+
+
+def test_the_fleet_section_lists_every_host_live_and_marks_the_ones_behind() -> None:
+    board = _board()
+    app = StatusApp(board)
+    assert app.page.document()["fleet"] is None  # the agent publishes nothing: no section
+
+    def summary(host: str, revision: int, failing: tuple[tuple[str, str], ...] = ()) -> tuple[bytes, bytes]:
+        value = Summary(host, revision, failing, view=f"v{revision}").encode(0.0)
+        return (FLEET_PREFIX + host).encode(), value
+
+    async def body() -> None:
+        board.fleet_changed(dict([summary("a", 5), summary("b", 4)]))
+        async with _listening(app) as http, http.stream("GET", "/v1/events") as events:
+            lines = events.aiter_lines()
+            assert await anext(lines) == "retry: 2000"
+            _, first = await _next_event(lines)
+            assert [(h["host"], h["revision"], h["behind"]) for h in first["fleet"]] == [  # type: ignore[index]
+                ("a", 5, False), ("b", 4, True)]
+            failing = (("app.toml", "check_cmd exited 1"),)
+            board.fleet_changed(dict([summary("a", 5), summary("b", 5, failing)]))
+            _, second = await _next_event(lines)
+            hosts = {h["host"]: h for h in second["fleet"]}  # type: ignore[index, union-attr]
+            assert not hosts["b"]["behind"] and hosts["b"]["failing"] == [
+                {"resource": "app.toml", "error": "check_cmd exited 1"}]
 
     run(body)

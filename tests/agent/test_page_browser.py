@@ -74,7 +74,8 @@ def test_the_page_shows_state_and_follows_a_put_live_masking_the_secret(
     write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", tmp_path / "a.out", '["/app"]')},
                   {"a.tmpl": template})
     listen = f"127.0.0.1:{free_port()}"
-    with agent_with_store(processes, tmp_path, f'[agent]\nlisten = "{listen}"') as (agent, keys):
+    config = f'[agent]\nlisten = "{listen}"\n[fleet]\npublish = true\nname = "web-1"\n'
+    with agent_with_store(processes, tmp_path, config) as (agent, keys):
         until(lambda: text_of(tmp_path / "a.out") == "url=none\npassword=\n", "the first pass", agent.log)
         browser.get(f"http://{listen}/")
         _wait(browser, lambda d: _text(d, "#live") == "live", "the event stream")
@@ -91,6 +92,7 @@ def test_the_page_shows_state_and_follows_a_put_live_masking_the_secret(
         assert "+password=****" in _text(browser, "#history pre.diff")
         assert _text(browser, '#keys tr[data-key="/app/db_password"]') == "/app/db_password****"
         assert "hunter2" not in browser.page_source
+        _wait(browser, lambda d: "yes" in _text(d, '#fleet tr[data-host="web-1"]'), "the fleet's row, live")
         for summary in browser.find_elements(By.CSS_SELECTOR, FOLDED):
             summary.click()  # unfold the newest record and the keys for the screenshot
         _screenshot(browser, tmp_path / "page-after-put.png")

@@ -2,7 +2,8 @@
 
 Agent ``a`` runs the embedded store (its summary goes over the store's client
 URL), ``b`` and ``c`` read it with ``--backend etcd`` (over their client);
-``c``'s check_cmd fails. A killed agent's summary goes when its lease expires.
+``c``'s check_cmd fails. A killed agent's summary goes when its lease expires;
+``a``'s status page follows them all.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
+
 from confagent.agent._fleet import FLEET_PREFIX, FleetRow, fleet_rows
-from confagent.testing import Keys, Processes, until
+from confagent.testing import Keys, Processes, free_port, until
 from confagent.testing._gateway import b64, unb64
 from tests.agent.processes import agent_with_store, text_of
 from tests.agent.support import resource_toml, write_confdir
@@ -49,7 +52,12 @@ def test_status_fleet_lists_every_host_marks_the_failing_one_and_forgets_a_dead_
     # a reads every key, the summaries too: they must not make it write its own again and again
     dests = {name: _confdir(root, "false" if name == "c" else "true", '["/"]' if name == "a" else '["/app"]')
              for name, root in roots.items()}
-    fleet_a = f'[fleet]\npublish = true\nname = "a"\nttl = "{_TTL}"\n'
+    listen = f"127.0.0.1:{free_port()}"
+    fleet_a = f'[fleet]\npublish = true\nname = "a"\nttl = "{_TTL}"\n[agent]\nlisten = "{listen}"\n'
+
+    def page_hosts() -> list[str]:  # a's status page: its fleet section, followed from the store
+        answer = httpx.get(f"http://{listen}/v1/page", timeout=5.0)
+        return [host["host"] for host in answer.json()["fleet"]] if answer.status_code == 200 else []
     with agent_with_store(processes, roots["a"], fleet_a) as (agent_a, keys):
         url = str(keys.client.base_url).rstrip("/")
         others = {name: processes.agent(["--backend", "etcd", "--node", url, "--confdir", str(roots[name]),
@@ -79,9 +87,11 @@ def test_status_fleet_lists_every_host_marks_the_failing_one_and_forgets_a_dead_
         assert [(h["host"], h["behind"], [f["resource"] for f in h["failing"]]) for h in hosts] == \
             [("a", False, []), ("b", False, []), ("c", False, ["app.toml"])]
 
+        until(lambda: page_hosts() == ["a", "b", "c"], "a's page lists the three hosts", agent_a.log)
         assert _writes(keys, "a") <= 3  # its first, after the first render, after the put: not per summary
 
         others["b"].kill()
         until(lambda: sorted(_fleet(keys)) == ["a", "c"], "b's summary gone with its lease", agent_a.log)
+        until(lambda: page_hosts() == ["a", "c"], "a's page without b", agent_a.log)
         others["c"].stop()
         assert sorted(_fleet(keys)) == ["a"]  # a stopped agent revokes its lease: gone at once

@@ -63,6 +63,21 @@ function showResources(doc) {
   }));
 }
 
+function showFleet(doc) {
+  const section = document.getElementById("fleet-section");
+  section.hidden = !doc.fleet;
+  if (!doc.fleet) return;
+  const rows = doc.fleet.map((host) => {
+    const failing = host.failing.map((f) => f.resource + ": " + f.error).join("; ");
+    return el("tr", {"data-host": host.host},
+      el("td", {}, host.host), el("td", {}, host.revision),
+      el("td", {class: host.behind ? "bad" : "ok"}, host.behind ? "no: behind" : "yes"),
+      el("td", {class: failing ? "bad" : ""}, failing || "—"),
+      el("td", {}, Math.round(host.age_s) + " s"));
+  });
+  document.querySelector("#fleet tbody").replaceChildren(...rows);
+}
+
 function diffOf(text) {
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
@@ -110,6 +125,7 @@ async function loadHistory() {
 function showStatus(doc) {
   showAgent(doc);
   showResources(doc);
+  showFleet(doc);
 }
 
 function follow() {
