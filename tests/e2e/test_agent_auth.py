@@ -113,14 +113,15 @@ def test_keys_the_user_may_not_read_are_named_with_the_user(tmp_path: Path, own_
     assert "etcdserver: permission denied: user 'alice' may not read /other" in shown, shown
 
 
-def test_the_agent_signed_in_follows_the_keys(tmp_path: Path, own_server: str, processes: Processes) -> None:
+def test_the_agent_signed_in_follows_the_keys_and_says_its_fleet_summary_is_refused(
+        tmp_path: Path, own_server: str, processes: Processes) -> None:
     _auth_on(own_server)
     dest = _confdir(tmp_path)
     password_file = tmp_path / "password"
     password_file.write_text(ALICE_PASSWORD)
     agent = processes.agent(["--backend", "etcd", "--node", own_server, "--confdir", str(tmp_path),
                              "--username", "alice", "--password-file", str(password_file),
-                             "--log-format", "json"], tmp_path / "agent.log", tmp_path)
+                             "--fleet-publish", "--log-format", "json"], tmp_path / "agent.log", tmp_path)
 
     async def put(value: bytes) -> None:
         credentials = Credentials("root", ROOT_PASSWORD)
@@ -131,4 +132,7 @@ def test_the_agent_signed_in_follows_the_keys(tmp_path: Path, own_server: str, p
     run(lambda: put(b"2"))
     until(lambda: text_of(dest) == "v=2\n", "the put", agent.log)
     assert ALICE_PASSWORD not in agent.log.read_text()
+    # alice may not write under /confagent/fleet/: said plainly, and the renders go on
+    refused = "fleet summary refused: the agent's user needs write access to the prefix"
+    until(lambda: bool(agent.events(refused)), "the fleet summary refused", agent.log)
     assert agent.stop() == 0
