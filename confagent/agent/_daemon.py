@@ -68,8 +68,9 @@ Rules:
     revoked) when ``serve`` ends. It never holds up a pass. The board is told
     which revisions changed keys outside ``/confagent/fleet/``
     (``keys_changed``: a change touching one, a resync, a polled snapshot
-    whose keys differ), the revisions hosts are compared on, with the
-    digest of the view's keys (``ViewDigest``) while the agent publishes.
+    whose keys differ, compared only while the agent publishes), the
+    revisions hosts are compared on, with the digest of the view's keys
+    (``ViewDigest``) while the agent publishes.
 """
 
 from __future__ import annotations
@@ -310,7 +311,8 @@ class Daemon:
                 first_s, failures = self._failed_ticks
                 self._failed_ticks = None
                 self._recovered(snapshot.revision, failures, now_s - first_s)
-            if self._view is None or not _same_user_keys(self._view, snapshot.entries):
+            if self._digest is not None and (self._view is None
+                                             or not _same_user_keys(self._view, snapshot.entries)):
                 self._keys_changed(snapshot.revision, snapshot.entries)
             self._view = KeyView(snapshot.entries, snapshot.revision)
             self._left_cache(snapshot.revision, snapshot.cluster_id)

@@ -6,6 +6,7 @@ import json
 
 from confagent.agent import Outcome, StatusBoard
 from confagent.agent._fleet import ERROR_CHARS, FLEET_PREFIX, Summary, fleet_rows, summary_of
+from confagent.agent._view_digest import ViewDigest
 from confagent.errors import RenderError
 
 
@@ -54,3 +55,15 @@ def test_rows_mark_the_hosts_behind_the_newest_revision_and_skip_what_is_no_summ
     assert rows[2].as_json(now_s=95.0) == {"host": "c", "revision": 7, "behind": True, "failing": [],
                                            "at": 90.0, "age_s": 5.0}
     assert FLEET_PREFIX == "/confagent/fleet/"
+
+
+def test_the_view_digest_is_the_same_per_change_or_whole_and_ignores_the_summaries() -> None:
+    before = {"/app/a": "1", "/app/b": "2"}
+    after = {"/app/a": "1", "/app/c": "3", FLEET_PREFIX + "h": "{}"}
+    running, whole = ViewDigest(), ViewDigest()
+    running.reset(before)
+    running.update(before, after, {"/app/b", "/app/c", FLEET_PREFIX + "h"})
+    whole.reset({"/app/c": "3", "/app/a": "1"})
+    assert running.hex == whole.hex and len(whole.hex) == 16
+    whole.update(after, {**after, "/app/a": "9"}, {"/app/a"})
+    assert whole.hex != running.hex
