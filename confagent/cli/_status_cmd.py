@@ -12,7 +12,7 @@ httpx is imported when the command runs, not when it registers.
 ``confagent status --fleet`` reads the fleet view instead: the summaries the
 agents with ``[fleet] publish`` keep under ``/confagent/fleet/`` in the store
 (``--endpoints``, else $CONFAGENT_ENDPOINTS, else 127.0.0.1:2379; a user from
-$ETCDCTL_USER), one line per host: its last revision rendered, whether it
+$CONFAGENT_USER and $CONFAGENT_PASSWORD), one line per host: its last revision rendered, whether it
 reached the newest revision any host rendered, its failing resources and the
 age of its summary. Exit code 0 when every host converged and none fails.
 """
