@@ -55,9 +55,9 @@ Rules:
     agent's durable cache (debounced, and on stop). When the backend's first
     read fails and the daemon has no view yet, it loads that cache and, if
     it fits (the backend, its nodes, the embedded member's cluster, the
-    prefixes), renders from it as from any view (files that already hold
-    what it renders are left alone, no command runs; a file that differs is
-    written with its check and reload), logs ``stale: rendering from the agent's
+    prefixes), renders from it: a missing file is written with its check and
+    reload, a file that exists is left as it is (``_sync`` rule 7: it may be
+    newer than the cache; one that differs is logged ``held``), logs ``stale: rendering from the agent's
     cache`` with its revision and tells the board it is stale. A cache that
     does not fit or does not read is logged and not used. The first view
     the backend gives replaces it (every resource marked), ending the stale
@@ -327,8 +327,8 @@ class Daemon:
         by_name = self.setup.by_name
         resources = [by_name[name] for name in names if name in by_name]
         run = self.setup.config.run
-        options = SyncOptions(noop=run.noop, sync_only=run.sync_only,
-                              keep_stage_file=run.keep_stage_file)
+        options = SyncOptions(noop=run.noop, sync_only=run.sync_only, keep_stage_file=run.keep_stage_file,
+                              missing_only=self._saved is not None)
         slots = self._slots()
         view = self._view  # the newest when the pass starts; the follower may replace it meanwhile
         outcomes = await sync_resources(resources, self.setup.env, view, options, self._clock,

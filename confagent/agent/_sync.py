@@ -17,6 +17,11 @@ Rules:
    ``keep_stage_file`` (``kept_stage``).
 6. Resources with a ``reload_lock`` take their slot from ``reload_slots``
    (``confagent.apply`` rule 5); without it they are deferred.
+7. With ``missing_only`` (a pass from the agent's cache, ``_daemon`` rule 11)
+   only destinations that do not exist are written: a file that exists and
+   differs may be newer than the cache (written after its last save), and a
+   file going back in time is worse than one waiting for the store. Such a
+   file is ``held`` (logged as such) until a pass from the store.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class SyncOptions:
     noop: bool = False
     sync_only: bool = False
     keep_stage_file: bool = False
+    missing_only: bool = False
+    """Write only destinations that do not exist (rule 7)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,8 @@ class Outcome:
     """``keep_stage_file``: the stage file left beside ``dest`` (it was not renamed)."""
     plan: Plan | None = None
     """What the pass planned for ``dest`` (the render history's diff); None when it did not render."""
+    held: bool = False
+    """``missing_only``: ``dest`` exists and differs, and was left as it is (rule 7)."""
 
     @property
     def ok(self) -> bool:
@@ -94,13 +103,20 @@ async def sync_resources(
     prepared = [_prepare(resource, env, view, clock) for resource in resources]
     if options.noop:
         return [_noop_outcome(item, view.revision) for item in prepared]
-    plans = [item.plan for item in prepared if item.plan is not None]
+    held = {id(item) for item in prepared if options.missing_only and _present(item.plan)}
+    applying = [item for item in prepared if item.plan is not None and id(item) not in held]
     started = clock()
-    results = iter(await apply_batch(plans, sync_only=options.sync_only, reload_slots=reload_slots,
-                                     keep_stage_files=options.keep_stage_file))
+    results = dict(zip(map(id, applying), await apply_batch(
+        [item.plan for item in applying if item.plan is not None], sync_only=options.sync_only,
+        reload_slots=reload_slots, keep_stage_files=options.keep_stage_file), strict=True))
     apply_ms = (clock() - started) * 1000
-    return [_applied_outcome(item, next(results) if item.plan is not None else None, view.revision, apply_ms)
+    return [_applied_outcome(item, results.get(id(item)), view.revision, apply_ms, held=id(item) in held)
             for item in prepared]
+
+
+def _present(plan: Plan | None) -> bool:
+    """A replace of a destination that exists (rule 7)."""
+    return isinstance(plan, Replace) and plan.previous is not None
 
 
 def _prepare(resource: LoadedResource, env: RenderEnvironment, view: KeyView, clock: Clock) -> _Prepared:
@@ -124,11 +140,12 @@ def _noop_outcome(item: _Prepared, revision: int) -> Outcome:
                    plan=item.plan)
 
 
-def _applied_outcome(item: _Prepared, result: ApplyResult | None, revision: int, apply_ms: float) -> Outcome:
+def _applied_outcome(item: _Prepared, result: ApplyResult | None, revision: int, apply_ms: float, *,
+                     held: bool = False) -> Outcome:
     resource = item.resource
     if result is None:
         return Outcome(resource.name, resource.spec.dest, revision, changed=False,
-                       duration_ms=item.duration_ms, error=item.error, reads=item.reads)
+                       duration_ms=item.duration_ms, error=item.error, reads=item.reads, held=held)
     return Outcome(resource.name, resource.spec.dest, revision, changed=result.replaced,
                    duration_ms=item.duration_ms + (apply_ms if isinstance(result.plan, Replace) else 0.0),
                    error=result.error, reads=item.reads, commands=result.commands,
@@ -142,6 +159,9 @@ def log_outcome(log: structlog.typing.FilteringBoundLogger, outcome: Outcome) ->
         if command.ok:
             log.debug("command ran", **fields, command=command.command, output=command.output,
                       duration_ms=round(command.duration_s * 1000, 3))
+    if outcome.held:
+        log.warning("held: the file differs from the agent's cache, which may be older", **fields)
+        return
     if outcome.error is None:
         level = log.info if outcome.changed else log.debug
         level("would apply" if outcome.noop else "applied", **fields, changed=outcome.changed,

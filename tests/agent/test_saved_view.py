@@ -160,3 +160,31 @@ def test_the_daemon_renders_from_the_cache_while_etcd_does_not_answer(tmp_path: 
     assert document["stale"] is True and document["stale_since_revision"] == 9
     saved = load_saved_view(tmp_path / "data" / SAVED_VIEW_FILE)
     assert saved is not None and saved.revision == 9  # the cache's own view is never saved again
+
+
+def test_a_render_from_the_cache_writes_missing_files_and_never_takes_one_back(tmp_path: Path) -> None:
+    """The cache's last save can trail the last render (SIGKILL within its second): a file that exists
+    and differs may be newer than the cache, and is held as it is; a missing one is written."""
+    url = f"http://127.0.0.1:{free_port()}"
+    kept, missing = tmp_path / "kept.conf", tmp_path / "missing.conf"
+    write_confdir(tmp_path, {"kept.toml": resource_toml("app.tmpl", kept, '["/app"]'),
+                             "missing.toml": resource_toml("app.tmpl", missing, '["/app"]')},
+                  {"app.tmpl": 'v={{ getv("/app/v", "unset") }}\n'})
+    kept.write_text("v=newer\n")  # rendered from a revision after the cache's
+    save_view(tmp_path / "data" / SAVED_VIEW_FILE,
+              SavedView(KeyView({}, 3), CLUSTER, "etcd", (url,), ("/app",)))
+    agent, _ = make_agent(tmp_path, tmp_path / "data", backend="etcd", nodes=(url,), interval="0.05")
+
+    async def body() -> None:
+        task = asyncio.create_task(agent.run())
+        try:
+            await until_async(lambda: missing.exists() and agent.status.fully_rendered,
+                              "the render from the cache")
+        finally:
+            agent.stop()
+            await asyncio.wait_for(task, DEADLINE_S)
+
+    with structlog.testing.capture_logs() as logs:
+        run(body)
+    assert (kept.read_text(), missing.read_text()) == ("v=newer\n", "v=unset\n")
+    assert {entry["dest"] for entry in logs if entry["event"].startswith("held")} == {str(kept)}
