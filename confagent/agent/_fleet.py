@@ -46,7 +46,7 @@ from confagent.agent._reload_slots import store_client_config
 from confagent.agent._status import FLEET_PREFIX, RESULT_FAILED, StatusBoard
 from confagent.backends import Backend, EtcdBackend
 from confagent.backoff import Backoff, BackoffPolicy
-from confagent.client import EtcdClient, Session
+from confagent.client import EtcdClient, Session, replace_session
 from confagent.config import AgentConfig
 from confagent.errors import ConfagentError, PermissionDenied
 from confagent.tasks import cancel_and_wait
@@ -222,12 +222,7 @@ class FleetPublisher:
 
     async def _new_session(self) -> Session:
         lost, self._session = self._session, None
-        if lost is not None:
-            with contextlib.suppress(ConfagentError):
-                await lost.close()
-        session = Session(self._client, ttl_s=self._ttl_s)
-        await session.start()
-        self._session = session
+        session = self._session = await replace_session(lost, self._client, self._ttl_s)
         self._written = None
         return session
 

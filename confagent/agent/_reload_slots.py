@@ -34,7 +34,6 @@ of N slots (``confagent.apply`` rule 5). Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import os
 import socket
@@ -45,7 +44,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import structlog
 
 from confagent.backends import Backend, EtcdBackend
-from confagent.client import ClientConfig, ClientTls, EtcdClient, Semaphore, Session
+from confagent.client import ClientConfig, ClientTls, EtcdClient, Semaphore, Session, replace_session
 from confagent.config import AgentConfig
 from confagent.errors import ConfagentError, ReloadDeferred
 
@@ -166,13 +165,8 @@ class StoreReloadSlots:
             if self._session is not None and not self._session.lost.is_set():
                 return self._session
             lost, self._session = self._session, None
-            if lost is not None:
-                with contextlib.suppress(ConfagentError):
-                    await lost.close()
-            session = Session(self._client, ttl_s=self._ttl_s)
-            await session.start()
-            self._session = session
-            return session
+            self._session = await replace_session(lost, self._client, self._ttl_s)
+            return self._session
 
 
 def store_client_config(backend: Backend, config: AgentConfig) -> ClientConfig | None:

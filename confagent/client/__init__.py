@@ -32,7 +32,7 @@ from confagent.client._registration import (
 )
 from confagent.client._renewal import RenewalAction, RenewalSchedule, RenewalStep
 from confagent.client._semaphore import SLOTS_MAX, Semaphore
-from confagent.client._session import SESSION_TTL_S, Session
+from confagent.client._session import SESSION_TTL_S, Session, replace_session
 from confagent.client._transport import ClientTls
 from confagent.client._watch import RESUMES_MAX
 from confagent.wire import (
@@ -82,4 +82,5 @@ __all__ = [
     "Session",
     "Status",
     "permission_range_end",
+    "replace_session",
 ]

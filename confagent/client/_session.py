@@ -35,7 +35,7 @@ from confagent.errors import ConfagentError, ConfigError, LockLost
 from confagent.kv import LeaseGrantResponse
 from confagent.wire import LeaseKeepAlive, Reply, ResponseHeader
 
-__all__ = ["SESSION_RETRY", "SESSION_TTL_S", "LeaseCalls", "Session"]
+__all__ = ["SESSION_RETRY", "SESSION_TTL_S", "LeaseCalls", "Session", "replace_session"]
 
 SESSION_TTL_S = 60
 """A session's TTL unless told otherwise: clientv3's default."""
@@ -146,3 +146,16 @@ class Session:
                 step = self._schedule.renewed(reply.response.ttl_s, sent_at_s=sent_at_s)
         finally:
             self.lost.set()
+
+
+async def replace_session(lost: Session | None, calls: LeaseCalls, ttl_s: int) -> Session:
+    """A new session, started, in place of ``lost`` (closed first, if any: its lease revoked, bounded).
+
+    Raises:
+        StoreError, ClientError: the new lease could not be granted (rule 3).
+    """
+    if lost is not None:
+        await lost.close()
+    session = Session(calls, ttl_s=ttl_s)
+    await session.start()
+    return session
