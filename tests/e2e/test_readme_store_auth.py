@@ -6,15 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from confagent.testing import Processes
-from tests.agent.readme import commands, session
-
-README = Path(__file__).resolve().parents[2] / "README.md"
+from tests.agent.readme import run_block
 
 
 def test_the_readmes_store_auth_commands_run_as_written(tmp_path: Path, processes: Processes,
                                                          subprocesses: None) -> None:
-    steps = commands(README)
-    assert any("--auth-token jwt," in step.text for step in steps), "the README shows the JWT store"
-    with session(processes, tmp_path, README) as live:
-        for step in steps:
-            live.run(step)
+    live = run_block(processes, tmp_path, "--auth-token jwt,")
+    assert {"jwt.key", "jwt.pub", "jwt.etcd/member/identity.json"} <= set(live.created())
