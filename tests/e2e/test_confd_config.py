@@ -144,7 +144,8 @@ def test_the_daemon_follows_etcd_at_the_nodes_srv_records_name(tmp_path: Path, p
     confd, dest = confdir(tmp_path, prefix)
     config = tmp_path / "confd.toml"
     config.write_text(f'confdir = "{confd}"\nsrv_domain = "example.test"\nwatch = true\n')
-    agent = Agent(ConfigSource(config, {"srv_nameserver": dns_server.nameserver}), out=io.StringIO())
+    state = {"store.data_dir": tmp_path / "state"}  # not the machine's /var/lib/confagent
+    agent = Agent(ConfigSource(config, {"srv_nameserver": dns_server.nameserver, **state}), out=io.StringIO())
 
     async def body() -> None:
         running = asyncio.create_task(agent.run())
