@@ -26,6 +26,9 @@ fast loop. In the fast loop (a mark expression
 with ``not system``) the generated tests run a share of their examples and seeds
 (tests/thoroughness.py); the full run runs them all.
 
+Every process a test starts imports confagent from this tree (``PYTHONPATH``
+names it first), whichever confagent the interpreter has installed.
+
 Tests that use the session servers must leave no state others depend on: use
 keys under a prefix of their own. A missing etcd binary is an error with the
 install hint, never a skip.
@@ -33,6 +36,7 @@ install hint, never a skip.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +48,9 @@ from confagent.testing import Processes
 from tests import thoroughness
 
 pytest_plugins = ["tests.process_guard"]
+
+TREE = Path(__file__).resolve().parents[1]
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(TREE), os.environ.get("PYTHONPATH"))))
 
 SYSTEM_FIXTURES = frozenset({"processes", "session_processes", "subprocesses"})
 """Using one of these (or a fixture that does) marks a test ``system``."""
