@@ -23,22 +23,31 @@ member from its settings, its node and its listeners), ``_bootstrap`` (from
 ``StoreConfig`` to the node's settings and identity) and ``_restore``
 (``snapshot restore``, offline). tests/test_layers.py holds the direction
 (``SERVER_ALLOWED``) and that no module imports another in a cycle.
+
+Its names load their modules on first use (``confagent.lazy``): a one-shot
+reading a data directory (``storage``, ``node``'s offline reader) does not import
+the client edge, uvicorn and the gRPC front.
 """
 
-from confagent.server._restore import RestoreConfig, restore_snapshot
-from confagent.server._server import StoreServer
-from confagent.server.api import GatewayApp, ServerInfo
-from confagent.server.node import LocalWatch, LocalWatchHub, NodeConfig, StoreNode
-from confagent.server.peers import PeerTls
-from confagent.server.storage import (
-    SavedSnapshot,
-    ServingRecord,
-    SnapshotStatus,
-    read_saved_snapshot,
-    read_serving_record,
-    read_snapshot_status,
-    serving_record_path,
-)
+import typing
+
+from confagent import lazy
+
+if typing.TYPE_CHECKING:
+    from confagent.server._restore import RestoreConfig, restore_snapshot
+    from confagent.server._server import StoreServer
+    from confagent.server.api import GatewayApp, ServerInfo
+    from confagent.server.node import LocalWatch, LocalWatchHub, NodeConfig, StoreNode
+    from confagent.server.peers import PeerTls
+    from confagent.server.storage import (
+        SavedSnapshot,
+        ServingRecord,
+        SnapshotStatus,
+        read_saved_snapshot,
+        read_serving_record,
+        read_snapshot_status,
+        serving_record_path,
+    )
 
 __all__ = [
     "GatewayApp",
@@ -59,3 +68,14 @@ __all__ = [
     "restore_snapshot",
     "serving_record_path",
 ]
+
+_LAZY_MODULES = {"RestoreConfig": "_restore", "restore_snapshot": "_restore", "StoreServer": "_server",
+                 "GatewayApp": "api", "ServerInfo": "api", "LocalWatch": "node", "LocalWatchHub": "node",
+                 "NodeConfig": "node", "StoreNode": "node", "PeerTls": "peers", "SavedSnapshot": "storage",
+                 "ServingRecord": "storage", "SnapshotStatus": "storage", "read_saved_snapshot": "storage",
+                 "read_serving_record": "storage", "read_snapshot_status": "storage",
+                 "serving_record_path": "storage"}
+"""Names loaded on first use, by the module or sub-package defining them (module docstring)."""
+
+if not typing.TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead
+    __getattr__, __dir__ = lazy.lazy_exports(__name__, globals(), _LAZY_MODULES)

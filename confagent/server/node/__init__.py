@@ -27,17 +27,25 @@ machinery they share (``_prefix_waits``: a call's lease, turns, clean-ups).
 
 It imports storage, peers and membership; the client edge (``confagent.server.api``)
 imports it.
+
+Its names load their modules on first use (``confagent.lazy``), so that an
+offline reader imports no more of the node than it uses.
 """
 
-from confagent.server.node._auth import CALLER, Caller, wrap_auth
-from confagent.server.node._concurrency import ConcurrencyServices
-from confagent.server.node._config import NodeConfig
-from confagent.server.node._election_service import ElectionService
-from confagent.server.node._jwt_signer import PyJwtSigner, jwt_signer
-from confagent.server.node._local import LocalWatch, LocalWatchHub
-from confagent.server.node._lock_service import LockService
-from confagent.server.node._node import StoreNode
-from confagent.server.node._watches import WatchRegistry
+import typing
+
+from confagent import lazy
+
+if typing.TYPE_CHECKING:
+    from confagent.server.node._auth import CALLER, Caller, wrap_auth
+    from confagent.server.node._concurrency import ConcurrencyServices
+    from confagent.server.node._config import NodeConfig
+    from confagent.server.node._election_service import ElectionService
+    from confagent.server.node._jwt_signer import PyJwtSigner, jwt_signer
+    from confagent.server.node._local import LocalWatch, LocalWatchHub
+    from confagent.server.node._lock_service import LockService
+    from confagent.server.node._node import StoreNode
+    from confagent.server.node._watches import WatchRegistry
 
 __all__ = [
     "CALLER",
@@ -54,3 +62,13 @@ __all__ = [
     "jwt_signer",
     "wrap_auth",
 ]
+
+_LAZY_MODULES = {"CALLER": "_auth", "Caller": "_auth", "wrap_auth": "_auth",
+                 "ConcurrencyServices": "_concurrency", "NodeConfig": "_config",
+                 "ElectionService": "_election_service", "PyJwtSigner": "_jwt_signer",
+                 "jwt_signer": "_jwt_signer", "LocalWatch": "_local", "LocalWatchHub": "_local",
+                 "LockService": "_lock_service", "StoreNode": "_node", "WatchRegistry": "_watches"}
+"""Names loaded on first use, by the module defining them (module docstring)."""
+
+if not typing.TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead
+    __getattr__, __dir__ = lazy.lazy_exports(__name__, globals(), _LAZY_MODULES)
