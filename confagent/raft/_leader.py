@@ -18,6 +18,10 @@ Rules:
    get the entry, then the commit news: two appends and two answers per Ready
    where a learner costs one of each). A replicating learner is never sent an
    empty append: its commit index comes with its entries, or with heartbeats.
+6. A learner's answer never moves the commit index, so it is not weighed for
+   one; a follower with nothing to be sent costs one comparison. Learners at
+   one position are sent one entries tuple (``RaftLog.slice``), encoded once
+   by the peer transport.
 """
 
 from __future__ import annotations
@@ -100,7 +104,7 @@ def _handle_acceptance(r: RaftState, m: Message, progress: Progress) -> None:
         progress.become_replicate()
     else:
         progress.inflights.free_to(m.index)
-    if maybe_commit(r):
+    if not progress.is_learner and maybe_commit(r):  # rule 6
         r.broadcast_pending = True
     elif was_paused:
         maybe_send_append(r, m.frm, send_if_empty=True)
@@ -128,20 +132,20 @@ def _handle_heartbeat_response(r: RaftState, m: Message, progress: Progress) -> 
 def maybe_send_append(r: RaftState, to: int, *, send_if_empty: bool) -> bool:
     """Send ``to`` the entries it needs next (or a snapshot); whether something was sent."""
     progress = r.tracker.progress[to]
+    last = r.log.committed if progress.is_learner else r.log.last_index  # rule 5
+    if progress.next > last and (not send_if_empty or
+                                 (progress.is_learner and progress.state is ProgressState.REPLICATE)):
+        return False  # nothing to send (rule 6); ``next - 1 >= committed``, so it is not compacted
     if progress.is_paused():
         return False
     prev_index = progress.next - 1
     prev_term = r.log.term_at(prev_index)
     if prev_term is None:
         return _send_snapshot(r, to, progress)
-    last = r.log.committed if progress.is_learner else r.log.last_index  # rule 5
     entries: tuple[Entry, ...] = ()
     if progress.next <= last:
         high = min(last + 1, progress.next + r.config.max_entries_per_append)
         entries = r.log.slice(progress.next, high, r.config.max_append_bytes)
-    if not entries and (not send_if_empty or
-                        (progress.is_learner and progress.state is ProgressState.REPLICATE)):
-        return False
     r.send(Message(MessageType.APPEND, to, r.id, r.term, index=prev_index, log_term=prev_term,
                    entries=entries, commit=r.log.committed))
     progress.sent_entries(len(entries), entries[-1].index if entries else prev_index)
@@ -171,9 +175,10 @@ def _learner_snapshots(r: RaftState) -> int:
 
 def bcast_append(r: RaftState) -> None:
     """Send every follower what it lacks, as far as its flow control allows (pipelining)."""
-    for member, _ in r.tracker.peers(r.id):
+    for member, progress in r.tracker.peers(r.id):
         if maybe_send_append(r, member, send_if_empty=True):
-            while maybe_send_append(r, member, send_if_empty=False):
+            last = r.log.committed if progress.is_learner else r.log.last_index
+            while progress.next <= last and maybe_send_append(r, member, send_if_empty=False):
                 pass
 
 

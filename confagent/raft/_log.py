@@ -8,6 +8,9 @@ Rules:
 3. Entries at or below ``offset`` (the snapshot index) are gone; their term is
    remembered only for ``offset`` itself, so log matching still works there.
 4. A committed entry is never overwritten (asserted: it would be a safety bug).
+5. ``slice`` hands out the same tuple for the same range until the log changes
+   (at most ``SLICES_KEPT`` ranges): followers at one position, most often the
+   learners, are sent one tuple, which the peer transport encodes once.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from collections.abc import Sequence
 
 from confagent.raft._types import Entry, EntryType, Snapshot, SnapshotMeta
 
-__all__ = ["RaftLog"]
+__all__ = ["SLICES_KEPT", "RaftLog"]
+
+SLICES_KEPT = 16
+"""Ranges ``slice`` remembers between two changes of the log (rule 5)."""
 
 
 class RaftLog:
@@ -32,6 +38,7 @@ class RaftLog:
         assert self.committed <= self.last_index, "hard state commits past the log's end"
         self.applied = self.offset
         self.pending_snapshot: Snapshot | None = None
+        self._slices: dict[tuple[int, int, int | None], tuple[Entry, ...]] = {}
 
     def __repr__(self) -> str:
         return (f"RaftLog(offset={self.offset}, last={self.last_index}, stable={self.stable_index}, "
@@ -66,7 +73,14 @@ class RaftLog:
         return (last_term, last_index) >= (self.last_term, self.last_index)
 
     def slice(self, low: int, high: int, max_bytes: int | None = None) -> tuple[Entry, ...]:
-        """Entries with low <= index < high; with ``max_bytes``, at least one and no more data than that."""
+        """Entries with low <= index < high; with ``max_bytes``, at least one and no more data than that.
+
+        The same range gives the same tuple until the log changes (rule 5).
+        """
+        key = (low, high, max_bytes)
+        kept = self._slices.get(key)
+        if kept is not None:
+            return kept
         assert self.offset < low <= high <= self.last_index + 1, f"slice [{low}, {high}) out of {self!r}"
         entries = self._entries[low - self.offset - 1:high - self.offset - 1]
         if max_bytes is not None:
@@ -74,8 +88,12 @@ class RaftLog:
             for count, entry in enumerate(entries):
                 size += len(entry.data)
                 if count and size > max_bytes:
-                    return tuple(entries[:count])
-        return tuple(entries)
+                    entries = entries[:count]
+                    break
+        if len(self._slices) >= SLICES_KEPT:
+            self._slices.clear()
+        kept = self._slices[key] = tuple(entries)
+        return kept
 
     def find_conflict_by_term(self, index: int, term: int) -> tuple[int, int]:
         """The last (index, term) at or below ``index`` whose term is <= ``term``.
@@ -104,6 +122,7 @@ class RaftLog:
         assert self.committed < first <= self.last_index + 1, "append would rewrite committed log"
         del self._entries[first - self.offset - 1:]
         self._entries.extend(entries)
+        self._slices.clear()
         self.stable_index = min(self.stable_index, first - 1)
 
     def maybe_append(self, index: int, term: int, committed: int, entries: Sequence[Entry]) -> int | None:
@@ -136,6 +155,7 @@ class RaftLog:
         meta = snapshot.meta
         assert meta.index > self.committed, "restoring a snapshot behind the commit index"
         self._entries.clear()
+        self._slices.clear()
         self.offset, self.offset_term = meta.index, meta.term
         self.committed = meta.index
         self.stable_index = meta.index
@@ -172,5 +192,6 @@ class RaftLog:
             return
         assert self.term_at(meta.index) == meta.term, "snapshot does not match the log"
         del self._entries[:meta.index - self.offset]
+        self._slices.clear()
         self.offset, self.offset_term = meta.index, meta.term
         self.stable_index = max(self.stable_index, self.offset)

@@ -37,6 +37,7 @@ class ProgressTracker:
         self.voters: frozenset[int] = frozenset()
         self.learners: frozenset[int] = frozenset()
         self.progress: dict[int, Progress] = {}
+        self._order: list[tuple[int, Progress]] = []
         self.votes: dict[int, bool] = {}
         self.reconfigure(conf_state, next_index=1)
 
@@ -54,6 +55,7 @@ class ProgressTracker:
             kept[member].is_learner = learner
             kept[member].inflights.capacity = self.max_inflight_learner if learner else self.max_inflight
         self.progress = kept
+        self._order = sorted(kept.items())
         self.votes = {i: v for i, v in self.votes.items() if i in self.voters}
 
     def conf_state(self) -> ConfState:
@@ -66,10 +68,10 @@ class ProgressTracker:
         return len(self.voters) // 2 + 1
 
     def peers(self, self_id: int) -> Iterator[tuple[int, Progress]]:
-        """Every member but ``self_id``, in id order (determinism)."""
-        for member in sorted(self.progress):
+        """Every member but ``self_id``, in id order (determinism; sorted once per membership)."""
+        for member, progress in self._order:
             if member != self_id:
-                yield member, self.progress[member]
+                yield member, progress
 
     # -- quorum questions ----------------------------------------------------------
     def committed_index(self) -> int:

@@ -193,6 +193,19 @@ def test_learners_are_sent_each_committed_entry_once_in_one_append_per_ready(
             assert _applied(cluster, learner) == leader.log.last_index
 
 
+def test_learners_at_one_position_are_sent_one_entries_tuple() -> None:
+    """The peer transport encodes an append alike for many learners once: that takes one tuple."""
+    cluster = _cluster(7, learner_inflight=2, per_append=512)
+    for learner in LEARNERS:
+        cluster.stall(learner)
+    for i in range(3):
+        cluster.running(1).propose(b"%d" % i)
+    cluster.stabilize()
+    appends = [m for m in cluster.held if m.type is MessageType.APPEND and m.entries]
+    assert sorted(m.to for m in appends) == list(LEARNERS)
+    assert all(m.entries is appends[0].entries for m in appends) and len(appends[0].entries) == 3
+
+
 @pytest.mark.parametrize("kind", [MessageType.PRE_VOTE, MessageType.VOTE])
 def test_a_learner_asking_for_votes_is_refused_and_changes_no_term(kind: MessageType) -> None:
     cluster = _cluster(5, learner_inflight=2)

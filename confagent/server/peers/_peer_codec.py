@@ -18,11 +18,17 @@ frame it cannot read: the connection is dropped, the driver never sees it.
 
 The format version leads every frame, so a member can refuse a peer it cannot
 understand instead of misreading it.
+
+``encode_frames`` encodes a batch: Raft messages alike but for their recipient
+(an append to every learner at one position: the same entries tuple, the same
+commit) share one encoding of everything after the recipient, the bytes being
+those ``encode_frame`` gives.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -47,6 +53,7 @@ __all__ = [
     "PeerFrame",
     "decode_frame",
     "encode_frame",
+    "encode_frames",
 ]
 
 FORMAT_VERSION = 2
@@ -174,6 +181,42 @@ def encode_frame(frame: PeerFrame) -> bytes:
     return FRAME_HEADER.pack(len(body)) + body
 
 
+_MESSAGE_FIELDS = 13
+"""Fields of a ``Message`` on the wire (``_message_fields``): type, to, then the shared tail."""
+_PACKER = msgpack.Packer(use_bin_type=True)
+_RAFT_HEADS = {t: _PACKER.pack_array_header(2 + _MESSAGE_FIELDS) + msgpack.packb(FORMAT_VERSION)
+               + msgpack.packb(int(_FrameKind.RAFT)) + msgpack.packb(int(t)) for t in MessageType}
+_TAIL_ARRAY = 0x90 | (_MESSAGE_FIELDS - 2)
+"""A msgpack fixarray's first byte for the fields after the recipient."""
+_FRAME_KINDS = {int(k): k for k in _FrameKind}
+_MESSAGE_TYPES = {int(t): t for t in MessageType}
+_ENTRY_TYPES = {int(t): t for t in EntryType}
+
+
+def encode_frames(frames: Iterable[PeerFrame]) -> list[bytes]:
+    """Each frame as ``encode_frame`` gives it; appends alike but for their recipient encoded once.
+
+    Alike: the same entries tuple (``RaftLog.slice`` hands learners at one position one tuple)
+    and the same other fields. Within one call the messages hold their tuples, so ids are stable.
+    """
+    tails: dict[tuple[Any, ...], bytes] = {}
+    encoded: list[bytes] = []
+    for frame in frames:
+        if not isinstance(frame, Message) or not frame.entries or frame.snapshot is not None:
+            encoded.append(encode_frame(frame))
+            continue
+        key = (frame.type, frame.frm, frame.term, frame.log_term, frame.index, id(frame.entries),
+               frame.commit, frame.reject, frame.reject_hint, frame.context, frame.snapshot_data)
+        tail = tails.get(key)
+        if tail is None:
+            packed = msgpack.packb(_message_fields(frame)[2:], use_bin_type=True)
+            assert packed[0] == _TAIL_ARRAY, "a message's tail is a fixarray"
+            tail = tails[key] = packed[1:]
+        body = _RAFT_HEADS[frame.type] + msgpack.packb(frame.to) + tail
+        encoded.append(FRAME_HEADER.pack(len(body)) + body)
+    return encoded
+
+
 def decode_frame(body: bytes) -> PeerFrame:
     """The frame in one body (without the length prefix).
 
@@ -184,7 +227,7 @@ def decode_frame(body: bytes) -> PeerFrame:
         version, kind, *fields = msgpack.unpackb(body, raw=False)
         if version != FORMAT_VERSION:
             raise PeerError(f"peer frame: format {version}, this member reads {FORMAT_VERSION}")
-        match _FrameKind(kind):
+        match _FRAME_KINDS[kind]:
             case _FrameKind.RAFT:
                 return _message_from(fields)
             case _FrameKind.LEASE_QUERY:
@@ -201,7 +244,7 @@ def decode_frame(body: bytes) -> PeerFrame:
                 to, frm, request_id, members, added_id, code, message, retry = fields
                 return MemberAnswer(to, frm, request_id, tuple(map(Member.from_fields, members)), added_id,
                                     code, str(message), bool(retry))
-    except (ValueError, TypeError, msgpack.UnpackException) as error:
+    except (ValueError, TypeError, KeyError, msgpack.UnpackException) as error:
         raise PeerError(f"peer frame: cannot decode a {len(body)}-byte frame: {error}") from error
 
 
@@ -222,6 +265,6 @@ def _message_from(fields: list[Any]) -> Message:
     if snapshot is not None:
         meta = SnapshotMeta(snapshot[0], snapshot[1], ConfState(tuple(snapshot[2]), tuple(snapshot[3])))
     return Message(
-        MessageType(kind), to, frm, term, log_term, index,
-        tuple(Entry(t, i, EntryType(k), d) for t, i, k, d in entries),
+        _MESSAGE_TYPES[kind], to, frm, term, log_term, index,
+        tuple(Entry(t, i, _ENTRY_TYPES[k], d) for t, i, k, d in entries),
         commit, reject, reject_hint, context, meta, snapshot_data)

@@ -13,6 +13,8 @@ Rules:
    send buffer empty, ``send`` writes what it queued at once instead (no wait for
    the task; the order holds, as every write goes through the one stream in call
    order), unless told not to or a snapshot is among it (the task reports those).
+   Frames are encoded once per ``send`` (``encode_frames``): an append alike for
+   many peers, as to learners at one position, is encoded once for all.
 3. Inbound frames are decoded and handed to the driver's ``deliver`` callback in
    arrival order; a frame that cannot be read closes that connection only.
 4. Snapshot messages report their fate (delivered or not) back to Raft.
@@ -47,7 +49,7 @@ from confagent.server.peers._peer_codec import (
     MAX_FRAME_BYTES,
     PeerFrame,
     decode_frame,
-    encode_frame,
+    encode_frames,
 )
 from confagent.server.peers._peer_tls import PeerTls
 from confagent.tasks import cancel_and_wait, wait_or_cancel
@@ -117,16 +119,17 @@ class _Peer:
         self._config = config
         self._report = report
         self._rng = rng
-        self._queue: list[PeerFrame] = []
+        self._queue: list[tuple[PeerFrame, bytes]] = []
         self._wake = asyncio.Event()
         self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self.task: asyncio.Task[None] | None = None
 
-    def offer(self, frame: PeerFrame) -> None:
+    def offer(self, frame: PeerFrame, data: bytes) -> None:
+        """Queue ``frame``, encoded as ``data``."""
         if len(self._queue) >= self._config.queue_messages:
             self._report(self.member_id, False)
             return
-        self._queue.append(frame)
+        self._queue.append((frame, data))
         self._wake.set()
 
     def write_now(self) -> None:
@@ -136,10 +139,10 @@ class _Peer:
         reader, writer = self._stream
         if reader.at_eof() or writer.is_closing() or writer.transport.get_write_buffer_size():
             return
-        if any(isinstance(f, Message) and f.type is MessageType.SNAPSHOT for f in self._queue):
+        if any(isinstance(f, Message) and f.type is MessageType.SNAPSHOT for f, _ in self._queue):
             return
         batch, self._queue = self._queue, []
-        writer.write(b"".join(encode_frame(frame) for frame in batch))
+        writer.write(b"".join(data for _, data in batch))
 
     async def run(self) -> None:
         backoff = Backoff(self._config.backoff, self._rng)
@@ -183,9 +186,9 @@ class _Peer:
             # closed transport vanish without an error, so look before every batch.
             if reader.at_eof() or writer.is_closing():
                 raise ConnectionResetError(f"peer {self.member_id:x} closed the connection")
-            writer.write(b"".join(encode_frame(frame) for frame in batch))
+            writer.write(b"".join(data for _, data in batch))
             await writer.drain()
-            for frame in batch:
+            for frame, _ in batch:
                 if isinstance(frame, Message) and frame.type is MessageType.SNAPSHOT:
                     self._report(self.member_id, True)
 
@@ -241,11 +244,11 @@ class PeerTransport:
         """Queue frames for their ``to`` members, written at once where a connection is idle
         (rule 2) unless not ``at_once``; frames to members not known are dropped."""
         touched: set[_Peer] = set()
-        for frame in frames:
-            peer = self._peers.get(frame.to)
-            if peer is not None:
-                peer.offer(frame)
-                touched.add(peer)
+        known = [frame for frame in frames if frame.to in self._peers]
+        for frame, data in zip(known, encode_frames(known), strict=True):
+            peer = self._peers[frame.to]
+            peer.offer(frame, data)
+            touched.add(peer)
         if at_once:
             for peer in touched:
                 peer.write_now()

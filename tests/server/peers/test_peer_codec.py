@@ -12,7 +12,14 @@ from confagent.errors import PeerError
 from confagent.raft import ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta
 from confagent.server.membership import Member
 from confagent.server.peers import LeaseAnswer, LeaseOp, LeaseQuery, MemberAnswer, MemberQuery, PeerFrame
-from confagent.server.peers._peer_codec import FRAME_HEADER, MemberCall, MemberOp, decode_frame, encode_frame
+from confagent.server.peers._peer_codec import (
+    FRAME_HEADER,
+    MemberCall,
+    MemberOp,
+    decode_frame,
+    encode_frame,
+    encode_frames,
+)
 
 ids = st.integers(1, (1 << 64) - 1)
 small = st.integers(0, 1 << 40)
@@ -41,6 +48,18 @@ def test_round_trip(frame: PeerFrame) -> None:
     (length,) = FRAME_HEADER.unpack(encoded[:FRAME_HEADER.size])
     assert length == len(encoded) - FRAME_HEADER.size
     assert decode_frame(encoded[FRAME_HEADER.size:]) == frame
+
+
+@given(st.lists(messages | queries, max_size=6), st.lists(entries, min_size=1, max_size=4).map(tuple),
+       st.lists(ids, min_size=1, max_size=6), small)
+def test_a_batch_is_encoded_as_each_frame_alone(frames: list[PeerFrame], shared: tuple[Entry, ...],
+                                                recipients: list[int], commit: int) -> None:
+    """Appends alike but for their recipient (one entries tuple) share an encoding: the same bytes."""
+    alike = [Message(MessageType.APPEND, to, 1, 7, log_term=6, index=9, entries=shared, commit=commit)
+             for to in recipients]
+    batch = [*frames, *alike, *frames]
+    assert encode_frames(batch) == [encode_frame(frame) for frame in batch]
+    assert decode_frame(encode_frames(alike)[-1][FRAME_HEADER.size:]) == alike[-1]
 
 
 @pytest.mark.parametrize("body", [
