@@ -31,6 +31,7 @@ __all__ = [
     "Figures",
     "Load",
     "b64",
+    "context_switches",
     "cpu_seconds",
     "drive",
     "in_processes",
@@ -52,6 +53,19 @@ def cpu_seconds(pid: int) -> float:
     """A process's own user + system CPU time, from ``/proc/PID/stat``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def context_switches(pid: int) -> int:
+    """The voluntary context switches of all a process's threads so far (``/proc/PID/task/*/status``):
+    each is a thread that slept and was woken (being put off its core by others' load is not counted)."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:  # the thread ended meanwhile
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith("voluntary_ctxt_switches:"))
+    return total
 
 
 def rss_mib(pid: int) -> float:

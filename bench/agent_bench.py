@@ -69,7 +69,7 @@ import structlog
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this tree's confagent, not an installed copy (module docstring)
 
-from _common import b64, cpu_seconds, rss_mib  # noqa: E402
+from _common import b64, context_switches, cpu_seconds, rss_mib  # noqa: E402
 
 from confagent.fsutil import fsync_directory, stage_file  # noqa: E402
 from confagent.testing import confagent_argv, free_port, start_etcd, start_store  # noqa: E402
@@ -193,9 +193,9 @@ def latency_case(tmp: Path, backend: str, keys: int, samples: int) -> list[tuple
 
 
 def history_latency(tmp: Path, history: bool, round_index: int,
-                    samples: int) -> tuple[list[float], list[float], float]:
+                    samples: int) -> tuple[list[float], list[float], float, float]:
     """Put ack -> file and put sent -> file milliseconds of one round, the agent over its embedded store
-    (100 keys), and the agent process's CPU milliseconds per put over the round."""
+    (100 keys), and the agent process's CPU milliseconds and context switches per put over the round."""
     name = f"history-{'on' if history else 'off'}-{round_index}"
     root = write_confdir(tmp / name, {"target": ("/bench", 'v={{ getv("/bench/target") }}\n')})
     dest = root / "out" / "target.conf"
@@ -206,12 +206,13 @@ def history_latency(tmp: Path, history: bool, round_index: int,
         wait_for_store(http)
         load_keys(http, {**{f"/bench/k{i:05d}": f"value {i}" for i in range(99)}, "/bench/target": "v"})
         wait_for_text(dest, "v=v\n", "the first render")
-        cpu_before = cpu_seconds(agent.pid)
+        cpu_before, switches_before = cpu_seconds(agent.pid), context_switches(agent.pid)
         from_ack, from_send = measure_latency(http, dest, samples)
         cpu_ms = (cpu_seconds(agent.pid) - cpu_before) * 1000 / samples
+        switches = (context_switches(agent.pid) - switches_before) / samples
     if history:
         assert (data / "history.db").exists(), "the history was not written"
-    return from_ack, from_send, cpu_ms
+    return from_ack, from_send, cpu_ms, switches
 
 
 def history_rows(tmp: Path, samples: int, rounds: int) -> list[tuple[str, str]]:
@@ -220,19 +221,23 @@ def history_rows(tmp: Path, samples: int, rounds: int) -> list[tuple[str, str]]:
     sent: dict[bool, list[float]] = {True: [], False: []}
     medians: dict[bool, list[str]] = {True: [], False: []}
     cpu: dict[bool, list[float]] = {True: [], False: []}
+    switches: dict[bool, list[float]] = {True: [], False: []}
     for round_index in range(rounds):
         for history in ((True, False) if round_index % 2 == 0 else (False, True)):
-            latencies, from_send, cpu_ms = history_latency(tmp, history, round_index, samples)
+            latencies, from_send, cpu_ms, switched = history_latency(tmp, history, round_index, samples)
             taken[history] += latencies
             sent[history] += from_send
             medians[history].append(f"{statistics.median(from_send):.2f}")
             cpu[history].append(cpu_ms)
+            switches[history].append(switched)
     rows = [("put sent -> file p50 ms of each round, history on", " ".join(medians[True])),
             ("put sent -> file p50 ms of each round, history off", " ".join(medians[False])),
             ("agent CPU ms per put of each round, history on", " ".join(f"{c:.3f}" for c in cpu[True])),
             ("agent CPU ms per put of each round, history off", " ".join(f"{c:.3f}" for c in cpu[False])),
             ("agent CPU per put, median of rounds, on / off",
-             f"{statistics.median(cpu[True]) / statistics.median(cpu[False]):.3f}")]
+             f"{statistics.median(cpu[True]) / statistics.median(cpu[False]):.3f}"),
+            ("agent voluntary context switches per put, median of rounds, on / off",
+             f"{statistics.median(switches[True]):.2f} / {statistics.median(switches[False]):.2f}")]
     for kind, pooled in (("sent", sent), ("ack", taken)):
         for label, fraction in (("p50", 0.5), ("p99", 0.99)):
             on, off = percentile(pooled[True], fraction), percentile(pooled[False], fraction)

@@ -5,8 +5,9 @@ Rules:
    bounded queue (``MAX_PENDING`` passes). Building the records (the keys
    read, the diff) and writing them happen on the writer thread, which
    takes the passes submitted within ``BATCH_S`` of the first it waits for
-   and writes their records in one transaction: one wake-up and one commit
-   for a burst of applies, away from the moment they happen. A full queue
+   (sleeping through that window, so the submits in it wake no thread) and
+   writes their records in one transaction: one wake-up and one commit for
+   a burst of applies, away from the moment they happen. A full queue
    drops the pass, with a warning; nothing here raises into the agent, and
    nothing blocks it.
 2. The writer opens the database when it starts; a database that cannot be
@@ -78,6 +79,8 @@ class HistoryRecorder:
         self._dropped = 0
         self.recorded = 0
         """Records stored since start (for tests and metrics)."""
+        self._stopping = threading.Event()
+        """Set by ``close``: the writer's batch window ends at once."""
         self._thread = threading.Thread(target=self._write_all, name="confagent-history", daemon=True)
         self._thread.start()
 
@@ -93,6 +96,7 @@ class HistoryRecorder:
 
     def close(self) -> None:
         """Rule 4."""
+        self._stopping.set()
         try:
             self._pending.put(_STOP, timeout=CLOSE_TIMEOUT_S)
         except queue.Full:
@@ -153,17 +157,17 @@ class HistoryRecorder:
                 database.close()
 
     def _next_batch(self) -> tuple[list[_Pass], bool]:
-        """The passes submitted within ``BATCH_S`` of the first one waiting (rule 1); whether to stop."""
-        batch: list[_Pass] = []
+        """The passes submitted within ``BATCH_S`` of the first one waiting (rule 1); whether to stop.
+        The writer sleeps through the window rather than waiting on the queue, so a submit in it wakes
+        no thread: one wake-up per burst, not per pass."""
         item = self._pending.get()
-        deadline_s = time.monotonic() + BATCH_S
+        if item is not _STOP:
+            self._stopping.wait(BATCH_S)
+        batch: list[_Pass] = []
         while item is not _STOP:
             batch.append(item)
-            remaining_s = deadline_s - time.monotonic()
-            if remaining_s <= 0:
-                return batch, False
             try:
-                item = self._pending.get(timeout=remaining_s)
+                item = self._pending.get_nowait()
             except queue.Empty:
                 return batch, False
         return batch, True
