@@ -20,7 +20,9 @@ configuration loaded, before the backend opens; it tells systemd how it is
 doing when started with ``NOTIFY_SOCKET`` (``SystemdNotifier``).
 
 Backends are opened here and always closed again. Noop diffs go to ``out``
-(stdout); log lines go through structlog (configured by the CLI). The
+(stdout); log lines go through structlog (configured by the CLI; its
+logger may be given, as the CLI's one-shot gives one that imports structlog
+at its first line, ``confagent.cli._logs`` rule 4). The
 daemon's modules (the listener's uvicorn, hot reload's watchfiles) are
 imported by ``run`` only: ``--onetime`` does not pay for them.
 """
@@ -35,8 +37,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
-import structlog
-
 from confagent.agent._discovery import discover_nodes
 from confagent.agent._host import SystemHost
 from confagent.agent._notify import SystemdNotifier
@@ -50,6 +50,8 @@ from confagent.render import Host, KeyView
 from confagent.tasks import TASK_STOP_S
 
 if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
     from confagent.agent._daemon import Daemon
     from confagent.agent._listener import AgentListener, StatusApp
 
@@ -87,15 +89,17 @@ class Agent:
         host: what templates may ask the outside world (tests pass a ``StaticHost``).
         out: where noop diffs are printed.
         clock: monotonic seconds, for debouncing and durations.
+        log: where its lines go; None: structlog's logger ``confagent.agent``.
     """
 
     def __init__(self, source: ConfigSource, *, host: Host | None = None, out: TextIO | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 log: FilteringBoundLogger | None = None) -> None:
         self.source = source
         self.host: Host = host or SystemHost()
         self.out = out or sys.stdout
         self.clock = clock
-        self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger("confagent.agent")
+        self.log: FilteringBoundLogger = log if log is not None else _default_logger()
         self.status = StatusBoard()
         """What the daemon reports about itself (``run``)."""
         self.notifier = SystemdNotifier.from_environ()
@@ -231,6 +235,13 @@ class Agent:
     async def check(self) -> RunReport:
         """``run_once`` in noop mode: the diffs of every file that would change (``render --check``)."""
         return await self.run_once(noop=True)
+
+
+def _default_logger() -> FilteringBoundLogger:
+    import structlog  # noqa: PLC0415 - see the module docstring
+
+    logger: FilteringBoundLogger = structlog.get_logger("confagent.agent")
+    return logger
 
 
 async def _revision_of(backend: Backend, setup: Setup) -> int:

@@ -26,17 +26,25 @@ Rules:
    slots through the backend's client) reads an ``etcd`` backend over gRPC
    when ``GrpcSnapshotBackend`` serves its configuration: etcd's gateway
    answers 5-8 times slower, and httpx's stack is not imported.
+6. The embedded store of a lone member (``DataDirBackend.serves``) is read from
+   its data directory without starting a member (``DataDirBackend``): the same
+   keys at the same revision, held by a running member or not (what it sees of
+   a running one is what that member made durable: every write it acknowledged).
+   A cluster member's directory, or one holding no store yet, is opened as before
+   (rules 1-3).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-
-import structlog
+from typing import TYPE_CHECKING
 
 from confagent.backends import Backend, BackendConfig, open_backend
 from confagent.errors import ConfagentError, DataDirInUse
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
 
 __all__ = ["open_one_shot_backend"]
 
@@ -44,15 +52,26 @@ _HOW = ("check against it with --backend etcd --node URL (and --client-cakeys fo
         "URL being one of its client URLs")
 
 
-async def open_one_shot_backend(config: BackendConfig, log: structlog.typing.FilteringBoundLogger, *,
+async def open_one_shot_backend(config: BackendConfig, log: FilteringBoundLogger, *,
                                 snapshot_only: bool = False) -> Backend:
     """The backend ``config`` names, or the running store holding its data directory (rule 1); with
-    ``snapshot_only``, read over gRPC where it can be (rule 5).
+    ``snapshot_only``, read over gRPC where it can be (rule 5); a lone member's data directory read
+    without a member (rule 6).
 
     Raises:
         DataDirInUse: the data directory is held, and cannot be read through (rule 3).
+        StorageError: the data directory is damaged (names the file).
         ConfagentError: as ``open_backend``.
     """
+    if config.backend == "embedded" and config.store.data_dir is not None:
+        from confagent.backends import DataDirBackend  # noqa: PLC0415 - the store's storage when used
+
+        if DataDirBackend.serves(config.store):
+            read = await DataDirBackend.read(config.store.data_dir)
+            if read is not None:
+                log.info("read the data directory without a member", data_dir=str(config.store.data_dir),
+                         revision=read.view.kv.revision)
+                return read
     if snapshot_only and config.backend == "etcd":
         from confagent.backends import GrpcSnapshotBackend  # noqa: PLC0415 - zttp and protobuf when used
 

@@ -4,8 +4,10 @@ Rules:
 1. Every resource of a pass renders from the same ``KeyView``: one revision.
 2. A resource that fails (render, plan or apply) gets an ``Outcome`` with its
    error; it never stops the others.
-3. The plans of a pass are applied in one ``apply_batch``, so resources
-   sharing a ``reload_cmd`` reload once.
+3. The plans of a pass are applied in one ``ApplyBatch``, so resources
+   sharing a ``reload_cmd`` reload once; each plan joins it as soon as it is
+   made, so its stage file is written and fsynced while the next resources
+   render (nothing is renamed before every resource rendered).
 4. In noop mode nothing is written and no command runs: each planned
    replace becomes a unified diff in its ``Outcome``.
 5. ``log_outcome`` writes the one line an outcome deserves: ``applied``
@@ -29,14 +31,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import structlog
-
-from confagent.apply import ApplyResult, CommandResult, ReloadSlots, apply_batch, plan_file
+from confagent.apply import ApplyBatch, ApplyResult, CommandResult, ReloadSlots, plan_file
 from confagent.config import LoadedResource
 from confagent.errors import ApplyError, CommandFailed, ConfagentError, ReloadDeferred, RenderError
 from confagent.render import KeyView, Reads, RenderEnvironment, render
 from confagent.resource import Plan, Replace, plan_diff
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
 
 __all__ = ["Outcome", "SyncOptions", "log_outcome", "sync_resources"]
 
@@ -100,15 +104,21 @@ async def sync_resources(
 ) -> list[Outcome]:
     """Render every resource from ``view`` and apply (or diff) the results; one outcome each, in order
     (rule 6 for ``reload_slots``)."""
-    prepared = [_prepare(resource, env, view, clock) for resource in resources]
     if options.noop:
-        return [_noop_outcome(item, view.revision) for item in prepared]
-    held = {id(item) for item in prepared if options.missing_only and _present(item.plan)}
-    applying = [item for item in prepared if item.plan is not None and id(item) not in held]
-    started = clock()
-    results = dict(zip(map(id, applying), await apply_batch(
-        [item.plan for item in applying if item.plan is not None], sync_only=options.sync_only,
-        reload_slots=reload_slots, keep_stage_files=options.keep_stage_file), strict=True))
+        return [_noop_outcome(_prepare(resource, env, view, clock), view.revision) for resource in resources]
+    prepared, held, applying = list[_Prepared](), set[int](), list[_Prepared]()
+    async with ApplyBatch(sync_only=options.sync_only, reload_slots=reload_slots,
+                          keep_stage_files=options.keep_stage_file) as batch:
+        for resource in resources:
+            item = _prepare(resource, env, view, clock)
+            prepared.append(item)
+            if options.missing_only and _present(item.plan):
+                held.add(id(item))
+            elif item.plan is not None:
+                applying.append(item)
+                batch.add(item.plan)
+        started = clock()
+        results = dict(zip(map(id, applying), await batch.finish(), strict=True))
     apply_ms = (clock() - started) * 1000
     return [_applied_outcome(item, results.get(id(item)), view.revision, apply_ms, held=id(item) in held)
             for item in prepared]
@@ -152,7 +162,7 @@ def _applied_outcome(item: _Prepared, result: ApplyResult | None, revision: int,
                    kept_stage=None if result.kept_stage is None else str(result.kept_stage), plan=result.plan)
 
 
-def log_outcome(log: structlog.typing.FilteringBoundLogger, outcome: Outcome) -> None:
+def log_outcome(log: FilteringBoundLogger, outcome: Outcome) -> None:
     """The one log line of an outcome (rule 5), plus a debug line per command that ran fine."""
     fields = {"resource": outcome.resource, "dest": outcome.dest, "revision": outcome.revision}
     for command in outcome.commands:

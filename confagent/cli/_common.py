@@ -3,7 +3,9 @@
 Global flags may come before the command or after it (as with etcdctl): they
 are declared on the top parser with their defaults and again on each command's
 parser with suppressed defaults, so a flag given late overrides one given early.
-The client (and httpx) is imported when a command runs, not when it registers.
+The client (and httpx), asyncio and the output's formats (orjson and the store's
+message types) are imported when a command runs, not when it registers:
+``run`` and ``render`` register through this module and use none of them.
 
 ``--user NAME[:PASSWORD]`` and ``--password`` sign every command in, as
 etcdctl's (``$CONFAGENT_USER`` and ``$CONFAGENT_PASSWORD`` stand for each
@@ -19,20 +21,18 @@ client it could not create (2).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from confagent.cli._output import FORMATS, Output
 from confagent.cli._settings_flags import flag_type
 from confagent.errors import ClientError, ConfigError, StoreError
 from confagent.settings import parse_duration
 
 if TYPE_CHECKING:
+    from confagent.cli._output import Output
     from confagent.client import ClientConfig, Credentials, EtcdClient
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "EXIT_BAD_ARGS",
     "EXIT_BAD_CONNECTION",
     "EXIT_BAD_FEATURE",
+    "FORMATS",
     "PASSWORD_ENV",
     "USER_ENV",
     "CommandBody",
@@ -62,6 +63,8 @@ EXIT_BAD_CONNECTION = 2
 EXIT_BAD_FEATURE = 4
 """etcdctl's exit code for an output format a command has no printer for."""
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379"
+FORMATS = ("simple", "json", "table")
+"""``--write-out``'s formats, each printed by ``confagent.cli._output.Output``."""
 
 CommandBody: TypeAlias = "Callable[[EtcdClient, Output, argparse.Namespace], Awaitable[int]]"
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -153,12 +156,17 @@ def _credentials(args: argparse.Namespace) -> Credentials | None:
     if not sys.stdin.isatty():
         raise ConfigError(f"--user {name}: no password given and no terminal to ask for it on "
                           f"(give --user {name}:PASSWORD or --password)")
+    import getpass  # noqa: PLC0415 - see the module docstring
+
     return Credentials(name, getpass.getpass("Password: "))
 
 
 def run_client_command(body: CommandBody, args: argparse.Namespace) -> int:
     """Run ``body`` with a client built from the global flags; its exit code."""
-    from confagent.client import EtcdClient  # noqa: PLC0415 - see the module docstring
+    import asyncio  # noqa: PLC0415 - see the module docstring
+
+    from confagent.cli._output import Output  # noqa: PLC0415
+    from confagent.client import EtcdClient  # noqa: PLC0415
 
     config = client_config(args)
     output = Output(args.write_out, hex_bytes=args.hex)

@@ -5,8 +5,9 @@ safe; with ``--hex`` each byte as ``\\xNN``), ``json`` is etcdctl's JSON (see
 ``_etcdctl_json``), ``table`` is tablewriter's box, which etcdctl offers for
 the endpoint and member commands only. Formatting helpers reproduce Go's
 ``time.Duration`` and go-humanize's byte sizes, which etcdctl prints. The
-client (httpx) is named in annotations only: every command imports this
-module when it registers.
+client (httpx) is named in annotations only: the client commands import this
+module when they register (``run`` and ``render`` do not: ``--write-out``'s
+choices are ``confagent.cli._common.FORMATS``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from confagent.client import Member, Reply, Status
 
 __all__ = [
-    "FORMATS",
     "Output",
     "go_duration",
     "hex_escaped",
@@ -42,7 +42,6 @@ __all__ = [
     "status_row",
 ]
 
-FORMATS = ("simple", "json", "table")
 _SIZES = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
 
 

@@ -28,15 +28,23 @@ the decoding of a large snapshot would trigger cost 20-30 ms of CPU (100
 resources over 10,000 keys). The daemon turns it back on before it serves,
 and freezes what its first full pass leaves (``confagent.agent._daemon``,
 rule 7).
+
+The event loop: the daemon runs on uvloop's; a one-shot pass on asyncio's
+own, which its few reads and writes do not tell apart, and which is loaded
+already (importing uvloop and making its loop: about 4 ms of the pass).
+
+Logging: a one-shot pass sets structlog up at its first line that passes the
+level (``confagent.cli._logs`` rule 4), except with the ``embedded`` backend,
+whose store logs through structlog's own loggers.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from confagent.backends import BackendConfig
 from confagent.cli._common import Subparsers
@@ -62,8 +70,6 @@ DEFAULT_CONFIG_FILE = DEFAULT_CONFDIR / "confagent.toml"
 EXIT_FAILED = 1
 EXIT_CHANGES = 2
 """``render --check``: some file is not what the templates render."""
-
-T = TypeVar("T")
 
 _RENDER_RUN_FLAGS = ("confdir", "prefix", "sync_only")
 """``render`` takes no mode flags (``--onetime``, ``--watch``, ``--interval``, ``--noop``, ``--wait``,
@@ -121,37 +127,35 @@ def config_source(args: argparse.Namespace) -> ConfigSource:
     return ConfigSource(path, overrides, missing_ok=args.config_file is None)
 
 
-def _start(args: argparse.Namespace) -> tuple[Agent, AgentConfig]:
+def _start(args: argparse.Namespace, *, render: bool) -> tuple[Agent, AgentConfig]:
     gc.disable()  # see the module docstring
     from confagent.agent import Agent  # noqa: PLC0415 - see the module docstring
-    from confagent.cli._logs import configure_logging  # noqa: PLC0415 - see the module docstring
+    from confagent.cli._logs import configure_logging, deferred_logger  # noqa: PLC0415 - see the module docstring
 
     source = config_source(args)
     config = source.load()
     formats = {"auto": None, "console": False, "json": True}
-    configure_logging(config.log.level, json=formats[config.log.format])
-    return Agent(source), config
+    # the embedded store's modules log through structlog's own loggers: set up at once for them
+    deferred = (render or config.run.onetime) and config.backend.backend != "embedded"
+    configure_logging(config.log.level, json=formats[config.log.format], deferred=deferred)
+    return Agent(source, log=deferred_logger("confagent.agent")), config
 
 
 def _run(args: argparse.Namespace) -> int:
-    agent, config = _start(args)
+    agent, config = _start(args, render=False)
     if config.run.onetime:
-        report = _run_loop(agent.run_once())
+        report = asyncio.run(agent.run_once())  # the event loop: see the module docstring
         return 0 if report.ok else EXIT_FAILED
     gc.enable()  # the daemon runs for long (module docstring)
-    _run_loop(agent.run())
+    import uvloop  # noqa: PLC0415 - see the module docstring
+
+    uvloop.run(agent.run())
     return 0
 
 
 def _render(args: argparse.Namespace) -> int:
-    agent, _config = _start(args)
-    report = _run_loop(agent.check() if args.check else agent.run_once())
+    agent, _config = _start(args, render=True)
+    report = asyncio.run(agent.check() if args.check else agent.run_once())
     if not report.ok:
         return EXIT_FAILED
     return EXIT_CHANGES if args.check and report.changed else 0
-
-
-def _run_loop(main: Coroutine[Any, Any, T]) -> T:
-    import uvloop  # noqa: PLC0415 - see the module docstring
-
-    return uvloop.run(main)

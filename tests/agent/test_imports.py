@@ -59,7 +59,8 @@ def test_a_lazy_name_loads_its_module_on_first_use(processes: Processes, stateme
 
 
 def test_importing_the_cli_loads_no_server_client_or_jinja2(processes: Processes) -> None:
-    absent = {*HEAVY, *BACKEND_LIBRARIES, "confagent.metad", "structlog", "uvloop"}
+    absent = {*HEAVY, *BACKEND_LIBRARIES, "confagent.metad", "structlog", "uvloop", "asyncio", "orjson",
+              "confagent.kv", "confagent.cli._output"}
     assert modules_after(processes, "import confagent.cli") & absent == set()
 
 
@@ -86,8 +87,11 @@ def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx(processes: Processes
     (tmp_path / "templates" / "t.tmpl").write_text("{{ getv('/imports/x', 'none') }}\n")
     (tmp_path / "conf.d" / "t.toml").write_text(
         f'[template]\nsrc = "t.tmpl"\ndest = "{tmp_path / "t.conf"}"\nkeys = ["/imports"]\n')
-    argv = ["run", "--onetime", "--confdir", str(tmp_path), "--backend", "etcd", "--node", etcd_server]
+    argv = ["run", "--onetime", "--confdir", str(tmp_path), "--backend", "etcd", "--node", etcd_server,
+            "--log-level", "warning"]
     loaded = modules_after(processes, f"from confagent.cli import main\nassert main({argv!r}) == 0")
     assert (tmp_path / "t.conf").read_text() == "none\n"
     assert "zttp" in loaded
     assert loaded & {"httpx", "httpcore", "confagent.client", "confagent.cli._kv_cmd"} == set()
+    # nothing logged at this level: no structlog (confagent.cli._logs rule 4); no output format; asyncio's loop
+    assert loaded & {"structlog", "orjson", "confagent.cli._output", "uvloop"} == set()
