@@ -44,6 +44,7 @@ from confagent.testing._procs import (
     start_etcd,
     start_store,
     store_cluster,
+    store_learners,
     store_process,
 )
 from confagent.testing._proxy import FaultProxy, Network, PartitionMode
@@ -106,6 +107,7 @@ __all__ = [
     "start_etcd",
     "start_store",
     "store_cluster",
+    "store_learners",
     "store_process",
     "unb64",
     "until",

@@ -19,11 +19,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 __all__ = ["ServerProcess", "confagent_argv", "etcd_cluster", "free_port", "healthy", "running", "start_etcd",
-           "start_store", "store_cluster", "store_process"]
+           "start_store", "store_cluster", "store_learners", "store_process"]
 
 START_TIMEOUT_S = 30.0
 
@@ -193,6 +194,35 @@ def store_cluster(base_dir: Path, size: int, *, args: Sequence[str] = (),
         "--name", name, "--listen-peer-urls", f"http://127.0.0.1:{ports[i][0]}",
         "--initial-advertise-peer-urls", advertised[name], "--initial-cluster", initial, *args])
         for i, name in enumerate(names)]
+
+
+def store_learners(leader_url: str, base_dir: Path, count: int, *, args: Sequence[str] = (),
+                   peer_ports: Sequence[tuple[int, int]] = ()) -> list[ServerProcess]:
+    """``count`` learners ``l00``, ``l01``... added at ``leader_url`` (etcd's ``member add --learner``,
+    one after another), their ``confagent store`` processes not yet started: ``launch()`` each, then
+    ``wait_healthy()``. Each is given the whole membership as its ``--initial-cluster``, state
+    ``existing``; ``peer_ports`` as :func:`store_cluster`'s. The cluster's members need
+    ``--max-learners`` of at least ``count`` (etcd 3.4's limit is one).
+
+    Raises:
+        AssertionError: a member add was refused (its answer in the message).
+    """
+    names = [f"l{n:02d}" for n in range(count)]
+    ports = list(peer_ports) or [(port, port) for port in (free_port() for _ in names)]
+    advertised = {name: f"http://127.0.0.1:{ports[i][1]}" for i, name in enumerate(names)}
+    members: list[dict[str, Any]] = []
+    for url in advertised.values():
+        reply = httpx.post(leader_url + "/v3/cluster/member/add", json={"peerURLs": [url], "isLearner": True},
+                           timeout=10.0)
+        assert reply.status_code == 200, reply.text
+        members = reply.json()["members"]
+    named = {m["name"]: m["peerURLs"][0] for m in members if m.get("name")}
+    initial = ",".join(f"{name}={url}" for name, url in {**named, **advertised}.items())
+    base_dir.mkdir(parents=True, exist_ok=True)
+    return [store_process(f"http://127.0.0.1:{free_port()}", base_dir / name, [
+        "--name", name, "--listen-peer-urls", f"http://127.0.0.1:{ports[i][0]}",
+        "--initial-advertise-peer-urls", advertised[name], "--initial-cluster", initial,
+        "--initial-cluster-state", "existing", *args]) for i, name in enumerate(names)]
 
 
 def etcd_cluster(base_dir: Path, size: int) -> list[ServerProcess]:
