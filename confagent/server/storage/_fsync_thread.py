@@ -1,20 +1,23 @@
-"""The asyncio side of the write-ahead log: one dedicated thread writes and fsyncs, unless idle.
+"""The asyncio side of the write-ahead log: saves written on the event loop, a thread behind them.
 
-Why a thread of its own: an fsync blocks for as long as the disk takes, and handing each
-one to an executor costs about as much again as the fsync saves by batching. Here the
-event loop only puts a request on a ``queue.SimpleQueue`` (which wakes the thread) and
-awaits a future; the thread answers a whole batch with one ``call_soon_threadsafe``.
-Even so the two hand-offs (the thread woken, then the loop) cost about 90 µs, as much
-as half the fsync; so a lone write's save, made while the writer is idle, is written on
-the loop (rule 7).
+A save made while nothing is outstanding is written and fsynced on the loop itself (rule 7):
+the driver awaits each Ready's save before the next, so that is every save in its flow. The
+thread (woken through a ``queue.SimpleQueue``, answering a batch with one
+``call_soon_threadsafe``) takes what must not block the loop or must wait its turn: segment
+releases, the close, and the saves made while one of those is outstanding. Why not the
+thread for every save: its two hand-offs (the thread woken, then the loop, each with the
+GIL changing hands) cost about 90 µs of a lone put's latency, as much as half the fsync,
+and with 16 clients 9-18 % more of the member's CPU per put than writing on the loop
+(bench/README.md, issue 12, session 8).
 
 Rules:
 
 1. Requests run in the order they were made.
 2. Group commit: the thread takes every request queued by the time it looks, so saves
-   made while an fsync is in flight share the next one. A batch is synced when any of
+   queued while an fsync is in flight share the next one. A batch is synced when any of
    its saves asked for it, and no save's future completes before its batch is written
-   (and synced, when asked).
+   (and synced, when asked). (The node batches too: the writes made during a save's
+   fsync are the next Ready's entries, one save.)
 3. The Wal is touched by one thread at a time: the writer thread while any request made
    is unanswered, the event loop (rule 7) when none is. Only the loop makes requests and
    counts their answers, so the writer cannot get work while the loop writes.
@@ -26,11 +29,13 @@ Rules:
    none of its own, or at ``close``, never waited for on its own.
 6. Saves complete in the order they were made (their futures too): a save is never
    written on the loop while an earlier request's answer is still on its way.
-7. A save of at most one entry made while the writer is idle (a lone write: concurrent
-   ones would have joined its batch) is written and fsynced on the event loop at once,
-   its future done when ``start_save`` returns: one client's put waits for no thread. The
-   loop blocks for that fsync, as etcd's raft loop blocks for its own. A batch of several
-   entries goes to the thread, whose fsync overlaps the loop's work on the next batch.
+7. A save made while the writer is idle (no request unanswered) is written and fsynced
+   on the event loop at once, its future done when ``start_save`` returns: no put waits
+   for a thread. The loop blocks for that fsync, as etcd's raft loop blocks for its own
+   (``wal.Save`` in its raft goroutine); the requests arriving meanwhile wait in the
+   sockets and join the next Ready. A batch of several entries once went to the thread,
+   so that its fsync overlapped the loop's work on the next batch: at 16 clients that
+   overlap was worth less than the hand-offs it cost (bench/README.md, issue 12, session 8).
 """
 
 from __future__ import annotations
@@ -108,12 +113,12 @@ class WalWriter:
         """
         hard_state, self._deferred = hard_state or self._deferred, None
         save = partial(_Save, hard_state, entries, snapshot, sync)
-        if len(entries) <= 1 and self._made == self._answered and not self._closing:
+        if self._made == self._answered and not self._closing:
             return self._save_here(save)
         return self._enqueue(save)
 
     def _save_here(self, make: Callable[[asyncio.Future[None]], _Save]) -> asyncio.Future[None]:
-        """Rule 7: a lone write while the writer is idle: the loop writes the save itself."""
+        """Rule 7: a save while the writer is idle: the loop writes it itself."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         save = make(future)
         error = _attempt(partial(self._buffer, save))
