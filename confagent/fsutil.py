@@ -6,7 +6,13 @@ Rules:
    (chown before chmod: chown clears set-id bits), fsynced, and only then
    renamed over the target; the directory is fsynced after the rename.
    A reader sees the old file or the new one, never a mix, and after a crash
-   the rename is either durable or not there.
+   the rename is either durable or not there. A stage file is created
+   readable by its owner only, unless the caller knows the owner a new file
+   in that directory gets (``creation_owner``) and it is the one asked for:
+   then it is created with its mode at once (the umask and default ACLs can
+   only narrow it, and a narrowed mode is set again), which saves the
+   ``fchmod``; either way no one the finished file would not admit can open
+   it while it is written.
 2. A stage file never outlives a failure: every error or cancellation
    between creating and renaming it removes it.
 3. Errors are the OS's own ``OSError``s; callers map them to their error
@@ -19,11 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import stat
 from pathlib import Path
 
 __all__ = [
     "STAGE_SUFFIX",
+    "creation_owner",
     "fsync_directory",
     "remove_quietly",
     "remove_stage_leftovers",
@@ -35,6 +42,18 @@ __all__ = [
 
 STAGE_SUFFIX = ".stage"
 """Stage files are ``.<target name>.<random>.stage`` beside the target."""
+STAGE_NAME_ATTEMPTS = 16
+"""How many random names a stage file tries before giving up (each clash is another writer's file)."""
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def creation_owner(directory: Path) -> tuple[int, int]:
+    """The uid and gid a file this process creates in ``directory`` gets: its effective ids, or the
+    directory's group when the directory is set-group-ID. Raises OSError (the directory is missing)."""
+    status = os.stat(directory)
+    if not stat.S_ISDIR(status.st_mode):
+        raise NotADirectoryError(20, "Not a directory", str(directory))
+    return os.geteuid(), status.st_gid if status.st_mode & stat.S_ISGID else os.getegid()
 
 
 def fsync_directory(path: Path) -> None:
@@ -54,7 +73,7 @@ def write_fully(fd: int, data: bytes) -> None:
 
 
 def stage_file(target: Path, content: bytes, *, mode: int, uid: int | None = None,
-               gid: int | None = None) -> Path:
+               gid: int | None = None, created_owner: tuple[int, int] | None = None) -> Path:
     """Write ``content`` durably to a new stage file beside ``target``, with owner and mode.
 
     Args:
@@ -62,6 +81,7 @@ def stage_file(target: Path, content: bytes, *, mode: int, uid: int | None = Non
         content: the bytes.
         mode: permission bits of the stage file.
         uid, gid: its owner and group; None leaves the one the OS gave (the writer's).
+        created_owner: ``creation_owner(target.parent)``, when the caller knows it (rule 1).
 
     Returns:
         The stage file's path, to rename over ``target`` (``replace_file``) or remove.
@@ -70,13 +90,17 @@ def stage_file(target: Path, content: bytes, *, mode: int, uid: int | None = Non
         OSError: the directory is missing or read-only, the owner cannot be
             given (``EPERM`` unless root), the disk is full; nothing is left behind.
     """
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=STAGE_SUFFIX, dir=target.parent)
-    stage = Path(name)
+    owned = created_owner is not None and (uid is None or uid == created_owner[0]) and (
+        gid is None or gid == created_owner[1])
+    fd, stage = _create_stage(target, mode if owned else 0o600)
     try:
         try:
             write_fully(fd, content)
-            _set_owner(fd, uid, gid)
-            os.fchmod(fd, mode)
+            status = os.fstat(fd)
+            if not owned:
+                _set_owner(fd, status, uid, gid)
+            if not owned or stat.S_IMODE(status.st_mode) != mode:
+                os.fchmod(fd, mode)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -84,6 +108,17 @@ def stage_file(target: Path, content: bytes, *, mode: int, uid: int | None = Non
         remove_quietly(stage)
         raise
     return stage
+
+
+def _create_stage(target: Path, mode: int) -> tuple[int, Path]:
+    """A new stage file beside ``target`` (exclusive create, no symlink followed), open for writing."""
+    for _ in range(STAGE_NAME_ATTEMPTS):
+        stage = target.with_name(f".{target.name}.{os.urandom(6).hex()}{STAGE_SUFFIX}")
+        try:
+            return os.open(stage, _CREATE_FLAGS, mode), stage
+        except FileExistsError:
+            continue
+    raise FileExistsError(17, f"no free stage file name after {STAGE_NAME_ATTEMPTS} attempts", str(target))
 
 
 def replace_file(stage: Path, target: Path) -> None:
@@ -125,8 +160,7 @@ def remove_quietly(path: Path) -> None:
         path.unlink()
 
 
-def _set_owner(fd: int, uid: int | None, gid: int | None) -> None:
-    status = os.fstat(fd)
+def _set_owner(fd: int, status: os.stat_result, uid: int | None, gid: int | None) -> None:
     wanted = (status.st_uid if uid is None else uid, status.st_gid if gid is None else gid)
     if wanted != (status.st_uid, status.st_gid):
         os.fchown(fd, *wanted)

@@ -2,7 +2,8 @@
 
 ``plan_file(spec, rendered)`` reads the destination and resolves ``owner``/``group``
 names, and returns ``confagent.resource.plan``'s answer. ``apply_batch(plans)``
-carries out many plans at once: stage every new file beside its
+carries out many plans at once (``ApplyBatch``: the same, fed one plan at a
+time, staging each as it comes): stage every new file beside its
 destination, run every ``check_cmd`` concurrently, rename, then run each
 distinct ``reload_cmd`` once, rolling its destinations back (bytes, owner,
 mode) if it fails. It is async so that the agent's loop never waits on a
@@ -18,19 +19,21 @@ destination untouched).
 from confagent.apply._commands import MAX_OUTPUT_BYTES, CommandResult, run_command
 from confagent.apply._execute import (
     MAX_CONCURRENT_CHECKS,
-    MAX_CONCURRENT_STAGES,
+    ApplyBatch,
     ApplyResult,
     ReloadSlots,
     apply_batch,
     apply_plan,
 )
 from confagent.apply._files import MAX_FILE_BYTES, destination_path, owner_ids, plan_file, read_file_state
+from confagent.apply._staging import MAX_CONCURRENT_STAGES
 
 __all__ = [
     "MAX_CONCURRENT_CHECKS",
     "MAX_CONCURRENT_STAGES",
     "MAX_FILE_BYTES",
     "MAX_OUTPUT_BYTES",
+    "ApplyBatch",
     "ApplyResult",
     "CommandResult",
     "ReloadSlots",

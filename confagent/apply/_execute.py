@@ -1,13 +1,16 @@
 """Carrying out plans: stage, check, rename, reload once per command, roll back a failed reload.
 
-``apply_batch(plans)`` runs in phases, each over every plan still going:
+``apply_batch(plans)`` runs in phases, each over every plan still going;
+``ApplyBatch`` is the same batch fed one plan at a time, its stage files
+written while the caller prepares the next plans:
 
 1. stage: the new content, owner and mode in a stage file beside the
    destination (``confagent.fsutil.stage_file``); a missing directory is an
-   error unless ``create_dest_dirs``. Several stage files are written on up
-   to ``MAX_CONCURRENT_STAGES`` threads, so that their fsyncs overlap (the
-   file system commits them together); the event loop waits for them all,
-   as it waits for one;
+   error unless ``create_dest_dirs``. The stage files are written on up to
+   ``MAX_CONCURRENT_STAGES`` threads from the moment each plan is added
+   (``confagent.apply._staging``), so that their fsyncs overlap each other
+   and the caller's rendering; ``finish`` waits for them all (the event loop
+   waits, as it waits for one) before anything below;
 2. check: every ``check_cmd`` on its stage file, up to ``MAX_CONCURRENT_CHECKS``
    at a time; a failure
    deletes that stage file and leaves its destination untouched;
@@ -29,9 +32,11 @@
 
 Guarantees: a destination is always a whole file (old or new); no stage file
 survives the batch, whatever is raised, including cancellation (unless
-``keep_stage_files``, below); a failure of one destination never stops
-another's. Errors are results (``ApplyResult.error``), for the caller to log
-with each command's output; only bugs raise. ``sync_only`` skips both
+``keep_stage_files``, below), nor does one of a batch given up before
+``finish`` (its threads are waited for, then its stage files removed); a
+failure of one destination never stops another's. Errors are results
+(``ApplyResult.error``), for the caller to log with each command's output;
+only bugs raise. ``sync_only`` skips both
 commands (confd's ``-sync-only``). ``keep_stage_files`` (confd's
 ``-keep-stage-file``) leaves a stage file that was not renamed where it is
 (a failed check, a deferred reload) and names it in ``ApplyResult.kept_stage``;
@@ -41,33 +46,24 @@ a cancelled batch still removes its stage files.
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Protocol
 
 from confagent.apply._commands import CommandResult, run_command
-from confagent.apply._files import destination_path
+from confagent.apply._staging import Staged, Staging
 from confagent.errors import ApplyError, CheckFailed, ReloadDeferred, ReloadFailed
-from confagent.fsutil import (
-    fsync_directory,
-    remove_quietly,
-    stage_file,
-    write_file_atomically,
-)
+from confagent.fsutil import fsync_directory, remove_quietly, write_file_atomically
 from confagent.resource import NoChange, Plan, Replace, fill_command
 
-__all__ = ["MAX_CONCURRENT_CHECKS", "MAX_CONCURRENT_STAGES", "ApplyResult", "ReloadSlots", "apply_batch",
-           "apply_plan"]
+__all__ = ["MAX_CONCURRENT_CHECKS", "ApplyBatch", "ApplyResult", "ReloadSlots", "apply_batch", "apply_plan"]
 
 MAX_CONCURRENT_CHECKS = 8
 """How many ``check_cmd``s of one batch run at the same time."""
-MAX_CONCURRENT_STAGES = 8
-"""How many stage files of one batch are written and fsynced at the same time (threads)."""
 
 
 class ReloadSlots(Protocol):
@@ -108,11 +104,14 @@ class ApplyResult:
 class _Job:
     """One Replace as it goes through the phases (mutable, private to a batch)."""
 
-    __slots__ = ("commands", "error", "kept_stage", "plan", "replaced", "rolled_back", "stage", "target")
+    __slots__ = ("commands", "error", "kept_stage", "plan", "replaced", "rolled_back", "stage", "staged",
+                 "target")
 
-    def __init__(self, plan: Replace) -> None:
-        self.plan = plan
-        self.target = destination_path(plan.dest)
+    def __init__(self, staged: Staged) -> None:
+        self.plan = staged.plan
+        self.target = staged.target
+        self.staged = staged
+        """Phase 1's record, taken into ``stage`` and ``error`` once written (``taken``)."""
         self.stage: Path | None = None
         self.error: ApplyError | None = None
         self.replaced = False
@@ -127,6 +126,10 @@ class _Job:
     def result(self) -> ApplyResult:
         return ApplyResult(self.plan, self.replaced, self.error, self.rolled_back, tuple(self.commands),
                            self.kept_stage)
+
+    def take_stage(self) -> None:
+        """Take the written stage file, or the error, from phase 1 (after ``Staging.wait``)."""
+        self.stage, self.error = self.staged.stage, self.staged.error
 
     def keep_stage(self) -> None:
         """Leave the stage file where it is (``keep_stage_files``), as ``kept_stage``."""
@@ -152,17 +155,68 @@ async def apply_batch(plans: Sequence[Plan], *, sync_only: bool = False,
             those are not applied (``ReloadDeferred``).
         keep_stage_files: leave the stage files that were not renamed (module doc).
     """
-    jobs = {index: _Job(plan) for index, plan in enumerate(plans) if isinstance(plan, Replace)}
-    await _apply_jobs(list(jobs.values()), sync_only, reload_slots, keep_stage_files)
-    return [jobs[index].result() if index in jobs else _unchanged(plan) for index, plan in enumerate(plans)]
+    async with ApplyBatch(sync_only=sync_only, reload_slots=reload_slots,
+                          keep_stage_files=keep_stage_files) as batch:
+        for plan in plans:
+            batch.add(plan)
+        return await batch.finish()
+
+
+class ApplyBatch:
+    """``apply_batch`` fed one plan at a time: each ``Replace`` added starts its stage file (phase 1)
+    at once, on a thread, while the caller goes on (renders the next resource); ``finish`` runs the
+    phases after it. Used as ``async with ApplyBatch(...) as batch``: leaving the block without
+    ``finish`` (an error, a cancellation) waits for the stage files being written and removes them.
+
+    Args: as ``apply_batch``'s.
+    """
+
+    def __init__(self, *, sync_only: bool = False, reload_slots: ReloadSlots | None = None,
+                 keep_stage_files: bool = False) -> None:
+        self._options = (sync_only, reload_slots, keep_stage_files)
+        self._plans: list[Plan] = []
+        self._jobs: dict[int, _Job] = {}
+        self._staging = Staging()
+        self._finished = False
+
+    def add(self, plan: Plan) -> None:
+        """Take ``plan`` into the batch; a ``Replace`` starts writing its stage file now."""
+        assert not self._finished, "a finished batch takes no plan"
+        if isinstance(plan, Replace):
+            self._jobs[len(self._plans)] = _Job(self._staging.start(plan, self._staging.target(plan.dest)))
+        self._plans.append(plan)
+
+    async def finish(self) -> list[ApplyResult]:
+        """The phases after staging (module doc); one result per plan added, in order."""
+        assert not self._finished, "a batch finishes once"
+        self._staging.wait()
+        jobs = list(self._jobs.values())
+        for job in jobs:
+            job.take_stage()
+        self._finished = True  # the stage files are the jobs' now: _apply_jobs removes or keeps them
+        await _apply_jobs(jobs, *self._options)
+        return [self._jobs[index].result() if index in self._jobs else _unchanged(plan)
+                for index, plan in enumerate(self._plans)]
+
+    async def __aenter__(self) -> ApplyBatch:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._staging.wait()
+        for job in self._jobs.values():
+            if job.staged.stage is not None:
+                remove_quietly(job.staged.stage)
 
 
 async def _apply_jobs(jobs: Sequence[_Job], sync_only: bool, reload_slots: ReloadSlots | None,
                       keep_stage_files: bool) -> None:
-    """The phases over ``jobs``; their stage files removed at the end, or kept (module doc)."""
+    """The phases after staging over ``jobs``; their stage files removed at the end, or kept (module doc)."""
     finished = False
     try:
-        _stage_all(jobs)
         if not sync_only:
             slots = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
             async with asyncio.TaskGroup() as checks:
@@ -195,43 +249,6 @@ async def _apply_jobs(jobs: Sequence[_Job], sync_only: bool, reload_slots: Reloa
 def _unchanged(plan: Plan) -> ApplyResult:
     assert isinstance(plan, NoChange)
     return ApplyResult(plan, replaced=False)
-
-
-def _stage_all(jobs: Sequence[_Job]) -> None:
-    """Stage every job; several at once on threads (phase 1). Returns when all are done."""
-    if len(jobs) <= 1:
-        for job in jobs:
-            _stage(job)
-        return
-    workers = min(len(jobs), MAX_CONCURRENT_STAGES)
-    with ThreadPoolExecutor(workers, thread_name_prefix="confagent-stage") as pool:
-        for _ in pool.map(_stage, jobs):  # _stage keeps its errors on the job; a bug raises here
-            pass
-
-
-def _stage(job: _Job) -> None:
-    spec, target = job.plan.spec, job.target
-    try:
-        if not target.parent.is_dir():
-            if not spec.create_dest_dirs:
-                raise ApplyError(f"directory {target.parent} does not exist "
-                                 "(set create_dest_dirs = true to create it)", dest=spec.dest)
-            target.parent.mkdir(parents=True, exist_ok=True)
-        attributes = job.plan.target
-        job.stage = stage_file(target, job.plan.content, mode=attributes.mode, uid=attributes.uid,
-                               gid=attributes.gid)
-    except ApplyError as error:
-        job.error = error
-    except OSError as error:
-        job.error = ApplyError(_stage_failure(error, job), dest=spec.dest)
-
-
-def _stage_failure(error: OSError, job: _Job) -> str:
-    attributes = job.plan.target
-    if error.errno == errno.EPERM:
-        return (f"cannot give the file to uid {attributes.uid} gid {attributes.gid}: not permitted "
-                f"(the agent runs as uid {os.geteuid()}; only root may give files away)")
-    return f"cannot write a new file in {job.target.parent}: {error.strerror}"
 
 
 async def _check(job: _Job, slots: asyncio.Semaphore) -> None:

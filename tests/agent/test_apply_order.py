@@ -1,0 +1,145 @@
+"""The durable apply's order in a real one-shot, read from its system calls (strace), and a one-shot
+SIGKILLed in the middle of a batch.
+
+Stage files are written on threads while the next resources render (confagent.apply._staging), so
+the order that makes the batch durable and atomic is checked where it happens, in the kernel's view:
+every stage file is written and fsynced before it is renamed over its destination, and every
+directory is fsynced once, after its last rename and before any ``reload_cmd`` starts.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from confagent.testing import Processes, confagent_argv, until
+
+RESOURCES_PER_DIRECTORY = 12
+_LINE = re.compile(r"^(\d+)\s+(.*)$")
+_CALL = re.compile(r"^(\w+)\((.*)$")
+_RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)$")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One system call as strace saw it end: its place in the order of endings, name, arguments, result."""
+
+    index: int
+    name: str
+    text: str
+    """The arguments and result, as strace printed them (file descriptors with their paths: ``-y``)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.text.rstrip().endswith("= 0") or re.search(r"= \d+$", self.text.rstrip()) is not None
+
+
+def calls_of(log: Path) -> list[Call]:
+    """Every call of ``strace -f`` output, in the order they ended (an unfinished call ends when resumed)."""
+    pending: dict[str, tuple[str, str]] = {}
+    ended: list[Call] = []
+    for line in log.read_text().splitlines():
+        matched = _LINE.match(line)
+        if matched is None:
+            continue
+        pid, rest = matched.groups()
+        resumed = _RESUMED.match(rest)
+        if resumed is not None:
+            name, text = pending.pop(pid, (resumed.group(1), ""))
+            ended.append(Call(len(ended), name, text + resumed.group(2)))
+            continue
+        call = _CALL.match(rest)
+        if call is None:
+            continue
+        if rest.endswith("<unfinished ...>"):
+            pending[pid] = (call.group(1), call.group(2).removesuffix("<unfinished ...>"))
+        else:
+            ended.append(Call(len(ended), call.group(1), call.group(2)))
+    return ended
+
+
+def write_confdir(root: Path, reload_marker: Path, **template: str) -> list[Path]:
+    """Resources rendering ``/app/v`` into out/old/ (files there already) and out/new/ (made by the run)."""
+    (root / "conf.d").mkdir(parents=True)
+    (root / "templates").mkdir()
+    (root / "templates" / "t.tmpl").write_text("v={{ getv('/app/v') }}\n")
+    (root / "keys.yaml").write_text("app:\n  v: two\n")
+    (root / "out" / "old").mkdir(parents=True)
+    dests = []
+    for directory in ("old", "new"):
+        for index in range(RESOURCES_PER_DIRECTORY):
+            dest = root / "out" / directory / f"f{index:02d}.conf"
+            if directory == "old":
+                dest.write_text("v=one\n")
+            extra = "".join(f'{key} = "{value}"\n' for key, value in template.items())
+            (root / "conf.d" / f"{directory}{index:02d}.toml").write_text(
+                f'[template]\nsrc = "t.tmpl"\ndest = "{dest}"\nkeys = ["/app"]\ncreate_dest_dirs = true\n'
+                f'reload_cmd = "touch {reload_marker}"\n{extra}')
+            dests.append(dest)
+    return dests
+
+
+def strace_binary() -> str:
+    binary = shutil.which("strace")
+    if binary is None:
+        pytest.fail("strace is not installed: apt-get install strace (scripts/test does)")
+    return binary
+
+
+def test_each_file_is_durable_before_its_rename_and_each_directory_before_the_reload(
+        processes: Processes, tmp_path: Path) -> None:
+    marker, log = tmp_path / "reload-marker", tmp_path / "strace.log"
+    dests = write_confdir(tmp_path, marker)
+    argv = [strace_binary(), "-f", "-qq", "-y", "-s", "4096", "-o", str(log),
+            "-e", "trace=openat,write,fsync,fdatasync,rename,renameat,renameat2,execve",
+            *confagent_argv("run", "--onetime", "--confdir", str(tmp_path), "--backend", "file",
+                            "--file", str(tmp_path / "keys.yaml"), "--log-level", "warning")]
+    done = processes.run(argv)
+    assert done.returncode == 0, done.stderr.decode()
+    assert [dest.read_text() for dest in dests] == ["v=two\n"] * len(dests) and marker.exists()
+    calls = calls_of(log)
+    reload = next(call for call in calls if call.name == "execve" and str(marker) in call.text)
+    for dest in dests:
+        rename = next(call for call in calls if call.name.startswith("rename") and f'"{dest}"' in call.text)
+        assert rename.ok, rename
+        stage = re.search(r'"([^"]+\.stage)"', rename.text)
+        assert stage is not None, rename
+        fd_path = f"<{stage.group(1)}>"
+        writes = [call.index for call in calls if call.name == "write" and fd_path in call.text]
+        fsyncs = [call.index for call in calls if call.name == "fsync" and fd_path in call.text and call.ok]
+        assert writes and fsyncs, (dest, writes, fsyncs)
+        assert max(writes) < fsyncs[0] < rename.index, (dest, writes, fsyncs, rename)
+    for directory in {dest.parent for dest in dests}:
+        last_rename = max(call.index for call in calls
+                          if call.name.startswith("rename") and f'"{directory}/' in call.text.split(", ")[-1])
+        syncs = [call for call in calls if call.name == "fsync" and f"<{directory}>" in call.text]
+        assert len(syncs) == 1 and syncs[0].ok, (directory, syncs)
+        assert last_rename < syncs[0].index < reload.index, (directory, last_rename, syncs, reload)
+
+
+def test_a_one_shot_killed_before_its_renames_leaves_every_file_as_it_was(processes: Processes,
+                                                                         tmp_path: Path) -> None:
+    """SIGKILLed while its checks run (every stage file written, none renamed): each destination is
+    the old file, whole; the next run replaces them all."""
+    marker, started = tmp_path / "reload-marker", tmp_path / "checking"
+    dests = write_confdir(tmp_path, marker, check_cmd=f"touch {started}; sleep 60")
+    common = ("--confdir", str(tmp_path), "--backend", "file", "--file", str(tmp_path / "keys.yaml"))
+    process = processes.popen(confagent_argv("run", "--onetime", *common), start_new_session=True)
+    until(started.exists, "a check_cmd to start")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stages = list((tmp_path / "out").rglob("*.stage"))
+    assert stages and all(path.read_text() == "v=two\n" for path in stages)
+    old, new = dests[:RESOURCES_PER_DIRECTORY], dests[RESOURCES_PER_DIRECTORY:]
+    assert [dest.read_text() for dest in old] == ["v=one\n"] * len(old)
+    assert not any(dest.exists() for dest in new) and not marker.exists()
+    for path in (tmp_path / "conf.d").iterdir():
+        path.write_text(path.read_text().replace(f'check_cmd = "touch {started}; sleep 60"\n', ""))
+    done = processes.confagent("run", "--onetime", *common)
+    assert done.returncode == 0, done.stderr
+    assert [dest.read_text() for dest in dests] == ["v=two\n"] * len(dests) and marker.exists()

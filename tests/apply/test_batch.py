@@ -1,0 +1,128 @@
+"""ApplyBatch: stage files written while the caller goes on, nothing renamed before ``finish``, nothing
+left when a batch is given up; a stage file created with its owner's mode at once comes out right."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from confagent.apply import ApplyBatch, plan_file
+from confagent.fsutil import STAGE_SUFFIX, creation_owner, stage_file
+from confagent.testing import until
+from tests.apply.support import NOBODY, attributes_of, leftovers, make_spec, run
+
+
+def stage_files(directory: Path) -> list[Path]:
+    return sorted(path for path in directory.iterdir() if path.name.endswith(STAGE_SUFFIX))
+
+
+def test_stage_files_are_written_before_finish_and_renamed_only_by_it(tmp_path: Path) -> None:
+    dests = [tmp_path / f"f{index}.conf" for index in range(4)]
+    for dest in dests:
+        dest.write_bytes(b"old")
+
+    async def batch() -> list[bool]:
+        async with ApplyBatch() as applying:
+            for dest in dests:
+                applying.add(plan_file(make_spec(dest), f"new {dest.name}".encode()))
+            until(lambda: len(stage_files(tmp_path)) == len(dests), "the four stage files")
+            until(lambda: all(stage.stat().st_size == len(b"new f0.conf") for stage in stage_files(tmp_path)),
+                  "the stage files written")
+            assert [dest.read_bytes() for dest in dests] == [b"old"] * 4
+            return [result.replaced for result in await applying.finish()]
+
+    assert run(batch()) == [True] * 4
+    assert [dest.read_bytes() for dest in dests] == [f"new {dest.name}".encode() for dest in dests]
+    assert leftovers(tmp_path) == []
+
+
+def test_a_batch_given_up_before_finish_leaves_no_stage_file_and_changes_nothing(tmp_path: Path) -> None:
+    dests = [tmp_path / "a" / f"f{index}.conf" for index in range(20)] + [tmp_path / "b.conf"]
+    dests[-1].write_bytes(b"old")
+
+    async def give_up() -> None:
+        async with ApplyBatch() as applying:
+            for dest in dests:
+                applying.add(plan_file(make_spec(dest, create_dest_dirs=True), b"new"))
+            raise RuntimeError("a render raised")
+
+    with pytest.raises(RuntimeError, match="a render raised"):
+        run(give_up())
+    assert (leftovers(tmp_path / "a"), leftovers(tmp_path), dests[-1].read_bytes()) == ([], [], b"old")
+    assert list((tmp_path / "a").iterdir()) == []
+
+
+def test_the_plans_results_come_in_order_with_unchanged_ones_between(tmp_path: Path) -> None:
+    same, new = tmp_path / "same.conf", tmp_path / "new.conf"
+    same.write_bytes(b"same")
+    same.chmod(0o644)
+
+    async def batch() -> list[tuple[str, bool]]:
+        async with ApplyBatch() as applying:
+            applying.add(plan_file(make_spec(new), b"1"))
+            applying.add(plan_file(make_spec(same), b"same"))
+            applying.add(plan_file(make_spec(tmp_path / "absent" / "x.conf"), b"x"))
+            return [(result.dest, result.ok) for result in await applying.finish()]
+
+    assert run(batch()) == [(str(new), True), (str(same), True), (str(tmp_path / "absent" / "x.conf"), False)]
+
+
+@pytest.fixture
+def umask_077() -> Iterator[None]:
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.usefixtures("umask_077")
+def test_a_mode_the_umask_narrowed_at_creation_is_set_again(tmp_path: Path) -> None:
+    dest = tmp_path / "app.conf"
+    stage = stage_file(dest, b"x", mode=0o644, uid=os.geteuid(), gid=os.getegid(),
+                       created_owner=creation_owner(tmp_path))
+    assert attributes_of(stage)[1:] == (os.geteuid(), os.getegid(), 0o644)
+
+
+def test_a_set_group_id_directory_gives_its_group_and_the_plan_still_wins(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chown(shared, -1, NOBODY)
+    shared.chmod(0o2755)
+    assert creation_owner(shared) == (os.geteuid(), NOBODY)
+    assert creation_owner(tmp_path) == (os.geteuid(), os.getegid())
+    mine, theirs = shared / "mine.conf", shared / "theirs.conf"
+
+    async def batch() -> None:
+        async with ApplyBatch() as applying:
+            applying.add(plan_file(make_spec(mine, mode=0o640), b"m"))  # a new file: the agent's group
+            applying.add(plan_file(make_spec(theirs, gid=NOBODY, mode=0o2750), b"t"))
+            assert all(result.ok for result in await applying.finish())
+
+    run(batch())
+    assert attributes_of(mine) == (b"m", os.geteuid(), os.getegid(), 0o640)
+    assert attributes_of(theirs) == (b"t", os.geteuid(), NOBODY, 0o2750)
+    assert stat.S_ISREG(theirs.lstat().st_mode) and leftovers(shared) == []
+
+
+def test_a_symlinked_dest_in_a_resolved_directory_is_replaced_where_it_points(tmp_path: Path) -> None:
+    real, links = tmp_path / "real", tmp_path / "links"
+    real.mkdir()
+    links.symlink_to(real)
+    (real / "target.conf").write_bytes(b"old")
+    (real / "pointer.conf").symlink_to(real / "target.conf")
+    dests = [links / "plain.conf", links / "pointer.conf"]
+
+    async def batch() -> None:
+        async with ApplyBatch() as applying:
+            for dest in dests:
+                applying.add(plan_file(make_spec(dest), b"new"))
+            assert all(result.ok for result in await applying.finish())
+
+    run(batch())
+    assert ((real / "plain.conf").read_bytes(), (real / "target.conf").read_bytes()) == (b"new", b"new")
+    assert (real / "pointer.conf").is_symlink() and leftovers(real) == []
