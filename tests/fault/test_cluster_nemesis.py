@@ -8,6 +8,16 @@ five), so the cluster should stay available as well as correct. A write
 whose answer never came is recorded as unknown (it may or may not have taken
 effect); the whole history must be linearizable for a key-value register.
 
+With learners (issue 16): three voters and two learners, each learner behind a proxy too.
+The nemesis strikes any learners besides the voters' minority. Clients send a share of their
+requests to learners: a serializable get is answered from the learner's replica, and must
+hold the key's value at the revision it answers with (read again from a voter at that
+revision at the end) with revisions that never go back from one read to a later one on the
+same learner; any other request must be refused with etcd's answer, 503 and "etcdserver:
+rpc not supported for learner" (tests/cluster/test_learner_refusals.py compares it with a
+real etcd 3.4 learner's), and takes no effect (its value, unique, would otherwise show up
+in the history). Healed, each learner converges to the voters' keys and revision.
+
 Bounded: CONFAGENT_NEMESIS_S seconds of faults (default 12), then healing and
 final reads. Seeded: the seed is printed; CONFAGENT_FAULT_SEED reproduces the
 nemesis' choices (the clients' timing is the machine's).
@@ -15,12 +25,14 @@ nemesis' choices (the clients' timing is the machine's).
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -40,7 +52,10 @@ from confagent.testing import (
     b64,
     check_linearizable,
     free_port,
+    leader_of,
+    store_learners,
     unb64,
+    until,
 )
 
 NEMESIS_S = float(os.environ.get("CONFAGENT_NEMESIS_S", "12"))
@@ -49,14 +64,20 @@ OPS_PER_KEY = 150
 """Keys rotate so that no key's history grows past what the checker decides quickly."""
 CLIENTS = 4
 REQUEST_TIMEOUT_S = 3.0
+LEARNERS = 2
+LEARNER_SHARE = 0.25
+"""Of a client's requests when the cluster has learners, the share sent to a learner."""
+LEARNER_REFUSAL = (503, "etcdserver: rpc not supported for learner")
 
 
 class Cluster:
-    """Members behind peer proxies, and what the nemesis may do to them."""
+    """Members behind peer proxies (the voters first, then any learners), and what the nemesis may do
+    to them."""
 
-    def __init__(self, members: list[ServerProcess], proxies: list[FaultProxy]) -> None:
+    def __init__(self, members: list[ServerProcess], proxies: list[FaultProxy], voters: int) -> None:
         self.members = members
         self.proxies = proxies
+        self.voters, self.learners = members[:voters], members[voters:]
 
     def kill_and_restart(self, i: int, rng: random.Random) -> None:
         self.members[i].kill()
@@ -76,18 +97,25 @@ class Cluster:
         self.proxies[i].heal()
 
 
-@pytest.fixture(params=[3, 5], ids=lambda size: f"{size}-members")
+@pytest.fixture(params=[(3, 0), (5, 0), (3, LEARNERS)],
+                ids=lambda size: f"{size[0]}-members" + (f"-{size[1]}-learners" if size[1] else ""))
 def cluster(request: pytest.FixtureRequest, tmp_path: Path, processes: Processes) -> Iterator[Cluster]:
-    size: int = request.param
-    ports = [(free_port(), free_port()) for _ in range(size)]
+    voters, learners = request.param
+    args = ("--max-learners", str(learners)) if learners else ()
+    ports = [(free_port(), free_port()) for _ in range(voters + learners)]
     proxies = [FaultProxy(advertised, "127.0.0.1", listening) for listening, advertised in ports]
-    members = processes.cluster(tmp_path, size, peer_ports=ports)
+    members = processes.cluster(tmp_path, voters, args=args, peer_ports=ports[:voters])
     for member in members:
         member.launch()
     try:
         for member in members:
             member.wait_healthy()
-        yield Cluster(members, proxies)
+        if learners:
+            members += map(processes.server, store_learners(
+                leader_of(members).url, tmp_path, learners, args=args, peer_ports=ports[voters:]))
+            for member in members[voters:]:
+                member.start()
+        yield Cluster(members, proxies, voters)
     finally:
         for member in members:
             process = member.process
@@ -111,6 +139,19 @@ class KeyRotation:
             return self._count // (OPS_PER_KEY * KEYS_AT_ONCE)
 
 
+@dataclass(frozen=True)
+class LearnerRead:
+    """A serializable get a learner answered: ``value`` at ``revision``, between ``call_ns`` and
+    ``return_ns`` (the recorder's clock)."""
+
+    learner: int
+    key: str
+    value: str | None
+    revision: int
+    call_ns: int
+    return_ns: int
+
+
 class Client(threading.Thread):
     """One client: random operations on random members until told to stop."""
 
@@ -121,11 +162,17 @@ class Client(threading.Thread):
         self.keys = keys
         self.rng = random.Random(seed)
         self.written = 0
+        self.learner_reads: list[LearnerRead] = []
+        self.not_refused: list[str] = []
+        """Requests other than a serializable get that a learner answered otherwise than etcd's learner."""
 
     def run(self) -> None:
         with httpx.Client(timeout=REQUEST_TIMEOUT_S) as http:
             while not self.stop_event.is_set():
-                member = self.rng.choice(self.cluster.members)
+                if self.cluster.learners and self.rng.random() < LEARNER_SHARE:
+                    self._ask_learner(http, self.rng.randrange(len(self.cluster.learners)), self._key())
+                    continue
+                member = self.rng.choice(self.cluster.voters)
                 key = self._key()
                 kind = self.rng.random()
                 if kind < 0.4:
@@ -134,6 +181,31 @@ class Client(threading.Thread):
                     self._put(http, member, key)
                 else:
                     self._cas(http, member, key)
+
+    def _ask_learner(self, http: httpx.Client, learner: int, key: str) -> None:
+        """A serializable get, recorded apart from the history; or any other request, which must be
+        refused (it is left out of the history: its unique value must never show up)."""
+        url = self.cluster.learners[learner].url
+        serializable: object = {"key": b64(key), "serializable": True}
+        path, body = "/v3/kv/range", serializable
+        if self.rng.random() < 0.5:
+            put = {"key": b64(key), "value": b64(self._value())}
+            refused: list[tuple[str, object]] = [("/v3/kv/range", {"key": b64(key)}), ("/v3/kv/put", put),
+                                                 ("/v3/kv/txn", {"success": [{"request_put": put}]})]
+            path, body = self.rng.choice(refused)
+        call_ns = time.monotonic_ns()
+        try:
+            reply = http.post(url + path, json=body)
+        except httpx.HTTPError:
+            return  # the learner is down, stopped or cut off: nothing to say
+        if body is serializable and reply.status_code == 200:
+            answer = reply.json()
+            kvs = answer.get("kvs")
+            self.learner_reads.append(LearnerRead(
+                learner, key, unb64(kvs[0].get("value", "")) if kvs else None,
+                int(answer["header"]["revision"]), call_ns, time.monotonic_ns()))
+        elif body is not serializable and (reply.status_code, _error(reply)) != LEARNER_REFUSAL:
+            self.not_refused.append(f"learner {learner} {path} {body}: {reply.status_code} {reply.text}")
 
     def _key(self) -> str:
         generation = self.keys.next_generation()
@@ -187,6 +259,14 @@ class Client(threading.Thread):
             self.recorder.unknown(token)  # type: ignore[arg-type]  # e.g. timed out: may still commit
 
 
+def _error(reply: httpx.Response) -> object:
+    """The ``error`` of a JSON answer; the body's text otherwise."""
+    try:
+        return reply.json().get("error")
+    except ValueError:
+        return reply.text
+
+
 def _strike(faults: Sequence[tuple[Callable[[int, random.Random], None], int]], seed: int) -> None:
     """Run each fault on its member at the same time; each thread has its own seeded rng."""
     threads = [threading.Thread(target=fault, args=(member, random.Random(seed + member)))
@@ -200,9 +280,11 @@ def _strike(faults: Sequence[tuple[Callable[[int, random.Random], None], int]], 
 def _nemesis(cluster: Cluster, rng: random.Random, until: float) -> list[str]:
     done = []
     kinds = (cluster.kill_and_restart, cluster.pause, cluster.isolate)
-    size = len(cluster.members)
+    voters, members = len(cluster.voters), len(cluster.members)
     while time.monotonic() < until:
-        struck = rng.sample(range(size), rng.randint(1, (size - 1) // 2))
+        struck = rng.sample(range(voters), rng.randint(1, (voters - 1) // 2))
+        if members > voters:  # any learners besides: they count towards no quorum
+            struck += rng.sample(range(voters, members), rng.randint(0, members - voters))
         faults = [(rng.choice(kinds), member) for member in struck]
         _strike(faults, rng.randrange(1 << 30))
         done.append(" + ".join(f"{fault.__name__}({member})" for fault, member in faults))
@@ -235,3 +317,42 @@ def test_histories_under_kills_pauses_and_partitions_are_linearizable(cluster: C
     assert result.ok is True, (
         f"seed {seed}, faults {faults}: {'not linearizable' if result.ok is False else 'undecided'}\n"
         f"{result.explanation}")
+    if cluster.learners:
+        _check_learners(cluster, clients, seed)
+
+
+def _check_learners(cluster: Cluster, clients: Sequence[Client], seed: int) -> None:
+    """The learners refused all but serializable gets, answered those from the committed state at their
+    revision, never went back in revision, and converge to the voters' state (module doc)."""
+    not_refused = [text for client in clients for text in client.not_refused]
+    assert not not_refused, f"seed {seed}: a learner answered what etcd's refuses: {not_refused[:5]}"
+    reads = sorted((read for client in clients for read in client.learner_reads), key=lambda r: r.call_ns)
+    assert len(reads) > 10, f"seed {seed}: too few serializable reads answered by learners ({len(reads)})"
+    voter = leader_of(cluster.voters)
+    with httpx.Client(timeout=REQUEST_TIMEOUT_S * 10) as http:
+        for read in reads:
+            at = http.post(voter.url + "/v3/kv/range", json={"key": b64(read.key), "revision": read.revision})
+            kvs = at.json().get("kvs")
+            assert (unb64(kvs[0].get("value", "")) if kvs else None) == read.value, (
+                f"seed {seed}: learner {read.learner} answered {read.value!r} for {read.key} at revision "
+                f"{read.revision}, where the voters hold {at.text}")
+    for earlier in reads:
+        later = [r for r in reads if r.learner == earlier.learner and r.call_ns > earlier.return_ns]
+        assert all(r.revision >= earlier.revision for r in later), (
+            f"seed {seed}: learner {earlier.learner} went back from revision {earlier.revision}")
+    expected = _everything(voter, serializable=False)
+    for learner in cluster.learners:
+        until(functools.partial(_holds, learner, expected), f"learner {learner.data_dir.name} to converge",
+              learner.log_path)
+
+
+def _holds(learner: ServerProcess, state: tuple[str, list[tuple[str, str, str]]]) -> bool:
+    return _everything(learner, serializable=True) == state
+
+
+def _everything(member: ServerProcess, *, serializable: bool) -> tuple[str, list[tuple[str, str, str]]]:
+    """The member's revision and every key with its value and mod revision."""
+    body = httpx.post(member.url + "/v3/kv/range", json={"key": "AA==", "range_end": "AA==",
+                                                         "serializable": serializable}, timeout=30).json()
+    return body["header"]["revision"], [(kv["key"], kv.get("value", ""), kv["mod_revision"])
+                                        for kv in body.get("kvs", [])]
