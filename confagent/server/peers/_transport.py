@@ -37,6 +37,7 @@ import random
 import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 import structlog
@@ -52,7 +53,7 @@ from confagent.server.peers._peer_codec import (
     encode_frames,
 )
 from confagent.server.peers._peer_tls import PeerTls
-from confagent.tasks import cancel_and_wait, wait_or_cancel
+from confagent.tasks import cancel_and_wait
 
 __all__ = ["PeerTransport", "TransportConfig"]
 
@@ -198,6 +199,54 @@ class _Peer:
             self._report(self.member_id, False)
 
 
+class _Inbound(asyncio.Protocol):
+    """One peer's connection to this member: frames read as their bytes arrive, in order (rule 3).
+
+    Frames are cut from the bytes received and delivered there and then: no reader task
+    wakes per frame, so an answer from each of many learners costs the leader one callback.
+    """
+
+    def __init__(self, deliver: Deliver, connections: set[asyncio.Transport]) -> None:
+        self._deliver = deliver
+        self._connections = connections
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not asyncio's class
+        self._connections.add(self._transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._connections.discard(self._transport)  # the peer went away; it reconnects by itself
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        start = 0
+        try:
+            while len(buffer) - start >= FRAME_HEADER.size:
+                (length,) = FRAME_HEADER.unpack_from(buffer, start)
+                if length > MAX_FRAME_BYTES:
+                    raise PeerError(f"peer frame of {length} bytes is over {MAX_FRAME_BYTES}")
+                end = start + FRAME_HEADER.size + length
+                if len(buffer) < end:
+                    break
+                with memoryview(buffer) as view:  # released before the buffer shrinks
+                    frame = decode_frame(bytes(view[start + FRAME_HEADER.size:end]))
+                start = end
+                self._deliver(frame)
+        except PeerError as error:
+            log.warning("dropping a peer connection", error=str(error))
+            buffer.clear()
+            assert self._transport is not None
+            self._transport.abort()
+            return
+        finally:
+            if start:
+                del buffer[:start]
+
+
 RETIRE_S = 1.0
 """How long a removed member's connection stays up after its removal was applied."""
 
@@ -225,14 +274,13 @@ class PeerTransport:
                        for m, url in peers.items() if m != member_id}
         self._retiring: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
-        self._readers: set[asyncio.Task[None]] = set()
-        self._inbound: set[asyncio.StreamWriter] = set()
+        self._inbound: set[asyncio.Transport] = set()
 
     async def start(self) -> None:
         host, port, context = self._listen.host, self._listen.port, self._listen.ssl
         try:
-            self._server = await asyncio.start_server(
-                self._accept, host, port, ssl=context,
+            self._server = await asyncio.get_running_loop().create_server(
+                self._inbound_connection, host, port, ssl=context,
                 ssl_handshake_timeout=self._config.connect_timeout_s if context else None)
         except OSError as error:
             raise ConfigError(f"--listen-peer-urls: cannot listen on {host}:{port}: "
@@ -279,30 +327,12 @@ class PeerTransport:
         """Stop listening and end every connection and task, within ``TASK_STOP_S`` (rule 7)."""
         if self._server is not None:
             self._server.close()
-        for inbound in self._inbound:
-            inbound.transport.abort()  # its reader sees the end and returns
+        for inbound in list(self._inbound):
+            inbound.abort()  # nothing more is read from it
         tasks = [p.task for p in self._peers.values() if p.task] + list(self._retiring)
-        stuck = await cancel_and_wait(tasks) + await wait_or_cancel(list(self._readers))
+        stuck = await cancel_and_wait(tasks)
         if stuck:
             log.error("peer tasks did not stop; abandoned", tasks=stuck)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._readers.add(task)
-        self._inbound.add(writer)
-        try:
-            while True:
-                header = await reader.readexactly(FRAME_HEADER.size)
-                (length,) = FRAME_HEADER.unpack(header)
-                if length > MAX_FRAME_BYTES:
-                    raise PeerError(f"peer frame of {length} bytes is over {MAX_FRAME_BYTES}")
-                self._deliver(decode_frame(await reader.readexactly(length)))
-        except (asyncio.IncompleteReadError, OSError):
-            pass  # the peer went away; it reconnects by itself
-        except PeerError as error:
-            log.warning("dropping a peer connection", error=str(error))
-        finally:
-            self._readers.discard(task)
-            self._inbound.discard(writer)
-            writer.close()
+    def _inbound_connection(self) -> _Inbound:
+        return _Inbound(self._deliver, self._inbound)

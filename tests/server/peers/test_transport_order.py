@@ -12,6 +12,7 @@ import random
 
 from confagent.raft import Message, MessageType, SnapshotMeta
 from confagent.server.peers import PeerFrame, PeerTransport
+from confagent.server.peers._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, encode_frame
 from confagent.testing import free_port
 
 DEADLINE_S = 10.0
@@ -62,3 +63,48 @@ def test_frames_arrive_in_send_order_whichever_way_they_are_written() -> None:
         received, reports, snapshots = asyncio.run(_exchange(seed, 400))
         assert received == list(range(len(received))) and len(received) >= 400, f"seed {seed}"
         assert reports == [(2, True)] * snapshots, f"seed {seed}"
+
+
+async def _raw_to_receiver(chunks_seed: int) -> tuple[list[int], bool]:
+    """Frames written to a member's peer port in random chunks (a byte at a time included), then, on a
+    second connection, a header announcing a frame over the bound: the indexes delivered in order,
+    and whether that second connection was dropped while the first one still delivers."""
+    rng = random.Random(chunks_seed)
+    url = f"http://127.0.0.1:{free_port()}"
+    received: list[int] = []
+
+    def deliver(frame: PeerFrame) -> None:
+        assert isinstance(frame, Message)
+        received.append(frame.index)
+
+    receiver = PeerTransport(2, url, {2: url}, deliver, lambda m, ok: None)
+    await receiver.start()
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            data = b"".join(encode_frame(_frame(n, rng)) for n in range(40))
+            while data:
+                cut = rng.choice((1, 2, 5, rng.randrange(1, 70_000)))
+                writer.write(data[:cut])
+                data = data[cut:]
+                await writer.drain()
+                await asyncio.sleep(0)
+            bad_reader, bad_writer = await asyncio.open_connection("127.0.0.1", port)
+            bad_writer.write(FRAME_HEADER.pack(MAX_FRAME_BYTES + 1) + b"\x00" * 16)
+            dropped = await bad_reader.read() == b""  # the member closed it
+            writer.write(encode_frame(Message(MessageType.APPEND, 2, 1, term=1, index=40)))
+            while len(received) < 41:
+                await asyncio.sleep(0.01)
+            writer.close()
+            bad_writer.close()
+    finally:
+        await receiver.stop()
+    return received, dropped
+
+
+def test_frames_are_read_across_any_chunks_and_an_oversized_one_drops_its_connection_only() -> None:
+    for seed in range(3):
+        received, dropped = asyncio.run(_raw_to_receiver(seed))
+        assert received == list(range(41))
+        assert dropped
