@@ -4,11 +4,15 @@
 answer is etcd's refusal, compared with a real etcd 3.4 refusing at its own limit of one.
 A learner stopped by SIGSTOP leaves the voters committing; let go, it catches up
 through the leader's snapshot (its log compacted meanwhile); removed while down, it
-refuses to start with etcd's message. No timing is asserted: progress and states.
+refuses to start with etcd's message. Stopped while puts of half a MiB each go by, its
+connection from the leader backs up (bytes held unsent in the kernel, seen in
+``/proc/net/tcp``) and every put is still acknowledged and applied by every voter. No
+timing is asserted: progress and states.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 from pathlib import Path
@@ -116,3 +120,44 @@ def test_a_stopped_learner_leaves_voters_committing_rejoins_by_snapshot_and_once
     assert stalled.process is not None and stalled.process.wait(DEADLINE_S) != 0
     assert REMOVED in stalled.log_path.read_text()
     assert [m["name"] for m in _members(leader.url) if m.get("isLearner")] == ["l1"]
+
+
+BIG_VALUE_BYTES = 512 * 1024
+"""Two appends in flight of one such entry each are more than loopback's socket buffers hold for a
+reader that reads nothing, so the leader's connection to a stopped learner backs up."""
+
+
+def _holds(member: ServerProcess, key: str, value: str) -> bool:
+    return _local_value(member, key) == value
+
+
+def _unsent_bytes_to(port: int) -> int:
+    """Bytes the kernel holds unsent on connections to 127.0.0.1:``port`` (``/proc/net/tcp``'s tx_queue)."""
+    unsent = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port = int(fields[2].split(":")[1], 16)
+        if remote_port == port and fields[3] == "01":  # ESTABLISHED
+            unsent += int(fields[4].split(":")[0], 16)
+    return unsent
+
+
+def test_a_stopped_learner_whose_connection_backs_up_leaves_every_voter_committing(
+        tmp_path: Path, processes: Processes) -> None:
+    voters = processes.running_cluster(tmp_path, 3, args=("--max-learners", "1"))
+    leader = leader_of(voters)
+    _, stalled = _join(processes, leader, tmp_path, "l0")
+    peer_port = int(stalled.argv[stalled.argv.index("--listen-peer-urls") + 1].rsplit(":", 1)[1])
+    value = "v" * BIG_VALUE_BYTES
+    os.kill(stalled.pid, signal.SIGSTOP)
+    try:
+        for i in range(16):  # 8 MiB: every put must be acknowledged, whatever the stopped learner reads
+            put = post(leader.url, "/v3/kv/put", {"key": b64(f"big{i}"), "value": b64(value)}, timeout_s=30)
+            assert put.status_code == 200, put.text
+        assert _unsent_bytes_to(peer_port) > 0, "the connection to the stopped learner never backed up"
+        for member in voters:
+            until(functools.partial(_holds, member, "big15", value), "every voter to apply the last put")
+    finally:
+        os.kill(stalled.pid, signal.SIGCONT)
+    until(functools.partial(_holds, stalled, "big15", value), "the learner to catch up", stalled.log_path)
+    assert _local_value(stalled, "big0") == value
