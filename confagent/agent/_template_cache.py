@@ -19,16 +19,21 @@ Rules:
    source compiles to.
 3. The cache is an optimisation only: a directory that cannot be made, or an
    entry that cannot be read or written, compiles as if there were no cache.
+4. An entry is read as Jinja reads it (its magic, the source's checksum, the
+   marshalled code), but from the file's bytes read at once: ``marshal.load``
+   of a file reads it a piece at a time (100 entries: 5 ms, against 1.4).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import marshal
 import pickle
 from contextlib import suppress
 
 import jinja2
-from jinja2.bccache import Bucket, FileSystemBytecodeCache
+from jinja2.bccache import Bucket, FileSystemBytecodeCache, bc_magic
 
 from confagent.render import RenderEnvironment
 
@@ -43,7 +48,19 @@ class _Cache(FileSystemBytecodeCache):
 
     def load_bytecode(self, bucket: Bucket) -> None:
         try:
-            super().load_bytecode(bucket)
+            with open(self._get_cache_filename(bucket), "rb") as file:
+                data = file.read()
+        except FileNotFoundError:
+            return
+        except OSError:
+            bucket.reset()
+            return
+        head = io.BytesIO(data)
+        try:  # rule 4
+            if head.read(len(bc_magic)) != bc_magic or pickle.load(head) != bucket.checksum:
+                bucket.reset()
+                return
+            bucket.code = marshal.loads(memoryview(data)[head.tell():])
         except _UNREADABLE:
             bucket.reset()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,14 @@ def test_other_options_have_their_own_entries(temp: Path) -> None:
     assert len(cache_files(temp)) == 2
 
 
-def test_a_damaged_entry_is_a_miss(temp: Path) -> None:
+@pytest.mark.parametrize("damage", [
+    lambda data: b"", lambda data: data[:3], lambda data: data[:40], lambda data: data[:-7],
+    lambda data: data[:12] + bytes(len(data) - 12), lambda data: data[:-30] + b"\xff" * 30,
+], ids=["empty", "in the magic", "in the checksum", "in the code", "zeroed after the magic", "code garbled"])
+def test_a_damaged_entry_is_a_miss(temp: Path, damage: Callable[[bytes], bytes]) -> None:
     render(cached_env({"t": LOOP}), "t", VIEW)
     [entry] = cache_files(temp)
-    entry.write_bytes(entry.read_bytes()[:40])
+    entry.write_bytes(damage(entry.read_bytes()))
     assert render(cached_env({"t": LOOP}), "t", VIEW).text == "/app/a=1\n/app/b=2\n"
 
 
