@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from confagent.backends._base import Change, Snapshot
 from confagent.errors import BackendError, UndecodableKey
-from confagent.kv import Event, EventType
 
 if TYPE_CHECKING:
+    from confagent.kv import Event
     from confagent.wire import KeyValueBytes
 
 __all__ = ["changes_of_events", "snapshot_of"]
@@ -59,6 +59,8 @@ def changes_of_events(events: Iterable[Event], covers: Callable[[str], bool]) ->
 
 
 def _change_of_revision(events: list[Event], covers: Callable[[str], bool]) -> Change | None:
+    from confagent.kv import EventType  # noqa: PLC0415 - a one-shot's snapshot loads no message type
+
     puts: dict[str, str] = {}
     deletes: set[str] = set()
     problems: list[BackendError] = []

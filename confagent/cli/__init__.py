@@ -7,6 +7,9 @@ to :data:`COMMANDS`. A command line that starts with ``run`` or ``render``
 (:data:`ALONE`) builds only that module's parsers: a one-shot render does not
 import every other command's modules (about 60 ms of its start-up); any other
 command line builds them all, so help and usage errors list every command.
+Such a command line also turns automatic garbage collection off before its
+parsers are built (their imports are a third of a one-shot's start-up): see
+``_run_cmd``'s docstring; the daemon turns it on again.
 
 Errors reach :func:`main` as :class:`~confagent.errors.ConfagentError` and
 are printed as one line, ``Error: <message>``, on stderr, with exit code 1
@@ -35,6 +38,7 @@ client, Jinja2, structlog): each handler imports what it uses.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -123,6 +127,8 @@ _GO_BOOLEANS = {"1": True, "t": True, "true": True, "0": False, "f": False, "fal
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line, read as the module docstring says."""
     given = list(sys.argv[1:] if argv is None else argv)
+    if given and given[0] in ALONE:
+        gc.disable()  # see the module docstring
     parser = build_parser(given[0] if given else None)
     args, extras = parser.parse_known_args(_go_switches(given, _switches(_command_parser(parser, given))))
     if extras and (not getattr(args, "intermixed", False) or any(e.startswith("-") for e in extras)):

@@ -20,14 +20,15 @@ date, 2 when any would change, 1 on any error.
 Registering the commands imports nothing heavy: the agent (and with it
 Jinja2, the backend, structlog and uvloop) is imported by the handlers.
 
-Garbage collection: the handlers turn automatic collection off before they
-import the agent. A one-shot pass (``run --onetime``, ``render``) runs
-without it: what it allocates is bounded by one snapshot and one render per
-resource, the process exits after it, and the collections its imports and
-the decoding of a large snapshot would trigger cost 20-30 ms of CPU (100
-resources over 10,000 keys). The daemon turns it back on before it serves,
-and freezes what its first full pass leaves (``confagent.agent._daemon``,
-rule 7).
+Garbage collection: ``confagent.cli.main`` turns automatic collection off
+before it builds these commands' parsers, and the handlers before they
+import the agent (for a caller of the handlers alone). A one-shot pass
+(``run --onetime``, ``render``) runs without it: what it allocates is
+bounded by one snapshot and one render per resource, the process exits after
+it, and the collections its imports and the decoding of a large snapshot
+would trigger cost 20-30 ms of CPU (100 resources over 10,000 keys). The
+daemon turns it back on before it serves, and freezes what its first full
+pass leaves (``confagent.agent._daemon``, rule 7).
 
 The event loop: the daemon runs on uvloop's; a one-shot pass on asyncio's
 own, which its few reads and writes do not tell apart, and which is loaded

@@ -10,12 +10,10 @@ inside a txn counted with 8 bytes of options).
 from __future__ import annotations
 
 from confagent.errors import RequestTooLarge
+from confagent.kv._limits import MAX_REQUEST_BYTES
 from confagent.kv._messages import Compare, DeleteRangeRequest, PutRequest, RangeRequest, TxnRequest
 
-__all__ = ["MAX_REQUEST_BYTES", "check_raft_request_size", "request_bytes"]
-
-MAX_REQUEST_BYTES = 1_572_864
-"""etcd's --max-request-bytes default: the largest Raft request accepted."""
+__all__ = ["check_raft_request_size", "request_bytes"]
 _RAFT_ENVELOPE_BYTES = 16
 """InternalRaftRequest around the request: a request header with its ID, and a tag+length."""
 

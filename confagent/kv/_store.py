@@ -38,6 +38,7 @@ from confagent.kv import _snapshot
 from confagent.kv._history import ChangeLog
 from confagent.kv._index import KeyIndex
 from confagent.kv._leases import LeaseInfo, LeaseTable
+from confagent.kv._limits import MAX_LEASE_TTL
 from confagent.kv._messages import (
     CompactionRequest,
     DeleteRangeRequest,
@@ -57,7 +58,6 @@ from confagent.kv._messages import (
 )
 from confagent.kv._reads import read_range
 from confagent.kv._txn import apply_taken, check_taken, is_read_only, taken_path
-from confagent.kv._validate import MAX_LEASE_TTL
 from confagent.kv._writes import WriteTxn
 
 __all__ = ["Applied", "KvStore"]

@@ -28,6 +28,7 @@ from confagent.errors import (
     TooManyOps,
     ValueProvided,
 )
+from confagent.kv._limits import MAX_LEASE_TTL, MAX_TXN_OPS
 from confagent.kv._messages import (
     DeleteRangeRequest,
     LeaseGrantRequest,
@@ -38,12 +39,7 @@ from confagent.kv._messages import (
     TxnRequest,
 )
 
-__all__ = ["MAX_LEASE_TTL", "MAX_TXN_OPS", "validate"]
-
-MAX_TXN_OPS = 128
-"""etcd's default ``--max-txn-ops``."""
-MAX_LEASE_TTL = 9_000_000_000
-"""etcd's ``lease.MaxLeaseTTL``, in seconds."""
+__all__ = ["validate"]
 
 _Interval = tuple[bytes, bytes]
 

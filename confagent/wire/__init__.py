@@ -203,6 +203,7 @@ if TYPE_CHECKING:
     )
     from confagent.wire._proto_client import (
         KeyValueBytes,
+        RangeAsked,
         RangeTxnReply,
         grpc_frame,
         grpc_status_of,
@@ -288,6 +289,7 @@ __all__ = [
     "Permission",
     "PermissionType",
     "ProclaimRequest",
+    "RangeAsked",
     "RangeTxnReply",
     "Reply",
     "ResignRequest",
@@ -519,7 +521,7 @@ _LAZY_MODULES = {
         "encode_alarm_request", "encode_move_leader_request",
     ), "_json_client"),
     **dict.fromkeys((
-        "KeyValueBytes", "RangeTxnReply", "grpc_frame", "grpc_status_of", "grpc_unframe",
+        "KeyValueBytes", "RangeAsked", "RangeTxnReply", "grpc_frame", "grpc_status_of", "grpc_unframe",
         "pb_decode_range_txn_response", "pb_encode_range_txn_request",
     ), "_proto_client"),
     **dict.fromkeys((

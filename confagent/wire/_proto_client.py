@@ -25,11 +25,11 @@ from urllib.parse import unquote_to_bytes
 from google.protobuf.message import DecodeError
 
 from confagent.errors import Internal
-from confagent.kv import RangeRequest
 from confagent.wire._pb import rpc_pb2
 
 __all__ = [
     "KeyValueBytes",
+    "RangeAsked",
     "RangeTxnReply",
     "grpc_frame",
     "grpc_status_of",
@@ -37,6 +37,23 @@ __all__ = [
     "pb_decode_range_txn_response",
     "pb_encode_range_txn_request",
 ]
+
+class RangeAsked(Protocol):
+    """What a txn of ranges asks of each range: ``kv.RangeRequest``'s fields it sends (a one-shot's
+    snapshot passes its own tuples, so as not to load the store's message types)."""
+
+    @property
+    def key(self) -> bytes: ...
+
+    @property
+    def range_end(self) -> bytes: ...
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def revision(self) -> int: ...
+
 
 class KeyValueBytes(Protocol):
     """What a snapshot reads of a key-value: its key and value bytes."""
@@ -80,7 +97,7 @@ def grpc_status_of(trailers: Sequence[tuple[bytes, bytes]]) -> tuple[int, str]:
     return (int(status) if status is not None and status.isdigit() else 2), message
 
 
-def pb_encode_range_txn_request(ranges: Sequence[RangeRequest]) -> bytes:
+def pb_encode_range_txn_request(ranges: Sequence[RangeAsked]) -> bytes:
     """A KV.Txn request with no compares, its success ops the ``ranges`` (key, range_end, limit, revision)."""
     request = rpc_pb2.TxnRequest()
     for wanted in ranges:

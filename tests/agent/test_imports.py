@@ -38,6 +38,7 @@ def modules_after(processes: Processes, statement: str) -> set[str]:
      ("confagent.kv._store", "confagent.kv._watch", "msgpack", "google.protobuf")),
     ("from confagent.wire import decode_range_request, encode_range_response, decode_range_response",
      ("google.protobuf", "confagent.wire._pb")),
+    ("from confagent.kv import MAX_TXN_OPS, prefix_range", ("confagent.kv._messages",)),
 ])
 def test_an_entry_point_loads_only_what_it_uses(processes: Processes, statement: str,
                                                 absent: tuple[str, ...]) -> None:
@@ -51,6 +52,8 @@ def test_an_entry_point_loads_only_what_it_uses(processes: Processes, statement:
     ("from confagent.agent import Daemon", "watchfiles"),
     ("from confagent.agent import AgentMetrics", "prometheus_client"),
     ("from confagent.kv import KvStore", "confagent.kv._store"),
+    ("from confagent.kv import RangeRequest", "confagent.kv._messages"),
+    ("from confagent.kv import validate", "confagent.kv._validate"),
     ("from confagent.kv import encode_request", "msgpack"),
     ("from confagent.wire import pb_decode_range_request", "confagent.wire._pb.rpc_pb2"),
 ])
@@ -80,6 +83,18 @@ def test_a_run_or_render_command_line_builds_only_its_own_commands(processes: Pr
     assert modules_after(processes, "from confagent.cli import build_parser; build_parser('get')") >= others
 
 
+@pytest.mark.parametrize(("argv", "collecting"), [(["render", "--help"], False), (["run", "--help"], False),
+                                                  (["get", "--help"], True)])
+def test_a_run_or_render_command_line_builds_its_parsers_without_garbage_collection(
+        processes: Processes, argv: list[str], collecting: bool) -> None:
+    # their imports are a third of a one-shot's start-up (confagent.cli's module docstring)
+    code = ("import gc, confagent.cli as cli\nbuild = cli.build_parser\n"
+            "cli.build_parser = lambda command=None: (print(gc.isenabled()), build(command))[1]\n"
+            f"cli.main({argv!r})")
+    done = processes.run([sys.executable, "-c", code], cwd=ROOT, timeout_s=60)
+    assert done.stdout.decode().splitlines()[0] == str(collecting)
+
+
 def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx(processes: Processes, etcd_server: str,
                                                              tmp_path: Path) -> None:
     (tmp_path / "conf.d").mkdir()
@@ -93,5 +108,7 @@ def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx(processes: Processes
     assert (tmp_path / "t.conf").read_text() == "none\n"
     assert "zttp" in loaded
     assert loaded & {"httpx", "httpcore", "confagent.client", "confagent.cli._kv_cmd"} == set()
-    # nothing logged at this level: no structlog (confagent.cli._logs rule 4); no output format; asyncio's loop
-    assert loaded & {"structlog", "orjson", "confagent.cli._output", "uvloop"} == set()
+    # nothing logged at this level: no structlog (confagent.cli._logs rule 4); no output format; asyncio's
+    # loop; no message type of the store (backends._grpc_snapshot rule 5)
+    unused = {"structlog", "orjson", "confagent.cli._output", "uvloop", "confagent.kv._messages"}
+    assert loaded & unused == set()
