@@ -1,4 +1,4 @@
-"""The logging set-up put off (``confagent.cli._logs`` rule 4) writes the lines the set-up made at once writes.
+"""The logging set-up put off (``confagent.cli._logs`` rule 4) writes what the set-up made at once writes.
 
 Each case runs one script in a fresh interpreter, once with the set-up made
 at once and once deferred, and compares what the two wrote on stderr, the
