@@ -3,7 +3,8 @@ changes after it, kept current in a ``PrefixCache``.
 
 ``open_backend(BackendConfig(backend=...))`` opens one of:
 
-* ``embedded`` (the default): the store in this process, read and watched without HTTP;
+* ``embedded`` (the default): the store in this process, read and watched without HTTP (a
+  one-shot reads a lone member's data directory without starting it: ``DataDirBackend``);
 * ``etcd``: an etcd v3 cluster or confagent store nodes, over the JSON API;
 * ``file``: YAML/JSON files flattened to keys as confd does, watched with watchfiles;
 * ``env``: environment variables with confd's key mapping (never changes);
@@ -51,6 +52,7 @@ from confagent.backoff import Backoff, BackoffPolicy
 from confagent.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from confagent.backends._data_dir import DataDirBackend
     from confagent.backends._embedded import EmbeddedBackend
     from confagent.backends._etcd import EtcdBackend
     from confagent.backends._file import FileBackend
@@ -74,6 +76,7 @@ __all__ = [
     "CacheTrouble",
     "CacheUpdate",
     "Change",
+    "DataDirBackend",
     "EmbeddedBackend",
     "EnvBackend",
     "EtcdBackend",
@@ -89,8 +92,8 @@ __all__ = [
     "open_backend",
 ]
 
-_LAZY_MODULES = {"EmbeddedBackend": "_embedded", "EtcdBackend": "_etcd", "FileBackend": "_file",
-                 "GrpcSnapshotBackend": "_grpc_snapshot", "RedisBackend": "_redis",
+_LAZY_MODULES = {"DataDirBackend": "_data_dir", "EmbeddedBackend": "_embedded", "EtcdBackend": "_etcd",
+                 "FileBackend": "_file", "GrpcSnapshotBackend": "_grpc_snapshot", "RedisBackend": "_redis",
                  "ZookeeperBackend": "_zookeeper"}
 """Backend classes whose modules import heavy libraries, by the module defining them (module docstring)."""
 

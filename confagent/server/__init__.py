@@ -37,7 +37,14 @@ if typing.TYPE_CHECKING:
     from confagent.server._restore import RestoreConfig, restore_snapshot
     from confagent.server._server import StoreServer
     from confagent.server.api import GatewayApp, ServerInfo
-    from confagent.server.node import LocalWatch, LocalWatchHub, NodeConfig, StoreNode
+    from confagent.server.node import (
+        DataDirView,
+        LocalWatch,
+        LocalWatchHub,
+        NodeConfig,
+        StoreNode,
+        read_data_dir,
+    )
     from confagent.server.peers import PeerTls
     from confagent.server.storage import (
         SavedSnapshot,
@@ -50,6 +57,7 @@ if typing.TYPE_CHECKING:
     )
 
 __all__ = [
+    "DataDirView",
     "GatewayApp",
     "LocalWatch",
     "LocalWatchHub",
@@ -62,6 +70,7 @@ __all__ = [
     "SnapshotStatus",
     "StoreNode",
     "StoreServer",
+    "read_data_dir",
     "read_saved_snapshot",
     "read_serving_record",
     "read_snapshot_status",
@@ -69,9 +78,10 @@ __all__ = [
     "serving_record_path",
 ]
 
-_LAZY_MODULES = {"RestoreConfig": "_restore", "restore_snapshot": "_restore", "StoreServer": "_server",
-                 "GatewayApp": "api", "ServerInfo": "api", "LocalWatch": "node", "LocalWatchHub": "node",
-                 "NodeConfig": "node", "StoreNode": "node", "PeerTls": "peers", "SavedSnapshot": "storage",
+_LAZY_MODULES = {"DataDirView": "node", "read_data_dir": "node", "RestoreConfig": "_restore",
+                 "restore_snapshot": "_restore", "StoreServer": "_server", "GatewayApp": "api",
+                 "ServerInfo": "api", "LocalWatch": "node", "LocalWatchHub": "node", "NodeConfig": "node",
+                 "StoreNode": "node", "PeerTls": "peers", "SavedSnapshot": "storage",
                  "ServingRecord": "storage", "SnapshotStatus": "storage", "read_saved_snapshot": "storage",
                  "read_serving_record": "storage", "read_snapshot_status": "storage",
                  "serving_record_path": "storage"}

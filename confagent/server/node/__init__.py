@@ -16,6 +16,9 @@ rules:
 - ``_leases``: lease deadlines on the leader, lease calls on any member.
 - ``_watches``: the node's one watch fan-out (``WatchRegistry``) and its owners;
   ``_local``: the in-process watches of the agent's embedded backend.
+- ``_entries``: what a committed entry is, and a store command applied (the
+  applier's and the offline reader's); ``_data_dir_reader``: a data directory
+  read into its key-value state without a member (a one-shot's).
 - ``_snapshotter``: snapshots every ``snapshot_entries``, encoded and written in a
   worker thread while the driver goes on; ``_heap``: full garbage collections that
   walk only what is younger than the last one (``HeapFreezer``).
@@ -40,6 +43,7 @@ if typing.TYPE_CHECKING:
     from confagent.server.node._auth import CALLER, Caller, wrap_auth
     from confagent.server.node._concurrency import ConcurrencyServices
     from confagent.server.node._config import NodeConfig
+    from confagent.server.node._data_dir_reader import DataDirView, read_data_dir
     from confagent.server.node._election_service import ElectionService
     from confagent.server.node._jwt_signer import PyJwtSigner, jwt_signer
     from confagent.server.node._local import LocalWatch, LocalWatchHub
@@ -51,6 +55,7 @@ __all__ = [
     "CALLER",
     "Caller",
     "ConcurrencyServices",
+    "DataDirView",
     "ElectionService",
     "LocalWatch",
     "LocalWatchHub",
@@ -60,11 +65,13 @@ __all__ = [
     "StoreNode",
     "WatchRegistry",
     "jwt_signer",
+    "read_data_dir",
     "wrap_auth",
 ]
 
 _LAZY_MODULES = {"CALLER": "_auth", "Caller": "_auth", "wrap_auth": "_auth",
                  "ConcurrencyServices": "_concurrency", "NodeConfig": "_config",
+                 "DataDirView": "_data_dir_reader", "read_data_dir": "_data_dir_reader",
                  "ElectionService": "_election_service", "PyJwtSigner": "_jwt_signer",
                  "jwt_signer": "_jwt_signer", "LocalWatch": "_local", "LocalWatchHub": "_local",
                  "LockService": "_lock_service", "StoreNode": "_node", "WatchRegistry": "_watches"}

@@ -4,11 +4,8 @@ Rules:
 1. Every member applies every entry alike; only the member that proposed an
    entry answers its waiting proposal (``Proposals``), with the outcome or the
    store's refusal.
-2. An entry is, after its request ID: a member command (``MemberCommand.MARKER``),
-   an auth command (``_auth.AUTH_COMMAND``), a store command with its proposer's
-   credentials (``_auth.WITH_CREDENTIALS``, checked as it applies), or a store
-   command alone; a request ID alone is a progress probe; an empty entry is a
-   new leader's; a configuration change is the membership's.
+2. What an entry is, and how a store command applies (its credentials checked
+   then), is ``_entries``' (the offline reader applies entries with it too).
 3. Applying a store command tells the leases (granted, revoked) and then every
    listener of its events (the watches), in the order the entries commit.
 """
@@ -26,11 +23,11 @@ from confagent.kv import (
     LeaseGrantRequest,
     LeaseRevokeRequest,
     Request,
-    decode_request,
 )
-from confagent.raft import Entry, EntryType
-from confagent.server.membership import MemberChanges, MemberCommand
-from confagent.server.node._auth import AUTH_COMMAND, WITH_CREDENTIALS, MemberAuth, split_credentials
+from confagent.raft import Entry
+from confagent.server.membership import MemberChanges
+from confagent.server.node._auth import MemberAuth
+from confagent.server.node._entries import EntryKind, apply_store_command, entry_kind
 from confagent.server.node._leases import Leases
 from confagent.server.node._proposals import REQUEST_ID_BYTES, Proposals
 
@@ -53,36 +50,28 @@ class Applier:
 
     def apply(self, entry: Entry) -> None:
         """Apply ``entry`` (rule 2); a store error answers its proposal, any other error is a bug."""
-        if not entry.data:
+        kind = entry_kind(entry)
+        if kind is EntryKind.EMPTY:
             return  # the leader's empty entry of its term
-        if entry.type is EntryType.CONF_CHANGE:
+        if kind is EntryKind.CONF_CHANGE:
             self._members.apply_change(entry.data)
             return
-        if entry.data.startswith(MemberCommand.MARKER, REQUEST_ID_BYTES):
-            self._members.apply_command(entry.data[:REQUEST_ID_BYTES], entry.data[REQUEST_ID_BYTES:])
-            return
-        if len(entry.data) == REQUEST_ID_BYTES:  # a progress probe (``confirm_progress``)
+        request_id, payload = entry.data[:REQUEST_ID_BYTES], entry.data[REQUEST_ID_BYTES:]
+        if kind is EntryKind.MEMBER:
+            self._members.apply_command(request_id, payload)
+        elif kind is EntryKind.PROBE:  # ``confirm_progress``
             self._proposals.probe_applied(entry.data)
-            return
         # The proposal waits until answered: should applying it fail with a bug, the driver
         # dies and ``_task_ended`` answers it with the others.
-        request_id, payload = entry.data[:REQUEST_ID_BYTES], entry.data[REQUEST_ID_BYTES:]
-        if payload.startswith(AUTH_COMMAND):
+        elif kind is EntryKind.AUTH:
             self._apply_auth(request_id, payload, entry.index)
         else:
             self._apply_store(request_id, payload)
 
     def _apply_store(self, request_id: bytes, payload: bytes) -> None:
-        credentials = None
-        if payload.startswith(WITH_CREDENTIALS):
-            credentials, payload = split_credentials(payload)
-        request = self._proposals.request_of(request_id)
-        if request is None:
-            request = decode_request(payload)
         try:
-            if credentials is not None:
-                self._auth.check_write(credentials, request, self._kv)
-            applied = self._kv.apply(request)
+            request, applied = apply_store_command(self._kv, self._auth, payload,
+                                                   self._proposals.request_of(request_id))
         except StoreError as error:
             self._proposals.answer(request_id, error)
             return

@@ -12,7 +12,8 @@ no other part of ``confagent.server``)::
     an etcd snapshot (any path)      what etcd 3.4 saves, which ``restore`` reads too (_etcd_snapshot)
 
 Opening a member's storage (``open_storage``, ``_recovery``) loads the newest
-readable snapshot and replays the log from it, cutting a torn tail.
+readable snapshot and replays the log from it, cutting a torn tail; ``read_storage``
+finds the same without locking or writing anything (an offline reader's).
 """
 
 from confagent.server.storage._etcd_snapshot import (
@@ -22,8 +23,15 @@ from confagent.server.storage._etcd_snapshot import (
     read_snapshot_status,
 )
 from confagent.server.storage._fsync_thread import WalWriter
-from confagent.server.storage._identity import Identity, load_or_keep_identity
-from confagent.server.storage._recovery import RecoveryReport, Storage, log_recovery, open_storage
+from confagent.server.storage._identity import Identity, load_or_keep_identity, read_identity
+from confagent.server.storage._recovery import (
+    RecoveryReport,
+    Storage,
+    StoredState,
+    log_recovery,
+    open_storage,
+    read_storage,
+)
 from confagent.server.storage._saved_snapshot import (
     PAGE_BYTES,
     SavedSnapshot,
@@ -55,6 +63,7 @@ __all__ = [
     "SnapshotImage",
     "SnapshotStatus",
     "Storage",
+    "StoredState",
     "TornTail",
     "Wal",
     "WalState",
@@ -66,9 +75,11 @@ __all__ = [
     "log_recovery",
     "open_storage",
     "read_etcd_snapshot",
+    "read_identity",
     "read_saved_snapshot",
     "read_serving_record",
     "read_snapshot_status",
+    "read_storage",
     "remove_serving_record",
     "serving_record_path",
     "storage_errors",

@@ -16,7 +16,7 @@ import orjson
 from confagent.errors import StorageError
 from confagent.fsutil import write_file_atomically
 
-__all__ = ["Identity", "load_or_keep_identity"]
+__all__ = ["Identity", "load_or_keep_identity", "read_identity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +31,10 @@ def load_or_keep_identity(data_dir: Path, derived: Identity) -> Identity:
     Raises:
         StorageError: the identity file exists but cannot be read.
     """
-    path = data_dir / "member" / "identity.json"
-    try:
-        stored = orjson.loads(path.read_bytes())
-        return Identity(int(stored["member_id"], 16), int(stored["cluster_id"], 16))
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise StorageError(f"{path}: not a member identity: {error}") from error
+    stored = read_identity(data_dir)
+    if stored is not None:
+        return stored
+    path = _identity_path(data_dir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_file_atomically(path, orjson.dumps({"member_id": f"{derived.member_id:x}",
@@ -46,3 +42,23 @@ def load_or_keep_identity(data_dir: Path, derived: Identity) -> Identity:
     except OSError as error:
         raise StorageError(f"{path}: cannot write: {error.strerror}") from error
     return derived
+
+
+def read_identity(data_dir: Path) -> Identity | None:
+    """The identity stored in ``data_dir``; None if none is.
+
+    Raises:
+        StorageError: the identity file exists but cannot be read.
+    """
+    path = _identity_path(data_dir)
+    try:
+        stored = orjson.loads(path.read_bytes())
+        return Identity(int(stored["member_id"], 16), int(stored["cluster_id"], 16))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise StorageError(f"{path}: not a member identity: {error}") from error
+
+
+def _identity_path(data_dir: Path) -> Path:
+    return data_dir / "member" / "identity.json"

@@ -9,6 +9,8 @@ Rules:
 2. A torn tail of the log is cut (``Wal.open``).
 3. Opening logs nothing: its report says what was cut or passed over, and the server
    logs that (``log_recovery``), one warning line per repair.
+4. ``read_storage`` finds what opening would start from without opening: nothing is
+   locked, cut or set aside, so it can read beside a running member (``_wal.read_log``).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from pathlib import Path
 
 import structlog
 
+from confagent.errors import StorageError
 from confagent.raft._types import SnapshotMeta
-from confagent.server.storage._snapfile import BrokenSnapshot, SnapshotFiles
-from confagent.server.storage._wal import SEGMENT_BYTES, TornTail, Wal, WalState
+from confagent.server.storage._snapfile import BrokenSnapshot, SnapshotFiles, newest_snapshot
+from confagent.server.storage._wal import SEGMENT_BYTES, MemberDirs, TornTail, Wal, WalState, read_log
 
-__all__ = ["RecoveryReport", "Storage", "log_recovery", "open_storage"]
+__all__ = ["RecoveryReport", "Storage", "StoredState", "log_recovery", "open_storage", "read_storage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,38 @@ def open_storage(data_dir: Path, snapshots: SnapshotFiles, segment_bytes: int = 
         raise
     report = RecoveryReport(meta, tuple(snapshots.broken), state.torn_tail, len(started.entries))
     return Storage(wal, started, data, report)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What a member would start from, read without opening its storage (rule 4)."""
+
+    state: WalState
+    """The log as replayed from ``state.snapshot``, the newest readable snapshot."""
+    snapshot_data: bytes | None
+    report: RecoveryReport
+    """What opening would repair; a broken snapshot's ``kept_as`` is its own path (nothing renamed)."""
+
+
+def read_storage(data_dir: Path) -> StoredState:
+    """The newest readable snapshot and the log replayed from it, as ``open_storage`` finds them,
+    without locking or writing anything (rule 4). Blocking.
+
+    Raises:
+        StorageError: no store's data in ``data_dir``, no snapshot file readable, or the log
+            damaged other than at its tail or not reaching back to the snapshot (names the path).
+        OSError: a file could not be read, or went away while read (a running member releasing it).
+    """
+    snap_dir = MemberDirs.of(data_dir).snap
+    found, passed_over = newest_snapshot(snap_dir) if snap_dir.is_dir() else (None, [])
+    if found is None and passed_over:
+        reasons = "; ".join(f"{path}: {reason}" for path, reason in passed_over)
+        raise StorageError(f"snap: no readable snapshot in {snap_dir}: {reasons}")
+    state = read_log(data_dir)
+    meta, data = found if found is not None else (None, None)
+    started = state.starting_at(meta, str(data_dir / "member"))
+    broken = tuple(BrokenSnapshot(path, path, reason) for path, reason in passed_over)
+    return StoredState(started, data, RecoveryReport(meta, broken, state.torn_tail, len(started.entries)))
 
 
 def log_recovery(report: RecoveryReport, log: structlog.typing.FilteringBoundLogger) -> None:

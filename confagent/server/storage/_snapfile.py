@@ -39,6 +39,7 @@ __all__ = [
     "KEEP_SNAPSHOTS",
     "BrokenSnapshot",
     "SnapshotFiles",
+    "newest_snapshot",
     "storage_errors",
 ]
 
@@ -113,32 +114,46 @@ class SnapshotFiles:
             StorageError: snapshot files exist but none is readable.
         """
         with storage_errors(f"snap: cannot read {self._dir}"):
-            paths = self._snapshot_paths()
-            for path in reversed(paths):
-                snapshot = _decode_snapshot(path.read_bytes())
-                if not isinstance(snapshot, str):
-                    return snapshot
+            found, passed_over = newest_snapshot(self._dir)
+            for path, reason in passed_over:
                 kept_as = path.with_name(path.name + _BROKEN_SUFFIX)
-                self._broken.append(BrokenSnapshot(path, kept_as, snapshot))
+                self._broken.append(BrokenSnapshot(path, kept_as, reason))
                 path.rename(kept_as)
                 fsync_directory(self._dir)
-        if paths:
-            reasons = "; ".join(str(broken) for broken in self._broken[-len(paths):])
+        if found is None and passed_over:
+            reasons = "; ".join(str(broken) for broken in self._broken[-len(passed_over):])
             raise StorageError(f"snap: no readable snapshot in {self._dir}: {reasons}")
-        return None
-
-    def _snapshot_paths(self) -> list[Path]:
-        """Snapshot files, oldest first (names sort by index, then term)."""
-        return sorted(path for path in self._dir.glob(f"*{_SUFFIX}") if _NAME.match(path.name))
+        return found
 
     def _delete_oldest(self) -> int:
         """Delete all but the newest ``keep`` files; the index of the oldest kept."""
-        paths = self._snapshot_paths()
+        paths = _snapshot_paths(self._dir)
         for path in paths[:-self._keep]:
             path.unlink()
         if len(paths) > self._keep:
             fsync_directory(self._dir)
         return int(paths[-self._keep:][0].name[:16], 16)
+
+
+def newest_snapshot(snap_dir: Path) -> tuple[tuple[SnapshotMeta, bytes] | None, list[tuple[Path, str]]]:
+    """The newest snapshot file of ``snap_dir`` that reads back whole (None without one), and the
+    newer files passed over with why (rule 3, without setting them aside: this only reads).
+
+    Raises:
+        OSError: the directory or a file cannot be read (a file deleted meanwhile among them).
+    """
+    passed_over: list[tuple[Path, str]] = []
+    for path in reversed(_snapshot_paths(snap_dir)):
+        snapshot = _decode_snapshot(path.read_bytes())
+        if not isinstance(snapshot, str):
+            return snapshot, passed_over
+        passed_over.append((path, snapshot))
+    return None, passed_over
+
+
+def _snapshot_paths(snap_dir: Path) -> list[Path]:
+    """Snapshot files, oldest first (names sort by index, then term)."""
+    return sorted(path for path in snap_dir.glob(f"*{_SUFFIX}") if _NAME.match(path.name))
 
 
 def _decode_snapshot(content: bytes) -> tuple[SnapshotMeta, bytes] | str:

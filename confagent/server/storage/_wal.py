@@ -64,7 +64,7 @@ from confagent.server.storage._wal_records import (
     snapshot_frame,
 )
 
-__all__ = ["SEGMENT_BYTES", "MemberDirs", "TornTail", "Wal", "WalState"]
+__all__ = ["SEGMENT_BYTES", "MemberDirs", "TornTail", "Wal", "WalState", "read_log"]
 
 SEGMENT_BYTES = 64 * 1024 * 1024
 """A segment is cut once it holds this many bytes (checked after each sync)."""
@@ -389,12 +389,36 @@ def _lock_directory(wal_dir: Path) -> int:
     return fd
 
 
+def read_log(data_dir: Path) -> WalState:
+    """The log under ``data_dir`` replayed, as ``Wal.open`` replays it, without opening it: no lock, and
+    nothing written (a torn tail is left out of the state, not cut off the file; ``torn_tail`` says
+    what was left out). For a reader beside a member that may be writing the log.
+
+    Raises:
+        StorageError: there is no log, or it is damaged other than at its tail (a write in progress
+            there reads as a torn tail).
+        OSError: a segment went away while read (released by the member writing the log).
+    """
+    wal_dir = MemberDirs.of(data_dir).wal
+    if not wal_dir.is_dir():
+        raise StorageError(f"wal: {wal_dir} does not exist: {data_dir} holds no store's data")
+    segments, _ = _list_segments(wal_dir)
+    if not segments:
+        raise StorageError(f"wal: {wal_dir} holds no log segment: {data_dir} holds no store's data")
+    return _replay(segments, wal_dir)[0]
+
+
 def _find_segments(wal_dir: Path) -> tuple[list[_Segment], list[_Segment]]:
     """The segments to replay, and older ones an interrupted release left behind a gap.
 
     Also deletes the temp file of a crashed segment cut.
     """
     remove_stage_leftovers(wal_dir, "*.wal")
+    return _list_segments(wal_dir)
+
+
+def _list_segments(wal_dir: Path) -> tuple[list[_Segment], list[_Segment]]:
+    """``_find_segments`` without deleting anything."""
     segments = sorted(
         (_Segment(int(match[1], 16), int(match[2], 16), wal_dir / match[0])
          for match in (_SEGMENT_NAME.match(path.name) for path in wal_dir.iterdir())

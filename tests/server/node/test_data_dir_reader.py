@@ -1,0 +1,192 @@
+"""read_data_dir: a data directory read without a member gives what a member started on it serves.
+
+The differential cases run a real ``confagent store`` through a workload (puts, deletes, txns,
+leases granted, attached and revoked, a compaction; with snapshots taken midway, or none) and
+compare the reader's state with the member's answers at every revision: beside the running
+member (its directory locked), and with a member started again on the directory. The error
+cases build a log in this process with the write-ahead log's own writer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from confagent.errors import Compacted, StorageError
+from confagent.kv import KeyValue, PutRequest, RangeRequest, encode_request
+from confagent.raft import ConfChange, ConfChangeType, Entry, EntryType, HardState
+from confagent.server import DataDirView, read_data_dir
+from confagent.server.storage import Identity, Wal, load_or_keep_identity
+from confagent.server.storage._wal_records import decode_segment, hard_state_frame
+from confagent.testing import Processes, b64, unb64
+
+ALL = {"key": b64("\0"), "range_end": b64("\0")}
+
+
+def _call(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    reply = client.post(path, json=body)
+    assert reply.status_code == 200, reply.text
+    answer: dict[str, Any] = reply.json()
+    return answer
+
+
+def _put(key: str, value: str, **more: Any) -> dict[str, Any]:
+    return {"key": b64(key), "value": b64(value), **more}
+
+
+def _workload(url: str) -> None:
+    """Puts, deletes, txns taken and not, leases attached and revoked, a compaction, puts after it."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for i in range(12):
+            _call(client, "/v3/kv/put", _put(f"/a/{i:02d}", f"v{i}"))
+        kept = _call(client, "/v3/lease/grant", {"TTL": 600})["ID"]
+        revoked = _call(client, "/v3/lease/grant", {"TTL": 600})["ID"]
+        _call(client, "/v3/kv/put", _put("/leased/kept", "k", lease=kept))
+        _call(client, "/v3/kv/put", _put("/leased/revoked", "r", lease=revoked))
+        _call(client, "/v3/kv/put", _put("/a/00", "again"))
+        _call(client, "/v3/kv/deleterange", {"key": b64("/a/03")})
+        _call(client, "/v3/kv/deleterange", {"key": b64("/a/1"), "range_end": b64("/a/2")})
+        _call(client, "/v3/lease/revoke", {"ID": revoked})
+        for compared in ("again", "not it"):
+            _call(client, "/v3/kv/txn", {
+                "compare": [{"key": b64("/a/00"), "target": "VALUE", "result": "EQUAL",
+                             "value": b64(compared)}],
+                "success": [{"request_put": _put("/t/taken", compared)},
+                            {"request_delete_range": {"key": b64("/a/04")}}],
+                "failure": [{"request_put": _put("/t/not-taken", compared)}]})
+        _call(client, "/v3/kv/compaction", {"revision": 9})
+        for i in range(5):
+            _call(client, "/v3/kv/put", _put(f"/b/{i}", f"after {i}"))
+
+
+def _member_answer(client: httpx.Client, revision: int) -> tuple[int, list[tuple[Any, ...]]] | str:
+    """Every key at ``revision`` as the member answers (its header's revision), or its error."""
+    reply = client.post("/v3/kv/range", json={**ALL, "revision": revision})
+    if reply.status_code != 200:
+        return str(reply.json()["error"])
+    answer = reply.json()
+    return int(answer["header"]["revision"]), [
+        (unb64(kv["key"]), int(kv.get("create_revision", 0)), int(kv.get("mod_revision", 0)),
+         int(kv.get("version", 0)), unb64(kv.get("value", "")), int(kv.get("lease", 0)))
+        for kv in answer.get("kvs", [])]
+
+
+def _reader_answer(view: DataDirView, revision: int) -> tuple[int, list[tuple[Any, ...]]] | str:
+    try:
+        answer = view.kv.range(RangeRequest(key=b"\0", range_end=b"\0", revision=revision))
+    except Compacted as error:
+        return str(error)
+    return answer.header_revision, [(kv.key.decode(), kv.create_revision, kv.mod_revision, kv.version,
+                                     kv.value.decode(), kv.lease) for kv in answer.kvs]
+
+
+def _assert_alike(view: DataDirView, url: str) -> None:
+    """The reader and the member agree at every revision, and on the compacted ones' error."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        current = int(_call(client, "/v3/kv/range", {"key": b64("/")})["header"]["revision"])
+        assert view.kv.revision == current
+        for revision in range(1, current + 1):
+            assert _reader_answer(view, revision) == _member_answer(client, revision), revision
+
+
+@pytest.mark.parametrize("snapshot_count", [3, 20_000], ids=["snapshots-and-log", "log-only"])
+def test_the_reader_sees_what_a_member_on_the_directory_serves(tmp_path: Path, processes: Processes,
+                                                               snapshot_count: int) -> None:
+    data_dir = tmp_path / "store"
+    args = ("--snapshot-count", str(snapshot_count))
+    server = processes.store(data_dir, args=args)
+    _workload(server.url)
+    beside = read_data_dir(data_dir)  # the running member holds the directory: read all the same
+    assert beside.lone_voter
+    assert bool(list((data_dir / "member" / "snap").glob("*.snap"))) == (snapshot_count == 3)
+    _assert_alike(beside, server.url)
+    assert server.stop() == 0
+    stopped = read_data_dir(data_dir)
+    restarted = processes.store(data_dir, args=args)
+    _assert_alike(stopped, restarted.url)
+    assert (stopped.member_id, stopped.cluster_id) == (beside.member_id, beside.cluster_id)
+    assert stopped.kv.lease_ids() == beside.kv.lease_ids() and len(stopped.kv.lease_ids()) == 1
+
+
+def test_a_torn_tail_is_left_out_as_the_member_cuts_it(tmp_path: Path, processes: Processes) -> None:
+    data_dir = tmp_path / "store"
+    server = processes.store(data_dir)
+    _workload(server.url)
+    server.kill()
+    (segment,) = sorted((data_dir / "member" / "wal").glob("*.wal"))[-1:]
+    whole = decode_segment(segment.read_bytes(), str(segment)).valid_bytes
+    torn = hard_state_frame(HardState(term=7, vote=1, commit=2**63 - 1))[:-5]
+    with segment.open("r+b") as file:
+        file.seek(whole)
+        file.write(torn)
+    written = segment.read_bytes()
+    view = read_data_dir(data_dir)
+    assert segment.read_bytes() == written  # nothing cut: it only reads
+    assert view.report.torn_tail is not None and view.report.torn_tail.offset == whole
+    _assert_alike(view, processes.store(data_dir).url)
+
+
+# -- built in this process ---------------------------------------------------------------------
+
+MEMBER = Identity(member_id=0x1234, cluster_id=0x5678)
+
+
+def _store_entry(index: int, key: str) -> Entry:
+    command = encode_request(PutRequest(key=key.encode(), value=f"at {index}".encode()))
+    return Entry(term=1, index=index, data=index.to_bytes(8, "big") + command)
+
+
+def _write_log(data_dir: Path, entries: list[Entry], commit: int) -> None:
+    load_or_keep_identity(data_dir, MEMBER)
+    wal, _ = Wal.open(data_dir)
+    wal.append(HardState(term=1, vote=MEMBER.member_id, commit=commit), entries)
+    wal.close()
+
+
+def _keys(view: DataDirView) -> list[KeyValue]:
+    return list(view.kv.range(RangeRequest(key=b"\0", range_end=b"\0")).kvs)
+
+
+def test_a_lone_voter_s_whole_log_is_applied_and_a_cluster_member_s_only_what_is_committed(
+        tmp_path: Path) -> None:
+    _write_log(tmp_path / "lone", [_store_entry(i, f"/k/{i}") for i in range(1, 6)], commit=3)
+    lone = read_data_dir(tmp_path / "lone")
+    assert (lone.lone_voter, lone.applied_index, len(_keys(lone)), lone.kv.revision) == (True, 5, 5, 6)
+    assert (lone.member_id, lone.cluster_id) == (MEMBER.member_id, MEMBER.cluster_id)
+
+    added = ConfChange(ConfChangeType.ADD_VOTER, 0x9999).encode()
+    entries = [Entry(term=1, index=1, type=EntryType.CONF_CHANGE, data=added),
+               *(_store_entry(i, f"/k/{i}") for i in range(2, 6))]
+    _write_log(tmp_path / "member", entries, commit=3)
+    member = read_data_dir(tmp_path / "member")
+    assert (member.lone_voter, member.applied_index) == (False, 3)
+    assert [kv.key for kv in _keys(member)] == [b"/k/2", b"/k/3"]
+
+
+def test_a_missing_or_empty_directory_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match=f"data_dir: {tmp_path / 'nowhere'} does not exist"):
+        read_data_dir(tmp_path / "nowhere")
+    with pytest.raises(StorageError, match=f"data_dir: {tmp_path} holds no store's data"):
+        read_data_dir(tmp_path)
+    load_or_keep_identity(tmp_path, MEMBER)
+    with pytest.raises(StorageError, match=f"{tmp_path / 'member' / 'wal'} does not exist"):
+        read_data_dir(tmp_path)
+
+
+def test_a_damaged_log_or_snapshot_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    _write_log(tmp_path, [_store_entry(i, f"/k/{i}") for i in range(1, 40)], commit=39)
+    (segment,) = (tmp_path / "member" / "wal").glob("*.wal")
+    content = bytearray(segment.read_bytes())
+    content[decode_segment(bytes(content), "").valid_bytes // 2] ^= 0xFF
+    segment.write_bytes(bytes(content))
+    with pytest.raises(StorageError, match=f"{segment}: damaged record at offset"):
+        read_data_dir(tmp_path)
+
+    snap = tmp_path / "member" / "snap" / f"{5:016x}-{1:016x}.snap"
+    snap.write_bytes(b"CASNAP1\n not a snapshot")
+    with pytest.raises(StorageError, match=f"no readable snapshot in {snap.parent}: {snap}: "):
+        read_data_dir(tmp_path)
+    assert snap.exists()  # not set aside: it only reads
