@@ -9,14 +9,16 @@ whose answer never came is recorded as unknown (it may or may not have taken
 effect); the whole history must be linearizable for a key-value register.
 
 With learners (issue 16): three voters and two learners, each learner behind a proxy too.
-The nemesis strikes any learners besides the voters' minority. Clients send a share of their
-requests to learners: a serializable get is answered from the learner's replica, and must
-hold the key's value at the revision it answers with (read again from a voter at that
-revision at the end) with revisions that never go back from one read to a later one on the
-same learner; any other request must be refused with etcd's answer, 503 and "etcdserver:
-rpc not supported for learner" (tests/cluster/test_learner_refusals.py compares it with a
-real etcd 3.4 learner's), and takes no effect (its value, unique, would otherwise show up
-in the history). Healed, each learner converges to the voters' keys and revision.
+The nemesis strikes any learners besides the voters' minority. Clients send a share of
+their requests to learners: a serializable get is answered from the learner's replica, and
+must hold the key's value at the revision it answers with (read again from a voter at that
+revision at the end), and revisions never go back from one read to a later one on the same
+learner while it runs (restarted, it may answer from an older revision at first: a member
+saves a commit index that alone moved with its next write, as etcd does); any other
+request must be refused with etcd's answer, 503 and "etcdserver: rpc not supported for
+learner" (tests/cluster/test_learner_refusals.py compares it with a real etcd 3.4
+learner's), and takes no effect (its value, unique, would otherwise show up in the
+history). Healed, each learner converges to the voters' keys and revision.
 
 Bounded: CONFAGENT_NEMESIS_S seconds of faults (default 12), then healing and
 final reads. Seeded: the seed is printed; CONFAGENT_FAULT_SEED reproduces the
@@ -78,9 +80,12 @@ class Cluster:
         self.members = members
         self.proxies = proxies
         self.voters, self.learners = members[:voters], members[voters:]
+        self.incarnations = [0] * len(members)
+        """Each member's restarts so far: counted between its kill and its launch."""
 
     def kill_and_restart(self, i: int, rng: random.Random) -> None:
         self.members[i].kill()
+        self.incarnations[i] += 1
         time.sleep(rng.uniform(0.2, 1.0))
         self.members[i].launch()
 
@@ -142,9 +147,10 @@ class KeyRotation:
 @dataclass(frozen=True)
 class LearnerRead:
     """A serializable get a learner answered: ``value`` at ``revision``, between ``call_ns`` and
-    ``return_ns`` (the recorder's clock)."""
+    ``return_ns`` (the recorder's clock), from the learner's ``incarnation``-th process."""
 
     learner: int
+    incarnation: int
     key: str
     value: str | None
     revision: int
@@ -186,6 +192,7 @@ class Client(threading.Thread):
         """A serializable get, recorded apart from the history; or any other request, which must be
         refused (it is left out of the history: its unique value must never show up)."""
         url = self.cluster.learners[learner].url
+        incarnation = self.cluster.incarnations[len(self.cluster.voters) + learner]
         serializable: object = {"key": b64(key), "serializable": True}
         path, body = "/v3/kv/range", serializable
         if self.rng.random() < 0.5:
@@ -202,7 +209,7 @@ class Client(threading.Thread):
             answer = reply.json()
             kvs = answer.get("kvs")
             self.learner_reads.append(LearnerRead(
-                learner, key, unb64(kvs[0].get("value", "")) if kvs else None,
+                learner, incarnation, key, unb64(kvs[0].get("value", "")) if kvs else None,
                 int(answer["header"]["revision"]), call_ns, time.monotonic_ns()))
         elif body is not serializable and (reply.status_code, _error(reply)) != LEARNER_REFUSAL:
             self.not_refused.append(f"learner {learner} {path} {body}: {reply.status_code} {reply.text}")
@@ -337,7 +344,8 @@ def _check_learners(cluster: Cluster, clients: Sequence[Client], seed: int) -> N
                 f"seed {seed}: learner {read.learner} answered {read.value!r} for {read.key} at revision "
                 f"{read.revision}, where the voters hold {at.text}")
     for earlier in reads:
-        later = [r for r in reads if r.learner == earlier.learner and r.call_ns > earlier.return_ns]
+        later = [r for r in reads if (r.learner, r.incarnation) == (earlier.learner, earlier.incarnation)
+                 and r.call_ns > earlier.return_ns]
         assert all(r.revision >= earlier.revision for r in later), (
             f"seed {seed}: learner {earlier.learner} went back from revision {earlier.revision}")
     expected = _everything(voter, serializable=False)
