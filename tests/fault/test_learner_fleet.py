@@ -54,8 +54,9 @@ PAST_COMPACTION = 6 * SNAPSHOT_ENTRIES
 """Puts acknowledged after the cut and the kill: the voters' logs are compacted well past the cut-off
 learner's index, so only a snapshot can bring it back."""
 START_S = 120.0
-"""The bound on twenty learners' start-up together: each is a Python process importing the store, at
-about a second of CPU each, twenty of them on a loaded 2-core machine."""
+"""The bound on twenty learners' start-up together (each a Python process importing the store, at
+about a second of CPU each, twenty of them on a loaded 2-core machine), and on the writes after the
+kill (an election, then sixty puts, among twenty learners applying them)."""
 ALL_KEYS = {"key": b64("\0"), "range_end": b64("\0")}
 
 
@@ -150,7 +151,7 @@ def test_twenty_learners_through_a_leader_kill_and_a_partition(fleet: Fleet) -> 
         before_kill = len(dict(on_rest.acked))
         leader.kill()
         until(lambda: len(dict(on_rest.acked)) >= before_kill + PAST_COMPACTION,
-              f"{PAST_COMPACTION} more writes acknowledged by the two voters left")
+              f"{PAST_COMPACTION} more writes acknowledged by the two voters left", deadline_s=START_S)
     finally:
         on_leader.stop()
         on_rest.stop()
