@@ -11,8 +11,9 @@ the leader is SIGKILLed. Claims, in etcd's terms and without timing:
 3. The cut-off learner stays behind while cut off, and once healed catches up through
    the leader's snapshot: the voters take one every ``SNAPSHOT_ENTRIES`` and compact
    their log, and more than that many entries were committed meanwhile.
-4. No learner ever started an election or led: no "election started" in its log, and
-   every leader any member's log or status names is a voter.
+4. No learner ever started an election, voted or led: no "election started" in its log,
+   no vote in the hard state its log keeps (the two voters left both voted for the new
+   leader), and every leader any member's log or status names is a voter.
 5. Nothing acknowledged is lost: each acknowledged put is on every converged member at
    the revision it was acknowledged at, and revisions run 2..current without a gap.
 """
@@ -30,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from confagent.server.storage import Wal
 from confagent.testing import (
     FaultProxy,
     PartitionMode,
@@ -184,3 +186,21 @@ def _assert_no_learner_led(fleet: Fleet, survivors: list[ServerProcess]) -> None
         assert leaders and not leaders & learner_ids, (member.data_dir.name, leaders)
         if member in fleet.learners:
             assert elections == 0, f"learner {member.data_dir.name} started an election"
+    leader = format(int(statuses[0]["leader"]), "x")
+    assert _saved_votes([*survivors, *fleet.learners]) == {
+        m.data_dir.name: leader if m in survivors else "0" for m in (*survivors, *fleet.learners)}
+
+
+def _saved_votes(members: list[ServerProcess]) -> dict[str, str]:
+    """Each member's vote in the hard state its log keeps (hex; "0": none), read once it stopped."""
+    for member in members:
+        assert member.process is not None
+        member.process.send_signal(signal.SIGTERM)
+    votes = {}
+    for member in members:
+        assert member.process is not None
+        member.process.wait(START_S)
+        wal, state = Wal.open(member.data_dir)
+        wal.close()
+        votes[member.data_dir.name] = format(state.hard_state.vote, "x")
+    return votes
