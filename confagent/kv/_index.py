@@ -49,6 +49,30 @@ class KeyIndex:
         self.size_bytes = 0
         """Keys and values of every retained version, plus a fixed overhead each."""
 
+    @classmethod
+    def built(cls, versions: Iterable[KeyValue]) -> KeyIndex:
+        """The index ``append`` of each of ``versions`` in turn gives (each key's oldest first), built
+        at once: the key lists sorted once rather than kept sorted at each new key (a restore)."""
+        index = cls()
+        found = index._versions
+        size = 0
+        for kv in versions:
+            key = kv.key
+            size += len(key) + len(kv.value)
+            held = found.get(key)
+            if held is None:
+                found[key] = kv
+            elif isinstance(held, KeyValue):
+                found[key] = [held, kv]
+            else:
+                held.append(kv)
+        index.size_bytes = size + _VERSION_OVERHEAD_BYTES * sum(
+            1 if isinstance(held, KeyValue) else len(held) for held in found.values())
+        index._keys = SortedList(found)
+        index._live = SortedList(key for key, held in found.items()
+                                 if (held if isinstance(held, KeyValue) else held[-1]).version)
+        return index
+
     def last(self, key: bytes) -> KeyValue | None:
         """The newest version of ``key`` (possibly a tombstone), None if none is retained."""
         versions = self._versions.get(key)

@@ -37,6 +37,8 @@ FORMAT = 1
 CHUNK_ITEMS = 1024
 """At most this many versions (or leases) in one piece of ``SnapshotState.chunks``."""
 _KV_DEFAULTS = (b"", 0, 0, 0, b"", 0)
+_KV_REQUIRED = 4
+"""The fields of a ``KeyValue`` without a default: key, create_revision, mod_revision, version."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,4 +91,6 @@ def _kv_fields(kv: KeyValue) -> list[Any]:
 
 
 def _kv(fields: Sequence[Any]) -> KeyValue:
+    if len(fields) >= _KV_REQUIRED:  # the rest have KeyValue's own defaults, which are _KV_DEFAULTS'
+        return KeyValue(*fields)
     return KeyValue(*padded(fields, _KV_DEFAULTS))

@@ -331,15 +331,13 @@ class KvStore:
         store = cls(min_lease_ttl=min_lease_ttl)
         store._revision, store._compacted = state.revision, state.compacted
         store._base = state.base
-        for kv in state.base:
-            store._index.append(kv)
-        for kv in state.log:
-            store._index.append(kv)
+        store._index = KeyIndex.built(itertools.chain(state.base, state.log))
         store._log.extend(state.log)
         for lease_id, ttl in state.leases:
             store._leases.grant(lease_id, ttl)
-        for key in store._index:
-            live = store._index.live(key)
-            if live is not None and live.lease:
-                store._leases.attach(live.lease, key)
+        if state.leases:
+            for key in store._index:
+                live = store._index.live(key)
+                if live is not None and live.lease:
+                    store._leases.attach(live.lease, key)
         return store

@@ -72,8 +72,8 @@ def test_a_restored_snapshot_is_the_same_store(requests: list[Request],
     data = store.snapshot()
     restored = KvStore.restore(data)
     assert restored.snapshot() == data
-    assert (restored.revision, restored.compact_revision, restored.key_count()) == \
-        (store.revision, store.compact_revision, store.key_count())
+    assert (restored.revision, restored.compact_revision, restored.key_count(), restored.size_bytes()) == \
+        (store.revision, store.compact_revision, store.key_count(), store.size_bytes())
     assert [restored.lease(i) for i in store.lease_ids()] == \
         [store.lease(i) for i in store.lease_ids()]
     start = store.compact_revision
