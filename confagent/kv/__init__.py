@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from confagent.kv._sizes import check_raft_request_size, request_bytes
     from confagent.kv._snapshot import SnapshotState
     from confagent.kv._store import Applied, KvStore
+    from confagent.kv._txn import is_read_only
     from confagent.kv._validate import validate
     from confagent.kv._watch import CatchUp, Watcher, WatchHub
 
@@ -111,6 +112,7 @@ __all__ = [
     "check_raft_request_size",
     "decode_request",
     "encode_request",
+    "is_read_only",
     "prefix_end",
     "prefix_range",
     "request_bytes",
@@ -130,6 +132,7 @@ _LAZY_MODULES = {"decode_request": "_codec", "encode_request": "_codec", "LeaseI
                  "Lessor": "_lessor", "Applied": "_store", "KvStore": "_store", "CatchUp": "_watch",
                  "Watcher": "_watch", "WatchHub": "_watch", "SnapshotState": "_snapshot",
                  "check_raft_request_size": "_sizes", "request_bytes": "_sizes", "validate": "_validate",
+                 "is_read_only": "_txn",
                  **dict.fromkeys(_MESSAGES, "_messages")}
 """Names loaded on first use, by the module defining them (module docstring)."""
 

@@ -20,6 +20,10 @@ Rules (etcd 3.4's):
 5. Hash, HashKV, Defragment and Snapshot check their caller themselves in etcd,
    as Alarm's bad token is, and answer the auth store's own words, Unknown
    (``errors.in_auth_store_words``: ``auth: user name is empty``).
+6. A txn of ranges only (``kv.is_read_only``) is a read, as etcd 3.4 serves it
+   (``EtcdServer.Txn``): after a ReadIndex round unless every range is
+   serializable, checked as the caller's read, applied to the local state; it
+   never enters the log (a one-shot's snapshot is up to 128 such ranges).
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from confagent.kv import (
     TxnRequest,
     TxnResponse,
     WatchCreateRequest,
+    is_read_only,
+    validate,
 )
 from confagent.server.api._auth_edge import AuthEdge
 from confagent.server.api._limits import check_request_size
@@ -134,7 +140,23 @@ class Handling:
 
     async def txn(self, request: TxnRequest) -> tuple[TxnResponse, ResponseHeader]:
         check_request_size(request)
+        if is_read_only(request):
+            return await self._read_txn(request)
         applied = await self.node.propose(request, self.auth.credentials())
+        assert isinstance(applied.response, TxnResponse)
+        return applied.response, self.header(applied.revision)
+
+    async def _read_txn(self, request: TxnRequest) -> tuple[TxnResponse, ResponseHeader]:
+        """Rule 6."""
+        validate(request)
+        if not all(op.serializable for op in (*request.success, *request.failure)
+                   if isinstance(op, RangeRequest)):
+            await self.node.linearizable_barrier()
+        credentials = self.auth.credentials()
+        member_auth = self.node.auth
+        if credentials is not None:
+            auth.check_txn(member_auth.state, credentials, request, member_auth.cache)
+        applied = self.node.kv.apply(request)  # ranges only: nothing changes
         assert isinstance(applied.response, TxnResponse)
         return applied.response, self.header(applied.revision)
 
