@@ -13,6 +13,13 @@ times, under two loads on their leader:
 - 100 puts a second over 8 connections taking turns (a configuration store's
   pace): put latency p50/p99 and the leader's CPU as a share of one core.
 
+With ``--idle-learners`` each learner process, once joined, runs at the lowest CPU
+priority (every thread ``SCHED_IDLE``) and keeps its data directory in
+``/dev/shm``: learners stand for other hosts, and on one machine their own
+apply work and fsyncs would otherwise take the cores and the disk the voters
+wait for, which no real fleet does (the disk's scheduler here ignores I/O
+priorities, so tmpfs stands for their own disks). The output says which was measured.
+
 Load from outside the benchmark weighs on both clusters alike, so each figure is
 given as the subject's median and its ratio to the anchor's; the leader's extra
 CPU per put per learner is (subject - anchor) / learners. At the largest count a
@@ -36,7 +43,8 @@ agents' wait window, sets the floor: the example's 50 ms), the files polled by
 a new inode or mtime is read). Printed per put: the first, median and last
 learner's file; then p50/max over the puts of the median and of the last file.
 
-    python bench/learner_bench.py [--learners 0,1,5,10,20,50] [--seconds 3] [--rounds 2] [--core]
+    python bench/learner_bench.py [--learners 0,1,5,10,20,50] [--seconds 3] [--rounds 2] [--idle-learners]
+    python bench/learner_bench.py --core [--learners 0,1,10,50] [--rounds 3]
     python bench/learner_bench.py --fleet 20 [--puts 10] [--wait 50ms:1s]
 
 Loopback only; every wait is bounded; every process started is stopped by its pid
@@ -47,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -65,7 +74,7 @@ from _common import cpu_seconds, drive, put_body, rss_mib
 from _rawhttp import RawConnection
 
 from confagent.raft import HardState, Message, MessageType, RaftConfig, RawNode, Role, Snapshot, SnapshotMeta
-from confagent.server.peers._peer_codec import FRAME_HEADER, decode_frame, encode_frame
+from confagent.server.peers._peer_codec import FRAME_HEADER, decode_frame, encode_frame, encode_frames
 from confagent.testing import (
     ServerProcess,
     b64,
@@ -124,8 +133,18 @@ def _published(leader_url: str, names: set[str]) -> bool:
     return names <= {m.get("name", "") for m in _listed(leader_url)}
 
 
-def grow(voters: list[ServerProcess], learners: list[ServerProcess], count: int, base_dir: Path) -> None:
-    """Add learners (``JOIN_BATCH`` at a time) until there are ``count``, each started and published."""
+def idle(pid: int) -> None:
+    """Every thread of ``pid`` at the lowest CPU priority (``SCHED_IDLE``; threads it starts later
+    inherit it): it runs only on a core nothing else wants, as if it had a host of its own."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+            os.sched_setscheduler(int(task.name), os.SCHED_IDLE, os.sched_param(0))
+
+
+def grow(voters: list[ServerProcess], learners: list[ServerProcess], count: int, base_dir: Path, *,
+         idle_learners: bool = False) -> None:
+    """Add learners (``JOIN_BATCH`` at a time) until there are ``count``, each started and published
+    (and then made ``idle``, with ``idle_learners``: joining, they catch up at the normal priority)."""
     while len(learners) < count:
         leader = leader_of(voters)
         batch = [_add_learner(leader.url, base_dir, f"l{len(learners) + i}")
@@ -138,6 +157,8 @@ def grow(voters: list[ServerProcess], learners: list[ServerProcess], count: int,
         names = {learner.argv[learner.argv.index("--name") + 1] for learner in batch}
         until(lambda url=leader.url, wanted=names: _published(url, wanted), "the learners to publish",
               deadline_s=JOIN_TIMEOUT_S)
+        for learner in batch if idle_learners else ():
+            idle(learner.pid)
 
 
 # -- loads --------------------------------------------------------------------------------------
@@ -211,9 +232,10 @@ def compare(anchor: list[ServerProcess], subject: list[ServerProcess], seconds: 
 # -- the leader's core alone ---------------------------------------------------------------------
 def core_cpu_ms_per_put(learners: int, batch: int, puts: int) -> float:
     """The leader's own work per put, in one process: a RawNode leading voters 2 and 3 and
-    ``learners`` learners, ``batch`` proposals per Ready (100-byte values), every message encoded
-    as the peer transport encodes it, every follower's answer decoded and stepped. Nothing else
-    runs in it: no learner's process competes for the CPU, so this is the leader's part alone."""
+    ``learners`` learners, ``batch`` proposals per Ready (100-byte values), every Ready's messages
+    encoded as the peer transport encodes them (``encode_frames``), every follower's answer decoded
+    and stepped. Nothing else runs in it: no learner's process competes for the CPU, and the time
+    spent making the followers' answers is left out, so this is the leader's part alone."""
     members = tuple(range(4, 4 + learners))
     config = RaftConfig(node_id=1, voters=(1, 2, 3), learners=members)
     node = RawNode(config, HardState(), None, (), random.Random(1),
@@ -224,6 +246,7 @@ def core_cpu_ms_per_put(learners: int, batch: int, puts: int) -> float:
     assert node.role is Role.LEADER
     value = b"v" * 100
     started = time.process_time()
+    followers_s = 0.0
     done = 0
     while done < puts:
         for _ in range(batch):
@@ -231,17 +254,19 @@ def core_cpu_ms_per_put(learners: int, batch: int, puts: int) -> float:
         done += batch
         while node.has_ready():
             rd = node.ready()
-            encoded = [encode_frame(m) for m in rd.messages]
+            encoded = encode_frames(rd.messages)
             node.advance(rd)
+            answering = time.process_time()
             answers = [encode_frame(Message(MessageType.APPEND_RESPONSE, 1, m.to, m.term,
                                             index=m.index + len(m.entries)))
                        for m in rd.messages if m.type is MessageType.APPEND]
+            followers_s += time.process_time() - answering  # the followers' part, not the leader's
             assert encoded is not None
             for frame in answers:
                 answer = decode_frame(frame[FRAME_HEADER.size:])
                 assert isinstance(answer, Message)
                 node.step(answer)
-    return 1000 * (time.process_time() - started) / done
+    return 1000 * (time.process_time() - started - followers_s) / done
 
 
 def core(counts: Sequence[int], puts: int, rounds: int) -> None:
@@ -360,6 +385,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="turns of each cluster per count")
     parser.add_argument("--core", action="store_true",
                         help="measure the leader's core alone, in this process (no cluster)")
+    parser.add_argument("--idle-learners", action="store_true",
+                        help="run each joined learner at the lowest CPU priority (SCHED_IDLE), its data "
+                             "in /dev/shm, as on hosts of their own")
     parser.add_argument("--fleet", type=int, metavar="N",
                         help="time put -> file across the fleet example with N learner agents")
     parser.add_argument("--puts", type=int, default=10, help="puts timed with --fleet")
@@ -372,15 +400,18 @@ def main() -> None:
     if args.core:
         core(counts, 2000, args.rounds)
         return
-    print(f"load average at the start: {os.getloadavg()[0]:.1f}")
+    priority = "at SCHED_IDLE once joined, data in /dev/shm" if args.idle_learners else "as the voters"
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}; learners {priority}")
     cluster_args = ("--max-learners", str(MAX_LEARNERS))
     with tempfile.TemporaryDirectory(prefix="confagent-learner-bench-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="confagent-learner-bench-",
+                                        dir="/dev/shm" if args.idle_learners else None) as learners_dir, \
             running(store_cluster(Path(tmp) / "anchor", 3, args=cluster_args)) as anchor, \
             running(store_cluster(Path(tmp) / "subject", 3, args=cluster_args)) as subject:
         learners: list[ServerProcess] = []
         try:
             for count in counts:
-                grow(subject, learners, count, Path(tmp) / "learners")
+                grow(subject, learners, count, Path(learners_dir), idle_learners=args.idle_learners)
                 figures = compare(anchor, subject, args.seconds, args.rounds)
                 _print(f"{count} learners (load {os.getloadavg()[0]:.1f})", figures, 1.0, count)
             if learners:
