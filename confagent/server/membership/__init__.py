@@ -16,9 +16,10 @@ It imports no other part of ``confagent.server``: the peer transport and the
 node import it.
 """
 
+import typing
+
+from confagent import lazy
 from confagent.server.membership._ids import cluster_id_of, member_id_of
-from confagent.server.membership._leadership import Leadership
-from confagent.server.membership._member_changes import MemberChanges, start_membership
 from confagent.server.membership._membership import (
     DEFAULT_MAX_LEARNERS,
     Member,
@@ -28,6 +29,10 @@ from confagent.server.membership._membership import (
     unwrap_snapshot,
     wrap_snapshot,
 )
+
+if typing.TYPE_CHECKING:
+    from confagent.server.membership._leadership import Leadership
+    from confagent.server.membership._member_changes import MemberChanges, start_membership
 
 __all__ = [
     "DEFAULT_MAX_LEARNERS",
@@ -43,3 +48,11 @@ __all__ = [
     "unwrap_snapshot",
     "wrap_snapshot",
 ]
+
+_LAZY_MODULES = {"Leadership": "_leadership", "MemberChanges": "_member_changes",
+                 "start_membership": "_member_changes"}
+"""Names loaded on first use, by the module defining them: the running member's, which the offline
+reader of a data directory (the member table in a snapshot) does not use."""
+
+if not typing.TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead
+    __getattr__, __dir__ = lazy.lazy_exports(__name__, globals(), _LAZY_MODULES)

@@ -16,13 +16,9 @@ readable snapshot and replays the log from it, cutting a torn tail; ``read_stora
 finds the same without locking or writing anything (an offline reader's).
 """
 
-from confagent.server.storage._etcd_snapshot import (
-    SnapshotStatus,
-    is_etcd_snapshot,
-    read_etcd_snapshot,
-    read_snapshot_status,
-)
-from confagent.server.storage._fsync_thread import WalWriter
+import typing
+
+from confagent import lazy
 from confagent.server.storage._identity import Identity, load_or_keep_identity, read_identity
 from confagent.server.storage._recovery import (
     RecoveryReport,
@@ -32,23 +28,32 @@ from confagent.server.storage._recovery import (
     open_storage,
     read_storage,
 )
-from confagent.server.storage._saved_snapshot import (
-    PAGE_BYTES,
-    SavedSnapshot,
-    SnapshotImage,
-    encode_image,
-    encode_with_digest,
-    read_saved_snapshot,
-)
-from confagent.server.storage._serving import (
-    ServingRecord,
-    read_serving_record,
-    remove_serving_record,
-    serving_record_path,
-    write_serving_record,
-)
 from confagent.server.storage._snapfile import KEEP_SNAPSHOTS, SnapshotFiles, storage_errors
 from confagent.server.storage._wal import SEGMENT_BYTES, MemberDirs, TornTail, Wal, WalState
+
+if typing.TYPE_CHECKING:
+    from confagent.server.storage._etcd_snapshot import (
+        SnapshotStatus,
+        is_etcd_snapshot,
+        read_etcd_snapshot,
+        read_snapshot_status,
+    )
+    from confagent.server.storage._fsync_thread import WalWriter
+    from confagent.server.storage._saved_snapshot import (
+        PAGE_BYTES,
+        SavedSnapshot,
+        SnapshotImage,
+        encode_image,
+        encode_with_digest,
+        read_saved_snapshot,
+    )
+    from confagent.server.storage._serving import (
+        ServingRecord,
+        read_serving_record,
+        remove_serving_record,
+        serving_record_path,
+        write_serving_record,
+    )
 
 __all__ = [
     "KEEP_SNAPSHOTS",
@@ -85,3 +90,18 @@ __all__ = [
     "storage_errors",
     "write_serving_record",
 ]
+
+_LAZY_MODULES = {
+    **dict.fromkeys(("SnapshotStatus", "is_etcd_snapshot", "read_etcd_snapshot", "read_snapshot_status"),
+                    "_etcd_snapshot"),
+    "WalWriter": "_fsync_thread",
+    **dict.fromkeys(("PAGE_BYTES", "SavedSnapshot", "SnapshotImage", "encode_image", "encode_with_digest",
+                     "read_saved_snapshot"), "_saved_snapshot"),
+    **dict.fromkeys(("ServingRecord", "read_serving_record", "remove_serving_record", "serving_record_path",
+                     "write_serving_record"), "_serving"),
+}
+"""Names loaded on first use, by the module defining them: what the offline reader (``read_storage``)
+does not use, etcd's bbolt reader and the fsync thread among them."""
+
+if not typing.TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead
+    __getattr__, __dir__ = lazy.lazy_exports(__name__, globals(), _LAZY_MODULES)

@@ -9,6 +9,7 @@ cases build a log in this process with the write-ahead log's own writer.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from confagent.server.storage._wal_records import decode_segment, hard_state_fra
 from confagent.testing import Processes, b64, unb64
 
 ALL = {"key": b64("\0"), "range_end": b64("\0")}
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _call(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -190,3 +192,13 @@ def test_a_damaged_log_or_snapshot_is_an_error_naming_the_file(tmp_path: Path) -
     with pytest.raises(StorageError, match=f"no readable snapshot in {snap.parent}: {snap}: "):
         read_data_dir(tmp_path)
     assert snap.exists()  # not set aside: it only reads
+
+
+def test_the_one_shot_s_reader_loads_no_member_nor_client_edge(processes: Processes) -> None:
+    code = "import sys\nfrom confagent.backends import DataDirBackend\nprint(' '.join(sorted(sys.modules)))"
+    done = processes.run([sys.executable, "-c", code], cwd=ROOT, timeout_s=60)
+    assert done.returncode == 0, done.stderr.decode()
+    absent = {"uvicorn", "google.protobuf", "zttp", "confagent.server.api", "confagent.server.peers",
+              "confagent.server.node._node", "confagent.server.membership._member_changes",
+              "confagent.server.storage._fsync_thread", "confagent.server.storage._etcd_snapshot"}
+    assert set(done.stdout.decode().split()) & absent == set()
