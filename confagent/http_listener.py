@@ -9,7 +9,9 @@ Rules:
    picks a free port, which ``port`` holds once started.
 2. uvicorn installs no signal handlers: the command that runs the loop owns
    SIGTERM/SIGINT/SIGHUP, and several listeners share one loop.
-3. No lifespan events, no access log, uvicorn logs warnings only, and through
+3. No lifespan events, no WebSocket (no listener serves one: an upgrade request
+   is served as plain HTTP, and uvicorn imports no wsproto),
+   no access log, uvicorn logs warnings only, and through
    the process's logging set-up: it is given no logging config of its own
    (``cli``'s ``configure_logging`` routes its loggers to the process's format).
 4. ``stop()`` stops accepting, lets requests in flight finish for at most
@@ -147,7 +149,7 @@ class HttpListener:
         settings, tls = self.settings, self.settings.tls
         return uvicorn.Config(
             self.app, host=self.host, port=self.port, loop="none", http=settings.protocol or "httptools",
-            lifespan="off",
+            lifespan="off", ws="none",
             access_log=False, log_level="warning", log_config=None, backlog=settings.backlog,
             timeout_graceful_shutdown=settings.shutdown_grace_s, timeout_keep_alive=settings.keep_alive_s,
             proxy_headers=settings.proxy_headers, server_header=settings.server_header,

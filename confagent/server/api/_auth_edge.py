@@ -15,6 +15,7 @@ Rules (etcd 3.4's ``AuthInfoFromCtx``, ``Authenticate`` and the auth calls):
    of ``node._auth`` rule 5.
 3. Passwords are hashed and checked here with bcrypt at ``--bcrypt-cost``, in a
    worker thread (a check costs tens of milliseconds); the log holds only hashes.
+   bcrypt is imported at the first password hashed or checked.
 4. ``Authenticate`` wants auth enabled, the user and the password right
    (``AuthFailed``; a user added with no password has its own error), then goes
    through the log, whose entry makes the token (``node._auth`` rule 3).
@@ -27,8 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-
-import bcrypt
 
 from confagent import auth
 from confagent.auth import AuthInfo, Permission
@@ -71,6 +70,8 @@ class AuthEdge:
                 Unknown 'password was given for no password user'), or a refusal as it applies.
         """
         hashed, _ = auth.password_hash_of(self.state, name)
+        import bcrypt  # noqa: PLC0415 - on the first password (rule 3)
+
         if not await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed):
             raise AuthFailed()
         self.credentials()  # as any call through the log, a token it carries must be good
@@ -84,6 +85,8 @@ class AuthEdge:
 
     async def hashed(self, password: str) -> bytes:
         """bcrypt's hash of ``password`` at this member's cost (rule 3)."""
+        import bcrypt  # noqa: PLC0415 - on the first password (rule 3)
+
         salt = bcrypt.gensalt(self.bcrypt_cost)
         return await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
 
