@@ -202,3 +202,21 @@ def test_the_one_shot_s_reader_loads_no_member_nor_client_edge(processes: Proces
               "confagent.server.node._node", "confagent.server.membership._member_changes",
               "confagent.server.storage._fsync_thread", "confagent.server.storage._etcd_snapshot"}
     assert set(done.stdout.decode().split()) & absent == set()
+
+
+def test_reads_beside_a_member_writing_and_snapshotting_see_every_acknowledged_write(
+        tmp_path: Path, processes: Processes) -> None:
+    data_dir = tmp_path / "store"
+    server = processes.store(data_dir, args=("--snapshot-count", "7"))
+    acknowledged: dict[str, int] = {}
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for i in range(120):
+            key = f"/w/{i % 40:02d}"
+            answer = _call(client, "/v3/kv/put", _put(key, str(i)))
+            acknowledged[key] = int(answer["header"]["revision"])
+            if i % 6 == 5:  # while the member goes on writing its log and snapshot files
+                view = read_data_dir(data_dir)
+                assert view.lone_voter and view.kv.revision >= max(acknowledged.values())
+                found = {kv.key.decode(): kv.mod_revision for kv in _keys(view)}
+                assert {key: found[key] for key in acknowledged} == acknowledged
+    assert len(list((data_dir / "member" / "snap").glob("*.snap"))) > 1
