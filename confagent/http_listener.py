@@ -1,7 +1,8 @@
 """``HttpListener``: one ASGI application served by uvicorn on a socket bound here, in the caller's loop.
 
 The one way confagent serves HTTP: the store's client URLs, metad's two
-ports and the agent's status listener.
+ports and the agent's status listener. Beside it, ``client_common_name``: the
+name a connection's client certificate gives (the store's two fronts ask it).
 
 Rules:
 1. The socket is bound before uvicorn starts, so a taken address is a clear
@@ -36,7 +37,7 @@ import uvicorn
 from confagent.asgi import ASGIApp
 from confagent.errors import ConfigError
 
-__all__ = ["HttpListener", "ListenerSettings", "ListenerTls"]
+__all__ = ["HttpListener", "ListenerSettings", "ListenerTls", "client_common_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +173,15 @@ class HttpListener:
             message = f"cannot listen on {self.address}: {error.strerror}"
             raise ConfigError(message, key=self.option) from error
         return sock
+
+
+def client_common_name(transport: asyncio.Transport) -> str:
+    """The common name of the client certificate a connection showed, if any: who calls, on the
+    store's client URLs (both fronts)."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    certificate = ssl_object.getpeercert() if ssl_object is not None else None
+    for field in (certificate or {}).get("subject", ()):
+        for key, value in field:
+            if key == "commonName":
+                return str(value)
+    return ""

@@ -1,5 +1,5 @@
 """What a store member imports to serve: the optional parts (JWT tokens, bcrypt, the removal watch's HTTP
-client, uvicorn's WebSocket protocol) load only when used, so that every ``confagent store`` and every
+client, uvicorn's WebSocket protocol, the gRPC front) load only when used, so that every ``confagent store`` and every
 agent with an embedded store starts without them (bench/README.md, "Start-up of a store process").
 
 Each case runs in a fresh interpreter and looks at ``sys.modules``: nothing here depends on timing.
@@ -13,9 +13,10 @@ from pathlib import Path
 from confagent.testing import Processes, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTIONAL = {"jwt", "cryptography", "bcrypt", "httpx", "httpcore", "trio", "wsproto"}
+OPTIONAL = {"jwt", "cryptography", "bcrypt", "httpx", "httpcore", "trio", "wsproto", "zttp", "google.protobuf",
+            "confagent.server.api._grpc_front", "confagent.server.api._grpc_services"}
 """Loaded on first use only: JWT tokens (``--auth-token jwt``), a password, the removal watch's
-first question, a WebSocket (never)."""
+first question, a WebSocket (never), the gRPC front and its messages (the first HTTP/2 connection)."""
 
 SERVE = """
 import asyncio, http.client, sys

@@ -67,10 +67,11 @@ import zttp
 from uvicorn.server import ServerState
 
 from confagent.errors import GrpcStatus, Stopped, StoreError
+from confagent.http_listener import client_common_name
 from confagent.server.api._limits import MAX_RECEIVE_BYTES, message_too_large
 from confagent.server.node import CALLER, Caller
 
-__all__ = ["Call", "GrpcMethods", "Http2Grpc", "client_common_name"]
+__all__ = ["Call", "GrpcMethods", "Http2Grpc"]
 
 log = structlog.get_logger("confagent.store.grpc")
 
@@ -555,17 +556,6 @@ def _answer_headers(content_type: bytes) -> Headers | None:
         return None
     subtype = content_type[17:]
     return [(b"content-type", b"application/grpc+" + subtype)] if subtype else _HEADERS
-
-
-def client_common_name(transport: asyncio.Transport) -> str:
-    """The common name of the client's certificate, if it showed one (rule 8)."""
-    ssl_object = transport.get_extra_info("ssl_object")
-    certificate = ssl_object.getpeercert() if ssl_object is not None else None
-    for field in (certificate or {}).get("subject", ()):
-        for key, value in field:
-            if key == "commonName":
-                return str(value)
-    return ""
 
 
 async def _after(wait: Awaitable[None], work: Coroutine[Any, Any, None]) -> None:

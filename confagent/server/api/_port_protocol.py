@@ -16,18 +16,26 @@ Rules:
    client-cert-auth, the backlog and the graceful stop are the gateway's.
 3. On HTTP/1.1 the common name of the connection's client certificate is in each
    request's scope for the gateway, which names nobody by it (``_gateway``).
+4. The gRPC front (``_grpc_front``: zttp; its method table: the protobuf messages,
+   together about 0.1 s of CPU) is imported and built at the first HTTP/2
+   connection, so that a member only ever asked over HTTP/1.1 (an agent's
+   embedded store, a learner read through the gateway) never loads it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from confagent.server.api._grpc_front import GrpcMethods, Http2Grpc, client_common_name
+from confagent.http_listener import client_common_name
+
+if TYPE_CHECKING:
+    from confagent.server.api._grpc_front import GrpcMethods
 
 __all__ = ["ClientPortProtocol", "client_port_protocol"]
 
@@ -37,12 +45,13 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 class ClientPortProtocol(asyncio.Protocol):
     """uvicorn's ``http`` protocol for a client URL: picks HTTP/1.1 or HTTP/2 per connection (rule 1).
 
-    Made for one set of methods by :func:`client_port_protocol`; uvicorn builds one per
-    connection. Until it has chosen it counts as an idle connection of the listener.
+    Made for one set of methods (built at the first HTTP/2 connection: rule 4) by
+    :func:`client_port_protocol`; uvicorn builds one per connection. Until it has chosen it
+    counts as an idle connection of the listener.
     """
 
     alpn_protocols: ClassVar[list[str]] = ["http/1.1", "h2"]  # the server's order decides (rule 1)
-    methods: ClassVar[GrpcMethods]
+    methods: ClassVar[GrpcMethodsOnUse]
 
     def __init__(self, config: uvicorn.Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -74,7 +83,9 @@ class ClientPortProtocol(asyncio.Protocol):
         transport, first = self._transport, self._buffer
         assert transport is not None
         if http2:
-            Http2Grpc(self.methods, self._server_state).take(transport, first)
+            from confagent.server.api._grpc_front import Http2Grpc  # noqa: PLC0415 - rule 4
+
+            Http2Grpc(self.methods.get(), self._server_state).take(transport, first)
             return
         protocol = _NamedHttp(config=self._config, server_state=self._server_state,
                               app_state=self._app_state)
@@ -110,6 +121,20 @@ class _NamedHttp(HttpToolsProtocol):
             self.scope["extensions"] = {"tls": {"client_cert_name": "CN=" + self.common_name}}
 
 
-def client_port_protocol(methods: GrpcMethods) -> type[ClientPortProtocol]:
-    """The protocol class a client URL's uvicorn listener takes as ``http``, with ``methods`` on HTTP/2."""
-    return type("ClientPortProtocol", (ClientPortProtocol,), {"methods": methods})
+class GrpcMethodsOnUse:
+    """The gRPC methods of a client URL, built by ``build`` when first asked for (rule 4)."""
+
+    def __init__(self, build: Callable[[], GrpcMethods]) -> None:
+        self._build = build
+        self._methods: GrpcMethods | None = None
+
+    def get(self) -> GrpcMethods:
+        if self._methods is None:
+            self._methods = self._build()
+        return self._methods
+
+
+def client_port_protocol(build_methods: Callable[[], GrpcMethods]) -> type[ClientPortProtocol]:
+    """The protocol class a client URL's uvicorn listener takes as ``http``, with the methods
+    ``build_methods`` returns (called at the first HTTP/2 connection) on HTTP/2."""
+    return type("ClientPortProtocol", (ClientPortProtocol,), {"methods": GrpcMethodsOnUse(build_methods)})

@@ -87,7 +87,7 @@ def _error(code: int, message: str) -> StoreError:
 @asynccontextmanager
 async def serving(methods: GrpcMethods) -> AsyncIterator[tuple[str, uvicorn.Server]]:
     """A uvicorn listener on a free loopback port whose protocol is the front's; its address."""
-    config = uvicorn.Config(gateway, http=client_port_protocol(methods), loop="none", lifespan="off",
+    config = uvicorn.Config(gateway, http=client_port_protocol(lambda: methods), loop="none", lifespan="off",
                             log_config=None, log_level="warning", timeout_graceful_shutdown=5)
     config.load()
     sock = socket.socket()
