@@ -44,7 +44,10 @@ class RaftConfig:
     """The same for a learner: a stalled one holds at most this many appends unanswered (each at
     most ``max_append_bytes``: 2 MiB by default), and a learner is sent its next append when one
     is answered, carrying every entry since (self-clocked batching: under many writes the leader
-    sends each learner one append per round trip, not one per Ready as to voters)."""
+    sends each learner one append per round trip, not one per Ready as to voters). A heartbeat
+    answer frees one slot (as etcd's), so a learner answering heartbeats sooner than appends gets
+    one more per heartbeat: what a member holds for a peer that reads nothing is bounded by its
+    transport instead (the store's: ``TransportConfig.queue_bytes``, 4 MiB, plus one frame)."""
     max_learner_snapshots: int = 1
     """Snapshots the leader streams to learners at once; a learner needing one meanwhile waits
     for its turn (retried on its heartbeat answers). Learners joining by the hundred then cost

@@ -7,6 +7,10 @@ Rules:
 1. ``send`` never blocks the Raft driver: each peer has a bounded queue; a full
    queue drops the frame and tells Raft the peer is unreachable (Raft resends
    what matters, as it does for any lost message; a lease call is asked again).
+   An append is dropped the same way while the peer already holds
+   ``queue_bytes`` unsent (queued here and in the connection's write buffer): a
+   stalled or slow peer costs this member at most that plus one frame, whatever
+   Raft lets go (a heartbeat answer frees an in-flight slot; etcd's rule too).
 2. One task per peer connects (with the project's jittered, capped backoff:
    ``confagent.backoff``), then writes
    everything queued as one batch per wake-up. While the connection is up and its
@@ -73,6 +77,9 @@ RECONNECT_BACKOFF = BackoffPolicy(initial_s=0.05, max_s=2.0)
 class TransportConfig:
     queue_messages: int = 4096
     """Messages waiting for one peer before new ones are dropped."""
+    queue_bytes: int = 4 << 20
+    """Unsent bytes held for one peer (queued and in its write buffer) past which appends to
+    it are dropped (rule 1): four appends of ``RaftConfig.max_append_bytes``."""
     backoff: BackoffPolicy = RECONNECT_BACKOFF
     connect_timeout_s: float = 2.0
     """Bounds a connection attempt, TLS handshake included (on both sides)."""
@@ -121,17 +128,30 @@ class _Peer:
         self._report = report
         self._rng = rng
         self._queue: list[tuple[PeerFrame, bytes]] = []
+        self._queued_bytes = 0
         self._wake = asyncio.Event()
         self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self.task: asyncio.Task[None] | None = None
 
     def offer(self, frame: PeerFrame, data: bytes) -> None:
         """Queue ``frame``, encoded as ``data``."""
-        if len(self._queue) >= self._config.queue_messages:
+        full = len(self._queue) >= self._config.queue_messages
+        if full or (isinstance(frame, Message) and frame.type is MessageType.APPEND
+                    and self.unsent_bytes() >= self._config.queue_bytes):
             self._report(self.member_id, False)
             return
         self._queue.append((frame, data))
+        self._queued_bytes += len(data)
         self._wake.set()
+
+    def unsent_bytes(self) -> int:
+        """Bytes held for this peer: queued, and in the connection's write buffer (rule 1)."""
+        buffered = 0 if self._stream is None else self._stream[1].transport.get_write_buffer_size()
+        return self._queued_bytes + buffered
+
+    def _take_queue(self) -> list[tuple[PeerFrame, bytes]]:
+        batch, self._queue, self._queued_bytes = self._queue, [], 0
+        return batch
 
     def write_now(self) -> None:
         """Write the queue at once if the connection is up and idle (rule 2); else the task will."""
@@ -142,7 +162,7 @@ class _Peer:
             return
         if any(isinstance(f, Message) and f.type is MessageType.SNAPSHOT for f, _ in self._queue):
             return
-        batch, self._queue = self._queue, []
+        batch = self._take_queue()
         writer.write(b"".join(data for _, data in batch))
 
     async def run(self) -> None:
@@ -180,7 +200,7 @@ class _Peer:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch, self._queue = self._queue, []
+            batch = self._take_queue()
             if not batch:
                 continue  # ``write_now`` wrote it
             # The peer never writes on this connection: EOF means it went away. Writes to a
@@ -195,7 +215,7 @@ class _Peer:
 
     def _fail_queued(self) -> None:
         if self._queue:
-            self._queue.clear()
+            self._take_queue()
             self._report(self.member_id, False)
 
 
@@ -300,6 +320,12 @@ class PeerTransport:
         if at_once:
             for peer in touched:
                 peer.write_now()
+
+    def unsent_bytes(self, member_id: int) -> int:
+        """Bytes held unsent for ``member_id`` (0 for a member not known): at most
+        ``queue_bytes`` plus one frame (rule 1)."""
+        peer = self._peers.get(member_id)
+        return 0 if peer is None else peer.unsent_bytes()
 
     def peer_urls(self) -> dict[int, str]:
         """Member ID -> the URL this transport dials it at."""
