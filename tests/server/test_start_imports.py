@@ -1,6 +1,7 @@
 """What a store member imports to serve: the optional parts (JWT tokens, bcrypt, the removal watch's HTTP
-client, uvicorn's WebSocket protocol, the gRPC front) load only when used, so that every ``confagent store`` and every
-agent with an embedded store starts without them (bench/README.md, "Start-up of a store process").
+client, uvicorn's WebSocket protocol, the gRPC front, prometheus_client) load only when used, so that
+every ``confagent store`` and every agent with an embedded store starts without them (bench/README.md,
+"Start-up of a store process").
 
 Each case runs in a fresh interpreter and looks at ``sys.modules``: nothing here depends on timing.
 """
@@ -13,10 +14,12 @@ from pathlib import Path
 from confagent.testing import Processes, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTIONAL = {"jwt", "cryptography", "bcrypt", "httpx", "httpcore", "trio", "wsproto", "zttp", "google.protobuf",
-            "confagent.server.api._grpc_front", "confagent.server.api._grpc_services"}
+OPTIONAL = {"jwt", "cryptography", "bcrypt", "httpx", "httpcore", "trio", "wsproto", "zttp",
+            "google.protobuf", "confagent.server.api._grpc_front", "confagent.server.api._grpc_services",
+            "prometheus_client"}
 """Loaded on first use only: JWT tokens (``--auth-token jwt``), a password, the removal watch's
-first question, a WebSocket (never), the gRPC front and its messages (the first HTTP/2 connection)."""
+first question, a WebSocket (never), the gRPC front and its messages (the first HTTP/2 connection),
+prometheus_client (the first scrape of /metrics)."""
 
 SERVE = """
 import asyncio, http.client, sys
