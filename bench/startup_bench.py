@@ -5,13 +5,15 @@ Each round starts, in turn, one store from every tree given (a checkout or a
 fresh data directory and free ports; the store's first ``/health`` 200 is
 polled for with ``http.client`` every 5 ms (the polling is this process's
 CPU, not the store's), then the process's utime+stime is read from
-``/proc/PID/stat`` and it is stopped. Rounds alternate the trees, so that a
-change of the machine's load falls on all of them alike.
+``/proc/PID/stat``, and again ``SETTLE_S`` later (what the start-up left running
+at its first answer: a task's imports, the first election's rounds), then it is
+stopped. Rounds alternate the trees, so that a change of the machine's load
+falls on all of them alike.
 
     python bench/startup_bench.py [--rounds N] TREE [TREE ...]
 
-Prints each tree's and etcd's CPU seconds (min, median, max) and the load
-average. A benchmark asserts nothing about time.
+Prints each tree's and etcd's CPU seconds at the first answer and settled
+(min, median, max) and the load average. A benchmark asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from _common import cpu_seconds
 from confagent.testing import free_port
 
 POLL_S = 0.005
+SETTLE_S = 2.0
 TIMEOUT_S = 120.0
 
 
@@ -62,8 +65,8 @@ def etcd_argv(data_dir: Path, port: int) -> tuple[list[str], dict[str, str]]:
             peer, "--initial-cluster", f"s={peer}", "--log-level", "error"], dict(os.environ)
 
 
-def cpu_to_health(argv: list[str], env: dict[str, str], port: int, cwd: Path) -> float:
-    """The process's CPU seconds when its first ``/health`` answered 200."""
+def cpu_to_health(argv: list[str], env: dict[str, str], port: int, cwd: Path) -> tuple[float, float]:
+    """The process's CPU seconds when its first ``/health`` answered 200, and ``SETTLE_S`` later."""
     process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + TIMEOUT_S
@@ -71,7 +74,9 @@ def cpu_to_health(argv: list[str], env: dict[str, str], port: int, cwd: Path) ->
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{argv[:4]} exited or never answered /health")
             time.sleep(POLL_S)
-        return cpu_seconds(process.pid)
+        at_health = cpu_seconds(process.pid)
+        time.sleep(SETTLE_S)
+        return at_health, cpu_seconds(process.pid)
     finally:
         process.terminate()
         process.wait(30)
@@ -82,7 +87,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("trees", nargs="+", type=Path)
     options = parser.parse_args()
-    figures: dict[str, list[float]] = {str(tree): [] for tree in options.trees} | {"etcd": []}
+    figures: dict[str, list[tuple[float, float]]] = {str(tree): [] for tree in options.trees} | {"etcd": []}
     print(f"load before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as scratch:
         for n in range(options.rounds):
@@ -92,9 +97,11 @@ def main() -> None:
                              else store_argv(Path(name).resolve(), data_dir, port))
                 cwd = Path(scratch) if name == "etcd" else Path(name).resolve()
                 cpu.append(cpu_to_health(argv, env, port, cwd))
-    for name, cpu in figures.items():
-        print(f"{name}: CPU to first /health s min {min(cpu):.3f} median {statistics.median(cpu):.3f} "
-              f"max {max(cpu):.3f} ({' '.join(f'{c:.2f}' for c in cpu)})")
+    for name, pairs in figures.items():
+        for k, what in enumerate(("CPU to first /health", f"CPU {SETTLE_S:.0f} s later")):
+            cpu = [pair[k] for pair in pairs]
+            print(f"{name}: {what} s min {min(cpu):.3f} median {statistics.median(cpu):.3f} "
+                  f"max {max(cpu):.3f} ({' '.join(f'{c:.2f}' for c in cpu)})")
     print(f"load after: {os.getloadavg()}")
 
 
