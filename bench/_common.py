@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _tree  # noqa: F401 - this tree's confagent first
 import orjson
 from _rawhttp import RawConnection
 

@@ -65,14 +65,11 @@ from pathlib import Path
 
 import httpx
 import structlog
+from _common import b64, context_switches, cpu_seconds, rss_mib
+from _tree import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this tree's confagent, not an installed copy (module docstring)
-
-from _common import b64, context_switches, cpu_seconds, rss_mib  # noqa: E402
-
-from confagent.fsutil import fsync_directory, stage_file  # noqa: E402
-from confagent.testing import confagent_argv, free_port, start_etcd, start_store  # noqa: E402
+from confagent.fsutil import fsync_directory, stage_file
+from confagent.testing import confagent_argv, free_port, start_etcd, start_store
 
 DEADLINE_S = 5.0
 TXN_OPS = 100

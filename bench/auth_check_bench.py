@@ -13,6 +13,8 @@ import argparse
 import timeit
 from collections.abc import Callable
 
+import _tree  # noqa: F401 - this tree's confagent first
+
 from confagent.auth import (
     AuthEnable,
     AuthInfo,

@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import _tree  # noqa: F401 - this tree's confagent first
 import orjson
 from _common import Figures, b64, cpu_seconds, drive, put_body, report, run_load
 from _rawhttp import RawConnection

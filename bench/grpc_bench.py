@@ -42,6 +42,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import _tree  # noqa: F401 - this tree's confagent first
 import grpc
 from _common import PUT_KEYS, Figures, cpu_seconds, in_processes, report
 

@@ -70,6 +70,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import _tree  # noqa: F401 - this tree's confagent first
 from _common import cpu_seconds, drive, put_body, rss_mib
 from _rawhttp import RawConnection
 

@@ -38,6 +38,7 @@ from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
+import _tree  # noqa: F401 - this tree's confagent first
 import uvloop
 
 from confagent.raft import (

@@ -30,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import _tree  # noqa: F401 - this tree's confagent first
 import redis
 import redis.asyncio as aioredis
 

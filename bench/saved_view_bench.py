@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _tree  # noqa: F401 - this tree's confagent first
+
 from confagent.agent._saved_view import SAVE_EVERY_S, SAVED_VIEW_FILE, SavedView, load_saved_view, save_view
 from confagent.render import KeyView
 

@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _tree  # noqa: F401 - this tree's confagent first
 from _common import cpu_seconds
 
 from confagent.testing import free_port

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _tree  # noqa: F401 - this tree's confagent first
 import httpx
 import orjson
 from _common import Figures, b64, cpu_seconds, drive, put_body, report, rss_mib, run_load

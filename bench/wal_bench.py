@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import _tree  # noqa: F401 - this tree's confagent first
+
 from confagent.raft._types import Entry, HardState
 from confagent.server.storage import Wal, WalWriter
 

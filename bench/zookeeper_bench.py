@@ -32,6 +32,7 @@ import time
 from contextlib import aclosing
 from pathlib import Path
 
+import _tree  # noqa: F401 - this tree's confagent first
 from kazoo.client import KazooClient
 
 from confagent.backends import ZookeeperBackend

@@ -1,0 +1,42 @@
+"""Every benchmark starts as bench/README.md runs it (``python bench/NAME.py``) and measures the tree it
+is in: its imports resolve and its options parse, whichever confagent the interpreter has installed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "bench").glob("*_bench.py"))
+CHECK = """
+import runpy, sys
+path = sys.argv[1]
+sys.argv, sys.path[0] = [path, "--help"], path.rsplit("/", 1)[0]  # as `python bench/NAME.py --help` has them
+try:
+    runpy.run_path(path, run_name="__main__")
+except SystemExit as end:
+    assert end.code in (0, None), end.code
+print(sys.modules["confagent"].__file__)
+"""
+
+
+def test_there_are_benchmarks_to_check() -> None:
+    assert len(SCRIPTS) >= 10
+
+
+@pytest.mark.usefixtures("subprocesses")
+def test_every_benchmark_imports_this_trees_confagent_and_parses_its_options(tmp_path: Path) -> None:
+    """Started together from another directory, with no PYTHONPATH: ``--help`` answers, and the
+    confagent a benchmark loaded is this tree's."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    running = {script.name: subprocess.Popen([sys.executable, "-c", CHECK, str(script)], cwd=tmp_path,
+                                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for script in SCRIPTS}
+    for name, process in running.items():
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, f"{name}: {err.decode()[-2000:]}"
+        assert out.decode().splitlines()[-1] == str(ROOT / "confagent" / "__init__.py"), name
