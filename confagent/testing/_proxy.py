@@ -22,7 +22,11 @@ Rules:
    chunks wait per direction, then reading stops (back-pressure).
 5. A target that refuses the connection makes the proxy reset the client's.
 6. ``close`` resets every connection, stops the loop and joins its thread;
-   both classes are context managers.
+   both classes are context managers. A connection accepted while the proxy
+   stops is reset too: it gets its transport before the server closes, and
+   the loop runs until it has reached ``_serve`` (at most ``SETTLE_TURNS``
+   turns); otherwise its socket was left to the garbage collector, an
+   unclosed socket in whatever test ran next.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ LOOPBACK: Final = "127.0.0.1"
 CHUNK_BYTES: Final = 64 * 1024
 CHUNKS_IN_FLIGHT_MAX: Final = 64
 CONTROL_TIMEOUT_S: Final = 10.0
+SETTLE_TURNS: Final = 100
+"""Loop turns a stopping proxy gives the connections accepted meanwhile to reach ``_serve`` (rule 6)."""
 
 ResultT = TypeVar("ResultT")
 _Chunks: TypeAlias = "asyncio.Queue[tuple[float, bytes]]"
@@ -83,6 +89,7 @@ class FaultProxy:
         self._loop = asyncio.new_event_loop()
         self._forwarding = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._stopping = False
         self._closed = False
         self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._run, name=f"fault-proxy:{self.port}", daemon=True)
@@ -145,6 +152,7 @@ class FaultProxy:
     def _run(self) -> None:
         try:
             self._loop.run_until_complete(self._stopped.wait())
+            self._loop.run_until_complete(self._settle())
         finally:
             self._loop.close()
 
@@ -168,6 +176,12 @@ class FaultProxy:
         return len(self._connections)
 
     async def _stop(self) -> None:
+        self._stopping = True
+        # Accept nothing more, and let the connections accepted already get their transports while the
+        # server is open: on 3.11 a transport made after Server.close fails its __init__ (Server._attach
+        # asserts) and its socket is left to the collector. They then reach _serve, which resets them.
+        self._loop.remove_reader(self._listener.fileno())
+        await asyncio.sleep(0)
         if self._server is not None:
             self._server.close()
         await self._reset_all()
@@ -176,6 +190,15 @@ class FaultProxy:
         await asyncio.sleep(0)  # the aborted transports close their sockets in callbacks due now
         self._stopped.set()
 
+    async def _settle(self) -> None:
+        """Rule 6: connections accepted while stopping reach ``_serve``, which resets them."""
+        current = asyncio.current_task()
+        for _ in range(SETTLE_TURNS):
+            if not asyncio.all_tasks() - {current}:
+                break
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)  # their transports close their sockets in callbacks due now
+
     async def _reset_all(self) -> None:
         tasks = list(self._connections)
         for task in tasks:
@@ -183,7 +206,7 @@ class FaultProxy:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        if self._mode is PartitionMode.REJECT:
+        if self._mode is PartitionMode.REJECT or self._stopping:
             _reset(client_writer)
             return
         task = asyncio.current_task()

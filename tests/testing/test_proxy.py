@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import socketserver
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -209,6 +211,23 @@ def test_close_resets_connections_stops_the_thread_and_the_listener(echo: EchoSe
     assert thread_name not in {thread.name for thread in threading.enumerate()}
     with pytest.raises(ConnectionRefusedError):
         connect(fault_proxy.port)
+
+
+def test_connections_accepted_while_closing_are_reset_not_left_to_the_collector(echo: EchoServer) -> None:
+    """Rule 6: clients that connect as ``close`` is called leave no unclosed socket in the proxy (an
+    unclosed one surfaces as a ResourceWarning in whatever test the collector happens to run in)."""
+    for _ in range(20):
+        fault_proxy = FaultProxy(0, "127.0.0.1", echo.port)
+        fault_proxy.partition(PartitionMode.BLACKHOLE)
+        clients = [connect(fault_proxy.port) for _ in range(8)]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            fault_proxy.close()
+            gc.collect()
+        assert [str(warning.message) for warning in caught] == []
+        for sock in clients:
+            with sock:
+                assert_reset(sock)
 
 
 # -- the network ----------------------------------------------------------------------------------
