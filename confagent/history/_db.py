@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -67,8 +68,10 @@ class HistoryDb:
     def close(self) -> None:
         self._connection.close()
 
-    def add(self, records: list[HistoryRecord], now_s: float) -> list[HistoryRecord]:
-        """Store ``records`` in one transaction; they come back with their ids."""
+    def add(self, records: list[HistoryRecord], now_s: float, *,
+            between: Callable[[], None] = lambda: None) -> list[HistoryRecord]:
+        """Store ``records`` in one transaction; they come back with their ids. ``between`` is called
+        after each record is inserted (the recorder offers the GIL there)."""
         stored = []
         try:
             with self._connection:
@@ -79,6 +82,7 @@ class HistoryDb:
                         (record.time_s, record.resource, record.dest, orjson.dumps(record.stored_json())))
                     assert cursor.lastrowid is not None
                     stored.append(replace(record, id=cursor.lastrowid))
+                    between()
         except sqlite3.Error as error:
             raise StorageError(f"history {self.path}: {error}") from error
         self._added += len(records)

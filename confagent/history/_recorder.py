@@ -7,7 +7,12 @@ Rules:
    takes the passes submitted within ``BATCH_S`` of the first it waits for
    (sleeping through that window, so the submits in it wake no thread) and
    writes their records in one transaction: one wake-up and one commit for
-   a burst of applies, away from the moment they happen. A full queue
+   a burst of applies, away from the moment they happen. While it builds
+   and inserts them it offers the GIL after each pass and each record
+   (``_offer_gil``): a thread computing holds it until the interpreter's
+   switch interval (5 ms) is up before a woken event loop gets it back, and
+   a burst of a hundred records held the agent's next apply that long (its
+   p99). A full queue
    drops the pass, with a warning; nothing here raises into the agent, and
    nothing blocks it.
 2. The writer opens the database when it starts; a database that cannot be
@@ -173,9 +178,10 @@ class HistoryRecorder:
         return batch, True
 
     def _write(self, database: HistoryDb | None, batch: list[_Pass]) -> HistoryDb | None:
-        records = [record for outcomes, view, time_s in batch
-                   for record in records_of(outcomes, view, self._memory, self.config, host=self._host,
-                                            time_s=time_s)]
+        records = []
+        for outcomes, view, time_s in batch:
+            records += records_of(outcomes, view, self._memory, self.config, host=self._host, time_s=time_s)
+            _offer_gil()
         if not records:
             return database
         time_s = batch[-1][2]
@@ -183,7 +189,7 @@ class HistoryRecorder:
             if database is None:
                 database = HistoryDb(self.path, self._bounds)
                 database.prune(time_s)
-            stored = database.add(records, time_s)
+            stored = database.add(records, time_s, between=_offer_gil)
         except StorageError as error:
             self._problem(str(error), len(records))
             if database is not None:
@@ -201,6 +207,12 @@ class HistoryRecorder:
         if cause != self._last_problem:
             self._log.error("history not recorded", path=str(self.path), cause=cause, records=lost)
         self._last_problem = cause
+
+
+def _offer_gil() -> None:
+    """Let a thread waiting for the GIL (the event loop, woken) take it now, not at the switch interval's
+    end (rule 1): measured, a loop woken beside a computing thread waited 5.3 ms p50 without, 0.12 with."""
+    time.sleep(0)
 
 
 def record_now(config: HistoryConfig, path: Path, outcomes: Sequence[Applied], view: KeyView, *,
