@@ -40,11 +40,8 @@ and only then steps what arrived meanwhile (``_inputs``, the writes waiting in
    are applied while the save runs, up to the first membership change; the rest after.
    A Ready that saves nothing but applies entries leaves its messages (commit news) to
    the peers' tasks, written after the replies it made possible.
-9. A member stopping takes a snapshot once its tasks have ended, when at least
-   ``STOP_SNAPSHOT_ENTRIES`` entries were applied since the last one: the next start,
-   and a one-shot reading the directory (``_data_dir_reader``), replay no more than a
-   few entries (restoring 100,000 keys from a snapshot costs half of applying them
-   again from the log). A member killed leaves its log to replay, as before.
+9. A member stopping healthy (no failure, not removed) takes a last snapshot once its
+   tasks have ended (``Snapshotter.take_at_stop``, its rule 5).
 """
 
 from __future__ import annotations
@@ -58,7 +55,7 @@ from dataclasses import dataclass
 import structlog
 
 from confagent import auth
-from confagent.errors import MemberRemoved, Stopped, StorageError, StoreError
+from confagent.errors import MemberRemoved, Stopped, StoreError
 from confagent.kv import (
     Applied,
     KvStore,
@@ -97,15 +94,11 @@ from confagent.server.peers import (
     TransportConfig,
 )
 from confagent.server.storage import RecoveryReport, SnapshotFiles, WalWriter, open_storage
-from confagent.tasks import TASK_STOP_S, cancel_and_wait
+from confagent.tasks import cancel_and_wait
 
 __all__ = ["ApplyListener", "LogIndexes", "StoreNode"]
 
 log = structlog.get_logger("confagent.store")
-
-STOP_SNAPSHOT_ENTRIES = 100
-"""A stopping member takes a snapshot when this many entries were applied since the last (rule 9): a
-few entries replay in no time, and a store stopped and started again in tests writes no file for them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +249,8 @@ class StoreNode:
         self._stopped = True
         self._heap.uninstall()
         stuck = await cancel_and_wait(self._tasks)
-        await self._snapshot_at_stop()
+        if self.failure is None and not self.members.removed.is_set():  # rule 9
+            await self._snapshotter.take_at_stop(self._applied_index, self._capture)
         stuck += await self._snapshotter.close()
         self._proposals.cancel_writes()
         self._reads.cancel_all()
@@ -266,18 +260,6 @@ class StoreNode:
         if self.transport is not None:
             await self.transport.stop()
         await self._writer.close()
-
-    async def _snapshot_at_stop(self) -> None:
-        """Rule 9: a snapshot of the applied state, when ``STOP_SNAPSHOT_ENTRIES`` or more entries were
-        applied since the last one, and the member ends healthy (no failure, not removed)."""
-        if self.failure is not None or self.members.removed.is_set() \
-                or self._applied_index - self._snapshotter.index < STOP_SNAPSHOT_ENTRIES:
-            return
-        try:
-            async with asyncio.timeout(TASK_STOP_S):  # bounded as every part of a stop; then ``close``'s
-                await self._snapshotter.take(*self._capture())
-        except (StorageError, TimeoutError) as error:  # the log still holds every entry: nothing is lost
-            log.warning("no snapshot at stop", error=str(error) or "took too long")
 
     def add_listener(self, listener: ApplyListener) -> None:
         """Call ``listener(revision, events)`` after every applied change (the watch hub)."""

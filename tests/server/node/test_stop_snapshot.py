@@ -1,4 +1,4 @@
-"""A member stopping after ``STOP_SNAPSHOT_ENTRIES`` entries takes a snapshot of them (``_node`` rule 9):
+"""A member stopping after ``STOP_SNAPSHOT_ENTRIES`` entries takes a snapshot of them (snapshotter rule 5):
 the next start, and the data directory's reader, replay none; after fewer, no file is written and the log
 replays them."""
 
@@ -12,7 +12,7 @@ import pytest
 from confagent.kv import PutRequest, RangeRequest
 from confagent.server import read_data_dir
 from confagent.server.node import NodeConfig, StoreNode
-from confagent.server.node._node import STOP_SNAPSHOT_ENTRIES
+from confagent.server.node._snapshotter import STOP_SNAPSHOT_ENTRIES
 from confagent.server.storage import Identity, load_or_keep_identity
 
 
