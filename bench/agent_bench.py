@@ -33,7 +33,7 @@ Agent processes run with their bytecode cached (``PYTHONPYCACHEPREFIX`` in
 the temporary directory, ``PYTHONDONTWRITEBYTECODE`` unset), as an installed
 package has it: without it each start compiles every module again. This
 benchmark and its agent processes import confagent from the tree it is in
-(``PYTHONPATH``), whichever copy is installed.
+(``bench/_tree.py``), whichever copy is installed.
 
 Detection method: after each put is acknowledged, a tight loop polls
 ``os.stat(dest).st_ino`` (the agent replaces a file by rename, so a new
@@ -66,7 +66,7 @@ from pathlib import Path
 import httpx
 import structlog
 from _common import b64, context_switches, cpu_seconds, rss_mib
-from _tree import ROOT
+from _tree import ROOT  # and this tree first on the PYTHONPATH its processes inherit
 
 from confagent.fsutil import fsync_directory, stage_file
 from confagent.testing import confagent_argv, free_port, start_etcd, start_store
@@ -113,8 +113,7 @@ def wait_for_text(path: Path, text: str, what: str) -> None:
 
 def agent_env(tmp: Path) -> dict[str, str]:
     """The environment of agent processes: bytecode cached in ``tmp``, as an installed package has it."""
-    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp / "pycache"),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}  # PYTHONPATH names this tree (_tree)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
