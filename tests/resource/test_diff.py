@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from confagent.resource import FileAttributes, FileState, Replace, ResourceSpec, plan, plan_diff, unified_diff
 
@@ -57,3 +61,49 @@ def test_patch_applies_the_diff(tmp_path: Path) -> None:
     diff = unified_diff(str(target), old, new)
     subprocess.run(["patch", "-s", str(target)], input=diff.encode(), check=True)
     assert target.read_bytes() == new
+
+
+def _patched(old: list[str], diff: str) -> list[str]:
+    """``old`` with ``diff`` applied, each hunk's context and removed lines checked where it says they are."""
+    lines = diff.splitlines(keepends=True)[2:]
+    out: list[str] = []
+    at = 0
+    for index, line in enumerate(lines):
+        if line.startswith("@@"):
+            old_range, new_range = (side[1:].split(",") for side in line.split()[1:3])
+            start = int(old_range[0]) - (old_range[1:] != ["0"])
+            body = [each[0] for each in itertools.takewhile(lambda each: each[0] != "@", lines[index + 1:])]
+            assert body.count(" ") + body.count("-") == int([*old_range, "1"][1])
+            assert body.count(" ") + body.count("+") == int([*new_range, "1"][1])
+            out += old[at:start]
+            at = start
+        elif line[0] in " -":
+            assert old[at] == line[1:], (at, line)
+            at += 1
+            if line[0] == " ":
+                out.append(line[1:])
+        else:
+            out.append(line[1:])
+    return out + old[at:]
+
+
+LINES = st.lists(st.sampled_from(["a\n", "b\n", "c\n", "d\n"]), max_size=30)
+
+
+@given(LINES, LINES, st.integers(0, 4))
+def test_the_diff_turns_the_old_lines_into_the_new(old: list[str], new: list[str], context: int) -> None:
+    diff = unified_diff("/x", "".join(old).encode(), "".join(new).encode(), context)
+    assert (diff == "") == (old == new)
+    if diff:
+        assert _patched(old, diff) == new
+
+
+UNIQUE = st.lists(st.integers(0, 60), max_size=40, unique=True)
+
+
+@given(UNIQUE, UNIQUE)
+def test_lines_that_do_not_repeat_give_difflibs_diff(old: list[int], new: list[int]) -> None:
+    """Where no line repeats, matching the ends first finds what difflib's matcher finds."""
+    old_lines, new_lines = [f"{n}\n" for n in old], [f"{n}\n" for n in new]
+    expected = "".join(difflib.unified_diff(old_lines, new_lines, "/x", "/x"))
+    assert unified_diff("/x", "".join(old_lines).encode(), "".join(new_lines).encode()) == expected
