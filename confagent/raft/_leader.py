@@ -5,7 +5,9 @@ Rules:
    a time while its log end is unknown, a bounded stream once it is, a
    snapshot when the entries it needs are compacted away. Learners take turns
    for snapshots (``max_learner_snapshots`` at once, counting only learners
-   heard from within the last election timeout); voters never wait.
+   heard from within the last election timeout); voters never wait. A snapshot
+   the driver does not have at hand yet (its source answers None) is asked for
+   again at the follower's next heartbeat answer; nothing else changes meanwhile.
 2. A rejected append carries a hint (the follower's last entry whose term is
    at most the one asked about); the leader skips to the matching term at once.
 3. An entry is committed once a quorum of voters holds it AND it is of the
@@ -159,6 +161,8 @@ def _send_snapshot(r: RaftState, to: int, progress: Progress) -> bool:
         return False  # its turn comes on a later heartbeat answer (rule 1)
     assert r.snapshot_source is not None, "a leader with peers needs a snapshot source"
     snapshot = r.snapshot_source()
+    if snapshot is None:
+        return False  # not at hand yet: asked again at the follower's next heartbeat answer (rule 1)
     assert snapshot.meta.index >= r.log.offset, "the snapshot source is behind the compacted log"
     # The data leaves the core in the next Ready: it is held no longer than that.
     r.send(Message(MessageType.SNAPSHOT, to, r.id, r.term, snapshot=snapshot.meta,

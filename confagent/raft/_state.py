@@ -26,8 +26,10 @@ from confagent.raft._types import ConfState, Entry, EntryType, HardState, Messag
 
 __all__ = ["RaftState", "SnapshotSource"]
 
-SnapshotSource = Callable[[], Snapshot]
-"""The driver's latest snapshot, asked for by a leader that must catch a follower up."""
+SnapshotSource = Callable[[], Snapshot | None]
+"""The driver's latest snapshot, asked for by a leader that must catch a follower up; None while
+it is not at hand (being read or encoded elsewhere: etcd's ``ErrSnapshotTemporarilyUnavailable``),
+and the leader asks again at the follower's next heartbeat answer."""
 
 
 class RaftState(ABC):

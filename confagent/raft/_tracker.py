@@ -8,6 +8,9 @@ Rules:
    ``match`` is its last index, and it always counts itself as active.
 4. A learner's appends in flight are bounded by ``max_inflight_learner``, a
    voter's by ``max_inflight``; a promoted learner gets a voter's bound.
+5. Members are visited voters first: a leader's messages to its voters, whose
+   answers its commits wait for, come before any learner's in a Ready, and are
+   written first.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ class ProgressTracker:
             kept[member].is_learner = learner
             kept[member].inflights.capacity = self.max_inflight_learner if learner else self.max_inflight
         self.progress = kept
-        self._order = sorted(kept.items())
+        self._order = sorted(kept.items(), key=lambda item: (item[1].is_learner, item[0]))  # rule 5
         self.votes = {i: v for i, v in self.votes.items() if i in self.voters}
 
     def conf_state(self) -> ConfState:
@@ -68,7 +71,8 @@ class ProgressTracker:
         return len(self.voters) // 2 + 1
 
     def peers(self, self_id: int) -> Iterator[tuple[int, Progress]]:
-        """Every member but ``self_id``, in id order (determinism; sorted once per membership)."""
+        """Every member but ``self_id``: the voters, then the learners, each in id order (rule 5;
+        determinism; sorted once per membership)."""
         for member, progress in self._order:
             if member != self_id:
                 yield member, progress

@@ -16,7 +16,10 @@ Rules:
 4. A stalled node (``stall``: a process stopped by SIGSTOP) neither ticks nor
    reads: what is sent to it is held, neither delivered nor reported lost (as
    the kernel's buffers hold it), and reaches it in order on ``resume``.
-5. The cluster checks nothing itself: an observer is told about every
+5. A node in ``snapshots_unavailable`` has no snapshot at hand: its snapshot
+   source answers None, as a driver's whose snapshot is still being read or
+   encoded elsewhere.
+6. The cluster checks nothing itself: an observer is told about every
    persisted Ready, applied entry, restored snapshot and confirmed read, and is
    called after every event to check its invariants.
 
@@ -183,6 +186,8 @@ class SimCluster:
         self.stalled: set[int] = set()
         self.held: list[Message] = []
         """Messages to stalled nodes, in the order they arrived (rule 4)."""
+        self.snapshots_unavailable: set[int] = set()
+        """Nodes whose snapshot source answers None (rule 5)."""
         self._in_flight: list[tuple[int, int, Message]] = []
         self._sequence = itertools.count()
         for node_id in self.bootstrap:
@@ -226,7 +231,9 @@ class SimCluster:
         del self.nodes[node_id]
 
     def _snapshot_source(self, node: SimNode) -> SnapshotSource:
-        def latest() -> Snapshot:
+        def latest() -> Snapshot | None:
+            if node.node_id in self.snapshots_unavailable:
+                return None
             assert node.disk.snapshot is not None, "asked for a snapshot before any was taken"
             return node.disk.snapshot
         return latest

@@ -10,7 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from confagent.raft import ConfChange, ConfChangeType, Message, MessageType, ProgressState, RaftConfig, Role
+from confagent.raft import (
+    ConfChange,
+    ConfChangeType,
+    HardState,
+    Message,
+    MessageType,
+    ProgressState,
+    RaftConfig,
+    RawNode,
+    Role,
+)
 from confagent.testing import SimCluster, SimObserver, StateMachine
 
 LEARNERS = (4, 5, 6)
@@ -105,6 +115,51 @@ def test_a_learner_stalled_past_the_compacted_log_rejoins_through_one_snapshot()
             break
     assert _applied(cluster, 5) == leader.log.last_index
     assert restores.count.get(5, 0) == before + 1
+
+
+def test_a_snapshot_not_at_hand_is_asked_for_again_and_the_voters_go_on() -> None:
+    """The leader's snapshot source answers None (the driver still reading or encoding it): no
+    snapshot leaves, the learner stays where it was, the voters commit; once at hand, one goes."""
+    restores = _Restores()
+    cluster = _cluster(11, learner_inflight=2, observer=restores)
+    leader = cluster.running(1)
+    cluster.stall(5)
+    before = restores.count.get(5, 0)
+    for i in range(200):  # four times the simulation's snapshot interval
+        leader.propose(b"%d" % i)
+        cluster.stabilize()
+    assert leader.log.first_index > _applied(cluster, 5) + 1
+    cluster.snapshots_unavailable.add(1)
+    cluster.resume(5)
+    cluster.stabilize()  # what was held for it arrives
+    stuck_at = _applied(cluster, 5)
+    for i in range(40):  # four election timeouts of heartbeat answers, each asking again
+        leader.propose(b"more %d" % i)
+        cluster.tick()
+        cluster.stabilize()
+        progress = leader.progress(5)
+        assert progress is not None and progress.state is not ProgressState.SNAPSHOT
+    assert _applied(cluster, 5) == stuck_at and restores.count.get(5, 0) == before
+    assert all(_applied(cluster, n) == leader.log.last_index for n in (2, 3, 4, 6))
+    cluster.snapshots_unavailable.clear()
+    for _ in range(60):
+        cluster.tick()
+        if _applied(cluster, 5) == leader.log.last_index:
+            break
+    assert _applied(cluster, 5) == leader.log.last_index
+    assert restores.count.get(5, 0) == before + 1
+
+
+def test_the_leader_sends_to_its_voters_before_any_learner() -> None:
+    """Learners with lower ids than the voters: a Ready's messages still go to the voters first."""
+    config = RaftConfig(node_id=9, voters=(9, 10, 11), learners=(1, 2))
+    node = RawNode(config, HardState(), None, (), random.Random(1), snapshot_source=lambda: None)
+    node.campaign()
+    for kind in (MessageType.PRE_VOTE_RESPONSE, MessageType.VOTE_RESPONSE):
+        node.step(Message(kind, 9, 10, term=1))
+    assert node.role is Role.LEADER
+    sent = [m.to for m in node.ready().messages if m.type is MessageType.APPEND]
+    assert sent == [10, 11, 1, 2]
 
 
 def test_a_promoted_learner_gets_a_voters_pipeline() -> None:
