@@ -38,8 +38,8 @@ and only then steps what arrived meanwhile (``_inputs``, the writes waiting in
    none was committed: no quorum of durable copies was counted. (Asserted on sending.)
 8. Committed entries durable here before the Ready (those before its first new entry)
    are applied while the save runs, up to the first membership change; the rest after.
-   A Ready that saves nothing but applies entries leaves its messages (commit news) to
-   the peers' tasks, written after the replies it made possible.
+   A Ready that saves nothing but applies entries has its messages (commit news) written
+   after the replies it made possible (``PeerTransport.send`` without ``at_once``).
 9. A member stopping healthy (no failure, not removed) takes a last snapshot once its
    tasks have ended (``Snapshotter.take_at_stop``, its rule 5).
 """
@@ -84,6 +84,7 @@ from confagent.server.node._read_barrier import LinearizableReads
 from confagent.server.node._snapshotter import Snapshotter
 from confagent.server.node._watches import WatchRegistry
 from confagent.server.peers import (
+    CatchUpSnapshot,
     LeaseAnswer,
     LeaseQuery,
     MemberAnswer,
@@ -124,6 +125,8 @@ class StoreNode:
         """Users, roles and tokens as applied here (``_auth``)."""
         self._writer = writer
         self._snapshots = snapshots
+        self.catch_up = CatchUpSnapshot(snapshots.load_latest, self._capture, lambda: core.log.offset)
+        """The snapshot the leader sends followers behind its compacted log (``peers._catch_up``)."""
         self._wake = asyncio.Event()
         self._snapshotter = Snapshotter(snapshots, writer, every_entries=config.snapshot_entries,
                                         index=core.log.offset, compact=core.compact,
@@ -190,8 +193,8 @@ class StoreNode:
         raft_config = RaftConfig(node_id=config.member_id, voters=voters, learners=learners,
                                  joining=joining, election_ticks=config.election_ticks)
 
-        def snapshot_source() -> Snapshot:
-            return Snapshot(*node.snapshot_with_members())
+        def snapshot_source() -> Snapshot | None:
+            return node.catch_up.source()
 
         core = RawNode(raft_config, state.hard_state, snapshot_meta, state.entries, rng,
                        snapshot_source=snapshot_source)
@@ -439,15 +442,10 @@ class StoreNode:
         """
         return self._snapshot_meta(), wrap_auth(self.auth.state, self.kv.snapshot())
 
-    def snapshot_with_members(self) -> tuple[SnapshotMeta, bytes]:
-        """``snapshot_now`` with the member table in the payload: what snapshot files hold and
-        followers are sent (``membership.wrap_snapshot``)."""
-        meta, encode = self._capture()
-        return meta, encode()
-
     def _capture(self) -> tuple[SnapshotMeta, Callable[[], bytes]]:
-        """``snapshot_with_members`` in two steps: the state now, by reference (no encoding),
-        and a function making its payload later, in another thread (``_snapshotter``)."""
+        """``snapshot_now`` with the member table (``membership.wrap_snapshot``: what snapshot files
+        hold and followers are sent) in two steps: the state now, by reference (no encoding), and
+        a function making its payload later, in another thread (``_snapshotter``, ``catch_up``)."""
         return self._snapshot_meta(), capture_payload(self.kv, self.auth.state, self.members.table)
 
     def _snapshot_meta(self) -> SnapshotMeta:
