@@ -13,6 +13,7 @@ import random
 from confagent.raft import Message, MessageType, SnapshotMeta
 from confagent.server.peers import PeerFrame, PeerTransport
 from confagent.server.peers._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, encode_frame
+from confagent.server.peers._transport import _Peer
 from confagent.testing import free_port
 
 DEADLINE_S = 10.0
@@ -108,3 +109,43 @@ def test_frames_are_read_across_any_chunks_and_an_oversized_one_drops_its_connec
         received, dropped = asyncio.run(_raw_to_receiver(seed))
         assert received == list(range(41))
         assert dropped
+
+
+async def _written_order(order: list[int]) -> list[int]:
+    """Members 2..7 listening, their connections up and idle; one ``send`` of an append to each in
+    ``order``: the members whose connections were written at once, in the order they were."""
+    members = range(2, 8)
+    urls = {m: f"http://127.0.0.1:{free_port()}" for m in (1, *members)}
+    arrived: set[int] = set()
+    receivers = [PeerTransport(m, urls[m], urls, lambda frame: arrived.add(frame.to), lambda m, ok: None)
+                 for m in members]
+    sender = PeerTransport(1, urls[1], urls, lambda _: None, lambda m, ok: None)
+    for transport in (*receivers, sender):
+        await transport.start()
+    written: list[int] = []
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            sender.send([Message(MessageType.HEARTBEAT, m, 1, term=1) for m in members])
+            while arrived != set(members):  # every connection up; now idle
+                await asyncio.sleep(0.01)
+            write_now = _Peer.write_now
+
+            def recorded(peer: _Peer) -> None:
+                written.append(peer.member_id)
+                write_now(peer)
+
+            _Peer.write_now = recorded  # type: ignore[method-assign]
+            try:
+                sender.send([Message(MessageType.APPEND, m, 1, term=1) for m in order])
+            finally:
+                _Peer.write_now = write_now  # type: ignore[method-assign]
+    finally:
+        for transport in (sender, *receivers):
+            await transport.stop()
+    return written
+
+
+def test_members_are_written_in_the_order_of_the_frames_sent() -> None:
+    """A leader's Ready names its voters first (``raft._tracker`` rule 5): they are written first."""
+    for order in ([7, 6, 5, 4, 3, 2], [4, 7, 2, 6, 3, 5]):
+        assert asyncio.run(_written_order(order)) == order
