@@ -8,18 +8,29 @@ sent -> event received on a Watch stream); then ``etcdctl check perf`` with
 each ``--load`` asked for against both (pass or fail, writes/s, and server
 CPU per put over the run, the puts counted from the revision).
 
-Fair on a shared machine: both servers are started once and measured in
-alternating rounds (``--rounds``, 3 by default: etcd then confagent, then
-confagent then etcd, ...), so a load that shifts during the run falls on
-both. Each figure is the median of its rounds, and the ratio is the ratio of
-the two medians; every round's figures are printed too. ``check perf`` runs
-once per server after the rounds (a run takes a minute or more).
+Fair on a shared machine: the servers are started once and measured in
+alternating rounds (``--rounds``, 10 by default): in each round every group of
+figures (``--only``: put1, put16, range, watch) is measured on each server in
+turn, back to back, the order rotated each round (etcd then confagent, then
+confagent then etcd, ...), so a load that shifts during the run falls on both
+and each round's two measurements of a figure share its load. The median of
+each figure's rounds and the ratio of the two medians are printed, every
+round's figures and the load average as each round began; then each figure's
+ratio round by round (``_rounds``): the median of the rounds' ratios, their
+interquartile range, the distribution-free confidence interval of that median
+with its coverage, and how many rounds were at or above 1.0x; issue 12's
+targets (put/s with 1 and 16 clients >= 1.0x, put p50 <= 1.0x) are judged on
+that interval: met, not met, or not resolved by the rounds. ``--base TREE``
+measures a store of another checkout (before a change) in the same rounds,
+and prints confagent's ratios to it as well. ``check perf`` runs once per
+server after the rounds (a run takes a minute or more).
 
 Every client is one gRPC channel (one HTTP/2 connection) making one call at a
 time, as ``etcdctl check perf``'s clients are. Puts cycle over 50,000 keys of
 100-byte values; a range reads one key, linearizably.
 
-    python bench/grpc_bench.py [--seconds 5] [--rounds 3] [--check-perf s,m,l]
+    python bench/grpc_bench.py [--seconds 5] [--rounds 10] [--only put1,put16,range,watch]
+                               [--check-perf s,m,l] [--base TREE]
 
 confagent's side is ``confagent store`` with its defaults (as store_bench
 starts it): gRPC and the JSON gateway on its one client URL. A benchmark, not
@@ -38,15 +49,19 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import _tree  # noqa: F401 - this tree's confagent first
 import grpc
 from _common import PUT_KEYS, Figures, cpu_seconds, in_processes, report
+from _rounds import spread
 
-from confagent.testing import start_etcd, start_store
+from confagent.testing import ServerProcess, free_port, start_etcd, start_store, store_process
 from confagent.wire._pb import rpc_pb2 as pb  # a client's messages: the generated ones, as any client's
 
 PUT = "/etcdserverpb.KV/Put"
@@ -55,6 +70,8 @@ WATCH = "/etcdserverpb.Watch/Watch"
 VALUE = b"v" * 100
 CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
 """Each channel its own connection: by default grpcio shares one among channels to the same address."""
+START_TIMEOUT_S = 60.0
+"""How long a load process waits for the others to connect before its clock starts (``run_load``)."""
 CHECK_PERF_TIMEOUT_S = 180
 """A ``check perf`` run takes 60 s, then deletes what it wrote."""
 
@@ -80,12 +97,15 @@ def _request(method: str, i: int) -> bytes:
 
 # -- the load ---------------------------------------------------------------------------------
 async def drive(address: str, method: str, clients: int, seconds: float, *, first_client: int = 0,
-                latencies: list[float] | None = None) -> int:
-    """``clients`` channels, each making one ``method`` call at a time for ``seconds``; the calls done."""
+                latencies: list[float] | None = None, ready: Callable[[], object] | None = None) -> int:
+    """``clients`` channels, each making one ``method`` call at a time for ``seconds``; the calls done.
+    ``ready`` is called once every channel is connected, before the clock starts (a barrier)."""
     channels = [_channel(address) for _ in range(clients)]
     calls = [channel.unary_unary(method) for channel in channels]
     for call in calls:  # connected before the clock starts
         await call(_request(method, 0))
+    if ready is not None:
+        ready()
     deadline = time.perf_counter() + seconds
     done = 0
 
@@ -107,13 +127,16 @@ async def drive(address: str, method: str, clients: int, seconds: float, *, firs
 
 
 def _drive_process(address: str, method: str, clients: int, first_client: int, seconds: float,
-                   out: multiprocessing.Queue[int]) -> None:
-    out.put(asyncio.run(drive(address, method, clients, seconds, first_client=first_client)))
+                   start: Barrier, out: multiprocessing.Queue[int]) -> None:
+    ready = partial(start.wait, START_TIMEOUT_S)
+    out.put(asyncio.run(drive(address, method, clients, seconds, first_client=first_client, ready=ready)))
 
 
 def run_load(address: str, method: str, processes: int, clients: int, seconds: float) -> int:
-    """:func:`drive` in ``processes`` processes of ``clients`` channels each, at once; the calls done."""
-    args = [(address, method, clients, p * clients, seconds) for p in range(processes)]
+    """:func:`drive` in ``processes`` processes of ``clients`` channels each, at once: their clocks start
+    together, once every process has imported grpc and connected its channels; the calls done."""
+    start = multiprocessing.get_context("spawn").Barrier(processes)
+    args = [(address, method, clients, p * clients, seconds, start) for p in range(processes)]
     return sum(in_processes(_drive_process, args, seconds + 60))
 
 
@@ -173,24 +196,65 @@ def check_perf(target: Target, load: str) -> CheckPerf:
 
 
 # -- one server's figures ---------------------------------------------------------------------
-def measure(target: Target, seconds: float) -> Figures:
-    """One round of every figure but ``check perf`` on ``target``."""
-    figures = Figures()
+def _put_one(target: Target, seconds: float) -> dict[str, float]:
     latencies: list[float] = []
+    cpu_before = cpu_seconds(target.pid)
     puts = asyncio.run(drive(target.address, PUT, 1, seconds, latencies=latencies))
-    figures.values["put/s, 1 client"] = puts / seconds
+    cpu = cpu_seconds(target.pid) - cpu_before
     ordered = sorted(latencies)
-    figures.values["put latency p50 ms"] = 1000 * ordered[len(ordered) // 2]
-    figures.values["put latency p99 ms"] = 1000 * ordered[int(len(ordered) * 0.99)]
+    return {"put/s, 1 client": puts / seconds,
+            "put latency p50 ms": 1000 * ordered[len(ordered) // 2],
+            "put latency p99 ms": 1000 * ordered[int(len(ordered) * 0.99)],
+            "server CPU ms / put, 1 client": 1000 * cpu / (puts + 1)}  # and the call that connected
+
+
+def _put_sixteen(target: Target, seconds: float) -> dict[str, float]:
     cpu_before = cpu_seconds(target.pid)
     puts = run_load(target.address, PUT, 2, 8, seconds)
-    figures.values["put/s, 16 clients"] = puts / seconds
-    figures.values["server CPU ms / put, 16 clients"] = 1000 * (cpu_seconds(target.pid) - cpu_before) / puts
-    figures.values["range/s, 16 clients"] = run_load(target.address, RANGE, 2, 8, seconds) / seconds
+    return {"put/s, 16 clients": puts / seconds,
+            "server CPU ms / put, 16 clients": 1000 * (cpu_seconds(target.pid) - cpu_before) / puts}
+
+
+def _ranges(target: Target, seconds: float) -> dict[str, float]:
+    return {"range/s, 16 clients": run_load(target.address, RANGE, 2, 8, seconds) / seconds}
+
+
+def _watch(target: Target, seconds: float) -> dict[str, float]:
     watch = sorted(asyncio.run(watch_latency(target.address, 300)))
-    figures.values["watch latency p50 ms"] = 1000 * watch[len(watch) // 2]
-    figures.values["watch latency p99 ms"] = 1000 * watch[int(len(watch) * 0.99)]
-    return figures
+    return {"watch latency p50 ms": 1000 * watch[len(watch) // 2],
+            "watch latency p99 ms": 1000 * watch[int(len(watch) * 0.99)]}
+
+
+GROUPS: dict[str, Callable[[Target, float], dict[str, float]]] = {
+    "put1": _put_one, "put16": _put_sixteen, "range": _ranges, "watch": _watch}
+"""The figures, by group (``--only``); a round measures each group on every server back to back."""
+TARGETS = (("put/s, 1 client", True), ("put latency p50 ms", False), ("put/s, 16 clients", True))
+"""Issue 12's targets: each figure at parity with etcd's or better (True: higher is better)."""
+
+
+@dataclass
+class Rounds:
+    """Every round's figures of each server, and the load average (1 minute) as each round began."""
+
+    figures: dict[str, list[Figures]]
+    loads: list[float]
+
+
+def alternate(targets: dict[str, Target], groups: list[str], seconds: float, rounds: int) -> Rounds:
+    """``rounds`` rounds; in each, every group measured on each target in turn, the order rotated each
+    round (two targets: flipped), so each target takes each place equally often: the measurements a
+    round's ratio compares are taken one after the other. (Flipping three targets always left the
+    middle one in the middle, and the others measured twice in a row at the rounds' turns: in a run of
+    one tree against itself, the middle one's put/s came out 0.82x the other's.)"""
+    kinds = list(targets)
+    out = Rounds({kind: [Figures() for _ in range(rounds)] for kind in kinds}, [])
+    for n in range(rounds):
+        out.loads.append(os.getloadavg()[0])
+        turn = n % len(kinds)
+        for group in groups:
+            for kind in kinds[turn:] + kinds[:turn]:
+                out.figures[kind][n].values.update(GROUPS[group](targets[kind], seconds))
+    return out
 
 
 def median(rounds: list[Figures]) -> Figures:
@@ -198,58 +262,100 @@ def median(rounds: list[Figures]) -> Figures:
     return Figures({name: statistics.median(one.values[name] for one in rounds) for name in rounds[0].values})
 
 
-def alternate(targets: dict[str, Target], seconds: float, rounds: int) -> dict[str, list[Figures]]:
-    """``rounds`` rounds of :func:`measure` on each target, the order flipped each round."""
-    kinds = list(targets)
-    results: dict[str, list[Figures]] = {kind: [] for kind in kinds}
-    for n in range(rounds):
-        for kind in kinds if n % 2 == 0 else kinds[::-1]:
-            results[kind].append(measure(targets[kind], seconds))
-    return results
-
-
-def _rounds_table(results: dict[str, list[Figures]]) -> str:
-    names = list(results["etcd"][0].values)
-    lines = [f"{'figure, each round':40} " + "  ".join(f"{kind:>28}" for kind in results)]
-    for name in names:
+def _rounds_table(rounds: Rounds) -> str:
+    results = rounds.figures
+    width = max(28, 7 * len(rounds.loads))
+    lines = [f"{'figure, each round':40} " + "  ".join(f"{kind:>{width}}" for kind in results)]
+    for name in results["etcd"][0].values:
         cells = ["/".join(f"{one.values[name]:.3f}" for one in results[kind]) for kind in results]
-        lines.append(f"{name:40} " + "  ".join(f"{cell:>28}" for cell in cells))
+        lines.append(f"{name:40} " + "  ".join(f"{cell:>{width}}" for cell in cells))
+    began = "/".join(f"{load:.2f}" for load in rounds.loads)
+    lines.append(f"{'load average as each round began':40} {began}")
     return "\n".join(lines)
 
 
-def _verdicts(checks: dict[str, dict[str, CheckPerf]]) -> str:
+def _spreads(rounds: Rounds, ours: str, theirs: str) -> str:
+    """Each figure's per-round ratios ``ours`` / ``theirs`` (``_rounds``); then issue 12's targets."""
+    mine, other = rounds.figures[ours], rounds.figures[theirs]
+    lines = [f"{ours} / {theirs}, round by round:"]
+    spreads = {}
+    for name in other[0].values:
+        spreads[name] = spread([one.values[name] for one in mine], [one.values[name] for one in other])
+        lines.append(f"  {name:40} {spreads[name].describe()}")
+    for name, higher in TARGETS:
+        if name in spreads:
+            verdict = spreads[name].verdict(1.0, higher_is_better=higher)
+            lines.append(f"  target {name} {'>=' if higher else '<='} 1.0x: {verdict}")
+    return "\n".join(lines)
+
+
+def _check_perf_all(targets: dict[str, Target], loads: list[str]) -> None:
+    checks = {kind: {load: check_perf(target, load) for load in loads} for kind, target in targets.items()}
+    for kind, mine in checks.items():
+        if kind != "etcd":
+            print(f"{kind}:")
+            print(report(_check_figures(checks["etcd"]), _check_figures(mine)))
+            print(_verdicts(checks, kind))
+
+
+def _verdicts(checks: dict[str, dict[str, CheckPerf]], ours: str) -> str:
     lines = []
     for load in checks["etcd"]:
-        mine, theirs = checks["confagent"][load], checks["etcd"][load]
+        mine, theirs = checks[ours][load], checks["etcd"][load]
         lines.append(f"check perf --load {load}: etcd {'PASS' if theirs.passed else 'FAIL'}, "
-                     f"confagent {'PASS' if mine.passed else 'FAIL'}")
-        for kind, result in (("etcd", theirs), ("confagent", mine)):
+                     f"{ours} {'PASS' if mine.passed else 'FAIL'}")
+        for kind, result in (("etcd", theirs), (ours, mine)):
             if not result.passed:
                 lines.append(f"  {kind}: " + " | ".join(result.output.strip().splitlines()[-6:]))
     return "\n".join(lines)
 
 
+def _start_servers(tmp: Path, servers: ExitStack, base: Path | None) -> dict[str, Target]:
+    """etcd, this tree's store and, with ``base``, that tree's: each started once, stopped at exit."""
+    started: dict[str, ServerProcess] = {"etcd": start_etcd(tmp / "etcd")}
+    servers.callback(started["etcd"].stop)
+    started["confagent"] = start_store(tmp / "ours")
+    servers.callback(started["confagent"].stop)
+    if base is not None:
+        peer = f"http://127.0.0.1:{free_port()}"
+        server = store_process(f"http://127.0.0.1:{free_port()}", tmp / "base",
+                               ["--name", "test", "--listen-peer-urls", peer])
+        server.extra_env["PYTHONPATH"] = str(base.resolve())
+        started["base"] = server.start()
+        servers.callback(server.stop)
+    return {kind: Target(kind, server.url.removeprefix("http://"), server.pid)
+            for kind, server in started.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of every figure")
+    parser.add_argument("--seconds", type=float, default=5.0, help="each figure's run in a round")
+    parser.add_argument("--rounds", type=int, default=10, help="alternating rounds of every figure")
+    parser.add_argument("--only", default=",".join(GROUPS), help="comma-separated groups of figures: "
+                        + ", ".join(GROUPS))
     parser.add_argument("--check-perf", default="s,m,l", help="comma-separated loads; empty for none")
+    parser.add_argument("--base", type=Path, help="another checkout whose store is measured in the same "
+                        "rounds (before and after a change): confagent's ratios to it are printed too")
     args = parser.parse_args()
     loads = [load for load in args.check_perf.split(",") if load]
+    groups = [group for group in args.only.split(",") if group]
+    if unknown := set(groups) - set(GROUPS):
+        parser.error(f"unknown groups: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory(prefix="confagent-grpc-bench-") as tmp, ExitStack() as servers:
-        targets: dict[str, Target] = {}
-        for kind, start in (("etcd", start_etcd), ("confagent", start_store)):
-            server = start(Path(tmp) / kind)
-            servers.callback(server.stop)
-            targets[kind] = Target(kind, server.url.removeprefix("http://"), server.pid)
-        results = alternate(targets, args.seconds, args.rounds)
-        print(_rounds_table(results))
-        print(report(median(results["etcd"]), median(results["confagent"])))
+        targets = _start_servers(Path(tmp), servers, args.base)
+        print(f"load average at the start: {os.getloadavg()[0]:.2f}")
+        rounds = alternate(targets, groups, args.seconds, args.rounds)
+        print(_rounds_table(rounds))
+        for kind in targets:
+            if kind != "etcd":
+                print(f"medians of the rounds, {kind} against etcd:")
+                print(report(median(rounds.figures["etcd"]), median(rounds.figures[kind])))
+                print(_spreads(rounds, kind, "etcd"))
+        if "base" in targets:
+            print(_spreads(rounds, "confagent", "base"))
         if loads:
-            checks = {kind: {load: check_perf(target, load) for load in loads}
-                      for kind, target in targets.items()}
-            print(report(_check_figures(checks["etcd"]), _check_figures(checks["confagent"])))
-            print(_verdicts(checks))
+            _check_perf_all(targets, loads)
+        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 def _check_figures(checks: dict[str, CheckPerf]) -> Figures:

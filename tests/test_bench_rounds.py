@@ -1,0 +1,82 @@
+"""bench/_rounds.py: the per-round ratios' median, spread, interval and verdicts that grpc_bench prints."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import statistics
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_rounds", ROOT / "bench" / "_rounds.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_rounds"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+rounds = _load()
+
+
+def _coverage_by_enumeration(n: int, k: int) -> float:
+    """The chance that ``[x_k, x_(n+1-k)]`` holds the median: every equally likely pattern of which
+    rounds fall below it, counted."""
+    held = sum(k <= sum(below) <= n - k for below in itertools.product((0, 1), repeat=n))
+    return held / 2 ** n
+
+
+@pytest.mark.parametrize("n", range(1, 15))
+def test_the_median_interval_is_the_narrowest_with_95_percent_coverage_where_one_exists(n: int) -> None:
+    k, coverage = rounds.median_rank(n)
+    assert coverage == pytest.approx(_coverage_by_enumeration(n, k))
+    if n >= 6:
+        assert coverage >= 0.95
+        assert k + 1 > (n + 1) // 2 or _coverage_by_enumeration(n, k + 1) < 0.95
+    else:
+        assert (k, coverage) == (1, pytest.approx(1 - 2 / 2 ** n))
+
+
+def test_a_spread_is_taken_from_the_rounds_ratios() -> None:
+    ours = [2.0, 10.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 1.0]
+    spread = rounds.spread(ours, [2.0] * 10)
+    assert spread.ratios == tuple(sorted(x / 2 for x in ours))
+    assert spread.median == 2.75
+    assert (spread.q1, spread.q3) == (1.625, 3.875)  # 3.25 and 7.75 of 1..10, halved
+    assert (spread.low, spread.high) == (1.0, 4.5)  # the 2nd and 9th of ten
+    assert spread.at_least(1.0) == 9
+    assert statistics.median(spread.ratios) == spread.median
+
+
+@pytest.mark.parametrize(("ratios", "higher", "verdict"), [
+    ([1.01, 1.02, 1.0, 1.05, 1.03, 1.04, 1.06], True, "met"),
+    ([0.97, 1.02, 0.99, 1.05, 1.03, 0.98, 1.01], True, "not resolved"),
+    ([0.97, 0.92, 0.99, 0.95, 0.93, 0.98, 0.96], True, "not met"),
+    ([0.97, 0.92, 0.99, 0.95, 0.93, 0.98, 1.0], False, "met"),
+    ([0.97, 1.02, 0.99, 1.05, 1.03, 0.98, 1.01], False, "not resolved"),
+    ([1.01, 1.02, 1.03, 1.05, 1.03, 1.04, 1.06], False, "not met"),
+])
+def test_a_verdict_needs_the_whole_interval_on_one_side(ratios: list[float], higher: bool,
+                                                        verdict: str) -> None:
+    spread = rounds.spread(ratios, [1.0] * len(ratios))
+    assert spread.verdict(1.0, higher_is_better=higher) == verdict
+
+
+def test_too_few_rounds_resolve_nothing() -> None:
+    spread = rounds.spread([0.5] * 5, [1.0] * 5)  # every round far below: the interval covers 94 %
+    assert spread.verdict(1.0, higher_is_better=True).startswith("not resolved: too few rounds (5)")
+    assert rounds.spread([0.5] * 6, [1.0] * 6).verdict(1.0, higher_is_better=True) == "not met"
+
+
+def test_rounds_to_compare_must_pair_up() -> None:
+    with pytest.raises(ValueError, match="rounds to compare"):
+        rounds.spread([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="rounds to compare"):
+        rounds.spread([], [])
