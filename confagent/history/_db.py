@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Sequence
 from contextlib import closing, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +29,8 @@ import orjson
 from confagent.errors import StorageError
 from confagent.history._record import Bounds, HistoryRecord
 
-__all__ = ["BUSY_TIMEOUT_S", "DEFAULT_LIMIT", "PRUNE_EVERY", "HistoryDb", "read_record", "read_records"]
+__all__ = ["BUSY_TIMEOUT_S", "DEFAULT_LIMIT", "PRUNE_EVERY", "HistoryDb", "Row", "read_record",
+           "read_records", "stored_row"]
 
 BUSY_TIMEOUT_S = 2.0
 """How long a write waits for a lock another connection holds (the writer is a thread: no apply waits)."""
@@ -68,28 +69,28 @@ class HistoryDb:
     def close(self) -> None:
         self._connection.close()
 
-    def add(self, records: list[HistoryRecord], now_s: float, *,
-            between: Callable[[], None] = lambda: None) -> list[HistoryRecord]:
-        """Store ``records`` in one transaction; they come back with their ids. ``between`` is called
-        after each record is inserted (the recorder offers the GIL there)."""
-        stored = []
+    def add(self, records: Sequence[HistoryRecord], now_s: float) -> list[HistoryRecord]:
+        """Store ``records`` in one transaction; they come back with their ids."""
+        first_id = self.add_rows([stored_row(record) for record in records], now_s)
+        return [replace(record, id=first_id + index) for index, record in enumerate(records)]
+
+    def add_rows(self, rows: Sequence[Row], now_s: float) -> int:
+        """Store ``rows`` (``stored_row``) in one transaction: one statement, the rows bound and inserted
+        by SQLite's module without a Python call between two; the id of the first, the others following
+        it one by one (AUTOINCREMENT, no other writer in the transaction)."""
         try:
             with self._connection:
                 self._connection.execute("BEGIN IMMEDIATE")
-                for record in records:
-                    cursor = self._connection.execute(
-                        "INSERT INTO records (time_s, resource, dest, document) VALUES (?, ?, ?, ?)",
-                        (record.time_s, record.resource, record.dest, orjson.dumps(record.stored_json())))
-                    assert cursor.lastrowid is not None
-                    stored.append(replace(record, id=cursor.lastrowid))
-                    between()
+                self._connection.executemany(
+                    "INSERT INTO records (time_s, resource, dest, document) VALUES (?, ?, ?, ?)", rows)
+                last_id: int = self._connection.execute("SELECT last_insert_rowid()").fetchone()[0]
         except sqlite3.Error as error:
             raise StorageError(f"history {self.path}: {error}") from error
-        self._added += len(records)
+        self._added += len(rows)
         if self._added >= PRUNE_EVERY:
             self._added = 0
             self.prune(now_s)
-        return stored
+        return last_id - len(rows) + 1
 
     def prune(self, now_s: float) -> int:
         """Delete the records ``Bounds`` says go (rule 4); how many went."""
@@ -102,6 +103,14 @@ class HistoryDb:
         except sqlite3.Error as error:
             raise StorageError(f"history {self.path}: {error}") from error
         return cursor.rowcount
+
+
+Row = tuple[float, str, str, bytes]
+"""A record as its row holds it: time, resource, dest, and the whole record as JSON (rule 1)."""
+
+
+def stored_row(record: HistoryRecord) -> Row:
+    return record.time_s, record.resource, record.dest, orjson.dumps(record.stored_json())
 
 
 def _create(path: Path) -> None:
