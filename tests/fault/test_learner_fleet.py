@@ -1,9 +1,10 @@
-"""Twenty learners on loopback while the leader is SIGKILLed and one learner is cut off (issue 16).
+"""Twenty learners on loopback: the leader SIGKILLed, a learner cut off, the fleet restarted (issue 16).
 
 Three voters and twenty learners (``confagent store`` processes, every member with
 ``--max-learners 20``); every byte the learner ``l00`` receives from its peers passes
 through a fault proxy. Under writes on every voter, ``l00`` is cut off (blackhole), then
-the leader is SIGKILLed. Claims, in etcd's terms and without timing:
+the leader is SIGKILLed; later all twenty learners are SIGKILLed together and started
+again together (a fleet restarting at once). Claims, in etcd's terms and without timing:
 
 1. Writes keep committing between the two voters left (they elect one of them).
 2. Every learner still reachable converges to the voters' revision and values, read
@@ -16,6 +17,14 @@ the leader is SIGKILLed. Claims, in etcd's terms and without timing:
    leader), and every leader any member's log or status names is a voter.
 5. Nothing acknowledged is lost: each acknowledged put is on every converged member at
    the revision it was acknowledged at, and revisions run 2..current without a gap.
+6. Twenty learners restarting at once do not starve the voters: a client's writes to the
+   voters keep being acknowledged while the learners are down and while all twenty start
+   and rejoin together (joins need no member change: each restarts from its own data),
+   and every learner converges to the voters' state. Each was down past the voters'
+   compacted log, so each comes back through a leader's snapshot (a new snapshot file),
+   which the leader streams to learners in turns (``RaftConfig.max_learner_snapshots``,
+   checked step by step in tests/raft/test_learners.py; here the twenty turns must all
+   come while the voters commit).
 """
 
 from __future__ import annotations
@@ -171,7 +180,45 @@ def test_twenty_learners_through_a_leader_kill_and_a_partition(fleet: Fleet) -> 
     until(functools.partial(_holds, cut_off, (revision, expected)), "the healed learner to catch up",
           cut_off.log_path)
     assert _snapshot_files(cut_off) - snapshots_before, "the healed learner caught up through a snapshot"
+    _restart_all_learners_at_once(fleet, survivors)
     _assert_no_learner_led(fleet, survivors)
+
+
+def _restart_all_learners_at_once(fleet: Fleet, survivors: list[ServerProcess]) -> None:
+    """Claim 6: every learner SIGKILLed, the voters written past their compacted log, every learner
+    started again at once, under a client's writes to the voters throughout."""
+    urls = [voter.url for voter in survivors]
+    writers = Writers(urls, "w/restart", request_timeout_s=3.0, retry_errors=True).start()
+    try:
+        until(writers.acknowledged_any, "a first acknowledged write before the restart")
+        for learner in fleet.learners:
+            assert learner.process is not None
+            learner.process.send_signal(signal.SIGKILL)
+        for learner in fleet.learners:
+            learner.kill()  # reaps it
+        snapshots_before = {learner.data_dir.name: _snapshot_files(learner) for learner in fleet.learners}
+        down = len(dict(writers.acked))
+        until(lambda: len(dict(writers.acked)) >= down + PAST_COMPACTION,
+              f"{PAST_COMPACTION} writes acknowledged while the learners are down", deadline_s=START_S)
+        for learner in fleet.learners:
+            learner.launch()
+        launched = len(dict(writers.acked))
+        for learner in fleet.learners:
+            learner.wait_healthy(START_S)
+        until(lambda: len(dict(writers.acked)) >= launched + PAST_COMPACTION,
+              f"{PAST_COMPACTION} writes acknowledged since the twenty learners were started again",
+              deadline_s=START_S)
+    finally:
+        writers.stop()
+    revision, expected = _state(leader_of(survivors))
+    lost = {key: rev for key, rev in writers.acked.items() if expected.get(key) != (key, rev)}
+    assert not lost, f"acknowledged writes lost or changed: {sorted(lost.items())[:10]}"
+    for learner in fleet.learners:
+        until(functools.partial(_holds, learner, (revision, expected)),
+              f"{learner.data_dir.name} to converge after the restart", learner.log_path)
+    not_sent = [learner.data_dir.name for learner in fleet.learners
+                if not _snapshot_files(learner) - snapshots_before[learner.data_dir.name]]
+    assert not not_sent, f"learners that caught up without a snapshot: {not_sent}"
 
 
 def _assert_no_learner_led(fleet: Fleet, survivors: list[ServerProcess]) -> None:
