@@ -24,8 +24,14 @@ Prints, in one run:
   off/on, ...) of ``--samples`` puts each, a fresh agent per round, its
   data directory outside the confdir (hot reload watches the confdir
   recursively: a data directory inside it makes every write of the store
-  and the history an inotify event for it): the pooled p50 and p99 of each
-  mode and their ratio (issue 15: within 5 %), and the agent's CPU per put;
+  and the history an inotify event for it). Each round gives, per figure
+  (put sent -> file and ack -> file p50 and p99, the agent's CPU and
+  voluntary context switches per put), one ratio on / off of two
+  measurements taken back to back; the rounds' ratios are judged as
+  ``_rounds`` says (median, spread, the median's confidence interval) and
+  the latencies against issue 15's bound, 1.05x: ``met`` only when the
+  whole interval is at or under it. The pooled p50 and p99 of each mode
+  are printed too, but one disturbed round moves a pooled p99 alone;
 * the load average before and after, since other work on the machine
   shows in every figure.
 
@@ -35,15 +41,19 @@ package has it: without it each start compiles every module again. This
 benchmark and its agent processes import confagent from the tree it is in
 (``bench/_tree.py``), whichever copy is installed.
 
-Detection method: after each put is acknowledged, a tight loop polls
-``os.stat(dest).st_ino`` (the agent replaces a file by rename, so a new
-inode is the replaced file), bounded by a 5 s deadline, no sleeping. On 2
-cores the poller takes one core, so latencies include some scheduling
-contention; the figures are an upper bound.
+Detection method (``--detect``): after each put is acknowledged, this
+process sleeps in ``select`` on an inotify watch of the file's directory
+until the agent's rename to that name (``_inotify.RenameWatch``), bounded
+by a 5 s deadline: the kernel wakes it tens of microseconds after the
+rename. Until session 9 it spun on ``os.stat(dest).st_ino`` instead
+(``--detect spin``; a rename gives a new inode): on 2 cores the spinning
+poller took one core from the agent it measured, and a second busy thread
+of the agent (the render history's writer) then competed with the put's
+own path for the one core left.
 
     python bench/agent_bench.py [--samples 200] [--idle-seconds 5] [--attempts 5]
                                 [--only floor,latency,oneshot,history] [--sizes small,large]
-                                [--rounds 6]
+                                [--rounds 6] [--detect inotify|spin]
                                 [--stores etcd,store,embedded]
 
 A benchmark, not a test: it asserts nothing about time.
@@ -66,6 +76,8 @@ from pathlib import Path
 import httpx
 import structlog
 from _common import b64, context_switches, cpu_seconds, rss_mib
+from _inotify import RenameWatch
+from _rounds import spread
 from _tree import ROOT  # and this tree first on the PYTHONPATH its processes inherit
 
 from confagent.fsutil import fsync_directory, stage_file
@@ -143,20 +155,26 @@ def agent_process(root: Path, argv: list[str]) -> Iterator[subprocess.Popen[byte
 
 
 def measure_latency(http: httpx.Client, dest: Path, samples: int) -> tuple[list[float], list[float]]:
-    """Milliseconds from each put's acknowledgement, and from its sending, to the replaced ``dest``.
+    """Milliseconds from each put's acknowledgement, and from its sending, to the replaced ``dest``
+    (seen as ``--detect`` says: module docstring).
 
     The first is about 0 when the file was replaced before the acknowledgement was read.
     """
     from_ack, from_send = [], []
-    for index in range(samples):
-        old = inode(dest)
-        body = {"key": b64(b"/bench/target"), "value": b64(f"v{index}".encode())}
-        sent = time.perf_counter()
-        http.post("/v3/kv/put", json=body).raise_for_status()
-        acknowledged = time.perf_counter()
-        replaced = wait_for_replace(dest, old)
-        from_ack.append((replaced - acknowledged) * 1000)
-        from_send.append((replaced - sent) * 1000)
+    with RenameWatch(dest.parent) as renames:
+        for index in range(samples):
+            old = inode(dest)
+            renames.drain()
+            body = {"key": b64(b"/bench/target"), "value": b64(f"v{index}".encode())}
+            sent = time.perf_counter()
+            http.post("/v3/kv/put", json=body).raise_for_status()
+            acknowledged = time.perf_counter()
+            if ARGS.detect == "spin":
+                replaced = wait_for_replace(dest, old)
+            else:
+                replaced = renames.wait_for(dest.name, time.perf_counter() + DEADLINE_S)
+            from_ack.append((replaced - acknowledged) * 1000)
+            from_send.append((replaced - sent) * 1000)
     return from_ack, from_send
 
 
@@ -211,35 +229,36 @@ def history_latency(tmp: Path, history: bool, round_index: int,
     return from_ack, from_send, cpu_ms, switches
 
 
+HISTORY_BOUND = 1.05
+"""Issue 15: put -> file with the history on within 5 % of off, at the p50 and the p99."""
+
+
 def history_rows(tmp: Path, samples: int, rounds: int) -> list[tuple[str, str]]:
-    """History on against off, alternating rounds (module docstring)."""
-    taken: dict[bool, list[float]] = {True: [], False: []}
-    sent: dict[bool, list[float]] = {True: [], False: []}
-    medians: dict[bool, list[str]] = {True: [], False: []}
-    cpu: dict[bool, list[float]] = {True: [], False: []}
-    switches: dict[bool, list[float]] = {True: [], False: []}
+    """History on against off, alternating rounds, judged round by round (module docstring, ``_rounds``)."""
+    figures: dict[tuple[str, bool], list[float]] = {}
+    pooled: dict[tuple[str, bool], list[float]] = {}
     for round_index in range(rounds):
         for history in ((True, False) if round_index % 2 == 0 else (False, True)):
-            latencies, from_send, cpu_ms, switched = history_latency(tmp, history, round_index, samples)
-            taken[history] += latencies
-            sent[history] += from_send
-            medians[history].append(f"{statistics.median(from_send):.2f}")
-            cpu[history].append(cpu_ms)
-            switches[history].append(switched)
-    rows = [("put sent -> file p50 ms of each round, history on", " ".join(medians[True])),
-            ("put sent -> file p50 ms of each round, history off", " ".join(medians[False])),
-            ("agent CPU ms per put of each round, history on", " ".join(f"{c:.3f}" for c in cpu[True])),
-            ("agent CPU ms per put of each round, history off", " ".join(f"{c:.3f}" for c in cpu[False])),
-            ("agent CPU per put, median of rounds, on / off",
-             f"{statistics.median(cpu[True]) / statistics.median(cpu[False]):.3f}"),
-            ("agent voluntary context switches per put, median of rounds, on / off",
-             f"{statistics.median(switches[True]):.2f} / {statistics.median(switches[False]):.2f}")]
-    for kind, pooled in (("sent", sent), ("ack", taken)):
+            from_ack, from_send, cpu_ms, switched = history_latency(tmp, history, round_index, samples)
+            for kind, values in (("sent", from_send), ("ack", from_ack)):
+                pooled.setdefault((kind, history), []).extend(values)
+                for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+                    figures.setdefault((f"put {kind} -> file {label}", history), []).append(
+                        percentile(values, fraction))
+            figures.setdefault(("agent CPU per put", history), []).append(cpu_ms)
+            figures.setdefault(("agent voluntary context switches per put", history), []).append(switched)
+    rows = []
+    for (name, history), values in figures.items():
+        if history:
+            judged = spread(values, figures[name, False])
+            verdict = f"; vs {HISTORY_BOUND}x: {judged.verdict(HISTORY_BOUND, higher_is_better=False)}"
+            rows.append((f"{name}, on / off, round by round ({rounds} rounds)",
+                         judged.describe() + (verdict if name.startswith("put") else "")))
+    for kind in ("sent", "ack"):
         for label, fraction in (("p50", 0.5), ("p99", 0.99)):
-            on, off = percentile(pooled[True], fraction), percentile(pooled[False], fraction)
-            rows += [(f"put {kind} -> file {label} ms, history on / off ({rounds} rounds)",
-                      f"{on:.2f} / {off:.2f}"),
-                     (f"put {kind} -> file {label}, on / off", f"{on / off:.3f}" if off else "-")]
+            on, off = percentile(pooled[kind, True], fraction), percentile(pooled[kind, False], fraction)
+            rows.append((f"put {kind} -> file {label} ms of all rounds pooled, on / off",
+                         f"{on:.2f} / {off:.2f} ({on / off:.3f}x)"))
     return rows
 
 
@@ -403,6 +422,9 @@ if __name__ == "__main__":
     parser.add_argument("--only", type=case_names, default=set(CASES) - {"history"}, metavar="CASES",
                         help="run only these cases, comma-separated: floor, latency, oneshot, history "
                              "(default all but history)")
+    parser.add_argument("--detect", choices=("inotify", "spin"), default="inotify",
+                        help="how a replaced file is seen: asleep on inotify (default) or spinning on stat, "
+                             "as before session 9")
     parser.add_argument("--rounds", type=int, default=6,
                         help="alternating rounds of --only history (default 6)")
     parser.add_argument("--sizes", type=lambda text: text.split(","), default=list(ONE_SHOT_SIZES),
