@@ -70,7 +70,7 @@ async def open_one_shot_backend(config: BackendConfig, log: FilteringBoundLogger
             read = await DataDirBackend.read(config.store.data_dir)
             if read is not None:
                 log.info("read the data directory without a member", data_dir=str(config.store.data_dir),
-                         revision=read.view.kv.revision)
+                         revision=read.view.keys.revision)
                 return read
     if snapshot_only and config.backend == "etcd":
         from confagent.backends import GrpcSnapshotBackend  # noqa: PLC0415 - zttp and protobuf when used

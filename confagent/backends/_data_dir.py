@@ -2,12 +2,12 @@
 
 A one-shot pass (``run --onetime``, ``render --check``) reads one snapshot.
 Starting the member for it imports the whole server and replays the log, then
-elects itself; reading the directory (``confagent.server.read_data_dir``) gives
-the same keys at the same revision in a fraction of that.
+elects itself; reading the directory (``confagent.server.read_data_dir_keys``)
+gives the same keys at the same revision in a fraction of that.
 
 Rules:
 1. Only a lone member's directory is read so: one whose settings start it
-   alone (``serves``) and whose directory says so (``DataDirView.lone_voter``).
+   alone (``serves``) and whose directory says so (``DataDirKeys.lone_voter``).
    A cluster member's replica may trail its cluster, which a member started on
    it would ask first (a ReadIndex round): ``read`` answers None for one, and
    for a directory holding no store yet (the member makes one).
@@ -25,9 +25,9 @@ from pathlib import Path
 
 from confagent.backends._base import Change, Snapshot
 from confagent.backends._prefixes import PrefixSet
-from confagent.backends._store_events import snapshot_of
-from confagent.kv import KeyValue, RangeRequest, prefix_range
-from confagent.server import DataDirView, read_data_dir
+from confagent.backends._store_events import snapshot_of_pairs
+from confagent.kv import prefix_range
+from confagent.server import DataDirKeys, read_data_dir_keys
 from confagent.server.storage import read_identity
 from confagent.settings import StoreConfig
 
@@ -40,7 +40,7 @@ class DataDirBackend:
     name = "embedded"
     watches = False
 
-    def __init__(self, view: DataDirView) -> None:
+    def __init__(self, view: DataDirKeys) -> None:
         self.view = view
 
     @staticmethod
@@ -58,16 +58,16 @@ class DataDirBackend:
         """
         if read_identity(data_dir) is None:
             return None
-        view = await asyncio.to_thread(read_data_dir, data_dir)
+        view = await asyncio.to_thread(read_data_dir_keys, data_dir)
         return cls(view) if view.lone_voter else None
 
     async def snapshot(self, prefixes: Sequence[str]) -> Snapshot:
         """Every key under ``prefixes`` at the directory's revision."""
-        kv = self.view.kv
-        found: list[KeyValue] = []
+        keys = self.view.keys
+        found: list[tuple[bytes, bytes]] = []
         for prefix in PrefixSet(prefixes).prefixes:
-            found.extend(kv.range(RangeRequest(*prefix_range(prefix.encode()), revision=kv.revision)).kvs)
-        return snapshot_of(kv.revision, found, self.view.cluster_id)
+            found.extend(keys.pairs(*prefix_range(prefix.encode())))
+        return snapshot_of_pairs(keys.revision, found, self.view.cluster_id)
 
     async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
         """None: it reads once (rule 3)."""

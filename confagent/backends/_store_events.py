@@ -9,6 +9,7 @@ of an undecodable value deletes the key, so the cache never keeps a stale one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from confagent.backends._base import Change, Snapshot
@@ -18,24 +19,31 @@ if TYPE_CHECKING:
     from confagent.kv import Event
     from confagent.wire import KeyValueBytes
 
-__all__ = ["changes_of_events", "snapshot_of"]
+__all__ = ["changes_of_events", "snapshot_of", "snapshot_of_pairs"]
+
+_KEY_VALUE = attrgetter("key", "value")
 
 
 def snapshot_of(revision: int, kvs: Iterable[KeyValueBytes], cluster_id: int = 0) -> Snapshot:
     """A snapshot at ``revision`` of ``cluster_id`` holding the decodable ``kvs`` (``kv.KeyValue`` or
     protobuf's messages)."""
+    return snapshot_of_pairs(revision, map(_KEY_VALUE, kvs), cluster_id)
+
+
+def snapshot_of_pairs(revision: int, pairs: Iterable[tuple[bytes, bytes]], cluster_id: int = 0) -> Snapshot:
+    """``snapshot_of`` the ``(key, value)`` pairs ``pairs``."""
     entries: dict[str, str] = {}
     problems: list[BackendError] = []
-    for kv in kvs:
+    for key_bytes, value_bytes in pairs:
         try:
-            key = kv.key.decode()
+            key = key_bytes.decode()
         except UnicodeDecodeError:
-            problems.append(UndecodableKey(kv.key))
+            problems.append(UndecodableKey(key_bytes))
             continue
         try:
-            entries[key] = kv.value.decode()
+            entries[key] = value_bytes.decode()
         except UnicodeDecodeError:
-            problems.append(UndecodableKey(kv.key, "value"))
+            problems.append(UndecodableKey(key_bytes, "value"))
     return Snapshot(revision, entries, tuple(problems), cluster_id)
 
 

@@ -4,7 +4,8 @@
 compaction, leases) and serves reads, watch history and snapshots;
 ``validate`` holds the checks made before proposing (and
 ``check_raft_request_size`` etcd's Raft request limit, ``request_bytes``); ``encode_request`` and
-``decode_request`` are the Raft log's encoding; ``Lessor`` keeps the leader's
+``decode_request`` are the Raft log's encoding; ``LiveKeys`` the newest keys of a
+snapshot read without restoring the store; ``Lessor`` keeps the leader's
 lease deadlines and ``WatchHub`` decides which watcher sees which change;
 ``prefix_end`` and ``prefix_range`` are etcd's key range of a prefix (and
 ``FROM_KEY`` its "every key from here"), for every package that asks for one.
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from confagent.kv._codec import decode_request, encode_request
     from confagent.kv._leases import LeaseInfo
     from confagent.kv._lessor import Lessor
+    from confagent.kv._live import LiveKeys
     from confagent.kv._messages import (
         CompactionRequest,
         Compare,
@@ -89,6 +91,7 @@ __all__ = [
     "LeaseInfo",
     "LeaseRevokeRequest",
     "Lessor",
+    "LiveKeys",
     "PutRequest",
     "PutResponse",
     "RangeRequest",
@@ -129,7 +132,8 @@ _MESSAGES = (
 """The names of ``_messages``, loaded together on first use of one (module docstring)."""
 
 _LAZY_MODULES = {"decode_request": "_codec", "encode_request": "_codec", "LeaseInfo": "_leases",
-                 "Lessor": "_lessor", "Applied": "_store", "KvStore": "_store", "CatchUp": "_watch",
+                 "Lessor": "_lessor", "LiveKeys": "_live", "Applied": "_store", "KvStore": "_store",
+                 "CatchUp": "_watch",
                  "Watcher": "_watch", "WatchHub": "_watch", "SnapshotState": "_snapshot",
                  "check_raft_request_size": "_sizes", "request_bytes": "_sizes", "validate": "_validate",
                  "is_read_only": "_txn",

@@ -17,12 +17,17 @@ packs more than one version or lease, so the thread gives the interpreter back t
 the event loop at its usual switch interval instead of holding it for the whole
 state. The pieces come out ``CHUNK_ITEMS`` versions (or leases) at a time; joined,
 they are exactly the bytes one ``msgpack.packb`` of the layout would give.
+
+``latest_values`` reads the same bytes for an offline reader that wants only the
+newest state (a one-shot's keys): each key's last version in ``base`` then ``log``
+order is its current one, so no ``KeyValue``, index or change log is made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
@@ -31,7 +36,7 @@ from confagent.errors import StorageError
 from confagent.kv._codec import padded, trimmed
 from confagent.kv._messages import KeyValue
 
-__all__ = ["CHUNK_ITEMS", "FORMAT", "SnapshotState", "decode"]
+__all__ = ["CHUNK_ITEMS", "FORMAT", "SnapshotState", "decode", "latest_values"]
 
 FORMAT = 1
 CHUNK_ITEMS = 1024
@@ -39,6 +44,10 @@ CHUNK_ITEMS = 1024
 _KV_DEFAULTS = (b"", 0, 0, 0, b"", 0)
 _KV_REQUIRED = 4
 """The fields of a ``KeyValue`` without a default: key, create_revision, mod_revision, version."""
+_VERSION, _VALUE = 3, 4
+"""Where a version's ``version`` and ``value`` are in its fields."""
+_KEY_OF = itemgetter(0)
+_LAYOUT_FIELDS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +83,49 @@ def _array(packer: msgpack.Packer, items: Sequence[Any],
 def decode(data: bytes) -> SnapshotState:
     """Raises StorageError when ``data`` is not a snapshot of this format."""
     try:
-        fields = msgpack.unpackb(data, raw=False, use_list=False)
-        if fields[0] != FORMAT:
-            raise ValueError(f"snapshot format {fields[0]!r}, expected {FORMAT}")
-        _, revision, compacted, leases, base, log = fields
+        revision, compacted, leases, base, log = _fields(data)
         return SnapshotState(revision=revision, compacted=compacted,
                      leases=tuple((lease_id, ttl) for lease_id, ttl in leases),
                      base=tuple(_kv(f) for f in base), log=tuple(_kv(f) for f in log))
-    except (msgpack.UnpackException, ValueError, TypeError, IndexError) as error:
+    except (ValueError, TypeError, IndexError) as error:
         raise StorageError(f"unreadable store snapshot: {error}") from error
+
+
+def latest_values(data: bytes) -> tuple[int, dict[bytes, bytes]]:
+    """The revision of the snapshot ``data`` and the value of every key that exists at it (module doc).
+
+    Raises:
+        StorageError: ``data`` is not a snapshot of this format.
+    """
+    try:
+        revision, _, _, base, log = _fields(data)
+        newest = dict(zip(map(_KEY_OF, base), base, strict=True))
+        newest.update(zip(map(_KEY_OF, log), log, strict=True))
+        # trailing defaults are left out: a tombstone is [key, 0, mod_revision], a live version has
+        # its version (>= 1) and, when not empty, its value at 4
+        values = {key: fields[_VALUE] if len(fields) > _VALUE else b""
+                  for key, fields in newest.items() if len(fields) > _VERSION and fields[_VERSION]}
+    except (ValueError, TypeError, IndexError) as error:
+        raise StorageError(f"unreadable store snapshot: {error}") from error
+    return revision, values
+
+
+def _fields(data: bytes) -> tuple[Any, Any, Any, Any, Any]:
+    """The layout's fields after ``FORMAT``: revision, compacted, leases, base, log.
+
+    Raises:
+        ValueError, TypeError, IndexError: ``data`` is not a snapshot of this format.
+    """
+    try:
+        fields = msgpack.unpackb(data, raw=False, use_list=False)
+    except msgpack.UnpackException as error:
+        raise ValueError(str(error)) from error
+    if not isinstance(fields, tuple) or len(fields) != _LAYOUT_FIELDS:
+        raise ValueError(f"not a snapshot's layout (a {type(fields).__name__})")
+    if fields[0] != FORMAT:
+        raise ValueError(f"snapshot format {fields[0]!r}, expected {FORMAT}")
+    _, revision, compacted, leases, base, log = fields
+    return revision, compacted, leases, base, log
 
 
 def _kv_fields(kv: KeyValue) -> list[Any]:

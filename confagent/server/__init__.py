@@ -38,12 +38,14 @@ if typing.TYPE_CHECKING:
     from confagent.server._server import StoreServer
     from confagent.server.api import GatewayApp, ServerInfo
     from confagent.server.node import (
+        DataDirKeys,
         DataDirView,
         LocalWatch,
         LocalWatchHub,
         NodeConfig,
         StoreNode,
         read_data_dir,
+        read_data_dir_keys,
     )
     from confagent.server.peers import PeerTls
     from confagent.server.storage import (
@@ -57,6 +59,7 @@ if typing.TYPE_CHECKING:
     )
 
 __all__ = [
+    "DataDirKeys",
     "DataDirView",
     "GatewayApp",
     "LocalWatch",
@@ -71,6 +74,7 @@ __all__ = [
     "StoreNode",
     "StoreServer",
     "read_data_dir",
+    "read_data_dir_keys",
     "read_saved_snapshot",
     "read_serving_record",
     "read_snapshot_status",
@@ -78,7 +82,8 @@ __all__ = [
     "serving_record_path",
 ]
 
-_LAZY_MODULES = {"DataDirView": "node", "read_data_dir": "node", "RestoreConfig": "_restore",
+_LAZY_MODULES = {"DataDirKeys": "node", "DataDirView": "node", "read_data_dir": "node",
+                 "read_data_dir_keys": "node", "RestoreConfig": "_restore",
                  "restore_snapshot": "_restore", "StoreServer": "_server", "GatewayApp": "api",
                  "ServerInfo": "api", "LocalWatch": "node", "LocalWatchHub": "node", "NodeConfig": "node",
                  "StoreNode": "node", "PeerTls": "peers", "SavedSnapshot": "storage",

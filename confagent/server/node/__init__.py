@@ -43,7 +43,12 @@ if typing.TYPE_CHECKING:
     from confagent.server.node._auth import CALLER, Caller, wrap_auth
     from confagent.server.node._concurrency import ConcurrencyServices
     from confagent.server.node._config import NodeConfig
-    from confagent.server.node._data_dir_reader import DataDirView, read_data_dir
+    from confagent.server.node._data_dir_reader import (
+        DataDirKeys,
+        DataDirView,
+        read_data_dir,
+        read_data_dir_keys,
+    )
     from confagent.server.node._election_service import ElectionService
     from confagent.server.node._jwt_signer import PyJwtSigner, jwt_signer
     from confagent.server.node._local import LocalWatch, LocalWatchHub
@@ -55,6 +60,7 @@ __all__ = [
     "CALLER",
     "Caller",
     "ConcurrencyServices",
+    "DataDirKeys",
     "DataDirView",
     "ElectionService",
     "LocalWatch",
@@ -66,12 +72,14 @@ __all__ = [
     "WatchRegistry",
     "jwt_signer",
     "read_data_dir",
+    "read_data_dir_keys",
     "wrap_auth",
 ]
 
 _LAZY_MODULES = {"CALLER": "_auth", "Caller": "_auth", "wrap_auth": "_auth",
                  "ConcurrencyServices": "_concurrency", "NodeConfig": "_config",
-                 "DataDirView": "_data_dir_reader", "read_data_dir": "_data_dir_reader",
+                 "DataDirKeys": "_data_dir_reader", "DataDirView": "_data_dir_reader",
+                 "read_data_dir": "_data_dir_reader", "read_data_dir_keys": "_data_dir_reader",
                  "ElectionService": "_election_service", "PyJwtSigner": "_jwt_signer",
                  "jwt_signer": "_jwt_signer", "LocalWatch": "_local", "LocalWatchHub": "_local",
                  "LockService": "_lock_service", "StoreNode": "_node", "WatchRegistry": "_watches"}

@@ -1,4 +1,5 @@
-"""``read_data_dir``: a member's data directory read into its key-value state, without a member or a server.
+"""``read_data_dir``: a member's data directory read into its key-value state, without a member or a server;
+``read_data_dir_keys``: only the keys that exist at its revision, which a one-shot reads.
 
 A one-shot pass (``run --onetime``, ``render --check``) on the embedded store
 needs the keys, not a member: starting one replays the same log, then elects
@@ -29,23 +30,31 @@ Rules:
 5. Lease deadlines are the leader's and are not kept on disk: keys under a lease
    stay until a revoke is in the log, as the member started on the directory
    serves them (it gives every lease its full TTL again).
+6. ``read_data_dir_keys`` gives the keys and values ``read_data_dir``'s state
+   holds at its revision. When no store command is to be applied after the
+   snapshot (a member that stopped took one at its applied index: ``node`` rule
+   9), they are read from the snapshot's bytes without restoring the store
+   (``kv.LiveKeys.of_snapshot``: no version, index or history is built);
+   otherwise the state is replayed as ``read_data_dir`` does and its keys read.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from confagent.errors import StorageError, StoreError
-from confagent.kv import KvStore
+from confagent.kv import KvStore, LiveKeys
 from confagent.raft import Entry, SnapshotMeta
 from confagent.server.node._auth import MemberAuth
 from confagent.server.node._entries import EntryKind, apply_store_command, entry_kind
 from confagent.server.node._payload import Payload
 from confagent.server.node._proposals import REQUEST_ID_BYTES
-from confagent.server.storage import RecoveryReport, StoredState, read_identity, read_storage
+from confagent.server.storage import Identity, RecoveryReport, StoredState, read_identity, read_storage
 
-__all__ = ["READ_ATTEMPTS", "DataDirView", "read_data_dir"]
+__all__ = ["READ_ATTEMPTS", "DataDirKeys", "DataDirView", "read_data_dir", "read_data_dir_keys"]
 
 READ_ATTEMPTS = 3
 """How many times a directory whose files a running member released while they were read is read (rule 3)."""
@@ -66,29 +75,77 @@ class DataDirView:
     """What the member would repair on opening: a torn tail, broken snapshots (rule 2)."""
 
 
+@dataclass(frozen=True, slots=True)
+class DataDirKeys:
+    """A data directory's keys at its revision, as read (rule 6); the other fields as ``DataDirView``'s."""
+
+    keys: LiveKeys
+    """Every key that exists at ``keys.revision``, with its value."""
+    member_id: int
+    cluster_id: int
+    lone_voter: bool
+    applied_index: int
+    report: RecoveryReport
+
+
 def read_data_dir(data_dir: Path, *, min_lease_ttl: int = 2) -> DataDirView:
     """The key-value state of the member whose data directory is ``data_dir`` (module rules). Blocking.
 
     Raises:
         StorageError: no store's data in ``data_dir``, or a file unreadable or damaged (names it).
     """
+    identity, stored = _read(data_dir)
+    return _replayed(data_dir, identity, stored, min_lease_ttl)
+
+
+def read_data_dir_keys(data_dir: Path) -> DataDirKeys:
+    """The keys at the revision of the member whose data directory is ``data_dir`` (rule 6). Blocking.
+
+    Raises:
+        StorageError: no store's data in ``data_dir``, or a file unreadable or damaged (names it).
+    """
+    identity, stored = _read(data_dir)
+    meta, state = stored.report.snapshot, stored.state
+    lone = _lone_voter(identity.member_id, state.snapshot, state.entries)
+    tail = _to_apply(state.entries, lone, state.hard_state.commit)
+    if meta is None or stored.snapshot_data is None or \
+            any(entry_kind(entry) is EntryKind.STORE for entry in tail):
+        view = _replayed(data_dir, identity, stored, 2)
+        return DataDirKeys(LiveKeys.of_store(view.kv), view.member_id, view.cluster_id, view.lone_voter,
+                           view.applied_index, view.report)
+    with _snapshot_named(data_dir, meta):
+        keys = LiveKeys.of_snapshot(Payload.read(stored.snapshot_data).kv_data)
+    applied = tail[-1].index if tail else meta.index
+    return DataDirKeys(keys, identity.member_id, identity.cluster_id, lone, applied, stored.report)
+
+
+def _read(data_dir: Path) -> tuple[Identity, StoredState]:
+    """The directory's identity and what a member would start from (rules 2-4)."""
     identity = read_identity(data_dir)
     if identity is None:
         what = "does not exist" if not data_dir.exists() else \
             "holds no store's data (no member/identity.json)"
         raise StorageError(f"data_dir: {data_dir} {what}")
-    stored = _read_storage(data_dir)
+    return identity, _read_storage(data_dir)
+
+
+def _replayed(data_dir: Path, identity: Identity, stored: StoredState, min_lease_ttl: int) -> DataDirView:
+    """The snapshot's state with the log's entries applied (rule 1)."""
     kv, auth = _snapshot_state(data_dir, stored, min_lease_ttl)
     state = stored.state
     lone = _lone_voter(identity.member_id, state.snapshot, state.entries)
-    last = state.last_index if lone else min(state.hard_state.commit, state.last_index)
     applied = state.snapshot.index if state.snapshot is not None else 0
-    for entry in state.entries:
-        if entry.index > last:
-            break
+    for entry in _to_apply(state.entries, lone, state.hard_state.commit):
         _apply(kv, auth, entry)
         applied = entry.index
     return DataDirView(kv, identity.member_id, identity.cluster_id, lone, applied, stored.report)
+
+
+def _to_apply(entries: tuple[Entry, ...], lone: bool, commit: int) -> tuple[Entry, ...]:
+    """The entries applied: a lone voter's every one, another's up to its recorded commit (rule 1)."""
+    if lone or not entries or entries[-1].index <= commit:
+        return entries
+    return tuple(entry for entry in entries if entry.index <= commit)
 
 
 def _read_storage(data_dir: Path) -> StoredState:
@@ -111,13 +168,20 @@ def _snapshot_state(data_dir: Path, stored: StoredState, min_lease_ttl: int) -> 
     meta = stored.report.snapshot
     if stored.snapshot_data is None or meta is None:
         return KvStore(min_lease_ttl=min_lease_ttl), MemberAuth()
-    try:
+    with _snapshot_named(data_dir, meta):
         payload = Payload.read(stored.snapshot_data)
         kv = KvStore.restore(payload.kv_data, min_lease_ttl=min_lease_ttl)
+    return kv, MemberAuth(payload.auth_state)
+
+
+@contextlib.contextmanager
+def _snapshot_named(data_dir: Path, meta: SnapshotMeta) -> Iterator[None]:
+    """A ``StorageError`` inside the block names the snapshot file (rule 4)."""
+    try:
+        yield
     except StorageError as error:
         path = data_dir / "member" / "snap" / f"{meta.index:016x}-{meta.term:016x}.snap"
         raise StorageError(f"{path}: {error}") from error
-    return kv, MemberAuth(payload.auth_state)
 
 
 def _lone_voter(member_id: int, snapshot: SnapshotMeta | None, entries: tuple[Entry, ...]) -> bool:

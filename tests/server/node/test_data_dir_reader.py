@@ -9,6 +9,7 @@ cases build a log in this process with the write-ahead log's own writer.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,20 @@ import httpx
 import pytest
 
 from confagent.errors import Compacted, StorageError
-from confagent.kv import KeyValue, PutRequest, RangeRequest, encode_request
-from confagent.raft import ConfChange, ConfChangeType, Entry, EntryType, HardState
-from confagent.server import DataDirView, read_data_dir
-from confagent.server.storage import Identity, Wal, load_or_keep_identity
+from confagent.kv import (
+    FROM_KEY,
+    DeleteRangeRequest,
+    KeyValue,
+    PutRequest,
+    RangeRequest,
+    Request,
+    encode_request,
+)
+from confagent.raft import ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, SnapshotMeta
+from confagent.server import DataDirView, read_data_dir, read_data_dir_keys
+from confagent.server.node import NodeConfig, StoreNode
+from confagent.server.node._snapshotter import STOP_SNAPSHOT_ENTRIES
+from confagent.server.storage import Identity, SnapshotFiles, Wal, load_or_keep_identity
 from confagent.server.storage._wal_records import decode_segment, hard_state_frame
 from confagent.testing import Processes, b64, unb64
 
@@ -168,14 +179,69 @@ def test_a_lone_voter_s_whole_log_is_applied_and_a_cluster_member_s_only_what_is
     assert [kv.key for kv in _keys(member)] == [b"/k/2", b"/k/3"]
 
 
-def test_a_missing_or_empty_directory_is_an_error_naming_it(tmp_path: Path) -> None:
+async def _write_then_stop(data_dir: Path, requests: list[Request]) -> None:
+    """A lone member on ``data_dir`` applies ``requests`` and stops (with a snapshot after enough)."""
+    node = await StoreNode.open(NodeConfig(data_dir=data_dir, member_id=MEMBER.member_id,
+                                           cluster_id=MEMBER.cluster_id, snapshot_entries=20_000))
+    await node.start()
+    try:
+        await node.linearizable_barrier()  # its term's empty entry committed, writes or not
+        for request in requests:
+            await node.propose(request)
+    finally:
+        await node.stop()
+
+
+def _assert_keys_alike(data_dir: Path) -> tuple[int, int]:
+    """``read_data_dir_keys`` and ``read_data_dir`` agree; the snapshot's index and the entries after it."""
+    whole, keys = read_data_dir(data_dir), read_data_dir_keys(data_dir)
+    assert keys.keys.pairs(b"\0", FROM_KEY) == [(kv.key, kv.value) for kv in _keys(whole)]
+    assert (keys.keys.revision, keys.applied_index, keys.lone_voter, keys.member_id, keys.cluster_id) == \
+        (whole.kv.revision, whole.applied_index, whole.lone_voter, whole.member_id, whole.cluster_id)
+    assert keys.report == whole.report
+    snapshot = keys.report.snapshot
+    return (snapshot.index if snapshot is not None else 0), keys.report.replayed_entries
+
+
+def test_the_keys_read_from_a_stopped_member_s_snapshot_or_its_log_are_its_state(tmp_path: Path) -> None:
+    """Rule 6: after a stop's snapshot the keys are read from it, after later writes from the state
+    replayed; both as ``read_data_dir`` has them."""
+    load_or_keep_identity(tmp_path, MEMBER)
+    writes: list[Request] = [PutRequest(b"/k/%04d" % (i % 90), b"v%d" % i)
+                             for i in range(STOP_SNAPSHOT_ENTRIES)]
+    asyncio.run(_write_then_stop(tmp_path, [*writes, DeleteRangeRequest(b"/k/0010", b"/k/0020")]))
+    snapshot_index, replayed = _assert_keys_alike(tmp_path)
+    assert snapshot_index > 0 and replayed == 0
+    asyncio.run(_write_then_stop(tmp_path, [PutRequest(b"/k/0001", b"later"), DeleteRangeRequest(b"/k/0002"),
+                                            PutRequest(b"/n/new", b"")]))
+    snapshot, replayed = _assert_keys_alike(tmp_path)
+    assert snapshot == snapshot_index and replayed >= 3
+    assert read_data_dir_keys(tmp_path).keys.pairs(b"/k/0001", b"") == [(b"/k/0001", b"later")]
+
+
+def test_a_snapshot_followed_by_entries_that_change_no_key_is_read_as_it_is(tmp_path: Path) -> None:
+    """Rule 6: a new leader's empty entries after the snapshot leave it the keys' source."""
+    load_or_keep_identity(tmp_path, MEMBER)
+    puts: list[Request] = [PutRequest(b"/k/%04d" % i, b"v") for i in range(STOP_SNAPSHOT_ENTRIES)]
+    asyncio.run(_write_then_stop(tmp_path, puts))
+    snapshot_index, _ = _assert_keys_alike(tmp_path)
+    wal, _ = Wal.open(tmp_path)
+    wal.append(HardState(term=9, vote=MEMBER.member_id, commit=snapshot_index + 2),
+               [Entry(term=9, index=snapshot_index + 1), Entry(term=9, index=snapshot_index + 2)])
+    wal.close()
+    assert _assert_keys_alike(tmp_path) == (snapshot_index, 2)
+    assert read_data_dir_keys(tmp_path).applied_index == snapshot_index + 2
+
+
+@pytest.mark.parametrize("read", [read_data_dir, read_data_dir_keys])
+def test_a_missing_or_empty_directory_is_an_error_naming_it(tmp_path: Path, read: Any) -> None:
     with pytest.raises(StorageError, match=f"data_dir: {tmp_path / 'nowhere'} does not exist"):
-        read_data_dir(tmp_path / "nowhere")
+        read(tmp_path / "nowhere")
     with pytest.raises(StorageError, match=f"data_dir: {tmp_path} holds no store's data"):
-        read_data_dir(tmp_path)
+        read(tmp_path)
     load_or_keep_identity(tmp_path, MEMBER)
     with pytest.raises(StorageError, match=f"{tmp_path / 'member' / 'wal'} does not exist"):
-        read_data_dir(tmp_path)
+        read(tmp_path)
 
 
 def test_a_damaged_log_or_snapshot_is_an_error_naming_the_file(tmp_path: Path) -> None:
@@ -194,6 +260,16 @@ def test_a_damaged_log_or_snapshot_is_an_error_naming_the_file(tmp_path: Path) -
     assert snap.exists()  # not set aside: it only reads
 
 
+@pytest.mark.parametrize("read", [read_data_dir, read_data_dir_keys])
+def test_a_snapshot_holding_no_store_state_is_an_error_naming_it(tmp_path: Path, read: Any) -> None:
+    _write_log(tmp_path, [_store_entry(i, f"/k/{i}") for i in range(1, 10)], commit=9)
+    meta = SnapshotMeta(index=9, term=1, conf_state=ConfState(voters=(MEMBER.member_id,)))
+    SnapshotFiles(tmp_path / "member" / "snap").save(meta, b"\xc1 not the store's state")
+    snap = tmp_path / "member" / "snap" / f"{9:016x}-{1:016x}.snap"
+    with pytest.raises(StorageError, match=f"{snap}: "):
+        read(tmp_path)
+
+
 def test_the_one_shot_s_reader_loads_no_member_nor_client_edge(processes: Processes) -> None:
     code = "import sys\nfrom confagent.backends import DataDirBackend\nprint(' '.join(sorted(sys.modules)))"
     done = processes.run([sys.executable, "-c", code], cwd=ROOT, timeout_s=60)
@@ -209,14 +285,19 @@ def test_reads_beside_a_member_writing_and_snapshotting_see_every_acknowledged_w
     data_dir = tmp_path / "store"
     server = processes.store(data_dir, args=("--snapshot-count", "7"))
     acknowledged: dict[str, int] = {}
+    values: dict[bytes, bytes] = {}
     with httpx.Client(base_url=server.url, timeout=30) as client:
         for i in range(120):
             key = f"/w/{i % 40:02d}"
             answer = _call(client, "/v3/kv/put", _put(key, str(i)))
             acknowledged[key] = int(answer["header"]["revision"])
+            values[key.encode()] = str(i).encode()
             if i % 6 == 5:  # while the member goes on writing its log and snapshot files
                 view = read_data_dir(data_dir)
                 assert view.lone_voter and view.kv.revision >= max(acknowledged.values())
                 found = {kv.key.decode(): kv.mod_revision for kv in _keys(view)}
                 assert {key: found[key] for key in acknowledged} == acknowledged
+                keys = read_data_dir_keys(data_dir)
+                assert keys.lone_voter and keys.keys.revision >= max(acknowledged.values())
+                assert dict(keys.keys.pairs(b"/w/", b"/w0")) == values  # one writer: no later value
     assert len(list((data_dir / "member" / "snap").glob("*.snap"))) > 1
