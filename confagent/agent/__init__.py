@@ -18,14 +18,14 @@ store (``StoreReloadSlots``). ``SystemHost`` is what templates see of the machin
 ``AgentMetrics`` and ``StoreReloadSlots`` are loaded on first use
 (``__getattr__``): they bring uvicorn, watchfiles, prometheus_client and the
 etcd client, which a one-shot run does not need (or only with a ``reload_lock``).
+So are the daemon's own parts, which a one-shot pass does not use either
+(``Debouncer``, ``StatusBoard``, ``Health``, ``ResourceStatus``, ``SystemdNotifier``).
 """
 
 from typing import TYPE_CHECKING
 
 from confagent.agent._agent import STOP_TIMEOUT_S, Agent, RunReport
-from confagent.agent._debounce import Debouncer
 from confagent.agent._host import SystemHost
-from confagent.agent._notify import SystemdNotifier
 from confagent.agent._setup import (
     ConfigSource,
     Setup,
@@ -34,16 +34,18 @@ from confagent.agent._setup import (
     load_setup,
     log_resource_errors,
 )
-from confagent.agent._status import Health, ResourceStatus, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from confagent.agent._daemon import Daemon
+    from confagent.agent._debounce import Debouncer
     from confagent.agent._hotreload import watch_config
     from confagent.agent._listener import AgentListener, StatusApp
     from confagent.agent._metrics import AgentMetrics
+    from confagent.agent._notify import SystemdNotifier
     from confagent.agent._reload_slots import StoreReloadSlots
+    from confagent.agent._status import Health, ResourceStatus, StatusBoard
 
 __all__ = [
     "STOP_TIMEOUT_S",
@@ -75,7 +77,8 @@ __all__ = [
 
 _LAZY_MODULES = {"Daemon": "_daemon", "AgentListener": "_listener", "StatusApp": "_listener",
                  "watch_config": "_hotreload", "AgentMetrics": "_metrics",
-                 "StoreReloadSlots": "_reload_slots"}
+                 "StoreReloadSlots": "_reload_slots", "Debouncer": "_debounce", "SystemdNotifier": "_notify",
+                 "StatusBoard": "_status", "Health": "_status", "ResourceStatus": "_status"}
 """Names loaded on first use, by the module defining them (module docstring)."""
 
 

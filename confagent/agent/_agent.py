@@ -24,7 +24,9 @@ Backends are opened here and always closed again. Noop diffs go to ``out``
 logger may be given, as the CLI's one-shot gives one that imports structlog
 at its first line, ``confagent.cli._logs`` rule 4). The
 daemon's modules (the listener's uvicorn, hot reload's watchfiles) are
-imported by ``run`` only: ``--onetime`` does not pay for them.
+imported by ``run`` only: ``--onetime`` does not pay for them, nor for the
+status board and the systemd notifier (``status``, ``notifier``: made at
+their first use, which a one-shot pass never makes).
 """
 
 from __future__ import annotations
@@ -34,15 +36,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, TextIO
 
 from confagent.agent._discovery import discover_nodes
 from confagent.agent._host import SystemHost
-from confagent.agent._notify import SystemdNotifier
 from confagent.agent._one_shot_backend import open_one_shot_backend
 from confagent.agent._setup import ConfigSource, Setup, compile_templates, load_setup, log_resource_errors
-from confagent.agent._status import NO_RESOURCE, StatusBoard
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, open_backend
 from confagent.errors import ConfigError
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 
     from confagent.agent._daemon import Daemon
     from confagent.agent._listener import AgentListener, StatusApp
+    from confagent.agent._notify import SystemdNotifier
+    from confagent.agent._status import StatusBoard
 
 __all__ = ["STOP_TIMEOUT_S", "Agent", "RunReport"]
 
@@ -100,10 +102,21 @@ class Agent:
         self.out = out or sys.stdout
         self.clock = clock
         self.log: FilteringBoundLogger = log if log is not None else _default_logger()
-        self.status = StatusBoard()
-        """What the daemon reports about itself (``run``)."""
-        self.notifier = SystemdNotifier.from_environ()
         self._daemon: Daemon | None = None
+
+    @cached_property
+    def status(self) -> StatusBoard:
+        """What the daemon reports about itself (``run``); made at first use (module docstring)."""
+        from confagent.agent._status import StatusBoard  # noqa: PLC0415 - see the module docstring
+
+        return StatusBoard()
+
+    @cached_property
+    def notifier(self) -> SystemdNotifier:
+        """How the daemon tells systemd how it is doing (``NOTIFY_SOCKET``); made at first use."""
+        from confagent.agent._notify import SystemdNotifier  # noqa: PLC0415 - see the module docstring
+
+        return SystemdNotifier.from_environ()
 
     def load(self) -> Setup:
         """The configuration and resources, loaded now; broken resources logged.
@@ -196,6 +209,8 @@ class Agent:
         """
         setup = self.load()
         if setup.idle:
+            from confagent.agent._status import NO_RESOURCE  # noqa: PLC0415 - see the module docstring
+
             self.log.error(NO_RESOURCE, broken=len(setup.resources.errors))
             return RunReport((), setup.resources.errors)
         run = setup.config.run
@@ -253,5 +268,7 @@ async def _revision_of(backend: Backend, setup: Setup) -> int:
         ConfagentError: the backend did not answer.
     """
     if setup.idle:
+        from confagent.agent._status import NO_RESOURCE  # noqa: PLC0415 - the daemon's, loaded already
+
         raise ConfigError(NO_RESOURCE)
     return (await backend.snapshot(setup.prefixes)).revision

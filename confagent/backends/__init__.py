@@ -22,20 +22,14 @@ prefixes current and reports each change with the keys it touched.
 The backend classes are loaded on first use (``__getattr__``; ``open_backend``
 imports only the one it opens): the embedded store brings uvicorn, ``etcd``
 brings httpx, ``file`` brings PyYAML and watchfiles, ``redis`` redis-py, ``zookeeper``
-kazoo, and a process needs at most one of them.
+kazoo, and a process needs at most one of them. So are ``PrefixCache``, its
+events and config and the backoff it uses: the daemon's, which a one-shot pass
+(one snapshot) does not use.
 """
 
 from typing import TYPE_CHECKING
 
 from confagent.backends._base import Backend, Change, Snapshot
-from confagent.backends._cache import (
-    CacheConfig,
-    CacheEvent,
-    CacheRecovered,
-    CacheTrouble,
-    CacheUpdate,
-    PrefixCache,
-)
 from confagent.backends._env import EnvBackend
 from confagent.backends._prefixes import PrefixSet, distinct_prefixes
 from confagent.backends._registry import (
@@ -48,10 +42,17 @@ from confagent.backends._registry import (
     embedded_store,
     open_backend,
 )
-from confagent.backoff import Backoff, BackoffPolicy
 from confagent.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from confagent.backends._cache import (
+        CacheConfig,
+        CacheEvent,
+        CacheRecovered,
+        CacheTrouble,
+        CacheUpdate,
+        PrefixCache,
+    )
     from confagent.backends._data_dir import DataDirBackend
     from confagent.backends._embedded import EmbeddedBackend
     from confagent.backends._etcd import EtcdBackend
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from confagent.backends._grpc_snapshot import GrpcSnapshotBackend
     from confagent.backends._redis import RedisBackend
     from confagent.backends._zookeeper import ZookeeperBackend
+    from confagent.backoff import Backoff, BackoffPolicy
 
 __all__ = [
     "BACKENDS",
@@ -94,8 +96,11 @@ __all__ = [
 
 _LAZY_MODULES = {"DataDirBackend": "_data_dir", "EmbeddedBackend": "_embedded", "EtcdBackend": "_etcd",
                  "FileBackend": "_file", "GrpcSnapshotBackend": "_grpc_snapshot", "RedisBackend": "_redis",
-                 "ZookeeperBackend": "_zookeeper"}
-"""Backend classes whose modules import heavy libraries, by the module defining them (module docstring)."""
+                 "ZookeeperBackend": "_zookeeper",
+                 **dict.fromkeys(("CacheConfig", "CacheEvent", "CacheRecovered", "CacheTrouble",
+                                  "CacheUpdate", "PrefixCache", "Backoff", "BackoffPolicy"), "_cache")}
+"""Backend classes whose modules import heavy libraries, and the daemon's cache with the backoff it
+imports (a one-shot pass reads one snapshot, using neither), by the module holding them (module docstring)."""
 
 
 if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name

@@ -43,7 +43,6 @@ Differences from confd, on purpose:
 from typing import TYPE_CHECKING
 
 from confagent.lazy import lazy_exports
-from confagent.render._gotime import GoTime
 from confagent.render._host import SRV, Host, StaticHost
 from confagent.render._paths import prefix_end
 from confagent.render._reads import Reads
@@ -59,6 +58,7 @@ if TYPE_CHECKING:
         make_environment,
         render,
     )
+    from confagent.render._gotime import GoTime
 
 __all__ = [
     "SRV",
@@ -77,10 +77,12 @@ __all__ = [
     "render",
 ]
 
-_LAZY_MODULES = dict.fromkeys(
-    ("RenderEnvironment", "Rendered", "check_template", "make_environment", "render"), "_environment")
-"""Names of ``_environment``, the one module importing Jinja2: loaded on first use (``lazy_exports``),
-so that what only reads keys, scopes and views (the configuration, the cache, the CLI) starts fast."""
+_LAZY_MODULES = {**dict.fromkeys(
+    ("RenderEnvironment", "Rendered", "check_template", "make_environment", "render"), "_environment"),
+    "GoTime": "_gotime"}
+"""Names of ``_environment``, the one module importing Jinja2, and ``GoTime`` (a template asking for the
+time loads it): loaded on first use (``lazy_exports``), so that what only reads keys, scopes and views
+(the configuration, the cache, the CLI) starts fast."""
 
 if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
     __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_MODULES, rename=True)

@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from confagent.errors import RenderError, ResolveError
-from confagent.render._gotime import GoTime
 from confagent.render._reads import ReadLog
 from confagent.render._store_functions import require_str
+
+if TYPE_CHECKING:
+    from confagent.render._gotime import GoTime
 
 __all__ = ["SRV", "Host", "HostFunctions", "StaticHost"]
 
@@ -108,7 +110,11 @@ class StaticHost:
 
 
 class Clock:
-    """confd's ``datetime``: call it for a ``GoTime``, or use a ``GoTime`` method on it directly."""
+    """confd's ``datetime``: call it for a ``GoTime``, or use a ``GoTime`` method on it directly.
+
+    ``GoTime`` (its class and its layout's regexes) is loaded by the first template that asks for the
+    time: most render none.
+    """
 
     __slots__ = ("_host", "_log")
 
@@ -117,10 +123,14 @@ class Clock:
         self._log = log
 
     def __call__(self) -> GoTime:
+        from confagent.render._gotime import GoTime  # noqa: PLC0415 - see the class docstring
+
         self._log.clock = True
         return GoTime(self._host.now())
 
     def __getattr__(self, name: str) -> Any:
+        from confagent.render._gotime import GoTime  # noqa: PLC0415 - see the class docstring
+
         if name.startswith("_") or not hasattr(GoTime, name):
             raise AttributeError(name)
         return getattr(self(), name)

@@ -95,9 +95,8 @@ class StoreFunctions:
     def gets(self, pattern: str, required: bool = False) -> list[KVPair]:
         """The pairs whose key matches the glob ``pattern``, sorted by key."""
         literal, rest = compile_glob_rest(require_str("gets", pattern))
-        start = len(literal)
-        pairs = [KVPair(key, value) for key, value in self._scan(pattern)
-                 if key.startswith(literal) and rest.fullmatch(key, start)]
+        start, match = len(literal), rest.fullmatch  # every key scanned starts with the literal
+        pairs = [KVPair(key, value) for key, value in self._scan(pattern) if match(key, start)]
         if required and not pairs:
             raise RenderError(f"gets: no keys match {pattern}", key=pattern)
         return pairs
@@ -105,9 +104,8 @@ class StoreFunctions:
     def getvs(self, pattern: str, required: bool = False) -> list[str]:
         """The values of the keys matching ``pattern``, sorted by value (not by key)."""
         literal, rest = compile_glob_rest(require_str("getvs", pattern))
-        start = len(literal)
-        values = sorted(value for key, value in self._scan(pattern)
-                        if key.startswith(literal) and rest.fullmatch(key, start))
+        start, match = len(literal), rest.fullmatch  # every key scanned starts with the literal
+        values = sorted(value for key, value in self._scan(pattern) if match(key, start))
         if required and not values:
             raise RenderError(f"getvs: no keys match {pattern}", key=pattern)
         return values
@@ -158,11 +156,12 @@ class StoreFunctions:
             self._log.prefix(start)
         else:
             return
-        keys = self._view.sorted_keys
+        keys, relative = self._view.sorted_keys, self._scope.relative
         for wanted in intervals:
             for low, high in self._scope.clip(*wanted):
-                for index in range(*self._indexes(low, high)):
-                    yield self._scope.relative(keys[index]), self._view[keys[index]]
+                first, last = self._indexes(low, high)
+                found = keys[first:last]
+                yield from zip(map(relative, found), self._view.values_of(found), strict=True)
 
     def _children(self, function: str, path: str, leaf_itself: bool) -> tuple[set[str], set[str]]:
         """Names of leaves and of directories directly below ``path`` (skipping whole subtrees)."""

@@ -18,7 +18,6 @@ Rules:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from confagent.resource._plan import Replace
@@ -82,6 +81,8 @@ def _opcodes(old: list[str], new: list[str]) -> list[_Opcode]:
         tag = "replace" if middle_old and middle_new else "delete" if middle_old else "insert"
         middle = [(tag, start, old_end, start, new_end)]
     else:
+        import difflib  # noqa: PLC0415 - only for a change; a one-shot's start-up need not load it
+
         matcher = difflib.SequenceMatcher(None, middle_old, middle_new, autojunk=False)
         middle = [(tag, i1 + start, i2 + start, j1 + start, j2 + start)
                   for tag, i1, i2, j1, j2 in matcher.get_opcodes()]

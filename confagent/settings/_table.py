@@ -14,7 +14,6 @@ Shared by ``parse_resource`` and the global configuration loader.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Collection, Mapping
 from typing import TypeVar
 
@@ -140,6 +139,8 @@ class TableReader:
 def _unknown_key_message(key: str, fields: Collection[str], aliases: Mapping[str, str]) -> str:
     suggestion = aliases.get(key)
     if suggestion is None:
+        import difflib  # noqa: PLC0415 - only for a mistake; a one-shot's start-up need not load it
+
         close = difflib.get_close_matches(key.replace("-", "_").lower(), list(fields), n=1, cutoff=0.7)
         suggestion = close[0] if close else None
     hint = f"; did you mean {suggestion!r}?" if suggestion else f" (known: {', '.join(sorted(fields))})"

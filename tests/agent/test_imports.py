@@ -18,6 +18,12 @@ from confagent.testing import Processes
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("uvicorn", "httpx", "jinja2", "google.protobuf")
 BACKEND_LIBRARIES = ("confagent.server", "confagent.client", "yaml", "watchfiles")
+DAEMON_PARTS = ("confagent.backends._cache", "confagent.backoff", "confagent.agent._status",
+                "confagent.agent._notify", "confagent.agent._debounce")
+"""The daemon's own modules (its cache, backoff, status board, systemd notifier, debouncer): a one-shot does
+not use them."""
+ON_USE = ("difflib", "confagent.render._gotime")
+"""What only a change shown (a diff), a mistake named (did you mean) or a template asking the time loads."""
 
 
 def modules_after(processes: Processes, statement: str) -> set[str]:
@@ -33,7 +39,8 @@ def modules_after(processes: Processes, statement: str) -> set[str]:
     ("import confagent.backends", (*HEAVY, *BACKEND_LIBRARIES)),
     ("import confagent.render", ("jinja2",)),
     ("from confagent.agent import Agent, ConfigSource",
-     ("uvicorn", "watchfiles", "prometheus_client", "google.protobuf", *BACKEND_LIBRARIES)),
+     ("uvicorn", "watchfiles", "prometheus_client", "google.protobuf", *BACKEND_LIBRARIES, *DAEMON_PARTS,
+      *ON_USE)),
     ("from confagent.client import EtcdClient",
      ("confagent.kv._store", "confagent.kv._watch", "msgpack", "google.protobuf")),
     ("from confagent.wire import decode_range_request, encode_range_response, decode_range_response",
@@ -51,6 +58,12 @@ def test_an_entry_point_loads_only_what_it_uses(processes: Processes, statement:
     ("from confagent.backends import EtcdBackend", "httpx"),
     ("from confagent.agent import Daemon", "watchfiles"),
     ("from confagent.agent import AgentMetrics", "prometheus_client"),
+    ("from confagent.agent import StatusBoard", "confagent.agent._status"),
+    ("from confagent.agent import Agent, ConfigSource\nAgent(ConfigSource(None)).status",
+     "confagent.agent._status"),
+    ("from confagent.backends import PrefixCache", "confagent.backends._cache"),
+    ("from confagent.backends import BackoffPolicy", "confagent.backoff"),
+    ("from confagent.render import GoTime", "confagent.render._gotime"),
     ("from confagent.kv import KvStore", "confagent.kv._store"),
     ("from confagent.kv import RangeRequest", "confagent.kv._messages"),
     ("from confagent.kv import validate", "confagent.kv._validate"),
@@ -112,3 +125,5 @@ def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx(processes: Processes
     # loop; no message type of the store (backends._grpc_snapshot rule 5)
     unused = {"structlog", "orjson", "confagent.cli._output", "uvloop", "confagent.kv._messages"}
     assert loaded & unused == set()
+    # nor the daemon's parts, nor what only a diff, a mistake or the time needs
+    assert loaded & {*DAEMON_PARTS, *ON_USE} == set()
