@@ -80,7 +80,15 @@ _STORE_FLAG_ALIASES = {"data_dir": ("--data-dir",), "listen_client_urls": ("--li
 """The embedded store's flags before they had the ``--store-`` prefix."""
 
 
-def register(subparsers: Subparsers) -> None:
+def register(subparsers: Subparsers, only: str | None = None) -> None:
+    """Add ``run`` and ``render``, or only the one ``only`` names (``confagent.cli.ALONE``)."""
+    if only in (None, "run"):
+        _register_run(subparsers)
+    if only in (None, "render"):
+        _register_render(subparsers)
+
+
+def _register_run(subparsers: Subparsers) -> None:
     run = subparsers.add_parser(
         "run", help="run the agent: keep configuration files in sync with the store",
         description="Render conf.d's template resources and keep them in sync (confd's flags, "
@@ -89,6 +97,9 @@ def register(subparsers: Subparsers) -> None:
                     "the configuration.")
     _add_agent_flags(run)
     run.set_defaults(handler=_run)
+
+
+def _register_render(subparsers: Subparsers) -> None:
     render = subparsers.add_parser(
         "render", help="render every resource once (--check: only report what would change)",
         description="Render every template resource once. With --check nothing is written: the diffs "

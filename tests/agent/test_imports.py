@@ -6,12 +6,13 @@ Each case runs in a fresh interpreter and looks at ``sys.modules``: nothing here
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import pytest
 
-from confagent.cli import _register_cmd
+from confagent.cli import _register_cmd, build_parser
 from confagent.client import RegistrationEventKind
 from confagent.testing import Processes
 
@@ -94,6 +95,17 @@ def test_a_run_or_render_command_line_builds_only_its_own_commands(processes: Pr
         loaded = modules_after(processes, built)
         assert loaded & {*others, "confagent.auth", *HEAVY} == set()
     assert modules_after(processes, "from confagent.cli import build_parser; build_parser('get')") >= others
+
+
+@pytest.mark.parametrize("command", ["run", "render"])
+def test_a_run_or_render_command_line_builds_that_command_alone(command: str) -> None:
+    def commands(parser: argparse.ArgumentParser) -> set[str]:
+        (choices,) = [action.choices for action in parser._actions
+                      if isinstance(action, argparse._SubParsersAction)]
+        return set(choices)
+
+    assert commands(build_parser(command)) == {command}
+    assert commands(build_parser()) >= {"run", "render", "get"}
 
 
 @pytest.mark.parametrize(("argv", "collecting"), [(["render", "--help"], False), (["run", "--help"], False),
