@@ -38,9 +38,9 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from confagent.backends import BackendConfig
 from confagent.config._agent_config import AgentConfig, DiscoveryConfig, ListenerConfig, LogConfig, RunConfig
@@ -52,8 +52,10 @@ __all__ = ["COMMAND_LINE", "CONFIG_KEYS", "CONFIG_SECTIONS", "flag_name", "load_
 COMMAND_LINE = "command line"
 """The ``file`` of errors about command-line flags."""
 
-@dataclass(frozen=True, slots=True)
-class _Key:
+class _Key(NamedTuple):
+    """How one key of ``confagent.toml`` is read and where its value goes (a tuple: cheaper to make than a
+    dataclass, and the one-shot's start-up makes the class)."""
+
     read: Read
     component: str
     """The ``AgentConfig`` field holding the value."""
@@ -141,9 +143,8 @@ def load_config(
     return config
 
 
-@dataclass(frozen=True, slots=True)
-class _Layer:
-    """The values one source gives, and how it names each key in errors: (where, key)."""
+class _Layer(NamedTuple):
+    """The values one source gives, and how it names each key in errors: (where, key). A tuple, as _Key."""
 
     values: dict[str, object]
     name: Callable[[str], tuple[str, str]]

@@ -43,7 +43,7 @@ Differences from confd, on purpose:
 from typing import TYPE_CHECKING
 
 from confagent.lazy import lazy_exports
-from confagent.render._host import SRV, Host, StaticHost
+from confagent.render._host import SRV, Host
 from confagent.render._paths import prefix_end
 from confagent.render._reads import Reads
 from confagent.render._scope import Scope
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         render,
     )
     from confagent.render._gotime import GoTime
+    from confagent.render._static_host import StaticHost
 
 __all__ = [
     "SRV",
@@ -79,10 +80,10 @@ __all__ = [
 
 _LAZY_MODULES = {**dict.fromkeys(
     ("RenderEnvironment", "Rendered", "check_template", "make_environment", "render"), "_environment"),
-    "GoTime": "_gotime"}
-"""Names of ``_environment``, the one module importing Jinja2, and ``GoTime`` (a template asking for the
-time loads it): loaded on first use (``lazy_exports``), so that what only reads keys, scopes and views
-(the configuration, the cache, the CLI) starts fast."""
+    "GoTime": "_gotime", "StaticHost": "_static_host"}
+"""Names of ``_environment``, the one module importing Jinja2, ``GoTime`` (a template asking for the
+time loads it) and ``StaticHost`` (tests'): loaded on first use (``lazy_exports``), so that what only
+reads keys, scopes and views (the configuration, the cache, the CLI) starts fast."""
 
 if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead, and checks every name
     __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_MODULES, rename=True)

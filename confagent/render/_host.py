@@ -1,7 +1,7 @@
 """The outside world a template may ask about, injected so that rendering stays pure.
 
 ``Host`` is what the agent gives (the real environment, clock, resolver and
-file system) and tests replace with ``StaticHost``. ``HostFunctions`` are
+file system) and tests replace with ``StaticHost`` (``_static_host``). ``HostFunctions`` are
 confd's ``getenv datetime lookupIP lookupIPV4 lookupIPV6 lookupSRV
 fileExists`` over a host, noting in the render's ``ReadLog`` that the output
 depends on it. Differences from confd (confd.md §4.2, §10.6):
@@ -14,9 +14,9 @@ depends on it. Differences from confd (confd.md §4.2, §10.6):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from confagent.errors import RenderError, ResolveError
@@ -26,7 +26,7 @@ from confagent.render._store_functions import require_str
 if TYPE_CHECKING:
     from confagent.render._gotime import GoTime
 
-__all__ = ["SRV", "Host", "HostFunctions", "StaticHost"]
+__all__ = ["SRV", "Host", "HostFunctions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,36 +77,6 @@ class Host(Protocol):
     def file_exists(self, path: str) -> bool:
         """Whether ``path`` exists (only "does not exist" is False)."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class StaticHost:
-    """A ``Host`` with fixed answers, for tests and dry runs; its clock stands at Go's reference time."""
-
-    environ: Mapping[str, str] = field(default_factory=dict)
-    time: datetime = datetime(2006, 1, 2, 15, 4, 5, tzinfo=UTC)
-    addresses: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    services: Mapping[tuple[str, str, str], Sequence[SRV]] = field(default_factory=dict)
-    files: frozenset[str] = frozenset()
-
-    def getenv(self, name: str) -> str | None:
-        return self.environ.get(name)
-
-    def now(self) -> datetime:
-        return self.time
-
-    def lookup_ip(self, name: str) -> Sequence[str]:
-        if name not in self.addresses:
-            raise ResolveError(f"lookup {name}: no such host")
-        return self.addresses[name]
-
-    def lookup_srv(self, service: str, proto: str, name: str) -> Sequence[SRV]:
-        if (service, proto, name) not in self.services:
-            raise ResolveError(f"lookup _{service}._{proto}.{name}: no such host")
-        return self.services[service, proto, name]
-
-    def file_exists(self, path: str) -> bool:
-        return path in self.files
 
 
 class Clock:

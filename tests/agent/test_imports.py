@@ -23,8 +23,9 @@ DAEMON_PARTS = ("confagent.backends._cache", "confagent.backoff", "confagent.age
                 "confagent.agent._notify", "confagent.agent._debounce")
 """The daemon's own modules (its cache, backoff, status board, systemd notifier, debouncer): a one-shot does
 not use them."""
-ON_USE = ("difflib", "confagent.render._gotime")
-"""What only a change shown (a diff), a mistake named (did you mean) or a template asking the time loads."""
+ON_USE = ("difflib", "confagent.render._gotime", "confagent.render._static_host")
+"""What only a change shown (a diff), a mistake named (did you mean), a template asking the time or a test's
+fixed host loads."""
 
 
 def modules_after(processes: Processes, statement: str) -> set[str]:
@@ -65,6 +66,7 @@ def test_an_entry_point_loads_only_what_it_uses(processes: Processes, statement:
     ("from confagent.backends import PrefixCache", "confagent.backends._cache"),
     ("from confagent.backends import BackoffPolicy", "confagent.backoff"),
     ("from confagent.render import GoTime", "confagent.render._gotime"),
+    ("from confagent.render import StaticHost", "confagent.render._static_host"),
     ("from confagent.kv import KvStore", "confagent.kv._store"),
     ("from confagent.kv import RangeRequest", "confagent.kv._messages"),
     ("from confagent.kv import validate", "confagent.kv._validate"),
