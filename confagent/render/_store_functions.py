@@ -18,6 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from confagent.errors import RenderError
@@ -42,13 +43,9 @@ class KVPair:
     Key: str
     Value: str
 
-    @property
-    def key(self) -> str:
-        return self.Key
-
-    @property
-    def value(self) -> str:
-        return self.Value
+    # properties whose getter is C (attrgetter): a template reads them for every pair it prints
+    key = property(attrgetter("Key"), doc="``Key``.")
+    value = property(attrgetter("Value"), doc="``Value``.")
 
     def __iter__(self) -> Iterator[str]:
         yield self.Key
