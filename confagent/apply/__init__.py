@@ -4,8 +4,8 @@
 names, and returns ``confagent.resource.plan``'s answer. ``apply_batch(plans)``
 carries out many plans at once (``ApplyBatch``: the same, fed one plan at a
 time, staging each as it comes): stage every new file beside its
-destination, run every ``check_cmd`` concurrently, rename, then run each
-distinct ``reload_cmd`` once, rolling its destinations back (bytes, owner,
+destination, run every ``check_cmd`` concurrently, rename (a file with
+no command as soon as it is durable), then run each distinct ``reload_cmd`` once, rolling its destinations back (bytes, owner,
 mode) if it fails. It is async so that the agent's loop never waits on a
 command; commands (``run_command``) run through ``/bin/sh -c`` with a timeout
 that kills their process group, and their output comes back in each

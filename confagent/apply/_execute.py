@@ -10,12 +10,18 @@ written while the caller prepares the next plans:
    ``MAX_CONCURRENT_STAGES`` threads from the moment each plan is added
    (``confagent.apply._staging``), so that their fsyncs overlap each other
    and the caller's rendering; ``finish`` waits for them all (the event loop
-   waits, as it waits for one) before anything below;
+   waits, as it waits for one) before anything below. A plan with no command
+   at all (no ``check_cmd``, ``reload_cmd`` nor ``reload_lock``) and no
+   ``backup`` is renamed over its destination by its thread as soon as its
+   stage file is durable (phase 3 early): nothing is checked or reloaded for
+   it, so waiting for the others gains it nothing (confd too replaces each
+   resource's file in turn);
 2. check: every ``check_cmd`` on its stage file, up to ``MAX_CONCURRENT_CHECKS``
    at a time; a failure
    deletes that stage file and leaves its destination untouched;
 3. install: ``dest.bak`` first if ``backup``, then the renames, then one fsync
-   per directory (a destination whose directory fsync fails gets an error and no reload);
+   per directory, after its last rename, the early ones' included (a destination
+   whose directory fsync fails gets an error and no reload);
 4. reload: each distinct ``reload_cmd`` (after filling ``{{.dest}}``) runs
    once for all the destinations that asked for it. When it fails, every
    destination of that group with ``rollback`` gets its previous file back
@@ -33,8 +39,11 @@ written while the caller prepares the next plans:
 Guarantees: a destination is always a whole file (old or new); no stage file
 survives the batch, whatever is raised, including cancellation (unless
 ``keep_stage_files``, below), nor does one of a batch given up before
-``finish`` (its threads are waited for, then its stage files removed); a
-failure of one destination never stops another's. Errors are results
+``finish`` (its threads are waited for, then its stage files removed); a batch
+given up changes no destination that has a command or a backup (the ones
+without may have been renamed early, without their directory's fsync: as a
+crash before it, a rename that may not last); a failure of one destination
+never stops another's. Errors are results
 (``ApplyResult.error``), for the caller to log with each command's output;
 only bugs raise. ``sync_only`` skips both
 commands (confd's ``-sync-only``). ``keep_stage_files`` (confd's
@@ -128,8 +137,10 @@ class _Job:
                            self.kept_stage)
 
     def take_stage(self) -> None:
-        """Take the written stage file, or the error, from phase 1 (after ``Staging.wait``)."""
+        """Take the written stage file, or the error, from phase 1 (after ``Staging.wait``); a stage
+        file renamed early is a replaced destination."""
         self.stage, self.error = self.staged.stage, self.staged.error
+        self.replaced = self.staged.installed
 
     def keep_stage(self) -> None:
         """Leave the stage file where it is (``keep_stage_files``), as ``kept_stage``."""
@@ -183,7 +194,10 @@ class ApplyBatch:
         """Take ``plan`` into the batch; a ``Replace`` starts writing its stage file now."""
         assert not self._finished, "a finished batch takes no plan"
         if isinstance(plan, Replace):
-            self._jobs[len(self._plans)] = _Job(self._staging.start(plan, self._staging.target(plan.dest)))
+            spec = plan.spec
+            early = not (spec.check_cmd or spec.reload_cmd or spec.reload_lock or spec.backup)
+            self._jobs[len(self._plans)] = _Job(self._staging.start(plan, self._staging.target(plan.dest),
+                                                                    install=early))
         self._plans.append(plan)
 
     async def finish(self) -> list[ApplyResult]:
@@ -269,7 +283,8 @@ def _install_all(jobs: Sequence[_Job]) -> None:
     """Rename every stage file over its destination, then fsync each directory once (phase 3)."""
     directories: dict[Path, list[_Job]] = {}
     for job in jobs:
-        _install(job)
+        if not job.replaced:  # else renamed early (phase 1)
+            _install(job)
         if job.replaced:
             directories.setdefault(job.target.parent, []).append(job)
     for directory, group in directories.items():

@@ -13,8 +13,11 @@ Rules:
    exists (made when ``create_dest_dirs``; else the plan's error), the owner a file created there gets
    (``creation_owner``: a stage file that gets its owner at creation needs no chown nor chmod), and
    where the path of a destination that is not a symlink leads (``destination_path`` of its directory).
-3. Nothing of the batch is renamed here: the caller renames after ``wait()``, so every stage file is
-   whole and durable before any destination changes (``confagent.fsutil`` rule 1).
+3. A plan started with ``install`` (one with no command to run on it: ``ApplyBatch``'s rule) has its
+   stage file renamed over its destination in its thread as soon as it is durable, before
+   ``wait()``; nothing else is renamed here: the caller renames the rest after ``wait()``, once
+   every check has passed. Either way a stage file is whole and durable before its destination
+   changes (``confagent.fsutil`` rule 1); the directory is fsynced by the caller, after its last rename.
 4. ``wait()`` is also the cleanup's first step: a stage file being written when the batch is given up
    is removed only after its thread is done with it.
 """
@@ -30,7 +33,7 @@ from pathlib import Path
 
 from confagent.apply._files import destination_path
 from confagent.errors import ApplyError
-from confagent.fsutil import creation_owner, stage_file
+from confagent.fsutil import creation_owner, remove_quietly, stage_file
 from confagent.resource import Replace
 
 __all__ = ["MAX_CONCURRENT_STAGES", "Staged", "Staging"]
@@ -40,14 +43,17 @@ MAX_CONCURRENT_STAGES = 8
 
 
 class Staged:
-    """One plan's stage file: ``stage`` once written, or ``error``; read them after ``Staging.wait``."""
+    """One plan's stage file: ``stage`` once written, or ``error``; ``installed`` once renamed over its
+    destination (rule 3: its ``stage`` is None then); read them after ``Staging.wait``."""
 
-    __slots__ = ("error", "owner", "plan", "stage", "target")
+    __slots__ = ("error", "install", "installed", "owner", "plan", "stage", "target")
 
-    def __init__(self, plan: Replace, target: Path, owner: tuple[int, int] | None) -> None:
+    def __init__(self, plan: Replace, target: Path, owner: tuple[int, int] | None, install: bool) -> None:
         self.plan = plan
         self.target = target
         self.owner = owner
+        self.install = install
+        self.installed = False
         self.stage: Path | None = None
         self.error: ApplyError | None = None
 
@@ -78,9 +84,10 @@ class Staging:
             real = self._real_directories[directory] = os.path.realpath(directory)
         return Path(real, name)
 
-    def start(self, plan: Replace, target: Path) -> Staged:
-        """Begin writing ``plan``'s stage file beside ``target``; its record, filled by ``wait()``."""
-        staged = Staged(plan, target, None)
+    def start(self, plan: Replace, target: Path, *, install: bool = False) -> Staged:
+        """Begin writing ``plan``'s stage file beside ``target`` (and with ``install`` renaming it over
+        ``target``: rule 3); its record, filled by ``wait()``."""
+        staged = Staged(plan, target, None, install)
         try:
             staged.owner = self._owner_in(target.parent, plan)
         except ApplyError as error:
@@ -138,6 +145,16 @@ def _stage(staged: Staged) -> None:
                                   uid=attributes.uid, gid=attributes.gid, created_owner=staged.owner)
     except OSError as error:
         staged.error = ApplyError(_failure(error, staged), dest=staged.plan.dest)
+        return
+    if staged.install:
+        try:
+            os.replace(staged.stage, staged.target)
+        except OSError as error:
+            remove_quietly(staged.stage)
+            staged.stage = None
+            staged.error = ApplyError(f"cannot replace the file: {error.strerror}", dest=staged.plan.dest)
+            return
+        staged.stage, staged.installed = None, True
 
 
 def _failure(error: OSError, staged: Staged) -> str:

@@ -1,5 +1,6 @@
-"""ApplyBatch: stage files written while the caller goes on, nothing renamed before ``finish``, nothing
-left when a batch is given up; a stage file created with its owner's mode at once comes out right."""
+"""ApplyBatch: stage files written while the caller goes on; a destination with a command renamed only by
+``finish``, one without as soon as its stage file is durable; nothing left when a batch is given up; a stage
+file created with its owner's mode at once comes out right."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ def test_stage_files_are_written_before_finish_and_renamed_only_by_it(tmp_path: 
         dest.write_bytes(b"old")
 
     async def batch() -> list[bool]:
-        async with ApplyBatch() as applying:
+        async with ApplyBatch(sync_only=True) as applying:  # the reload_cmd is not run, and still waits
             for dest in dests:
-                applying.add(plan_file(make_spec(dest), f"new {dest.name}".encode()))
+                applying.add(plan_file(make_spec(dest, reload_cmd="true"), f"new {dest.name}".encode()))
             until(lambda: len(stage_files(tmp_path)) == len(dests), "the four stage files")
             until(lambda: all(stage.stat().st_size == len(b"new f0.conf") for stage in stage_files(tmp_path)),
                   "the stage files written")
@@ -40,20 +41,57 @@ def test_stage_files_are_written_before_finish_and_renamed_only_by_it(tmp_path: 
     assert leftovers(tmp_path) == []
 
 
-def test_a_batch_given_up_before_finish_leaves_no_stage_file_and_changes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [{}, {"check_cmd": "true"}, {"reload_cmd": "true"},
+                                     {"reload_cmd": "true", "reload_lock": "l"}, {"backup": True}],
+                         ids=["none", "check", "reload", "lock", "backup"])
+def test_only_a_destination_without_command_or_backup_is_renamed_before_finish(
+        tmp_path: Path, command: dict[str, object]) -> None:
+    """Nothing is checked or reloaded for it, so it is renamed once its stage file is durable; every other
+    waits for ``finish`` (its check, its slot, its backup first). Their directory's fsync is ``finish``'s."""
+    early, late = tmp_path / "early.conf", tmp_path / "late.conf"
+    for dest in (early, late):
+        dest.write_bytes(b"old")
+
+    async def batch() -> list[bool]:
+        async with ApplyBatch(sync_only=True) as applying:
+            applying.add(plan_file(make_spec(early), b"new early"))
+            applying.add(plan_file(make_spec(late, **command), b"new late"))
+            until(lambda: early.read_bytes() == b"new early", "the early rename")
+            if command:
+                until(lambda: [stage.stat().st_size for stage in stage_files(tmp_path)] == [len(b"new late")],
+                      "the other's stage file written")
+                assert late.read_bytes() == b"old"
+            else:
+                until(lambda: late.read_bytes() == b"new late", "the other early rename")
+            return [result.replaced for result in await applying.finish()]
+
+    assert run(batch()) == [True, True]
+    assert (early.read_bytes(), late.read_bytes()) == (b"new early", b"new late")
+    assert leftovers(tmp_path) == []
+    assert (tmp_path / "late.conf.bak").exists() == ("backup" in command)
+
+
+def test_a_batch_given_up_before_finish_leaves_no_stage_file_and_changes_no_commanded_file(
+        tmp_path: Path) -> None:
+    """A destination with a command keeps its old file; one without may be renamed already (each a
+    whole file, old or new: here new, its thread done before the batch let go)."""
     dests = [tmp_path / "a" / f"f{index}.conf" for index in range(20)] + [tmp_path / "b.conf"]
-    dests[-1].write_bytes(b"old")
+    commandless = tmp_path / "c.conf"
+    for dest in (dests[-1], commandless):
+        dest.write_bytes(b"old")
 
     async def give_up() -> None:
         async with ApplyBatch() as applying:
             for dest in dests:
-                applying.add(plan_file(make_spec(dest, create_dest_dirs=True), b"new"))
+                applying.add(plan_file(make_spec(dest, create_dest_dirs=True, reload_cmd="true"), b"new"))
+            applying.add(plan_file(make_spec(commandless), b"new"))
             raise RuntimeError("a render raised")
 
     with pytest.raises(RuntimeError, match="a render raised"):
         run(give_up())
     assert (leftovers(tmp_path / "a"), leftovers(tmp_path), dests[-1].read_bytes()) == ([], [], b"old")
     assert list((tmp_path / "a").iterdir()) == []
+    assert commandless.read_bytes() == b"new"
 
 
 def test_the_plans_results_come_in_order_with_unchanged_ones_between(tmp_path: Path) -> None:
