@@ -36,6 +36,9 @@ Rules:
    sockets and join the next Ready. A batch of several entries once went to the thread,
    so that its fsync overlapped the loop's work on the next batch: at 16 clients that
    overlap was worth less than the hand-offs it cost (bench/README.md, issue 12, session 8).
+8. A save started ``behind`` goes to the thread even when the writer is idle, so that the
+   loop runs while it is written: a learner applies the committed entries it saves
+   meanwhile, and its agent renders them (``_node`` rule 8).
 """
 
 from __future__ import annotations
@@ -104,16 +107,17 @@ class WalWriter:
         await self.start_save(hard_state, entries, sync, snapshot=snapshot)
 
     def start_save(self, hard_state: HardState | None, entries: Sequence[Entry], sync: bool,
-                   *, snapshot: SnapshotMeta | None = None) -> asyncio.Future[None]:
+                   *, snapshot: SnapshotMeta | None = None, behind: bool = False) -> asyncio.Future[None]:
         """:meth:`save`, queued at once; await the future it returns (it completes as ``save``
-        returns, or raises as it raises). The caller can work while the thread writes.
+        returns, or raises as it raises). The caller can work while the thread writes; with
+        ``behind``, always on the thread (rule 8), else on the loop when the writer is idle (rule 7).
 
         Raises:
             StorageError: the writer is closed.
         """
         hard_state, self._deferred = hard_state or self._deferred, None
         save = partial(_Save, hard_state, entries, snapshot, sync)
-        if self._made == self._answered and not self._closing:
+        if self._made == self._answered and not self._closing and not behind:
             return self._save_here(save)
         return self._enqueue(save)
 

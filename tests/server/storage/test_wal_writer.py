@@ -91,6 +91,24 @@ def test_a_save_to_an_idle_writer_is_done_on_return_and_others_wait_their_turn(t
     assert reopen(tmp_path).entries == tuple(entry(index) for index in range(1, 6))
 
 
+def test_a_save_started_behind_is_the_threads_even_when_the_writer_is_idle(tmp_path: Path) -> None:
+    """Rule 8: ``behind`` hands the save to the thread (its future is not done when ``start_save``
+    returns: the loop runs while it is written), and a save made after it waits its turn."""
+    async def scenario() -> None:
+        wal, _ = Wal.open(tmp_path)
+        writer = WalWriter(wal)
+        behind = writer.start_save(HardState(1, 1, 0), [entry(1)], sync=True, behind=True)
+        assert not behind.done()
+        after = writer.start_save(None, [entry(2)], sync=True)
+        assert not after.done()
+        await after
+        assert behind.done()
+        await writer.close()
+
+    asyncio.run(scenario())
+    assert reopen(tmp_path).entries == (entry(1), entry(2))
+
+
 def test_a_marker_goes_before_the_entries_of_its_save_and_release_follows(tmp_path: Path) -> None:
     async def scenario() -> None:
         wal, _ = Wal.open(tmp_path, segment_bytes=200)
