@@ -38,6 +38,10 @@ and only then steps what arrived meanwhile (``_inputs``, the writes waiting in
    none was committed: no quorum of durable copies was counted. (Asserted on sending.)
 8. Committed entries durable here before the Ready (those before its first new entry)
    are applied while the save runs, up to the first membership change; the rest after.
+   A learner, sent committed entries only (``raft._leader`` rule 5: durable on a quorum of
+   voters), applies them all so, its save on the WAL writer's thread (``behind``): its agent
+   renders meanwhile, as etcd applies while it saves. After a crash its log may lack entries
+   it applied: it is sent them again, and an agent's first view waits (``_embedded`` rule 2).
    A Ready that saves nothing but applies entries has its messages (commit news) written
    after the replies it made possible (``PeerTransport.send`` without ``at_once``).
 9. A member stopping healthy (no failure, not removed) takes a last snapshot once its
@@ -515,13 +519,13 @@ class StoreNode:
         """One Ready, in the order of rules 6 to 8; nothing else steps the core meanwhile."""
         if rd.snapshot is not None:                                             # 1. persist
             await self._install(rd.snapshot)
-        saving = self._start_save(rd)
+        saving = self._start_save(rd, behind=self.is_learner)
         early = rd.send_before_persist and saving is not None
         if early:                                                               # 2. send (rule 7)
             assert all(m.commit <= self.core.log.stable_index for m in rd.messages), \
                 "a message sent before persisting carries a commit index not durable here"
             self._send_frames(rd.messages)
-        applied = self._apply_durable(rd)                                       # 3. apply (rule 8)
+        applied = self._apply_before_saved(rd, self.is_learner)                 # 3. apply (rule 8)
         if saving is not None:
             await saving
         if not early:                                                           # 2. send
@@ -535,17 +539,17 @@ class StoreNode:
             self._reads.batches.confirmed(read.context, read.index)
         self._reads.applied.reached(self.core.log.applied)
 
-    def _start_save(self, rd: Ready) -> asyncio.Future[None] | None:
-        """Hand entries and hard state to the WAL writer; None when nothing needs an fsync (rule 6)."""
+    def _start_save(self, rd: Ready, *, behind: bool) -> asyncio.Future[None] | None:
+        """Hand entries and hard state to the WAL writer (rule 8); None if nothing needs an fsync (rule 6)."""
         if rd.must_sync:
-            return self._writer.start_save(rd.hard_state, rd.entries, sync=True)
+            return self._writer.start_save(rd.hard_state, rd.entries, sync=True, behind=behind)
         if rd.hard_state is not None:
             self._writer.defer_hard_state(rd.hard_state)
         return None
 
-    def _apply_durable(self, rd: Ready) -> int:
-        """Apply the committed entries durable before this Ready (rule 8); how many."""
-        first_new = rd.entries[0].index if rd.entries else float("inf")
+    def _apply_before_saved(self, rd: Ready, learner: bool) -> int:
+        """Apply the committed entries durable before this Ready, or a learner's all (rule 8); how many."""
+        first_new = rd.entries[0].index if rd.entries and not learner else float("inf")
         for count, entry in enumerate(rd.committed):
             if entry.index >= first_new or entry.type is EntryType.CONF_CHANGE:
                 return count
