@@ -37,15 +37,16 @@ the core's figure is the leader's own.
 temporary directory, its ports from a free base) starts three voter agents and N
 learner agents, each rendering its own file from its own replica; then each of
 ``--puts`` puts (one every half second, to voter1) is timed from its
-acknowledgement to each learner's file showing the value (``--wait``, the
-agents' wait window, sets the floor: the example's 50 ms), the files polled by
+acknowledgement to each learner's file showing the value (``--wait MIN:MAX``
+gives the agents a wait window, whose minimum is then the floor; the example has
+none, as confd), the files polled by
 ``os.stat`` every ``POLL_S`` from this process (a file is replaced by rename, so
 a new inode or mtime is read). Printed per put: the first, median and last
 learner's file; then p50/max over the puts of the median and of the last file.
 
     python bench/learner_bench.py [--learners 0,1,5,10,20,50] [--seconds 3] [--rounds 2] [--idle-learners]
     python bench/learner_bench.py --core [--learners 0,1,10,50] [--rounds 3]
-    python bench/learner_bench.py --fleet 20 [--puts 10] [--wait 50ms:1s]
+    python bench/learner_bench.py --fleet 20 [--puts 10] [--wait MIN:MAX]
 
 Loopback only; every wait is bounded; every process started is stopped by its pid
 (a stopped learner gets SIGCONT first). A benchmark, not a test: it asserts nothing about time.
@@ -392,7 +393,8 @@ def main() -> None:
     parser.add_argument("--fleet", type=int, metavar="N",
                         help="time put -> file across the fleet example with N learner agents")
     parser.add_argument("--puts", type=int, default=10, help="puts timed with --fleet")
-    parser.add_argument("--wait", default="50ms:1s", help="the fleet's agents' wait window (the example's)")
+    parser.add_argument("--wait", default="", help="the fleet's agents' wait window, MIN:MAX "
+                                                  "(default: none, as the example)")
     args = parser.parse_args()
     if args.fleet:
         fleet(args.fleet, args.puts, args.wait)

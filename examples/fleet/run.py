@@ -13,7 +13,11 @@ waits for each one's file before the next turn. Its own pid is in ``run.pid``:
 ``kill $(cat examples/fleet/run.pid)`` stops every agent it started and waits for
 them (one still running ``STOP_TIMEOUT_S`` later is killed).
 
-    python3 examples/fleet/run.py [--learners 20] [--base 127.0.0.1:21000] [--turn 5] [--wait 50ms:1s]
+    python3 examples/fleet/run.py [--learners 20] [--base 127.0.0.1:21000] [--turn 5] [--wait MIN:MAX]
+
+The agents render each change as soon as their replica applies it, as confd does (no ``wait``
+window): a window (``--wait 50ms:1s``) pays its minimum on every change to save renders and reloads
+in bursts, which this example's resource, with no reload command, has no use for.
 """
 
 from __future__ import annotations
@@ -41,8 +45,7 @@ READY_TIMEOUT_S = 180.0
 CONFIG = """\
 # Written by ../run.py: host {name} of the fleet example (../README.md).
 confdir = ".."
-wait = "{wait}"
-log_format = "json"
+{wait}log_format = "json"
 
 [store]
 name = "{name}"
@@ -73,7 +76,7 @@ class Fleet:
         cluster = ",".join(f"{member}={self.url(member, peer=True)}" for member in members)
         (directory / "confagent.toml").write_text(CONFIG.format(
             name=name, client=self.url(name), peer=self.url(name, peer=True), cluster=cluster,
-            state=state, learners=self.learners, wait=self.wait))
+            state=state, learners=self.learners, wait=f'wait = "{self.wait}"\n' if self.wait else ""))
 
     def start(self, name: str) -> None:
         directory = HERE / name
@@ -174,7 +177,7 @@ def main() -> int:
     parser.add_argument("--learners", type=int, default=20, help="learner agents (default 20)")
     parser.add_argument("--base", default="127.0.0.1:21000", help="HOST:PORT of voter1's client URL")
     parser.add_argument("--turn", type=int, default=5, help="learners joining together (default 5)")
-    parser.add_argument("--wait", default="50ms:1s", help="each agent's wait window (default 50ms:1s)")
+    parser.add_argument("--wait", default="", help="each agent's wait window, MIN:MAX (default: none)")
     args = parser.parse_args()
     host, port = args.base.rsplit(":", 1)
     fleet = Fleet(host, int(port), args.learners, args.wait)
