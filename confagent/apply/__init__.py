@@ -1,19 +1,20 @@
 """Applying plans to the file system, safely: atomic replace with owner and mode, checked and reloaded.
 
-``plan_file(spec, rendered)`` reads the destination and resolves ``owner``/``group``
-names, and returns ``confagent.resource.plan``'s answer. ``apply_batch(plans)``
-carries out many plans at once (``ApplyBatch``: the same, fed one plan at a
-time, staging each as it comes): stage every new file beside its
-destination, run every ``check_cmd`` concurrently, rename (a file with
-no command as soon as it is durable), then run each distinct ``reload_cmd`` once, rolling its destinations back (bytes, owner,
-mode) if it fails. It is async so that the agent's loop never waits on a
-command; commands (``run_command``) run through ``/bin/sh -c`` with a timeout
-that kills their process group, and their output comes back in each
-``ApplyResult`` for the caller to log. Failures are results carrying an
-``ApplyError`` (``CheckFailed``, ``ReloadFailed``) that names the destination.
-A resource with a ``reload_lock`` is installed and reloaded only inside a
-slot taken from the caller's ``ReloadSlots`` (else ``ReloadDeferred``, the
-destination untouched).
+``plan_file(spec, rendered)`` reads the destination and resolves
+``owner``/``group`` names, and returns ``confagent.resource.plan``'s answer.
+``apply_batch(plans)`` carries out many plans at once (``ApplyBatch``: the
+same, fed one plan at a time, staging each as it comes): stage every new file
+beside its destination, run every ``check_cmd`` concurrently, rename (a file
+with no command as soon as it is durable), then run each distinct
+``reload_cmd`` once, rolling its destinations back (bytes, owner, mode) if it
+fails. It is async so that the agent's loop never waits on a command; commands
+(``run_command``) run through ``/bin/sh -c`` with a timeout that kills their
+process group, and their output comes back in each ``ApplyResult`` for the
+caller to log. Failures are results carrying an ``ApplyError``
+(``CheckFailed``, ``ReloadFailed``) that names the destination. A resource
+with a ``reload_lock`` is installed and reloaded only inside a slot taken from
+the caller's ``ReloadSlots`` (else ``ReloadDeferred``, the destination
+untouched).
 """
 
 from confagent.apply._commands import MAX_OUTPUT_BYTES, CommandResult, run_command
