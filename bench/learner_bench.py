@@ -42,7 +42,9 @@ gives the agents a wait window, whose minimum is then the floor; the example has
 none, as confd), the files polled by
 ``os.stat`` every ``POLL_S`` from this process (a file is replaced by rename, so
 a new inode or mtime is read). Printed per put: the first, median and last
-learner's file; then p50/max over the puts of the median and of the last file.
+learner's file; then p50/max over the puts of the median and of the last file,
+and each agent's CPU per put (utime + stime above its idle rate, read for
+``FLEET_IDLE_S`` before the puts): 23 agents on 2 cores wait for each other.
 
     python bench/learner_bench.py [--learners 0,1,5,10,20,50] [--seconds 3] [--rounds 2] [--idle-learners]
     python bench/learner_bench.py --core [--learners 0,1,10,50] [--rounds 3]
@@ -102,6 +104,8 @@ FLEET_UP_TIMEOUT_S = 300.0
 FILE_TIMEOUT_S = 30.0
 POLL_S = 0.001
 PUT_PAUSE_S = 0.5
+FLEET_IDLE_S = 3.0
+"""How long the fleet's agents' idle CPU is read before the puts, to be taken off their CPU per put."""
 
 
 # -- learners ---------------------------------------------------------------------------------
@@ -349,6 +353,11 @@ def _seen_after(files: list[Path], value: str, acknowledged: float) -> list[floa
     return sorted(seen.values())
 
 
+def _agents_cpu_s(hosts: list[Path]) -> dict[str, float]:
+    """Each host's agent's CPU time so far (utime + stime), by host name."""
+    return {host.name: cpu_seconds(int((host / "agent.pid").read_text())) for host in hosts}
+
+
 def fleet(learners: int, puts: int, wait: str) -> None:
     """Put -> each learner agent's file, over ``puts`` puts (see the module's docstring)."""
     print(f"load average at the start: {os.getloadavg()[0]:.1f}")
@@ -357,6 +366,11 @@ def fleet(learners: int, puts: int, wait: str) -> None:
     polling_cpu_s = polling_s = 0.0
     with tempfile.TemporaryDirectory(prefix="confagent-fleet-bench-") as tmp, \
             _fleet(Path(tmp), learners, wait) as (url, files):
+        hosts = sorted(path.parent for path in files[0].parents[2].glob("*/agent.pid"))
+        before = _agents_cpu_s(hosts)
+        time.sleep(FLEET_IDLE_S)
+        idle = _agents_cpu_s(hosts)
+        started = time.monotonic()
         for n in range(puts):
             value = f"10.0.{n}.{random.randrange(1, 255)}:80"
             answer = post(url, "/v3/kv/put", {"key": b64(f"/app/upstreams/bench{n}".encode()),
@@ -373,11 +387,19 @@ def fleet(learners: int, puts: int, wait: str) -> None:
                   f"median {medians[-1] * 1e3:6.1f} ms, {len(times)}th {lasts[-1] * 1e3:6.1f} ms "
                   f"(load {os.getloadavg()[0]:.1f})")
             time.sleep(PUT_PAUSE_S)
+        after, spent_s = _agents_cpu_s(hosts), time.monotonic() - started
+    per_put_ms = {name: (after[name] - idle[name] - (idle[name] - before[name]) * spent_s / FLEET_IDLE_S)
+                  * 1e3 / puts for name in after}
+    learner_ms = sorted(ms for name, ms in per_put_ms.items() if name.startswith("learner"))
     print(f"{learners} learner agents, {puts} puts: "
           f"median file p50 {statistics.median(medians) * 1e3:.1f} ms, max {max(medians) * 1e3:.1f} ms; "
           f"last file p50 {statistics.median(lasts) * 1e3:.1f} ms, "
           f"max {max(lasts) * 1e3:.1f} ms (load average {os.getloadavg()[0]:.1f} at the end)")
     print(f"this process while polling the files: {polling_cpu_s / polling_s:.0%} of a core")
+    print(f"agents' CPU per put above their idle ({FLEET_IDLE_S:g} s measured before the puts): learner "
+          f"median {statistics.median(learner_ms):.1f} ms (max {learner_ms[-1]:.1f}), all learners "
+          f"{sum(learner_ms):.0f} ms; voters " + ", ".join(
+              f"{per_put_ms[name]:.1f}" for name in sorted(per_put_ms) if name.startswith("voter")) + " ms")
 
 
 def main() -> None:
