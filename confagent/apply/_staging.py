@@ -33,7 +33,7 @@ from pathlib import Path
 
 from confagent.apply._files import destination_path
 from confagent.errors import ApplyError
-from confagent.fsutil import creation_owner, remove_quietly, stage_file
+from confagent.fsutil import creation_owner, stage_file
 from confagent.resource import Replace
 
 __all__ = ["MAX_CONCURRENT_STAGES", "Staged", "Staging"]
@@ -149,9 +149,7 @@ def _stage(staged: Staged) -> None:
     if staged.install:
         try:
             os.replace(staged.stage, staged.target)
-        except OSError as error:
-            remove_quietly(staged.stage)
-            staged.stage = None
+        except OSError as error:  # the stage file stays the batch's, to remove or keep as any other
             staged.error = ApplyError(f"cannot replace the file: {error.strerror}", dest=staged.plan.dest)
             return
         staged.stage, staged.installed = None, True

@@ -71,6 +71,24 @@ def test_only_a_destination_without_command_or_backup_is_renamed_before_finish(
     assert (tmp_path / "late.conf.bak").exists() == ("backup" in command)
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_an_early_rename_that_fails_is_the_destination_s_error_and_its_stage_file_goes_or_is_kept(
+        tmp_path: Path, keep: bool) -> None:
+    dest = tmp_path / "app.conf"
+    planned = plan_file(make_spec(dest), b"new")
+    (dest / "in-the-way").mkdir(parents=True)  # a directory took the place after the plan was made
+
+    async def batch() -> list[tuple[bool, str, Path | None]]:
+        async with ApplyBatch(keep_stage_files=keep) as applying:
+            applying.add(planned)
+            results = await applying.finish()
+            return [(result.replaced, str(result.error), result.kept_stage) for result in results]
+
+    ((replaced, error, kept),) = run(batch())
+    assert not replaced and "cannot replace the file" in error
+    assert stage_files(tmp_path) == ([kept] if keep else []) and (kept is not None) == keep
+
+
 def test_a_batch_given_up_before_finish_leaves_no_stage_file_and_changes_no_commanded_file(
         tmp_path: Path) -> None:
     """A destination with a command keeps its old file; one without may be renamed already (each a
