@@ -4,23 +4,26 @@ A lone StoreNode taking a snapshot every few entries (its log compacted to each)
 its ``catch_up.source``, the Raft core's snapshot source, answers None at the first
 ask and reads the newest snapshot file off the event loop's thread; then every ask
 is answered with that one snapshot, the same bytes, until the log is compacted past
-it. With no file to read, the state is encoded in the worker thread instead; a job
-that fails raises at the next ask.
+it. With no file to read, or the newest far behind the applied state, the state is
+encoded in the worker thread instead; a job that fails raises at the next ask.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from confagent.auth import AuthState
 from confagent.errors import StorageError
 from confagent.kv import KvStore, PutRequest, RangeRequest
 from confagent.raft import Snapshot, SnapshotMeta
+from confagent.server.membership import MemberTable
 from confagent.server.node import NodeConfig, StoreNode
-from confagent.server.node._payload import Payload
+from confagent.server.node._payload import Payload, capture_payload
 from confagent.server.peers import CatchUpSnapshot
 from confagent.server.storage import SnapshotFiles
 from confagent.testing import until_async
@@ -121,3 +124,33 @@ async def a_failing_job() -> None:
 
 def test_a_job_that_fails_raises_at_the_next_ask() -> None:
     asyncio.run(a_failing_job())
+
+
+async def _got(catch_up: CatchUpSnapshot) -> Snapshot:
+    assert catch_up.source() is None
+    await until_async(lambda: not catch_up.getting, "the job to end")
+    snapshot = catch_up.source()
+    assert snapshot is not None
+    return snapshot
+
+
+async def file_or_fresh(snap_dir: Path) -> tuple[int, int]:
+    """A saved snapshot at 10, the log compacted to it and the state applied to 20: what is sent
+    with ``catch_up_entries`` 10 (the file) and 5 (the state encoded afresh)."""
+    kv = KvStore()
+    for i in range(20):
+        kv.apply(PutRequest(b"k%02d" % i, b"v"))
+    files = SnapshotFiles(snap_dir)
+    files.save(SnapshotMeta(index=10, term=1), capture_payload(kv, AuthState(), MemberTable(1))())
+
+    def capture() -> tuple[SnapshotMeta, Callable[[], bytes]]:
+        return SnapshotMeta(index=20, term=1), capture_payload(kv, AuthState(), MemberTable(1))
+
+    near = await _got(CatchUpSnapshot(files.load_latest, capture, lambda: 10, catch_up_entries=10))
+    far = await _got(CatchUpSnapshot(files.load_latest, capture, lambda: 10, catch_up_entries=5))
+    assert KvStore.restore(Payload.read(far.data).kv_data).revision == kv.revision
+    return near.meta.index, far.meta.index
+
+
+def test_a_saved_snapshot_far_behind_the_applied_state_is_not_sent_the_state_is(tmp_path: Path) -> None:
+    assert asyncio.run(file_or_fresh(tmp_path)) == (10, 20)
