@@ -6,7 +6,8 @@ Raft cluster: ``voter1``-``voter3`` vote, ``learner01``... join as learners and
 render from their own replica. Host k (0 for voter1) listens for clients on
 ``base + 2k`` and for peers on ``base + 2k + 1``. The script writes each host's
 ``confagent.toml`` in its directory (``voter1/``, ``learner01/``...; data in
-``data/``, file in ``out/app.conf``, log in ``agent.log``, pid in ``agent.pid``),
+``data/``, file in ``out/app.conf``, log in ``agent.log``, pid in ``agent.pid``;
+the resource in ``config/``, a confdir beside the hosts, not above them),
 starts the voters, then joins the learners in turns of ``--turn``: adds the turn's
 members through voter1's client URL (etcd's JSON gateway), starts their agents and
 waits for each one's file before the next turn. Its own pid is in ``run.pid``:
@@ -44,7 +45,7 @@ READY_TIMEOUT_S = 180.0
 """The bound on each wait: the voters' leader, a turn's member adds, a turn's files."""
 CONFIG = """\
 # Written by ../run.py: host {name} of the fleet example (../README.md).
-confdir = ".."
+confdir = "../config"
 {wait}log_format = "json"
 
 [store]
