@@ -70,6 +70,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,7 @@ FLEET_UP_TIMEOUT_S = 300.0
 FILE_TIMEOUT_S = 30.0
 POLL_S = 0.001
 PUT_PAUSE_S = 0.5
+FLEET_BASE_TRIES = 5
 FLEET_IDLE_S = 3.0
 """How long the fleet's agents' idle CPU is read before the puts, to be taken off their CPU per put."""
 
@@ -316,15 +318,9 @@ def _fleet(tmp: Path, learners: int, wait: str) -> Iterator[tuple[str, list[Path
     """examples/fleet copied into ``tmp`` and running: voter1's client URL and the learners' files."""
     example = tmp / "fleet"
     shutil.copytree(FLEET_EXAMPLE, example, ignore=shutil.ignore_patterns("voter*", "learner*", "run.pid"))
-    base = free_port()
     log = tmp / "fleet.log"
-    with log.open("wb") as sink:
-        runner = subprocess.Popen([sys.executable, str(example / "run.py"), "--learners", str(learners),
-                                   "--base", f"127.0.0.1:{base}", "--wait", wait],
-                                  stdout=sink, stderr=subprocess.STDOUT)
+    runner, base = _start_fleet(example, log, learners, wait)
     try:
-        until(lambda: "agents rendering" in log.read_text() or runner.poll() is not None, "the fleet up",
-              log, deadline_s=FLEET_UP_TIMEOUT_S)
         assert runner.poll() is None, log.read_text()
         print(log.read_text().splitlines()[0])
         yield f"http://127.0.0.1:{base}", [example / f"learner{n:02d}/out/app.conf"
@@ -332,6 +328,26 @@ def _fleet(tmp: Path, learners: int, wait: str) -> Iterator[tuple[str, list[Path
     finally:
         runner.terminate()
         runner.wait(60)
+
+
+def _start_fleet(example: Path, log: Path, learners: int, wait: str) -> tuple[subprocess.Popen[bytes], int]:
+    """run.py running the fleet (or ended: its log says why), and its base port. The base is one free
+    port and the fleet takes two per host above it: while run.py finds one of them taken (it looks
+    before it starts anything) another base is tried, ``FLEET_BASE_TRIES`` in all."""
+    for _ in range(FLEET_BASE_TRIES):
+        base = free_port()
+        with log.open("wb") as sink:
+            runner = subprocess.Popen([sys.executable, str(example / "run.py"), "--learners", str(learners),
+                                       "--base", f"127.0.0.1:{base}", "--wait", wait],
+                                      stdout=sink, stderr=subprocess.STDOUT)
+        until(partial(_up_or_ended, runner, log), "the fleet up", log, deadline_s=FLEET_UP_TIMEOUT_S)
+        if runner.poll() is None or "is taken" not in log.read_text():
+            return runner, base
+    raise AssertionError(f"no free ports for the fleet in {FLEET_BASE_TRIES} tries: {log.read_text()}")
+
+
+def _up_or_ended(runner: subprocess.Popen[bytes], log: Path) -> bool:
+    return "agents rendering" in log.read_text() or runner.poll() is not None
 
 
 def _seen_after(files: list[Path], value: str, acknowledged: float) -> list[float]:
