@@ -52,3 +52,50 @@ def test_a_templates_directory_created_after_the_start_reloads(tmp_path: Path) -
         await asyncio.wait_for(watching, DEADLINE_S)
 
     run(body)
+
+
+def test_only_conf_d_templates_and_the_confdir_itself_are_watched(tmp_path: Path) -> None:
+    """A data directory inside the confdir costs the watcher nothing: the kernel watches none of it."""
+    for name in ("conf.d", "templates/sub", "data/member"):
+        (tmp_path / name).mkdir(parents=True)
+
+    async def body() -> None:
+        reloads: list[int] = []
+        stop = asyncio.Event()
+        watching = asyncio.create_task(watch_config(tmp_path, lambda: reloads.append(1), stop))
+        watched = [tmp_path, tmp_path / "conf.d", tmp_path / "templates", tmp_path / "templates" / "sub"]
+        await until_async(lambda: all(map(_watched_by_inotify, watched)), "the watches",
+                          deadline_s=DEADLINE_S)
+        assert not any(map(_watched_by_inotify, [tmp_path / "data", tmp_path / "data" / "member"]))
+        (tmp_path / "templates" / "sub" / "a.tmpl").write_text("x\n")
+        await until_async(lambda: bool(reloads), "a template's change", deadline_s=DEADLINE_S)
+        stop.set()
+        await asyncio.wait_for(watching, DEADLINE_S)
+
+    run(body)
+
+
+def test_a_conf_d_replaced_by_another_reloads_and_is_watched_in_its_place(tmp_path: Path) -> None:
+    """As a deployment swaps a directory: the old one moved away, a new one moved in; then a change in it."""
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "next").mkdir()
+
+    async def body() -> None:
+        reloads: list[int] = []
+        stop = asyncio.Event()
+        watching = asyncio.create_task(watch_config(tmp_path, lambda: reloads.append(1), stop))
+        await until_async(lambda: _watched_by_inotify(tmp_path / "conf.d"), "the watch on conf.d",
+                          deadline_s=DEADLINE_S)
+        (tmp_path / "conf.d").rename(tmp_path / "old")
+        (tmp_path / "next").rename(tmp_path / "conf.d")
+        await until_async(lambda: bool(reloads), "conf.d replaced", deadline_s=DEADLINE_S)
+        await until_async(lambda: _watched_by_inotify(tmp_path / "conf.d"), "the watch on the new conf.d",
+                          deadline_s=DEADLINE_S)
+        seen = len(reloads)
+        (tmp_path / "conf.d" / "web.toml").write_text("x\n")
+        await until_async(lambda: len(reloads) > seen, "a change in the new conf.d", deadline_s=DEADLINE_S)
+        (tmp_path / "old" / "web.toml").write_text("x\n")  # the old one is no longer the agent's
+        stop.set()
+        await asyncio.wait_for(watching, DEADLINE_S)
+
+    run(body)
