@@ -30,12 +30,14 @@ and only then steps what arrived meanwhile (``_inputs``, the writes waiting in
    written with the next save (the commit index is recovered from log and leader).
 7. Followers and candidates send after the save (their answers vouch for their disk).
    A leader sends while it saves, in parallel with its followers' saves
-   (``Ready.send_before_persist``; Raft thesis §10.2.1, as etcd does): its messages
-   promise nothing about its disk, and the commit index they carry counts only entries
-   durable here. With peers its own append never advances it (``Raft.append_entries``);
-   acknowledgements do, stepped only after this save and answering appends of earlier,
-   saved Readys. A leader killed before its save completes may lose those entries, but
-   none was committed: no quorum of durable copies was counted. (Asserted on sending.)
+   (``Ready.send_before_persist``; Raft thesis §10.2.1, as etcd does): its messages go
+   to the transport before the save starts (an idle WAL writer's save runs on this
+   loop and would hold them until its fsync returned). They promise nothing about its
+   disk, and the commit index they carry counts only entries durable here. With peers
+   its own append never advances it (``Raft.append_entries``); acknowledgements do,
+   stepped only after this save and answering appends of earlier, saved Readys. A
+   leader killed before its save completes may lose those entries, but none was
+   committed: no quorum of durable copies was counted. (Asserted on sending.)
 8. Committed entries durable here before the Ready (those before its first new entry)
    are applied while the save runs, up to the first membership change; the rest after.
    A learner, sent committed entries only (``raft._leader`` rule 5: durable on a quorum of
@@ -519,12 +521,12 @@ class StoreNode:
         """One Ready, in the order of rules 6 to 8; nothing else steps the core meanwhile."""
         if rd.snapshot is not None:                                             # 1. persist
             await self._install(rd.snapshot)
-        saving = self._start_save(rd, behind=self.is_learner)
-        early = rd.send_before_persist and saving is not None
+        early = rd.send_before_persist and rd.must_sync
         if early:                                                               # 2. send (rule 7)
             assert all(m.commit <= self.core.log.stable_index for m in rd.messages), \
                 "a message sent before persisting carries a commit index not durable here"
             self._send_frames(rd.messages)
+        saving = self._start_save(rd, behind=self.is_learner)
         applied = self._apply_before_saved(rd, self.is_learner)                 # 3. apply (rule 8)
         if saving is not None:
             await saving
