@@ -13,63 +13,43 @@ import asyncio
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import httpx
-
-from confagent.server import StoreServer
-from confagent.settings import StoreConfig
-from confagent.testing import b64, free_port, until_async
+from confagent.testing import b64, until_async
+from tests.server.node.support import first_and_joined
 
 DEADLINE_S = 30.0
 
 
 async def _scenario(root: Path) -> list[tuple[str, int]]:
-    client_url = f"http://127.0.0.1:{free_port()}"
-    leader_peer, follower_peer = (f"http://127.0.0.1:{free_port()}" for _ in range(2))
-    leader = StoreServer(StoreConfig(name="a", data_dir=root / "a", listen_client_urls=(client_url,),
-                                     listen_peer_urls=(leader_peer,), initial_cluster=f"a={leader_peer}"))
-    await leader.start()
-    follower: StoreServer | None = None
-    try:
-        async with httpx.AsyncClient(base_url=client_url, timeout=DEADLINE_S) as client:
-            added = await client.post("/v3/cluster/member/add", json={"peerURLs": [follower_peer]})
-            assert added.status_code == 200, added.text
-            follower = StoreServer(StoreConfig(
-                name="b", data_dir=root / "b", listen_peer_urls=(follower_peer,),
-                initial_cluster=f"a={leader_peer},b={follower_peer}", initial_cluster_state="existing"))
-            await follower.start()
-            put = await client.post("/v3/kv/put", json={"key": b64("first"), "value": b64("1")})
+    async with first_and_joined(root, learner=False, timeout_s=DEADLINE_S) as (leader, _, client):
+        put = await client.post("/v3/kv/put", json={"key": b64("first"), "value": b64("1")})
+        assert put.status_code == 200, put.text
+        node = leader.node
+        assert node is not None and node.leadership.is_leader
+        events: list[tuple[str, int]] = []
+        send, wal = node._send_frames, node._writer._wal
+        sync = wal.sync
+
+        def noted_send(frames: Iterable[object], *, at_once: bool = True) -> None:
+            frames = list(frames)
+            newest = max((entry.index for frame in frames for entry in getattr(frame, "entries", ())),
+                         default=0)
+            events.append(("send", newest))
+            send(frames, at_once=at_once)  # type: ignore[arg-type]
+
+        def noted_sync(make: Callable[[], None] = sync) -> None:
+            events.append(("sync", node.core.log.last_index))
+            make()
+
+        node._send_frames = noted_send  # type: ignore[method-assign]
+        wal.sync = noted_sync  # type: ignore[method-assign]
+        try:
+            put = await client.post("/v3/kv/put", json={"key": b64("second"), "value": b64("2")})
             assert put.status_code == 200, put.text
-            node = leader.node
-            assert node is not None and node.leadership.is_leader
-            events: list[tuple[str, int]] = []
-            send, wal = node._send_frames, node._writer._wal
-            sync = wal.sync
-
-            def noted_send(frames: Iterable[object], *, at_once: bool = True) -> None:
-                frames = list(frames)
-                newest = max((entry.index for frame in frames for entry in getattr(frame, "entries", ())),
-                             default=0)
-                events.append(("send", newest))
-                send(frames, at_once=at_once)  # type: ignore[arg-type]
-
-            def noted_sync(make: Callable[[], None] = sync) -> None:
-                events.append(("sync", node.core.log.last_index))
-                make()
-
-            node._send_frames = noted_send  # type: ignore[method-assign]
-            wal.sync = noted_sync  # type: ignore[method-assign]
-            try:
-                put = await client.post("/v3/kv/put", json={"key": b64("second"), "value": b64("2")})
-                assert put.status_code == 200, put.text
-                await until_async(lambda: any(kind == "sync" for kind, _ in events), "the leader's save",
-                                  deadline_s=DEADLINE_S)
-            finally:
-                node._send_frames, wal.sync = send, sync  # type: ignore[method-assign]
-            return events
-    finally:
-        if follower is not None:
-            await follower.stop()
-        await leader.stop()
+            await until_async(lambda: any(kind == "sync" for kind, _ in events), "the leader's save",
+                              deadline_s=DEADLINE_S)
+        finally:
+            node._send_frames, wal.sync = send, sync  # type: ignore[method-assign]
+        return events
 
 
 def test_the_leader_sends_a_new_entry_before_its_own_fsync(tmp_path: Path) -> None:

@@ -16,12 +16,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 from confagent.kv import RangeRequest
 from confagent.server import StoreServer
-from confagent.settings import StoreConfig
-from confagent.testing import b64, free_port, until_async
+from confagent.testing import b64, until_async
+from tests.server.node.support import first_and_joined
 
 DEADLINE_S = 30.0
 HOLD_S = 5.0
@@ -51,44 +49,25 @@ def _value(server: StoreServer, key: bytes) -> bytes | None:
 
 
 async def _scenario(root: Path) -> None:
-    client_url = f"http://127.0.0.1:{free_port()}"
-    voter_peer, learner_peer = (f"http://127.0.0.1:{free_port()}" for _ in range(2))
-    voter = StoreServer(StoreConfig(name="v", data_dir=root / "v", listen_client_urls=(client_url,),
-                                    listen_peer_urls=(voter_peer,), initial_cluster=f"v={voter_peer}"))
-    await voter.start()
-    learner: StoreServer | None = None
-    try:
-        async with httpx.AsyncClient(base_url=client_url, timeout=DEADLINE_S) as client:
-            added = await client.post("/v3/cluster/member/add", json={"peerURLs": [learner_peer],
-                                                                      "isLearner": True})
-            assert added.status_code == 200, added.text
-            learner = StoreServer(StoreConfig(
-                name="l", data_dir=root / "l", listen_peer_urls=(learner_peer,),
-                initial_cluster=f"v={voter_peer},l={learner_peer}", initial_cluster_state="existing"))
-            await learner.start()
-            put = await client.post("/v3/kv/put", json={"key": b64("first"), "value": b64("1")})
-            assert put.status_code == 200, put.text
-            await until_async(lambda: _value(learner, b"first") == b"1", "the learner's first entry",
-                              deadline_s=DEADLINE_S)
-            assert learner.node is not None
-            wal = learner.node._writer._wal  # the learner's real WAL, its fsync held
-            held = _HeldSync(wal.sync)
-            wal.sync = held  # type: ignore[method-assign]
+    async with first_and_joined(root, learner=True, timeout_s=DEADLINE_S) as (_, learner, client):
+        put = await client.post("/v3/kv/put", json={"key": b64("first"), "value": b64("1")})
+        assert put.status_code == 200, put.text
+        await until_async(lambda: _value(learner, b"first") == b"1", "the learner's first entry",
+                          deadline_s=DEADLINE_S)
+        assert learner.node is not None
+        wal = learner.node._writer._wal  # the learner's real WAL, its fsync held
+        held = _HeldSync(wal.sync)
+        wal.sync = held  # type: ignore[method-assign]
+        try:
             put = await client.post("/v3/kv/put", json={"key": b64("second"), "value": b64("2")})
             assert put.status_code == 200, put.text
             await until_async(lambda: _value(learner, b"second") == b"2" or held.gave_up,
                               "the learner applying the put", deadline_s=DEADLINE_S)
             assert not held.gave_up, "the put was applied only once its fsync returned"
+        finally:
             held.released.set()
-            await until_async(lambda: held.began > 0, "the learner's save of the put, through its WAL's sync",
-                              deadline_s=DEADLINE_S)
-    finally:
-        if learner is not None:
-            learner_wal = learner.node._writer._wal if learner.node is not None else None
-            if learner_wal is not None and isinstance(learner_wal.sync, _HeldSync):
-                learner_wal.sync.released.set()
-            await learner.stop()
-        await voter.stop()
+        await until_async(lambda: held.began > 0, "the learner's save of the put, through its WAL's sync",
+                          deadline_s=DEADLINE_S)
 
 
 def test_a_learner_applies_a_committed_entry_before_its_own_fsync_returns(tmp_path: Path) -> None:
