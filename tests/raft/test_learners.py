@@ -60,6 +60,18 @@ def _applied(cluster: SimCluster, node_id: int) -> int:
     return machine.applied
 
 
+def _catches_up_by_one_snapshot(cluster: SimCluster, node_id: int, restores: _Restores, before: int) -> None:
+    """Ticks until ``node_id`` has applied the leader's whole log (at most 60), then checks that one
+    snapshot more than ``before`` brought it there."""
+    leader = cluster.running(1)
+    for _ in range(60):
+        cluster.tick()
+        if _applied(cluster, node_id) == leader.log.last_index:
+            break
+    assert _applied(cluster, node_id) == leader.log.last_index
+    assert restores.count.get(node_id, 0) == before + 1
+
+
 def _held(cluster: SimCluster, node_id: int, kind: MessageType) -> list[int]:
     return [len(m.entries) for m in cluster.held if m.to == node_id and m.type is kind]
 
@@ -109,12 +121,7 @@ def test_a_learner_stalled_past_the_compacted_log_rejoins_through_one_snapshot()
     held = _held(cluster, 5, MessageType.APPEND)
     assert len([n for n in held if n]) <= 2
     cluster.resume(5)
-    for _ in range(60):
-        cluster.tick()
-        if _applied(cluster, 5) == leader.log.last_index:
-            break
-    assert _applied(cluster, 5) == leader.log.last_index
-    assert restores.count.get(5, 0) == before + 1
+    _catches_up_by_one_snapshot(cluster, 5, restores, before)
 
 
 def test_a_snapshot_not_at_hand_is_asked_for_again_and_the_voters_go_on() -> None:
@@ -142,12 +149,7 @@ def test_a_snapshot_not_at_hand_is_asked_for_again_and_the_voters_go_on() -> Non
     assert _applied(cluster, 5) == stuck_at and restores.count.get(5, 0) == before
     assert all(_applied(cluster, n) == leader.log.last_index for n in (2, 3, 4, 6))
     cluster.snapshots_unavailable.clear()
-    for _ in range(60):
-        cluster.tick()
-        if _applied(cluster, 5) == leader.log.last_index:
-            break
-    assert _applied(cluster, 5) == leader.log.last_index
-    assert restores.count.get(5, 0) == before + 1
+    _catches_up_by_one_snapshot(cluster, 5, restores, before)
 
 
 def test_the_leader_sends_to_its_voters_before_any_learner() -> None:
