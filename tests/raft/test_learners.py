@@ -60,6 +60,19 @@ def _applied(cluster: SimCluster, node_id: int) -> int:
     return machine.applied
 
 
+def _stalled_past_the_compacted_log(cluster: SimCluster, node_id: int, restores: _Restores) -> int:
+    """Stalls ``node_id`` while the leader commits four times the simulation's snapshot interval, until
+    what it needs next is compacted away; the snapshots it had restored before."""
+    leader = cluster.running(1)
+    cluster.stall(node_id)
+    before = restores.count.get(node_id, 0)
+    for i in range(200):
+        leader.propose(b"%d" % i)
+        cluster.stabilize()
+    assert leader.log.first_index > _applied(cluster, node_id) + 1
+    return before
+
+
 def _catches_up_by_one_snapshot(cluster: SimCluster, node_id: int, restores: _Restores, before: int) -> None:
     """Ticks until ``node_id`` has applied the leader's whole log (at most 60), then checks that one
     snapshot more than ``before`` brought it there."""
@@ -111,13 +124,7 @@ def test_a_stalled_learner_holds_at_most_its_inflight_appends_and_voters_commit_
 def test_a_learner_stalled_past_the_compacted_log_rejoins_through_one_snapshot() -> None:
     restores = _Restores()
     cluster = _cluster(7, learner_inflight=2, observer=restores)
-    leader = cluster.running(1)
-    cluster.stall(5)
-    before = restores.count.get(5, 0)
-    for i in range(200):  # four times the simulation's snapshot interval
-        leader.propose(b"%d" % i)
-        cluster.stabilize()
-    assert leader.log.first_index > _applied(cluster, 5) + 1  # what it needs next is compacted away
+    before = _stalled_past_the_compacted_log(cluster, 5, restores)
     held = _held(cluster, 5, MessageType.APPEND)
     assert len([n for n in held if n]) <= 2
     cluster.resume(5)
@@ -130,12 +137,7 @@ def test_a_snapshot_not_at_hand_is_asked_for_again_and_the_voters_go_on() -> Non
     restores = _Restores()
     cluster = _cluster(11, learner_inflight=2, observer=restores)
     leader = cluster.running(1)
-    cluster.stall(5)
-    before = restores.count.get(5, 0)
-    for i in range(200):  # four times the simulation's snapshot interval
-        leader.propose(b"%d" % i)
-        cluster.stabilize()
-    assert leader.log.first_index > _applied(cluster, 5) + 1
+    before = _stalled_past_the_compacted_log(cluster, 5, restores)
     cluster.snapshots_unavailable.add(1)
     cluster.resume(5)
     cluster.stabilize()  # what was held for it arrives

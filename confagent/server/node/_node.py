@@ -28,16 +28,14 @@ and only then steps what arrived meanwhile (``_inputs``, the writes waiting in
 6. Only what needs an fsync goes to the WAL writer and is waited for: entries, a
    snapshot, a new term or vote. A hard state that moves only the commit index is
    written with the next save (the commit index is recovered from log and leader).
-7. Followers and candidates send after the save (their answers vouch for their disk).
-   A leader sends while it saves, in parallel with its followers' saves
-   (``Ready.send_before_persist``; Raft thesis §10.2.1, as etcd does): its messages go
-   to the transport before the save starts (an idle WAL writer's save runs on this
-   loop and would hold them until its fsync returned). They promise nothing about its
-   disk, and the commit index they carry counts only entries durable here. With peers
-   its own append never advances it (``Raft.append_entries``); acknowledgements do,
-   stepped only after this save and answering appends of earlier, saved Readys. A
-   leader killed before its save completes may lose those entries, but none was
-   committed: no quorum of durable copies was counted. (Asserted on sending.)
+7. Followers and candidates send after the save (their answers vouch for their disk). A
+   leader sends before it saves, so that its followers save in parallel
+   (``Ready.send_before_persist``; Raft thesis §10.2.1, as etcd does; an idle writer
+   saves on this loop): its messages promise nothing about its disk, and the commit
+   index they carry counts only entries durable here. With peers its own append never
+   advances it (``Raft.append_entries``); acknowledgements do, stepped only after this
+   save and answering appends of earlier, saved Readys. A leader killed mid-save may
+   lose those entries, none of them committed (asserted on sending).
 8. Committed entries durable here before the Ready (those before its first new entry)
    are applied while the save runs, up to the first membership change; the rest after.
    A learner, sent committed entries only (``raft._leader`` rule 5: durable on a quorum of
