@@ -157,18 +157,25 @@ class _Learner:
         return self.processes.agent(["--config-file", "confagent.toml"], self.root / log, self.root)
 
 
-def test_an_embedded_learner_cut_off_from_its_cluster_starts_from_its_cache(
-        tmp_path: Path, processes: Processes) -> None:
-    [voter] = processes.cluster(tmp_path / "cluster", 1)
+def _joined(processes: Processes, root: Path, value: str) -> tuple[ServerProcess, _Learner, int]:
+    """A lone voter holding ``/app/v`` = ``value``, and a learner agent added to it and configured (not
+    started); the revision of the put."""
+    [voter] = processes.cluster(root / "cluster", 1)
     voter.start()
-    learner = _Learner(processes, tmp_path / "learner")
-    written = put_when_led(voter.url, "/app/v", "before", voter.log_path)
+    learner = _Learner(processes, root / "learner")
+    written = put_when_led(voter.url, "/app/v", value, voter.log_path)
     added = processes.confagent("member", "add", "learner", "--learner", "--peer-urls", learner.peer_url,
                                 "--endpoints", voter.url)
     assert added.returncode == 0, added.stderr
     found = re.search(r'ETCD_INITIAL_CLUSTER="([^"]+)"', added.stdout)
     assert found is not None, added.stdout
     learner.configure(found.group(1))
+    return voter, learner, written
+
+
+def test_an_embedded_learner_cut_off_from_its_cluster_starts_from_its_cache(
+        tmp_path: Path, processes: Processes) -> None:
+    voter, learner, written = _joined(processes, tmp_path, "before")
     agent = learner.start("first.log")
     until(lambda: text_of(learner.dest) == "v=before\n", "the learner's first render", agent.log)
     until(lambda: _saved_revision(learner.cache) >= written, "the cache saved", agent.log)

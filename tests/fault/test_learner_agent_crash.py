@@ -26,28 +26,12 @@ Claims, without timing:
 
 from __future__ import annotations
 
-import re
 import uuid
 from pathlib import Path
 
 from confagent.testing import AgentProcess, Processes, ServerProcess, b64, post, put_when_led, unb64, until
 from tests.agent.processes import text_of
-from tests.e2e.test_agent_offline_start import _Learner, _saved_revision, _status
-
-
-def _joined(processes: Processes, root: Path) -> tuple[ServerProcess, _Learner]:
-    """A one-voter store cluster and a learner agent rendering from it (the voter holds ``/app/v``)."""
-    [voter] = processes.cluster(root / "cluster", 1)
-    voter.start()
-    learner = _Learner(processes, root / "learner")
-    put_when_led(voter.url, "/app/v", "first", voter.log_path)
-    added = processes.confagent("member", "add", "learner", "--learner", "--peer-urls", learner.peer_url,
-                                "--endpoints", voter.url)
-    assert added.returncode == 0, added.stderr
-    found = re.search(r'ETCD_INITIAL_CLUSTER="([^"]+)"', added.stdout)
-    assert found is not None, added.stdout
-    learner.configure(found.group(1))
-    return voter, learner
+from tests.e2e.test_agent_offline_start import _joined, _Learner, _saved_revision, _status
 
 
 def _rendered_and_killed(voter: ServerProcess, learner: _Learner, agent: AgentProcess) -> tuple[str, int]:
@@ -94,7 +78,7 @@ def _nothing_older_applied(agent: AgentProcess, revision: int) -> None:
 
 def test_a_learner_agent_restarted_with_its_log_behind_its_file_never_goes_back(
         tmp_path: Path, processes: Processes) -> None:
-    voter, learner = _joined(processes, tmp_path)
+    voter, learner, _ = _joined(processes, tmp_path, "first")
     agent = learner.start("first.log")
     value, revision = _rendered_and_killed(voter, learner, agent)
     voter.start()
