@@ -88,17 +88,23 @@ class ResourceMemory:
     def __init__(self) -> None:
         self._reads: dict[str, Reads] = {}
         self._inputs: dict[str, dict[str, str]] = {}
-        self._secret: dict[str, bool] = {}
-        """Whether a key's name is secret, asked once per key (``MAX_SECRET_NAMES`` kept)."""
+        self._named: set[str] = set()
+        """The key names whose secrecy was asked (``MAX_SECRET_NAMES`` kept) ..."""
+        self._secret: set[str] = set()
+        """... and those that are secret."""
 
     def secrets(self, inputs: dict[str, str], config: HistoryConfig) -> tuple[str, ...]:
-        """The values of the secret keys among ``inputs``, sorted."""
-        if len(self._secret) > MAX_SECRET_NAMES:
+        """The values of the secret keys among ``inputs``, sorted: two set operations in C when no key
+        is new."""
+        if len(self._named) > MAX_SECRET_NAMES:
+            self._named.clear()
             self._secret.clear()
-        secret = self._secret
-        for key in inputs.keys() - secret.keys():
-            secret[key] = config.is_secret(key)
-        return tuple(sorted({value for key, value in inputs.items() if secret[key]}))
+        new = inputs.keys() - self._named
+        if new:
+            self._named |= new
+            self._secret.update(key for key in new if config.is_secret(key))
+        secret = inputs.keys() & self._secret
+        return tuple(sorted({inputs[key] for key in secret})) if secret else ()
 
     def remember(self, applied: Applied, view: KeyView) -> tuple[dict[str, str], dict[str, str] | None]:
         """The inputs of this render and of the previous one (None: none known); remembers these."""

@@ -1,21 +1,24 @@
 """``HistoryRecorder``: the agent's render history, written on a thread of its own, read as values or a feed.
 
 Rules:
-1. ``submit(outcomes, view)`` is all an apply pays: one ``put_nowait`` on a
-   bounded queue (``MAX_PENDING`` passes). Building the records (the keys
-   read, the diff) and writing them happen on the writer thread, which
-   takes the passes submitted within ``BATCH_S`` of the first it waits for
-   (sleeping through that window, so the submits in it wake no thread) and
-   writes their records in one transaction: one wake-up and one commit for
-   a burst of applies, away from the moment they happen. It builds each
-   resource's record, and the row that stores it, then offers the GIL
-   (``_offer_gil``): a thread computing holds it until the interpreter's
-   switch interval (5 ms) is up before a woken event loop gets it back, and
-   a burst of a hundred records held the agent's next apply that long. The
-   rows go in with one ``executemany``, which binds and inserts them
-   without a Python call between two. A full queue
-   drops the pass, with a warning; nothing here raises into the agent, and
-   nothing blocks it.
+1. ``submit(outcomes, view)``, called by the event loop after a pass,
+   builds the pass's records and their rows (``records_of``, ``stored_row``:
+   tens of microseconds a record) and appends the rows to the writer's
+   ``_Mailbox``, bounded at ``MAX_PENDING`` passes; a full one drops the
+   pass, with a warning. Nothing here raises into the agent, and nothing
+   blocks it. The writer thread takes what was submitted within
+   ``BATCH_S`` of the first pass it waits for (sleeping through that
+   window, so the submits in it wake no thread) and writes it in one
+   transaction and one statement (``HistoryDb.add_rows``): one wake-up and
+   one commit for a burst of applies. Why the records are built on the
+   loop and not on the writer (measured, bench/README.md, issue 15): a
+   thread building them took and gave back the GIL around every record,
+   and a put whose pass met a burst of records waited for it at each of
+   its own hand-overs (0.4-0.5 ms at its median); and passes kept until
+   the writer took them kept their objects alive into older generations of
+   the garbage collector (three times the young collections, sixteen
+   middle ones per 8,000 puts). What waits for the writer now is a tuple of
+   text and bytes per record.
 2. The writer opens the database when it starts; a database that cannot be
    opened or written (a full disk, a read-only file or directory, a lock
    held longer than ``BUSY_TIMEOUT_S``) is logged (``history not
@@ -36,13 +39,15 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import structlog
 
@@ -63,8 +68,10 @@ FEED_SIZE = 1000
 """Records a subscriber may leave unread; past this it misses the newest."""
 CLOSE_TIMEOUT_S = 5.0
 
-_Pass = tuple[Sequence[Applied], KeyView, float]
+_Built = tuple[list[Row], list[HistoryRecord] | None]
+"""A pass's rows, and its records when someone followed the feed as it was submitted (rule 1)."""
 _STOP = None
+_Item = TypeVar("_Item")
 
 
 class HistoryRecorder:
@@ -78,7 +85,7 @@ class HistoryRecorder:
         self._wall_clock = wall_clock
         self._host = host or socket.gethostname()
         self._bounds = Bounds(config.max_age_s, config.max_records)
-        self._pending: queue.Queue[_Pass | None] = queue.Queue(MAX_PENDING)
+        self._pending: _Mailbox[_Built | None] = _Mailbox(MAX_PENDING)
         self._memory = ResourceMemory()
         self._subscribers: set[asyncio.Queue[HistoryRecord]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,31 +99,33 @@ class HistoryRecorder:
         self._thread.start()
 
     def submit(self, outcomes: Sequence[Applied], view: KeyView) -> None:
-        """One pass's outcomes, all rendered from ``view`` (rule 1)."""
+        """One pass's outcomes, all rendered from ``view`` (rule 1); call from the event loop only."""
         if not outcomes:
             return
         try:
-            self._pending.put_nowait((tuple(outcomes), view, self._wall_clock()))
-        except queue.Full:
+            records = records_of(outcomes, view, self._memory, self.config, host=self._host,
+                                 time_s=self._wall_clock())
+        except Exception as error:  # a fault of the history's own must not fail a pass (rule 1)
+            self._log.exception("history not recorded", cause=f"{type(error).__name__}: {error}")
+            return
+        if records and not self._pending.put(
+                ([stored_row(record) for record in records], records if self._subscribers else None)):
             self._dropped += 1
             self._log.warning("history not recorded", cause="the writer is behind", dropped=self._dropped)
 
     def close(self) -> None:
         """Rule 4."""
         self._stopping.set()
-        try:
-            self._pending.put(_STOP, timeout=CLOSE_TIMEOUT_S)
-        except queue.Full:
-            return
+        self._pending.put(_STOP, bounded=False)
         self._thread.join(CLOSE_TIMEOUT_S)
 
     def flush(self, timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
         """Wait until everything submitted so far is written (or failed); False on timeout."""
         done = threading.Event()
         deadline_s = time.monotonic() + timeout_s
-        while self._pending.unfinished_tasks and time.monotonic() < deadline_s:
+        while self._pending.unfinished and time.monotonic() < deadline_s:
             done.wait(0.01)
-        return not self._pending.unfinished_tasks
+        return not self._pending.unfinished
 
     async def records(self, *, target: str | None = None, since_s: float | None = None,
                       limit: int = DEFAULT_LIMIT) -> list[HistoryRecord]:
@@ -150,64 +159,38 @@ class HistoryRecorder:
         database: HistoryDb | None = None
         try:
             while True:
-                batch, stopping = self._next_batch()
+                batch = self._pending.take_all(BATCH_S, self._stopping)
+                stopping = _STOP in batch
+                passes = [item for item in batch if item is not _STOP]
                 try:
-                    if batch:
-                        database = self._write(database, batch)
+                    if passes:
+                        database = self._write(database, passes)
                 finally:
-                    for _ in range(len(batch) + stopping):
-                        self._pending.task_done()
+                    self._pending.done(len(batch))
                 if stopping:
                     return
         finally:
             if database is not None:
                 database.close()
 
-    def _next_batch(self) -> tuple[list[_Pass], bool]:
-        """The passes submitted within ``BATCH_S`` of the first one waiting (rule 1); whether to stop.
-        The writer sleeps through the window rather than waiting on the queue, so a submit in it wakes
-        no thread: one wake-up per burst, not per pass."""
-        item = self._pending.get()
-        if item is not _STOP:
-            self._stopping.wait(BATCH_S)
-        batch: list[_Pass] = []
-        while item is not _STOP:
-            batch.append(item)
-            try:
-                item = self._pending.get_nowait()
-            except queue.Empty:
-                return batch, False
-        return batch, True
-
-    def _write(self, database: HistoryDb | None, batch: list[_Pass]) -> HistoryDb | None:
-        records: list[HistoryRecord] = []
-        rows: list[Row] = []
-        for outcomes, view, time_s in batch:
-            for applied in outcomes:
-                for record in records_of((applied,), view, self._memory, self.config, host=self._host,
-                                         time_s=time_s):
-                    records.append(record)
-                    rows.append(stored_row(record))
-                _offer_gil()
-        if not records:
-            return database
-        time_s = batch[-1][2]
+    def _write(self, database: HistoryDb | None, batch: list[_Built]) -> HistoryDb | None:
+        rows = [row for built_rows, _ in batch for row in built_rows]
+        time_s = rows[-1][0]
         try:
             if database is None:
                 database = HistoryDb(self.path, self._bounds)
                 database.prune(time_s)
             first_id = database.add_rows(rows, time_s)
         except StorageError as error:
-            self._problem(str(error), len(records))
+            self._problem(str(error), len(rows))
             if database is not None:
                 database.close()
             return None
         self._last_problem = None
-        self.recorded += len(records)
+        self.recorded += len(rows)
         loop = self._loop
         if self._subscribers and loop is not None and not loop.is_closed():
-            stored = [replace(record, id=first_id + index) for index, record in enumerate(records)]
-            loop.call_soon_threadsafe(self._publish, stored)
+            loop.call_soon_threadsafe(self._publish, list(_numbered(batch, first_id)))
         return database
 
     def _problem(self, cause: str, lost: int) -> None:
@@ -217,10 +200,62 @@ class HistoryRecorder:
         self._last_problem = cause
 
 
-def _offer_gil() -> None:
-    """Let a thread waiting for the GIL (the event loop, woken) take it now, not at the switch interval's
-    end (rule 1): measured, a loop woken beside a computing thread waited 5.3 ms p50 without, 0.12 with."""
-    time.sleep(0)
+class _Mailbox(Generic[_Item]):
+    """Items from one producer thread (the event loop) to one consumer (the writer), rule 1: ``put`` is a
+    ``deque`` append, atomic under the GIL, with no lock the writer could hold while the loop waits for it;
+    the writer is woken (``Event.set``) only when an item lands in an empty box, once per burst.
+
+    One producer is what makes the wake-up exact: ``put`` appends, then wakes the writer if the box holds
+    one item; the writer sleeps only after it found the box empty, so the first item after that sees a
+    length of one at its check unless the writer already took it.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[_Item] = deque()
+        self._limit = limit
+        self._nonempty = threading.Event()
+        self._put = 0
+        self._done = 0
+
+    def put(self, item: _Item, *, bounded: bool = True) -> bool:
+        """Append ``item``; False (nothing appended) when ``bounded`` and ``limit`` items wait already."""
+        items = self._items
+        if bounded and len(items) >= self._limit:
+            return False
+        items.append(item)
+        self._put += 1
+        if len(items) == 1:
+            self._nonempty.set()
+        return True
+
+    def take_all(self, window_s: float, stopping: threading.Event) -> list[_Item]:
+        """Wait for an item, then ``window_s`` more (cut short by ``stopping``), and take every item."""
+        self._nonempty.wait()
+        self._nonempty.clear()
+        stopping.wait(window_s)
+        taken = []
+        with suppress(IndexError):
+            while True:
+                taken.append(self._items.popleft())
+        return taken
+
+    def done(self, count: int) -> None:
+        """``count`` taken items are finished (``unfinished`` counts the others)."""
+        self._done += count
+
+    @property
+    def unfinished(self) -> int:
+        """Items put and not yet finished."""
+        return self._put - self._done
+
+
+def _numbered(batch: list[_Built], first_id: int) -> Iterator[HistoryRecord]:
+    """The records of ``batch`` that were kept for the feed, with the ids their rows were stored under."""
+    row_id = first_id
+    for rows, records in batch:
+        if records is not None:
+            yield from (replace(record, id=row_id + index) for index, record in enumerate(records))
+        row_id += len(rows)
 
 
 def record_now(config: HistoryConfig, path: Path, outcomes: Sequence[Applied], view: KeyView, *,

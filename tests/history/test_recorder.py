@@ -3,6 +3,7 @@ stuck behind a lock (the pass is dropped with a warning), and the writer goes on
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from confagent.history import Bounds, HistoryDb, HistoryRecorder, read_records
+from confagent.history import Bounds, HistoryDb, HistoryRecord, HistoryRecorder, read_records
+from confagent.history import _db as db_module
 from confagent.history import _recorder as recorder_module
 from confagent.history._db import BUSY_TIMEOUT_S
 from confagent.render import KeyView, Reads
@@ -50,8 +52,10 @@ def test_submit_never_waits_for_a_stuck_writer(tmp_path: Path, monkeypatch: pyte
     assert read_records(path, limit=1)[0].revision == 9
 
 
-def test_a_batch_goes_in_with_its_ids_in_order(tmp_path: Path) -> None:
-    """One statement inserts a pass's rows; each record read back has the id its place gives it."""
+def test_a_batch_goes_in_with_its_ids_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A statement inserts a pass's rows (two here: two rows at most per statement); each record read back
+    has the id its place gives it."""
+    monkeypatch.setattr(db_module, "ROWS_PER_STATEMENT", 2)
     recorder = HistoryRecorder(HistoryConfig(), tmp_path / "history.db", log=structlog.get_logger("test"))
     three = [_Applied(name, f"/etc/{name}.conf", 7, changed=True, reads=Reads(keys=frozenset({"/a"})),
                       plan=_replace(b"old\n", f"new {name}\n".encode(), check=None)) for name in "abc"]
@@ -61,3 +65,47 @@ def test_a_batch_goes_in_with_its_ids_in_order(tmp_path: Path) -> None:
     stored = read_records(tmp_path / "history.db")
     assert [(record.resource, record.id) for record in reversed(stored)] == [("a", 1), ("b", 2), ("c", 3)]
     assert recorder.recorded == 3
+
+
+def test_the_feed_gets_what_was_submitted_while_it_was_followed_with_the_ids_stored(tmp_path: Path) -> None:
+    """A pass submitted before anyone follows the feed is stored and not fed; the next pass is fed, each
+    record with the id of its row."""
+    recorder = HistoryRecorder(HistoryConfig(), tmp_path / "history.db", log=structlog.get_logger("test"))
+
+    async def follow() -> list[tuple[int, int]]:
+        recorder.submit(_pass(1) + _pass(2), KeyView({"/a": "1"}, 2))
+        feed = recorder.subscribe()
+        recorder.submit(_pass(3), KeyView({"/a": "3"}, 3))
+        await asyncio.to_thread(recorder.flush)
+        record = await asyncio.wait_for(feed.get(), FEED_WAIT_S)
+        return [(record.id, record.revision)] + [(item.id, item.revision) for item in _drain(feed)]
+
+    assert asyncio.run(follow()) == [(3, 3)]
+    recorder.close()
+    assert [record.id for record in read_records(tmp_path / "history.db")] == [3, 2, 1]
+
+
+FEED_WAIT_S = 10.0
+
+
+def _drain(feed: asyncio.Queue[HistoryRecord]) -> list[HistoryRecord]:
+    items = []
+    while not feed.empty():
+        items.append(feed.get_nowait())
+    return items
+
+
+def test_a_fault_in_building_records_is_logged_and_the_pass_goes_on(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records are built on the caller's thread (rule 1): a bug there is logged, not raised into the agent."""
+    def broken(*_: object, **__: object) -> list[HistoryRecord]:
+        raise KeyError("/a")
+
+    recorder = HistoryRecorder(HistoryConfig(), tmp_path / "history.db", log=structlog.get_logger("test"))
+    monkeypatch.setattr(recorder_module, "records_of", broken)
+    with capture_logs() as logs:
+        recorder.submit(_pass(1), KeyView({"/a": "1"}, 1))
+    recorder.close()
+    assert [(entry["event"], entry["cause"]) for entry in logs] == [
+        ("history not recorded", "KeyError: '/a'")]
+    assert recorder.recorded == 0
