@@ -31,7 +31,11 @@ Prints, in one run:
   ``_rounds`` says (median, spread, the median's confidence interval) and
   the latencies against issue 15's bound, 1.05x: ``met`` only when the
   whole interval is at or under it. The pooled p50 and p99 of each mode
-  are printed too, but one disturbed round moves a pooled p99 alone;
+  are printed too, but one disturbed round moves a pooled p99 alone.
+  ``--base TREE`` runs that checkout's agent too, on and off, in the same
+  rounds (the four in turn, the order rotated each round), and prints its
+  own on / off and this tree's on against its on: a before/after that
+  does not depend on two runs' machines being alike;
 * the load average before and after, since other work on the machine
   shows in every figure.
 
@@ -53,7 +57,7 @@ own path for the one core left.
 
     python bench/agent_bench.py [--samples 200] [--idle-seconds 5] [--attempts 5]
                                 [--only floor,latency,oneshot,history] [--sizes small,large]
-                                [--rounds 6] [--detect inotify|spin]
+                                [--rounds 6] [--detect inotify|spin] [--base TREE]
                                 [--stores etcd,store,embedded]
 
 A benchmark, not a test: it asserts nothing about time.
@@ -143,10 +147,12 @@ def write_confdir(root: Path, resources: dict[str, tuple[str, str]]) -> Path:
 
 
 @contextmanager
-def agent_process(root: Path, argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+def agent_process(root: Path, argv: list[str], tree: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """An agent on ``root``'s confdir, importing confagent from ``tree`` (default: this one)."""
+    env = agent_env(root.parent) | ({"PYTHONPATH": str(tree.resolve())} if tree else {})
     with (root / "agent.log").open("ab") as log:
         argv = confagent_argv("run", "--confdir", str(root), "--log-format", "json", *argv)
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=agent_env(root.parent))
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         yield process
     finally:
@@ -206,17 +212,18 @@ def latency_case(tmp: Path, backend: str, keys: int, samples: int) -> list[tuple
             etcd.stop()
 
 
-def history_latency(tmp: Path, history: bool, round_index: int,
-                    samples: int) -> tuple[list[float], list[float], float, float]:
-    """Put ack -> file and put sent -> file milliseconds of one round, the agent over its embedded store
-    (100 keys), and the agent process's CPU milliseconds and context switches per put over the round."""
-    name = f"history-{'on' if history else 'off'}-{round_index}"
+def history_latency(tmp: Path, history: bool, round_index: int, samples: int,
+                    tree: Path | None = None) -> tuple[list[float], list[float], float, float]:
+    """Put ack -> file and put sent -> file milliseconds of one round, the agent (of ``tree``: default this
+    one) over its embedded store (100 keys; its template reads one), and the agent process's CPU
+    milliseconds and context switches per put over the round."""
+    name = f"history-{'on' if history else 'off'}-{'base-' if tree else ''}{round_index}"
     root = write_confdir(tmp / name, {"target": ("/bench", 'v={{ getv("/bench/target") }}\n')})
     dest = root / "out" / "target.conf"
     url = f"http://127.0.0.1:{free_port()}"
     data = tmp / f"{name}-data"  # beside the confdir, as /var/lib is beside /etc: not under its watch
     argv = ["--data-dir", str(data), "--listen-client-urls", url, *([] if history else ["--no-history"])]
-    with agent_process(root, argv) as agent, httpx.Client(base_url=url, timeout=10) as http:
+    with agent_process(root, argv, tree) as agent, httpx.Client(base_url=url, timeout=10) as http:
         wait_for_store(http)
         load_keys(http, {**{f"/bench/k{i:05d}": f"value {i}" for i in range(99)}, "/bench/target": "v"})
         wait_for_text(dest, "v=v\n", "the first render")
@@ -233,33 +240,50 @@ HISTORY_BOUND = 1.05
 """Issue 15: put -> file with the history on within 5 % of off, at the p50 and the p99."""
 
 
-def history_rows(tmp: Path, samples: int, rounds: int) -> list[tuple[str, str]]:
-    """History on against off, alternating rounds, judged round by round (module docstring, ``_rounds``)."""
-    figures: dict[tuple[str, bool], list[float]] = {}
+def history_rows(tmp: Path, samples: int, rounds: int, base: Path | None) -> list[tuple[str, str]]:
+    """History on against off, alternating rounds, judged round by round (module docstring, ``_rounds``);
+    with ``base``, that tree's agent on and off in the same rounds too, and this tree's against it."""
+    trees: tuple[Path | None, ...] = (None,) if base is None else (None, base)
+    modes = [(history, tree) for tree in trees for history in (True, False)]
+    figures: dict[tuple[str, bool, Path | None], list[float]] = {}
     pooled: dict[tuple[str, bool], list[float]] = {}
     for round_index in range(rounds):
-        for history in ((True, False) if round_index % 2 == 0 else (False, True)):
-            from_ack, from_send, cpu_ms, switched = history_latency(tmp, history, round_index, samples)
+        shift = round_index % len(modes)
+        for history, tree in modes[shift:] + modes[:shift]:
+            from_ack, from_send, cpu_ms, switched = history_latency(tmp, history, round_index, samples, tree)
+            round_figures = {"agent CPU per put": cpu_ms,
+                             "agent voluntary context switches per put": switched}
             for kind, values in (("sent", from_send), ("ack", from_ack)):
-                pooled.setdefault((kind, history), []).extend(values)
+                if tree is None:
+                    pooled.setdefault((kind, history), []).extend(values)
                 for label, fraction in (("p50", 0.5), ("p99", 0.99)):
-                    figures.setdefault((f"put {kind} -> file {label}", history), []).append(
-                        percentile(values, fraction))
-            figures.setdefault(("agent CPU per put", history), []).append(cpu_ms)
-            figures.setdefault(("agent voluntary context switches per put", history), []).append(switched)
+                    round_figures[f"put {kind} -> file {label}"] = percentile(values, fraction)
+            for name, value in round_figures.items():
+                figures.setdefault((name, history, tree), []).append(value)
     rows = []
-    for (name, history), values in figures.items():
-        if history:
-            judged = spread(values, figures[name, False])
-            verdict = f"; vs {HISTORY_BOUND}x: {judged.verdict(HISTORY_BOUND, higher_is_better=False)}"
-            rows.append((f"{name}, on / off, round by round ({rounds} rounds)",
-                         judged.describe() + (verdict if name.startswith("put") else "")))
+    for (name, history, tree), values in figures.items():
+        if history and tree is None:
+            rows.append(_judged(f"{name}, on / off", values, figures[name, False, None], rounds))
+            if base is not None:
+                rows.append(_judged(f"{name}, base tree on / off", figures[name, True, base],
+                                    figures[name, False, base], rounds))
+                rows.append(_judged(f"{name}, on, this tree / base tree", values, figures[name, True, base],
+                                    rounds, bound=None))
     for kind in ("sent", "ack"):
         for label, fraction in (("p50", 0.5), ("p99", 0.99)):
             on, off = percentile(pooled[kind, True], fraction), percentile(pooled[kind, False], fraction)
             rows.append((f"put {kind} -> file {label} ms of all rounds pooled, on / off",
                          f"{on:.2f} / {off:.2f} ({on / off:.3f}x)"))
     return rows
+
+
+def _judged(name: str, ours: list[float], theirs: list[float], rounds: int,
+            bound: float | None = HISTORY_BOUND) -> tuple[str, str]:
+    """One row: the rounds' ratios and, for a put's latency, the verdict against ``bound``."""
+    judged = spread(ours, theirs)
+    verdict = (f"; vs {bound}x: {judged.verdict(bound, higher_is_better=False)}"
+               if bound is not None and name.startswith("put") else "")
+    return f"{name}, round by round ({rounds} rounds)", judged.describe() + verdict
 
 
 def wait_for_store(http: httpx.Client) -> None:
@@ -398,7 +422,7 @@ def main() -> None:
                 for keys in (100, 10_000):
                     rows += latency_case(Path(tmp), backend, keys, ARGS.samples)
         if "history" in ARGS.only:
-            rows += history_rows(Path(tmp), ARGS.samples, ARGS.rounds)
+            rows += history_rows(Path(tmp), ARGS.samples, ARGS.rounds, ARGS.base)
         if "oneshot" in ARGS.only:
             for size in ARGS.sizes:
                 anchor = None
@@ -427,6 +451,8 @@ if __name__ == "__main__":
                              "as before session 9")
     parser.add_argument("--rounds", type=int, default=6,
                         help="alternating rounds of --only history (default 6)")
+    parser.add_argument("--base", type=Path, help="another checkout whose agent --only history also "
+                        "measures, on and off, in the same rounds (a before/after comparison)")
     parser.add_argument("--sizes", type=lambda text: text.split(","), default=list(ONE_SHOT_SIZES),
                         help="one-shot sizes, comma-separated: small (100 resources over 10,000 keys), "
                              "large (1,000 over 100,000) (default both)")
