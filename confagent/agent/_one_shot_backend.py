@@ -32,6 +32,10 @@ Rules:
    a running one is what that member made durable: every write it acknowledged).
    A cluster member's directory, or one holding no store yet, is opened as before
    (rules 1-3).
+7. A member started for the pass logs through structlog's own loggers, which a
+   deferred logging set-up (``confagent.cli._logs`` rule 4) does not reach: the
+   pass's logger is bound once before (``log.bind()``), which makes the set-up
+   then. Reading the data directory (rule 6) logs only through the pass's logger.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ async def open_one_shot_backend(config: BackendConfig, log: FilteringBoundLogger
 
         if GrpcSnapshotBackend.serves(config):
             return GrpcSnapshotBackend.for_config(config)
+    if config.backend == "embedded":
+        log.bind()  # rule 7
     try:
         return await open_backend(config)
     except DataDirInUse:

@@ -20,7 +20,9 @@ Rules:
    out through it: the lines are the same as with the set-up made at once.
    Only for a process whose every structlog line comes through a
    ``deferred_logger`` (a module logging through ``structlog.get_logger``
-   itself, as the embedded store's do, would log unconfigured).
+   itself, as the embedded store's do, would log unconfigured), or that
+   makes the set-up before such a module logs: any call of a deferred logger
+   other than a filtered level's, ``bind()`` included, makes it.
 """
 
 from __future__ import annotations

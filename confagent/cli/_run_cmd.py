@@ -35,8 +35,10 @@ own, which its few reads and writes do not tell apart, and which is loaded
 already (importing uvloop and making its loop: about 4 ms of the pass).
 
 Logging: a one-shot pass sets structlog up at its first line that passes the
-level (``confagent.cli._logs`` rule 4), except with the ``embedded`` backend,
-whose store logs through structlog's own loggers.
+level (``confagent.cli._logs`` rule 4); with the ``embedded`` backend, whose
+member logs through structlog's own loggers, before it starts one
+(``confagent.agent._one_shot_backend`` rule 7): reading the data directory
+itself, it logs only through the pass's logger.
 """
 
 from __future__ import annotations
@@ -147,8 +149,7 @@ def _start(args: argparse.Namespace, *, render: bool) -> tuple[Agent, AgentConfi
     source = config_source(args)
     config = source.load()
     formats = {"auto": None, "console": False, "json": True}
-    # the embedded store's modules log through structlog's own loggers: set up at once for them
-    deferred = (render or config.run.onetime) and config.backend.backend != "embedded"
+    deferred = render or config.run.onetime  # see the module docstring
     configure_logging(config.log.level, json=formats[config.log.format], deferred=deferred)
     return Agent(source, log=deferred_logger("confagent.agent")), config
 

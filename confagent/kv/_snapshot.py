@@ -20,7 +20,10 @@ they are exactly the bytes one ``msgpack.packb`` of the layout would give.
 
 ``latest_values`` reads the same bytes for an offline reader that wants only the
 newest state (a one-shot's keys): each key's last version in ``base`` then ``log``
-order is its current one, so no ``KeyValue``, index or change log is made.
+order is its current one, so no ``KeyValue``, index or change log is made, and the
+message types (``_messages``, with ``_codec``) are not even loaded: they are imported
+where a version is made or encoded (``_kv_decoder``, ``_kv_encoder``), so that a one-shot
+reading a data directory's keys does not pay for them.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack  # type: ignore[import-untyped]
 
 from confagent.errors import StorageError
-from confagent.kv._codec import padded, trimmed
-from confagent.kv._messages import KeyValue
+
+if TYPE_CHECKING:
+    from confagent.kv._messages import KeyValue
 
 __all__ = ["CHUNK_ITEMS", "FORMAT", "SnapshotState", "decode", "latest_values"]
 
@@ -65,12 +69,12 @@ class SnapshotState:
 
     def chunks(self) -> Iterator[bytes]:
         """The encoding in pieces of at most ``CHUNK_ITEMS`` versions or leases (module doc)."""
-        packer = msgpack.Packer(use_bin_type=True)
+        packer, fields = msgpack.Packer(use_bin_type=True), _kv_encoder()
         yield b"".join((packer.pack_array_header(6), packer.pack(FORMAT), packer.pack(self.revision),
                         packer.pack(self.compacted)))
         yield from _array(packer, self.leases, list)
-        yield from _array(packer, self.base, _kv_fields)
-        yield from _array(packer, self.log, _kv_fields)
+        yield from _array(packer, self.base, fields)
+        yield from _array(packer, self.log, fields)
 
 
 def _array(packer: msgpack.Packer, items: Sequence[Any],
@@ -84,9 +88,10 @@ def decode(data: bytes) -> SnapshotState:
     """Raises StorageError when ``data`` is not a snapshot of this format."""
     try:
         revision, compacted, leases, base, log = _fields(data)
+        kv = _kv_decoder()
         return SnapshotState(revision=revision, compacted=compacted,
                      leases=tuple((lease_id, ttl) for lease_id, ttl in leases),
-                     base=tuple(_kv(f) for f in base), log=tuple(_kv(f) for f in log))
+                     base=tuple(map(kv, base)), log=tuple(map(kv, log)))
     except (ValueError, TypeError, IndexError) as error:
         raise StorageError(f"unreadable store snapshot: {error}") from error
 
@@ -128,12 +133,25 @@ def _fields(data: bytes) -> tuple[Any, Any, Any, Any, Any]:
     return revision, compacted, leases, base, log
 
 
-def _kv_fields(kv: KeyValue) -> list[Any]:
-    return trimmed((kv.key, kv.create_revision, kv.mod_revision, kv.version, kv.value,
-                    kv.lease), _KV_DEFAULTS)
+def _kv_encoder() -> Callable[[KeyValue], list[Any]]:
+    """A version -> its fields, trailing defaults left out (the message types loaded now: module doc)."""
+    from confagent.kv._codec import trimmed  # noqa: PLC0415 - see the module docstring
+
+    def fields(kv: KeyValue) -> list[Any]:
+        return trimmed((kv.key, kv.create_revision, kv.mod_revision, kv.version, kv.value, kv.lease),
+                       _KV_DEFAULTS)
+
+    return fields
 
 
-def _kv(fields: Sequence[Any]) -> KeyValue:
-    if len(fields) >= _KV_REQUIRED:  # the rest have KeyValue's own defaults, which are _KV_DEFAULTS'
-        return KeyValue(*fields)
-    return KeyValue(*padded(fields, _KV_DEFAULTS))
+def _kv_decoder() -> Callable[[Sequence[Any]], KeyValue]:
+    """A version's fields -> its ``KeyValue`` (the message types loaded now: module doc)."""
+    from confagent.kv._codec import padded  # noqa: PLC0415 - see the module docstring
+    from confagent.kv._messages import KeyValue  # noqa: PLC0415 - see the module docstring
+
+    def kv(fields: Sequence[Any]) -> KeyValue:
+        if len(fields) >= _KV_REQUIRED:  # the rest have KeyValue's own defaults, which are _KV_DEFAULTS'
+            return KeyValue(*fields)
+        return KeyValue(*padded(fields, _KV_DEFAULTS))
+
+    return kv

@@ -7,6 +7,8 @@ Each case runs in a fresh interpreter and looks at ``sys.modules``: nothing here
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -14,7 +16,11 @@ import pytest
 
 from confagent.cli import _register_cmd, build_parser
 from confagent.client import RegistrationEventKind
+from confagent.kv import PutRequest
+from confagent.server.node._snapshotter import STOP_SNAPSHOT_ENTRIES
+from confagent.server.storage import load_or_keep_identity
 from confagent.testing import Processes
+from tests.server.node.test_data_dir_reader import MEMBER, _write_then_stop
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("uvicorn", "httpx", "jinja2", "google.protobuf")
@@ -141,3 +147,50 @@ def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx(processes: Processes
     assert loaded & unused == set()
     # nor the daemon's parts, nor what only a diff, a mistake or the time needs
     assert loaded & {*DAEMON_PARTS, *ON_USE} == set()
+
+
+STORE_INTERNALS = ("confagent.kv._messages", "confagent.kv._store", "confagent.auth",
+                   "confagent.raft._rawnode", "confagent.server.node._auth", "confagent.server.node._node",
+                   "sortedcontainers")
+"""What a member is made of and a data directory's keys are not: the store's messages and index, the auth
+state, the Raft machine, the member."""
+
+
+def _confdir(tmp_path: Path) -> Path:
+    """A conf.d with one resource rendering ``/imports/x`` (``none`` when absent) into ``t.conf``."""
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "t.tmpl").write_text("{{ getv('/imports/x', 'none') }}\n")
+    (tmp_path / "conf.d" / "t.toml").write_text(
+        f'[template]\nsrc = "t.tmpl"\ndest = "{tmp_path / "t.conf"}"\nkeys = ["/imports"]\n')
+    return tmp_path
+
+
+def test_a_one_shot_from_the_data_directory_loads_no_store_internals(processes: Processes,
+                                                                     tmp_path: Path) -> None:
+    # a stopped member's directory: its keys are read from the stop's snapshot (_data_dir_reader rule 6)
+    data_dir = tmp_path / "store"
+    load_or_keep_identity(data_dir, MEMBER)
+    puts = [PutRequest(b"/imports/%04d" % i, b"v") for i in range(STOP_SNAPSHOT_ENTRIES)]
+    asyncio.run(_write_then_stop(data_dir, [*puts, PutRequest(b"/imports/x", b"from the snapshot")]))
+    argv = ["run", "--onetime", "--confdir", str(_confdir(tmp_path)), "--backend", "embedded",
+            "--data-dir", str(data_dir), "--log-level", "warning"]
+    loaded = modules_after(processes, f"from confagent.cli import main\nassert main({argv!r}) == 0")
+    assert (tmp_path / "t.conf").read_text() == "from the snapshot\n"
+    assert "confagent.server.node._data_dir_reader" in loaded
+    # nothing logged at this level: no structlog (_one_shot_backend rule 7), nor the gRPC client's stack
+    assert loaded & {*STORE_INTERNALS, "structlog", "zttp", "google.protobuf", "httpx"} == set()
+
+
+def test_a_one_shot_starting_a_member_logs_its_lines_set_up(processes: Processes, tmp_path: Path) -> None:
+    # a directory holding no store yet: the pass starts a member (_one_shot_backend rules 6-7), whose
+    # modules log through structlog's own loggers: in the set-up's format (JSON off a terminal), on stderr
+    argv = ["run", "--onetime", "--confdir", str(_confdir(tmp_path)), "--backend", "embedded",
+            "--data-dir", str(tmp_path / "new"), "--log-level", "info"]
+    code = f"from confagent.cli import main\nassert main({argv!r}) == 0"
+    done = processes.run([sys.executable, "-c", code], cwd=ROOT, timeout_s=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert (tmp_path / "t.conf").read_text() == "none\n"
+    assert done.stdout == b""
+    events = {json.loads(line)["event"] for line in done.stderr.decode().splitlines()}
+    assert events >= {"store started", "applied"}, events  # the member's lines and the pass's

@@ -36,7 +36,6 @@ Rules (etcd 3.4's ``authApplierV3`` and ``simpleTokenTTLKeeper``):
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
@@ -56,6 +55,13 @@ from confagent.kv import (
     Request,
     TxnRequest,
 )
+from confagent.server.node._formats import (
+    AUTH_COMMAND,
+    AUTH_PART,
+    PART_LENGTH,
+    WITH_CREDENTIALS,
+    split_auth_part,
+)
 
 __all__ = [
     "AUTH_COMMAND",
@@ -70,13 +76,6 @@ __all__ = [
     "wrap_auth",
 ]
 
-AUTH_COMMAND = b"\x01"
-"""An entry's payload (after its request ID) that is an auth command (rule 1). A store command
-is a msgpack array and a member command starts with 0xc1: neither starts with 0x01 or 0x02."""
-WITH_CREDENTIALS = b"\x02"
-"""An entry's payload that is a store command with its proposer's credentials (rule 2)."""
-
-
 
 @dataclass(frozen=True, slots=True)
 class Caller:
@@ -89,9 +88,6 @@ class Caller:
 CALLER: ContextVar[Caller] = ContextVar("confagent_caller")
 """Who the call being served is; each front sets it in the task serving the call (unset: nobody)."""
 _NOBODY = Caller()
-
-_AUTH_MAGIC = b"CAAU"
-_LENGTH = struct.Struct("<I")
 
 
 def with_credentials(credentials: AuthInfo, command: bytes) -> bytes:
@@ -231,7 +227,7 @@ def wrap_auth(state: AuthState, kv_data: bytes) -> bytes:
     if state == AuthState():
         return kv_data  # never had auth: the payload older members wrote
     encoded = auth.encode_state(state)
-    return b"".join((_AUTH_MAGIC, _LENGTH.pack(len(encoded)), encoded, kv_data))
+    return b"".join((AUTH_PART, PART_LENGTH.pack(len(encoded)), encoded, kv_data))
 
 
 def unwrap_auth(data: bytes) -> tuple[AuthState, bytes]:
@@ -240,12 +236,5 @@ def unwrap_auth(data: bytes) -> tuple[AuthState, bytes]:
     Raises:
         StorageError: an auth section cut short or undecodable.
     """
-    if not data.startswith(_AUTH_MAGIC):
-        return AuthState(), data
-    start = len(_AUTH_MAGIC) + _LENGTH.size
-    if len(data) < start:
-        raise StorageError("snapshot payload cut short in its auth state")
-    (length,) = _LENGTH.unpack_from(data, len(_AUTH_MAGIC))
-    if len(data) < start + length:
-        raise StorageError("snapshot payload cut short in its auth state")
-    return auth.decode_state(data[start:start + length]), data[start + length:]
+    encoded, kv_data = split_auth_part(data)
+    return (AuthState() if encoded is None else auth.decode_state(encoded)), kv_data

@@ -36,6 +36,10 @@ Rules:
    9), they are read from the snapshot's bytes without restoring the store
    (``kv.LiveKeys.of_snapshot``: no version, index or history is built);
    otherwise the state is replayed as ``read_data_dir`` does and its keys read.
+   That first way loads no more than it reads with: the log's and the snapshot's
+   decoding, the payload's key-value part (``_payload.kv_data_of``: users and
+   roles passed over) and ``LiveKeys``; the store, the auth state and the store's
+   messages are imported where the state is replayed (test_imports.py holds it).
 """
 
 from __future__ import annotations
@@ -44,15 +48,19 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from confagent.errors import StorageError, StoreError
-from confagent.kv import KvStore, LiveKeys
+from confagent.kv import LiveKeys
 from confagent.raft import Entry, SnapshotMeta
-from confagent.server.node._auth import MemberAuth
 from confagent.server.node._entries import EntryKind, apply_store_command, entry_kind
-from confagent.server.node._payload import Payload
-from confagent.server.node._proposals import REQUEST_ID_BYTES
+from confagent.server.node._formats import REQUEST_ID_BYTES
+from confagent.server.node._payload import Payload, kv_data_of
 from confagent.server.storage import Identity, RecoveryReport, StoredState, read_identity, read_storage
+
+if TYPE_CHECKING:
+    from confagent.kv import KvStore
+    from confagent.server.node._auth import MemberAuth
 
 __all__ = ["READ_ATTEMPTS", "DataDirKeys", "DataDirView", "read_data_dir", "read_data_dir_keys"]
 
@@ -114,7 +122,7 @@ def read_data_dir_keys(data_dir: Path) -> DataDirKeys:
         return DataDirKeys(LiveKeys.of_store(view.kv), view.member_id, view.cluster_id, view.lone_voter,
                            view.applied_index, view.report)
     with _snapshot_named(data_dir, meta):
-        keys = LiveKeys.of_snapshot(Payload.read(stored.snapshot_data).kv_data)
+        keys = LiveKeys.of_snapshot(kv_data_of(stored.snapshot_data))
     applied = tail[-1].index if tail else meta.index
     return DataDirKeys(keys, identity.member_id, identity.cluster_id, lone, applied, stored.report)
 
@@ -165,6 +173,9 @@ def _read_storage(data_dir: Path) -> StoredState:
 
 def _snapshot_state(data_dir: Path, stored: StoredState, min_lease_ttl: int) -> tuple[KvStore, MemberAuth]:
     """The key-value and auth state of the snapshot the log replays from (an empty store without one)."""
+    from confagent.kv import KvStore  # noqa: PLC0415 - rule 6
+    from confagent.server.node._auth import MemberAuth  # noqa: PLC0415 - rule 6
+
     meta = stored.report.snapshot
     if stored.snapshot_data is None or meta is None:
         return KvStore(min_lease_ttl=min_lease_ttl), MemberAuth()

@@ -9,17 +9,24 @@ Rules:
 2. A store command with credentials is checked against the auth state as it
    applies (``MemberAuth.check_write``); a command refused, or failing against the
    store's state, changes nothing (a ``StoreError``), on every member alike.
+3. Telling an entry's kind loads nothing but the entry's values (the markers of
+   rule 1 are ``_formats``'); what applies a store command (the store's messages,
+   the auth state) is imported by ``apply_store_command``, so that the
+   data-directory reader of a one-shot reads a snapshot's keys without them.
 """
 
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from confagent.kv import Applied, KvStore, Request, decode_request
 from confagent.raft import Entry, EntryType
 from confagent.server.membership import MemberCommand
-from confagent.server.node._auth import AUTH_COMMAND, WITH_CREDENTIALS, MemberAuth, split_credentials
-from confagent.server.node._proposals import REQUEST_ID_BYTES
+from confagent.server.node._formats import AUTH_COMMAND, REQUEST_ID_BYTES, WITH_CREDENTIALS
+
+if TYPE_CHECKING:
+    from confagent.kv import Applied, KvStore, Request
+    from confagent.server.node._auth import MemberAuth
 
 __all__ = ["EntryKind", "apply_store_command", "entry_kind"]
 
@@ -63,6 +70,9 @@ def apply_store_command(kv: KvStore, auth: MemberAuth, payload: bytes,
         StoreError: the credentials may not make the request, or the store refused it; nothing changed.
         StorageError: the payload is undecodable.
     """
+    from confagent.kv import decode_request  # noqa: PLC0415 - rule 3
+    from confagent.server.node._auth import split_credentials  # noqa: PLC0415 - rule 3
+
     credentials = None
     if payload.startswith(WITH_CREDENTIALS):
         credentials, payload = split_credentials(payload)

@@ -36,10 +36,9 @@ from confagent.errors import ResourceExhausted, StoreError, Unavailable
 from confagent.kv import Applied, Request, encode_request
 from confagent.raft import RawNode
 from confagent.server.node._auth import with_credentials
+from confagent.server.node._formats import REQUEST_ID_BYTES
 
 __all__ = ["REQUEST_ID_BYTES", "Proposals"]
-
-REQUEST_ID_BYTES = 8
 
 
 @dataclass(frozen=True, slots=True)

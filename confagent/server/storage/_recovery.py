@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import structlog
+from typing import TYPE_CHECKING
 
 from confagent.errors import StorageError
 from confagent.raft._types import SnapshotMeta
 from confagent.server.storage._snapfile import BrokenSnapshot, SnapshotFiles, newest_snapshot
 from confagent.server.storage._wal import SEGMENT_BYTES, MemberDirs, TornTail, Wal, WalState, read_log
+
+if TYPE_CHECKING:
+    import structlog
 
 __all__ = ["RecoveryReport", "Storage", "StoredState", "log_recovery", "open_storage", "read_storage"]
 
