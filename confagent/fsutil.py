@@ -17,6 +17,8 @@ Rules:
    between creating and renaming it removes it.
 3. Errors are the OS's own ``OSError``s; callers map them to their error
    (``StorageError``, ``ApplyError``) with the path and what was being done.
+4. A bounded read (``read_at_most``) asks for the size the file has, not for
+   its bound: ``read(n)`` allocates all of ``n`` first.
 
 The store's write-ahead log and snapshots use the same primitives.
 """
@@ -32,6 +34,7 @@ __all__ = [
     "STAGE_SUFFIX",
     "creation_owner",
     "fsync_directory",
+    "read_at_most",
     "remove_quietly",
     "remove_stage_leftovers",
     "replace_file",
@@ -44,6 +47,8 @@ STAGE_SUFFIX = ".stage"
 """Stage files are ``.<target name>.<random>.stage`` beside the target."""
 STAGE_NAME_ATTEMPTS = 16
 """How many random names a stage file tries before giving up (each clash is another writer's file)."""
+READ_CHUNK_BYTES = 64 * 1024
+"""What a bounded read asks for at a time once a file turns out longer than its ``fstat`` said."""
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -63,6 +68,29 @@ def fsync_directory(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_at_most(fd: int, limit: int, size: int | None = None) -> bytes:
+    """What ``read(limit)`` of ``fd`` gives (its bytes to the end, ``limit`` at most), without a buffer of
+    ``limit`` bytes (rule 4: a 64 MiB bound cost 30 us per small file): the first read asks for the
+    file's size plus one byte, and only a file longer than that (grown since its ``fstat``; a /proc
+    file says 0) is read on, ``READ_CHUNK_BYTES`` at a time.
+
+    Args:
+        size: the file's size from the caller's ``fstat`` of ``fd``; None: fstat it here.
+    """
+    wanted = min((os.fstat(fd).st_size if size is None else size) + 1, limit)
+    data = os.read(fd, wanted)
+    if len(data) < wanted or wanted == limit:
+        return data
+    parts, got = [data], wanted
+    while got < limit:
+        part = os.read(fd, min(limit - got, READ_CHUNK_BYTES))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def write_fully(fd: int, data: bytes) -> None:

@@ -7,6 +7,9 @@ Rules:
    after the agent started is found; a number in ``owner`` is a uid.
 3. Every failure is an ``ApplyError`` naming the destination; one larger
    than ``MAX_FILE_BYTES`` is refused (a rollback keeps it in memory).
+4. A destination is read with a buffer of its size, not of the bound
+   (``fsutil.read_at_most``), and opened without blocking: a FIFO in its
+   place is refused, not waited on.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import stat
 from pathlib import Path
 
 from confagent.errors import ApplyError
+from confagent.fsutil import read_at_most
 from confagent.resource import FileAttributes, FileState, Plan, ResourceSpec, plan, target_attributes
 
 __all__ = ["MAX_FILE_BYTES", "destination_path", "owner_ids", "plan_file", "read_file_state"]
@@ -46,23 +50,28 @@ def read_file_state(path: Path) -> FileState | None:
     """The bytes and attributes at ``path`` (through symlinks); None when nothing is there.
 
     Raises:
-        ApplyError: ``path`` is not a regular file, or cannot be read.
+        ApplyError: ``path`` is not a regular file, is larger than ``MAX_FILE_BYTES``, or cannot be read.
     """
     try:
-        with path.open("rb") as file:
-            status = os.fstat(file.fileno())
-            if not stat.S_ISREG(status.st_mode):
-                raise ApplyError("is not a regular file", dest=str(path))
-            if status.st_size > MAX_FILE_BYTES:
-                raise ApplyError(f"is larger than {MAX_FILE_BYTES} bytes: not a configuration file?",
-                                 dest=str(path))
-            content = file.read(MAX_FILE_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise ApplyError("is a directory, not a file", dest=str(path)) from None
     except OSError as error:
         raise ApplyError(f"cannot read the current file: {error.strerror}", dest=str(path)) from error
+    try:
+        status = os.fstat(fd)
+        if stat.S_ISDIR(status.st_mode):
+            raise ApplyError("is a directory, not a file", dest=str(path))
+        if not stat.S_ISREG(status.st_mode):
+            raise ApplyError("is not a regular file", dest=str(path))
+        content = b"" if status.st_size > MAX_FILE_BYTES else read_at_most(fd, MAX_FILE_BYTES + 1,
+                                                                              status.st_size)
+    except OSError as error:
+        raise ApplyError(f"cannot read the current file: {error.strerror}", dest=str(path)) from error
+    finally:
+        os.close(fd)
+    if max(status.st_size, len(content)) > MAX_FILE_BYTES:
+        raise ApplyError(f"is larger than {MAX_FILE_BYTES} bytes: not a configuration file?", dest=str(path))
     attributes = FileAttributes(status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode))
     return FileState(content, attributes)
 

@@ -26,9 +26,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import BinaryIO
 
 from confagent.errors import ConfigError
+from confagent.fsutil import read_at_most
 from confagent.render import Scope
 from confagent.resource import ResourceSpec, parse_resource
 
@@ -142,7 +142,7 @@ def _visible_files(directory: Path, pattern: str) -> Iterator[Path]:
 def _read_text(path: Path, max_bytes: int) -> str:
     try:
         with path.open("rb") as file:
-            data = _read_at_most(file, max_bytes + 1)
+            data = read_at_most(file.fileno(), max_bytes + 1)
     except OSError as error:
         raise ConfigError(f"cannot read: {error.strerror}", file=str(path)) from None
     if len(data) > max_bytes:
@@ -152,13 +152,3 @@ def _read_text(path: Path, max_bytes: int) -> str:
     except UnicodeDecodeError as error:
         raise ConfigError(f"is not UTF-8 text (byte {error.start})", file=str(path)) from None
 
-
-def _read_at_most(file: BinaryIO, limit: int) -> bytes:
-    """``file.read(limit)``, without a buffer of ``limit`` bytes: ``read(n)`` allocates all ``n`` first (4 MiB
-    for each template: 100 templates read in 2.3 ms instead of 0.8), so this asks for the size the file has
-    plus one byte, and for the rest only when the file turns out longer (it grew since its ``fstat``)."""
-    wanted = min(os.fstat(file.fileno()).st_size + 1, limit)
-    data = file.read(wanted)
-    if len(data) == wanted < limit:
-        data += file.read(limit - wanted)
-    return data

@@ -1,12 +1,14 @@
-"""confagent.fsutil: a replaced file is whole, old or new; no stage file outlives a failure."""
+"""confagent.fsutil: a replaced file is whole, old or new; no stage file outlives a failure; a bounded read
+reads what ``read(bound)`` reads."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from confagent.fsutil import STAGE_SUFFIX, replace_file, stage_file, write_file_atomically
+from confagent.fsutil import STAGE_SUFFIX, read_at_most, replace_file, stage_file, write_file_atomically
 from tests.apply.support import NOBODY, attributes_of, leftovers
 
 
@@ -49,3 +51,31 @@ def test_rename_onto_a_directory_fails_cleanly(tmp_path: Path) -> None:
 def test_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         stage_file(tmp_path / "absent" / "f", b"x", mode=0o644)
+
+
+@pytest.mark.parametrize("size", [0, 1, 99, 100, 101, 5000])
+def test_a_bounded_read_gives_what_read_of_the_bound_gives(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(bytes(range(256)) * 20)
+    with path.open("r+b") as file:
+        file.truncate(size)
+    with path.open("rb") as file:
+        expected = file.read(100)
+    with path.open("rb") as file:
+        assert read_at_most(file.fileno(), 100) == expected
+
+
+def test_a_bounded_read_reads_past_a_size_that_understates_the_file(tmp_path: Path) -> None:
+    # /proc files say they hold 0 bytes; a file that grew since its fstat: the read goes on to the bound
+    whole = Path("/proc/self/cmdline").read_bytes()
+    assert len(whole) > 8
+    for bound, expected in ((8, whole[:8]), (1 << 20, whole)):
+        with open("/proc/self/cmdline", "rb") as file:
+            assert read_at_most(file.fileno(), bound) == expected
+    grown = tmp_path / "grown"
+    grown.write_bytes(b"x" * 200_000)
+    fd = os.open(grown, os.O_RDONLY)
+    try:
+        assert read_at_most(fd, 150_001, size=10) == b"x" * 150_001
+    finally:
+        os.close(fd)

@@ -6,6 +6,8 @@ import asyncio
 import os
 import shutil
 import tempfile
+import threading
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -267,6 +269,40 @@ def test_a_huge_dest_is_refused(tmp_path: Path) -> None:
         file.truncate(MAX_FILE_BYTES + 1)  # sparse: instant
     with pytest.raises(ApplyError, match="is larger than"):
         plan_file(make_spec(dest), b"x")
+
+
+def test_a_destination_is_read_with_a_buffer_of_its_size_not_of_the_bound(tmp_path: Path) -> None:
+    """A read of the bound allocated 64 MiB for every destination planned (30 us each)."""
+    dest = tmp_path / "app.conf"
+    dest.write_bytes(b"x" * 3000)
+    tracemalloc.start()
+    try:
+        state = read_file_state(dest)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert state is not None and state.content == b"x" * 3000
+    assert peak < 1 << 20, peak
+
+
+def test_a_fifo_at_dest_is_refused_not_waited_on(tmp_path: Path) -> None:
+    dest = tmp_path / "app.conf"
+    os.mkfifo(dest)
+    failures: list[BaseException] = []
+    reader = threading.Thread(target=_plan_into, args=(dest, failures), daemon=True)
+    reader.start()
+    reader.join(DEADLINE_S)
+    if reader.is_alive():  # blocked in open(): give it a writer so that the thread ends
+        os.close(os.open(dest, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("the plan waited for a writer of the FIFO")
+    assert [str(failure) for failure in failures] == [f"{dest}: is not a regular file"]
+
+
+def _plan_into(dest: Path, failures: list[BaseException]) -> None:
+    try:
+        plan_file(make_spec(dest), b"x")
+    except ApplyError as error:
+        failures.append(error)
 
 
 @pytest.mark.usefixtures("subprocesses")  # check_cmd runs

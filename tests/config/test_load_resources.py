@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from confagent.config import MAX_TEMPLATE_BYTES, load_resources
-from confagent.config._resources import _read_at_most
 from confagent.errors import ConfigError
 from confagent.render import KeyView, StaticHost, make_environment, render
 
@@ -135,24 +134,3 @@ def test_missing_conf_d_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_resources(tmp_path)
     assert caught.value.file == str(tmp_path / "conf.d")
-
-
-@pytest.mark.parametrize("size", [0, 1, 99, 100, 101, 5000])
-def test_a_bounded_read_gives_what_read_of_the_bound_gives(tmp_path: Path, size: int) -> None:
-    path = tmp_path / "f"
-    path.write_bytes(bytes(range(256)) * 20)
-    with path.open("r+b") as file:
-        file.truncate(size)
-    with path.open("rb") as file:
-        expected = file.read(100)
-    with path.open("rb") as file:
-        assert _read_at_most(file, 100) == expected
-
-
-def test_a_bounded_read_reads_past_a_size_that_understates_the_file() -> None:
-    # /proc files say they hold 0 bytes: the read goes on to the bound, as read(bound) does
-    whole = Path("/proc/self/cmdline").read_bytes()
-    assert len(whole) > 8
-    for bound, expected in ((8, whole[:8]), (1 << 20, whole)):
-        with open("/proc/self/cmdline", "rb") as file:
-            assert _read_at_most(file, bound) == expected
