@@ -2,11 +2,13 @@
 
 A one-shot pass reads one snapshot and exits. etcd's JSON gateway takes
 5-8 times longer than its gRPC service to answer the same range (100,000
-keys: 0.8 s against 0.15 s, bench/README.md), and the client behind it
-(httpx and its stack) takes longer to import than the pass takes to render
-100 files. So a pass that needs only the snapshot reads it over gRPC:
-HTTP/2 by zttp's sans-IO codec (the store's own gRPC front uses it) on an
-asyncio connection, etcd's protobuf messages (``wire.pb_*``).
+keys: 0.8 s against 0.15 s, bench/README.md; 10,000 keys: 105-256 ms against
+16-22 at load 45), and the client behind it (httpx and its stack) takes
+longer to import than the pass takes to render 100 files. So a pass that
+needs only the snapshot reads it over gRPC: unary calls on a blocking socket
+(``GrpcCalls``: HTTP/2's few frames by hand, HPACK's header blocks by
+``hpack``; zttp's stack, with its QUIC parts, cost the pass about 20 ms to
+import), etcd's protobuf messages (``wire.pb_*``).
 
 Rules:
 1. The snapshot is what ``EtcdBackend.snapshot`` reads: the ranges of every
@@ -20,51 +22,47 @@ Rules:
    tried; any other status is the store's answer, raised as its
    ``StoreError`` (``store_error_from``). No endpoint answering is a
    ``ClientError`` naming each failure, as ``EtcdClient`` says it.
-3. Each endpoint gets ``dial_timeout_s`` to connect, and ``command_timeout_s``
-   for each wait on the connection (a write's drain, a read): as the JSON
-   client's timeouts, a bound on silence, not on the whole answer, which
-   for 100,000 keys takes seconds on a loaded machine.
+3. Each endpoint gets ``dial_timeout_s`` to connect (and for a TLS
+   handshake), and ``command_timeout_s`` for each wait on the connection (a
+   write, a read): as the JSON client's timeouts, a bound on silence, not on
+   the whole answer, which for 100,000 keys takes seconds on a loaded machine.
 4. It serves ``http://`` endpoints, and ``https://`` ones when
    ``client_cakeys`` names the CA bundle to verify them with (``client_cert``
    and ``client_key`` are sent when given; ALPN ``h2``), and no credentials
-   (``serves``). An ``https`` endpoint without ``client_cakeys`` (httpx then
-   verifies with certifi's bundle) and signed-in users go through
-   ``EtcdBackend``. It never watches (``changes`` yields nothing until
-   closed): the daemon opens ``EtcdBackend``.
+   (``serves``); ssl is loaded for ``https`` only. An ``https`` endpoint
+   without ``client_cakeys`` (httpx then verifies with certifi's bundle) and
+   signed-in users go through ``EtcdBackend``. It never watches (``changes``
+   yields nothing until closed): the daemon opens ``EtcdBackend``.
 5. It loads no more than it reads with: a range is a ``_Range`` tuple, not
    ``kv.RangeRequest`` (test_imports.py holds it to that).
+6. ``read`` blocks; ``snapshot`` runs it in a worker thread, so that the pass
+   compiles its templates on the event loop while the store answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
+import socket
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import suppress
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
-import zttp
-
 from confagent.backends._base import Change, Snapshot
+from confagent.backends._grpc_calls import CallsBroken, GrpcCalls
 from confagent.backends._prefixes import PrefixSet
 from confagent.backends._registry import BackendConfig
 from confagent.backends._store_events import snapshot_of
-from confagent.errors import ClientError, ConfigError, Unavailable, store_error_from
+from confagent.errors import ClientError, ConfigError, Unavailable
 from confagent.kv import MAX_TXN_OPS, prefix_range
-from confagent.wire import (
-    KeyValueBytes,
-    grpc_frame,
-    grpc_status_of,
-    grpc_unframe,
-    pb_decode_range_txn_response,
-    pb_encode_range_txn_request,
-)
+from confagent.wire import KeyValueBytes, pb_decode_range_txn_response, pb_encode_range_txn_request
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["GrpcSnapshotBackend"]
 
-_TXN_PATH = b"/etcdserverpb.KV/Txn"
-_READ_BYTES = 1 << 18
+_TXN_PATH = "/etcdserverpb.KV/Txn"
 
 
 class _Range(NamedTuple):
@@ -96,7 +94,7 @@ class GrpcSnapshotBackend:
         self._dial_timeout_s = dial_timeout_s
         self._command_timeout_s = command_timeout_s
         self._tls = tls
-        self._closed = asyncio.Event()
+        self._closed: asyncio.Event | None = None
 
     @staticmethod
     def serves(config: BackendConfig) -> bool:
@@ -114,6 +112,8 @@ class GrpcSnapshotBackend:
         """
         tls = None
         if config.client_cakeys is not None:
+            import ssl  # noqa: PLC0415 - for https only (rule 4)
+
             try:
                 tls = ssl.create_default_context(cafile=config.client_cakeys)
                 if config.client_cert is not None:
@@ -125,7 +125,11 @@ class GrpcSnapshotBackend:
                    command_timeout_s=config.command_timeout_s, tls=tls)
 
     async def snapshot(self, prefixes: Sequence[str]) -> Snapshot:
-        """Every key under ``prefixes`` at one revision (rules 1-3).
+        """``read`` in a worker thread (rule 6)."""
+        return await asyncio.to_thread(self.read, prefixes)
+
+    def read(self, prefixes: Sequence[str]) -> Snapshot:
+        """Every key under ``prefixes`` at one revision (rules 1-3). Blocking.
 
         Raises:
             StoreError: the store refused (``Compacted`` if it compacted between two txns).
@@ -135,8 +139,8 @@ class GrpcSnapshotBackend:
         failures: list[str] = []
         for url in self._endpoints:
             try:
-                revision, kvs = await self._read(url, ranges)
-            except (OSError, TimeoutError, zttp.ProtocolError, _Broken) as error:
+                revision, kvs = self._read(url, ranges)
+            except (OSError, CallsBroken) as error:  # TimeoutError and ssl's errors are OSErrors
                 failures.append(f"{url}: {_describe(error)}")
             except Unavailable as refusal:
                 failures.append(f"{url}: {refusal}")
@@ -144,46 +148,50 @@ class GrpcSnapshotBackend:
                 return snapshot_of(revision, kvs)
         raise ClientError("no endpoint answered: " + "; ".join(failures))
 
-    async def _read(self, url: str, ranges: Sequence[_Range]) -> tuple[int, list[KeyValueBytes]]:
+    def _read(self, url: str, ranges: Sequence[_Range]) -> tuple[int, list[KeyValueBytes]]:
         parts = urlsplit(url)
         secure = parts.scheme.lower() == "https"
         if secure and self._tls is None:
-            raise _Broken("an https endpoint, and no CA bundle to verify it with (client_cakeys)")
-        async with asyncio.timeout(self._dial_timeout_s):
-            reader, writer = await asyncio.open_connection(
-                parts.hostname, parts.port or (443 if secure else 80), ssl=self._tls if secure else None)
+            raise CallsBroken("an https endpoint, and no CA bundle to verify it with (client_cakeys)")
+        sock = socket.create_connection((parts.hostname, parts.port or (443 if secure else 80)),
+                                        timeout=self._dial_timeout_s)
         try:
-            calls = _Calls(reader, writer, parts.netloc.encode(), self._command_timeout_s)
-            return await _ranges_at_one_revision(calls, ranges)
+            if secure:
+                assert self._tls is not None
+                sock = self._tls.wrap_socket(sock, server_hostname=parts.hostname)
+            sock.settimeout(self._command_timeout_s)
+            calls = GrpcCalls(sock, parts.netloc, _TXN_PATH, "https" if secure else "http")
+            return _ranges_at_one_revision(calls, ranges)
         finally:
-            writer.close()
-            with suppress(OSError, TimeoutError):  # a TLS close_notify the peer never answers
-                async with asyncio.timeout(self._command_timeout_s):
-                    await writer.wait_closed()
+            with suppress(OSError):
+                sock.close()
 
     async def changes(self, prefixes: Sequence[str], after: int) -> AsyncGenerator[Change, None]:
         """Nothing, ever (rule 4); ends when the backend is closed."""
         PrefixSet(prefixes)  # the same argument checks as every backend
+        if self._closed is None:
+            self._closed = asyncio.Event()
         await self._closed.wait()
         return
         yield  # an async generator that yields nothing
 
     async def close(self) -> None:
+        if self._closed is None:
+            self._closed = asyncio.Event()
         self._closed.set()
 
 
-async def _ranges_at_one_revision(calls: _Calls, ranges: Sequence[_Range],
-                                  ) -> tuple[int, list[KeyValueBytes]]:
+def _ranges_at_one_revision(calls: GrpcCalls, ranges: Sequence[_Range]) -> tuple[int, list[KeyValueBytes]]:
     """The revision and the key-values of ``ranges``, in txns of at most ``MAX_TXN_OPS`` (rule 1)."""
     chunks = [ranges[start:start + MAX_TXN_OPS] for start in range(0, len(ranges), MAX_TXN_OPS)]
     if len(chunks) == 1:
-        (message,) = await calls.unary([_encode(chunks[0], 0)])
+        (message,) = calls.unary([_encode(chunks[0], 0)])
         only = pb_decode_range_txn_response(message)
         return only.revision, list(only.kvs)
-    (probe,) = await calls.unary([_encode([_Range(ranges[0].key, ranges[0].range_end, limit=1)], 0)])
+    (probe,) = calls.unary([_encode([_Range(ranges[0].key, ranges[0].range_end, limit=1)], 0)])
     revision = pb_decode_range_txn_response(probe).revision
     kvs: list[KeyValueBytes] = []
-    for message in await calls.unary([_encode(chunk, revision) for chunk in chunks]):
+    for message in calls.unary([_encode(chunk, revision) for chunk in chunks]):
         kvs.extend(pb_decode_range_txn_response(message).kvs)
     return revision, kvs
 
@@ -191,76 +199,6 @@ async def _ranges_at_one_revision(calls: _Calls, ranges: Sequence[_Range],
 def _encode(chunk: Sequence[_Range], revision: int) -> bytes:
     """A txn of the ranges of ``chunk``, pinned to ``revision`` (0: the store's current one)."""
     return pb_encode_range_txn_request([r._replace(revision=revision) for r in chunk])
-
-
-class _Broken(Exception):
-    """The connection ended, or a stream was reset, before every answer came."""
-
-
-class _Calls:
-    """Unary gRPC calls on one HTTP/2 connection: sent together, answered in any order."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, authority: bytes,
-                 timeout_s: float) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._timeout_s = timeout_s
-        self._headers = [(b"host", authority), (b"content-type", b"application/grpc"), (b"te", b"trailers")]
-        self._conn = zttp.Connection(zttp.CLIENT, zttp.HTTP2)
-        self._conn.initiate_connection()
-
-    async def unary(self, messages: Sequence[bytes]) -> list[bytes]:
-        """Each message's answer, in order.
-
-        Raises:
-            StoreError: a call's status was not OK.
-            _Broken, OSError, zttp.ProtocolError: the connection failed.
-        """
-        if not messages:
-            return []
-        streams = []
-        for message in messages:
-            stream = self._conn.send_request(b"POST", _TXN_PATH, b"2", self._headers)
-            stream.send_data(grpc_frame(message))
-            stream.end_message()
-            streams.append(stream.stream_id)
-        bodies = await self._answers(set(streams))
-        return [bodies[stream_id] for stream_id in streams]
-
-    async def _answers(self, waiting: set[int]) -> dict[int, bytes]:
-        chunks: dict[int, list[bytes]] = {stream_id: [] for stream_id in waiting}
-        heads: dict[int, list[tuple[bytes, bytes]]] = {}
-        bodies: dict[int, bytes] = {}
-        while waiting:
-            await self._flush()
-            async with asyncio.timeout(self._timeout_s):
-                data = await self._reader.read(_READ_BYTES)
-            if not data:
-                raise _Broken("the connection closed before the answer")
-            self._conn.receive_data(data)
-            while (event := self._conn.next_event()) is not zttp.NEED_DATA:
-                if isinstance(event, zttp.Data):
-                    chunks[event.stream_id].append(event.data)
-                elif isinstance(event, zttp.Response):
-                    if event.status_code != 200:
-                        raise _Broken(f"answered HTTP {event.status_code}, not gRPC")
-                    heads[event.stream_id] = list(event.headers)
-                elif isinstance(event, zttp.EndOfMessage):  # trailers-only: the status is in the head
-                    code, text = grpc_status_of(event.trailers or heads.get(event.stream_id, []))
-                    if code:
-                        raise store_error_from(code, text)
-                    bodies[event.stream_id] = grpc_unframe(b"".join(chunks[event.stream_id]))
-                    waiting.discard(event.stream_id)
-                elif isinstance(event, zttp.RstStream | zttp.GoAway | zttp.ConnectionClosed):
-                    raise _Broken(f"the server ended the call ({type(event).__name__})")
-        return bodies
-
-    async def _flush(self) -> None:
-        out = self._conn.data_to_send()
-        if out:
-            self._writer.write(out)
-            async with asyncio.timeout(self._timeout_s):
-                await self._writer.drain()
 
 
 def _describe(error: BaseException) -> str:

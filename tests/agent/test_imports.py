@@ -128,7 +128,7 @@ def test_a_run_or_render_command_line_builds_its_parsers_without_garbage_collect
     assert done.stdout.decode().splitlines()[0] == str(collecting)
 
 
-def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx(processes: Processes, etcd_server: str,
+def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx_or_zttp(processes: Processes, etcd_server: str,
                                                              tmp_path: Path) -> None:
     (tmp_path / "conf.d").mkdir()
     (tmp_path / "templates").mkdir()
@@ -139,8 +139,9 @@ def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx(processes: Processes
             "--log-level", "warning"]
     loaded = modules_after(processes, f"from confagent.cli import main\nassert main({argv!r}) == 0")
     assert (tmp_path / "t.conf").read_text() == "none\n"
-    assert "zttp" in loaded
-    assert loaded & {"httpx", "httpcore", "confagent.client", "confagent.cli._kv_cmd"} == set()
+    assert "confagent.backends._grpc_calls" in loaded
+    # nor an HTTP/2 stack but its own few frames (backends._grpc_calls)
+    assert loaded & {"httpx", "httpcore", "confagent.client", "confagent.cli._kv_cmd", "zttp"} == set()
     # nothing logged at this level: no structlog (confagent.cli._logs rule 4); no output format; asyncio's
     # loop; no message type of the store (backends._grpc_snapshot rule 5)
     unused = {"structlog", "orjson", "confagent.cli._output", "uvloop", "confagent.kv._messages"}

@@ -1,6 +1,8 @@
 """``GrpcSnapshotBackend`` against a real etcd 3.4 and a ``confagent store``: the snapshot it reads over gRPC
 is the one ``EtcdBackend`` reads over the JSON gateway, key for key, at the same revision, with the same keys
-left out; endpoints that do not answer are skipped, and named when none does."""
+left out; endpoints that do not answer are skipped, and named when none does. Its HTTP/2 (``GrpcCalls``):
+answers larger than HTTP/2's default window and frame, requests larger than the server's windows, and a
+refusal raised as the error the gateway gives for it."""
 
 from __future__ import annotations
 
@@ -9,19 +11,32 @@ import base64
 import functools
 import socket
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
 
 from confagent.backends import BackendConfig, EtcdBackend, GrpcSnapshotBackend, Snapshot
+from confagent.backends._grpc_calls import GrpcCalls
 from confagent.client import ClientConfig
-from confagent.errors import ClientError, ConfigError
+from confagent.errors import ClientError, Compacted, ConfigError
+from confagent.kv import prefix_range
 from confagent.testing import Processes, free_port, until
+from confagent.wire import pb_decode_range_txn_response, pb_encode_range_txn_request
 from tests.certs import launch_tls_pair, make_certs
 
 PREFIXES = [f"/grpc/p{i:03d}" for i in range(300)]
 """More distinct prefixes than one txn may hold (128): three txns, the later two pinned to the first's
 revision."""
+
+
+class _Range(NamedTuple):
+    """A ``wire.RangeAsked``."""
+
+    key: bytes
+    range_end: bytes
+    limit: int = 0
+    revision: int = 0
 
 
 def _b64(data: bytes) -> str:
@@ -58,6 +73,40 @@ def test_the_snapshot_is_the_gateways(own_server: str) -> None:
     assert dict(over_grpc.entries) == dict(over_gateway.entries)
     assert len(over_grpc.entries) == 150 * 3 - 1 and "/grpc/outside" not in over_grpc.entries
     assert [str(p) for p in over_grpc.problems] == [str(p) for p in over_gateway.problems] != []
+
+
+def test_answers_and_requests_larger_than_http2_s_default_window(own_server: str) -> None:
+    # 300 values of 1 KiB (an answer of 300 KiB: past the default window, 64 KiB, and frame, 16 KiB), and
+    # 300 prefixes of 600 bytes (3 txns of more than 64 KiB each: past the server's windows for our DATA)
+    values = {f"/big/{i:03d}".encode(): bytes([97 + i % 26]) * 1024 for i in range(300)}
+    with httpx.Client(base_url=own_server, timeout=10) as http:
+        for start in range(0, 300, 100):
+            success = [{"request_put": {"key": _b64(k), "value": _b64(v)}}
+                       for k, v in list(values.items())[start:start + 100]]
+            http.post("/v3/kv/txn", json={"success": success}).raise_for_status()
+    long = [f"/big/{i:03d}/{'x' * 600}" for i in range(300)]
+    backend = GrpcSnapshotBackend([own_server], dial_timeout_s=5, command_timeout_s=10)
+    expected = {key.decode(): value.decode() for key, value in values.items()}
+    assert asyncio.run(backend.snapshot(["/big/"])).entries == expected
+    assert asyncio.run(backend.snapshot(long)).entries == {}
+
+
+def test_a_refused_call_raises_the_gateway_s_error(own_server: str) -> None:
+    _load(own_server)
+    with httpx.Client(base_url=own_server, timeout=10) as http:
+        revision = int(http.post("/v3/kv/range", json={"key": _b64(b"/")}).json()["header"]["revision"])
+        http.post("/v3/kv/compaction", json={"revision": revision}).raise_for_status()
+        refused = http.post("/v3/kv/range", json={"key": _b64(b"/grpc"), "revision": 1})
+    compacted = _Range(*prefix_range(b"/grpc"), revision=1)
+    port = int(own_server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        calls = GrpcCalls(sock, f"127.0.0.1:{port}", "/etcdserverpb.KV/Txn", "http")
+        with pytest.raises(Compacted) as raised:
+            calls.unary([pb_encode_range_txn_request([compacted])])
+        assert str(raised.value) == refused.json()["message"]
+        # the connection serves the next call (its header blocks decoded in order)
+        (answer,) = calls.unary([pb_encode_range_txn_request([])])
+        assert pb_decode_range_txn_response(answer).revision == revision
 
 
 def test_an_endpoint_that_does_not_answer_is_skipped(own_server: str) -> None:
