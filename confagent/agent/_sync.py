@@ -6,10 +6,11 @@ Rules:
    error; it never stops the others.
 3. The plans of a pass are applied in one ``ApplyBatch``, so resources
    sharing a ``reload_cmd`` reload once; each plan joins it as soon as it is
-   made, so its stage file is written and fsynced while the next resources
-   render; a destination with a command or a backup is renamed only after
-   every resource rendered, one without as soon as its file is durable
-   (``confagent.apply``, phase 1).
+   made, and the stage files are written once every resource rendered (on
+   threads: while the renders ran they fought them for the GIL,
+   ``confagent.apply._staging`` rule 1); a destination with a command or a
+   backup is renamed after every check, one without as soon as its file is
+   durable (``confagent.apply``, phase 1).
 4. In noop mode nothing is written and no command runs: each planned
    replace becomes a unified diff in its ``Outcome``.
 5. ``log_outcome`` writes the one line an outcome deserves: ``applied``

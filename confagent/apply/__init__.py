@@ -3,7 +3,7 @@
 ``plan_file(spec, rendered)`` reads the destination and resolves
 ``owner``/``group`` names, and returns ``confagent.resource.plan``'s answer.
 ``apply_batch(plans)`` carries out many plans at once (``ApplyBatch``: the
-same, fed one plan at a time, staging each as it comes): stage every new file
+same, fed one plan at a time while the caller renders): stage every new file
 beside its destination, run every ``check_cmd`` concurrently, rename (a file
 with no command as soon as it is durable), then run each distinct
 ``reload_cmd`` once, rolling its destinations back (bytes, owner, mode) if it

@@ -1,21 +1,21 @@
 """Carrying out plans: stage, check, rename, reload once per command, roll back a failed reload.
 
 ``apply_batch(plans)`` runs in phases, each over every plan still going;
-``ApplyBatch`` is the same batch fed one plan at a time, its stage files
-written while the caller prepares the next plans:
+``ApplyBatch`` is the same batch fed one plan at a time while the caller
+renders, its phases run by ``finish``:
 
 1. stage: the new content, owner and mode in a stage file beside the
    destination (``confagent.fsutil.stage_file``); a missing directory is an
    error unless ``create_dest_dirs``. The stage files are written on up to
-   ``MAX_CONCURRENT_STAGES`` threads from the moment each plan is added
-   (``confagent.apply._staging``), so that their fsyncs overlap each other
-   and the caller's rendering; ``finish`` waits for them all (the event loop
-   waits, as it waits for one) before anything below. A plan with no command
-   at all (no ``check_cmd``, ``reload_cmd`` nor ``reload_lock``) and no
-   ``backup`` is renamed over its destination by its thread as soon as its
-   stage file is durable (phase 3 early): nothing is checked or reloaded for
-   it, so waiting for the others gains it nothing (confd too replaces each
-   resource's file in turn);
+   ``MAX_CONCURRENT_STAGES`` threads once the batch has all its plans
+   (``confagent.apply._staging``, whose rule 1 says why not while the caller
+   renders), so that their fsyncs overlap each other; ``finish`` waits for
+   them all (the event loop waits, as it waits for one) before anything
+   below. A plan with no command at all (no ``check_cmd``, ``reload_cmd``
+   nor ``reload_lock``) and no ``backup`` is renamed over its destination by
+   its thread as soon as its stage file is durable (phase 3 early): nothing
+   is checked or reloaded for it, so waiting for the others gains it nothing
+   (confd too replaces each resource's file in turn);
 2. check: every ``check_cmd`` on its stage file, up to ``MAX_CONCURRENT_CHECKS``
    at a time; a failure
    deletes that stage file and leaves its destination untouched;
@@ -38,11 +38,8 @@ written while the caller prepares the next plans:
 
 Guarantees: a destination is always a whole file (old or new); no stage file
 survives the batch, whatever is raised, including cancellation (unless
-``keep_stage_files``, below), nor does one of a batch given up before
-``finish`` (its threads are waited for, then its stage files removed); a batch
-given up changes no destination that has a command or a backup (the ones
-without may have been renamed early, without their directory's fsync: as a
-crash before it, a rename that may not last); a failure of one destination
+``keep_stage_files``, below); a batch given up before ``finish`` writes
+nothing (no stage file, directory or rename); a failure of one destination
 never stops another's. Errors are results
 (``ApplyResult.error``), for the caller to log with each command's output;
 only bugs raise. ``sync_only`` skips both
@@ -174,10 +171,10 @@ async def apply_batch(plans: Sequence[Plan], *, sync_only: bool = False,
 
 
 class ApplyBatch:
-    """``apply_batch`` fed one plan at a time: each ``Replace`` added starts its stage file (phase 1)
-    at once, on a thread, while the caller goes on (renders the next resource); ``finish`` runs the
-    phases after it. Used as ``async with ApplyBatch(...) as batch``: leaving the block without
-    ``finish`` (an error, a cancellation) waits for the stage files being written and removes them.
+    """``apply_batch`` fed one plan at a time while the caller renders the next resources; ``finish``
+    writes the stage files (phase 1) and runs the phases after it. Used as ``async with
+    ApplyBatch(...) as batch``: leaving the block without ``finish`` (an error, a cancellation) writes
+    nothing.
 
     Args: as ``apply_batch``'s.
     """
@@ -191,13 +188,13 @@ class ApplyBatch:
         self._finished = False
 
     def add(self, plan: Plan) -> None:
-        """Take ``plan`` into the batch; a ``Replace`` starts writing its stage file now."""
+        """Take ``plan`` into the batch (a ``Replace``'s stage file is written by ``finish``)."""
         assert not self._finished, "a finished batch takes no plan"
         if isinstance(plan, Replace):
             spec = plan.spec
             early = not (spec.check_cmd or spec.reload_cmd or spec.reload_lock or spec.backup)
-            self._jobs[len(self._plans)] = _Job(self._staging.start(plan, self._staging.target(plan.dest),
-                                                                    install=early))
+            self._jobs[len(self._plans)] = _Job(self._staging.add(plan, self._staging.target(plan.dest),
+                                                                  install=early))
         self._plans.append(plan)
 
     async def finish(self) -> list[ApplyResult]:
@@ -220,8 +217,8 @@ class ApplyBatch:
         if self._finished:
             return
         self._finished = True
-        self._staging.wait()
-        for job in self._jobs.values():
+        self._staging.drop()
+        for job in self._jobs.values():  # written only if finish failed within phase 1 (a bug)
             if job.staged.stage is not None:
                 remove_quietly(job.staged.stage)
 

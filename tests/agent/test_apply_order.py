@@ -1,7 +1,7 @@
 """The durable apply's order in a real one-shot, read from its system calls (strace), and a one-shot
 SIGKILLed in the middle of a batch.
 
-Stage files are written on threads while the next resources render (confagent.apply._staging), so
+Stage files are written on threads (confagent.apply._staging), some renamed by those threads, so
 the order that makes the batch durable and atomic is checked where it happens, in the kernel's view:
 every stage file is written and fsynced before it is renamed over its destination, and every
 directory is fsynced once, after its last rename and before any ``reload_cmd`` starts.

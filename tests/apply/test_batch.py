@@ -1,11 +1,12 @@
-"""ApplyBatch: stage files written while the caller goes on; a destination with a command renamed only by
-``finish``, one without as soon as its stage file is durable; nothing left when a batch is given up; a stage
-file created with its owner's mode at once comes out right."""
+"""ApplyBatch: nothing written while plans are added; ``finish`` stages them all, renames a destination
+without a command as soon as its stage file is durable and one with a command after the checks; a batch
+given up writes nothing; a stage file created with its owner's mode at once comes out right."""
 
 from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,6 @@ import pytest
 
 from confagent.apply import ApplyBatch, plan_file
 from confagent.fsutil import STAGE_SUFFIX, creation_owner, stage_file
-from confagent.testing import until
 from tests.apply.support import NOBODY, attributes_of, leftovers, make_spec, run
 
 
@@ -21,54 +21,57 @@ def stage_files(directory: Path) -> list[Path]:
     return sorted(path for path in directory.iterdir() if path.name.endswith(STAGE_SUFFIX))
 
 
-def test_stage_files_are_written_before_finish_and_renamed_only_by_it(tmp_path: Path) -> None:
+def stage_threads() -> list[str]:
+    return [thread.name for thread in threading.enumerate() if thread.name.startswith("confagent-stage")]
+
+
+def test_nothing_is_written_while_plans_are_added_and_finish_replaces_them_all(tmp_path: Path) -> None:
+    """While the caller renders, no stage thread runs (they would wait for the GIL its renders hold,
+    and its renders for them) and no stage file exists; ``finish`` writes and renames them all."""
     dests = [tmp_path / f"f{index}.conf" for index in range(4)]
     for dest in dests:
         dest.write_bytes(b"old")
 
     async def batch() -> list[bool]:
-        async with ApplyBatch(sync_only=True) as applying:  # the reload_cmd is not run, and still waits
+        async with ApplyBatch(sync_only=True) as applying:  # the reload_cmd is not run
             for dest in dests:
                 applying.add(plan_file(make_spec(dest, reload_cmd="true"), f"new {dest.name}".encode()))
-            until(lambda: len(stage_files(tmp_path)) == len(dests), "the four stage files")
-            until(lambda: all(stage.stat().st_size == len(b"new f0.conf") for stage in stage_files(tmp_path)),
-                  "the stage files written")
+                applying.add(plan_file(make_spec(dest.with_suffix(".other")), b"no command"))
+            assert (stage_threads(), stage_files(tmp_path)) == ([], [])
             assert [dest.read_bytes() for dest in dests] == [b"old"] * 4
             return [result.replaced for result in await applying.finish()]
 
-    assert run(batch()) == [True] * 4
+    assert run(batch()) == [True] * 8
     assert [dest.read_bytes() for dest in dests] == [f"new {dest.name}".encode() for dest in dests]
-    assert leftovers(tmp_path) == []
+    assert leftovers(tmp_path) == [] and stage_threads() == []
 
 
+@pytest.mark.usefixtures("subprocesses")  # a check_cmd runs
 @pytest.mark.parametrize("command", [{}, {"check_cmd": "true"}, {"reload_cmd": "true"},
                                      {"reload_cmd": "true", "reload_lock": "l"}, {"backup": True}],
                          ids=["none", "check", "reload", "lock", "backup"])
-def test_only_a_destination_without_command_or_backup_is_renamed_before_finish(
+def test_only_a_destination_without_command_or_backup_is_renamed_before_the_checks(
         tmp_path: Path, command: dict[str, object]) -> None:
-    """Nothing is checked or reloaded for it, so it is renamed once its stage file is durable; every other
-    waits for ``finish`` (its check, its slot, its backup first). Their directory's fsync is ``finish``'s."""
-    early, late = tmp_path / "early.conf", tmp_path / "late.conf"
+    """Nothing is checked or reloaded for it, so it is renamed once its stage file is durable, before
+    any check runs (a third destination's check_cmd sees it); every other waits for the checks (its
+    own, its slot, its backup first). Their directory's fsync comes after the last rename."""
+    early, late, probe, seen = (tmp_path / name for name in ("early.conf", "late.conf", "probe.conf", "seen"))
     for dest in (early, late):
-        dest.write_bytes(b"old")
+        dest.write_bytes(b"old ")
 
     async def batch() -> list[bool]:
-        async with ApplyBatch(sync_only=True) as applying:
-            applying.add(plan_file(make_spec(early), b"new early"))
-            applying.add(plan_file(make_spec(late, **command), b"new late"))
-            until(lambda: early.read_bytes() == b"new early", "the early rename")
-            if command:
-                until(lambda: [stage.stat().st_size for stage in stage_files(tmp_path)] == [len(b"new late")],
-                      "the other's stage file written")
-                assert late.read_bytes() == b"old"
-            else:
-                until(lambda: late.read_bytes() == b"new late", "the other early rename")
+        async with ApplyBatch() as applying:  # no ReloadSlots: the lock's destination is deferred
+            applying.add(plan_file(make_spec(early), b"new early "))
+            applying.add(plan_file(make_spec(late, **command), b"new late "))
+            applying.add(plan_file(make_spec(probe, check_cmd=f"cat {early} {late} > {seen}"), b"probe"))
             return [result.replaced for result in await applying.finish()]
 
-    assert run(batch()) == [True, True]
-    assert (early.read_bytes(), late.read_bytes()) == (b"new early", b"new late")
-    assert leftovers(tmp_path) == []
+    assert run(batch()) == [True, "reload_lock" not in command, True]
+    assert seen.read_bytes() == (b"new early new late " if not command else b"new early old ")
+    assert early.read_bytes() == b"new early "
+    assert late.read_bytes() == (b"old " if "reload_lock" in command else b"new late ")
     assert (tmp_path / "late.conf.bak").exists() == ("backup" in command)
+    assert leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("keep", [False, True])
@@ -89,10 +92,8 @@ def test_an_early_rename_that_fails_is_the_destination_s_error_and_its_stage_fil
     assert stage_files(tmp_path) == ([kept] if keep else []) and (kept is not None) == keep
 
 
-def test_a_batch_given_up_before_finish_leaves_no_stage_file_and_changes_no_commanded_file(
-        tmp_path: Path) -> None:
-    """A destination with a command keeps its old file; one without may be renamed already (each a
-    whole file, old or new: here new, its thread done before the batch let go)."""
+def test_a_batch_given_up_before_finish_writes_nothing(tmp_path: Path) -> None:
+    """No stage file, no directory made, no destination renamed: not even one without a command."""
     dests = [tmp_path / "a" / f"f{index}.conf" for index in range(20)] + [tmp_path / "b.conf"]
     commandless = tmp_path / "c.conf"
     for dest in (dests[-1], commandless):
@@ -107,9 +108,8 @@ def test_a_batch_given_up_before_finish_leaves_no_stage_file_and_changes_no_comm
 
     with pytest.raises(RuntimeError, match="a render raised"):
         run(give_up())
-    assert (leftovers(tmp_path / "a"), leftovers(tmp_path), dests[-1].read_bytes()) == ([], [], b"old")
-    assert list((tmp_path / "a").iterdir()) == []
-    assert commandless.read_bytes() == b"new"
+    assert (leftovers(tmp_path), dests[-1].read_bytes(), commandless.read_bytes()) == ([], b"old", b"old")
+    assert not (tmp_path / "a").exists() and stage_threads() == []
 
 
 def test_the_plans_results_come_in_order_with_unchanged_ones_between(tmp_path: Path) -> None:
