@@ -8,10 +8,9 @@ other peer URLs (which would derive other IDs) keeps being the same member.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import orjson
 
 from confagent.errors import StorageError
 from confagent.fsutil import write_file_atomically
@@ -37,8 +36,8 @@ def load_or_keep_identity(data_dir: Path, derived: Identity) -> Identity:
     path = _identity_path(data_dir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_file_atomically(path, orjson.dumps({"member_id": f"{derived.member_id:x}",
-                                                  "cluster_id": f"{derived.cluster_id:x}"}), mode=0o644)
+        record = {"member_id": f"{derived.member_id:x}", "cluster_id": f"{derived.cluster_id:x}"}
+        write_file_atomically(path, json.dumps(record, separators=(",", ":")).encode(), mode=0o644)
     except OSError as error:
         raise StorageError(f"{path}: cannot write: {error.strerror}") from error
     return derived
@@ -52,7 +51,7 @@ def read_identity(data_dir: Path) -> Identity | None:
     """
     path = _identity_path(data_dir)
     try:
-        stored = orjson.loads(path.read_bytes())
+        stored = json.loads(path.read_bytes())
         return Identity(int(stored["member_id"], 16), int(stored["cluster_id"], 16))
     except FileNotFoundError:
         return None
