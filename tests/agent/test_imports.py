@@ -179,8 +179,9 @@ def test_a_one_shot_from_the_data_directory_loads_no_store_internals(processes: 
     loaded = modules_after(processes, f"from confagent.cli import main\nassert main({argv!r}) == 0")
     assert (tmp_path / "t.conf").read_text() == "from the snapshot\n"
     assert "confagent.server.node._data_dir_reader" in loaded
-    # nothing logged at this level: no structlog (_one_shot_backend rule 7), nor the gRPC client's stack
-    assert loaded & {*STORE_INTERNALS, "structlog", "zttp", "google.protobuf", "httpx"} == set()
+    # nothing logged at this level: no structlog (_one_shot_backend rule 7), nor the gRPC client's stack,
+    # nor orjson (with uuid and platform) for the member's identity.json
+    assert loaded & {*STORE_INTERNALS, "structlog", "hpack", "google.protobuf", "httpx", "orjson"} == set()
 
 
 def test_a_one_shot_starting_a_member_logs_its_lines_set_up(processes: Processes, tmp_path: Path) -> None:
