@@ -91,6 +91,14 @@ class Outcome:
     def ok(self) -> bool:
         return self.error is None
 
+    def __repr__(self) -> str:
+        """A short one, without the plan, reads and commands: a one-shot's outcomes are in the result of
+        its task, which asyncio's runner formats twice as it ends (Python 3.11's ``signal.getsignal``
+        formats the SIGINT handler naming the task): 1,000 outcomes with their plans' bytes took
+        60-200 ms."""
+        return (f"Outcome(resource={self.resource!r}, dest={self.dest!r}, revision={self.revision}, "
+                f"changed={self.changed}, error={self.error!r})")
+
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
