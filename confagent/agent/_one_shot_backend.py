@@ -77,7 +77,7 @@ async def open_one_shot_backend(config: BackendConfig, log: FilteringBoundLogger
                          revision=read.view.keys.revision)
                 return read
     if snapshot_only and config.backend == "etcd":
-        from confagent.backends import GrpcSnapshotBackend  # noqa: PLC0415 - zttp and protobuf when used
+        from confagent.backends import GrpcSnapshotBackend  # noqa: PLC0415 - hpack and protobuf when used
 
         if GrpcSnapshotBackend.serves(config):
             return GrpcSnapshotBackend.for_config(config)
