@@ -19,10 +19,18 @@ frame it cannot read: the connection is dropped, the driver never sees it.
 The format version leads every frame, so a member can refuse a peer it cannot
 understand instead of misreading it.
 
-``encode_frames`` encodes a batch: Raft messages alike but for their recipient
-(an append to every learner at one position: the same entries tuple, the same
-commit) share one encoding of everything after the recipient, the bytes being
-those ``encode_frame`` gives.
+``encode_frames`` encodes a batch, each frame as the chunks written one after
+another (``Chunks``), the bytes being those ``encode_frame`` gives:
+
+1. Raft messages alike but for their recipient (an append to every learner at
+   one position: the same entries tuple, the same commit) share one encoding of
+   everything after the recipient: each frame is its own head (length, kind,
+   type, recipient) and then that shared tail, not copied into each frame when
+   it is ``SHARED_CHUNK_BYTES`` or more.
+2. A snapshot message's payload is the frame's last field: its chunk is the
+   message's own ``snapshot_data`` object, never copied. A leader sending one
+   catch-up snapshot to many learners holds one payload, however many write
+   buffers it waits in (``_catch_up`` rule 3), and a frame's head each.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ __all__ = [
     "FRAME_HEADER",
     "MAX_FRAME_BYTES",
     "CallFrame",
+    "Chunks",
     "LeaseAnswer",
     "LeaseOp",
     "LeaseQuery",
@@ -155,10 +164,24 @@ class MemberAnswer:
 CallFrame = LeaseQuery | LeaseAnswer | MemberQuery | MemberAnswer
 """The frames of calls a follower forwards to the leader (``_leader_calls``)."""
 PeerFrame = Message | CallFrame
+Chunks = tuple[bytes, ...]
+"""One frame's bytes in pieces, written in order (``writelines``): the frame alone, or its head and
+then a part shared with other frames or held by the message (module rules 1 and 2)."""
+
+SHARED_CHUNK_BYTES = 64 * 1024
+"""An append's shared tail at least this long is its own chunk; a shorter one is copied into each
+frame, one write buffer piece instead of two (rule 1)."""
 
 
 def encode_frame(frame: PeerFrame) -> bytes:
     """One length-prefixed frame."""
+    return b"".join(_chunks(frame))
+
+
+def _chunks(frame: PeerFrame) -> Chunks:
+    """One frame, its snapshot payload a chunk of its own (rule 2)."""
+    if isinstance(frame, Message) and frame.snapshot_data:
+        return _snapshot_chunks(frame)
     fields: list[Any]
     match frame:
         case Message():
@@ -178,7 +201,30 @@ def encode_frame(frame: PeerFrame) -> bytes:
                       [m.to_fields() for m in frame.members], frame.added_id, frame.error_code,
                       frame.error_message, frame.retry]
     body: bytes = msgpack.packb([FORMAT_VERSION, *fields], use_bin_type=True)
-    return FRAME_HEADER.pack(len(body)) + body
+    return (FRAME_HEADER.pack(len(body)) + body,)
+
+
+_EMPTY_BIN = b"\xc4\x00"
+"""msgpack's empty ``bin``: the last field of a message packed without its snapshot data."""
+
+
+def _snapshot_chunks(m: Message) -> Chunks:
+    """Rule 2: the message packed with empty snapshot data, that field's header made for the data's
+    length, and the data itself after it; the bytes msgpack gives for the whole message."""
+    data = m.snapshot_data
+    fields = _message_fields(m)
+    fields[-1] = b""
+    body: bytes = msgpack.packb([FORMAT_VERSION, _FrameKind.RAFT, *fields], use_bin_type=True)
+    assert body.endswith(_EMPTY_BIN), "the snapshot data is a message's last field"
+    size = len(data)
+    if size < 1 << 8:
+        header = b"\xc4" + size.to_bytes(1, "big")
+    elif size < 1 << 16:
+        header = b"\xc5" + size.to_bytes(2, "big")
+    else:
+        header = b"\xc6" + size.to_bytes(4, "big")
+    head = body[:-len(_EMPTY_BIN)] + header
+    return FRAME_HEADER.pack(len(head) + size) + head, data
 
 
 _MESSAGE_FIELDS = 13
@@ -193,17 +239,18 @@ _MESSAGE_TYPES = {int(t): t for t in MessageType}
 _ENTRY_TYPES = {int(t): t for t in EntryType}
 
 
-def encode_frames(frames: Iterable[PeerFrame]) -> list[bytes]:
-    """Each frame as ``encode_frame`` gives it; appends alike but for their recipient encoded once.
+def encode_frames(frames: Iterable[PeerFrame]) -> list[Chunks]:
+    """Each frame's chunks, their bytes those ``encode_frame`` gives; appends alike but for their
+    recipient encoded once (rule 1), snapshot data never copied (rule 2).
 
     Alike: the same entries tuple (``RaftLog.slice`` hands learners at one position one tuple)
     and the same other fields. Within one call the messages hold their tuples, so ids are stable.
     """
     tails: dict[tuple[Any, ...], bytes] = {}
-    encoded: list[bytes] = []
+    encoded: list[Chunks] = []
     for frame in frames:
         if not isinstance(frame, Message) or not frame.entries or frame.snapshot is not None:
-            encoded.append(encode_frame(frame))
+            encoded.append(_chunks(frame))
             continue
         key = (frame.type, frame.frm, frame.term, frame.log_term, frame.index, id(frame.entries),
                frame.commit, frame.reject, frame.reject_hint, frame.context, frame.snapshot_data)
@@ -212,8 +259,12 @@ def encode_frames(frames: Iterable[PeerFrame]) -> list[bytes]:
             packed = msgpack.packb(_message_fields(frame)[2:], use_bin_type=True)
             assert packed[0] == _TAIL_ARRAY, "a message's tail is a fixarray"
             tail = tails[key] = packed[1:]
-        body = _RAFT_HEADS[frame.type] + msgpack.packb(frame.to) + tail
-        encoded.append(FRAME_HEADER.pack(len(body)) + body)
+        head = _RAFT_HEADS[frame.type] + msgpack.packb(frame.to)
+        length = FRAME_HEADER.pack(len(head) + len(tail))
+        if len(tail) >= SHARED_CHUNK_BYTES:
+            encoded.append((length + head, tail))
+        else:
+            encoded.append((length + head + tail,))
     return encoded
 
 

@@ -11,6 +11,9 @@ Rules:
    ``queue_bytes`` unsent (queued here and in the connection's write buffer): a
    stalled or slow peer costs this member at most that plus one frame, whatever
    Raft lets go (a heartbeat answer frees an in-flight slot; etcd's rule too).
+   A snapshot frame is never dropped so, but its payload is not copied (rule 2):
+   a stalled peer holds at most ``queue_bytes`` plus one append and the heads of
+   its frames, and a snapshot sent to many peers is held once for all of them.
 2. One task per peer connects (with the project's jittered, capped backoff:
    ``confagent.backoff``), then writes
    everything queued as one batch per wake-up. While the connection is up and its
@@ -24,7 +27,11 @@ Rules:
    Peers are written in the order of the frames given (a leader's Ready names its
    voters first: ``raft._tracker`` rule 5).
    Frames are encoded once per ``send`` (``encode_frames``): an append alike for
-   many peers, as to learners at one position, is encoded once for all.
+   many peers, as to learners at one position, is encoded once for all, and a
+   frame's chunks are written as they are (``writelines``): a snapshot's payload
+   or a large shared tail waits in every write buffer it is in as one object, never
+   a copy per peer (uvloop's transports hold what they are given; asyncio's own
+   join it).
 3. Inbound frames are decoded and handed to the driver's ``deliver`` callback in
    arrival order; a frame that cannot be read closes that connection only.
 4. Snapshot messages report their fate (delivered or not) back to Raft.
@@ -58,6 +65,7 @@ from confagent.raft import Message, MessageType
 from confagent.server.peers._peer_codec import (
     FRAME_HEADER,
     MAX_FRAME_BYTES,
+    Chunks,
     PeerFrame,
     decode_frame,
     encode_frames,
@@ -133,30 +141,36 @@ class _Peer:
         self._config = config
         self._report = report
         self._rng = rng
-        self._queue: list[tuple[PeerFrame, bytes]] = []
+        self._queue: list[tuple[PeerFrame, Chunks]] = []
         self._queued_bytes = 0
         self._wake = asyncio.Event()
         self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self.task: asyncio.Task[None] | None = None
 
-    def offer(self, frame: PeerFrame, data: bytes) -> None:
-        """Queue ``frame``, encoded as ``data``."""
+    def offer(self, frame: PeerFrame, chunks: Chunks) -> None:
+        """Queue ``frame``, encoded as ``chunks``."""
         full = len(self._queue) >= self._config.queue_messages
         if full or (isinstance(frame, Message) and frame.type is MessageType.APPEND
                     and self.unsent_bytes() >= self._config.queue_bytes):
             self._report(self.member_id, False)
             return
-        self._queue.append((frame, data))
-        self._queued_bytes += len(data)
+        self._queue.append((frame, chunks))
+        self._queued_bytes += sum(map(len, chunks))
 
     def unsent_bytes(self) -> int:
         """Bytes held for this peer: queued, and in the connection's write buffer (rule 1)."""
         buffered = 0 if self._stream is None else self._stream[1].transport.get_write_buffer_size()
         return self._queued_bytes + buffered
 
-    def _take_queue(self) -> list[tuple[PeerFrame, bytes]]:
+    def _take_queue(self) -> list[tuple[PeerFrame, Chunks]]:
         batch, self._queue, self._queued_bytes = self._queue, [], 0
         return batch
+
+    @staticmethod
+    def _write(writer: asyncio.StreamWriter, batch: list[tuple[PeerFrame, Chunks]]) -> int:
+        """Write ``batch``'s chunks as they are (rule 2); the snapshots among them."""
+        writer.writelines([chunk for _, chunks in batch for chunk in chunks])
+        return sum(isinstance(frame, Message) and frame.type is MessageType.SNAPSHOT for frame, _ in batch)
 
     def write_now(self) -> None:
         """Write the queue at once if the connection is up and idle (rule 2); else wake the task."""
@@ -170,8 +184,7 @@ class _Peer:
                 or any(isinstance(f, Message) and f.type is MessageType.SNAPSHOT for f, _ in self._queue)):
             self._wake.set()
             return
-        batch = self._take_queue()
-        writer.write(b"".join(data for _, data in batch))
+        self._write(writer, self._take_queue())
 
     async def run(self) -> None:
         backoff = Backoff(self._config.backoff, self._rng)
@@ -215,11 +228,11 @@ class _Peer:
             # closed transport vanish without an error, so look before every batch.
             if reader.at_eof() or writer.is_closing():
                 raise ConnectionResetError(f"peer {self.member_id:x} closed the connection")
-            writer.write(b"".join(data for _, data in batch))
+            snapshots = self._write(writer, batch)
+            del batch  # the write buffer holds what is unsent; the frames need not wait with it
             await writer.drain()
-            for frame, _ in batch:
-                if isinstance(frame, Message) and frame.type is MessageType.SNAPSHOT:
-                    self._report(self.member_id, True)
+            for _ in range(snapshots):
+                self._report(self.member_id, True)
 
     def _fail_queued(self) -> None:
         if self._queue:
@@ -323,9 +336,9 @@ class PeerTransport:
         (rule 2) unless not ``at_once``; frames to members not known are dropped."""
         touched: dict[_Peer, None] = {}  # written in the frames' order: a leader's voters first
         known = [frame for frame in frames if frame.to in self._peers]
-        for frame, data in zip(known, encode_frames(known), strict=True):
+        for frame, chunks in zip(known, encode_frames(known), strict=True):
             peer = self._peers[frame.to]
-            peer.offer(frame, data)
+            peer.offer(frame, chunks)
             touched[peer] = None
         if at_once:
             for peer in touched:

@@ -14,6 +14,7 @@ from confagent.server.membership import Member
 from confagent.server.peers import LeaseAnswer, LeaseOp, LeaseQuery, MemberAnswer, MemberQuery, PeerFrame
 from confagent.server.peers._peer_codec import (
     FRAME_HEADER,
+    SHARED_CHUNK_BYTES,
     MemberCall,
     MemberOp,
     decode_frame,
@@ -58,8 +59,34 @@ def test_a_batch_is_encoded_as_each_frame_alone(frames: list[PeerFrame], shared:
     alike = [Message(MessageType.APPEND, to, 1, 7, log_term=6, index=9, entries=shared, commit=commit)
              for to in recipients]
     batch = [*frames, *alike, *frames]
-    assert encode_frames(batch) == [encode_frame(frame) for frame in batch]
-    assert decode_frame(encode_frames(alike)[-1][FRAME_HEADER.size:]) == alike[-1]
+    assert [b"".join(chunks) for chunks in encode_frames(batch)] == [encode_frame(frame) for frame in batch]
+    assert decode_frame(b"".join(encode_frames(alike)[-1])[FRAME_HEADER.size:]) == alike[-1]
+
+
+@pytest.mark.parametrize("size", [1, 255, 256, 65_535, 65_536, 1 << 20])
+def test_a_snapshot_frame_carries_its_payload_as_is(size: int) -> None:
+    """Rule 2: each recipient's frame ends with the message's own payload object, and its bytes are
+    msgpack's for the whole message (every ``bin`` header size)."""
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    meta = SnapshotMeta(9, 2, ConfState((1, 2, 3), (4,)))
+    frames = [Message(MessageType.SNAPSHOT, to, 1, 5, snapshot=meta, snapshot_data=data) for to in (4, 5)]
+    for frame, chunks in zip(frames, encode_frames(frames), strict=True):
+        assert chunks[-1] is data
+        body = msgpack.packb([2, 1, int(MessageType.SNAPSHOT), frame.to, 1, 5, 0, 0, [], 0, False, 0, b"",
+                              [9, 2, [1, 2, 3], [4]], data], use_bin_type=True)
+        assert b"".join(chunks) == FRAME_HEADER.pack(len(body)) + body == encode_frame(frame)
+        assert decode_frame(b"".join(chunks)[FRAME_HEADER.size:]) == frame
+
+
+def test_a_large_shared_tail_is_one_object_for_every_recipient() -> None:
+    """Rule 1: appends alike with a tail of ``SHARED_CHUNK_BYTES`` or more end with the same object."""
+    count = SHARED_CHUNK_BYTES // 1000 + 1
+    entries = tuple(Entry(3, 10 + n, EntryType.NORMAL, bytes(1000)) for n in range(count))
+    frames = [Message(MessageType.APPEND, to, 1, 3, log_term=3, index=9, entries=entries, commit=40)
+              for to in (4, 5, 6)]
+    encoded = encode_frames(frames)
+    assert len({id(chunks[-1]) for chunks in encoded}) == 1 and len(encoded[0]) == 2
+    assert [b"".join(chunks) for chunks in encoded] == [encode_frame(frame) for frame in frames]
 
 
 @pytest.mark.parametrize("body", [
