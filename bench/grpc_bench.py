@@ -4,7 +4,10 @@ Prints each figure for both servers and confagent's ratio to etcd: put
 throughput and latency with 1 client, put throughput with 16 clients (2
 processes of 8 channels: one Python process cannot drive 16 alone), server
 CPU per put, range throughput with 16 clients, watch delivery latency (put
-sent -> event received on a Watch stream); then ``etcdctl check perf`` with
+sent -> event received on a Watch stream); with ``--fsync-waits``, each server's log fsyncs
+during its 1-client puts cut into the time blocked on the disk and the time woken and waiting
+for a CPU (``_fsync_waits``: perf's tracepoints, root only; the traced figures carry perf's
+cost); then ``etcdctl check perf`` with
 each ``--load`` asked for against both (pass or fail, writes/s, and server
 CPU per put over the run, the puts counted from the revision).
 
@@ -30,7 +33,7 @@ time, as ``etcdctl check perf``'s clients are. Puts cycle over 50,000 keys of
 100-byte values; a range reads one key, linearizably.
 
     python bench/grpc_bench.py [--seconds 5] [--rounds 10] [--only put1,put16,range,watch]
-                               [--check-perf s,m,l] [--base TREE]
+                               [--check-perf s,m,l] [--base TREE] [--fsync-waits]
 
 confagent's side is ``confagent store`` with its defaults (as store_bench
 starts it): gRPC and the JSON gateway on its one client URL. A benchmark, not
@@ -59,6 +62,7 @@ from pathlib import Path
 import _tree  # noqa: F401 - this tree's confagent first
 import grpc
 from _common import PUT_KEYS, Figures, cpu_seconds, in_processes, report
+from _fsync_waits import Recording, fsync_waits
 from _rounds import spread
 
 from confagent.testing import ServerProcess, free_port, start_etcd, start_store, store_process
@@ -196,13 +200,18 @@ def check_perf(target: Target, load: str) -> CheckPerf:
 
 
 # -- one server's figures ---------------------------------------------------------------------
-def _put_one(target: Target, seconds: float) -> dict[str, float]:
+def _put_one(target: Target, seconds: float, trace_to: Path | None = None) -> dict[str, float]:
+    """The 1-client puts' figures; with ``trace_to``, their log fsyncs' parts too (``_fsync_waits``)."""
     latencies: list[float] = []
-    cpu_before = cpu_seconds(target.pid)
-    puts = asyncio.run(drive(target.address, PUT, 1, seconds, latencies=latencies))
-    cpu = cpu_seconds(target.pid) - cpu_before
+    with ExitStack() as tracing:
+        if trace_to is not None:
+            tracing.enter_context(Recording(trace_to))
+        cpu_before = cpu_seconds(target.pid)
+        puts = asyncio.run(drive(target.address, PUT, 1, seconds, latencies=latencies))
+        cpu = cpu_seconds(target.pid) - cpu_before
     ordered = sorted(latencies)
-    return {"put/s, 1 client": puts / seconds,
+    fsyncs = {} if trace_to is None else fsync_waits(trace_to, target.pid).figures()
+    return {**fsyncs, "put/s, 1 client": puts / seconds,
             "put latency p50 ms": 1000 * ordered[len(ordered) // 2],
             "put latency p99 ms": 1000 * ordered[int(len(ordered) * 0.99)],
             "server CPU ms / put, 1 client": 1000 * cpu / (puts + 1)}  # and the call that connected
@@ -225,7 +234,9 @@ def _watch(target: Target, seconds: float) -> dict[str, float]:
             "watch latency p99 ms": 1000 * watch[int(len(watch) * 0.99)]}
 
 
-GROUPS: dict[str, Callable[[Target, float], dict[str, float]]] = {
+Measure = Callable[[Target, float], dict[str, float]]
+"""A group of figures, measured on one server for some seconds."""
+GROUPS: dict[str, Measure] = {
     "put1": _put_one, "put16": _put_sixteen, "range": _ranges, "watch": _watch}
 """The figures, by group (``--only``); a round measures each group on every server back to back."""
 TARGETS = (("put/s, 1 client", True), ("put latency p50 ms", False), ("put/s, 16 clients", True))
@@ -240,7 +251,7 @@ class Rounds:
     loads: list[float]
 
 
-def alternate(targets: dict[str, Target], groups: list[str], seconds: float, rounds: int) -> Rounds:
+def alternate(targets: dict[str, Target], groups: dict[str, Measure], seconds: float, rounds: int) -> Rounds:
     """``rounds`` rounds; in each, every group measured on each target in turn, the order rotated each
     round (two targets: flipped), so each target takes each place equally often: the measurements a
     round's ratio compares are taken one after the other. (Flipping three targets always left the
@@ -252,9 +263,9 @@ def alternate(targets: dict[str, Target], groups: list[str], seconds: float, rou
     for n in range(rounds):
         out.loads.append(os.getloadavg()[0])
         turn = n % len(kinds)
-        for group in groups:
+        for measure in groups.values():
             for kind in kinds[turn:] + kinds[:turn]:
-                out.figures[kind][n].values.update(GROUPS[group](targets[kind], seconds))
+                out.figures[kind][n].values.update(measure(targets[kind], seconds))
     return out
 
 
@@ -337,15 +348,22 @@ def main() -> None:
     parser.add_argument("--check-perf", default="s,m,l", help="comma-separated loads; empty for none")
     parser.add_argument("--base", type=Path, help="another checkout whose store is measured in the same "
                         "rounds (before and after a change): confagent's ratios to it are printed too")
+    parser.add_argument("--fsync-waits", action="store_true", help="trace each server's log fsyncs during "
+                        "its 1-client puts: blocked on the disk, waiting for a CPU (perf, as root)")
     args = parser.parse_args()
     loads = [load for load in args.check_perf.split(",") if load]
     groups = [group for group in args.only.split(",") if group]
     if unknown := set(groups) - set(GROUPS):
         parser.error(f"unknown groups: {', '.join(sorted(unknown))}")
+    if args.fsync_waits and not shutil.which("perf"):
+        parser.error("--fsync-waits needs perf (Debian's linux-perf)")
     with tempfile.TemporaryDirectory(prefix="confagent-grpc-bench-") as tmp, ExitStack() as servers:
         targets = _start_servers(Path(tmp), servers, args.base)
         print(f"load average at the start: {os.getloadavg()[0]:.2f}")
-        rounds = alternate(targets, groups, args.seconds, args.rounds)
+        measures: dict[str, Measure] = {group: GROUPS[group] for group in groups}
+        if args.fsync_waits and "put1" in measures:
+            measures["put1"] = partial(_put_one, trace_to=Path(tmp) / "fsyncs.perf")
+        rounds = alternate(targets, measures, args.seconds, args.rounds)
         print(_rounds_table(rounds))
         for kind in targets:
             if kind != "etcd":
