@@ -1,4 +1,5 @@
-"""Write-ahead log throughput: records/s and fsyncs/s for batches of 1, 16 and 256 entries.
+"""Write-ahead log throughput: records/s and fsyncs/s for batches of 1, 16 and 256 entries, and how
+long one save (append, write and fsync) takes on the direct path (p50, p99).
 
 Two paths: ``Wal`` driven directly (append + sync per batch, one thread), and ``WalWriter``
 from asyncio with 16 concurrent savers of one batch each (group commit merges their
@@ -33,10 +34,17 @@ class Result:
     records: int
     syncs: int
     elapsed_s: float
+    saves_s: tuple[float, ...] = ()
+    """How long each save took (the direct path only)."""
 
     def line(self, label: str) -> str:
-        return (f"{label:<28} {self.records / self.elapsed_s:>12,.0f} records/s "
+        line = (f"{label:<28} {self.records / self.elapsed_s:>12,.0f} records/s "
                 f"{self.syncs / self.elapsed_s:>10,.0f} fsyncs/s")
+        if self.saves_s:
+            ordered = sorted(self.saves_s)
+            line += (f"  save p50 {1e6 * ordered[len(ordered) // 2]:,.0f} us, "
+                     f"p99 {1e6 * ordered[int(len(ordered) * 0.99)]:,.0f} us")
+        return line
 
 
 class Batches:
@@ -56,14 +64,17 @@ class Batches:
 def run_direct(directory: Path, batch_size: int, payload_bytes: int, seconds: float) -> Result:
     wal, _ = Wal.open(directory)
     batches = Batches(batch_size, payload_bytes)
-    started = time.perf_counter()
+    saves_s: list[float] = []
+    started = now = time.perf_counter()
     deadline = started + seconds
-    while time.perf_counter() < deadline:
+    while now < deadline:
         wal.append(HardState(1, 1, batches.last_index), batches.next())
         wal.sync()
-    elapsed = time.perf_counter() - started
+        saves_s.append(time.perf_counter() - now)
+        now = time.perf_counter()
+    elapsed = now - started
     wal.close()
-    return Result(batches.last_index, wal.syncs, elapsed)
+    return Result(batches.last_index, wal.syncs, elapsed, tuple(saves_s))
 
 
 async def run_writer(directory: Path, batch_size: int, payload_bytes: int, seconds: float) -> Result:
