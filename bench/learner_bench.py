@@ -19,6 +19,18 @@ priority (every thread ``SCHED_IDLE``) and keeps its data directory in
 apply work and fsyncs would otherwise take the cores and the disk the voters
 wait for, which no real fleet does (the disk's scheduler here ignores I/O
 priorities, so tmpfs stands for their own disks). The output says which was measured.
+With ``--learner-cpu CORES`` instead, the learners (data in ``/dev/shm`` too) run in a
+cgroup holding them all to CORES of CPU at the least weight (``_cpu_group``): the
+voters get a core whenever they want one, and the learners what is left, up to CORES,
+so they still keep up when the voters leave them CPU; the share they took is printed.
+
+``--judge N`` makes the voters' p99 at 100 puts/s with learners a verdict: after
+growing to the largest count, N rounds each measure, back to back in an order rotated
+round by round, the anchor, the subject with every learner running, and the subject
+with one learner SIGSTOPped (a host that hangs), each at 100 puts/s for ``--seconds``
+once the running learners have caught up with the leader (as on hosts of their own;
+the wait is printed); each round's ratio to the anchor's, their median, spread and
+confidence interval (``_rounds``), and a verdict against issue 16's 1.2x.
 
 Load from outside the benchmark weighs on both clusters alike, so each figure is
 given as the subject's median and its ratio to the anchor's; the leader's extra
@@ -47,6 +59,7 @@ and each agent's CPU per put (utime + stime above its idle rate, read for
 ``FLEET_IDLE_S`` before the puts): 23 agents on 2 cores wait for each other.
 
     python bench/learner_bench.py [--learners 0,1,5,10,20,50] [--seconds 3] [--rounds 2] [--idle-learners]
+    python bench/learner_bench.py --learners 50 --learner-cpu 0.5 --judge 8 --seconds 10
     python bench/learner_bench.py --core [--learners 0,1,10,50] [--rounds 3]
     python bench/learner_bench.py --fleet 20 [--puts 10] [--wait MIN:MAX]
 
@@ -68,15 +81,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import _tree  # noqa: F401 - this tree's confagent first
 from _common import cpu_seconds, drive, put_body, rss_mib
+from _cpu_group import CpuGroup, cpu_group
 from _rawhttp import RawConnection
+from _rounds import spread
 
 from confagent.raft import HardState, Message, MessageType, RaftConfig, RawNode, Role, Snapshot, SnapshotMeta
 from confagent.server.peers._peer_codec import FRAME_HEADER, decode_frame, encode_frame, encode_frames
@@ -108,6 +123,10 @@ PUT_PAUSE_S = 0.5
 FLEET_BASE_TRIES = 5
 FLEET_IDLE_S = 3.0
 """How long the fleet's agents' idle CPU is read before the puts, to be taken off their CPU per put."""
+P99_BOUND = 1.2
+"""Issue 16's target: the voters' p99 with 50 learners (one stalled) within this of none."""
+CATCH_UP_TIMEOUT_S = 120.0
+LEARNERS_CPU = "learners' CPU % of a core, 100 puts/s"
 
 
 # -- learners ---------------------------------------------------------------------------------
@@ -150,9 +169,9 @@ def idle(pid: int) -> None:
 
 
 def grow(voters: list[ServerProcess], learners: list[ServerProcess], count: int, base_dir: Path, *,
-         idle_learners: bool = False) -> None:
+         place: Callable[[int], None] | None = None) -> None:
     """Add learners (``JOIN_BATCH`` at a time) until there are ``count``, each started and published
-    (and then made ``idle``, with ``idle_learners``: joining, they catch up at the normal priority)."""
+    (and then given to ``place``, ``idle`` or a CPU group: joining, they catch up at the normal priority)."""
     while len(learners) < count:
         leader = leader_of(voters)
         batch = [_add_learner(leader.url, base_dir, f"l{len(learners) + i}")
@@ -165,8 +184,8 @@ def grow(voters: list[ServerProcess], learners: list[ServerProcess], count: int,
         names = {learner.argv[learner.argv.index("--name") + 1] for learner in batch}
         until(lambda url=leader.url, wanted=names: _published(url, wanted), "the learners to publish",
               deadline_s=JOIN_TIMEOUT_S)
-        for learner in batch if idle_learners else ():
-            idle(learner.pid)
+        for learner in batch if place else ():
+            place(learner.pid)
 
 
 # -- loads --------------------------------------------------------------------------------------
@@ -212,15 +231,26 @@ def loads(voters: list[ServerProcess], seconds: float) -> dict[str, float]:
                "p50 ms, 8 connections": _percentile_ms(latencies, 0.5),
                "p99 ms, 8 connections": _percentile_ms(latencies, 0.99),
                "leader CPU ms/put, 8 connections": 1000 * (cpu_seconds(leader.pid) - cpu) / puts}
+    return figures | paced_load(leader, seconds)
+
+
+def paced_load(leader: ServerProcess, seconds: float, learners: Sequence[ServerProcess] = ()
+               ) -> dict[str, float]:
+    """100 puts/s on ``leader`` for ``seconds``: latency, the leader's CPU and RSS, and the CPU
+    ``learners`` took meanwhile."""
     paced: list[float] = []
+    pids = [learner.pid for learner in learners]
     cpu, wall = cpu_seconds(leader.pid), time.perf_counter()
+    learners_cpu = sum(map(cpu_seconds, pids))
     done = asyncio.run(_paced(leader.url, seconds, paced))
-    figures.update({"puts/s done, 100 puts/s asked": done / seconds,
-                    "p50 ms, 100 puts/s": _percentile_ms(paced, 0.5),
-                    "p99 ms, 100 puts/s": _percentile_ms(paced, 0.99),
-                    "leader CPU % of a core, 100 puts/s":
-                        100 * (cpu_seconds(leader.pid) - cpu) / (time.perf_counter() - wall),
-                    "leader RSS MiB": rss_mib(leader.pid)})
+    wall = time.perf_counter() - wall
+    figures = {"puts/s done, 100 puts/s asked": done / seconds,
+               "p50 ms, 100 puts/s": _percentile_ms(paced, 0.5),
+               "p99 ms, 100 puts/s": _percentile_ms(paced, 0.99),
+               "leader CPU % of a core, 100 puts/s": 100 * (cpu_seconds(leader.pid) - cpu) / wall,
+               "leader RSS MiB": rss_mib(leader.pid)}
+    if pids:
+        figures[LEARNERS_CPU] = 100 * (sum(map(cpu_seconds, pids)) - learners_cpu) / wall
     return figures
 
 
@@ -235,6 +265,56 @@ def compare(anchor: list[ServerProcess], subject: list[ServerProcess], seconds: 
                 samples.setdefault(name, ([], []))[cluster is subject].append(value)
     return {name: (statistics.median(ours), statistics.median(ours) / statistics.median(base))
             for name, (base, ours) in samples.items()}
+
+
+# -- the voters' p99 judged round by round -----------------------------------------------------
+def _revision(url: str) -> int:
+    """The revision a member has applied (a serializable range: a learner answers it itself)."""
+    reply = post(url, "/v3/kv/range", {"key": b64(b"bench/0"), "serializable": True})
+    return int(reply.json()["header"]["revision"])
+
+
+def caught_up(leader: ServerProcess, learners: Sequence[ServerProcess]) -> float:
+    """Wait until every one of ``learners`` has applied the leader's revision; the seconds it took."""
+    started, target = time.monotonic(), _revision(leader.url)
+    until(lambda: all(_revision(learner.url) >= target for learner in learners), "the learners to catch up",
+          deadline_s=CATCH_UP_TIMEOUT_S)
+    return time.monotonic() - started
+
+
+def judge(anchor: list[ServerProcess], subject: list[ServerProcess], learners: list[ServerProcess],
+          seconds: float, rounds: int, group: CpuGroup | None) -> None:
+    """The voters at 100 puts/s with the learners, all running and one SIGSTOPped, against the anchor's,
+    round by round (module docstring)."""
+    cases = ("anchor", "all running", "one stopped")
+    got: dict[str, list[dict[str, float]]] = {case: [] for case in cases}
+    for n in range(rounds):
+        waited, throttled = [], group.throttled_s() if group else 0.0
+        for case in cases[n % 3:] + cases[:n % 3]:
+            if case == "anchor":
+                got[case].append(paced_load(leader_of(anchor), seconds))
+                continue
+            leader = leader_of(subject)
+            waited.append(caught_up(leader, learners[1:] if case == "one stopped" else learners))
+            with _stopped(learners[0]) if case == "one stopped" else nullcontext():
+                got[case].append(paced_load(leader, seconds, learners))
+        print(f"round {n + 1}: load {os.getloadavg()[0]:.1f}, p99 ms " + ", ".join(
+            f"{case} {got[case][-1]['p99 ms, 100 puts/s']:.1f}" for case in cases)
+            + f"; learners' CPU {got['all running'][-1][LEARNERS_CPU]:.0f} % of a core; "
+              f"caught up in {max(waited):.1f} s"
+            + (f"; throttled {group.throttled_s() - throttled:.1f} s" if group else ""))
+    for case in cases[1:]:
+        print(f"\n{len(learners)} learners, {case}, over the anchor (each round's ratio):")
+        for name in ("p99 ms, 100 puts/s", "p50 ms, 100 puts/s", "leader CPU % of a core, 100 puts/s",
+                     "leader RSS MiB"):
+            ours = [figures[name] for figures in got[case]]
+            judged = spread(ours, [figures[name] for figures in got["anchor"]])
+            verdict = (f"; vs {P99_BOUND}x: {judged.verdict(P99_BOUND, higher_is_better=False)}"
+                       if name.startswith("p99") else "")
+            print(f"  {name:<36} {statistics.median(ours):8.2f}  {judged.describe()}{verdict}")
+        share = [figures[LEARNERS_CPU] for figures in got[case]]
+        print(f"  learners' CPU, % of a core: median {statistics.median(share):.0f} "
+              f"({min(share):.0f}-{max(share):.0f})")
 
 
 # -- the leader's core alone ---------------------------------------------------------------------
@@ -428,6 +508,12 @@ def main() -> None:
     parser.add_argument("--idle-learners", action="store_true",
                         help="run each joined learner at the lowest CPU priority (SCHED_IDLE), its data "
                              "in /dev/shm, as on hosts of their own")
+    parser.add_argument("--learner-cpu", type=float, metavar="CORES",
+                        help="hold the joined learners to CORES of CPU in a cgroup at the least weight, "
+                             "their data in /dev/shm (the voters keep their CPU)")
+    parser.add_argument("--judge", type=int, default=0, metavar="N",
+                        help="at the largest count, N rounds judging the voters' p99 at 100 puts/s with the "
+                             "learners (all running, one SIGSTOPped) against the anchor")
     parser.add_argument("--fleet", type=int, metavar="N",
                         help="time put -> file across the fleet example with N learner agents")
     parser.add_argument("--puts", type=int, default=10, help="puts timed with --fleet")
@@ -441,21 +527,30 @@ def main() -> None:
     if args.core:
         core(counts, 2000, args.rounds)
         return
-    priority = "at SCHED_IDLE once joined, data in /dev/shm" if args.idle_learners else "as the voters"
+    priority = ("at SCHED_IDLE once joined, data in /dev/shm" if args.idle_learners else
+                f"held to {args.learner_cpu:g} cores at the least weight once joined, data in /dev/shm"
+                if args.learner_cpu else "as the voters")
     print(f"load average at the start: {os.getloadavg()[0]:.1f}; learners {priority}")
     cluster_args = ("--max-learners", str(MAX_LEARNERS))
+    shm = args.idle_learners or args.learner_cpu
     with tempfile.TemporaryDirectory(prefix="confagent-learner-bench-") as tmp, \
             tempfile.TemporaryDirectory(prefix="confagent-learner-bench-",
-                                        dir="/dev/shm" if args.idle_learners else None) as learners_dir, \
+                                        dir="/dev/shm" if shm else None) as learners_dir, \
+            cpu_group(args.learner_cpu) if args.learner_cpu else nullcontext() as group, \
             running(store_cluster(Path(tmp) / "anchor", 3, args=cluster_args)) as anchor, \
             running(store_cluster(Path(tmp) / "subject", 3, args=cluster_args)) as subject:
         learners: list[ServerProcess] = []
+        place = idle if args.idle_learners else group.add if group else None
         try:
             for count in counts:
-                grow(subject, learners, count, Path(learners_dir), idle_learners=args.idle_learners)
+                grow(subject, learners, count, Path(learners_dir), place=place)
+                if args.judge:
+                    continue
                 figures = compare(anchor, subject, args.seconds, args.rounds)
                 _print(f"{count} learners (load {os.getloadavg()[0]:.1f})", figures, 1.0, count)
-            if learners:
+            if args.judge:
+                judge(anchor, subject, learners, args.seconds, args.judge, group)
+            elif learners:
                 with _stopped(learners[0]):
                     figures = compare(anchor, subject, args.seconds, args.rounds)
                     title = f"{len(learners)} learners, one stopped by SIGSTOP"
@@ -463,7 +558,8 @@ def main() -> None:
         finally:
             for learner in learners:
                 learner.stop()
-    print(f"\n(medians of {args.rounds} turns of {args.seconds:g} s per load and cluster; "
+    what = f"{args.judge} rounds" if args.judge else f"medians of {args.rounds} turns"
+    print(f"\n({what} of {args.seconds:g} s per load and cluster; "
           f"load average {os.getloadavg()[0]:.1f} at the end)")
 
 
