@@ -25,9 +25,12 @@ Rules:
    same bytes: one read or encoding per compaction, whatever the number of
    learners behind.
 4. What is held is dropped ``HOLD_S`` after it was last handed out, or at the
-   next ask once the log is compacted past it (the transport holds the frames it
-   still sends). A job that fails raises its error at the next ``source`` call,
-   in the driver's task: the member fails, as when its own snapshot fails.
+   next ask once the log is compacted past it (the transport's write buffers hold
+   the payload, one object for every follower sent it, until it is written:
+   ``_peer_codec`` rule 2). So a leader holds one snapshot per job whose frames
+   some follower has yet to read, not one per follower. A job that fails raises its
+   error at the next ``source`` call, in the driver's task: the member fails, as
+   when its own snapshot fails.
 """
 
 from __future__ import annotations
