@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Protocol
 
@@ -97,6 +97,7 @@ class PeerDirectory(Protocol):
     def add_peer(self, member_id: int, url: str) -> None: ...
     def remove_peer(self, member_id: int) -> None: ...
     def peer_urls(self) -> dict[int, str]: ...
+    def set_learners(self, members: Iterable[int]) -> None: ...
 
 
 class MemberChanges:
@@ -305,10 +306,12 @@ class MemberChanges:
             self.removed.set()
 
     def sync_transport(self) -> None:
-        """Make the transport dial exactly the table's other members, at their first peer URL."""
+        """Make the transport dial exactly the table's other members, at their first peer URL, and
+        know its learners (written after everything else: ``PeerTransport`` rule 2)."""
         transport = self.transport
         if transport is None:
             return
+        transport.set_learners(m.id for m in self.table.members() if m.is_learner)
         wanted = {i: url for i, url in self.table.peer_urls().items() if i != self.member_id}
         for member_id, url in transport.peer_urls().items():
             if wanted.get(member_id) != url:

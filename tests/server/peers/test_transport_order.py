@@ -111,15 +111,17 @@ def test_frames_are_read_across_any_chunks_and_an_oversized_one_drops_its_connec
         assert dropped
 
 
-async def _written_order(order: list[int]) -> list[int]:
-    """Members 2..7 listening, their connections up and idle; one ``send`` of an append to each in
-    ``order``: the members whose connections were written at once, in the order they were."""
+async def _written_order(order: list[int], learners: tuple[int, ...] = ()) -> list[int]:
+    """Members 2..7 listening, their connections up and idle, ``learners`` among them; one ``send``
+    of an append to each in ``order``: the members written, in the order they were, -1 marking
+    where ``send`` returned."""
     members = range(2, 8)
     urls = {m: f"http://127.0.0.1:{free_port()}" for m in (1, *members)}
     arrived: set[int] = set()
     receivers = [PeerTransport(m, urls[m], urls, lambda frame: arrived.add(frame.to), lambda m, ok: None)
                  for m in members]
     sender = PeerTransport(1, urls[1], urls, lambda _: None, lambda m, ok: None)
+    sender.set_learners(learners)
     for transport in (*receivers, sender):
         await transport.start()
     written: list[int] = []
@@ -137,6 +139,9 @@ async def _written_order(order: list[int]) -> list[int]:
             _Peer.write_now = recorded  # type: ignore[method-assign]
             try:
                 sender.send([Message(MessageType.APPEND, m, 1, term=1) for m in order])
+                written.append(-1)
+                while len(written) <= len(order):
+                    await asyncio.sleep(0)
             finally:
                 _Peer.write_now = write_now  # type: ignore[method-assign]
     finally:
@@ -148,4 +153,12 @@ async def _written_order(order: list[int]) -> list[int]:
 def test_members_are_written_in_the_order_of_the_frames_sent() -> None:
     """A leader's Ready names its voters first (``raft._tracker`` rule 5): they are written first."""
     for order in ([7, 6, 5, 4, 3, 2], [4, 7, 2, 6, 3, 5]):
-        assert asyncio.run(_written_order(order)) == order
+        assert asyncio.run(_written_order(order)) == [*order, -1]
+
+
+def test_learners_are_written_after_send_returns_in_the_order_of_the_frames() -> None:
+    """Rule 2: frames to learners wait for the deferred callback, after what the caller does next
+    (a leader's own save and its replies); the voters' are written within ``send``."""
+    for order in ([7, 6, 5, 4, 3, 2], [4, 7, 2, 6, 3, 5]):
+        written = asyncio.run(_written_order(order, learners=(6, 3)))
+        assert written == [*(m for m in order if m not in (6, 3)), -1, *(m for m in order if m in (6, 3))]
