@@ -47,8 +47,9 @@ class RaftConfig:
     sends each learner one append per round trip, not one per Ready as to voters). A heartbeat
     answer frees one slot (as etcd's), so a learner answering heartbeats sooner than appends gets
     one more per heartbeat: what a member holds for a peer that reads nothing is bounded by its
-    transport instead (the store's: ``TransportConfig.queue_bytes``, 4 MiB, plus one frame, a
-    snapshot of the store for a learner behind the compacted log)."""
+    transport instead (the store's: ``TransportConfig.queue_bytes``, 4 MiB, plus one frame; a
+    learner behind the compacted log is sent the catch-up snapshot, whose payload the leader
+    holds once for every follower still to read it, not once per learner)."""
     max_learner_snapshots: int = 1
     """Snapshots the leader streams to learners at once; a learner needing one meanwhile waits
     for its turn (retried on its heartbeat answers). Learners joining by the hundred then cost
