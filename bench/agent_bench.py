@@ -82,7 +82,7 @@ import structlog
 from _common import b64, context_switches, cpu_seconds, rss_mib
 from _inotify import RenameWatch
 from _rounds import spread
-from _tree import ROOT  # and this tree first on the PYTHONPATH its processes inherit
+from _tree import ROOT, tree_env  # and this tree first on the PYTHONPATH its processes inherit
 
 from confagent.fsutil import fsync_directory, stage_file
 from confagent.testing import confagent_argv, free_port, start_etcd, start_store
@@ -149,7 +149,7 @@ def write_confdir(root: Path, resources: dict[str, tuple[str, str]]) -> Path:
 @contextmanager
 def agent_process(root: Path, argv: list[str], tree: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """An agent on ``root``'s confdir, importing confagent from ``tree`` (default: this one)."""
-    env = agent_env(root.parent) | ({"PYTHONPATH": str(tree.resolve())} if tree else {})
+    env = agent_env(root.parent) | (tree_env(tree) if tree else {})
     with (root / "agent.log").open("ab") as log:
         argv = confagent_argv("run", "--confdir", str(root), "--log-format", "json", *argv)
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -59,7 +59,7 @@ from functools import partial
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-import _tree  # noqa: F401 - this tree's confagent first
+import _tree  # this tree's confagent first
 import grpc
 from _common import PUT_KEYS, Figures, cpu_seconds, in_processes, report
 from _fsync_waits import Recording, fsync_waits
@@ -332,7 +332,7 @@ def _start_servers(tmp: Path, servers: ExitStack, base: Path | None) -> dict[str
         peer = f"http://127.0.0.1:{free_port()}"
         server = store_process(f"http://127.0.0.1:{free_port()}", tmp / "base",
                                ["--name", "test", "--listen-peer-urls", peer])
-        server.extra_env["PYTHONPATH"] = str(base.resolve())
+        server.extra_env.update(_tree.tree_env(base))
         started["base"] = server.start()
         servers.callback(server.stop)
     return {kind: Target(kind, server.url.removeprefix("http://"), server.pid)

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import _tree  # noqa: F401 - this tree's confagent first
+import _tree  # this tree's confagent first
 from _common import cpu_seconds
 
 from confagent.testing import free_port
@@ -55,7 +55,7 @@ def store_argv(tree: Path, data_dir: Path, port: int) -> tuple[list[str], dict[s
     url, peer = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{free_port()}"
     argv = [sys.executable, "-m", "confagent", "store", "--name", "s", "--data-dir", str(data_dir),
             "--listen-client-urls", url, "--listen-peer-urls", peer]
-    return argv, {**os.environ, "PYTHONPATH": str(tree)}
+    return argv, {**os.environ, **_tree.tree_env(tree)}
 
 
 def etcd_argv(data_dir: Path, port: int) -> tuple[list[str], dict[str, str]]:

@@ -42,3 +42,22 @@ def test_every_benchmark_imports_this_trees_confagent_and_parses_its_options(tmp
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, f"{name}: {err.decode()[-2000:]}"
         assert out.decode().splitlines()[-2:] == [str(ROOT), str(ROOT / "confagent" / "__init__.py")], name
+
+
+@pytest.mark.usefixtures("subprocesses")
+def test_a_process_given_another_trees_environment_imports_that_tree_even_from_this_ones_root(
+        tmp_path: Path) -> None:
+    """``--base TREE`` (bench/_tree.tree_env): ``python -m confagent`` started in this tree's root, where a
+    benchmark is run from, loads the other tree's confagent, not the one in its working directory."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from _tree import tree_env  # noqa: PLC0415 - bench/ is not a package
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    other = tmp_path / "other"
+    (other / "confagent").mkdir(parents=True)
+    (other / "confagent" / "__main__.py").write_text("print(__file__)\n")
+    (other / "confagent" / "__init__.py").write_text("")
+    done = subprocess.run([sys.executable, "-m", "confagent"], cwd=ROOT, env=os.environ | tree_env(other),
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == str(other.resolve() / "confagent" / "__main__.py")
