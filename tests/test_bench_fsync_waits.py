@@ -3,26 +3,11 @@ for a CPU, from perf script's lines (as ``perf script -F pid,tid,time,event,trac
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.bench_modules import load_bench_module
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_fsync_waits", ROOT / "bench" / "_fsync_waits.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_fsync_waits"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-waits = _load()
+waits = load_bench_module("_fsync_waits")
 
 
 def enter(tid: int, at: float, fd: int, pid: int = 100) -> str:

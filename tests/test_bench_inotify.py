@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_inotify", ROOT / "bench" / "_inotify.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.bench_modules import load_bench_module
 
 
 def test_a_rename_to_the_name_is_seen_and_other_changes_are_not(tmp_path: Path) -> None:
-    rename_watch = _load().RenameWatch
+    rename_watch = load_bench_module("_inotify").RenameWatch
     (tmp_path / "stage").write_text("1")
     with rename_watch(tmp_path) as renames:
         (tmp_path / "other").write_text("x")  # created and written, not renamed into place
@@ -37,7 +27,7 @@ def test_a_rename_to_the_name_is_seen_and_other_changes_are_not(tmp_path: Path) 
 
 def test_drain_forgets_the_renames_seen_so_far(tmp_path: Path) -> None:
     (tmp_path / "stage").write_text("1")
-    with _load().RenameWatch(tmp_path) as renames:
+    with load_bench_module("_inotify").RenameWatch(tmp_path) as renames:
         os.rename(tmp_path / "stage", tmp_path / "dest.conf")
         renames.drain()
         with pytest.raises(RuntimeError):

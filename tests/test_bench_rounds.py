@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import statistics
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.bench_modules import load_bench_module
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_rounds", ROOT / "bench" / "_rounds.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_rounds"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-rounds = _load()
+rounds = load_bench_module("_rounds")
 
 
 def _coverage_by_enumeration(n: int, k: int) -> float:

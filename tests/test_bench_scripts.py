@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench_modules import load_bench_module
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "bench").glob("*_bench.py"))
 CHECK = """
@@ -49,11 +51,7 @@ def test_a_process_given_another_trees_environment_imports_that_tree_even_from_t
         tmp_path: Path) -> None:
     """``--base TREE`` (bench/_tree.tree_env): ``python -m confagent`` started in this tree's root, where a
     benchmark is run from, loads the other tree's confagent, not the one in its working directory."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from _tree import tree_env  # noqa: PLC0415 - bench/ is not a package
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    tree_env = load_bench_module("_tree").tree_env
     other = tmp_path / "other"
     (other / "confagent").mkdir(parents=True)
     (other / "confagent" / "__main__.py").write_text("print(__file__)\n")
