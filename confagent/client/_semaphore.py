@@ -23,7 +23,9 @@ works against a real etcd and against confagent's store alike. Rules:
    asking for a second under the same session is a ``ConfigError``.
 4. Clean-up as the lock's: a taker that leaves (a cancelled wait, an error,
    or leaving ``async with``) deletes its key, bounded; a session of its own
-   is closed (its lease revoked). A holder that dies frees its slot when its
+   is closed (its lease revoked). A wait cancelled while the txn that queues
+   the key is in flight deletes it too: the txn may have been applied and
+   its answer not read (the key is known before it is written). A holder that dies frees its slot when its
    lease expires. The session lost while waiting ends the wait with
    ``LockLost``; while holding, ``lost`` is set.
 5. All takers of one name must agree on ``slots``: each decides by its own N.
@@ -160,13 +162,14 @@ class Semaphore:
         start, end = prefix_range(self.name + b"/")
         queue = RangeRequest(start, end, sort_order=SortOrder.ASCEND, sort_target=SortTarget.CREATE,
                              keys_only=True)
+        self._queued = True  # from the moment the txn may be applied: its answer may never be read (rule 4)
         reply = await self._calls.txn(TxnRequest(
             compare=(Compare(key=key, target=CompareTarget.CREATE, result=CompareResult.EQUAL, operand=0),),
             success=(PutRequest(key=key, value=self.value, lease=self.session.lease_id), queue)))
         if not reply.response.succeeded:
+            self._queued = False  # the key is this session's other slot: not ours to delete
             raise ConfigError(f"the session already holds or waits for a slot of {self.name!r}: "
                               "one slot per session")
-        self._queued = True
         revision = reply.header.revision
         queued = reply.response.responses[1]
         assert isinstance(queued, RangeResponse), "the txn's second op is a range"
