@@ -22,8 +22,9 @@ Rules:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from types import MappingProxyType
 
@@ -66,6 +67,12 @@ class ResourceSet:
     errors: tuple[ConfigError, ...]
     """One per resource or template that could not be loaded, in file order."""
 
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """Every key prefix a resource may read, sorted. Empty only with no resource: a resource reads
+        at least one key, inside its prefix (``keys`` holds one, without ``..``)."""
+        return tuple(sorted({root for resource in self.resources for root in resource.scope.roots}))
+
 
 def load_resources(confdir: Path, prefix: str = "/", *, strip_star: bool = False) -> ResourceSet:
     """Load every resource and template under ``confdir`` (rules in the module doc).
@@ -87,9 +94,9 @@ def load_resources(confdir: Path, prefix: str = "/", *, strip_star: bool = False
     templates, errors = _read_templates(templates_dir)
     resources: list[LoadedResource] = []
     dests: dict[str, str] = {}
-    for path in _visible_files(conf_d, "*.toml"):
+    for name, path in _visible_files(conf_d, "*.toml"):
         try:
-            resource = _load_resource(path, conf_d, prefix, templates, templates_dir, strip_star)
+            resource = _load_resource(name, path, prefix, templates, templates_dir, strip_star)
             _claim_dest(resource, dests)
         except ConfigError as error:
             errors.append(error)
@@ -99,7 +106,7 @@ def load_resources(confdir: Path, prefix: str = "/", *, strip_star: bool = False
 
 
 def _load_resource(
-    path: Path, conf_d: Path, prefix: str, templates: Mapping[str, str], templates_dir: Path, strip_star: bool
+    name: str, path: Path, prefix: str, templates: Mapping[str, str], templates_dir: Path, strip_star: bool
 ) -> LoadedResource:
     spec = parse_resource(_read_text(path, MAX_RESOURCE_BYTES), str(path))
     if spec.src not in templates:
@@ -108,7 +115,7 @@ def _load_resource(
                           file=str(path), key="template.src")
     spec = replace(spec, dest=os.path.abspath(spec.dest))
     scope = Scope(prefix=prefix.rstrip("/") + spec.prefix, keys=spec.keys, strip_star=strip_star)
-    return LoadedResource(path.relative_to(conf_d).as_posix(), spec, scope)
+    return LoadedResource(name, spec, scope)
 
 
 def _claim_dest(resource: LoadedResource, dests: dict[str, str]) -> None:
@@ -123,20 +130,36 @@ def _read_templates(templates_dir: Path) -> tuple[dict[str, str], list[ConfigErr
     errors: list[ConfigError] = []
     if not templates_dir.is_dir():
         return templates, errors
-    for path in _visible_files(templates_dir, "*"):
+    for name, path in _visible_files(templates_dir, "*"):
         try:
-            templates[path.relative_to(templates_dir).as_posix()] = _read_text(path, MAX_TEMPLATE_BYTES)
+            templates[name] = _read_text(path, MAX_TEMPLATE_BYTES)
         except ConfigError as error:
             errors.append(error)
     return templates, errors
 
 
-def _visible_files(directory: Path, pattern: str) -> Iterator[Path]:
-    """Regular files matching ``pattern`` below ``directory``, none hidden, in lexical order."""
-    found = (path for path in directory.rglob(pattern) if path.is_file())
-    visible = (path for path in found
-               if not any(part.startswith(".") for part in path.relative_to(directory).parts))
-    return iter(sorted(visible, key=lambda path: path.relative_to(directory).as_posix()))
+def _visible_files(directory: Path, pattern: str) -> list[tuple[str, Path]]:
+    """The regular files matching ``pattern`` below ``directory``, none hidden nor in a hidden directory,
+    as (path relative to ``directory`` in POSIX form, path), in lexical order of the relative paths.
+
+    What ``directory.rglob(pattern)`` finds (symlinked directories are not entered, unreadable ones are
+    skipped), with one ``scandir`` per directory: pathlib's paths cost 0.1 ms per resource."""
+    found: list[tuple[str, Path]] = []
+    folders = [("", str(directory))]
+    while folders:
+        relative, folder = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir() and not entry.is_symlink():
+                        folders.append((f"{relative}{entry.name}/", entry.path))
+                    elif fnmatchcase(entry.name, pattern) and entry.is_file():
+                        found.append((relative + entry.name, Path(entry.path)))
+        except PermissionError:
+            continue
+    return sorted(found)
 
 
 def _read_text(path: Path, max_bytes: int) -> str:

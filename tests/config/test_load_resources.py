@@ -106,6 +106,23 @@ def test_recursive_lexical_order_skipping_hidden_and_other_files(tmp_path: Path)
     assert (loaded.errors, list(loaded.templates)) == ((), ["t"])
 
 
+def test_files_found_as_rglob_finds_them_symlinked_directories_not_entered(tmp_path: Path) -> None:
+    root = confdir(tmp_path, [resource("a.toml", "t", "/out/a"), resource("sub/b.TOML", "t", "/out/b")],
+                   {"t": "", "dir.tmpl/inner": "in a directory named like a file"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "c.toml").write_text(resource("", "t", "/out/c")[1])
+    (root / "conf.d" / "linked").symlink_to(outside, target_is_directory=True)
+    (root / "conf.d" / "file.toml").symlink_to(outside / "c.toml")
+    (root / "conf.d" / "broken.toml").symlink_to(tmp_path / "nowhere.toml")
+    (root / "conf.d" / "dir.toml").mkdir()
+    loaded = load_resources(root)
+    found = sorted(path.relative_to(root / "conf.d").as_posix() for path in (root / "conf.d").rglob("*.toml")
+                   if path.is_file())
+    assert [r.name for r in loaded.resources] == found == ["a.toml", "file.toml"]
+    assert sorted(loaded.templates) == ["dir.tmpl/inner", "t"]
+
+
 def test_bad_templates_are_errors_of_their_own(tmp_path: Path) -> None:
     resources = [resource("a.toml", "bin.tmpl", "/out/a"), resource("b.toml", "ok.tmpl", "/out/b")]
     root = confdir(tmp_path, resources,
