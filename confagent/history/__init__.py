@@ -1,12 +1,12 @@
 """The render history: what the agent did to each file and why, kept in SQLite under its state directory.
 
 ``HistoryRecorder`` takes each pass's outcomes from the agent (one
-non-blocking call), builds a ``HistoryRecord`` per apply and per refused
-apply on a thread of its own (the keys read that changed since the
-resource's previous render, the file's unified diff, the commands with
-their exit codes and output tails) and writes them to a ``HistoryDb``
-(WAL, bounded by age and count); a database that cannot be written is
-logged, never raised into an apply. ``read_records`` and ``read_record``
+non-blocking call that builds a ``HistoryRecord`` per apply and per refused
+apply: the keys read that changed since the resource's previous render, the
+file's unified diff, the commands with their exit codes and output tails)
+and writes them on a thread of its own to a ``HistoryDb`` (WAL, bounded by
+age and count); a database that cannot be written is logged, never raised
+into an apply. ``read_records`` and ``read_record``
 read the file directly (``confagent history`` without a running agent); the
 recorder answers the same queries for the agent's listener and feeds new
 records to subscribers (the status page). The record's values, the diff's
@@ -22,6 +22,7 @@ from confagent.history._record import (
     Bounds,
     CommandRecord,
     HistoryRecord,
+    Inputs,
     KeyChange,
     changed_keys,
     inputs_of,
@@ -39,6 +40,7 @@ __all__ = [
     "HistoryDb",
     "HistoryRecord",
     "HistoryRecorder",
+    "Inputs",
     "KeyChange",
     "ResourceMemory",
     "changed_keys",

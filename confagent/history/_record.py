@@ -25,9 +25,11 @@ Rules:
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import compress
+from operator import ne
 from typing import Any
 
 from confagent.render import KeyView, Reads
@@ -157,16 +159,58 @@ def _command_fields(command: CommandRecord) -> dict[str, object]:
             "output": command.output, "duration_ms": command.duration_ms, "timed_out": command.timed_out}
 
 
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What one render read (rule 2), kept to be compared with the next render's.
+
+    ``singles`` are the keys read one by one with their values; ``spans`` give, for each prefix read, the keys
+    under it in order and their values, as two lists taken from the ``KeyView``. A view shares its unchanged
+    keys and values with the view it was made from (``KeyView.with_changes``), so comparing two renders'
+    lists is a pointer comparison per key, in C: a resource reading a prefix of 10,000 keys is compared in
+    well under a millisecond, where two dictionaries of its inputs took several.
+    """
+
+    singles: Mapping[str, str]
+    spans: Mapping[str, tuple[Sequence[str], Sequence[str]]]
+
+    @staticmethod
+    def read(reads: Reads, view: KeyView) -> Inputs:
+        """The keys ``reads`` covers that ``view`` holds, with their values."""
+        singles = {key: view[key] for key in reads.keys if key in view}
+        keys = view.sorted_keys
+        spans = {}
+        for prefix in reads.prefixes:
+            start = bisect_left(keys, prefix)
+            end = bisect_left(keys, _after(prefix), start) if prefix else len(keys)
+            under = keys[start:end]
+            spans[prefix] = (under, list(view.values_of(under)))  # in C: no Python call per key
+        return Inputs(singles, spans)
+
+    def get(self, key: str) -> str | None:
+        """The value read for ``key``; None when the render did not read it (or it was absent)."""
+        if key in self.singles:
+            return self.singles[key]
+        for prefix, (keys, values) in self.spans.items():
+            if key.startswith(prefix):
+                index = bisect_left(keys, key)
+                if index < len(keys) and keys[index] == key:
+                    return values[index]
+        return None
+
+    def names(self) -> list[Iterable[str]]:
+        """The keys read, in groups: the single keys, then each prefix's."""
+        return [self.singles.keys(), *(keys for keys, _ in self.spans.values())]
+
+    def as_dict(self) -> dict[str, str]:
+        inputs = dict(self.singles)
+        for keys, values in self.spans.values():
+            inputs.update(zip(keys, values, strict=True))
+        return inputs
+
+
 def inputs_of(reads: Reads, view: KeyView) -> dict[str, str]:
     """The keys ``reads`` covers that ``view`` holds, with their values."""
-    inputs = {key: view[key] for key in reads.keys if key in view}
-    keys = view.sorted_keys
-    for prefix in reads.prefixes:
-        start = bisect_left(keys, prefix)
-        end = bisect_left(keys, _after(prefix), start) if prefix else len(keys)
-        under = keys[start:end]
-        inputs.update(zip(under, view.values_of(under), strict=True))  # in C: no Python call per key
-    return inputs
+    return Inputs.read(reads, view).as_dict()
 
 
 def _after(prefix: str) -> str:
@@ -174,12 +218,35 @@ def _after(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def changed_keys(previous: Mapping[str, str] | None, current: Mapping[str, str]) -> tuple[KeyChange, ...]:
-    """The keys whose values differ between two renders' inputs, sorted (rule 2)."""
+_NOTHING: tuple[Sequence[str], Sequence[str]] = ((), ())
+
+
+def changed_keys(previous: Inputs | None, current: Inputs) -> tuple[KeyChange, ...]:
+    """The keys whose values differ between two renders' inputs, sorted (rule 2).
+
+    The candidates are found group by group (``_span_changes``); a key may be a candidate only because it
+    moved from one group to another, so each is kept only if its value differs.
+    """
     if previous is None:
-        return tuple(KeyChange(key, current[key]) for key in sorted(current))
-    names = sorted({key for key, _ in current.items() ^ previous.items()})  # a set operation, in C
-    return tuple(KeyChange(key, current.get(key)) for key in names)
+        return tuple(KeyChange(key, value) for key, value in sorted(current.as_dict().items()))
+    candidates = {key for key, _ in current.singles.items() ^ previous.singles.items()}  # in C
+    for prefix in current.spans.keys() | previous.spans.keys():
+        before, now = previous.spans.get(prefix, _NOTHING), current.spans.get(prefix, _NOTHING)
+        candidates.update(_span_changes(before, now))
+    return tuple(KeyChange(key, value) for key in sorted(candidates)
+                 if (value := current.get(key)) != previous.get(key))
+
+
+def _span_changes(previous: tuple[Sequence[str], Sequence[str]],
+                  current: tuple[Sequence[str], Sequence[str]]) -> Iterable[str]:
+    """The keys of one prefix whose values may differ: with the same keys in both (the common case), those
+    whose values are not the same objects and not equal, found in C; otherwise every key of either side
+    whose value differs."""
+    (old_keys, old_values), (keys, values) = previous, current
+    if old_keys == keys:  # a pointer comparison per key when the views share them
+        return compress(keys, map(ne, old_values, values))
+    differ = set(zip(old_keys, old_values, strict=True)) ^ set(zip(keys, values, strict=True))
+    return (key for key, _ in differ)
 
 
 def _identity(text: str) -> str:

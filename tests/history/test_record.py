@@ -14,6 +14,7 @@ from confagent.errors import CheckFailed, ConfagentError, ReloadDeferred, Reload
 from confagent.history import (
     MASK,
     HistoryRecord,
+    Inputs,
     KeyChange,
     ResourceMemory,
     changed_keys,
@@ -40,11 +41,31 @@ def test_the_pure_modules_import_no_io() -> None:
             assert not {n.split(".")[0] for n in names} & IO, (name, names)
 
 
+def _singles(values: dict[str, str]) -> Inputs:
+    return Inputs(values, {})
+
+
 def test_changed_keys_compare_two_renders_inputs() -> None:
-    assert changed_keys(None, {"/b": "2", "/a": "1"}) == (KeyChange("/a", "1"), KeyChange("/b", "2"))
-    assert changed_keys({"/a": "1", "/b": "2", "/c": "3"}, {"/a": "1", "/b": "9", "/d": "4"}) == (
-        KeyChange("/b", "9"), KeyChange("/c", None), KeyChange("/d", "4"))
-    assert changed_keys({"/a": "1"}, {"/a": "1"}) == ()
+    first, second = _singles({"/a": "1", "/b": "2", "/c": "3"}), _singles({"/a": "1", "/b": "9", "/d": "4"})
+    assert changed_keys(None, _singles({"/b": "2", "/a": "1"})) == (KeyChange("/a", "1"),
+                                                                     KeyChange("/b", "2"))
+    assert changed_keys(first, second) == (KeyChange("/b", "9"), KeyChange("/c", None), KeyChange("/d", "4"))
+    assert changed_keys(_singles({"/a": "1"}), _singles({"/a": "1"})) == ()
+
+
+def test_a_prefix_read_again_is_compared_key_by_key() -> None:
+    first = KeyView({f"/svc/{i:03d}": f"v{i}" for i in range(300)} | {"/one": "1"}, 2)
+    reads = Reads(keys=frozenset({"/one"}), prefixes=("/svc/",))
+    second = first.with_changes({"/svc/007": "new"}, ["/svc/200"], 3)
+    third = second.with_changes({"/svc/007": "new", "/svc/999": "added"}, [], 4)  # a put of the same value
+    one, two, three = (Inputs.read(reads, view) for view in (first, second, third))
+    assert changed_keys(one, two) == (KeyChange("/svc/007", "new"), KeyChange("/svc/200", None))
+    assert changed_keys(two, three) == (KeyChange("/svc/999", "added"),)
+    assert changed_keys(three, three) == ()
+    regrouped = Reads(keys=frozenset({"/svc/001"}), prefixes=("/one",))  # read alone now: not a change
+    moved = Inputs.read(regrouped, third)
+    gone = sorted(set(three.as_dict()) - {"/svc/001", "/one"})
+    assert changed_keys(three, moved) == tuple(KeyChange(key, None) for key in gone)
 
 
 def test_the_inputs_are_the_keys_read_and_every_key_under_the_prefixes_read() -> None:
@@ -134,6 +155,17 @@ def test_a_pass_records_what_it_changed_or_refused_and_nothing_else() -> None:
                     view=second, memory=memory) == []
 
 
+def test_the_secrets_under_a_prefix_follow_its_keys() -> None:
+    memory, reads = ResourceMemory(), Reads(prefixes=("/app/",))
+    first = KeyView({"/app/url": "u", "/app/token": "t1"}, 2)
+    plan = _replace(b"old\n", b"new\n")
+    views = [first, first.with_changes({"/app/token": "t2"}, [], 3),
+             first.with_changes({"/app/db_password": "pw"}, [], 4), first.with_changes({}, ["/app/token"], 5)]
+    secrets = [_records(_Applied("r", "/etc/a.conf", view.revision, changed=True, reads=reads, plan=plan),
+                        view=view, memory=memory)[0].secrets for view in views]
+    assert secrets == [("t1",), ("t2",), ("pw", "t1"), ()]
+
+
 def test_each_refusal_has_its_result() -> None:
     view = KeyView({"/a": "1"}, 4)
     plan = _replace(b"old\n", b"new\n", check=None)
@@ -179,9 +211,27 @@ def test_the_inputs_are_what_a_scan_of_every_key_finds(entries: dict[str, str], 
     assert inputs_of(frozen, KeyView(entries, 1)) == expected
 
 
-@given(st.dictionaries(_KEYS, st.text(max_size=2)), st.dictionaries(_KEYS, st.text(max_size=2)))
-def test_changed_keys_are_every_key_whose_value_differs(previous: dict[str, str],
-                                                         current: dict[str, str]) -> None:
-    names = previous.keys() | current.keys()
-    expected = sorted(key for key in names if previous.get(key) != current.get(key))
-    assert changed_keys(previous, current) == tuple(KeyChange(key, current.get(key)) for key in expected)
+def _reads(keys: list[str], prefixes: list[str]) -> Reads:
+    reads = ReadLog()
+    for key in keys:
+        reads.key(key)
+    for prefix in prefixes:
+        reads.prefix(prefix)
+    return reads.freeze()
+
+
+_READS = st.builds(_reads, st.lists(_KEYS, max_size=3), st.lists(_KEYS, max_size=3))
+_VALUES = st.dictionaries(_KEYS, st.text(max_size=2))
+
+
+@given(_VALUES, _VALUES, st.lists(_KEYS, max_size=4), _READS, _READS)
+def test_changed_keys_are_every_key_whose_value_differs(entries: dict[str, str], puts: dict[str, str],
+                                                         deletes: list[str], before: Reads,
+                                                         after: Reads) -> None:
+    first = KeyView(entries, 1)
+    second = first.with_changes(puts, deletes, 2)  # sharing what did not change, as the agent's views do
+    for reads_before, view_before in ((before, first), (after, first), (after, KeyView(entries, 1))):
+        previous, current = inputs_of(reads_before, view_before), inputs_of(after, second)
+        expected = tuple(KeyChange(key, current.get(key)) for key in sorted(previous.keys() | current.keys())
+                         if previous.get(key) != current.get(key))
+        assert changed_keys(Inputs.read(reads_before, view_before), Inputs.read(after, second)) == expected
