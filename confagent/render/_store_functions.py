@@ -52,6 +52,21 @@ class KVPair:
         yield self.Value
 
 
+_new = object.__new__
+_set_key: Callable[[KVPair, str], None] = vars(KVPair)["Key"].__set__  # the slots' descriptors
+_set_value: Callable[[KVPair, str], None] = vars(KVPair)["Value"].__set__
+
+
+def _pair(key: str, value: str) -> KVPair:
+    """``KVPair(key, value)``, its slots filled directly: a frozen dataclass's ``__init__`` sets each field
+    through ``object.__setattr__``, 1.1 us a pair against 0.65 (``gets`` makes one per key it returns:
+    10,000 for the small one-shot, 100,000 for the large)."""
+    pair = _new(KVPair)
+    _set_key(pair, key)
+    _set_value(pair, value)
+    return pair
+
+
 class StoreFunctions:
     """The store functions of one render, bound to its view, scope and read log."""
 
@@ -93,7 +108,7 @@ class StoreFunctions:
         """The pairs whose key matches the glob ``pattern``, sorted by key."""
         literal, rest = compile_glob_rest(require_str("gets", pattern))
         start, match = len(literal), rest.fullmatch  # every key scanned starts with the literal
-        pairs = [KVPair(key, value) for key, value in self._scan(pattern) if match(key, start)]
+        pairs = [_pair(key, value) for key, value in self._scan(pattern) if match(key, start)]
         if required and not pairs:
             raise RenderError(f"gets: no keys match {pattern}", key=pattern)
         return pairs

@@ -6,10 +6,14 @@ Expected outputs are confd's documented (and verified) behaviour, confd.md §4.1
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from confagent.errors import RenderError
-from confagent.render import KVPair, Reads
+from confagent.render import KeyView, KVPair, Reads, Scope
+from confagent.render._reads import ReadLog
+from confagent.render._store_functions import StoreFunctions
 
 from .support import out, render_text
 
@@ -114,6 +118,17 @@ def test_required_lists_pass_when_something_matches() -> None:
 def test_kvpair_keeps_go_and_python_names() -> None:
     pair = KVPair("/a", "1")
     assert (pair.Key, pair.Value, pair.key, pair.value, tuple(pair)) == ("/a", "1", "/a", "1", ("/a", "1"))
+
+
+def test_the_pairs_gets_returns_are_kvpairs_as_made_by_their_class() -> None:
+    # gets fills their slots directly (_store_functions._pair): equal, hashed, printed and frozen alike
+    pairs = StoreFunctions(KeyView({"/s/a": "1", "/s/b": "2"}, 1), Scope(), ReadLog()).gets("/s/*")
+    made = [KVPair("/s/a", "1"), KVPair("/s/b", "2")]
+    assert (pairs, list(map(hash, pairs)), list(map(repr, pairs))) == (made, list(map(hash, made)),
+                                                                         list(map(repr, made)))
+    assert all(type(pair) is KVPair for pair in pairs)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pairs[0].Key = "/x"  # type: ignore[misc]
 
 
 def test_keys_are_used_verbatim() -> None:
