@@ -110,17 +110,19 @@ class ResourceMemory:
         for prefix, (keys, _) in inputs.spans.items():
             known = self._span_secrets.get((resource, prefix))
             if known is None or known[0] != keys:
-                known = keys, self._secret_names(keys, config)
+                known = keys, frozenset(self._secret_names(keys, config))
                 self._span_secrets[resource, prefix] = known
             secret |= known[1]
+        if not secret:
+            return ()
         return tuple(sorted({value for key in secret if (value := inputs.get(key)) is not None}))
 
-    def _secret_names(self, names: Iterable[str], config: HistoryConfig) -> frozenset[str]:
+    def _secret_names(self, names: Iterable[str], config: HistoryConfig) -> set[str]:
         if not self._named.issuperset(names):
             new = set(names) - self._named
             self._named |= new
             self._secret.update(key for key in new if config.is_secret(key))
-        return frozenset(self._secret.intersection(names))
+        return self._secret.intersection(names)
 
     def remember(self, applied: Applied, view: KeyView) -> tuple[Inputs, Inputs | None]:
         """The inputs of this render and of the previous one (None: none known); remembers these."""

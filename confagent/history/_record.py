@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress
 from operator import ne
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from confagent.render import KeyView, Reads
 
@@ -159,8 +160,10 @@ def _command_fields(command: CommandRecord) -> dict[str, object]:
             "output": command.output, "duration_ms": command.duration_ms, "timed_out": command.timed_out}
 
 
-@dataclass(frozen=True, slots=True)
-class Inputs:
+_NO_SPANS: Mapping[str, tuple[Sequence[str], Sequence[str]]] = MappingProxyType({})
+
+
+class Inputs(NamedTuple):
     """What one render read (rule 2), kept to be compared with the next render's.
 
     ``singles`` are the keys read one by one with their values; ``spans`` give, for each prefix read, the keys
@@ -177,6 +180,8 @@ class Inputs:
     def read(reads: Reads, view: KeyView) -> Inputs:
         """The keys ``reads`` covers that ``view`` holds, with their values."""
         singles = {key: view[key] for key in reads.keys if key in view}
+        if not reads.prefixes:
+            return Inputs(singles, _NO_SPANS)
         keys = view.sorted_keys
         spans = {}
         for prefix in reads.prefixes:
@@ -188,8 +193,9 @@ class Inputs:
 
     def get(self, key: str) -> str | None:
         """The value read for ``key``; None when the render did not read it (or it was absent)."""
-        if key in self.singles:
-            return self.singles[key]
+        value = self.singles.get(key)
+        if value is not None or not self.spans:
+            return value
         for prefix, (keys, values) in self.spans.items():
             if key.startswith(prefix):
                 index = bisect_left(keys, key)
@@ -219,22 +225,25 @@ def _after(prefix: str) -> str:
 
 
 _NOTHING: tuple[Sequence[str], Sequence[str]] = ((), ())
+"""A prefix's keys and values in a render that did not read it."""
 
 
 def changed_keys(previous: Inputs | None, current: Inputs) -> tuple[KeyChange, ...]:
     """The keys whose values differ between two renders' inputs, sorted (rule 2).
 
     The candidates are found group by group (``_span_changes``); a key may be a candidate only because it
-    moved from one group to another, so each is kept only if its value differs.
+    moved from one group to another, so with prefixes read each is kept only if its value differs.
     """
     if previous is None:
         return tuple(KeyChange(key, value) for key, value in sorted(current.as_dict().items()))
     candidates = {key for key, _ in current.singles.items() ^ previous.singles.items()}  # in C
-    for prefix in current.spans.keys() | previous.spans.keys():
-        before, now = previous.spans.get(prefix, _NOTHING), current.spans.get(prefix, _NOTHING)
-        candidates.update(_span_changes(before, now))
-    return tuple(KeyChange(key, value) for key in sorted(candidates)
-                 if (value := current.get(key)) != previous.get(key))
+    if current.spans or previous.spans:
+        for prefix in current.spans.keys() | previous.spans.keys():
+            before, now = previous.spans.get(prefix, _NOTHING), current.spans.get(prefix, _NOTHING)
+            candidates.update(_span_changes(before, now))
+        return tuple(KeyChange(key, value) for key in sorted(candidates)
+                     if (value := current.get(key)) != previous.get(key))
+    return tuple(KeyChange(key, current.singles.get(key)) for key in sorted(candidates))
 
 
 def _span_changes(previous: tuple[Sequence[str], Sequence[str]],
