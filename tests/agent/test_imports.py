@@ -148,6 +148,8 @@ def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx_or_zttp(processes: P
     assert loaded & unused == set()
     # nor the daemon's parts, nor what only a diff, a mistake or the time needs
     assert loaded & {*DAEMON_PARTS, *ON_USE} == set()
+    # nor Python's idna codec, which getaddrinfo loads for a host named in str (backends._grpc_snapshot)
+    assert "encodings.idna" not in loaded
 
 
 STORE_INTERNALS = ("confagent.kv._messages", "confagent.kv._store", "confagent.auth",
