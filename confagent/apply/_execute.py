@@ -9,11 +9,13 @@ renders, its phases run by ``finish``:
    error unless ``create_dest_dirs``. The stage files are written on up to
    ``MAX_CONCURRENT_STAGES`` threads once the batch has all its plans
    (``confagent.apply._staging``, whose rule 1 says why not while the caller
-   renders), so that their fsyncs overlap each other; ``finish`` waits for
-   them all (the event loop waits, as it waits for one) before anything
-   below. A plan with no command at all (no ``check_cmd``, ``reload_cmd``
-   nor ``reload_lock``) and no ``backup`` is renamed over its destination by
-   its thread as soon as its stage file is durable (phase 3 early): nothing
+   renders), so that their fsyncs overlap each other, or, in a directory
+   with ``SYNC_TOGETHER_MIN_FILES`` or more, written then made durable
+   together by one syncfs (its rule 5); ``finish`` waits for them all (the
+   event loop waits, as it waits for one) before anything below. A plan with
+   no command at all (no ``check_cmd``, ``reload_cmd`` nor ``reload_lock``)
+   and no ``backup`` is renamed over its destination as soon as its stage
+   file is durable (phase 3 early): nothing
    is checked or reloaded for it, so waiting for the others gains it nothing
    (confd too replaces each resource's file in turn);
 2. check: every ``check_cmd`` on its stage file, up to ``MAX_CONCURRENT_CHECKS``

@@ -3,8 +3,11 @@ SIGKILLed in the middle of a batch.
 
 Stage files are written on threads (confagent.apply._staging), some renamed by those threads, so
 the order that makes the batch durable and atomic is checked where it happens, in the kernel's view:
-every stage file is written and fsynced before it is renamed over its destination, and every
-directory is fsynced once, after its last rename and before any ``reload_cmd`` starts.
+every stage file is written and made durable before it is renamed over its destination, and every
+directory is fsynced after its last rename and before any ``reload_cmd`` starts. A stage file is
+made durable by its own fsync or, in a directory with ``SYNC_TOGETHER_MIN_FILES`` or more of them,
+by a syncfs through that directory (opened before the file was written) and then an fsync of the
+directory (``confagent.fsutil`` rule 5), both after its last write and before any rename there.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from confagent.apply._staging import SYNC_TOGETHER_MIN_FILES
+from confagent.fsutil import _syncfs
 from confagent.testing import Processes, confagent_argv, until
 
 RESOURCES_PER_DIRECTORY = 12
+SMALL_DIRECTORIES = ("old", "new")
+"""The directories whose stage files are fsynced each; ``many`` has theirs synced together."""
 _LINE = re.compile(r"^(\d+)\s+(.*)$")
 _CALL = re.compile(r"^(\w+)\((.*)$")
 _RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)$")
@@ -63,17 +70,22 @@ def calls_of(log: Path) -> list[Call]:
     return ended
 
 
-def write_confdir(root: Path, reload_marker: Path | None, **template: str) -> list[Path]:
+def write_confdir(root: Path, reload_marker: Path | None, *, many: bool = False,
+                  **template: str) -> list[Path]:
     """Resources rendering ``/app/v`` into out/old/ (files there already) and out/new/ (made by the run),
-    each reloading with ``touch reload_marker`` (none: no command, so renamed as soon as it is durable)."""
+    and with ``many`` ``SYNC_TOGETHER_MIN_FILES`` more into out/many/, each reloading with ``touch
+    reload_marker`` (none: no command, so renamed as soon as it is durable)."""
     (root / "conf.d").mkdir(parents=True)
     (root / "templates").mkdir()
     (root / "templates" / "t.tmpl").write_text("v={{ getv('/app/v') }}\n")
     (root / "keys.yaml").write_text("app:\n  v: two\n")
     (root / "out" / "old").mkdir(parents=True)
+    counts = {directory: RESOURCES_PER_DIRECTORY for directory in SMALL_DIRECTORIES}
+    if many:
+        counts["many"] = SYNC_TOGETHER_MIN_FILES
     dests = []
-    for directory in ("old", "new"):
-        for index in range(RESOURCES_PER_DIRECTORY):
+    for directory, count in counts.items():
+        for index in range(count):
             dest = root / "out" / directory / f"f{index:02d}.conf"
             if directory == "old":
                 dest.write_text("v=one\n")
@@ -97,11 +109,12 @@ def strace_binary() -> str:
 def test_each_file_is_durable_before_its_rename_and_each_directory_before_the_reload(
         processes: Processes, tmp_path: Path, reload: bool) -> None:
     """Without any command a file is renamed as soon as it is durable (confagent.apply, phase 1): the
-    same order holds, and its directory is fsynced once, after the last of them."""
+    same order holds, and its directory is fsynced once, after the last of them; a directory whose
+    files were synced together is fsynced once more, before its first rename."""
     marker, log = tmp_path / "reload-marker", tmp_path / "strace.log"
-    dests = write_confdir(tmp_path, marker if reload else None)
+    dests = write_confdir(tmp_path, marker if reload else None, many=True)
     argv = [strace_binary(), "-f", "-qq", "-y", "-s", "4096", "-o", str(log),
-            "-e", "trace=openat,write,fsync,fdatasync,rename,renameat,renameat2,execve",
+            "-e", "trace=openat,write,fsync,fdatasync,syncfs,rename,renameat,renameat2,execve",
             *confagent_argv("run", "--onetime", "--confdir", str(tmp_path), "--backend", "file",
                             "--file", str(tmp_path / "keys.yaml"), "--log-level", "warning")]
     done = processes.run(argv)
@@ -117,15 +130,31 @@ def test_each_file_is_durable_before_its_rename_and_each_directory_before_the_re
         assert stage is not None, rename
         fd_path = f"<{stage.group(1)}>"
         writes = [call.index for call in calls if call.name == "write" and fd_path in call.text]
-        fsyncs = [call.index for call in calls if call.name == "fsync" and fd_path in call.text and call.ok]
-        assert writes and fsyncs, (dest, writes, fsyncs)
-        assert max(writes) < fsyncs[0] < rename.index, (dest, writes, fsyncs, rename)
+        synced, durable = durable_at(calls, dest.parent, fd_path)
+        assert writes and max(writes) < synced <= durable < rename.index, (dest, writes, synced, rename)
     for directory in {dest.parent for dest in dests}:
-        last_rename = max(call.index for call in calls
-                          if call.name.startswith("rename") and f'"{directory}/' in call.text.split(", ")[-1])
+        renames = [call.index for call in calls
+                   if call.name.startswith("rename") and f'"{directory}/' in call.text.split(", ")[-1]]
         syncs = [call for call in calls if call.name == "fsync" and f"<{directory}>" in call.text]
-        assert len(syncs) == 1 and syncs[0].ok, (directory, syncs)
-        assert last_rename < syncs[0].index < min(reloads, default=len(calls)), (directory, syncs)
+        assert all(sync.ok for sync in syncs), syncs
+        if directory.name in SMALL_DIRECTORIES:
+            assert len(syncs) == 1, (directory, syncs)
+        else:  # the barrier after the syncfs, before any rename
+            assert len(syncs) == 2 and syncs[0].index < min(renames), (directory, syncs)
+        assert max(renames) < syncs[-1].index < min(reloads, default=len(calls)), (directory, syncs)
+
+
+def durable_at(calls: list[Call], directory: Path, fd_path: str) -> tuple[int, int]:
+    """Where the stage file open as ``fd_path`` was synced and where it was durable: its own fsync
+    (both), or a syncfs through its directory and the fsync of the directory after it (fsutil rule 5:
+    the many directory's way, where the kernel's syncfs reports write errors)."""
+    fsyncs = [call.index for call in calls if call.name == "fsync" and fd_path in call.text and call.ok]
+    if fsyncs and (directory.name in SMALL_DIRECTORIES or _syncfs() is None):
+        return fsyncs[0], fsyncs[0]
+    syncfs = next(call for call in calls if call.name == "syncfs" and f"<{directory}>" in call.text)
+    assert syncfs.ok and directory.name not in SMALL_DIRECTORIES and not fsyncs, (syncfs, fsyncs)
+    return syncfs.index, next(call.index for call in calls[syncfs.index:]
+                              if call.name == "fsync" and f"<{directory}>" in call.text and call.ok)
 
 
 def test_a_one_shot_killed_before_its_renames_leaves_every_file_as_it_was(processes: Processes,

@@ -1,6 +1,7 @@
 """ApplyBatch: nothing written while plans are added; ``finish`` stages them all, renames a destination
 without a command as soon as its stage file is durable and one with a command after the checks; a batch
-given up writes nothing; a stage file created with its owner's mode at once comes out right."""
+given up writes nothing; a stage file created with its owner's mode at once comes out right; a directory
+with many stage files has them synced together, each with its own outcome."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from confagent.apply import ApplyBatch, plan_file
+from confagent.apply._staging import SYNC_TOGETHER_MIN_FILES
 from confagent.fsutil import STAGE_SUFFIX, creation_owner, stage_file
 from tests.apply.support import NOBODY, attributes_of, leftovers, make_spec, run
 
@@ -182,3 +184,29 @@ def test_a_symlinked_dest_in_a_resolved_directory_is_replaced_where_it_points(tm
     run(batch())
     assert ((real / "plain.conf").read_bytes(), (real / "target.conf").read_bytes()) == (b"new", b"new")
     assert (real / "pointer.conf").is_symlink() and leftovers(real) == []
+
+
+@pytest.mark.usefixtures("subprocesses")  # check_cmds run
+def test_a_directory_of_many_stage_files_synced_together_gives_each_its_own_outcome(tmp_path: Path) -> None:
+    """``SYNC_TOGETHER_MIN_FILES`` destinations in one directory (staging rule 5), beside a directory of
+    two: the ones without a command renamed, a passing check's renamed, a failing check's and one
+    whose early rename fails left as they were; no stage file remains."""
+    many, few = tmp_path / "many", tmp_path / "few"
+    few.mkdir()
+    dests = [many / f"f{index:03d}.conf" for index in range(SYNC_TOGETHER_MIN_FILES)] + [few / "a", few / "b"]
+    checked, refused, blocked = dests[:3]
+    plans = [plan_file(make_spec(dest, create_dest_dirs=True), f"new {dest.name}".encode()) for dest in dests]
+    plans[0] = plan_file(make_spec(checked, create_dest_dirs=True, check_cmd="test -s {{.src}}"), b"checked")
+    plans[1] = plan_file(make_spec(refused, create_dest_dirs=True, check_cmd="false"), b"refused")
+    (blocked / "in-the-way").mkdir(parents=True)  # a directory took the place after the plan was made
+
+    async def batch() -> list[tuple[bool, bool]]:
+        async with ApplyBatch() as applying:
+            for plan in plans:
+                applying.add(plan)
+            return [(result.replaced, result.ok) for result in await applying.finish()]
+
+    assert run(batch()) == [(True, True), (False, False), (False, False)] + [(True, True)] * (len(dests) - 3)
+    assert (checked.read_bytes(), refused.exists(), blocked.is_dir()) == (b"checked", False, True)
+    assert all(dest.read_bytes() == f"new {dest.name}".encode() for dest in dests[3:])
+    assert (leftovers(many), leftovers(few), stage_threads()) == ([], [], [])

@@ -1,14 +1,24 @@
-"""confagent.fsutil: a replaced file is whole, old or new; no stage file outlives a failure; a bounded read
-reads what ``read(bound)`` reads."""
+"""confagent.fsutil: a replaced file is whole, old or new; no stage file outlives a failure; stage files
+synced together each get their own answer; a bounded read reads what ``read(bound)`` reads."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 import pytest
 
-from confagent.fsutil import STAGE_SUFFIX, read_at_most, replace_file, stage_file, write_file_atomically
+from confagent.fsutil import (
+    STAGE_SUFFIX,
+    open_directory,
+    read_at_most,
+    replace_file,
+    stage_file,
+    sync_file_system,
+    sync_stage_files,
+    write_file_atomically,
+)
 from tests.apply.support import NOBODY, attributes_of, leftovers
 
 
@@ -79,3 +89,29 @@ def test_a_bounded_read_reads_past_a_size_that_understates_the_file(tmp_path: Pa
         assert read_at_most(fd, 150_001, size=10) == b"x" * 150_001
     finally:
         os.close(fd)
+
+
+def test_stage_files_synced_together_are_durable_each(tmp_path: Path) -> None:
+    """Rule 5: written without fsync after the directory was opened, then one syncfs and the
+    directory's fsync; each is whole, with its mode, and has no error."""
+    directory_fd = open_directory(tmp_path)
+    try:
+        stages = [stage_file(tmp_path / f"f{index}", f"v{index}".encode(), mode=0o640, sync=False)
+                  for index in range(3)]
+        assert sync_stage_files(directory_fd, stages) == [None, None, None]
+    finally:
+        os.close(directory_fd)
+    assert [attributes_of(stage)[::3] for stage in stages] == [(f"v{index}".encode(), 0o640)
+                                                               for index in range(3)]
+
+
+def test_a_failed_syncfs_falls_back_to_an_fsync_of_each_file_with_its_own_error(tmp_path: Path) -> None:
+    """syncfs through a descriptor that is not open fails (EBADF): each stage file is fsynced through
+    a new descriptor; one that cannot be opened any more gets that error, the others none."""
+    kept, gone = (stage_file(tmp_path / name, b"x", mode=0o600, sync=False) for name in ("kept", "gone"))
+    gone.unlink()
+    with pytest.raises(OSError) as raised:
+        sync_file_system(-1)
+    assert raised.value.errno == errno.EBADF
+    errors = sync_stage_files(-1, [kept, gone])
+    assert errors[0] is None and isinstance(errors[1], FileNotFoundError)
