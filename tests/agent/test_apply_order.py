@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from confagent.apply._staging import SYNC_TOGETHER_MIN_FILES
-from confagent.fsutil import _syncfs
+from confagent.fsutil import syncfs_reports_errors
 from confagent.testing import Processes, confagent_argv, until
 
 RESOURCES_PER_DIRECTORY = 12
@@ -149,7 +149,7 @@ def durable_at(calls: list[Call], directory: Path, fd_path: str) -> tuple[int, i
     (both), or a syncfs through its directory and the fsync of the directory after it (fsutil rule 5:
     the many directory's way, where the kernel's syncfs reports write errors)."""
     fsyncs = [call.index for call in calls if call.name == "fsync" and fd_path in call.text and call.ok]
-    if fsyncs and (directory.name in SMALL_DIRECTORIES or _syncfs() is None):
+    if fsyncs and (directory.name in SMALL_DIRECTORIES or not syncfs_reports_errors()):
         return fsyncs[0], fsyncs[0]
     syncfs = next(call for call in calls if call.name == "syncfs" and f"<{directory}>" in call.text)
     assert syncfs.ok and directory.name not in SMALL_DIRECTORIES and not fsyncs, (syncfs, fsyncs)
