@@ -9,9 +9,11 @@ Three ways to run, all from one ``ConfigSource``:
   applied (or diffed with ``noop``) once; ``RunReport.ok`` only if every
   resource loaded and succeeded. With every resource broken it opens no
   backend and fails after their errors, in one more line (``NO_RESOURCE``).
-  The templates are compiled on the event loop while the store answers the
-  snapshot's request. Beside a running agent (its embedded store's data
-  directory held) it reads through that store (``open_one_shot_backend``).
+  The snapshot's request goes first; then, while the store answers, the
+  Jinja environment is made (Jinja2 imported: ``_setup`` rule 6) and the
+  templates compiled on the event loop. Beside a running agent (its
+  embedded store's data directory held) it reads through that store
+  (``open_one_shot_backend``).
 * ``check()``: ``render --check``: ``run_once`` in noop mode, for CI.
 
 With ``[agent] listen`` (``--listen``) the daemon serves ``/health``,
@@ -42,9 +44,18 @@ from typing import TYPE_CHECKING, TextIO
 from confagent.agent._discovery import discover_nodes
 from confagent.agent._host import SystemHost
 from confagent.agent._one_shot_backend import open_one_shot_backend
-from confagent.agent._setup import ConfigSource, Setup, compile_templates, load_setup, log_resource_errors
+from confagent.agent._setup import (
+    ConfigSource,
+    Setup,
+    compile_templates,
+    load_configuration,
+    load_setup,
+    log_resource_errors,
+    with_environment,
+)
 from confagent.agent._sync import Outcome, SyncOptions, log_outcome, sync_resources
 from confagent.backends import Backend, open_backend
+from confagent.config import AgentConfig, ResourceSet
 from confagent.errors import ConfigError
 from confagent.render import Host, KeyView
 from confagent.tasks import TASK_STOP_S
@@ -125,7 +136,7 @@ class Agent:
             ConfigError: the configuration is unusable or holds no resource.
         """
         setup = load_setup(self.source, self.host)
-        log_resource_errors(self.log, setup)
+        log_resource_errors(self.log, setup.resources)
         return setup
 
     async def run(self) -> None:
@@ -207,27 +218,29 @@ class Agent:
             ConfigError: the configuration is unusable or holds no resource.
             ConfagentError: the backend cannot be opened or read.
         """
-        setup = self.load()
-        if setup.idle:
+        config, resources = load_configuration(self.source)
+        log_resource_errors(self.log, resources)
+        if not resources.resources:
             from confagent.agent._status import NO_RESOURCE  # noqa: PLC0415 - see the module docstring
 
-            self.log.error(NO_RESOURCE, broken=len(setup.resources.errors))
-            return RunReport((), setup.resources.errors)
-        run = setup.config.run
+            self.log.error(NO_RESOURCE, broken=len(resources.errors))
+            return RunReport((), resources.errors)
+        run = config.run
         options = SyncOptions(noop=run.noop if noop is None else noop, sync_only=run.sync_only,
                               keep_stage_file=run.keep_stage_file)
-        locks = any(resource.spec.reload_lock for resource in setup.resources.resources)
-        backend = await open_one_shot_backend(await discover_nodes(setup.config, self.host), self.log,
+        locks = any(resource.spec.reload_lock for resource in resources.resources)
+        backend = await open_one_shot_backend(await discover_nodes(config, self.host), self.log,
                                               snapshot_only=not locks)
         slots = None
         try:
             if locks:
                 from confagent.agent._reload_slots import StoreReloadSlots  # noqa: PLC0415 - httpx when used
 
-                slots = StoreReloadSlots.for_backend(backend, setup.config, self.log)
-            snapshot, _ = await asyncio.gather(backend.snapshot(setup.prefixes), compile_templates(setup))
+                slots = StoreReloadSlots.for_backend(backend, config, self.log)
+            snapshot, setup = await asyncio.gather(backend.snapshot(resources.prefixes),
+                                                   self._compiled(config, resources))
             view = KeyView(snapshot.entries, snapshot.revision)
-            outcomes = await sync_resources(setup.resources.resources, setup.env, view, options, self.clock,
+            outcomes = await sync_resources(resources.resources, setup.env, view, options, self.clock,
                                             reload_slots=slots)
         finally:
             try:
@@ -239,13 +252,19 @@ class Agent:
             log_outcome(self.log, outcome)
             self.out.write(outcome.diff)
         self.out.flush()
-        history = setup.config.history
+        history = config.history
         if history.enabled and history.one_shot:
             from confagent.history import record_now  # noqa: PLC0415 - sqlite3 only when asked for
 
-            await asyncio.to_thread(record_now, history, setup.config.history_path, outcomes, view,
-                                    log=self.log)
-        return RunReport(tuple(outcomes), setup.resources.errors)
+            await asyncio.to_thread(record_now, history, config.history_path, outcomes, view, log=self.log)
+        return RunReport(tuple(outcomes), resources.errors)
+
+    async def _compiled(self, config: AgentConfig, resources: ResourceSet) -> Setup:
+        """The setup of a one-shot pass, its templates compiled, made while the store answers the
+        snapshot's request: ``gather`` started that first (``_setup`` rule 6)."""
+        setup = with_environment(config, resources, self.host)
+        await compile_templates(setup)
+        return setup
 
     async def check(self) -> RunReport:
         """``run_once`` in noop mode: the diffs of every file that would change (``render --check``)."""

@@ -510,7 +510,7 @@ class Daemon:
         except ConfigError as error:
             self._log.error("reload failed; keeping the running configuration", cause=str(error))
             return
-        log_resource_errors(self._log, new)
+        log_resource_errors(self._log, new.resources)
         self.status.set_resources(_names_and_dests(new))
         old, self.setup = self.setup, new
         if (new.config.backend_config() != old.config.backend_config()

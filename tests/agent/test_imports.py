@@ -47,8 +47,8 @@ def modules_after(processes: Processes, statement: str) -> set[str]:
     ("import confagent.backends", (*HEAVY, *BACKEND_LIBRARIES)),
     ("import confagent.render", ("jinja2",)),
     ("from confagent.agent import Agent, ConfigSource",
-     ("uvicorn", "watchfiles", "prometheus_client", "google.protobuf", *BACKEND_LIBRARIES, *DAEMON_PARTS,
-      *ON_USE)),
+     ("uvicorn", "watchfiles", "prometheus_client", "google.protobuf", "jinja2", *BACKEND_LIBRARIES,
+      *DAEMON_PARTS, *ON_USE)),
     ("from confagent.client import EtcdClient",
      ("confagent.kv._store", "confagent.kv._watch", "msgpack", "google.protobuf")),
     ("from confagent.wire import decode_range_request, encode_range_response, decode_range_response",
@@ -150,6 +150,24 @@ def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx_or_zttp(processes: P
     assert loaded & {*DAEMON_PARTS, *ON_USE} == set()
     # nor Python's idna codec, which getaddrinfo loads for a host named in str (backends._grpc_snapshot)
     assert "encodings.idna" not in loaded
+
+
+def test_a_one_shot_asks_for_its_snapshot_before_it_imports_jinja2(processes: Processes, etcd_server: str,
+                                                                   tmp_path: Path) -> None:
+    # the environment (Jinja2's import) is made while the store answers (agent._setup rule 6): a spy on the
+    # snapshot's call, which then reads as it would
+    argv = ["render", "--check", "--confdir", str(_confdir(tmp_path)), "--backend", "etcd", "--node",
+            etcd_server, "--log-level", "warning"]
+    code = ("import sys\nfrom confagent.backends import GrpcSnapshotBackend\n"
+            "read = GrpcSnapshotBackend.snapshot\n"
+            "async def snapshot(self, prefixes):\n"
+            "    print('jinja2' in sys.modules)\n"
+            "    return await read(self, prefixes)\n"
+            "GrpcSnapshotBackend.snapshot = snapshot\n"
+            f"from confagent.cli import main\nassert main({argv!r}) == 2")
+    done = processes.run([sys.executable, "-c", code], cwd=ROOT, timeout_s=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().splitlines()[0] == "False"
 
 
 STORE_INTERNALS = ("confagent.kv._messages", "confagent.kv._store", "confagent.auth",
