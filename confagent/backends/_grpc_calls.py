@@ -85,10 +85,18 @@ class GrpcCalls:
         self._next_stream = 1
 
     def unary(self, messages: Sequence[bytes]) -> list[bytes]:
-        """Each message's answer, in order (rule 2).
+        """Each message's answer, in order (rule 2): ``receive(send(messages))``.
 
         Raises:
             StoreError: a call's status was not OK.
+            CallsBroken, OSError (TimeoutError): the connection failed (rules 4-5).
+        """
+        return self.receive(self.send(messages))
+
+    def send(self, messages: Sequence[bytes]) -> list[int]:
+        """Send each message as a call on a stream of its own (rule 2); the streams, for ``receive``.
+
+        Raises:
             CallsBroken, OSError (TimeoutError): the connection failed (rules 4-5).
         """
         streams = []
@@ -100,6 +108,15 @@ class GrpcCalls:
             self._sock.sendall(_frame(_HEADERS, _END_HEADERS, stream, block))
             self._send_data(stream, grpc_frame(message))
             streams.append(stream)
+        return streams
+
+    def receive(self, streams: Sequence[int]) -> list[bytes]:
+        """The answers of the calls ``send`` made on ``streams``, in their order (rule 3).
+
+        Raises:
+            StoreError: a call's status was not OK.
+            CallsBroken, OSError (TimeoutError): the connection failed (rules 4-5).
+        """
         while any(stream not in self._done for stream in streams):
             self._receive_frame()
         return [self._done.pop(stream) for stream in streams]

@@ -138,6 +138,24 @@ def test_an_endpoint_that_never_answers_times_out_and_the_next_is_asked(own_serv
         asyncio.run(body())
 
 
+def test_the_first_request_is_sent_before_anything_reads_its_answer() -> None:
+    # snapshot() sends it on the caller's thread, and reads the answer in a worker thread (rule 6)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        reading = GrpcSnapshotBackend([url], dial_timeout_s=5, command_timeout_s=5)._reading(["/sent/"])
+        connection, _ = listener.accept()
+        with connection:
+            connection.settimeout(5)
+            received = b""
+            while b"/sent0" not in received:  # the range's end: the last bytes of the call's message
+                data = connection.recv(65536)
+                assert data, received
+                received += data
+        assert received.startswith(b"PRI * HTTP/2.0\r\n")
+        with pytest.raises(ClientError, match=f"no endpoint answered: {url}: "):
+            reading.answer()  # the connection closed, and no other endpoint
+
+
 @pytest.mark.parametrize(("config", "served"), [
     (BackendConfig(backend="etcd", nodes=("http://127.0.0.1:2379", "http://10.0.0.1:2379")), True),
     (BackendConfig(backend="etcd"), True),
