@@ -25,12 +25,19 @@ voters get a core whenever they want one, and the learners what is left, up to C
 so they still keep up when the voters leave them CPU; the share they took is printed.
 
 ``--judge N`` makes the voters' p99 at 100 puts/s with learners a verdict: after
-growing to the largest count, N rounds each measure, back to back in an order rotated
-round by round, the anchor, the subject with every learner running, and the subject
-with one learner SIGSTOPped (a host that hangs), each at 100 puts/s for ``--seconds``
-once the running learners have caught up with the leader (as on hosts of their own;
-the wait is printed); each round's ratio to the anchor's, their median, spread and
-confidence interval (``_rounds``), and a verdict against issue 16's 1.2x.
+growing to the largest count, N rounds each measure, in an order rotated round by
+round, the subject with every learner running and with one learner SIGSTOPped (a host
+that hangs), each once the running learners have caught up with the leader (as on
+hosts of their own; the wait is printed), and each against the anchor in the same
+stretch of time: the two clusters take turns of ``--turn`` seconds (rotated turn by
+turn) at 100 puts/s until each had ``--seconds``. Load from outside the benchmark
+comes and goes over seconds (other runs on the machine): measured one after the
+other for 10 s each, the anchor and the subject saw different machines, and a round's
+ratio was mostly the outside load's change between them (traced in session 11: the
+slow puts were the voters waiting for a CPU, as much in the anchor as in the subject).
+Each round prints the share of the machine's CPU taken by processes outside the
+benchmark meanwhile; then each round's ratio to the anchor's, their median, spread
+and confidence interval (``_rounds``), and a verdict against issue 16's 1.2x.
 
 Load from outside the benchmark weighs on both clusters alike, so each figure is
 given as the subject's median and its ratio to the anchor's; the leader's extra
@@ -59,7 +66,7 @@ and each agent's CPU per put (utime + stime above its idle rate, read for
 ``FLEET_IDLE_S`` before the puts): 23 agents on 2 cores wait for each other.
 
     python bench/learner_bench.py [--learners 0,1,5,10,20,50] [--seconds 3] [--rounds 2] [--idle-learners]
-    python bench/learner_bench.py --learners 50 --learner-cpu 0.5 --judge 8 --seconds 10
+    python bench/learner_bench.py --learners 50 --learner-cpu 0.5 --judge 8 --seconds 10 [--turn 1]
     python bench/learner_bench.py --core [--learners 0,1,10,50] [--rounds 3]
     python bench/learner_bench.py --fleet 20 [--puts 10] [--wait MIN:MAX]
 
@@ -83,12 +90,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import _tree  # noqa: F401 - this tree's confagent first
-from _common import cpu_seconds, drive, put_body, rss_mib
+from _common import CLK_TCK, cpu_seconds, drive, put_body, rss_mib
 from _cpu_group import CpuGroup, cpu_group
 from _rawhttp import RawConnection
 from _rounds import spread
@@ -189,10 +197,9 @@ def grow(voters: list[ServerProcess], learners: list[ServerProcess], count: int,
 
 
 # -- loads --------------------------------------------------------------------------------------
-async def _paced(url: str, seconds: float, latencies: list[float]) -> int:
-    """``PACED_PER_S`` puts a second in all, over ``CONNECTIONS`` connections taking the beats in turn
-    (each put sent on its beat, or at once when its connection is late); the puts done."""
-    connections = [await RawConnection.open(url) for _ in range(CONNECTIONS)]
+async def _paced_on(connections: Sequence[RawConnection], seconds: float, latencies: list[float]) -> int:
+    """``PACED_PER_S`` puts a second in all, over ``connections`` (open, left open) taking the beats in
+    turn (each put sent on its beat, or at once when its connection is late); the puts done."""
     start = time.perf_counter()
 
     async def beats(n: int, connection: RawConnection) -> int:
@@ -209,11 +216,7 @@ async def _paced(url: str, seconds: float, latencies: list[float]) -> int:
             done += 1
         return done
 
-    try:
-        return sum(await asyncio.gather(*(beats(n, c) for n, c in enumerate(connections))))
-    finally:
-        for connection in connections:
-            await connection.close()
+    return sum(await asyncio.gather(*(beats(n, c) for n, c in enumerate(connections))))
 
 
 def _percentile_ms(latencies: Sequence[float], fraction: float) -> float:
@@ -234,24 +237,54 @@ def loads(voters: list[ServerProcess], seconds: float) -> dict[str, float]:
     return figures | paced_load(leader, seconds)
 
 
-def paced_load(leader: ServerProcess, seconds: float, learners: Sequence[ServerProcess] = ()
-               ) -> dict[str, float]:
-    """100 puts/s on ``leader`` for ``seconds``: latency, the leader's CPU and RSS, and the CPU
-    ``learners`` took meanwhile."""
-    paced: list[float] = []
-    pids = [learner.pid for learner in learners]
-    cpu, wall = cpu_seconds(leader.pid), time.perf_counter()
-    learners_cpu = sum(map(cpu_seconds, pids))
-    done = asyncio.run(_paced(leader.url, seconds, paced))
-    wall = time.perf_counter() - wall
-    figures = {"puts/s done, 100 puts/s asked": done / seconds,
-               "p50 ms, 100 puts/s": _percentile_ms(paced, 0.5),
-               "p99 ms, 100 puts/s": _percentile_ms(paced, 0.99),
-               "leader CPU % of a core, 100 puts/s": 100 * (cpu_seconds(leader.pid) - cpu) / wall,
-               "leader RSS MiB": rss_mib(leader.pid)}
-    if pids:
-        figures[LEARNERS_CPU] = 100 * (sum(map(cpu_seconds, pids)) - learners_cpu) / wall
-    return figures
+def paced_load(leader: ServerProcess, seconds: float) -> dict[str, float]:
+    """100 puts/s on ``leader`` for ``seconds``: latency, the leader's CPU and RSS."""
+    turns = _Turns(leader)
+    asyncio.run(_interleave([turns], seconds, seconds))
+    return turns.figures()
+
+
+@dataclass
+class _Turns:
+    """One cluster's share of an interleaved paced load (``interleaved``): its latencies, the puts done,
+    and its leader's CPU and the wall time over its own turns only."""
+
+    leader: ServerProcess
+    latencies: list[float] = field(default_factory=list)
+    done: int = 0
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+
+    async def take(self, connections: Sequence[RawConnection], seconds: float) -> None:
+        cpu, wall = cpu_seconds(self.leader.pid), time.perf_counter()
+        self.done += await _paced_on(connections, seconds, self.latencies)
+        self.cpu_s += cpu_seconds(self.leader.pid) - cpu
+        self.wall_s += time.perf_counter() - wall
+
+    def figures(self) -> dict[str, float]:
+        return {"puts/s done, 100 puts/s asked": self.done / self.wall_s,
+                "p50 ms, 100 puts/s": _percentile_ms(self.latencies, 0.5),
+                "p99 ms, 100 puts/s": _percentile_ms(self.latencies, 0.99),
+                "leader CPU % of a core, 100 puts/s": 100 * self.cpu_s / self.wall_s,
+                "leader RSS MiB": rss_mib(self.leader.pid)}
+
+
+def turn_order(clusters: int, turn: int) -> list[int]:
+    """The order the clusters are loaded in ``turn``: rotated turn by turn, so that none is always
+    the one loaded right after another."""
+    return [(turn + i) % clusters for i in range(clusters)]
+
+
+async def _interleave(turns: Sequence[_Turns], seconds: float, turn_s: float) -> None:
+    """``PACED_PER_S`` on each of ``turns``' leaders for ``seconds`` in all, taking turns of ``turn_s``."""
+    connections = [[await RawConnection.open(t.leader.url) for _ in range(CONNECTIONS)] for t in turns]
+    try:
+        for turn in range(max(1, round(seconds / turn_s))):
+            for i in turn_order(len(turns), turn):
+                await turns[i].take(connections[i], turn_s)
+    finally:
+        for connection in (c for some in connections for c in some):
+            await connection.close()
 
 
 def compare(anchor: list[ServerProcess], subject: list[ServerProcess], seconds: float,
@@ -282,39 +315,74 @@ def caught_up(leader: ServerProcess, learners: Sequence[ServerProcess]) -> float
     return time.monotonic() - started
 
 
+def interleaved(anchor: ServerProcess, subject: ServerProcess, seconds: float, turn_s: float,
+                accounted: Sequence[int]) -> tuple[dict[str, float], dict[str, float], float]:
+    """The anchor's and the subject's leaders at 100 puts/s each for ``seconds``, in turns of ``turn_s``:
+    their figures, and the share of the machine's CPU (% of all cores) that no process of ``accounted``
+    (nor this one) took meanwhile: what load from outside the benchmark weighed on both alike."""
+    runs = (_Turns(anchor), _Turns(subject))
+    ours, busy = sum(map(cpu_seconds, accounted)) + time.process_time(), machine_busy_s()
+    wall = time.perf_counter()
+    asyncio.run(_interleave(runs, seconds, turn_s))
+    wall = time.perf_counter() - wall
+    ours = sum(map(cpu_seconds, accounted)) + time.process_time() - ours
+    outside = 100 * (machine_busy_s() - busy - ours) / (wall * (os.cpu_count() or 1))
+    return runs[0].figures(), runs[1].figures(), outside
+
+
+def machine_busy_s() -> float:
+    """CPU time all cores spent busy since boot (``/proc/stat``: all but idle and iowait)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / CLK_TCK
+
+
 def judge(anchor: list[ServerProcess], subject: list[ServerProcess], learners: list[ServerProcess],
-          seconds: float, rounds: int, group: CpuGroup | None) -> None:
-    """The voters at 100 puts/s with the learners, all running and one SIGSTOPped, against the anchor's,
-    round by round (module docstring)."""
-    cases = ("anchor", "all running", "one stopped")
-    got: dict[str, list[dict[str, float]]] = {case: [] for case in cases}
+          seconds: float, turn_s: float, rounds: int, group: CpuGroup | None) -> None:
+    """The voters at 100 puts/s with the learners, all running and one SIGSTOPped, against the anchor's
+    taking turns with them, round by round (module docstring)."""
+    cases = ("all running", "one stopped")
+    got: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {case: [] for case in cases}
     for n in range(rounds):
-        waited, throttled = [], group.throttled_s() if group else 0.0
-        for case in cases[n % 3:] + cases[:n % 3]:
-            if case == "anchor":
-                got[case].append(paced_load(leader_of(anchor), seconds))
-                continue
-            leader = leader_of(subject)
-            waited.append(caught_up(leader, learners[1:] if case == "one stopped" else learners))
+        waited, throttled, line = [], group.throttled_s() if group else 0.0, []
+        for case in cases[n % 2:] + cases[:n % 2]:
+            waited.append(caught_up(leader_of(subject), learners[1:] if case == "one stopped" else learners))
             with _stopped(learners[0]) if case == "one stopped" else nullcontext():
-                got[case].append(paced_load(leader, seconds, learners))
-        print(f"round {n + 1}: load {os.getloadavg()[0]:.1f}, p99 ms " + ", ".join(
-            f"{case} {got[case][-1]['p99 ms, 100 puts/s']:.1f}" for case in cases)
-            + f"; learners' CPU {got['all running'][-1][LEARNERS_CPU]:.0f} % of a core; "
-              f"caught up in {max(waited):.1f} s"
-            + (f"; throttled {group.throttled_s() - throttled:.1f} s" if group else ""))
-    for case in cases[1:]:
-        print(f"\n{len(learners)} learners, {case}, over the anchor (each round's ratio):")
-        for name in ("p99 ms, 100 puts/s", "p50 ms, 100 puts/s", "leader CPU % of a core, 100 puts/s",
-                     "leader RSS MiB"):
-            ours = [figures[name] for figures in got[case]]
-            judged = spread(ours, [figures[name] for figures in got["anchor"]])
-            verdict = (f"; vs {P99_BOUND}x: {judged.verdict(P99_BOUND, higher_is_better=False)}"
-                       if name.startswith("p99") else "")
-            print(f"  {name:<36} {statistics.median(ours):8.2f}  {judged.describe()}{verdict}")
-        share = [figures[LEARNERS_CPU] for figures in got[case]]
-        print(f"  learners' CPU, % of a core: median {statistics.median(share):.0f} "
-              f"({min(share):.0f}-{max(share):.0f})")
+                ours, theirs, outside = _judged_case(anchor, subject, learners, seconds, turn_s)
+            got[case].append((ours, theirs))
+            p99 = "p99 ms, 100 puts/s"
+            line.append(f"{case} {ours[p99]:.1f} (anchor {theirs[p99]:.1f}, outside load {outside:.0f} %)")
+        print(f"round {n + 1}: load {os.getloadavg()[0]:.1f}, p99 ms " + ", ".join(line)
+              + f"; learners' CPU {got['all running'][-1][0][LEARNERS_CPU]:.0f} % of a core; "
+                f"caught up in {max(waited):.1f} s"
+              + (f"; throttled {group.throttled_s() - throttled:.1f} s" if group else ""))
+    for case in cases:
+        _print_judged(f"{len(learners)} learners, {case}", got[case])
+
+
+def _judged_case(anchor: list[ServerProcess], subject: list[ServerProcess], learners: list[ServerProcess],
+                 seconds: float, turn_s: float) -> tuple[dict[str, float], dict[str, float], float]:
+    """One case of ``judge``: the subject's figures with the CPU its learners took meanwhile (% of a
+    core), the anchor's, and the outside load (``interleaved``)."""
+    pids = [learner.pid for learner in learners]
+    learners_cpu, wall = sum(map(cpu_seconds, pids)), time.perf_counter()
+    everyone = [p.pid for p in anchor + subject] + pids
+    theirs, ours, outside = interleaved(leader_of(anchor), leader_of(subject), seconds, turn_s, everyone)
+    ours[LEARNERS_CPU] = 100 * (sum(map(cpu_seconds, pids)) - learners_cpu) / (time.perf_counter() - wall)
+    return ours, theirs, outside
+
+
+def _print_judged(title: str, pairs: list[tuple[dict[str, float], dict[str, float]]]) -> None:
+    print(f"\n{title}, over the anchor in the same turns (each round's ratio):")
+    for name in ("p99 ms, 100 puts/s", "p50 ms, 100 puts/s", "leader CPU % of a core, 100 puts/s",
+                 "leader RSS MiB"):
+        ours = [subject[name] for subject, _ in pairs]
+        judged = spread(ours, [anchor[name] for _, anchor in pairs])
+        verdict = (f"; vs {P99_BOUND}x: {judged.verdict(P99_BOUND, higher_is_better=False)}"
+                   if name.startswith("p99") else "")
+        print(f"  {name:<36} {statistics.median(ours):8.2f}  {judged.describe()}{verdict}")
+    share = [subject[LEARNERS_CPU] for subject, _ in pairs]
+    print(f"  learners' CPU, % of a core: median {statistics.median(share):.0f} "
+          f"({min(share):.0f}-{max(share):.0f})")
 
 
 # -- the leader's core alone ---------------------------------------------------------------------
@@ -514,6 +582,9 @@ def main() -> None:
     parser.add_argument("--judge", type=int, default=0, metavar="N",
                         help="at the largest count, N rounds judging the voters' p99 at 100 puts/s with the "
                              "learners (all running, one SIGSTOPped) against the anchor")
+    parser.add_argument("--turn", type=float, default=1.0, metavar="SECONDS",
+                        help="with --judge: the anchor and the subject take turns this long within each "
+                             "--seconds (--turn equal to --seconds: one turn each)")
     parser.add_argument("--fleet", type=int, metavar="N",
                         help="time put -> file across the fleet example with N learner agents")
     parser.add_argument("--puts", type=int, default=10, help="puts timed with --fleet")
@@ -549,7 +620,7 @@ def main() -> None:
                 figures = compare(anchor, subject, args.seconds, args.rounds)
                 _print(f"{count} learners (load {os.getloadavg()[0]:.1f})", figures, 1.0, count)
             if args.judge:
-                judge(anchor, subject, learners, args.seconds, args.judge, group)
+                judge(anchor, subject, learners, args.seconds, args.turn, args.judge, group)
             elif learners:
                 with _stopped(learners[0]):
                     figures = compare(anchor, subject, args.seconds, args.rounds)
