@@ -109,10 +109,10 @@ class ResourceMemory:
         secret = self._secret_names(inputs.singles.keys(), config)
         for prefix, (keys, _) in inputs.spans.items():
             known = self._span_secrets.get((resource, prefix))
-            if known is None or known[0] != keys:
-                known = keys, frozenset(self._secret_names(keys, config))
-                self._span_secrets[resource, prefix] = known
-            secret |= known[1]
+            names = known[1] if known is not None and known[0] == keys else frozenset(
+                self._secret_names(keys, config))
+            self._span_secrets[resource, prefix] = keys, names  # this render's list: the last one is let go
+            secret |= names
         if not secret:
             return ()
         return tuple(sorted({value for key in secret if (value := inputs.get(key)) is not None}))

@@ -203,10 +203,6 @@ class Inputs(NamedTuple):
                     return values[index]
         return None
 
-    def names(self) -> list[Iterable[str]]:
-        """The keys read, in groups: the single keys, then each prefix's."""
-        return [self.singles.keys(), *(keys for keys, _ in self.spans.values())]
-
     def as_dict(self) -> dict[str, str]:
         inputs = dict(self.singles)
         for keys, values in self.spans.values():
