@@ -251,7 +251,7 @@ class ZookeeperBackend:
                     break
                 # the watches a change fires all reach us before a read sees it: take them in this
                 # record too, so that a change of several nodes at once (a multi) is one revision
-                await asyncio.to_thread(self._settle)
+                await asyncio.to_thread(self._settle, walk)
             entries, problems = _decoded(copy.values)
             listener.synced = self._record(copy.watched, entries, problems, listener)
         return entries, problems, listener.synced
@@ -277,9 +277,12 @@ class ZookeeperBackend:
             raise ClientError(f"zookeeper {self._hosts}: no session (no server answered within "
                               f"{self.options.dial_timeout_s} s)") from None
 
-    def _settle(self) -> None:
-        """Wait until kazoo has run the callbacks of every watch fired before now (its one callback
-        thread runs them in order: a marker queued behind them), so ``_wake`` is on its way."""
+    def _settle(self, walk: TreeWalk) -> None:
+        """Wait until kazoo has run the callbacks of every watch the server fired before now, so
+        ``_wake`` is on its way: a round trip brings their notifications in (a round that only
+        dropped deleted nodes read nothing), then a marker is queued behind their callbacks (kazoo's
+        one callback thread runs them in order)."""
+        walk.caught_up()
         done = threading.Event()
         self._client.handler.dispatch_callback(Callback("watch", done.set, ()))
         done.wait(SETTLE_MAX_S)

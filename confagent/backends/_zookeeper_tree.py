@@ -121,6 +121,11 @@ class TreeWalk:
         answer = self._answer(path, self._get(path))
         return None if answer is None else bytes(answer[0])
 
+    def caught_up(self) -> None:
+        """Return once every watch notification the server sent until now has reached the session:
+        a round trip (the server sends a session's notifications before its later answers)."""
+        self._answer("/", self.client.exists_async("/"))
+
     def _roots_in(self, parent: str, names: list[str] | None, stems: Sequence[str]) -> list[str]:
         if names is None:
             self._await_creation(parent)

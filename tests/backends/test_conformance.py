@@ -110,6 +110,28 @@ def test_several_prefixes_share_one_change_per_revision(writing_harness: Harness
     run(body)
 
 
+def test_a_write_of_many_keys_under_several_prefixes_is_one_change(writing_harness: Harness, ns: str) -> None:
+    """Many keys in one write (a zookeeper multi fires a watch per node, in several packets): one change."""
+    harness = writing_harness
+    keys = [f"{ns}/{prefix}/k{i:03}" for prefix in "bd" for i in range(60)]
+
+    async def body() -> None:
+        backend = await harness.open({key: "0" for key in keys})
+        try:
+            start = (await backend.snapshot([f"{ns}/b", f"{ns}/d"])).revision
+            async with aclosing(backend.changes([f"{ns}/b", f"{ns}/d"], start)) as changes:
+                await harness.write({}, deletes=keys)
+                deleted = await next_change(changes)
+                await harness.write({key: "1" for key in keys})
+                put = await next_change(changes)
+            assert deleted.deletes == set(keys) and not deleted.puts
+            assert dict(put.puts) == {key: "1" for key in keys} and not put.deletes
+        finally:
+            await harness.close()
+
+    run(body)
+
+
 def test_changes_end_when_the_backend_closes(harness: Harness, ns: str) -> None:
     async def body() -> None:
         backend = await harness.open({f"{ns}/a": "1"})
