@@ -128,6 +128,21 @@ def test_a_run_or_render_command_line_builds_its_parsers_without_garbage_collect
     assert done.stdout.decode().splitlines()[0] == str(collecting)
 
 
+@pytest.mark.parametrize("command", [["run", "--onetime"], ["render", "--check"], ["render"]], ids=" ".join)
+def test_a_one_shot_leaves_its_objects_frozen_to_the_last_collection(processes: Processes, tmp_path: Path,
+                                                                      command: list[str]) -> None:
+    # the interpreter's last collection would walk every object of the pass (cli._run_cmd's module
+    # docstring): an exit handler registered before the pass runs after its freeze
+    (tmp_path / "data.yaml").write_text("imports: {x: from the file}\n")
+    argv = [*command, "--confdir", str(_confdir(tmp_path)), "--backend", "file", "--file",
+            str(tmp_path / "data.yaml"), "--log-level", "warning"]
+    code = ("import atexit, gc\natexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+            f"from confagent.cli import main\nassert main({argv!r}) in (0, 2)")
+    done = processes.run([sys.executable, "-c", code], cwd=ROOT, timeout_s=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().splitlines()[-1] == "frozen True"
+
+
 def test_a_one_shot_from_etcd_reads_over_grpc_without_httpx_or_zttp(processes: Processes, etcd_server: str,
                                                              tmp_path: Path) -> None:
     (tmp_path / "conf.d").mkdir()
