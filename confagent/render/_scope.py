@@ -77,6 +77,13 @@ class Scope:
             return store_key
         return "/" if store_key == self.prefix_path else store_key[len(self.prefix_path) :]
 
+    def relative_keys(self, store_keys: Sequence[str]) -> Iterable[str]:
+        """``relative`` of each of ``store_keys``, in order: the keys themselves under the root prefix, with
+        no Python call per key."""
+        if self.prefix_path == "/":
+            return store_keys
+        return map(self.relative, store_keys)
+
     def covers(self, store_key: str) -> bool:
         """Whether the resource sees ``store_key``."""
         return any(_is_within(store_key, root) for root in self.roots)

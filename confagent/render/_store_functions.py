@@ -16,8 +16,9 @@ relative to the prefix and exact (see ``Scope``). Differences from confd:
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
@@ -155,8 +156,10 @@ class StoreFunctions:
             detail = ""
         return RenderError(f"key not found: {key}{detail}", key=key)
 
-    def _scan(self, pattern: str) -> Iterator[tuple[str, str]]:
-        """(template key, value) of every visible key that starts with the pattern's literal part."""
+    def _scan(self, pattern: str) -> Iterable[tuple[str, str]]:
+        """(template key, value) of every visible key that starts with the pattern's literal part: zips over
+        slices of the view's keys, with no Python frame per key (``gets`` reads 100,000 in the large
+        one-shot). The reads are logged when it is called."""
         literal = literal_prefix(pattern)
         if literal in ("", "/"):
             intervals = subtree(self._scope.prefix_path)
@@ -167,13 +170,15 @@ class StoreFunctions:
             intervals = ((start, prefix_end(start)),)
             self._log.prefix(start)
         else:
-            return
-        keys, relative = self._view.sorted_keys, self._scope.relative
+            return ()
+        keys, scope = self._view.sorted_keys, self._scope
+        parts = []
         for wanted in intervals:
-            for low, high in self._scope.clip(*wanted):
+            for low, high in scope.clip(*wanted):
                 first, last = self._indexes(low, high)
                 found = keys[first:last]
-                yield from zip(map(relative, found), self._view.values_of(found), strict=True)
+                parts.append(zip(scope.relative_keys(found), self._view.values_of(found), strict=True))
+        return parts[0] if len(parts) == 1 else chain.from_iterable(parts)
 
     def _children(self, function: str, path: str, leaf_itself: bool) -> tuple[set[str], set[str]]:
         """Names of leaves and of directories directly below ``path`` (skipping whole subtrees)."""

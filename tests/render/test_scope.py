@@ -20,3 +20,10 @@ def test_a_star_is_literal_unless_stripped(prefix: str, keys: tuple[str, ...], s
     scope = Scope(prefix, keys, strip_star=strip_star)
     assert scope.roots == roots
     assert scope.keys == keys  # as the resource wrote them
+
+
+@pytest.mark.parametrize("prefix", ["", "/", "myapp", "/myapp/"])
+def test_relative_keys_are_each_keys_relative_name(prefix: str) -> None:
+    scope = Scope(prefix=prefix, keys=("/",))
+    store_keys = [scope.prefix_path.rstrip("/") + key for key in ("/", "/a", "/a/b", "/ab")]
+    assert list(scope.relative_keys(store_keys)) == [scope.relative(key) for key in store_keys]
