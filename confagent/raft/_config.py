@@ -40,11 +40,14 @@ class RaftConfig:
     before its own addition is applied."""
     max_inflight_appends: int = 256
     """Appends the leader streams to one follower before waiting for answers (pipelining)."""
-    max_inflight_learner_appends: int = 2
+    max_inflight_learner_appends: int = 1
     """The same for a learner: a stalled one holds at most this many appends unanswered (each at
-    most ``max_append_bytes``: 2 MiB by default), and a learner is sent its next append when one
-    is answered, carrying every entry since (self-clocked batching: under many writes the leader
-    sends each learner one append per round trip, not one per Ready as to voters). A heartbeat
+    most ``max_append_bytes``: 1 MiB by default), and a learner is sent its next append when one
+    is answered, carrying every entry committed since (self-clocked batching: the leader sends
+    each learner one append per round trip, not one per Ready as to voters; the store's transport
+    lengthens the round trip to a learner by ``TransportConfig.learner_batch_s``, so a put every
+    few milliseconds costs the leader one append and one answer per learner per that time, not
+    per put). A heartbeat
     answer frees one slot (as etcd's), so a learner answering heartbeats sooner than appends gets
     one more per heartbeat: what a member holds for a peer that reads nothing is bounded by its
     transport instead (the store's: ``TransportConfig.queue_bytes``, 4 MiB, plus one frame; a

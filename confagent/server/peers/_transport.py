@@ -24,11 +24,17 @@ Rules:
    ``send`` leaves the writes to one callback of the event loop, run after those
    already scheduled (``call_soon``), for all the peers it touched: a leader's
    commit news to fifty learners costs one callback, not fifty task wake-ups.
-   Frames to learners (``set_learners``) are always left to that callback: a
-   learner counts for no commit and no reply, so a leader's appends to its
+   Frames to learners (``set_learners``) wait longer: one timer callback writes
+   them for all learners ``learner_batch_s`` after the first of them was queued.
+   A learner counts for no commit and no reply, so a leader's appends to its
    voters, its own save (on the loop when its WAL writer is idle) and the replies
    a Ready made possible come before its writes to fifty learners (a fifth of a
-   leader's samples with fifty, mostly the kernel's loopback delivery).
+   leader's samples with fifty, mostly the kernel's loopback delivery); and as
+   Raft sends a learner its next append only once one in flight is answered
+   (``RaftConfig.max_inflight_learner_appends``), the wait batches the puts of
+   that time into one append, one write and one answer per learner, where each
+   put cost the leader one of each per learner. A learner's files follow a put
+   up to ``learner_batch_s`` later.
    Peers are written in the order of the frames given (a leader's Ready names its
    voters first: ``raft._tracker`` rule 5).
    Frames are encoded once per ``send`` (``encode_frames``): an append alike for
@@ -100,6 +106,9 @@ class TransportConfig:
     """Unsent bytes held for one peer (queued and in its write buffer) past which appends to
     it are dropped (rule 1): four appends of ``RaftConfig.max_append_bytes``."""
     backoff: BackoffPolicy = RECONNECT_BACKOFF
+    learner_batch_s: float = 0.02
+    """How long frames to learners wait to be written together (rule 2): the most a learner's
+    appends are delayed, and, at a put every few milliseconds, the puts one append carries."""
     connect_timeout_s: float = 2.0
     """Bounds a connection attempt, TLS handshake included (on both sides)."""
     tls: PeerTls | None = None
@@ -320,7 +329,10 @@ class PeerTransport:
                        for m, url in peers.items() if m != member_id}
         self._retiring: set[asyncio.Task[None]] = set()
         self._deferred: dict[_Peer, None] = {}
-        """Peers sent to with ``at_once`` False, or learners, written by one callback soon (rule 2)."""
+        """Peers sent to with ``at_once`` False, written by one callback soon (rule 2)."""
+        self._learners_due: dict[_Peer, None] = {}
+        """Learners sent to, written by one callback ``learner_batch_s`` after the first (rule 2)."""
+        self._learners_timer: asyncio.TimerHandle | None = None
         self._learners: frozenset[int] = frozenset()
         self._server: asyncio.Server | None = None
         self._inbound: set[asyncio.Transport] = set()
@@ -342,25 +354,36 @@ class PeerTransport:
         (rule 2) unless not ``at_once``; frames to members not known are dropped."""
         touched: dict[_Peer, None] = {}  # written in the frames' order: a leader's voters first
         deferred: dict[_Peer, None] = {}
+        learners: dict[_Peer, None] = {}
         known = [frame for frame in frames if frame.to in self._peers]
         for frame, chunks in zip(known, encode_frames(known), strict=True):
             peer = self._peers[frame.to]
             peer.offer(frame, chunks)
-            (touched if at_once and frame.to not in self._learners else deferred)[peer] = None
+            (learners if frame.to in self._learners else touched if at_once else deferred)[peer] = None
         for peer in touched:
             peer.write_now()
         if deferred:
             if not self._deferred:
                 asyncio.get_running_loop().call_soon(self._write_deferred)
             self._deferred.update(deferred)
+        if learners:
+            if self._learners_timer is None:
+                self._learners_timer = asyncio.get_running_loop().call_later(
+                    self._config.learner_batch_s, self._write_learners)
+            self._learners_due.update(learners)
 
     def _write_deferred(self) -> None:
         deferred, self._deferred = self._deferred, {}
         for peer in deferred:
             peer.write_now()
 
+    def _write_learners(self) -> None:
+        due, self._learners_due, self._learners_timer = self._learners_due, {}, None
+        for peer in due:
+            peer.write_now()
+
     def set_learners(self, members: Iterable[int]) -> None:
-        """The members that are learners now: frames to them are written by the callback (rule 2)."""
+        """The members that are learners now: frames to them are written by the timer (rule 2)."""
         self._learners = frozenset(members)
 
     def unsent_bytes(self, member_id: int) -> int:
@@ -395,6 +418,8 @@ class PeerTransport:
         """Stop listening and end every connection and task, within ``TASK_STOP_S`` (rule 7)."""
         if self._server is not None:
             self._server.close()
+        if self._learners_timer is not None:
+            self._learners_timer.cancel()
         for inbound in list(self._inbound):
             inbound.abort()  # nothing more is read from it
         tasks = [p.task for p in self._peers.values() if p.task] + list(self._retiring)

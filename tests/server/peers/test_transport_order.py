@@ -11,7 +11,7 @@ import asyncio
 import random
 
 from confagent.raft import Message, MessageType, SnapshotMeta
-from confagent.server.peers import PeerFrame, PeerTransport
+from confagent.server.peers import PeerFrame, PeerTransport, TransportConfig
 from confagent.server.peers._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, encode_frame
 from confagent.server.peers._transport import _Peer
 from confagent.testing import free_port
@@ -162,3 +162,56 @@ def test_learners_are_written_after_send_returns_in_the_order_of_the_frames() ->
     for order in ([7, 6, 5, 4, 3, 2], [4, 7, 2, 6, 3, 5]):
         written = asyncio.run(_written_order(order, learners=(6, 3)))
         assert written == [*(m for m in order if m not in (6, 3)), -1, *(m for m in order if m in (6, 3))]
+
+
+async def _learner_batches(sends: int, batch_s: float) -> tuple[list[int], list[int]]:
+    """Voter 2 and learner 3 listening, their connections up; ``sends`` sends of an append to each,
+    one after the other within one step of the event loop, from a sender whose learners wait
+    ``batch_s``: the members written, in order, and the indexes learner 3 received."""
+    urls = {m: f"http://127.0.0.1:{free_port()}" for m in (1, 2, 3)}
+    arrived: dict[int, list[int]] = {2: [], 3: []}
+
+    def receiver(member: int) -> PeerTransport:
+        return PeerTransport(member, urls[member], urls, lambda frame: arrived[frame.to].append(frame.index),
+                             lambda m, ok: None)
+
+    receivers = [receiver(2), receiver(3)]
+    sender = PeerTransport(1, urls[1], urls, lambda _: None, lambda m, ok: None,
+                           TransportConfig(learner_batch_s=batch_s))
+    sender.set_learners([3])
+    for transport in (*receivers, sender):
+        await transport.start()
+    written: list[int] = []
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            sender.send([Message(MessageType.HEARTBEAT, m, 1, term=1) for m in (2, 3)])
+            while not (arrived[2] and arrived[3]):  # both connections up; now idle
+                await asyncio.sleep(0.01)
+            arrived[3].clear()
+            write_now = _Peer.write_now
+
+            def recorded(peer: _Peer) -> None:
+                written.append(peer.member_id)
+                write_now(peer)
+
+            _Peer.write_now = recorded  # type: ignore[method-assign]
+            try:
+                for n in range(1, sends + 1):
+                    sender.send([Message(MessageType.APPEND, m, 1, term=1, index=n) for m in (2, 3)])
+                while len(arrived[3]) < sends:
+                    await asyncio.sleep(0.01)
+            finally:
+                _Peer.write_now = write_now  # type: ignore[method-assign]
+    finally:
+        for transport in (sender, *receivers):
+            await transport.stop()
+    return written, arrived[3]
+
+
+def test_a_learners_frames_of_several_sends_are_written_together_by_the_timer() -> None:
+    """Rule 2: each send writes the voter at once; the learner's frames wait for one timer callback,
+    which writes them all in one batch, in order (a leader's puts of ``learner_batch_s`` in one write)."""
+    written, received = asyncio.run(_learner_batches(3, 0.05))
+    assert written == [2, 2, 2, 3]
+    assert received == [1, 2, 3]
+
