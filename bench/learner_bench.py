@@ -356,7 +356,7 @@ def judge(anchor: list[ServerProcess], subject: list[ServerProcess], learners: l
                 f"caught up in {max(waited):.1f} s"
               + (f"; throttled {group.throttled_s() - throttled:.1f} s" if group else ""))
     for case in cases:
-        _print_judged(f"{len(learners)} learners, {case}", got[case])
+        _print_judged(f"{len(learners)} learners, {case}", got[case], len(learners))
 
 
 def _judged_case(anchor: list[ServerProcess], subject: list[ServerProcess], learners: list[ServerProcess],
@@ -371,7 +371,12 @@ def _judged_case(anchor: list[ServerProcess], subject: list[ServerProcess], lear
     return ours, theirs, outside
 
 
-def _print_judged(title: str, pairs: list[tuple[dict[str, float], dict[str, float]]]) -> None:
+def _cpu_ms_per_put(figures: dict[str, float]) -> float:
+    """The leader's CPU per put at 100 puts/s, in ms, from its share of a core and the puts done."""
+    return 10 * figures["leader CPU % of a core, 100 puts/s"] / figures["puts/s done, 100 puts/s asked"]
+
+
+def _print_judged(title: str, pairs: list[tuple[dict[str, float], dict[str, float]]], learners: int) -> None:
     print(f"\n{title}, over the anchor in the same turns (each round's ratio):")
     for name in ("p99 ms, 100 puts/s", "p50 ms, 100 puts/s", "leader CPU % of a core, 100 puts/s",
                  "leader RSS MiB"):
@@ -380,6 +385,9 @@ def _print_judged(title: str, pairs: list[tuple[dict[str, float], dict[str, floa
         verdict = (f"; vs {P99_BOUND}x: {judged.verdict(P99_BOUND, higher_is_better=False)}"
                    if name.startswith("p99") else "")
         print(f"  {name:<36} {statistics.median(ours):8.2f}  {judged.describe()}{verdict}")
+    extra = [(_cpu_ms_per_put(subject) - _cpu_ms_per_put(anchor)) / learners for subject, anchor in pairs]
+    print(f"  {'leader CPU ms/put per learner':<36} {statistics.median(extra):8.4f}  "
+          f"(each round's (subject - anchor) / {learners}: {min(extra):.4f} to {max(extra):.4f})")
     share = [subject[LEARNERS_CPU] for subject, _ in pairs]
     print(f"  learners' CPU, % of a core: median {statistics.median(share):.0f} "
           f"({min(share):.0f}-{max(share):.0f})")
@@ -604,10 +612,11 @@ def main() -> None:
     print(f"load average at the start: {os.getloadavg()[0]:.1f}; learners {priority}")
     cluster_args = ("--max-learners", str(MAX_LEARNERS))
     shm = args.idle_learners or args.learner_cpu
+    group_made = cpu_group(args.learner_cpu) if args.learner_cpu else nullcontext()
     with tempfile.TemporaryDirectory(prefix="confagent-learner-bench-") as tmp, \
             tempfile.TemporaryDirectory(prefix="confagent-learner-bench-",
                                         dir="/dev/shm" if shm else None) as learners_dir, \
-            cpu_group(args.learner_cpu) if args.learner_cpu else nullcontext() as group, \
+            group_made as group, \
             running(store_cluster(Path(tmp) / "anchor", 3, args=cluster_args)) as anchor, \
             running(store_cluster(Path(tmp) / "subject", 3, args=cluster_args)) as subject:
         learners: list[ServerProcess] = []
