@@ -122,9 +122,10 @@ def test_a_stopped_learner_leaves_voters_committing_rejoins_by_snapshot_and_once
     assert [m["name"] for m in _members(leader.url) if m.get("isLearner")] == ["l1"]
 
 
-BIG_VALUE_BYTES = 512 * 1024
-"""Two appends in flight of one such entry each are more than loopback's socket buffers hold for a
-reader that reads nothing, so the leader's connection to a stopped learner backs up."""
+BIG_VALUE_BYTES = 1_400_000
+"""The append a learner may have in flight (``RaftConfig.max_inflight_learner_appends``, 1), of one
+such entry, is more than loopback's socket buffers hold for a reader that reads nothing, so the
+leader's connection to a stopped learner backs up."""
 
 
 def _holds(member: ServerProcess, key: str, value: str) -> bool:
@@ -151,13 +152,13 @@ def test_a_stopped_learner_whose_connection_backs_up_leaves_every_voter_committi
     value = "v" * BIG_VALUE_BYTES
     os.kill(stalled.pid, signal.SIGSTOP)
     try:
-        for i in range(16):  # 8 MiB: every put must be acknowledged, whatever the stopped learner reads
+        for i in range(8):  # 11 MB: every put must be acknowledged, whatever the stopped learner reads
             put = post(leader.url, "/v3/kv/put", {"key": b64(f"big{i}"), "value": b64(value)}, timeout_s=30)
             assert put.status_code == 200, put.text
         assert _unsent_bytes_to(peer_port) > 0, "the connection to the stopped learner never backed up"
         for member in voters:
-            until(functools.partial(_holds, member, "big15", value), "every voter to apply the last put")
+            until(functools.partial(_holds, member, "big7", value), "every voter to apply the last put")
     finally:
         os.kill(stalled.pid, signal.SIGCONT)
-    until(functools.partial(_holds, stalled, "big15", value), "the learner to catch up", stalled.log_path)
+    until(functools.partial(_holds, stalled, "big7", value), "the learner to catch up", stalled.log_path)
     assert _local_value(stalled, "big0") == value
