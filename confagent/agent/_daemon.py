@@ -234,7 +234,7 @@ class Daemon:
             if slots is not None:
                 await slots.close()
             if history is not None:
-                await asyncio.to_thread(history.close)
+                await history.aclose()
             if fleet is not None:
                 await fleet.close()
             if self._saver is not None:

@@ -1,22 +1,21 @@
-"""``HistoryDb``: the render history's SQLite file — write records, keep it bounded, answer queries.
+"""``HistoryDb``: the render history's SQLite file and its writer's connection — add rows, keep it bounded.
 
 Rules:
 1. One file (``HistoryConfig.database``), WAL mode, created with its
    directory on first write, mode 0600 (it holds secret values unmasked).
    A record is one row: the columns queries filter on (time, resource,
    dest) and the whole record as JSON (``HistoryRecord.stored_json``).
-2. A connection belongs to the thread that opened it: the recorder's writer
-   thread has one; each query opens its own, read-only, and closes it.
+2. A connection belongs to the process and thread that opened it: the
+   writer process (``_writer``) has one, ``record_now`` one of its own; each
+   query (``_query``) opens its own, read-only, and closes it.
 3. Every ``sqlite3.Error`` and ``OSError`` is raised as a ``StorageError``
-   naming the file: the recorder logs it and goes on; a reader shows it.
+   naming the file: the writer reports it and goes on; a reader shows it.
 4. ``prune`` deletes what ``Bounds`` says goes; ``add`` calls it every
    ``PRUNE_EVERY`` records, and opening calls it once.
-5. Queries give the newest records first, at most ``limit``; a target
-   matches a record whose resource or dest is that text.
-6. A batch of rows goes in with one statement (per ``ROWS_PER_STATEMENT``),
-   all its rows' values bound at once: the module releases and takes back
-   the GIL around each step of a statement, and ``executemany``'s step per
-   row made the writer thread contend with the event loop once per row.
+5. A batch of rows goes in with one statement (per ``ROWS_PER_STATEMENT``),
+   all its rows' values bound at once (one step of SQLite per statement).
+6. The writer process imports this module and nothing heavier: the
+   standard library, orjson and ``confagent.errors`` (no renderer).
 """
 
 from __future__ import annotations
@@ -25,21 +24,22 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing, suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from confagent.errors import StorageError
-from confagent.history._record import Bounds, HistoryRecord
 
-__all__ = ["BUSY_TIMEOUT_S", "DEFAULT_LIMIT", "PRUNE_EVERY", "ROWS_PER_STATEMENT", "HistoryDb", "Row",
-           "read_record", "read_records", "stored_row"]
+if TYPE_CHECKING:
+    from confagent.history._record import HistoryRecord
+
+__all__ = ["BUSY_TIMEOUT_S", "PRUNE_EVERY", "ROWS_PER_STATEMENT", "Bounds", "HistoryDb", "Row", "stored_row"]
 
 BUSY_TIMEOUT_S = 2.0
-"""How long a write waits for a lock another connection holds (the writer is a thread: no apply waits)."""
+"""How long a write waits for a lock another connection holds (in the writer process: no apply waits)."""
 PRUNE_EVERY = 100
-DEFAULT_LIMIT = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -55,7 +55,26 @@ CREATE INDEX IF NOT EXISTS records_dest ON records (dest, id);
 """
 _INSERT = "INSERT INTO records (time_s, resource, dest, document) VALUES "
 ROWS_PER_STATEMENT = 1000
-"""Rule 6: 4,000 parameters, under SQLite's 32,766."""
+"""Rule 5: 4,000 parameters, under SQLite's 32,766."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """Which records are kept: those no older than ``max_age_s``, the newest ``max_records`` (rule 4)."""
+
+    max_age_s: float
+    max_records: int
+
+    def __post_init__(self) -> None:
+        assert self.max_age_s > 0 and self.max_records >= 1
+
+    def oldest_time_s(self, now_s: float) -> float:
+        """Records older than this go."""
+        return now_s - self.max_age_s
+
+    def oldest_id(self, newest_id: int) -> int:
+        """Records with a smaller id go (ids grow by one per record)."""
+        return newest_id - self.max_records + 1
 
 
 class HistoryDb:
@@ -82,7 +101,7 @@ class HistoryDb:
         return [replace(record, id=first_id + index) for index, record in enumerate(records)]
 
     def add_rows(self, rows: Sequence[Row], now_s: float) -> int:
-        """Store ``rows`` (``stored_row``) in one transaction and one statement (rule 6); the id of the
+        """Store ``rows`` (``stored_row``) in one transaction and one statement (rule 5); the id of the
         first, the others following it one by one (AUTOINCREMENT, no other writer in the transaction)."""
         try:
             with self._connection:
@@ -135,40 +154,3 @@ def _create(path: Path) -> None:
     finally:
         with suppress(FileNotFoundError):
             new.unlink()
-
-
-def _reader(path: Path) -> sqlite3.Connection:
-    if not path.exists():
-        raise StorageError(f"no history at {path} (the agent records it there once it applies something)")
-    try:
-        return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
-    except sqlite3.Error as error:
-        raise StorageError(f"history {path}: {error}") from error
-
-
-def read_records(path: Path, *, target: str | None = None, since_s: float | None = None,
-                 limit: int = DEFAULT_LIMIT) -> list[HistoryRecord]:
-    """The newest records (rule 5), of ``target`` (a resource or dest) if given, from ``since_s`` on."""
-    clauses = ["time_s >= ?"]
-    parameters: list[float | str] = [since_s if since_s is not None else float("-inf")]
-    if target is not None:
-        clauses.append("(resource = ? OR dest = ?)")
-        parameters += [target, target]
-    query = (f"SELECT id, document FROM records WHERE {' AND '.join(clauses)} "
-             "ORDER BY id DESC LIMIT ?")
-    try:
-        with closing(_reader(path)) as connection:
-            rows = connection.execute(query, (*parameters, limit)).fetchall()
-    except sqlite3.Error as error:
-        raise StorageError(f"history {path}: {error}") from error
-    return [HistoryRecord.from_stored(row[0], orjson.loads(row[1])) for row in rows]
-
-
-def read_record(path: Path, record_id: int) -> HistoryRecord | None:
-    """The record ``record_id``; None when there is none (pruned, or never made)."""
-    try:
-        with closing(_reader(path)) as connection:
-            row = connection.execute("SELECT id, document FROM records WHERE id = ?", (record_id,)).fetchone()
-    except sqlite3.Error as error:
-        raise StorageError(f"history {path}: {error}") from error
-    return None if row is None else HistoryRecord.from_stored(row[0], orjson.loads(row[1]))

@@ -18,8 +18,6 @@ Rules:
 4. A diff longer than ``max_diff_bytes`` is cut at the last whole line
    before it, and ``diff_truncated`` says so; a command's output keeps its
    last ``OUTPUT_TAIL_BYTES``.
-5. ``Bounds`` says which records go: those older than ``max_age_s`` and
-   those beyond the newest ``max_records``.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ from typing import Any, NamedTuple
 
 from confagent.render import KeyView, Reads
 
-__all__ = ["MASK", "OUTPUT_TAIL_BYTES", "RESULTS", "Bounds", "CommandRecord", "HistoryRecord", "KeyChange",
+__all__ = ["MASK", "OUTPUT_TAIL_BYTES", "RESULTS", "CommandRecord", "HistoryRecord", "KeyChange",
            "cap_diff", "changed_keys", "inputs_of", "mask", "tail"]
 
 MASK = "****"
@@ -278,22 +276,3 @@ def tail(output: str, max_bytes: int = OUTPUT_TAIL_BYTES) -> str:
     """The end of a command's output, at most ``max_bytes`` of it (rule 4)."""
     encoded = output.encode()
     return output if len(encoded) <= max_bytes else encoded[-max_bytes:].decode(errors="ignore")
-
-
-@dataclass(frozen=True, slots=True)
-class Bounds:
-    """Which records are kept (rule 5)."""
-
-    max_age_s: float
-    max_records: int
-
-    def __post_init__(self) -> None:
-        assert self.max_age_s > 0 and self.max_records >= 1
-
-    def oldest_time_s(self, now_s: float) -> float:
-        """Records older than this go."""
-        return now_s - self.max_age_s
-
-    def oldest_id(self, newest_id: int) -> int:
-        """Records with a smaller id go (ids grow by one per record)."""
-        return newest_id - self.max_records + 1

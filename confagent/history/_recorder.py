@@ -1,37 +1,40 @@
-"""``HistoryRecorder``: the agent's render history, written on a thread of its own, read as values or a feed.
+"""``HistoryRecorder``: the agent's render history, written by a process of its own, read as values or a feed.
 
 Rules:
 1. ``submit(outcomes, view)``, called by the event loop after a pass,
    builds the pass's records and their rows (``records_of``, ``stored_row``:
-   tens of microseconds a record) and appends the rows to the writer's
-   ``_Mailbox``, bounded at ``MAX_PENDING`` passes; a full one drops the
-   pass, with a warning. Nothing here raises into the agent, and nothing
-   blocks it. The writer thread takes what was submitted within
-   ``BATCH_S`` of the first pass it waits for (sleeping through that
-   window, so the submits in it wake no thread) and writes it in one
-   transaction and one statement (``HistoryDb.add_rows``): one wake-up and
-   one commit for a burst of applies. Why the records are built on the
-   loop and not on the writer (measured, bench/README.md, issue 15): a
-   thread building them took and gave back the GIL around every record,
-   and a put whose pass met a burst of records waited for it at each of
-   its own hand-overs (0.4-0.5 ms at its median); and passes kept until
-   the writer took them kept their objects alive into older generations of
-   the garbage collector (three times the young collections, sixteen
-   middle ones per 8,000 puts). What waits for the writer now is a tuple of
-   text and bytes per record.
-2. The writer opens the database when it starts; a database that cannot be
-   opened or written (a full disk, a read-only file or directory, a lock
-   held longer than ``BUSY_TIMEOUT_S``) is logged (``history not
-   recorded``, once per distinct cause in a row) and the records of that
-   pass are lost; the next pass tries again (opening it again if needed).
+   tens of microseconds a record) and writes the rows to the writer
+   process's pipe (``_writer``, ``_writer_process``): one ``write`` call,
+   never waiting. A pass the writer cannot take (``MAX_PENDING`` passes not
+   yet reported, or a full pipe) is dropped, with a warning. Nothing here
+   raises into the agent, and nothing blocks it. Why a process
+   (bench/README.md, issue 15): records built on the loop cost the put
+   little, but a thread of the agent writing them to SQLite held the GIL
+   and one of the two cores for about a millisecond each quarter second,
+   and the puts that met it were the p99; the writer process shares no GIL
+   with the agent and runs at idle priority.
+2. The writer process starts with the first pass, and opens the
+   database for its first batch; a database that
+   cannot be opened or written (a full disk, a read-only file or directory,
+   a lock held longer than ``BUSY_TIMEOUT_S``) is reported back, logged
+   (``history not recorded``, once per distinct cause in a row) and the
+   records of that batch are lost; the next batch tries again (opening it
+   again if needed). A writer process that ends (killed, crashed) is
+   logged the same way with the passes it had not reported, and a new one
+   is started for the first pass ``RESTART_DELAY_S`` after.
 3. ``records`` and ``record`` answer queries (``confagent.history``
    ``read_records``/``read_record`` on a thread, so the event loop never
    waits on the file); ``subscribe`` gives a queue that receives every
-   record stored from then on, with its id, until ``unsubscribe``: the
-   live feed. With no subscriber the writer hands nothing to the loop.
-4. ``close`` lets the writer finish what was submitted, at most
-   ``CLOSE_TIMEOUT_S``, then closes the database.
-5. ``record_now`` records one pass at once, on the caller's thread, for a
+   record stored from then on, with the id the writer reports for it,
+   after it is committed (a reader of ``records`` finds it by then), until
+   ``unsubscribe``: the live feed.
+4. The writer's reports are read by the event loop the recorder was made
+   on, or first subscribed from (``add_reader``: one callback per batch);
+   with none, by ``flush`` and ``close``, which wait for them. One thread at
+   a time touches the writer: that loop's, or the recorder's only user.
+5. ``close`` lets the writer finish what was submitted, at most
+   ``CLOSE_TIMEOUT_S``, then ends it; from the event loop, ``aclose``.
+6. ``record_now`` records one pass at once, on the caller's thread, for a
    one-shot run (``[history] one_shot``): no previous render is known, so
    every key read is listed; a failure is logged as rule 2 says.
 """
@@ -39,39 +42,40 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import Generic, TypeVar
 
 import structlog
 
 from confagent.errors import StorageError
 from confagent.history._build import Applied, ResourceMemory, records_of
-from confagent.history._db import DEFAULT_LIMIT, HistoryDb, Row, read_record, read_records, stored_row
-from confagent.history._record import Bounds, HistoryRecord
+from confagent.history._db import Bounds, HistoryDb, stored_row
+from confagent.history._query import DEFAULT_LIMIT, read_record, read_records
+from confagent.history._record import HistoryRecord
+from confagent.history._writer import Report, frame
+from confagent.history._writer_process import WriterProcess
 from confagent.render import KeyView
 from confagent.settings import HistoryConfig
 
-__all__ = ["BATCH_S", "CLOSE_TIMEOUT_S", "FEED_SIZE", "MAX_PENDING", "HistoryRecorder", "record_now"]
+__all__ = ["CLOSE_TIMEOUT_S", "FEED_SIZE", "MAX_PENDING", "RESTART_DELAY_S", "HistoryRecorder", "record_now"]
 
 MAX_PENDING = 1000
-"""Passes waiting for the writer; past this a pass is not recorded (rule 1)."""
-BATCH_S = 0.25
-"""How long the writer gathers passes before writing their records together (rule 1)."""
+"""Passes sent and not yet reported by the writer; past this a pass is not recorded (rule 1)."""
 FEED_SIZE = 1000
 """Records a subscriber may leave unread; past this it misses the newest."""
 CLOSE_TIMEOUT_S = 5.0
+RESTART_DELAY_S = 1.0
+"""How long after a writer process ended a new one may start (rule 2): one start a second at most."""
+_FLUSH_POLL_S = 0.01
+_GONE = "the history's writer process is gone"
 
-_Built = tuple[list[Row], list[HistoryRecord] | None]
-"""A pass's rows, and its records when someone followed the feed as it was submitted (rule 1)."""
-_STOP = None
-_Item = TypeVar("_Item")
+_Sent = tuple[int, list[HistoryRecord] | None]
+"""A pass sent to the writer: its number of rows, and its records when someone followed the feed (rule 3)."""
 
 
 class HistoryRecorder:
@@ -85,18 +89,26 @@ class HistoryRecorder:
         self._wall_clock = wall_clock
         self._host = host or socket.gethostname()
         self._bounds = Bounds(config.max_age_s, config.max_records)
-        self._pending: _Mailbox[_Built | None] = _Mailbox(MAX_PENDING)
         self._memory = ResourceMemory()
         self._subscribers: set[asyncio.Queue[HistoryRecord]] = set()
+        self._sent: deque[_Sent] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop reading the writer's reports (rule 4)."""
         self._last_problem: str | None = None
         self._dropped = 0
+        self._writer: WriterProcess | None = None
+        """Started by the first pass (rule 2)."""
+        self._restart_at_s = 0.0
+        self._down_cause = _GONE
+        """Why there is no writer, until ``_restart_at_s`` (rule 2)."""
         self.recorded = 0
         """Records stored since start (for tests and metrics)."""
-        self._stopping = threading.Event()
-        """Set by ``close``: the writer's batch window ends at once."""
-        self._thread = threading.Thread(target=self._write_all, name="confagent-history", daemon=True)
-        self._thread.start()
+        self._watch(_running_loop())
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's id; None while there is none (rule 2)."""
+        return None if self._writer is None else self._writer.pid
 
     def submit(self, outcomes: Sequence[Applied], view: KeyView) -> None:
         """One pass's outcomes, all rendered from ``view`` (rule 1); call from the event loop only."""
@@ -108,24 +120,58 @@ class HistoryRecorder:
         except Exception as error:  # a fault of the history's own must not fail a pass (rule 1)
             self._log.exception("history not recorded", cause=f"{type(error).__name__}: {error}")
             return
-        if records and not self._pending.put(
-                ([stored_row(record) for record in records], records if self._subscribers else None)):
+        if records and not self._send(records):
             self._dropped += 1
             self._log.warning("history not recorded", cause="the writer is behind", dropped=self._dropped)
 
+    def _send(self, records: list[HistoryRecord]) -> bool:
+        """Hand a pass's rows to the writer (rule 1); False when it is behind (a writer that is gone and
+        cannot be started yet is logged as rule 2 says, and counts as taking the pass)."""
+        writer = self._writer or self._start_writer()
+        if writer is None:
+            self._problem(self._down_cause, len(records))
+            return True
+        if len(self._sent) >= MAX_PENDING:
+            return False
+        try:
+            taken = writer.send(frame([stored_row(record) for record in records]))
+        except StorageError:
+            self._writer_ended(writer, len(records))
+            return True
+        if taken:
+            self._sent.append((len(records), records if self._subscribers else None))
+            loop = self._watcher
+            if writer.unsent and loop is not None:
+                loop.add_writer(writer.passes_fd, self._on_writable)
+        return taken
+
+    async def aclose(self) -> None:
+        """Rule 5, from the event loop."""
+        self._watch(None)
+        await asyncio.to_thread(self.close)
+
     def close(self) -> None:
-        """Rule 4."""
-        self._stopping.set()
-        self._pending.put(_STOP, bounded=False)
-        self._thread.join(CLOSE_TIMEOUT_S)
+        """Rule 5: from the recorder's only user, or from the loop watching the writer (blocking it)."""
+        if self._watcher is not None and self._watcher is _running_loop():
+            self._watch(None)
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        self._settle(writer.close(CLOSE_TIMEOUT_S))
+        if self._sent:
+            self._writer_ended(writer, 0, cause=f"the writer did not finish within {CLOSE_TIMEOUT_S} s")
 
     def flush(self, timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
-        """Wait until everything submitted so far is written (or failed); False on timeout."""
-        done = threading.Event()
+        """Wait until everything submitted so far is stored (or lost); False on timeout. Not from the loop
+        watching the writer, unless from that loop's own thread (which then reads the reports itself)."""
         deadline_s = time.monotonic() + timeout_s
-        while self._pending.unfinished and time.monotonic() < deadline_s:
-            done.wait(0.01)
-        return not self._pending.unfinished
+        while self._sent and time.monotonic() < deadline_s:
+            watcher = self._watcher
+            if watcher is not None and watcher is not _running_loop():
+                time.sleep(_FLUSH_POLL_S)  # that loop reads the reports (rule 4)
+            else:
+                self._read_reports(wait_s=_FLUSH_POLL_S)
+        return not self._sent
 
     async def records(self, *, target: str | None = None, since_s: float | None = None,
                       limit: int = DEFAULT_LIMIT) -> list[HistoryRecord]:
@@ -141,7 +187,9 @@ class HistoryRecorder:
 
     def subscribe(self) -> asyncio.Queue[HistoryRecord]:
         """A queue of every record stored from now on (rule 3); call from the event loop."""
-        self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._watch(loop)
         feed: asyncio.Queue[HistoryRecord] = asyncio.Queue(FEED_SIZE)
         self._subscribers.add(feed)
         return feed
@@ -149,113 +197,119 @@ class HistoryRecorder:
     def unsubscribe(self, feed: asyncio.Queue[HistoryRecord]) -> None:
         self._subscribers.discard(feed)
 
+    @property
+    def _watcher(self) -> asyncio.AbstractEventLoop | None:
+        """The loop reading the writer's reports (rule 4); None when there is none, or it was closed."""
+        loop = self._loop
+        return None if loop is None or loop.is_closed() else loop
+
+    def _watch(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Have ``loop`` read the writer's reports (rule 4), instead of the one that did; None: no loop."""
+        old, self._loop = self._watcher, loop
+        writer = self._writer
+        if writer is None:
+            return
+        if old is not None:
+            old.remove_reader(writer.reports_fd)
+            old.remove_writer(writer.passes_fd)
+        if loop is not None:
+            loop.add_reader(writer.reports_fd, self._read_reports)
+            if writer.unsent:
+                loop.add_writer(writer.passes_fd, self._on_writable)
+
+    def _start_writer(self) -> WriterProcess | None:
+        """A new writer process, unless one ended less than ``RESTART_DELAY_S`` ago (rule 2)."""
+        if time.monotonic() < self._restart_at_s:
+            return None
+        try:
+            self._writer = WriterProcess.start(self.path, self._bounds)
+        except StorageError as error:
+            self._restart_at_s = time.monotonic() + RESTART_DELAY_S
+            self._down_cause = str(error)
+            return None
+        if self._watcher is not None:
+            self._watcher.add_reader(self._writer.reports_fd, self._read_reports)
+        return self._writer
+
+    def _read_reports(self, wait_s: float = 0.0) -> None:
+        """Settle what the writer reported (rule 4), waiting ``wait_s`` at most for a report."""
+        writer = self._writer
+        if writer is None:
+            return
+        if wait_s:
+            _wait_readable(writer.reports_fd, wait_s)
+        self._settle(writer.reports())
+        if writer.ended:
+            self._writer_ended(writer, 0)
+
+    def _on_writable(self) -> None:
+        writer, loop = self._writer, self._watcher
+        if writer is None or loop is None:
+            return
+        try:
+            if writer.write_unsent():
+                loop.remove_writer(writer.passes_fd)
+        except StorageError:
+            self._writer_ended(writer, 0)
+
+    def _settle(self, reports: list[Report]) -> None:
+        for report in reports:
+            passes = [self._sent.popleft() for _ in range(report.passes)]
+            rows = sum(count for count, _ in passes)
+            if report.first_id is None:
+                self._problem(report.cause, rows)
+                continue
+            self._last_problem = None
+            self.recorded += rows
+            if self._subscribers:
+                self._publish(list(_numbered(passes, report.first_id)))
+
+    def _writer_ended(self, writer: WriterProcess, lost_now: int, cause: str = _GONE) -> None:
+        """Rule 2: the passes it had not reported are lost, with ``lost_now`` records more."""
+        loop = self._watcher
+        if loop is not None:
+            loop.remove_reader(writer.reports_fd)
+            loop.remove_writer(writer.passes_fd)
+        if self._writer is writer:
+            writer.abandon()
+            self._writer = None
+            self._restart_at_s = time.monotonic() + RESTART_DELAY_S
+            self._down_cause = cause
+        lost = lost_now + sum(count for count, _ in self._sent)
+        self._sent.clear()
+        self._problem(cause, lost, exit_code=writer.exit_code)
+
     def _publish(self, records: list[HistoryRecord]) -> None:
         for feed in list(self._subscribers):
             for record in records:
                 if not feed.full():
                     feed.put_nowait(record)
 
-    def _write_all(self) -> None:
-        database: HistoryDb | None = None
-        try:
-            while True:
-                batch = self._pending.take_all(BATCH_S, self._stopping)
-                stopping = _STOP in batch
-                passes = [item for item in batch if item is not _STOP]
-                try:
-                    if passes:
-                        database = self._write(database, passes)
-                finally:
-                    self._pending.done(len(batch))
-                if stopping:
-                    return
-        finally:
-            if database is not None:
-                database.close()
-
-    def _write(self, database: HistoryDb | None, batch: list[_Built]) -> HistoryDb | None:
-        rows = [row for built_rows, _ in batch for row in built_rows]
-        time_s = rows[-1][0]
-        try:
-            if database is None:
-                database = HistoryDb(self.path, self._bounds)
-                database.prune(time_s)
-            first_id = database.add_rows(rows, time_s)
-        except StorageError as error:
-            self._problem(str(error), len(rows))
-            if database is not None:
-                database.close()
-            return None
-        self._last_problem = None
-        self.recorded += len(rows)
-        loop = self._loop
-        if self._subscribers and loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._publish, list(_numbered(batch, first_id)))
-        return database
-
-    def _problem(self, cause: str, lost: int) -> None:
+    def _problem(self, cause: str, lost: int, **detail: object) -> None:
         """Rule 2: logged once per distinct cause in a row."""
         if cause != self._last_problem:
-            self._log.error("history not recorded", path=str(self.path), cause=cause, records=lost)
+            self._log.error("history not recorded", path=str(self.path), cause=cause, records=lost, **detail)
         self._last_problem = cause
 
 
-class _Mailbox(Generic[_Item]):
-    """Items from one producer thread (the event loop) to one consumer (the writer), rule 1: ``put`` is a
-    ``deque`` append, atomic under the GIL, with no lock the writer could hold while the loop waits for it;
-    the writer is woken (``Event.set``) only when an item lands in an empty box, once per burst.
-
-    One producer is what makes the wake-up exact: ``put`` appends, then wakes the writer if the box holds
-    one item; the writer sleeps only after it found the box empty, so the first item after that sees a
-    length of one at its check unless the writer already took it.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self._items: deque[_Item] = deque()
-        self._limit = limit
-        self._nonempty = threading.Event()
-        self._put = 0
-        self._done = 0
-
-    def put(self, item: _Item, *, bounded: bool = True) -> bool:
-        """Append ``item``; False (nothing appended) when ``bounded`` and ``limit`` items wait already."""
-        items = self._items
-        if bounded and len(items) >= self._limit:
-            return False
-        items.append(item)
-        self._put += 1
-        if len(items) == 1:
-            self._nonempty.set()
-        return True
-
-    def take_all(self, window_s: float, stopping: threading.Event) -> list[_Item]:
-        """Wait for an item, then ``window_s`` more (cut short by ``stopping``), and take every item."""
-        self._nonempty.wait()
-        self._nonempty.clear()
-        stopping.wait(window_s)
-        taken = []
-        with suppress(IndexError):
-            while True:
-                taken.append(self._items.popleft())
-        return taken
-
-    def done(self, count: int) -> None:
-        """``count`` taken items are finished (``unfinished`` counts the others)."""
-        self._done += count
-
-    @property
-    def unfinished(self) -> int:
-        """Items put and not yet finished."""
-        return self._put - self._done
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
-def _numbered(batch: list[_Built], first_id: int) -> Iterator[HistoryRecord]:
-    """The records of ``batch`` that were kept for the feed, with the ids their rows were stored under."""
+def _wait_readable(fd: int, timeout_s: float) -> None:
+    select.select([fd], [], [], timeout_s)
+
+
+def _numbered(passes: list[_Sent], first_id: int) -> Iterator[HistoryRecord]:
+    """The records of ``passes`` that were kept for the feed, with the ids their rows were stored under."""
     row_id = first_id
-    for rows, records in batch:
+    for count, records in passes:
         if records is not None:
             yield from (replace(record, id=row_id + index) for index, record in enumerate(records))
-        row_id += len(rows)
+        row_id += count
 
 
 def record_now(config: HistoryConfig, path: Path, outcomes: Sequence[Applied], view: KeyView, *,

@@ -11,7 +11,8 @@ import pytest
 
 from confagent.errors import StorageError
 from confagent.history import Bounds, HistoryDb, HistoryRecord, KeyChange, read_record, read_records
-from confagent.history._db import PRUNE_EVERY
+from confagent.history import _db as db_module
+from confagent.history._db import PRUNE_EVERY, stored_row
 
 
 def _record(index: int, time_s: float, resource: str = "a.toml") -> HistoryRecord:
@@ -64,3 +65,17 @@ def test_a_file_that_cannot_be_opened_is_a_storage_error(tmp_path: Path) -> None
     (tmp_path / "garbage.db").write_bytes(b"not a database" * 100)
     with pytest.raises(StorageError, match=r"garbage\.db"):
         read_records(tmp_path / "garbage.db")
+
+
+def test_rows_go_in_a_statement_at_a_time_with_their_ids_in_order(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three rows, two at most per statement: each read back has the id its place gives it."""
+    monkeypatch.setattr(db_module, "ROWS_PER_STATEMENT", 2)
+    path = tmp_path / "history.db"
+    database = HistoryDb(path, Bounds(3600, 100))
+    rows = [stored_row(_record(index, 100.0, f"{index}.toml")) for index in (1, 2, 3)]
+    first_id = database.add_rows(rows, 100.0)
+    database.close()
+    assert first_id == 1
+    assert [(record.id, record.resource) for record in reversed(read_records(path))] == [
+        (1, "1.toml"), (2, "2.toml"), (3, "3.toml")]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from confagent.errors import CheckFailed, ConfagentError, ReloadDeferred, ReloadFailed, RenderError
 from confagent.history import (
     MASK,
+    Bounds,
     HistoryRecord,
     Inputs,
     KeyChange,
@@ -22,7 +23,7 @@ from confagent.history import (
     mask,
     records_of,
 )
-from confagent.history._record import Bounds, cap_diff, tail
+from confagent.history._record import cap_diff, tail
 from confagent.render import KeyView, Reads
 from confagent.render._reads import ReadLog
 from confagent.resource import FileAttributes, FileState, Plan, Replace, ResourceSpec

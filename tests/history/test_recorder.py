@@ -1,5 +1,6 @@
-"""``HistoryRecorder`` in this process: a pass costs the caller one non-blocking call, even when the writer is
-stuck behind a lock (the pass is dropped with a warning), and the writer goes on once the lock is gone."""
+"""``HistoryRecorder`` with its writer process: a pass costs the caller one non-blocking call, even when
+the writer is stuck behind a lock (the pass is dropped with a warning), and the writer goes on once the lock
+is gone; ids come back in order, to the feed too."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import structlog
 from structlog.testing import capture_logs
 
 from confagent.history import Bounds, HistoryDb, HistoryRecord, HistoryRecorder, read_records
-from confagent.history import _db as db_module
 from confagent.history import _recorder as recorder_module
 from confagent.history._db import BUSY_TIMEOUT_S
 from confagent.render import KeyView, Reads
@@ -26,7 +26,8 @@ def _pass(index: int) -> list[_Applied]:
                      plan=_replace(b"old\n", f"new {index}\n".encode(), check=None))]
 
 
-def test_submit_never_waits_for_a_stuck_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_submit_never_waits_for_a_stuck_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               subprocesses: None) -> None:
     monkeypatch.setattr(recorder_module, "MAX_PENDING", 3)
     path = tmp_path / "history.db"
     HistoryDb(path, Bounds(3600, 100)).close()
@@ -52,10 +53,8 @@ def test_submit_never_waits_for_a_stuck_writer(tmp_path: Path, monkeypatch: pyte
     assert read_records(path, limit=1)[0].revision == 9
 
 
-def test_a_batch_goes_in_with_its_ids_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A statement inserts a pass's rows (two here: two rows at most per statement); each record read back
-    has the id its place gives it."""
-    monkeypatch.setattr(db_module, "ROWS_PER_STATEMENT", 2)
+def test_a_batch_goes_in_with_its_ids_in_order(tmp_path: Path, subprocesses: None) -> None:
+    """Each record read back has the id its place in the pass gives it."""
     recorder = HistoryRecorder(HistoryConfig(), tmp_path / "history.db", log=structlog.get_logger("test"))
     three = [_Applied(name, f"/etc/{name}.conf", 7, changed=True, reads=Reads(keys=frozenset({"/a"})),
                       plan=_replace(b"old\n", f"new {name}\n".encode(), check=None)) for name in "abc"]
@@ -67,7 +66,8 @@ def test_a_batch_goes_in_with_its_ids_in_order(tmp_path: Path, monkeypatch: pyte
     assert recorder.recorded == 3
 
 
-def test_the_feed_gets_what_was_submitted_while_it_was_followed_with_the_ids_stored(tmp_path: Path) -> None:
+def test_the_feed_gets_what_was_submitted_while_it_was_followed_with_the_ids_stored(
+        tmp_path: Path, subprocesses: None) -> None:
     """A pass submitted before anyone follows the feed is stored and not fed; the next pass is fed, each
     record with the id of its row."""
     recorder = HistoryRecorder(HistoryConfig(), tmp_path / "history.db", log=structlog.get_logger("test"))
@@ -95,8 +95,8 @@ def _drain(feed: asyncio.Queue[HistoryRecord]) -> list[HistoryRecord]:
     return items
 
 
-def test_a_fault_in_building_records_is_logged_and_the_pass_goes_on(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fault_in_building_records_is_logged_and_the_pass_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, subprocesses: None) -> None:
     """Records are built on the caller's thread (rule 1): a bug there is logged, not raised into the agent."""
     def broken(*_: object, **__: object) -> list[HistoryRecord]:
         raise KeyError("/a")
