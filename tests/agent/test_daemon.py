@@ -63,7 +63,7 @@ def _text(path: Path) -> str | None:
     return path.read_text() if path.exists() else None
 
 
-def test_a_change_renders_only_what_read_it(tmp_path: Path) -> None:
+def test_a_change_renders_only_what_read_it(tmp_path: Path, subprocesses: None) -> None:
     out_a, out_b = tmp_path / "a.out", tmp_path / "b.out"
     write_confdir(tmp_path, {
         "a.toml": resource_toml("a.tmpl", out_a, '["/app"]'),
@@ -87,7 +87,7 @@ def test_a_change_renders_only_what_read_it(tmp_path: Path) -> None:
     run(body)
 
 
-def test_the_heap_alive_once_every_resource_rendered_is_frozen(tmp_path: Path) -> None:
+def test_the_heap_alive_once_every_resource_rendered_is_frozen(tmp_path: Path, subprocesses: None) -> None:
     """Rule 7: after the first full pass the collector no longer scans the start-up objects."""
     out = tmp_path / "a.out"
     write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", out, '["/app"]')},
@@ -105,7 +105,7 @@ def test_the_heap_alive_once_every_resource_rendered_is_frozen(tmp_path: Path) -
         gc.unfreeze()  # give this test process's objects back to the collector
 
 
-def test_a_burst_of_1000_changes_renders_once(tmp_path: Path) -> None:
+def test_a_burst_of_1000_changes_renders_once(tmp_path: Path, subprocesses: None) -> None:
     out = tmp_path / "n.out"
     write_confdir(tmp_path, {"n.toml": resource_toml("n.tmpl", out, '["/n"]', 'wait = "1s:60s"')},
                   {"n.tmpl": '{{ gets("/n/*") | length }} keys, last={{ getv("/n/999", "-") }}\n'})
@@ -127,7 +127,7 @@ def test_a_burst_of_1000_changes_renders_once(tmp_path: Path) -> None:
     run(body)
 
 
-def test_a_failing_resource_does_not_stop_others_and_is_retried(tmp_path: Path) -> None:
+def test_a_failing_resource_does_not_stop_others_and_is_retried(tmp_path: Path, subprocesses: None) -> None:
     good, bad = tmp_path / "good.out", tmp_path / "bad.out"
     write_confdir(tmp_path, {
         "bad.toml": resource_toml("bad.tmpl", bad, '["/x"]'),
@@ -144,7 +144,8 @@ def test_a_failing_resource_does_not_stop_others_and_is_retried(tmp_path: Path) 
     run(body)
 
 
-def test_reload_picks_up_a_new_resource_and_keeps_running_on_a_broken_config(tmp_path: Path) -> None:
+def test_reload_picks_up_a_new_resource_and_keeps_running_on_a_broken_config(
+        tmp_path: Path, subprocesses: None) -> None:
     first, second = tmp_path / "first.out", tmp_path / "second.out"
     config = tmp_path / "confagent.toml"
     config.write_text('log_level = "info"\n')

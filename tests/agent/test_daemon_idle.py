@@ -27,7 +27,7 @@ from tests.agent.support import DEADLINE_S, make_agent, resource_toml, run, writ
 IDLE_EVENT = "no resource to render; waiting for conf.d to be fixed"
 
 
-def test_nothing_to_render_then_a_reload_renders(tmp_path: Path) -> None:
+def test_nothing_to_render_then_a_reload_renders(tmp_path: Path, subprocesses: None) -> None:
     dest = tmp_path / "a.out"
     good = resource_toml("a.tmpl", dest, '["/app"]')
     write_confdir(tmp_path, {"a.toml": good + "bogus = 1\n"}, {"a.tmpl": 'a={{ getv("/app/a") }}\n'})
@@ -67,7 +67,7 @@ def test_nothing_to_render_then_a_reload_renders(tmp_path: Path) -> None:
     assert [line["event"] for line in logs].count(IDLE_EVENT) == 1
 
 
-def test_the_health_probe_reads_what_a_reload_loaded(tmp_path: Path) -> None:
+def test_the_health_probe_reads_what_a_reload_loaded(tmp_path: Path, subprocesses: None) -> None:
     dest = tmp_path / "a.out"
     good = resource_toml("a.tmpl", dest, '["/app"]')
     write_confdir(tmp_path, {"a.toml": good + "bogus = 1\n"}, {"a.tmpl": 'a={{ getv("/app/a", "0") }}\n'})

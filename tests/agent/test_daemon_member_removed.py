@@ -28,7 +28,7 @@ from tests.backends.test_member_removed import fail_member
 
 @pytest.mark.parametrize("how", ["removed", "failed"])
 @pytest.mark.parametrize("watch", [True, False], ids=["watch", "interval"])
-def test_removal_stops_the_daemon(tmp_path: Path, watch: bool, how: str) -> None:
+def test_removal_stops_the_daemon(tmp_path: Path, watch: bool, how: str, subprocesses: None) -> None:
     out = tmp_path / "a.out"
     write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", out, '["/app"]')},
                   {"a.tmpl": 'a={{ getv("/app/a") }}\n'})

@@ -32,7 +32,7 @@ async def running_agent(agent: Agent) -> AsyncIterator[asyncio.Task[None]]:
         await asyncio.wait_for(task, DEADLINE_S)
 
 
-def test_health_metrics_and_status_of_a_running_agent(tmp_path: Path) -> None:
+def test_health_metrics_and_status_of_a_running_agent(tmp_path: Path, subprocesses: None) -> None:
     out_a, out_b = tmp_path / "a.out", tmp_path / "b.out"
     write_confdir(tmp_path, {
         "a.toml": resource_toml("a.tmpl", out_a, '["/app"]'),
@@ -127,7 +127,7 @@ def test_a_taken_address_is_a_config_error() -> None:
     run(body)
 
 
-def test_a_new_resource_file_takes_effect_without_a_restart(tmp_path: Path) -> None:
+def test_a_new_resource_file_takes_effect_without_a_restart(tmp_path: Path, subprocesses: None) -> None:
     out_a, out_b = tmp_path / "a.out", tmp_path / "b.out"
     write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", out_a, '["/app"]')},
                   {"a.tmpl": 'a={{ getv("/app/a", "none") }}\n'})

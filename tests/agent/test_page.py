@@ -152,7 +152,8 @@ def test_the_stream_sends_the_status_then_each_change_and_nothing_without_a_page
     run(body)
 
 
-def test_a_running_agent_shows_its_membership_and_secrets_only_when_set_to(tmp_path: Path) -> None:
+def test_a_running_agent_shows_its_membership_and_secrets_only_when_set_to(
+        tmp_path: Path, subprocesses: None) -> None:
     out = tmp_path / "a.out"
     write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", out, '["/app"]')},
                   {"a.tmpl": 'url={{ getv("/app/url") }} {{ getv("/app/db_password") }}\n'})
@@ -182,7 +183,8 @@ def test_a_running_agent_shows_its_membership_and_secrets_only_when_set_to(tmp_p
     run(body)
 
 
-def test_the_stream_sends_every_record_with_its_diff_as_puts_are_rendered(tmp_path: Path) -> None:
+def test_the_stream_sends_every_record_with_its_diff_as_puts_are_rendered(
+        tmp_path: Path, subprocesses: None) -> None:
     out = tmp_path / "a.out"
     write_confdir(tmp_path, {"a.toml": resource_toml("a.tmpl", out, '["/app"]')},
                   {"a.tmpl": 'url={{ getv("/app/url") }}\n'})

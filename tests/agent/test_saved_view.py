@@ -134,7 +134,8 @@ def test_the_board_says_stale_since_the_caches_revision_until_the_backend_answer
 
 
 @pytest.mark.parametrize("watch", [True, False], ids=["watch", "interval"])
-def test_the_daemon_renders_from_the_cache_while_etcd_does_not_answer(tmp_path: Path, watch: bool) -> None:
+def test_the_daemon_renders_from_the_cache_while_etcd_does_not_answer(
+        tmp_path: Path, watch: bool, subprocesses: None) -> None:
     """In this process: an etcd backend whose node refuses connections (nothing listens on its port)."""
     url = f"http://127.0.0.1:{free_port()}"
     dest = tmp_path / "app.conf"
@@ -162,7 +163,8 @@ def test_the_daemon_renders_from_the_cache_while_etcd_does_not_answer(tmp_path: 
     assert saved is not None and saved.revision == 9  # the cache's own view is never saved again
 
 
-def test_a_render_from_the_cache_writes_missing_files_and_never_takes_one_back(tmp_path: Path) -> None:
+def test_a_render_from_the_cache_writes_missing_files_and_never_takes_one_back(
+        tmp_path: Path, subprocesses: None) -> None:
     """The cache's last save can trail the last render (SIGKILL within its second): a file that exists
     and differs may be newer than the cache, and is held as it is; a missing one is written."""
     url = f"http://127.0.0.1:{free_port()}"
