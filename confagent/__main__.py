@@ -1,7 +1,5 @@
 """``python -m confagent``: the command line."""
 
-import sys
+from confagent.cli import run_program
 
-from confagent.cli import main
-
-sys.exit(main())
+run_program()

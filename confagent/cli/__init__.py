@@ -33,6 +33,10 @@ etcdctl's (``user``, ``role``: ``intermixed`` in its defaults) may come
 before, between and after its flags (``role grant-permission app --prefix
 readwrite /app/``).
 
+The ``confagent`` program (``python -m confagent``, the ``confagent`` script)
+is :func:`run_program`: ``main`` on the process's command line, then the
+process's end, at once after a one-shot (``_process_end``).
+
 Importing this package imports no command's libraries (the server, the
 client, Jinja2, structlog): each handler imports what it uses.
 """
@@ -46,16 +50,17 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from confagent import __version__
 from confagent.cli._common import add_global_options
+from confagent.cli._process_end import end_process
 from confagent.errors import ConfagentError
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
-__all__ = ["ALONE", "COMMANDS", "EXIT_BROKEN_PIPE", "EXIT_ERROR", "build_parser", "main"]
+__all__ = ["ALONE", "COMMANDS", "EXIT_BROKEN_PIPE", "EXIT_ERROR", "build_parser", "main", "run_program"]
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -105,6 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _discard_stdout()
         return EXIT_BROKEN_PIPE
+
+
+def run_program() -> NoReturn:
+    """The ``confagent`` program: :func:`main` on ``sys.argv``, then the process's end (``_process_end``)."""
+    end_process(main())
 
 
 @contextmanager
