@@ -1,4 +1,5 @@
-"""Alternating rounds judged round by round: each round's ratio, their median, spread and confidence interval.
+"""Alternating rounds judged round by round: each round's ratio, their median, spread and confidence interval;
+and the orders that make rounds alternate fairly.
 
 A benchmark that measures two servers in alternating rounds (the same figure on both back to back, their
 order flipped each round) can say more than the ratio of two medians: each round gives one ratio of two
@@ -16,19 +17,29 @@ Rules:
    it (the bound included), ``not met`` when it lies wholly on the worse side, otherwise ``not
    resolved``: the rounds do not tell the two apart at that bound. Fewer rounds than ``LEVEL``
    asks for (fewer than 6) resolve nothing.
+5. A round measures every server in one of ``orders(n)``: every order of the ``n`` servers, chained
+   so that each begins with the server the one before ended with (and the last ends with the first's
+   first). Over ``n!`` rounds each server takes each place equally often, and follows each other
+   server equally often: within a round's orders (each ordered pair is adjacent in as many orders
+   as any other), from one group of figures to the next in a round (last, then first: each pair as
+   often), and at the rounds' turns only a server following itself. A rotation (ABC, BCA, CAB) keeps
+   one server always after the same other.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Spread", "median_rank", "spread"]
+__all__ = ["Spread", "median_rank", "orders", "spread"]
 
 LEVEL = 0.95
 """The confidence asked of the median ratio's interval (rule 3)."""
+MAX_SERVERS = 4
+"""The most servers ``orders`` chains every order of (4! = 24 rounds balance them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +104,27 @@ def spread(ours: Sequence[float], theirs: Sequence[float], level: float = LEVEL)
     q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive") if n > 1 else ratios * 3
     k, coverage = median_rank(n, level)
     return Spread(ratios, statistics.median(ratios), q1, q3, ratios[k - 1], ratios[n - k], coverage)
+
+
+def orders(servers: int) -> tuple[tuple[int, ...], ...]:
+    """Rule 5's chain of every order of ``servers`` servers (0 to ``servers - 1``), the first ``0, 1, ...``.
+
+    Raises:
+        ValueError: fewer than 1 server, or more than ``MAX_SERVERS``.
+    """
+    if not 1 <= servers <= MAX_SERVERS:
+        raise ValueError(f"orders of 1 to {MAX_SERVERS} servers, not {servers}")
+    every = list(itertools.permutations(range(servers)))
+    chain = _chained([every[0]], set(every[1:]))
+    assert chain is not None, f"no chain of the orders of {servers}"
+    return tuple(chain)
+
+
+def _chained(chain: list[tuple[int, ...]], left: set[tuple[int, ...]]) -> list[tuple[int, ...]] | None:
+    """``chain`` continued through every order in ``left`` (depth first), closing on its first; or None."""
+    if not left:
+        return chain if chain[-1][-1] == chain[0][0] else None
+    for order in sorted(one for one in left if one[0] == chain[-1][-1]):
+        if (found := _chained([*chain, order], left - {order})) is not None:
+            return found
+    return None

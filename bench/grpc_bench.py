@@ -14,9 +14,17 @@ CPU per put over the run, the puts counted from the revision).
 Fair on a shared machine: the servers are started once and measured in
 alternating rounds (``--rounds``, 10 by default): in each round every group of
 figures (``--only``: put1, put16, range, watch) is measured on each server in
-turn, back to back, the order rotated each round (etcd then confagent, then
-confagent then etcd, ...), so a load that shifts during the run falls on both
-and each round's two measurements of a figure share its load. The median of
+turn, back to back, so a load that shifts during the run falls on all and each
+round's measurements of a figure share its load. The rounds' orders are
+``_rounds.orders`` (its rule 5): with two servers etcd then confagent, then
+confagent then etcd; with three (``--base``) all six orders, chained, so over
+6 rounds each server is measured in each place twice and after each other
+server equally often. A rotation of three (session 11's) measured confagent
+after etcd in two rounds of three and the base in one; an A/A run of it (the
+base the same tree) read confagent 0.95x in 1-client put/s. With two servers
+the flip was already balanced: an even number of rounds puts each first as
+often. Odd rounds (or, with ``--base``, not a multiple of 6) leave the orders
+unbalanced by one round: the count is printed with the orders. The median of
 each figure's rounds and the ratio of the two medians are printed, every
 round's figures and the load average as each round began; then each figure's
 ratio round by round (``_rounds``): the median of the rounds' ratios, their
@@ -28,12 +36,26 @@ measures a store of another checkout (before a change) in the same rounds,
 and prints confagent's ratios to it as well. ``check perf`` runs once per
 server after the rounds (a run takes a minute or more).
 
+What a server follows matters. In two A/A runs (``--only put1``, 30 rounds of
+1.5 s, load 15-26; the base the same commit) a store measured right after
+etcd read 0.78-0.90x the other copy's 1-client put/s and 1.03-1.14x its CPU
+per put, and one measured right after itself (first in a round, the last of
+the round before) 1.03-1.33x: every server read its best first in a round.
+Balanced orders share these effects out evenly. ``--settle`` (0.5 s by
+default, after a ``sync``) lets the last server's leftover work (its batched
+writes, the disk's writeback) end before the next turn: the A/A run with it
+read CPU per put 1.007x (95 % CI 0.967-1.048) and put/s 0.975x (0.902-1.199),
+the one without 1.023x (0.945-1.103) and 0.932x (0.787-1.275) (two runs
+minutes apart, not one A/B). Both stores are started alike, each with its
+tree's environment (``_tree.tree_env``; this tree's store was started without
+``PYTHONSAFEPATH``).
+
 Every client is one gRPC channel (one HTTP/2 connection) making one call at a
 time, as ``etcdctl check perf``'s clients are. Puts cycle over 50,000 keys of
 100-byte values; a range reads one key, linearizably.
 
     python bench/grpc_bench.py [--seconds 5] [--rounds 10] [--only put1,put16,range,watch]
-                               [--check-perf s,m,l] [--base TREE] [--fsync-waits]
+                               [--check-perf s,m,l] [--base TREE] [--settle 0.5] [--fsync-waits]
 
 confagent's side is ``confagent store`` with its defaults (as store_bench
 starts it): gRPC and the JSON gateway on its one client URL. A benchmark, not
@@ -63,9 +85,9 @@ import _tree  # this tree's confagent first
 import grpc
 from _common import PUT_KEYS, Figures, cpu_seconds, in_processes, report
 from _fsync_waits import Recording, fsync_waits
-from _rounds import spread
+from _rounds import orders, spread
 
-from confagent.testing import ServerProcess, free_port, start_etcd, start_store, store_process
+from confagent.testing import ServerProcess, free_port, start_etcd, store_process
 from confagent.wire._pb import rpc_pb2 as pb  # a client's messages: the generated ones, as any client's
 
 PUT = "/etcdserverpb.KV/Put"
@@ -245,26 +267,30 @@ TARGETS = (("put/s, 1 client", True), ("put latency p50 ms", False), ("put/s, 16
 
 @dataclass
 class Rounds:
-    """Every round's figures of each server, and the load average (1 minute) as each round began."""
+    """Every round's figures of each server, the load average (1 minute) as each round began, and the order
+    each round measured the servers in."""
 
     figures: dict[str, list[Figures]]
     loads: list[float]
+    orders: list[tuple[str, ...]]
 
 
-def alternate(targets: dict[str, Target], groups: dict[str, Measure], seconds: float, rounds: int) -> Rounds:
-    """``rounds`` rounds; in each, every group measured on each target in turn, the order rotated each
-    round (two targets: flipped), so each target takes each place equally often: the measurements a
-    round's ratio compares are taken one after the other. (Flipping three targets always left the
-    middle one in the middle, and the others measured twice in a row at the rounds' turns: two copies
-    of the store differing in nothing on the write path read 0.82x in the middle one's 1-client put/s,
-    10 rounds at load 11-17.)"""
+def alternate(targets: dict[str, Target], groups: dict[str, Measure], seconds: float, rounds: int,
+              settle_s: float = 0.0) -> Rounds:
+    """``rounds`` rounds; in each, every group measured on each target in turn, in the round's order of
+    ``_rounds.orders`` (rule 5: each target in each place, and after each other, equally often), so the
+    measurements a round's ratio compares are taken one after the other; before each, the disks' dirty
+    pages written (``sync``) and ``settle_s`` seconds for the work the last target left behind."""
     kinds = list(targets)
-    out = Rounds({kind: [Figures() for _ in range(rounds)] for kind in kinds}, [])
+    chain = orders(len(kinds))
+    out = Rounds({kind: [Figures() for _ in range(rounds)] for kind in kinds}, [], [])
     for n in range(rounds):
         out.loads.append(os.getloadavg()[0])
-        turn = n % len(kinds)
+        out.orders.append(tuple(kinds[i] for i in chain[n % len(chain)]))
         for measure in groups.values():
-            for kind in kinds[turn:] + kinds[:turn]:
+            for kind in out.orders[-1]:
+                os.sync()
+                time.sleep(settle_s)
                 out.figures[kind][n].values.update(measure(targets[kind], seconds))
     return out
 
@@ -283,6 +309,10 @@ def _rounds_table(rounds: Rounds) -> str:
         lines.append(f"{name:40} " + "  ".join(f"{cell:>{width}}" for cell in cells))
     began = "/".join(f"{load:.2f}" for load in rounds.loads)
     lines.append(f"{'load average as each round began':40} {began}")
+    cycle = len(orders(len(results)))
+    unbalanced = f" (not balanced: rounds not a multiple of {cycle})" if len(rounds.loads) % cycle else ""
+    lines.append(f"{'order of each round':40} " + "/".join(",".join(order) for order in rounds.orders)
+                 + unbalanced)
     return "\n".join(lines)
 
 
@@ -326,14 +356,12 @@ def _start_servers(tmp: Path, servers: ExitStack, base: Path | None) -> dict[str
     """etcd, this tree's store and, with ``base``, that tree's: each started once, stopped at exit."""
     started: dict[str, ServerProcess] = {"etcd": start_etcd(tmp / "etcd")}
     servers.callback(started["etcd"].stop)
-    started["confagent"] = start_store(tmp / "ours")
-    servers.callback(started["confagent"].stop)
-    if base is not None:
-        peer = f"http://127.0.0.1:{free_port()}"
-        server = store_process(f"http://127.0.0.1:{free_port()}", tmp / "base",
-                               ["--name", "test", "--listen-peer-urls", peer])
-        server.extra_env.update(_tree.tree_env(base))
-        started["base"] = server.start()
+    trees = {"confagent": _tree.ROOT} | ({} if base is None else {"base": base})
+    for kind, tree in trees.items():  # the same way: a store's environment names its tree (tree_env)
+        server = store_process(f"http://127.0.0.1:{free_port()}", tmp / kind,
+                               ["--name", "test", "--listen-peer-urls", f"http://127.0.0.1:{free_port()}"])
+        server.extra_env.update(_tree.tree_env(tree))
+        started[kind] = server.start()
         servers.callback(server.stop)
     return {kind: Target(kind, server.url.removeprefix("http://"), server.pid)
             for kind, server in started.items()}
@@ -345,6 +373,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10, help="alternating rounds of every figure")
     parser.add_argument("--only", default=",".join(GROUPS), help="comma-separated groups of figures: "
                         + ", ".join(GROUPS))
+    parser.add_argument("--settle", type=float, default=0.5, help="seconds between turns, after a sync")
     parser.add_argument("--check-perf", default="s,m,l", help="comma-separated loads; empty for none")
     parser.add_argument("--base", type=Path, help="another checkout whose store is measured in the same "
                         "rounds (before and after a change): confagent's ratios to it are printed too")
@@ -363,7 +392,7 @@ def main() -> None:
         measures: dict[str, Measure] = {group: GROUPS[group] for group in groups}
         if args.fsync_waits and "put1" in measures:
             measures["put1"] = partial(_put_one, trace_to=Path(tmp) / "fsyncs.perf")
-        rounds = alternate(targets, measures, args.seconds, args.rounds)
+        rounds = alternate(targets, measures, args.seconds, args.rounds, args.settle)
         print(_rounds_table(rounds))
         for kind in targets:
             if kind != "etcd":

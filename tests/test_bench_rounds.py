@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import statistics
 
@@ -66,3 +67,29 @@ def test_rounds_to_compare_must_pair_up() -> None:
         rounds.spread([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="rounds to compare"):
         rounds.spread([], [])
+
+
+@pytest.mark.parametrize("servers", range(1, rounds.MAX_SERVERS + 1))
+def test_orders_put_each_server_in_each_place_and_after_each_other_equally_often(servers: int) -> None:
+    chain = rounds.orders(servers)
+    assert sorted(chain) == list(itertools.permutations(range(servers)))
+    assert chain[0] == tuple(range(servers))
+    for place in range(servers):
+        assert collections.Counter(order[place] for order in chain) == {s: len(chain) // servers
+                                                                       for s in range(servers)}
+    for groups in (1, 2, 3):  # every group of figures measured on each server in the round's order
+        run = [server for order in chain for _ in range(groups) for server in order]
+        after = collections.Counter(zip([run[-1], *run[:-1]], run, strict=True))  # the run as a cycle
+        others = {pair: count for pair, count in after.items() if pair[0] != pair[1]}
+        assert len(set(others.values())) <= 1 and len(others) == servers * (servers - 1)
+
+
+def test_rounds_turn_on_the_server_measured_last() -> None:
+    chain = rounds.orders(3)
+    assert all(one[-1] == chain[(n + 1) % len(chain)][0] for n, one in enumerate(chain))
+
+
+def test_orders_of_no_server_or_too_many_are_refused() -> None:
+    for servers in (0, rounds.MAX_SERVERS + 1):
+        with pytest.raises(ValueError, match="orders of 1 to"):
+            rounds.orders(servers)
