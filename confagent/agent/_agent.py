@@ -250,7 +250,8 @@ class Agent:
                 await backend.close()
         for outcome in outcomes:
             log_outcome(self.log, outcome)
-            self.out.write(outcome.diff)
+            if outcome.diff:  # an empty write is a system call of its own
+                self.out.write(outcome.diff)
         self.out.flush()
         history = config.history
         if history.enabled and history.one_shot:
