@@ -147,6 +147,11 @@ def confagent_server(tmp_path_factory: pytest.TempPathFactory, session_processes
     return session_processes.store(tmp_path_factory.mktemp("confagent-session") / "data").url
 
 
+settings.register_profile("untimed", deadline=None)
+settings.load_profile("untimed")
+"""Tests never fail on timing: no example has a deadline (hypothesis's 200 ms fails slow examples on a
+loaded machine)."""
+
 FAST_LOOP_MARKS = "not system"
 """A mark expression holding this runs the fast loop's share of generated examples."""
 
@@ -154,5 +159,6 @@ FAST_LOOP_MARKS = "not system"
 def pytest_configure(config: pytest.Config) -> None:
     if FAST_LOOP_MARKS in (config.option.markexpr or ""):
         thoroughness.fast_loop(True)
-        settings.register_profile("fast-loop", max_examples=thoroughness.examples(100))
+        settings.register_profile("fast-loop", settings.get_profile("untimed"),
+                                  max_examples=thoroughness.examples(100))
         settings.load_profile("fast-loop")

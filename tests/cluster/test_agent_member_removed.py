@@ -39,7 +39,7 @@ def _add_learner(processes: Processes, url: str, name: str, peer_url: str, log: 
     added = processes.confagent("member", "add", name, "--learner", "--peer-urls", peer_url,
                                 "--endpoints", url)
     assert added.returncode == 0, added.stderr
-    member_id = re.search(r"Member ([0-9a-f]+) added", added.stdout)
+    member_id = re.search(r"Member +([0-9a-f]+) added", added.stdout)  # %16x, as etcdctl: space-padded
     initial_cluster = re.search(r'ETCD_INITIAL_CLUSTER="([^"]+)"', added.stdout)
     assert member_id is not None and initial_cluster is not None, added.stdout
     return member_id.group(1), initial_cluster.group(1)

@@ -15,7 +15,7 @@ KEEPALIVE_EVERY_S = 0.5
 
 
 def _has_key(member: ServerProcess, key: str) -> bool:
-    reply = post(member.url, "/v3/kv/range", {"key": b64(key)})
+    reply = post(member.url, "/v3/kv/range", {"key": b64(key), "serializable": True})  # no leader needed
     assert reply.status_code == 200, reply.text
     return bool(reply.json().get("kvs"))
 
