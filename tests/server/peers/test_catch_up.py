@@ -60,17 +60,18 @@ async def shared_and_renewed(data_dir: Path, readers: list[int]) -> None:
         await _put_until_compacted_past(node, 0, b"a/")
         assert node.catch_up.source() is None and node.catch_up.jobs == 1  # nothing read on the loop
         first = await _at_hand(node)
+        jobs = node.catch_up.jobs  # 1, or 2 when a snapshot still being written compacted past the first read
         assert first.meta.index >= node.core.log.offset
         assert any(path.name.startswith(f"{first.meta.index:016x}-") for path in _snap_files(data_dir))
         assert threading.get_ident() not in readers and readers, "the file is read in a worker thread"
         for _ in range(5):  # five learners behind: one snapshot, the same bytes, one read
             again = node.catch_up.source()
             assert again is first
-        assert node.catch_up.jobs == 1
+        assert node.catch_up.jobs == jobs
         await _put_until_compacted_past(node, first.meta.index, b"b/")
         assert node.catch_up.source() is None  # the log no longer reaches back to it
         second = await _at_hand(node)
-        assert second.meta.index > first.meta.index and node.catch_up.jobs == 2
+        assert second.meta.index > first.meta.index and node.catch_up.jobs > jobs
     finally:
         await node.stop()
 
