@@ -20,8 +20,9 @@ Rules:
    (``history not recorded``, once per distinct cause in a row) and the
    records of that batch are lost; the next batch tries again (opening it
    again if needed). A writer process that ends (killed, crashed) is
-   logged the same way with the passes it had not reported, and a new one
-   is started for the first pass ``RESTART_DELAY_S`` after.
+   logged the same way with the passes it had not reported and its exit
+   code, once it exited, and a new one is started for the first pass
+   ``RESTART_DELAY_S`` after.
 3. ``records`` and ``record`` answer queries (``confagent.history``
    ``read_records``/``read_record`` on a thread, so the event loop never
    waits on the file); ``subscribe`` gives a queue that receives every
@@ -33,8 +34,16 @@ Rules:
    with none, by ``flush`` and ``close``, which wait for them. One thread at
    a time touches the writer: that loop's, or the recorder's only user.
 5. ``close`` lets the writer finish what was submitted, at most
-   ``CLOSE_TIMEOUT_S``, then ends it; from the event loop, ``aclose``.
-6. ``record_now`` records one pass at once, on the caller's thread, for a
+   ``CLOSE_TIMEOUT_S``, then ends it, and any writer that is gone but has
+   not exited yet; from the event loop, ``aclose``. No writer outlives the
+   recorder, and none is left a zombie.
+6. Nothing blocks the event loop, a writer's end included: its output
+   ends (or its input breaks) before it exits, by as long as the kernel
+   takes to finish it, and the loop learns its exit code when it comes
+   (``WriterProcess.watch_exit``: a pidfd, or ``waitpid`` with ``WNOHANG``),
+   never waiting for it. Without a loop, the caller's thread waits
+   ``EXIT_WAIT_S`` at most.
+7. ``record_now`` records one pass at once, on the caller's thread, for a
    one-shot run (``[history] one_shot``): no previous render is known, so
    every key read is listed; a failure is logged as rule 2 says.
 """
@@ -48,6 +57,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -62,7 +72,8 @@ from confagent.history._writer_process import WriterProcess
 from confagent.render import KeyView
 from confagent.settings import HistoryConfig
 
-__all__ = ["CLOSE_TIMEOUT_S", "FEED_SIZE", "MAX_PENDING", "RESTART_DELAY_S", "HistoryRecorder", "record_now"]
+__all__ = ["CLOSE_TIMEOUT_S", "EXIT_WAIT_S", "FEED_SIZE", "MAX_PENDING", "RESTART_DELAY_S", "HistoryRecorder",
+           "record_now"]
 
 MAX_PENDING = 1000
 """Passes sent and not yet reported by the writer; past this a pass is not recorded (rule 1)."""
@@ -71,6 +82,8 @@ FEED_SIZE = 1000
 CLOSE_TIMEOUT_S = 5.0
 RESTART_DELAY_S = 1.0
 """How long after a writer process ended a new one may start (rule 2): one start a second at most."""
+EXIT_WAIT_S = 0.1
+"""How long a thread without an event loop waits for a writer that is gone to exit, then kills it (rule 6)."""
 _FLUSH_POLL_S = 0.01
 _GONE = "the history's writer process is gone"
 
@@ -101,6 +114,8 @@ class HistoryRecorder:
         self._restart_at_s = 0.0
         self._down_cause = _GONE
         """Why there is no writer, until ``_restart_at_s`` (rule 2)."""
+        self._exiting: dict[WriterProcess, Callable[[int], None]] = {}
+        """Writers that are gone, their exit watched by the loop, and what to do with its code (rule 6)."""
         self.recorded = 0
         """Records stored since start (for tests and metrics)."""
         self._watch(_running_loop())
@@ -148,18 +163,22 @@ class HistoryRecorder:
     async def aclose(self) -> None:
         """Rule 5, from the event loop."""
         self._watch(None)
+        self._unwatch_exits()
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
         """Rule 5: from the recorder's only user, or from the loop watching the writer (blocking it)."""
         if self._watcher is not None and self._watcher is _running_loop():
             self._watch(None)
+            self._unwatch_exits()
+        deadline_s = time.monotonic() + CLOSE_TIMEOUT_S
         writer, self._writer = self._writer, None
-        if writer is None:
-            return
-        self._settle(writer.close(CLOSE_TIMEOUT_S))
-        if self._sent:
-            self._writer_ended(writer, 0, cause=f"the writer did not finish within {CLOSE_TIMEOUT_S} s")
+        if writer is not None:
+            self._settle(writer.close(CLOSE_TIMEOUT_S))
+            if self._sent:
+                self._writer_ended(writer, 0, cause=f"the writer did not finish within {CLOSE_TIMEOUT_S} s")
+        for exiting in list(self._exiting):
+            self._exited(exiting, exiting.end(deadline_s))
 
     def flush(self, timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
         """Wait until everything submitted so far is stored (or lost); False on timeout. Not from the loop
@@ -277,7 +296,28 @@ class HistoryRecorder:
             self._down_cause = cause
         lost = lost_now + sum(count for count, _ in self._sent)
         self._sent.clear()
-        self._problem(cause, lost, exit_code=writer.exit_code)
+        new = self._is_new_problem(cause)
+        self._when_exited(writer, partial(self._log_exit, cause, lost) if new else _ignore)
+
+    def _when_exited(self, writer: WriterProcess, exited: Callable[[int], None]) -> None:
+        """Call ``exited(exit_code)`` once ``writer`` exited (rule 6): on the loop, when it does; without one,
+        after ``EXIT_WAIT_S`` at most (then killed)."""
+        exit_code, loop = writer.exit_code, self._watcher
+        if exit_code is not None:
+            exited(exit_code)
+        elif loop is None:
+            exited(writer.end(time.monotonic() + EXIT_WAIT_S))
+        else:
+            self._exiting[writer] = exited
+            writer.watch_exit(loop, partial(self._exited, writer))
+
+    def _exited(self, writer: WriterProcess, exit_code: int) -> None:
+        self._exiting.pop(writer)(exit_code)
+
+    def _unwatch_exits(self) -> None:
+        """Stop the loop watching the exits of writers that are gone (``close`` ends them instead)."""
+        for writer in self._exiting:
+            writer.unwatch_exit()
 
     def _publish(self, records: list[HistoryRecord]) -> None:
         for feed in list(self._subscribers):
@@ -285,11 +325,20 @@ class HistoryRecorder:
                 if not feed.full():
                     feed.put_nowait(record)
 
-    def _problem(self, cause: str, lost: int, **detail: object) -> None:
+    def _problem(self, cause: str, lost: int) -> None:
         """Rule 2: logged once per distinct cause in a row."""
-        if cause != self._last_problem:
-            self._log.error("history not recorded", path=str(self.path), cause=cause, records=lost, **detail)
-        self._last_problem = cause
+        if self._is_new_problem(cause):
+            self._log.error("history not recorded", path=str(self.path), cause=cause, records=lost)
+
+    def _log_exit(self, cause: str, lost: int, exit_code: int) -> None:
+        """Rule 2 for a writer that ended, once it exited (rule 6)."""
+        self._log.error("history not recorded", path=str(self.path), cause=cause, records=lost,
+                        exit_code=exit_code)
+
+    def _is_new_problem(self, cause: str) -> bool:
+        """Whether ``cause`` is to be logged (rule 2: once in a row); it is the last one from now on."""
+        new, self._last_problem = cause != self._last_problem, cause
+        return new
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -297,6 +346,10 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def _ignore(_exit_code: int) -> None:
+    """What to do with the exit code of a writer whose end was not logged (its cause was, just before)."""
 
 
 def _wait_readable(fd: int, timeout_s: float) -> None:

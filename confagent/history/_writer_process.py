@@ -25,19 +25,30 @@ Rules:
    pipe); ``exit_code`` says how it ended, once it did.
 5. ``close`` ends the passes' pipe (the writer stores what it has and
    exits), takes its last reports, and waits for it, ``timeout_s`` at most,
-   then kills it. ``abandon`` lets go of one that is gone.
-6. One thread at a time: the recorder calls it from the event loop that
+   then kills it. ``abandon`` lets go of one that is gone: it closes its
+   pipes and waits for nothing; ``end`` waits for it and kills it as
+   ``close`` does.
+6. Nothing here blocks an event loop: ``watch_exit`` tells a loop when the
+   process exited, the process reaped by then. Its output ending (or its
+   input breaking) comes before its exit, by as long as the process takes
+   to finish (a loaded host, a writer stuck in its last system call): a
+   pidfd (``os.pidfd_open``, Linux 5.3+) the loop reads, readable once the
+   process exited, then ``waitpid`` with ``WNOHANG``; where there is no
+   pidfd, the same ``waitpid`` every ``EXIT_POLL_S`` on the loop.
+7. One thread at a time: the recorder calls it from the event loop that
    watches its pipes, or from the one thread using it when none does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -45,12 +56,14 @@ from confagent.errors import StorageError
 from confagent.history._db import Bounds
 from confagent.history._writer import Report, parse_reports
 
-__all__ = ["EXIT_WAIT_S", "PIPE_BYTES", "WriterProcess"]
+__all__ = ["EXIT_POLL_S", "PIPE_BYTES", "WRITER_COMMAND", "WriterProcess"]
 
 PIPE_BYTES = 1 << 20
 """The passes' pipe's size (rule 1): Linux's default limit for an unprivileged process."""
-EXIT_WAIT_S = 0.1
-"""How long ``abandon`` waits for a writer that is exiting to be done (rule 5)."""
+EXIT_POLL_S = 0.05
+"""How often a loop without pidfds looks whether a writer that is gone has exited (rule 6)."""
+WRITER_COMMAND = (sys.executable, "-m", "confagent.history._writer")
+"""The writer's program (rule 1); then its arguments: the path, ``max_age_s``, ``max_records``."""
 _READ_BYTES = 1 << 16
 
 
@@ -64,6 +77,8 @@ class WriterProcess:
         self.unsent = b""
         self.ended = False
         self._partial = b""
+        self._exit_watch: Callable[[], None] | None = None
+        """Stops the loop watching for the process's exit (rule 6)."""
 
     @staticmethod
     def start(path: Path, bounds: Bounds) -> WriterProcess:
@@ -72,8 +87,7 @@ class WriterProcess:
         reports_fd, reports_out = os.pipe2(os.O_CLOEXEC)
         with suppress(OSError):
             fcntl.fcntl(passes_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        argv = [sys.executable, "-m", "confagent.history._writer", str(path), repr(bounds.max_age_s),
-                str(bounds.max_records)]
+        argv = [*WRITER_COMMAND, str(path), repr(bounds.max_age_s), str(bounds.max_records)]
         try:
             process = subprocess.Popen(argv, stdin=passes_in, stdout=reports_out)
         except OSError as error:
@@ -144,21 +158,65 @@ class WriterProcess:
         reports = []
         while not self.ended and _wait(self.reports_fd, deadline_s, write=False):
             reports += self.reports()
-        try:
-            self._process.wait(max(deadline_s - time.monotonic(), 0.0))
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        self.end(deadline_s)
         os.close(self.reports_fd)
         return reports
 
     def abandon(self) -> None:
-        """Let go of a writer that is gone (rule 5): its pipes closed, the process reaped. Its output ended or
-        its input broke: it is exiting, and ``EXIT_WAIT_S`` is for the kernel to finish it."""
+        """Let go of a writer that is gone (rule 5): its pipes closed, its exit not waited for (rule 6)."""
         os.close(self.passes_fd)
         os.close(self.reports_fd)
-        with suppress(subprocess.TimeoutExpired):
-            self._process.wait(EXIT_WAIT_S)
+
+    def end(self, deadline_s: float) -> int:
+        """Wait for the process to exit until ``deadline_s`` (``time.monotonic``), then kill it (rule 5); how
+        it ended. Blocks: not on an event loop."""
+        self.unwatch_exit()
+        try:
+            return self._process.wait(max(deadline_s - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            return self._process.wait()
+
+    def watch_exit(self, loop: asyncio.AbstractEventLoop, exited: Callable[[int], None]) -> None:
+        """Call ``exited(exit_code)`` on ``loop`` once the process exited and is reaped, never blocking
+        ``loop`` (rule 6); from ``loop``'s thread, once."""
+        assert self._exit_watch is None, "the writer's exit is watched already"
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # no pidfd here (not Linux, or older than 5.3)
+            self._poll_exit(loop, exited)
+            return
+
+        def on_pidfd() -> None:
+            self.unwatch_exit()
+            exit_code = self.exit_code
+            if exit_code is None:  # not for a pidfd that is readable; should it be, look again later
+                self._poll_exit(loop, exited)
+            else:
+                exited(exit_code)
+
+        def stop() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+
+        loop.add_reader(pidfd, on_pidfd)
+        self._exit_watch = stop
+
+    def unwatch_exit(self) -> None:
+        """Stop ``watch_exit`` (from its loop's thread); nothing when there is none."""
+        stop, self._exit_watch = self._exit_watch, None
+        if stop is not None:
+            stop()
+
+    def _poll_exit(self, loop: asyncio.AbstractEventLoop, exited: Callable[[int], None]) -> None:
+        """Rule 6 without a pidfd: ``waitpid`` with ``WNOHANG`` (``Popen.poll``) every ``EXIT_POLL_S``."""
+        exit_code = self.exit_code
+        if exit_code is not None:
+            self._exit_watch = None
+            exited(exit_code)
+            return
+        handle = loop.call_later(EXIT_POLL_S, self._poll_exit, loop, exited)
+        self._exit_watch = handle.cancel
 
 
 def _lower_priority(pid: int) -> None:

@@ -1,6 +1,7 @@
 """The history's writer process and the agent's end of it: reports on the wire, idle priority, a full pipe,
 a writer killed mid-run (the recorder goes on, logs the loss once, starts another), a writer stuck at close
-(killed after ``CLOSE_TIMEOUT_S``), and a writer that outlives nothing (its input ends, it exits)."""
+(killed after ``CLOSE_TIMEOUT_S``), a writer that outlives nothing (its input ends, it exits), and a writer
+gone but not exited that the event loop never waits for (with and without a pidfd)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from structlog.testing import capture_logs
 
 from confagent.history import Bounds, HistoryRecorder, read_records
 from confagent.history import _recorder as recorder_module
+from confagent.history import _writer_process as writer_process_module
 from confagent.history._writer import Report, frame, parse_reports
 from confagent.history._writer_process import WriterProcess
 from confagent.render import KeyView
@@ -117,3 +120,65 @@ def test_close_kills_a_writer_stuck_past_the_timeout(tmp_path: Path, monkeypatch
         recorder.close()
     assert [(entry["event"], entry["records"]) for entry in logs] == [("history not recorded", 1)]
     assert "did not finish" in str(logs[0]["cause"]) and recorder.writer_pid is None
+
+
+_GONE_NOT_EXITED = (sys.executable, "-c", "import os, time; os.close(0); os.close(1); time.sleep(60)")
+"""A writer that closes its pipes at once, then stays alive (a minute at most) until a signal ends it."""
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polled"])
+def test_the_loop_never_waits_for_a_writer_gone_not_exited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            subprocesses: None, pidfd: bool) -> None:
+    """Its end is noticed and the loop goes on while it lives (a pass after it is taken, not recorded); its
+    end is logged once, with its exit code and the pass it held, once it exits, and it is reaped. A wait for
+    it on the loop would have blocked the loop, then given up, logging no exit code."""
+    monkeypatch.setattr(writer_process_module, "WRITER_COMMAND", _GONE_NOT_EXITED)
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open")
+
+    async def body() -> tuple[list[object], list[dict[str, object]]]:
+        recorder = HistoryRecorder(HistoryConfig(), tmp_path / "history.db", log=structlog.get_logger("test"))
+        try:
+            with capture_logs() as logs:
+                recorder.submit(_pass(1), KeyView({"/a": "1"}, 1))
+                writer_pid = recorder.writer_pid
+                assert writer_pid is not None
+                await until_async(lambda: recorder.writer_pid is None, "the writer's end to be noticed")
+                recorder.submit(_pass(2), KeyView({"/a": "2"}, 2))  # within RESTART_DELAY_S: not recorded
+                logged_before_exit = list(logs)
+                os.kill(writer_pid, signal.SIGTERM)
+                await until_async(lambda: bool(logs), "the writer's exit to be logged")
+            with pytest.raises(ChildProcessError):
+                os.waitpid(writer_pid, os.WNOHANG)  # reaped already
+            return logged_before_exit, logs
+        finally:
+            await recorder.aclose()
+
+    logged_before_exit, logs = asyncio.run(body())
+    assert logged_before_exit == []
+    assert [(entry["cause"], entry["records"], entry["exit_code"]) for entry in logs] == [
+        (_GONE, 1, -signal.SIGTERM)]
+
+
+def test_close_kills_a_writer_gone_but_not_exited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  subprocesses: None) -> None:
+    """No writer outlives the recorder: one whose end was noticed and that has not exited is killed after
+    ``CLOSE_TIMEOUT_S``, logged with the signal, and reaped."""
+    monkeypatch.setattr(writer_process_module, "WRITER_COMMAND", _GONE_NOT_EXITED)
+    monkeypatch.setattr(recorder_module, "CLOSE_TIMEOUT_S", 0.5)
+
+    async def body() -> tuple[int, list[dict[str, object]]]:
+        recorder = HistoryRecorder(HistoryConfig(), tmp_path / "history.db", log=structlog.get_logger("test"))
+        with capture_logs() as logs:
+            recorder.submit(_pass(1), KeyView({"/a": "1"}, 1))
+            writer_pid = recorder.writer_pid
+            assert writer_pid is not None
+            await until_async(lambda: recorder.writer_pid is None, "the writer's end to be noticed")
+            await recorder.aclose()
+        return writer_pid, logs
+
+    writer_pid, logs = asyncio.run(body())
+    assert [(entry["cause"], entry["records"], entry["exit_code"]) for entry in logs] == [
+        (_GONE, 1, -signal.SIGKILL)]
+    with pytest.raises(ChildProcessError):
+        os.waitpid(writer_pid, os.WNOHANG)
