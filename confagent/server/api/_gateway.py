@@ -42,7 +42,7 @@ from confagent.server.api._member_api import MemberApi
 from confagent.server.api._metrics import Metrics
 from confagent.server.api._snapshot_stream import SnapshotStream
 from confagent.server.api._streams import StreamHandlers
-from confagent.server.node import CALLER, Caller
+from confagent.server.node import CALLER, Caller, answered
 
 __all__ = ["GatewayApp"]
 
@@ -179,20 +179,20 @@ class GatewayApp:
         return wire.encode_range_response(response, json_header(header))
 
     async def _put(self, body: bytes) -> Json:
-        response, header = await self.h.put(wire.decode_body(body, wire.decode_put_request))
+        response, header = await answered(self.h.put, wire.decode_body(body, wire.decode_put_request))
         return wire.encode_put_response(response, json_header(header))
 
     async def _delete_range(self, body: bytes) -> Json:
         request = wire.decode_body(body, wire.decode_delete_range_request)
-        response, header = await self.h.delete_range(request)
+        response, header = await answered(self.h.delete_range, request)
         return wire.encode_delete_range_response(response, json_header(header))
 
     async def _txn(self, body: bytes) -> Json:
-        response, header = await self.h.txn(wire.decode_body(body, wire.decode_txn_request))
+        response, header = await answered(self.h.txn, wire.decode_body(body, wire.decode_txn_request))
         return wire.encode_txn_response(response, json_header(header), header.revision)
 
     async def _compaction(self, body: bytes) -> Json:
-        header = await self.h.compact(wire.decode_body(body, wire.decode_compaction_request))
+        header = await answered(self.h.compact, wire.decode_body(body, wire.decode_compaction_request))
         return {"header": json_header(header)}
 
     def _auth_call(self, method: str) -> UnaryHandler:

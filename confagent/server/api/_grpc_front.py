@@ -27,7 +27,10 @@ Rules:
 3. Bytes leave once per loop turn: every reply finished in a turn goes out in
    one write (``_schedule_flush``); the answer that ends the connection's last
    call in flight leaves at once, as there is nothing to wait for (a lone
-   client's put answered a loop turn sooner).
+   client's put answered a loop turn sooner). A unary call is answered through
+   an :class:`~confagent.server.node.Answer` its handler is given: a write's is
+   given in the step that applies its entry, so its answer is written from
+   there, the call's task long ended (``_grpc_services``).
 4. Limits: a message declaring more than ``max_message_bytes`` is refused
    (RESOURCE_EXHAUSTED) before it is buffered; a streaming call's unsent
    replies are bounded (``Call.send`` waits while more than
@@ -60,6 +63,7 @@ import asyncio
 import contextlib
 import contextvars
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from functools import partial
 from typing import Any
 
 import structlog
@@ -69,7 +73,7 @@ from uvicorn.server import ServerState
 from confagent.errors import GrpcStatus, Stopped, StoreError
 from confagent.http_listener import client_common_name
 from confagent.server.api._limits import MAX_RECEIVE_BYTES, message_too_large
-from confagent.server.node import CALLER, Caller
+from confagent.server.node import CALLER, Answer, Caller
 
 __all__ = ["Call", "GrpcMethods", "Http2Grpc"]
 
@@ -98,8 +102,9 @@ _DRAIN_PING = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + _DRAIN_PING_DATA
 """The PING a connection going away sends after its last frames (rule 7): 8 bytes on stream 0."""
 _TIMEOUT_UNITS = {b"H": 3600.0, b"M": 60.0, b"S": 1.0, b"m": 1e-3, b"u": 1e-6, b"n": 1e-9}
 
-UnaryHandler = Callable[[bytes], Awaitable[bytes]]
-"""A unary method: the request message in, the response message out; a ``StoreError`` is its status."""
+UnaryHandler = Callable[[bytes, Answer[bytes]], Awaitable[None]]
+"""A unary method: the request message in; the response message given to the answer, now or later
+(rule 3); a ``StoreError`` raised or given is its status."""
 StreamHandler = Callable[["Call"], Awaitable[None]]
 """A streaming method: reads and sends on its :class:`Call` until it returns (status OK) or raises."""
 
@@ -374,15 +379,14 @@ class Http2Grpc(asyncio.Protocol):
         task.add_done_callback(self._state.tasks.discard)
 
     async def _run_unary(self, stream_id: int, handler: UnaryHandler, message: bytes) -> None:
+        answer = Answer(partial(self._answer, stream_id), partial(self._answer_failure, stream_id))
         try:
-            reply = await handler(message)
-        except StoreError as error:
-            self._answer_error(stream_id, error)
-            return
-        except Exception:
-            log.exception("grpc call failed", stream_id=stream_id)
-            self._answer_error(stream_id, GrpcStatus(INTERNAL, "internal error"))
-            return
+            await handler(message, answer)
+        except Exception as error:
+            answer.set_exception(error)
+
+    def _answer(self, stream_id: int, reply: bytes) -> None:
+        """A unary call's answer, whenever it comes (rule 3)."""
         stream = self._streams.get(stream_id)
         if stream is None:
             return
@@ -391,6 +395,14 @@ class Http2Grpc(asyncio.Protocol):
         handle.send_data(frame(reply))
         handle.end_message(_OK_TRAILERS)
         self._finish(stream_id)
+
+    def _answer_failure(self, stream_id: int, error: BaseException) -> None:
+        """A unary call's error: a ``StoreError``'s status, else INTERNAL (a bug, logged)."""
+        if isinstance(error, StoreError):
+            self._answer_error(stream_id, error)
+            return
+        log.error("grpc call failed", stream_id=stream_id, exc_info=error)
+        self._answer_error(stream_id, GrpcStatus(INTERNAL, "internal error"))
 
     async def _run_streaming(self, stream_id: int, handler: StreamHandler, call: Call) -> None:
         try:

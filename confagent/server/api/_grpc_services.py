@@ -2,7 +2,9 @@
 
 Every unary method is a pair: ``wire``'s ``pb_decode_<rpc>_request`` and a
 ``serve`` that calls :class:`~confagent.server.api._handling.Handling` (what the
-JSON gateway calls too) and encodes its answer. The streaming methods are
+JSON gateway calls too) and encodes its answer; a write (:class:`Write`) gives
+``Handling`` the call's answer, shaped to encode what it is given, and its
+entry's apply step answers the call (``_grpc_front`` rule 3). The streaming methods are
 ``_grpc_streams``'s; :func:`grpc_methods` joins both into the table the front
 serves (``_grpc_front.GrpcMethods``), by full path (``/etcdserverpb.KV/Range``).
 
@@ -29,10 +31,11 @@ from typing import Any, cast
 
 from confagent import auth, wire
 from confagent.errors import GrpcStatus, NotSupportedForLearner
-from confagent.kv import RangeRequest
+from confagent.kv import DeleteRangeResponse, PutResponse, RangeRequest, TxnResponse
 from confagent.server.api._grpc_front import GrpcMethods, UnaryHandler
 from confagent.server.api._grpc_streams import SERVING, GrpcStreams
 from confagent.server.api._handling import AuthAnswer, Handling
+from confagent.server.node import Answer
 from confagent.wire import ResponseHeader
 
 __all__ = ["grpc_methods"]
@@ -47,6 +50,21 @@ class Unary:
     serve: Callable[[Any], Awaitable[bytes]]
 
 
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One write method: its request decoder and what starts it, to answer in its apply step."""
+
+    decode: Callable[[bytes], Any]
+    start: Callable[[Any, Answer[bytes]], Awaitable[None]]
+
+
+def _answering(serve: Callable[[Any], Awaitable[bytes]]) -> Callable[[Any, Answer[bytes]], Awaitable[None]]:
+    """A method answered by its task: what ``serve`` returns is the call's answer."""
+    async def start(request: Any, answer: Answer[bytes]) -> None:
+        answer.set_result(await serve(request))
+    return start
+
+
 def _served_by_learner(path: str, request: object) -> bool:
     """etcd's ``isRPCSupportedForLearner`` (rule 1)."""
     if path == "/etcdserverpb.Maintenance/Status":
@@ -59,7 +77,7 @@ class UnaryServices:
 
     def __init__(self, handling: Handling) -> None:
         self.h = handling
-        self.table: dict[str, Unary] = {
+        self.table: dict[str, Unary | Write] = {
             **self._kv(), **self._lease(), **self._cluster(), **self._maintenance(),
             **self._concurrency(), **self._auth(),
             "/grpc.health.v1.Health/Check": Unary(wire.pb_decode_health_check_request, self.health_check),
@@ -68,41 +86,41 @@ class UnaryServices:
     def handlers(self) -> dict[str, UnaryHandler]:
         return {path: self._handler(path, method) for path, method in self.table.items()}
 
-    def _handler(self, path: str, method: Unary) -> UnaryHandler:
-        node, decode, serve = self.h.node, method.decode, method.serve
+    def _handler(self, path: str, method: Unary | Write) -> UnaryHandler:
+        node, decode = self.h.node, method.decode
+        start = method.start if isinstance(method, Write) else _answering(method.serve)
 
-        async def handle(data: bytes) -> bytes:
+        async def handle(data: bytes, answer: Answer[bytes]) -> None:
             request = decode(data)
             if node.is_learner and not _served_by_learner(path, request):
                 raise NotSupportedForLearner()
-            return await serve(request)
+            await start(request, answer)
         return handle
 
     # -- KV ---------------------------------------------------------------------------
-    def _kv(self) -> dict[str, Unary]:
+    def _kv(self) -> dict[str, Unary | Write]:
         return {
             "/etcdserverpb.KV/Range": Unary(wire.pb_decode_range_request, self.range),
-            "/etcdserverpb.KV/Put": Unary(wire.pb_decode_put_request, self.put),
-            "/etcdserverpb.KV/DeleteRange": Unary(wire.pb_decode_delete_range_request, self.delete_range),
-            "/etcdserverpb.KV/Txn": Unary(wire.pb_decode_txn_request, self.txn),
-            "/etcdserverpb.KV/Compact": Unary(wire.pb_decode_compaction_request, self.compact),
+            "/etcdserverpb.KV/Put": Write(wire.pb_decode_put_request, self.put),
+            "/etcdserverpb.KV/DeleteRange": Write(wire.pb_decode_delete_range_request, self.delete_range),
+            "/etcdserverpb.KV/Txn": Write(wire.pb_decode_txn_request, self.txn),
+            "/etcdserverpb.KV/Compact": Write(wire.pb_decode_compaction_request, self.compact),
         }
 
     async def range(self, request: Any) -> bytes:
         return wire.pb_encode_range_response(*await self.h.range(request))
 
-    async def put(self, request: Any) -> bytes:
-        return wire.pb_encode_put_response(*await self.h.put(request))
+    async def put(self, request: Any, answer: Answer[bytes]) -> None:
+        await self.h.put(request, answer.after(_pb_put_response))
 
-    async def delete_range(self, request: Any) -> bytes:
-        return wire.pb_encode_delete_range_response(*await self.h.delete_range(request))
+    async def delete_range(self, request: Any, answer: Answer[bytes]) -> None:
+        await self.h.delete_range(request, answer.after(_pb_delete_range_response))
 
-    async def txn(self, request: Any) -> bytes:
-        response, header = await self.h.txn(request)
-        return wire.pb_encode_txn_response(response, header, header.revision)
+    async def txn(self, request: Any, answer: Answer[bytes]) -> None:
+        await self.h.txn(request, answer.after(_pb_txn_response))
 
-    async def compact(self, request: Any) -> bytes:
-        return wire.pb_encode_header_response(await self.h.compact(request))
+    async def compact(self, request: Any, answer: Answer[bytes]) -> None:
+        await self.h.compact(request, answer.after(wire.pb_encode_header_response))
 
     # -- Lease ------------------------------------------------------------------------
     def _lease(self) -> dict[str, Unary]:
@@ -245,6 +263,19 @@ def grpc_methods(handling: Handling, streams: GrpcStreams) -> GrpcMethods:
     """Everything a member serves over gRPC: the unary methods and ``streams``."""
     return GrpcMethods(UnaryServices(handling).handlers(), streams.handlers(),
                        token_wait=handling.node.token_wait)
+
+
+def _pb_put_response(answer: tuple[PutResponse, ResponseHeader]) -> bytes:
+    return wire.pb_encode_put_response(*answer)
+
+
+def _pb_delete_range_response(answer: tuple[DeleteRangeResponse, ResponseHeader]) -> bytes:
+    return wire.pb_encode_delete_range_response(*answer)
+
+
+def _pb_txn_response(answer: tuple[TxnResponse, ResponseHeader]) -> bytes:
+    response, header = answer
+    return wire.pb_encode_txn_response(response, header, header.revision)
 
 
 def _pb_auth_answer(method: str, answer: AuthAnswer, header: ResponseHeader) -> bytes:

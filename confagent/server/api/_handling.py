@@ -4,7 +4,11 @@ Each front decodes a request with its codec (``wire``'s JSON or protobuf
 decoder, which give the same value), calls one method here, and encodes what
 it returns with the same codec. So what a request does — its checks, the
 node's call, the revision its header names — is written once. The methods
-return the answer's values and its :class:`~confagent.wire.ResponseHeader`.
+return the answer's values and its :class:`~confagent.wire.ResponseHeader`;
+the writes (put, delete, txn, compaction) give them to an
+:class:`~confagent.server.node.Answer` in the step that applies their entry
+instead: the gRPC front writes its answer from there, the gateway awaits it
+(``answered``).
 
 Rules (etcd 3.4's):
 1. A write's header names the revision it applied at; a read's, the store's
@@ -30,12 +34,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from confagent import auth, wire
 from confagent.auth import AuthInfo
 from confagent.errors import AuthError, MemberNotFound, in_auth_store_words
 from confagent.kv import (
+    Applied,
     CompactionRequest,
     DeleteRangeRequest,
     DeleteRangeResponse,
@@ -57,7 +62,7 @@ from confagent.server.api._auth_edge import AuthEdge
 from confagent.server.api._limits import check_request_size
 from confagent.server.api._snapshot_stream import take_image
 from confagent.server.membership import Member, check_peer_urls
-from confagent.server.node import ConcurrencyServices, StoreNode
+from confagent.server.node import Answer, ConcurrencyServices, StoreNode
 from confagent.server.storage import SnapshotImage
 from confagent.wire import ResponseHeader, Status
 
@@ -78,6 +83,7 @@ _AUTH_COMMANDS: dict[str, Callable[..., auth.Command]] = {
     "RoleRevokePermission": auth.RoleRevokePermission,
 }
 """The Auth calls that are a command made of the request's fields as they are."""
+R = TypeVar("R")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,6 +118,9 @@ class Handling:
         self.election = services.election
         self.auth = auth_edge or AuthEdge(node)
         self.watch_guard = WatchPermits(self.auth)
+        self._put_written = self._written(PutResponse)
+        self._delete_written = self._written(DeleteRangeResponse)
+        self._txn_written = self._written(TxnResponse)
 
     def header(self, revision: int | None = None) -> ResponseHeader:
         """This member's header naming ``revision`` (``None``: the store's current one)."""
@@ -122,29 +131,40 @@ class Handling:
     def member_header(self) -> ResponseHeader:
         return self.header(0)
 
+    def _written(self, kind: type[R]) -> Callable[[Applied], tuple[R, ResponseHeader]]:
+        """A write's answer made of what applying it gave: its ``kind`` of response and the header
+        naming the revision it applied at (rule 1)."""
+        def answer(applied: Applied) -> tuple[R, ResponseHeader]:
+            response = applied.response
+            assert isinstance(response, kind)
+            return response, self.header(applied.revision)
+        return answer
+
+    def _header_at(self, applied: Applied) -> ResponseHeader:
+        return self.header(applied.revision)
+
     # -- kv ---------------------------------------------------------------------------
     async def range(self, request: RangeRequest) -> tuple[RangeResponse, ResponseHeader]:
         response = await self.node.range(request)
         return response, self.header()
 
-    async def put(self, request: PutRequest) -> tuple[PutResponse, ResponseHeader]:
+    async def put(self, request: PutRequest, answer: Answer[tuple[PutResponse, ResponseHeader]]) -> None:
+        """Propose ``request``; ``answer`` is given its response and header as it applies."""
         check_request_size(request)
-        applied = await self.node.propose(request, self.auth.credentials())
-        assert isinstance(applied.response, PutResponse)
-        return applied.response, self.header(applied.revision)
+        self.node.start_proposal(request, self.auth.credentials(), answer.after(self._put_written))
 
-    async def delete_range(self, request: DeleteRangeRequest) -> tuple[DeleteRangeResponse, ResponseHeader]:
-        applied = await self.node.propose(request, self.auth.credentials())
-        assert isinstance(applied.response, DeleteRangeResponse)
-        return applied.response, self.header(applied.revision)
+    async def delete_range(self, request: DeleteRangeRequest,
+                           answer: Answer[tuple[DeleteRangeResponse, ResponseHeader]]) -> None:
+        """As ``put``."""
+        self.node.start_proposal(request, self.auth.credentials(), answer.after(self._delete_written))
 
-    async def txn(self, request: TxnRequest) -> tuple[TxnResponse, ResponseHeader]:
+    async def txn(self, request: TxnRequest, answer: Answer[tuple[TxnResponse, ResponseHeader]]) -> None:
+        """As ``put``; a txn of ranges only is answered here, once read (rule 6)."""
         check_request_size(request)
         if is_read_only(request):
-            return await self._read_txn(request)
-        applied = await self.node.propose(request, self.auth.credentials())
-        assert isinstance(applied.response, TxnResponse)
-        return applied.response, self.header(applied.revision)
+            answer.set_result(await self._read_txn(request))
+            return
+        self.node.start_proposal(request, self.auth.credentials(), answer.after(self._txn_written))
 
     async def _read_txn(self, request: TxnRequest) -> tuple[TxnResponse, ResponseHeader]:
         """Rule 6."""
@@ -160,8 +180,9 @@ class Handling:
         assert isinstance(applied.response, TxnResponse)
         return applied.response, self.header(applied.revision)
 
-    async def compact(self, request: CompactionRequest) -> ResponseHeader:
-        return self.header((await self.node.propose(request, self.auth.credentials())).revision)
+    async def compact(self, request: CompactionRequest, answer: Answer[ResponseHeader]) -> None:
+        """As ``put``: the header naming the revision the compaction applied at."""
+        self.node.start_proposal(request, self.auth.credentials(), answer.after(self._header_at))
 
     # -- leases -----------------------------------------------------------------------
     async def lease_grant(self, ttl_s: int, lease_id: int) -> tuple[LeaseGrantResponse, ResponseHeader]:

@@ -11,7 +11,8 @@ rules:
   ``_auth``: the member's users, roles and tokens, and who the call being served is
   (``CALLER``, ``MemberAuth.credentials``); ``_jwt_signer``: JWTs signed and verified
   with the keys of ``--auth-token jwt,...``.
-- ``_proposals``: writes and progress probes waiting for their entry.
+- ``_proposals``: writes and progress probes waiting for their entry; ``_answers``: where a
+  write's outcome goes, given in the apply step (``Answer``) or awaited (``answered``).
 - ``_read_barrier``: linearizable reads in batches sharing one ReadIndex round.
 - ``_leases``: lease deadlines on the leader, lease calls on any member.
 - ``_watches``: the node's one watch fan-out (``WatchRegistry``) and its owners;
@@ -40,6 +41,7 @@ import typing
 from confagent import lazy
 
 if typing.TYPE_CHECKING:
+    from confagent.server.node._answers import Answer, answered
     from confagent.server.node._auth import CALLER, Caller, wrap_auth
     from confagent.server.node._concurrency import ConcurrencyServices
     from confagent.server.node._config import NodeConfig
@@ -58,6 +60,7 @@ if typing.TYPE_CHECKING:
 
 __all__ = [
     "CALLER",
+    "Answer",
     "Caller",
     "ConcurrencyServices",
     "DataDirKeys",
@@ -70,13 +73,15 @@ __all__ = [
     "PyJwtSigner",
     "StoreNode",
     "WatchRegistry",
+    "answered",
     "jwt_signer",
     "read_data_dir",
     "read_data_dir_keys",
     "wrap_auth",
 ]
 
-_LAZY_MODULES = {"CALLER": "_auth", "Caller": "_auth", "wrap_auth": "_auth",
+_LAZY_MODULES = {"Answer": "_answers", "answered": "_answers",
+                 "CALLER": "_auth", "Caller": "_auth", "wrap_auth": "_auth",
                  "ConcurrencyServices": "_concurrency", "NodeConfig": "_config",
                  "DataDirKeys": "_data_dir_reader", "DataDirView": "_data_dir_reader",
                  "read_data_dir": "_data_dir_reader", "read_data_dir_keys": "_data_dir_reader",

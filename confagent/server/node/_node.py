@@ -77,6 +77,7 @@ from confagent.server.membership import (
     MemberTable,
     start_membership,
 )
+from confagent.server.node._answers import Outcome
 from confagent.server.node._applier import Applier, ApplyListener
 from confagent.server.node._auth import MemberAuth, auth_command, wrap_auth
 from confagent.server.node._config import NodeConfig
@@ -288,6 +289,17 @@ class StoreNode:
         validate(request)
         self._check_running()
         return await self._proposals.write(request, credentials)
+
+    def start_proposal(self, request: Request, credentials: auth.AuthInfo | None, outcome: Outcome) -> None:
+        """``propose`` without the wait: ``outcome`` is given the ``Applied`` (or the error decided
+        at apply time, or 'request timed out') in the step that applies the entry (``_answers``).
+
+        Raises:
+            StoreError: a validation error or 'too many requests' (nothing proposed).
+        """
+        validate(request)
+        self._check_running()
+        self._proposals.start_write(request, credentials, outcome)
 
     async def propose_auth(self, command: auth.Command, credentials: auth.AuthInfo | None) -> str | None:
         """Replicate and apply an auth command (``_auth`` rule 1); ``Authenticate``'s token.

@@ -8,7 +8,9 @@ Rules:
    then in ``waiting`` until its entry is applied and it is answered (``answer``):
    every write made while an fsync is in flight joins the next batch (the node's
    group commit). The leader keeps the decoded request, so applying its own
-   entries needs no decoding (``request_of``).
+   entries needs no decoding (``request_of``). Its outcome goes where the writer
+   said (``start_write``): an :class:`~confagent.server.node._answers.Answer`
+   is given it in the apply step, a future (``write``) wakes its task later.
 3. At most ``max_pending`` writes wait; past that a write is refused with 'too
    many requests'. A write not answered within ``request_timeout_s`` fails with
    'request timed out'; its entry may still commit, and nobody claims it then.
@@ -35,6 +37,7 @@ from confagent.auth import AuthInfo
 from confagent.errors import ResourceExhausted, StoreError, Unavailable
 from confagent.kv import Applied, Request, encode_request
 from confagent.raft import RawNode
+from confagent.server.node._answers import Outcome
 from confagent.server.node._auth import with_credentials
 from confagent.server.node._formats import REQUEST_ID_BYTES
 
@@ -43,11 +46,12 @@ __all__ = ["REQUEST_ID_BYTES", "Proposals"]
 
 @dataclass(frozen=True, slots=True)
 class _Proposal:
-    """A write waiting for the log, with its request decoded (None: an auth command)."""
+    """A write waiting for the log, with its request decoded (None: an auth command), and where its
+    outcome goes."""
 
     data: bytes
     request: Request | None
-    future: asyncio.Future[Any]
+    outcome: Outcome
 
 
 class Proposals:
@@ -62,7 +66,7 @@ class Proposals:
         self._request_timeout_s = request_timeout_s
         self._pending: list[_Proposal] = []
         self._waiting: dict[bytes, _Proposal] = {}
-        self._deadlines: deque[tuple[float, bytes, asyncio.Future[Any]]] = deque()
+        self._deadlines: deque[tuple[float, bytes, Outcome]] = deque()
         """Every write not yet seen done or expired by ``expire``, oldest first (rule 3)."""
         self._probes: dict[bytes, asyncio.Future[None]] = {}
         """Probes waiting for their entry, by request ID."""
@@ -73,44 +77,49 @@ class Proposals:
         counter = next(self._counter) & ((1 << 48) - 1)
         return ((self._member_id & 0xFFFF) << 48 | counter).to_bytes(REQUEST_ID_BYTES, "big")
 
-    async def write(self, request: Request, credentials: AuthInfo | None = None) -> Applied:
+    def start_write(self, request: Request, credentials: AuthInfo | None, outcome: Outcome) -> None:
         """Propose ``request`` (validated), with ``credentials`` when auth is on (rule 5), at the
-        driver's next round; its result once applied.
+        driver's next round; ``outcome`` is given its ``Applied`` once applied, or the
+        ``StoreError`` decided at apply time, or 'request timed out' (rule 3).
 
         Raises:
-            StoreError: a state error decided at apply time, 'too many requests', or
-                'request timed out' (rule 3).
+            ResourceExhausted: 'too many requests' (rule 3).
         """
         command = encode_request(request)
         if credentials is not None:
             command = with_credentials(credentials, command)
-        result: Applied = await self._propose(command, request)
-        return result
+        self._propose(command, request, outcome)
+
+    async def write(self, request: Request, credentials: AuthInfo | None = None) -> Applied:
+        """``start_write``, awaited: the result once applied. Raises what ``outcome`` would be given."""
+        future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+        self.start_write(request, credentials, future)
+        return await future  # cancelled with this wait; the entry may still commit
 
     async def write_command(self, payload: bytes) -> Any:
         """Propose an entry ``payload`` of another kind than a store command (an auth command,
         rule 5); what applying it answered. Raises as ``write``."""
-        return await self._propose(payload, None)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._propose(payload, None, future)
+        return await future
 
-    async def _propose(self, payload: bytes, request: Request | None) -> Any:
+    def _propose(self, payload: bytes, request: Request | None, outcome: Outcome) -> None:
         if len(self._pending) + len(self._waiting) >= self._max_pending:
             raise ResourceExhausted()
         request_id = self.new_request_id()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append(_Proposal(request_id + payload, request, future))
-        self._deadlines.append((loop.time() + self._request_timeout_s, request_id, future))
+        self._pending.append(_Proposal(request_id + payload, request, outcome))
+        deadline = asyncio.get_running_loop().time() + self._request_timeout_s
+        self._deadlines.append((deadline, request_id, outcome))
         self._wake()
-        return await future  # cancelled with this wait; the entry may still commit
 
     def expire(self, now: float) -> None:
         """Fail the writes past their deadline with 'request timed out' (rule 3); forget the done ones."""
         deadlines = self._deadlines
         while deadlines and (deadlines[0][0] <= now or deadlines[0][2].done()):
-            _, request_id, future = deadlines.popleft()
-            if not future.done():
+            _, request_id, outcome = deadlines.popleft()
+            if not outcome.done():
                 self._waiting.pop(request_id, None)  # it may still commit: the outcome is unknown
-                future.set_exception(Unavailable())
+                outcome.set_exception(Unavailable())
 
     async def probe(self, timeout_s: float) -> None:
         """Return once an empty entry proposed now is applied here (rule 4).
@@ -139,8 +148,8 @@ class Proposals:
             try:
                 core.propose(proposal.data)
             except StoreError as error:
-                if not proposal.future.done():
-                    proposal.future.set_exception(error)
+                if not proposal.outcome.done():
+                    proposal.outcome.set_exception(error)
                 continue
             self._waiting[proposal.data[:REQUEST_ID_BYTES]] = proposal
         probes, self._pending_probes = self._pending_probes, []
@@ -160,12 +169,12 @@ class Proposals:
     def answer(self, request_id: bytes, outcome: object) -> None:
         """Answer this member's write ``request_id``, if it made it and still waits."""
         proposal = self._waiting.pop(request_id, None)
-        if proposal is None or proposal.future.done():
+        if proposal is None or proposal.outcome.done():
             return
         if isinstance(outcome, StoreError):
-            proposal.future.set_exception(outcome)
+            proposal.outcome.set_exception(outcome)
         else:
-            proposal.future.set_result(outcome)
+            proposal.outcome.set_result(outcome)
 
     def probe_applied(self, request_id: bytes) -> None:
         probe = self._probes.get(request_id)
@@ -175,8 +184,8 @@ class Proposals:
     def fail_all(self, error: BaseException) -> None:
         """Fail every write and probe waiting with ``error`` (the member failed)."""
         for proposal in [*self._pending, *self._waiting.values()]:
-            if not proposal.future.done():
-                proposal.future.set_exception(error)
+            if not proposal.outcome.done():
+                proposal.outcome.set_exception(error)
         for probe in self._probes.values():
             if not probe.done():
                 probe.set_exception(error)
@@ -184,4 +193,4 @@ class Proposals:
     def cancel_writes(self) -> None:
         """Cancel every write waiting (the member stops; a probe ends with its own timeout)."""
         for proposal in [*self._pending, *self._waiting.values()]:
-            proposal.future.cancel()
+            proposal.outcome.cancel()

@@ -18,6 +18,7 @@ from confagent.asgi import Receive, Scope, Send, send_response
 from confagent.errors import StoreError
 from confagent.server.api._grpc_front import STREAM_BUDGET, Call, GrpcMethods
 from confagent.server.api._port_protocol import client_port_protocol
+from confagent.server.node import Answer
 from confagent.testing import until_async
 
 T = TypeVar("T")
@@ -26,6 +27,7 @@ ECHO = "/test.Echo/Say"
 CHAT = "/test.Echo/Chat"
 WAIT = "/test.Echo/Wait"
 FAIL = "/test.Echo/Fail"
+LATER = "/test.Echo/Later"
 
 
 def run(body: Callable[[], Awaitable[T]]) -> T:
@@ -46,25 +48,30 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 class Echo:
-    """The methods under test; ``cancelled`` records calls whose task was cancelled."""
+    """The methods under test; ``cancelled`` records calls whose task was cancelled, ``later`` the
+    answers of calls whose task has ended, to be given from outside it (as a write's apply step)."""
 
     def __init__(self) -> None:
         self.cancelled: list[str] = []
         self.release = asyncio.Event()
+        self.later: list[tuple[bytes, Answer[bytes]]] = []
 
-    async def say(self, message: bytes) -> bytes:
-        return b"echo:" + message
+    async def say(self, message: bytes, answer: Answer[bytes]) -> None:
+        answer.set_result(b"echo:" + message)
 
-    async def fail(self, message: bytes) -> bytes:
+    async def fail(self, message: bytes, answer: Answer[bytes]) -> None:
         raise _error(11, "etcdserver: mvcc: required revision has been compacted")
 
-    async def wait(self, message: bytes) -> bytes:
+    async def wait(self, message: bytes, answer: Answer[bytes]) -> None:
         try:
             await self.release.wait()
         except asyncio.CancelledError:
             self.cancelled.append(WAIT)
             raise
-        return message
+        answer.set_result(message)
+
+    async def answer_later(self, message: bytes, answer: Answer[bytes]) -> None:
+        self.later.append((message, answer))
 
     async def chat(self, call: Call) -> None:
         try:
@@ -75,7 +82,8 @@ class Echo:
             raise
 
     def methods(self) -> GrpcMethods:
-        return GrpcMethods({ECHO: self.say, FAIL: self.fail, WAIT: self.wait}, {CHAT: self.chat})
+        return GrpcMethods({ECHO: self.say, FAIL: self.fail, WAIT: self.wait, LATER: self.answer_later},
+                           {CHAT: self.chat})
 
 
 def _error(code: int, message: str) -> StoreError:
@@ -128,6 +136,33 @@ def test_a_store_error_is_the_calls_status() -> None:
             assert raised.value.code() == grpc.StatusCode.OUT_OF_RANGE
             assert raised.value.details() == "etcdserver: mvcc: required revision has been compacted"
             assert await ch.unary_unary(ECHO)(b"after") == b"echo:after"  # the connection serves on
+    run(scenario)
+
+
+def test_a_call_is_answered_after_its_task_ended_from_outside_it() -> None:
+    """A write's answer is given in its apply step (rule 3): the answer, an error, or nothing once
+    the call's deadline has passed (the connection serves on)."""
+    async def scenario() -> None:
+        echo = Echo()
+        loop = asyncio.get_running_loop()
+        async with serving(echo.methods()) as (address, _), channel(address) as ch:
+            later = ch.unary_unary(LATER)
+            answered = asyncio.ensure_future(later(b"a"))
+            failed = asyncio.ensure_future(later(b"b"))
+            await until_async(lambda: len(echo.later) == 2, "both calls' tasks ended, unanswered")
+            answers = dict(echo.later)
+            loop.call_soon(answers[b"a"].set_result, b"applied")
+            loop.call_soon(answers[b"b"].set_exception, _error(9, "etcdserver: request timed out"))
+            assert await answered == b"applied"
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await failed
+            assert (raised.value.code(), raised.value.details()) == (grpc.StatusCode.FAILED_PRECONDITION,
+                                                                     "etcdserver: request timed out")
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await later(b"c", timeout=0.2)
+            assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            echo.later[2][1].set_result(b"too late")  # dropped: the call has ended
+            assert await ch.unary_unary(ECHO)(b"on") == b"echo:on"
     run(scenario)
 
 
