@@ -38,6 +38,11 @@ from typing import Any
 
 from _rounds import spread
 
+CHILD = "--lead" in sys.argv or "--follow" in sys.argv
+"""A leader or follower process of a tree: it imports confagent from the tree its ``PYTHONPATH`` names."""
+if not CHILD:
+    import _tree  # this tree's confagent first, for the orchestration (and its --help)
+
 __all__ = ["main"]
 
 PACED_PER_S = 100
@@ -185,7 +190,7 @@ def _run_loop(coroutine: Any) -> Any:
 def _environment(tree: Path) -> dict[str, str]:
     """A child's environment importing confagent from ``tree`` (first on its path is this script's own
     directory, not a tree's root)."""
-    return {**os.environ, "PYTHONPATH": str(tree.resolve())}
+    return {**os.environ, **_tree.tree_env(tree)}
 
 
 def measure(tree: Path, learners: int, seconds: float) -> dict[str, float]:

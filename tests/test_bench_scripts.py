@@ -24,7 +24,8 @@ except SystemExit as end:
     assert end.code in (0, None), end.code
 import os
 print(os.environ["PYTHONPATH"].split(os.pathsep)[0])
-print(sys.modules["confagent"].__file__)
+import confagent  # the one the benchmark loaded, or would load (one that imports it only in its children)
+print(confagent.__file__)
 """
 
 
