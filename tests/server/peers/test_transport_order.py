@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from confagent.raft import Message, MessageType, SnapshotMeta
 from confagent.server.peers import PeerFrame, PeerTransport, TransportConfig
@@ -111,6 +113,22 @@ def test_frames_are_read_across_any_chunks_and_an_oversized_one_drops_its_connec
         assert dropped
 
 
+@contextmanager
+def _recording_writes(written: list[int]) -> Iterator[None]:
+    """While in it, each peer's ``write_now`` appends the peer's member ID to ``written`` first."""
+    write_now = _Peer.write_now
+
+    def recorded(peer: _Peer) -> None:
+        written.append(peer.member_id)
+        write_now(peer)
+
+    _Peer.write_now = recorded  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        _Peer.write_now = write_now  # type: ignore[method-assign]
+
+
 async def _written_order(order: list[int], learners: tuple[int, ...] = ()) -> list[int]:
     """Members 2..7 listening, their connections up and idle, ``learners`` among them; one ``send``
     of an append to each in ``order``: the members written, in the order they were, -1 marking
@@ -130,20 +148,11 @@ async def _written_order(order: list[int], learners: tuple[int, ...] = ()) -> li
             sender.send([Message(MessageType.HEARTBEAT, m, 1, term=1) for m in members])
             while arrived != set(members):  # every connection up; now idle
                 await asyncio.sleep(0.01)
-            write_now = _Peer.write_now
-
-            def recorded(peer: _Peer) -> None:
-                written.append(peer.member_id)
-                write_now(peer)
-
-            _Peer.write_now = recorded  # type: ignore[method-assign]
-            try:
+            with _recording_writes(written):
                 sender.send([Message(MessageType.APPEND, m, 1, term=1) for m in order])
                 written.append(-1)
                 while len(written) <= len(order):
                     await asyncio.sleep(0)
-            finally:
-                _Peer.write_now = write_now  # type: ignore[method-assign]
     finally:
         for transport in (sender, *receivers):
             await transport.stop()
@@ -188,20 +197,11 @@ async def _learner_batches(sends: int, batch_s: float) -> tuple[list[int], list[
             while not (arrived[2] and arrived[3]):  # both connections up; now idle
                 await asyncio.sleep(0.01)
             arrived[3].clear()
-            write_now = _Peer.write_now
-
-            def recorded(peer: _Peer) -> None:
-                written.append(peer.member_id)
-                write_now(peer)
-
-            _Peer.write_now = recorded  # type: ignore[method-assign]
-            try:
+            with _recording_writes(written):
                 for n in range(1, sends + 1):
                     sender.send([Message(MessageType.APPEND, m, 1, term=1, index=n) for m in (2, 3)])
                 while len(arrived[3]) < sends:
                     await asyncio.sleep(0.01)
-            finally:
-                _Peer.write_now = write_now  # type: ignore[method-assign]
     finally:
         for transport in (sender, *receivers):
             await transport.stop()
