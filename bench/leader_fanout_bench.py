@@ -41,7 +41,7 @@ from _rounds import spread
 CHILD = "--lead" in sys.argv or "--follow" in sys.argv
 """A leader or follower process of a tree: it imports confagent from the tree its ``PYTHONPATH`` names."""
 if not CHILD:
-    import _tree  # this tree's confagent first, for the orchestration (and its --help)
+    import _tree  # noqa: F401 - this tree's confagent first, for the orchestration (and its --help)
 
 __all__ = ["main"]
 
@@ -189,8 +189,8 @@ def _run_loop(coroutine: Any) -> Any:
 # -- the orchestration -------------------------------------------------------------------------
 def _environment(tree: Path) -> dict[str, str]:
     """A child's environment importing confagent from ``tree`` (first on its path is this script's own
-    directory, not a tree's root)."""
-    return {**os.environ, **_tree.tree_env(tree)}
+    directory, not a tree's root; no ``PYTHONSAFEPATH``, which would leave that directory out)."""
+    return {**os.environ, "PYTHONPATH": str(tree.resolve())}
 
 
 def measure(tree: Path, learners: int, seconds: float) -> dict[str, float]:
