@@ -7,6 +7,7 @@ confagent command line starts with :func:`confagent_argv`.
 
 from __future__ import annotations
 
+import collections
 import os
 import random
 import shutil
@@ -30,24 +31,49 @@ START_TIMEOUT_S = 30.0
 
 
 _PORTS = random.Random()
+_HANDED_OUT: collections.deque[range] = collections.deque(maxlen=64)
+"""The spans this process handed out last: a test's later ports avoid its earlier ones."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago on ``host``, below the kernel's ephemeral range.
+def free_port(host: str = "127.0.0.1", span: int = 1) -> int:
+    """The first of ``span`` consecutive TCP ports that were free a moment ago on ``host``.
 
-    A port from the ephemeral range could be taken, between a server's crash and its
-    restart, as the source port of some outgoing connection (a peer reconnecting).
+    Drawn below the kernel's ephemeral range: a port from it could be taken, between a
+    server's crash and its restart, as the source port of some outgoing connection (a
+    peer reconnecting). Under pytest-xdist each worker draws from its own slice of
+    that range, so tests running side by side never pick one port (a fleet binds its
+    ``span`` ports over tens of seconds); within a process, a span avoids the last
+    spans handed out.
     """
-    low, high = _ephemeral_range()
+    low, high = _worker_slice(span)
     for _ in range(1000):
-        port = _PORTS.randrange(10_000, low)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port below the ephemeral range {low}-{high}")
+        ports = range(start := _PORTS.randrange(low, high), start + span)
+        if any(ports.start < taken.stop and taken.start < ports.stop for taken in _HANDED_OUT):
+            continue
+        if all(_bindable(host, port) for port in ports):
+            _HANDED_OUT.append(ports)
+            return start
+    raise RuntimeError(f"no {span} free ports in {low}-{high}")
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _worker_slice(span: int) -> tuple[int, int]:
+    """The first ports this process may draw: its xdist worker's share of 10,000 up to the ephemeral range."""
+    low, high = 10_000, _ephemeral_range()[0]
+    worker, workers = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if worker.startswith("gw") and workers:
+        share = (high - low) // int(workers)
+        low += share * int(worker[2:])
+        high = low + share
+    return low, high - span
 
 
 def confagent_argv(*args: str) -> list[str]:

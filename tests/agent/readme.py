@@ -21,7 +21,8 @@ Rules:
    examples/fleet's 23 agents, takes 20-30 s on 2 cores; its own waits are bounded).
 4. Loopback ports (``127.0.0.1:PORT``) in the commands and in the copied
    examples' TOML and JSON files are moved to free ports, the same port
-   everywhere (expected outputs are left as written), and
+   everywhere (expected outputs are left as written), each the first of
+   ``PORT_SPAN`` free ports (examples/fleet derives 46 ports from one), and
    ``CONFAGENT_ENDPOINTS`` names the moved 2379 for the commands relying on
    the default endpoint.
 """
@@ -53,6 +54,7 @@ _LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:(\d{2,5})\b")
 _JOB = re.compile(r"%(\d+)")
 _EXPORT = re.compile(r"export ([A-Za-z_][A-Za-z0-9_]*)=(\S+)")
 DEFAULT_PORT = "2379"
+PORT_SPAN = 64
 RUNNER_DIR = ".readme-runner"
 """The runner's own files in the work directory: its ``confagent`` and ``python3``, the jobs' logs."""
 
@@ -211,7 +213,7 @@ def session(processes: Processes, root: Path, readme: Path) -> Iterator[Session]
     for path in (root / "examples").rglob("*"):
         if path.is_file() and path.suffix in {".toml", ".json"}:
             found |= set(_LOOPBACK_PORT.findall(path.read_text()))
-    ports = {port: str(free_port()) for port in sorted(found)}
+    ports = {port: str(free_port(span=PORT_SPAN)) for port in sorted(found)}
     for path in (root / "examples").rglob("*"):
         if path.is_file() and path.suffix in {".toml", ".json"}:
             path.write_text(_LOOPBACK_PORT.sub(lambda m: f"127.0.0.1:{ports[m.group(1)]}", path.read_text()))
