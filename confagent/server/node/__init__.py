@@ -20,8 +20,10 @@ rules:
 - ``_entries``: what a committed entry is, and a store command applied (the
   applier's and the offline reader's); ``_data_dir_reader``: a data directory
   read into its key-value state without a member (a one-shot's).
-- ``_snapshotter``: snapshots every ``snapshot_entries``, encoded and written in a
-  worker thread while the driver goes on; ``_heap``: full garbage collections that
+- ``_member_snapshots``: the member's state as snapshots, captured, taken, sent to
+  followers behind and installed from a leader (``MemberSnapshots``); ``_snapshotter``:
+  snapshots every ``snapshot_entries``, encoded and written in a worker thread while
+  the driver goes on; ``_heap``: full garbage collections that
   walk only what is younger than the last one (``HeapFreezer``).
 
 Over it, as clients of its public calls (``_local`` is one too): etcd's lock and

@@ -79,17 +79,16 @@ from confagent.server.membership import (
 )
 from confagent.server.node._answers import Outcome
 from confagent.server.node._applier import Applier, ApplyListener
-from confagent.server.node._auth import MemberAuth, auth_command, wrap_auth
+from confagent.server.node._auth import MemberAuth, auth_command
 from confagent.server.node._config import NodeConfig
 from confagent.server.node._heap import HeapFreezer
 from confagent.server.node._leases import Leases
-from confagent.server.node._payload import Payload, capture_payload
+from confagent.server.node._member_snapshots import MemberSnapshots
+from confagent.server.node._payload import Payload
 from confagent.server.node._proposals import Proposals
 from confagent.server.node._read_barrier import LinearizableReads
-from confagent.server.node._snapshotter import Snapshotter
 from confagent.server.node._watches import WatchRegistry
 from confagent.server.peers import (
-    CatchUpSnapshot,
     LeaseAnswer,
     LeaseQuery,
     MemberAnswer,
@@ -129,13 +128,7 @@ class StoreNode:
         self.auth = MemberAuth(auth_state, tokens=config.auth_tokens)
         """Users, roles and tokens as applied here (``_auth``)."""
         self._writer = writer
-        self._snapshots = snapshots
-        self.catch_up = CatchUpSnapshot(snapshots.load_latest, self._capture, lambda: core.log.offset)
-        """The snapshot the leader sends followers behind its compacted log (``peers._catch_up``)."""
         self._wake = asyncio.Event()
-        self._snapshotter = Snapshotter(snapshots, writer, every_entries=config.snapshot_entries,
-                                        index=core.log.offset, compact=core.compact,
-                                        wake=self._wake.set)
         self._heap = HeapFreezer()
         self._proposals = Proposals(config.member_id, rng.getrandbits(40), self._wake.set,
                                     max_pending=config.max_pending_proposals,
@@ -179,6 +172,11 @@ class StoreNode:
                                         first_request_id=rng.getrandbits(32))
         """Add, remove and promote, through the leader wherever it is (``peers._member_calls``)."""
         self._applier = Applier(kv, self.auth, self.members, self._proposals, self.leases, self._listeners)
+        self._snapshots = MemberSnapshots(snapshots, writer, core, kv, self.auth, self.members,
+                                          lambda: self._applied_index, every_entries=config.snapshot_entries,
+                                          wake=self._wake.set)
+        self.catch_up = self._snapshots.catch_up
+        """The snapshot the leader sends followers behind its compacted log (``peers._catch_up``)."""
 
     # -- life cycle ---------------------------------------------------------------
     @classmethod
@@ -258,8 +256,8 @@ class StoreNode:
         self._heap.uninstall()
         stuck = await cancel_and_wait(self._tasks)
         if self.failure is None and not self.members.removed.is_set():  # rule 9
-            await self._snapshotter.take_at_stop(self._applied_index, self._capture)
-        stuck += await self._snapshotter.close()
+            await self._snapshots.take_at_stop()
+        stuck += await self._snapshots.close()
         self._proposals.cancel_writes()
         self._reads.cancel_all()
         stuck += await self.leases.close() + await self.member_calls.close()
@@ -450,24 +448,8 @@ class StoreNode:
         return LogIndexes(last=raft_log.last_index, committed=raft_log.committed, applied=raft_log.applied)
 
     def snapshot_now(self) -> tuple[SnapshotMeta, bytes]:
-        """The applied state as a snapshot: its metadata and payload (the users and roles, then
-        the key-value state), as a ``.snap`` file holds them and ``snapshot restore`` reads them.
-
-        Taken in one step of the event loop (the state cannot move meanwhile); the cost is
-        one ``KvStore.snapshot()``, about 0.1 s per 100,000 keys.
-        """
-        return self._snapshot_meta(), wrap_auth(self.auth.state, self.kv.snapshot())
-
-    def _capture(self) -> tuple[SnapshotMeta, Callable[[], bytes]]:
-        """``snapshot_now`` with the member table (``membership.wrap_snapshot``: what snapshot files
-        hold and followers are sent) in two steps: the state now, by reference (no encoding), and
-        a function making its payload later, in another thread (``_snapshotter``, ``catch_up``)."""
-        return self._snapshot_meta(), capture_payload(self.kv, self.auth.state, self.members.table)
-
-    def _snapshot_meta(self) -> SnapshotMeta:
-        term = self.core.log.term_at(self._applied_index)
-        assert term is not None, "the applied entry is in the log or is its snapshot"
-        return SnapshotMeta(index=self._applied_index, term=term, conf_state=self.core.conf_state)
+        """The applied state as a snapshot, its metadata and payload (``MemberSnapshots.now``)."""
+        return self._snapshots.now()
 
     # -- the driver loop ----------------------------------------------------------
     async def _drive(self) -> None:
@@ -479,7 +461,7 @@ class StoreNode:
                 await self._handle(self.core.ready())
                 self._feed()
             self._follow_leadership()
-            await self._maybe_snapshot()
+            await self._snapshots.maybe_take()
 
     def _feed(self) -> None:
         """Give the core what arrived: peers' messages and reports, proposals, a read batch."""
@@ -546,7 +528,7 @@ class StoreNode:
             self._apply(entry)
         self.core.advance(rd)                                                   # 4. advance
         if self.members.snapshot_wanted:
-            await self._maybe_snapshot(now=True)  # the membership changed: make it durable
+            await self._snapshots.maybe_take(now=True)  # the membership changed: make it durable
         for read in rd.read_states:
             self._reads.batches.confirmed(read.context, read.index)
         self._reads.applied.reached(self.core.log.applied)
@@ -570,15 +552,8 @@ class StoreNode:
 
     async def _install(self, snapshot: Snapshot) -> None:
         """A leader's snapshot: save it, mark the log, and become its state."""
-        await self._snapshotter.settle()
-        await asyncio.to_thread(self._snapshots.save, snapshot.meta, snapshot.data)
-        await self._writer.save(None, (), sync=True, snapshot=snapshot.meta)
-        payload = Payload.read(snapshot.data)
-        self.kv.load(payload.kv_data)
-        self.auth.restored(payload.auth_state)
-        self.members.restored(payload.table)
+        await self._snapshots.install(snapshot)
         self._applied_index = snapshot.meta.index
-        self._snapshotter.installed(snapshot.meta)
         for listener in self._restore_listeners:
             listener()
 
@@ -591,16 +566,6 @@ class StoreNode:
         for entry in self.core.log.to_apply():
             self._apply(entry)
         self.core.log.applied_to(self.core.log.committed)
-
-    async def _maybe_snapshot(self, *, now: bool = False) -> None:
-        """Compact the log after a snapshot written; start one when due (``_snapshotter``), or
-        take one ``now`` and wait until it is durable (a membership change applied)."""
-        self._snapshotter.collect()
-        if now:
-            self.members.snapshot_wanted = False
-            await self._snapshotter.take(*self._capture())
-        elif self._snapshotter.due(self.core.log.applied):
-            self._snapshotter.start(*self._capture())
 
     async def _tick_forever(self) -> None:
         loop = asyncio.get_running_loop()
