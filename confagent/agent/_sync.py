@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from confagent import render as rendering  # its environment, Jinja2's, on first use (_setup rule 6)
-from confagent.apply import ApplyBatch, ApplyResult, CommandResult, ReloadSlots, plan_file
+from confagent.apply import ApplyBatch, ApplyResult, ReloadSlots, plan_file
 from confagent.config import LoadedResource
 from confagent.errors import ApplyError, CommandFailed, ConfagentError, ReloadDeferred, RenderError
 from confagent.render import KeyView, Reads
@@ -46,6 +46,7 @@ from confagent.resource import Plan, Replace, plan_diff
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
+    from confagent.apply import CommandResult
     from confagent.render import RenderEnvironment
 
 __all__ = ["Outcome", "SyncOptions", "log_outcome", "sync_resources"]

@@ -17,7 +17,8 @@ the caller's ``ReloadSlots`` (else ``ReloadDeferred``, the destination
 untouched).
 """
 
-from confagent.apply._commands import MAX_OUTPUT_BYTES, CommandResult, run_command
+from typing import TYPE_CHECKING
+
 from confagent.apply._execute import (
     MAX_CONCURRENT_CHECKS,
     ApplyBatch,
@@ -28,6 +29,10 @@ from confagent.apply._execute import (
 )
 from confagent.apply._files import MAX_FILE_BYTES, destination_path, owner_ids, plan_file, read_file_state
 from confagent.apply._staging import MAX_CONCURRENT_STAGES
+from confagent.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from confagent.apply._commands import MAX_OUTPUT_BYTES, CommandResult, run_command
 
 __all__ = [
     "MAX_CONCURRENT_CHECKS",
@@ -46,3 +51,10 @@ __all__ = [
     "read_file_state",
     "run_command",
 ]
+
+_LAZY_MODULES = {"MAX_OUTPUT_BYTES": "_commands", "CommandResult": "_commands", "run_command": "_commands"}
+"""The runner of ``check_cmd`` and ``reload_cmd``, loaded with the first command run: a pass whose
+resources have none does not load it."""
+
+if not TYPE_CHECKING:  # mypy reads the imports under TYPE_CHECKING instead
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_MODULES)

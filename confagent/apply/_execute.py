@@ -60,13 +60,15 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from confagent.apply._commands import CommandResult, run_command
 from confagent.apply._staging import Staged, Staging
 from confagent.errors import ApplyError, CheckFailed, ReloadDeferred, ReloadFailed
 from confagent.fsutil import fsync_directory, remove_quietly, write_file_atomically
 from confagent.resource import NoChange, Plan, Replace, fill_command
+
+if TYPE_CHECKING:
+    from confagent.apply._commands import CommandResult
 
 __all__ = ["MAX_CONCURRENT_CHECKS", "ApplyBatch", "ApplyResult", "ReloadSlots", "apply_batch", "apply_plan"]
 
@@ -268,6 +270,8 @@ async def _check(job: _Job, slots: asyncio.Semaphore) -> None:
     spec = job.plan.spec
     assert spec.check_cmd is not None and job.stage is not None
     command = fill_command(spec.check_cmd, {"src": str(job.stage), "dest": spec.dest})
+    from confagent.apply._commands import run_command  # noqa: PLC0415 - loaded by the first command (package doc)
+
     async with slots:
         result = await run_command(command, spec.timeout_s)
     job.commands.append(result)
@@ -344,6 +348,8 @@ async def _reload_all(jobs: Sequence[_Job]) -> None:
 
 async def _reload_group(command: str, group: Sequence[_Job]) -> None:
     timeout_s = max(job.plan.spec.timeout_s for job in group)
+    from confagent.apply._commands import run_command  # noqa: PLC0415 - loaded by the first command (package doc)
+
     result = await run_command(command, timeout_s)
     for job in group:
         job.commands.append(result)
