@@ -47,9 +47,10 @@ Rules:
    slot is tried again ``RELOAD_RETRY_S`` later, and stopping ends the waits
    for slots at once.
 10. With ``[history] enabled`` (the default), the render history's recorder
-    (``confagent.history``) is opened when ``serve`` starts, put on the
-    ``StatusBoard`` (which hands it each pass's outcomes and view) and closed
-    when ``serve`` ends, after what was submitted is written.
+    (``confagent.history``) is opened, its writer process started, when
+    ``serve`` starts, put on the ``StatusBoard`` (which hands it each pass's
+    outcomes and view) and closed when ``serve`` ends, after what was
+    submitted is written.
 11. Offline start (``confagent.agent._saved_view``): with the ``etcd`` or
     ``embedded`` backend, each view a pass rendered from is saved to the
     agent's durable cache (debounced, and on stop). When the backend's first
@@ -247,7 +248,9 @@ class Daemon:
             return None
         from confagent.history import HistoryRecorder  # noqa: PLC0415 - sqlite3 only for the daemon
 
-        return HistoryRecorder(config.history, config.history_path, log=self._log)
+        recorder = HistoryRecorder(config.history, config.history_path, log=self._log)
+        recorder.start()  # its writer's start-up before the first apply, not during the next ones
+        return recorder
 
     def _open_fleet(self) -> FleetPublisher | None:
         """The fleet view's publisher (rule 12); None when the agent does not publish."""

@@ -13,8 +13,13 @@ Rules:
    and one of the two cores for about a millisecond each quarter second,
    and the puts that met it were the p99; the writer process shares no GIL
    with the agent and runs at idle priority.
-2. The writer process starts with the first pass, and opens the
-   database for its first batch; a database that
+2. The writer process starts with ``start`` (the daemon calls it when it
+   opens the recorder), or else with the first pass, and opens the database
+   as it starts, or else for its first batch. Its start-up (70-110 ms of
+   CPU at idle priority, the database created with its schema) then
+   overlaps the agent's own, not the first applies (bench/README.md, issue
+   15: with the writer started at the first pass, its start-up ran during
+   the puts that followed). A database that
    cannot be opened or written (a full disk, a read-only file or directory,
    a lock held longer than ``BUSY_TIMEOUT_S``) is reported back, logged
    (``history not recorded``, once per distinct cause in a row) and the
@@ -124,6 +129,12 @@ class HistoryRecorder:
     def writer_pid(self) -> int | None:
         """The writer process's id; None while there is none (rule 2)."""
         return None if self._writer is None else self._writer.pid
+
+    def start(self) -> None:
+        """Start the writer process now, not with the first pass (rule 2); nothing when one runs. A writer
+        that cannot be started is logged with the first pass, as rule 2 says."""
+        if self._writer is None:
+            self._start_writer()
 
     def submit(self, outcomes: Sequence[Applied], view: KeyView) -> None:
         """One pass's outcomes, all rendered from ``view`` (rule 1); call from the event loop only."""

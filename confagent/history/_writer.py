@@ -3,7 +3,10 @@ wire between it and the agent (``_writer_process`` is the agent's end).
 
 Rules:
 1. It runs at idle priority from its start (``_writer_process`` rule 1).
-2. Its standard input carries passes, each a frame (``frame``): a 4-byte
+2. It opens the database as it starts (created with its schema, pruned),
+   before the first pass comes; one it cannot open then is opened for the
+   first batch, and the failure reported then (rule 3). Its standard input
+   carries passes, each a frame (``frame``): a 4-byte
    little-endian length, then the pass's rows (``_db.Row``) as ``marshal``
    data (the agent runs the same interpreter). It waits for a frame, sleeps
    ``BATCH_S`` (the agent's writes meanwhile wake nothing: nobody waits on
@@ -32,6 +35,7 @@ import struct
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,14 +125,24 @@ class _PassReader:
         return frames
 
 
+def _opened(path: Path, bounds: Bounds, time_s: float | None = None) -> HistoryDb:
+    """The database, pruned as of ``time_s`` (default now); ``StorageError`` when it cannot be opened."""
+    database = HistoryDb(path, bounds)
+    try:
+        database.prune(time.time() if time_s is None else time_s)
+    except StorageError:
+        database.close()
+        raise
+    return database
+
+
 def _store(database: HistoryDb | None, path: Path, bounds: Bounds, frames: list[bytes]) -> HistoryDb | None:
     """Store a batch's rows and report it (rules 2 and 3); the database to use for the next batch."""
     rows: list[Row] = [row for data in frames for row in marshal.loads(data)]
     time_s = rows[-1][0]
     try:
         if database is None:
-            database = HistoryDb(path, bounds)
-            database.prune(time_s)
+            database = _opened(path, bounds, time_s)
         first_id = database.add_rows(rows, time_s)
     except StorageError as error:
         _report(Report(len(frames), None, str(error)))
@@ -151,7 +165,9 @@ def main(argv: Sequence[str]) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
     passes = _PassReader(sys.stdin.fileno())
-    database = None
+    database: HistoryDb | None = None
+    with suppress(StorageError):  # opened again for the first batch, which reports the failure (rule 2)
+        database = _opened(path, bounds)
     try:
         while not passes.ended:
             frames = passes.take(BATCH_S)

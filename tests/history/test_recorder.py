@@ -18,6 +18,7 @@ from confagent.history import _recorder as recorder_module
 from confagent.history._db import BUSY_TIMEOUT_S
 from confagent.render import KeyView, Reads
 from confagent.settings import HistoryConfig
+from confagent.testing import until
 from tests.history.test_record import _Applied, _replace
 
 
@@ -64,6 +65,28 @@ def test_a_batch_goes_in_with_its_ids_in_order(tmp_path: Path, subprocesses: Non
     stored = read_records(tmp_path / "history.db")
     assert [(record.resource, record.id) for record in reversed(stored)] == [("a", 1), ("b", 2), ("c", 3)]
     assert recorder.recorded == 3
+
+
+def test_start_runs_the_writer_which_creates_the_database_before_any_pass(tmp_path: Path,
+                                                                          subprocesses: None) -> None:
+    """``start`` (the daemon's, when it opens the recorder) spawns the writer now, once; the writer creates
+    the database as it starts, and the first pass goes to that writer."""
+    path = tmp_path / "history.db"
+    recorder = HistoryRecorder(HistoryConfig(), path, log=structlog.get_logger("test"))
+    try:
+        recorder.start()
+        writer_pid = recorder.writer_pid
+        assert writer_pid is not None
+        recorder.start()
+        assert recorder.writer_pid == writer_pid
+        until(path.exists, "the writer to create its database")
+        assert read_records(path) == []
+        recorder.submit(_pass(1), KeyView({"/a": "1"}, 1))
+        assert recorder.flush()
+        assert recorder.writer_pid == writer_pid
+    finally:
+        recorder.close()
+    assert [(record.id, record.revision) for record in read_records(path)] == [(1, 1)]
 
 
 def test_the_feed_gets_what_was_submitted_while_it_was_followed_with_the_ids_stored(

@@ -47,6 +47,31 @@ def test_the_writer_runs_at_idle_priority_and_ends_with_its_input(tmp_path: Path
     assert writer.exit_code == 0
 
 
+def test_the_writer_creates_its_database_as_it_starts(tmp_path: Path, subprocesses: None) -> None:
+    path = tmp_path / "history.db"
+    writer = WriterProcess.start(path, _BOUNDS)
+    until(path.exists, "the writer to create its database")
+    assert read_records(path) == []
+    assert writer.close(timeout_s=30.0) == [] and writer.exit_code == 0
+
+
+def test_a_database_the_writer_cannot_open_as_it_starts_is_reported_with_the_first_batch(
+        tmp_path: Path, subprocesses: None) -> None:
+    """The writer goes on (rule 2 of ``_writer``): the first pass is lost, and logged with the cause."""
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" / "history.db"
+    recorder = HistoryRecorder(HistoryConfig(), path, log=structlog.get_logger("test"))
+    recorder.start()
+    writer_pid = recorder.writer_pid
+    with capture_logs() as logs:
+        recorder.submit(_pass(1), KeyView({"/a": "1"}, 1))
+        assert recorder.flush()
+    assert recorder.writer_pid == writer_pid and recorder.recorded == 0
+    recorder.close()
+    assert [(entry["event"], entry["records"]) for entry in logs] == [("history not recorded", 1)]
+    assert str(path) in str(logs[0]["cause"])
+
+
 def test_a_full_pipe_refuses_passes_and_stores_every_pass_taken(tmp_path: Path, subprocesses: None) -> None:
     """The writer stopped, passes of 100 kB each fill its pipe (the last one taken in part, its rest kept);
     once it runs again, every pass taken is stored, in order."""
