@@ -25,16 +25,19 @@ Rules:
    already scheduled (``call_soon``), for all the peers it touched: a leader's
    commit news to fifty learners costs one callback, not fifty task wake-ups.
    Frames to learners (``set_learners``) wait longer: one timer callback writes
-   them for all learners ``learner_batch_s`` after the first of them was queued.
-   A learner counts for no commit and no reply, so a leader's appends to its
-   voters, its own save (on the loop when its WAL writer is idle) and the replies
-   a Ready made possible come before its writes to fifty learners (a fifth of a
-   leader's samples with fifty, mostly the kernel's loopback delivery); and as
+   them for all learners ``learner_batch_s`` after the first of them was queued,
+   or one callback at once (the next loop turn) when none was written to
+   learners in the last ``learner_batch_s``: a put now and then reaches them at
+   once; under load the puts of each wait share one write. A learner counts for
+   no commit and no reply, so a leader's appends to its voters, its own save (on
+   the loop when its WAL writer is idle) and the replies a Ready made possible
+   come before its writes to fifty learners (a fifth of a leader's samples with
+   fifty, mostly the kernel's loopback delivery); and as
    Raft sends a learner its next append only once one in flight is answered
    (``RaftConfig.max_inflight_learner_appends``), the wait batches the puts of
    that time into one append, one write and one answer per learner, where each
    put cost the leader one of each per learner. A learner's files follow a put
-   up to ``learner_batch_s`` later.
+   up to ``learner_batch_s`` later, and at once when the leader is not busy.
    Peers are written in the order of the frames given (a leader's Ready names its
    voters first: ``raft._tracker`` rule 5).
    Frames are encoded once per ``send`` (``encode_frames``): an append alike for
@@ -107,8 +110,9 @@ class TransportConfig:
     it are dropped (rule 1): four appends of ``RaftConfig.max_append_bytes``."""
     backoff: BackoffPolicy = RECONNECT_BACKOFF
     learner_batch_s: float = 0.02
-    """How long frames to learners wait to be written together (rule 2): the most a learner's
-    appends are delayed, and, at a put every few milliseconds, the puts one append carries."""
+    """How long frames to learners wait to be written together, unless none was written in as
+    long (rule 2): the most a learner's appends are delayed, and, at a put every few
+    milliseconds, the puts one append carries."""
     connect_timeout_s: float = 2.0
     """Bounds a connection attempt, TLS handshake included (on both sides)."""
     tls: PeerTls | None = None
@@ -331,8 +335,11 @@ class PeerTransport:
         self._deferred: dict[_Peer, None] = {}
         """Peers sent to with ``at_once`` False, written by one callback soon (rule 2)."""
         self._learners_due: dict[_Peer, None] = {}
-        """Learners sent to, written by one callback ``learner_batch_s`` after the first (rule 2)."""
-        self._learners_timer: asyncio.TimerHandle | None = None
+        """Learners sent to, written together by one callback (rule 2)."""
+        self._learners_timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._learners_quiet_at = 0.0
+        """Loop time from which a frame to learners is written at once, not after the wait:
+        ``learner_batch_s`` after the last write to them (rule 2)."""
         self._learners: frozenset[int] = frozenset()
         self._server: asyncio.Server | None = None
         self._inbound: set[asyncio.Transport] = set()
@@ -368,9 +375,16 @@ class PeerTransport:
             self._deferred.update(deferred)
         if learners:
             if self._learners_timer is None:
-                self._learners_timer = asyncio.get_running_loop().call_later(
-                    self._config.learner_batch_s, self._write_learners)
+                self._schedule_learners()
             self._learners_due.update(learners)
+
+    def _schedule_learners(self) -> None:
+        """The learners' write: the next loop turn if none was written in the last
+        ``learner_batch_s``, else ``learner_batch_s`` from now (rule 2)."""
+        loop = asyncio.get_running_loop()
+        self._learners_timer = (loop.call_later(self._config.learner_batch_s, self._write_learners)
+                                if loop.time() < self._learners_quiet_at
+                                else loop.call_soon(self._write_learners))
 
     def _write_deferred(self) -> None:
         deferred, self._deferred = self._deferred, {}
@@ -379,6 +393,7 @@ class PeerTransport:
 
     def _write_learners(self) -> None:
         due, self._learners_due, self._learners_timer = self._learners_due, {}, None
+        self._learners_quiet_at = asyncio.get_running_loop().time() + self._config.learner_batch_s
         for peer in due:
             peer.write_now()
 

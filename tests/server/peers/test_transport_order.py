@@ -215,3 +215,43 @@ def test_a_learners_frames_of_several_sends_are_written_together_by_the_timer() 
     assert written == [2, 2, 2, 3]
     assert received == [1, 2, 3]
 
+
+
+async def _learner_writes_after_quiet() -> tuple[list[int], list[int], list[int]]:
+    """Learner 3 listening, its connection up, from a sender whose learners wait a minute; one append
+    sent after a quiet minute, then a second: the members written after a few loop turns following
+    each, and the indexes learner 3 received by then."""
+    urls = {m: f"http://127.0.0.1:{free_port()}" for m in (1, 3)}
+    arrived: list[int] = []
+    receiver = PeerTransport(3, urls[3], urls, lambda frame: arrived.append(frame.index), lambda m, ok: None)
+    sender = PeerTransport(1, urls[1], urls, lambda _: None, lambda m, ok: None,
+                           TransportConfig(learner_batch_s=60.0))
+    sender.set_learners([3])
+    for transport in (receiver, sender):
+        await transport.start()
+    written: list[int] = []
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            with _recording_writes(written):
+                sender.send([Message(MessageType.APPEND, 3, 1, term=1, index=1)])
+                while not arrived:  # the peer's task connects, then writes what the callback left
+                    await asyncio.sleep(0.01)
+                first = list(written)
+                sender.send([Message(MessageType.APPEND, 3, 1, term=1, index=2)])
+                for _ in range(20):
+                    await asyncio.sleep(0)
+                second = list(written)
+    finally:
+        for transport in (sender, receiver):
+            await transport.stop()
+    return first, second, arrived
+
+
+def test_a_learners_frame_after_a_quiet_wait_is_written_at_once_the_next_waits() -> None:
+    """Rule 2: with nothing written to learners in the last ``learner_batch_s`` a frame to one goes out
+    on the next loop turn (a put now and then is not delayed); one sent within the wait waits for
+    the timer at its end (here a minute away: not written)."""
+    first, second, arrived = asyncio.run(_learner_writes_after_quiet())
+    assert first == [3]
+    assert second == [3]
+    assert arrived == [1]
