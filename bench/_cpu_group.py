@@ -12,7 +12,10 @@ Rules:
 1. ``cpu_group(cores)`` makes ``/sys/fs/cgroup/cpu/confagent-bench-PID``; ``add`` moves a
    process and every thread it has or starts into it. On leaving, the processes still
    in it go back to the root group and the group is removed.
-2. Without the controller mounted there, or writable (not root), ``CpuGroupError``
+2. ``set_idle(True)`` marks the group ``cpu.idle`` (kernel 5.15+): its processes then run
+   as ``SCHED_IDLE`` against the others, a waking process outside preempting them at
+   once, where a group of least weight may finish its slice first; quota unchanged.
+3. Without the controller mounted there, or writable (not root), ``CpuGroupError``
    says so before anything is started.
 """
 
@@ -33,7 +36,7 @@ LEAST_SHARES = 2
 
 
 class CpuGroupError(RuntimeError):
-    """The cgroup v1 ``cpu`` controller is not there to use (rule 2)."""
+    """The cgroup v1 ``cpu`` controller, or a file of it, is not there to use (rule 3)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,17 @@ class CpuGroup:
     def add(self, pid: int) -> None:
         """Move ``pid`` (all its threads, and those it starts later) into the group."""
         (self.path / "cgroup.procs").write_text(str(pid))
+
+    def set_idle(self, idle: bool) -> None:
+        """Mark the group ``cpu.idle`` or not (rule 2).
+
+        Raises:
+            CpuGroupError: the kernel has no ``cpu.idle`` (before 5.15).
+        """
+        path = self.path / "cpu.idle"
+        if not path.exists():
+            raise CpuGroupError(f"no {path}: the kernel predates cpu.idle (5.15)")
+        path.write_text("1" if idle else "0")
 
     def throttled_s(self) -> float:
         """Seconds the group's processes waited for its quota so far (``cpu.stat``'s ``throttled_time``)."""
@@ -56,7 +70,7 @@ class CpuGroup:
 
 @contextmanager
 def cpu_group(cores: float) -> Iterator[CpuGroup]:
-    """A group holding its processes to ``cores`` of CPU at the least weight (rules 1 and 2).
+    """A group holding its processes to ``cores`` of CPU at the least weight (rules 1 and 3).
 
     Raises:
         CpuGroupError: the controller cannot be used here.
