@@ -26,9 +26,10 @@ Rules:
    commit news to fifty learners costs one callback, not fifty task wake-ups.
    Frames to learners (``set_learners``) wait longer: one timer callback writes
    them for all learners ``learner_batch_s`` after the first of them was queued,
-   or one callback at once (the next loop turn) when none was written to
-   learners in the last ``learner_batch_s``: a put now and then reaches them at
-   once; under load the puts of each wait share one write. A learner counts for
+   or one callback at once (the next loop turn) when no append with entries was
+   written to learners in the last ``learner_batch_s`` (a heartbeat does not
+   count): a put now and then reaches them at once; under load the puts of each
+   wait share one write. A learner counts for
    no commit and no reply, so a leader's appends to its voters, its own save (on
    the loop when its WAL writer is idle) and the replies a Ready made possible
    come before its writes to fifty learners (a fifth of a leader's samples with
@@ -109,9 +110,9 @@ class TransportConfig:
     """Unsent bytes held for one peer (queued and in its write buffer) past which appends to
     it are dropped (rule 1): four appends of ``RaftConfig.max_append_bytes``."""
     backoff: BackoffPolicy = RECONNECT_BACKOFF
-    learner_batch_s: float = 0.02
-    """How long frames to learners wait to be written together, unless none was written in as
-    long (rule 2): the most a learner's appends are delayed, and, at a put every few
+    learner_batch_s: float = 0.03
+    """How long frames to learners wait to be written together, unless no entries were written
+    to them in as long (rule 2): the most a learner's appends are delayed, and, at a put every few
     milliseconds, the puts one append carries."""
     connect_timeout_s: float = 2.0
     """Bounds a connection attempt, TLS handshake included (on both sides)."""
@@ -339,7 +340,9 @@ class PeerTransport:
         self._learners_timer: asyncio.TimerHandle | asyncio.Handle | None = None
         self._learners_quiet_at = 0.0
         """Loop time from which a frame to learners is written at once, not after the wait:
-        ``learner_batch_s`` after the last write to them (rule 2)."""
+        ``learner_batch_s`` after the last write of entries to them (rule 2)."""
+        self._learners_entries_due = False
+        """Whether an append with entries is among the learners' frames due."""
         self._learners: frozenset[int] = frozenset()
         self._server: asyncio.Server | None = None
         self._inbound: set[asyncio.Transport] = set()
@@ -366,7 +369,11 @@ class PeerTransport:
         for frame, chunks in zip(known, encode_frames(known), strict=True):
             peer = self._peers[frame.to]
             peer.offer(frame, chunks)
-            (learners if frame.to in self._learners else touched if at_once else deferred)[peer] = None
+            if frame.to in self._learners:
+                learners[peer] = None
+                self._learners_entries_due |= isinstance(frame, Message) and bool(frame.entries)
+            else:
+                (touched if at_once else deferred)[peer] = None
         for peer in touched:
             peer.write_now()
         if deferred:
@@ -379,7 +386,7 @@ class PeerTransport:
             self._learners_due.update(learners)
 
     def _schedule_learners(self) -> None:
-        """The learners' write: the next loop turn if none was written in the last
+        """The learners' write: the next loop turn if no entries were written to them in the last
         ``learner_batch_s``, else ``learner_batch_s`` from now (rule 2)."""
         loop = asyncio.get_running_loop()
         self._learners_timer = (loop.call_later(self._config.learner_batch_s, self._write_learners)
@@ -393,7 +400,9 @@ class PeerTransport:
 
     def _write_learners(self) -> None:
         due, self._learners_due, self._learners_timer = self._learners_due, {}, None
-        self._learners_quiet_at = asyncio.get_running_loop().time() + self._config.learner_batch_s
+        if self._learners_entries_due:
+            self._learners_quiet_at = asyncio.get_running_loop().time() + self._config.learner_batch_s
+            self._learners_entries_due = False
         for peer in due:
             peer.write_now()
 

@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from confagent.raft import Message, MessageType, SnapshotMeta
+from confagent.raft import Entry, Message, MessageType, SnapshotMeta
 from confagent.server.peers import PeerFrame, PeerTransport, TransportConfig
 from confagent.server.peers._peer_codec import FRAME_HEADER, MAX_FRAME_BYTES, encode_frame
 from confagent.server.peers._transport import _Peer
@@ -218,9 +218,10 @@ def test_a_learners_frames_of_several_sends_are_written_together_by_the_timer() 
 
 
 async def _learner_writes_after_quiet() -> tuple[list[int], list[int], list[int]]:
-    """Learner 3 listening, its connection up, from a sender whose learners wait a minute; one append
-    sent after a quiet minute, then a second: the members written after a few loop turns following
-    each, and the indexes learner 3 received by then."""
+    """Learner 3 listening, from a sender whose learners wait a minute: a heartbeat, then an append of
+    an entry, each sent once the one before arrived, then a second append of an entry: the members
+    written by the time the first append arrived, after a few loop turns following the second, and
+    the indexes learner 3 received by then."""
     urls = {m: f"http://127.0.0.1:{free_port()}" for m in (1, 3)}
     arrived: list[int] = []
     receiver = PeerTransport(3, urls[3], urls, lambda frame: arrived.append(frame.index), lambda m, ok: None)
@@ -230,14 +231,20 @@ async def _learner_writes_after_quiet() -> tuple[list[int], list[int], list[int]
     for transport in (receiver, sender):
         await transport.start()
     written: list[int] = []
+
+    async def arrival(index: int) -> None:
+        while index not in arrived:
+            await asyncio.sleep(0.01)
+
     try:
         async with asyncio.timeout(DEADLINE_S):
             with _recording_writes(written):
-                sender.send([Message(MessageType.APPEND, 3, 1, term=1, index=1)])
-                while not arrived:  # the peer's task connects, then writes what the callback left
-                    await asyncio.sleep(0.01)
+                sender.send([Message(MessageType.HEARTBEAT, 3, 1, term=1, index=1)])
+                await arrival(1)  # the peer's task connects, then writes what the callback left
+                sender.send([Message(MessageType.APPEND, 3, 1, term=1, index=2, entries=(Entry(1, 3),))])
+                await arrival(2)
                 first = list(written)
-                sender.send([Message(MessageType.APPEND, 3, 1, term=1, index=2)])
+                sender.send([Message(MessageType.APPEND, 3, 1, term=1, index=3, entries=(Entry(1, 4),))])
                 for _ in range(20):
                     await asyncio.sleep(0)
                 second = list(written)
@@ -247,11 +254,11 @@ async def _learner_writes_after_quiet() -> tuple[list[int], list[int], list[int]
     return first, second, arrived
 
 
-def test_a_learners_frame_after_a_quiet_wait_is_written_at_once_the_next_waits() -> None:
-    """Rule 2: with nothing written to learners in the last ``learner_batch_s`` a frame to one goes out
-    on the next loop turn (a put now and then is not delayed); one sent within the wait waits for
-    the timer at its end (here a minute away: not written)."""
+def test_a_learners_entries_after_a_quiet_wait_are_written_at_once_the_next_wait() -> None:
+    """Rule 2: with no entries written to learners in the last ``learner_batch_s`` (a heartbeat does not
+    count) an append to one goes out on the next loop turn (a put now and then is not delayed); one
+    sent within the wait waits for the timer at its end (here a minute away: not written)."""
     first, second, arrived = asyncio.run(_learner_writes_after_quiet())
-    assert first == [3]
-    assert second == [3]
-    assert arrived == [1]
+    assert first == [3, 3]
+    assert second == [3, 3]
+    assert arrived == [1, 2]
