@@ -24,7 +24,13 @@ Prints, in one run:
   off/on, ...) of ``--samples`` puts each, a fresh agent per round, its
   data directory outside the confdir (hot reload watches the confdir
   recursively: a data directory inside it makes every write of the store
-  and the history an inotify event for it). Each round gives, per figure
+  and the history an inotify event for it). Each agent is warmed up
+  before it is measured, on and off alike (``warm_up``): an agent runs for
+  days and its one-time start-up (the history's writer process, about
+  50 ms of CPU, the database's creation) is not the steady state the bound
+  is about. After its first render, ``WARM_UP_PUTS`` unmeasured puts, then
+  a wait until the CPU time of the agent and its children stops growing
+  (``wait_until_settled``). Each round gives, per figure
   (put sent -> file and ack -> file p50 and p99, the agent's CPU and
   voluntary context switches per put), one ratio on / off of two
   measurements taken back to back; the rounds' ratios are judged as
@@ -227,6 +233,7 @@ def history_latency(tmp: Path, history: bool, round_index: int, samples: int,
         wait_for_store(http)
         load_keys(http, {**{f"/bench/k{i:05d}": f"value {i}" for i in range(99)}, "/bench/target": "v"})
         wait_for_text(dest, "v=v\n", "the first render")
+        warm_up(http, dest, agent.pid)
         cpu_before, switches_before = tree_cpu_seconds(agent.pid), context_switches(agent.pid)
         from_ack, from_send = measure_latency(http, dest, samples)
         cpu_ms = (tree_cpu_seconds(agent.pid) - cpu_before) * 1000 / samples
@@ -234,6 +241,35 @@ def history_latency(tmp: Path, history: bool, round_index: int, samples: int,
     if history:
         assert (data / "history.db").exists(), "the history was not written"
     return from_ack, from_send, cpu_ms, switches
+
+
+WARM_UP_PUTS = 50
+"""Unmeasured puts before a history round's measured ones (module docstring)."""
+SETTLE_STEP_S = 0.25
+SETTLED_CPU_MS = 3.0
+"""CPU milliseconds per ``SETTLE_STEP_S`` under which an agent and its children count as settled."""
+SETTLE_TIMEOUT_S = 10.0
+
+
+def warm_up(http: httpx.Client, dest: Path, pid: int) -> None:
+    """Bring agent ``pid`` to its steady state before it is measured, with history on or off alike (module
+    docstring): its start-up settled, ``WARM_UP_PUTS`` puts applied, and the work they left settled."""
+    wait_until_settled(pid)
+    measure_latency(http, dest, WARM_UP_PUTS)
+    wait_until_settled(pid)
+
+
+def wait_until_settled(pid: int) -> None:
+    """Wait until the CPU time of ``pid`` and its children grew by less than ``SETTLED_CPU_MS`` in each of
+    two ``SETTLE_STEP_S`` in a row; ``SETTLE_TIMEOUT_S`` at most (an agent that never settles is measured
+    as it is)."""
+    deadline_s = time.monotonic() + SETTLE_TIMEOUT_S
+    quiet_steps, before_s = 0, tree_cpu_seconds(pid)
+    while quiet_steps < 2 and time.monotonic() < deadline_s:
+        time.sleep(SETTLE_STEP_S)
+        now_s = tree_cpu_seconds(pid)
+        quiet_steps = quiet_steps + 1 if (now_s - before_s) * 1000 < SETTLED_CPU_MS else 0
+        before_s = now_s
 
 
 def tree_cpu_seconds(pid: int) -> float:
