@@ -27,10 +27,13 @@ Rules:
 3. Bytes leave once per loop turn: every reply finished in a turn goes out in
    one write (``_schedule_flush``); the answer that ends the connection's last
    call in flight leaves at once, as there is nothing to wait for (a lone
-   client's put answered a loop turn sooner). A unary call is answered through
-   an :class:`~confagent.server.node.Answer` its handler is given: a write's is
-   given in the step that applies its entry, so its answer is written from
-   there, the call's task long ended (``_grpc_services``).
+   client's put answered a loop turn sooner), and so does a unary answer of
+   ``FLUSH_AT_ONCE_BYTES`` or more, which a client can decode while the next
+   ones are made (a one-shot's reads answered in one turn, after one barrier).
+   A unary call is answered through an :class:`~confagent.server.node.Answer`
+   its handler is given: a write's is given in the step that applies its
+   entry, so its answer is written from there, the call's task long ended
+   (``_grpc_services``).
 4. Limits: a message declaring more than ``max_message_bytes`` is refused
    (RESOURCE_EXHAUSTED) before it is buffered; a streaming call's unsent
    replies are bounded (``Call.send`` waits while more than
@@ -87,6 +90,9 @@ RESET_BUDGET = 192
 """Streams the client may reset on a connection before the front asks it to move (zttp's: 256)."""
 MAX_PENDING_BYTES = 4 * 1024 * 1024
 """A streaming call's replies waiting for flow-control credit before ``Call.send`` waits."""
+FLUSH_AT_ONCE_BYTES = 256 * 1024
+"""A unary answer this large is written at once, not at the end of the loop turn (rule 3): its
+encoding took long enough that the client had better start on it."""
 
 UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNIMPLEMENTED, INTERNAL = 2, 4, 8, 12, 13
 """gRPC status codes the front gives itself; handlers' come with their ``StoreError``."""
@@ -394,7 +400,7 @@ class Http2Grpc(asyncio.Protocol):
         handle.send_response(200, stream.headers)
         handle.send_data(frame(reply))
         handle.end_message(_OK_TRAILERS)
-        self._finish(stream_id)
+        self._finish(stream_id, at_once=len(reply) >= FLUSH_AT_ONCE_BYTES)
 
     def _answer_failure(self, stream_id: int, error: BaseException) -> None:
         """A unary call's error: a ``StoreError``'s status, else INTERNAL (a bug, logged)."""
@@ -442,14 +448,14 @@ class Http2Grpc(asyncio.Protocol):
     def _expire(self, stream_id: int) -> None:
         self._answer_error(stream_id, GrpcStatus(DEADLINE_EXCEEDED, "context deadline exceeded"))
 
-    def _finish(self, stream_id: int) -> None:
+    def _finish(self, stream_id: int, *, at_once: bool = False) -> None:
         stream = self._streams.pop(stream_id, None)
         if stream is not None and stream.deadline is not None:
             stream.deadline.cancel()
-        if self._streams:
+        if self._streams and not at_once:
             self._schedule_flush()
         else:
-            self._flush()  # rule 3: the last call in flight
+            self._flush()  # rule 3: the last call in flight, or a large answer
         if self._going_away and not self._streams:
             self._loop.call_soon(self._close_gently)
 

@@ -4,9 +4,10 @@ what the front answers by itself compared with a real etcd's answers to the same
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import TypeVar
 
 import grpc
@@ -15,8 +16,9 @@ import pytest
 import uvicorn
 
 from confagent.asgi import Receive, Scope, Send, send_response
+from confagent.backends._grpc_calls import GrpcCalls
 from confagent.errors import StoreError
-from confagent.server.api._grpc_front import STREAM_BUDGET, Call, GrpcMethods
+from confagent.server.api._grpc_front import FLUSH_AT_ONCE_BYTES, STREAM_BUDGET, Call, GrpcMethods
 from confagent.server.api._port_protocol import client_port_protocol
 from confagent.server.node import Answer
 from confagent.testing import until_async
@@ -164,6 +166,42 @@ def test_a_call_is_answered_after_its_task_ended_from_outside_it() -> None:
             echo.later[2][1].set_result(b"too late")  # dropped: the call has ended
             assert await ch.unary_unary(ECHO)(b"on") == b"echo:on"
     run(scenario)
+
+
+def test_with_calls_in_flight_a_large_answer_leaves_at_once_and_a_small_one_with_the_turn() -> None:
+    """Rule 3, seen on a raw connection while the test holds the loop, so that no turn can end: a
+    small answer waits for the end of the turn; one of ``FLUSH_AT_ONCE_BYTES`` is written at once."""
+    async def scenario() -> None:
+        echo = Echo()
+        async with serving(echo.methods()) as (address, _):
+            with socket.create_connection(_host_port(address)) as sock:
+                GrpcCalls(sock, address, LATER, "http").send([b"small", b"large", b"open"])
+                await until_async(lambda: len(echo.later) == 3, "three calls in flight")
+                await asyncio.sleep(0.05)  # the turn's flush of what the server owes (settings, acks)
+                _received(sock, wait_s=0)
+                answers = dict(echo.later)
+                answers[b"small"].set_result(b"s")
+                assert _received(sock, wait_s=0.2) == b"", "a small answer is written with the turn"
+                answers[b"large"].set_result(b"x" * FLUSH_AT_ONCE_BYTES)
+                assert _received(sock, wait_s=DEADLINE_S), "a large answer is written at once"
+                answers[b"open"].set_result(b"o")
+    run(scenario)
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, port = address.rsplit(":", 1)
+    return host, int(port)
+
+
+def _received(sock: socket.socket, wait_s: float) -> bytes:
+    """What ``sock`` holds now, or, if nothing yet, what arrives within ``wait_s`` (blocking the loop)."""
+    readable, _, _ = select.select([sock], [], [], wait_s)
+    sock.setblocking(False)
+    data = b""
+    with suppress(BlockingIOError):
+        while readable and (more := sock.recv(1 << 20)):
+            data += more
+    return data
 
 
 def test_a_stream_carries_messages_both_ways_until_the_client_half_closes() -> None:
